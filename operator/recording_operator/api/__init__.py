@@ -1,0 +1,47 @@
+"""API models of the four kinds and their CRD metadata (`recording.mediaops.io/v1alpha1`)."""
+
+from .cloudrecording import CloudRecordingSpec, CloudRecordingStatus
+from .common import API_VERSION, FINALIZER, GROUP, VERSION, parse_duration
+from .crd import CustomResource, PrinterColumn
+
+READY = '.status.conditions[?(@.type=="Ready")].status'
+SYNCED = '.status.conditions[?(@.type=="Synced")].status'
+REASON = '.status.conditions[?(@.type=="Synced")].reason'
+
+CLOUD_RECORDING = CustomResource(
+    kind="CloudRecording",
+    plural="cloudrecordings",
+    singular="cloudrecording",
+    short_names=("crec",),
+    categories=("recordings", "mediaops"),
+    spec_model=CloudRecordingSpec,
+    status_model=CloudRecordingStatus,
+    description="A provider-side recording session (Agora Cloud Recording) declared as a Kubernetes resource.",
+    printer_columns=(
+        PrinterColumn("Provider", "string", ".spec.provider", "Recording service."),
+        PrinterColumn("Phase", "string", ".status.phase", "Lifecycle phase."),
+        PrinterColumn("SID", "string", ".status.sid", "Provider session ID.", priority=1),
+        PrinterColumn("Files", "integer", ".status.files.count", "Files reported by the provider."),
+        PrinterColumn("Ready", "string", READY),
+        PrinterColumn("Synced", "string", SYNCED),
+        PrinterColumn("Reason", "string", REASON, priority=1),
+        PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+    ),
+)
+
+#: Every kind the operator serves; `recording-operator crds` renders one CRD per entry.
+RESOURCES: list[CustomResource] = [CLOUD_RECORDING]
+
+__all__ = [
+    "API_VERSION",
+    "CLOUD_RECORDING",
+    "FINALIZER",
+    "GROUP",
+    "RESOURCES",
+    "VERSION",
+    "CloudRecordingSpec",
+    "CloudRecordingStatus",
+    "CustomResource",
+    "PrinterColumn",
+    "parse_duration",
+]

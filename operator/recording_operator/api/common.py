@@ -1,0 +1,168 @@
+"""Pieces shared by every kind: references, storage, conditions, durations.
+
+Field names follow the Kubernetes API conventions (camelCase on the wire) and, inside provider
+blocks, the provider's own names, so the Python attribute is the wire name.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP = "recording.mediaops.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+FINALIZER = f"{GROUP}/cleanup"
+
+#: Go-style duration accepted by every ``*Duration`` field: ``90s``, ``10m``, ``2h``, ``1h30m``, ``500ms``.
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        description="A duration such as `90s`, `10m`, `2h` or `1h30m` (units ms, s, m, h).",
+    ),
+]
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse a Go-style duration (``2h``, ``1h30m``, ``45s``, ``250ms``) into a timedelta.
+
+    Raises:
+        ValueError: the text is not a sequence of ``<number><unit>`` parts with unit ms, s, m or h.
+    """
+    if not re.fullmatch(DURATION_PATTERN, value):
+        raise ValueError(f"invalid duration {value!r}: use e.g. 90s, 10m, 2h, 1h30m")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    return timedelta(seconds=seconds)
+
+
+class Model(BaseModel):
+    """Base of all API models: wire names are attribute names, unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
+
+
+class LocalObjectReference(Model):
+    """A reference to an object (here: a Secret) in the same namespace as the referrer."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the object in the same namespace.")
+
+
+class SecretKeySelector(Model):
+    """One key of a Secret in the same namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the Secret.")
+    key: str = Field(min_length=1, max_length=253, description="Key inside the Secret's data.")
+
+
+StorageVendor = Literal[
+    "s3",
+    "s3-compatible",
+    "aliyun",
+    "tencent",
+    "azure",
+    "gcs",
+    "huawei",
+    "baidu",
+    "digitalocean",
+    "sftp",
+    "realtimekit-bucket",
+    "volume",
+]
+
+
+class VolumeLocation(Model):
+    """A PersistentVolumeClaim in the recording's namespace (LocalRecording only)."""
+
+    claimName: str = Field(min_length=1, max_length=253, description="Name of the PersistentVolumeClaim.")
+    subPath: str | None = Field(
+        default=None,
+        max_length=1024,
+        pattern=r"^[^/].*$",
+        description="Relative directory inside the claim; no leading slash.",
+    )
+
+
+class StorageSpec(Model):
+    """Where recorded files land.
+
+    For Agora Cloud Recording the operator maps `vendor` and `region` to Agora's numeric
+    `storageConfig.vendor` / `storageConfig.region` codes (provider-contracts.md §1.4,
+    agora-storage-regions.md); credentials come from `credentialsSecretRef`
+    (keys `accessKey` and `secretKey`, optionally `stsToken` and `stsExpiration`).
+    """
+
+    vendor: StorageVendor = Field(description="Storage service.")
+    region: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "Region name as the vendor spells it (`us-east-1`, `cn-hangzhou`, `ap-singapore`, `cn-north-4`, "
+            "`baoding`); matched case-insensitively, `-` and `_` alike. azure, gcs and s3-compatible have none."
+        ),
+    )
+    bucket: str | None = Field(default=None, min_length=1, max_length=255, description="Bucket name.")
+    endpoint: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Bucket endpoint for s3-compatible storage (Agora `extensionParams.endpoint`).",
+    )
+    prefix: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$", max_length=128)]] | None = Field(
+        default=None,
+        max_length=16,
+        description=(
+            "Directory path of the files, one element per directory (Agora `fileNamePrefix`): letters and "
+            "digits only, at most 128 characters in all including the `/` between elements."
+        ),
+    )
+    credentialsSecretRef: LocalObjectReference | None = Field(
+        default=None, description="Secret with the storage credentials (`accessKey`, `secretKey`)."
+    )
+    volume: VolumeLocation | None = Field(default=None, description="For `vendor: volume`.")
+
+
+DeletionPolicy = Literal["Delete", "Orphan"]
+
+#: metav1.Condition, verbatim (KEP-1623), so generic tooling (kstatus, Argo CD, kubectl wait) works.
+CONDITION_TYPE_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+
+class Condition(Model):
+    """A metav1.Condition: one aspect of the resource's observed state."""
+
+    type: str = Field(
+        max_length=316, pattern=CONDITION_TYPE_PATTERN, description="Condition type, e.g. Ready."
+    )
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    observedGeneration: int | None = Field(
+        default=None, ge=0, description="metadata.generation the condition was set for."
+    )
+    lastTransitionTime: str = Field(
+        json_schema_extra={"format": "date-time"}, description="When the status last changed (RFC 3339)."
+    )
+    reason: str = Field(
+        min_length=1, max_length=1024, pattern=CONDITION_REASON_PATTERN, description="CamelCase reason."
+    )
+    message: str = Field(max_length=32768, description="Human-readable detail.")
+
+
+class FilesSummary(Model):
+    """What the recording has produced so far."""
+
+    count: int = Field(default=0, ge=0, description="Number of files reported by the provider.")
+    totalBytes: int | None = Field(default=None, ge=0, description="Sum of file sizes in bytes, when known.")
+    latest: str | None = Field(default=None, description="Most recent file name (with its prefix path).")
+    names: list[str] | None = Field(
+        default=None, max_length=32, description="Up to the 32 most recent file names, oldest first."
+    )

@@ -1,0 +1,91 @@
+"""`recording-operator`: run the operator, render CRDs, run the sandbox, the demo and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Kubernetes operator for media recordings.", no_args_is_help=True, add_completion=False
+)
+
+REPO_CRDS = Path(__file__).resolve().parents[2] / "crds"
+
+
+@app.command()
+def run(
+    namespace: Annotated[
+        list[str] | None, typer.Option("--namespace", "-n", help="Watch only these namespaces (repeatable).")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Kubeconfig file (else in-cluster or $KUBECONFIG).")
+    ] = None,
+    peering: Annotated[bool, typer.Option(help="Coordinate replicas through kopf peering.")] = False,
+    priority: Annotated[int, typer.Option(help="Peering priority; unique per replica.")] = 0,
+    liveness: Annotated[
+        str | None, typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the operator against a cluster (settings from the environment, see README)."""
+    from .run import configure_logging, run_operator
+
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = str(kubeconfig)
+    configure_logging(verbose)
+    asyncio.run(
+        run_operator(
+            namespaces=namespace or (), standalone=not peering, priority=priority, liveness_endpoint=liveness
+        )
+    )
+
+
+@app.command()
+def crds(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the CRDs into.")] = Path(
+        "crds"
+    ),
+) -> None:
+    """Write crds/<plural>.recording.mediaops.io.yaml for every kind, from the API models."""
+    from .api import RESOURCES
+    from .api.crd import write_crds
+
+    for path in write_crds(RESOURCES, output):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def sandbox(
+    state_dir: Annotated[Path, typer.Option(help="Where kubeconfig and endpoints.json are written.")],
+    with_operator: Annotated[bool, typer.Option(help="Also run the operator against the sandbox.")] = False,
+    crd_dir: Annotated[Path, typer.Option(help="CRDs to register.")] = REPO_CRDS,
+    host: Annotated[str, typer.Option(help="Address the emulators listen on.")] = "127.0.0.1",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Start the Kubernetes API and Agora emulators (and the operator); run until interrupted."""
+    from .run import configure_logging
+    from .sandbox.runner import run_sandbox
+
+    configure_logging(verbose)
+    asyncio.run(run_sandbox(state_dir=state_dir, with_operator=with_operator, crd_dir=crd_dir, host=host))
+
+
+@app.command()
+def demo(
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Sandbox state directory (default: a temp dir).")
+    ] = None,
+) -> None:
+    """The main job on the sandbox: record an Agora channel end to end and show each step."""
+    from .sandbox.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(state_dir)))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

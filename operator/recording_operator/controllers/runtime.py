@@ -1,0 +1,124 @@
+"""Operator-wide wiring: kopf settings, login, and the shared clients every handler uses.
+
+The `Runtime` lives in kopf's operator memo; kopf copies the memo shallowly per resource, so
+every handler sees the same instance through `memo.runtime`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import kopf
+
+from ..api import FINALIZER, GROUP
+from ..kube import KubeClient
+from ..providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
+from ..settings import Settings
+
+#: Agora clients kept alive at once (one per distinct credentials Secret content).
+MAX_AGORA_CLIENTS = 64
+
+
+class Runtime:
+    """Settings plus lazily built, shared clients (Kubernetes API, Agora per credentials)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._kube: KubeClient | None = None
+        self._agora: OrderedDict[str, CloudRecordingClient] = OrderedDict()
+        self._dropped: list[CloudRecordingClient] = []
+
+    @property
+    def kube(self) -> KubeClient:
+        """The Kubernetes client; available once kopf has logged in.
+
+        Raises:
+            RuntimeError: called before the login handler ran.
+        """
+        if self._kube is None:
+            raise RuntimeError("the operator has not logged in to Kubernetes yet")
+        return self._kube
+
+    async def set_connection(self, conn: kopf.ConnectionInfo) -> None:
+        """(Re)build the Kubernetes client from kopf's login result."""
+        old, self._kube = self._kube, KubeClient(conn, secret_ttl_s=self.settings.secret_cache_ttl_s)
+        if old is not None:
+            await old.aclose()
+
+    def agora(self, credentials: AgoraCredentials) -> CloudRecordingClient:
+        """A shared Agora client for these credentials (connection pooling across resources).
+
+        Keyed by a digest of the credentials held only in memory; the least recently used client
+        beyond MAX_AGORA_CLIENTS is dropped.
+        """
+        key = hashlib.sha256(f"{credentials.customer_id}\0{credentials.customer_secret}".encode()).hexdigest()
+        client = self._agora.get(key)
+        if client is None:
+            client = CloudRecordingClient(
+                credentials,
+                base_urls=self.settings.agora_base_urls,
+                timeout_s=self.settings.agora_timeout_s,
+                stop_timeout_s=3 * self.settings.agora_timeout_s,
+                retry=RetryPolicy(scale=self.settings.agora_retry_scale),
+            )
+            self._agora[key] = client
+            while len(self._agora) > MAX_AGORA_CLIENTS:
+                _, dropped = self._agora.popitem(last=False)
+                self._dropped.append(dropped)
+        self._agora.move_to_end(key)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in [*self._agora.values(), *self._dropped]:
+            await client.aclose()
+        self._agora.clear()
+        self._dropped.clear()
+        if self._kube is not None:
+            await self._kube.aclose()
+            self._kube = None
+
+
+def runtime_of(memo: Any) -> Runtime:
+    """The Runtime from a kopf memo (set up by `configure`)."""
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """kopf settings of this operator: our finalizer and annotation prefix, quiet Event posting.
+
+    - finalizer `recording.mediaops.io/cleanup`; progress and diff-base annotations under
+      `recording.mediaops.io/` (architecture.md conventions);
+    - only warnings and errors are posted as Events by kopf itself; the controllers post their own
+      Normal Events for notable transitions (operator-conventions §2.8, scale);
+    - watch streams are restarted every 10 minutes as a guard against silently dead connections.
+    """
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 600
+    if not hasattr(memo, "runtime"):
+        memo.runtime = Runtime(Settings.from_env())
+
+
+@kopf.on.login()
+async def login(memo: kopf.Memo, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    """Log in from the Pod's service account, else from the kubeconfig; share the connection."""
+    conn = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    if conn is not None:
+        await runtime_of(memo).set_connection(conn)
+    return conn
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    """Close the shared clients when the operator stops."""
+    await runtime_of(memo).aclose()

@@ -1,0 +1,154 @@
+"""The little Kubernetes API access kopf does not cover: reading Secrets and merge-patching metadata.
+
+Built on httpx from the `kopf.ConnectionInfo` kopf logged in with, so the operator needs no
+`kubernetes` client library (which alone is most of a kopf operator's memory, operator-conventions §2.6).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import tempfile
+import time
+from typing import Any
+
+import httpx
+import kopf
+
+
+class SecretNotFound(LookupError):
+    """The Secret, or the key inside it, does not exist. Carries names only, never values."""
+
+
+class KubeApiError(RuntimeError):
+    """A Kubernetes API request failed; `status` is the HTTP status (None for transport errors)."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _as_text(data: str | bytes) -> str:
+    return data.decode("ascii") if isinstance(data, bytes) else data
+
+
+def _to_file(data: str | bytes, suffix: str) -> str:
+    """Write inline PEM data (kubeconfig `*-data`) to a private temp file; `ssl` only loads files."""
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode("ascii"))
+    return path
+
+
+def _ssl_context(conn: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
+    if conn.insecure:
+        return False
+    ctx = ssl.create_default_context()
+    if conn.ca_path:
+        ctx.load_verify_locations(cafile=os.fsdecode(conn.ca_path))
+    if conn.ca_data:
+        ctx.load_verify_locations(cadata=_as_text(conn.ca_data))
+    cert = os.fsdecode(conn.certificate_path) if conn.certificate_path else None
+    key = os.fsdecode(conn.private_key_path) if conn.private_key_path else None
+    if conn.certificate_data:
+        cert = _to_file(conn.certificate_data, ".crt")
+    if conn.private_key_data:
+        key = _to_file(conn.private_key_data, ".key")
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def _client_from(conn: kopf.ConnectionInfo) -> httpx.AsyncClient:
+    headers: dict[str, str] = {"Accept": "application/json"}
+    auth: httpx.Auth | None = None
+    if conn.token:
+        headers["Authorization"] = f"{conn.scheme or 'Bearer'} {conn.token}"
+    elif conn.username and conn.password:
+        auth = httpx.BasicAuth(conn.username, conn.password)
+    verify = _ssl_context(conn) if conn.server.startswith("https") else True
+    return httpx.AsyncClient(
+        base_url=conn.server.rstrip("/"), headers=headers, auth=auth, verify=verify, timeout=30.0
+    )
+
+
+class KubeClient:
+    """Async access to Secrets and object metadata with kopf's credentials.
+
+    Secrets are cached for `secret_ttl_s` seconds per namespace/name, because many resources
+    usually share one credentials Secret.
+    """
+
+    def __init__(self, conn: kopf.ConnectionInfo, *, secret_ttl_s: float = 10.0) -> None:
+        self._http = _client_from(conn)
+        self._ttl = secret_ttl_s
+        self._secrets: dict[tuple[str, str], tuple[float, dict[str, str], str]] = {}
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._http.aclose()
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        """All keys of a Secret, base64-decoded to text.
+
+        Raises:
+            SecretNotFound: no such Secret.
+            KubeApiError: any other API failure.
+        """
+        now = time.monotonic()
+        cached = self._secrets.get((namespace, name))
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            response = await self._http.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except httpx.HTTPError as exc:
+            raise KubeApiError(f"reading Secret {namespace}/{name}: {type(exc).__name__}", None) from exc
+        if response.status_code == 404:
+            self._secrets.pop((namespace, name), None)
+            raise SecretNotFound(f"Secret {namespace}/{name} not found")
+        if response.status_code != 200:
+            raise KubeApiError(
+                f"reading Secret {namespace}/{name}: HTTP {response.status_code}", response.status_code
+            )
+        body = response.json()
+        decoded = {k: base64.b64decode(v).decode("utf-8") for k, v in (body.get("data") or {}).items()}
+        version = str(body.get("metadata", {}).get("resourceVersion", ""))
+        self._secrets[(namespace, name)] = (now, decoded, version)
+        return decoded
+
+    def secret_version(self, namespace: str, name: str) -> str | None:
+        """resourceVersion of the Secret as last read (to notice rotated credentials without hashing values)."""
+        cached = self._secrets.get((namespace, name))
+        return cached[2] if cached else None
+
+    async def read_secret_key(self, namespace: str, name: str, key: str) -> str:
+        """One key of a Secret as text.
+
+        Raises:
+            SecretNotFound: no such Secret or no such key (the message names the key, never a value).
+            KubeApiError: any other API failure.
+        """
+        data = await self.read_secret(namespace, name)
+        if key not in data:
+            raise SecretNotFound(f"Secret {namespace}/{name} has no key {key!r}")
+        return data[key]
+
+    async def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge-patch (RFC 7386) the object at `path` (e.g. `/apis/g/v/namespaces/ns/plural/name`).
+
+        Raises:
+            KubeApiError: the API answered anything but 200, or the request failed.
+        """
+        try:
+            response = await self._http.patch(
+                path, json=patch, headers={"Content-Type": "application/merge-patch+json"}
+            )
+        except httpx.HTTPError as exc:
+            raise KubeApiError(f"patching {path}: {type(exc).__name__}", None) from exc
+        if response.status_code != 200:
+            raise KubeApiError(
+                f"patching {path}: HTTP {response.status_code} {response.text[:200]}", response.status_code
+            )
+        result: dict[str, Any] = response.json()
+        return result

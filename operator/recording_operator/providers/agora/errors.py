@@ -1,0 +1,160 @@
+"""The single error type of the Agora Cloud Recording client and its classification rules.
+
+Provider rules and their sources (``/work/shared/reference/provider-contracts.md``):
+
+- Non-200 bodies come in two forms (§1.9): gateway ``{"message": ...}`` and service
+  ``{"code": <int>, "reason": ...}``. A non-2xx answer without a ``code`` key is a gateway error
+  (the Go SDK's rule, §1.9).
+- A 2xx other than 200 that carries a ``code`` is a failure, not a success: ``201/7`` already
+  started (§1.2), ``206/65`` request not completed and ``206/435`` no recorded data (§1.8, §1.9).
+- Retryable (§1.1, §1.9): HTTP 429, any 5xx, code 65 (network jitter, "retry with the same
+  resourceId"), code 62 (request timeout), and transport failures/timeouts.
+- Not retryable (§1.9 "40x: fix the request; do not retry"): 400/2, 401, 404, 432, 433, 1001,
+  1003, 53, 49, 435, 201/7 and every other 4xx. They are raised with their ``code`` so the caller
+  decides what they mean.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ENDPOINTS: Final = ("acquire", "start", "query", "update", "updateLayout", "stop")
+
+# Service-level ``code`` values (provider-contracts.md §1.2, §1.8, §1.9).
+CODE_INVALID_PARAMETER: Final = 2
+"""400/2: invalid parameter; ``reason`` says which (§1.9)."""
+CODE_ALREADY_STARTED: Final = 7
+"""201/7: ``start`` already called with this resourceId; the recording did start (§1.2)."""
+CODE_ALREADY_EXITING: Final = 49
+"""400/49: ``stop`` while the task is already exiting (duplicate stop, kicked, idle) (§1.8)."""
+CODE_TASK_CONFLICT: Final = 53
+"""400/53: a task with the same appid+cname+uid is already running (§1.2)."""
+CODE_REQUEST_TIMEOUT: Final = 62
+"""504/62 (500/62 on start): backend request timeout; retry (§1.9)."""
+CODE_REQUEST_NOT_COMPLETED: Final = 65
+"""206/65: request not completed (network jitter); retry after 3 s, 6 s (§1.9)."""
+CODE_NOT_FOUND: Final = 404
+"""404/404 ``failed to find worker``: task ended, never started, or HA migration (§1.5, §1.9)."""
+CODE_RESOURCE_MISMATCH: Final = 432
+"""432: appid/cname/uid do not match the resourceId (§1.2)."""
+CODE_RESOURCE_EXPIRED: Final = 433
+"""433: resourceId expired (5 min after acquire); acquire a new one (§1.2)."""
+CODE_NO_RECORDED_DATA: Final = 435
+"""206/435: nobody sent a stream, no files exist (§1.8)."""
+CODE_RESOURCE_UNPARSEABLE: Final = 1001
+"""1001: the resourceId cannot be parsed (§1.2)."""
+CODE_SID_MISMATCH: Final = 1003
+"""1003: appid or sid does not match the resourceId (§1.2)."""
+
+RETRYABLE_CODES: Final = frozenset({CODE_REQUEST_TIMEOUT, CODE_REQUEST_NOT_COMPLETED})
+
+
+def is_retryable(http_status: int | None, code: int | None) -> bool:
+    """Say whether a failed call may be repeated unchanged.
+
+    Args:
+        http_status: the HTTP status, or ``None`` for a transport failure or timeout.
+        code: the body's service ``code``, or ``None`` (gateway or transport error).
+
+    Returns:
+        ``True`` for transport failures, HTTP 429, any 5xx, and codes 65/62; ``False`` otherwise
+        (provider-contracts.md §1.1, §1.9: "40x: fix the request; do not retry").
+    """
+    if http_status is None:
+        return True
+    if code in RETRYABLE_CODES:
+        return True
+    return http_status == 429 or http_status >= 500
+
+
+class AgoraError(Exception):
+    """A failed Agora Cloud Recording call (provider-contracts.md §1.9).
+
+    Attributes:
+        http_status: HTTP status of the answer; ``None`` for transport failures and timeouts.
+        code: the service-level body ``code`` (e.g. 2, 7, 49, 53, 65, 404, 432, 433, 435, 1001,
+            1003); ``None`` for gateway errors (``{"message": ...}``) and transport errors.
+        reason: the body ``reason`` or ``message``, or the transport error text. Never contains
+            credentials or request headers.
+        retryable: see :func:`is_retryable`.
+        endpoint: ``"acquire" | "start" | "query" | "update" | "updateLayout" | "stop"``.
+        gateway: ``True`` for a non-2xx answer with no ``code`` key (Go SDK rule, §1.9).
+        attempts: how many HTTP attempts the call made before giving up (>= 1).
+        body: the decoded JSON body of the failing answer, if any (service errors may echo
+            ``resourceId``, ``sid``, ``cname``, ``uid``: §1.9 OBSERVED).
+    """
+
+    http_status: int | None
+    code: int | None
+    reason: str
+    retryable: bool
+    endpoint: str
+    gateway: bool
+    attempts: int
+    body: dict[str, object] | None
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        http_status: int | None,
+        code: int | None,
+        reason: str,
+        retryable: bool | None = None,
+        gateway: bool = False,
+        attempts: int = 1,
+        body: dict[str, object] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.code = code
+        self.reason = reason
+        self.retryable = is_retryable(http_status, code) if retryable is None else retryable
+        self.gateway = gateway
+        self.attempts = attempts
+        self.body = body
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = "transport" if self.http_status is None else f"HTTP {self.http_status}"
+        code = "" if self.code is None else f" code {self.code}"
+        kind = " (gateway)" if self.gateway else ""
+        again = "retryable" if self.retryable else "not retryable"
+        return f"agora {self.endpoint}: {where}{code}{kind}: {self.reason} [{again}]"
+
+    def __repr__(self) -> str:
+        return (
+            f"AgoraError(endpoint={self.endpoint!r}, http_status={self.http_status!r}, code={self.code!r}, "
+            f"reason={self.reason!r}, retryable={self.retryable!r}, gateway={self.gateway!r}, "
+            f"attempts={self.attempts!r})"
+        )
+
+    @property
+    def is_already_started(self) -> bool:
+        """``start`` answered 201/7: the resourceId already started a recording (§1.2)."""
+        return self.code == CODE_ALREADY_STARTED
+
+    @property
+    def is_not_found(self) -> bool:
+        """404 ``failed to find worker``: ended, never started, or HA migration (§1.5, §1.9)."""
+        return self.http_status == 404 and not self.gateway
+
+    @property
+    def is_resource_expired(self) -> bool:
+        """Code 433: the resourceId expired; acquire again (§1.2)."""
+        return self.code == CODE_RESOURCE_EXPIRED
+
+    @property
+    def is_already_exiting(self) -> bool:
+        """400/49 on ``stop``: the task is already exiting (§1.8)."""
+        return self.code == CODE_ALREADY_EXITING
+
+    @property
+    def is_no_recorded_data(self) -> bool:
+        """206/435 on ``stop``: nobody streamed, no files (§1.8)."""
+        return self.code == CODE_NO_RECORDED_DATA
+
+    @property
+    def is_auth_failure(self) -> bool:
+        """HTTP 401 from the gateway: wrong Customer ID / Customer Secret (§1.9)."""
+        return self.http_status == 401

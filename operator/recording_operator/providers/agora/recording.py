@@ -1,0 +1,625 @@
+"""Async client for the Agora Cloud Recording RESTful API (provider-contracts.md §1).
+
+Endpoints (base path ``/v1/apps/{appid}/cloud_recording``, §1.1):
+
+- ``acquire``       POST ``/acquire`` (§1.3)
+- ``start``         POST ``/resourceid/{resourceid}/mode/{mode}/start`` (§1.4)
+- ``query``         GET  ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/query`` (§1.5)
+- ``update``        POST ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/update`` (§1.6)
+- ``updateLayout``  POST ``/resourceid/{resourceid}/sid/{sid}/mode/mix/updateLayout`` (§1.7)
+- ``stop``          POST ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/stop`` (§1.8)
+
+Authentication is HTTP Basic with the Customer ID / Customer Secret (§1.1). The client knows
+nothing of Kubernetes; every failure is an :class:`AgoraError` whose ``retryable`` flag drives the
+caller's backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import httpx
+
+from .errors import AgoraError
+from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URLS: tuple[str, ...] = ("https://api.agora.io", "https://api.sd-rtn.com")
+"""Primary domains in §1.1 retry order: outside mainland China ``api.agora.io`` first."""
+
+MODES: frozenset[str] = frozenset({"individual", "mix", "web"})
+"""Recording modes (§1.4)."""
+
+
+@dataclass(frozen=True)
+class AgoraCredentials:
+    """Customer ID / Customer Secret of the Console's RESTful API page (§1.1).
+
+    Read from a Kubernetes Secret with keys ``customerId`` and ``customerSecret``. ``repr()`` and
+    ``str()`` never show the secret, and show only the first 4 characters of the ID.
+    """
+
+    customer_id: str
+    customer_secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        shown = self.customer_id[:4] + "…" if len(self.customer_id) > 4 else "…"
+        return f"AgoraCredentials(customer_id={shown!r}, customer_secret='***')"
+
+    __str__ = __repr__
+
+    def basic_auth(self) -> httpx.BasicAuth:
+        """The HTTP Basic auth object (``Authorization: Basic base64(id:secret)``, §1.1)."""
+        return httpx.BasicAuth(self.customer_id, self.customer_secret)
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    """One recorded file as reported by ``query`` or ``stop`` (§1.5, §1.8).
+
+    Attributes:
+        file_name: object key in the customer's bucket, including the ``fileNamePrefix`` path
+            (e.g. ``dir1/dir2/<sid>_<cname>.m3u8``, §1.11).
+        track_type: ``"audio" | "video" | "audio_and_video"``; ``None`` when not reported (string
+            form and web mode).
+        uid: the recorded user's UID (``"0"`` in mix); ``None`` when not reported.
+        mixed_all_user: ``True`` when all users are mixed into this file; ``None`` if not reported.
+        is_playable: whether the file can be played on its own; ``None`` if not reported.
+        slice_start_time_ms: Unix time in ms when the file's first slice started. §1.5 documents
+            the REST field in seconds and NCS in ms (DISCREPANCY): values below 10^11 are taken as
+            seconds and converted.
+    """
+
+    file_name: str
+    track_type: str | None = None
+    uid: str | None = None
+    mixed_all_user: bool | None = None
+    is_playable: bool | None = None
+    slice_start_time_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class AcquireResult:
+    """``acquire`` answer (§1.3): ``resource_id`` is valid 5 min and starts one session (§1.2)."""
+
+    resource_id: str
+    cname: str | None
+    uid: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """``start`` answer (§1.4): ``sid`` identifies the recording session."""
+
+    sid: str
+    resource_id: str
+    cname: str | None
+    uid: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """``query`` answer, normalised over the per-mode ``serverResponse`` shapes (§1.5).
+
+    Attributes:
+        status: ``serverResponse.status`` (§1.10: 0..8, 20; 4 or 5 means running).
+        file_list_mode: ``"string" | "json"`` or ``None`` (screenshots, web).
+        files: the normalised file list (empty until the first slice exists, §1.5).
+        slice_start_time_ms: ``serverResponse.sliceStartTime`` (Unix ms).
+        extension_service_state: web mode's ``extensionServiceState`` entries, as received.
+        onhold: web mode's ``web_recorder_service`` ``onhold`` flag; ``None`` elsewhere.
+        raw: the whole response body.
+    """
+
+    status: int | None
+    file_list_mode: str | None
+    files: list[RecordingFile]
+    slice_start_time_ms: int | None
+    extension_service_state: list[dict[str, Any]]
+    onhold: bool | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """``stop`` answer (§1.8).
+
+    Attributes:
+        uploading_status: ``"uploaded" | "backuped" | "unknown"`` or ``None`` when absent (e.g.
+            ``async_stop=true``). Web mode reads it from the ``upload_service`` entry.
+        files: the normalised file list (web mode accepts the legacy ``playload`` key).
+        raw: the whole response body.
+    """
+
+    uploading_status: str | None
+    files: list[RecordingFile]
+    raw: dict[str, Any]
+
+
+def _as_ms(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value * 1000) if value < 1e11 else int(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)
+
+
+def _opt_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    return None
+
+
+def _web_recorder_payload(states: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for state in states:
+        if state.get("serviceName") == "web_recorder_service":
+            payload = state.get("payload", state.get("playload"))
+            return payload if isinstance(payload, dict) else None
+    return None
+
+
+def parse_file_list(server_response: Mapping[str, Any]) -> list[RecordingFile]:
+    """Normalise the three ``fileList`` forms of a ``serverResponse`` (§1.5, §1.8).
+
+    - ``fileListMode == "string"``: ``fileList`` is the M3U8 file name.
+    - ``fileListMode == "json"``: an array of ``{fileName, trackType, uid, mixedAllUser,
+      isPlayable, sliceStartTime}``.
+    - web: ``extensionServiceState[serviceName=web_recorder_service].payload.fileList`` of
+      ``{filename, sliceStartTime}`` (lower-case ``filename``; legacy stop docs spell the payload
+      key ``playload``).
+    """
+    files: list[RecordingFile] = []
+    file_list = server_response.get("fileList")
+    if isinstance(file_list, str) and file_list:
+        files.append(RecordingFile(file_name=file_list))
+    elif isinstance(file_list, list):
+        for entry in file_list:
+            if isinstance(entry, str):
+                files.append(RecordingFile(file_name=entry))
+            elif isinstance(entry, dict) and (name := entry.get("fileName", entry.get("filename"))):
+                files.append(
+                    RecordingFile(
+                        file_name=str(name),
+                        track_type=_opt_str(entry.get("trackType")),
+                        uid=_opt_str(entry.get("uid")),
+                        mixed_all_user=_opt_bool(entry.get("mixedAllUser")),
+                        is_playable=_opt_bool(entry.get("isPlayable")),
+                        slice_start_time_ms=_as_ms(entry.get("sliceStartTime")),
+                    )
+                )
+    states = server_response.get("extensionServiceState")
+    if isinstance(states, list):
+        payload = _web_recorder_payload([s for s in states if isinstance(s, dict)])
+        web_files = payload.get("fileList") if payload else None
+        if isinstance(web_files, list):
+            for entry in web_files:
+                if isinstance(entry, dict) and (name := entry.get("filename", entry.get("fileName"))):
+                    files.append(
+                        RecordingFile(
+                            file_name=str(name), slice_start_time_ms=_as_ms(entry.get("sliceStartTime"))
+                        )
+                    )
+    return files
+
+
+def parse_query(body: dict[str, Any]) -> QueryResult:
+    """Build a :class:`QueryResult` from a ``query`` 200 body (§1.5)."""
+    server_response = body.get("serverResponse")
+    sr: dict[str, Any] = server_response if isinstance(server_response, dict) else {}
+    states_raw = sr.get("extensionServiceState")
+    states = [s for s in states_raw if isinstance(s, dict)] if isinstance(states_raw, list) else []
+    payload = _web_recorder_payload(states)
+    status = sr.get("status")
+    mode = sr.get("fileListMode")
+    return QueryResult(
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        file_list_mode=mode if isinstance(mode, str) else None,
+        files=parse_file_list(sr),
+        slice_start_time_ms=_as_ms(sr.get("sliceStartTime")),
+        extension_service_state=states,
+        onhold=_opt_bool(payload.get("onhold")) if payload else None,
+        raw=body,
+    )
+
+
+def parse_stop(body: dict[str, Any]) -> StopResult:
+    """Build a :class:`StopResult` from a ``stop`` 200 body (§1.8)."""
+    server_response = body.get("serverResponse")
+    sr: dict[str, Any] = server_response if isinstance(server_response, dict) else {}
+    uploading = sr.get("uploadingStatus")
+    states = sr.get("extensionServiceState")
+    if uploading is None and isinstance(states, list):
+        for state in states:
+            if isinstance(state, dict) and state.get("serviceName") == "upload_service":
+                payload = state.get("payload", state.get("playload"))
+                if isinstance(payload, dict):
+                    uploading = payload.get("uploadingStatus")
+    return StopResult(
+        uploading_status=uploading if isinstance(uploading, str) else None,
+        files=parse_file_list(sr),
+        raw=body,
+    )
+
+
+def _failover_index(attempt: int, n_urls: int) -> int:
+    """Base URL for attempt number ``attempt`` (0-based), per §1.1's retry order.
+
+    Attempt 0 and the first retry use the primary domain ("the same domain again"); later retries
+    move to the next configured domain, cycling.
+    """
+    if n_urls <= 1 or attempt <= 1:
+        return 0
+    return (attempt - 1) % n_urls
+
+
+class CloudRecordingClient:
+    """Async client for Agora Cloud Recording (provider-contracts.md §1).
+
+    Args:
+        credentials: Customer ID / Secret for HTTP Basic auth (§1.1).
+        base_urls: domains in failover order (§1.1: same domain again, then the other primary
+            domain). With one URL (e.g. the sandbox emulator) only that one is used.
+        timeout_s: per-attempt timeout in seconds for every call but a synchronous ``stop``.
+        stop_timeout_s: per-attempt timeout in seconds for ``stop`` with ``async_stop=False``,
+            which answers only after the upload, expected within ~20 s server side (§1.8).
+        retry: in-call retry schedule (:class:`RetryPolicy`). Sleeps are ``asyncio.sleep`` and
+            therefore cancellable.
+        transport: an httpx transport to use instead of the network (tests).
+
+    Attributes:
+        calls: number of HTTP attempts made per endpoint name, including attempts that failed at
+            the transport level (for tests and benchmarks).
+
+    Every method raises :class:`AgoraError` on failure. Credentials and the ``Authorization``
+    header are never logged nor put in errors.
+    """
+
+    def __init__(
+        self,
+        credentials: AgoraCredentials,
+        *,
+        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
+        timeout_s: float = 10.0,
+        stop_timeout_s: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("base_urls must name at least one URL")
+        self._credentials = credentials
+        self._base_urls = tuple(u.rstrip("/") for u in base_urls)
+        self._timeout_s = timeout_s
+        self._stop_timeout_s = stop_timeout_s
+        self._retry = retry
+        self._rng = random.Random()
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout_s,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            follow_redirects=False,
+        )
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    def __repr__(self) -> str:
+        return f"CloudRecordingClient(base_urls={self._base_urls!r}, credentials={self._credentials!r})"
+
+    __str__ = __repr__
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP connection pool."""
+        await self._http.aclose()
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def acquire(
+        self, app_id: str, cname: str, uid: str, client_request: Mapping[str, Any]
+    ) -> AcquireResult:
+        """Reserve a recording resource: POST ``/acquire`` (§1.3).
+
+        Args:
+            app_id: the App ID (the channel's in individual/mix modes).
+            cname: channel name. uid: recorder UID, a decimal string in [1, 2^32-1] (§1.2).
+            client_request: ``{scene?, resourceExpiredHour?, region?, excludeResourceIds?,
+                startParameter?}``; may be ``{}`` (§1.3). ``scene`` must be 1 for web mode.
+
+        Returns:
+            :class:`AcquireResult`; the ``resource_id`` expires 5 min later (§1.2, code 433).
+
+        Raises:
+            AgoraError: e.g. 400/2 bad parameters, 400/406 ``vendor_over_load``, 5xx (retried).
+        """
+        body = {"cname": cname, "uid": uid, "clientRequest": dict(client_request)}
+        data = await self._call("acquire", "POST", f"/v1/apps/{app_id}/cloud_recording/acquire", body)
+        resource_id = data.get("resourceId")
+        if not isinstance(resource_id, str) or not resource_id:
+            raise AgoraError(
+                endpoint="acquire", http_status=200, code=None, reason="answer has no resourceId", body=data
+            )
+        return AcquireResult(
+            resource_id=resource_id,
+            cname=_opt_str(data.get("cname")),
+            uid=_opt_str(data.get("uid")),
+            raw=data,
+        )
+
+    async def start(
+        self,
+        app_id: str,
+        resource_id: str,
+        mode: str,
+        cname: str,
+        uid: str,
+        client_request: Mapping[str, Any],
+    ) -> StartResult:
+        """Start recording: POST ``/resourceid/{resourceid}/mode/{mode}/start`` (§1.4).
+
+        ``cname`` and ``uid`` must equal the acquire values (else code 432, §1.2). 5xx answers are
+        retried with the same resourceId after 3 s, 6 s, 9 s and 206/65 after 3 s, 6 s (§1.9);
+        a repeat of a start that did reach Agora answers 201/7, raised as ``AgoraError(code=7)``
+        (``is_already_started``): the recording is running but its sid is not in that answer.
+        This client never re-acquires.
+
+        Args:
+            mode: ``"individual" | "mix" | "web"``.
+            client_request: the start ``clientRequest`` (``storageConfig`` required, §1.4).
+
+        Returns:
+            :class:`StartResult` with ``sid``.
+
+        Raises:
+            AgoraError: 201/7 already started, 400/2 invalid parameters (``reason`` says which),
+                400/53 task conflict, 432 mismatch, 433 resourceId expired (re-acquire), 1001
+                unparseable resourceId, 206/65 and 5xx once retries are spent.
+        """
+        _check_mode(mode, "start")
+        body = {"cname": cname, "uid": uid, "clientRequest": dict(client_request)}
+        path = f"/v1/apps/{app_id}/cloud_recording/resourceid/{resource_id}/mode/{mode}/start"
+        data = await self._call("start", "POST", path, body)
+        sid = data.get("sid")
+        if not isinstance(sid, str) or not sid:
+            raise AgoraError(
+                endpoint="start", http_status=200, code=None, reason="answer has no sid", body=data
+            )
+        return StartResult(
+            sid=sid,
+            resource_id=str(data.get("resourceId") or resource_id),
+            cname=_opt_str(data.get("cname")),
+            uid=_opt_str(data.get("uid")),
+            raw=data,
+        )
+
+    async def query(self, app_id: str, resource_id: str, sid: str, mode: str) -> QueryResult:
+        """Query a live session: GET ``/resourceid/{rid}/sid/{sid}/mode/{mode}/query`` (§1.5).
+
+        Agora suggests polling about every 2 min once running, and treating a start as failed if
+        ``status`` is not 4/5 after 90 s (§1.2). 5xx answers are retried after 5, 10, 15, 30 s and
+        206/65 after 3, 6 s (§1.9); a 404 is retried only if ``RetryPolicy.query_404`` says so.
+
+        Returns:
+            :class:`QueryResult`.
+
+        Raises:
+            AgoraError: 404/404 "failed to find worker" (ended, never started, or HA migration),
+                400/2, 1003 sid/resource mismatch, 206/65 or 504/62 once retries are spent.
+        """
+        _check_mode(mode, "query")
+        path = f"/v1/apps/{app_id}/cloud_recording/resourceid/{resource_id}/sid/{sid}/mode/{mode}/query"
+        data = await self._call("query", "GET", path, None)
+        return parse_query(data)
+
+    async def update(
+        self,
+        app_id: str,
+        resource_id: str,
+        sid: str,
+        mode: str,
+        cname: str,
+        uid: str,
+        client_request: Mapping[str, Any],
+    ) -> None:
+        """Update a session: POST ``/resourceid/{rid}/sid/{sid}/mode/{mode}/update`` (§1.6).
+
+        ``client_request`` holds any of ``streamSubscribe`` (individual/mix), ``webRecordingConfig
+        {onhold}`` (web), ``rtmpPublishConfig {outputs}`` (web) and ``storageConfig`` (any mode).
+        Send one update at a time and wait for its answer (§1.2).
+
+        Raises:
+            AgoraError: 400/2, 404, 206/65 or 504/62 once retries are spent.
+        """
+        _check_mode(mode, "update")
+        body = {"cname": cname, "uid": uid, "clientRequest": dict(client_request)}
+        path = f"/v1/apps/{app_id}/cloud_recording/resourceid/{resource_id}/sid/{sid}/mode/{mode}/update"
+        await self._call("update", "POST", path, body)
+
+    async def update_layout(
+        self, app_id: str, resource_id: str, sid: str, cname: str, uid: str, client_request: Mapping[str, Any]
+    ) -> None:
+        """Replace the mix layout: POST ``/resourceid/{rid}/sid/{sid}/mode/mix/updateLayout`` (§1.7).
+
+        Mix mode only. A full overwrite: every field left out falls back to its default (§1.7).
+
+        Raises:
+            AgoraError: 400/2 (e.g. not a mix session), 404, 206/65 or 504/62 once retries are spent.
+        """
+        body = {"cname": cname, "uid": uid, "clientRequest": dict(client_request)}
+        path = f"/v1/apps/{app_id}/cloud_recording/resourceid/{resource_id}/sid/{sid}/mode/mix/updateLayout"
+        await self._call("updateLayout", "POST", path, body)
+
+    async def stop(
+        self,
+        app_id: str,
+        resource_id: str,
+        sid: str,
+        mode: str,
+        cname: str,
+        uid: str,
+        *,
+        async_stop: bool = False,
+    ) -> StopResult:
+        """Stop a session: POST ``/resourceid/{rid}/sid/{sid}/mode/{mode}/stop`` (§1.8).
+
+        With ``async_stop=False`` Agora answers after the upload (~20 s server side, §1.8), so the
+        per-attempt timeout is ``stop_timeout_s``. 400/49 and 404 are never retried (the task is
+        exiting or gone); note that a retry after a timeout may answer 400/49 or 404 because the
+        first attempt did stop the task.
+
+        Returns:
+            :class:`StopResult` with ``uploading_status`` and ``files``.
+
+        Raises:
+            AgoraError: 206/435 no recorded data (the task stopped, no files), 400/49 already
+                exiting, 404 gone, 400/2, 206/65 or 504/62 once retries are spent.
+        """
+        _check_mode(mode, "stop")
+        body = {"cname": cname, "uid": uid, "clientRequest": {"async_stop": async_stop}}
+        path = f"/v1/apps/{app_id}/cloud_recording/resourceid/{resource_id}/sid/{sid}/mode/{mode}/stop"
+        timeout = self._timeout_s if async_stop else self._stop_timeout_s
+        data = await self._call("stop", "POST", path, body, timeout_s=timeout)
+        return parse_stop(data)
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Send one logical call with in-call retries and base-URL failover (§1.1, §1.9)."""
+        attempt = 0
+        used: collections.Counter[str] = collections.Counter()
+        while True:
+            base = self._base_urls[_failover_index(attempt, len(self._base_urls))]
+            attempt += 1
+            try:
+                return await self._attempt(endpoint, method, base + path, body, timeout_s, attempt)
+            except AgoraError as error:
+                kind = self._retry.kind_of(error)
+                wait = None if kind is None else self._retry.delay(kind, used[kind], self._rng)
+                if kind is None or wait is None:
+                    raise
+                used[kind] += 1
+                log.info(
+                    "agora %s attempt %d failed (%s); retrying in %.2fs",
+                    endpoint,
+                    attempt,
+                    error.reason
+                    if error.http_status is None
+                    else f"HTTP {error.http_status} code {error.code}",
+                    wait,
+                )
+                await asyncio.sleep(wait)
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        timeout_s: float | None,
+        attempt: int,
+    ) -> dict[str, Any]:
+        self.calls[endpoint] += 1
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                json=body,
+                auth=self._credentials.basic_auth(),
+                timeout=timeout_s if timeout_s is not None else self._timeout_s,
+            )
+        except httpx.TimeoutException as exc:
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=None,
+                code=None,
+                reason=f"timeout: {type(exc).__name__}",
+                attempts=attempt,
+            ) from None
+        except httpx.TransportError as exc:
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=None,
+                code=None,
+                reason=f"transport error: {type(exc).__name__}: {exc}",
+                attempts=attempt,
+            ) from None
+        return _interpret(endpoint, response, attempt)
+
+
+def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[str, Any]:
+    """Turn an HTTP answer into a body dict or an :class:`AgoraError` (§1.9)."""
+    status = response.status_code
+    try:
+        decoded: Any = response.json()
+    except ValueError:
+        decoded = None
+    data: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
+    has_code = data is not None and "code" in data
+    if status == 200 or (200 <= status < 300 and not has_code):
+        if data is None:
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=status,
+                code=None,
+                reason="answer is not a JSON object",
+                retryable=False,
+                attempts=attempt,
+            )
+        return data
+    if has_code and data is not None:
+        raw_code = data.get("code")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        if code is None and isinstance(raw_code, str) and raw_code.isdigit():
+            code = int(raw_code)
+        reason = str(data.get("reason") or data.get("message") or "")
+        raise AgoraError(
+            endpoint=endpoint, http_status=status, code=code, reason=reason, attempts=attempt, body=data
+        )
+    if data is not None:
+        reason = str(data.get("message") or data.get("reason") or response.reason_phrase)
+    else:
+        reason = response.text[:200] if response.text else response.reason_phrase
+    raise AgoraError(
+        endpoint=endpoint,
+        http_status=status,
+        code=None,
+        reason=reason,
+        gateway=True,
+        attempts=attempt,
+        body=data,
+    )
+
+
+def _check_mode(mode: str, endpoint: str) -> None:
+    """Reject a mode outside ``individual | mix | web`` (§1.4) before sending anything.
+
+    Raises:
+        ValueError: a programming error, not a provider answer.
+    """
+    if mode not in MODES:
+        raise ValueError(f"agora {endpoint}: mode must be one of individual, mix, web (got {mode!r})")

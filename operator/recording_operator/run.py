@@ -1,0 +1,49 @@
+"""Run the operator: kopf with this package's handlers, cluster-wide or in chosen namespaces."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+
+async def run_operator(
+    *,
+    namespaces: Sequence[str] = (),
+    standalone: bool = True,
+    priority: int = 0,
+    liveness_endpoint: str | None = None,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    """Run kopf until `stop_flag` is set or the process is signalled.
+
+    Args:
+        namespaces: watch only these namespaces (globs allowed); empty = the whole cluster.
+        standalone: no peering (one replica). With peering, replicas need unique `priority`.
+        liveness_endpoint: e.g. `http://0.0.0.0:8080/healthz` for kopf's liveness probe.
+    """
+    import kopf
+
+    from . import controllers  # noqa: F401  (registers the handlers)
+
+    await kopf.operator(
+        clusterwide=not namespaces,
+        namespaces=list(namespaces),
+        standalone=standalone,
+        priority=priority,
+        liveness_endpoint=liveness_endpoint,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
+
+
+def configure_logging(verbose: bool) -> None:
+    """Plain logs on stderr; httpx request lines only when verbose."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,172 @@
+"""`make demo`: the operator records a sandboxed Agora channel end to end, each step shown.
+
+Applies `manifests/samples/agora-credentials.yaml` and `cloudrecording-mix.yaml` to the sandbox's
+Kubernetes API, waits for Recording, prints the resource with its printer columns (the Table the
+API server renders for kubectl), changes the layout, stops, shows the files, deletes, and checks
+with the Agora emulator that the stop arrived and no task is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from .runner import Sandbox
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = ROOT / "manifests" / "samples"
+CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+console = Console(highlight=False)
+
+
+def _step(text: str) -> None:
+    console.print(f"\n[bold cyan]▶ {text}[/]")
+
+
+async def _wait(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := await check():
+            return result
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def _print_table(kube: httpx.AsyncClient, path: str, *, wide: bool = False) -> None:
+    response = await kube.get(path, headers={"Accept": TABLE})
+    response.raise_for_status()
+    data = response.json()
+    columns = [c for c in data["columnDefinitions"] if wide or not c.get("priority")]
+    indexes = [i for i, c in enumerate(data["columnDefinitions"]) if wide or not c.get("priority")]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column["name"].upper())
+    for row in data["rows"]:
+        table.add_row(*("" if row["cells"][i] is None else str(row["cells"][i]) for i in indexes))
+    console.print(table)
+
+
+async def _apply(kube: httpx.AsyncClient, docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        kind = doc["kind"]
+        path = "/api/v1/namespaces/default/secrets" if kind == "Secret" else CRS
+        response = await kube.post(path, json=doc)
+        if response.status_code >= 300:
+            raise RuntimeError(f"applying {kind} {doc['metadata']['name']}: {response.text}")
+        console.print(f"{kind.lower()}/{doc['metadata']['name']} created")
+
+
+async def run_demo(state_dir: Path | None) -> int:
+    """Run the demo; returns the process exit code (0 when every check passed)."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="recording-demo-") as tmp:
+        state = state_dir or Path(tmp)
+        _step("Starting the sandbox: Kubernetes API emulator, Agora emulator, and the operator")
+        async with Sandbox(state, crd_dir=ROOT / "crds", with_operator=True) as sandbox:
+            for key, url in sandbox.endpoints.items():
+                console.print(f"  {key:<11} {url}")
+            console.print(f"  kubeconfig  {sandbox.kubeconfig}   (kubectl --kubeconfig … get crec)")
+            async with (
+                httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=10) as kube,
+                httpx.AsyncClient(base_url=sandbox.endpoints["agora"], timeout=10) as agora,
+            ):
+                return await _scenario(sandbox, kube, agora, started)
+
+
+async def _scenario(sandbox: Sandbox, kube: httpx.AsyncClient, agora: httpx.AsyncClient, started: float) -> int:
+    sample = yaml.safe_load((SAMPLES / "cloudrecording-mix.yaml").read_text())
+    name, app_id, cname = sample["metadata"]["name"], sample["spec"]["agora"]["appId"], sample["spec"]["agora"]["channel"]
+
+    async def get() -> dict[str, Any]:
+        response = await kube.get(f"{CRS}/{name}")
+        return response.json() if response.status_code == 200 else {}
+
+    _step(f"Two participants join Agora channel '{cname}' (emulated)")
+    (await agora.put(f"/_emulator/channels/{app_id}/{cname}/users", json={"users": ["1001", "1002"]})).raise_for_status()
+
+    _step("kubectl apply -f manifests/samples/agora-credentials.yaml -f manifests/samples/cloudrecording-mix.yaml")
+    await _apply(kube, list(yaml.safe_load_all((SAMPLES / "agora-credentials.yaml").read_text())))
+    await _apply(kube, [sample])
+
+    _step("Waiting for phase Recording")
+    obj = await _wait(lambda: _phase_is(get, "Recording"), "Recording")
+    console.print(f"  resourceId {obj['status']['resourceId'][:24]}…  sid {obj['status']['sid']}")
+    await _print_table(kube, f"{CRS}/{name}", wide=True)
+
+    _step("Agora reports the session in progress and files being written (query timer)")
+    obj = await _wait(
+        lambda: _when(get, lambda o: o.get("status", {}).get("providerStatus") == 5 and o["status"].get("files", {}).get("count")),
+        "providerStatus 5 with files",
+    )
+    console.print(f"  providerStatus {obj['status']['providerStatus']}, files {obj['status']['files']['count']}")
+    await _print_table(kube, CRS)
+
+    _step("Changing the layout: spec.agora.recordingConfig.transcodingConfig.mixedVideoLayout 1 → 0 (floating)")
+    patch = {"spec": {"agora": {"recordingConfig": {"transcodingConfig": {"mixedVideoLayout": 0}}}}}
+    (await kube.patch(f"{CRS}/{name}", json=patch, headers={"Content-Type": "application/merge-patch+json"})).raise_for_status()
+    sid = obj["status"]["sid"]
+    await _wait(lambda: _agora_saw(agora, "updateLayout", sid), "updateLayout at Agora")
+    console.print("  Agora received updateLayout for the running session")
+
+    _step("Stopping: spec.state = Stopped")
+    (await kube.patch(f"{CRS}/{name}", json={"spec": {"state": "Stopped"}}, headers={"Content-Type": "application/merge-patch+json"})).raise_for_status()
+    obj = await _wait(lambda: _phase_is(get, "Stopped"), "Stopped")
+    await _print_table(kube, CRS)
+    files = obj["status"].get("files", {})
+    _step(f"Files of session {sid} ({files.get('count', 0)}; uploadingStatus {obj['status'].get('uploadingStatus')})")
+    for file_name in files.get("names") or []:
+        console.print(f"  {file_name}")
+
+    _step(f"kubectl delete cloudrecording {name}")
+    (await kube.delete(f"{CRS}/{name}")).raise_for_status()
+    await _wait(lambda: _gone(kube, f"{CRS}/{name}"), "deletion")
+    console.print("  deleted (finalizer released)")
+
+    _step("What the Agora emulator saw")
+    log = (await agora.get("/_emulator/requests", params={"limit": 1000})).json()["requests"]
+    calls = [r["endpoint"] for r in log if r["endpoint"] in ("acquire", "start", "query", "updateLayout", "update", "stop")]
+    counts = {e: calls.count(e) for e in dict.fromkeys(calls)}
+    console.print("  calls: " + ", ".join(f"{e}×{n}" for e, n in counts.items()))
+    tasks = (await agora.get("/_emulator/tasks")).json()["tasks"]
+    running = [t for t in tasks if not t["stopped"]]
+    console.print(f"  tasks: {len(tasks)} in all, {len(running)} running")
+    ok = counts.get("stop", 0) >= 1 and not running and counts.get("acquire") == 1 and counts.get("start") == 1
+
+    elapsed = time.monotonic() - started
+    _step("Summary")
+    verdict = "[bold green]OK[/]" if ok else "[bold red]FAILED[/]"
+    console.print(
+        f"  {verdict}: acquire → start → query → updateLayout → stop → delete against the sandbox in {elapsed:.1f} s;"
+        f" {len(running)} task(s) left running at Agora."
+    )
+    return 0 if ok else 1
+
+
+async def _phase_is(get: Callable[[], Awaitable[dict[str, Any]]], phase: str) -> dict[str, Any] | None:
+    obj = await get()
+    return obj if obj.get("status", {}).get("phase") == phase else None
+
+
+async def _when(get: Callable[[], Awaitable[dict[str, Any]]], check: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
+    obj = await get()
+    return obj if obj and check(obj) else None
+
+
+async def _agora_saw(agora: httpx.AsyncClient, endpoint: str, sid: str) -> bool:
+    log = (await agora.get("/_emulator/requests", params={"limit": 1000})).json()["requests"]
+    return any(r["endpoint"] == endpoint and sid in r["path"] for r in log)
+
+
+async def _gone(kube: httpx.AsyncClient, path: str) -> bool:
+    return (await kube.get(path)).status_code == 404

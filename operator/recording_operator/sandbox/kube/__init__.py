@@ -1,0 +1,7 @@
+"""A Kubernetes API emulator for tests, the demo and benchmarks (built on aiohttp and kmock's pieces)."""
+
+from recording_operator.sandbox.kube.emulator import KubeEmulator
+from recording_operator.sandbox.kube.stats import RequestStats
+from recording_operator.sandbox.kube.tables import render_table
+
+__all__ = ["KubeEmulator", "RequestStats", "render_table"]

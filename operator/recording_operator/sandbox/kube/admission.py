@@ -1,0 +1,114 @@
+"""Per-kind mutation and validation of incoming objects, applied before they are stored.
+
+Secrets turn ``stringData`` into base64 ``data``; namespaces get ``status.phase``; CRDs are
+checked and get an ``Established`` status; custom resources are pruned, defaulted and
+validated against their CRD schema (including CEL rules).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from recording_operator.sandbox.kube.errors import Cause, invalid
+from recording_operator.sandbox.kube.resources import ResourceType, resource_type_from_crd
+from recording_operator.sandbox.kube.validation import SchemaValidator
+
+CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
+SECRET_KEY = ("", "secrets")
+NAMESPACE_KEY = ("", "namespaces")
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def check_name(resource_type: ResourceType, name: str) -> None:
+    """Raise a 422 ``Invalid`` when a name is not a valid RFC 1123 subdomain (label for namespaces)."""
+    if resource_type.key == NAMESPACE_KEY:
+        if len(name) <= 63 and _DNS_LABEL.match(name):
+            return
+        why = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"
+    else:
+        if len(name) <= 253 and _DNS_SUBDOMAIN.match(name):
+            return
+        why = (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+            "and must start and end with an alphanumeric character"
+        )
+    raise invalid(
+        resource_type.kind,
+        resource_type.group,
+        name,
+        [Cause("metadata.name", f'Invalid value: "{name}": {why}')],
+    )
+
+
+def _crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
+    spec = crd.get("spec") or {}
+    storage = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
+    conditions = [
+        {"type": kind, "status": "True", "reason": reason, "message": message, "lastTransitionTime": now}
+        for kind, reason, message in (
+            ("NamesAccepted", "NoConflicts", "no conflicts found"),
+            ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+        )
+    ]
+    return {"conditions": conditions, "acceptedNames": spec.get("names") or {}, "storedVersions": storage}
+
+
+class Admission:
+    """Mutates and validates objects of every kind on create, update and patch."""
+
+    def __init__(self) -> None:
+        self.validator = SchemaValidator()
+
+    def admit(
+        self, resource_type: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, now: str
+    ) -> None:
+        """Mutate ``obj`` in place for its kind and validate it.
+
+        ``old`` is the stored object on updates (``None`` on creation). Raises
+        :class:`~recording_operator.sandbox.kube.errors.ApiError` 422 when the object is invalid.
+        """
+        key = resource_type.key
+        name = (obj.get("metadata") or {}).get("name", "")
+        if key == SECRET_KEY:
+            self._secret(resource_type, obj, name)
+        elif key == NAMESPACE_KEY:
+            obj.setdefault("status", {}).setdefault("phase", "Active")
+        elif key == CRD_KEY:
+            resource_type_from_crd(obj)
+            obj["status"] = _crd_status(obj, (old or {}).get("metadata", {}).get("creationTimestamp") or now)
+        schema = None if resource_type.builtin else resource_type.schema()
+        if schema is not None:
+            causes = self.validator.admit(schema, obj, old)
+            if causes:
+                raise invalid(resource_type.kind, resource_type.group, name, causes)
+
+    @staticmethod
+    def _secret(resource_type: ResourceType, obj: dict[str, Any], name: str) -> None:
+        string_data = obj.pop("stringData", None) or {}
+        data = obj.get("data") or {}
+        if not isinstance(data, dict) or not isinstance(string_data, dict):
+            raise invalid(
+                resource_type.kind, "", name, [Cause("data", "Invalid value: must be a map of strings")]
+            )
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        for key, value in data.items():
+            try:
+                base64.b64decode(str(value), validate=True)
+            except ValueError:
+                raise invalid(
+                    resource_type.kind,
+                    "",
+                    name,
+                    [Cause(f"data[{key}]", "Invalid value: illegal base64 data")],
+                ) from None
+        if data:
+            obj["data"] = data
+        obj.setdefault("type", "Opaque")
+
+
+__all__ = ["CRD_KEY", "NAMESPACE_KEY", "SECRET_KEY", "Admission", "check_name"]

@@ -1,0 +1,71 @@
+"""Operator settings, read once from the environment.
+
+| variable | default | meaning |
+|---|---|---|
+| `AGORA_BASE_URL` | `https://api.agora.io,https://api.sd-rtn.com` | Agora REST base URLs, in failover order (comma-separated) |
+| `AGORA_TIMEOUT` | `10` | seconds per Agora request (stop waits up to 3× this for uploads) |
+| `AGORA_RETRY_SCALE` | `1` | multiplier on Agora's documented in-call retry delays (tests use a small one) |
+| `CLOUDRECORDING_QUERY_INTERVAL` | `60` | seconds between `query` calls per active session |
+| `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
+| `RECORDING_NOT_FOUND_CONFIRM` | `5` | seconds before re-querying a 404 (Agora HA migration, §1.2) |
+| `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
+| `RECORDING_SECRET_CACHE_TTL` | `10` | seconds a Secret read is reused (many resources share one Secret) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not a number") from exc
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _urls(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    urls = tuple(u.strip().rstrip("/") for u in raw.split(",") if u.strip())
+    return urls or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator-wide settings; see the module docstring for the environment variables."""
+
+    agora_base_urls: tuple[str, ...] = ("https://api.agora.io", "https://api.sd-rtn.com")
+    agora_timeout_s: float = 10.0
+    agora_retry_scale: float = 1.0
+    query_interval_s: float = 60.0
+    tick_s: float = 10.0
+    not_found_confirm_s: float = 5.0
+    backoff_base_s: float = 5.0
+    backoff_max_s: float = 300.0
+    secret_cache_ttl_s: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from the environment.
+
+        Raises:
+            ValueError: a numeric variable is not a non-negative number.
+        """
+        return cls(
+            agora_base_urls=_urls("AGORA_BASE_URL", cls.agora_base_urls),
+            agora_timeout_s=_float("AGORA_TIMEOUT", cls.agora_timeout_s),
+            agora_retry_scale=_float("AGORA_RETRY_SCALE", cls.agora_retry_scale),
+            query_interval_s=_float("CLOUDRECORDING_QUERY_INTERVAL", cls.query_interval_s),
+            tick_s=max(0.2, _float("CLOUDRECORDING_TICK", cls.tick_s)),
+            not_found_confirm_s=_float("RECORDING_NOT_FOUND_CONFIRM", cls.not_found_confirm_s),
+            backoff_base_s=_float("RECORDING_BACKOFF_BASE", cls.backoff_base_s),
+            backoff_max_s=_float("RECORDING_BACKOFF_MAX", cls.backoff_max_s),
+            secret_cache_ttl_s=_float("RECORDING_SECRET_CACHE_TTL", cls.secret_cache_ttl_s),
+        )

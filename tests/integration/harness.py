@@ -1,0 +1,159 @@
+"""Test harness: a sandbox (Kubernetes API + Agora emulators on loopback) with the real operator as a process.
+
+The emulators run on their own event loop in a background thread, so tests are plain synchronous
+code talking real HTTP to them, exactly as kubectl and the operator do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from recording_operator.sandbox.runner import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+GROUP_PATH = "/apis/recording.mediaops.io/v1alpha1"
+SAMPLE = yaml.safe_load((ROOT / "manifests/samples/cloudrecording-mix.yaml").read_text())
+SECRETS = list(yaml.safe_load_all((ROOT / "manifests/samples/agora-credentials.yaml").read_text()))
+
+#: Fast operator timings for tests (the operator reads them from its environment).
+TEST_OPERATOR_ENV = {
+    "CLOUDRECORDING_QUERY_INTERVAL": "1",
+    "CLOUDRECORDING_TICK": "0.5",
+    "RECORDING_NOT_FOUND_CONFIRM": "0.2",
+    "RECORDING_BACKOFF_BASE": "0.5",
+    "RECORDING_BACKOFF_MAX": "2",
+    "AGORA_RETRY_SCALE": "0.01",
+    "RECORDING_SECRET_CACHE_TTL": "0",
+}
+
+
+class SandboxThread:
+    """Runs a `Sandbox` on an event loop in a daemon thread."""
+
+    def __init__(self, state_dir: Path, **options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.sandbox = Sandbox(state_dir, crd_dir=ROOT / "crds", **options)
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Sandbox:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.sandbox.__aenter__(), self.loop).result(30)
+        return self.sandbox
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.sandbox.__aexit__(None, None, None), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+class Cluster:
+    """Enough of a Kubernetes client for the tests, over plain HTTP to the emulator."""
+
+    def __init__(self, url: str, namespace: str = "default") -> None:
+        self.http = httpx.Client(base_url=url, timeout=10)
+        self.namespace = namespace
+
+    def _crs(self, name: str = "") -> str:
+        return f"{GROUP_PATH}/namespaces/{self.namespace}/cloudrecordings" + (f"/{name}" if name else "")
+
+    def apply_secrets(self) -> None:
+        for secret in SECRETS:
+            response = self.http.post(f"/api/v1/namespaces/{self.namespace}/secrets", json=secret)
+            assert response.status_code in (201, 409), response.text
+
+    def create(self, body: dict[str, Any]) -> httpx.Response:
+        return self.http.post(self._crs(), json=body)
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        response = self.http.get(self._crs(name))
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def patch(self, name: str, patch: dict[str, Any]) -> httpx.Response:
+        return self.http.patch(
+            self._crs(name), json=patch, headers={"Content-Type": "application/merge-patch+json"}
+        )
+
+    def delete(self, name: str) -> httpx.Response:
+        return self.http.delete(self._crs(name))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        response = self.http.get(
+            f"/api/v1/namespaces/{self.namespace}/events",
+            params={"fieldSelector": f"involvedObject.name={name}"},
+        )
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+class Agora:
+    """The Agora emulator's control API."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def tasks(self, cname: str | None = None) -> list[dict[str, Any]]:
+        tasks: list[dict[str, Any]] = self.http.get("/_emulator/tasks").json()["tasks"]
+        return [t for t in tasks if cname is None or t["cname"] == cname]
+
+    def requests(self, cname: str | None = None) -> list[dict[str, Any]]:
+        log: list[dict[str, Any]] = self.http.get("/_emulator/requests", params={"limit": 10000}).json()[
+            "requests"
+        ]
+        return log
+
+    def calls(self, endpoint: str, path_part: str) -> int:
+        return sum(1 for r in self.requests() if r["endpoint"] == endpoint and path_part in r["path"])
+
+    def set_users(self, app_id: str, cname: str, users: list[str]) -> None:
+        self.http.put(f"/_emulator/channels/{app_id}/{cname}/users", json={"users": users}).raise_for_status()
+
+    def fault(
+        self, endpoint: str, count: int, status: int, code: int | None = None, message: str = ""
+    ) -> None:
+        body = {"endpoint": endpoint, "count": count, "status": status, "code": code, "message": message}
+        self.http.post("/_emulator/faults", json=body).raise_for_status()
+
+    def advance(self, seconds: float) -> None:
+        self.http.post("/_emulator/clock", json={"advanceSeconds": seconds}).raise_for_status()
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def recording(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
+    """The mix sample with a unique name and channel (plus `spec_changes`, `__` for nesting)."""
+    body = copy.deepcopy(SAMPLE)
+    name = name or f"rec-{uuid.uuid4().hex[:8]}"
+    body["metadata"] = {"name": name}
+    body["spec"]["agora"]["channel"] = name
+    for dotted, value in spec_changes.items():
+        node = body["spec"]
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return body

@@ -1,0 +1,147 @@
+"""Decisions of the CloudRecording controller, without kopf, Kubernetes or HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from recording_operator.api.cloudrecording import CloudRecordingSpec
+from recording_operator.api.common import StorageSpec
+from recording_operator.controllers.cloudrecording_logic import (
+    PENDING_ANNOTATION,
+    Plan,
+    SpecError,
+    applied_config,
+    closed_session,
+    files_summary,
+    observe,
+    plan,
+    start_request,
+    storage_config,
+    updates_needed,
+)
+
+SAMPLE = yaml.safe_load(
+    (Path(__file__).resolve().parents[3] / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text()
+)["spec"]
+CREDS = {"accessKey": "AK", "secretKey": "SK"}
+
+
+def spec(**overrides: Any) -> CloudRecordingSpec:
+    data = copy.deepcopy(SAMPLE)
+    data.update(overrides)
+    return CloudRecordingSpec.model_validate(data)
+
+
+def condition(type_: str, status: str, reason: str, gen: int) -> dict[str, Any]:
+    return {"type": type_, "status": status, "reason": reason, "observedGeneration": gen}
+
+
+def test_new_resource_starts() -> None:
+    assert plan(spec(), observe({}, {}), 1) is Plan.START
+
+
+def test_pending_start_is_resumed_with_the_same_resource_never_a_new_one() -> None:
+    annotations = {PENDING_ANNOTATION: json.dumps({"resourceId": "res-1"})}
+    obs = observe({"phase": "Starting"}, annotations)
+    assert obs.pending_resource_id == "res-1"
+    assert plan(spec(), obs, 1) is Plan.RESUME_START
+    assert plan(spec(state="Stopped"), obs, 2) is Plan.MARK_STOPPED
+
+
+def test_running_session_updates_or_stops() -> None:
+    obs = observe({"phase": "Recording", "sid": "s", "resourceId": "r"}, {})
+    assert plan(spec(), obs, 2) is Plan.UPDATE
+    assert plan(spec(state="Stopped"), obs, 2) is Plan.STOP
+
+
+def test_terminal_failure_waits_for_a_spec_change() -> None:
+    status = {"phase": "Failed", "observedGeneration": 3, "conditions": [condition("Synced", "False", "InvalidSpec", 3)]}
+    assert plan(spec(), observe(status, {}), 3) is Plan.NOTHING
+    assert plan(spec(), observe(status, {}), 4) is Plan.START
+
+
+def test_retryable_failure_is_retried() -> None:
+    status = {"phase": "Starting", "conditions": [condition("Synced", "False", "ProviderUnavailable", 1)]}
+    assert plan(spec(), observe(status, {}), 1) is Plan.START
+
+
+def test_provider_ended_session_is_not_restarted_until_the_spec_changes() -> None:
+    status = {"phase": "Stopped", "sid": "s", "observedGeneration": 1}
+    assert plan(spec(), observe(status, {}), 1) is Plan.NOTHING
+    assert plan(spec(), observe(status, {}), 2) is Plan.START
+    assert plan(spec(state="Stopped"), observe(status, {}), 2) is Plan.NOTHING
+
+
+def test_storage_config_maps_names_to_agora_codes() -> None:
+    storage = StorageSpec(vendor="s3", region="eu-central-1", bucket="b", prefix=["a", "b2"])
+    assert storage_config(storage, CREDS) == {
+        "vendor": 1,
+        "region": 7,
+        "bucket": "b",
+        "accessKey": "AK",
+        "secretKey": "SK",
+        "fileNamePrefix": ["a", "b2"],
+    }
+    compatible = StorageSpec(vendor="s3-compatible", bucket="b", endpoint="https://minio:9000")
+    assert storage_config(compatible, CREDS)["extensionParams"] == {"endpoint": "https://minio:9000"}
+
+
+def test_storage_config_errors_name_keys_not_values() -> None:
+    with pytest.raises(SpecError) as missing:
+        storage_config(StorageSpec(vendor="s3", region="us-east-1", bucket="b"), {"accessKey": "AK"})
+    assert missing.value.reason == "CredentialsNotFound" and "secretKey" in str(missing.value)
+    assert "AK" not in str(missing.value)
+    with pytest.raises(SpecError) as region:
+        storage_config(StorageSpec(vendor="s3", region="mars-1", bucket="b"), CREDS)
+    assert region.value.reason == "InvalidSpec" and "mars-1" in str(region.value)
+    with pytest.raises(SpecError):
+        storage_config(StorageSpec(vendor="s3", region="us-east-1", bucket="b", prefix=["x" * 100, "y" * 40]), CREDS)
+
+
+def test_start_request_follows_agora_shape() -> None:
+    request = start_request(spec(), storage_config(spec().storage, CREDS), "tok", onhold=False)
+    assert request["token"] == "tok"
+    assert request["recordingFileConfig"] == {"avFileType": ["hls", "mp4"]}
+    assert request["recordingConfig"]["transcodingConfig"]["mixedVideoLayout"] == 1
+    assert request["storageConfig"]["region"] == 0
+
+
+def test_layout_edit_becomes_one_update_layout() -> None:
+    s = spec()
+    applied = applied_config(s, "d1", onhold=False)
+    assert updates_needed(s, applied, None, "d1") == []
+    edited = copy.deepcopy(SAMPLE)
+    edited["agora"]["recordingConfig"]["transcodingConfig"]["mixedVideoLayout"] = 0
+    updates = updates_needed(CloudRecordingSpec.model_validate(edited), applied, None, "d1")
+    assert [(u.endpoint, u.applied_key) for u in updates] == [("updateLayout", "layout")]
+    assert updates[0].body["mixedVideoLayout"] == 0
+    assert "width" not in updates[0].body  # canvas size is not part of updateLayout (§1.7)
+
+
+def test_subscription_and_storage_edits_become_updates() -> None:
+    s = spec()
+    applied = applied_config(s, "d1", onhold=False)
+    edited = copy.deepcopy(SAMPLE)
+    edited["agora"]["recordingConfig"]["subscribeAudioUids"] = ["100", "101"]
+    new = CloudRecordingSpec.model_validate(edited)
+    storage = storage_config(new.storage, CREDS)
+    updates = updates_needed(new, applied, storage, "d2")
+    assert [u.applied_key for u in updates] == ["streamSubscribe", "storage"]
+    assert updates[0].body == {"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["100", "101"]}}}
+
+
+def test_files_summary_and_bounded_sessions() -> None:
+    names = [f"f{i}.ts" for i in range(40)] + ["f0.ts"]
+    summary = files_summary(names)
+    assert summary["count"] == 40 and summary["latest"] == "f39.ts" and len(summary["names"]) == 32
+    status: dict[str, Any] = {"sid": "s", "resourceId": "r", "files": {"count": 3}, "sessions": []}
+    for i in range(12):
+        status["sessions"] = closed_session(status, stopped_at=f"t{i}", reason="Requested")
+    assert len(status["sessions"]) == 10 and status["sessions"][-1]["stoppedAt"] == "t11"
+    assert status["sessions"][-1]["fileCount"] == 3
