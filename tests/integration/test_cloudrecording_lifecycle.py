@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import Agora, Cluster, recording, wait_for
+from .harness import GROUP_PATH, SECRETS, Agora, Cluster, recording, wait_for
 
 APP_ID = recording()["spec"]["agora"]["appId"]
 
@@ -187,3 +187,25 @@ def test_missing_credentials_then_created(cluster: Cluster, agora: Agora) -> Non
     )
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, what="deletion")
+
+
+def test_no_secret_value_reaches_logs_events_or_status(sandbox: Any, cluster: Cluster, agora: Agora) -> None:
+    body = recording(maxDuration="1s")
+    name = body["metadata"]["name"]
+    agora.fault("start", 1, 401, message="Invalid authentication credentials")
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, name) == "Failed", what="AuthFailed")
+    cluster.patch(name, {"spec": {"maxDuration": "2s"}})
+    wait_for(lambda: phase(cluster, name) == "Stopped", timeout=30, what="Stopped by maxDuration")
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what="deletion")
+    secret_values = [v for s in SECRETS for v in s["stringData"].values() if "secret" in v or "key" in v]
+    assert secret_values
+    texts = [
+        (sandbox.state_dir / "operator.log").read_text(),
+        str(cluster.events(name)),
+        str(cluster.http.get(f"{GROUP_PATH}/cloudrecordings").json()),
+    ]
+    for value in secret_values:
+        for text in texts:
+            assert value not in text

@@ -514,8 +514,7 @@ async def finalize(
     except AgoraError as exc:
         ctx.event("Warning", _agora_reason(exc), f"cannot stop session {obs.sid}: {_describe(exc)}")
         raise kopf.TemporaryError(_describe(exc), delay=_delete_delay(ctx, retry)) from exc
-    # The object is going away: no status write, only the Event from _mark_session_ended.
-    ctx.patch.pop("status", None)
+    # The object is going away: the drafted status is not written, only the Event is posted.
 
 
 def _delete_delay(ctx: Context, retry: int) -> float:

@@ -9,6 +9,7 @@ with the Agora emulator that the stop arrived and no task is left running.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,7 @@ SAMPLES = ROOT / "manifests" / "samples"
 CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
 def _step(text: str) -> None:
@@ -84,18 +85,28 @@ async def run_demo(state_dir: Path | None) -> int:
                 return await _scenario(sandbox, kube, agora, started)
 
 
-async def _scenario(sandbox: Sandbox, kube: httpx.AsyncClient, agora: httpx.AsyncClient, started: float) -> int:
+async def _scenario(
+    sandbox: Sandbox, kube: httpx.AsyncClient, agora: httpx.AsyncClient, started: float
+) -> int:
     sample = yaml.safe_load((SAMPLES / "cloudrecording-mix.yaml").read_text())
-    name, app_id, cname = sample["metadata"]["name"], sample["spec"]["agora"]["appId"], sample["spec"]["agora"]["channel"]
+    name, app_id, cname = (
+        sample["metadata"]["name"],
+        sample["spec"]["agora"]["appId"],
+        sample["spec"]["agora"]["channel"],
+    )
 
     async def get() -> dict[str, Any]:
         response = await kube.get(f"{CRS}/{name}")
         return response.json() if response.status_code == 200 else {}
 
     _step(f"Two participants join Agora channel '{cname}' (emulated)")
-    (await agora.put(f"/_emulator/channels/{app_id}/{cname}/users", json={"users": ["1001", "1002"]})).raise_for_status()
+    (
+        await agora.put(f"/_emulator/channels/{app_id}/{cname}/users", json={"users": ["1001", "1002"]})
+    ).raise_for_status()
 
-    _step("kubectl apply -f manifests/samples/agora-credentials.yaml -f manifests/samples/cloudrecording-mix.yaml")
+    _step(
+        "kubectl apply -f manifests/samples/agora-credentials.yaml -f manifests/samples/cloudrecording-mix.yaml"
+    )
     await _apply(kube, list(yaml.safe_load_all((SAMPLES / "agora-credentials.yaml").read_text())))
     await _apply(kube, [sample])
 
@@ -106,25 +117,46 @@ async def _scenario(sandbox: Sandbox, kube: httpx.AsyncClient, agora: httpx.Asyn
 
     _step("Agora reports the session in progress and files being written (query timer)")
     obj = await _wait(
-        lambda: _when(get, lambda o: o.get("status", {}).get("providerStatus") == 5 and o["status"].get("files", {}).get("count")),
+        lambda: _when(
+            get,
+            lambda o: (
+                o.get("status", {}).get("providerStatus") == 5 and o["status"].get("files", {}).get("count")
+            ),
+        ),
         "providerStatus 5 with files",
     )
-    console.print(f"  providerStatus {obj['status']['providerStatus']}, files {obj['status']['files']['count']}")
+    console.print(
+        f"  providerStatus {obj['status']['providerStatus']}, files {obj['status']['files']['count']}"
+    )
     await _print_table(kube, CRS)
 
-    _step("Changing the layout: spec.agora.recordingConfig.transcodingConfig.mixedVideoLayout 1 → 0 (floating)")
+    _step(
+        "Changing the layout: spec.agora.recordingConfig.transcodingConfig.mixedVideoLayout 1 → 0 (floating)"
+    )
     patch = {"spec": {"agora": {"recordingConfig": {"transcodingConfig": {"mixedVideoLayout": 0}}}}}
-    (await kube.patch(f"{CRS}/{name}", json=patch, headers={"Content-Type": "application/merge-patch+json"})).raise_for_status()
+    (
+        await kube.patch(
+            f"{CRS}/{name}", json=patch, headers={"Content-Type": "application/merge-patch+json"}
+        )
+    ).raise_for_status()
     sid = obj["status"]["sid"]
     await _wait(lambda: _agora_saw(agora, "updateLayout", sid), "updateLayout at Agora")
     console.print("  Agora received updateLayout for the running session")
 
     _step("Stopping: spec.state = Stopped")
-    (await kube.patch(f"{CRS}/{name}", json={"spec": {"state": "Stopped"}}, headers={"Content-Type": "application/merge-patch+json"})).raise_for_status()
+    (
+        await kube.patch(
+            f"{CRS}/{name}",
+            json={"spec": {"state": "Stopped"}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+    ).raise_for_status()
     obj = await _wait(lambda: _phase_is(get, "Stopped"), "Stopped")
     await _print_table(kube, CRS)
     files = obj["status"].get("files", {})
-    _step(f"Files of session {sid} ({files.get('count', 0)}; uploadingStatus {obj['status'].get('uploadingStatus')})")
+    _step(
+        f"Files of session {sid} ({files.get('count', 0)}; uploadingStatus {obj['status'].get('uploadingStatus')})"
+    )
     for file_name in files.get("names") or []:
         console.print(f"  {file_name}")
 
@@ -135,13 +167,19 @@ async def _scenario(sandbox: Sandbox, kube: httpx.AsyncClient, agora: httpx.Asyn
 
     _step("What the Agora emulator saw")
     log = (await agora.get("/_emulator/requests", params={"limit": 1000})).json()["requests"]
-    calls = [r["endpoint"] for r in log if r["endpoint"] in ("acquire", "start", "query", "updateLayout", "update", "stop")]
+    calls = [
+        r["endpoint"]
+        for r in log
+        if r["endpoint"] in ("acquire", "start", "query", "updateLayout", "update", "stop")
+    ]
     counts = {e: calls.count(e) for e in dict.fromkeys(calls)}
     console.print("  calls: " + ", ".join(f"{e}×{n}" for e, n in counts.items()))
     tasks = (await agora.get("/_emulator/tasks")).json()["tasks"]
     running = [t for t in tasks if not t["stopped"]]
     console.print(f"  tasks: {len(tasks)} in all, {len(running)} running")
-    ok = counts.get("stop", 0) >= 1 and not running and counts.get("acquire") == 1 and counts.get("start") == 1
+    ok = (
+        counts.get("stop", 0) >= 1 and not running and counts.get("acquire") == 1 and counts.get("start") == 1
+    )
 
     elapsed = time.monotonic() - started
     _step("Summary")
@@ -158,7 +196,9 @@ async def _phase_is(get: Callable[[], Awaitable[dict[str, Any]]], phase: str) ->
     return obj if obj.get("status", {}).get("phase") == phase else None
 
 
-async def _when(get: Callable[[], Awaitable[dict[str, Any]]], check: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
+async def _when(
+    get: Callable[[], Awaitable[dict[str, Any]]], check: Callable[[dict[str, Any]], Any]
+) -> dict[str, Any] | None:
     obj = await get()
     return obj if obj and check(obj) else None
 

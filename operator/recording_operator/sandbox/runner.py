@@ -90,11 +90,14 @@ class Sandbox:
         env["AGORA_BASE_URL"] = self.endpoints["agora"]
         return env
 
-    def start_operator(self, *, log_name: str = "operator.log") -> subprocess.Popen[bytes]:
-        """Start `recording-operator run` against the sandbox; its log goes to `state_dir/<log_name>`."""
+    def start_operator(
+        self, *, log_name: str = "operator.log", command: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `recording-operator run` (or `command`) against the sandbox; log in `state_dir/<log_name>`."""
         log = open(self.state_dir / log_name, "ab")
         self.operator = subprocess.Popen(
-            [sys.executable, "-m", "recording_operator", "run", "--kubeconfig", str(self.kubeconfig)],
+            command
+            or [sys.executable, "-m", "recording_operator", "run", "--kubeconfig", str(self.kubeconfig)],
             env=self.operator_environment(),
             stdout=log,
             stderr=subprocess.STDOUT,

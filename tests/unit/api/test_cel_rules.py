@@ -67,7 +67,13 @@ def test_sample_passes() -> None:
     [
         ({"agora__recordingFileConfig": {"avFileType": ["mp4"]}}, "avFileType must include hls"),
         (
-            {"agora__recordingConfig": {"channelType": 0, "subscribeAudioUids": ["1"], "unsubscribeAudioUids": ["2"]}},
+            {
+                "agora__recordingConfig": {
+                    "channelType": 0,
+                    "subscribeAudioUids": ["1"],
+                    "unsubscribeAudioUids": ["2"],
+                }
+            },
             "subscribeAudioUids and unsubscribeAudioUids are mutually exclusive",
         ),
         ({"agora__mode": "web", "agora__recordingConfig": None}, "web mode requires extensionServiceConfig"),

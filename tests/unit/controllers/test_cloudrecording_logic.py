@@ -61,7 +61,11 @@ def test_running_session_updates_or_stops() -> None:
 
 
 def test_terminal_failure_waits_for_a_spec_change() -> None:
-    status = {"phase": "Failed", "observedGeneration": 3, "conditions": [condition("Synced", "False", "InvalidSpec", 3)]}
+    status = {
+        "phase": "Failed",
+        "observedGeneration": 3,
+        "conditions": [condition("Synced", "False", "InvalidSpec", 3)],
+    }
     assert plan(spec(), observe(status, {}), 3) is Plan.NOTHING
     assert plan(spec(), observe(status, {}), 4) is Plan.START
 
@@ -101,7 +105,9 @@ def test_storage_config_errors_name_keys_not_values() -> None:
         storage_config(StorageSpec(vendor="s3", region="mars-1", bucket="b"), CREDS)
     assert region.value.reason == "InvalidSpec" and "mars-1" in str(region.value)
     with pytest.raises(SpecError):
-        storage_config(StorageSpec(vendor="s3", region="us-east-1", bucket="b", prefix=["x" * 100, "y" * 40]), CREDS)
+        storage_config(
+            StorageSpec(vendor="s3", region="us-east-1", bucket="b", prefix=["x" * 100, "y" * 40]), CREDS
+        )
 
 
 def test_start_request_follows_agora_shape() -> None:

@@ -254,7 +254,7 @@ class AgoraEmulator:
                     request, endpoint, 400, {"code": 2, "reason": "request body must be a JSON object"}
                 )
             payload = decoded
-        request[_CNAME] = payload.get("cname") or self._cname_of(match.get("sid"))
+        request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
         fault = self._take_fault(endpoint)
         if fault is not None:
             if fault.latency_ms > 0:
@@ -349,7 +349,7 @@ class AgoraEmulator:
                 "path": request.path,
                 "httpStatus": status,
                 "code": code if isinstance(code, int) else None,
-                "cname": request.get(_CNAME),
+                "cname": request.get(_CNAME) or None,
             }
         )
         self.endpoint_counts[endpoint] += 1

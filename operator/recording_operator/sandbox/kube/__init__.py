@@ -3,5 +3,6 @@
 from recording_operator.sandbox.kube.emulator import KubeEmulator
 from recording_operator.sandbox.kube.stats import RequestStats
 from recording_operator.sandbox.kube.tables import render_table
+from recording_operator.sandbox.kube.threaded import ThreadedKubeEmulator
 
-__all__ = ["KubeEmulator", "RequestStats", "render_table"]
+__all__ = ["KubeEmulator", "RequestStats", "ThreadedKubeEmulator", "render_table"]

@@ -145,7 +145,7 @@ class ApiServer:
             if target.name is not None:
                 self.stats.record("get", rt.group, rt.plural, target.subresource)
                 return self._get(request, target)
-            if query.get("watch") in ("true", "1"):
+            if query.get("watch", "").lower() in ("true", "1"):
                 self.stats.record("watch", rt.group, rt.plural, None)
                 return await self._watch(request, target)
             self.stats.record("list", rt.group, rt.plural, None)
@@ -268,10 +268,10 @@ class ApiServer:
             kind=rt.kind,
             labels=labels,
             fields=fields,
-            bookmarks=request.query.get("allowWatchBookmarks") in ("true", "1"),
+            bookmarks=request.query.get("allowWatchBookmarks", "").lower() in ("true", "1"),
             queue_limit=WATCH_QUEUE_LIMIT,
         )
-        send_initial = request.query.get("sendInitialEvents") in ("true", "1")
+        send_initial = request.query.get("sendInitialEvents", "").lower() in ("true", "1")
         try:
             self.store.watch(rt, watcher, request.query.get("resourceVersion"), send_initial=send_initial)
         except ApiError as exc:
