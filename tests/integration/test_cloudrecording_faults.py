@@ -60,6 +60,7 @@ def test_invalid_parameters_are_not_retried(cluster: Cluster, agora: Agora) -> N
     obj = cluster.get(name)
     assert obj and obj["status"]["phase"] == "Failed"
     assert "invalid mixedVideoLayout" in synced(cluster, name)["message"]
+    assert "InvalidSpec" in {e["reason"] for e in cluster.events(name) if e["type"] == "Warning"}
     time.sleep(3)  # several backoff periods: nothing is retried
     assert cname_calls(agora, "start", name) == 1
     assert cname_calls(agora, "acquire", name) == 1

@@ -175,6 +175,11 @@ def test_missing_credentials_then_created(cluster: Cluster, agora: Agora) -> Non
     )
     assert "late-secret" in cond(obj, "Synced")["message"]
     assert agora.tasks(name) == []
+    warnings = wait_for(
+        lambda: [e for e in cluster.events(name) if e["type"] == "Warning"], what="a Warning Event"
+    )
+    assert [e["reason"] for e in warnings] == ["CredentialsNotFound"]  # once, not once per retry
+    assert "late-secret" in warnings[0]["message"]
     cluster.http.post(
         f"/api/v1/namespaces/{cluster.namespace}/secrets",
         json={

@@ -142,16 +142,31 @@ async def _token(ctx: Context, spec: CloudRecordingSpec) -> str | None:
 # --- failures ------------------------------------------------------------------------------------
 
 
+def _report_failure(ctx: Context, reason: str, message: str) -> None:
+    """Synced=False with the reason, and a Warning Event the first time this failure is seen.
+
+    Retries of the same failure post no further Events (the API server would only aggregate them).
+    """
+    synced = get_condition(ctx.status.get("conditions"), "Synced")
+    if not synced or (synced.get("status"), synced.get("reason"), synced.get("message")) != (
+        "False",
+        reason,
+        message,
+    ):
+        ctx.event("Warning", reason, message)
+    ctx.condition("Synced", "False", reason, message)
+
+
 def _fail_retryable(ctx: Context, reason: str, message: str, retry: int) -> kopf.TemporaryError:
     settings = ctx.runtime.settings
     delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
-    ctx.condition("Synced", "False", reason, message)
+    _report_failure(ctx, reason, message)
     ctx.flush()
     return kopf.TemporaryError(f"{reason}: {message} (retrying in {delay:.0f}s)", delay=delay)
 
 
 def _fail_terminal(ctx: Context, reason: str, message: str, *, session_lost: bool) -> kopf.PermanentError:
-    ctx.condition("Synced", "False", reason, message)
+    _report_failure(ctx, reason, message)
     if session_lost:
         ctx.status.set(phase="Failed")
         ctx.condition("Ready", "False", reason, message)
@@ -188,10 +203,10 @@ async def reconcile(
     """Bring the provider session to `spec.state` and the spec's configuration.
 
     Raises:
-        kopf.TemporaryError: retryable failure (provider 429/5xx/65, timeouts, missing Secret):
-            retried with jittered backoff, `Synced=False`.
-        kopf.PermanentError: terminal failure (invalid spec, auth, task conflict, unknown start
-            result): `Synced=False`, not retried until the spec changes.
+        kopf.TemporaryError: retryable failure (provider 429/5xx/65, timeouts, missing Secret,
+            Agora 400/53 task conflict): retried with jittered backoff, `Synced=False`.
+        kopf.PermanentError: terminal failure (invalid spec, auth, unknown start result):
+            `Synced=False`, not retried until the spec changes.
     """
     ctx = Context(body, patch, runtime_of(memo), logger)
     try:
@@ -213,7 +228,7 @@ async def reconcile(
         elif step is Plan.MARK_STOPPED:
             _mark_stopped_without_session(ctx, obs)
         if step is not Plan.NOTHING:
-            ctx.condition("Synced", "True", "ReconcileSuccess", "the provider accepted the last change")
+            ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at the provider")
             ctx.status.set(observedGeneration=ctx.generation)
     except SpecError as exc:
         if exc.reason == "CredentialsNotFound":
@@ -232,7 +247,6 @@ async def reconcile(
             raise _fail_retryable(
                 ctx, "TaskConflict", f"{_describe(exc)} (uid {spec.agora and spec.agora.uid})", retry
             ) from exc
-        ctx.event("Warning", _agora_reason(exc), _describe(exc))
         raise _fail_terminal(ctx, _agora_reason(exc), _describe(exc), session_lost=not obs.active) from exc
     ctx.flush()
 
@@ -267,20 +281,19 @@ async def _start(ctx: Context, spec: CloudRecordingSpec, *, resource_id: str | N
                 agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
             )
         elif exc.code == CODE_ALREADY_STARTED:
-            ctx.patch.setdefault("metadata", {}).setdefault("annotations", {})[PENDING_ANNOTATION] = None
+            _clear_pending(ctx)
             message = (
                 f"a start with resource {resource_id} reached Agora but its sid was never recorded "
                 "(operator interrupted); it is not started again. The session ends when the channel "
                 "is idle; change the spec to start a new one."
             )
-            ctx.event("Warning", "CreationResultUnknown", message)
             raise _fail_terminal(ctx, "CreationResultUnknown", message, session_lost=True) from exc
         else:
             if not exc.retryable:
-                ctx.patch.setdefault("metadata", {}).setdefault("annotations", {})[PENDING_ANNOTATION] = None
+                _clear_pending(ctx)
             raise
     now = now_rfc3339()
-    ctx.patch.setdefault("metadata", {}).setdefault("annotations", {})[PENDING_ANNOTATION] = None
+    _clear_pending(ctx)
     phase = "Paused" if onhold else "Recording"
     ctx.status.set(
         phase=phase,
@@ -296,6 +309,11 @@ async def _start(ctx: Context, spec: CloudRecordingSpec, *, resource_id: str | N
     )
     ctx.condition("Ready", "True", phase, f"session {started.sid} is {phase.lower()}")
     ctx.condition("Recording", "True", "Started", f"Agora accepted start of session {started.sid}")
+
+
+def _clear_pending(ctx: Context) -> None:
+    """Remove the start-pending annotation with kopf's patch (the start's outcome is known)."""
+    ctx.patch.setdefault("metadata", {}).setdefault("annotations", {})[PENDING_ANNOTATION] = None
 
 
 async def _acquire(ctx: Context, spec: CloudRecordingSpec, client: CloudRecordingClient) -> str:
@@ -381,7 +399,7 @@ def _mark_session_ended(ctx: Context, reason: str, message: str, *, uploading: s
 
 def _mark_stopped_without_session(ctx: Context, obs: Observed) -> None:
     if obs.pending_resource_id:
-        ctx.patch.setdefault("metadata", {}).setdefault("annotations", {})[PENDING_ANNOTATION] = None
+        _clear_pending(ctx)
         ctx.event(
             "Warning",
             "CreationResultUnknown",
@@ -428,7 +446,7 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     except (AgoraError, SecretNotFound, KubeApiError, SpecError) as exc:
         text = _describe(exc) if isinstance(exc, AgoraError) else str(exc)
         reason = "ProviderUnavailable" if isinstance(exc, AgoraError) else "CredentialsNotFound"
-        ctx.condition("Synced", "False", reason, text)
+        _report_failure(ctx, reason, text)
         logger.warning(f"observing the session failed: {text}")
     ctx.flush()
 

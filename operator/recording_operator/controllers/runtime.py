@@ -6,6 +6,7 @@ every handler sees the same instance through `memo.runtime`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
@@ -29,7 +30,7 @@ class Runtime:
         self.settings = settings
         self._kube: KubeClient | None = None
         self._agora: OrderedDict[str, CloudRecordingClient] = OrderedDict()
-        self._dropped: list[CloudRecordingClient] = []
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def kube(self) -> KubeClient:
@@ -67,16 +68,19 @@ class Runtime:
             self._agora[key] = client
             while len(self._agora) > MAX_AGORA_CLIENTS:
                 _, dropped = self._agora.popitem(last=False)
-                self._dropped.append(dropped)
+                task = asyncio.get_running_loop().create_task(dropped.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         self._agora.move_to_end(key)
         return client
 
     async def aclose(self) -> None:
         """Close every client."""
-        for client in [*self._agora.values(), *self._dropped]:
+        for client in self._agora.values():
             await client.aclose()
         self._agora.clear()
-        self._dropped.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         if self._kube is not None:
             await self._kube.aclose()
             self._kube = None
