@@ -27,19 +27,28 @@ def run(
     peering: Annotated[bool, typer.Option(help="Coordinate replicas through kopf peering.")] = False,
     priority: Annotated[int, typer.Option(help="Peering priority; unique per replica.")] = 0,
     liveness: Annotated[
-        str | None, typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
+        str | None,
+        typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8081/healthz (metrics: METRICS_PORT)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the operator against a cluster (settings from the environment, see README)."""
+    """Run the operator against a cluster (settings from the environment, see README).
+
+    Prometheus metrics are served on `METRICS_PORT` (default 8080) at `/metrics`.
+    """
     from .run import configure_logging, run_operator
+    from .settings import Settings
 
     if kubeconfig:
         os.environ["KUBECONFIG"] = str(kubeconfig)
     configure_logging(verbose)
     asyncio.run(
         run_operator(
-            namespaces=namespace or (), standalone=not peering, priority=priority, liveness_endpoint=liveness
+            namespaces=namespace or (),
+            standalone=not peering,
+            priority=priority,
+            liveness_endpoint=liveness,
+            metrics_port=Settings.from_env().metrics_port,
         )
     )
 

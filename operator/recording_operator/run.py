@@ -13,6 +13,7 @@ async def run_operator(
     standalone: bool = True,
     priority: int = 0,
     liveness_endpoint: str | None = None,
+    metrics_port: int = 0,
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
 ) -> None:
@@ -21,21 +22,28 @@ async def run_operator(
     Args:
         namespaces: watch only these namespaces (globs allowed); empty = the whole cluster.
         standalone: no peering (one replica). With peering, replicas need unique `priority`.
-        liveness_endpoint: e.g. `http://0.0.0.0:8080/healthz` for kopf's liveness probe.
+        liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz` for kopf's liveness probe.
+        metrics_port: serve Prometheus metrics on this port at `/metrics` (0: not served).
     """
     import kopf
 
     from . import controllers  # noqa: F401  (registers the handlers)
+    from .metrics import start_metrics_server
 
-    await kopf.operator(
-        clusterwide=not namespaces,
-        namespaces=list(namespaces),
-        standalone=standalone,
-        priority=priority,
-        liveness_endpoint=liveness_endpoint,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-    )
+    stop_metrics = start_metrics_server(metrics_port)
+    try:
+        await kopf.operator(
+            clusterwide=not namespaces,
+            namespaces=list(namespaces),
+            standalone=standalone,
+            priority=priority,
+            liveness_endpoint=liveness_endpoint,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 def configure_logging(verbose: bool) -> None:

@@ -10,6 +10,9 @@
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | seconds before re-querying a 404 (Agora HA migration, §1.2) |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
 | `RECORDING_SECRET_CACHE_TTL` | `10` | seconds a Secret read is reused (many resources share one Secret) |
+| `CLOUDTRANSCODER_QUERY_INTERVAL` | `120` | seconds between `query` calls per transcoder task (Agora: about every 2 min, §2.10) |
+| `CLOUDTRANSCODER_TICK` | `10` | seconds between transcoder timer ticks (query when due, `maxDuration`, restarts) |
+| `METRICS_PORT` | `8080` | port of the Prometheus endpoint `/metrics` on all addresses; `0` turns it off |
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isdigit() or int(raw) > 65535:
+        raise ValueError(f"{name}={raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
 def _urls(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     urls = tuple(u.strip().rstrip("/") for u in raw.split(",") if u.strip())
@@ -50,13 +62,16 @@ class Settings:
     backoff_base_s: float = 5.0
     backoff_max_s: float = 300.0
     secret_cache_ttl_s: float = 10.0
+    transcoder_query_interval_s: float = 120.0
+    transcoder_tick_s: float = 10.0
+    metrics_port: int = 8080
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read the settings from the environment.
 
         Raises:
-            ValueError: a numeric variable is not a non-negative number.
+            ValueError: a numeric variable is not a non-negative number, or a port is out of range.
         """
         return cls(
             agora_base_urls=_urls("AGORA_BASE_URL", cls.agora_base_urls),
@@ -68,4 +83,9 @@ class Settings:
             backoff_base_s=_float("RECORDING_BACKOFF_BASE", cls.backoff_base_s),
             backoff_max_s=_float("RECORDING_BACKOFF_MAX", cls.backoff_max_s),
             secret_cache_ttl_s=_float("RECORDING_SECRET_CACHE_TTL", cls.secret_cache_ttl_s),
+            transcoder_query_interval_s=_float(
+                "CLOUDTRANSCODER_QUERY_INTERVAL", cls.transcoder_query_interval_s
+            ),
+            transcoder_tick_s=max(0.2, _float("CLOUDTRANSCODER_TICK", cls.transcoder_tick_s)),
+            metrics_port=_port("METRICS_PORT", cls.metrics_port),
         )

@@ -34,6 +34,7 @@ TEST_OPERATOR_ENV = {
     "RECORDING_BACKOFF_MAX": "2",
     "AGORA_RETRY_SCALE": "0.01",
     "RECORDING_SECRET_CACHE_TTL": "0",
+    "METRICS_PORT": "0",
 }
 
 
@@ -150,6 +151,57 @@ def recording(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
     name = name or f"rec-{uuid.uuid4().hex[:8]}"
     body["metadata"] = {"name": name}
     body["spec"]["agora"]["channel"] = name
+    for dotted, value in spec_changes.items():
+        node = body["spec"]
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return body
+
+
+# --- CloudTranscoder helpers ---------------------------------------------------------------------
+
+TRANSCODER_SAMPLE = yaml.safe_load((ROOT / "manifests/samples/cloudtranscoder.yaml").read_text())
+
+#: Fast transcoder timings for tests, on top of TEST_OPERATOR_ENV.
+TRANSCODER_TEST_ENV = {
+    **TEST_OPERATOR_ENV,
+    "CLOUDTRANSCODER_QUERY_INTERVAL": "0.5",
+    "CLOUDTRANSCODER_TICK": "0.5",
+}
+
+
+class TranscoderCluster(Cluster):
+    """`Cluster` for cloudtranscoders."""
+
+    def _crs(self, name: str = "") -> str:
+        return f"{GROUP_PATH}/namespaces/{self.namespace}/cloudtranscoders" + (f"/{name}" if name else "")
+
+
+class TranscoderAgora(Agora):
+    """`Agora` plus the transcoder's control view."""
+
+    def transcoder_tasks(self, channel: str | None = None) -> list[dict[str, Any]]:
+        tasks: list[dict[str, Any]] = self.http.get("/_emulator/transcoder/tasks").json()["tasks"]
+        return [t for t in tasks if channel is None or t["channel"] == channel]
+
+    def live_transcoder_tasks(self, channel: str) -> list[dict[str, Any]]:
+        return [t for t in self.transcoder_tasks(channel) if not t["stopped"]]
+
+    def channel_calls(self, endpoint: str, channel: str) -> int:
+        return sum(1 for r in self.requests() if r["endpoint"] == endpoint and r.get("cname") == channel)
+
+
+def transcoder(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
+    """The transcoder sample with a unique name and input channel (plus `spec_changes`, `__` nesting)."""
+    body = copy.deepcopy(TRANSCODER_SAMPLE)
+    name = name or f"tc-{uuid.uuid4().hex[:8]}"
+    body["metadata"] = {"name": name}
+    for key in ("audioInputs", "videoInputs"):
+        for entry in body["spec"][key]:
+            entry["rtc"]["rtcChannel"] = name
+    body["spec"]["outputs"][0]["rtc"]["rtcChannel"] = f"{name}-out"
     for dotted, value in spec_changes.items():
         node = body["spec"]
         *parents, leaf = dotted.split("__")

@@ -29,7 +29,7 @@ def test_sandbox_command_writes_kubeconfig_and_endpoints(tmp_path: Path) -> None
             assert time.monotonic() < deadline, "endpoints.json not written"
             time.sleep(0.1)
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
-        assert set(endpoints) == {"kubernetes", "agora"}
+        assert set(endpoints) == {"kubernetes", "agora", "realtimekit"}
         assert httpx.get(f"{endpoints['kubernetes']}/version").status_code == 200
         assert httpx.get(f"{endpoints['agora']}/_emulator/tasks").json() == {"tasks": []}
         assert (tmp_path / "kubeconfig").exists()
@@ -58,3 +58,10 @@ def test_demo_runs_the_main_job() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "0 task(s) left running at Agora" in result.stdout
     assert "updateLayout×1" in result.stdout and "stop×1" in result.stdout
+    assert "0 transcoder task(s) left running at Agora" in result.stdout
+    assert (
+        "createTask×1" in result.stdout
+        and "updateTask×1" in result.stdout
+        and "deleteTask×1" in result.stdout
+    )
+    assert "sequenceId 1" in result.stdout

@@ -1,6 +1,7 @@
 """API models of the four kinds and their CRD metadata (`recording.mediaops.io/v1alpha1`)."""
 
 from .cloudrecording import CloudRecordingSpec, CloudRecordingStatus
+from .cloudtranscoder import CloudTranscoderSpec, CloudTranscoderStatus
 from .common import API_VERSION, FINALIZER, GROUP, VERSION, parse_duration
 from .crd import CustomResource, PrinterColumn
 
@@ -29,18 +30,42 @@ CLOUD_RECORDING = CustomResource(
     ),
 )
 
+CLOUD_TRANSCODER = CustomResource(
+    kind="CloudTranscoder",
+    plural="cloudtranscoders",
+    singular="cloudtranscoder",
+    short_names=("ctrans",),
+    categories=("mediaops",),
+    spec_model=CloudTranscoderSpec,
+    status_model=CloudTranscoderStatus,
+    description="An Agora Cloud Transcoder task (mixes RTC/CDN inputs into one output) declared as a "
+    "Kubernetes resource.",
+    printer_columns=(
+        PrinterColumn("Phase", "string", ".status.phase", "Agora task status, or Pending/Creating/Exited."),
+        PrinterColumn("TaskID", "string", ".status.taskId", "Agora task ID.", priority=1),
+        PrinterColumn("Seq", "integer", ".status.sequenceId", "Last update sequenceId.", priority=1),
+        PrinterColumn("Ready", "string", READY),
+        PrinterColumn("Synced", "string", SYNCED),
+        PrinterColumn("Reason", "string", REASON, priority=1),
+        PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+    ),
+)
+
 #: Every kind the operator serves; `recording-operator crds` renders one CRD per entry.
-RESOURCES: list[CustomResource] = [CLOUD_RECORDING]
+RESOURCES: list[CustomResource] = [CLOUD_RECORDING, CLOUD_TRANSCODER]
 
 __all__ = [
     "API_VERSION",
     "CLOUD_RECORDING",
+    "CLOUD_TRANSCODER",
     "FINALIZER",
     "GROUP",
     "RESOURCES",
     "VERSION",
     "CloudRecordingSpec",
     "CloudRecordingStatus",
+    "CloudTranscoderSpec",
+    "CloudTranscoderStatus",
     "CustomResource",
     "PrinterColumn",
     "parse_duration",

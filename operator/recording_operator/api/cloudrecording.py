@@ -239,10 +239,30 @@ class ExtensionServiceConfig(Model):
 
 
 class RtcToken(Model):
-    """The RTC token the recorder joins with (needed when the project has an App Certificate)."""
+    """The RTC token the recorder joins with (needed when the project has an App Certificate).
 
-    secretRef: SecretKeySelector = Field(
-        description="Secret key holding a token that outlives the recording."
+    Exactly one of `secretRef` (a ready token that outlives the recording: Agora cannot be given a
+    new one, §1.4) and `appCertificateSecretRef` (the App Certificate: the operator mints an
+    AccessToken2 token for `channel` and `uid`, valid `resourceExpiredHour` + 10 min, never stored
+    nor logged; AccessToken2 tokens live at most 24 h, so minting needs `resourceExpiredHour` ≤ 23).
+    """
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.secretRef) != has(self.appCertificateSecretRef)",
+                    "message": "set exactly one of secretRef and appCertificateSecretRef",
+                }
+            ]
+        }
+    }
+
+    secretRef: SecretKeySelector | None = Field(
+        default=None, description="Secret key holding a token that outlives the recording."
+    )
+    appCertificateSecretRef: SecretKeySelector | None = Field(
+        default=None, description="Secret key holding the App Certificate; the operator mints the token."
     )
 
 
@@ -279,6 +299,12 @@ class AgoraRecordingSpec(Model):
                     "message": "recordingConfig is not used in web mode",
                 },
                 {"rule": "int(self.uid) <= 4294967295", "message": "uid must be at most 4294967295"},
+                {
+                    "rule": "!has(self.token) || !has(self.token.appCertificateSecretRef) || "
+                    "self.resourceExpiredHour <= 23",
+                    "message": "a minted token lives at most 24 h: appCertificateSecretRef needs "
+                    "resourceExpiredHour <= 23",
+                },
             ]
         }
     }

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from ..api import GROUP, VERSION, parse_duration
 from ..api.cloudrecording import CloudRecordingSpec
 from ..kube import KubeApiError, SecretNotFound
+from ..metrics import SESSIONS, instrumented
 from ..providers.agora import AgoraCredentials, AgoraError, CloudRecordingClient
 from ..providers.agora.errors import (
     CODE_ALREADY_EXITING,
@@ -35,6 +36,7 @@ from ..providers.agora.errors import (
     CODE_RESOURCE_EXPIRED,
     CODE_TASK_CONFLICT,
 )
+from ..providers.agora.tokens import TokenError, mint_rtc_token, recording_token_lifetime_s
 from ..settings import Settings
 from .backoff import backoff_delay
 from .cloudrecording_logic import (
@@ -58,6 +60,7 @@ from .conditions import get_condition, now_rfc3339, set_condition
 from .runtime import Runtime, runtime_of
 
 RESOURCE = (GROUP, VERSION, "cloudrecordings")
+KIND = "CloudRecording"
 
 
 class Context:
@@ -132,11 +135,35 @@ async def _storage(ctx: Context, spec: CloudRecordingSpec) -> tuple[dict[str, An
 
 
 async def _token(ctx: Context, spec: CloudRecordingSpec) -> str | None:
-    assert spec.agora is not None
-    if spec.agora.token is None:
+    """The recorder's RTC token: read from `secretRef`, or minted from `appCertificateSecretRef`.
+
+    A minted token is for `channel` + `uid`, join privilege only, valid `resourceExpiredHour` h + 10 min
+    (providers/agora/tokens.py); it is only put in the start request, never stored or logged.
+
+    Raises:
+        SecretNotFound: the Secret or key is missing. SpecError: the token cannot be minted (InvalidSpec).
+    """
+    agora = spec.agora
+    assert agora is not None
+    if agora.token is None:
         return None
-    ref = spec.agora.token.secretRef
-    return await ctx.runtime.kube.read_secret_key(ctx.namespace, ref.name, ref.key)
+    if agora.token.secretRef is not None:
+        ref = agora.token.secretRef
+        return await ctx.runtime.kube.read_secret_key(ctx.namespace, ref.name, ref.key)
+    cert_ref = agora.token.appCertificateSecretRef
+    assert cert_ref is not None  # CRD rule: exactly one of secretRef and appCertificateSecretRef
+    certificate = await ctx.runtime.kube.read_secret_key(ctx.namespace, cert_ref.name, cert_ref.key)
+    try:
+        return mint_rtc_token(
+            agora.appId,
+            certificate,
+            agora.channel,
+            int(agora.uid),
+            lifetime_s=recording_token_lifetime_s(agora.resourceExpiredHour),
+            publisher=False,
+        )
+    except TokenError as exc:
+        raise SpecError("InvalidSpec", f"cannot mint the RTC token: {exc}") from None
 
 
 # --- failures ------------------------------------------------------------------------------------
@@ -197,6 +224,7 @@ def _describe(exc: AgoraError) -> str:
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
+@instrumented(KIND, "reconcile")
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
@@ -419,6 +447,7 @@ _TICK_S = Settings.from_env().tick_s
 
 
 @kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+@instrumented(KIND, "observe_session")
 async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Keep `providerStatus`, files and phase current; enforce `maxDuration`.
 
@@ -496,10 +525,19 @@ async def _query(ctx: Context, spec: CloudRecordingSpec, obs: Observed) -> None:
         ctx.condition("Synced", "True", "ReconcileSuccess", "the provider answers again")
 
 
+@kopf.on.event(*RESOURCE)
+async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
+    """Feed `recording_operator_active_sessions` with every phase the watch shows (metrics only)."""
+    meta = body.get("metadata", {})
+    phase = None if type == "DELETED" else (body.get("status") or {}).get("phase", "")
+    SESSIONS.observe(KIND, meta.get("namespace", ""), meta.get("name", ""), phase)
+
+
 # --- deletion ------------------------------------------------------------------------------------
 
 
 @kopf.on.delete(*RESOURCE)
+@instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:

@@ -16,6 +16,7 @@ import kopf
 
 from ..api import FINALIZER, GROUP
 from ..kube import KubeClient
+from ..metrics import provider_observer
 from ..providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
 from ..settings import Settings
 
@@ -64,6 +65,7 @@ class Runtime:
                 timeout_s=self.settings.agora_timeout_s,
                 stop_timeout_s=3 * self.settings.agora_timeout_s,
                 retry=RetryPolicy(scale=self.settings.agora_retry_scale),
+                on_response=provider_observer("agora"),
             )
             self._agora[key] = client
             while len(self._agora) > MAX_AGORA_CLIENTS:

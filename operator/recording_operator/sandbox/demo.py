@@ -4,6 +4,10 @@ Applies `manifests/samples/agora-credentials.yaml` and `cloudrecording-mix.yaml`
 Kubernetes API, waits for Recording, prints the resource with its printer columns (the Table the
 API server renders for kubectl), changes the layout, stops, shows the files, deletes, and checks
 with the Agora emulator that the stop arrived and no task is left running.
+
+Then `cloudtranscoder.yaml`: a Cloud Transcoder mixing two hosts side by side, waits for
+IN_PROGRESS, changes the layout (one update, sequenceId 1), deletes it, and checks that the
+emulator's task was deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from .runner import Sandbox
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "manifests" / "samples"
 CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"
+CTS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudtranscoders"
+#: The transcoder's query timer, quick enough to watch its phase move (production: 120 s, 10 s).
+DEMO_TRANSCODER_ENV = {"CLOUDTRANSCODER_QUERY_INTERVAL": "1", "CLOUDTRANSCODER_TICK": "0.5"}
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -74,7 +81,9 @@ async def run_demo(state_dir: Path | None) -> int:
     with tempfile.TemporaryDirectory(prefix="recording-demo-") as tmp:
         state = state_dir or Path(tmp)
         _step("Starting the sandbox: Kubernetes API emulator, Agora emulator, and the operator")
-        async with Sandbox(state, crd_dir=ROOT / "crds", with_operator=True) as sandbox:
+        async with Sandbox(
+            state, crd_dir=ROOT / "crds", with_operator=True, operator_env=DEMO_TRANSCODER_ENV
+        ) as sandbox:
             for key, url in sandbox.endpoints.items():
                 console.print(f"  {key:<11} {url}")
             console.print(f"  kubeconfig  {sandbox.kubeconfig}   (kubectl --kubeconfig … get crec)")
@@ -82,7 +91,9 @@ async def run_demo(state_dir: Path | None) -> int:
                 httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=10) as kube,
                 httpx.AsyncClient(base_url=sandbox.endpoints["agora"], timeout=10) as agora,
             ):
-                return await _scenario(sandbox, kube, agora, started)
+                recorded = await _scenario(sandbox, kube, agora, started)
+                transcoded = await _transcoder_scenario(kube, agora, started)
+                return recorded or transcoded
 
 
 async def _scenario(
@@ -210,3 +221,86 @@ async def _agora_saw(agora: httpx.AsyncClient, endpoint: str, sid: str) -> bool:
 
 async def _gone(kube: httpx.AsyncClient, path: str) -> bool:
     return (await kube.get(path)).status_code == 404
+
+
+async def _transcoder_scenario(kube: httpx.AsyncClient, agora: httpx.AsyncClient, started: float) -> int:
+    """The CloudTranscoder part: two inputs mixed, a layout change, deletion."""
+    sample = yaml.safe_load((SAMPLES / "cloudtranscoder.yaml").read_text())
+    spec = sample["spec"]
+    name, app_id = sample["metadata"]["name"], spec["appId"]
+    channel = spec["videoInputs"][0]["rtc"]["rtcChannel"]
+
+    async def get() -> dict[str, Any]:
+        response = await kube.get(f"{CTS}/{name}")
+        return response.json() if response.status_code == 200 else {}
+
+    async def live_tasks() -> list[dict[str, Any]]:
+        tasks = (await agora.get("/_emulator/transcoder/tasks")).json()["tasks"]
+        return [t for t in tasks if t["channel"] == channel and not t["stopped"]]
+
+    _step(f"Cloud Transcoder: hosts 1001 and 1002 publish in channel '{channel}' (emulated)")
+    (
+        await agora.put(f"/_emulator/channels/{app_id}/{channel}/users", json={"users": ["1001", "1002"]})
+    ).raise_for_status()
+    _step(
+        "kubectl apply -f manifests/samples/cloudtranscoder.yaml   (two inputs side by side → one RTC output)"
+    )
+    response = await kube.post(CTS, json=sample)
+    if response.status_code >= 300:
+        raise RuntimeError(f"applying CloudTranscoder {name}: {response.text}")
+    console.print(f"cloudtranscoder/{name} created")
+    _step("Waiting for phase IN_PROGRESS (builderToken → create → query timer)")
+    obj = await _wait(lambda: _phase_is(get, "IN_PROGRESS"), "IN_PROGRESS")
+    console.print(f"  taskId {obj['status']['taskId']}  serviceStatus {obj['status']['serviceStatus']}")
+    await _print_table(kube, CTS, wide=True)
+
+    _step("Changing the layout: host 1002 becomes a picture-in-picture window (spec.videoInputs[1].region)")
+    inputs = spec["videoInputs"]
+    inputs[0]["region"] = {"x": 0, "y": 0, "width": 1280, "height": 720, "zOrder": 2}
+    inputs[1]["region"] = {"x": 940, "y": 500, "width": 320, "height": 200, "zOrder": 3}
+    (
+        await kube.patch(
+            f"{CTS}/{name}",
+            json={"spec": {"videoInputs": inputs}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+    ).raise_for_status()
+    [task] = await _wait(
+        lambda: _when_tasks(live_tasks, lambda t: t["sequenceId"] == 1), "update with sequenceId 1"
+    )
+    region = task["config"]["videoInputs"][1]["region"]
+    console.print(f"  Agora applied update sequenceId {task['sequenceId']}: input 1002 now at {region}")
+    await _wait(lambda: _when(get, lambda o: not o.get("status", {}).get("pendingDigest")), "status")
+    await _print_table(kube, CTS, wide=True)
+
+    _step(f"kubectl delete cloudtranscoder {name}")
+    (await kube.delete(f"{CTS}/{name}")).raise_for_status()
+    await _wait(lambda: _gone(kube, f"{CTS}/{name}"), "deletion")
+    console.print("  deleted (finalizer released after Agora deleted the task)")
+
+    log = (await agora.get("/_emulator/requests", params={"limit": 1000})).json()["requests"]
+    endpoints = ("builderTokens", "createTask", "queryTask", "updateTask", "deleteTask")
+    calls = [r["endpoint"] for r in log if r["endpoint"] in endpoints]
+    counts = {e: calls.count(e) for e in endpoints if e in calls}
+    running = await live_tasks()
+    ok = (
+        not running
+        and counts.get("createTask") == 1
+        and counts.get("updateTask") == 1
+        and counts.get("deleteTask") == 1
+    )
+    _step("Summary (Cloud Transcoder)")
+    verdict = "[bold green]OK[/]" if ok else "[bold red]FAILED[/]"
+    console.print("  transcoder calls: " + ", ".join(f"{e}×{n}" for e, n in counts.items()))
+    console.print(
+        f"  {verdict}: builderTokens → create → query → update → delete in {time.monotonic() - started:.1f} s"
+        f" (whole demo); {len(running)} transcoder task(s) left running at Agora."
+    )
+    return 0 if ok else 1
+
+
+async def _when_tasks(
+    tasks: Callable[[], Awaitable[list[dict[str, Any]]]], check: Callable[[dict[str, Any]], Any]
+) -> list[dict[str, Any]] | None:
+    found = await tasks()
+    return found if len(found) == 1 and check(found[0]) else None

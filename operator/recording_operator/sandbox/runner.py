@@ -21,6 +21,7 @@ import httpx
 
 from .agora import AgoraEmulator
 from .kube import KubeEmulator
+from .realtimekit import RealtimeKitEmulator
 
 #: Operator settings the sandbox uses unless the environment already sets them: quick enough to
 #: watch a recording's status move in a demo (production defaults: 60 s query, 10 s tick).
@@ -31,6 +32,8 @@ SANDBOX_OPERATOR_ENV = {
     "RECORDING_BACKOFF_BASE": "1",
     "RECORDING_BACKOFF_MAX": "30",
     "AGORA_RETRY_SCALE": "0.1",
+    # No fixed ports on a developer's machine: metrics are off unless asked for.
+    "METRICS_PORT": "0",
 }
 
 
@@ -38,7 +41,7 @@ class Sandbox:
     """Emulators (+ optionally the operator process) for one state directory.
 
     Writes `state_dir/kubeconfig` and `state_dir/endpoints.json`
-    (`{"kubernetes": url, "agora": url}`) once everything is ready.
+    (`{"kubernetes": url, "agora": url, "realtimekit": url}`) once everything is ready.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Sandbox:
         self.operator_env = operator_env or {}
         self.kube = KubeEmulator(crd_paths=[crd_dir])
         self.agora = AgoraEmulator(**(agora_options or {}))
+        self.realtimekit = RealtimeKitEmulator()
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
         self.endpoints: dict[str, str] = {}
@@ -66,8 +70,9 @@ class Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         kube_url = await self.kube.start(self.host, 0)
         agora_url = await self.agora.start(self.host, 0)
+        realtimekit_url = await self.realtimekit.start(self.host, 0)
         self.kube.write_kubeconfig(self.kubeconfig)
-        self.endpoints = {"kubernetes": kube_url, "agora": agora_url}
+        self.endpoints = {"kubernetes": kube_url, "agora": agora_url, "realtimekit": realtimekit_url}
         if self.with_operator:
             self.start_operator()
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -77,6 +82,7 @@ class Sandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_operator()
+        await self.realtimekit.stop()
         await self.agora.stop()
         await self.kube.stop()
 
@@ -88,6 +94,7 @@ class Sandbox:
         env.update(self.operator_env)
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["AGORA_BASE_URL"] = self.endpoints["agora"]
+        env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
         return env
 
     def start_operator(

@@ -20,7 +20,8 @@ import asyncio
 import collections
 import logging
 import random
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -280,6 +281,11 @@ class CloudRecordingClient:
         retry: in-call retry schedule (:class:`RetryPolicy`). Sleeps are ``asyncio.sleep`` and
             therefore cancellable.
         transport: an httpx transport to use instead of the network (tests).
+        on_response: optional observer called after every HTTP attempt as
+            ``on_response(endpoint, status, seconds)``: ``endpoint`` is the endpoint name
+            (``"start"``), ``status`` the HTTP status as text (``"200"``) or ``"timeout"`` /
+            ``"transport_error"``, ``seconds`` the attempt's wall time. It must not block; an
+            exception it raises is logged and ignored.
 
     Attributes:
         calls: number of HTTP attempts made per endpoint name, including attempts that failed at
@@ -298,6 +304,7 @@ class CloudRecordingClient:
         stop_timeout_s: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
+        on_response: Callable[[str, str, float], None] | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("base_urls must name at least one URL")
@@ -314,6 +321,7 @@ class CloudRecordingClient:
             follow_redirects=False,
         )
         self.calls: collections.Counter[str] = collections.Counter()
+        self._on_response = on_response
 
     def __repr__(self) -> str:
         return f"CloudRecordingClient(base_urls={self._base_urls!r}, credentials={self._credentials!r})"
@@ -544,6 +552,7 @@ class CloudRecordingClient:
         attempt: int,
     ) -> dict[str, Any]:
         self.calls[endpoint] += 1
+        started = time.monotonic()
         try:
             response = await self._http.request(
                 method,
@@ -553,6 +562,7 @@ class CloudRecordingClient:
                 timeout=timeout_s if timeout_s is not None else self._timeout_s,
             )
         except httpx.TimeoutException as exc:
+            self._observe(endpoint, "timeout", started)
             raise AgoraError(
                 endpoint=endpoint,
                 http_status=None,
@@ -561,6 +571,7 @@ class CloudRecordingClient:
                 attempts=attempt,
             ) from None
         except httpx.TransportError as exc:
+            self._observe(endpoint, "transport_error", started)
             raise AgoraError(
                 endpoint=endpoint,
                 http_status=None,
@@ -568,7 +579,17 @@ class CloudRecordingClient:
                 reason=f"transport error: {type(exc).__name__}: {exc}",
                 attempts=attempt,
             ) from None
+        self._observe(endpoint, str(response.status_code), started)
         return _interpret(endpoint, response, attempt)
+
+    def _observe(self, endpoint: str, status: str, started: float) -> None:
+        """Report one attempt to the `on_response` observer, if any (never fails the call)."""
+        if self._on_response is None:
+            return
+        try:
+            self._on_response(endpoint, status, time.monotonic() - started)
+        except Exception:
+            log.exception("agora on_response observer failed")
 
 
 def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[str, Any]:

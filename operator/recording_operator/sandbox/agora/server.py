@@ -24,6 +24,10 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   "reason"}`` when ``code`` is set, else ``{"message"}``).
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
 - ``POST reset``: forget tasks, resources, channels, faults, log and stats.
+
+Cloud Transcoder routes (``/v1/projects/{appId}/rtsc/cloud-transcoder/…``, endpoints
+``builderTokens``, ``createTask``, ``queryTask``, ``updateTask``, ``deleteTask`` for faults and the
+log) and ``GET /_emulator/transcoder/tasks``: see ``transcoder.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from aiohttp import web
 
 from .clock import Clock, SystemClock
 from .state import AgoraState, ServiceError
+from .transcoder import ENDPOINTS as TRANSCODER_ENDPOINTS
+from .transcoder import TranscoderApi
 
 _BASE = r"^/v1/apps/(?P<app>[^/]+)/cloud_recording"
 #: The channel a provider request concerns, kept for the request log.
@@ -140,6 +146,8 @@ class AgoraEmulator:
         self.qps_limit = qps_limit
         self.clock: Clock = clock or SystemClock()
         self.state = AgoraState(clock=self.clock, status_step_s=status_step_s)
+        #: Cloud Transcoder (§2.13), same auth, faults, log, clock and channels (sandbox/agora/transcoder.py).
+        self.transcoder = TranscoderApi(self, status_step_s=status_step_s)
         self.tick_s = tick_s
         self.url = ""
         self.faults: list[Fault] = []
@@ -182,10 +190,12 @@ class AgoraEmulator:
         while True:
             await asyncio.sleep(self.tick_s)
             self.state.advance()
+            self.transcoder.state.advance()
 
     def reset(self) -> None:
         """Forget tasks, resources, channels, faults, the request log and the stats."""
         self.state.reset()
+        self.transcoder.state.reset()
         self.faults.clear()
         self.request_log.clear()
         self.endpoint_counts.clear()
@@ -203,7 +213,7 @@ class AgoraEmulator:
         latency_ms: int = 0,
     ) -> Fault:
         """Inject a fault (see the module docstring); returns it."""
-        if endpoint != "*" and endpoint not in ENDPOINTS:
+        if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
         fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms)
         self.faults.append(fault)
@@ -226,6 +236,7 @@ class AgoraEmulator:
         r.add_get("/_emulator/clock", self._h_clock_get)
         r.add_post("/_emulator/clock", self._h_clock_post)
         r.add_post("/_emulator/reset", self._h_reset)
+        self.transcoder.register(r)
         r.add_route("*", "/{tail:.*}", self._h_api)
         return app
 
@@ -394,6 +405,7 @@ class AgoraEmulator:
         users = body.get("users") if isinstance(body, dict) else None
         if not isinstance(users, list) or not all(isinstance(u, str | int) for u in users):
             return _json(400, {"message": 'body must be {"users": ["1001", ...]}'})
+        self.transcoder.state.advance()  # input users present until now count as activity
         result = self.state.set_channel_users(
             request.match_info["app"], request.match_info["cname"], [str(u) for u in users]
         )
@@ -437,6 +449,7 @@ class AgoraEmulator:
             return _json(400, {"message": 'body must be {"advanceSeconds": <non-negative number>}'})
         self.clock.advance(float(seconds))
         self.state.advance()
+        self.transcoder.state.advance()
         return _json(200, self._clock_view())
 
     async def _h_reset(self, request: web.Request) -> web.Response:

@@ -1,0 +1,510 @@
+"""kopf handlers for CloudTranscoder: thin glue between the API server, `cloudtranscoder_logic` and
+the Agora Cloud Transcoder client (provider-contracts.md §2).
+
+Handlers:
+- create / resume / spec update → `reconcile`: acquire a builderToken + create the task, resume a
+  create whose answer was lost, or send one update with the next `sequenceId`;
+- a timer (`CLOUDTRANSCODER_TICK`) → `observe_task`: `query` every `CLOUDTRANSCODER_QUERY_INTERVAL`
+  (phase, serviceStatus, Ready), provider-side destruction → phase `Exited`, `maxDuration`, and
+  `restartPolicy: OnExit`;
+- delete → `finalize`: delete the task (404 counts as done) unless `deletionPolicy: Orphan`.
+
+Written before each provider call that could leave something behind: the builderToken before
+`create` (a lost create is repeated with it and Agora answers 201 with the task) and the next
+`sequenceId` with the config digest before `update` (a restart re-sends the same sequenceId).
+Status is written only when it changed. Tokens are resolved per call and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from ..api import GROUP, VERSION, parse_duration
+from ..api.cloudtranscoder import CloudTranscoderSpec
+from ..kube import KubeApiError, SecretNotFound
+from ..providers.agora import AgoraCredentials, AgoraError
+from ..providers.agora.tokens import TOKEN_MAX_LIFETIME_S, TokenError, mint_rtc_token
+from ..providers.agora.transcoder import (
+    START_DEADLINE_S,
+    CloudTranscoderClient,
+    TaskInfo,
+    TranscoderRetryPolicy,
+)
+from ..settings import Settings
+from .backoff import backoff_delay
+from .cloudrecording import Context as _BaseContext
+from .cloudrecording import _describe, _fail_retryable, _report_failure, _validation_message
+from .cloudrecording_logic import SpecError
+from .cloudtranscoder_logic import (
+    Observed,
+    Plan,
+    config_digest,
+    instance_id_of,
+    max_lifetime_s,
+    next_sequence_id,
+    observe,
+    phase_of,
+    plan,
+    ready_condition,
+    token_needs,
+    transcoder_config,
+)
+from .conditions import get_condition, now_rfc3339
+from .runtime import runtime_of
+
+RESOURCE = (GROUP, VERSION, "cloudtranscoders")
+#: Transcoder clients kept alive at once (one per distinct credentials Secret content).
+MAX_CLIENTS = 64
+
+
+class Context(_BaseContext):
+    """One handler invocation on a CloudTranscoder (see the CloudRecording `Context`)."""
+
+    @property
+    def path(self) -> str:
+        """API path of the resource."""
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/cloudtranscoders/{self.name}"
+
+    async def persist(self, **fields: Any) -> None:
+        """Write status fields now, before a provider call whose answer could be lost.
+
+        Raises:
+            KubeApiError: the write failed (the provider call is then not made).
+        """
+        await self.runtime.kube.merge_patch(self.path + "/status", {"status": fields})
+        # The server now has these values: later drafts are diffed against them.
+        self.status.current = {**self.status.current, **fields}
+        for key in fields:
+            self.status.fields.pop(key, None)
+
+
+class TranscoderClients:
+    """Shared :class:`CloudTranscoderClient`s, one per credentials (kept in kopf's memo)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: OrderedDict[str, CloudTranscoderClient] = OrderedDict()
+
+    def get(self, credentials: AgoraCredentials) -> CloudTranscoderClient:
+        """The client for these credentials (keyed by a digest held only in memory)."""
+        key = hashlib.sha256(f"{credentials.customer_id}\0{credentials.customer_secret}".encode()).hexdigest()
+        client = self._clients.get(key)
+        if client is None:
+            client = CloudTranscoderClient(
+                credentials,
+                base_urls=self.settings.agora_base_urls,
+                timeout_s=self.settings.agora_timeout_s,
+                retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
+            )
+            self._clients[key] = client
+            while len(self._clients) > MAX_CLIENTS:
+                _, dropped = self._clients.popitem(last=False)
+                asyncio.get_running_loop().create_task(dropped.aclose())
+        self._clients.move_to_end(key)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+@kopf.on.startup()
+async def configure_transcoder(memo: kopf.Memo, **_: Any) -> None:
+    """Create the shared transcoder clients."""
+    if not hasattr(memo, "transcoders"):
+        memo.transcoders = TranscoderClients(Settings.from_env())
+
+
+@kopf.on.cleanup()
+async def close_transcoder(memo: kopf.Memo, **_: Any) -> None:
+    """Close the shared transcoder clients."""
+    clients: TranscoderClients | None = getattr(memo, "transcoders", None)
+    if clients is not None:
+        await clients.aclose()
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+async def _client(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec) -> CloudTranscoderClient:
+    secret = await ctx.runtime.kube.read_secret(ctx.namespace, spec.credentialsSecretRef.name)
+    missing = [k for k in ("customerId", "customerSecret") if not secret.get(k)]
+    if missing:
+        raise SecretNotFound(
+            f"Secret {ctx.namespace}/{spec.credentialsSecretRef.name} has no {' or '.join(missing)}"
+        )
+    clients: TranscoderClients = memo.transcoders
+    return clients.get(AgoraCredentials(secret["customerId"], secret["customerSecret"]))
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The config the spec asks for: the Agora body (with tokens, never logged) and its digest (without)."""
+
+    spec: CloudTranscoderSpec
+    config: dict[str, Any] = field(repr=False)
+    digest: str
+
+
+async def _desired(ctx: Context, spec: CloudTranscoderSpec) -> Desired:
+    """Resolve every RTC token (Secret or minted) and build the config (§2.7).
+
+    Minted tokens: AccessToken2 for 24 h (the maximum), uid 0 and join only for inputs, the output
+    `rtcUid` with publish privileges (§2.7); the task is ended before they expire (`max_lifetime_s`).
+
+    Raises:
+        SecretNotFound: a Secret or key is missing. SpecError: a token cannot be minted (InvalidSpec).
+    """
+    kube = ctx.runtime.kube
+    tokens: dict[tuple[str, int], str] = {}
+    versions: dict[str, str | None] = {}
+    for need in token_needs(spec):
+        ref = need.source.secretRef or need.source.appCertificateSecretRef
+        assert ref is not None  # CRD rule: exactly one of them
+        value = await kube.read_secret_key(ctx.namespace, ref.name, ref.key)
+        versions[ref.name] = kube.secret_version(ctx.namespace, ref.name)
+        if need.source.secretRef is not None:
+            tokens[need.location] = value
+            continue
+        try:
+            tokens[need.location] = mint_rtc_token(
+                spec.appId,
+                value,
+                need.channel,
+                need.uid,
+                lifetime_s=TOKEN_MAX_LIFETIME_S,
+                publisher=need.publisher,
+            )
+        except TokenError as exc:
+            raise SpecError(
+                "InvalidSpec", f"cannot mint the RTC token for {need.location[0]}: {exc}"
+            ) from None
+    return Desired(spec, transcoder_config(spec, tokens), config_digest(spec, versions))
+
+
+def _parse_spec(ctx: Context, body: kopf.Body) -> CloudTranscoderSpec:
+    try:
+        return CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as exc:
+        raise _fail_terminal(ctx, "InvalidSpec", _validation_message(exc), task_lost=False) from exc
+
+
+def _fail_terminal(ctx: Context, reason: str, message: str, *, task_lost: bool) -> kopf.PermanentError:
+    _report_failure(ctx, reason, message)
+    if task_lost:
+        ctx.status.set(phase="Failed")
+        ctx.condition("Ready", "False", reason, message)
+    ctx.status.set(observedGeneration=ctx.generation)
+    ctx.flush()
+    return kopf.PermanentError(f"{reason}: {message}")
+
+
+def _agora_reason(exc: AgoraError) -> str:
+    if exc.retryable:
+        return "ProviderUnavailable"
+    if exc.http_status in (401, 403):
+        return "AuthFailed"
+    return "InvalidSpec"
+
+
+# --- reconcile -----------------------------------------------------------------------------------
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE, field="spec")
+async def reconcile(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
+) -> None:
+    """Create the task, or bring a running one to the spec with one update.
+
+    Raises:
+        kopf.TemporaryError: retryable failure (§2.9: 206, 429, 5xx, timeouts; a missing Secret;
+            409 instanceId in use): retried with jittered backoff, `Synced=False`.
+        kopf.PermanentError: terminal failure (400 invalid config, 401/403): `Synced=False`, not
+            retried until the spec changes.
+    """
+    ctx = Context(body, patch, runtime_of(memo), logger)
+    spec = _parse_spec(ctx, body)
+    obs = observe(ctx.status.current)
+    try:
+        desired = await _desired(ctx, spec)
+        step = plan(obs, ctx.generation, desired.digest)
+        logger.debug(f"plan: {step.value}")
+        if step is Plan.CREATE:
+            await _create(ctx, memo, desired, obs, resume=False)
+        elif step is Plan.RESUME_CREATE:
+            await _create(ctx, memo, desired, obs, resume=True)
+        elif step is Plan.UPDATE:
+            await _update(ctx, memo, desired, obs)
+        if step is not Plan.NOTHING:
+            ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at Agora")
+            ctx.status.set(observedGeneration=ctx.generation)
+    except SpecError as exc:
+        if exc.reason == "CredentialsNotFound":
+            raise _fail_retryable(ctx, exc.reason, str(exc), retry) from exc
+        raise _fail_terminal(ctx, exc.reason, str(exc), task_lost=not obs.live) from exc
+    except SecretNotFound as exc:
+        raise _fail_retryable(ctx, "CredentialsNotFound", str(exc), retry) from exc
+    except KubeApiError as exc:
+        raise _fail_retryable(ctx, "KubernetesUnavailable", str(exc), retry) from exc
+    except AgoraError as exc:
+        if exc.retryable:
+            raise _fail_retryable(ctx, "ProviderUnavailable", _describe(exc), retry) from exc
+        if exc.http_status == 409:
+            message = (
+                f"{_describe(exc)}: another task holds instanceId {instance_id_of(spec, ctx.namespace, ctx.name)}"
+                " (delete it, or set spec.instanceId)"
+            )
+            raise _fail_retryable(ctx, "TaskConflict", message, retry) from exc
+        raise _fail_terminal(ctx, _agora_reason(exc), _describe(exc), task_lost=not obs.live) from exc
+    ctx.flush()
+
+
+async def _create(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed, *, resume: bool) -> None:
+    """builderTokens → persist the token → create → persist taskId (§2.2, §2.3).
+
+    With `resume`, the persisted token is used again: if the lost create did reach Agora, it
+    answers 201 with that task (adopted, then updated to the current spec, since the lost create
+    may have carried an older one); an expired token that never created anything answers 400 and
+    a fresh one is acquired.
+    """
+    spec = desired.spec
+    client = await _client(ctx, memo, spec)
+    instance_id = instance_id_of(spec, ctx.namespace, ctx.name)
+    token = obs.builder_token if resume else None
+    info: TaskInfo | None = None
+    if token is not None:
+        try:
+            info = await client.create(spec.appId, token, desired.config)
+        except AgoraError as exc:
+            if exc.http_status != 400:
+                raise
+            ctx.logger.info("the persisted builderToken no longer creates a task; acquiring a new one")
+    if info is None:
+        acquired = await client.acquire(spec.appId, instance_id, desired.config)
+        await ctx.persist(
+            phase="Creating",
+            instanceId=instance_id,
+            builderToken=acquired.token_name,
+            builderTokenCreateTs=acquired.create_ts or int(time.time()),
+            taskId=None,
+            sequenceId=None,
+            configDigest=None,
+            pendingDigest=None,
+        )
+        info = await client.create(spec.appId, acquired.token_name, desired.config)
+    tasks = int(ctx.status.get("tasks") or 0) + (0 if info.already_running else 1)
+    ctx.status.set(
+        phase=phase_of(info.status),
+        serviceStatus=info.service_status,
+        instanceId=instance_id,
+        taskId=info.task_id,
+        createTs=info.create_ts,
+        createdAt=now_rfc3339(),
+        sequenceId=info.sequence_id or 0,
+        configDigest=None if info.already_running else desired.digest,
+        pendingDigest=None,
+        exitedAt=None,
+        exitReason=None,
+        tasks=tasks,
+    )
+    ctx.condition("Ready", *ready_condition(info.status, info.task_id))
+    verb = "adopted (its create answer had been lost)" if info.already_running else "created"
+    ctx.event("Normal", "Created", f"task {info.task_id} {verb} for instanceId {instance_id}")
+    if info.already_running:
+        await _update(ctx, memo, desired, observe({**ctx.status.current, **ctx.status.fields}))
+
+
+async def _update(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed) -> None:
+    """One PATCH with the whole config and the next sequenceId, persisted before the call (§2.5).
+
+    A task Agora no longer knows (404) is reported Exited and, the spec having changed, created anew.
+    """
+    if obs.pending_digest is None and obs.config_digest == desired.digest:
+        return
+    assert obs.task_id and obs.builder_token
+    spec = desired.spec
+    client = await _client(ctx, memo, spec)
+    sequence_id = next_sequence_id(obs, desired.digest)
+    await ctx.persist(sequenceId=sequence_id, pendingDigest=desired.digest)
+    try:
+        await client.update(spec.appId, obs.task_id, obs.builder_token, sequence_id, desired.config)
+    except AgoraError as exc:
+        if exc.http_status != 404:
+            raise
+        _mark_exited(ctx, "ProviderEnded", f"Agora no longer knows task {obs.task_id} (update answered 404)")
+        await _create(ctx, memo, desired, observe({**ctx.status.current, **ctx.status.fields}), resume=False)
+        return
+    ctx.status.set(configDigest=desired.digest, pendingDigest=None)
+    ctx.event("Normal", "Updated", f"task {obs.task_id}: config updated with sequenceId {sequence_id}")
+
+
+def _mark_exited(ctx: Context, reason: str, message: str) -> None:
+    ctx.status.set(
+        phase="Exited",
+        exitedAt=now_rfc3339(),
+        exitReason=reason,
+        serviceStatus=None,
+        pendingDigest=None,
+    )
+    ctx.condition("Ready", "False", reason, message)
+    ctx.event("Normal", "Exited", message)
+
+
+# --- observation ---------------------------------------------------------------------------------
+
+#: kopf needs the timer interval when the module is imported.
+_TICK_S = Settings.from_env().transcoder_tick_s
+
+
+@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    """Keep `phase`, `serviceStatus` and Ready current; end tasks past their lifetime; restart on exit.
+
+    Every `CLOUDTRANSCODER_TICK` s; `query` at most every `CLOUDTRANSCODER_QUERY_INTERVAL` s per task
+    (§2.10: about every 2 min, below idleTimeout). A 404 is re-queried after
+    `RECORDING_NOT_FOUND_CONFIRM` s (§2.10: confirm 404s) before the task is reported Exited with
+    reason ProviderEnded (Agora destroys a task idle past idleTimeout, §2.7). With `restartPolicy:
+    OnExit` an exited task is followed by a new one at the next tick.
+    """
+    ctx = Context(body, patch, runtime_of(memo), logger)
+    if ctx.meta.get("deletionTimestamp"):
+        return
+    obs = observe(ctx.status.current)
+    try:
+        spec = CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError:
+        return
+    try:
+        if obs.live:
+            limit = max_lifetime_s(
+                spec, parse_duration(spec.maxDuration).total_seconds() if spec.maxDuration else None
+            )
+            if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
+                await _delete(ctx, memo, spec, obs)
+                _mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
+            elif (
+                time.monotonic() - memo.get("last_query", 0.0)
+                >= ctx.runtime.settings.transcoder_query_interval_s
+            ):
+                memo["last_query"] = time.monotonic()
+                await _query(ctx, memo, spec, obs)
+        elif (
+            obs.phase == "Exited"
+            and spec.restartPolicy == "OnExit"
+            and obs.exit_reason in ("ProviderEnded", "MaxDurationReached")
+        ):
+            desired = await _desired(ctx, spec)
+            await _create(ctx, memo, desired, obs, resume=False)
+            ctx.condition("Synced", "True", "ReconcileSuccess", "restarted after exit (restartPolicy OnExit)")
+    except (AgoraError, SecretNotFound, KubeApiError, SpecError) as exc:
+        text = _describe(exc) if isinstance(exc, AgoraError) else str(exc)
+        reason = "ProviderUnavailable" if isinstance(exc, AgoraError) else "CredentialsNotFound"
+        if isinstance(exc, AgoraError) and exc.http_status == 409:
+            reason = "TaskConflict"
+        _report_failure(ctx, reason, text)
+        logger.warning(f"observing the task failed: {text}")
+    ctx.flush()
+
+
+def _age_s(created_at: str | None) -> float:
+    if not created_at:
+        return 0.0
+    started = datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (datetime.now(UTC) - started).total_seconds()
+
+
+async def _query(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec, obs: Observed) -> None:
+    assert obs.task_id and obs.builder_token
+    client = await _client(ctx, memo, spec)
+    try:
+        info = await client.query(spec.appId, obs.task_id, obs.builder_token)
+    except AgoraError as exc:
+        if exc.http_status != 404:
+            raise
+        await asyncio.sleep(ctx.runtime.settings.not_found_confirm_s)
+        try:
+            info = await client.query(spec.appId, obs.task_id, obs.builder_token)
+        except AgoraError as again:
+            if again.http_status != 404:
+                raise
+            _mark_exited(
+                ctx,
+                "ProviderEnded",
+                f"Agora no longer knows task {obs.task_id} (destroyed after idleTimeout {spec.idleTimeout} s "
+                "without input users, or deleted outside the operator)",
+            )
+            return
+    ctx.status.set(phase=phase_of(info.status), serviceStatus=info.service_status)
+    status, reason, message = ready_condition(info.status, obs.task_id)
+    if not info.started and status == "False" and _age_s(ctx.status.get("createdAt")) > START_DEADLINE_S:
+        reason, message = (
+            "StartTimedOut",
+            f"task {obs.task_id} not running {START_DEADLINE_S:.0f} s after create (§2.8)",
+        )
+    ctx.condition("Ready", status, reason, message)
+    synced = get_condition(ctx.status.get("conditions"), "Synced")
+    if synced and synced.get("status") == "False" and synced.get("reason") == "ProviderUnavailable":
+        ctx.condition("Synced", "True", "ReconcileSuccess", "Agora answers again")
+
+
+async def _delete(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec, obs: Observed) -> None:
+    """Delete the task (§2.6); 404 means it is already gone, which is what was asked."""
+    assert obs.task_id and obs.builder_token
+    client = await _client(ctx, memo, spec)
+    try:
+        await client.delete(spec.appId, obs.task_id, obs.builder_token)
+    except AgoraError as exc:
+        if exc.http_status != 404:
+            raise
+
+
+# --- deletion ------------------------------------------------------------------------------------
+
+
+@kopf.on.delete(*RESOURCE)
+async def finalize(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
+) -> None:
+    """Delete the task before the resource goes, unless `deletionPolicy: Orphan`.
+
+    Raises:
+        kopf.TemporaryError: the delete could not be confirmed (Agora unavailable, credentials
+            missing): the finalizer stays and the delete is retried with backoff. Setting
+            `deletionPolicy: Orphan` releases it.
+    """
+    ctx = Context(body, patch, runtime_of(memo), logger)
+    spec_dict = dict(body.get("spec") or {})
+    obs = observe(ctx.status.current)
+    if spec_dict.get("deletionPolicy") == "Orphan":
+        if obs.live:
+            ctx.event(
+                "Normal", "Orphaned", f"deletionPolicy Orphan: task {obs.task_id} is left running at Agora"
+            )
+        return
+    if not obs.live:
+        return
+    settings = ctx.runtime.settings
+    delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+    try:
+        spec = CloudTranscoderSpec.model_validate(spec_dict)
+        await _delete(ctx, memo, spec, obs)
+    except (SecretNotFound, KubeApiError) as exc:
+        ctx.event("Warning", "CredentialsNotFound", f"cannot delete task {obs.task_id}: {exc}")
+        raise kopf.TemporaryError(f"cannot delete task {obs.task_id}: {exc}", delay=delay) from exc
+    except AgoraError as exc:
+        ctx.event("Warning", _agora_reason(exc), f"cannot delete task {obs.task_id}: {_describe(exc)}")
+        raise kopf.TemporaryError(_describe(exc), delay=delay) from exc
+    ctx.event("Normal", "Deleted", f"task {obs.task_id} deleted at Agora")

@@ -1,0 +1,97 @@
+"""RTC tokens minted from an App Certificate with Agora's own AccessToken2 builder. No Kubernetes here.
+
+The signing is done by `RtcTokenBuilder2` / `AccessToken2` as shipped by Agora's
+`agora-rest-client-python` package (MIT, dependency-notes.md), not by code of ours.
+
+Lifetime rules (the contracts are silent on a maximum; AccessToken2's builder documents that a
+privilege is valid for at most 24 h, and Agora cannot be handed a new token while a Cloud Recording
+or Cloud Transcoder task runs, provider-contracts.md §1.4):
+
+- Cloud Recording: a session cannot outlive ``resourceExpiredHour`` (§1.2, §1.3), so the token is
+  minted for ``resourceExpiredHour · 3600 + 600`` s; the CRD requires ``resourceExpiredHour ≤ 23``
+  when minting, which keeps that within 24 h.
+- Cloud Transcoder: a task has no provider-side maximum lifetime (§2.7: only ``idleTimeout``), so
+  tokens are minted for the 24 h maximum and the operator ends the task after
+  :data:`TRANSCODER_MINTED_TASK_MAX_S` (23 h 30 min) at the latest, before any token can expire.
+
+Minted tokens are returned to the caller only: never logged, stored in status, or put in errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from agora_rest.utils.RtcTokenBuilder2 import Role_Publisher, Role_Subscriber, RtcTokenBuilder
+
+TOKEN_MAX_LIFETIME_S: Final = 86_400
+"""AccessToken2: a token and each privilege are valid for at most 24 h (RtcTokenBuilder2 docs)."""
+RECORDING_TOKEN_MARGIN_S: Final = 600
+"""Extra validity beyond ``resourceExpiredHour`` (start happens right after minting)."""
+TRANSCODER_MINTED_TASK_MAX_S: Final = 84_600
+"""A transcoder task whose tokens were minted is ended after 23 h 30 min (tokens live 24 h)."""
+
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class TokenError(ValueError):
+    """A token cannot be minted (bad App ID / App Certificate shape, uid or lifetime).
+
+    The message names what is wrong, never the certificate's value.
+    """
+
+
+def recording_token_lifetime_s(resource_expired_hour: int) -> int:
+    """Seconds a minted Cloud Recording token must stay valid: ``resourceExpiredHour`` h + 10 min.
+
+    Args:
+        resource_expired_hour: the acquire ``resourceExpiredHour`` (h, [1, 720], §1.3).
+
+    Raises:
+        TokenError: the session could outlive a 24 h AccessToken2 token (``resourceExpiredHour`` > 23).
+    """
+    seconds = resource_expired_hour * 3600 + RECORDING_TOKEN_MARGIN_S
+    if seconds > TOKEN_MAX_LIFETIME_S:
+        raise TokenError(
+            f"resourceExpiredHour {resource_expired_hour} outlives a minted token (24 h at most): use "
+            "resourceExpiredHour <= 23 or a token from secretRef"
+        )
+    return seconds
+
+
+def mint_rtc_token(
+    app_id: str, app_certificate: str, channel: str, uid: int, *, lifetime_s: int, publisher: bool
+) -> str:
+    """Mint an AccessToken2 RTC token (``007…``) with Agora's ``RtcTokenBuilder.build_token_with_uid``.
+
+    Args:
+        app_id: the project's App ID, 32 hex characters.
+        app_certificate: the project's App Certificate, 32 hex characters (never logged).
+        channel: the RTC channel name.
+        uid: the uid the token is for, [0, 2^32-1]; 0 lets any uid join (the transcoder's input
+            side uses a random uid, so its input tokens are for uid 0, §2.7).
+        lifetime_s: token and privilege validity in seconds from now, [1, 86400].
+        publisher: ``True`` adds the publish privileges (the transcoder's output uid); ``False``
+            grants joining only (recorder, transcoder inputs).
+
+    Returns:
+        The token text.
+
+    Raises:
+        TokenError: malformed App ID or certificate, uid out of range, or lifetime outside [1, 86400].
+    """
+    if not _HEX32.match(app_id):
+        raise TokenError("appId must be 32 hexadecimal characters to mint a token")
+    if not _HEX32.match(app_certificate.strip()):
+        raise TokenError("the App Certificate must be 32 hexadecimal characters")
+    if not 0 <= uid <= 4_294_967_295:
+        raise TokenError(f"uid {uid} is outside [0, 4294967295]")
+    if not 1 <= lifetime_s <= TOKEN_MAX_LIFETIME_S:
+        raise TokenError(f"token lifetime {lifetime_s} s is outside [1, {TOKEN_MAX_LIFETIME_S}]")
+    role = Role_Publisher if publisher else Role_Subscriber
+    token: str = RtcTokenBuilder.build_token_with_uid(
+        app_id, app_certificate.strip(), channel, uid, role, lifetime_s, lifetime_s
+    )
+    if not token:
+        raise TokenError("the token builder refused the App ID or App Certificate")
+    return token

@@ -1,0 +1,476 @@
+"""Async client for the Agora Cloud Transcoder RESTful API (provider-contracts.md §2). No Kubernetes.
+
+Endpoints (base path ``/v1/projects/{appId}/rtsc/cloud-transcoder``, §2.1), with the names used in
+errors, the emulator's request log and its faults:
+
+- ``builderTokens`` POST ``/builderTokens`` body ``{instanceId, services}`` (§2.2)
+- ``createTask``    POST ``/tasks?builderToken=`` body ``{services}`` (§2.3)
+- ``queryTask``     GET  ``/tasks/{taskId}?builderToken=`` (§2.4)
+- ``updateTask``    PATCH ``/tasks/{taskId}?builderToken=&sequenceId=&updateMask=services.cloudTranscoder.config``
+  body: the whole create body (§2.5)
+- ``deleteTask``    DELETE ``/tasks/{taskId}?builderToken=`` (§2.6)
+
+Auth is HTTP Basic with the Customer ID / Secret (§2.1). Error bodies are ``{"message"}`` and
+Agora says to branch on the HTTP status only (§2.1), so :class:`AgoraError` carries ``code=None``
+and the status. Classification (§2.9): 429, 500, 502, 503, 504, 206 (create timed out) and
+transport failures are retryable; 400, 401, 403, 404, 409, 501 are not (404 and 409 have meanings
+the caller acts on). In-call retries follow :class:`TranscoderRetryPolicy` (§2.3, §2.10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Self
+
+import httpx
+
+from .errors import AgoraError
+from .recording import DEFAULT_BASE_URLS, AgoraCredentials, _failover_index
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS: Final = ("builderTokens", "createTask", "queryTask", "updateTask", "deleteTask")
+SERVICE_TYPE: Final = "cloudTranscoderV2"
+"""``services.cloudTranscoder.serviceType`` of the current API (§2.3)."""
+UPDATE_MASK: Final = "services.cloudTranscoder.config"
+"""The only documented ``updateMask``: a full replacement of the config (§2.5)."""
+STARTED_STATUSES: Final = frozenset({"STARTED", "IN_PROGRESS"})
+"""§2.8: startup counts as successful in these task statuses."""
+ENDED_STATUSES: Final = frozenset({"STOPPED", "EXIT", "FAILURE_STOP"})
+"""§2.8: the task has stopped, normally or not."""
+START_DEADLINE_S: Final = 90.0
+"""§2.8: a task not STARTED/IN_PROGRESS 90 s after its taskId was received has failed to start."""
+RETRYABLE_STATUSES: Final = frozenset({206, 429, 500, 502, 503, 504})
+
+
+def services_body(transcoder: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"services": {"cloudTranscoder": {"serviceType": "cloudTranscoderV2", "config": {"transcoder": …}}}}``.
+
+    The create, update and builderTokens bodies all carry this shape (§2.2, §2.3, §2.5).
+    """
+    return {
+        "services": {
+            "cloudTranscoder": {"serviceType": SERVICE_TYPE, "config": {"transcoder": dict(transcoder)}}
+        }
+    }
+
+
+def is_retryable_status(http_status: int | None) -> bool:
+    """§2.9: transport failures (``None``), 206, 429 and 500/502/503/504 may be repeated unchanged."""
+    return http_status is None or http_status in RETRYABLE_STATUSES
+
+
+@dataclass(frozen=True)
+class TranscoderRetryPolicy:
+    """Delays in seconds between in-call attempts (each tuple's length is the retry budget).
+
+    Attributes:
+        create_timeout: after 206 on ``createTask`` (§2.3: 3, 6, 9 s; the caller then acquires anew).
+        server_error: after 500/502/503/504 (§2.10: 5, 10, 15, 30 s).
+        query_404: after 404 on ``queryTask`` (§2.9/§2.10 suggest 5, 10, 15 s; default none: the
+            controller confirms a 404 by itself on its next query).
+        rate_limited: after 429 (§2.9 "wait and retry"; 10 QPS per account, §2.10).
+        transport: after a connection failure or timeout (1, 3, 6 s as the Go SDK).
+        jitter: fraction in ``[0, 1)`` applied to each delay.
+        scale: multiplier on every delay (tests use a small one).
+    """
+
+    create_timeout: tuple[float, ...] = (3.0, 6.0, 9.0)
+    server_error: tuple[float, ...] = (5.0, 10.0, 15.0, 30.0)
+    query_404: tuple[float, ...] = ()
+    rate_limited: tuple[float, ...] = (1.0, 3.0, 6.0)
+    transport: tuple[float, ...] = (1.0, 3.0, 6.0)
+    jitter: float = 0.1
+    scale: float = 1.0
+
+    def kind_of(self, error: AgoraError) -> str | None:
+        """The schedule that applies to ``error``, or ``None`` when it must not be retried (§2.9)."""
+        if error.http_status is None:
+            return "transport"
+        if error.http_status == 206:
+            return "create_timeout"
+        if error.http_status == 404 and error.endpoint == "queryTask":
+            return "query_404"
+        if error.http_status == 429:
+            return "rate_limited"
+        if error.http_status in RETRYABLE_STATUSES:
+            return "server_error"
+        return None
+
+    def delay(self, kind: str, retry_index: int, rng: random.Random | None = None) -> float | None:
+        """Seconds before retry ``retry_index`` (0-based) of ``kind``; ``None`` once the budget is spent."""
+        schedule: tuple[float, ...] = getattr(self, kind)
+        if retry_index >= len(schedule):
+            return None
+        base = schedule[retry_index] * self.scale
+        factor = 1.0 + (rng or random).uniform(-self.jitter, self.jitter) if self.jitter > 0 else 1.0
+        return max(0.0, base * factor)
+
+
+@dataclass(frozen=True)
+class BuilderToken:
+    """``builderTokens`` answer (§2.2): valid 5 min for ``create``; then bound to that one task."""
+
+    token_name: str
+    create_ts: int | None
+    instance_id: str | None
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task object as answered by create, query and delete (§2.3, §2.4, §2.6).
+
+    Attributes:
+        task_id: Agora's task ID (a UUID).
+        create_ts: creation time, Unix s.
+        status: task status (§2.8: ``IDLE`` … ``IN_PROGRESS``, ``STOPPED``, ``EXIT``, ``FAILURE_STOP``).
+        service_status: ``services.cloudTranscoder.status`` (§2.8, for Agora support only).
+        sequence_id: the ``sequenceId`` Agora reports (it sends a string), or ``None``.
+        message: ``services.cloudTranscoder.message`` (e.g. ``OnSlaveServiceQueryUpdated``).
+        already_running: create answered 201: this builderToken already drives this task (§2.9).
+        raw: the whole body.
+    """
+
+    task_id: str
+    create_ts: int | None
+    status: str | None
+    service_status: str | None
+    sequence_id: int | None
+    message: str | None
+    already_running: bool
+    raw: dict[str, Any]
+
+    @property
+    def started(self) -> bool:
+        """§2.8: the task reached STARTED or IN_PROGRESS."""
+        return self.status in STARTED_STATUSES
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def parse_task(body: Mapping[str, Any], *, endpoint: str, http_status: int = 200) -> TaskInfo:
+    """Build a :class:`TaskInfo` from a task body (§2.3).
+
+    Raises:
+        AgoraError: the body has no ``taskId`` (not retryable).
+    """
+    task_id = body.get("taskId")
+    if not isinstance(task_id, str) or not task_id:
+        raise AgoraError(
+            endpoint=endpoint,
+            http_status=http_status,
+            code=None,
+            reason="answer has no taskId",
+            retryable=False,
+        )
+    services = body.get("services")
+    service: Mapping[str, Any] = {}
+    if isinstance(services, Mapping) and isinstance(services.get("cloudTranscoder"), Mapping):
+        service = services["cloudTranscoder"]
+    status = body.get("status")
+    service_status = service.get("status")
+    message = service.get("message")
+    return TaskInfo(
+        task_id=task_id,
+        create_ts=_int_or_none(body.get("createTs")),
+        status=status if isinstance(status, str) else None,
+        service_status=service_status if isinstance(service_status, str) else None,
+        sequence_id=_int_or_none(body.get("sequenceId")),
+        message=message if isinstance(message, str) else None,
+        already_running=http_status == 201,
+        raw=dict(body),
+    )
+
+
+class CloudTranscoderClient:
+    """Async client for Agora Cloud Transcoder (provider-contracts.md §2).
+
+    Args:
+        credentials: Customer ID / Secret for HTTP Basic auth (§2.1).
+        base_urls: domains in failover order (§2.1: as §1.1, same domain again, then the other one).
+        timeout_s: per-attempt timeout, seconds.
+        retry: in-call retries (:class:`TranscoderRetryPolicy`); sleeps are cancellable.
+        transport: an httpx transport instead of the network (tests).
+
+    Attributes:
+        calls: HTTP attempts per endpoint name (for tests and benchmarks).
+
+    Every method raises :class:`AgoraError` (``code`` is always ``None``; ``http_status`` decides).
+    Credentials, builder tokens in URLs and RTC tokens in bodies are never logged.
+    """
+
+    def __init__(
+        self,
+        credentials: AgoraCredentials,
+        *,
+        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
+        timeout_s: float = 10.0,
+        retry: TranscoderRetryPolicy = TranscoderRetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("base_urls must name at least one URL")
+        self._credentials = credentials
+        self._base_urls = tuple(u.rstrip("/") for u in base_urls)
+        self._retry = retry
+        self._rng = random.Random()
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout_s,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            follow_redirects=False,
+        )
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    def __repr__(self) -> str:
+        return f"CloudTranscoderClient(base_urls={self._base_urls!r}, credentials={self._credentials!r})"
+
+    __str__ = __repr__
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    @staticmethod
+    def _base(app_id: str) -> str:
+        return f"/v1/projects/{app_id}/rtsc/cloud-transcoder"
+
+    async def acquire(self, app_id: str, instance_id: str, transcoder: Mapping[str, Any]) -> BuilderToken:
+        """Acquire a builderToken: POST ``/builderTokens`` with ``{instanceId, services}`` (§2.2).
+
+        Args:
+            instance_id: ≤64 characters of ``[A-Za-z0-9_-]``; one task per instanceId.
+            transcoder: ``config.transcoder`` as for create (§2.2: the current docs send it).
+
+        Returns:
+            :class:`BuilderToken`, valid 5 min; call :meth:`create` right away (§2.2: within 2 s).
+
+        Raises:
+            AgoraError: 400 bad instanceId/body, 401 auth, 403 not enabled, 429/5xx once retries are spent.
+        """
+        body = {"instanceId": instance_id, **services_body(transcoder)}
+        status, data = await self._call(
+            "builderTokens", "POST", self._base(app_id) + "/builderTokens", {}, body
+        )
+        name = data.get("tokenName")
+        if not isinstance(name, str) or not name:
+            raise AgoraError(
+                endpoint="builderTokens",
+                http_status=status,
+                code=None,
+                reason="answer has no tokenName",
+                retryable=False,
+            )
+        instance = data.get("instanceId")
+        return BuilderToken(
+            name, _int_or_none(data.get("createTs")), instance if isinstance(instance, str) else None
+        )
+
+    async def create(self, app_id: str, builder_token: str, transcoder: Mapping[str, Any]) -> TaskInfo:
+        """Create the task: POST ``/tasks?builderToken=`` (§2.3).
+
+        206 (timeout) is retried after 3, 6, 9 s; 5xx after 5, 10, 15, 30 s (a retry of a create
+        that did reach Agora answers 201 with the task, ``already_running=True``, §2.9).
+
+        Returns:
+            :class:`TaskInfo` with ``task_id`` and the initial ``status``.
+
+        Raises:
+            AgoraError: 400 invalid config or unknown/expired builderToken, 401, 403, 409 a task
+                already exists for this instanceId (delete it first), 206/429/5xx once retries are spent.
+        """
+        status, data = await self._call(
+            "createTask",
+            "POST",
+            self._base(app_id) + "/tasks",
+            {"builderToken": builder_token},
+            services_body(transcoder),
+        )
+        return parse_task(data, endpoint="createTask", http_status=status)
+
+    async def query(self, app_id: str, task_id: str, builder_token: str) -> TaskInfo:
+        """Query the task: GET ``/tasks/{taskId}?builderToken=`` (§2.4).
+
+        Agora suggests querying about every 2 min, below ``idleTimeout`` (§2.10).
+
+        Raises:
+            AgoraError: 404 not found (never created, deleted, or destroyed after ``idleTimeout``;
+                Agora suggests confirming after 5, 10, 15 s), 400, 401, 429/5xx once retries are spent.
+        """
+        status, data = await self._call(
+            "queryTask", "GET", f"{self._base(app_id)}/tasks/{task_id}", {"builderToken": builder_token}, None
+        )
+        return parse_task(data, endpoint="queryTask", http_status=status)
+
+    async def update(
+        self, app_id: str, task_id: str, builder_token: str, sequence_id: int, transcoder: Mapping[str, Any]
+    ) -> None:
+        """Replace the config: PATCH ``/tasks/{taskId}?builderToken=&sequenceId=&updateMask=…`` (§2.5).
+
+        ``sequence_id`` must be strictly larger than the last one Agora accepted (0, 1, 2 …); the body
+        is the whole create body. Any 2xx (empty body) is success. Retries repeat the same
+        ``sequence_id``, so an update that did reach Agora is not applied twice.
+
+        Raises:
+            ValueError: ``sequence_id`` < 0 (a programming error).
+            AgoraError: 400 invalid config, 404 task gone, 401, 429/5xx once retries are spent.
+        """
+        if sequence_id < 0:
+            raise ValueError("sequenceId must be >= 0")
+        params = {"builderToken": builder_token, "sequenceId": str(sequence_id), "updateMask": UPDATE_MASK}
+        await self._call(
+            "updateTask",
+            "PATCH",
+            f"{self._base(app_id)}/tasks/{task_id}",
+            params,
+            services_body(transcoder),
+            allow_empty=True,
+        )
+
+    async def delete(self, app_id: str, task_id: str, builder_token: str) -> TaskInfo | None:
+        """Delete the task: DELETE ``/tasks/{taskId}?builderToken=`` (§2.6).
+
+        Returns:
+            The final :class:`TaskInfo` (``STOPPED`` / ``serviceCompleted``), or ``None`` for an empty 2xx.
+
+        Raises:
+            AgoraError: 404 already gone (callers treat it as done), 400, 401, 429/5xx once retries are spent.
+        """
+        status, data = await self._call(
+            "deleteTask",
+            "DELETE",
+            f"{self._base(app_id)}/tasks/{task_id}",
+            {"builderToken": builder_token},
+            None,
+            allow_empty=True,
+        )
+        return parse_task(data, endpoint="deleteTask", http_status=status) if data else None
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        body: dict[str, Any] | None,
+        *,
+        allow_empty: bool = False,
+    ) -> tuple[int, dict[str, Any]]:
+        """One logical call with in-call retries and base-URL failover; returns (HTTP status, body)."""
+        attempt = 0
+        used: collections.Counter[str] = collections.Counter()
+        while True:
+            base = self._base_urls[_failover_index(attempt, len(self._base_urls))]
+            attempt += 1
+            try:
+                return await self._attempt(endpoint, method, base + path, params, body, attempt, allow_empty)
+            except AgoraError as error:
+                kind = self._retry.kind_of(error)
+                wait = None if kind is None else self._retry.delay(kind, used[kind], self._rng)
+                if kind is None or wait is None:
+                    raise
+                used[kind] += 1
+                log.info(
+                    "agora %s attempt %d failed (%s); retrying in %.2fs",
+                    endpoint,
+                    attempt,
+                    error.reason if error.http_status is None else f"HTTP {error.http_status}",
+                    wait,
+                )
+                await asyncio.sleep(wait)
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        body: dict[str, Any] | None,
+        attempt: int,
+        allow_empty: bool,
+    ) -> tuple[int, dict[str, Any]]:
+        self.calls[endpoint] += 1
+        try:
+            response = await self._http.request(
+                method, url, params=dict(params), json=body, auth=self._credentials.basic_auth()
+            )
+        except httpx.TimeoutException as exc:
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=None,
+                code=None,
+                reason=f"timeout: {type(exc).__name__}",
+                attempts=attempt,
+            ) from None
+        except httpx.TransportError as exc:
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=None,
+                code=None,
+                reason=f"transport error: {type(exc).__name__}",
+                attempts=attempt,
+            ) from None
+        return _interpret(endpoint, response, attempt, allow_empty)
+
+
+def _interpret(
+    endpoint: str, response: httpx.Response, attempt: int, allow_empty: bool
+) -> tuple[int, dict[str, Any]]:
+    """An HTTP answer as (status, body) or an :class:`AgoraError` (§2.9).
+
+    2xx other than 206 is success (201: the builderToken already drives a task; 202: accepted, the
+    task shows up in query). 206 on create means it timed out (§2.3) and is an error.
+    """
+    status = response.status_code
+    try:
+        decoded: Any = response.json() if response.content else None
+    except ValueError:
+        decoded = None
+    data: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
+    if 200 <= status < 300 and status != 206:
+        if data is None:
+            if allow_empty:
+                return status, {}
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=status,
+                code=None,
+                reason="answer is not a JSON object",
+                retryable=False,
+                attempts=attempt,
+            )
+        return status, data
+    if data is not None:
+        reason = str(data.get("message") or data.get("reason") or response.reason_phrase)
+    else:
+        reason = response.text[:200] if response.text else response.reason_phrase
+    raise AgoraError(
+        endpoint=endpoint,
+        http_status=status,
+        code=None,
+        reason=reason,
+        retryable=is_retryable_status(status),
+        attempts=attempt,
+        body=data,
+    )

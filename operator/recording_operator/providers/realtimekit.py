@@ -1,0 +1,291 @@
+"""Cloudflare RealtimeKit recordings over the official `cloudflare` SDK (`AsyncCloudflare`).
+
+Knows nothing of Kubernetes. Provider rules cite provider-contracts.md §3.
+
+Retries: the SDK retries 408/409/429/≥500 by itself (§3.7). A start is never retried blindly
+(a retried start whose first attempt reached the server would start a second recording, and the
+SDK even retries 409), so starts and pause/resume/stop run with `max_retries=0` and the caller
+decides; reads keep `read_retries`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cloudflare
+import httpx
+from cloudflare import AsyncCloudflare
+
+#: RealtimeKit recording statuses (§3.2).
+ACTIVE_STATUSES = frozenset({"INVOKED", "RECORDING", "PAUSED"})
+ENDED_STATUSES = frozenset({"UPLOADING", "UPLOADED", "ERRORED"})
+
+
+class RealtimeKitError(Exception):
+    """A failed RealtimeKit call.
+
+    Attributes:
+        http_status: HTTP status, or None for transport failures and timeouts.
+        message: the error text from Cloudflare's error envelope (§3.1), or the transport error.
+        retryable: 429, ≥500, 408, transport errors and timeouts (§3.1, §3.7).
+        endpoint: `start` | `startTrack` | `get` | `active` | `action`.
+    """
+
+    def __init__(self, endpoint: str, http_status: int | None, message: str, *, retryable: bool) -> None:
+        super().__init__(f"RealtimeKit {endpoint}: HTTP {http_status}: {message}")
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    """One downloadable output: file name, URL (presigned, RealtimeKit bucket) and its expiry."""
+
+    file_name: str
+    download_url: str | None
+    expires_at: str | None
+    size_bytes: int | None = None
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordingState:
+    """The provider's Recording object (§3.2), normalised for composite and track recordings.
+
+    Times are ISO-8601 strings as RealtimeKit sends them; `duration_s` in seconds;
+    `file_size_bytes` in bytes (the API sends a number, webhooks a string).
+    """
+
+    id: str
+    status: str
+    invoked_time: str | None = None
+    started_time: str | None = None
+    stopped_time: str | None = None
+    output_file_name: str | None = None
+    duration_s: int | None = None
+    file_size_bytes: int | None = None
+    stop_reason: str | None = None
+    files: list[RecordingFile] = field(default_factory=list)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """INVOKED, RECORDING or PAUSED."""
+        return self.status in ACTIVE_STATUSES
+
+
+def parse_recording(data: Mapping[str, Any]) -> RecordingState:
+    """Build a RecordingState from a `data` (or track `data.recording`) object of §3.2."""
+    expiry = data.get("download_url_expiry")
+    size = data.get("file_size")
+    files: list[RecordingFile] = []
+    download = data.get("download_url")
+    if isinstance(download, str):
+        files.append(
+            RecordingFile(
+                str(data.get("output_file_name") or download.rsplit("/", 1)[-1]),
+                download,
+                expiry,
+                int(size) if size is not None else None,
+            )
+        )
+    elif isinstance(
+        download, list
+    ):  # track recordings: [{layer_name, download_urls: {file: {download_url}}}]
+        for layer in download:
+            for name, entry in (layer.get("download_urls") or {}).items():
+                files.append(
+                    RecordingFile(
+                        name, (entry or {}).get("download_url"), expiry, None, layer.get("layer_name")
+                    )
+                )
+    audio = data.get("audio_download_url")
+    if isinstance(audio, str):
+        files.append(RecordingFile(audio.rsplit("/", 1)[-1].split("?")[0], audio, expiry))
+    stop_reason = data.get("stop_reason")
+    return RecordingState(
+        id=str(data["id"]),
+        status=str(data["status"]),
+        invoked_time=data.get("invoked_time"),
+        started_time=data.get("started_time"),
+        stopped_time=data.get("stopped_time"),
+        output_file_name=data.get("output_file_name"),
+        duration_s=data.get("recording_duration"),
+        file_size_bytes=int(size) if size is not None else None,
+        stop_reason=(stop_reason or {}).get("reason") if isinstance(stop_reason, dict) else None,
+        files=files,
+        raw=dict(data),
+    )
+
+
+class RealtimeKitClient:
+    """RealtimeKit recordings: start (composite or track), get, active, pause/resume/stop.
+
+    Args:
+        api_token: Cloudflare API token with the Realtime permission (Bearer, §3.1). Never logged.
+        base_url: API base, default `https://api.cloudflare.com/client/v4`; the sandbox serves
+            `<emulator>/client/v4` (setting `REALTIMEKIT_BASE_URL`).
+        timeout_s: per-request timeout in seconds.
+        read_retries: SDK retries for reads (get, active); writes never retry inside the SDK.
+    """
+
+    def __init__(
+        self,
+        api_token: str,
+        *,
+        base_url: str = "https://api.cloudflare.com/client/v4",
+        timeout_s: float = 30.0,
+        read_retries: int = 2,
+    ) -> None:
+        self._sdk = AsyncCloudflare(
+            api_token=api_token, base_url=base_url, timeout=timeout_s, max_retries=read_retries
+        )
+        self._writes = self._sdk.with_options(max_retries=0)
+
+    def __repr__(self) -> str:
+        return f"RealtimeKitClient(base_url={str(self._sdk.base_url)!r})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._sdk.close()
+
+    async def start_composite(
+        self, account_id: str, app_id: str, meeting_id: str, params: Mapping[str, Any]
+    ) -> RecordingState:
+        """POST recordings (§3.3.1): `params` holds the body fields besides `meeting_id`
+        (allow_multiple_recordings, max_seconds, file_name_prefix, audio_config, video_config,
+        realtimekit_bucket_config, storage_config, rtmp_out_config, url). Never retried.
+
+        Raises:
+            RealtimeKitError: 409 when the meeting already has an active recording (emulator,
+                UNCONFIRMED upstream), other 4xx terminal, 429/5xx/transport retryable.
+        """
+        known = {
+            "allow_multiple_recordings",
+            "audio_config",
+            "file_name_prefix",
+            "interactive_config",
+            "max_seconds",
+            "realtimekit_bucket_config",
+            "rtmp_out_config",
+            "storage_config",
+            "url",
+            "video_config",
+        }
+        kwargs = {k: v for k, v in params.items() if k in known}
+        extra = {k: v for k, v in params.items() if k not in known} or None
+        response = await self._call(
+            "start",
+            self._writes.realtime_kit.recordings.with_raw_response.start_recordings(
+                app_id, account_id=account_id, meeting_id=meeting_id, extra_body=extra, **kwargs
+            ),
+        )
+        return parse_recording(response["data"])
+
+    async def start_track(
+        self,
+        account_id: str,
+        app_id: str,
+        meeting_id: str,
+        *,
+        layers: Mapping[str, Mapping[str, Any]] | None = None,
+        user_ids: list[str] | None = None,
+    ) -> RecordingState:
+        """POST recordings/track (§3.3.2, current shape): audio-only WebM per peer into the
+        RealtimeKit bucket; needs an active meeting session. Never retried.
+
+        Raises:
+            RealtimeKitError: as `start_composite`.
+        """
+        kwargs: dict[str, Any] = {}
+        if layers is not None:
+            kwargs["layers"] = {k: dict(v) for k, v in layers.items()}
+        if user_ids is not None:
+            kwargs["user_ids"] = user_ids
+        response = await self._call(
+            "startTrack",
+            self._writes.realtime_kit.recordings.with_raw_response.start_track_recording(
+                app_id, account_id=account_id, meeting_id=meeting_id, **kwargs
+            ),
+        )
+        data = response["data"]
+        return parse_recording(data.get("recording", data))
+
+    async def get(self, account_id: str, app_id: str, recording_id: str) -> RecordingState:
+        """GET recordings/{id} (§3.3.4).
+
+        Raises:
+            RealtimeKitError: 404 unknown recording; 429/5xx/transport retryable.
+        """
+        response = await self._call(
+            "get",
+            self._sdk.realtime_kit.recordings.with_raw_response.get_one_recording(
+                recording_id, account_id=account_id, app_id=app_id
+            ),
+        )
+        return parse_recording(response["data"])
+
+    async def active(self, account_id: str, app_id: str, meeting_id: str) -> RecordingState | None:
+        """GET active-recording/{meeting_id} (§3.3.3); None when the meeting records nothing (404)."""
+        try:
+            response = await self._call(
+                "active",
+                self._sdk.realtime_kit.recordings.with_raw_response.get_active_recordings(
+                    meeting_id, account_id=account_id, app_id=app_id
+                ),
+            )
+        except RealtimeKitError as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        return parse_recording(response["data"])
+
+    async def action(
+        self, account_id: str, app_id: str, recording_id: str, action: Literal["stop", "pause", "resume"]
+    ) -> RecordingState:
+        """PUT recordings/{id} `{"action": ...}` (§3.3.6). Never retried inside the SDK.
+
+        Raises:
+            RealtimeKitError: 400 invalid transition (pause only from RECORDING, resume only
+                from PAUSED), 404 unknown; 429/5xx/transport retryable.
+        """
+        response = await self._call(
+            "action",
+            self._writes.realtime_kit.recordings.with_raw_response.pause_resume_stop_recording(
+                recording_id, account_id=account_id, app_id=app_id, action=action
+            ),
+        )
+        return parse_recording(response["data"])
+
+    async def _call(self, endpoint: str, awaitable: Any) -> dict[str, Any]:
+        try:
+            response = await awaitable
+        except cloudflare.APIStatusError as exc:
+            raise RealtimeKitError(
+                endpoint,
+                exc.status_code,
+                _error_message(exc.body, exc.message),
+                retryable=exc.status_code in (408, 429) or exc.status_code >= 500,
+            ) from None
+        except (cloudflare.APIConnectionError, httpx.HTTPError) as exc:
+            raise RealtimeKitError(endpoint, None, type(exc).__name__, retryable=True) from None
+        # The raw JSON, not the SDK's model: its `download_url: str` cannot hold the list that
+        # track recordings return (§3.2).
+        result: dict[str, Any] = await response.json()
+        return result
+
+
+def _error_message(body: object, fallback: str) -> str:
+    """Cloudflare's `{errors: [{code, message}]}` or RealtimeKit's `{error: {code, message}}` (§3.1)."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message", fallback))
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", fallback))
+    return fallback

@@ -1,0 +1,293 @@
+"""The Helm chart, rendered by a real Helm engine (helm-python-sdk) over several value sets, every
+object validated against the Kubernetes schemas of the supported versions."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+from helm_python import Chart
+
+from recording_operator.settings import __doc__ as SETTINGS_DOC
+
+from .conftest import CHART, CRD_KINDS, CRDS, ROOT, documents, validate_everywhere
+
+NAMESPACE = "recording-operator"
+
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "namespaced-ha-everything": {
+        "replicaCount": 3,
+        "watchNamespaces": ["media", "events"],
+        "networkPolicy": {"enabled": True, "metricsFrom": [{"namespaceSelector": {}}]},
+        "podDisruptionBudget": {"enabled": True},
+        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "argocd": {"syncWaves": False},
+        "crds": {"keep": False},
+        "image": {"digest": "sha256:" + "a" * 64},
+        "extraEnv": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+    },
+    "bring-your-own": {
+        "crds": {"install": False},
+        "rbac": {"create": False},
+        "serviceAccount": {"create": False, "name": "existing"},
+        "metrics": {"service": {"enabled": False}, "port": 9090},
+        "config": {"agora": {"baseUrls": ["http://agora-emulator:8080"]}, "verbose": True},
+    },
+    "clusterwide-ha-netpol": {
+        "replicaCount": 2,
+        "networkPolicy": {"enabled": True, "recorder": {"namespaces": ["cams"]}},
+    },
+}
+
+
+def render(values: dict[str, Any]) -> dict[str, str]:
+    chart = Chart.load(str(CHART))
+    try:
+        return chart.render(values, name="rec", namespace=NAMESPACE)
+    finally:
+        chart.close()
+
+
+def objects(values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        obj
+        for path, text in render(values).items()
+        if not path.endswith("NOTES.txt")
+        for obj in documents(text)
+    ]
+
+
+def by_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {name: objects(values) for name, values in VALUE_SETS.items()}
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_lint_is_clean(name: str) -> None:
+    report = helm_python.lint(str(CHART), VALUE_SETS[name], strict=True, namespace=NAMESPACE)
+    assert report["errors"] == [], report
+    assert [m for m in report["messages"] if m["severity"] >= 2] == [], report
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_every_object_is_valid_for_every_supported_version(
+    name: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    objs = rendered[name]
+    assert objs
+    for obj in objs:
+        if (obj["apiVersion"], obj["kind"]) in CRD_KINDS:
+            assert obj["metadata"]["name"]
+            continue
+        validate_everywhere(obj)
+
+
+def test_crd_copies_are_byte_identical() -> None:
+    """The chart and the kustomize base carry exactly crds/ (whatever kinds are there)."""
+    sources = sorted(CRDS.glob("*.yaml"))
+    assert sources
+    for copies in (CHART / "files" / "crds", ROOT / "manifests" / "base" / "crds"):
+        names = sorted(p.name for p in copies.glob("*.yaml") if p.name != "kustomization.yaml")
+        assert names == [p.name for p in sources], f"{copies} differs from crds/: run `make crds`"
+        for source in sources:
+            assert (copies / source.name).read_bytes() == source.read_bytes(), (
+                f"{copies / source.name} is stale: run `make crds`"
+            )
+    listed = yaml.safe_load((ROOT / "manifests/base/crds/kustomization.yaml").read_text())["resources"]
+    assert listed == [p.name for p in sources], (
+        "manifests/base/crds/kustomization.yaml is stale: run `make crds`"
+    )
+
+
+def test_rendered_crds_are_the_files_plus_the_keep_annotation(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    expected = {
+        yaml.safe_load(p.read_text())["metadata"]["name"]: yaml.safe_load(p.read_text())
+        for p in CRDS.glob("*.yaml")
+    }
+    crds = {c["metadata"]["name"]: c for c in by_kind(rendered["defaults"], "CustomResourceDefinition")}
+    assert set(crds) == set(expected)
+    for name, crd in crds.items():
+        annotations = crd["metadata"].pop("annotations")
+        assert annotations == {"helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-wave": "-2"}
+        assert crd == expected[name]
+    # keep: false and no sync waves: the CRDs as generated, nothing added.
+    plain = {
+        c["metadata"]["name"]: c
+        for c in by_kind(rendered["namespaced-ha-everything"], "CustomResourceDefinition")
+    }
+    assert plain == expected
+    assert by_kind(rendered["bring-your-own"], "CustomResourceDefinition") == []
+
+
+def test_values_schema_rejects_typos_and_wrong_types() -> None:
+    for bad in (
+        {"replicas": 2},
+        {"replicaCount": "two"},
+        {"crds": {"instal": True}},
+        {"metrics": {"port": 0}},
+    ):
+        with pytest.raises(helm_python.HelmError):
+            render(bad)
+
+
+def _container(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = by_kind(objs, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def test_deployment_is_restricted_and_probes_kopf_liveness(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objs = rendered["defaults"]
+    (deployment,) = by_kind(objs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = _container(objs)
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    args = container["args"]
+    liveness_url = args[args.index("--liveness") + 1]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert liveness_url == f"http://0.0.0.0:{ports['healthz']}/healthz"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["METRICS_PORT"] == str(ports["metrics"])
+    assert "--peering" not in " ".join(container.get("command", []) + args)
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_chart_sets_only_settings_the_operator_reads(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", SETTINGS_DOC or ""))
+    for name in VALUE_SETS:
+        env = {e["name"] for e in _container(rendered[name])["env"]}
+        # RECORDER_IMAGE: the recorder Pods' image, read by the LocalRecording controller.
+        unknown = env - documented - {"RECORDER_IMAGE", "PYTHONUNBUFFERED"}
+        assert not unknown, f"{name}: the chart sets variables nothing reads: {unknown}"
+    env = {e["name"]: e["value"] for e in _container(rendered["bring-your-own"])["env"]}
+    assert env["AGORA_BASE_URL"] == "http://agora-emulator:8080"
+    assert env["METRICS_PORT"] == "9090"
+
+
+def test_ha_runs_kopf_peering_with_random_priorities(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    clusterwide = rendered["clusterwide-ha-netpol"]
+    container = _container(clusterwide)
+    script = " ".join(container["command"])
+    assert "--peering" in script and "--priority" in script and "/dev/urandom" in script
+    (peering,) = by_kind(clusterwide, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "default"
+    (role,) = [
+        r for r in by_kind(clusterwide, "ClusterRole") if r["metadata"]["name"] == "rec-recording-operator"
+    ]
+    assert any("clusterkopfpeerings" in rule["resources"] for rule in role["rules"])
+    namespaced = rendered["namespaced-ha-everything"]
+    assert sorted(p["metadata"]["namespace"] for p in by_kind(namespaced, "KopfPeering")) == [
+        "events",
+        "media",
+    ]
+    assert by_kind(rendered["defaults"], "ClusterKopfPeering") == []
+    # Helm installs the peering CRDs (chart crds/) before the peering objects.
+    peering_crds = documents((CHART / "crds" / "kopf-peering.yaml").read_text())
+    assert {c["spec"]["names"]["kind"] for c in peering_crds} == {"ClusterKopfPeering", "KopfPeering"}
+    for crd in peering_crds:
+        validate_everywhere(crd)
+
+
+def _rules(objs: list[dict[str, Any]], kind: str, name: str) -> list[dict[str, Any]]:
+    return [rule for o in by_kind(objs, kind) if o["metadata"]["name"] == name for rule in o["rules"]]
+
+
+def test_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name in ("defaults", "namespaced-ha-everything"):
+        for obj in by_kind(rendered[name], "ClusterRole") + by_kind(rendered[name], "Role"):
+            for rule in obj["rules"]:
+                assert "*" not in rule["verbs"] and "*" not in rule["resources"], obj["metadata"]["name"]
+                if "secrets" in rule["resources"]:
+                    assert rule["verbs"] == ["get"]
+    clusterwide = _rules(rendered["defaults"], "ClusterRole", "rec-recording-operator")
+    resources = {r for rule in clusterwide for r in rule["resources"]}
+    for plural in ("cloudrecordings", "cloudtranscoders", "localrecordings", "recordedfiles"):
+        assert plural in resources and f"{plural}/status" in resources
+    assert {"pods", "services", "configmaps", "jobs", "secrets", "events", "namespaces"} <= resources
+    # Watched namespaces: resource access only through Roles there; cluster-wide only discovery.
+    namespaced = rendered["namespaced-ha-everything"]
+    cluster_resources = {
+        r for rule in _rules(namespaced, "ClusterRole", "rec-recording-operator") for r in rule["resources"]
+    }
+    assert cluster_resources == {"customresourcedefinitions", "namespaces"}
+    assert sorted(r["metadata"]["namespace"] for r in by_kind(namespaced, "Role")) == ["events", "media"]
+    assert sorted(b["metadata"]["namespace"] for b in by_kind(namespaced, "RoleBinding")) == [
+        "events",
+        "media",
+    ]
+    args = _container(namespaced)["args"]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--namespace"] == ["media", "events"]
+    assert by_kind(rendered["bring-your-own"], "ClusterRole") == []
+
+
+def test_opt_in_objects(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    defaults = rendered["defaults"]
+    for kind in ("ServiceMonitor", "PodDisruptionBudget", "NetworkPolicy"):
+        assert by_kind(defaults, kind) == [], kind
+    everything = rendered["namespaced-ha-everything"]
+    (monitor,) = by_kind(everything, "ServiceMonitor")
+    (service,) = by_kind(everything, "Service")
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"] == "metrics"
+    assert all(
+        service["metadata"]["labels"][k] == v for k, v in monitor["spec"]["selector"]["matchLabels"].items()
+    )
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    (pdb,) = by_kind(everything, "PodDisruptionBudget")
+    (deployment,) = by_kind(everything, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(pod_labels[k] == v for k, v in pdb["spec"]["selector"]["matchLabels"].items())
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith("@sha256:" + "a" * 64)
+
+
+def test_network_policies(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objs = rendered["clusterwide-ha-netpol"]
+    policies = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): p for p in by_kind(objs, "NetworkPolicy")
+    }
+    operator = policies[(NAMESPACE, "rec-recording-operator")]
+    recorder = policies[("cams", "rec-recording-operator-recorders")]
+    # The operator may reach recorder agents on the agent port.
+    (to_recorders,) = [r for r in operator["spec"]["egress"] if r.get("to")]
+    assert (
+        to_recorders["to"][0]["podSelector"]["matchLabels"] == recorder["spec"]["podSelector"]["matchLabels"]
+    )
+    assert to_recorders["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    # Only the operator reaches a recorder's agent.
+    (ingress,) = recorder["spec"]["ingress"]
+    (source,) = ingress["from"]
+    assert source["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": NAMESPACE}
+    (deployment,) = by_kind(objs, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(pod_labels[k] == v for k, v in source["podSelector"]["matchLabels"].items())
+    # Recorder egress: cluster DNS, and public addresses but no private, cluster or metadata ones.
+    blocks = [
+        p["ipBlock"] for rule in recorder["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p
+    ]
+    (block,) = blocks
+    excluded = [ipaddress.ip_network(c) for c in block["except"]]
+
+    def allowed(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return ip in ipaddress.ip_network(block["cidr"]) and not any(ip in net for net in excluded)
+
+    for denied in ("169.254.169.254", "10.96.0.1", "10.244.1.7", "172.20.0.5", "192.168.1.10", "100.64.0.3"):
+        assert not allowed(denied), denied
+    for public in ("52.216.0.1", "8.8.8.8"):
+        assert allowed(public), public
