@@ -184,32 +184,49 @@ def rtmp_outputs(agora: AgoraRecordingSpec) -> list[dict[str, Any]] | None:
 
 @dataclass(frozen=True)
 class Observed:
-    """What status and annotations say about the provider session."""
+    """What status and annotations say about the provider session.
+
+    `pending` is the start-pending annotation's content (Agora: `{"resourceId": ...}`;
+    RealtimeKit: `{"meetingId": ...}`), present while a start's outcome is not yet recorded.
+    """
 
     phase: str | None
     resource_id: str | None
     sid: str | None
-    pending_resource_id: str | None
+    recording_id: str | None
+    pending: Mapping[str, Any] | None
     applied: Mapping[str, Any]
     observed_generation: int | None
     terminal_failure_generation: int | None
 
     @property
+    def session_id(self) -> str | None:
+        """The provider's session identity: Agora `sid` or RealtimeKit `recordingId`."""
+        return self.sid or self.recording_id
+
+    @property
+    def pending_resource_id(self) -> str | None:
+        """Agora: the resourceId a pending start was sent with."""
+        value = (self.pending or {}).get("resourceId")
+        return str(value) if value else None
+
+    @property
     def active(self) -> bool:
         """A session exists (or may exist) at the provider."""
-        return bool(self.sid) and self.phase in ACTIVE_PHASES
+        return bool(self.session_id) and self.phase in ACTIVE_PHASES
 
 
 def observe(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | None) -> Observed:
     """Read the session bookkeeping out of `status` and the start-pending annotation."""
     status = status or {}
-    pending = (annotations or {}).get(PENDING_ANNOTATION)
-    pending_resource_id = None
-    if pending:
+    raw = (annotations or {}).get(PENDING_ANNOTATION)
+    pending: Mapping[str, Any] | None = None
+    if raw:
         try:
-            pending_resource_id = json.loads(pending).get("resourceId")
-        except (ValueError, AttributeError):
-            pending_resource_id = None
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = None
+        pending = decoded if isinstance(decoded, dict) else None
     synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
     terminal_gen = None
     if synced and synced.get("status") == "False" and synced.get("reason") in TERMINAL_REASONS:
@@ -218,7 +235,8 @@ def observe(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | N
         phase=status.get("phase"),
         resource_id=status.get("resourceId"),
         sid=status.get("sid"),
-        pending_resource_id=pending_resource_id,
+        recording_id=status.get("recordingId"),
+        pending=pending,
         applied=status.get("applied") or {},
         observed_generation=status.get("observedGeneration"),
         terminal_failure_generation=terminal_gen,
@@ -246,7 +264,7 @@ def plan(spec: CloudRecordingSpec, obs: Observed, generation: int | None) -> Pla
     if obs.terminal_failure_generation is not None and obs.terminal_failure_generation == generation:
         return Plan.NOTHING
     wants_session = spec.state in ("Recording", "Paused")
-    if obs.pending_resource_id and not obs.sid:
+    if obs.pending and not obs.session_id:
         return Plan.RESUME_START if wants_session else Plan.MARK_STOPPED
     if obs.active:
         return Plan.UPDATE if wants_session else Plan.STOP
@@ -339,6 +357,7 @@ def closed_session(status: Mapping[str, Any], *, stopped_at: str, reason: str) -
     record = {
         "resourceId": status.get("resourceId"),
         "sid": status.get("sid"),
+        "recordingId": status.get("recordingId"),
         "startedAt": status.get("startedAt"),
         "stoppedAt": stopped_at,
         "stopReason": reason,

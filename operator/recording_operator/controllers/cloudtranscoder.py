@@ -41,8 +41,6 @@ from ..providers.agora.transcoder import (
 )
 from ..settings import Settings
 from .backoff import backoff_delay
-from .cloudrecording import Context as _BaseContext
-from .cloudrecording import _describe, _fail_retryable, _report_failure, _validation_message
 from .cloudrecording_logic import SpecError
 from .cloudtranscoder_logic import (
     Observed,
@@ -59,6 +57,10 @@ from .cloudtranscoder_logic import (
     transcoder_config,
 )
 from .conditions import get_condition, now_rfc3339
+from .context import Context as _BaseContext
+from .context import fail_retryable as _fail_retryable
+from .context import report_failure as _report_failure
+from .context import validation_message as _validation_message
 from .runtime import runtime_of
 
 RESOURCE = (GROUP, VERSION, "cloudtranscoders")
@@ -67,12 +69,9 @@ MAX_CLIENTS = 64
 
 
 class Context(_BaseContext):
-    """One handler invocation on a CloudTranscoder (see the CloudRecording `Context`)."""
+    """One handler invocation on a CloudTranscoder (see `context.Context`)."""
 
-    @property
-    def path(self) -> str:
-        """API path of the resource."""
-        return f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/cloudtranscoders/{self.name}"
+    plural = "cloudtranscoders"
 
     async def persist(self, **fields: Any) -> None:
         """Write status fields now, before a provider call whose answer could be lost.
@@ -261,14 +260,14 @@ async def reconcile(
         raise _fail_retryable(ctx, "KubernetesUnavailable", str(exc), retry) from exc
     except AgoraError as exc:
         if exc.retryable:
-            raise _fail_retryable(ctx, "ProviderUnavailable", _describe(exc), retry) from exc
+            raise _fail_retryable(ctx, "ProviderUnavailable", exc.summary, retry) from exc
         if exc.http_status == 409:
             message = (
-                f"{_describe(exc)}: another task holds instanceId {instance_id_of(spec, ctx.namespace, ctx.name)}"
+                f"{exc.summary}: another task holds instanceId {instance_id_of(spec, ctx.namespace, ctx.name)}"
                 " (delete it, or set spec.instanceId)"
             )
             raise _fail_retryable(ctx, "TaskConflict", message, retry) from exc
-        raise _fail_terminal(ctx, _agora_reason(exc), _describe(exc), task_lost=not obs.live) from exc
+        raise _fail_terminal(ctx, _agora_reason(exc), exc.summary, task_lost=not obs.live) from exc
     ctx.flush()
 
 
@@ -410,7 +409,7 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
             await _create(ctx, memo, desired, obs, resume=False)
             ctx.condition("Synced", "True", "ReconcileSuccess", "restarted after exit (restartPolicy OnExit)")
     except (AgoraError, SecretNotFound, KubeApiError, SpecError) as exc:
-        text = _describe(exc) if isinstance(exc, AgoraError) else str(exc)
+        text = exc.summary if isinstance(exc, AgoraError) else str(exc)
         reason = "ProviderUnavailable" if isinstance(exc, AgoraError) else "CredentialsNotFound"
         if isinstance(exc, AgoraError) and exc.http_status == 409:
             reason = "TaskConflict"
@@ -505,6 +504,6 @@ async def finalize(
         ctx.event("Warning", "CredentialsNotFound", f"cannot delete task {obs.task_id}: {exc}")
         raise kopf.TemporaryError(f"cannot delete task {obs.task_id}: {exc}", delay=delay) from exc
     except AgoraError as exc:
-        ctx.event("Warning", _agora_reason(exc), f"cannot delete task {obs.task_id}: {_describe(exc)}")
-        raise kopf.TemporaryError(_describe(exc), delay=delay) from exc
+        ctx.event("Warning", _agora_reason(exc), f"cannot delete task {obs.task_id}: {exc.summary}")
+        raise kopf.TemporaryError(exc.summary, delay=delay) from exc
     ctx.event("Normal", "Deleted", f"task {obs.task_id} deleted at Agora")

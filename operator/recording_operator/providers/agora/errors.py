@@ -130,6 +130,12 @@ class AgoraError(Exception):
         )
 
     @property
+    def summary(self) -> str:
+        """One line for conditions and Events: `Agora <endpoint>: HTTP <status> code <code>: <reason>`."""
+        code = f" code {self.code}" if self.code is not None else ""
+        return f"Agora {self.endpoint}: HTTP {self.http_status}{code}: {self.reason}"
+
+    @property
     def is_already_started(self) -> bool:
         """``start`` answered 201/7: the resourceId already started a recording (§1.2)."""
         return self.code == CODE_ALREADY_STARTED
