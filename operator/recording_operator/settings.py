@@ -2,6 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
+| `REALTIMEKIT_BASE_URL` | `https://api.cloudflare.com/client/v4` | Cloudflare API base for RealtimeKit recordings |
 | `AGORA_BASE_URL` | `https://api.agora.io,https://api.sd-rtn.com` | Agora REST base URLs, in failover order (comma-separated) |
 | `AGORA_TIMEOUT` | `10` | seconds per Agora request (stop waits up to 3× this for uploads) |
 | `AGORA_RETRY_SCALE` | `1` | multiplier on Agora's documented in-call retry delays (tests use a small one) |
@@ -54,6 +55,7 @@ class Settings:
     """Operator-wide settings; see the module docstring for the environment variables."""
 
     agora_base_urls: tuple[str, ...] = ("https://api.agora.io", "https://api.sd-rtn.com")
+    realtimekit_base_url: str = "https://api.cloudflare.com/client/v4"
     agora_timeout_s: float = 10.0
     agora_retry_scale: float = 1.0
     query_interval_s: float = 60.0
@@ -75,6 +77,7 @@ class Settings:
         """
         return cls(
             agora_base_urls=_urls("AGORA_BASE_URL", cls.agora_base_urls),
+            realtimekit_base_url=_urls("REALTIMEKIT_BASE_URL", (cls.realtimekit_base_url,))[0],
             agora_timeout_s=_float("AGORA_TIMEOUT", cls.agora_timeout_s),
             agora_retry_scale=_float("AGORA_RETRY_SCALE", cls.agora_retry_scale),
             query_interval_s=_float("CLOUDRECORDING_QUERY_INTERVAL", cls.query_interval_s),

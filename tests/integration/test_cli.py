@@ -59,6 +59,7 @@ def test_demo_runs_the_main_job() -> None:
     assert "0 task(s) left running at Agora" in result.stdout
     assert "updateLayout×1" in result.stdout and "stop×1" in result.stdout
     assert "0 transcoder task(s) left running at Agora" in result.stdout
+    assert "RealtimeKit start → stop → UPLOADED → delete; 0 recording(s) left active." in result.stdout
     assert (
         "createTask×1" in result.stdout
         and "updateTask×1" in result.stdout

@@ -341,6 +341,102 @@ class AgoraRecordingSpec(Model):
     extensionServiceConfig: ExtensionServiceConfig | None = None
 
 
+class RealtimeKitAudioConfig(Model):
+    """Composite audio (RealtimeKit `audio_config`, §3.3.1); a separate audio file only when given."""
+
+    channel: Literal["mono", "stereo"] | None = Field(default=None, description="Default stereo.")
+    codec: Literal["MP3", "AAC"] | None = Field(
+        default=None, description="Default AAC (forced vorbis with VP8/VP9)."
+    )
+    export_file: bool | None = None
+
+
+class RealtimeKitWatermark(Model):
+    """An image over the composite video."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    position: Literal["left top", "right top", "left bottom", "right bottom"] | None = None
+    size: dict[str, int] | None = Field(default=None, description="`{width, height}` in px.")
+
+
+class RealtimeKitVideoConfig(Model):
+    """Composite video (RealtimeKit `video_config`, §3.3.1): H264 → MP4, VP8/VP9 → WebM."""
+
+    codec: Literal["H264", "VP8", "VP9"] | None = Field(default=None, description="Default H264.")
+    width: int | None = Field(default=None, ge=1, le=1920, description="px, default 1280.")
+    height: int | None = Field(default=None, ge=1, le=1920, description="px, default 720.")
+    export_file: bool | None = None
+    watermark: RealtimeKitWatermark | None = None
+
+
+class RealtimeKitComposite(Model):
+    """A composite recording: RealtimeKit's own start fields (§3.3.1), pasted as documented."""
+
+    max_seconds: int | None = Field(
+        default=None, ge=60, le=86400, description="Auto-stop after this many seconds."
+    )
+    file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
+    allow_multiple_recordings: bool | None = None
+    audio_config: RealtimeKitAudioConfig | None = None
+    video_config: RealtimeKitVideoConfig | None = None
+    rtmp_out_config: dict[str, str] | None = Field(default=None, description="`{rtmp_url}`: livestream too.")
+    url: str | None = Field(
+        default=None, max_length=4096, description="Record this page instead of the default UI."
+    )
+
+
+class RealtimeKitTrackLayer(Model):
+    """A track-recording layer (§3.3.2): audio only today."""
+
+    file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
+    media_kind: Literal["audio"] | None = None
+
+
+class RealtimeKitTrack(Model):
+    """A track recording (§3.3.2): one audio WebM per peer in the RealtimeKit bucket."""
+
+    layers: dict[str, RealtimeKitTrackLayer] | None = Field(
+        default=None, description="Default: one layer `default`."
+    )
+    user_ids: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        default=None, max_length=100, description="Record only these participants (current and future)."
+    )
+
+
+class RealtimeKitRecordingSpec(Model):
+    """Cloudflare RealtimeKit recording parameters (provider-contracts.md §3)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.type != 'composite' || !has(self.track)",
+                    "message": "track settings need type track",
+                },
+                {
+                    "rule": "self.type != 'track' || !has(self.composite)",
+                    "message": "composite settings need type composite",
+                },
+            ]
+        }
+    }
+
+    accountId: str = Field(min_length=1, max_length=32, json_schema_extra=_immutable("accountId"))
+    appId: str = Field(min_length=1, max_length=32, json_schema_extra=_immutable("appId"))
+    meetingId: str = Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="The meeting to record (a UUID); immutable.",
+        json_schema_extra=_immutable("meetingId"),
+    )
+    type: Literal["composite", "track"] = Field(
+        default="composite",
+        description="composite: one mixed file; track: audio per peer. Immutable.",
+        json_schema_extra=_immutable("type"),
+    )
+    composite: RealtimeKitComposite | None = None
+    track: RealtimeKitTrack | None = None
+
+
 class CloudRecordingSpec(Model):
     """Desired state of a CloudRecording."""
 
@@ -369,17 +465,36 @@ class CloudRecordingSpec(Model):
                     "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
                     "message": "s3-compatible storage needs endpoint",
                 },
+                {
+                    "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
+                    "message": "provider realtimekit needs spec.realtimeKit",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
+                    "['realtimekit-bucket', 's3', 'azure', 'digitalocean', 'gcs', 'sftp']",
+                    "message": "RealtimeKit stores to realtimekit-bucket, s3, azure, digitalocean, gcs or sftp",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || self.realtimeKit.type != 'track' || "
+                    "self.storage.vendor == 'realtimekit-bucket'",
+                    "message": "RealtimeKit track recordings are written to the realtimekit-bucket only",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || self.storage.vendor == 'realtimekit-bucket' || "
+                    "has(self.storage.credentialsSecretRef)",
+                    "message": "RealtimeKit external storage needs credentialsSecretRef",
+                },
             ]
         }
     }
 
-    provider: Literal["agora"] = Field(
+    provider: Literal["agora", "realtimekit"] = Field(
         default="agora", description="Recording service; immutable.", json_schema_extra=_immutable("provider")
     )
     state: Literal["Recording", "Paused", "Stopped"] = Field(
         default="Recording",
         description="Recording runs a session; Stopped stops it and keeps the resource and files; back to "
-        "Recording starts a new session. Paused: Agora web mode `onhold`.",
+        "Recording starts a new session. Paused: RealtimeKit pause, or Agora web mode `onhold`.",
     )
     maxDuration: Duration | None = Field(default=None, description="Stop each session after this long.")
     deletionPolicy: DeletionPolicy = Field(
@@ -387,10 +502,12 @@ class CloudRecordingSpec(Model):
         description="Delete: deleting the resource stops the session. Orphan: leave it running.",
     )
     credentialsSecretRef: LocalObjectReference = Field(
-        description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`)."
+        description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
+        "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
     )
     storage: StorageSpec
     agora: AgoraRecordingSpec | None = None
+    realtimeKit: RealtimeKitRecordingSpec | None = None
 
 
 class SessionRecord(Model):
@@ -398,6 +515,7 @@ class SessionRecord(Model):
 
     resourceId: str | None = None
     sid: str | None = None
+    recordingId: str | None = None
     startedAt: str | None = None
     stoppedAt: str | None = None
     stopReason: str | None = None
@@ -422,6 +540,13 @@ class CloudRecordingStatus(Model):
     )
     resourceId: str | None = Field(default=None, description="Agora resource ID of the current session.")
     sid: str | None = Field(default=None, description="Agora session ID of the current session.")
+    recordingId: str | None = Field(
+        default=None, description="RealtimeKit recording ID of the current session."
+    )
+    recordingStatus: str | None = Field(
+        default=None,
+        description="RealtimeKit status as last seen: INVOKED, RECORDING, PAUSED, UPLOADING, UPLOADED, ERRORED.",
+    )
     startedAt: str | None = None
     stoppedAt: str | None = None
     stopReason: str | None = None

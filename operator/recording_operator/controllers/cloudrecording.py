@@ -28,6 +28,7 @@ from ..metrics import SESSIONS, instrumented
 from ..settings import Settings
 from .cloudrecording_agora import AgoraSessions
 from .cloudrecording_logic import Observed, Plan, SpecError, observe, plan
+from .cloudrecording_realtimekit import RealtimeKitSessions
 from .context import fail_retryable, report_failure, retry_delay, validation_message
 from .recording_sessions import RecordingContext, SessionDriver, SessionError
 from .runtime import runtime_of
@@ -36,7 +37,7 @@ RESOURCE = (GROUP, VERSION, "cloudrecordings")
 KIND = "CloudRecording"
 
 #: One driver per `spec.provider`.
-DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions()}
+DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
 
 
 def _fail_terminal(
@@ -133,15 +134,17 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
-    if not obs.active or ctx.meta.get("deletionTimestamp"):
+    if not obs.session_id or ctx.meta.get("deletionTimestamp"):
         return
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError:
         return
     driver = DRIVERS[spec.provider]
+    if not driver.wants_observation(obs, ctx.status.current):
+        return
     try:
-        if _max_duration_reached(spec, ctx.status.current):
+        if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
         elif time.monotonic() - memo.get("last_query", 0.0) >= ctx.runtime.settings.query_interval_s:

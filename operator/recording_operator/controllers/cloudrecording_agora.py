@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ..api.cloudrecording import CloudRecordingSpec
@@ -102,6 +103,10 @@ class AgoraSessions:
             f"a start with resource {obs.pending_resource_id} may have reached Agora without its sid being "
             "recorded; it cannot be stopped without one and ends when the channel is idle",
         )
+
+    def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
+        """Agora sessions are observed while they run; stop answers with the final file list."""
+        return obs.active
 
     # --- credentials -------------------------------------------------------------------------------
 

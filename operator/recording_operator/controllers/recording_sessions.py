@@ -8,6 +8,7 @@ the normalised terms below, so neither provider's details leak into the other's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..api.cloudrecording import CloudRecordingSpec
@@ -69,6 +70,9 @@ class SessionDriver(Protocol):
 
     def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
         """A pending start will not be finished (state Stopped): clear it and say what may be left."""
+
+    def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
+        """Whether the timer should still observe this session (running, or finishing an upload)."""
 
 
 def mark_started(

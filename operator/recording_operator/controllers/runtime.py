@@ -10,7 +10,8 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
 
@@ -18,20 +19,63 @@ from ..api import FINALIZER, GROUP
 from ..kube import KubeClient
 from ..metrics import provider_observer
 from ..providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
+from ..providers.realtimekit import RealtimeKitClient
 from ..settings import Settings
 
-#: Agora clients kept alive at once (one per distinct credentials Secret content).
-MAX_AGORA_CLIENTS = 64
+#: Provider clients kept alive at once per provider (one per distinct credentials).
+MAX_CLIENTS = 64
+
+
+class _Closeable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closeable)
+
+
+class ClientCache(Generic[C]):
+    """Provider clients shared across resources, one per distinct credentials (connection pooling).
+
+    Keyed by a SHA-256 digest of the credentials, held only in memory; beyond `limit` clients the
+    least recently used one is closed.
+    """
+
+    def __init__(self, limit: int = MAX_CLIENTS) -> None:
+        self.limit = limit
+        self._clients: OrderedDict[str, C] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, credentials: tuple[str, ...], factory: Callable[[], C]) -> C:
+        """The client for these credentials, built by `factory` the first time."""
+        key = hashlib.sha256("\0".join(credentials).encode()).hexdigest()
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = factory()
+            while len(self._clients) > self.limit:
+                _, dropped = self._clients.popitem(last=False)
+                task = asyncio.get_running_loop().create_task(dropped.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        self._clients.move_to_end(key)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 class Runtime:
-    """Settings plus lazily built, shared clients (Kubernetes API, Agora per credentials)."""
+    """Settings plus lazily built, shared clients (Kubernetes API, providers per credentials)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._kube: KubeClient | None = None
-        self._agora: OrderedDict[str, CloudRecordingClient] = OrderedDict()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._agora: ClientCache[CloudRecordingClient] = ClientCache()
+        self._realtimekit: ClientCache[RealtimeKitClient] = ClientCache()
 
     @property
     def kube(self) -> KubeClient:
@@ -51,38 +95,34 @@ class Runtime:
             await old.aclose()
 
     def agora(self, credentials: AgoraCredentials) -> CloudRecordingClient:
-        """A shared Agora client for these credentials (connection pooling across resources).
-
-        Keyed by a digest of the credentials held only in memory; the least recently used client
-        beyond MAX_AGORA_CLIENTS is dropped.
-        """
-        key = hashlib.sha256(f"{credentials.customer_id}\0{credentials.customer_secret}".encode()).hexdigest()
-        client = self._agora.get(key)
-        if client is None:
-            client = CloudRecordingClient(
+        """The shared Agora Cloud Recording client for these credentials."""
+        return self._agora.get(
+            (credentials.customer_id, credentials.customer_secret),
+            lambda: CloudRecordingClient(
                 credentials,
                 base_urls=self.settings.agora_base_urls,
                 timeout_s=self.settings.agora_timeout_s,
                 stop_timeout_s=3 * self.settings.agora_timeout_s,
                 retry=RetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
-            )
-            self._agora[key] = client
-            while len(self._agora) > MAX_AGORA_CLIENTS:
-                _, dropped = self._agora.popitem(last=False)
-                task = asyncio.get_running_loop().create_task(dropped.aclose())
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
-        self._agora.move_to_end(key)
-        return client
+            ),
+        )
+
+    def realtimekit(self, api_token: str) -> RealtimeKitClient:
+        """The shared RealtimeKit client for this Cloudflare API token (`REALTIMEKIT_BASE_URL`)."""
+        return self._realtimekit.get(
+            (api_token,),
+            lambda: RealtimeKitClient(
+                api_token,
+                base_url=self.settings.realtimekit_base_url,
+                timeout_s=3 * self.settings.agora_timeout_s,
+            ),
+        )
 
     async def aclose(self) -> None:
         """Close every client."""
-        for client in self._agora.values():
-            await client.aclose()
-        self._agora.clear()
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._agora.aclose()
+        await self._realtimekit.aclose()
         if self._kube is not None:
             await self._kube.aclose()
             self._kube = None

@@ -92,6 +92,7 @@ async def run_demo(state_dir: Path | None) -> int:
                 httpx.AsyncClient(base_url=sandbox.endpoints["agora"], timeout=10) as agora,
             ):
                 recorded = await _scenario(sandbox, kube, agora, started)
+                recorded |= await _realtimekit_finish(kube, sandbox.endpoints["realtimekit"])
                 transcoded = await _transcoder_scenario(kube, agora, started)
                 return recorded or transcoded
 
@@ -125,6 +126,7 @@ async def _scenario(
     obj = await _wait(lambda: _phase_is(get, "Recording"), "Recording")
     console.print(f"  resourceId {obj['status']['resourceId'][:24]}…  sid {obj['status']['sid']}")
     await _print_table(kube, f"{CRS}/{name}", wide=True)
+    await _realtimekit_start(kube, sandbox.endpoints["realtimekit"])
 
     _step("Agora reports the session in progress and files being written (query timer)")
     obj = await _wait(
@@ -198,6 +200,64 @@ async def _scenario(
     console.print(
         f"  {verdict}: acquire → start → query → updateLayout → stop → delete against the sandbox in {elapsed:.1f} s;"
         f" {len(running)} task(s) left running at Agora."
+    )
+    return 0 if ok else 1
+
+
+RTK_SAMPLE = "cloudrecording-realtimekit.yaml"
+
+
+async def _realtimekit_start(kube: httpx.AsyncClient, rtk_url: str) -> None:
+    """A RealtimeKit recording beside the Agora one: same kind, another provider."""
+    secret, sample = yaml.safe_load_all((SAMPLES / RTK_SAMPLE).read_text())
+    meeting = sample["spec"]["realtimeKit"]["meetingId"]
+    _step(
+        f"Beside it, a Cloudflare RealtimeKit recording: two participants join meeting {meeting[:8]}… (emulated)"
+    )
+    async with httpx.AsyncClient(base_url=rtk_url, timeout=10) as rtk:
+        body = {"participants": ["alice", "bob"]}
+        (await rtk.put(f"/_emulator/meetings/{meeting}/participants", json=body)).raise_for_status()
+    _step(f"kubectl apply -f manifests/samples/{RTK_SAMPLE}")
+    await _apply(kube, [secret, sample])
+    name = sample["metadata"]["name"]
+
+    async def get() -> dict[str, Any]:
+        response = await kube.get(f"{CRS}/{name}")
+        return response.json() if response.status_code == 200 else {}
+
+    obj = await _wait(lambda: _phase_is(get, "Recording"), "RealtimeKit Recording")
+    console.print(f"  recordingId {obj['status']['recordingId']}")
+    await _print_table(kube, CRS)
+
+
+async def _realtimekit_finish(kube: httpx.AsyncClient, rtk_url: str) -> int:
+    """Stop the RealtimeKit recording, show its uploaded file, delete it; 0 when all checks pass."""
+    _, sample = yaml.safe_load_all((SAMPLES / RTK_SAMPLE).read_text())
+    name = sample["metadata"]["name"]
+    _step(f"RealtimeKit: spec.state = Stopped on {name}, then the upload finishes")
+    patch = {"spec": {"state": "Stopped"}}
+    headers = {"Content-Type": "application/merge-patch+json"}
+    (await kube.patch(f"{CRS}/{name}", json=patch, headers=headers)).raise_for_status()
+
+    async def uploaded() -> dict[str, Any] | None:
+        response = await kube.get(f"{CRS}/{name}")
+        obj = response.json() if response.status_code == 200 else {}
+        return obj if obj.get("status", {}).get("recordingStatus") == "UPLOADED" else None
+
+    obj = await _wait(uploaded, "RealtimeKit UPLOADED")
+    files = obj["status"].get("files", {})
+    console.print(
+        f"  {files.get('count', 0)} file(s), {files.get('totalBytes', 0)} bytes: {files.get('latest')}"
+    )
+    (await kube.delete(f"{CRS}/{name}")).raise_for_status()
+    await _wait(lambda: _gone(kube, f"{CRS}/{name}"), "RealtimeKit deletion")
+    async with httpx.AsyncClient(base_url=rtk_url, timeout=10) as rtk:
+        recordings = (await rtk.get("/_emulator/recordings")).json()["recordings"]
+    active = [r for r in recordings if r["active"]]
+    ok = files.get("count") == 1 and not active
+    verdict = "[bold green]OK[/]" if ok else "[bold red]FAILED[/]"
+    console.print(
+        f"  {verdict}: RealtimeKit start → stop → UPLOADED → delete; {len(active)} recording(s) left active."
     )
     return 0 if ok else 1
 

@@ -65,3 +65,20 @@ def test_cloudrecording_crd_names_and_columns() -> None:
         "maximum": 720,
         "minimum": 1,
     }
+
+
+def test_exclusive_bounds_become_openapi_v3_0() -> None:
+    from pydantic import BaseModel, Field
+
+    from recording_operator.api.crd import model_schema
+
+    class Rate(BaseModel):
+        fps: float = Field(gt=0, lt=120)
+
+    assert model_schema(Rate)["properties"]["fps"] == {
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": 120,
+        "exclusiveMaximum": True,
+    }
