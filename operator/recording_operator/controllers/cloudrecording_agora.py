@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api.cloudrecording import CloudRecordingSpec
-from ..kube import SecretNotFound
-from ..providers.agora import AgoraCredentials, AgoraError, CloudRecordingClient
+from ..providers.agora import AgoraError, CloudRecordingClient
 from ..providers.agora.errors import (
     CODE_ALREADY_EXITING,
     CODE_ALREADY_STARTED,
@@ -111,13 +110,8 @@ class AgoraSessions:
     # --- credentials -------------------------------------------------------------------------------
 
     async def _client(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> CloudRecordingClient:
-        secret = await ctx.runtime.kube.read_secret(ctx.namespace, spec.credentialsSecretRef.name)
-        missing = [k for k in ("customerId", "customerSecret") if not secret.get(k)]
-        if missing:
-            raise SecretNotFound(
-                f"Secret {ctx.namespace}/{spec.credentialsSecretRef.name} has no {' or '.join(missing)}"
-            )
-        return ctx.runtime.agora(AgoraCredentials(secret["customerId"], secret["customerSecret"]))
+        credentials = await ctx.runtime.agora_credentials(ctx.namespace, spec.credentialsSecretRef.name)
+        return ctx.runtime.agora(credentials)
 
     async def _storage(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> tuple[dict[str, Any], str]:
         """Agora storageConfig and its digest (spec.storage + the Secret's resourceVersion, never values)."""

@@ -18,9 +18,7 @@ Status is written only when it changed. Tokens are resolved per call and never s
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,13 +29,12 @@ from pydantic import ValidationError
 from ..api import GROUP, VERSION, parse_duration
 from ..api.cloudtranscoder import CloudTranscoderSpec
 from ..kube import KubeApiError, SecretNotFound
-from ..providers.agora import AgoraCredentials, AgoraError
+from ..providers.agora import AgoraError
 from ..providers.agora.tokens import TOKEN_MAX_LIFETIME_S, TokenError, mint_rtc_token
 from ..providers.agora.transcoder import (
     START_DEADLINE_S,
     CloudTranscoderClient,
     TaskInfo,
-    TranscoderRetryPolicy,
 )
 from ..settings import Settings
 from .backoff import backoff_delay
@@ -64,8 +61,6 @@ from .context import validation_message as _validation_message
 from .runtime import runtime_of
 
 RESOURCE = (GROUP, VERSION, "cloudtranscoders")
-#: Transcoder clients kept alive at once (one per distinct credentials Secret content).
-MAX_CLIENTS = 64
 
 
 class Context(_BaseContext):
@@ -86,65 +81,12 @@ class Context(_BaseContext):
             self.status.fields.pop(key, None)
 
 
-class TranscoderClients:
-    """Shared :class:`CloudTranscoderClient`s, one per credentials (kept in kopf's memo)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._clients: OrderedDict[str, CloudTranscoderClient] = OrderedDict()
-
-    def get(self, credentials: AgoraCredentials) -> CloudTranscoderClient:
-        """The client for these credentials (keyed by a digest held only in memory)."""
-        key = hashlib.sha256(f"{credentials.customer_id}\0{credentials.customer_secret}".encode()).hexdigest()
-        client = self._clients.get(key)
-        if client is None:
-            client = CloudTranscoderClient(
-                credentials,
-                base_urls=self.settings.agora_base_urls,
-                timeout_s=self.settings.agora_timeout_s,
-                retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
-            )
-            self._clients[key] = client
-            while len(self._clients) > MAX_CLIENTS:
-                _, dropped = self._clients.popitem(last=False)
-                asyncio.get_running_loop().create_task(dropped.aclose())
-        self._clients.move_to_end(key)
-        return client
-
-    async def aclose(self) -> None:
-        """Close every client."""
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
-
-
-@kopf.on.startup()
-async def configure_transcoder(memo: kopf.Memo, **_: Any) -> None:
-    """Create the shared transcoder clients."""
-    if not hasattr(memo, "transcoders"):
-        memo.transcoders = TranscoderClients(Settings.from_env())
-
-
-@kopf.on.cleanup()
-async def close_transcoder(memo: kopf.Memo, **_: Any) -> None:
-    """Close the shared transcoder clients."""
-    clients: TranscoderClients | None = getattr(memo, "transcoders", None)
-    if clients is not None:
-        await clients.aclose()
-
-
 # --- inputs --------------------------------------------------------------------------------------
 
 
-async def _client(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec) -> CloudTranscoderClient:
-    secret = await ctx.runtime.kube.read_secret(ctx.namespace, spec.credentialsSecretRef.name)
-    missing = [k for k in ("customerId", "customerSecret") if not secret.get(k)]
-    if missing:
-        raise SecretNotFound(
-            f"Secret {ctx.namespace}/{spec.credentialsSecretRef.name} has no {' or '.join(missing)}"
-        )
-    clients: TranscoderClients = memo.transcoders
-    return clients.get(AgoraCredentials(secret["customerId"], secret["customerSecret"]))
+async def _client(ctx: Context, spec: CloudTranscoderSpec) -> CloudTranscoderClient:
+    credentials = await ctx.runtime.agora_credentials(ctx.namespace, spec.credentialsSecretRef.name)
+    return ctx.runtime.transcoder(credentials)
 
 
 @dataclass(frozen=True)
@@ -242,11 +184,11 @@ async def reconcile(
         step = plan(obs, ctx.generation, desired.digest)
         logger.debug(f"plan: {step.value}")
         if step is Plan.CREATE:
-            await _create(ctx, memo, desired, obs, resume=False)
+            await _create(ctx, desired, obs, resume=False)
         elif step is Plan.RESUME_CREATE:
-            await _create(ctx, memo, desired, obs, resume=True)
+            await _create(ctx, desired, obs, resume=True)
         elif step is Plan.UPDATE:
-            await _update(ctx, memo, desired, obs)
+            await _update(ctx, desired, obs)
         if step is not Plan.NOTHING:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at Agora")
             ctx.status.set(observedGeneration=ctx.generation)
@@ -271,7 +213,7 @@ async def reconcile(
     ctx.flush()
 
 
-async def _create(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed, *, resume: bool) -> None:
+async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool) -> None:
     """builderTokens → persist the token → create → persist taskId (§2.2, §2.3).
 
     With `resume`, the persisted token is used again: if the lost create did reach Agora, it
@@ -280,7 +222,7 @@ async def _create(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed
     a fresh one is acquired.
     """
     spec = desired.spec
-    client = await _client(ctx, memo, spec)
+    client = await _client(ctx, spec)
     instance_id = instance_id_of(spec, ctx.namespace, ctx.name)
     token = obs.builder_token if resume else None
     info: TaskInfo | None = None
@@ -323,10 +265,10 @@ async def _create(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed
     verb = "adopted (its create answer had been lost)" if info.already_running else "created"
     ctx.event("Normal", "Created", f"task {info.task_id} {verb} for instanceId {instance_id}")
     if info.already_running:
-        await _update(ctx, memo, desired, observe({**ctx.status.current, **ctx.status.fields}))
+        await _update(ctx, desired, observe({**ctx.status.current, **ctx.status.fields}))
 
 
-async def _update(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed) -> None:
+async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
     """One PATCH with the whole config and the next sequenceId, persisted before the call (§2.5).
 
     A task Agora no longer knows (404) is reported Exited and, the spec having changed, created anew.
@@ -335,7 +277,7 @@ async def _update(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed
         return
     assert obs.task_id and obs.builder_token
     spec = desired.spec
-    client = await _client(ctx, memo, spec)
+    client = await _client(ctx, spec)
     sequence_id = next_sequence_id(obs, desired.digest)
     await ctx.persist(sequenceId=sequence_id, pendingDigest=desired.digest)
     try:
@@ -344,7 +286,7 @@ async def _update(ctx: Context, memo: kopf.Memo, desired: Desired, obs: Observed
         if exc.http_status != 404:
             raise
         _mark_exited(ctx, "ProviderEnded", f"Agora no longer knows task {obs.task_id} (update answered 404)")
-        await _create(ctx, memo, desired, observe({**ctx.status.current, **ctx.status.fields}), resume=False)
+        await _create(ctx, desired, observe({**ctx.status.current, **ctx.status.fields}), resume=False)
         return
     ctx.status.set(configDigest=desired.digest, pendingDigest=None)
     ctx.event("Normal", "Updated", f"task {obs.task_id}: config updated with sequenceId {sequence_id}")
@@ -392,21 +334,21 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
                 spec, parse_duration(spec.maxDuration).total_seconds() if spec.maxDuration else None
             )
             if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
-                await _delete(ctx, memo, spec, obs)
+                await _delete(ctx, spec, obs)
                 _mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
             elif (
                 time.monotonic() - memo.get("last_query", 0.0)
                 >= ctx.runtime.settings.transcoder_query_interval_s
             ):
                 memo["last_query"] = time.monotonic()
-                await _query(ctx, memo, spec, obs)
+                await _query(ctx, spec, obs)
         elif (
             obs.phase == "Exited"
             and spec.restartPolicy == "OnExit"
             and obs.exit_reason in ("ProviderEnded", "MaxDurationReached")
         ):
             desired = await _desired(ctx, spec)
-            await _create(ctx, memo, desired, obs, resume=False)
+            await _create(ctx, desired, obs, resume=False)
             ctx.condition("Synced", "True", "ReconcileSuccess", "restarted after exit (restartPolicy OnExit)")
     except (AgoraError, SecretNotFound, KubeApiError, SpecError) as exc:
         text = exc.summary if isinstance(exc, AgoraError) else str(exc)
@@ -425,9 +367,9 @@ def _age_s(created_at: str | None) -> float:
     return (datetime.now(UTC) - started).total_seconds()
 
 
-async def _query(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec, obs: Observed) -> None:
+async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None:
     assert obs.task_id and obs.builder_token
-    client = await _client(ctx, memo, spec)
+    client = await _client(ctx, spec)
     try:
         info = await client.query(spec.appId, obs.task_id, obs.builder_token)
     except AgoraError as exc:
@@ -459,10 +401,10 @@ async def _query(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec, obs: 
         ctx.condition("Synced", "True", "ReconcileSuccess", "Agora answers again")
 
 
-async def _delete(ctx: Context, memo: kopf.Memo, spec: CloudTranscoderSpec, obs: Observed) -> None:
+async def _delete(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None:
     """Delete the task (§2.6); 404 means it is already gone, which is what was asked."""
     assert obs.task_id and obs.builder_token
-    client = await _client(ctx, memo, spec)
+    client = await _client(ctx, spec)
     try:
         await client.delete(spec.appId, obs.task_id, obs.builder_token)
     except AgoraError as exc:
@@ -499,7 +441,7 @@ async def finalize(
     delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
     try:
         spec = CloudTranscoderSpec.model_validate(spec_dict)
-        await _delete(ctx, memo, spec, obs)
+        await _delete(ctx, spec, obs)
     except (SecretNotFound, KubeApiError) as exc:
         ctx.event("Warning", "CredentialsNotFound", f"cannot delete task {obs.task_id}: {exc}")
         raise kopf.TemporaryError(f"cannot delete task {obs.task_id}: {exc}", delay=delay) from exc

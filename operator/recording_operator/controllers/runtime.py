@@ -16,9 +16,10 @@ from typing import Any, Generic, Protocol, TypeVar
 import kopf
 
 from ..api import FINALIZER, GROUP
-from ..kube import KubeClient
+from ..kube import KubeClient, SecretNotFound
 from ..metrics import provider_observer
 from ..providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
+from ..providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
 from ..providers.realtimekit import RealtimeKitClient
 from ..settings import Settings
 
@@ -76,6 +77,7 @@ class Runtime:
         self._kube: KubeClient | None = None
         self._agora: ClientCache[CloudRecordingClient] = ClientCache()
         self._realtimekit: ClientCache[RealtimeKitClient] = ClientCache()
+        self._transcoder: ClientCache[CloudTranscoderClient] = ClientCache()
 
     @property
     def kube(self) -> KubeClient:
@@ -108,6 +110,31 @@ class Runtime:
             ),
         )
 
+    async def agora_credentials(self, namespace: str, secret_name: str) -> AgoraCredentials:
+        """Agora RESTful API credentials from the Secret's `customerId` and `customerSecret` keys.
+
+        Raises:
+            SecretNotFound: the Secret or one of the keys is missing (names only, never values).
+            KubeApiError: the Secret could not be read.
+        """
+        secret = await self.kube.read_secret(namespace, secret_name)
+        missing = [k for k in ("customerId", "customerSecret") if not secret.get(k)]
+        if missing:
+            raise SecretNotFound(f"Secret {namespace}/{secret_name} has no {' or '.join(missing)}")
+        return AgoraCredentials(secret["customerId"], secret["customerSecret"])
+
+    def transcoder(self, credentials: AgoraCredentials) -> CloudTranscoderClient:
+        """The shared Agora Cloud Transcoder client for these credentials."""
+        return self._transcoder.get(
+            (credentials.customer_id, credentials.customer_secret),
+            lambda: CloudTranscoderClient(
+                credentials,
+                base_urls=self.settings.agora_base_urls,
+                timeout_s=self.settings.agora_timeout_s,
+                retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
+            ),
+        )
+
     def realtimekit(self, api_token: str) -> RealtimeKitClient:
         """The shared RealtimeKit client for this Cloudflare API token (`REALTIMEKIT_BASE_URL`)."""
         return self._realtimekit.get(
@@ -123,6 +150,7 @@ class Runtime:
         """Close every client."""
         await self._agora.aclose()
         await self._realtimekit.aclose()
+        await self._transcoder.aclose()
         if self._kube is not None:
             await self._kube.aclose()
             self._kube = None
