@@ -95,6 +95,25 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(state_dir)))
 
 
+@app.command()
+def record(
+    config: Annotated[
+        Path, typer.Option("--config", help="Recorder config file (recorder/config.py).")
+    ] = Path("/etc/recorder/config.json"),
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Scratch directory (default $RECORDER_WORK_DIR or /var/lib/recorder).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address of the HTTP server.")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="HTTP port (default $RECORDER_HTTP_PORT or 8090).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the recorder agent inside a recorder Pod: FFmpeg, closed-file uploads, /status and /metrics."""
+    from .recorder.main import exit_now
+    from .recorder.main import main as record_main
+
+    exit_now(record_main(config, work_dir=work_dir, host=host, port=port, verbose=verbose))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

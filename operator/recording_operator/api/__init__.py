@@ -4,6 +4,7 @@ from .cloudrecording import CloudRecordingSpec, CloudRecordingStatus
 from .cloudtranscoder import CloudTranscoderSpec, CloudTranscoderStatus
 from .common import API_VERSION, FINALIZER, GROUP, VERSION, parse_duration
 from .crd import CustomResource, PrinterColumn
+from .localrecording import LocalRecordingSpec, LocalRecordingStatus
 
 READY = '.status.conditions[?(@.type=="Ready")].status'
 SYNCED = '.status.conditions[?(@.type=="Synced")].status'
@@ -51,8 +52,29 @@ CLOUD_TRANSCODER = CustomResource(
     ),
 )
 
+LOCAL_RECORDING = CustomResource(
+    kind="LocalRecording",
+    plural="localrecordings",
+    singular="localrecording",
+    short_names=("lrec",),
+    categories=("recordings", "mediaops"),
+    spec_model=LocalRecordingSpec,
+    status_model=LocalRecordingStatus,
+    description="A recorder Pod (FFmpeg + agent) capturing a live input into files, declared as a resource.",
+    printer_columns=(
+        PrinterColumn("Input", "string", ".spec.input.url", "Pull URL."),
+        PrinterColumn("Listen", "string", ".spec.input.listen.protocol", "Push protocol.", priority=1),
+        PrinterColumn("Format", "string", ".spec.output.format", "Output container."),
+        PrinterColumn("Phase", "string", ".status.phase", "Lifecycle phase."),
+        PrinterColumn("Bitrate", "number", ".status.stats.bitrateKbps", "Output kbit/s."),
+        PrinterColumn("Files", "integer", ".status.files.count", "Files closed."),
+        PrinterColumn("Ready", "string", READY),
+        PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+    ),
+)
+
 #: Every kind the operator serves; `recording-operator crds` renders one CRD per entry.
-RESOURCES: list[CustomResource] = [CLOUD_RECORDING, CLOUD_TRANSCODER]
+RESOURCES: list[CustomResource] = [CLOUD_RECORDING, CLOUD_TRANSCODER, LOCAL_RECORDING]
 
 __all__ = [
     "API_VERSION",
@@ -60,6 +82,7 @@ __all__ = [
     "CLOUD_TRANSCODER",
     "FINALIZER",
     "GROUP",
+    "LOCAL_RECORDING",
     "RESOURCES",
     "VERSION",
     "CloudRecordingSpec",
@@ -67,6 +90,8 @@ __all__ = [
     "CloudTranscoderSpec",
     "CloudTranscoderStatus",
     "CustomResource",
+    "LocalRecordingSpec",
+    "LocalRecordingStatus",
     "PrinterColumn",
     "parse_duration",
 ]

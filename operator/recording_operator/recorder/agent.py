@@ -1,0 +1,702 @@
+"""The recorder agent: supervises FFmpeg, turns closed files into stored files, serves its state.
+
+Lifecycle (recorder-notes.md §3.3–§3.6):
+1. Recover: part files left in the work dir by a previous container are closed (csv-listed ones as
+   complete, others as `partial`) and uploaded; numbering resumes after the highest index seen.
+2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every 0.5 s
+   pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist).
+   A stall watchdog restarts FFmpeg when no progress block arrived within `stallTimeout` (FFmpeg
+   prints none while its input is stalled, §3.5). Whatever ends a session (input gone → exit 0,
+   error, stall), the agent restarts FFmpeg with exponential backoff, continuing the numbering,
+   until it is told to stop: exit codes do not say "finished" (§0.8).
+3. When FFmpeg dies without finalizing, its in-flight file is closed as `partial` if ffprobe opens it
+   (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL, §3.3), else discarded.
+4. Stop (SIGTERM, or `maxDuration`): FFmpeg gets SIGTERM (it finalizes, exit 255) and SIGKILL after
+   `stopGraceS`; with `seamless` a continuous recording's parts are joined by the concat demuxer;
+   every closed file is uploaded (bounded retries) and deleted locally; the agent exits 0, or 1 when
+   a file could not be stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import logging
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..api.common import parse_duration
+from ..storage import StorageError, Store
+from . import ffmpeg as ff
+from .config import RecorderConfig
+from .metrics import RecorderMetrics
+from .progress import ProgressBlock, ProgressParser
+from .status import ClosedFile, RecorderStatus, RecordingRef
+
+log = logging.getLogger("recording_operator.recorder")
+
+POLL_S = 0.5
+#: Largest overlay image the agent downloads (bytes).
+OVERLAY_MAX_BYTES = 10 * 1024 * 1024
+#: First-block grace for pull inputs: FFmpeg may connect and probe before any block (s).
+PULL_FIRST_BLOCK_GRACE_S = 20.0
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class _Closed:
+    """A closed local file waiting for upload."""
+
+    path: Path
+    info: ClosedFile
+    attempts: int = 0
+
+
+@dataclass
+class _Session:
+    """State of one FFmpeg run."""
+
+    start_index: int
+    launched_wall: datetime
+    launched_mono: float
+    proc: asyncio.subprocess.Process
+    anchor: datetime | None = None
+    last_block_mono: float | None = None
+    blocks: int = 0
+    stalled: bool = False
+    killed_by_agent: bool = False
+
+
+class Recorder:
+    """One recording: FFmpeg supervision, file closing/upload, status and metrics."""
+
+    def __init__(
+        self,
+        config: RecorderConfig,
+        *,
+        work_dir: Path,
+        store: Store,
+        passphrase: str | None = None,
+        ffmpeg_bin: str = "ffmpeg",
+        ffprobe_bin: str = "ffprobe",
+    ) -> None:
+        """Prepare the work dir (`parts/`, `joined/`); nothing runs until `run()`."""
+        self.config = config
+        self.spec = config.spec
+        self.work_dir = work_dir
+        self.parts_dir = work_dir / "parts"
+        self.joined_dir = work_dir / "joined"
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        self.joined_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store
+        self._passphrase = passphrase
+        self._secrets: list[str | None] = [passphrase]
+        if self.spec.input.url:
+            self._secrets.append(urlsplit(self.spec.input.url).password)
+        self._ffmpeg = ffmpeg_bin
+        self._ffprobe = ffprobe_bin
+        self.metrics = RecorderMetrics()
+        self.status = RecorderStatus(
+            recording=RecordingRef(**config.recording.model_dump()),
+            startedAt=_iso(ff.now_utc()),
+            nextIndex=config.numbering.nextIndex,
+        )
+        self._fmt = self.spec.output.format
+        self._segmented = ff.segment_seconds(self.spec) is not None
+        self._join = self.spec.seamless and not self._segmented
+        self._stop = asyncio.Event()
+        self.stop_reason: str | None = None
+        self._queue: asyncio.Queue[_Closed] = asyncio.Queue()
+        self._pending: set[int] = set()
+        self._handled: set[int] = set()
+        self._join_parts: list[_Closed] = []
+        self._hls_names: dict[str, str] = {}
+        self._hls_first_index = config.numbering.nextIndex
+        self._session: _Session | None = None
+        self._stderr: deque[str] = deque(maxlen=20)
+        self._upload_gave_up = False
+        self._sdp_path: Path | None = None
+        self._overlay_path: Path | None = None
+        self._stats_period = config.agent.statsPeriodS
+
+    # ----------------------------------------------------------------- public
+
+    def request_stop(self, reason: str) -> None:
+        """Ask for a graceful stop (idempotent): FFmpeg finalizes, files are stored, `run()` returns."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            log.info("stop requested: %s", reason)
+            self._stop.set()
+
+    def status_json(self, *, since_index: int = 0) -> str:
+        """The `/status` document as JSON, files with `index >= since_index` only."""
+        doc = self.status.model_copy(
+            update={"files": [f for f in self.status.files if f.index >= since_index]}
+        )
+        return doc.model_dump_json()
+
+    async def run(self) -> int:
+        """Record until stopped; returns the process exit code (0 stored everything, 1 otherwise)."""
+        uploader = asyncio.create_task(self._uploader(), name="recorder-uploader")
+        timer: asyncio.Task[None] | None = None
+        try:
+            try:
+                await self._prepare_inputs()
+                await self._recover()
+            except (OSError, ValueError, httpx.HTTPError) as exc:
+                self._error(f"cannot start: {exc}")
+                self.status.phase = "Failed"
+                self._stop.set()
+            if self.spec.maxDuration:
+                timer = asyncio.create_task(self._max_duration_timer(), name="recorder-max-duration")
+            backoff_ms = self.config.agent.backoffInitialMs
+            while not self._stop.is_set():
+                had_progress = await self._run_session()
+                if self._stop.is_set():
+                    break
+                self.status.reconnects += 1
+                self.status.stats.reconnects = self.status.reconnects
+                self.metrics.reconnects.inc()
+                self.status.phase = "Reconnecting"
+                self.metrics.recording.set(0)
+                if had_progress:
+                    backoff_ms = self.config.agent.backoffInitialMs
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff_ms / 1000)
+                backoff_ms = min(max(backoff_ms * 2, 1), self.config.agent.backoffMaxMs)
+            failed = self.status.phase == "Failed"
+            if not failed:
+                self.status.phase = "Stopping"
+            self.metrics.recording.set(0)
+            if self._join:
+                await self._join_and_enqueue()
+            if self._fmt == "hls":
+                await self._upload_playlist()
+            await self._drain_uploads()
+            if not failed:
+                self.status.phase = "Stopped"
+            self.status.stoppedAt = _iso(ff.now_utc())
+            return 1 if failed or self._upload_gave_up or self._queue.qsize() else 0
+        finally:
+            if timer:
+                timer.cancel()
+            uploader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await uploader
+
+    # ------------------------------------------------------------ preparation
+
+    async def _prepare_inputs(self) -> None:
+        if self.spec.input.sdp:
+            self._sdp_path = self.work_dir / "input.sdp"
+            self._sdp_path.write_text(self.spec.input.sdp, encoding="utf-8")
+        if self.spec.overlay:
+            self._overlay_path = self.work_dir / "overlay.img"
+            async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
+                async with client.stream("GET", self.spec.overlay.imageUrl) as response:
+                    response.raise_for_status()
+                    data = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        data += chunk
+                        if len(data) > OVERLAY_MAX_BYTES:
+                            raise ValueError(f"overlay image larger than {OVERLAY_MAX_BYTES} bytes")
+            self._overlay_path.write_bytes(bytes(data))
+
+    async def _recover(self) -> None:
+        """Close part files a previous container left behind; resume numbering after them."""
+        listed = {name: (start, end) for name, start, end in self._read_csv()}
+        highest = self.config.numbering.nextIndex - 1
+        for name in listed:
+            index = ff.parse_part_name(name)
+            if index is not None:
+                highest = max(highest, index)
+        if self._fmt == "hls":
+            for index, name, _, _ in self._read_playlist():
+                highest = max(highest, index)
+                self._handled.add(index)
+                self._hls_names.setdefault(f"{ff.PART_PREFIX}{index:06d}.ts", name)
+        leftovers = sorted(
+            (idx, p)
+            for p in self.parts_dir.iterdir()
+            if (idx := ff.parse_part_name(p.name.removesuffix(".tmp"))) is not None
+        )
+        for index, path in leftovers:
+            highest = max(highest, index)
+            if path.suffix == ".tmp":
+                path = path.rename(path.with_suffix(""))
+            span = listed.get(path.name)
+            start = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+            await self._close_file(
+                path,
+                index,
+                start,
+                None if span is None else round((span[1] - span[0]) * 1000),
+                partial=span is None,
+            )
+        self.status.nextIndex = highest + 1
+        self._hls_first_index = self.status.nextIndex
+
+    # --------------------------------------------------------------- sessions
+
+    async def _run_session(self) -> bool:
+        """One FFmpeg run; returns True when it produced at least one progress block."""
+        start_index = self.status.nextIndex
+        argv = ff.build_argv(
+            self.spec,
+            parts_dir=self.parts_dir,
+            start_index=start_index,
+            passphrase=self._passphrase,
+            sdp_path=self._sdp_path,
+            overlay_path=self._overlay_path,
+            stats_period_s=self._stats_period,
+            ffmpeg=self._ffmpeg,
+        )
+        argv[0] = self._ffmpeg
+        log.info("starting ffmpeg: %s", " ".join(ff.redact_argv(argv, self._secrets)))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._error(f"cannot run ffmpeg: {exc}")
+            return False
+        self.status.sessions += 1
+        session = _Session(start_index, ff.now_utc(), time.monotonic(), proc)
+        self._session = session
+        readers = [
+            asyncio.create_task(self._read_progress(session)),
+            asyncio.create_task(self._read_stderr(session)),
+        ]
+        stop_wait = asyncio.create_task(self._stop.wait())
+        exit_wait = asyncio.create_task(proc.wait())
+        try:
+            while not exit_wait.done():
+                await asyncio.wait(
+                    {exit_wait, stop_wait}, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                await self._collect_closed(session)
+                self._update_sizes()
+                if exit_wait.done():
+                    break
+                if stop_wait.done():
+                    await self._terminate(session)
+                    break
+                if self._stalled(session):
+                    session.stalled = True
+                    self.metrics.stalls.inc()
+                    self._error(f"stall: no progress for {self.spec.input.stallTimeout}, restarting ffmpeg")
+                    await self._terminate(session)
+                    break
+            returncode = await exit_wait
+            await asyncio.gather(*readers, return_exceptions=True)
+        finally:
+            stop_wait.cancel()
+            for task in readers:
+                task.cancel()
+        log.info("ffmpeg exited with %s after %d progress blocks", returncode, session.blocks)
+        if returncode not in (0, 255) and not session.killed_by_agent and self._stderr:
+            self._error(f"ffmpeg exited with {returncode}: {self._stderr[-1]}")
+        elif returncode == 0 and not self._stop.is_set() and self._stderr:
+            self._error(f"input ended: {self._stderr[-1]}")
+        await self._collect_closed(session)
+        await self._close_leftovers(session, crashed=returncode not in (0, 255))
+        self._session = None
+        return session.blocks > 0
+
+    def _stalled(self, session: _Session) -> bool:
+        stall_s = parse_duration(self.spec.input.stallTimeout).total_seconds()
+        now = time.monotonic()
+        if session.last_block_mono is not None:
+            return now - session.last_block_mono > stall_s
+        if self.spec.input.listen is not None:
+            return False  # waiting for a publisher is not a stall
+        return now - session.launched_mono > max(stall_s * 2, PULL_FIRST_BLOCK_GRACE_S)
+
+    async def _terminate(self, session: _Session) -> None:
+        """SIGTERM (FFmpeg finalizes), then SIGKILL after `stopGraceS`."""
+        session.killed_by_agent = True
+        proc = session.proc
+        if proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), self.config.agent.stopGraceS)
+        except TimeoutError:
+            log.warning("ffmpeg did not exit %.0fs after SIGTERM: SIGKILL", self.config.agent.stopGraceS)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+    async def _read_progress(self, session: _Session) -> None:
+        assert session.proc.stdout is not None
+        parser = ProgressParser()
+        async for raw in session.proc.stdout:
+            block = parser.feed(raw.decode("utf-8", "replace"))
+            if block is not None:
+                self._on_block(session, block)
+
+    def _on_block(self, session: _Session, block: ProgressBlock) -> None:
+        now = ff.now_utc()
+        session.blocks += 1
+        session.last_block_mono = time.monotonic()
+        if session.anchor is None and block.out_time_us:
+            session.anchor = now - timedelta(microseconds=block.out_time_us)
+        if not self._stop.is_set() and self.status.phase != "Failed":
+            self.status.phase = "Recording"
+        stats = self.status.stats
+        stats.bitrateKbps = block.bitrate_kbps
+        stats.fps = block.fps
+        stats.frame = block.frame
+        stats.outTimeMs = block.out_time_ms
+        stats.speed = block.speed
+        stats.dropFrames = block.drop_frames
+        stats.dupFrames = block.dup_frames
+        stats.progress = "end" if block.progress == "end" else "continue"
+        stats.updatedAt = _iso(now)
+        m = self.metrics
+        m.recording.set(1)
+        for gauge, value in (
+            (m.bitrate_kbps, block.bitrate_kbps),
+            (m.fps, block.fps),
+            (m.speed, block.speed),
+            (m.out_time_seconds, None if block.out_time_us is None else block.out_time_us / 1e6),
+        ):
+            if value is not None:
+                gauge.set(value)
+
+    async def _read_stderr(self, session: _Session) -> None:
+        assert session.proc.stderr is not None
+        async for raw in session.proc.stderr:
+            line = ff.redact(raw.decode("utf-8", "replace").rstrip(), self._secrets)
+            if line:
+                self._stderr.append(line)
+                log.debug("ffmpeg: %s", line)
+
+    def _update_sizes(self) -> None:
+        live = 0
+        for path in self.parts_dir.iterdir():
+            with contextlib.suppress(OSError):
+                if ff.parse_part_name(path.name.removesuffix(".tmp")) is not None:
+                    live += path.stat().st_size
+        total = self.status.totalBytes + live
+        self.status.stats.totalSizeBytes = total
+        self.metrics.total_size_bytes.set(total)
+
+    # ---------------------------------------------------------- closed files
+
+    def _read_csv(self) -> list[tuple[str, float, float]]:
+        path = self.parts_dir / ff.SEGMENT_LIST
+        if not path.exists():
+            return []
+        rows = []
+        for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8", errors="replace"))):
+            if len(row) >= 3:
+                with contextlib.suppress(ValueError):
+                    rows.append((row[0], float(row[1]), float(row[2])))
+        return rows
+
+    def _read_playlist(self) -> list[tuple[int, str, float, datetime | None]]:
+        """(index, uri, duration s, program date time) of each segment in the local HLS playlist."""
+        path = self.parts_dir / ff.HLS_PLAYLIST
+        if not path.exists():
+            return []
+        out = []
+        duration = 0.0
+        pdt: datetime | None = None
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("#EXTINF:"):
+                with contextlib.suppress(ValueError):
+                    duration = float(line[len("#EXTINF:") :].split(",")[0])
+            elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                try:
+                    pdt = datetime.fromisoformat(line.split(":", 1)[1].strip())
+                except ValueError:
+                    pdt = None
+            elif line and not line.startswith("#"):
+                index = ff.parse_part_name(Path(line).name)
+                if index is not None:
+                    out.append((index, Path(line).name, duration, pdt))
+                pdt = None
+        return out
+
+    async def _collect_closed(self, session: _Session) -> None:
+        """Close files the muxer reported closed (csv list / HLS playlist)."""
+        anchor = session.anchor or session.launched_wall
+        if self._fmt == "hls":
+            fresh = False
+            for index, name, duration, pdt in self._read_playlist():
+                if index in self._handled:
+                    continue
+                path = self.parts_dir / name
+                if not path.exists():
+                    continue
+                fresh = True
+                await self._close_file(path, index, pdt or anchor, round(duration * 1000), partial=False)
+            if fresh:
+                await self._upload_playlist()
+            return
+        if not self._segmented:
+            return
+        for name, start, end in self._read_csv():
+            seg_index = ff.parse_part_name(name)
+            if seg_index is None or seg_index in self._handled or seg_index < session.start_index:
+                continue
+            path = self.parts_dir / name
+            if not path.exists():
+                continue
+            begin = anchor + timedelta(seconds=start)
+            await self._close_file(path, seg_index, begin, round((end - start) * 1000), partial=False)
+
+    async def _close_leftovers(self, session: _Session, *, crashed: bool) -> None:
+        """After FFmpeg exited: close its in-flight file(s) (continuous file, or a crash's partial)."""
+        anchor = session.anchor or session.launched_wall
+        for path in sorted(self.parts_dir.iterdir()):
+            index = ff.parse_part_name(path.name.removesuffix(".tmp"))
+            if index is None or index < session.start_index or index in self._handled:
+                continue
+            if path.suffix == ".tmp":
+                path = path.rename(path.with_suffix(""))
+            partial = self._segmented or crashed
+            start = (
+                anchor if not self._segmented else datetime.fromtimestamp(path.stat().st_ctime).astimezone()
+            )
+            await self._close_file(path, index, start, None, partial=partial)
+
+    async def _probe_duration_ms(self, path: Path) -> int | None:
+        """Media duration by ffprobe (ms), None when ffprobe cannot open the file."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self._ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError:
+            return None
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            return None
+        try:
+            return round(float(out.decode().strip()) * 1000)
+        except ValueError:
+            return 0
+
+    async def _close_file(
+        self, path: Path, index: int, start: datetime, duration_ms: int | None, *, partial: bool
+    ) -> None:
+        """Name, record and queue one closed file (discarding empty/unplayable ones)."""
+        self._handled.add(index)
+        self.status.nextIndex = max(self.status.nextIndex, index + 1)
+        size = _size(path)
+        probed = await self._probe_duration_ms(path) if (duration_ms is None or partial) else duration_ms
+        if size == 0 or probed is None:
+            self._error(f"discarded unplayable file {path.name} ({size} bytes)")
+            _remove(path)
+            return
+        if duration_ms is None:
+            duration_ms = probed
+        name = ff.render_file_name(
+            self.spec.output.fileNameTemplate,
+            recording=self.config.recording.name,
+            namespace=self.config.recording.namespace,
+            index=index,
+            start=start,
+            extension=ff.EXTENSIONS[self._fmt],
+        )
+        key = self.store.key_for(name)
+        info = ClosedFile(
+            index=index,
+            name=name,
+            key=key,
+            location=self.store.uri(key),
+            format=self._fmt,
+            sizeBytes=size,
+            durationMs=duration_ms,
+            startedAt=_iso(start.astimezone(ff.now_utc().tzinfo)),
+            partial=partial,
+        )
+        log.info(
+            "closed %s → %s (%d bytes, %s ms%s)",
+            path.name,
+            name,
+            size,
+            duration_ms,
+            ", partial" if partial else "",
+        )
+        self.metrics.files_closed.inc()
+        item = _Closed(path, info)
+        if self._fmt == "hls":
+            self._hls_names[path.name] = name
+        if self._join:
+            self._join_parts.append(item)
+            return
+        self._publish(item)
+
+    def _publish(self, item: _Closed) -> None:
+        self.status.files.append(item.info)
+        self.status.files.sort(key=lambda f: f.index)
+        self.status.filesClosed = len(self.status.files)
+        self.status.totalBytes += item.info.sizeBytes
+        self._pending.add(item.info.index)
+        self._sync_pending()
+        self._queue.put_nowait(item)
+
+    def _sync_pending(self) -> None:
+        self.status.uploadPending = len(self._pending)
+        self.metrics.upload_pending.set(len(self._pending))
+
+    async def _join_and_enqueue(self) -> None:
+        """seamless + continuous: join the session parts into one file with the concat demuxer (§3.6)."""
+        parts, self._join_parts = self._join_parts, []
+        if len(parts) <= 1:
+            for item in parts:
+                self._publish(item)
+            return
+        first = parts[0]
+        listing = self.joined_dir / "parts.ffconcat"
+        lines = ["ffconcat version 1.0"] + [f"file '{p.path.resolve()}'" for p in parts]
+        listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        joined = self.joined_dir / first.path.name
+        argv = ff.concat_argv(listing, joined, self._fmt, ffmpeg=self._ffmpeg)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await proc.communicate()
+        duration = await self._probe_duration_ms(joined) if proc.returncode == 0 else None
+        if proc.returncode != 0 or duration is None:
+            self._error(f"concat join failed, storing {len(parts)} parts separately: {err.decode()[-300:]}")
+            joined.unlink(missing_ok=True)
+            for item in parts:
+                self._publish(item)
+            return
+        for item in parts:
+            item.path.unlink(missing_ok=True)
+        info = first.info.model_copy(
+            update={"sizeBytes": joined.stat().st_size, "durationMs": duration, "partial": False}
+        )
+        log.info("joined %d parts into %s (%d ms)", len(parts), info.name, duration)
+        self._publish(_Closed(joined, info))
+
+    # ---------------------------------------------------------------- uploads
+
+    async def _upload_one(self, item: _Closed) -> bool:
+        item.attempts += 1
+        try:
+            sent = await self.store.upload_file(item.path, item.info.key)
+        except (StorageError, OSError) as exc:
+            self.metrics.upload_failures.inc()
+            self._error(f"upload of {item.info.name} failed (attempt {item.attempts}): {exc}")
+            return False
+        item.path.unlink(missing_ok=True)
+        item.info.uploaded = True
+        item.info.uploadedAt = _iso(ff.now_utc())
+        self.metrics.upload_bytes.inc(sent)
+        self.metrics.uploads.inc()
+        self._pending.discard(item.info.index)
+        self._sync_pending()
+        log.info("stored %s (%d bytes)", item.info.location, sent)
+        return True
+
+    async def _uploader(self) -> None:
+        """Upload queued files in order; retry with backoff (1 s doubling to 30 s) while recording."""
+        while True:
+            item = await self._queue.get()
+            try:
+                delay = 1.0
+                while not await self._upload_one(item):
+                    if self._stop.is_set() and item.attempts >= self.config.agent.uploadAttempts:
+                        self._upload_gave_up = True
+                        break
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            finally:
+                self._queue.task_done()
+
+    async def _drain_uploads(self) -> None:
+        await self._queue.join()
+
+    async def _upload_playlist(self) -> None:
+        """Upload the HLS playlist with segment URIs rewritten to the stored names (overwrites)."""
+        source = self.parts_dir / ff.HLS_PLAYLIST
+        if not source.exists():
+            return
+        lines = []
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                line = self._hls_names.get(Path(line).name, Path(line).name)
+            lines.append(line)
+        out = self.joined_dir / "playlist.m3u8"
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        key = self.store.key_for(f"{self.config.recording.name}-{self._hls_first_index:05d}.m3u8")
+        try:
+            await self.store.upload_file(out, key)
+            self.status.playlist = self.store.uri(key)
+        except (StorageError, OSError) as exc:
+            self.metrics.upload_failures.inc()
+            self._error(f"playlist upload failed: {exc}")
+
+    # ------------------------------------------------------------------ misc
+
+    async def _max_duration_timer(self) -> None:
+        assert self.spec.maxDuration is not None
+        await asyncio.sleep(parse_duration(self.spec.maxDuration).total_seconds())
+        self.request_stop("MaxDuration")
+
+    def _error(self, message: str) -> None:
+        message = ff.redact(message, self._secrets)
+        log.warning("%s", message)
+        self.status.lastError = message[-2000:]
+        self.status.lastErrorAt = _iso(ff.now_utc())
+
+
+async def run_recorder(
+    config: RecorderConfig,
+    *,
+    work_dir: Path,
+    store: Store,
+    passphrase: str | None,
+    http_host: str,
+    http_port: int,
+) -> int:
+    """Run a Recorder with its HTTP server until SIGTERM/SIGINT (or maxDuration); returns the exit code.
+
+    Raises:
+        OSError: the HTTP port cannot be bound.
+    """
+    from .http import start_http
+
+    recorder = Recorder(config, work_dir=work_dir, store=store, passphrase=passphrase)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, recorder.request_stop, signal.Signals(sig).name)
+    runner = await start_http(recorder, http_host, http_port)
+    log.info("recorder for %s/%s serving on %s:%d (pid %d)", config.recording.namespace,
+             config.recording.name, http_host, http_port, os.getpid())  # fmt: skip
+    try:
+        return await recorder.run()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,135 @@
+"""The LocalRecording CRD rejects unsafe or contradictory specs (CEL via cel-python, patterns via re)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import celpy
+import pytest
+import yaml
+
+CRD = yaml.safe_load(
+    (Path(__file__).resolve().parents[3] / "crds" / "localrecordings.recording.mediaops.io.yaml").read_text()
+)
+SPEC_SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+GOOD: dict[str, Any] = {
+    "input": {"url": "srt://source.example:9000", "passphraseSecretRef": {"name": "srt", "key": "p"}},
+    "output": {
+        "format": "mp4",
+        "segmentDuration": "10m",
+        "fileNameTemplate": "{recording}-{start:%Y%m%d}-{index}",
+    },
+    "transcoding": {"video": {"codec": "h264", "keyframeInterval": "2s"}, "audio": {"codec": "aac"}},
+    "storage": {"vendor": "s3", "bucket": "recordings", "region": "us-east-1"},
+}
+
+
+def violations(schema: dict[str, Any], value: Any, path: str = "spec") -> list[str]:
+    """Every CEL rule and `pattern` under `schema` that `value` breaks."""
+    found: list[str] = []
+    env = celpy.Environment()
+    for rule in schema.get("x-kubernetes-validations", []):
+        program = env.program(env.compile(rule["rule"]))
+        if not bool(program.evaluate({"self": celpy.json_to_cel(value)})):
+            found.append(f"{path}: {rule['message']}")
+    # Kubernetes patterns are RE2: `$` is the end of text (Python's `$` also matches before a final \n).
+    pattern = re.sub(r"\$$", r"\\Z", schema.get("pattern", ""))
+    if isinstance(value, str) and pattern and not re.search(pattern, value):
+        found.append(f"{path}: pattern")
+    if isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                found += violations(sub, value[key], f"{path}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            found += violations(schema["items"], item, f"{path}[{i}]")
+    return found
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    spec = copy.deepcopy(GOOD)
+    for dotted, value in changes.items():
+        node = spec
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return spec
+
+
+def test_good_spec_passes() -> None:
+    assert violations(SPEC_SCHEMA, GOOD) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "concat:/etc/hostname|/etc/hostname", "subfile,,start,0,end,0,,:/etc/passwd",
+     "data:text/plain;base64,AAAA", "pipe:0", "gopher://x/", "ftp://x/a.ts", "FILE:///etc/passwd",
+     "srt://host:1|concat:/x", "srt://"],
+)  # fmt: skip
+def test_unsafe_input_urls_rejected(url: str) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(input={"url": url}))
+    assert any("spec.input.url: pattern" in v or "scheme must be one of" in v for v in found), found
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["srt://h:9000?streamid=cam1", "rtmp://h/live/k", "rtmps://h/live/k", "rtsp://h/s", "rtsps://h/s",
+     "https://h/live/index.m3u8", "http://h/manifest.mpd", "udp://239.0.0.1:5000", "rtp://0.0.0.0:5004",
+     "rist://h:8000"],
+)  # fmt: skip
+def test_allowed_input_urls(url: str) -> None:
+    assert violations(SPEC_SCHEMA, with_changes(input={"url": url})) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"input": {"url": "srt://h:1", "listen": {"protocol": "srt", "port": 9000}}}, "exactly one of url and listen"),
+        ({"input": {"stallTimeout": "5s"}}, "exactly one of url and listen"),
+        ({"input": {"url": "srt://h:1?passphrase=abcdefghijk"}}, "passphraseSecretRef"),
+        ({"input": {"url": "rtmp://h/a/b", "passphraseSecretRef": {"name": "s", "key": "k"}}}, "SRT inputs only"),
+        ({"input": {"url": "udp://h:1", "streamid": "x"}}, "streamid is for SRT"),
+        ({"input": {"url": "udp://h:1", "sdp": "v=0"}}, "sdp is for rtp"),
+        ({"output__fileNameTemplate": "{recording}-{start}"}, "must contain {index}"),
+        ({"output__segmentDuration": "500ms"}, "segmentDuration must be ≥ 1s"),
+        ({"output__format": "mp3"}, "mp3 is audio only: remove transcoding.video"),
+        ({"output__format": "mp3", "transcoding": {"audio": {"codec": "aac"}}}, "mp3 output needs"),
+        ({"output__format": "mp3", "transcoding": None, "overlay": {"imageUrl": "https://x/l.png"}},
+         "mp3 is audio only: remove overlay"),
+        ({"output__format": "flv", "transcoding": {"video": {"codec": "hevc"}}}, "flv carries h264"),
+        ({"transcoding": {}}, "set video and/or audio"),
+        ({"transcoding": {"audio": {"codec": "opus", "sampleRate": 44100}}}, "opus supports sampleRate"),
+        ({"storage": {"vendor": "sftp", "bucket": "b"}}, "LocalRecording stores to"),
+        ({"storage": {"vendor": "s3-compatible", "bucket": "b"}}, "needs storage.endpoint"),
+        ({"storage": {"vendor": "volume"}}, "vendor volume needs storage.volume"),
+        ({"storage": {"vendor": "gcs"}}, "needs storage.bucket"),
+    ],
+)  # fmt: skip
+def test_rules_reject(changes: dict[str, Any], message: str) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(**changes))
+    assert any(message in v for v in found), found
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["../{index}", "a/{index}", "a\\{index}", "{index} x", "{index};rm", ".{index}", "{start:%c}-{index}",
+     "{start:%Y/%m}-{index}", "{foo}-{index}", "{index}\n"],
+)  # fmt: skip
+def test_unsafe_file_name_templates_rejected(template: str) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(output__fileNameTemplate=template))
+    assert "spec.output.fileNameTemplate: pattern" in found, found
+
+
+def test_listen_input_and_volume_storage_pass() -> None:
+    spec = with_changes(
+        input={"listen": {"protocol": "rtmp", "port": 1935}},
+        storage={"vendor": "volume", "volume": {"claimName": "c"}},
+    )
+    assert violations(SPEC_SCHEMA, spec) == []

@@ -1,0 +1,243 @@
+"""The pure argv builder: per input type, per output format, transcoding, names (recorder-notes.md §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recording_operator.api.localrecording import LocalRecordingSpec
+from recording_operator.recorder import ffmpeg as ff
+
+PARTS = Path("/w/parts")
+STORAGE = {"vendor": "volume", "volume": {"claimName": "rec"}}
+
+
+def spec(input: dict[str, Any] | None = None, **fields: Any) -> LocalRecordingSpec:
+    return LocalRecordingSpec.model_validate(
+        {"input": input or {"url": "srt://src:9000"}, "storage": STORAGE, **fields}
+    )
+
+
+def argv(s: LocalRecordingSpec, **kw: Any) -> list[str]:
+    return ff.build_argv(s, parts_dir=PARTS, start_index=kw.pop("start_index", 3), **kw)
+
+
+def opt(args: list[str], name: str) -> str:
+    """Value of the first `name` option."""
+    return args[args.index(name) + 1]
+
+
+def before_input(args: list[str]) -> list[str]:
+    return args[: args.index("-i")]
+
+
+@pytest.mark.parametrize(
+    ("inp", "kind", "whitelist", "url"),
+    [
+        ({"url": "srt://src:9000"}, "srt", "srt,udp", "srt://src:9000"),
+        ({"url": "rtmp://src/live/key"}, "rtmp", "rtmp,tcp", "rtmp://src/live/key"),
+        ({"url": "rtmps://src/live/key"}, "rtmps", "rtmps,rtmp,tls,tcp", "rtmps://src/live/key"),
+        ({"url": "rtsp://cam/stream"}, "rtsp", "rtsp,rtp,udp,tcp", "rtsp://cam/stream"),
+        ({"url": "rtsps://cam/stream"}, "rtsps", "rtsps,rtsp,rtp,udp,tcp,tls", "rtsps://cam/stream"),
+        ({"url": "https://cdn/live/index.m3u8"}, "hls", "http,https,tcp,tls,crypto", "https://cdn/live/index.m3u8"),
+        ({"url": "https://cdn/live/manifest.mpd"}, "dash", "http,https,tcp,tls,crypto", "https://cdn/live/manifest.mpd"),
+        ({"url": "http://cdn/live.ts"}, "http", "http,https,tcp,tls", "http://cdn/live.ts"),
+        ({"url": "udp://239.1.1.1:5000"}, "udp", "udp",
+         "udp://239.1.1.1:5000?timeout=10000000&fifo_size=1000000&overrun_nonfatal=1"),
+        ({"url": "rtp://0.0.0.0:5004"}, "rtp", "rtp,udp", "rtp://0.0.0.0:5004?timeout=10000000"),
+        ({"url": "rist://src:8000"}, "rist", "rist", "rist://src:8000"),
+        ({"listen": {"protocol": "srt", "port": 9000}}, "srt", "srt,udp", "srt://0.0.0.0:9000"),
+        ({"listen": {"protocol": "rtmp", "port": 1935}}, "rtmp", "rtmp,tcp", "rtmp://0.0.0.0:1935/live/stream"),
+        ({"listen": {"protocol": "udp", "port": 5000}}, "udp", "udp",
+         "udp://0.0.0.0:5000?timeout=10000000&fifo_size=1000000&overrun_nonfatal=1"),
+        ({"listen": {"protocol": "rist", "port": 8000}}, "rist", "rist", "rist://@0.0.0.0:8000"),
+    ],
+)  # fmt: skip
+def test_every_input_type(inp: dict[str, Any], kind: str, whitelist: str, url: str) -> None:
+    s = spec(inp)
+    assert ff.input_kind(s.input) == kind
+    args = argv(s)
+    assert opt(args, "-protocol_whitelist") == whitelist
+    assert opt(args, "-i") == url
+    pre = before_input(args)
+    # low probing (TL;DR 9), progress on stdout with a cadence, stderr stats off
+    assert opt(pre, "-analyzeduration") == "1000000" and opt(pre, "-probesize") == "1000000"
+    assert opt(args, "-progress") == "pipe:1" and "-stats_period" in args and "-nostats" in args
+    assert opt(args, "-flush_packets") == "1"
+
+
+@pytest.mark.parametrize(
+    ("inp", "option", "value"),
+    [
+        ({"url": "srt://s:1"}, "-timeout", "10000000"),
+        ({"url": "rtmp://s/a/b", "readTimeout": "3s"}, "-rw_timeout", "3000000"),
+        ({"url": "rtsp://s/x"}, "-timeout", "10000000"),
+        ({"url": "rtsp://s/x", "rtspTransport": "udp"}, "-rtsp_transport", "udp"),
+        ({"url": "https://s/a.m3u8"}, "-rw_timeout", "10000000"),
+        ({"url": "https://s/a.m3u8"}, "-m3u8_hold_counters", "10"),
+        ({"url": "http://s/a.ts"}, "-reconnect_streamed", "1"),
+        ({"listen": {"protocol": "rtmp", "port": 1935}}, "-listen", "1"),
+        ({"listen": {"protocol": "srt", "port": 9000}}, "-mode", "listener"),
+        ({"url": "srt://s:1"}, "-mode", "caller"),
+        ({"url": "srt://s:1", "latency": "200ms"}, "-latency", "200000"),
+        (
+            {"url": "srt://s:1", "streamid": "#!::r=live/cam1,m=request"},
+            "-streamid",
+            "#!::r=live/cam1,m=request",
+        ),
+    ],
+)
+def test_read_timeouts_and_protocol_options(inp: dict[str, Any], option: str, value: str) -> None:
+    assert opt(before_input(argv(spec(inp))), option) == value
+
+
+def test_srt_passphrase_is_an_option_and_redacted() -> None:
+    args = argv(
+        spec({"url": "srt://s:1", "passphraseSecretRef": {"name": "x", "key": "p"}}), passphrase="s3cr&t=pass"
+    )
+    assert opt(before_input(args), "-passphrase") == "s3cr&t=pass"
+    assert "passphrase" not in opt(args, "-i")
+    shown = " ".join(ff.redact_argv(args, ["s3cr&t=pass"]))
+    assert "s3cr&t=pass" not in shown and "-passphrase ***" in shown
+
+
+def test_rtp_with_sdp_reads_agent_file_with_file_whitelist() -> None:
+    s = spec({"url": "rtp://0.0.0.0:5004", "sdp": "v=0\r\n"})
+    args = argv(s, sdp_path=Path("/w/input.sdp"))
+    assert opt(args, "-protocol_whitelist") == "file,rtp,udp"
+    assert opt(args, "-f") == "sdp" and opt(args, "-i") == "/w/input.sdp"
+    with pytest.raises(ValueError, match="SDP"):
+        argv(s)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "muxer", "ext"),
+    [("mp4", "mp4", "mp4"), ("mkv", "matroska", "mkv"), ("flv", "flv", "flv"), ("mpegts", "mpegts", "ts"),
+     ("mp3", "mp3", "mp3"), ("avi", "avi", "avi")],
+)  # fmt: skip
+def test_continuous_outputs(fmt: str, muxer: str, ext: str) -> None:
+    args = argv(spec(output={"format": fmt}), start_index=7)
+    # one file through the segment muxer (its inner muxer fixes ADTS AAC from MPEG-TS sources)
+    assert args[-1] == f"/w/parts/seg_%06d.{ext}" and opt(args, "-segment_start_number") == "7"
+    assert opt(args, "-segment_time") == "1000000000" and opt(args, "-segment_format") == muxer
+    if fmt == "mp4":
+        assert "movflags=+frag_keyframe+empty_moov+default_base_moof" in opt(args, "-segment_format_options")
+    if fmt == "mp3":
+        assert "-vn" in args and opt(args, "-c:a") == "libmp3lame" and opt(args, "-map") == "0:a:0"
+    else:
+        assert opt(args, "-c:v") == "copy" and opt(args, "-c:a") == "copy"
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mkv", "flv", "mpegts", "mp3", "avi"])
+def test_segmented_outputs_use_segment_muxer_with_csv_list(fmt: str) -> None:
+    args = argv(spec(output={"format": fmt, "segmentDuration": "10m"}), start_index=12)
+    assert opt(args, "-f") == "segment" and opt(args, "-segment_time") == "600"
+    assert opt(args, "-segment_format") == ff.MUXERS[fmt]
+    assert opt(args, "-segment_list_type") == "csv" and opt(args, "-segment_list_flags") == "+live"
+    assert opt(args, "-segment_list") == "/w/parts/segments.csv"
+    assert opt(args, "-segment_start_number") == "12" and opt(args, "-reset_timestamps") == "1"
+    assert "flush_packets=1" in opt(args, "-segment_format_options")
+    if fmt == "mp4":
+        assert "movflags=+frag_keyframe+empty_moov+default_base_moof" in opt(args, "-segment_format_options")
+    assert args[-1] == f"/w/parts/seg_%06d.{ff.EXTENSIONS[fmt]}"
+
+
+def test_hls_event_playlist_appends() -> None:
+    args = argv(spec(output={"format": "hls"}), start_index=4)
+    assert opt(args, "-f") == "hls" and opt(args, "-hls_time") == "6"
+    assert opt(args, "-hls_playlist_type") == "event" and opt(args, "-hls_list_size") == "0"
+    assert "+append_list" in opt(args, "-hls_flags") and "delete_segments" not in opt(args, "-hls_flags")
+    assert opt(args, "-start_number") == "4" and args[-1] == "/w/parts/index.m3u8"
+
+
+def test_video_and_audio_transcoding_options() -> None:
+    s = spec(
+        output={"format": "mp4", "segmentDuration": "6s"},
+        transcoding={
+            "video": {"codec": "h264", "bitrateKbps": 2500, "preset": "ultrafast", "keyframeInterval": "2s",
+                      "width": 1280, "height": 720, "fps": 30, "pixelFormat": "yuv420p"},
+            "audio": {"codec": "opus", "bitrateKbps": 96, "sampleRate": 48000, "channels": 2},
+        },
+    )  # fmt: skip
+    args = argv(s)
+    assert opt(args, "-c:v") == "libx264" and opt(args, "-preset") == "ultrafast"
+    assert (
+        opt(args, "-b:v") == "2500k" and opt(args, "-maxrate") == "2500k" and opt(args, "-bufsize") == "5000k"
+    )
+    assert opt(args, "-force_key_frames") == "expr:gte(t,n_forced*2)"  # gcd(2 s, 6 s)
+    assert opt(args, "-sc_threshold") == "0" and opt(args, "-pix_fmt") == "yuv420p"
+    assert opt(args, "-vf") == "scale=1280:720,fps=30"
+    assert opt(args, "-c:a") == "libopus" and opt(args, "-b:a") == "96k"
+    assert opt(args, "-ar") == "48000" and opt(args, "-ac") == "2"
+
+
+def test_crf_with_bitrate_cap_and_hevc_tag() -> None:
+    args = argv(spec(transcoding={"video": {"codec": "hevc", "crf": 28, "bitrateKbps": 4000}}))
+    assert opt(args, "-c:v") == "libx265" and opt(args, "-crf") == "28"
+    assert opt(args, "-maxrate") == "4000k" and "-b:v" not in args
+    assert opt(args, "-tag:v") == "hvc1" and opt(args, "-c:a") == "copy"
+
+
+def test_segment_cut_keyframes_forced_when_transcoding() -> None:
+    args = argv(spec(output={"format": "mpegts", "segmentDuration": "3s"}, transcoding={"video": {}}))
+    assert opt(args, "-force_key_frames") == "expr:gte(t,n_forced*3)"
+
+
+def test_audio_track_and_channel_selection() -> None:
+    args = argv(spec(audio={"track": 1, "channels": [3, 4]}))
+    assert "0:a:1?" in args and opt(args, "-af") == "pan=stereo|c0=c2|c1=c3"
+    assert opt(args, "-c:a") == "aac" and opt(args, "-c:v") == "copy"
+    mono = argv(spec(audio={"channels": [2]}))
+    assert opt(mono, "-af") == "pan=mono|c0=c1"
+
+
+def test_overlay_uses_local_file_and_forces_video_encode() -> None:
+    s = spec(overlay={"imageUrl": "https://cdn/logo.png", "position": {"x": 20, "y": 30}})
+    with pytest.raises(ValueError, match="overlay"):
+        argv(s)
+    args = argv(s, overlay_path=Path("/w/overlay.img"))
+    second_input = [i for i, a in enumerate(args) if a == "-i"][1]
+    assert args[second_input - 1] == "file" and args[second_input + 1] == "/w/overlay.img"
+    graph = opt(args, "-filter_complex")
+    assert "overlay=20:30" in graph and opt(args, "-map") == "[vout]"
+    assert opt(args, "-c:v") == "libx264"
+
+
+def test_concat_join_argv() -> None:
+    args = ff.concat_argv(Path("/w/list.ffconcat"), Path("/w/out.mp4"), "mp4")
+    assert opt(args, "-f") == "concat" and opt(args, "-safe") == "0"
+    assert opt(args, "-protocol_whitelist") == "file" and opt(args, "-movflags") == "+faststart"
+
+
+START = datetime(2026, 11, 21, 12, 0, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{recording}-{start:%Y%m%d-%H%M%S}-{index}", "standup-20261121-120005-00042.mp4"),
+        ("{namespace}_{recording}_{index}", "team_standup_00042.mp4"),
+        ("{start}-{index}", "20261121T120005Z-00042.mp4"),
+    ],
+)
+def test_file_names_from_template(template: str, expected: str) -> None:
+    name = ff.render_file_name(
+        template, recording="standup", namespace="team", index=42, start=START, extension="mp4"
+    )
+    assert name == expected
+
+
+@pytest.mark.parametrize(
+    "template", ["../{index}", "a/{index}", "{index}{start:%c}", "{bogus}{index}", ".{index}"]
+)
+def test_unsafe_templates_rejected(template: str) -> None:
+    with pytest.raises(ff.TemplateError):
+        ff.render_file_name(template, recording="r", namespace="n", index=1, start=START, extension="ts")
+
+
+def test_part_names_roundtrip() -> None:
+    assert ff.part_name(7, "mpegts") == "seg_000007.ts"
+    assert ff.parse_part_name("seg_000007.ts") == 7 and ff.parse_part_name("segments.csv") is None
