@@ -73,6 +73,7 @@ def sandbox(
     with_operator: Annotated[bool, typer.Option(help="Also run the operator against the sandbox.")] = False,
     crd_dir: Annotated[Path, typer.Option(help="CRDs to register.")] = REPO_CRDS,
     host: Annotated[str, typer.Option(help="Address the emulators listen on.")] = "127.0.0.1",
+    s3: Annotated[bool, typer.Option(help="Also run moto's S3 server (bucket `recordings`).")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Start the Kubernetes API and Agora emulators (and the operator); run until interrupted."""
@@ -80,7 +81,9 @@ def sandbox(
     from .sandbox.runner import run_sandbox
 
     configure_logging(verbose)
-    asyncio.run(run_sandbox(state_dir=state_dir, with_operator=with_operator, crd_dir=crd_dir, host=host))
+    asyncio.run(
+        run_sandbox(state_dir=state_dir, with_operator=with_operator, crd_dir=crd_dir, host=host, with_s3=s3)
+    )
 
 
 @app.command()

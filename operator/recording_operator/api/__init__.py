@@ -5,6 +5,7 @@ from .cloudtranscoder import CloudTranscoderSpec, CloudTranscoderStatus
 from .common import API_VERSION, FINALIZER, GROUP, VERSION, parse_duration
 from .crd import CustomResource, PrinterColumn
 from .localrecording import LocalRecordingSpec, LocalRecordingStatus
+from .recordedfile import RecordedFileSpec, RecordedFileStatus
 
 READY = '.status.conditions[?(@.type=="Ready")].status'
 SYNCED = '.status.conditions[?(@.type=="Synced")].status'
@@ -73,8 +74,28 @@ LOCAL_RECORDING = CustomResource(
     ),
 )
 
+RECORDED_FILE = CustomResource(
+    kind="RecordedFile",
+    plural="recordedfiles",
+    singular="recordedfile",
+    short_names=("rfile",),
+    categories=("recordings", "mediaops"),
+    spec_model=RecordedFileSpec,
+    status_model=RecordedFileStatus,
+    description="One stored artifact of a recording; deleting it deletes the stored file (deletionPolicy Delete).",
+    printer_columns=(
+        PrinterColumn("Recording", "string", ".spec.recordingRef.name", "The recording that produced it."),
+        PrinterColumn("Format", "string", ".spec.format"),
+        PrinterColumn("Size", "integer", ".spec.sizeBytes", "Bytes."),
+        PrinterColumn("Duration", "integer", ".spec.durationMs", "Milliseconds."),
+        PrinterColumn("Phase", "string", ".status.phase"),
+        PrinterColumn("Key", "string", ".spec.location.key", "Object key.", priority=1),
+        PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+    ),
+)
+
 #: Every kind the operator serves; `recording-operator crds` renders one CRD per entry.
-RESOURCES: list[CustomResource] = [CLOUD_RECORDING, CLOUD_TRANSCODER, LOCAL_RECORDING]
+RESOURCES: list[CustomResource] = [CLOUD_RECORDING, CLOUD_TRANSCODER, LOCAL_RECORDING, RECORDED_FILE]
 
 __all__ = [
     "API_VERSION",

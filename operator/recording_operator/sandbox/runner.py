@@ -22,6 +22,7 @@ import httpx
 from .agora import AgoraEmulator
 from .kube import KubeEmulator
 from .realtimekit import RealtimeKitEmulator
+from .s3 import S3Server
 
 #: Operator settings the sandbox uses unless the environment already sets them: quick enough to
 #: watch a recording's status move in a demo (production defaults: 60 s query, 10 s tick).
@@ -41,7 +42,8 @@ class Sandbox:
     """Emulators (+ optionally the operator process) for one state directory.
 
     Writes `state_dir/kubeconfig` and `state_dir/endpoints.json`
-    (`{"kubernetes": url, "agora": url, "realtimekit": url}`) once everything is ready.
+    (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
+    S3 server with the `buckets` created) once everything is ready.
     """
 
     def __init__(
@@ -53,6 +55,8 @@ class Sandbox:
         host: str = "127.0.0.1",
         operator_env: dict[str, str] | None = None,
         agora_options: dict[str, Any] | None = None,
+        with_s3: bool = False,
+        buckets: tuple[str, ...] = ("recordings",),
     ) -> None:
         self.state_dir = state_dir
         self.crd_dir = crd_dir
@@ -62,6 +66,8 @@ class Sandbox:
         self.kube = KubeEmulator(crd_paths=[crd_dir])
         self.agora = AgoraEmulator(**(agora_options or {}))
         self.realtimekit = RealtimeKitEmulator()
+        self.s3 = S3Server(state_dir / "s3.log", host) if with_s3 else None
+        self.buckets = buckets
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
         self.endpoints: dict[str, str] = {}
@@ -73,6 +79,10 @@ class Sandbox:
         realtimekit_url = await self.realtimekit.start(self.host, 0)
         self.kube.write_kubeconfig(self.kubeconfig)
         self.endpoints = {"kubernetes": kube_url, "agora": agora_url, "realtimekit": realtimekit_url}
+        if self.s3 is not None:
+            self.endpoints["s3"] = await self.s3.start()
+            for bucket in self.buckets:
+                await self.s3.create_bucket(bucket)
         if self.with_operator:
             self.start_operator()
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -82,6 +92,8 @@ class Sandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_operator()
+        if self.s3 is not None:
+            self.s3.stop()
         await self.realtimekit.stop()
         await self.agora.stop()
         await self.kube.stop()
@@ -126,9 +138,13 @@ class Sandbox:
         self.operator = None
 
 
-async def run_sandbox(*, state_dir: Path, with_operator: bool, crd_dir: Path, host: str) -> None:
+async def run_sandbox(
+    *, state_dir: Path, with_operator: bool, crd_dir: Path, host: str, with_s3: bool = True
+) -> None:
     """`recording-operator sandbox`: start everything, print the endpoints, run until interrupted."""
-    async with Sandbox(state_dir, crd_dir=crd_dir, with_operator=with_operator, host=host) as sandbox:
+    async with Sandbox(
+        state_dir, crd_dir=crd_dir, with_operator=with_operator, host=host, with_s3=with_s3
+    ) as sandbox:
         print(json.dumps(sandbox.endpoints), flush=True)
         print(f"export KUBECONFIG={sandbox.kubeconfig}", flush=True)
         stop = asyncio.Event()

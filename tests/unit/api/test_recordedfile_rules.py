@@ -1,0 +1,43 @@
+"""The RecordedFile CRD's rules (cel-python): one kind of location, object keys need a bucket, immutability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .test_cel_rules import _violations
+
+CRD = yaml.safe_load(
+    (Path(__file__).resolve().parents[3] / "crds" / "recordedfiles.recording.mediaops.io.yaml").read_text()
+)
+SPEC = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+GOOD: dict[str, Any] = {
+    "recordingRef": {"kind": "LocalRecording", "name": "standup"},
+    "location": {"vendor": "s3", "bucket": "recordings", "key": "team/standup-0001.mp4"},
+    "format": "mp4",
+    "sizeBytes": 1024,
+}
+
+
+def test_object_location_passes() -> None:
+    assert _violations(SPEC, GOOD) == []
+
+
+def test_exactly_one_kind_of_location() -> None:
+    both = {**GOOD, "location": {**GOOD["location"], "url": "https://example/x.mp4"}}
+    assert any("exactly one of key" in v for v in _violations(SPEC, both))
+    none = {**GOOD, "location": {"vendor": "s3"}}
+    assert any("exactly one of key" in v for v in _violations(SPEC, none))
+
+
+def test_key_needs_a_bucket() -> None:
+    no_bucket = {**GOOD, "location": {"vendor": "s3", "key": "k"}}
+    assert any("key needs vendor and bucket" in v for v in _violations(SPEC, no_bucket))
+
+
+def test_location_and_recording_are_immutable() -> None:
+    moved = {**GOOD, "location": {**GOOD["location"], "key": "elsewhere.mp4"}}
+    assert "spec: location is immutable" in _violations(SPEC, moved, GOOD)
+    assert _violations(SPEC, {**GOOD, "deletionPolicy": "Orphan"}, GOOD) == []
