@@ -132,6 +132,7 @@ class Runtime:
                 base_urls=self.settings.agora_base_urls,
                 timeout_s=self.settings.agora_timeout_s,
                 retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
+                on_response=provider_observer("agora"),
             ),
         )
 

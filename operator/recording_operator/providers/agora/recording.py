@@ -16,11 +16,8 @@ caller's backoff.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
-import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -29,6 +26,7 @@ import httpx
 
 from .errors import AgoraError
 from .retry import RetryPolicy
+from .transport import AgoraTransport
 
 log = logging.getLogger(__name__)
 
@@ -257,17 +255,6 @@ def parse_stop(body: dict[str, Any]) -> StopResult:
     )
 
 
-def _failover_index(attempt: int, n_urls: int) -> int:
-    """Base URL for attempt number ``attempt`` (0-based), per §1.1's retry order.
-
-    Attempt 0 and the first retry use the primary domain ("the same domain again"); later retries
-    move to the next configured domain, cycling.
-    """
-    if n_urls <= 1 or attempt <= 1:
-        return 0
-    return (attempt - 1) % n_urls
-
-
 class CloudRecordingClient:
     """Async client for Agora Cloud Recording (provider-contracts.md §1).
 
@@ -306,25 +293,25 @@ class CloudRecordingClient:
         transport: httpx.AsyncBaseTransport | None = None,
         on_response: Callable[[str, str, float], None] | None = None,
     ) -> None:
-        if not base_urls:
-            raise ValueError("base_urls must name at least one URL")
         self._credentials = credentials
-        self._base_urls = tuple(u.rstrip("/") for u in base_urls)
         self._timeout_s = timeout_s
         self._stop_timeout_s = stop_timeout_s
-        self._retry = retry
-        self._rng = random.Random()
-        self._http = httpx.AsyncClient(
+        self._transport = AgoraTransport(
+            credentials.basic_auth(),
+            base_urls=base_urls,
+            timeout_s=timeout_s,
+            retry=retry,
             transport=transport,
-            timeout=timeout_s,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            follow_redirects=False,
+            on_response=on_response,
         )
-        self.calls: collections.Counter[str] = collections.Counter()
-        self._on_response = on_response
+
+    @property
+    def calls(self) -> collections.Counter[str]:
+        """HTTP attempts per endpoint name, including transport failures (tests and benchmarks)."""
+        return self._transport.calls
 
     def __repr__(self) -> str:
-        return f"CloudRecordingClient(base_urls={self._base_urls!r}, credentials={self._credentials!r})"
+        return f"CloudRecordingClient(base_urls={self._transport.base_urls!r}, credentials={self._credentials!r})"
 
     __str__ = __repr__
 
@@ -336,7 +323,7 @@ class CloudRecordingClient:
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connection pool."""
-        await self._http.aclose()
+        await self._transport.aclose()
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -518,78 +505,7 @@ class CloudRecordingClient:
         timeout_s: float | None = None,
     ) -> dict[str, Any]:
         """Send one logical call with in-call retries and base-URL failover (§1.1, §1.9)."""
-        attempt = 0
-        used: collections.Counter[str] = collections.Counter()
-        while True:
-            base = self._base_urls[_failover_index(attempt, len(self._base_urls))]
-            attempt += 1
-            try:
-                return await self._attempt(endpoint, method, base + path, body, timeout_s, attempt)
-            except AgoraError as error:
-                kind = self._retry.kind_of(error)
-                wait = None if kind is None else self._retry.delay(kind, used[kind], self._rng)
-                if kind is None or wait is None:
-                    raise
-                used[kind] += 1
-                log.info(
-                    "agora %s attempt %d failed (%s); retrying in %.2fs",
-                    endpoint,
-                    attempt,
-                    error.reason
-                    if error.http_status is None
-                    else f"HTTP {error.http_status} code {error.code}",
-                    wait,
-                )
-                await asyncio.sleep(wait)
-
-    async def _attempt(
-        self,
-        endpoint: str,
-        method: str,
-        url: str,
-        body: dict[str, Any] | None,
-        timeout_s: float | None,
-        attempt: int,
-    ) -> dict[str, Any]:
-        self.calls[endpoint] += 1
-        started = time.monotonic()
-        try:
-            response = await self._http.request(
-                method,
-                url,
-                json=body,
-                auth=self._credentials.basic_auth(),
-                timeout=timeout_s if timeout_s is not None else self._timeout_s,
-            )
-        except httpx.TimeoutException as exc:
-            self._observe(endpoint, "timeout", started)
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=None,
-                code=None,
-                reason=f"timeout: {type(exc).__name__}",
-                attempts=attempt,
-            ) from None
-        except httpx.TransportError as exc:
-            self._observe(endpoint, "transport_error", started)
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=None,
-                code=None,
-                reason=f"transport error: {type(exc).__name__}: {exc}",
-                attempts=attempt,
-            ) from None
-        self._observe(endpoint, str(response.status_code), started)
-        return _interpret(endpoint, response, attempt)
-
-    def _observe(self, endpoint: str, status: str, started: float) -> None:
-        """Report one attempt to the `on_response` observer, if any (never fails the call)."""
-        if self._on_response is None:
-            return
-        try:
-            self._on_response(endpoint, status, time.monotonic() - started)
-        except Exception:
-            log.exception("agora on_response observer failed")
+        return await self._transport.call(endpoint, method, path, _interpret, body=body, timeout_s=timeout_s)
 
 
 def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[str, Any]:

@@ -19,18 +19,18 @@ the caller acts on). In-call retries follow :class:`TranscoderRetryPolicy` (§2.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Self
 
 import httpx
 
 from .errors import AgoraError
-from .recording import DEFAULT_BASE_URLS, AgoraCredentials, _failover_index
+from .recording import DEFAULT_BASE_URLS, AgoraCredentials
+from .transport import AgoraTransport
 
 log = logging.getLogger(__name__)
 
@@ -220,23 +220,25 @@ class CloudTranscoderClient:
         timeout_s: float = 10.0,
         retry: TranscoderRetryPolicy = TranscoderRetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
+        on_response: Callable[[str, str, float], None] | None = None,
     ) -> None:
-        if not base_urls:
-            raise ValueError("base_urls must name at least one URL")
         self._credentials = credentials
-        self._base_urls = tuple(u.rstrip("/") for u in base_urls)
-        self._retry = retry
-        self._rng = random.Random()
-        self._http = httpx.AsyncClient(
+        self._transport = AgoraTransport(
+            credentials.basic_auth(),
+            base_urls=base_urls,
+            timeout_s=timeout_s,
+            retry=retry,
             transport=transport,
-            timeout=timeout_s,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            follow_redirects=False,
+            on_response=on_response,
         )
-        self.calls: collections.Counter[str] = collections.Counter()
+
+    @property
+    def calls(self) -> collections.Counter[str]:
+        """HTTP attempts per endpoint name, including transport failures (tests and benchmarks)."""
+        return self._transport.calls
 
     def __repr__(self) -> str:
-        return f"CloudTranscoderClient(base_urls={self._base_urls!r}, credentials={self._credentials!r})"
+        return f"CloudTranscoderClient(base_urls={self._transport.base_urls!r}, credentials={self._credentials!r})"
 
     __str__ = __repr__
 
@@ -248,7 +250,7 @@ class CloudTranscoderClient:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
-        await self._http.aclose()
+        await self._transport.aclose()
 
     @staticmethod
     def _base(app_id: str) -> str:
@@ -378,60 +380,11 @@ class CloudTranscoderClient:
         allow_empty: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """One logical call with in-call retries and base-URL failover; returns (HTTP status, body)."""
-        attempt = 0
-        used: collections.Counter[str] = collections.Counter()
-        while True:
-            base = self._base_urls[_failover_index(attempt, len(self._base_urls))]
-            attempt += 1
-            try:
-                return await self._attempt(endpoint, method, base + path, params, body, attempt, allow_empty)
-            except AgoraError as error:
-                kind = self._retry.kind_of(error)
-                wait = None if kind is None else self._retry.delay(kind, used[kind], self._rng)
-                if kind is None or wait is None:
-                    raise
-                used[kind] += 1
-                log.info(
-                    "agora %s attempt %d failed (%s); retrying in %.2fs",
-                    endpoint,
-                    attempt,
-                    error.reason if error.http_status is None else f"HTTP {error.http_status}",
-                    wait,
-                )
-                await asyncio.sleep(wait)
 
-    async def _attempt(
-        self,
-        endpoint: str,
-        method: str,
-        url: str,
-        params: Mapping[str, str],
-        body: dict[str, Any] | None,
-        attempt: int,
-        allow_empty: bool,
-    ) -> tuple[int, dict[str, Any]]:
-        self.calls[endpoint] += 1
-        try:
-            response = await self._http.request(
-                method, url, params=dict(params), json=body, auth=self._credentials.basic_auth()
-            )
-        except httpx.TimeoutException as exc:
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=None,
-                code=None,
-                reason=f"timeout: {type(exc).__name__}",
-                attempts=attempt,
-            ) from None
-        except httpx.TransportError as exc:
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=None,
-                code=None,
-                reason=f"transport error: {type(exc).__name__}",
-                attempts=attempt,
-            ) from None
-        return _interpret(endpoint, response, attempt, allow_empty)
+        def interpret(endpoint: str, response: httpx.Response, attempt: int) -> tuple[int, dict[str, Any]]:
+            return _interpret(endpoint, response, attempt, allow_empty)
+
+        return await self._transport.call(endpoint, method, path, interpret, params=params, body=body)
 
 
 def _interpret(

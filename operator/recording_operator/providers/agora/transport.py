@@ -1,0 +1,186 @@
+"""The HTTP transport both Agora clients share: Basic auth, base-URL failover, in-call retries
+with the caller's policy, transport errors as `AgoraError`, per-endpoint attempt counts and an
+optional observer (provider-contracts.md §1.1 domains and retry order, §1.9 / §2.9 errors).
+
+Each client keeps its own answer interpretation (the two services' bodies differ) and passes it
+as `interpret`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from .errors import AgoraError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: `interpret(endpoint, response, attempt)` → the result, or raises AgoraError.
+Interpreter = Callable[[str, httpx.Response, int], T]
+
+
+class RetryPlan(Protocol):
+    """A retry policy: which kind of failure an error is, and the delay before retry `used` of that kind."""
+
+    def kind_of(self, error: AgoraError) -> str | None:
+        """The failure kind (e.g. `code65`, `5xx`), or None when the error is not retried."""
+
+    def delay(self, kind: str, used: int, rng: random.Random) -> float | None:
+        """Seconds before the next retry of `kind` after `used` retries; None when the budget is spent."""
+
+
+def failover_index(attempt: int, n_urls: int) -> int:
+    """Base URL for attempt number `attempt` (0-based), per §1.1's retry order.
+
+    Attempt 0 and the first retry use the primary domain ("the same domain again"); later retries
+    move to the next configured domain, cycling.
+    """
+    if n_urls <= 1 or attempt <= 1:
+        return 0
+    return (attempt - 1) % n_urls
+
+
+class AgoraTransport:
+    """One Agora REST connection pool with failover and retries.
+
+    Args:
+        auth: HTTP Basic auth from the Customer ID/Secret (never logged or put in errors).
+        base_urls: in failover order, e.g. `https://api.agora.io`, `https://api.sd-rtn.com`.
+        timeout_s: default per-request timeout in seconds.
+        retry: the in-call retry policy.
+        transport: an httpx transport instead of the network (tests).
+        on_response: observer `(endpoint, http status | "timeout" | "transport_error", seconds)`.
+
+    Attributes:
+        calls: HTTP attempts per endpoint name, including transport failures.
+    """
+
+    def __init__(
+        self,
+        auth: httpx.Auth,
+        *,
+        base_urls: Sequence[str],
+        timeout_s: float,
+        retry: RetryPlan,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_response: Callable[[str, str, float], None] | None = None,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("base_urls must name at least one URL")
+        self.base_urls = tuple(u.rstrip("/") for u in base_urls)
+        self.timeout_s = timeout_s
+        self._auth = auth
+        self._retry = retry
+        self._rng = random.Random()
+        self._on_response = on_response
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout_s,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            follow_redirects=False,
+        )
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        interpret: Interpreter[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> T:
+        """One logical call: attempts with failover (§1.1) and the policy's retries.
+
+        Raises:
+            AgoraError: the last attempt's error once the policy gives up, or a non-retried error.
+        """
+        attempt = 0
+        used: collections.Counter[str] = collections.Counter()
+        while True:
+            base = self.base_urls[failover_index(attempt, len(self.base_urls))]
+            attempt += 1
+            try:
+                return await self._attempt(
+                    endpoint, method, base + path, interpret, params, body, timeout_s, attempt
+                )
+            except AgoraError as error:
+                kind = self._retry.kind_of(error)
+                wait = None if kind is None else self._retry.delay(kind, used[kind], self._rng)
+                if kind is None or wait is None:
+                    raise
+                used[kind] += 1
+                what = (
+                    error.reason
+                    if error.http_status is None
+                    else f"HTTP {error.http_status} code {error.code}"
+                )
+                log.info("agora %s attempt %d failed (%s); retrying in %.2fs", endpoint, attempt, what, wait)
+                await asyncio.sleep(wait)
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        interpret: Interpreter[T],
+        params: Mapping[str, str] | None,
+        body: dict[str, Any] | None,
+        timeout_s: float | None,
+        attempt: int,
+    ) -> T:
+        self.calls[endpoint] += 1
+        started = time.monotonic()
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                params=dict(params) if params else None,
+                json=body,
+                auth=self._auth,
+                timeout=timeout_s if timeout_s is not None else self.timeout_s,
+            )
+        except httpx.TimeoutException as exc:
+            self._observe(endpoint, "timeout", started)
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=None,
+                code=None,
+                reason=f"timeout: {type(exc).__name__}",
+                attempts=attempt,
+            ) from None
+        except httpx.TransportError as exc:
+            self._observe(endpoint, "transport_error", started)
+            raise AgoraError(
+                endpoint=endpoint,
+                http_status=None,
+                code=None,
+                reason=f"transport error: {type(exc).__name__}",
+                attempts=attempt,
+            ) from None
+        self._observe(endpoint, str(response.status_code), started)
+        return interpret(endpoint, response, attempt)
+
+    def _observe(self, endpoint: str, status: str, started: float) -> None:
+        """Report one attempt to the observer, if any (never fails the call)."""
+        if self._on_response is None:
+            return
+        try:
+            self._on_response(endpoint, status, time.monotonic() - started)
+        except Exception:
+            log.exception("agora on_response observer failed")
