@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 N ?= 200
+FILES ?= 1000
+RETAINED ?= 10000
 
 .PHONY: install ffmpeg demo test lint typecheck crds bench sandbox clean images e2e-kind
 
@@ -90,6 +92,8 @@ e2e-kind: install
 bench: install
 	$(PY) bench/cloudrecording_bench.py --count $(N)
 	$(PY) bench/cloudtranscoder_bench.py --count $(N)
+	$(PY) bench/deletion_bench.py --count $(FILES)
+	$(PY) bench/retention_bench.py --count $(RETAINED)
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

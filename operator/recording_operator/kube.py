@@ -152,3 +152,62 @@ class KubeClient:
             )
         result: dict[str, Any] = response.json()
         return result
+
+    # --- generic objects (recorder Pods, their ConfigMaps and Services, RecordedFiles) ---------------
+
+    async def _request(
+        self, method: str, path: str, what: str, *, ok: tuple[int, ...], **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise KubeApiError(f"{what} {path}: {type(exc).__name__}", None) from exc
+        if response.status_code not in ok:
+            raise KubeApiError(
+                f"{what} {path}: HTTP {response.status_code} {response.text[:200]}", response.status_code
+            )
+        return response
+
+    async def get_object(self, path: str) -> dict[str, Any] | None:
+        """The object at `path` (e.g. `/api/v1/namespaces/ns/pods/name`), or None when it does not exist.
+
+        Raises:
+            KubeApiError: any answer but 200 and 404, or a transport failure.
+        """
+        response = await self._request("GET", path, "reading", ok=(200, 404))
+        if response.status_code == 404:
+            return None
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def list_objects(self, path: str, *, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """The items of the collection at `path` (e.g. `/api/v1/namespaces/ns/pods`), filtered by labels.
+
+        Raises:
+            KubeApiError: the list failed.
+        """
+        params = {"labelSelector": label_selector} if label_selector else {}
+        response = await self._request("GET", path, "listing", ok=(200,), params=params)
+        items: list[dict[str, Any]] = response.json().get("items") or []
+        return items
+
+    async def create_object(self, collection: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create `body` in the collection at `collection`; None when an object of that name exists (409).
+
+        Raises:
+            KubeApiError: any other failure (a 422 carries the API server's validation message).
+        """
+        response = await self._request("POST", collection, "creating in", ok=(200, 201, 202, 409), json=body)
+        if response.status_code == 409:
+            return None
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def delete_object(self, path: str) -> bool:
+        """Delete the object at `path` (graceful for Pods); False when it was already gone.
+
+        Raises:
+            KubeApiError: any answer but 200, 202 and 404.
+        """
+        response = await self._request("DELETE", path, "deleting", ok=(200, 202, 404))
+        return response.status_code != 404

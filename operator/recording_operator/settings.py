@@ -14,6 +14,14 @@
 | `CLOUDTRANSCODER_QUERY_INTERVAL` | `120` | seconds between `query` calls per transcoder task (Agora: about every 2 min, §2.10) |
 | `CLOUDTRANSCODER_TICK` | `10` | seconds between transcoder timer ticks (query when due, `maxDuration`, restarts) |
 | `METRICS_PORT` | `8080` | port of the Prometheus endpoint `/metrics` on all addresses; `0` turns it off |
+| `STORAGE_S3_ENDPOINT` | (AWS) | endpoint for `vendor: s3` objects whose location names none (VPC/FIPS endpoint; the sandbox's S3) |
+| `RECORDEDFILE_AUDIT_INTERVAL` | `3600` | seconds between checks that stored files still exist (phase Missing); `0` turns them off |
+| `RECORDEDFILE_JOB_IMAGE` | `busybox:1.36` | image of the short-lived Job that deletes `volume` files |
+| `RETENTION_DELETE_RATE` | `20` | expired RecordedFiles deleted per second at most (a mass expiry is paced, not a burst); `0` = unpaced |
+| `RECORDING_CLOCK_OFFSET_S` | `0` | seconds added to the wall clock by the retention schedule (tests inject a future "now") |
+| `RECORDER_IMAGE` | `ghcr.io/mediaops/recording-recorder:latest` | image of LocalRecording recorder Pods (`spec.pod.image` wins) |
+| `LOCALRECORDING_POLL_INTERVAL` | `5` | seconds between polls of each recorder agent's `/status` |
+| `LOCALRECORDING_MAX_RESTARTS` | `5` | consecutive recorder Pod failures before a LocalRecording is `Failed` |
 """
 
 from __future__ import annotations
@@ -67,6 +75,14 @@ class Settings:
     transcoder_query_interval_s: float = 120.0
     transcoder_tick_s: float = 10.0
     metrics_port: int = 8080
+    storage_s3_endpoint: str | None = None
+    audit_interval_s: float = 3600.0
+    job_image: str = "busybox:1.36"
+    clock_offset_s: float = 0.0
+    retention_delete_rate: float = 20.0
+    recorder_image: str = "ghcr.io/mediaops/recording-recorder:latest"
+    localrecording_poll_interval_s: float = 5.0
+    localrecording_max_restarts: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,4 +107,16 @@ class Settings:
             ),
             transcoder_tick_s=max(0.2, _float("CLOUDTRANSCODER_TICK", cls.transcoder_tick_s)),
             metrics_port=_port("METRICS_PORT", cls.metrics_port),
+            storage_s3_endpoint=(os.environ.get("STORAGE_S3_ENDPOINT") or "").strip().rstrip("/") or None,
+            audit_interval_s=_float("RECORDEDFILE_AUDIT_INTERVAL", cls.audit_interval_s),
+            job_image=(os.environ.get("RECORDEDFILE_JOB_IMAGE") or "").strip() or cls.job_image,
+            clock_offset_s=_float("RECORDING_CLOCK_OFFSET_S", cls.clock_offset_s),
+            retention_delete_rate=_float("RETENTION_DELETE_RATE", cls.retention_delete_rate),
+            recorder_image=os.environ.get("RECORDER_IMAGE", "").strip() or cls.recorder_image,
+            localrecording_poll_interval_s=max(
+                0.2, _float("LOCALRECORDING_POLL_INTERVAL", cls.localrecording_poll_interval_s)
+            ),
+            localrecording_max_restarts=int(
+                _float("LOCALRECORDING_MAX_RESTARTS", cls.localrecording_max_restarts)
+            ),
         )

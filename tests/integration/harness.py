@@ -209,3 +209,55 @@ def transcoder(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[leaf] = value
     return body
+
+
+# --- RecordedFile and storage helpers ------------------------------------------------------------
+
+#: The sample's storage Secret keys (moto accepts any key unless its IAM auth is turned on).
+S3_KEYS = {"aws_access_key_id": "sandbox-access-key", "aws_secret_access_key": "sandbox-secret-key"}
+
+
+class Files(Cluster):
+    """`Cluster` for recordedfiles, plus listing by recording."""
+
+    def _crs(self, name: str = "") -> str:
+        return f"{GROUP_PATH}/namespaces/{self.namespace}/recordedfiles" + (f"/{name}" if name else "")
+
+    def of_recording(self, recording: str) -> list[dict[str, Any]]:
+        response = self.http.get(
+            self._crs(), params={"labelSelector": f"recording.mediaops.io/recording={recording}"}
+        )
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+def s3_client(endpoint: str, **keys: str) -> Any:
+    """A boto3 S3 client of the sandbox's S3 server (to check what really is stored)."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **(keys or S3_KEYS))
+
+
+def s3_keys(client: Any, bucket: str, prefix: str = "") -> set[str]:
+    """Every object key in `bucket` under `prefix`."""
+    found: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found.update(o["Key"] for o in page.get("Contents") or [])
+    return found
+
+
+def recorded_file(name: str, key: str, **spec: Any) -> dict[str, Any]:
+    """A RecordedFile manifest of `key` in the sandbox's `recordings` bucket (`spec` overrides)."""
+    return {
+        "apiVersion": "recording.mediaops.io/v1alpha1",
+        "kind": "RecordedFile",
+        "metadata": {"name": name},
+        "spec": {
+            "recordingRef": {"kind": "LocalRecording", "name": "manual"},
+            "location": {"vendor": "s3", "bucket": "recordings", "key": key, "region": "us-east-1"},
+            "credentialsSecretRef": {"name": "recordings-s3"},
+            "format": key.rsplit(".", 1)[-1],
+            **spec,
+        },
+    }

@@ -67,3 +67,6 @@ def test_demo_runs_the_main_job() -> None:
         and "deleteTask×1" in result.stdout
     )
     assert "sequenceId 1" in result.stdout
+    # LocalRecording: a live SRT test stream recorded into 10 s MP4 segments on the sandbox's S3.
+    assert "LocalRecording: 3 files in s3://recordings/demo/camera1/ (10.0 s, 10.0 s," in result.stdout
+    assert "every file has a RecordedFile" in result.stdout

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from ..providers.agora.storage import REGION_CODES
 from .common import (
     Condition,
     DeletionPolicy,
@@ -23,6 +24,26 @@ from .common import (
 )
 
 IMMUTABLE = "self == oldSelf"
+
+
+def _region_rules() -> list[Any]:
+    """One CEL rule per Agora vendor with a region table (agora-storage-regions.md): the region name
+    must be one of the vendor's, matched case-insensitively with `-` and `_` alike (as
+    `providers.agora.storage.agora_storage_codes` maps it)."""
+    rules = []
+    for vendor, table in REGION_CODES.items():
+        names = sorted(table, key=lambda n: table[n])
+        pattern = "(?i)^(" + "|".join(n.replace("_", "[-_]") for n in names) + ")$"
+        rules.append(
+            {
+                "rule": f"self.provider != 'agora' || self.storage.vendor != '{vendor}' || "
+                f"(has(self.storage.region) && self.storage.region.matches('{pattern}'))",
+                "message": f"Agora has no {vendor} storage region of that name; use one of "
+                + ", ".join(n.replace("_", "-") for n in names),
+            }
+        )
+    return rules
+
 
 #: Agora UID lists: decimal uint32 strings or `#allstream#` (§1.4; OBSERVED uint32 rule).
 UidEntry = Annotated[str, Field(pattern=r"^([0-9]{1,10}|#allstream#)$")]
@@ -437,6 +458,14 @@ class RealtimeKitRecordingSpec(Model):
     track: RealtimeKitTrack | None = None
 
 
+class FileRetention(Model):
+    """Automatic deletion of recorded files."""
+
+    deleteAfter: Duration = Field(
+        description="Delete each file this long after the operator first saw it reported, e.g. 168h."
+    )
+
+
 class CloudRecordingSpec(Model):
     """Desired state of a CloudRecording."""
 
@@ -484,6 +513,7 @@ class CloudRecordingSpec(Model):
                     "has(self.storage.credentialsSecretRef)",
                     "message": "RealtimeKit external storage needs credentialsSecretRef",
                 },
+                *_region_rules(),
             ]
         }
     }
@@ -499,13 +529,18 @@ class CloudRecordingSpec(Model):
     maxDuration: Duration | None = Field(default=None, description="Stop each session after this long.")
     deletionPolicy: DeletionPolicy = Field(
         default="Delete",
-        description="Delete: deleting the resource stops the session. Orphan: leave it running.",
+        description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "
+        "stored files) before it goes. Orphan: leave the session running and the files (objects and data) alone.",
     )
     credentialsSecretRef: LocalObjectReference = Field(
         description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
         "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
     )
     storage: StorageSpec
+    retention: FileRetention | None = Field(
+        default=None,
+        description="Automatic deletion of the recorded files (each RecordedFile's expiresAt); absent: keep.",
+    )
     agora: AgoraRecordingSpec | None = None
     realtimeKit: RealtimeKitRecordingSpec | None = None
 

@@ -8,10 +8,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Condition, DeletionPolicy, LocalObjectReference, Model, StorageVendor
+from .common import Condition, LocalObjectReference, Model, StorageVendor
 
 #: Label on every RecordedFile naming its recording (`recording.mediaops.io/recording=<name>`).
 RECORDING_LABEL = "recording.mediaops.io/recording"
+
+#: What deleting a RecordedFile does to the stored file: `Delete` deletes it; `Retain` keeps it
+#: (only the object goes, like a PersistentVolume's reclaim policy); `Orphan` is a synonym of Retain,
+#: the term the recordings use.
+FileDeletionPolicy = Literal["Delete", "Retain", "Orphan"]
 
 
 class RecordingReference(Model):
@@ -85,8 +90,10 @@ class RecordedFileSpec(Model):
     sizeBytes: int | None = Field(default=None, ge=0, description="Size in bytes.")
     durationMs: int | None = Field(default=None, ge=0, description="Duration in ms.")
     startedAt: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
-    deletionPolicy: DeletionPolicy = Field(
-        default="Delete", description="Delete: deleting this object deletes the stored file. Orphan: keep it."
+    deletionPolicy: FileDeletionPolicy = Field(
+        default="Delete",
+        description="Delete: deleting this object deletes the stored file (already gone counts as done). "
+        "Retain (or its synonym Orphan): deleting this object keeps the stored file.",
     )
     expiresAt: str | None = Field(
         default=None,
@@ -99,5 +106,9 @@ class RecordedFileStatus(Model):
     """Observed state of a RecordedFile."""
 
     observedGeneration: int | None = None
-    phase: Literal["Available", "Deleting", "Missing", "Failed"] | None = None
+    phase: Literal["Available", "Deleting", "Missing", "Failed"] | None = Field(
+        default=None,
+        description="Available: stored (or a provider URL); Missing: the stored object disappeared; "
+        "Deleting: the finalizer is deleting it; Failed: the storage refused (see the Synced condition).",
+    )
     conditions: list[Condition] | None = None

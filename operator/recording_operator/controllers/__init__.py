@@ -1,5 +1,5 @@
 """kopf handlers, one module per kind; importing this package registers them all."""
 
-from . import cloudrecording, cloudtranscoder, runtime
+from . import cloudrecording, cloudtranscoder, localrecording, recordedfile, retention, runtime
 
-__all__ = ["cloudrecording", "cloudtranscoder", "runtime"]
+__all__ = ["cloudrecording", "cloudtranscoder", "localrecording", "recordedfile", "retention", "runtime"]

@@ -5,7 +5,11 @@ Handlers:
 - create / resume / spec update → `reconcile`: start, finish a pending start, update, or stop;
 - a timer (`CLOUDRECORDING_TICK`) → `observe_session`: observe the session every
   `CLOUDRECORDING_QUERY_INTERVAL`, provider-ended sessions, `maxDuration`;
-- delete → `finalize`: stop the session unless `deletionPolicy: Orphan`.
+- delete → `finalize`: stop the session unless `deletionPolicy: Orphan`; then delete the
+  recording's RecordedFiles and wait for their finalizers (Delete), or orphan them (Orphan).
+
+The files the provider reports (query, stop, get) become RecordedFiles
+(`recordedfile_recordings.publish_files`).
 
 Writes on a clean create: kopf's finalizer, the start-pending annotation (before `start`), then
 status and kopf's diff-base annotation; nothing is written when nothing changed.
@@ -30,11 +34,14 @@ from .cloudrecording_agora import AgoraSessions
 from .cloudrecording_logic import Observed, Plan, SpecError, observe, plan
 from .cloudrecording_realtimekit import RealtimeKitSessions
 from .context import fail_retryable, report_failure, retry_delay, validation_message
+from .recordedfile_recordings import publish_files, release_files
 from .recording_sessions import RecordingContext, SessionDriver, SessionError
 from .runtime import runtime_of
 
 RESOURCE = (GROUP, VERSION, "cloudrecordings")
 KIND = "CloudRecording"
+#: Seconds between checks while a deleted recording waits for its RecordedFiles to go.
+FILES_WAIT_S = 1.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
@@ -89,6 +96,7 @@ async def reconcile(
             await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
         elif step is Plan.MARK_STOPPED:
             _mark_stopped_without_session(ctx, driver, obs)
+        await _publish(ctx, spec)
         if step is not Plan.NOTHING:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at the provider")
             ctx.status.set(observedGeneration=ctx.generation)
@@ -106,6 +114,13 @@ async def reconcile(
         lost = exc.session_lost if exc.session_lost is not None else not obs.active
         raise _fail_terminal(ctx, exc.reason, exc.message, session_lost=lost) from exc
     ctx.flush()
+
+
+async def _publish(ctx: RecordingContext, spec: CloudRecordingSpec) -> None:
+    """Create RecordedFiles for the files reported during this invocation."""
+    if ctx.reported_files:
+        delete_after = spec.retention.deleteAfter if spec.retention else None
+        await publish_files(ctx, KIND, spec.storage, ctx.reported_files, delete_after)
 
 
 def _mark_stopped_without_session(ctx: RecordingContext, driver: SessionDriver, obs: Observed) -> None:
@@ -150,10 +165,14 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         elif time.monotonic() - memo.get("last_query", 0.0) >= ctx.runtime.settings.query_interval_s:
             memo["last_query"] = time.monotonic()
             await driver.observe(ctx, spec, obs)
+        await _publish(ctx, spec)
     except SessionError as exc:
         report_failure(ctx, exc.reason, exc.message)
         logger.warning(f"observing the session failed: {exc.message}")
-    except (SecretNotFound, KubeApiError, SpecError) as exc:
+    except KubeApiError as exc:
+        report_failure(ctx, "KubernetesUnavailable", str(exc))
+        logger.warning(f"observing the session failed: {exc}")
+    except (SecretNotFound, SpecError) as exc:
         report_failure(ctx, "CredentialsNotFound", str(exc))
         logger.warning(f"observing the session failed: {exc}")
     ctx.flush()
@@ -182,12 +201,18 @@ async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
-    """Stop the session before the resource goes, unless `deletionPolicy: Orphan`.
+    """Stop the session and delete the recorded files before the resource goes, unless
+    `deletionPolicy: Orphan` (the session keeps running; RecordedFiles lose this owner and stay,
+    with their stored data).
+
+    With Delete: the session is stopped (its final file list becomes RecordedFiles), then every
+    RecordedFile of this recording is deleted (their finalizers delete the stored objects) and this
+    finalizer is released only once all of them are gone.
 
     Raises:
         kopf.TemporaryError: the stop could not be confirmed (provider unavailable, credentials
-            missing): the finalizer stays and the stop is retried with backoff. Setting
-            `deletionPolicy: Orphan` releases it.
+            missing), or RecordedFiles are still being deleted: the finalizer stays and this is
+            retried. Setting `deletionPolicy: Orphan` releases it.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     spec_dict = dict(body.get("spec") or {})
@@ -197,20 +222,41 @@ async def finalize(
             ctx.event(
                 "Normal", "Orphaned", f"deletionPolicy Orphan: session {obs.session_id} is left running"
             )
-        return
-    if not obs.active:
+        try:
+            await release_files(ctx, KIND, "Orphan")
+        except KubeApiError as exc:
+            raise kopf.TemporaryError(
+                f"orphaning the RecordedFiles: {exc}", delay=retry_delay(ctx, retry)
+            ) from exc
         return
     try:
         spec = CloudRecordingSpec.model_validate(spec_dict)
-        await DRIVERS[spec.provider].stop(
-            ctx, spec, obs, reason="Deleted", message="the resource is being deleted"
-        )
-    except (SecretNotFound, KubeApiError, SpecError) as exc:
-        ctx.event("Warning", "CredentialsNotFound", f"cannot stop session {obs.session_id}: {exc}")
+    except ValidationError:
+        spec = None
+    if obs.active and spec is not None:
+        try:
+            await DRIVERS[spec.provider].stop(
+                ctx, spec, obs, reason="Deleted", message="the resource is being deleted"
+            )
+        except (SecretNotFound, KubeApiError, SpecError) as exc:
+            ctx.event("Warning", "CredentialsNotFound", f"cannot stop session {obs.session_id}: {exc}")
+            raise kopf.TemporaryError(
+                f"cannot stop session {obs.session_id}: {exc}", delay=retry_delay(ctx, retry)
+            ) from exc
+        except SessionError as exc:
+            ctx.event("Warning", exc.reason, f"cannot stop session {obs.session_id}: {exc.message}")
+            raise kopf.TemporaryError(exc.message, delay=retry_delay(ctx, retry)) from exc
+    try:
+        if spec is not None:
+            await _publish(ctx, spec)
+        remaining = await release_files(ctx, KIND, "Delete")
+    except KubeApiError as exc:
+        ctx.flush()
         raise kopf.TemporaryError(
-            f"cannot stop session {obs.session_id}: {exc}", delay=retry_delay(ctx, retry)
+            f"deleting the RecordedFiles: {exc}", delay=retry_delay(ctx, retry)
         ) from exc
-    except SessionError as exc:
-        ctx.event("Warning", exc.reason, f"cannot stop session {obs.session_id}: {exc.message}")
-        raise kopf.TemporaryError(exc.message, delay=retry_delay(ctx, retry)) from exc
-    # The object is going away: the drafted status is not written, only the Event is posted.
+    if remaining:
+        # Written so a retry does not stop the session again; the object stays until the files are gone.
+        ctx.flush()
+        raise kopf.TemporaryError(f"waiting for {remaining} RecordedFiles to be deleted", delay=FILES_WAIT_S)
+    # The object is going away: the drafted status is not written, only the Events are posted.

@@ -37,6 +37,7 @@ from .cloudrecording_logic import (
     updates_needed,
 )
 from .conditions import get_condition, now_rfc3339
+from .recordedfile_recordings import agora_files
 from .recording_sessions import RecordingContext, SessionError, mark_ended, mark_started
 
 
@@ -255,6 +256,7 @@ class AgoraSessions:
             uploading = result.uploading_status
             if result.files:
                 ctx.status.set(files=files_summary([f.file_name for f in result.files]))
+                ctx.reported_files.extend(agora_files(spec.storage, result.files))
         except AgoraError as exc:
             if exc.code == CODE_NO_RECORDED_DATA:
                 ctx.status.set(files={"count": 0})
@@ -290,6 +292,7 @@ class AgoraSessions:
         ctx.status.set(providerStatus=result.status)
         if result.files:
             ctx.status.set(files=files_summary([f.file_name for f in result.files]))
+            ctx.reported_files.extend(agora_files(spec.storage, result.files))
         if result.status == 20:
             ctx.status.set(phase="Failed")
             ctx.condition(

@@ -21,6 +21,7 @@ from ..kube import SecretNotFound
 from ..providers.realtimekit import RealtimeKitClient, RealtimeKitError, RecordingState
 from .cloudrecording_logic import PENDING_ANNOTATION, Observed, SpecError, files_summary
 from .conditions import now_rfc3339
+from .recordedfile_recordings import realtimekit_files
 from .recording_sessions import RecordingContext, SessionError, mark_ended, mark_started
 
 #: RealtimeKit status → our phase while the recording runs (§3.5).
@@ -190,6 +191,7 @@ class RealtimeKitSessions:
         try:
             state = await client.get(rtk.accountId, rtk.appId, obs.recording_id)
             ctx.status.set(recordingStatus=state.status)
+            ctx.reported_files.extend(realtimekit_files(spec.storage, state))
             if state.files:
                 ctx.status.set(files=_files(state))
             if state.status in RUNNING_PHASES:
@@ -219,6 +221,7 @@ class RealtimeKitSessions:
                 raise session_error(exc) from exc
             mark_ended(ctx, reason, message + "; the recording had already ended at RealtimeKit")
             return
+        ctx.reported_files.extend(realtimekit_files(spec.storage, state))
         self._ended(ctx, state, reason, message)
 
     def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:

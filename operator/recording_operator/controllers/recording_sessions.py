@@ -11,16 +11,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import kopf
+
 from ..api.cloudrecording import CloudRecordingSpec
 from .cloudrecording_logic import Observed, closed_session
 from .conditions import now_rfc3339
 from .context import Context
+from .recordedfile_recordings import FileRecord
+from .runtime import Runtime
 
 
 class RecordingContext(Context):
-    """A handler invocation on a CloudRecording."""
+    """A handler invocation on a CloudRecording.
+
+    `reported_files`: the files the provider reported during this invocation (query, stop, get);
+    the controller turns them into RecordedFiles (`recordedfile_recordings.publish_files`).
+    """
 
     plural = "cloudrecordings"
+
+    def __init__(self, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: Any) -> None:
+        super().__init__(body, patch, runtime, logger)
+        self.reported_files: list[FileRecord] = []
 
 
 class SessionError(Exception):

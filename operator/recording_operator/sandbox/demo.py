@@ -8,6 +8,11 @@ with the Agora emulator that the stop arrived and no task is left running.
 Then `cloudtranscoder.yaml`: a Cloud Transcoder mixing two hosts side by side, waits for
 IN_PROGRESS, changes the layout (one update, sequenceId 1), deletes it, and checks that the
 emulator's task was deleted.
+
+Last `localrecording-srt.yaml`: a live SRT test stream (an ffmpeg testsrc + sine publisher the demo
+starts) recorded by a recorder Pod (run locally by the sandbox's Pod runner) into 10 s MP4 segments
+on the sandbox's S3 server; stats move and files arrive, the recording stops, and the bucket's
+objects are listed with their ffprobe durations and RecordedFiles.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ async def run_demo(state_dir: Path | None) -> int:
         state = state_dir or Path(tmp)
         _step("Starting the sandbox: Kubernetes API emulator, Agora emulator, and the operator")
         async with Sandbox(
-            state, crd_dir=ROOT / "crds", with_operator=True, operator_env=DEMO_TRANSCODER_ENV
+            state, crd_dir=ROOT / "crds", with_operator=True, operator_env=DEMO_TRANSCODER_ENV, with_s3=True
         ) as sandbox:
             for key, url in sandbox.endpoints.items():
                 console.print(f"  {key:<11} {url}")
@@ -94,7 +99,8 @@ async def run_demo(state_dir: Path | None) -> int:
                 recorded = await _scenario(sandbox, kube, agora, started)
                 recorded |= await _realtimekit_finish(kube, sandbox.endpoints["realtimekit"])
                 transcoded = await _transcoder_scenario(kube, agora, started)
-                return recorded or transcoded
+                local = await _localrecording_scenario(sandbox, kube, started)
+                return recorded or transcoded or local
 
 
 async def _scenario(
@@ -364,3 +370,140 @@ async def _when_tasks(
 ) -> list[dict[str, Any]] | None:
     found = await tasks()
     return found if len(found) == 1 and check(found[0]) else None
+
+
+LRECS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/localrecordings"
+RFILES = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/recordedfiles"
+#: The SRT test stream: 640x360 25 fps testsrc + a 440 Hz sine, H.264/AAC in MPEG-TS, as an SRT listener.
+SRT_PUBLISHER = [
+    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+    "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p",
+    "-c:a", "aac", "-b:a", "64k", "-f", "mpegts",
+]  # fmt: skip
+
+
+async def _ffprobe_duration(url: str) -> float | None:
+    process = await asyncio.create_subprocess_exec(
+        "ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    try:
+        return float(out.decode().strip())
+    except ValueError:
+        return None
+
+
+async def _localrecording_scenario(sandbox: Sandbox, kube: httpx.AsyncClient, started: float) -> int:
+    import boto3  # moto's dependency: the sandbox's S3 server needs it anyway
+
+    from ..api.common import StorageSpec
+    from ..storage import StorageCredentials, Store
+    from .s3 import free_port
+
+    docs = list(yaml.safe_load_all((SAMPLES / "localrecording-srt.yaml").read_text()))
+    secret, lrec = docs
+    name = lrec["metadata"]["name"]
+    port = free_port()
+    lrec["spec"]["input"]["url"] = f"srt://127.0.0.1:{port}"
+    lrec["spec"]["storage"]["endpoint"] = sandbox.endpoints["s3"]
+
+    _step(
+        "LocalRecording: an SRT test stream (ffmpeg testsrc + sine) → a recorder Pod → 10 s MP4 segments on S3"
+    )
+    console.print(f"  publisher   srt://127.0.0.1:{port}?mode=listener")
+    publisher = await asyncio.create_subprocess_exec(
+        *SRT_PUBLISHER, f"srt://127.0.0.1:{port}?mode=listener",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for doc in (secret, lrec):
+            path = "/api/v1/namespaces/default/secrets" if doc["kind"] == "Secret" else LRECS
+            response = await kube.post(path, json=doc)
+            if response.status_code >= 300:
+                raise RuntimeError(f"applying {doc['kind']} {doc['metadata']['name']}: {response.text}")
+            console.print(f"{doc['kind'].lower()}/{doc['metadata']['name']} created")
+
+        async def status() -> dict[str, Any]:
+            body: dict[str, Any] = (await kube.get(f"{LRECS}/{name}")).json()
+            return body.get("status") or {}
+
+        first = await _wait(lambda: _lrec_phase(status, "Recording"), "the recorder to record", timeout=40)
+        pod = first["podName"]
+        console.print(f"  recorder Pod {pod} runs `recording-operator record` locally; phase Recording")
+        await _print_table(kube, LRECS)
+
+        _step("Stats move and files arrive (the operator polls the agent's /status every second)")
+        files: dict[str, Any] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            current = await status()
+            stats, files = current.get("stats") or {}, current.get("files") or {}
+            console.print(
+                f"  {current.get('phase', ''):<10} media {(stats.get('outTimeMs') or 0) / 1000:5.1f} s"
+                f"  written {(stats.get('totalSizeBytes') or 0) / 1024:7.0f} KiB  {stats.get('fps') or 0:5.1f} fps"
+                f"  speed {stats.get('speed') or 0:4.2f}x  files {files.get('count', 0)}"
+                + (f"  latest {files['latest']}" if files.get("latest") else "")
+            )
+            if files.get("count", 0) >= 2:
+                break
+            await asyncio.sleep(3)
+
+        _step("spec.active: false → the agent finalizes the open segment, uploads it and exits")
+        await kube.patch(
+            f"{LRECS}/{name}",
+            json={"spec": {"active": False}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        stopped = await _wait(lambda: _lrec_phase(status, "Stopped"), "the recording to stop", timeout=60)
+        await _print_table(kube, LRECS)
+    finally:
+        if publisher.returncode is None:
+            publisher.kill()
+        await publisher.wait()
+
+    _step("The bucket (listed through the storage layer) and each object's ffprobe duration")
+    storage = StorageSpec.model_validate(lrec["spec"]["storage"])
+    keys = secret["stringData"]
+    store = Store.from_spec(
+        storage, StorageCredentials(access_key=keys["accessKey"], secret_key=keys["secretKey"])
+    )
+    objects = await store.list(store.prefix)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sandbox.endpoints["s3"],
+        aws_access_key_id=keys["accessKey"],
+        aws_secret_access_key=keys["secretKey"],
+        region_name="us-east-1",
+    )
+    durations: list[float | None] = []
+    for obj in objects:
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": storage.bucket, "Key": obj.key})
+        duration = await _ffprobe_duration(url)
+        durations.append(duration)
+        shown = f"{duration:6.2f} s" if duration is not None else "   n/a  "
+        console.print(f"  s3://{storage.bucket}/{obj.key}  {obj.size_bytes:>9} bytes  {shown}")
+    response = await kube.get(RFILES, params={"labelSelector": f"recording.mediaops.io/recording={name}"})
+    recorded = {f["spec"]["location"]["key"] for f in response.json()["items"]}
+    console.print("")
+    await _print_table(kube, RFILES)
+
+    elapsed = time.monotonic() - started
+    complete = all(d is not None and d > 0 for d in durations)
+    matched = recorded == {o.key for o in objects}
+    ok = len(objects) >= 3 and complete and matched and stopped.get("stopReason") == "Requested"
+    _step("Summary")
+    verdict = "[bold green]OK[/]" if ok else "[bold red]FAILED[/]"
+    shown = ", ".join(f"{d:.1f} s" for d in durations if d is not None)
+    console.print(
+        f"  {verdict}: LocalRecording: {len(objects)} files in s3://{storage.bucket}/{store.prefix} ({shown});"
+        f" {'every file has a RecordedFile' if matched else 'RecordedFiles do not match the bucket'};"
+        f" {elapsed:.1f} s since the demo started."
+    )
+    return 0 if ok else 1
+
+
+async def _lrec_phase(status: Callable[[], Awaitable[dict[str, Any]]], phase: str) -> dict[str, Any] | None:
+    current = await status()
+    return current if current.get("phase") == phase else None

@@ -1,5 +1,6 @@
 """The sandbox: a Kubernetes API emulator and an Agora emulator on loopback, optionally with the
 operator running against them as a separate process (so it can be restarted and measured).
+A Pod runner (`pods.py`) runs the emulator's recorder Pods as local processes.
 
 `Sandbox` is an async context manager used by `recording-operator sandbox`, `make demo`, the
 integration tests and `make bench`.
@@ -21,6 +22,7 @@ import httpx
 
 from .agora import AgoraEmulator
 from .kube import KubeEmulator
+from .pods import PodRunner
 from .realtimekit import RealtimeKitEmulator
 from .s3 import S3Server
 
@@ -33,6 +35,7 @@ SANDBOX_OPERATOR_ENV = {
     "RECORDING_BACKOFF_BASE": "1",
     "RECORDING_BACKOFF_MAX": "30",
     "AGORA_RETRY_SCALE": "0.1",
+    "LOCALRECORDING_POLL_INTERVAL": "1",
     # No fixed ports on a developer's machine: metrics are off unless asked for.
     "METRICS_PORT": "0",
 }
@@ -44,6 +47,11 @@ class Sandbox:
     Writes `state_dir/kubeconfig` and `state_dir/endpoints.json`
     (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
     S3 server with the `buckets` created) once everything is ready.
+
+    With S3 (the default), the sandbox's S3 server stands in for Amazon S3: the operator gets
+    `STORAGE_S3_ENDPOINT` pointing at it (so `vendor: s3` RecordedFiles are checked and deleted
+    there), and the Agora and RealtimeKit emulators write the files they report for S3 storage
+    into it (`sandbox/agora/uploads.py`). Without S3, `vendor: s3` means the real AWS.
     """
 
     def __init__(
@@ -55,7 +63,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         operator_env: dict[str, str] | None = None,
         agora_options: dict[str, Any] | None = None,
-        with_s3: bool = False,
+        with_s3: bool = True,
         buckets: tuple[str, ...] = ("recordings",),
     ) -> None:
         self.state_dir = state_dir
@@ -67,6 +75,7 @@ class Sandbox:
         self.agora = AgoraEmulator(**(agora_options or {}))
         self.realtimekit = RealtimeKitEmulator()
         self.s3 = S3Server(state_dir / "s3.log", host) if with_s3 else None
+        self.pods = PodRunner(self.kube, state_dir, host=host)
         self.buckets = buckets
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
@@ -75,6 +84,7 @@ class Sandbox:
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         kube_url = await self.kube.start(self.host, 0)
+        await self.pods.start()
         agora_url = await self.agora.start(self.host, 0)
         realtimekit_url = await self.realtimekit.start(self.host, 0)
         self.kube.write_kubeconfig(self.kubeconfig)
@@ -83,6 +93,8 @@ class Sandbox:
             self.endpoints["s3"] = await self.s3.start()
             for bucket in self.buckets:
                 await self.s3.create_bucket(bucket)
+            self.agora.uploads.s3_endpoint = self.endpoints["s3"]
+            self.realtimekit.uploads.s3_endpoint = self.endpoints["s3"]
         if self.with_operator:
             self.start_operator()
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -92,6 +104,7 @@ class Sandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_operator()
+        await self.pods.stop()
         if self.s3 is not None:
             self.s3.stop()
         await self.realtimekit.stop()
@@ -107,6 +120,8 @@ class Sandbox:
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["AGORA_BASE_URL"] = self.endpoints["agora"]
         env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
+        if "s3" in self.endpoints:
+            env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
         return env
 
     def start_operator(

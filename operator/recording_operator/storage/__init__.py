@@ -9,7 +9,17 @@ recorder agent reads those from environment variables, see `recorder/config.py`)
 | `s3-compatible` | s3 (path style) | bucket     | same; `endpoint` required                              |
 | `gcs`           | gcs             | bucket     | service-account JSON (`credential`)                    |
 | `azure`         | azblob          | container  | access key = account name, secret key = account key    |
+| `aliyun`        | s3 (OSS)        | bucket     | access key / secret key; endpoint from the region      |
+| `tencent`       | s3 (COS)        | bucket     | same                                                   |
+| `huawei`        | s3 (OBS)        | bucket     | same                                                   |
+| `baidu`         | s3 (BOS)        | bucket     | same                                                   |
 | `volume`        | fs              | —          | none: a local directory (the mounted PVC)              |
+
+Alibaba OSS, Tencent COS, Huawei OBS and Baidu BOS are reached through their S3-compatible APIs
+(virtual-hosted style) at the endpoint `vendor_endpoint` derives from the region name (the names of
+agora-storage-regions.md, e.g. `cn-hangzhou` → `https://oss-cn-hangzhou.aliyuncs.com`); an explicit
+`storage.endpoint` wins. `s3_endpoint` (operator setting `STORAGE_S3_ENDPOINT`) sends `vendor: s3`
+to another S3 endpoint (a VPC or FIPS endpoint; the sandbox's S3 server).
 
 Object keys are `<prefix elements joined by "/">/<name>`. Uploads stream the local file in
 `chunk_bytes` parts (S3 multipart), so memory stays bounded by about one chunk whatever the file size
@@ -36,7 +46,48 @@ DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 #: Bytes read from the local file per write call.
 READ_BYTES = 1024 * 1024
 
-SUPPORTED_VENDORS = ("s3", "s3-compatible", "gcs", "azure", "volume")
+SUPPORTED_VENDORS = ("s3", "s3-compatible", "aliyun", "tencent", "huawei", "baidu", "gcs", "azure", "volume")
+
+#: Vendors reached through their S3-compatible API: vendor → endpoint template ({region} filled in).
+S3_COMPATIBLE_ENDPOINTS = {
+    "aliyun": "https://oss-{region}.aliyuncs.com",
+    "tencent": "https://cos.{region}.myqcloud.com",
+    "huawei": "https://obs.{region}.myhuaweicloud.com",
+    "baidu": "https://s3.{region}.bcebos.com",
+}
+#: Baidu BOS region IDs of the region names Agora uses (agora-storage-regions.md, vendor 8).
+BAIDU_REGION_IDS = {
+    "baoding": "bd",
+    "suzhou": "su",
+    "guangzhou": "gz",
+    "hongkong": "hkg",
+    "singapore": "sin",
+    "wuhan": "fwh",
+    "shanghai": "fsh",
+    "beijing": "bj",
+}
+
+
+def vendor_endpoint(vendor: str, region: str | None) -> str:
+    """The S3-compatible endpoint of an Alibaba OSS, Tencent COS, Huawei OBS or Baidu BOS region.
+
+    `region` is a name as in agora-storage-regions.md (`CN_Hangzhou`, `AP_Beijing`, `CN_North_4`,
+    `Baoding`), matched case-insensitively with `_` and `-` alike, or the vendor's own region ID
+    (`cn-hangzhou`, `ap-beijing`, `cn-north-4`, `bd`).
+
+    Raises:
+        UnsupportedStorage: the vendor has no S3-compatible endpoint here, or no region was given.
+    """
+    template = S3_COMPATIBLE_ENDPOINTS.get(vendor)
+    if template is None:
+        raise UnsupportedStorage(f"vendor {vendor} has no S3-compatible endpoint mapping")
+    if not region:
+        raise UnsupportedStorage(f"vendor {vendor} needs storage.region (or storage.endpoint)")
+    region_id = region.strip().lower().replace("_", "-")
+    if vendor == "baidu":
+        region_id = BAIDU_REGION_IDS.get(region_id, region_id)
+    return template.format(region=region_id)
+
 
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -50,11 +101,13 @@ CONTENT_TYPES = {
 
 
 class StorageError(Exception):
-    """A storage operation failed; `retryable` says whether trying again may help."""
+    """A storage operation failed; `retryable` says whether trying again may help, `auth` that the
+    store refused the credentials (HTTP 403: wrong key, missing permission)."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, auth: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.auth = auth
 
 
 class UnsupportedStorage(ValueError):
@@ -86,6 +139,27 @@ class StorageCredentials:
             secret_key=env.get(ENV_SECRET_KEY) or None,
             session_token=env.get(ENV_SESSION_TOKEN) or None,
             credential=env.get(ENV_CREDENTIAL) or None,
+        )
+
+    @classmethod
+    def from_secret(cls, vendor: str, data: Mapping[str, str] | None) -> StorageCredentials:
+        """Credentials from a storage Secret's decoded keys (values are never logged or echoed).
+
+        Keys: `accessKey`, `secretKey`, optional `stsToken` (S3 and its compatibles; azure:
+        account name and account key); gcs `serviceAccountJson` (or `credential`); azure
+        `connectionString` (its `AccountName` and `AccountKey` are used when the key pair is absent).
+        """
+        data = data or {}
+        access = data.get("accessKey") or None
+        secret = data.get("secretKey") or None
+        if vendor == "azure" and not (access and secret) and data.get("connectionString"):
+            parts = dict(p.split("=", 1) for p in data["connectionString"].split(";") if "=" in p)
+            access, secret = parts.get("AccountName") or None, parts.get("AccountKey") or None
+        return cls(
+            access_key=access,
+            secret_key=secret,
+            session_token=data.get("stsToken") or None,
+            credential=data.get("serviceAccountJson") or data.get("credential") or None,
         )
 
 
@@ -133,7 +207,16 @@ def _wrap(exc: Exception, what: str) -> StorageError:
         | opendal.exceptions.IsADirectory
         | opendal.exceptions.NotADirectory,
     )
-    return StorageError(f"{what}: {type(exc).__name__}: {exc}", retryable=retryable)
+    if isinstance(exc, opendal.exceptions.PermissionDenied):
+        # A stable message (no request IDs), so a repeated refusal is recognised as the same failure.
+        return StorageError(
+            f"{what}: the storage refused the credentials (wrong key, or no permission)",
+            retryable=retryable,
+            auth=True,
+        )
+    # OpenDAL's message carries the request context (never the credentials); keep the first line.
+    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return StorageError(f"{what}: {type(exc).__name__}: {detail}", retryable=retryable)
 
 
 class Store:
@@ -147,7 +230,12 @@ class Store:
 
     @classmethod
     def from_spec(
-        cls, spec: StorageSpec, credentials: StorageCredentials, *, volume_root: Path | None = None
+        cls,
+        spec: StorageSpec,
+        credentials: StorageCredentials,
+        *,
+        volume_root: Path | None = None,
+        s3_endpoint: str | None = None,
     ) -> Store:
         """Build the store for `spec`.
 
@@ -155,13 +243,14 @@ class Store:
             spec: the recording's `storage` block.
             credentials: secrets (see the module table).
             volume_root: for `vendor: volume`, the directory where the claim is mounted.
+            s3_endpoint: endpoint for `vendor: s3` when the spec names none (default: AWS's own).
 
         Raises:
             UnsupportedStorage: vendor not in SUPPORTED_VENDORS, a required field is missing, or
                 OpenDAL rejects the configuration (e.g. an azure account key that is not base64).
         """
         try:
-            return cls._build(spec, credentials, volume_root=volume_root)
+            return cls._build(spec, credentials, volume_root=volume_root, s3_endpoint=s3_endpoint)
         except OPENDAL_ERRORS as exc:
             raise UnsupportedStorage(
                 f"invalid {spec.vendor} storage configuration: {type(exc).__name__}"
@@ -169,7 +258,12 @@ class Store:
 
     @classmethod
     def _build(
-        cls, spec: StorageSpec, credentials: StorageCredentials, *, volume_root: Path | None = None
+        cls,
+        spec: StorageSpec,
+        credentials: StorageCredentials,
+        *,
+        volume_root: Path | None = None,
+        s3_endpoint: str | None = None,
     ) -> Store:
         """`from_spec` without the OpenDAL error mapping."""
         prefix = "/".join(spec.prefix or [])
@@ -185,18 +279,27 @@ class Store:
             return cls(op, prefix=prefix, uri_base=f"volume://{claim}/{sub}")
         if not spec.bucket:
             raise UnsupportedStorage(f"vendor {spec.vendor} needs storage.bucket")
-        if spec.vendor in ("s3", "s3-compatible"):
+        if spec.vendor in ("s3", "s3-compatible", *S3_COMPATIBLE_ENDPOINTS):
             if spec.vendor == "s3-compatible" and not spec.endpoint:
                 raise UnsupportedStorage("s3-compatible storage needs storage.endpoint")
+            endpoint = spec.endpoint
+            if endpoint is None and spec.vendor == "s3":
+                endpoint = s3_endpoint
+            region = spec.region or "us-east-1"
+            if spec.vendor in S3_COMPATIBLE_ENDPOINTS:
+                # OSS, COS, OBS and BOS serve their S3 API virtual-hosted style only.
+                if endpoint is None:
+                    endpoint = vendor_endpoint(spec.vendor, spec.region)
+                region = (spec.region or "auto").lower().replace("_", "-")
             options = {
                 "bucket": spec.bucket,
-                "region": spec.region or "us-east-1",
+                "region": region,
                 "disable_config_load": "true",
                 "disable_ec2_metadata": "true",
             }
-            if spec.endpoint:
-                options["endpoint"] = spec.endpoint
-            else:
+            if endpoint:
+                options["endpoint"] = endpoint
+            if not endpoint or spec.vendor in S3_COMPATIBLE_ENDPOINTS:
                 options["enable_virtual_host_style"] = "true"
             if credentials.access_key and credentials.secret_key:
                 options["access_key_id"] = credentials.access_key
@@ -269,6 +372,18 @@ class Store:
                 raise _wrap(exc, f"upload {key}") from exc
         return sent
 
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Write `data` to `key` in one request (small objects; the sandbox's emulators use it).
+
+        Raises:
+            StorageError: the store refused or failed the write.
+        """
+        content_type = CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream")
+        try:
+            await self._op.write(key, data, content_type=content_type)
+        except OPENDAL_ERRORS as exc:
+            raise _wrap(exc, f"write {key}") from exc
+
     async def stat(self, key: str) -> ObjectInfo | None:
         """Size and mtime of `key`, or None when it does not exist.
 
@@ -333,10 +448,12 @@ __all__ = [
     "ENV_CREDENTIAL",
     "ENV_SECRET_KEY",
     "ENV_SESSION_TOKEN",
+    "S3_COMPATIBLE_ENDPOINTS",
     "SUPPORTED_VENDORS",
     "ObjectInfo",
     "StorageCredentials",
     "StorageError",
     "Store",
     "UnsupportedStorage",
+    "vendor_endpoint",
 ]

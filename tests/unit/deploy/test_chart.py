@@ -12,6 +12,7 @@ import pytest
 import yaml
 from helm_python import Chart
 
+from recording_operator.recorder.config import HTTP_PORT as RECORDER_HTTP_PORT
 from recording_operator.settings import __doc__ as SETTINGS_DOC
 
 from .conftest import CHART, CRD_KINDS, CRDS, ROOT, documents, validate_everywhere
@@ -268,7 +269,7 @@ def test_network_policies(rendered: dict[str, list[dict[str, Any]]]) -> None:
     assert (
         to_recorders["to"][0]["podSelector"]["matchLabels"] == recorder["spec"]["podSelector"]["matchLabels"]
     )
-    assert to_recorders["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert to_recorders["ports"] == [{"port": RECORDER_HTTP_PORT, "protocol": "TCP"}]
     # Only the operator reaches a recorder's agent.
     (ingress,) = recorder["spec"]["ingress"]
     (source,) = ingress["from"]

@@ -63,3 +63,16 @@ def test_recorder_policy_applies_per_namespace() -> None:
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     blocks = [p["ipBlock"] for r in policy["spec"]["egress"] for p in r.get("to", []) if "ipBlock" in p]
     assert blocks and all("169.254.0.0/16" in b["except"] for b in blocks)
+
+
+def test_network_policies_open_the_recorder_agent_port() -> None:
+    """The operator must reach recorder agents on the port they listen on (recorder/config.py)."""
+    import yaml
+
+    from recording_operator.recorder.config import HTTP_PORT
+
+    recorder = yaml.safe_load((ROOT / "manifests/recorder-networkpolicy/networkpolicy.yaml").read_text())
+    assert {"port": HTTP_PORT, "protocol": "TCP"} in recorder["spec"]["ingress"][0]["ports"]
+    operator = yaml.safe_load((ROOT / "manifests/base/networkpolicy.yaml").read_text())
+    egress_ports = [p for rule in operator["spec"]["egress"] for p in rule.get("ports", [])]
+    assert {"port": HTTP_PORT, "protocol": "TCP"} in egress_ports

@@ -48,9 +48,10 @@ from typing import Any
 from aiohttp import web
 
 from .clock import Clock, SystemClock
-from .state import AgoraState, ServiceError
+from .state import AgoraState, ServiceError, Task
 from .transcoder import ENDPOINTS as TRANSCODER_ENDPOINTS
 from .transcoder import TranscoderApi
+from .uploads import StorageWriter
 
 _BASE = r"^/v1/apps/(?P<app>[^/]+)/cloud_recording"
 #: The channel a provider request concerns, kept for the request log.
@@ -149,6 +150,8 @@ class AgoraEmulator:
         #: Cloud Transcoder (§2.13), same auth, faults, log, clock and channels (sandbox/agora/transcoder.py).
         self.transcoder = TranscoderApi(self, status_step_s=status_step_s)
         self.tick_s = tick_s
+        #: Writes the files query/stop report into the task's storage when reachable (uploads.py).
+        self.uploads = StorageWriter()
         self.url = ""
         self.faults: list[Fault] = []
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
@@ -287,11 +290,25 @@ class AgoraEmulator:
             ),
             "stop": lambda: self.state.stop(app_id, match["rid"], match["sid"], match["mode"], payload),
         }
+        task = self.state.tasks.get(match.get("sid") or "")
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
             return self._log(request, endpoint, error.http_status, error.body)
+        if endpoint in ("query", "stop") and status == 200 and task is not None:
+            await self._upload(task)
         return self._log(request, endpoint, status, body)
+
+    async def _upload(self, task: Task) -> None:
+        """Write the files this task reports into its storage, when that is reachable (uploads.py)."""
+        storage = task.client_request.get("storageConfig") or {}
+        await self.uploads.write(
+            self.uploads.agora_endpoint(storage),
+            storage.get("bucket"),
+            str(storage.get("accessKey") or ""),
+            str(storage.get("secretKey") or ""),
+            [str(f["fileName"]) for f in self.state.files(task)],
+        )
 
     def _cname_of(self, sid: str | None) -> str | None:
         """Channel of a live or ended task, for the request log of calls that carry no body."""

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from ..agora.clock import Clock
+from ..agora.uploads import StorageWriter
 from .state import RealtimeKitError, RealtimeKitState
 
 API = r"/client/v4/accounts/(?P<account>[^/]{1,32})/realtime/kit/(?P<app>[^/]{1,32})/recordings"
@@ -81,6 +82,8 @@ class RealtimeKitEmulator:
         self.api_token = api_token
         self.state = RealtimeKitState(clock=clock, **state_options)
         self.tick_s = tick_s
+        #: Writes UPLOADED recordings' files into `storage_config` type aws at `uploads.s3_endpoint`.
+        self.uploads = StorageWriter()
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
         self.endpoint_counts: collections.Counter[str] = collections.Counter()
         self.faults: list[Fault] = []
@@ -126,7 +129,24 @@ class RealtimeKitEmulator:
     async def _tick(self) -> None:
         while True:
             self.state.advance()
+            await self._upload()
             await asyncio.sleep(self.tick_s)
+
+    async def _upload(self) -> None:
+        """Write the files of UPLOADED recordings with `storage_config` type aws (agora/uploads.py)."""
+        for recording in list(self.state.recordings.values()):
+            storage = recording.config.get("storage_config")
+            if recording.status != "UPLOADED" or not storage or storage.get("type") != "aws":
+                continue
+            path = str(storage.get("path") or "").strip("/")
+            keys = [f"{path}/{name}" if path else name for name in self.state.files(recording)]
+            await self.uploads.write(
+                self.uploads.s3_endpoint,
+                storage.get("bucket"),
+                str(storage.get("access_key") or ""),
+                str(storage.get("secret") or ""),
+                keys,
+            )
 
     # --- provider API ------------------------------------------------------------------------------
 
@@ -159,6 +179,7 @@ class RealtimeKitEmulator:
             if not isinstance(decoded, dict):
                 return self._log(request, endpoint, 400, _error(400, 1000, "body must be an object"))
             body = decoded
+        await self._upload()
         base = self.url
         try:
             if endpoint in ("start", "startTrack"):

@@ -1,0 +1,740 @@
+"""Pure decisions for LocalRecording: the recorder Pod, its ConfigMap and Service, default resources,
+RecordedFile objects, and what the status becomes from the agent's `/status`.
+
+Nothing here performs I/O, so every rule is unit-testable without kopf, Kubernetes or HTTP.
+Contract with the agent: `recorder/config.py` (config file, environment, port) and `recorder/status.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..api.common import API_VERSION, GROUP, StorageSpec, parse_duration
+from ..api.localrecording import PULL_SCHEMES, LocalRecordingSpec
+from ..api.recordedfile import RECORDING_LABEL
+from ..recorder import ffmpeg as ff
+from ..recorder.config import (
+    CONFIG_FILE_KEY,
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_VOLUME_DIR,
+    DEFAULT_WORK_DIR,
+    ENV_SRT_PASSPHRASE,
+    ENV_STORAGE_ACCESS_KEY,
+    ENV_STORAGE_CREDENTIAL,
+    ENV_STORAGE_SECRET_KEY,
+    ENV_STORAGE_SESSION_TOKEN,
+    ENV_VOLUME_DIR,
+    ENV_WORK_DIR,
+    HEALTH_PATH,
+    HTTP_PORT,
+    HTTP_PORT_NAME,
+    AgentTuning,
+    Numbering,
+    RecorderConfig,
+    RecordingIdentity,
+)
+from ..recorder.status import ClosedFile, RecorderStatus
+from .cloudrecording_logic import SpecError, digest
+
+KIND = "LocalRecording"
+#: Finalizer the controller puts on recorder Pods: a terminated Pod (and its exit code) stays readable
+#: until the controller has collected the recording's last files (the Job controller does the same).
+POD_FINALIZER = f"{GROUP}/recorder"
+#: Pod annotations written by the controller.
+SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
+FIRST_INDEX_ANNOTATION = f"{GROUP}/first-index"
+STOP_REASON_ANNOTATION = f"{GROUP}/stop-reason"
+#: Pod annotation naming the agent's HTTP port when it is not HTTP_PORT (the sandbox's Pod runner
+#: sets it: every local Pod shares the loopback address, so each gets its own port).
+AGENT_PORT_ANNOTATION = f"{GROUP}/agent-port"
+#: RecordedFile label with the file's `{index}` (5 digits), so numbering survives operator restarts.
+FILE_INDEX_LABEL = f"{GROUP}/file-index"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+#: Labels of every recorder Pod (the recorder NetworkPolicies select the first two).
+POD_LABELS = {COMPONENT_LABEL: "recorder", "app.kubernetes.io/part-of": "recording-operator"}
+CONTAINER = "recorder"
+RUN_AS = 65532
+#: Where the work emptyDir and a scratch /tmp are mounted.
+TMP_DIR = "/tmp"
+#: Seconds the Pod gets after SIGTERM: FFmpeg's finalize (`stopGraceS`) plus the last uploads.
+UPLOAD_GRACE_S = 40
+#: Input URL schemes FFmpeg must never get from a user (recorder-notes.md §3.7).
+FORBIDDEN_SCHEMES = ("file", "concat", "subfile", "data", "pipe")
+#: Spec fields the controller handles itself: changing them does not replace the recorder Pod.
+CONTROLLER_FIELDS = ("active", "maxDuration", "deletionPolicy", "retention")
+#: `status.files.names` keeps this many names.
+MAX_FILE_NAMES = 32
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def check_input(spec: LocalRecordingSpec) -> None:
+    """The controller's own check of the input URL (the CRD schema already rejects these).
+
+    Raises:
+        SpecError: `InvalidSpec` for `file:`, `concat:`, `subfile:`, `data:`, `pipe:` or any scheme
+            outside PULL_SCHEMES, and for URLs with whitespace, `|` or `\\`.
+    """
+    url = spec.input.url
+    if url is None:
+        return
+    scheme = urlsplit(url).scheme.lower() if "://" in url else url.split(":", 1)[0].lower()
+    if scheme in FORBIDDEN_SCHEMES or scheme not in PULL_SCHEMES:
+        raise SpecError(
+            "InvalidSpec", f"input.url scheme {scheme!r} is not allowed (use one of {PULL_SCHEMES})"
+        )
+    if re.search(r"[\s|\\]", url):
+        raise SpecError("InvalidSpec", "input.url must not contain whitespace, '|' or '\\'")
+
+
+def pod_spec_hash(spec_dict: Mapping[str, Any]) -> str:
+    """Digest of the spec fields that shape the recorder Pod (all but CONTROLLER_FIELDS)."""
+    return digest({k: v for k, v in spec_dict.items() if k not in CONTROLLER_FIELDS})
+
+
+# --- names and references ------------------------------------------------------------------------
+
+
+def _dns_name(base: str, suffix: str, limit: int = 63) -> str:
+    return f"{base[: limit - len(suffix) - 1].rstrip('-.')}-{suffix}"
+
+
+def pod_name(name: str, spec_hash: str, first_index: int) -> str:
+    """Recorder Pod name: unique per Pod spec and starting index (≤ 63 characters)."""
+    return _dns_name(name, f"rec-{digest([spec_hash, first_index])[:8]}")
+
+
+def config_map_name(name: str) -> str:
+    """The recorder ConfigMap (one per recording, rewritten before each new Pod)."""
+    return _dns_name(name, "recorder", 253)
+
+
+def service_name(name: str) -> str:
+    """The Service publishers push to (`input.listen` only)."""
+    return _dns_name(name, "recorder")
+
+
+def recorded_file_name(name: str, index: int) -> str:
+    """RecordedFile of the file with `{index}` `index`: `<recording>-<index, 5 digits>`."""
+    return _dns_name(name, f"{index:05d}", 253)
+
+
+def owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An ownerReference to the LocalRecording `body` (controller owner; cascade deletion)."""
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid", ""),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def pod_selector(name: str) -> str:
+    """Label selector of the recording's recorder Pods."""
+    return f"{RECORDING_LABEL}={name},{COMPONENT_LABEL}=recorder"
+
+
+# --- resources -----------------------------------------------------------------------------------
+
+#: CPU cost relative to x264 `veryfast` (x264's presets roughly double the work every two steps).
+PRESET_COST = {
+    "ultrafast": 0.55,
+    "superfast": 0.7,
+    "veryfast": 1.0,
+    "faster": 1.3,
+    "fast": 1.6,
+    "medium": 2.0,
+    "slow": 3.0,
+    "slower": 5.0,
+    "veryslow": 8.0,
+}
+#: Measured CPU-seconds per media-second (recorder-notes.md §3.8, 2-core VM, synthetic source).
+CPU_COPY = 0.01
+CPU_X264_VERYFAST_1080P30 = 0.98
+CPU_AUDIO = 0.03
+HEVC_FACTOR = 2.5
+#: Real footage costs more than the synthetic source measured: headroom on top of the estimate.
+HEADROOM = 1.5
+FULL_HD = 1920 * 1080
+
+
+def _video_encoded(spec: LocalRecordingSpec) -> bool:
+    return bool((spec.transcoding and spec.transcoding.video) or spec.overlay)
+
+
+def _audio_encoded(spec: LocalRecordingSpec) -> bool:
+    return bool((spec.transcoding and spec.transcoding.audio) or (spec.audio and spec.audio.channels))
+
+
+def default_resources(spec: LocalRecordingSpec) -> dict[str, dict[str, str]]:
+    """Requests and limits sized from the transcoding settings.
+
+    Stream copy: 50m CPU, 128Mi (limits 500m, 256Mi). Video encoding: 0.98 CPU per 1080p30 x264
+    `veryfast` rendition scaled by pixel rate and preset cost (hevc ×2.5), ×1.5 headroom; an unset size
+    counts as 1080p30. Memory 160Mi + 240Mi per 1080p of pixels (hevc ×1.5). Limits: 2× requests
+    (CPU at least 500m).
+    """
+    cpu = CPU_COPY
+    memory_mi = 128.0
+    video = spec.transcoding.video if spec.transcoding else None
+    if _video_encoded(spec):
+        width = (video.width if video else None) or 1920
+        height = (video.height if video else None) or 1080
+        fps = (video.fps if video else None) or 30.0
+        preset = video.preset if video else "veryfast"
+        hevc = bool(video and video.codec == "hevc")
+        scale = width * height * fps / (FULL_HD * 30.0)
+        cpu += CPU_X264_VERYFAST_1080P30 * scale * PRESET_COST[preset] * (HEVC_FACTOR if hevc else 1.0)
+        memory_mi = 160.0 + 240.0 * (width * height / FULL_HD) * (1.5 if hevc else 1.0)
+    if _audio_encoded(spec):
+        cpu += CPU_AUDIO
+        memory_mi = max(memory_mi, 160.0)
+    cpu_m = max(50, int(round(cpu * HEADROOM * 1000, -1)))
+    memory = max(128, int(memory_mi))
+    return {
+        "requests": {"cpu": f"{cpu_m}m", "memory": f"{memory}Mi"},
+        "limits": {"cpu": f"{max(500, 2 * cpu_m)}m", "memory": f"{2 * memory}Mi"},
+    }
+
+
+def resources(spec: LocalRecordingSpec) -> dict[str, dict[str, str]]:
+    """`spec.pod.resources` over the defaults, key by key."""
+    result = default_resources(spec)
+    own = spec.pod.resources if spec.pod else None
+    if own is not None:
+        result["requests"].update(own.requests or {})
+        result["limits"].update(own.limits or {})
+    return result
+
+
+# --- manifests -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecorderPlan:
+    """What one recorder Pod is made of (names, hash, the agent config)."""
+
+    pod_name: str
+    config_map_name: str
+    spec_hash: str
+    first_index: int
+    config: RecorderConfig
+
+
+def plan_recorder(body: Mapping[str, Any], spec: LocalRecordingSpec, first_index: int) -> RecorderPlan:
+    """The next recorder Pod of the LocalRecording `body`, numbering from `first_index`.
+
+    `maxDuration` is left out of the agent's config: the controller enforces it across Pod
+    replacements (it counts from `status.startedAt`).
+    """
+    meta = body.get("metadata", {})
+    spec_hash = pod_spec_hash(dict(body.get("spec") or {}))
+    config = RecorderConfig(
+        recording=RecordingIdentity(namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid", "")),
+        spec=spec.model_copy(update={"maxDuration": None}),
+        numbering=Numbering(nextIndex=first_index),
+        agent=AgentTuning(),
+    )
+    return RecorderPlan(
+        pod_name=pod_name(meta["name"], spec_hash, first_index),
+        config_map_name=config_map_name(meta["name"]),
+        spec_hash=spec_hash,
+        first_index=first_index,
+        config=config,
+    )
+
+
+def config_map_manifest(body: Mapping[str, Any], plan: RecorderPlan) -> dict[str, Any]:
+    """The ConfigMap holding the agent's `config.json` (no secrets: those come from Secrets)."""
+    name = body["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": plan.config_map_name,
+            "namespace": body["metadata"]["namespace"],
+            "labels": {**POD_LABELS, RECORDING_LABEL: name},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "data": {CONFIG_FILE_KEY: plan.config.to_json()},
+    }
+
+
+def _secret_env(env: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": secret, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": env, "valueFrom": {"secretKeyRef": ref}}
+
+
+def storage_secret_keys(storage: StorageSpec) -> list[tuple[str, str, bool]]:
+    """`(environment variable, Secret key, optional)` for the storage credentials of `storage.vendor`.
+
+    s3 / s3-compatible / azure: `accessKey`, `secretKey` (+ optional `stsToken`); gcs:
+    `serviceAccountJson`; volume: none (the keys `StorageCredentials.from_secret` reads).
+    """
+    if storage.credentialsSecretRef is None or storage.vendor == "volume":
+        return []
+    if storage.vendor == "gcs":
+        return [(ENV_STORAGE_CREDENTIAL, "serviceAccountJson", False)]
+    keys = [(ENV_STORAGE_ACCESS_KEY, "accessKey", False), (ENV_STORAGE_SECRET_KEY, "secretKey", False)]
+    if storage.vendor in ("s3", "s3-compatible"):
+        keys.append((ENV_STORAGE_SESSION_TOKEN, "stsToken", True))
+    return keys
+
+
+def _listen_protocol(protocol: str) -> str:
+    return "TCP" if protocol == "rtmp" else "UDP"
+
+
+def pod_manifest(
+    body: Mapping[str, Any], spec: LocalRecordingSpec, plan: RecorderPlan, *, image: str
+) -> dict[str, Any]:
+    """The recorder Pod: non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault,
+    no service-account token, secrets only through `secretKeyRef`, config from the ConfigMap.
+
+    `restartPolicy: Never`: the agent restarts FFmpeg itself; a failed agent is replaced by the
+    controller (with backoff, numbering continued). The Pod carries POD_FINALIZER.
+    """
+    meta = body["metadata"]
+    name = meta["name"]
+    storage = spec.storage
+    env: list[dict[str, Any]] = [
+        {"name": ENV_WORK_DIR, "value": DEFAULT_WORK_DIR},
+        {"name": "TMPDIR", "value": TMP_DIR},
+    ]
+    for variable, key, optional in storage_secret_keys(storage):
+        assert storage.credentialsSecretRef is not None
+        env.append(_secret_env(variable, storage.credentialsSecretRef.name, key, optional=optional))
+    if spec.input.passphraseSecretRef is not None:
+        ref = spec.input.passphraseSecretRef
+        env.append(_secret_env(ENV_SRT_PASSPHRASE, ref.name, ref.key))
+    mounts: list[dict[str, Any]] = [
+        {"name": "config", "mountPath": DEFAULT_CONFIG_PATH.rsplit("/", 1)[0], "readOnly": True},
+        {"name": "work", "mountPath": DEFAULT_WORK_DIR},
+        {"name": "tmp", "mountPath": TMP_DIR},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "config", "configMap": {"name": plan.config_map_name}},
+        {"name": "work", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    if storage.vendor == "volume" and storage.volume is not None:
+        env.append({"name": ENV_VOLUME_DIR, "value": DEFAULT_VOLUME_DIR})
+        mount: dict[str, Any] = {"name": "recordings", "mountPath": DEFAULT_VOLUME_DIR}
+        if storage.volume.subPath:
+            mount["subPath"] = storage.volume.subPath
+        mounts.append(mount)
+        volumes.append(
+            {"name": "recordings", "persistentVolumeClaim": {"claimName": storage.volume.claimName}}
+        )
+    ports: list[dict[str, Any]] = [{"name": HTTP_PORT_NAME, "containerPort": HTTP_PORT, "protocol": "TCP"}]
+    if spec.input.listen is not None:
+        listen = spec.input.listen
+        ports.append(
+            {"name": "input", "containerPort": listen.port, "protocol": _listen_protocol(listen.protocol)}
+        )
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": (spec.pod.image if spec.pod and spec.pod.image else image),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["recording-operator", "record"],
+        "args": ["--config", DEFAULT_CONFIG_PATH],
+        "env": env,
+        "ports": ports,
+        "resources": resources(spec),
+        "securityContext": restricted,
+        "volumeMounts": mounts,
+        "readinessProbe": {"httpGet": {"path": HEALTH_PATH, "port": HTTP_PORT_NAME}, "periodSeconds": 5},
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": int(plan.config.agent.stopGraceS) + UPLOAD_GRACE_S,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if spec.pod and spec.pod.nodeSelector:
+        pod_spec["nodeSelector"] = dict(spec.pod.nodeSelector)
+    if spec.pod and spec.pod.tolerations:
+        pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in spec.pod.tolerations]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": plan.pod_name,
+            "namespace": meta["namespace"],
+            "labels": {**POD_LABELS, RECORDING_LABEL: name},
+            "annotations": {
+                SPEC_HASH_ANNOTATION: plan.spec_hash,
+                FIRST_INDEX_ANNOTATION: str(plan.first_index),
+            },
+            "ownerReferences": [owner_reference(body)],
+            "finalizers": [POD_FINALIZER],
+        },
+        "spec": pod_spec,
+    }
+
+
+def service_manifest(body: Mapping[str, Any], spec: LocalRecordingSpec) -> dict[str, Any] | None:
+    """The Service publishers push to (`input.listen`), type `spec.pod.serviceType`; None for pull inputs."""
+    listen = spec.input.listen
+    if listen is None:
+        return None
+    name = body["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": service_name(name),
+            "namespace": body["metadata"]["namespace"],
+            "labels": {**POD_LABELS, RECORDING_LABEL: name},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "spec": {
+            "type": spec.pod.serviceType if spec.pod else "ClusterIP",
+            "selector": {RECORDING_LABEL: name, COMPONENT_LABEL: "recorder"},
+            "ports": [
+                {
+                    "name": "input",
+                    "port": listen.port,
+                    "targetPort": "input",
+                    "protocol": _listen_protocol(listen.protocol),
+                }
+            ],
+        },
+    }
+
+
+# --- Pods as observed ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodView:
+    """What the controller needs from a recorder Pod object."""
+
+    name: str
+    phase: str
+    deleting: bool
+    spec_hash: str
+    first_index: int
+    exit_code: int | None
+    ip: str | None
+    agent_port: int
+    stop_reason: str | None
+    has_finalizer: bool
+
+    @property
+    def terminated(self) -> bool:
+        """The container has exited (Succeeded or Failed)."""
+        return self.phase in ("Succeeded", "Failed")
+
+    @property
+    def agent_url(self) -> str | None:
+        """`http://<podIP>:<port>` of the agent, when the Pod has an IP."""
+        return f"http://{self.ip}:{self.agent_port}" if self.ip else None
+
+
+def view_pod(pod: Mapping[str, Any]) -> PodView:
+    """Read a Pod object (phase, exit code, IP, our annotations; AGENT_PORT_ANNOTATION or HTTP_PORT)."""
+    meta = pod.get("metadata", {})
+    annotations = meta.get("annotations") or {}
+    status = pod.get("status") or {}
+    exit_code = None
+    for container in status.get("containerStatuses") or ():
+        terminated = (container.get("state") or {}).get("terminated")
+        if container.get("name") == CONTAINER and terminated:
+            exit_code = terminated.get("exitCode")
+    port_text = str(annotations.get(AGENT_PORT_ANNOTATION, ""))
+    return PodView(
+        name=meta.get("name", ""),
+        phase=status.get("phase") or "Pending",
+        deleting=bool(meta.get("deletionTimestamp")),
+        spec_hash=annotations.get(SPEC_HASH_ANNOTATION, ""),
+        first_index=int(annotations.get(FIRST_INDEX_ANNOTATION, "0") or 0),
+        exit_code=exit_code,
+        ip=status.get("podIP"),
+        agent_port=int(port_text) if port_text.isdigit() else HTTP_PORT,
+        stop_reason=annotations.get(STOP_REASON_ANNOTATION),
+        has_finalizer=POD_FINALIZER in (meta.get("finalizers") or ()),
+    )
+
+
+def pod_without_finalizer(pod: Mapping[str, Any]) -> list[str]:
+    """The Pod's finalizers without POD_FINALIZER (for a merge patch)."""
+    return [f for f in pod.get("metadata", {}).get("finalizers") or () if f != POD_FINALIZER]
+
+
+# --- desired state -------------------------------------------------------------------------------
+
+
+def max_duration_reached(spec: LocalRecordingSpec, started_at: str | None, now: datetime) -> bool:
+    """True when `spec.maxDuration` has passed since `started_at` (RFC 3339)."""
+    if not spec.maxDuration or not started_at:
+        return False
+    started = datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return now - started >= parse_duration(spec.maxDuration)
+
+
+# --- status from the agent -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """Phase and conditions for the status, from the agent's `/status`."""
+
+    phase: str
+    input_healthy: tuple[str, str, str]
+    ready: tuple[str, str, str]
+    recording: tuple[str, str, str]
+
+
+def agent_view(agent: RecorderStatus) -> AgentView:
+    """Map the agent's phase to the LocalRecording's phase and conditions.
+
+    Recording → Ready, Recording and InputHealthy True; Reconnecting → InputHealthy False
+    (`InputUnavailable`, the agent's last error); Starting → InputHealthy Unknown; Stopping/Stopped →
+    Recording False; Failed → everything False (`RecorderFailed`).
+    """
+    error = agent.lastError or "no progress from FFmpeg"
+    if agent.phase == "Recording":
+        return AgentView(
+            "Recording",
+            ("True", "ProgressFlowing", "FFmpeg reports progress"),
+            ("True", "Recording", "the recorder is writing files"),
+            ("True", "Recording", f"{agent.filesClosed} files closed, {agent.reconnects} reconnects"),
+        )
+    if agent.phase == "Reconnecting":
+        return AgentView(
+            "Reconnecting",
+            ("False", "InputUnavailable", error),
+            ("False", "Reconnecting", f"the recorder restarts FFmpeg ({agent.reconnects} reconnects)"),
+            ("False", "Reconnecting", error),
+        )
+    if agent.phase == "Starting":
+        return AgentView(
+            "Starting",
+            ("Unknown", "Connecting", "waiting for FFmpeg's first progress report"),
+            ("False", "Starting", "the recorder is connecting to the input"),
+            ("False", "Starting", "no progress yet"),
+        )
+    if agent.phase == "Failed":
+        return AgentView(
+            "Failed",
+            ("False", "RecorderFailed", error),
+            ("False", "RecorderFailed", error),
+            ("False", "RecorderFailed", error),
+        )
+    return AgentView(
+        "Stopping",
+        ("Unknown", "Stopping", "the recorder is stopping"),
+        ("False", "Stopping", "the recorder is storing its last files"),
+        ("False", "Stopping", "the recorder is storing its last files"),
+    )
+
+
+def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`status.files` from the recording's RecordedFile objects (ordered by their index label)."""
+
+    def index(obj: Mapping[str, Any]) -> int:
+        text = (obj.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, "0")
+        return int(text) if str(text).isdigit() else 0
+
+    ordered = sorted(files, key=index)
+    keys = [(f.get("spec", {}).get("location") or {}).get("key") or "" for f in ordered]
+    summary: dict[str, Any] = {
+        "count": len(ordered),
+        "totalBytes": sum(int(f.get("spec", {}).get("sizeBytes") or 0) for f in ordered),
+    }
+    if keys:
+        summary["latest"] = keys[-1]
+        summary["names"] = keys[-MAX_FILE_NAMES:]
+    return summary
+
+
+def highest_index(files: Sequence[Mapping[str, Any]]) -> int:
+    """The highest `{index}` among RecordedFile objects, -1 when there are none."""
+    found = [
+        int(text)
+        for f in files
+        if str(text := (f.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, "")).isdigit()
+    ]
+    return max(found, default=-1)
+
+
+# --- RecordedFiles -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored file of the recording: from the agent's `/status`, or found in the bucket."""
+
+    index: int
+    key: str
+    size_bytes: int
+    format: str
+    duration_ms: int | None = None
+    started_at: str | None = None
+    closed_at: datetime | None = None
+
+    @classmethod
+    def from_agent(cls, file: ClosedFile) -> StoredFile:
+        """From one `/status` file entry."""
+        closed = None
+        if file.uploadedAt:
+            closed = datetime.fromisoformat(file.uploadedAt.replace("Z", "+00:00"))
+        return cls(
+            index=file.index,
+            key=file.key,
+            size_bytes=file.sizeBytes,
+            format=ff.EXTENSIONS.get(file.format, file.format),
+            duration_ms=file.durationMs,
+            started_at=file.startedAt,
+            closed_at=closed,
+        )
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def recorded_file_manifest(
+    body: Mapping[str, Any], spec: LocalRecordingSpec, file: StoredFile, *, now: datetime
+) -> dict[str, Any]:
+    """The RecordedFile of one stored file: name `<recording>-<index>`, labelled with the recording
+    and the index, owned by the LocalRecording, `deletionPolicy` and `expiresAt` from the recording
+    (`retention.deleteAfter` after the file was closed).
+    """
+    meta = body["metadata"]
+    storage = spec.storage
+    location: dict[str, Any]
+    if storage.vendor == "volume" and storage.volume is not None:
+        path = f"{storage.volume.subPath.rstrip('/')}/{file.key}" if storage.volume.subPath else file.key
+        location = {"volume": {"claimName": storage.volume.claimName, "path": path}}
+    else:
+        location = {"vendor": storage.vendor, "bucket": storage.bucket, "key": file.key}
+        if storage.region:
+            location["region"] = storage.region
+        if storage.endpoint:
+            location["endpoint"] = storage.endpoint
+    file_spec: dict[str, Any] = {
+        "recordingRef": {"kind": KIND, "name": meta["name"]},
+        "location": location,
+        "format": file.format,
+        "sizeBytes": file.size_bytes,
+        "deletionPolicy": spec.deletionPolicy,
+    }
+    if storage.credentialsSecretRef is not None:
+        file_spec["credentialsSecretRef"] = {"name": storage.credentialsSecretRef.name}
+    if file.duration_ms is not None:
+        file_spec["durationMs"] = file.duration_ms
+    if file.started_at:
+        file_spec["startedAt"] = file.started_at
+    if spec.retention is not None:
+        file_spec["expiresAt"] = _iso((file.closed_at or now) + parse_duration(spec.retention.deleteAfter))
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "RecordedFile",
+        "metadata": {
+            "name": recorded_file_name(meta["name"], file.index),
+            "namespace": meta["namespace"],
+            "labels": {RECORDING_LABEL: meta["name"], FILE_INDEX_LABEL: f"{file.index:05d}"},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "spec": file_spec,
+    }
+
+
+# --- files found in the bucket -------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(recording|namespace|index|start)(?::([^}]*))?\}")
+_STRFTIME_DIGITS = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2, "j": 3}
+
+
+def _strftime_pattern(fmt: str) -> str:
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt) and fmt[i + 1] in _STRFTIME_DIGITS:
+            out.append(rf"\d{{{_STRFTIME_DIGITS[fmt[i + 1]]}}}")
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
+def file_name_pattern(template: str, *, recording: str, namespace: str, extension: str) -> re.Pattern[str]:
+    """A regex matching the names `render_file_name` gives this recording's files; group `index`."""
+    parts, pos, seen_index = [], 0, False
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[pos : match.start()]))
+        key, fmt = match.group(1), match.group(2)
+        if key == "recording":
+            parts.append(re.escape(recording))
+        elif key == "namespace":
+            parts.append(re.escape(namespace))
+        elif key == "index":
+            parts.append(r"(?P<index>\d{5,})" if not seen_index else r"\d{5,}")
+            seen_index = True
+        else:
+            parts.append(_strftime_pattern(fmt or "%Y%m%dT%H%M%SZ"))
+        pos = match.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts) + re.escape(f".{extension}"))
+
+
+def stored_files_from_listing(
+    spec: LocalRecordingSpec,
+    *,
+    recording: str,
+    namespace: str,
+    prefix: str,
+    objects: Sequence[tuple[str, int, datetime | None]],
+    min_index: int,
+) -> list[StoredFile]:
+    """The recording's files among bucket objects `(key, size, last modified)` under `prefix`, with
+    `{index}` ≥ `min_index` (files of the Pod being collected), by index. Durations are unknown.
+    """
+    extension = ff.EXTENSIONS[spec.output.format]
+    pattern = file_name_pattern(
+        spec.output.fileNameTemplate, recording=recording, namespace=namespace, extension=extension
+    )
+    found: dict[int, StoredFile] = {}
+    for key, size, modified in objects:
+        if not key.startswith(prefix):
+            continue
+        match = pattern.fullmatch(key[len(prefix) :])
+        if match is None:
+            continue
+        index = int(match.group("index"))
+        if index >= min_index and index not in found:
+            found[index] = StoredFile(
+                index=index, key=key, size_bytes=size, format=extension, closed_at=modified
+            )
+    return [found[i] for i in sorted(found)]

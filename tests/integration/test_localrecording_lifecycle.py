@@ -1,0 +1,281 @@
+"""LocalRecording end to end: the real operator, the sandbox's Pod runner running the real recorder
+agent, a real ffmpeg SRT publisher and moto's S3 server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from recording_operator.sandbox.runner import Sandbox
+
+from .harness import GROUP_PATH, TEST_OPERATOR_ENV, SandboxThread, wait_for
+from .recorder_support import free_port, publisher
+
+NS = "default"
+LRECS = f"{GROUP_PATH}/namespaces/{NS}/localrecordings"
+RFILES = f"{GROUP_PATH}/namespaces/{NS}/recordedfiles"
+PODS = f"/api/v1/namespaces/{NS}/pods"
+BUCKET = "recordings"
+S3_KEYS = {"accessKey": "AKIDSANDBOX", "secretKey": "sandbox-secret-key"}
+OPERATOR_ENV = {**TEST_OPERATOR_ENV, "LOCALRECORDING_POLL_INTERVAL": "0.5", "RECORDING_BACKOFF_BASE": "1"}
+
+
+class SrtSource:
+    """An ffmpeg SRT listener publishing a test pattern, restarted whenever its caller goes away."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._proc = publisher(f"srt://127.0.0.1:{self.port}?mode=listener", seconds=120)
+            self._proc.wait()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    state = tmp_path_factory.mktemp("sandbox")
+    with SandboxThread(state, with_operator=True, with_s3=True, operator_env=OPERATOR_ENV) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def kube(sandbox: Sandbox) -> httpx.Client:
+    client = httpx.Client(base_url=sandbox.endpoints["kubernetes"], timeout=10)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s3"},
+        "stringData": S3_KEYS,
+    }
+    response = client.post(f"/api/v1/namespaces/{NS}/secrets", json=secret)
+    assert response.status_code in (201, 409), response.text
+    return client
+
+
+@pytest.fixture(scope="module")
+def bucket(sandbox: Sandbox) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=sandbox.endpoints["s3"],
+        aws_access_key_id=S3_KEYS["accessKey"],
+        aws_secret_access_key=S3_KEYS["secretKey"],
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def source() -> Iterator[SrtSource]:
+    src = SrtSource(free_port())
+    yield src
+    src.close()
+
+
+def recording(name: str, endpoint: str, port: int, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "recording.mediaops.io/v1alpha1",
+        "kind": "LocalRecording",
+        "metadata": {"name": name},
+        "spec": {
+            "input": {"url": f"srt://127.0.0.1:{port}"},
+            "output": {"format": "mp4", "segmentDuration": "2s", "fileNameTemplate": "{recording}-{index}"},
+            "storage": {
+                "vendor": "s3-compatible",
+                "bucket": BUCKET,
+                "endpoint": endpoint,
+                "prefix": ["sandbox", name.replace("-", "")],
+                "credentialsSecretRef": {"name": "s3"},
+            },
+            "retention": {"deleteAfter": "24h"},
+            **spec,
+        },
+    }
+
+
+def get(kube: httpx.Client, name: str) -> dict[str, Any] | None:
+    response = kube.get(f"{LRECS}/{name}")
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def status(kube: httpx.Client, name: str) -> dict[str, Any]:
+    return (get(kube, name) or {}).get("status") or {}
+
+
+def patch_spec(kube: httpx.Client, name: str, spec: dict[str, Any]) -> None:
+    response = kube.patch(
+        f"{LRECS}/{name}", json={"spec": spec}, headers={"Content-Type": "application/merge-patch+json"}
+    )
+    response.raise_for_status()
+
+
+def files_of(kube: httpx.Client, name: str) -> list[dict[str, Any]]:
+    response = kube.get(RFILES, params={"labelSelector": f"recording.mediaops.io/recording={name}"})
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return sorted(items, key=lambda f: f["metadata"]["name"])
+
+
+def objects(bucket: Any, name: str) -> dict[str, int]:
+    listing = bucket.list_objects_v2(Bucket=BUCKET, Prefix=f"sandbox/{name.replace('-', '')}/")
+    return {o["Key"]: o["Size"] for o in listing.get("Contents", [])}
+
+
+def events(kube: httpx.Client, name: str) -> list[dict[str, Any]]:
+    response = kube.get(
+        f"/api/v1/namespaces/{NS}/events", params={"fieldSelector": f"involvedObject.name={name}"}
+    )
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def recorder_pods(kube: httpx.Client, name: str) -> list[dict[str, Any]]:
+    response = kube.get(PODS, params={"labelSelector": f"recording.mediaops.io/recording={name}"})
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def index_of(file: dict[str, Any]) -> int:
+    return int(file["metadata"]["labels"]["recording.mediaops.io/file-index"])
+
+
+def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
+    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+) -> None:
+    name = "srt-pull"
+    response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))
+    assert response.status_code == 201, response.text
+
+    first = wait_for(lambda: status(kube, name).get("phase") == "Recording" and status(kube, name), timeout=40,
+                     what="phase Recording")  # fmt: skip
+    pod_name = first["podName"]
+    pod = kube.get(f"{PODS}/{pod_name}").json()
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "LocalRecording"
+    conditions = {c["type"]: c["status"] for c in first["conditions"]}
+    assert conditions["InputHealthy"] == "True" and conditions["Ready"] == "True"
+
+    # Stats move while recording.
+    out_time = wait_for(lambda: status(kube, name).get("stats", {}).get("outTimeMs"), what="stats")
+    wait_for(lambda: status(kube, name)["stats"].get("outTimeMs", 0) > out_time, what="outTimeMs to grow")
+
+    # RecordedFiles appear for closed segments, with keys that are in the bucket.
+    files = wait_for(lambda: len(files_of(kube, name)) >= 2 and files_of(kube, name), timeout=30,
+                     what="two RecordedFiles")  # fmt: skip
+    stored = objects(bucket, name)
+    for file in files:
+        spec = file["spec"]
+        assert spec["location"]["key"] in stored
+        assert spec["sizeBytes"] == stored[spec["location"]["key"]]
+        assert spec["recordingRef"] == {"kind": "LocalRecording", "name": name}
+        assert spec["format"] == "mp4" and spec["expiresAt"]
+        assert file["metadata"]["ownerReferences"][0]["name"] == name
+    assert files[0]["metadata"]["name"] == f"{name}-00000"
+    assert files[0]["spec"]["location"]["key"] == f"sandbox/srtpull/{name}-00000.mp4"
+    assert 1000 <= files[0]["spec"]["durationMs"] <= 4000
+    wait_for(lambda: (status(kube, name).get("files") or {}).get("count", 0) >= 2, what="status.files")
+
+    # A spec change while active replaces the Pod; numbering continues.
+    patch_spec(kube, name, {"output": {"segmentDuration": "3s"}})
+    replaced = wait_for(
+        lambda: (s := status(kube, name)).get("phase") == "Recording" and s.get("podName") != pod_name and s,
+        timeout=60,
+        what="a new recorder Pod recording",
+    )
+    assert replaced["observedGeneration"] == 2
+    before = {index_of(f) for f in files_of(kube, name)}
+    wait_for(lambda: {index_of(f) for f in files_of(kube, name)} - before, timeout=30,
+             what="a file from the new Pod")  # fmt: skip
+    assert not any(p["metadata"]["name"] == pod_name for p in recorder_pods(kube, name))
+
+    # active: false → graceful stop: the last file is uploaded and recorded.
+    patch_spec(kube, name, {"active": False})
+    stopped = wait_for(lambda: status(kube, name).get("phase") == "Stopped" and status(kube, name), timeout=60,
+                       what="phase Stopped")  # fmt: skip
+    assert stopped["stopReason"] == "Requested"
+    assert {c["type"]: c["status"] for c in stopped["conditions"]}["Ready"] == "True"
+    assert recorder_pods(kube, name) == []
+    files = files_of(kube, name)
+    stored = objects(bucket, name)
+    assert sorted(f["spec"]["location"]["key"] for f in files) == sorted(stored)
+    indexes = [index_of(f) for f in files]
+    assert indexes == sorted(set(indexes)) and len(indexes) >= 4
+    assert stopped["files"]["count"] == len(files)
+    assert stopped["files"]["totalBytes"] == sum(stored.values())
+
+
+def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
+    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+) -> None:
+    name = "srt-crash"
+    response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))
+    assert response.status_code == 201, response.text
+    first = wait_for(lambda: status(kube, name).get("phase") == "Recording" and status(kube, name), timeout=40,
+                     what="phase Recording")  # fmt: skip
+    wait_for(lambda: files_of(kube, name), timeout=30, what="a first RecordedFile")
+
+    # Kill the agent: the Pod fails, the recording reconnects with a new Pod.
+    pid = sandbox.pods.pid_of(NS, first["podName"])
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: status(kube, name).get("phase") == "Reconnecting", timeout=20, what="phase Reconnecting")
+    warning = wait_for(
+        lambda: [e for e in events(kube, name) if e["reason"] == "RecorderFailed" and e["type"] == "Warning"],
+        what="a RecorderFailed Event",
+    )
+    assert "exited with code 137" in warning[0]["message"]
+    recovered = wait_for(
+        lambda: (
+            (s := status(kube, name)).get("phase") == "Recording" and s["podName"] != first["podName"] and s
+        ),
+        timeout=60,
+        what="recovery with a new Pod",
+    )
+    assert "137" in recovered["lastError"]
+
+    # Deletion stops the recorder and waits for its last file before the finalizer goes.
+    before = max(index_of(f) for f in files_of(kube, name))
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
+    assert get(kube, name) is not None  # held by the finalizer while the recorder stores its files
+    wait_for(lambda: get(kube, name) is None, timeout=60, what="the LocalRecording to go")
+    finalized = [e for e in events(kube, name) if e["reason"] == "FilesRecorded"]
+    assert finalized, [e["reason"] for e in events(kube, name)]
+    last_key = finalized[-1]["message"].rsplit(" ", 1)[-1]
+    last_index = int(last_key.rsplit("-", 1)[-1].split(".")[0])
+    assert last_index > before
+    assert recorder_pods(kube, name) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "concat:/etc/hostname|/etc/passwd", "pipe:0", "gopher://x"]
+)
+def test_bad_input_urls_are_rejected_by_the_schema(kube: httpx.Client, url: str) -> None:
+    body = recording("bad-url", "http://127.0.0.1:1", 1)
+    body["spec"]["input"] = {"url": url}
+    response = kube.post(LRECS, json=body)
+    assert response.status_code == 422, response.text
+    assert "input.url" in response.text

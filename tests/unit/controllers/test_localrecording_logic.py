@@ -1,0 +1,269 @@
+"""The recorder Pod, ConfigMap, Service and RecordedFile manifests, resource sizing and status mapping."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from recording_operator.api.localrecording import LocalRecordingSpec
+from recording_operator.controllers.cloudrecording_logic import SpecError
+from recording_operator.controllers.localrecording_logic import (
+    AGENT_PORT_ANNOTATION,
+    POD_FINALIZER,
+    StoredFile,
+    agent_view,
+    check_input,
+    config_map_manifest,
+    default_resources,
+    file_name_pattern,
+    files_summary,
+    plan_recorder,
+    pod_manifest,
+    pod_spec_hash,
+    recorded_file_manifest,
+    service_manifest,
+    stored_files_from_listing,
+    view_pod,
+)
+from recording_operator.recorder.config import RecorderConfig
+from recording_operator.recorder.status import RecorderStatus
+
+IMAGE = "ghcr.io/mediaops/recording-recorder:1.0"
+
+
+def body(**spec: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "input": {"url": "srt://source.example:9000", "passphraseSecretRef": {"name": "srt", "key": "pass"}},
+        "output": {"format": "mp4", "segmentDuration": "10s"},
+        "storage": {"vendor": "s3", "bucket": "rec", "region": "us-east-1", "prefix": ["teama"],
+                    "credentialsSecretRef": {"name": "s3"}},
+    }  # fmt: skip
+    base.update(spec)
+    return {
+        "metadata": {"name": "standup", "namespace": "team-a", "uid": "uid-1", "generation": 1},
+        "spec": base,
+    }
+
+
+def manifests(b: dict[str, Any], first_index: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    plan = plan_recorder(b, spec, first_index)
+    return pod_manifest(b, spec, plan, image=IMAGE), config_map_manifest(b, plan)
+
+
+def test_pod_is_locked_down() -> None:
+    pod, _ = manifests(body())
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["restartPolicy"] == "Never"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsUser"] == 65532
+    assert container["image"] == IMAGE
+    assert container["command"] + container["args"] == [
+        "recording-operator", "record", "--config", "/etc/recorder/config.json",
+    ]  # fmt: skip
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert "emptyDir" in volumes[mounts["/var/lib/recorder"]]
+    assert volumes[mounts["/etc/recorder"]]["configMap"]["name"] == "standup-recorder"
+    assert POD_FINALIZER in pod["metadata"]["finalizers"]
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert spec["terminationGracePeriodSeconds"] >= 40
+
+
+def test_credentials_only_through_secret_key_refs() -> None:
+    pod, config_map = manifests(body())
+    env = pod["spec"]["containers"][0]["env"]
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+    assert secret_env["STORAGE_ACCESS_KEY"] == {"name": "s3", "key": "accessKey"}
+    assert secret_env["STORAGE_SECRET_KEY"] == {"name": "s3", "key": "secretKey"}
+    assert secret_env["STORAGE_SESSION_TOKEN"] == {"name": "s3", "key": "stsToken", "optional": True}
+    assert secret_env["SRT_PASSPHRASE"] == {"name": "srt", "key": "pass"}
+    plain = {e["name"] for e in env if "value" in e}
+    assert not plain & {"STORAGE_ACCESS_KEY", "STORAGE_SECRET_KEY", "SRT_PASSPHRASE"}
+    config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
+    assert config.recording.name == "standup" and config.numbering.nextIndex == 0
+    assert "passphrase" not in json.dumps(config_map["data"]).replace("passphraseSecretRef", "")
+
+
+def test_gcs_maps_the_service_account_key_and_volume_needs_none() -> None:
+    gcs = body(storage={"vendor": "gcs", "bucket": "b", "credentialsSecretRef": {"name": "g"}})
+    env = manifests(gcs)[0]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env if "valueFrom" in e] == ["STORAGE_CREDENTIAL", "SRT_PASSPHRASE"]
+    volume = body(storage={"vendor": "volume", "volume": {"claimName": "recs", "subPath": "team"}})
+    pod = manifests(volume)[0]
+    assert {v["name"]: v for v in pod["spec"]["volumes"]}["recordings"]["persistentVolumeClaim"] == {
+        "claimName": "recs"
+    }
+    mount = next(m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == "recordings")
+    assert mount == {"name": "recordings", "mountPath": "/recordings", "subPath": "team"}
+
+
+def test_listen_inputs_get_a_service_of_the_requested_type() -> None:
+    b = body(input={"listen": {"protocol": "rtmp", "port": 1935}}, pod={"serviceType": "LoadBalancer"})
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    service = service_manifest(b, spec)
+    assert service is not None
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"] == [
+        {"name": "input", "port": 1935, "targetPort": "input", "protocol": "TCP"}
+    ]
+    assert service["spec"]["selector"]["recording.mediaops.io/recording"] == "standup"
+    pod = manifests(b)[0]
+    assert {"name": "input", "containerPort": 1935, "protocol": "TCP"} in pod["spec"]["containers"][0][
+        "ports"
+    ]
+    srt = body(input={"listen": {"protocol": "srt", "port": 9000}})
+    srt_service = service_manifest(srt, LocalRecordingSpec.model_validate(srt["spec"]))
+    assert srt_service is not None and srt_service["spec"]["ports"][0]["protocol"] == "UDP"
+    assert service_manifest(body(), LocalRecordingSpec.model_validate(body()["spec"])) is None
+
+
+def cpu_m(resources: dict[str, dict[str, str]]) -> int:
+    return int(resources["requests"]["cpu"].removesuffix("m"))
+
+
+def test_resources_are_sized_from_transcoding() -> None:
+    copy = default_resources(LocalRecordingSpec.model_validate(body()["spec"]))
+    assert copy["requests"] == {"cpu": "50m", "memory": "128Mi"}
+    hd = LocalRecordingSpec.model_validate(
+        body(transcoding={"video": {"width": 1920, "height": 1080}})["spec"]
+    )
+    small = LocalRecordingSpec.model_validate(
+        body(transcoding={"video": {"width": 640, "height": 360}})["spec"]
+    )
+    hevc = LocalRecordingSpec.model_validate(body(transcoding={"video": {"codec": "hevc"}})["spec"])
+    audio = LocalRecordingSpec.model_validate(body(transcoding={"audio": {"codec": "aac"}})["spec"])
+    assert 1000 <= cpu_m(default_resources(hd)) <= 2000  # ≈0.98 CPU/s measured, ×1.5 headroom
+    assert cpu_m(default_resources(small)) < cpu_m(default_resources(hd))
+    assert cpu_m(default_resources(hevc)) > 2 * cpu_m(default_resources(hd))
+    assert 50 < cpu_m(default_resources(audio)) < 200
+
+
+def test_user_resources_override_the_defaults_key_by_key() -> None:
+    pod = manifests(body(pod={"resources": {"limits": {"memory": "2Gi"}}}))[0]
+    resources = pod["spec"]["containers"][0]["resources"]
+    assert resources["limits"]["memory"] == "2Gi" and resources["requests"]["cpu"] == "50m"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "concat:/a|/b",
+        "subfile:,,start,0,end,0,:/etc/x",
+        "data:,x",
+        "pipe:0",
+        "gopher://x",
+    ],
+)
+def test_the_controller_rejects_unsafe_input_urls(url: str) -> None:
+    spec = LocalRecordingSpec.model_construct(**LocalRecordingSpec.model_validate(body()["spec"]).__dict__)
+    spec.input = spec.input.model_copy(update={"url": url})
+    with pytest.raises(SpecError) as error:
+        check_input(spec)
+    assert error.value.reason == "InvalidSpec"
+
+
+def test_controller_fields_do_not_replace_the_pod() -> None:
+    spec = body()["spec"]
+    assert pod_spec_hash(spec) == pod_spec_hash({**spec, "active": False, "maxDuration": "1h"})
+    assert pod_spec_hash(spec) != pod_spec_hash({**spec, "output": {"format": "mkv"}})
+
+
+def test_numbering_continues_in_a_new_pod() -> None:
+    pod0, _ = manifests(body(), first_index=0)
+    pod7, config_map = manifests(body(), first_index=7)
+    assert pod0["metadata"]["name"] != pod7["metadata"]["name"]
+    assert json.loads(config_map["data"]["config.json"])["numbering"] == {"nextIndex": 7}
+
+
+def test_pod_view_reads_the_sandbox_agent_port_and_exit_code() -> None:
+    pod, _ = manifests(body())
+    assert view_pod(pod).agent_url is None
+    pod["metadata"]["annotations"][AGENT_PORT_ANNOTATION] = "41234"
+    pod["status"] = {
+        "phase": "Failed",
+        "podIP": "127.0.0.1",
+        "containerStatuses": [{"name": "recorder", "state": {"terminated": {"exitCode": 137}}}],
+    }
+    view = view_pod(pod)
+    assert view.agent_url == "http://127.0.0.1:41234" and view.terminated and view.exit_code == 137
+    del pod["metadata"]["annotations"][AGENT_PORT_ANNOTATION]
+    assert view_pod(pod).agent_url == "http://127.0.0.1:8090"
+
+
+def test_agent_phases_map_to_conditions() -> None:
+    def status(phase: str, **extra: Any) -> RecorderStatus:
+        return RecorderStatus.model_validate(
+            {
+                "recording": {"namespace": "n", "name": "r"},
+                "phase": phase,
+                "startedAt": "2026-01-01T00:00:00Z",
+                **extra,
+            }
+        )
+
+    recording = agent_view(status("Recording"))
+    assert (
+        recording.phase == "Recording"
+        and recording.input_healthy[0] == "True"
+        and recording.ready[0] == "True"
+    )
+    lost = agent_view(status("Reconnecting", lastError="Connection refused"))
+    assert lost.phase == "Reconnecting" and lost.input_healthy == (
+        "False",
+        "InputUnavailable",
+        "Connection refused",
+    )
+    assert agent_view(status("Starting")).input_healthy[0] == "Unknown"
+
+
+def test_recorded_file_from_an_agent_entry() -> None:
+    b = body(retention={"deleteAfter": "24h"}, deletionPolicy="Orphan")
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    file = StoredFile(index=3, key="teama/standup-00003.mp4", size_bytes=1000, format="mp4", duration_ms=2000,
+                      started_at="2026-11-21T12:00:00Z", closed_at=datetime(2026, 11, 21, 12, 0, 2, tzinfo=UTC))  # fmt: skip
+    manifest = recorded_file_manifest(b, spec, file, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert manifest["metadata"]["name"] == "standup-00003"
+    assert manifest["metadata"]["labels"] == {
+        "recording.mediaops.io/recording": "standup",
+        "recording.mediaops.io/file-index": "00003",
+    }
+    assert manifest["spec"]["location"] == {
+        "vendor": "s3", "bucket": "rec", "key": "teama/standup-00003.mp4", "region": "us-east-1",
+    }  # fmt: skip
+    assert manifest["spec"]["expiresAt"] == "2026-11-22T12:00:02Z"
+    assert manifest["spec"]["deletionPolicy"] == "Orphan"
+    assert manifest["spec"]["credentialsSecretRef"] == {"name": "s3"}
+    summary = files_summary([manifest])
+    assert summary == {"count": 1, "totalBytes": 1000, "latest": "teama/standup-00003.mp4",
+                       "names": ["teama/standup-00003.mp4"]}  # fmt: skip
+
+
+def test_files_are_found_in_the_bucket_by_the_name_template() -> None:
+    spec = LocalRecordingSpec.model_validate(body()["spec"])
+    pattern = file_name_pattern(
+        spec.output.fileNameTemplate, recording="standup", namespace="team-a", extension="mp4"
+    )
+    assert pattern.fullmatch("standup-20261121-120000-00012.mp4")
+    assert not pattern.fullmatch("other-20261121-120000-00012.mp4")
+    objects = [
+        ("teama/standup-20261121-120000-00001.mp4", 10, None),
+        ("teama/standup-20261121-120010-00002.mp4", 20, None),
+        ("teama/standup-20261121-120010-00002.ts", 20, None),
+        ("teama/sub/standup-20261121-120010-00003.mp4", 20, None),
+    ]
+    found = stored_files_from_listing(
+        spec, recording="standup", namespace="team-a", prefix="teama/", objects=objects, min_index=2
+    )
+    assert [(f.index, f.key, f.size_bytes) for f in found] == [
+        (2, "teama/standup-20261121-120010-00002.mp4", 20)
+    ]

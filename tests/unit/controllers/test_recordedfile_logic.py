@@ -1,0 +1,111 @@
+"""RecordedFile naming and manifests from provider file lists; the retention schedule's heap."""
+
+from __future__ import annotations
+
+import asyncio
+
+from recording_operator.api.common import StorageSpec
+from recording_operator.api.recordedfile import RECORDING_LABEL, RecordedFileSpec
+from recording_operator.controllers.recordedfile import deletion_job, deletion_job_name, retains
+from recording_operator.controllers.recordedfile_recordings import (
+    FileRecord,
+    agora_files,
+    file_object_name,
+    realtimekit_files,
+    recorded_file_body,
+)
+from recording_operator.controllers.retention import RetentionSchedule
+from recording_operator.providers.agora import RecordingFile
+from recording_operator.providers.realtimekit import RecordingFile as RtkFile
+from recording_operator.providers.realtimekit import RecordingState
+
+S3 = StorageSpec(
+    vendor="s3", region="us-east-1", bucket="recordings", prefix=["teamA", "standup"],
+    credentialsSecretRef={"name": "recordings-s3"},
+)  # fmt: skip
+OWNER = {"name": "standup", "uid": "u-1"}
+
+
+def test_agora_file_list_keys_keep_the_prefix_once() -> None:
+    records = agora_files(
+        S3,
+        [
+            RecordingFile("teamA/standup/sid_standup.m3u8", slice_start_time_ms=1_700_000_000_000),
+            RecordingFile("sid_standup_0.mp4"),
+        ],
+    )
+    assert [r.key for r in records] == ["teamA/standup/sid_standup.m3u8", "teamA/standup/sid_standup_0.mp4"]
+    assert records[0].started_at == "2023-11-14T22:13:20Z" and records[1].format == "mp4"
+
+
+def test_names_are_deterministic_and_distinct() -> None:
+    a, b = FileRecord(key="p/a.mp4"), FileRecord(key="p/b.mp4")
+    assert file_object_name("standup", a) == file_object_name("standup", FileRecord(key="p/a.mp4"))
+    assert file_object_name("standup", a) != file_object_name("standup", b)
+    assert len(file_object_name("x" * 253, a)) == 253
+    signed = FileRecord(url="https://rtk/f.mp4?sig=1")
+    assert file_object_name("r", signed) == file_object_name("r", FileRecord(url="https://rtk/f.mp4?sig=2"))
+
+
+def test_manifest_is_a_valid_owned_labelled_recordedfile() -> None:
+    body = recorded_file_body(
+        kind="CloudRecording",
+        recording=OWNER,
+        storage=S3,
+        record=FileRecord(key="teamA/standup/x.m3u8"),
+        expires_at="2030-01-01T00:00:00Z",
+    )
+    spec = RecordedFileSpec.model_validate(body["spec"])
+    assert spec.location.key == "teamA/standup/x.m3u8" and spec.location.bucket == "recordings"
+    assert spec.credentialsSecretRef is not None and spec.credentialsSecretRef.name == "recordings-s3"
+    assert spec.format == "m3u8" and spec.expiresAt == "2030-01-01T00:00:00Z"
+    meta = body["metadata"]
+    assert meta["labels"] == {RECORDING_LABEL: "standup"}
+    assert meta["ownerReferences"][0]["uid"] == "u-1" and meta["finalizers"]
+
+
+def test_realtimekit_files_only_once_uploaded() -> None:
+    bucket = StorageSpec(vendor="realtimekit-bucket")
+    files = [RtkFile("m_1.mp4", "https://rtk/m_1.mp4?sig", "2030-01-08T00:00:00Z", 1000)]
+    running = RecordingState(id="r", status="UPLOADING", files=files)
+    assert realtimekit_files(bucket, running) == []
+    done = RecordingState(id="r", status="UPLOADED", files=files, duration_s=60, output_file_name="m_1.mp4")
+    (record,) = realtimekit_files(bucket, done)
+    assert record.url and record.url_expires_at == "2030-01-08T00:00:00Z" and record.duration_ms == 60_000
+    (external,) = realtimekit_files(S3, done)
+    assert external.key == "teamA/standup/m_1.mp4"
+
+
+def test_retain_and_orphan_keep_data() -> None:
+    assert retains("Retain") and retains("Orphan") and not retains("Delete") and not retains(None)
+
+
+def test_volume_deletion_job_mounts_the_claim_without_a_shell() -> None:
+    job = deletion_job(
+        namespace="ns", file_name="f", uid="u", claim="rec", path="team/a.mp4", image="busybox"
+    )
+    pod = job["spec"]["template"]["spec"]
+    assert job["metadata"]["name"] == deletion_job_name("u")
+    assert pod["containers"][0]["command"] == ["rm", "-f", "--", "/data/team/a.mp4"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "rec"
+    assert pod["automountServiceAccountToken"] is False
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "RecordedFile"
+
+
+def test_schedule_takes_due_keys_in_order_and_ignores_stale_offers() -> None:
+    async def scenario() -> None:
+        schedule = RetentionSchedule()
+        schedule.offer(("ns", "b"), 200.0)
+        schedule.offer(("ns", "a"), 100.0)
+        schedule.offer(("ns", "a"), 100.0)  # repeated watch events do not grow the heap
+        schedule.offer(("ns", "c"), 150.0)
+        schedule.offer(("ns", "c"), 300.0)  # re-planned later: the old time is stale
+        schedule.offer(("ns", "d"), 120.0)
+        schedule.offer(("ns", "d"), None)  # withdrawn (being deleted)
+        assert len(schedule) == 3 and schedule.next_at() == 100.0
+        assert schedule.due(99.0) == []
+        assert schedule.due(250.0) == [("ns", "a"), ("ns", "b")]
+        assert schedule.next_at() == 300.0 and schedule.due(300.0) == [("ns", "c")]
+        assert schedule.next_at() is None
+
+    asyncio.run(scenario())
