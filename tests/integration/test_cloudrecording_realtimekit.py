@@ -12,7 +12,7 @@ import yaml
 
 from recording_operator.sandbox.runner import Sandbox
 
-from .harness import ROOT, Cluster, wait_for
+from .harness import ROOT, Cluster, Files, wait_for
 
 DOCS = list(yaml.safe_load_all((ROOT / "manifests/samples/cloudrecording-realtimekit.yaml").read_text()))
 SECRET, SAMPLE = DOCS[0], DOCS[1]
@@ -96,8 +96,15 @@ def test_composite_lifecycle_with_pause_and_files(cluster: Cluster, rtk: Realtim
         and st["files"]["latest"].startswith("townhall_")
         and st["files"]["totalBytes"]
     )
+    # The uploaded file becomes a RecordedFile: the RealtimeKit bucket's download URL and its expiry.
+    files = Files(str(cluster.http.base_url))
+    [recorded] = wait_for(lambda: files.of_recording(name), what="a RecordedFile")
+    location = recorded["spec"]["location"]
+    assert st["files"]["latest"] in location["url"] and location["expiresAt"]
+    assert recorded["spec"]["recordingRef"] == {"kind": "CloudRecording", "name": name}
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, what="deletion")
+    wait_for(lambda: not files.of_recording(name), what="its RecordedFile deleted with it")
     assert rtk.calls("action") >= 3
 
 
