@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from recording_operator.sandbox.runner import Sandbox
 
-from .harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread
+from .harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +29,15 @@ def cluster(sandbox: Sandbox) -> Cluster:
 @pytest.fixture(scope="module")
 def agora(sandbox: Sandbox) -> Agora:
     return Agora(sandbox.endpoints["agora"])
+
+
+@pytest.fixture(scope="module")
+def files(sandbox: Sandbox, cluster: Cluster) -> Files:
+    """RecordedFiles of the module's sandbox (after `cluster` applied the sample Secrets)."""
+    return Files(sandbox.endpoints["kubernetes"])
+
+
+@pytest.fixture(scope="module")
+def s3(sandbox: Sandbox) -> Any:
+    """A boto3 client of the module's sandbox S3 server."""
+    return s3_client(sandbox.endpoints["s3"])

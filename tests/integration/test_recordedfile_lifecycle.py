@@ -19,7 +19,6 @@ from .harness import (
     SandboxThread,
     recorded_file,
     recording,
-    s3_client,
     s3_keys,
     wait_for,
 )
@@ -33,28 +32,6 @@ BUCKET = "recordings"
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with SandboxThread(tmp_path_factory.mktemp("rfile"), with_operator=True, operator_env=ENV) as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def cluster(sandbox: Sandbox) -> Cluster:
-    c = Cluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
-    return c
-
-
-@pytest.fixture(scope="module")
-def files(sandbox: Sandbox, cluster: Cluster) -> Files:
-    return Files(sandbox.endpoints["kubernetes"])
-
-
-@pytest.fixture(scope="module")
-def s3(sandbox: Sandbox) -> Any:
-    return s3_client(sandbox.endpoints["s3"])
-
-
-@pytest.fixture(scope="module")
-def agora(sandbox: Sandbox) -> Agora:
-    return Agora(sandbox.endpoints["agora"])
 
 
 def _phase(files: Files, name: str) -> str | None:

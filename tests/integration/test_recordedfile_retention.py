@@ -21,7 +21,6 @@ from .harness import (
     SandboxThread,
     recorded_file,
     recording,
-    s3_client,
     s3_keys,
     wait_for,
 )
@@ -36,23 +35,6 @@ APP = "0123456789abcdef0123456789abcdef"
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with SandboxThread(tmp_path_factory.mktemp("retention"), with_operator=True, operator_env=ENV) as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def cluster(sandbox: Sandbox) -> Cluster:
-    c = Cluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
-    return c
-
-
-@pytest.fixture(scope="module")
-def files(sandbox: Sandbox, cluster: Cluster) -> Files:
-    return Files(sandbox.endpoints["kubernetes"])
-
-
-@pytest.fixture(scope="module")
-def s3(sandbox: Sandbox) -> Any:
-    return s3_client(sandbox.endpoints["s3"])
 
 
 def _at(epoch_s: float) -> str:
