@@ -6,9 +6,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import celpy
 import pytest
 import yaml
+
+from .schema_rules import violations
 
 CRD = yaml.safe_load(
     (Path(__file__).resolve().parents[3] / "crds" / "cloudrecordings.recording.mediaops.io.yaml").read_text()
@@ -17,31 +18,6 @@ SPEC_SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["propertie
 SAMPLE = yaml.safe_load(
     (Path(__file__).resolve().parents[3] / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text()
 )["spec"]
-
-
-def _violations(schema: dict[str, Any], value: Any, old: Any = None, path: str = "spec") -> list[str]:
-    """Evaluate every x-kubernetes-validations rule under `schema` against `value` (and `old`)."""
-    found: list[str] = []
-    env = celpy.Environment()
-    for rule in schema.get("x-kubernetes-validations", []):
-        uses_old = "oldSelf" in rule["rule"]
-        if uses_old and old is None:
-            continue
-        program = env.program(env.compile(rule["rule"]))
-        activation = {"self": celpy.json_to_cel(value)}
-        if uses_old:
-            activation["oldSelf"] = celpy.json_to_cel(old)
-        if not bool(program.evaluate(activation)):
-            found.append(f"{path}: {rule['message']}")
-    if isinstance(value, dict):
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                sub_old = old.get(key) if isinstance(old, dict) else None
-                found += _violations(sub, value[key], sub_old, f"{path}.{key}")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            found += _violations(schema["items"], item, None, f"{path}[{i}]")
-    return found
 
 
 def _spec(**changes: Any) -> dict[str, Any]:
@@ -59,7 +35,7 @@ def _spec(**changes: Any) -> dict[str, Any]:
 
 
 def test_sample_passes() -> None:
-    assert _violations(SPEC_SCHEMA, SAMPLE) == []
+    assert violations(SPEC_SCHEMA, SAMPLE) == []
 
 
 @pytest.mark.parametrize(
@@ -84,21 +60,21 @@ def test_sample_passes() -> None:
     ],
 )
 def test_rule_rejects(changes: dict[str, Any], message: str) -> None:
-    violations = _violations(SPEC_SCHEMA, _spec(**changes))
-    assert any(message in v for v in violations), violations
+    found = violations(SPEC_SCHEMA, _spec(**changes))
+    assert any(message in v for v in found), found
 
 
 @pytest.mark.parametrize("field", ["channel", "uid", "mode", "appId"])
 def test_agora_identity_is_immutable(field: str) -> None:
     new = copy.deepcopy(SAMPLE)
     new["agora"][field] = {"channel": "other", "uid": "42", "mode": "individual", "appId": "x" * 32}[field]
-    violations = _violations(SPEC_SCHEMA, new, SAMPLE)
-    assert f"spec.agora.{field}: {field} is immutable" in violations
+    found = violations(SPEC_SCHEMA, new, SAMPLE)
+    assert f"spec.agora.{field}: {field} is immutable" in found
 
 
 def test_provider_is_immutable_and_other_edits_allowed() -> None:
     edited = _spec(state="Stopped", agora__recordingConfig__transcodingConfig__mixedVideoLayout=0)
-    assert _violations(SPEC_SCHEMA, edited, SAMPLE) == []
-    assert "spec.provider: provider is immutable" in _violations(
+    assert violations(SPEC_SCHEMA, edited, SAMPLE) == []
+    assert "spec.provider: provider is immutable" in violations(
         SPEC_SCHEMA, {**SAMPLE, "provider": "other"}, SAMPLE
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any
 
-import celpy
 import pytest
 import yaml
+
+from .schema_rules import violations
 
 CRD = yaml.safe_load(
     (Path(__file__).resolve().parents[3] / "crds" / "localrecordings.recording.mediaops.io.yaml").read_text()
@@ -25,28 +25,6 @@ GOOD: dict[str, Any] = {
     "transcoding": {"video": {"codec": "h264", "keyframeInterval": "2s"}, "audio": {"codec": "aac"}},
     "storage": {"vendor": "s3", "bucket": "recordings", "region": "us-east-1"},
 }
-
-
-def violations(schema: dict[str, Any], value: Any, path: str = "spec") -> list[str]:
-    """Every CEL rule and `pattern` under `schema` that `value` breaks."""
-    found: list[str] = []
-    env = celpy.Environment()
-    for rule in schema.get("x-kubernetes-validations", []):
-        program = env.program(env.compile(rule["rule"]))
-        if not bool(program.evaluate({"self": celpy.json_to_cel(value)})):
-            found.append(f"{path}: {rule['message']}")
-    # Kubernetes patterns are RE2: `$` is the end of text (Python's `$` also matches before a final \n).
-    pattern = re.sub(r"\$$", r"\\Z", schema.get("pattern", ""))
-    if isinstance(value, str) and pattern and not re.search(pattern, value):
-        found.append(f"{path}: pattern")
-    if isinstance(value, dict):
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                found += violations(sub, value[key], f"{path}.{key}")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            found += violations(schema["items"], item, f"{path}[{i}]")
-    return found
 
 
 def with_changes(**changes: Any) -> dict[str, Any]:

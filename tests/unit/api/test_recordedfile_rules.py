@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .test_cel_rules import _violations
+from .schema_rules import violations
 
 CRD = yaml.safe_load(
     (Path(__file__).resolve().parents[3] / "crds" / "recordedfiles.recording.mediaops.io.yaml").read_text()
@@ -22,22 +22,22 @@ GOOD: dict[str, Any] = {
 
 
 def test_object_location_passes() -> None:
-    assert _violations(SPEC, GOOD) == []
+    assert violations(SPEC, GOOD) == []
 
 
 def test_exactly_one_kind_of_location() -> None:
     both = {**GOOD, "location": {**GOOD["location"], "url": "https://example/x.mp4"}}
-    assert any("exactly one of key" in v for v in _violations(SPEC, both))
+    assert any("exactly one of key" in v for v in violations(SPEC, both))
     none = {**GOOD, "location": {"vendor": "s3"}}
-    assert any("exactly one of key" in v for v in _violations(SPEC, none))
+    assert any("exactly one of key" in v for v in violations(SPEC, none))
 
 
 def test_key_needs_a_bucket() -> None:
     no_bucket = {**GOOD, "location": {"vendor": "s3", "key": "k"}}
-    assert any("key needs vendor and bucket" in v for v in _violations(SPEC, no_bucket))
+    assert any("key needs vendor and bucket" in v for v in violations(SPEC, no_bucket))
 
 
 def test_location_and_recording_are_immutable() -> None:
     moved = {**GOOD, "location": {**GOOD["location"], "key": "elsewhere.mp4"}}
-    assert "spec: location is immutable" in _violations(SPEC, moved, GOOD)
-    assert _violations(SPEC, {**GOOD, "deletionPolicy": "Orphan"}, GOOD) == []
+    assert "spec: location is immutable" in violations(SPEC, moved, GOOD)
+    assert violations(SPEC, {**GOOD, "deletionPolicy": "Orphan"}, GOOD) == []

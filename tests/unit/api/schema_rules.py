@@ -1,0 +1,38 @@
+"""Evaluate a CRD schema's CEL rules (cel-python) and string patterns against a value, as the API
+server would on create (no `old`) or update (`old` given: transition rules with `oldSelf` run)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import celpy
+
+_ENV = celpy.Environment()
+
+
+def violations(schema: dict[str, Any], value: Any, old: Any = None, path: str = "spec") -> list[str]:
+    """`<path>: <message>` for every rule, and `<path>: pattern` for every pattern, `value` breaks."""
+    found: list[str] = []
+    for rule in schema.get("x-kubernetes-validations", []):
+        uses_old = "oldSelf" in rule["rule"]
+        if uses_old and old is None:
+            continue
+        activation = {"self": celpy.json_to_cel(value)}
+        if uses_old:
+            activation["oldSelf"] = celpy.json_to_cel(old)
+        if not bool(_ENV.program(_ENV.compile(rule["rule"])).evaluate(activation)):
+            found.append(f"{path}: {rule['message']}")
+    # Kubernetes patterns are RE2: `$` is the end of text (Python's `$` also matches before a final \n).
+    pattern = re.sub(r"\$$", r"\\Z", schema.get("pattern", ""))
+    if isinstance(value, str) and pattern and not re.search(pattern, value):
+        found.append(f"{path}: pattern")
+    if isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                sub_old = old.get(key) if isinstance(old, dict) else None
+                found += violations(sub, value[key], sub_old, f"{path}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            found += violations(schema["items"], item, None, f"{path}[{i}]")
+    return found
