@@ -10,7 +10,8 @@ import pytest
 from recording_operator.api.common import StorageSpec
 from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage, vendor_endpoint
 
-from ..api.test_cel_rules import SAMPLE, SPEC_SCHEMA, _violations
+from ..api.schema_rules import violations
+from ..api.test_cel_rules import SAMPLE, SPEC_SCHEMA
 
 KEYS = StorageCredentials(access_key="AKID", secret_key="secret")
 
@@ -83,7 +84,7 @@ def _spec(vendor: str, region: str | None) -> dict[str, Any]:
     ],
 )
 def test_agora_regions_of_the_vendor_pass(vendor: str, region: str | None) -> None:
-    assert not [v for v in _violations(SPEC_SCHEMA, _spec(vendor, region)) if "region" in v]
+    assert not [v for v in violations(SPEC_SCHEMA, _spec(vendor, region)) if "region" in v]
 
 
 @pytest.mark.parametrize(
@@ -99,8 +100,8 @@ def test_agora_regions_of_the_vendor_pass(vendor: str, region: str | None) -> No
     ],
 )
 def test_region_the_vendor_does_not_have_is_a_schema_error(vendor: str, region: str | None) -> None:
-    violations = _violations(SPEC_SCHEMA, _spec(vendor, region))
-    assert any(f"Agora has no {vendor} storage region" in v for v in violations), violations
+    found = violations(SPEC_SCHEMA, _spec(vendor, region))
+    assert any(f"Agora has no {vendor} storage region" in v for v in found), found
 
 
 def test_realtimekit_storage_regions_are_not_agora_checked() -> None:
@@ -109,4 +110,4 @@ def test_realtimekit_storage_regions_are_not_agora_checked() -> None:
     del spec["agora"]
     spec["storage"]["credentialsSecretRef"] = {"name": "s3"}
     spec["realtimeKit"] = {"accountId": "a", "appId": "b", "meetingId": "c", "type": "composite"}
-    assert not [v for v in _violations(SPEC_SCHEMA, spec) if "Agora has no" in v]
+    assert not [v for v in violations(SPEC_SCHEMA, spec) if "Agora has no" in v]
