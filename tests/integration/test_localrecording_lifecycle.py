@@ -29,11 +29,13 @@ S3_KEYS = {"accessKey": "AKIDSANDBOX", "secretKey": "sandbox-secret-key"}
 OPERATOR_ENV = {**TEST_OPERATOR_ENV, "LOCALRECORDING_POLL_INTERVAL": "0.5", "RECORDING_BACKOFF_BASE": "1"}
 
 
-class SrtSource:
-    """An ffmpeg SRT listener publishing a test pattern, restarted whenever its caller goes away."""
+class LoopingPublisher:
+    """An ffmpeg publisher of a test pattern to `url`, started again whenever it exits (its peer
+    went away, or was not listening yet)."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, url: str, fmt: str = "mpegts") -> None:
+        self.url = url
+        self.fmt = fmt
         self._stop = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -41,8 +43,9 @@ class SrtSource:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._proc = publisher(f"srt://127.0.0.1:{self.port}?mode=listener", seconds=120)
+            self._proc = publisher(self.url, seconds=120, fmt=self.fmt)
             self._proc.wait()
+            self._stop.wait(0.2)
 
     def close(self) -> None:
         self._stop.set()
@@ -51,15 +54,16 @@ class SrtSource:
         self._thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, with_s3=True, operator_env=OPERATOR_ENV) as sb:
-        yield sb
+class SrtSource(LoopingPublisher):
+    """An ffmpeg SRT listener the recorder pulls from, restarted whenever its caller goes away."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(f"srt://127.0.0.1:{port}?mode=listener")
 
 
-@pytest.fixture(scope="module")
-def kube(sandbox: Sandbox) -> httpx.Client:
+def kube_client(sandbox: Sandbox) -> httpx.Client:
+    """An HTTP client of the sandbox's Kubernetes API, with the `s3` Secret recordings use."""
     client = httpx.Client(base_url=sandbox.endpoints["kubernetes"], timeout=10)
     secret = {
         "apiVersion": "v1",
@@ -72,8 +76,8 @@ def kube(sandbox: Sandbox) -> httpx.Client:
     return client
 
 
-@pytest.fixture(scope="module")
-def bucket(sandbox: Sandbox) -> Any:
+def bucket_client(sandbox: Sandbox) -> Any:
+    """A boto3 client of the sandbox's S3 server."""
     return boto3.client(
         "s3",
         endpoint_url=sandbox.endpoints["s3"],
@@ -81,6 +85,23 @@ def bucket(sandbox: Sandbox) -> Any:
         aws_secret_access_key=S3_KEYS["secretKey"],
         region_name="us-east-1",
     )
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    state = tmp_path_factory.mktemp("sandbox")
+    with SandboxThread(state, with_operator=True, with_s3=True, operator_env=OPERATOR_ENV) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def kube(sandbox: Sandbox) -> httpx.Client:
+    return kube_client(sandbox)
+
+
+@pytest.fixture(scope="module")
+def bucket(sandbox: Sandbox) -> Any:
+    return bucket_client(sandbox)
 
 
 @pytest.fixture
@@ -226,6 +247,10 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
     assert indexes == sorted(set(indexes)) and len(indexes) >= 4
     assert stopped["files"]["count"] == len(files)
     assert stopped["files"]["totalBytes"] == sum(stored.values())
+    # Durations are known (from the agent) or absent, never 0; only the file each of the two
+    # stopped Pods closed in its last milliseconds may be found in the bucket alone.
+    assert all(f["spec"].get("durationMs", 1) > 0 for f in files), [f["spec"] for f in files]
+    assert sum("durationMs" not in f["spec"] for f in files) <= 2
 
 
 def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
@@ -242,7 +267,9 @@ def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
     pid = sandbox.pods.pid_of(NS, first["podName"])
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: status(kube, name).get("phase") == "Reconnecting", timeout=20, what="phase Reconnecting")
+    waiting = wait_for(lambda: status(kube, name).get("phase") == "Reconnecting" and status(kube, name),
+                       timeout=20, what="phase Reconnecting")  # fmt: skip
+    assert waiting["consecutiveFailures"] == 1 and waiting["nextRetryAt"]
     warning = wait_for(
         lambda: [e for e in events(kube, name) if e["reason"] == "RecorderFailed" and e["type"] == "Warning"],
         what="a RecorderFailed Event",
@@ -256,6 +283,9 @@ def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
         what="recovery with a new Pod",
     )
     assert "137" in recovered["lastError"]
+    # Recording again: the failure streak is over.
+    wait_for(lambda: "consecutiveFailures" not in status(kube, name), what="consecutiveFailures cleared")
+    assert "nextRetryAt" not in status(kube, name)
 
     # Deletion stops the recorder and waits for its last file before the finalizer goes.
     before = max(index_of(f) for f in files_of(kube, name))

@@ -358,7 +358,13 @@ class LocalRecordingSpec(Model):
     deletionPolicy: DeletionPolicy = Field(
         default="Delete", description="Delete: deleting the resource deletes its files."
     )
-    maxDuration: Duration | None = Field(default=None, description="Stop recording after this long.")
+    maxDuration: Duration | None = Field(
+        default=None,
+        description=(
+            "Stop recording this long after status.startedAt (across Pod replacements and restarts); "
+            "the recording then stays Stopped (MaxDurationReached) until active is set false and true again."
+        ),
+    )
     pod: RecorderPod | None = None
 
 
@@ -389,9 +395,26 @@ class LocalRecordingStatus(Model):
     ) = None
     podName: str | None = None
     serviceName: str | None = Field(default=None, description="Service publishers push to (input.listen).")
-    startedAt: str | None = None
+    startedAt: str | None = Field(
+        default=None, description="When the current recording session started (RFC 3339)."
+    )
     stoppedAt: str | None = None
-    stopReason: str | None = None
+    stopReason: str | None = Field(
+        default=None, description="Requested, MaxDurationReached, Deleted or RecorderFailed."
+    )
+    consecutiveFailures: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Recorder Pods that failed in a row since the recorder last recorded or the spec changed; "
+            "the recording is Failed when it exceeds the operator's LOCALRECORDING_MAX_RESTARTS. "
+            "Absent: none."
+        ),
+    )
+    nextRetryAt: str | None = Field(
+        default=None,
+        description="When the controller starts the next recorder Pod after a failure (RFC 3339; phase Reconnecting).",
+    )
     stats: RecordingStats | None = None
     files: FilesSummary | None = None
     lastError: str | None = Field(default=None, max_length=4096)

@@ -10,11 +10,18 @@ create / resume / spec update and from a timer (`LOCALRECORDING_POLL_INTERVAL`):
 - a Pod is replaced when the spec changes (numbering continues), deleted (graceful: the agent
   finalizes and uploads) when `active` turns false or `maxDuration` passed;
 - a terminated Pod (our finalizer keeps it readable) is collected: files the polls did not see are
-  found in the bucket, then the finalizer is released. A failed agent is retried with backoff
-  (`Reconnecting`), then the recording is `Failed` with an Event.
+  found in the bucket (completed with what the agent reported before it exited), then the finalizer
+  is released. A failed agent is retried with backoff (`Reconnecting`), then the recording is
+  `Failed` with one Warning Event. The failure count and the next attempt live in the status
+  (`consecutiveFailures`, `nextRetryAt`), so an operator restart neither resets nor skips them.
+
+What the operator keeps in memory (which files have RecordedFiles, the next index) is rebuilt from
+the recording's RecordedFiles after an operator restart; RecordedFile names are deterministic
+(`<recording>-<index>`), so a repeated create is a harmless 409.
 
 Deletion (`deletionPolicy: Delete`) stops the recorder and releases the resource's finalizer only
-after the last file is stored and recorded.
+after the last file is stored and recorded; `Orphan` detaches the RecordedFiles (they and the stored
+objects stay).
 """
 
 from __future__ import annotations
@@ -43,28 +50,35 @@ from .cloudrecording_logic import SpecError
 from .conditions import now_rfc3339
 from .context import Context, report_failure, validation_message
 from .localrecording_logic import (
+    FILE_INDEX_LABEL,
+    SESSION_PHASES,
     STOP_REASON_ANNOTATION,
     UPLOAD_GRACE_S,
     PodView,
+    Restarts,
     StoredFile,
+    after_failure,
     agent_view,
     check_input,
     config_map_manifest,
     files_summary,
     highest_index,
-    max_duration_reached,
     plan_recorder,
     pod_manifest,
     pod_selector,
     pod_spec_hash,
     pod_without_finalizer,
     recorded_file_manifest,
+    restarts_from_status,
     service_manifest,
     service_name,
+    session_expired,
     storage_secret_keys,
     stored_files_from_listing,
     view_pod,
+    with_reported,
 )
+from .recordedfile_recordings import release_files
 from .runtime import runtime_of
 
 PLURAL = "localrecordings"
@@ -83,12 +97,12 @@ class LocalRecordingContext(Context):
 
 @dataclass
 class RecorderMemory:
-    """Per-resource state kept in kopf's memo (lost on operator restart, rebuilt from the cluster)."""
+    """Per-resource state kept in kopf's memo; lost on operator restart and rebuilt from the cluster
+    (`loaded`: `recorded` and `next_index` were read from the recording's RecordedFiles). Restart
+    counting is in the status, not here."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    generation: int | None = None
-    failures: int = 0
-    retry_at: float = 0.0
+    loaded: bool = False
     next_index: int = 0
     recorded: set[int] = field(default_factory=set)
     pending: dict[int, StoredFile] = field(default_factory=dict)
@@ -140,6 +154,7 @@ class Recorder:
         self.uid = ctx.meta.get("uid", "")
         self.files_changed = False
         self.problem = False
+        self.restarts = Restarts()
 
     # --- the whole sync --------------------------------------------------------------------------
 
@@ -149,12 +164,15 @@ class Recorder:
         Raises:
             KubeApiError: a Kubernetes request failed (the caller reports it and retries).
         """
-        ctx, spec, mem = self.ctx, self.spec, self.mem
-        if mem.generation != ctx.generation:
-            mem.generation, mem.failures, mem.retry_at = ctx.generation, 0, 0.0
+        ctx, spec = self.ctx, self.spec
         status = ctx.status
-        failed = status.get("phase") == "Failed" and status.get("observedGeneration") == ctx.generation
-        max_reached = max_duration_reached(spec, status.get("startedAt"), datetime.now(UTC))
+        max_restarts = self.settings.localrecording_max_restarts
+        self.restarts = restarts_from_status(status.current, ctx.generation)
+        await self.load_recorded()
+        failed = (
+            status.get("phase") == "Failed" and status.get("observedGeneration") == ctx.generation
+        ) or self.restarts.gave_up(max_restarts)
+        max_reached = session_expired(spec, status.current, datetime.now(UTC))
         wanted = spec.active and not finalizing and not failed and not max_reached
         stop_reason = "Deleted" if finalizing else ("MaxDurationReached" if max_reached else "Requested")
         current_hash = pod_spec_hash(dict(ctx.body.get("spec") or {}))
@@ -168,7 +186,12 @@ class Recorder:
         remaining = 0
         for pod in pods:
             view = view_pod(pod)
-            if view.terminated:
+            if view.terminated and not view.has_finalizer:
+                # Collected already (its failure counted), not gone yet: wait for it, never count it twice.
+                remaining += 1
+                if not view.deleting:
+                    await self.kube.delete_object(f"{_pods_path(ctx.namespace)}/{view.name}")
+            elif view.terminated:
                 remaining += not await self.collect(pod, view)
             elif view.deleting:
                 remaining += 1
@@ -180,12 +203,14 @@ class Recorder:
             else:
                 remaining += 1
                 await self.stop_pod(pod, view, "SpecChanged" if wanted else stop_reason)
-        gave_up = mem.failures > self.settings.localrecording_max_restarts
-        wanted = wanted and not gave_up
-        failed = failed or gave_up
+        if self.restarts.gave_up(max_restarts):
+            wanted = False
+            if not failed or status.get("phase") != "Failed":
+                self.mark_failed()
+            failed = True
         if live is not None:
             await self.observe_live(live)
-        elif remaining:
+        elif remaining and not failed:
             status.set(phase="Stopping")
             message = "the recorder is storing its last files"
             ctx.condition("Ready", "False", "Stopping", message)
@@ -198,18 +223,40 @@ class Recorder:
             await self.refresh_files_summary()
         if not failed and not self.problem:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the recorder Pod matches the spec")
-        status.set(observedGeneration=ctx.generation)
+        status.set(observedGeneration=ctx.generation, **self.restarts.status_fields())
         return remaining == 0
+
+    async def load_recorded(self) -> None:
+        """After an operator restart: which files already have RecordedFiles, and the next index.
+
+        Raises:
+            KubeApiError: listing the RecordedFiles failed.
+        """
+        mem = self.mem
+        if mem.loaded:
+            return
+        files = await self.kube.list_objects(
+            FILES_PATH.format(namespace=self.ctx.namespace),
+            label_selector=f"{RECORDING_LABEL}={self.ctx.name}",
+        )
+        for obj in files:
+            if (obj.get("spec") or {}).get("recordingRef", {}).get("kind") != KIND:
+                continue
+            text = str((obj.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, ""))
+            if text.isdigit():
+                mem.recorded.add(int(text))
+        mem.next_index = max(mem.next_index, max(mem.recorded, default=-1) + 1)
+        mem.loaded = True
 
     # --- Pods ------------------------------------------------------------------------------------
 
     async def start_when_due(self) -> None:
         """Create the recorder (ConfigMap, Service, Pod), unless a failure backoff is still running."""
         ctx, mem = self.ctx, self.mem
-        wait_s = mem.retry_at - time.monotonic()
-        if wait_s > 0:
+        if self.restarts.wait_s(datetime.now(UTC)) > 0:
+            retry_at = self.restarts.status_fields()["nextRetryAt"]
             ctx.status.set(phase="Reconnecting")
-            ctx.condition("Ready", "False", "RecorderFailed", f"restarting the recorder in {wait_s:.0f}s")
+            ctx.condition("Ready", "False", "RecorderFailed", f"restarting the recorder at {retry_at}")
             ctx.condition("Recording", "False", "RecorderFailed", "the recorder Pod failed")
             return
         await self.check_secrets()
@@ -234,10 +281,11 @@ class Recorder:
         created = await self.kube.create_object(_pods_path(ctx.namespace), pod)
         mem.next_index = first_index
         mem.pending.clear()
+        self.restarts = Restarts(failures=self.restarts.failures)
         if created is not None:
             ctx.event("Normal", "RecorderStarted", f"Pod {plan.pod_name}, files from index {first_index}")
         status = ctx.status
-        if status.get("phase") not in ("Starting", "Recording", "Reconnecting", "Stopping"):
+        if status.get("phase") not in SESSION_PHASES:
             status.set(startedAt=now_rfc3339(), stoppedAt=None, stopReason=None)
         status.set(
             phase="Starting",
@@ -290,7 +338,7 @@ class Recorder:
             for file in sorted(mem.pending.values(), key=lambda f: f.index):
                 await self.record_file(file)
         try:
-            for file in await self.list_stored(view.first_index):
+            for file in with_reported(await self.list_stored(view.first_index), mem.pending):
                 await self.record_file(file)
         except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
             report_failure(ctx, "StorageUnavailable", f"cannot list the stored files of {view.name}: {exc}")
@@ -298,20 +346,19 @@ class Recorder:
             return False
         mem.pending.clear()
         if view.exit_code not in (0, None) and view.stop_reason is None:
-            mem.failures += 1
+            settings = self.settings
+            delay = backoff_delay(
+                self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
+            )
+            self.restarts = after_failure(
+                self.restarts,
+                max_restarts=settings.localrecording_max_restarts,
+                delay_s=delay,
+                now=datetime.now(UTC),
+            )
             message = f"recorder Pod {view.name} exited with code {view.exit_code}"
-            ctx.status.set(lastError=message)
-            if mem.failures > self.settings.localrecording_max_restarts:
-                ctx.status.set(phase="Failed", stoppedAt=now_rfc3339(), stopReason="RecorderFailed")
-                text = f"{message}; gave up after {mem.failures} failures"
-                report_failure(ctx, "RecorderFailed", text)
-                for type_ in ("Ready", "Recording", "InputHealthy"):
-                    ctx.condition(type_, "False", "RecorderFailed", text)
-            else:
-                delay = backoff_delay(
-                    mem.failures - 1, base_s=self.settings.backoff_base_s, max_s=self.settings.backoff_max_s
-                )
-                mem.retry_at = time.monotonic() + delay
+            ctx.status.set(lastError=message, **self.restarts.status_fields())
+            if not self.restarts.gave_up(settings.localrecording_max_restarts):
                 ctx.event("Warning", "RecorderFailed", f"{message}; restarting in {delay:.0f}s")
         elif view.exit_code not in (0, None):
             ctx.event(
@@ -387,7 +434,7 @@ class Recorder:
             return
         result = agent_view(agent)
         if result.phase == "Recording":
-            self.mem.failures = 0
+            self.restarts = Restarts()
         ctx.status.set(phase=result.phase, stats=agent.stats.model_dump(mode="json", exclude_none=True))
         if agent.lastError:
             ctx.status.set(lastError=agent.lastError[-4096:])
@@ -428,6 +475,18 @@ class Recorder:
         )
         self.ctx.status.set(files=files_summary(files))
 
+    def mark_failed(self) -> None:
+        """Too many recorder failures in a row: `Failed` (until the spec changes), one Warning Event."""
+        ctx = self.ctx
+        last = ctx.status.get("lastError") or "the recorder Pod failed"
+        text = f"{last}; gave up after {self.restarts.failures} failures in a row"
+        if ctx.status.get("phase") != "Failed":
+            ctx.status.set(phase="Failed", stoppedAt=now_rfc3339(), stopReason="RecorderFailed")
+        report_failure(ctx, "RecorderFailed", text)
+        for type_ in ("Ready", "Recording", "InputHealthy"):
+            ctx.condition(type_, "False", "RecorderFailed", text)
+        forget_recorder(ctx.namespace, ctx.name)
+
     def mark_stopped(self, reason: str) -> None:
         """No recorder runs, as asked (inactive, maxDuration, deletion)."""
         ctx = self.ctx
@@ -435,6 +494,8 @@ class Recorder:
             ctx.status.set(phase="Stopped", stoppedAt=now_rfc3339(), stopReason=reason)
             if ctx.status.current.get("phase") is not None:
                 ctx.event("Normal", "RecorderStopped", f"the recording stopped: {reason}")
+        elif ctx.status.get("stopReason") != reason:
+            ctx.status.set(stopReason=reason)
         messages = {
             "Requested": "spec.active is false",
             "MaxDurationReached": f"maxDuration {self.spec.maxDuration} reached",
@@ -527,7 +588,9 @@ async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any,
 async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Stop the recorder and wait until its last file is stored and recorded (`deletionPolicy: Delete`).
 
-    `Orphan`: release the recorder Pods at once (the owner cascade stops them; files stay stored).
+    `Orphan`: detach the RecordedFiles (no ownerReference to this recording: they, and the stored
+    objects, stay) and release the recorder Pods at once (the owner cascade stops them; a file they
+    store afterwards stays in storage without a RecordedFile).
 
     Raises:
         kopf.TemporaryError: the recorder is still storing its files; checked again after one poll interval.
@@ -535,16 +598,18 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: 
     ctx = LocalRecordingContext(body, patch, runtime_of(memo), logger)
     memory = _memory(memo)
     if (body.get("spec") or {}).get("deletionPolicy") == "Orphan":
-        pods = await ctx.runtime.kube.list_objects(
-            _pods_path(ctx.namespace), label_selector=pod_selector(ctx.name)
-        )
-        for pod in pods:
-            view = view_pod(pod)
-            if view.has_finalizer:
-                await ctx.runtime.kube.merge_patch(
-                    f"{_pods_path(ctx.namespace)}/{view.name}",
-                    {"metadata": {"finalizers": pod_without_finalizer(pod)}},
-                )
+        async with memory.lock:  # no poll creates a RecordedFile after they were detached
+            await release_files(ctx, KIND, "Orphan")
+            pods = await ctx.runtime.kube.list_objects(
+                _pods_path(ctx.namespace), label_selector=pod_selector(ctx.name)
+            )
+            for pod in pods:
+                view = view_pod(pod)
+                if view.has_finalizer:
+                    await ctx.runtime.kube.merge_patch(
+                        f"{_pods_path(ctx.namespace)}/{view.name}",
+                        {"metadata": {"finalizers": pod_without_finalizer(pod)}},
+                    )
         forget_recorder(ctx.namespace, ctx.name)
         return
     async with memory.lock:

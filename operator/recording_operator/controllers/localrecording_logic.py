@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -494,12 +494,98 @@ def pod_without_finalizer(pod: Mapping[str, Any]) -> list[str]:
 # --- desired state -------------------------------------------------------------------------------
 
 
+def parse_time(text: Any) -> datetime | None:
+    """An RFC 3339 UTC timestamp as written by the controller (`2026-11-21T12:00:00Z`); None when
+    absent or not in that form."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def max_duration_reached(spec: LocalRecordingSpec, started_at: str | None, now: datetime) -> bool:
     """True when `spec.maxDuration` has passed since `started_at` (RFC 3339)."""
-    if not spec.maxDuration or not started_at:
+    started = parse_time(started_at)
+    if not spec.maxDuration or started is None:
         return False
-    started = datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return now - started >= parse_duration(spec.maxDuration)
+
+
+#: Phases in which a recording session is under way (`status.startedAt` belongs to it).
+SESSION_PHASES = ("Starting", "Recording", "Reconnecting", "Stopping")
+
+
+def session_expired(spec: LocalRecordingSpec, status: Mapping[str, Any], now: datetime) -> bool:
+    """Whether `maxDuration` keeps the recorder from running.
+
+    A session under way (SESSION_PHASES) expires once `maxDuration` passed since `status.startedAt`
+    (raising `maxDuration` meanwhile extends it). A recording already `Stopped` with
+    `stopReason: MaxDurationReached` stays stopped whatever the spec says, until `active: false`
+    turns it into `Stopped`/`Requested`. Any other stopped, failed or pending recording starts a new
+    session (with a new `startedAt`) when it runs again, so an old `startedAt` never counts.
+    """
+    phase = status.get("phase")
+    if phase == "Stopped":
+        return status.get("stopReason") == "MaxDurationReached"
+    if phase not in SESSION_PHASES:
+        return False
+    return max_duration_reached(spec, status.get("startedAt"), now)
+
+
+# --- restarts after recorder failures ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Restarts:
+    """Consecutive recorder Pod failures and the earliest start of the next Pod.
+
+    Kept in `status.consecutiveFailures` and `status.nextRetryAt` (not in the operator's memory),
+    so an operator restart neither grants a crash-looping recorder a fresh budget nor skips its backoff.
+    """
+
+    failures: int = 0
+    retry_at: datetime | None = None
+
+    def gave_up(self, max_restarts: int) -> bool:
+        """More failures in a row than `max_restarts` (`LOCALRECORDING_MAX_RESTARTS`) allows."""
+        return self.failures > max_restarts
+
+    def wait_s(self, now: datetime) -> float:
+        """Seconds until the next Pod may start (0 when it may start now)."""
+        if self.retry_at is None:
+            return 0.0
+        return max(0.0, (self.retry_at - now).total_seconds())
+
+    def status_fields(self) -> dict[str, Any]:
+        """`consecutiveFailures` and `nextRetryAt` for the status (None removes a field)."""
+        return {
+            "consecutiveFailures": self.failures or None,
+            "nextRetryAt": _iso(self.retry_at) if self.retry_at is not None else None,
+        }
+
+
+def restarts_from_status(status: Mapping[str, Any], generation: int | None) -> Restarts:
+    """The persisted `Restarts`, or none when the spec changed since the status was written
+    (`observedGeneration` ≠ `generation`: a new spec gets a fresh budget). Malformed values count as absent."""
+    if status.get("observedGeneration") != generation:
+        return Restarts()
+    failures = status.get("consecutiveFailures")
+    count = failures if isinstance(failures, int) and not isinstance(failures, bool) and failures > 0 else 0
+    return Restarts(failures=count, retry_at=parse_time(status.get("nextRetryAt")) if count else None)
+
+
+def after_failure(restarts: Restarts, *, max_restarts: int, delay_s: float, now: datetime) -> Restarts:
+    """One more recorder Pod failed: the count grows; the next Pod may start `delay_s` seconds from
+    `now` (rounded up to the second the status can hold), or never once the count exceeds `max_restarts`."""
+    failures = restarts.failures + 1
+    if failures > max_restarts:
+        return Restarts(failures=failures)
+    retry_at = now + timedelta(seconds=delay_s)
+    if retry_at.microsecond:
+        retry_at = retry_at.replace(microsecond=0) + timedelta(seconds=1)
+    return Restarts(failures=failures, retry_at=retry_at)
 
 
 # --- status from the agent -----------------------------------------------------------------------
@@ -520,7 +606,9 @@ def agent_view(agent: RecorderStatus) -> AgentView:
 
     Recording → Ready, Recording and InputHealthy True; Reconnecting → InputHealthy False
     (`InputUnavailable`, the agent's last error); Starting → InputHealthy Unknown; Stopping/Stopped →
-    Recording False; Failed → everything False (`RecorderFailed`).
+    Recording False; Failed → everything False (`RecorderFailed`) with phase Reconnecting: the agent
+    is about to exit and only the controller decides that the recording is Failed (after
+    LOCALRECORDING_MAX_RESTARTS failures in a row).
     """
     error = agent.lastError or "no progress from FFmpeg"
     if agent.phase == "Recording":
@@ -545,8 +633,9 @@ def agent_view(agent: RecorderStatus) -> AgentView:
             ("False", "Starting", "no progress yet"),
         )
     if agent.phase == "Failed":
+        # The agent exits next; the controller replaces its Pod (or gives up): never Failed from here.
         return AgentView(
-            "Failed",
+            "Reconnecting",
             ("False", "RecorderFailed", error),
             ("False", "RecorderFailed", error),
             ("False", "RecorderFailed", error),
@@ -738,3 +827,22 @@ def stored_files_from_listing(
                 index=index, key=key, size_bytes=size, format=extension, closed_at=modified
             )
     return [found[i] for i in sorted(found)]
+
+
+def with_reported(listed: Sequence[StoredFile], reported: Mapping[int, StoredFile]) -> list[StoredFile]:
+    """Files found in the bucket, completed with what the agent reported about the same file (same
+    index and key) before it exited: duration, media start and upload time. A file the agent never
+    reported keeps `duration_ms` None (the listing cannot tell it; the RecordedFile omits `durationMs`).
+    """
+    out = []
+    for file in listed:
+        known = reported.get(file.index)
+        if known is not None and known.key == file.key:
+            file = replace(
+                file,
+                duration_ms=known.duration_ms if known.duration_ms is not None else file.duration_ms,
+                started_at=known.started_at or file.started_at,
+                closed_at=known.closed_at or file.closed_at,
+            )
+        out.append(file)
+    return out

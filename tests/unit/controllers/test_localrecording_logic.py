@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,9 @@ from recording_operator.controllers.cloudrecording_logic import SpecError
 from recording_operator.controllers.localrecording_logic import (
     AGENT_PORT_ANNOTATION,
     POD_FINALIZER,
+    Restarts,
     StoredFile,
+    after_failure,
     agent_view,
     check_input,
     config_map_manifest,
@@ -24,9 +26,12 @@ from recording_operator.controllers.localrecording_logic import (
     pod_manifest,
     pod_spec_hash,
     recorded_file_manifest,
+    restarts_from_status,
     service_manifest,
+    session_expired,
     stored_files_from_listing,
     view_pod,
+    with_reported,
 )
 from recording_operator.recorder.config import RecorderConfig
 from recording_operator.recorder.status import RecorderStatus
@@ -224,6 +229,13 @@ def test_agent_phases_map_to_conditions() -> None:
         "Connection refused",
     )
     assert agent_view(status("Starting")).input_healthy[0] == "Unknown"
+    # The agent's own Failed means "about to exit": the controller replaces the Pod or gives up.
+    dying = agent_view(status("Failed", lastError="cannot start: overlay"))
+    assert dying.phase == "Reconnecting" and dying.ready == (
+        "False",
+        "RecorderFailed",
+        "cannot start: overlay",
+    )
 
 
 def test_recorded_file_from_an_agent_entry() -> None:
@@ -267,3 +279,72 @@ def test_files_are_found_in_the_bucket_by_the_name_template() -> None:
     assert [(f.index, f.key, f.size_bytes) for f in found] == [
         (2, "teama/standup-20261121-120010-00002.mp4", 20)
     ]
+
+
+NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+
+
+def test_restart_counting_lives_in_the_status_and_a_spec_change_resets_it() -> None:
+    status = {"observedGeneration": 3, "consecutiveFailures": 2, "nextRetryAt": "2026-11-21T12:00:05Z"}
+    restarts = restarts_from_status(status, 3)
+    assert restarts == Restarts(failures=2, retry_at=NOW + timedelta(seconds=5))
+    assert restarts.wait_s(NOW) == 5.0 and restarts.wait_s(NOW + timedelta(seconds=9)) == 0.0
+    assert restarts.status_fields() == {"consecutiveFailures": 2, "nextRetryAt": "2026-11-21T12:00:05Z"}
+    assert restarts_from_status(status, 4) == Restarts()  # the spec changed: a fresh budget
+    assert restarts_from_status({"observedGeneration": 3}, 3) == Restarts()
+    assert (
+        restarts_from_status({**status, "consecutiveFailures": "x", "nextRetryAt": "soon"}, 3) == Restarts()
+    )
+    assert Restarts().status_fields() == {"consecutiveFailures": None, "nextRetryAt": None}
+
+
+def test_failures_back_off_then_give_up_after_max_restarts() -> None:
+    first = after_failure(Restarts(), max_restarts=2, delay_s=1.2, now=NOW)
+    assert first == Restarts(failures=1, retry_at=NOW + timedelta(seconds=2))  # rounded up to the second
+    second = after_failure(first, max_restarts=2, delay_s=2.0, now=NOW)
+    assert second.failures == 2 and second.retry_at == NOW + timedelta(seconds=2)
+    assert not second.gave_up(2)
+    third = after_failure(second, max_restarts=2, delay_s=4.0, now=NOW)
+    assert third == Restarts(failures=3) and third.gave_up(2) and third.wait_s(NOW) == 0.0
+    # What a restarted operator reads back is what it wrote.
+    status = {"observedGeneration": 1, **second.status_fields()}
+    assert restarts_from_status(status, 1) == second
+    assert after_failure(Restarts(), max_restarts=0, delay_s=1.0, now=NOW).gave_up(0)
+
+
+def test_max_duration_counts_the_running_session_only() -> None:
+    spec = LocalRecordingSpec.model_validate(body(maxDuration="1h")["spec"])
+    started = {"startedAt": "2026-11-21T10:00:00Z"}
+    assert session_expired(spec, {**started, "phase": "Recording"}, NOW)
+    assert session_expired(spec, {**started, "phase": "Reconnecting"}, NOW)
+    assert not session_expired(spec, {**started, "phase": "Recording"}, NOW - timedelta(hours=1, seconds=1))
+    # Stopped by maxDuration: stays stopped, whatever the spec says meanwhile.
+    expired = {**started, "phase": "Stopped", "stopReason": "MaxDurationReached"}
+    assert session_expired(spec, expired, NOW)
+    no_limit = LocalRecordingSpec.model_validate(body()["spec"])
+    assert session_expired(no_limit, expired, NOW)
+    # Stopped on request (active: false) or Failed: an old startedAt must not keep a new session from starting.
+    assert not session_expired(spec, {**started, "phase": "Stopped", "stopReason": "Requested"}, NOW)
+    assert not session_expired(spec, {**started, "phase": "Failed", "stopReason": "RecorderFailed"}, NOW)
+    assert not session_expired(spec, {"phase": None}, NOW)
+
+
+def test_files_found_in_the_bucket_keep_what_the_agent_reported() -> None:
+    listed = [
+        StoredFile(index=4, key="p/r-00004.mp4", size_bytes=10, format="mp4"),
+        StoredFile(index=5, key="p/r-00005.mp4", size_bytes=20, format="mp4"),
+        StoredFile(index=6, key="p/r-00006.mp4", size_bytes=30, format="mp4"),
+    ]
+    reported = {
+        5: StoredFile(index=5, key="p/r-00005.mp4", size_bytes=20, format="mp4", duration_ms=1980,
+                      started_at="2026-11-21T12:00:02Z", closed_at=NOW),
+        6: StoredFile(index=6, key="p/other-00006.mp4", size_bytes=30, format="mp4", duration_ms=2000),
+    }  # fmt: skip
+    merged = with_reported(listed, reported)
+    assert [f.duration_ms for f in merged] == [None, 1980, None]
+    assert merged[1].started_at == "2026-11-21T12:00:02Z" and merged[1].closed_at == NOW
+    # Unknown stays unknown: the RecordedFile has no durationMs rather than 0.
+    spec = LocalRecordingSpec.model_validate(body()["spec"])
+    manifest = recorded_file_manifest(body(), spec, merged[0], now=NOW)
+    assert "durationMs" not in manifest["spec"]
+    assert recorded_file_manifest(body(), spec, merged[1], now=NOW)["spec"]["durationMs"] == 1980
