@@ -117,6 +117,29 @@ def record(
     exit_now(record_main(config, work_dir=work_dir, host=host, port=port, verbose=verbose))
 
 
+@app.command("delete-volume-file")
+def delete_volume_file(
+    root: Annotated[Path, typer.Option("--root", help="Where the claim is mounted.")],
+    path: Annotated[str, typer.Option("--path", help="The file, relative to --root.")],
+) -> None:
+    """Delete one recorded file from a mounted claim (the RecordedFile deletion Job's command).
+
+    Exit 0: deleted, or already gone. Exit 2: the path is refused (absolute, `..`, a symbolic link
+    leading out). Exit 1: any other failure (a directory, permission denied, I/O error).
+    """
+    from .storage.volume import UnsafePath, delete_under
+
+    try:
+        outcome = delete_under(root, path)
+    except UnsafePath as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo(f"cannot delete {path!r} under {root}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{path}: {outcome.value}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -16,7 +16,6 @@
 | `METRICS_PORT` | `8080` | port of the Prometheus endpoint `/metrics` on all addresses; `0` turns it off |
 | `STORAGE_S3_ENDPOINT` | (AWS) | endpoint for `vendor: s3` objects whose location names none (VPC/FIPS endpoint; the sandbox's S3) |
 | `RECORDEDFILE_AUDIT_INTERVAL` | `3600` | seconds between checks that stored files still exist (phase Missing); `0` turns them off |
-| `RECORDEDFILE_JOB_IMAGE` | `busybox:1.36` | image of the short-lived Job that deletes `volume` files |
 | `RETENTION_DELETE_RATE` | `20` | expired RecordedFiles deleted per second at most (a mass expiry is paced, not a burst); `0` = unpaced |
 | `RECORDING_CLOCK_OFFSET_S` | `0` | seconds added to the wall clock by the retention schedule (tests inject a future "now") |
 | `RECORDER_IMAGE` | `ghcr.io/mediaops/recording-recorder:latest` | image of LocalRecording recorder Pods (`spec.pod.image` wins) |
@@ -77,7 +76,6 @@ class Settings:
     metrics_port: int = 8080
     storage_s3_endpoint: str | None = None
     audit_interval_s: float = 3600.0
-    job_image: str = "busybox:1.36"
     clock_offset_s: float = 0.0
     retention_delete_rate: float = 20.0
     recorder_image: str = "ghcr.io/mediaops/recording-recorder:latest"
@@ -109,7 +107,6 @@ class Settings:
             metrics_port=_port("METRICS_PORT", cls.metrics_port),
             storage_s3_endpoint=(os.environ.get("STORAGE_S3_ENDPOINT") or "").strip().rstrip("/") or None,
             audit_interval_s=_float("RECORDEDFILE_AUDIT_INTERVAL", cls.audit_interval_s),
-            job_image=(os.environ.get("RECORDEDFILE_JOB_IMAGE") or "").strip() or cls.job_image,
             clock_offset_s=_float("RECORDING_CLOCK_OFFSET_S", cls.clock_offset_s),
             retention_delete_rate=_float("RETENTION_DELETE_RATE", cls.retention_delete_rate),
             recorder_image=os.environ.get("RECORDER_IMAGE", "").strip() or cls.recorder_image,

@@ -12,7 +12,7 @@ import yaml
 
 from recording_operator.sandbox.runner import Sandbox
 
-from .harness import ROOT, Cluster, Files, wait_for
+from .harness import ROOT, Cluster, Files, s3_keys, wait_for
 
 DOCS = list(yaml.safe_load_all((ROOT / "manifests/samples/cloudrecording-realtimekit.yaml").read_text()))
 SECRET, SAMPLE = DOCS[0], DOCS[1]
@@ -106,6 +106,105 @@ def test_composite_lifecycle_with_pause_and_files(cluster: Cluster, rtk: Realtim
     wait_for(lambda: cluster.get(name) is None, what="deletion")
     wait_for(lambda: not files.of_recording(name), what="its RecordedFile deleted with it")
     assert rtk.calls("action") >= 3
+
+
+def s3_recording(policy: str) -> dict[str, Any]:
+    """A composite recording into the sandbox S3's `recordings` bucket under a unique prefix."""
+    body = realtimekit_recording(deletionPolicy=policy)
+    body["spec"]["storage"] = {
+        "vendor": "s3",
+        "bucket": "recordings",
+        "region": "us-east-1",
+        "prefix": ["rtk", body["metadata"]["name"].replace("-", "")],
+        "credentialsSecretRef": {"name": "recordings-s3"},
+    }
+    return body
+
+
+def _uploaded_to_s3(cluster: Cluster, rtk: RealtimeKit, s3: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Record, stop, wait for the upload; return the RecordedFile after checking it names a stored object."""
+    name, meeting = body["metadata"]["name"], body["spec"]["realtimeKit"]["meetingId"]
+    rtk.participants(meeting, ["alice"])
+    assert cluster.create(body).status_code == 201
+    wait_for(lambda: status(cluster, name).get("phase") == "Recording", what="Recording")
+    rtk.advance(30)
+    cluster.patch(name, {"spec": {"state": "Stopped"}})
+    wait_for(lambda: status(cluster, name).get("recordingStatus") == "UPLOADED", what="UPLOADED")
+    files = Files(str(cluster.http.base_url))
+    [recorded] = wait_for(lambda: files.of_recording(name), what="a RecordedFile")
+    location = recorded["spec"]["location"]
+    prefix = "/".join(body["spec"]["storage"]["prefix"]) + "/"
+    assert location["vendor"] == "s3" and location["bucket"] == "recordings" and "url" not in location
+    assert location["key"].startswith(prefix) and location["key"].endswith(".mp4")
+    assert recorded["spec"]["credentialsSecretRef"] == {"name": "recordings-s3"}
+    assert location["key"] in s3_keys(s3, "recordings", prefix)
+    wait_for(lambda: (files.get(recorded["metadata"]["name"]) or {}).get("status", {}).get("phase") == "Available",
+             what="the RecordedFile Available")  # fmt: skip
+    return recorded
+
+
+def test_external_s3_files_are_deleted_with_the_recording(
+    cluster: Cluster, rtk: RealtimeKit, s3: Any, files: Files
+) -> None:
+    body = s3_recording("Delete")
+    name = body["metadata"]["name"]
+    recorded = _uploaded_to_s3(cluster, rtk, s3, body)
+    key = recorded["spec"]["location"]["key"]
+    prefix = key.rsplit("/", 1)[0] + "/"
+    neighbour = key.replace(".mp4", "_neighbour.mp4")
+    s3.put_object(Bucket="recordings", Key=neighbour, Body=b"not reported by RealtimeKit")
+
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, what="the recording to go")
+    # The recording's finalizer waits for its RecordedFiles, whose finalizers delete the objects.
+    assert files.of_recording(name) == []
+    assert s3_keys(s3, "recordings", prefix) == {neighbour}
+
+
+def test_orphaned_external_s3_files_stay(cluster: Cluster, rtk: RealtimeKit, s3: Any, files: Files) -> None:
+    body = s3_recording("Orphan")
+    name = body["metadata"]["name"]
+    recorded = _uploaded_to_s3(cluster, rtk, s3, body)
+    key = recorded["spec"]["location"]["key"]
+
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, what="the recording to go")
+    [kept] = files.of_recording(name)
+    assert kept["metadata"]["uid"] == recorded["metadata"]["uid"]
+    assert "ownerReferences" not in kept["metadata"]
+    assert key in s3_keys(s3, "recordings", key.rsplit("/", 1)[0] + "/")
+    # The RecordedFile still governs the object: deleting it (its policy is Delete) deletes the object.
+    assert files.delete(kept["metadata"]["name"]).status_code == 200
+    wait_for(lambda: not files.of_recording(name), what="the orphaned RecordedFile to go")
+    assert key not in s3_keys(s3, "recordings", key.rsplit("/", 1)[0] + "/")
+
+
+def test_files_uploaded_while_the_operator_is_down_get_their_recorded_file(
+    sandbox: Sandbox, cluster: Cluster, rtk: RealtimeKit, s3: Any, files: Files
+) -> None:
+    body = s3_recording("Delete")
+    name, meeting = body["metadata"]["name"], body["spec"]["realtimeKit"]["meetingId"]
+    rtk.participants(meeting, ["alice"])
+    assert cluster.create(body).status_code == 201
+    wait_for(lambda: status(cluster, name).get("phase") == "Recording", what="Recording")
+    sandbox.stop_operator()
+    # RealtimeKit ends the recording (empty meeting) and uploads it while no operator runs.
+    rtk.advance(30)
+    rtk.participants(meeting, [])
+    rtk.advance(61)
+    wait_for(lambda: rtk.recordings(meeting)[0]["status"] == "UPLOADED", what="UPLOADED at RealtimeKit")
+    assert files.of_recording(name) == []
+    sandbox.start_operator()
+    st = wait_for(
+        lambda: (s := status(cluster, name)).get("recordingStatus") == "UPLOADED" and s, what="seen"
+    )
+    assert st["phase"] == "Stopped" and st["stopReason"] == "ProviderEnded"
+    [recorded] = wait_for(lambda: files.of_recording(name), what="its RecordedFile")
+    key = recorded["spec"]["location"]["key"]
+    assert key in s3_keys(s3, "recordings", key.rsplit("/", 1)[0] + "/")
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, what="the recording to go")
+    assert key not in s3_keys(s3, "recordings", key.rsplit("/", 1)[0] + "/")
 
 
 def test_auto_stop_is_seen_as_stopped_with_its_reason(cluster: Cluster, rtk: RealtimeKit) -> None:

@@ -122,3 +122,29 @@ def test_a_file_already_gone_counts_as_deleted_and_missing_is_reported(files: Fi
     assert (ready["status"], ready["reason"]) == ("False", "NotFound")
     files.delete(f"vanish-{tag}")
     wait_for(lambda: files.get(f"vanish-{tag}") is None, what="the file to go")
+
+
+def test_an_operator_restart_neither_duplicates_nor_recreates_files(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora, files: Files, s3: Any
+) -> None:
+    name, _ = _recording_files(cluster, agora, files)
+    before = {f["metadata"]["name"]: f["metadata"]["uid"] for f in files.of_recording(name)}
+    sid = wait_for(lambda: (cluster.get(name) or {}).get("status", {}).get("sid"), what="the sid")
+    sandbox.stop_operator()
+    creates = sandbox.kube.stats.count(verb="create", plural="recordedfiles")
+    queries = agora.calls("query", sid)
+    sandbox.start_operator()
+    # The restarted operator queries the running session again (two reports of the same files).
+    wait_for(lambda: agora.calls("query", sid) >= queries + 2, timeout=30, what="queries after the restart")
+    after = files.of_recording(name)
+    locations = [f["spec"]["location"]["key"] for f in after]
+    assert len(locations) == len(set(locations))  # one RecordedFile per stored object
+    assert {
+        f["metadata"]["name"]: f["metadata"]["uid"] for f in after if f["metadata"]["name"] in before
+    } == before
+    # Existing RecordedFiles were found by one LIST, not re-created (no burst of 409s per file).
+    new = [f for f in after if f["metadata"]["name"] not in before]
+    assert sandbox.kube.stats.count(verb="create", plural="recordedfiles") - creates == len(new)
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
+    assert not set(locations) & s3_keys(s3, BUCKET)

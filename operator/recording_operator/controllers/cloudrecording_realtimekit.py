@@ -5,7 +5,9 @@ RealtimeKit start has no idempotency key, so finishing a pending start first ask
 meeting's active recording (§3.3.3): one invoked after the pending mark is ours and is adopted;
 otherwise the start is sent again. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
 ends itself (empty meeting for 60 s, `max_seconds`) is reported as Stopped/ProviderEnded; an
-ended session is observed until its upload finishes (UPLOADED: files with download URLs).
+ended session is observed until its upload finishes (UPLOADED: files with download URLs, or
+objects in external storage). Its RecordedFiles are created before `recordingStatus: UPLOADED`
+is recorded, because that ends the observation: a failed create is retried by the next one.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from ..kube import SecretNotFound
 from ..providers.realtimekit import RealtimeKitClient, RealtimeKitError, RecordingState
 from .cloudrecording_logic import PENDING_ANNOTATION, Observed, SpecError, files_summary
 from .conditions import now_rfc3339
-from .recordedfile_recordings import realtimekit_files
+from .recordedfile_recordings import publish_files, realtimekit_files
 from .recording_sessions import RecordingContext, SessionError, mark_ended, mark_started
 
+#: The kind whose RecordedFiles this driver publishes.
+RECORDING_KIND = "CloudRecording"
 #: RealtimeKit status → our phase while the recording runs (§3.5).
 RUNNING_PHASES = {"INVOKED": "Starting", "RECORDING": "Recording", "PAUSED": "Paused"}
 #: A recording invoked this long before our pending mark is not ours (clock skew allowance).
@@ -184,14 +188,25 @@ class RealtimeKitSessions:
             raise session_error(exc) from exc
 
     async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """GET the recording: phase, files; provider-ended sessions; pause/resume still due."""
+        """GET the recording: phase, files; provider-ended sessions; pause/resume still due.
+
+        Raises:
+            SessionError: the RealtimeKit call failed.
+            KubeApiError: creating the uploaded files' RecordedFiles failed (status not advanced).
+        """
         rtk = spec.realtimeKit
         assert rtk is not None and obs.recording_id
         client = await self._client(ctx, spec)
         try:
             state = await client.get(rtk.accountId, rtk.appId, obs.recording_id)
+            records = realtimekit_files(spec.storage, state)
+            if records:
+                # Before UPLOADED is written: it ends the observation, so a failed create (raised
+                # here) leaves the status UPLOADING and the next observation publishes again.
+                delete_after = spec.retention.deleteAfter if spec.retention else None
+                await publish_files(ctx, RECORDING_KIND, spec.storage, records, delete_after)
             ctx.status.set(recordingStatus=state.status)
-            ctx.reported_files.extend(realtimekit_files(spec.storage, state))
+            ctx.reported_files.extend(records)
             if state.files:
                 ctx.status.set(files=_files(state))
             if state.status in RUNNING_PHASES:

@@ -586,7 +586,9 @@ async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any,
 @kopf.on.delete(*RESOURCE)
 @instrumented(KIND, "finalize")
 async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    """Stop the recorder and wait until its last file is stored and recorded (`deletionPolicy: Delete`).
+    """Stop the recorder, wait until its last file is stored and recorded, then delete the
+    recording's RecordedFiles and wait for their finalizers (which delete the stored data) before
+    this finalizer is released (`deletionPolicy: Delete`).
 
     `Orphan`: detach the RecordedFiles (no ownerReference to this recording: they, and the stored
     objects, stay) and release the recorder Pods at once (the owner cascade stops them; a file they
@@ -617,6 +619,12 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: 
     ctx.flush()
     if not done:
         raise kopf.TemporaryError("waiting for the recorder to store its last file", delay=_POLL_S)
+    try:
+        remaining = await release_files(ctx, KIND, "Delete")
+    except KubeApiError as exc:
+        raise kopf.TemporaryError(f"deleting the RecordedFiles: {exc}", delay=_POLL_S) from exc
+    if remaining:
+        raise kopf.TemporaryError(f"waiting for {remaining} RecordedFiles to be deleted", delay=_POLL_S)
     files = ctx.status.get("files") or {}
     if files.get("latest"):
         ctx.event(

@@ -4,7 +4,8 @@
   `Ready` and `Synced` conditions;
 - delete → `finalize` (finalizer `recording.mediaops.io/cleanup`): `deletionPolicy: Delete` deletes
   the stored object (an object already gone counts as done); `Retain` (or `Orphan`) only releases
-  the finalizer; a `volume` file is deleted by a short-lived Job that mounts the claim; a provider
+  the finalizer; a `volume` file is deleted by a short-lived Job that mounts the claim and runs
+  `recording-operator delete-volume-file` from the recorder image (`RECORDER_IMAGE`); a provider
   `url` (RealtimeKit bucket, presigned, expires by itself after 7 days, provider-contracts.md §3.5)
   cannot be deleted through any API and is released with a Normal Event.
 
@@ -31,16 +32,21 @@ from ..api import FINALIZER, GROUP, VERSION
 from ..api.common import StorageSpec
 from ..api.recordedfile import RecordedFileSpec
 from ..kube import KubeApiError, SecretNotFound
+from ..recorder.config import DEFAULT_VOLUME_DIR
 from ..settings import Settings
 from ..storage import StorageCredentials, StorageError, Store, UnsupportedStorage
+from ..storage.volume import UnsafePath, path_parts
 from .context import Context, fail_retryable, report_failure, retry_delay, validation_message
+from .localrecording_logic import RUN_AS
 from .runtime import Runtime, runtime_of
 
 RESOURCE = (GROUP, VERSION, "recordedfiles")
 KIND = "RecordedFile"
 PLURAL = "recordedfiles"
-#: Mount point of the claim inside a volume deletion Job.
-JOB_MOUNT = "/data"
+#: Mount point of the claim inside a volume deletion Job (where recorders mount it too).
+JOB_MOUNT = DEFAULT_VOLUME_DIR
+#: Seconds a finished volume deletion Job is kept (`ttlSecondsAfterFinished`).
+JOB_TTL_S = 600
 #: Seconds between checks of a running volume deletion Job.
 JOB_POLL_S = 2.0
 
@@ -211,6 +217,9 @@ async def finalize(
 ) -> None:
     """Delete the stored file unless `deletionPolicy` is Retain/Orphan, then release the finalizer.
 
+    An invalid spec, an unsupported location or a volume path escaping its claim (`..`, absolute)
+    leaves the data in place with a Warning `InvalidSpec` Event (no Job is created for such a path).
+
     Raises:
         kopf.TemporaryError: the delete failed (storage refused or unreachable, Secret missing) or a
             volume deletion Job is still running: the finalizer stays, retried with backoff.
@@ -235,6 +244,12 @@ async def finalize(
             + (f" at {loc.expiresAt}" if loc.expiresAt else ""),
         )
         return
+    if loc.volume is not None:
+        try:
+            path_parts(loc.volume.path)
+        except UnsafePath as exc:
+            ctx.event("Warning", "InvalidSpec", f"cannot delete the stored file: {exc}; it is left in place")
+            return
     try:
         if loc.volume is not None:
             await _delete_volume_file(ctx, spec, retry)
@@ -264,12 +279,27 @@ def deletion_job_name(uid: str) -> str:
 def deletion_job(
     *, namespace: str, file_name: str, uid: str, claim: str, path: str, image: str
 ) -> dict[str, Any]:
-    """A batch/v1 Job that mounts `claim` and deletes `path` (relative to the claim root).
+    """A batch/v1 Job that mounts `claim` at JOB_MOUNT and deletes `path` (relative to the claim root).
 
-    Owned by the RecordedFile (collected with it); no Kubernetes token; non-root, read-only root
-    filesystem, no capabilities; `rm -f` so an already deleted file counts as done. The path is
-    passed as an argument, never through a shell.
+    The container runs `recording-operator delete-volume-file` from `image` (the recorder image,
+    which has the package installed): the path is resolved under the mount and refused when it
+    escapes it (`..`, absolute, symbolic links leading out; `storage/volume.py`); an already
+    deleted file counts as done. The path is an argument, never through a shell.
+
+    Owned by the RecordedFile (collected with it); no Kubernetes token; the recorder's non-root
+    user (so it may delete what recorders wrote), read-only root filesystem, no capabilities,
+    seccomp RuntimeDefault. `backoffLimit` 3, `activeDeadlineSeconds` 300, kept JOB_TTL_S after it
+    finished (a failed Job stays that long for inspection).
     """
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -278,6 +308,7 @@ def deletion_job(
             "namespace": namespace,
             "labels": {
                 "app.kubernetes.io/managed-by": "recording-operator",
+                "app.kubernetes.io/component": "recordedfile-delete",
                 f"{GROUP}/recordedfile": file_name,
             },
             "ownerReferences": [
@@ -293,40 +324,70 @@ def deletion_job(
         },
         "spec": {
             "backoffLimit": 3,
-            "ttlSecondsAfterFinished": 600,
+            "ttlSecondsAfterFinished": JOB_TTL_S,
             "activeDeadlineSeconds": 300,
             "template": {
+                "metadata": {"labels": {"app.kubernetes.io/component": "recordedfile-delete"}},
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "fsGroup": 65534},
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS,
+                        "runAsGroup": RUN_AS,
+                        "fsGroup": RUN_AS,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "delete",
                             "image": image,
-                            "command": ["rm", "-f", "--", f"{JOB_MOUNT}/{path}"],
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]},
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": [
+                                "recording-operator",
+                                "delete-volume-file",
+                                "--root",
+                                JOB_MOUNT,
+                                "--path",
+                                path,
+                            ],
+                            "securityContext": restricted,
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "64Mi"},
+                                "limits": {"memory": "128Mi"},
                             },
-                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
                             "volumeMounts": [{"name": "recordings", "mountPath": JOB_MOUNT}],
                         }
                     ],
                     "volumes": [{"name": "recordings", "persistentVolumeClaim": {"claimName": claim}}],
-                }
+                },
             },
         },
     }
 
 
+def job_outcome(job: Mapping[str, Any]) -> str:
+    """`Complete`, `Failed` or `Running` from a Job's status conditions, as Kubernetes reports it.
+
+    A Job is finished only when its `Complete` or `Failed` condition is `True` (since Kubernetes
+    1.31 `status.succeeded` can count a Pod before the Job is `Complete`, while the interim
+    `SuccessCriteriaMet`/`FailureTarget` conditions are set and Pods still terminate).
+    """
+    for condition in (job.get("status") or {}).get("conditions") or ():
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return str(condition["type"])
+    return "Running"
+
+
 async def _delete_volume_file(ctx: FileContext, spec: RecordedFileSpec, retry: int) -> None:
-    """Run (or follow) the deletion Job; return once it succeeded.
+    """Run (or follow) the deletion Job; return once it is `Complete`.
 
     Raises:
         kopf.TemporaryError: the Job is running (checked again in JOB_POLL_S) or failed
-            (`Synced=False reason=VolumeDeleteFailed`, checked again with backoff).
+            (`Synced=False reason=VolumeDeleteFailed`, checked again with backoff; the failed Job
+            is kept for inspection until its TTL removes it or someone deletes it, and the next
+            attempt then creates a new one).
         KubeApiError: the Job could not be created or read.
     """
     volume = spec.location.volume
@@ -341,26 +402,30 @@ async def _delete_volume_file(ctx: FileContext, spec: RecordedFileSpec, retry: i
             uid=uid,
             claim=volume.claimName,
             path=volume.path,
-            image=ctx.runtime.settings.job_image,
+            image=ctx.runtime.settings.recorder_image,
         )
         await ctx.runtime.kube.create_object(f"/apis/batch/v1/namespaces/{ctx.namespace}/jobs", manifest)
         ctx.status.set(phase="Deleting")
         ctx.flush()
         raise kopf.TemporaryError("waiting for the volume deletion Job", delay=JOB_POLL_S)
-    status = job.get("status") or {}
-    if status.get("succeeded"):
+    outcome = job_outcome(job)
+    if outcome == "Complete":
         return
-    failed = any(
-        c.get("type") == "Failed" and c.get("status") == "True" for c in status.get("conditions") or []
-    )
-    if failed:
-        # The failed Job is kept for inspection; deleting it makes the next attempt create a new one.
+    if outcome == "Failed":
         delay = retry_delay(ctx, retry)
+        reason = next(
+            (
+                c.get("reason")
+                for c in (job.get("status") or {}).get("conditions") or ()
+                if c.get("type") == "Failed"
+            ),
+            None,
+        )
         report_failure(
             ctx,
             "VolumeDeleteFailed",
-            f"Job {deletion_job_name(uid)} could not delete {volume.path}: see its Pods; delete the Job to "
-            "try again, or set deletionPolicy: Retain to keep the file",
+            f"Job {deletion_job_name(uid)} could not delete {volume.path} ({reason or 'Failed'}): see its "
+            "Pods' logs; delete the Job to try again, or set deletionPolicy: Retain to keep the file",
         )
         ctx.status.set(phase="Failed")
         ctx.flush()
@@ -382,6 +447,7 @@ __all__ = [
     "epoch_of",
     "file_store",
     "finalize",
+    "job_outcome",
     "probe",
     "register",
     "retains",

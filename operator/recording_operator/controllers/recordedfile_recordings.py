@@ -7,8 +7,11 @@ with the recording.
   (§3.2) → its presigned `download_url` + `download_url_expiry` (RealtimeKit bucket), or
   `storage_config.path` + `output_file_name` in external storage (§3.4);
 - `publish_files` creates one RecordedFile per record, idempotently: the name is
-  `<recording>-<sha256(location)[:10]>`, a 409 AlreadyExists counts as done, and records already
-  published are remembered per recording so a repeated query costs no API call. Each object is
+  `<recording>-<sha256(location)[:10]>`, a 409 AlreadyExists counts as done (adoption), and the
+  names already published are remembered per recording so a repeated query costs no API call.
+  That memory is rebuilt from the cluster (one LIST by the recording label) the first time a
+  process publishes for a recording, so after an operator restart neither duplicates nor a burst
+  of 409s happen, and a file reported before the restart but not created yet is created. Each object is
   labelled `recording.mediaops.io/recording=<name>`, owned by the recording, created with the
   finalizer already set (saving kopf one PATCH), and gets `expiresAt` = first seen +
   `spec.retention.deleteAfter`;
@@ -196,10 +199,19 @@ def recorded_file_body(
 _PUBLISHED: OrderedDict[str, set[str]] = OrderedDict()
 
 
-def _published(uid: str) -> set[str]:
+async def _published(ctx: Context) -> set[str]:
+    """The names of the recording's RecordedFiles known to exist: remembered, or listed once.
+
+    Raises:
+        KubeApiError: the listing failed (nothing is remembered; the next report lists again).
+    """
+    uid = str(ctx.meta.get("uid", ""))
     names = _PUBLISHED.get(uid)
     if names is None:
-        names = _PUBLISHED[uid] = set()
+        items = await ctx.runtime.kube.list_objects(
+            collection_path(ctx.namespace), label_selector=f"{RECORDING_LABEL}={ctx.name}"
+        )
+        names = _PUBLISHED[uid] = {str(item["metadata"]["name"]) for item in items}
         while len(_PUBLISHED) > MAX_TRACKED_RECORDINGS:
             _PUBLISHED.popitem(last=False)
     _PUBLISHED.move_to_end(uid)
@@ -209,14 +221,19 @@ def _published(uid: str) -> set[str]:
 async def publish_files(
     ctx: Context, kind: str, storage: StorageSpec, records: Iterable[FileRecord], delete_after: str | None
 ) -> int:
-    """Create the RecordedFiles of `records` that this process has not created yet; returns how many
-    were new. `delete_after` is the recording's `retention.deleteAfter` (a duration), if any.
+    """Create the RecordedFiles of `records` that do not exist yet; returns how many were new.
+    `delete_after` is the recording's `retention.deleteAfter` (a duration), if any.
+
+    Existence comes from this process's memory, rebuilt from the cluster when the recording is new
+    to it (`_published`); an object that exists anyway (409) counts as published.
 
     Raises:
-        KubeApiError: a create failed (the rest are tried on the next report).
+        KubeApiError: the listing or a create failed (the rest are tried on the next report).
     """
-    uid = str(ctx.meta.get("uid", ""))
-    done = _published(uid)
+    records = list(records)
+    if not records:
+        return 0
+    done = await _published(ctx)
     created = 0
     retention = parse_duration(delete_after) if delete_after else None
     for record in records:

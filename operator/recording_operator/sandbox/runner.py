@@ -1,6 +1,7 @@
 """The sandbox: a Kubernetes API emulator and an Agora emulator on loopback, optionally with the
 operator running against them as a separate process (so it can be restarted and measured).
-A Pod runner (`pods.py`) runs the emulator's recorder Pods as local processes.
+A Pod runner (`pods.py`) runs the emulator's recorder Pods as local processes; a Job controller
+(`jobs.py`) turns the emulator's batch/v1 Jobs into such Pods.
 
 `Sandbox` is an async context manager used by `recording-operator sandbox`, `make demo`, the
 integration tests and `make bench`.
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 
 from .agora import AgoraEmulator
+from .jobs import JobController
 from .kube import KubeEmulator
 from .pods import PodRunner
 from .realtimekit import RealtimeKitEmulator
@@ -76,6 +78,7 @@ class Sandbox:
         self.realtimekit = RealtimeKitEmulator()
         self.s3 = S3Server(state_dir / "s3.log", host) if with_s3 else None
         self.pods = PodRunner(self.kube, state_dir, host=host)
+        self.jobs = JobController(self.kube)
         self.buckets = buckets
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
@@ -85,6 +88,7 @@ class Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         kube_url = await self.kube.start(self.host, 0)
         await self.pods.start()
+        await self.jobs.start()
         agora_url = await self.agora.start(self.host, 0)
         realtimekit_url = await self.realtimekit.start(self.host, 0)
         self.kube.write_kubeconfig(self.kubeconfig)
@@ -104,6 +108,7 @@ class Sandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_operator()
+        await self.jobs.stop()
         await self.pods.stop()
         if self.s3 is not None:
             self.s3.stop()

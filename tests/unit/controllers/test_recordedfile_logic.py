@@ -6,7 +6,7 @@ import asyncio
 
 from recording_operator.api.common import StorageSpec
 from recording_operator.api.recordedfile import RECORDING_LABEL, RecordedFileSpec
-from recording_operator.controllers.recordedfile import deletion_job, deletion_job_name, retains
+from recording_operator.controllers.recordedfile import deletion_job, deletion_job_name, job_outcome, retains
 from recording_operator.controllers.recordedfile_recordings import (
     FileRecord,
     agora_files,
@@ -80,16 +80,49 @@ def test_retain_and_orphan_keep_data() -> None:
     assert retains("Retain") and retains("Orphan") and not retains("Delete") and not retains(None)
 
 
-def test_volume_deletion_job_mounts_the_claim_without_a_shell() -> None:
+def test_volume_deletion_job_runs_the_safe_delete_command_from_the_recorder_image() -> None:
     job = deletion_job(
-        namespace="ns", file_name="f", uid="u", claim="rec", path="team/a.mp4", image="busybox"
+        namespace="ns", file_name="f", uid="u", claim="rec", path="team/a.mp4", image="recorder:1"
     )
     pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
     assert job["metadata"]["name"] == deletion_job_name("u")
-    assert pod["containers"][0]["command"] == ["rm", "-f", "--", "/data/team/a.mp4"]
-    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "rec"
-    assert pod["automountServiceAccountToken"] is False
-    assert job["metadata"]["ownerReferences"][0]["kind"] == "RecordedFile"
+    assert container["image"] == "recorder:1"
+    # No shell: the path is one argument, resolved under the mount by `delete-volume-file`.
+    assert container["command"] == [
+        "recording-operator", "delete-volume-file", "--root", "/recordings", "--path", "team/a.mp4"
+    ]  # fmt: skip
+    assert container["volumeMounts"] == [{"name": "recordings", "mountPath": "/recordings"}]
+    assert pod["volumes"] == [{"name": "recordings", "persistentVolumeClaim": {"claimName": "rec"}}]
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    # The recorder's user (65532), so it may delete what recorders wrote; nothing privileged.
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 65532
+    restricted = container["securityContext"]
+    assert restricted["readOnlyRootFilesystem"] is True and restricted["allowPrivilegeEscalation"] is False
+    assert restricted["capabilities"] == {"drop": ["ALL"]}
+    spec = job["spec"]
+    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (
+        3,
+        300,
+        600,
+    )
+    [owner] = job["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == ("RecordedFile", "u", True)
+
+
+def test_a_job_is_finished_only_by_its_complete_or_failed_condition() -> None:
+    def cond(type_: str, status: str = "True") -> dict[str, str]:
+        return {"type": type_, "status": status}
+
+    assert job_outcome({}) == "Running"
+    # Kubernetes 1.31+: the Pod is counted before the Job is Complete (SuccessCriteriaMet first).
+    assert job_outcome({"status": {"succeeded": 1, "conditions": [cond("SuccessCriteriaMet")]}}) == "Running"
+    assert (
+        job_outcome({"status": {"conditions": [cond("SuccessCriteriaMet"), cond("Complete")]}}) == "Complete"
+    )
+    assert job_outcome({"status": {"failed": 4, "conditions": [cond("FailureTarget")]}}) == "Running"
+    assert job_outcome({"status": {"conditions": [cond("Failed")]}}) == "Failed"
+    assert job_outcome({"status": {"conditions": [cond("Complete", "False")]}}) == "Running"
 
 
 def test_schedule_takes_due_keys_in_order_and_ignores_stale_offers() -> None:

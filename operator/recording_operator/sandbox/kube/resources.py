@@ -32,13 +32,14 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("v1", "pods"),
     ("v1", "services"),
     ("v1", "serviceaccounts"),
+    ("batch/v1", "jobs"),
     ("events.k8s.io/v1", "events"),
     ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
     ("coordination.k8s.io/v1", "leases"),
 )
 
 # Built-ins whose objects carry metadata.generation (bumped on spec changes).
-GENERATION_BUILTINS: frozenset[ResKey] = frozenset({("", "pods"), ("", "services")})
+GENERATION_BUILTINS: frozenset[ResKey] = frozenset({("", "pods"), ("", "services"), ("batch", "jobs")})
 
 _PRESERVE_ALL: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 

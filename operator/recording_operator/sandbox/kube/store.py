@@ -201,9 +201,10 @@ class Store:
         obj["apiVersion"] = resource_type.api_version()
         obj["kind"] = resource_type.kind
         now = now_iso()
+        uid = metadata["uid"] = str(uuid.uuid4())  # known to admission (a Job's selector uses it)
         self.admission.admit(resource_type, obj, None, now)
         metadata = obj["metadata"]
-        metadata["uid"] = str(uuid.uuid4())
+        metadata["uid"] = uid
         metadata["creationTimestamp"] = now
         if resource_type.has_generation:
             metadata["generation"] = 1

@@ -145,6 +145,13 @@ def _builtin_columns(kind: str) -> list[dict[str, Any]]:
         return [{"name": "Status", "type": "string", "jsonPath": ".status.phase"}, age]
     if kind == "Pod":
         return [{"name": "Status", "type": "string", "jsonPath": ".status.phase"}, age]
+    if kind == "Job":
+        return [
+            {"name": "Active", "type": "integer", "jsonPath": ".status.active"},
+            {"name": "Succeeded", "type": "integer", "jsonPath": ".status.succeeded"},
+            {"name": "Failed", "type": "integer", "jsonPath": ".status.failed"},
+            age,
+        ]
     return [age]
 
 

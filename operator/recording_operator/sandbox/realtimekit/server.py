@@ -28,7 +28,7 @@ from aiohttp import web
 
 from ..agora.clock import Clock
 from ..agora.uploads import StorageWriter
-from .state import RealtimeKitError, RealtimeKitState
+from .state import RealtimeKitError, RealtimeKitState, Recording
 
 API = r"/client/v4/accounts/(?P<account>[^/]{1,32})/realtime/kit/(?P<app>[^/]{1,32})/recordings"
 _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
@@ -82,8 +82,11 @@ class RealtimeKitEmulator:
         self.api_token = api_token
         self.state = RealtimeKitState(clock=clock, **state_options)
         self.tick_s = tick_s
-        #: Writes UPLOADED recordings' files into `storage_config` type aws at `uploads.s3_endpoint`.
+        #: Writes stopped recordings' files into `storage_config` type aws at `uploads.s3_endpoint`
+        #: (while they are UPLOADING: they turn UPLOADED only once written).
         self.uploads = StorageWriter()
+        self.state.holds_upload = self._writes_files
+        self._upload_lock = asyncio.Lock()
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
         self.endpoint_counts: collections.Counter[str] = collections.Counter()
         self.faults: list[Fault] = []
@@ -132,21 +135,33 @@ class RealtimeKitEmulator:
             await self._upload()
             await asyncio.sleep(self.tick_s)
 
+    def _writes_files(self, recording: Recording) -> bool:
+        """Whether the emulator writes this recording's files (storage_config type aws, S3 present)."""
+        storage = recording.config.get("storage_config") or {}
+        return bool(self.uploads.s3_endpoint and storage.get("type") == "aws" and storage.get("bucket"))
+
     async def _upload(self) -> None:
-        """Write the files of UPLOADED recordings with `storage_config` type aws (agora/uploads.py)."""
-        for recording in list(self.state.recordings.values()):
-            storage = recording.config.get("storage_config")
-            if recording.status != "UPLOADED" or not storage or storage.get("type") != "aws":
-                continue
-            path = str(storage.get("path") or "").strip("/")
-            keys = [f"{path}/{name}" if path else name for name in self.state.files(recording)]
-            await self.uploads.write(
-                self.uploads.s3_endpoint,
-                storage.get("bucket"),
-                str(storage.get("access_key") or ""),
-                str(storage.get("secret") or ""),
-                keys,
-            )
+        """Write the files of stopped recordings with `storage_config` type aws (agora/uploads.py),
+        then let them turn UPLOADED; a failed write is tried again on the next tick or request."""
+        async with self._upload_lock:
+            for recording in list(self.state.recordings.values()):
+                storage = recording.config.get("storage_config")
+                if recording.status not in ("UPLOADING", "UPLOADED") or not storage:
+                    continue
+                if storage.get("type") != "aws":
+                    continue
+                path = str(storage.get("path") or "").strip("/")
+                keys = [f"{path}/{name}" if path else name for name in self.state.files(recording)]
+                failures = self.uploads.failures
+                await self.uploads.write(
+                    self.uploads.s3_endpoint,
+                    storage.get("bucket"),
+                    str(storage.get("access_key") or ""),
+                    str(storage.get("secret") or ""),
+                    keys,
+                )
+                if self.uploads.failures == failures:
+                    recording.upload_held = False
 
     # --- provider API ------------------------------------------------------------------------------
 

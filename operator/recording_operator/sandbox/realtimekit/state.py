@@ -2,7 +2,8 @@
 injectable clock and without HTTP.
 
 Lifecycle: INVOKED → RECORDING (after `start_delay_s`) ⇄ PAUSED; stop → UPLOADING → UPLOADED
-(after `upload_delay_s`, with download URLs valid 7 days). Auto-stop: the meeting has had no
+(after `upload_delay_s`, with download URLs valid 7 days; held in UPLOADING while `holds_upload`
+says its files are not written to their external storage yet, so UPLOADED means stored). Auto-stop: the meeting has had no
 participants for `empty_meeting_stop_s` (60 s, `stop_reason ALL_PEERS_LEFT`), or `max_seconds`
 passed. Track recordings need participants (an active session) and stop when it ends. A
 recording stopped within `errored_below_s` (5 s) of starting ends ERRORED, as real ones often do.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +73,8 @@ class Recording:
     stop_reason: str | None = None
     start_reason: str = "API_CALL"
     participants_at_start: list[str] = field(default_factory=list)
+    #: The files are not in the external storage yet: UPLOADING does not turn UPLOADED.
+    upload_held: bool = False
 
     @property
     def active(self) -> bool:
@@ -112,6 +115,8 @@ class RealtimeKitState:
         self.participants: dict[str, list[str]] = {}
         self.sessions: dict[str, str] = {}
         self._empty_since: dict[str, float] = {}
+        #: Set by the server: whether a stopped recording must wait for its files to be written.
+        self.holds_upload: Callable[[Recording], bool] | None = None
 
     # --- meetings --------------------------------------------------------------------------------
 
@@ -248,7 +253,11 @@ class RealtimeKitState:
                     self._stop(recording, now, "ALL_PEERS_LEFT")
                 elif self._empty_for(recording.meeting_id, now) >= self.empty_meeting_stop_s:
                     self._stop(recording, now, "ALL_PEERS_LEFT")
-            if recording.status == "UPLOADING" and recording.stopped is not None:
+            if (
+                recording.status == "UPLOADING"
+                and recording.stopped is not None
+                and not recording.upload_held
+            ):
                 if now - recording.stopped >= self.upload_delay_s:
                     recording.status, recording.uploaded_at = (
                         "UPLOADED",
@@ -264,6 +273,7 @@ class RealtimeKitState:
             recording.status = "ERRORED"
         else:
             recording.status = "UPLOADING"
+            recording.upload_held = bool(self.holds_upload and self.holds_upload(recording))
         self._ended.append(recording.id)
         while len(self._ended) > self._history_size:
             self.recordings.pop(self._ended.popleft(), None)
