@@ -17,6 +17,7 @@ import pytest
 
 from recording_operator.sandbox.runner import Sandbox
 
+from ..argocd_health import health
 from .harness import GROUP_PATH, TEST_OPERATOR_ENV, SandboxThread, wait_for
 from .recorder_support import free_port, publisher
 
@@ -199,6 +200,7 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "LocalRecording"
     conditions = {c["type"]: c["status"] for c in first["conditions"]}
     assert conditions["InputHealthy"] == "True" and conditions["Ready"] == "True"
+    assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
 
     # Stats move while recording.
     out_time = wait_for(lambda: status(kube, name).get("stats", {}).get("outTimeMs"), what="stats")
@@ -215,6 +217,8 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
         assert spec["recordingRef"] == {"kind": "LocalRecording", "name": name}
         assert spec["format"] == "mp4" and spec["expiresAt"]
         assert file["metadata"]["ownerReferences"][0]["name"] == name
+    wait_for(lambda: all(health("RecordedFile", f)["status"] == "Healthy" for f in files_of(kube, name)),
+             what="RecordedFiles Healthy in Argo CD")  # fmt: skip
     assert files[0]["metadata"]["name"] == f"{name}-00000"
     assert files[0]["spec"]["location"]["key"] == f"sandbox/srtpull/{name}-00000.mp4"
     assert 1000 <= files[0]["spec"]["durationMs"] <= 4000
@@ -239,6 +243,7 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
                        what="phase Stopped")  # fmt: skip
     assert stopped["stopReason"] == "Requested"
     assert {c["type"]: c["status"] for c in stopped["conditions"]}["Ready"] == "True"
+    assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
     assert recorder_pods(kube, name) == []
     files = files_of(kube, name)
     stored = objects(bucket, name)

@@ -10,34 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from lupa import LuaRuntime
 
+from ...argocd_health import HEALTH, health
 from .conftest import ROOT, documents
 
 ARGOCD = ROOT / "manifests" / "argocd"
-HEALTH = ARGOCD / "health" / "recording.mediaops.io"
 KINDS = ("CloudRecording", "CloudTranscoder", "LocalRecording", "RecordedFile")
 STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended"}
-
-#: Argo CD runs health scripts without the standard libraries unless useOpenLibs is set.
-BASE_ONLY = """
-function(script)
-  local env = {ipairs = ipairs, pairs = pairs, tostring = tostring, tonumber = tonumber,
-               type = type, next = next, error = error, pcall = pcall}
-  local chunk, err = load("return function(obj) " .. script .. "\\nend", "health.lua", "t", env)
-  if chunk == nil then error(err) end
-  return chunk()
-end
-"""
-
-
-def health(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """Run `kind`'s health.lua on `obj`; `{"status": ..., "message": ...}`."""
-    lua = LuaRuntime(unpack_returned_tuples=True)
-    script = (HEALTH / kind / "health.lua").read_text()
-    check = lua.eval(BASE_ONLY)(script)
-    result = check(lua.table_from(obj, recursive=True))
-    return {"status": result["status"], "message": result["message"]}
 
 
 def cases() -> list[Any]:
