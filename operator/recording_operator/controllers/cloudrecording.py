@@ -34,7 +34,13 @@ from .cloudrecording_agora import AgoraSessions
 from .cloudrecording_logic import Observed, Plan, SpecError, observe, plan
 from .cloudrecording_realtimekit import RealtimeKitSessions
 from .context import fail_retryable, report_failure, retry_delay, validation_message
-from .recordedfile_recordings import publish_files, release_files
+from .recordedfile_recordings import (
+    UNPUBLISHED_ANNOTATION,
+    carried_records,
+    carry_records,
+    publish_files,
+    release_files,
+)
 from .recording_sessions import RecordingContext, SessionDriver, SessionError
 from .runtime import runtime_of
 
@@ -117,10 +123,25 @@ async def reconcile(
 
 
 async def _publish(ctx: RecordingContext, spec: CloudRecordingSpec) -> None:
-    """Create RecordedFiles for the files reported during this invocation."""
-    if ctx.reported_files:
-        delete_after = spec.retention.deleteAfter if spec.retention else None
-        await publish_files(ctx, KIND, spec.storage, ctx.reported_files, delete_after)
+    """Create RecordedFiles for the files reported during this invocation and those an earlier
+    invocation could not create (`UNPUBLISHED_ANNOTATION`).
+
+    Raises:
+        KubeApiError: a create failed; the records are kept in the annotation (written with the
+            same patch as the status) for the next invocation.
+    """
+    carried = carried_records(ctx.meta.get("annotations"))
+    records = [*carried, *ctx.reported_files]
+    if not records:
+        return
+    delete_after = spec.retention.deleteAfter if spec.retention else None
+    try:
+        await publish_files(ctx, KIND, spec.storage, records, delete_after)
+    except KubeApiError:
+        ctx.annotate(UNPUBLISHED_ANNOTATION, carry_records(records))
+        raise
+    if carried:
+        ctx.remove_annotation(UNPUBLISHED_ANNOTATION)
 
 
 def _mark_stopped_without_session(ctx: RecordingContext, driver: SessionDriver, obs: Observed) -> None:

@@ -63,9 +63,14 @@ class Context:
         if delta:
             self.patch.setdefault("status", {}).update(delta)
 
+    def annotate(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) an annotation with kopf's patch, applied when the handler
+        returns or raises, together with the status."""
+        self.patch.setdefault("metadata", {}).setdefault("annotations", {})[key] = value
+
     def remove_annotation(self, key: str) -> None:
         """Remove an annotation with kopf's patch (applied when the handler returns)."""
-        self.patch.setdefault("metadata", {}).setdefault("annotations", {})[key] = None
+        self.annotate(key, None)
 
     def event(self, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event on the resource (never with secret values)."""

@@ -15,6 +15,10 @@ with the recording.
   labelled `recording.mediaops.io/recording=<name>`, owned by the recording, created with the
   finalizer already set (saving kopf one PATCH), and gets `expiresAt` = first seen +
   `spec.retention.deleteAfter`;
+- `carry_records` / `carried_records`: files a provider reported whose RecordedFiles could not be
+  created are kept in the recording's `recording.mediaops.io/unpublished-files` annotation until a
+  later invocation creates them: Agora reports a session's final file list only once, in the stop
+  response (provider-contracts.md §1.8), so a failed create must not lose it;
 - `release_files` runs in the recording's finalizer: `Delete` deletes its RecordedFiles (each one's
   finalizer deletes the stored object) and reports how many are still there, so the caller waits
   before releasing its own finalizer; `Orphan` removes the recording's ownerReference from them, so
@@ -25,9 +29,10 @@ with the recording.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +46,10 @@ from .recordedfile import KIND, clock_now, collection_path
 
 #: Recordings whose published file names are remembered (least recently used beyond this).
 MAX_TRACKED_RECORDINGS = 4096
+#: Annotation on a recording with the reported files still without a RecordedFile (JSON list).
+UNPUBLISHED_ANNOTATION = f"{GROUP}/unpublished-files"
+#: Bound of that annotation's value in bytes (Kubernetes allows 256 KiB for all annotations together).
+MAX_UNPUBLISHED_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -252,6 +261,38 @@ async def publish_files(
             created += 1
         done.add(name)
     return created
+
+
+def carry_records(records: Iterable[FileRecord]) -> str:
+    """The `UNPUBLISHED_ANNOTATION` value for `records`: a compact JSON list of their non-empty
+    fields, duplicates (same identity) dropped, at most MAX_UNPUBLISHED_BYTES long (the newest
+    records are dropped first beyond it; a provider that reports that many files in one answer also
+    lists them again on its next query)."""
+    unique = list({r.identity: r for r in records}.values())
+    rows = [{k: v for k, v in asdict(r).items() if v is not None} for r in unique]
+    text = json.dumps(rows, separators=(",", ":"))
+    while len(text.encode()) > MAX_UNPUBLISHED_BYTES and rows:
+        rows.pop()
+        text = json.dumps(rows, separators=(",", ":"))
+    return text
+
+
+def carried_records(annotations: Mapping[str, str] | None) -> list[FileRecord]:
+    """The records kept in `UNPUBLISHED_ANNOTATION` (none when absent or malformed; unknown fields
+    and entries without a key or URL are skipped)."""
+    raw = (annotations or {}).get(UNPUBLISHED_ANNOTATION)
+    if not raw:
+        return []
+    try:
+        rows = json.loads(raw)
+    except ValueError:
+        return []
+    names = {f.name for f in fields(FileRecord)}
+    records = []
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, dict) and (row.get("key") or row.get("url")):
+            records.append(FileRecord(**{k: v for k, v in row.items() if k in names}))
+    return records
 
 
 async def release_files(ctx: Context, kind: str, policy: str) -> int:

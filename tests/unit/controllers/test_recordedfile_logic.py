@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from recording_operator.api.common import StorageSpec
 from recording_operator.api.recordedfile import RECORDING_LABEL, RecordedFileSpec
 from recording_operator.controllers.recordedfile import deletion_job, deletion_job_name, job_outcome, retains
 from recording_operator.controllers.recordedfile_recordings import (
+    MAX_UNPUBLISHED_BYTES,
+    UNPUBLISHED_ANNOTATION,
     FileRecord,
     agora_files,
+    carried_records,
+    carry_records,
     file_object_name,
     realtimekit_files,
     recorded_file_body,
@@ -142,3 +148,35 @@ def test_schedule_takes_due_keys_in_order_and_ignores_stale_offers() -> None:
         assert schedule.next_at() is None
 
     asyncio.run(scenario())
+
+
+def test_unpublished_files_are_carried_in_an_annotation_and_read_back() -> None:
+    records = [
+        FileRecord(key="p/a.m3u8", size_bytes=10, started_at="2026-11-21T12:00:00Z"),
+        FileRecord(key="p/a.m3u8", size_bytes=10),  # the same file again: kept once
+        FileRecord(url="https://dl.example/b.mp4?sig=1", url_expires_at="2026-11-22T12:00:00Z"),
+    ]
+    text = carry_records(records)
+    assert carried_records({UNPUBLISHED_ANNOTATION: text}) == [
+        FileRecord(key="p/a.m3u8", size_bytes=10),
+        FileRecord(url="https://dl.example/b.mp4?sig=1", url_expires_at="2026-11-22T12:00:00Z"),
+    ]
+    assert "null" not in text  # only the fields a record has
+
+
+@pytest.mark.parametrize("value", [None, "", "not json", "{}", '[{"size_bytes": 3}]', '[1, "x"]'])
+def test_a_malformed_carried_list_counts_as_none(value: str | None) -> None:
+    assert carried_records({} if value is None else {UNPUBLISHED_ANNOTATION: value}) == []
+
+
+def test_unknown_fields_of_a_carried_record_are_skipped() -> None:
+    text = '[{"key": "k", "sizeBytes": 1, "size_bytes": 2}]'
+    assert carried_records({UNPUBLISHED_ANNOTATION: text}) == [FileRecord(key="k", size_bytes=2)]
+
+
+def test_the_carried_list_stays_within_its_bound() -> None:
+    records = [FileRecord(key=f"prefix/{i:06d}.ts", size_bytes=i) for i in range(10_000)]
+    text = carry_records(records)
+    assert len(text.encode()) <= MAX_UNPUBLISHED_BYTES
+    kept = carried_records({UNPUBLISHED_ANNOTATION: text})
+    assert kept == records[: len(kept)] and len(kept) > 1000

@@ -23,6 +23,7 @@ from recording_operator.sandbox.kube.errors import (
     endpoint_not_found,
     method_not_allowed,
 )
+from recording_operator.sandbox.kube.faults import Fault, Faults
 from recording_operator.sandbox.kube.resources import Registry, ResourceType
 from recording_operator.sandbox.kube.selectors import FieldSelector, LabelSelector
 from recording_operator.sandbox.kube.stats import RequestStats
@@ -68,6 +69,7 @@ class ApiServer:
         self.registry = registry
         self.store = store
         self.stats = stats
+        self.faults = Faults()
         self.server_address = ""
 
     def application(self) -> web.Application:
@@ -97,6 +99,8 @@ class ApiServer:
             return web.Response(text="ok")
         if head == "version" and len(parts) == 1:
             return _json(discovery.VERSION_INFO)
+        if parts == ["_emulator", "faults"]:
+            return await self._faults(request)
         if head == "api":
             if len(parts) == 1:
                 return _json(discovery.core_versions(self.server_address))
@@ -137,9 +141,27 @@ class ApiServer:
             raise endpoint_not_found(path)
         return Target(resource_type, version, namespace, name, subresource)
 
+    async def _faults(self, request: web.Request) -> web.Response:
+        """``/_emulator/faults`` (see faults.py): GET lists, POST arms one, DELETE disarms all."""
+        if request.method == "GET":
+            return _json({"faults": self.faults.armed()})
+        if request.method == "DELETE":
+            self.faults.clear()
+            return _json({"faults": []})
+        if request.method != "POST":
+            raise method_not_allowed()
+        try:
+            self.faults.add(Fault.from_json(await self._body(request)))
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+        return _json({"faults": self.faults.armed()}, 201)
+
     async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
         method = request.method
         rt = target.resource_type
+        injected = self.faults.take(method, rt.plural)
+        if injected is not None:
+            raise injected
         query = request.query
         if method == "GET":
             if target.name is not None:
