@@ -8,9 +8,9 @@ N ?= 200
 FILES ?= 1000
 RETAINED ?= 10000
 
-.PHONY: install ffmpeg demo test lint typecheck crds bench sandbox clean images e2e-kind
+.PHONY: install system-packages ffmpeg demo test lint typecheck crds bench sandbox clean images e2e-kind
 
-install: $(STAMP) ffmpeg
+install: $(STAMP) system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +18,30 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian's ffmpeg (the recorder and its tests need it): installed when missing and we are root.
-ffmpeg:
-	@if command -v ffmpeg >/dev/null 2>&1; then :; \
+# Debian packages the recorder and its tests need, installed in one apt-get call when one is missing and
+# we are root: ffmpeg (required), and GStreamer's RTSP server that tests/integration/rtsp_server.py runs
+# with /usr/bin/python3 for the rtsp(s) pull tests, which skip without it: python3-gi + GstRtspServer
+# (which pulls -bad), x264enc (-ugly), rtph264pay/rtpopuspay (-good), opusenc (-base), GIO TLS (rtsps).
+SYSTEM_PACKAGES := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly glib-networking
+system-packages:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  if [ "$$p" = ffmpeg ]; then command -v ffmpeg >/dev/null 2>&1 && continue; \
+	  else dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'ok installed$$' && continue; fi; \
+	  missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing Debian's ffmpeg"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null) \
-	    || { echo "apt-get could not install ffmpeg"; exit 1; }; \
-	else \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	    || { echo "apt-get could not install$$missing"; exit 1; }; \
+	elif ! command -v ffmpeg >/dev/null 2>&1; then \
 	  echo "ffmpeg is missing: install it (e.g. 'sudo apt-get install ffmpeg') and run make again"; exit 1; \
+	else \
+	  echo "note: the RTSP pull tests will skip: missing$$missing ('sudo make system-packages' installs them)"; \
 	fi
+ffmpeg: system-packages
 
 demo: install
 	$(PY) -m recording_operator demo

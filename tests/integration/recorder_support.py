@@ -1,13 +1,23 @@
-"""Helpers for the recorder tests: free ports, ffmpeg publishers, the agent as a process, probing."""
+"""Helpers for the recorder tests: free ports, ffmpeg publishers, the agent as a process, probing,
+and loopback servers for sources FFmpeg cannot serve itself (static HTTP(S) sites, a TLS terminator,
+GStreamer's RTSP server)."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import functools
+import http.server
+import ipaddress
 import json
 import os
+import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -188,3 +198,169 @@ def run_agent(
 def volume_spec(**output: Any) -> dict[str, Any]:
     """`storage` for vendor volume."""
     return {"vendor": "volume", "volume": {"claimName": "recordings"}, "prefix": ["team"]}
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (EC P-256): (cert.pem, key.pem) in `directory`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def _server_tls(cert: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert[0], cert[1])
+    return context
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve_directory(site: Path, *, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """Serve `site` over HTTP (HTTPS with `tls` = (cert, key)) on loopback; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    scheme = "http"
+    if tls is not None:
+        server.socket = _server_tls(tls).wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def tls_terminator(upstream_port: int, tls: tuple[Path, Path]) -> Iterator[int]:
+    """TLS on a free loopback port, forwarded as plain TCP to 127.0.0.1:`upstream_port`; yields the port.
+
+    The shape of an RTMPS ingest (stunnel / nginx `stream { ssl }` in front of an RTMP server): FFmpeg's
+    RTMP server (`-listen 1`) refuses rtmps ("rtmp_listen not available for rtmps", 5.1.9).
+    """
+    loop = asyncio.new_event_loop()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, ssl=_server_tls(tls)))
+    port = int(server.sockets[0].getsockname()[1])
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def shutdown() -> None:
+        server.close()
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    try:
+        yield port
+    finally:
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+#: Debian's python3 with python3-gi (the RTSP server cannot run in the virtualenv).
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+RTSP_PACKAGES = "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-{base,good,ugly} glib-networking"
+_RTSP_CHECK = """
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gio, Gst, GstRtspServer
+Gst.init(None)
+missing = [e for e in ("videotestsrc", "x264enc", "rtph264pay", "audiotestsrc", "opusenc", "rtpopuspay")
+           if Gst.ElementFactory.find(e) is None]
+assert not missing, f"GStreamer elements missing: {missing}"
+assert Gio.TlsBackend.get_default().supports_tls(), "no GIO TLS backend"
+"""
+
+
+@functools.cache
+def rtsp_server_missing() -> str | None:
+    """Why the GStreamer RTSP server cannot run here, or None when it can."""
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} is missing"
+    check = subprocess.run([SYSTEM_PYTHON, "-c", _RTSP_CHECK], capture_output=True, text=True)
+    if check.returncode != 0:
+        lines = check.stderr.strip().splitlines()
+        return lines[-1] if lines else f"exit {check.returncode}"
+    return None
+
+
+@contextmanager
+def rtsp_server(*, tls: tuple[Path, Path] | None = None, timeout: float = 30) -> Iterator[str]:
+    """tests/integration/rtsp_server.py on a free port: yields `rtsp://127.0.0.1:PORT/live` (rtsps with tls)."""
+    argv = [SYSTEM_PYTHON, str(RTSP_SERVER)]
+    if tls is not None:
+        argv += ["--cert", str(tls[0]), "--key", str(tls[1])]
+    # stderr is inherited: pytest shows it with a failing test.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else ""
+        if not line.startswith("READY "):
+            raise AssertionError(f"RTSP server did not start (exit {proc.poll()}): {line!r}")
+        scheme = "rtsps" if tls is not None else "rtsp"
+        yield f"{scheme}://127.0.0.1:{int(line.split()[1])}/live"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
