@@ -4,7 +4,13 @@ Each test starts a publisher or server on 127.0.0.1 (ffmpeg; a static HTTP(S) si
 GStreamer's RTSP server for rtsp/rtsps; a TLS terminator in front of ffmpeg's RTMP server for rtmps),
 runs the agent as its own process, waits until a first closed file is stored (vendor volume), stops
 it with SIGTERM, and probes what was stored: it opens, has video and audio, decodes without errors.
-TLS sources use a self-signed certificate: FFmpeg's TLS client does not verify peers by default.
+
+TLS sources (recorder/ffmpeg.py `tls_args`): the recorder verifies by default, so a self-signed
+server is refused (a `lastError` naming the certificate, no file); a server whose certificate a test
+CA signed records when the agent trusts that CA (`input.tls.caConfigMapRef`: the file named by
+`$RECORDER_TLS_CA_FILE`, as the controller mounts it); `insecureSkipVerify` records from anything.
+HLS/DASH over https and rtsps cannot be verified by FFmpeg 5.1: the agent refuses them unless
+`insecureSkipVerify`, and two tests pin down the FFmpeg behaviour that rule rests on.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,8 @@ from .recorder_support import (
     RTSP_PACKAGES,
     SOURCE,
     Agent,
+    CertAuthority,
+    ca_signed_cert,
     free_port,
     probe,
     publisher,
@@ -64,8 +74,50 @@ def spec_for(inp: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1: FFmpeg's TLS client does not verify it (`tls_verify` 0)."""
+    """A self-signed certificate for 127.0.0.1: refused unless `insecureSkipVerify`."""
     return self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> CertAuthority:
+    """A test CA and a server certificate it signed for 127.0.0.1 and localhost."""
+    return ca_signed_cert(tmp_path_factory.mktemp("ca"))
+
+
+INSECURE = {"insecureSkipVerify": True}
+CA_REF = {"caConfigMapRef": {"name": "source-ca", "key": "ca.crt"}}
+#: How each TLS test runs: the server's certificate, `input.tls`, and whether a file is recorded.
+TLS_CASES = {
+    "verify-self-signed": ("self-signed", None, False),
+    "trusted-ca": ("ca", CA_REF, True),
+    "insecure-self-signed": ("self-signed", INSECURE, True),
+}
+
+
+def tls_case(
+    case: str, tls_cert: tuple[Path, Path], test_ca: CertAuthority
+) -> tuple[tuple[Path, Path], dict[str, Any], dict[str, str], bool]:
+    """(server cert, extra input fields, agent environment, records) of a TLS_CASES entry."""
+    server, tls, records = TLS_CASES[case]
+    extra = {"tls": tls} if tls is not None else {}
+    env = {"RECORDER_TLS_CA_FILE": str(test_ca.ca)} if tls == CA_REF else {}
+    return (test_ca.server if server == "ca" else tls_cert), extra, env, records
+
+
+def refused(agent: Agent, tmp: Path) -> str:
+    """Wait for a certificate error, check nothing was recorded, stop the agent; returns lastError."""
+    status = agent.wait_for(lambda s: bool(s.lastError) and "certificate" in (s.lastError or ""))
+    assert status.files == [] and status.filesClosed == 0, status
+    assert agent.stop() == 0, agent.log()
+    assert not (tmp / "volume").exists() or not any(p.is_file() for p in (tmp / "volume").rglob("*"))
+    return status.lastError or ""
+
+
+def record_or_refuse(agent: Agent, tmp: Path, records: bool) -> None:
+    if records:
+        check_media(record_one(agent, tmp))
+    else:
+        assert "TLS: Peer certificate failed verification" in refused(agent, tmp)
 
 
 def test_pull_udp(tmp_path: Path) -> None:
@@ -130,15 +182,19 @@ def test_pull_rtmp(tmp_path: Path) -> None:
         pub.kill()
 
 
-def test_pull_rtmps(tmp_path: Path, tls_cert: tuple[Path, Path]) -> None:
-    """RTMP over TLS: FFmpeg's RTMP server refuses rtmps, so a TLS terminator fronts it (as stunnel would)."""
+@pytest.mark.parametrize("case", list(TLS_CASES))
+def test_pull_rtmps(tmp_path: Path, tls_cert: tuple[Path, Path], test_ca: CertAuthority, case: str) -> None:
+    """RTMP over TLS: FFmpeg's RTMP server refuses rtmps, so a TLS terminator fronts it (as stunnel would).
+    rtmpproto passes `tls_verify`/`ca_file` to its tls connection: verified like https."""
+    server, extra, env, records = tls_case(case, tls_cert, test_ca)
     port = free_port()
     pub = publisher(f"rtmp://127.0.0.1:{port}/live/cam", seconds=8, fmt="flv", extra=["-listen", "1"])
     try:
         time.sleep(0.3)
-        with tls_terminator(port, tls_cert) as tls_port:
-            with run_agent(tmp_path, spec_for({"url": f"rtmps://127.0.0.1:{tls_port}/live/cam"})) as agent:
-                check_media(record_one(agent, tmp_path))
+        with tls_terminator(port, server) as tls_port:
+            spec = spec_for({"url": f"rtmps://127.0.0.1:{tls_port}/live/cam", **extra})
+            with run_agent(tmp_path, spec, env=env) as agent:
+                record_or_refuse(agent, tmp_path, records)
     finally:
         pub.kill()
 
@@ -146,7 +202,8 @@ def test_pull_rtmps(tmp_path: Path, tls_cert: tuple[Path, Path]) -> None:
 @pytest.fixture(scope="module")
 def vod_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with the same 6 s source as HLS (`hls/index.m3u8`) and as DASH (`dash/manifest.mpd`),
-    1 s segments each, written ahead of time (a finished, static presentation).
+    1 s segments each, and as one progressive MPEG-TS file (`live.ts`), written ahead of time (a
+    finished, static presentation).
 
     Not a live DASH publisher: FFmpeg 5.1's dash demuxer runs ahead of a dynamic MPD's live edge (it
     asks for segments not written yet, skips past each 404 and keeps asking), which gives gaps, not a
@@ -162,7 +219,78 @@ def vod_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(
         [*encode, "-f", "dash", "-seg_duration", "1", str(site / "dash" / "manifest.mpd")], check=True
     )
+    subprocess.run([*encode, "-f", "mpegts", str(site / "live.ts")], check=True)
     return site
+
+
+@pytest.mark.parametrize("case", list(TLS_CASES))
+def test_pull_progressive_https(
+    tmp_path: Path, vod_site: Path, tls_cert: tuple[Path, Path], test_ca: CertAuthority, case: str
+) -> None:
+    """An MPEG-TS file over https: `tls_verify`/`ca_file` reach the tls layer of the request."""
+    server, extra, env, records = tls_case(case, tls_cert, test_ca)
+    with serve_directory(vod_site, tls=server) as base:
+        with run_agent(tmp_path, spec_for({"url": f"{base}/live.ts", **extra}), env=env) as agent:
+            record_or_refuse(agent, tmp_path, records)
+
+
+def test_a_ca_for_another_server_is_refused_too(
+    tmp_path: Path, vod_site: Path, test_ca: CertAuthority
+) -> None:
+    """Trusting a private CA replaces the system store: the CA-signed server is only accepted under a
+    name its certificate holds (`serverName` is checked instead of the URL's host)."""
+    with serve_directory(vod_site, tls=test_ca.server) as base:
+        tls = {**CA_REF, "serverName": "origin.example"}
+        env = {"RECORDER_TLS_CA_FILE": str(test_ca.ca)}
+        with run_agent(tmp_path, spec_for({"url": f"{base}/live.ts", "tls": tls}), env=env) as agent:
+            assert "does not match hostname origin.example" in refused(agent, tmp_path)
+
+
+@contextmanager
+def mixed_site(
+    vod_site: Path, tmp: Path, test_ca: CertAuthority, tls_cert: tuple[Path, Path]
+) -> Iterator[str]:
+    """A playlist on a server the test CA signed whose segments are on a self-signed server; yields
+    the playlist's URL."""
+    with serve_directory(vod_site, tls=tls_cert) as segments:
+        site = tmp / "mixed"
+        site.mkdir()
+        lines = (vod_site / "hls" / "index.m3u8").read_text().splitlines()
+        text = "\n".join(f"{segments}/hls/{ln}" if ln.endswith(".ts") else ln for ln in lines)
+        (site / "index.m3u8").write_text(text + "\n")
+        with serve_directory(site, tls=test_ca.server) as base:
+            yield f"{base}/index.m3u8"
+
+
+def test_ffmpeg_does_not_verify_hls_segments(
+    tmp_path: Path, vod_site: Path, test_ca: CertAuthority, tls_cert: tuple[Path, Path]
+) -> None:
+    """Why HLS over https needs insecureSkipVerify: with `-tls_verify 1 -ca_file`, FFmpeg 5.1 verifies
+    the playlist but reads segments from a self-signed server without complaint (the hls demuxer
+    copies a fixed option list to segment requests). If a newer FFmpeg refuses here, the CRD rule and
+    `ff.unverifiable_tls` can allow verified HLS."""
+    with mixed_site(vod_site, tmp_path, test_ca, tls_cert) as url:
+        argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-tls_verify", "1",
+                "-ca_file", str(test_ca.ca), "-i", url, "-c", "copy", "-f", "null", "-"]  # fmt: skip
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "certificate" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("kind", ["hls", "rtsps"])
+def test_unverifiable_inputs_are_refused_by_the_agent(
+    tmp_path: Path, vod_site: Path, test_ca: CertAuthority, kind: str
+) -> None:
+    """HLS over https or rtsps without insecureSkipVerify (a spec stored before the CRD rule): the agent
+    exits without running FFmpeg instead of recording unverified, even from a server whose playlist
+    it could verify."""
+    with serve_directory(vod_site, tls=test_ca.server) as base:
+        url = f"{base}/hls/index.m3u8" if kind == "hls" else f"rtsps://127.0.0.1:{free_port()}/live"
+        spec = spec_for({"url": url, "tls": CA_REF})
+        with run_agent(tmp_path, spec, env={"RECORDER_TLS_CA_FILE": str(test_ca.ca)}) as agent:
+            assert agent.proc.wait(timeout=60) == 1
+    log = agent.log()
+    assert "cannot start" in log and "set tls.insecureSkipVerify: true" in log, log
+    assert "starting ffmpeg" not in log, log
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -170,10 +298,11 @@ def vod_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_pull_hls_and_dash(
     tmp_path: Path, vod_site: Path, tls_cert: tuple[Path, Path], path: str, scheme: str
 ) -> None:
-    """HLS (`.m3u8`) and DASH (`.mpd`) over http and https (a self-signed certificate)."""
+    """HLS (`.m3u8`) and DASH (`.mpd`) over http, and over https with insecureSkipVerify (self-signed)."""
+    extra = {"tls": INSECURE} if scheme == "https" else {}
     with serve_directory(vod_site, tls=tls_cert if scheme == "https" else None) as base:
         assert base.startswith(f"{scheme}://")
-        with run_agent(tmp_path, spec_for({"url": f"{base}/{path}"})) as agent:
+        with run_agent(tmp_path, spec_for({"url": f"{base}/{path}", **extra})) as agent:
             check_media(record_one(agent, tmp_path))
 
 
@@ -201,11 +330,27 @@ def test_pull_rtsp(tmp_path: Path, tls_cert: tuple[Path, Path], scheme: str, tra
             f"no RTSP server here ({missing}): GStreamer's RTSP server needs Debian's {RTSP_PACKAGES}; "
             "`make system-packages` (as root) installs them"
         )
+    extra = {"tls": INSECURE} if scheme == "rtsps" else {}
     with rtsp_server(tls=tls_cert if scheme == "rtsps" else None) as url:
         assert url.startswith(f"{scheme}://")
-        with run_agent(tmp_path, spec_for({"url": url, "rtspTransport": transport})) as agent:
+        with run_agent(tmp_path, spec_for({"url": url, "rtspTransport": transport, **extra})) as agent:
             info = check_media(record_one(agent, tmp_path))
     assert info["codecs"] == ["h264", "opus"], info
+
+
+def test_ffmpeg_cannot_verify_rtsps(tls_cert: tuple[Path, Path], test_ca: CertAuthority) -> None:
+    """Why rtsps needs insecureSkipVerify: FFmpeg 5.1's RTSP demuxer opens its tls connection without
+    options, so it talks to a self-signed server, and `-tls_verify 1` is then reported unused."""
+    missing = rtsp_server_missing()
+    if missing:
+        pytest.skip(f"no RTSP server here ({missing}): needs Debian's {RTSP_PACKAGES}")
+    with rtsp_server(tls=tls_cert) as url:
+        argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist",
+                "rtsps,rtsp,rtp,udp,tcp,tls", "-rtsp_transport", "tcp", "-tls_verify", "1",
+                "-ca_file", str(test_ca.ca), "-i", url, "-t", "1", "-f", "null", "-"]  # fmt: skip
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "Option tls_verify not found" in run.stderr, run.stderr
+    assert "certificate" not in run.stderr, run.stderr
 
 
 @pytest.mark.parametrize("protocol", ["srt", "rtmp", "udp", "rist"])

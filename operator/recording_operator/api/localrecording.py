@@ -28,6 +28,11 @@ PULL_SCHEMES = ("srt", "rtmp", "rtmps", "rtsp", "rtsps", "http", "https", "udp",
 #: Protocols the recorder can listen on (the Pod is the server; the operator creates a Service).
 LISTEN_PROTOCOLS = ("srt", "rtmp", "udp", "rist")
 INPUT_URL_PATTERN = r"^(" + "|".join(PULL_SCHEMES) + r")://[^\s\\|]+$"
+#: Pull schemes that run over TLS and take `input.tls` (srt and rist have their own encryption).
+TLS_SCHEMES = ("https", "rtmps", "rtsps")
+#: CEL: the URL is HLS or DASH over https (the recorder's `input_kind`: path ends in .m3u8 / .mpd).
+_HTTPS_MANIFEST = "self.url.matches('(?i)^https://[^?#]*\\\\.(m3u8|mpd)([?#]|$)')"
+_INSECURE = "has(self.tls) && has(self.tls.insecureSkipVerify) && self.tls.insecureSkipVerify"
 
 #: `output.fileNameTemplate`: letters, digits, `.`, `_`, `-` and the placeholders `{recording}`,
 #: `{namespace}`, `{index}`, `{start}` / `{start:<strftime>}` (codes %Y %m %d %H %M %S %j only).
@@ -55,6 +60,67 @@ class ListenInput(Model):
         description="srt (listener mode), rtmp (`-listen 1`), udp (MPEG-TS datagrams) or rist (`rist://@`)."
     )
     port: int = Field(ge=1024, le=65535, description="Port the recorder listens on (non-root: ≥ 1024).")
+
+
+class ConfigMapKeySelector(Model):
+    """One key of a ConfigMap in the same namespace (core/v1 ConfigMapKeySelector without `optional`)."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the ConfigMap.")
+    key: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key inside the ConfigMap's data (or binaryData).",
+    )
+
+
+class InputTLS(Model):
+    """How the recorder verifies the TLS server of an https, rtmps or rtsps source.
+
+    Names follow Go's crypto/tls `Config` and the Prometheus Operator's `SafeTLSConfig`. Absent, the
+    source's certificate chain is verified against the recorder image's system trust store
+    (`/etc/ssl/certs/ca-certificates.crt`) and its host name against the URL's host. What FFmpeg 5.1
+    can verify per input kind (recorder/ffmpeg.py `tls_args`): progressive https and rtmps fully;
+    HLS/DASH over https and rtsps not at all, so those need `insecureSkipVerify: true`.
+    """
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.insecureSkipVerify) && self.insecureSkipVerify) || "
+                    "(!has(self.caConfigMapRef) && !has(self.serverName))",
+                    "message": "tls.insecureSkipVerify turns verification off: remove caConfigMapRef and serverName",
+                }
+            ]
+        }
+    }
+
+    insecureSkipVerify: bool = Field(
+        default=False,
+        description=(
+            "Do not verify the source's certificate chain and host name (FFmpeg `tls_verify` 0): anyone "
+            "on the path can impersonate the source. For test sources only; required for HLS/DASH over "
+            "https and for rtsps, which FFmpeg 5.1 cannot verify."
+        ),
+    )
+    caConfigMapRef: ConfigMapKeySelector | None = Field(
+        default=None,
+        description=(
+            "A ConfigMap key holding PEM CA certificates to trust instead of the system's (FFmpeg "
+            "`ca_file`), e.g. a private CA. Mounted read-only into the recorder Pod; a missing ConfigMap "
+            "or key keeps the recording Pending (Synced=False, ConfigMapNotFound)."
+        ),
+    )
+    serverName: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
+        description=(
+            "Host name the certificate must be valid for, and sent as SNI (FFmpeg `verifyhost`), instead "
+            "of the URL's host: for a source reached by IP address or through a different name."
+        ),
+    )
 
 
 class RecordingInput(Model):
@@ -90,6 +156,23 @@ class RecordingInput(Model):
                 {
                     "rule": "!has(self.sdp) || (has(self.url) && self.url.startsWith('rtp://'))",
                     "message": "sdp is for rtp:// inputs only",
+                },
+                {
+                    "rule": "!has(self.tls) || (has(self.url) && self.url.matches('^("
+                    + "|".join(TLS_SCHEMES)
+                    + ")://'))",
+                    "message": "tls is for " + ", ".join(TLS_SCHEMES) + " inputs only",
+                },
+                {
+                    "rule": f"!has(self.url) || !self.url.startsWith('rtsps://') || ({_INSECURE})",
+                    "message": "FFmpeg 5.1 cannot verify an rtsps source's certificate (its RTSP demuxer "
+                    "passes no TLS options): set tls.insecureSkipVerify: true to record it unverified",
+                },
+                {
+                    "rule": f"!has(self.url) || !{_HTTPS_MANIFEST} || ({_INSECURE})",
+                    "message": "FFmpeg 5.1 verifies an HLS/DASH playlist's certificate but not its segments' "
+                    "(the hls and dash demuxers do not pass tls_verify to segment requests): set "
+                    "tls.insecureSkipVerify: true to record it unverified",
                 },
             ]
         }
@@ -131,6 +214,14 @@ class RecordingInput(Model):
         default=None,
         max_length=8192,
         description="SDP describing an rtp:// session whose payload is not MPEG-TS (e.g. H.264 RTP).",
+    )
+    tls: InputTLS | None = Field(
+        default=None,
+        description=(
+            "TLS verification of https, rtmps and rtsps sources. Absent: progressive https and rtmps are "
+            "verified against the system trust store; HLS/DASH over https and rtsps are rejected (FFmpeg "
+            "5.1 cannot verify them) unless tls.insecureSkipVerify is true."
+        ),
     )
 
 

@@ -89,6 +89,10 @@ FILES_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/recordedfiles"
 AGENT_TIMEOUT_S = 3.0
 
 
+class ConfigMapKeyNotFound(LookupError):
+    """The ConfigMap of `input.tls.caConfigMapRef`, or the key inside it, does not exist (names only)."""
+
+
 class LocalRecordingContext(Context):
     """A handler invocation on a LocalRecording."""
 
@@ -260,6 +264,7 @@ class Recorder:
             ctx.condition("Recording", "False", "RecorderFailed", "the recorder Pod failed")
             return
         await self.check_secrets()
+        await self.check_ca_config_map()
         files = await self.kube.list_objects(
             FILES_PATH.format(namespace=ctx.namespace), label_selector=f"{RECORDING_LABEL}={ctx.name}"
         )
@@ -309,6 +314,30 @@ class Recorder:
         ref = self.spec.input.passphraseSecretRef
         if ref is not None:
             await self.kube.read_secret_key(self.ctx.namespace, ref.name, ref.key)
+
+    async def check_ca_config_map(self) -> None:
+        """The ConfigMap key of `input.tls.caConfigMapRef` exists (`data` or `binaryData`): kubelet
+        would not start a Pod mounting a missing key (it stays ContainerCreating, no exit to count).
+
+        Raises:
+            ConfigMapKeyNotFound: the ConfigMap or the key is missing.
+            KubeApiError: the ConfigMap cannot be read.
+        """
+        tls = self.spec.input.tls
+        if tls is None or tls.caConfigMapRef is None:
+            return
+        ref, namespace = tls.caConfigMapRef, self.ctx.namespace
+        config_map = await self.kube.get_object(f"/api/v1/namespaces/{namespace}/configmaps/{ref.name}")
+        if config_map is None:
+            raise ConfigMapKeyNotFound(
+                f"ConfigMap {namespace}/{ref.name} (input.tls.caConfigMapRef) not found"
+            )
+        if ref.key not in (config_map.get("data") or {}) and ref.key not in (
+            config_map.get("binaryData") or {}
+        ):
+            raise ConfigMapKeyNotFound(
+                f"ConfigMap {namespace}/{ref.name} (input.tls.caConfigMapRef) has no key {ref.key!r}"
+            )
 
     async def stop_pod(self, pod: dict[str, Any], view: PodView, reason: str) -> None:
         """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period)."""
@@ -541,6 +570,9 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
     except SecretNotFound as exc:
         report_failure(ctx, "CredentialsNotFound", str(exc))
         ctx.status.set(phase="Pending")
+    except ConfigMapKeyNotFound as exc:
+        report_failure(ctx, "ConfigMapNotFound", str(exc))
+        ctx.status.set(phase="Pending")
     except KubeApiError as exc:
         report_failure(ctx, "KubernetesUnavailable", str(exc))
     return False
@@ -553,8 +585,8 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
 async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Bring the recorder Pod to the spec at once (the timer carries on from there).
 
-    Failures (missing Secret, Kubernetes API errors) set `Synced=False` and are retried by the timer;
-    an invalid spec sets `Failed` until the spec changes.
+    Failures (missing Secret or CA ConfigMap key, Kubernetes API errors) set `Synced=False` and are
+    retried by the timer; an invalid spec sets `Failed` until the spec changes.
     """
     ctx = LocalRecordingContext(body, patch, runtime_of(memo), logger)
     memory = _memory(memo)

@@ -21,6 +21,8 @@ from ..recorder import ffmpeg as ff
 from ..recorder.config import (
     CONFIG_FILE_KEY,
     DEFAULT_CONFIG_PATH,
+    DEFAULT_TLS_CA_DIR,
+    DEFAULT_TLS_CA_PATH,
     DEFAULT_VOLUME_DIR,
     DEFAULT_WORK_DIR,
     ENV_SRT_PASSPHRASE,
@@ -28,11 +30,13 @@ from ..recorder.config import (
     ENV_STORAGE_CREDENTIAL,
     ENV_STORAGE_SECRET_KEY,
     ENV_STORAGE_SESSION_TOKEN,
+    ENV_TLS_CA_FILE,
     ENV_VOLUME_DIR,
     ENV_WORK_DIR,
     HEALTH_PATH,
     HTTP_PORT,
     HTTP_PORT_NAME,
+    TLS_CA_FILE_NAME,
     AgentTuning,
     Numbering,
     RecorderConfig,
@@ -79,7 +83,8 @@ def check_input(spec: LocalRecordingSpec) -> None:
 
     Raises:
         SpecError: `InvalidSpec` for `file:`, `concat:`, `subfile:`, `data:`, `pipe:` or any scheme
-            outside PULL_SCHEMES, and for URLs with whitespace, `|` or `\\`.
+            outside PULL_SCHEMES, for URLs with whitespace, `|` or `\\`, and for TLS verification
+            of an input FFmpeg 5.1 cannot verify (HLS/DASH over https, rtsps: `ff.unverifiable_tls`).
     """
     url = spec.input.url
     if url is None:
@@ -91,6 +96,9 @@ def check_input(spec: LocalRecordingSpec) -> None:
         )
     if re.search(r"[\s|\\]", url):
         raise SpecError("InvalidSpec", "input.url must not contain whitespace, '|' or '\\'")
+    problem = ff.unverifiable_tls(spec.input)
+    if problem:
+        raise SpecError("InvalidSpec", problem)
 
 
 def pod_spec_hash(spec_dict: Mapping[str, Any]) -> str:
@@ -300,7 +308,8 @@ def pod_manifest(
     body: Mapping[str, Any], spec: LocalRecordingSpec, plan: RecorderPlan, *, image: str
 ) -> dict[str, Any]:
     """The recorder Pod: non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault,
-    no service-account token, secrets only through `secretKeyRef`, config from the ConfigMap.
+    no service-account token, secrets only through `secretKeyRef`, config from the ConfigMap, and
+    the `input.tls.caConfigMapRef` key as the read-only file DEFAULT_TLS_CA_PATH (`$RECORDER_TLS_CA_FILE`).
 
     `restartPolicy: Never`: the agent restarts FFmpeg itself; a failed agent is replaced by the
     controller (with backoff, numbering continued). The Pod carries POD_FINALIZER.
@@ -328,6 +337,21 @@ def pod_manifest(
         {"name": "work", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
+    tls = spec.input.tls
+    if tls is not None and tls.caConfigMapRef is not None:
+        # Only the one key, as DEFAULT_TLS_CA_PATH; kubelet refuses to start the Pod while the key is
+        # missing (the controller checks it first: ConfigMapNotFound).
+        env.append({"name": ENV_TLS_CA_FILE, "value": DEFAULT_TLS_CA_PATH})
+        mounts.append({"name": "tls-ca", "mountPath": DEFAULT_TLS_CA_DIR, "readOnly": True})
+        volumes.append(
+            {
+                "name": "tls-ca",
+                "configMap": {
+                    "name": tls.caConfigMapRef.name,
+                    "items": [{"key": tls.caConfigMapRef.key, "path": TLS_CA_FILE_NAME}],
+                },
+            }
+        )
     if storage.vendor == "volume" and storage.volume is not None:
         env.append({"name": ENV_VOLUME_DIR, "value": DEFAULT_VOLUME_DIR})
         mount: dict[str, Any] = {"name": "recordings", "mountPath": DEFAULT_VOLUME_DIR}

@@ -8,7 +8,9 @@ Lifecycle (recorder-notes.md §3.3–§3.6):
    A stall watchdog restarts FFmpeg when no progress block arrived within `stallTimeout` (FFmpeg
    prints none while its input is stalled, §3.5). Whatever ends a session (input gone → exit 0,
    error, stall), the agent restarts FFmpeg with exponential backoff, continuing the numbering,
-   until it is told to stop: exit codes do not say "finished" (§0.8).
+   until it is told to stop: exit codes do not say "finished" (§0.8). The delay goes back to
+   `backoffInitialMs` after a session with progress, or one that lasted WAITING_SESSION_S (it was
+   waiting for its input, e.g. an SRT caller sending handshakes: not a crash loop).
 3. When FFmpeg dies without finalizing, its in-flight file is closed as `partial` if ffprobe opens it
    (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL, §3.3), else discarded.
 4. Stop (SIGTERM, or `maxDuration`): FFmpeg gets SIGTERM (it finalizes, exit 255) and SIGKILL after
@@ -38,7 +40,7 @@ import httpx
 from ..api.common import parse_duration
 from ..storage import StorageError, Store
 from . import ffmpeg as ff
-from .config import RecorderConfig
+from .config import RecorderConfig, tls_ca_file_from_env
 from .metrics import RecorderMetrics
 from .progress import ProgressBlock, ProgressParser
 from .status import ClosedFile, RecorderStatus, RecordingRef
@@ -50,6 +52,10 @@ POLL_S = 0.5
 OVERLAY_MAX_BYTES = 10 * 1024 * 1024
 #: First-block grace for pull inputs: FFmpeg may connect and probe before any block (s).
 PULL_FIRST_BLOCK_GRACE_S = 20.0
+#: A session without progress that lasted this long was waiting for its input (an SRT caller
+#: sending handshakes for its `connect_timeout`, a pull the watchdog gave up on), not crash-looping:
+#: the next restart waits `backoffInitialMs` again instead of a doubled delay (s).
+WAITING_SESSION_S = 5.0
 
 
 def _size(path: Path) -> int:
@@ -86,6 +92,8 @@ class _Session:
     blocks: int = 0
     stalled: bool = False
     killed_by_agent: bool = False
+    #: FFmpeg's last `[tls @ ...]` error line of this run (certificate verification), if any.
+    tls_error: str | None = None
 
 
 class Recorder:
@@ -138,6 +146,8 @@ class Recorder:
         self._upload_gave_up = False
         self._sdp_path: Path | None = None
         self._overlay_path: Path | None = None
+        # `input.tls.caConfigMapRef`: the mounted CA bundle (config.py), checked in _prepare_inputs.
+        self._ca_file = tls_ca_file_from_env(self.spec)
         self._stats_period = config.agent.statsPeriodS
 
     # ----------------------------------------------------------------- public
@@ -172,7 +182,9 @@ class Recorder:
                 timer = asyncio.create_task(self._max_duration_timer(), name="recorder-max-duration")
             backoff_ms = self.config.agent.backoffInitialMs
             while not self._stop.is_set():
+                began = time.monotonic()
                 had_progress = await self._run_session()
+                waited = time.monotonic() - began >= WAITING_SESSION_S
                 if self._stop.is_set():
                     break
                 self.status.reconnects += 1
@@ -180,7 +192,7 @@ class Recorder:
                 self.metrics.reconnects.inc()
                 self.status.phase = "Reconnecting"
                 self.metrics.recording.set(0)
-                if had_progress:
+                if had_progress or waited:
                     backoff_ms = self.config.agent.backoffInitialMs
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), backoff_ms / 1000)
@@ -208,12 +220,27 @@ class Recorder:
     # ------------------------------------------------------------ preparation
 
     async def _prepare_inputs(self) -> None:
+        """Write the SDP, check the TLS settings and the CA file, download the overlay.
+
+        Raises:
+            ValueError: TLS verification asked for an input FFmpeg cannot verify, a CA file without a
+                PEM certificate, or an overlay over OVERLAY_MAX_BYTES.
+            OSError: the CA file cannot be read.
+            httpx.HTTPError: the overlay download failed (its certificate included: httpx verifies).
+        """
+        problem = ff.unverifiable_tls(self.spec.input)
+        if problem:
+            raise ValueError(problem)
+        if self._ca_file is not None and b"-----BEGIN CERTIFICATE-----" not in self._ca_file.read_bytes():
+            raise ValueError(f"CA file {self._ca_file} (input.tls.caConfigMapRef) holds no PEM certificate")
         if self.spec.input.sdp:
             self._sdp_path = self.work_dir / "input.sdp"
             self._sdp_path.write_text(self.spec.input.sdp, encoding="utf-8")
         if self.spec.overlay:
             self._overlay_path = self.work_dir / "overlay.img"
-            async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
+            # httpx verifies the certificate (verify=True: certifi's public CAs); `input.tls` is about
+            # the input's server, not the overlay's, so its CA is not used here.
+            async with httpx.AsyncClient(timeout=30, follow_redirects=False, verify=True) as client:
                 async with client.stream("GET", self.spec.overlay.imageUrl) as response:
                     response.raise_for_status()
                     data = bytearray()
@@ -269,6 +296,7 @@ class Recorder:
             passphrase=self._passphrase,
             sdp_path=self._sdp_path,
             overlay_path=self._overlay_path,
+            ca_file=self._ca_file,
             stats_period_s=self._stats_period,
             ffmpeg=self._ffmpeg,
         )
@@ -320,7 +348,10 @@ class Recorder:
                 task.cancel()
         log.info("ffmpeg exited with %s after %d progress blocks", returncode, session.blocks)
         if returncode not in (0, 255) and not session.killed_by_agent and self._stderr:
-            self._error(f"ffmpeg exited with {returncode}: {self._stderr[-1]}")
+            detail = self._stderr[-1]
+            if session.tls_error and session.tls_error not in detail:
+                detail = f"TLS: {session.tls_error} ({detail})"
+            self._error(f"ffmpeg exited with {returncode}: {detail}")
         elif returncode == 0 and not self._stop.is_set() and self._stderr:
             self._error(f"input ended: {self._stderr[-1]}")
         await self._collect_closed(session)
@@ -397,6 +428,8 @@ class Recorder:
             if line:
                 self._stderr.append(line)
                 log.debug("ffmpeg: %s", line)
+                if line.startswith("[tls @"):
+                    session.tls_error = line.split("] ", 1)[-1]
 
     def _update_sizes(self) -> None:
         live = 0

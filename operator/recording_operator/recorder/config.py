@@ -18,6 +18,11 @@ past the highest index it has seen, so a replacement Pod never reuses a name); `
 
 Secrets come from environment variables (the controller maps Secret keys to them with
 `valueFrom.secretKeyRef`), never from the file: `ENV_*` below. Nothing secret is logged or served.
+
+`spec.input.tls.caConfigMapRef` (PEM CA certificates, not secret): the controller mounts that
+ConfigMap key read-only as the file DEFAULT_TLS_CA_PATH and names it in `$RECORDER_TLS_CA_FILE`
+(an environment value, like `$RECORDER_WORK_DIR`, so the sandbox's Pod runner rewrites it to its
+local copy); FFmpeg gets it as `-ca_file`.
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ ENV_SRT_PASSPHRASE = "SRT_PASSPHRASE"
 ENV_WORK_DIR = "RECORDER_WORK_DIR"
 ENV_VOLUME_DIR = "RECORDER_VOLUME_DIR"
 ENV_HTTP_PORT = "RECORDER_HTTP_PORT"
+#: The CA bundle of `spec.input.tls.caConfigMapRef` inside the Pod: a configMap volume with one item,
+#: beside (not under) the config mount, whose ConfigMap volume is read-only.
+DEFAULT_TLS_CA_DIR = "/etc/recorder-tls"
+TLS_CA_FILE_NAME = "ca.crt"
+DEFAULT_TLS_CA_PATH = f"{DEFAULT_TLS_CA_DIR}/{TLS_CA_FILE_NAME}"
+ENV_TLS_CA_FILE = "RECORDER_TLS_CA_FILE"
 
 
 class RecordingIdentity(Model):
@@ -118,6 +129,15 @@ def work_dir_from_env() -> Path:
 def volume_dir_from_env() -> Path:
     """The volume mount: `$RECORDER_VOLUME_DIR` or DEFAULT_VOLUME_DIR."""
     return Path(os.environ.get(ENV_VOLUME_DIR) or DEFAULT_VOLUME_DIR)
+
+
+def tls_ca_file_from_env(spec: LocalRecordingSpec) -> Path | None:
+    """The CA bundle FFmpeg trusts for the input: `$RECORDER_TLS_CA_FILE` or DEFAULT_TLS_CA_PATH when
+    `spec.input.tls.caConfigMapRef` is set, else None (the system trust store)."""
+    tls = spec.input.tls
+    if tls is None or tls.caConfigMapRef is None:
+        return None
+    return Path(os.environ.get(ENV_TLS_CA_FILE) or DEFAULT_TLS_CA_PATH)
 
 
 def http_port_from_env() -> int:

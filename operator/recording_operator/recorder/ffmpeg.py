@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..api.common import parse_duration
-from ..api.localrecording import LocalRecordingSpec, RecordingInput
+from ..api.localrecording import TLS_SCHEMES, LocalRecordingSpec, RecordingInput
 
 #: File extension per output format (hls: its media segments).
 EXTENSIONS = {
@@ -115,8 +115,88 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe=":/,"), parts.fragment))
 
 
+def uses_tls(inp: RecordingInput) -> bool:
+    """True for pull URLs whose scheme runs over TLS (https, rtmps, rtsps)."""
+    return inp.url is not None and urlsplit(inp.url).scheme in TLS_SCHEMES
+
+
+def unverifiable_tls(inp: RecordingInput) -> str | None:
+    """Why FFmpeg 5.1 cannot verify this TLS input's certificate, or None when it can (or none is asked).
+
+    Verification is asked unless `tls.insecureSkipVerify`; FFmpeg 5.1 cannot give it for HLS/DASH over
+    https (segments unverified) and rtsps (`tls_args`). The CRD rejects these specs; the controller
+    and the agent check again for objects stored before the rule existed.
+    """
+    if not uses_tls(inp) or (inp.tls is not None and inp.tls.insecureSkipVerify):
+        return None
+    kind = input_kind(inp)
+    if kind in ("hls", "dash"):
+        return (
+            "FFmpeg 5.1 verifies an HLS/DASH playlist's certificate but not its segments' (the hls and "
+            "dash demuxers do not pass tls_verify to segment requests): set tls.insecureSkipVerify: true "
+            "to record it unverified"
+        )
+    if kind == "rtsps":
+        return (
+            "FFmpeg 5.1 cannot verify an rtsps source's certificate (its RTSP demuxer passes no TLS "
+            "options): set tls.insecureSkipVerify: true to record it unverified"
+        )
+    return None
+
+
+def tls_args(inp: RecordingInput, *, ca_file: Path | None = None) -> list[str]:
+    """TLS options of a pull input, as AVOptions before `-i` (FFmpeg's tls protocol: `tls_verify`,
+    `ca_file`, `verifyhost`).
+
+    Measured on Debian's FFmpeg 5.1.9 (GnuTLS) against loopback servers with a self-signed certificate,
+    a certificate signed by a test CA (SAN 127.0.0.1 + localhost) and one for another name:
+
+    - `tls_verify` defaults to 0: without it every certificate is accepted. With `tls_verify 1` and no
+      `ca_file`, GnuTLS loads the system store `/etc/ssl/certs/ca-certificates.crt` (strace; a public
+      site verifies, the test CA's server fails "Peer certificate failed verification"); with
+      `ca_file` only that file is read and trusted. The host name is checked against the URL's host
+      ("The certificate's owner does not match hostname"), or against `verifyhost` when set (also SNI).
+    - progressive https (`http` kind): the options reach the tls layer of the first request and of
+      redirects (http.c keeps them in `chained_options`: a 302 to a self-signed server is refused).
+    - rtmps: rtmpproto passes its options to the tls connection: self-signed refused, test CA with
+      `ca_file` accepted, wrong `verifyhost` refused.
+    - HLS and DASH over https: only the playlist/manifest request gets the options. Segment requests
+      and playlist reloads are opened with the demuxer's own copy of a fixed option list (`headers`,
+      `http_proxy`, `user_agent`, `cookies`, `referer`, `rw_timeout`, `icy`): a playlist on a verified
+      server listing segments on a self-signed server records without error. 5.1 has no option to pass
+      more (no `http_opts`), so these kinds cannot be verified: `unverifiable_tls`.
+    - rtsps: the RTSP demuxer opens its tls connection with no options: against a self-signed server
+      `-tls_verify 1 -ca_file` connects, then fails "Option tls_verify not found" (never consumed):
+      cannot be verified.
+
+    Returns:
+        [] for non-TLS inputs and for `insecureSkipVerify`; otherwise `-tls_verify 1`, plus
+        `-ca_file <ca_file>` and `-verifyhost <serverName>` when given.
+
+    Raises:
+        ValueError: verification is asked for an input FFmpeg 5.1 cannot verify (`unverifiable_tls`).
+    """
+    if not uses_tls(inp):
+        return []
+    if inp.tls is not None and inp.tls.insecureSkipVerify:
+        return []
+    problem = unverifiable_tls(inp)
+    if problem:
+        raise ValueError(problem)
+    args = ["-tls_verify", "1"]
+    if ca_file is not None:
+        args += ["-ca_file", str(ca_file)]
+    if inp.tls is not None and inp.tls.serverName:
+        args += ["-verifyhost", inp.tls.serverName]
+    return args
+
+
 def input_args(
-    inp: RecordingInput, *, passphrase: str | None = None, sdp_path: Path | None = None
+    inp: RecordingInput,
+    *,
+    passphrase: str | None = None,
+    sdp_path: Path | None = None,
+    ca_file: Path | None = None,
 ) -> list[str]:
     """Argv from `-protocol_whitelist` up to and including `-i <input>` (§3.1 recipes).
 
@@ -124,18 +204,26 @@ def input_args(
         inp: the spec's input block.
         passphrase: SRT passphrase (from ENV_SRT_PASSPHRASE), passed as `-passphrase`, never in the URL.
         sdp_path: where the agent wrote `inp.sdp` (required for rtp with sdp).
+        ca_file: PEM CA bundle to trust instead of the system's (`input.tls.caConfigMapRef`, mounted).
 
     Raises:
-        ValueError: input kind not allowed, or rtp+sdp without `sdp_path`.
+        ValueError: input kind not allowed, rtp+sdp without `sdp_path`, or TLS verification asked for
+            an input FFmpeg 5.1 cannot verify (`tls_args`).
     """
     kind = input_kind(inp)
     timeout_us = _us(inp.readTimeout)
     args = ["-protocol_whitelist", PROTOCOL_WHITELISTS[kind]]
+    args += tls_args(inp, ca_file=ca_file)
     # Low probing: progress starts within ~1 s instead of ~5 s (TL;DR 9).
     args += ["-analyzeduration", "1000000", "-probesize", "1000000", "-fflags", "+genpts+discardcorrupt"]
     url = inp.url or ""
     if kind == "srt":
         args += ["-mode", "listener" if inp.listen else "caller", "-timeout", timeout_us]
+        if not inp.listen:
+            # The caller keeps sending handshakes for `readTimeout` (`connect_timeout` is in ms)
+            # instead of libsrt's 3 s: a listener that comes up meanwhile is joined at once,
+            # not after a restart and its backoff (bench/recorder_bench.py measures it).
+            args += ["-connect_timeout", str(int(parse_duration(inp.readTimeout).total_seconds() * 1000))]
         if inp.latency:
             args += ["-latency", _us(inp.latency)]
         if passphrase:
@@ -354,6 +442,7 @@ def build_argv(
     passphrase: str | None = None,
     sdp_path: Path | None = None,
     overlay_path: Path | None = None,
+    ca_file: Path | None = None,
     stats_period_s: float = 1.0,
     ffmpeg: str = "ffmpeg",
 ) -> list[str]:
@@ -366,17 +455,19 @@ def build_argv(
         passphrase: SRT passphrase (never logged: use `redact`).
         sdp_path: the agent-written SDP file for rtp inputs with `sdp`.
         overlay_path: the downloaded overlay image (required when spec.overlay is set).
+        ca_file: the mounted CA bundle of `input.tls.caConfigMapRef` (`tls_args`).
         stats_period_s: `-stats_period` in seconds.
         ffmpeg: the executable.
 
     Raises:
-        ValueError: input not allowed, or a required local file path is missing.
+        ValueError: input not allowed, a required local file path is missing, or TLS verification asked
+            for an input FFmpeg 5.1 cannot verify.
     """
     if spec.overlay and overlay_path is None:
         raise ValueError("overlay needs the downloaded image path")
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
     argv += ["-progress", "pipe:1", "-stats_period", _fmt_num(stats_period_s)]
-    argv += input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path)
+    argv += input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
     if spec.overlay and overlay_path is not None:
         # The image is a local file the agent downloaded over http(s): only `file` for this input.
         argv += ["-protocol_whitelist", "file", "-i", str(overlay_path)]

@@ -3,8 +3,9 @@
 Only containers whose command is `recording-operator ...` run (the image is irrelevant locally:
 they run with the sandbox's Python); any other Pod is reported `Failed`. For each Pod:
 
-- volumes: a `configMap` volume's keys are written to a directory, an `emptyDir` is a fresh
-  directory, a `persistentVolumeClaim` is `state_dir/volumes/<namespace>/<claim>[/<subPath>]`;
+- volumes: a `configMap` volume's keys (or its `items`, each at its `path`; a missing key fails the
+  Pod) are written to a directory, an `emptyDir` is a fresh directory, a `persistentVolumeClaim` is
+  `state_dir/volumes/<namespace>/<claim>[/<subPath>]`;
   arguments and environment values under a `mountPath` are rewritten to those directories;
 - environment: `value`, `secretKeyRef` and `configMapKeyRef` (read from the emulator; a missing
   required key fails the Pod like kubelet's CreateContainerConfigError); nothing else of the host's
@@ -243,8 +244,20 @@ class PodRunner:
                 config_map = self._get("configmaps", namespace, volume["configMap"].get("name", ""))
                 if config_map is None:
                     raise PodConfigError(f"ConfigMap {volume['configMap'].get('name')!r} not found")
-                for key, value in (config_map.get("data") or {}).items():
-                    (local / key).write_text(value, encoding="utf-8")
+                data = config_map.get("data") or {}
+                binary = config_map.get("binaryData") or {}
+                items = volume["configMap"].get("items")
+                for item in items or [{"key": k, "path": k} for k in [*data, *binary]]:
+                    key, target = item.get("key", ""), local / item.get("path", "")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if key in data:
+                        target.write_text(data[key], encoding="utf-8")
+                    elif key in binary:
+                        target.write_bytes(base64.b64decode(binary[key]))
+                    else:  # kubelet: "configmap references non-existent config key"
+                        raise PodConfigError(
+                            f"ConfigMap {volume['configMap'].get('name')!r} has no key {key!r}"
+                        )
             elif "emptyDir" in volume:
                 local = workspace / "volumes" / volume["name"]
                 local.mkdir(parents=True, exist_ok=True)

@@ -58,12 +58,66 @@ def test_unsafe_input_urls_rejected(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["srt://h:9000?streamid=cam1", "rtmp://h/live/k", "rtmps://h/live/k", "rtsp://h/s", "rtsps://h/s",
-     "https://h/live/index.m3u8", "http://h/manifest.mpd", "udp://239.0.0.1:5000", "rtp://0.0.0.0:5004",
+    ["srt://h:9000?streamid=cam1", "rtmp://h/live/k", "rtmps://h/live/k", "rtsp://h/s", "https://h/live.ts",
+     "http://h/live/index.m3u8", "http://h/manifest.mpd", "udp://239.0.0.1:5000", "rtp://0.0.0.0:5004",
      "rist://h:8000"],
 )  # fmt: skip
 def test_allowed_input_urls(url: str) -> None:
     assert violations(SPEC_SCHEMA, with_changes(input={"url": url})) == []
+
+
+INSECURE = {"insecureSkipVerify": True}
+CA = {"caConfigMapRef": {"name": "source-ca", "key": "ca.crt"}}
+
+
+@pytest.mark.parametrize(
+    ("url", "tls"),
+    [
+        ("https://h/live.ts", None),  # verified against the system trust store
+        ("https://h/live.ts", CA),
+        ("https://h/live.ts", {**CA, "serverName": "origin.example"}),
+        ("https://h/live.ts", INSECURE),
+        ("rtmps://h/live/k", None),
+        ("rtmps://h/live/k", CA),
+        ("rtmps://h/live/k", {"serverName": "ingest.example"}),
+        ("rtmps://h/live/k", {"insecureSkipVerify": False}),
+        ("https://h/live/index.m3u8", INSECURE),
+        ("https://h/live/INDEX.M3U8?token=a.mpd", INSECURE),
+        ("https://h/manifest.mpd", INSECURE),
+        ("rtsps://h/s", INSECURE),
+    ],
+)
+def test_tls_settings_accepted(url: str, tls: dict[str, Any] | None) -> None:
+    inp: dict[str, Any] = {"url": url}
+    if tls is not None:
+        inp["tls"] = tls
+    assert violations(SPEC_SCHEMA, with_changes(input=inp)) == []
+
+
+@pytest.mark.parametrize(
+    ("inp", "message"),
+    [
+        ({"url": "srt://h:1", "tls": CA}, "tls is for https, rtmps, rtsps inputs only"),
+        ({"url": "rist://h:1", "tls": INSECURE}, "tls is for https, rtmps, rtsps inputs only"),
+        ({"url": "http://h/live.ts", "tls": CA}, "tls is for https, rtmps, rtsps inputs only"),
+        ({"url": "rtmp://h/a/b", "tls": INSECURE}, "tls is for https, rtmps, rtsps inputs only"),
+        ({"listen": {"protocol": "rtmp", "port": 1935}, "tls": CA}, "tls is for https, rtmps, rtsps inputs only"),
+        ({"url": "https://h/a.ts", "tls": {**INSECURE, **CA}}, "insecureSkipVerify turns verification off"),
+        ({"url": "rtmps://h/a/b", "tls": {**INSECURE, "serverName": "x.example"}},
+         "insecureSkipVerify turns verification off"),
+        ({"url": "rtsps://h/s"}, "cannot verify an rtsps source"),
+        ({"url": "rtsps://h/s", "tls": CA}, "cannot verify an rtsps source"),
+        ({"url": "https://h/live/index.m3u8"}, "HLS/DASH playlist"),
+        ({"url": "https://h/live/Index.M3U8?t=1"}, "HLS/DASH playlist"),
+        ({"url": "https://h/manifest.mpd", "tls": CA}, "HLS/DASH playlist"),
+        ({"url": "https://h/a.ts", "tls": {"caConfigMapRef": {"name": "c", "key": "a/b"}}},
+         "spec.input.tls.caConfigMapRef.key: pattern"),
+        ({"url": "https://h/a.ts", "tls": {"serverName": "bad name"}}, "spec.input.tls.serverName: pattern"),
+    ],
+)  # fmt: skip
+def test_tls_rules_reject(inp: dict[str, Any], message: str) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(input=inp))
+    assert any(message in v for v in found), found
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,49 @@ def test_the_controller_rejects_unsafe_input_urls(url: str) -> None:
     assert error.value.reason == "InvalidSpec"
 
 
+def test_ca_config_map_key_is_mounted_read_only_and_named_to_the_agent() -> None:
+    tls = {"caConfigMapRef": {"name": "source-ca", "key": "root.pem"}, "serverName": "origin.example"}
+    pod, config_map = manifests(body(input={"url": "rtmps://origin.example/live/key", "tls": tls}))
+    (container,) = pod["spec"]["containers"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/recorder-tls"]
+    assert mount["readOnly"] is True
+    assert volumes[mount["name"]]["configMap"] == {
+        "name": "source-ca",
+        "items": [{"key": "root.pem", "path": "ca.crt"}],
+    }
+    env = {e["name"]: e for e in container["env"]}
+    assert env["RECORDER_TLS_CA_FILE"] == {
+        "name": "RECORDER_TLS_CA_FILE",
+        "value": "/etc/recorder-tls/ca.crt",
+    }
+    config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
+    assert config.spec.input.tls is not None
+    assert config.spec.input.tls.model_dump(exclude_none=True) == {**tls, "insecureSkipVerify": False}
+
+
+def test_no_ca_volume_without_ca_config_map_ref() -> None:
+    pod, _ = manifests(body(input={"url": "https://origin.example/live.ts"}))
+    (container,) = pod["spec"]["containers"]
+    assert all(m["mountPath"] != "/etc/recorder-tls" for m in container["volumeMounts"])
+    assert "RECORDER_TLS_CA_FILE" not in {e["name"] for e in container["env"]}
+
+
+@pytest.mark.parametrize(
+    "url", ["https://cdn.example/live/index.m3u8", "https://cdn.example/m.mpd", "rtsps://cam/s"]
+)
+def test_the_controller_rejects_tls_verification_ffmpeg_cannot_do(url: str) -> None:
+    """Objects stored before the CRD rule: the controller refuses them instead of recording unverified."""
+    spec = LocalRecordingSpec.model_validate(body(input={"url": url})["spec"])
+    with pytest.raises(SpecError) as error:
+        check_input(spec)
+    assert error.value.reason == "InvalidSpec" and "insecureSkipVerify" in str(error.value)
+    insecure = LocalRecordingSpec.model_validate(
+        body(input={"url": url, "tls": {"insecureSkipVerify": True}})["spec"]
+    )
+    check_input(insecure)
+
+
 def test_controller_fields_do_not_replace_the_pod() -> None:
     spec = body()["spec"]
     assert pod_spec_hash(spec) == pod_spec_hash({**spec, "active": False, "maxDuration": "1h"})

@@ -41,9 +41,9 @@ def before_input(args: list[str]) -> list[str]:
         ({"url": "rtmp://src/live/key"}, "rtmp", "rtmp,tcp", "rtmp://src/live/key"),
         ({"url": "rtmps://src/live/key"}, "rtmps", "rtmps,rtmp,tls,tcp", "rtmps://src/live/key"),
         ({"url": "rtsp://cam/stream"}, "rtsp", "rtsp,rtp,udp,tcp", "rtsp://cam/stream"),
-        ({"url": "rtsps://cam/stream"}, "rtsps", "rtsps,rtsp,rtp,udp,tcp,tls", "rtsps://cam/stream"),
-        ({"url": "https://cdn/live/index.m3u8"}, "hls", "http,https,tcp,tls,crypto", "https://cdn/live/index.m3u8"),
-        ({"url": "https://cdn/live/manifest.mpd"}, "dash", "http,https,tcp,tls,crypto", "https://cdn/live/manifest.mpd"),
+        ({"url": "rtsps://cam/stream", "tls": {"insecureSkipVerify": True}}, "rtsps", "rtsps,rtsp,rtp,udp,tcp,tls", "rtsps://cam/stream"),
+        ({"url": "https://cdn/live/index.m3u8", "tls": {"insecureSkipVerify": True}}, "hls", "http,https,tcp,tls,crypto", "https://cdn/live/index.m3u8"),
+        ({"url": "https://cdn/live/manifest.mpd", "tls": {"insecureSkipVerify": True}}, "dash", "http,https,tcp,tls,crypto", "https://cdn/live/manifest.mpd"),
         ({"url": "http://cdn/live.ts"}, "http", "http,https,tcp,tls", "http://cdn/live.ts"),
         ({"url": "udp://239.1.1.1:5000"}, "udp", "udp",
          "udp://239.1.1.1:5000?timeout=10000000&fifo_size=1000000&overrun_nonfatal=1"),
@@ -76,8 +76,8 @@ def test_every_input_type(inp: dict[str, Any], kind: str, whitelist: str, url: s
         ({"url": "rtmp://s/a/b", "readTimeout": "3s"}, "-rw_timeout", "3000000"),
         ({"url": "rtsp://s/x"}, "-timeout", "10000000"),
         ({"url": "rtsp://s/x", "rtspTransport": "udp"}, "-rtsp_transport", "udp"),
-        ({"url": "https://s/a.m3u8"}, "-rw_timeout", "10000000"),
-        ({"url": "https://s/a.m3u8"}, "-m3u8_hold_counters", "10"),
+        ({"url": "http://s/a.m3u8"}, "-rw_timeout", "10000000"),
+        ({"url": "http://s/a.m3u8"}, "-m3u8_hold_counters", "10"),
         ({"url": "http://s/a.ts"}, "-reconnect_streamed", "1"),
         ({"listen": {"protocol": "rtmp", "port": 1935}}, "-listen", "1"),
         ({"listen": {"protocol": "srt", "port": 9000}}, "-mode", "listener"),
@@ -92,6 +92,72 @@ def test_every_input_type(inp: dict[str, Any], kind: str, whitelist: str, url: s
 )
 def test_read_timeouts_and_protocol_options(inp: dict[str, Any], option: str, value: str) -> None:
     assert opt(before_input(argv(spec(inp))), option) == value
+
+
+CA_REF = {"caConfigMapRef": {"name": "source-ca", "key": "ca.crt"}}
+CA_FILE = Path("/etc/recorder-tls/ca.crt")
+
+
+@pytest.mark.parametrize("url", ["https://cdn/live.ts", "rtmps://ingest/live/key"])
+def test_tls_inputs_verify_by_default_against_the_system_store(url: str) -> None:
+    pre = before_input(argv(spec({"url": url})))
+    assert opt(pre, "-tls_verify") == "1"
+    assert "-ca_file" not in pre and "-verifyhost" not in pre
+
+
+@pytest.mark.parametrize("url", ["https://cdn/live.ts", "rtmps://ingest/live/key"])
+def test_tls_inputs_trust_the_mounted_ca_and_server_name(url: str) -> None:
+    s = spec({"url": url, "tls": {**CA_REF, "serverName": "origin.example"}})
+    pre = before_input(argv(s, ca_file=CA_FILE))
+    assert opt(pre, "-tls_verify") == "1"
+    assert opt(pre, "-ca_file") == str(CA_FILE)
+    assert opt(pre, "-verifyhost") == "origin.example"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn/live.ts",
+        "rtmps://ingest/live/key",
+        "https://cdn/index.m3u8",
+        "https://cdn/m.mpd",
+        "rtsps://cam/s",
+    ],
+)
+def test_insecure_skip_verify_passes_no_tls_options(url: str) -> None:
+    s = spec({"url": url, "tls": {"insecureSkipVerify": True}})
+    args = argv(s, ca_file=CA_FILE)
+    assert not {"-tls_verify", "-ca_file", "-verifyhost"} & set(args)
+    assert ff.unverifiable_tls(s.input) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://cdn/live/index.m3u8", "segments"),
+        ("https://cdn/live/INDEX.M3U8?token=x", "segments"),
+        ("https://cdn/live/manifest.mpd", "segments"),
+        ("rtsps://cam/stream", "rtsps"),
+    ],
+)
+def test_unverifiable_tls_inputs_are_refused_not_recorded_unverified(url: str, why: str) -> None:
+    for tls in (None, CA_REF):
+        s = spec({"url": url, **({"tls": tls} if tls else {})})
+        problem = ff.unverifiable_tls(s.input)
+        assert problem is not None and why in problem and "insecureSkipVerify" in problem
+        with pytest.raises(ValueError, match="insecureSkipVerify"):
+            argv(s, ca_file=CA_FILE if tls else None)
+
+
+@pytest.mark.parametrize(
+    "inp",
+    [{"url": "http://cdn/live.ts"}, {"url": "http://cdn/index.m3u8"}, {"url": "rtmp://s/a/b"},
+     {"url": "rtsp://cam/s"}, {"url": "srt://s:1"}, {"listen": {"protocol": "rtmp", "port": 1935}}],
+)  # fmt: skip
+def test_plain_inputs_get_no_tls_options(inp: dict[str, Any]) -> None:
+    s = spec(inp)
+    assert ff.tls_args(s.input) == [] and ff.unverifiable_tls(s.input) is None
+    assert "-tls_verify" not in argv(s)
 
 
 def test_srt_passphrase_is_an_option_and_redacted() -> None:
