@@ -363,6 +363,11 @@ class Recorder:
             KubeApiError: a Kubernetes request failed.
         """
         ctx, mem = self.ctx, self.mem
+        # The files the agent stored after the last poll, told by the Pod's termination message
+        # (with their durations; the only way to learn them for a volume, which is not listed).
+        for file in view.stored_on_exit:
+            mem.pending.pop(file.index, None)
+            await self.record_file(file)
         if view.exit_code == 0:
             for file in sorted(mem.pending.values(), key=lambda f: f.index):
                 await self.record_file(file)

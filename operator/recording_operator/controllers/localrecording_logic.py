@@ -30,6 +30,7 @@ from ..recorder.config import (
     ENV_STORAGE_CREDENTIAL,
     ENV_STORAGE_SECRET_KEY,
     ENV_STORAGE_SESSION_TOKEN,
+    ENV_TERMINATION_LOG,
     ENV_TLS_CA_FILE,
     ENV_VOLUME_DIR,
     ENV_WORK_DIR,
@@ -42,10 +43,12 @@ from ..recorder.config import (
     RecorderConfig,
     RecordingIdentity,
 )
-from ..recorder.status import ClosedFile, RecorderStatus
+from ..recorder.status import ClosedFile, RecorderStatus, TerminationMessage
 from .cloudrecording_logic import SpecError, digest
 
 KIND = "LocalRecording"
+#: Kubernetes' default `terminationMessagePath` (kubelet mounts it writable under a read-only root).
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 #: Finalizer the controller puts on recorder Pods: a terminated Pod (and its exit code) stays readable
 #: until the controller has collected the recording's last files (the Job controller does the same).
 POD_FINALIZER = f"{GROUP}/recorder"
@@ -320,6 +323,7 @@ def pod_manifest(
     env: list[dict[str, Any]] = [
         {"name": ENV_WORK_DIR, "value": DEFAULT_WORK_DIR},
         {"name": "TMPDIR", "value": TMP_DIR},
+        {"name": ENV_TERMINATION_LOG, "value": TERMINATION_MESSAGE_PATH},
     ]
     for variable, key, optional in storage_secret_keys(storage):
         assert storage.credentialsSecretRef is not None
@@ -387,6 +391,10 @@ def pod_manifest(
         "resources": resources(spec),
         "securityContext": restricted,
         "volumeMounts": mounts,
+        # The agent writes its newest stored files here on exit (TerminationMessage): the files it
+        # stored after the last /status poll are read from the Pod, even after an operator restart.
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "File",
         "readinessProbe": {"httpGet": {"path": HEALTH_PATH, "port": HTTP_PORT_NAME}, "periodSeconds": 5},
     }
     pod_spec: dict[str, Any] = {
@@ -473,6 +481,8 @@ class PodView:
     agent_port: int
     stop_reason: str | None
     has_finalizer: bool
+    #: Files the agent reported stored in its termination message (newest ones; see TerminationMessage).
+    stored_on_exit: tuple[StoredFile, ...] = ()
 
     @property
     def terminated(self) -> bool:
@@ -491,10 +501,13 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
     annotations = meta.get("annotations") or {}
     status = pod.get("status") or {}
     exit_code = None
+    stored_on_exit: tuple[StoredFile, ...] = ()
     for container in status.get("containerStatuses") or ():
         terminated = (container.get("state") or {}).get("terminated")
         if container.get("name") == CONTAINER and terminated:
             exit_code = terminated.get("exitCode")
+            files = TerminationMessage.parse(terminated.get("message"))
+            stored_on_exit = tuple(StoredFile.from_agent(f) for f in files if f.uploaded)
     port_text = str(annotations.get(AGENT_PORT_ANNOTATION, ""))
     return PodView(
         name=meta.get("name", ""),
@@ -507,6 +520,7 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
         agent_port=int(port_text) if port_text.isdigit() else HTTP_PORT,
         stop_reason=annotations.get(STOP_REASON_ANNOTATION),
         has_finalizer=POD_FINALIZER in (meta.get("finalizers") or ()),
+        stored_on_exit=stored_on_exit,
     )
 
 

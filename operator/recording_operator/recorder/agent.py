@@ -40,10 +40,10 @@ import httpx
 from ..api.common import parse_duration
 from ..storage import StorageError, Store
 from . import ffmpeg as ff
-from .config import RecorderConfig, tls_ca_file_from_env
+from .config import ENV_TERMINATION_LOG, RecorderConfig, tls_ca_file_from_env
 from .metrics import RecorderMetrics
 from .progress import ProgressBlock, ProgressParser
-from .status import ClosedFile, RecorderStatus, RecordingRef
+from .status import ClosedFile, RecorderStatus, RecordingRef, TerminationMessage
 
 log = logging.getLogger("recording_operator.recorder")
 
@@ -732,4 +732,17 @@ async def run_recorder(
     try:
         return await recorder.run()
     finally:
+        write_termination_message(recorder.status, os.environ.get(ENV_TERMINATION_LOG))
         await runner.cleanup()
+
+
+def write_termination_message(status: RecorderStatus, path: str | None) -> None:
+    """Write `TerminationMessage.of(status)` to `path` (the container's `terminationMessagePath`,
+    from RECORDER_TERMINATION_LOG; nothing when unset). A failure is logged, never raised: the
+    message only saves the controller a bucket listing."""
+    if not path:
+        return
+    try:
+        Path(path).write_text(TerminationMessage.of(status))
+    except OSError as exc:
+        log.warning("cannot write the termination message to %s: %s", path, exc)

@@ -69,6 +69,8 @@ DEFAULT_TLS_CA_DIR = "/etc/recorder-tls"
 TLS_CA_FILE_NAME = "ca.crt"
 DEFAULT_TLS_CA_PATH = f"{DEFAULT_TLS_CA_DIR}/{TLS_CA_FILE_NAME}"
 ENV_TLS_CA_FILE = "RECORDER_TLS_CA_FILE"
+#: Where the agent writes its termination message on exit (the container's `terminationMessagePath`).
+ENV_TERMINATION_LOG = "RECORDER_TERMINATION_LOG"
 
 
 class RecordingIdentity(Model):

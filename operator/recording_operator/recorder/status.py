@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from ..api.common import Model
 from ..api.localrecording import RecordingStats
@@ -62,3 +62,38 @@ class RecorderStatus(Model):
     playlist: str | None = Field(default=None, description="hls: location of the uploaded playlist.")
     lastError: str | None = Field(default=None, description="Last FFmpeg/upload error (secrets redacted).")
     lastErrorAt: str | None = None
+
+
+#: Kubernetes keeps at most this many bytes of a container's termination message (kubelet truncates).
+TERMINATION_MESSAGE_MAX_BYTES = 4096
+
+
+class TerminationMessage(Model):
+    """What the agent writes to its termination message file when it exits: the newest stored
+    files, so the controller learns about files the agent stored in the moments before it exited
+    (after the controller's last `/status` poll) from the Pod object itself, even after an operator
+    restart. Read from `status.containerStatuses[].state.terminated.message`.
+    """
+
+    files: list[ClosedFile] = Field(default_factory=list, description="Newest stored files, by index.")
+
+    @classmethod
+    def of(cls, status: RecorderStatus) -> str:
+        """The message for `status`: its stored files, newest first dropped last, so that the JSON
+        fits TERMINATION_MESSAGE_MAX_BYTES (bytes)."""
+        stored = [f for f in status.files if f.uploaded]
+        for start in range(len(stored) + 1):
+            text = cls(files=stored[start:]).model_dump_json(exclude_none=True)
+            if len(text.encode()) <= TERMINATION_MESSAGE_MAX_BYTES:
+                return text
+        return cls().model_dump_json()
+
+    @classmethod
+    def parse(cls, text: str | None) -> list[ClosedFile]:
+        """The stored files of a termination message; [] when absent, truncated or not ours."""
+        if not text:
+            return []
+        try:
+            return cls.model_validate_json(text).files
+        except ValidationError:
+            return []

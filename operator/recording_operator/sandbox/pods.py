@@ -14,7 +14,9 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
   `--host 127.0.0.1`) and reported in the Pod annotation `recording.mediaops.io/agent-port`, which
   the controller reads (a real cluster has no annotation: the port is 8090 on the Pod IP);
 - status: `Running` with `podIP` 127.0.0.1, then `Succeeded` (exit 0) or `Failed` with the
-  container's `exitCode` (128 + signal when killed);
+  container's `exitCode` (128 + signal when killed) and, as kubelet does, the first 4096 bytes of
+  the file at the container's `terminationMessagePath` (default `/dev/termination-log`, a workspace
+  file locally: an environment value naming that path is rewritten to it) as `terminated.message`;
 - deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL after
   `terminationGracePeriodSeconds`.
 
@@ -39,6 +41,7 @@ from typing import Any
 
 from ..controllers.localrecording_logic import AGENT_PORT_ANNOTATION
 from ..recorder.config import ENV_HTTP_PORT
+from ..recorder.status import TERMINATION_MESSAGE_MAX_BYTES
 from .kube.emulator import KubeEmulator
 from .kube.errors import ApiError
 from .kube.patching import MERGE_PATCH
@@ -50,6 +53,20 @@ log = logging.getLogger("recording_operator.sandbox.pods")
 #: Host environment variables a local Pod inherits (everything else comes from the Pod spec).
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
 DEFAULT_GRACE_S = 30.0
+#: Kubernetes' default `terminationMessagePath`.
+DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+
+def _termination_message(path: Path | None) -> str:
+    """The container's termination message as kubelet reports it: the file's first
+    TERMINATION_MESSAGE_MAX_BYTES bytes (UTF-8, invalid bytes replaced); "" when there is none."""
+    if path is None:
+        return ""
+    try:
+        with path.open("rb") as f:
+            return f.read(TERMINATION_MESSAGE_MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 class PodConfigError(Exception):
@@ -72,6 +89,7 @@ class LocalPod:
     workspace: Path
     terminating: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    termination_log: Path | None = None
 
 
 class PodRunner:
@@ -179,6 +197,10 @@ class PodRunner:
             if not command or command[0] != "recording-operator":
                 raise PodConfigError("the sandbox runs only `recording-operator` containers")
             mounts = self._volumes(namespace, spec, container, workspace)
+            termination_log = workspace / "termination-log"
+            message_path = container.get("terminationMessagePath") or DEFAULT_TERMINATION_MESSAGE_PATH
+            mounts.append((message_path, termination_log))
+            mounts.sort(key=lambda m: len(m[0]), reverse=True)
             env = self._environment(namespace, container, mounts)
             env.setdefault("HOME", str(workspace))
         except PodConfigError as exc:
@@ -196,7 +218,13 @@ class PodRunner:
             )
         grace = spec.get("terminationGracePeriodSeconds")
         local = LocalPod(
-            namespace, name, uid, process, float(grace if grace is not None else DEFAULT_GRACE_S), workspace
+            namespace,
+            name,
+            uid,
+            process,
+            float(grace if grace is not None else DEFAULT_GRACE_S),
+            workspace,
+            termination_log=termination_log,
         )
         self._pods[uid] = local
         self._patch(namespace, name, {"metadata": {"annotations": {AGENT_PORT_ANNOTATION: str(port)}}})
@@ -316,6 +344,9 @@ class PodRunner:
         }
         if code < 0:
             terminated["signal"] = -code
+        message = _termination_message(local.termination_log)
+        if message:
+            terminated["message"] = message
         log.info("Pod %s/%s exited with %d", local.namespace, local.name, exit_code)
         self._set_status(
             local.namespace,

@@ -34,7 +34,11 @@ from recording_operator.controllers.localrecording_logic import (
     with_reported,
 )
 from recording_operator.recorder.config import RecorderConfig
-from recording_operator.recorder.status import RecorderStatus
+from recording_operator.recorder.status import (
+    TERMINATION_MESSAGE_MAX_BYTES,
+    RecorderStatus,
+    TerminationMessage,
+)
 
 IMAGE = "ghcr.io/mediaops/recording-recorder:1.0"
 
@@ -391,3 +395,53 @@ def test_files_found_in_the_bucket_keep_what_the_agent_reported() -> None:
     manifest = recorded_file_manifest(body(), spec, merged[0], now=NOW)
     assert "durationMs" not in manifest["spec"]
     assert recorded_file_manifest(body(), spec, merged[1], now=NOW)["spec"]["durationMs"] == 1980
+
+
+def _closed(index: int, *, uploaded: bool = True) -> dict[str, Any]:
+    return {
+        "index": index,
+        "name": f"standup-{index:05d}.mp4",
+        "key": f"teama/standup-{index:05d}.mp4",
+        "location": f"s3://rec/teama/standup-{index:05d}.mp4",
+        "format": "mp4",
+        "sizeBytes": 1000 + index,
+        "durationMs": 10_000,
+        "startedAt": "2026-11-21T12:00:00Z",
+        "uploaded": uploaded,
+    }
+
+
+def test_the_termination_message_carries_the_newest_stored_files_within_kubelets_limit() -> None:
+    agent = RecorderStatus.model_validate(
+        {
+            "recording": {"namespace": "team-a", "name": "standup"},
+            "startedAt": "2026-11-21T12:00:00Z",
+            "files": [_closed(i) for i in range(40)] + [_closed(40, uploaded=False)],
+        }
+    )
+    text = TerminationMessage.of(agent)
+    assert len(text.encode()) <= TERMINATION_MESSAGE_MAX_BYTES
+    files = TerminationMessage.parse(text)
+    assert files and files[-1].index == 39 and [f.index for f in files] == list(range(40 - len(files), 40))
+    assert TerminationMessage.parse("Error: out of memory") == [] and TerminationMessage.parse(None) == []
+
+
+def test_files_stored_on_exit_are_read_from_the_pod() -> None:
+    pod, _ = manifests(body())
+    container = pod["spec"]["containers"][0]
+    assert container["terminationMessagePath"] == "/dev/termination-log"
+    assert {"name": "RECORDER_TERMINATION_LOG", "value": "/dev/termination-log"} in container["env"]
+    message = json.dumps({"files": [_closed(7)]})
+    pod["status"] = {
+        "phase": "Succeeded",
+        "containerStatuses": [
+            {"name": "recorder", "state": {"terminated": {"exitCode": 0, "message": message}}}
+        ],
+    }
+    (stored,) = view_pod(pod).stored_on_exit
+    assert (stored.index, stored.key, stored.size_bytes, stored.duration_ms) == (
+        7,
+        "teama/standup-00007.mp4",
+        1007,
+        10_000,
+    )
