@@ -108,6 +108,7 @@ bench: install
 	$(PY) bench/cloudtranscoder_bench.py --count $(N)
 	$(PY) bench/deletion_bench.py --count $(FILES)
 	$(PY) bench/retention_bench.py --count $(RETAINED)
+	$(PY) bench/recorder_bench.py
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

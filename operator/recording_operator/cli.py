@@ -60,8 +60,8 @@ def crds(
     ),
 ) -> None:
     """Write crds/<plural>.recording.mediaops.io.yaml for every kind, from the API models."""
-    from .api import RESOURCES
     from .api.crd import write_crds
+    from .api.resources import RESOURCES
 
     for path in write_crds(RESOURCES, output):
         typer.echo(f"wrote {path}")

@@ -8,13 +8,23 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .recorder_support import Agent, free_port, non_monotonic_dts, probe, publisher, run_agent, volume_spec
+from .recorder_support import (
+    Agent,
+    free_port,
+    non_monotonic_dts,
+    probe,
+    publisher,
+    run_agent,
+    serve_directory,
+    volume_spec,
+)
 
 EXPECTED = {
     "mp4": (["audio", "video"], "mov,mp4,m4a,3gp,3g2,mj2"),
@@ -218,3 +228,43 @@ def test_status_metrics_healthz_over_http(tmp_path: Path) -> None:
         assert float(closed.split()[1]) >= 2
         pub.kill()
         assert agent.stop() == 0
+
+
+def test_overlay_image_is_downloaded_and_drawn(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=blue:s=64x64",
+         "-frames:v", "1", str(site / "logo.png")],
+        check=True,
+    )  # fmt: skip
+    port = free_port(socket.SOCK_DGRAM)
+    with serve_directory(site) as base:
+        overlay = {"imageUrl": f"{base}/logo.png", "position": {"x": 20, "y": 30}}
+        with run_agent(tmp_path, udp_spec(port, overlay=overlay)) as agent:
+            agent.wait_for(lambda s: s.sessions >= 1)
+            pub = publisher(f"udp://127.0.0.1:{port}?pkt_size=1316", seconds=6)
+            agent.wait_for(lambda s: (s.stats.outTimeMs or 0) >= 2500)
+            assert agent.stop() == 0, agent.log()
+            pub.kill()
+    (recorded,) = sorted((tmp_path / "volume" / "team").iterdir())
+    assert probe(recorded)["decode_errors"] == 0
+    # One pixel inside the logo (x 20..83, y 30..93) of the first frame is the logo's blue (the
+    # source is red there).
+    pixel = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(recorded), "-vf",
+         "crop=2:2:50:60", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    red, green, blue = pixel[:3]
+    assert blue > 200 and red < 60 and green < 60, pixel
+
+
+def test_a_missing_overlay_image_fails_the_start_clearly(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    with serve_directory(site) as base:
+        spec = udp_spec(free_port(socket.SOCK_DGRAM), overlay={"imageUrl": f"{base}/missing.png"})
+        with run_agent(tmp_path, spec) as agent:
+            assert agent.proc.wait(timeout=30) == 1
+    assert "overlay image: HTTP 404" in agent.log()

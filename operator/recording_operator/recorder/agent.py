@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from ..api.common import parse_duration
 from ..storage import StorageError, Store
@@ -174,7 +174,7 @@ class Recorder:
             try:
                 await self._prepare_inputs()
                 await self._recover()
-            except (OSError, ValueError, httpx.HTTPError) as exc:
+            except (OSError, ValueError, aiohttp.ClientError) as exc:
                 self._error(f"cannot start: {exc}")
                 self.status.phase = "Failed"
                 self._stop.set()
@@ -226,7 +226,8 @@ class Recorder:
             ValueError: TLS verification asked for an input FFmpeg cannot verify, a CA file without a
                 PEM certificate, or an overlay over OVERLAY_MAX_BYTES.
             OSError: the CA file cannot be read.
-            httpx.HTTPError: the overlay download failed (its certificate included: httpx verifies).
+            aiohttp.ClientError: the overlay download failed (its certificate included: aiohttp
+                verifies against the system CAs).
         """
         problem = ff.unverifiable_tls(self.spec.input)
         if problem:
@@ -238,13 +239,16 @@ class Recorder:
             self._sdp_path.write_text(self.spec.input.sdp, encoding="utf-8")
         if self.spec.overlay:
             self._overlay_path = self.work_dir / "overlay.img"
-            # httpx verifies the certificate (verify=True: certifi's public CAs); `input.tls` is about
-            # the input's server, not the overlay's, so its CA is not used here.
-            async with httpx.AsyncClient(timeout=30, follow_redirects=False, verify=True) as client:
-                async with client.stream("GET", self.spec.overlay.imageUrl) as response:
-                    response.raise_for_status()
+            # aiohttp (already the agent's HTTP server; httpx would cost ~10 MB of RSS) verifies the
+            # certificate against the system CAs; `input.tls` is about the input's server, not the
+            # overlay's, so its CA is not used here.
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.get(self.spec.overlay.imageUrl, allow_redirects=False) as response:
+                    if response.status != 200:  # redirects are not followed: a 3xx fails too
+                        raise ValueError(f"overlay image: HTTP {response.status} {response.reason}")
                     data = bytearray()
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in response.content.iter_chunked(64 * 1024):
                         data += chunk
                         if len(data) > OVERLAY_MAX_BYTES:
                             raise ValueError(f"overlay image larger than {OVERLAY_MAX_BYTES} bytes")

@@ -43,6 +43,9 @@ from ..api.common import StorageSpec
 
 #: Part size of streamed uploads (bytes); S3's multipart minimum is 5 MiB.
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
+#: Write buffer of a `volume` (filesystem) store (bytes): no multipart minimum, so a smaller buffer
+#: keeps the recorder agent's peak RSS down (8 MiB buffers cost it ~8 MB, bench/recorder_bench.py).
+LOCAL_CHUNK_BYTES = 1024 * 1024
 #: Bytes read from the local file per write call.
 READ_BYTES = 1024 * 1024
 
@@ -222,11 +225,20 @@ def _wrap(exc: Exception, what: str) -> StorageError:
 class Store:
     """One storage location (bucket + prefix, or a directory) with streamed upload, stat, list, delete."""
 
-    def __init__(self, operator: opendal.AsyncOperator, *, prefix: str, uri_base: str) -> None:
-        """Use `from_spec` instead; `prefix` is `""` or ends with `/`, `uri_base` e.g. `s3://bucket/`."""
+    def __init__(
+        self,
+        operator: opendal.AsyncOperator,
+        *,
+        prefix: str,
+        uri_base: str,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> None:
+        """Use `from_spec` instead; `prefix` is `""` or ends with `/`, `uri_base` e.g. `s3://bucket/`,
+        `chunk_bytes` the default upload part size (bytes)."""
         self._op = operator
         self.prefix = prefix
         self.uri_base = uri_base
+        self.chunk_bytes = chunk_bytes
 
     @classmethod
     def from_spec(
@@ -276,7 +288,7 @@ class Store:
             op = opendal.AsyncOperator("fs", root=str(volume_root.resolve()))
             claim = spec.volume.claimName if spec.volume else "volume"
             sub = f"{spec.volume.subPath.strip('/')}/" if spec.volume and spec.volume.subPath else ""
-            return cls(op, prefix=prefix, uri_base=f"volume://{claim}/{sub}")
+            return cls(op, prefix=prefix, uri_base=f"volume://{claim}/{sub}", chunk_bytes=LOCAL_CHUNK_BYTES)
         if not spec.bucket:
             raise UnsupportedStorage(f"vendor {spec.vendor} needs storage.bucket")
         if spec.vendor in ("s3", "s3-compatible", *S3_COMPATIBLE_ENDPOINTS):
@@ -348,10 +360,11 @@ class Store:
         """A display URI of `key`: `s3://bucket/key`, `gs://…`, `azblob://account/container/…`, `volume://claim/…`."""
         return f"{self.uri_base}{key}"
 
-    async def upload_file(self, local: Path, key: str, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    async def upload_file(self, local: Path, key: str, *, chunk_bytes: int | None = None) -> int:
         """Stream `local` to `key` (overwriting), reading READ_BYTES at a time; returns bytes sent.
 
-        Memory stays bounded by about `chunk_bytes` (one multipart part in flight).
+        Memory stays bounded by about `chunk_bytes` (one multipart part in flight; default: the
+        store's, DEFAULT_CHUNK_BYTES or LOCAL_CHUNK_BYTES for a volume).
 
         Raises:
             FileNotFoundError: `local` does not exist.
@@ -361,7 +374,9 @@ class Store:
         sent = 0
         with local.open("rb") as source:
             try:
-                writer = await self._op.open(key, "wb", chunk=chunk_bytes, content_type=content_type)
+                writer = await self._op.open(
+                    key, "wb", chunk=chunk_bytes or self.chunk_bytes, content_type=content_type
+                )
                 try:
                     while block := source.read(READ_BYTES):
                         await writer.write(block)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from recording_operator.api import RESOURCES
 from recording_operator.api.crd import dump_crd
+from recording_operator.api.resources import RESOURCES
 
 CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
 
