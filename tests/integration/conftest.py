@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from recording_operator.sandbox.runner import Sandbox
 
 from .harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
+from .localrecordings import SrtSource, kube_client
+from .recorder_support import free_port
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +44,17 @@ def files(sandbox: Sandbox, cluster: Cluster) -> Files:
 def s3(sandbox: Sandbox) -> Any:
     """A boto3 client of the module's sandbox S3 server."""
     return s3_client(sandbox.endpoints["s3"])
+
+
+@pytest.fixture(scope="module")
+def kube(sandbox: Sandbox) -> httpx.Client:
+    """A client of the module's sandbox Kubernetes API, with the `s3` Secret LocalRecordings use."""
+    return kube_client(sandbox)
+
+
+@pytest.fixture
+def source() -> Iterator[SrtSource]:
+    """A live SRT test stream (ffmpeg listener) for one test."""
+    src = SrtSource(free_port())
+    yield src
+    src.close()

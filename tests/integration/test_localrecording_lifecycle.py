@@ -6,86 +6,32 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from recording_operator.sandbox.runner import Sandbox
 
 from ..argocd_health import health
-from .harness import GROUP_PATH, TEST_OPERATOR_ENV, SandboxThread, wait_for
-from .recorder_support import free_port, publisher
-
-NS = "default"
-LRECS = f"{GROUP_PATH}/namespaces/{NS}/localrecordings"
-RFILES = f"{GROUP_PATH}/namespaces/{NS}/recordedfiles"
-PODS = f"/api/v1/namespaces/{NS}/pods"
-BUCKET = "recordings"
-S3_KEYS = {"accessKey": "AKIDSANDBOX", "secretKey": "sandbox-secret-key"}
-OPERATOR_ENV = {**TEST_OPERATOR_ENV, "LOCALRECORDING_POLL_INTERVAL": "0.5", "RECORDING_BACKOFF_BASE": "1"}
-
-
-class LoopingPublisher:
-    """An ffmpeg publisher of a test pattern to `url`, started again whenever it exits (its peer
-    went away, or was not listening yet)."""
-
-    def __init__(self, url: str, fmt: str = "mpegts") -> None:
-        self.url = url
-        self.fmt = fmt
-        self._stop = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._proc = publisher(self.url, seconds=120, fmt=self.fmt)
-            self._proc.wait()
-            self._stop.wait(0.2)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-        self._thread.join(10)
-
-
-class SrtSource(LoopingPublisher):
-    """An ffmpeg SRT listener the recorder pulls from, restarted whenever its caller goes away."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        super().__init__(f"srt://127.0.0.1:{port}?mode=listener")
-
-
-def kube_client(sandbox: Sandbox) -> httpx.Client:
-    """An HTTP client of the sandbox's Kubernetes API, with the `s3` Secret recordings use."""
-    client = httpx.Client(base_url=sandbox.endpoints["kubernetes"], timeout=10)
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "s3"},
-        "stringData": S3_KEYS,
-    }
-    response = client.post(f"/api/v1/namespaces/{NS}/secrets", json=secret)
-    assert response.status_code in (201, 409), response.text
-    return client
-
-
-def bucket_client(sandbox: Sandbox) -> Any:
-    """A boto3 client of the sandbox's S3 server."""
-    return boto3.client(
-        "s3",
-        endpoint_url=sandbox.endpoints["s3"],
-        aws_access_key_id=S3_KEYS["accessKey"],
-        aws_secret_access_key=S3_KEYS["secretKey"],
-        region_name="us-east-1",
-    )
+from .harness import SandboxThread, wait_for
+from .localrecordings import (
+    LRECS,
+    NS,
+    OPERATOR_ENV,
+    PODS,
+    SrtSource,
+    events,
+    files_of,
+    get,
+    index_of,
+    objects,
+    patch_spec,
+    recorder_pods,
+    recording,
+    status,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,98 +41,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield sb
 
 
-@pytest.fixture(scope="module")
-def kube(sandbox: Sandbox) -> httpx.Client:
-    return kube_client(sandbox)
-
-
-@pytest.fixture(scope="module")
-def bucket(sandbox: Sandbox) -> Any:
-    return bucket_client(sandbox)
-
-
-@pytest.fixture
-def source() -> Iterator[SrtSource]:
-    src = SrtSource(free_port())
-    yield src
-    src.close()
-
-
-def recording(name: str, endpoint: str, port: int, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "recording.mediaops.io/v1alpha1",
-        "kind": "LocalRecording",
-        "metadata": {"name": name},
-        "spec": {
-            "input": {"url": f"srt://127.0.0.1:{port}"},
-            "output": {"format": "mp4", "segmentDuration": "2s", "fileNameTemplate": "{recording}-{index}"},
-            "storage": {
-                "vendor": "s3-compatible",
-                "bucket": BUCKET,
-                "endpoint": endpoint,
-                "prefix": ["sandbox", name.replace("-", "")],
-                "credentialsSecretRef": {"name": "s3"},
-            },
-            "retention": {"deleteAfter": "24h"},
-            **spec,
-        },
-    }
-
-
-def get(kube: httpx.Client, name: str) -> dict[str, Any] | None:
-    response = kube.get(f"{LRECS}/{name}")
-    if response.status_code == 404:
-        return None
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def status(kube: httpx.Client, name: str) -> dict[str, Any]:
-    return (get(kube, name) or {}).get("status") or {}
-
-
-def patch_spec(kube: httpx.Client, name: str, spec: dict[str, Any]) -> None:
-    response = kube.patch(
-        f"{LRECS}/{name}", json={"spec": spec}, headers={"Content-Type": "application/merge-patch+json"}
-    )
-    response.raise_for_status()
-
-
-def files_of(kube: httpx.Client, name: str) -> list[dict[str, Any]]:
-    response = kube.get(RFILES, params={"labelSelector": f"recording.mediaops.io/recording={name}"})
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
-    return sorted(items, key=lambda f: f["metadata"]["name"])
-
-
-def objects(bucket: Any, name: str) -> dict[str, int]:
-    listing = bucket.list_objects_v2(Bucket=BUCKET, Prefix=f"sandbox/{name.replace('-', '')}/")
-    return {o["Key"]: o["Size"] for o in listing.get("Contents", [])}
-
-
-def events(kube: httpx.Client, name: str) -> list[dict[str, Any]]:
-    response = kube.get(
-        f"/api/v1/namespaces/{NS}/events", params={"fieldSelector": f"involvedObject.name={name}"}
-    )
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def recorder_pods(kube: httpx.Client, name: str) -> list[dict[str, Any]]:
-    response = kube.get(PODS, params={"labelSelector": f"recording.mediaops.io/recording={name}"})
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def index_of(file: dict[str, Any]) -> int:
-    return int(file["metadata"]["labels"]["recording.mediaops.io/file-index"])
-
-
 def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
-    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
 ) -> None:
     name = "srt-pull"
     response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))
@@ -209,7 +65,7 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
     # RecordedFiles appear for closed segments, with keys that are in the bucket.
     files = wait_for(lambda: len(files_of(kube, name)) >= 2 and files_of(kube, name), timeout=30,
                      what="two RecordedFiles")  # fmt: skip
-    stored = objects(bucket, name)
+    stored = objects(s3, name)
     for file in files:
         spec = file["spec"]
         assert spec["location"]["key"] in stored
@@ -246,7 +102,7 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
     assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
     assert recorder_pods(kube, name) == []
     files = files_of(kube, name)
-    stored = objects(bucket, name)
+    stored = objects(s3, name)
     assert sorted(f["spec"]["location"]["key"] for f in files) == sorted(stored)
     indexes = [index_of(f) for f in files]
     assert indexes == sorted(set(indexes)) and len(indexes) >= 4
@@ -258,7 +114,7 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
 
 
 def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
-    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
 ) -> None:
     name = "srt-crash"
     response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))

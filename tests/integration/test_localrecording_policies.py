@@ -20,25 +20,23 @@ from recording_operator.sandbox.runner import Sandbox
 
 from ..argocd_health import health
 from .harness import SandboxThread, wait_for
-from .recorder_support import free_port
-from .test_localrecording_lifecycle import (
+from .localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
     LoopingPublisher,
     SrtSource,
-    bucket_client,
     events,
     files_of,
     get,
     index_of,
-    kube_client,
     objects,
     patch_spec,
     recorder_pods,
     recording,
     status,
 )
+from .recorder_support import free_port
 
 #: Give up after 3 failures in a row; backoff 2-3 s, long enough to restart the operator in between.
 MAX_RESTARTS = 2
@@ -55,23 +53,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("sandbox")
     with SandboxThread(state, with_operator=True, with_s3=True, operator_env=POLICY_ENV) as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def kube(sandbox: Sandbox) -> httpx.Client:
-    return kube_client(sandbox)
-
-
-@pytest.fixture(scope="module")
-def bucket(sandbox: Sandbox) -> Any:
-    return bucket_client(sandbox)
-
-
-@pytest.fixture
-def source() -> Iterator[SrtSource]:
-    src = SrtSource(free_port())
-    yield src
-    src.close()
 
 
 def count_events(kube: httpx.Client, name: str, reason: str, *, type_: str = "Normal", text: str = "") -> int:
@@ -99,12 +80,12 @@ def resumed_all(kube: httpx.Client, log: Path) -> bool:
     return text.count("Resuming is processed") >= len(response.json()["items"])
 
 
-def assert_files_match_the_bucket(kube: httpx.Client, bucket: Any, name: str) -> list[dict[str, Any]]:
+def assert_files_match_the_bucket(kube: httpx.Client, s3: Any, name: str) -> list[dict[str, Any]]:
     """RecordedFiles are exactly the stored objects, numbered 0..n-1 without gaps, each with its
     duration: from the agent's `/status`, or, for the file a stopping agent closes, stores and exits
     with within milliseconds, from the Pod's termination message."""
     files = files_of(kube, name)
-    stored = objects(bucket, name)
+    stored = objects(s3, name)
     assert files, "no RecordedFiles"
     assert sorted(f["spec"]["location"]["key"] for f in files) == sorted(stored)
     assert [index_of(f) for f in files] == list(range(len(files)))
@@ -115,7 +96,7 @@ def assert_files_match_the_bucket(kube: httpx.Client, bucket: Any, name: str) ->
 
 
 def test_max_duration_stops_the_recording_by_itself(
-    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
 ) -> None:
     name = "max-duration"
     body = recording(name, sandbox.endpoints["s3"], source.port, maxDuration="5s")
@@ -128,7 +109,7 @@ def test_max_duration_stops_the_recording_by_itself(
     recording_condition = next(c for c in stopped["conditions"] if c["type"] == "Recording")
     assert (recording_condition["status"], recording_condition["reason"]) == ("False", "MaxDurationReached")
     assert recorder_pods(kube, name) == []
-    files = assert_files_match_the_bucket(kube, bucket, name)
+    files = assert_files_match_the_bucket(kube, s3, name)
     assert stopped["files"]["count"] == len(files)
 
     # Not restarted: a few polls later nothing has moved.
@@ -151,7 +132,7 @@ def test_max_duration_stops_the_recording_by_itself(
     )
     assert again["stopReason"] == "MaxDurationReached"
     assert count_events(kube, name, "RecorderStarted") == 2
-    assert len(assert_files_match_the_bucket(kube, bucket, name)) > len(files)
+    assert len(assert_files_match_the_bucket(kube, s3, name)) > len(files)
 
 
 def test_a_recorder_that_keeps_failing_ends_failed_even_across_operator_restarts(
@@ -216,7 +197,7 @@ def test_a_recorder_that_keeps_failing_ends_failed_even_across_operator_restarts
 
 
 def test_listen_input_gets_a_service_and_records_what_is_pushed(
-    sandbox: Sandbox, kube: httpx.Client, bucket: Any
+    sandbox: Sandbox, kube: httpx.Client, s3: Any
 ) -> None:
     name = "rtmp-listen"
     port = free_port()
@@ -246,12 +227,12 @@ def test_listen_input_gets_a_service_and_records_what_is_pushed(
     finally:
         pusher.close()
     assert stopped["stopReason"] == "Requested" and recorder_pods(kube, name) == []
-    files = assert_files_match_the_bucket(kube, bucket, name)
+    files = assert_files_match_the_bucket(kube, s3, name)
     assert stopped["files"]["count"] == len(files)
 
 
 def test_orphan_deletion_leaves_the_files_and_their_data(
-    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
 ) -> None:
     name = "orphaned"
     body = recording(name, sandbox.endpoints["s3"], source.port, deletionPolicy="Orphan")
@@ -268,11 +249,11 @@ def test_orphan_deletion_leaves_the_files_and_their_data(
     assert sorted(f["spec"]["location"]["key"] for f in left) == keys
     assert all(not f["metadata"].get("ownerReferences") for f in left)
     assert all(f["spec"]["deletionPolicy"] == "Orphan" for f in left)
-    assert set(keys) <= set(objects(bucket, name))
+    assert set(keys) <= set(objects(s3, name))
 
 
 def test_an_operator_restart_mid_recording_neither_duplicates_nor_loses_files(
-    sandbox: Sandbox, kube: httpx.Client, bucket: Any, source: SrtSource
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
 ) -> None:
     name = "restart-mid"
     assert kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port)).status_code == 201
@@ -283,19 +264,17 @@ def test_an_operator_restart_mid_recording_neither_duplicates_nor_loses_files(
     # While the operator is down, the recorder keeps storing files nobody records yet.
     sandbox.stop_operator(kill=True)
     recorded = len(files_of(kube, name))
-    wait_for(
-        lambda: len(objects(bucket, name)) >= recorded + 2, timeout=30, what="two files stored meanwhile"
-    )
+    wait_for(lambda: len(objects(s3, name)) >= recorded + 2, timeout=30, what="two files stored meanwhile")
     creates = sandbox.kube.stats.count(verb="create", plural="recordedfiles")
     sandbox.start_operator(log_name="operator-mid-recording.log")
-    stored = len(objects(bucket, name))
+    stored = len(objects(s3, name))
     wait_for(lambda: len(files_of(kube, name)) >= stored, timeout=30, what="the missed files recorded")
     assert status(kube, name)["podName"] == before["podName"]  # the recorder was not disturbed
 
     patch_spec(kube, name, {"active": False})
     stopped = wait_for(lambda: (s := status(kube, name)).get("phase") == "Stopped" and s, timeout=60,
                        what="phase Stopped")  # fmt: skip
-    files = assert_files_match_the_bucket(kube, bucket, name)
+    files = assert_files_match_the_bucket(kube, s3, name)
     assert stopped["files"]["count"] == len(files)
     # The restarted operator rebuilt what it had recorded from the cluster: no create was repeated.
     assert sandbox.kube.stats.count(verb="create", plural="recordedfiles") - creates == len(files) - recorded

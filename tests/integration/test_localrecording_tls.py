@@ -18,21 +18,19 @@ import pytest
 from recording_operator.sandbox.runner import Sandbox
 
 from .harness import SandboxThread, wait_for
-from .recorder_support import H264, SOURCE, CertAuthority, ca_signed_cert, serve_directory
-from .test_localrecording_lifecycle import (
+from .localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
-    bucket_client,
     events,
     files_of,
-    kube_client,
     objects,
     patch_spec,
     recorder_pods,
     recording,
     status,
 )
+from .recorder_support import H264, SOURCE, CertAuthority, ca_signed_cert, serve_directory
 
 CONFIG_MAPS = f"/api/v1/namespaces/{NS}/configmaps"
 
@@ -42,11 +40,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("sandbox")
     with SandboxThread(state, with_operator=True, with_s3=True, operator_env=OPERATOR_ENV) as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def kube(sandbox: Sandbox) -> httpx.Client:
-    return kube_client(sandbox)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +79,7 @@ def test_the_api_rejects_tls_verification_ffmpeg_cannot_do(
 
 
 def test_a_private_ca_from_a_config_map_verifies_the_source(
-    sandbox: Sandbox, kube: httpx.Client, https_source: tuple[str, CertAuthority]
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, https_source: tuple[str, CertAuthority]
 ) -> None:
     name = "tls-ca"
     url, ca = https_source
@@ -112,7 +105,7 @@ def test_a_private_ca_from_a_config_map_verifies_the_source(
     (pod,) = recorder_pods(kube, name)
     volumes = [v for v in pod["spec"]["volumes"] if v.get("configMap", {}).get("name") == "source-ca"]
     assert volumes and volumes[0]["configMap"]["items"] == [{"key": "root.pem", "path": "ca.crt"}]
-    stored = objects(bucket_client(sandbox), name)
+    stored = objects(s3, name)
     assert files[0]["spec"]["location"]["key"] in stored and files[0]["spec"]["sizeBytes"] > 0
 
     patch_spec(kube, name, {"active": False})

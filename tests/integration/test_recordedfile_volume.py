@@ -17,7 +17,7 @@ from recording_operator.controllers.recordedfile import deletion_job_name
 from recording_operator.sandbox.runner import Sandbox
 
 from .harness import SandboxThread, wait_for
-from .test_localrecording_lifecycle import (
+from .localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -41,11 +41,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("volume")
     with SandboxThread(state, with_operator=True, with_s3=False, operator_env=OPERATOR_ENV) as sb:
         yield sb
-
-
-@pytest.fixture(scope="module")
-def kube(sandbox: Sandbox) -> httpx.Client:
-    return httpx.Client(base_url=sandbox.endpoints["kubernetes"], timeout=10)
 
 
 @pytest.fixture

@@ -66,6 +66,35 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 POD_LABELS = {COMPONENT_LABEL: "recorder", "app.kubernetes.io/part-of": "recording-operator"}
 CONTAINER = "recorder"
 RUN_AS = 65532
+
+
+def pod_security_context() -> dict[str, Any]:
+    """The Pod-level securityContext of recorder Pods and the volume deletion Jobs (which run as
+    the recorder's user, so they may delete what recorders wrote): non-root RUN_AS, seccomp
+    RuntimeDefault (the "restricted" Pod Security Standard)."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    """The container securityContext of the same Pods: no privilege escalation, read-only root
+    filesystem, non-root RUN_AS, all capabilities dropped, seccomp RuntimeDefault."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 #: Where the work emptyDir and a scratch /tmp are mounted.
 TMP_DIR = "/tmp"
 #: Seconds the Pod gets after SIGTERM: FFmpeg's finalize (`stopGraceS`) plus the last uploads.
@@ -371,15 +400,6 @@ def pod_manifest(
         ports.append(
             {"name": "input", "containerPort": listen.port, "protocol": _listen_protocol(listen.protocol)}
         )
-    restricted = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS,
-        "runAsGroup": RUN_AS,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": (spec.pod.image if spec.pod and spec.pod.image else image),
@@ -389,7 +409,7 @@ def pod_manifest(
         "env": env,
         "ports": ports,
         "resources": resources(spec),
-        "securityContext": restricted,
+        "securityContext": container_security_context(),
         "volumeMounts": mounts,
         # The agent writes its newest stored files here on exit (TerminationMessage): the files it
         # stored after the last /status poll are read from the Pod, even after an operator restart.
@@ -402,13 +422,7 @@ def pod_manifest(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": int(plan.config.agent.stopGraceS) + UPLOAD_GRACE_S,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "fsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": volumes,
     }

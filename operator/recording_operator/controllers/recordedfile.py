@@ -37,7 +37,7 @@ from ..settings import Settings
 from ..storage import StorageCredentials, StorageError, Store, UnsupportedStorage
 from ..storage.volume import UnsafePath, path_parts
 from .context import Context, fail_retryable, report_failure, retry_delay, validation_message
-from .localrecording_logic import RUN_AS
+from .localrecording_logic import container_security_context, pod_security_context
 from .runtime import Runtime, runtime_of
 
 RESOURCE = (GROUP, VERSION, "recordedfiles")
@@ -291,15 +291,6 @@ def deletion_job(
     seccomp RuntimeDefault. `backoffLimit` 3, `activeDeadlineSeconds` 300, kept JOB_TTL_S after it
     finished (a failed Job stays that long for inspection).
     """
-    restricted = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS,
-        "runAsGroup": RUN_AS,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -332,13 +323,7 @@ def deletion_job(
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS,
-                        "runAsGroup": RUN_AS,
-                        "fsGroup": RUN_AS,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security_context(),
                     "containers": [
                         {
                             "name": "delete",
@@ -352,7 +337,7 @@ def deletion_job(
                                 "--path",
                                 path,
                             ],
-                            "securityContext": restricted,
+                            "securityContext": container_security_context(),
                             "resources": {
                                 "requests": {"cpu": "10m", "memory": "64Mi"},
                                 "limits": {"memory": "128Mi"},
