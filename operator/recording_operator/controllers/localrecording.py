@@ -50,7 +50,6 @@ from .cloudrecording_logic import SpecError
 from .conditions import now_rfc3339
 from .context import Context, report_failure, validation_message
 from .localrecording_logic import (
-    FILE_INDEX_LABEL,
     SESSION_PHASES,
     STOP_REASON_ANNOTATION,
     UPLOAD_GRACE_S,
@@ -61,8 +60,8 @@ from .localrecording_logic import (
     agent_view,
     check_input,
     config_map_manifest,
+    file_index,
     files_summary,
-    highest_index,
     plan_recorder,
     pod_manifest,
     pod_selector,
@@ -246,9 +245,9 @@ class Recorder:
         for obj in files:
             if (obj.get("spec") or {}).get("recordingRef", {}).get("kind") != KIND:
                 continue
-            text = str((obj.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, ""))
-            if text.isdigit():
-                mem.recorded.add(int(text))
+            index = file_index(obj)
+            if index is not None:
+                mem.recorded.add(index)
         mem.next_index = max(mem.next_index, max(mem.recorded, default=-1) + 1)
         mem.loaded = True
 
@@ -265,10 +264,8 @@ class Recorder:
             return
         await self.check_secrets()
         await self.check_ca_config_map()
-        files = await self.kube.list_objects(
-            FILES_PATH.format(namespace=ctx.namespace), label_selector=f"{RECORDING_LABEL}={ctx.name}"
-        )
-        first_index = max(mem.next_index, highest_index(files) + 1)
+        # load_recorded (every sync) and every file recorded since keep next_index past the highest.
+        first_index = mem.next_index
         plan = plan_recorder(ctx.body, self.spec, first_index)
         config_map = config_map_manifest(ctx.body, plan)
         cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"

@@ -700,14 +700,15 @@ def agent_view(agent: RecorderStatus) -> AgentView:
     )
 
 
+def file_index(obj: Mapping[str, Any]) -> int | None:
+    """A RecordedFile object's `{index}` (its FILE_INDEX_LABEL), None when it has none."""
+    text = str((obj.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, ""))
+    return int(text) if text.isdigit() else None
+
+
 def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """`status.files` from the recording's RecordedFile objects (ordered by their index label)."""
-
-    def index(obj: Mapping[str, Any]) -> int:
-        text = (obj.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, "0")
-        return int(text) if str(text).isdigit() else 0
-
-    ordered = sorted(files, key=index)
+    ordered = sorted(files, key=lambda f: file_index(f) or 0)
     keys = [(f.get("spec", {}).get("location") or {}).get("key") or "" for f in ordered]
     summary: dict[str, Any] = {
         "count": len(ordered),
@@ -717,16 +718,6 @@ def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         summary["latest"] = keys[-1]
         summary["names"] = keys[-MAX_FILE_NAMES:]
     return summary
-
-
-def highest_index(files: Sequence[Mapping[str, Any]]) -> int:
-    """The highest `{index}` among RecordedFile objects, -1 when there are none."""
-    found = [
-        int(text)
-        for f in files
-        if str(text := (f.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, "")).isdigit()
-    ]
-    return max(found, default=-1)
 
 
 # --- RecordedFiles -------------------------------------------------------------------------------
