@@ -44,10 +44,10 @@ system-packages:
 ffmpeg: system-packages
 
 demo: install
-	$(PY) -m recording_operator demo
+	$(PY) -m recording_sandbox demo
 
 sandbox: install
-	$(PY) -m recording_operator sandbox --state-dir .sandbox --with-operator
+	$(PY) -m recording_sandbox sandbox --state-dir .sandbox --with-operator
 
 # crds/ is generated from the models; the Helm chart (files/crds) and the kustomize base (manifests/base/crds)
 # carry byte-identical copies (tests/unit/deploy checks them).

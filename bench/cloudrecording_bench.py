@@ -27,7 +27,7 @@ import httpx
 import psutil
 import yaml
 
-from recording_operator.sandbox.runner import Sandbox
+from recording_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"

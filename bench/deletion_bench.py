@@ -25,7 +25,7 @@ import boto3
 import httpx
 import yaml
 
-from recording_operator.sandbox.runner import Sandbox
+from recording_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "/apis/recording.mediaops.io/v1alpha1/namespaces/default"

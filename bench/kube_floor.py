@@ -23,7 +23,7 @@ import aiohttp
 import kopf
 import psutil
 
-from recording_operator.sandbox.kube import KubeEmulator
+from recording_sandbox.kube import KubeEmulator
 
 GROUP, VERSION, PLURAL = "bench.sandbox.io", "v1", "floors"
 

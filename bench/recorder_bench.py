@@ -69,16 +69,16 @@ sys.path.insert(0, str(ROOT))  # tests.integration.recorder_support: the agent l
 
 from tests.integration.recorder_support import AGENT, Agent, free_port, write_config  # noqa: E402
 
-from recording_operator.recorder import ffmpeg as ff  # noqa: E402
-from recording_operator.recorder.config import (  # noqa: E402
+from recording_operator.api.agent import (  # noqa: E402
     ENV_VOLUME_DIR,
     ENV_WORK_DIR,
     STATUS_PATH,
     AgentTuning,
-    load_config,
+    RecorderStatus,
 )
+from recording_operator.recorder import ffmpeg as ff  # noqa: E402
+from recording_operator.recorder.env import load_config  # noqa: E402
 from recording_operator.recorder.progress import ProgressParser  # noqa: E402
-from recording_operator.recorder.status import RecorderStatus  # noqa: E402
 from recording_operator.settings import Settings  # noqa: E402
 
 TARGET_OVERHEAD_PCT = 5.0

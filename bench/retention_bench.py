@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from recording_operator.sandbox.runner import Sandbox
+from recording_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 PATH = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/recordedfiles"

@@ -1,5 +1,5 @@
 """`python -m recording_operator` = the `recording-operator` command."""
 
-from .cli import main
+from recording_operator.cli import main
 
 main()

@@ -1,4 +1,6 @@
-"""`recording-operator`: run the operator, render CRDs, run the sandbox, the demo and the benchmark."""
+"""`recording-operator`: run the operator (`run`), render CRDs (`crds`), run the recorder agent in a recorder
+Pod (`record`), delete one file from a claim (`delete-volume-file`). The sandbox has its own command,
+`python -m recording_sandbox`."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ import typer
 app = typer.Typer(
     help="Kubernetes operator for media recordings.", no_args_is_help=True, add_completion=False
 )
-
-REPO_CRDS = Path(__file__).resolve().parents[2] / "crds"
 
 
 @app.command()
@@ -36,8 +36,8 @@ def run(
 
     Prometheus metrics are served on `METRICS_PORT` (default 8080) at `/metrics`.
     """
-    from .run import configure_logging, run_operator
-    from .settings import Settings
+    from recording_operator.run import configure_logging, run_operator
+    from recording_operator.settings import Settings
 
     if kubeconfig:
         os.environ["KUBECONFIG"] = str(kubeconfig)
@@ -60,42 +60,11 @@ def crds(
     ),
 ) -> None:
     """Write crds/<plural>.recording.mediaops.io.yaml for every kind, from the API models."""
-    from .api.crd import write_crds
-    from .api.resources import RESOURCES
+    from recording_operator.api.crd_renderer import write_crds
+    from recording_operator.api.v1alpha1.crds import RESOURCES
 
     for path in write_crds(RESOURCES, output):
         typer.echo(f"wrote {path}")
-
-
-@app.command()
-def sandbox(
-    state_dir: Annotated[Path, typer.Option(help="Where kubeconfig and endpoints.json are written.")],
-    with_operator: Annotated[bool, typer.Option(help="Also run the operator against the sandbox.")] = False,
-    crd_dir: Annotated[Path, typer.Option(help="CRDs to register.")] = REPO_CRDS,
-    host: Annotated[str, typer.Option(help="Address the emulators listen on.")] = "127.0.0.1",
-    s3: Annotated[bool, typer.Option(help="Also run moto's S3 server (bucket `recordings`).")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Start the Kubernetes API and Agora emulators (and the operator); run until interrupted."""
-    from .run import configure_logging
-    from .sandbox.runner import run_sandbox
-
-    configure_logging(verbose)
-    asyncio.run(
-        run_sandbox(state_dir=state_dir, with_operator=with_operator, crd_dir=crd_dir, host=host, with_s3=s3)
-    )
-
-
-@app.command()
-def demo(
-    state_dir: Annotated[
-        Path | None, typer.Option(help="Sandbox state directory (default: a temp dir).")
-    ] = None,
-) -> None:
-    """The main job on the sandbox: record an Agora channel end to end and show each step."""
-    from .sandbox.demo import run_demo
-
-    raise typer.Exit(asyncio.run(run_demo(state_dir)))
 
 
 @app.command()
@@ -111,8 +80,8 @@ def record(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the recorder agent inside a recorder Pod: FFmpeg, closed-file uploads, /status and /metrics."""
-    from .recorder.main import exit_now
-    from .recorder.main import main as record_main
+    from recording_operator.recorder.main import exit_now
+    from recording_operator.recorder.main import main as record_main
 
     exit_now(record_main(config, work_dir=work_dir, host=host, port=port, verbose=verbose))
 
@@ -127,7 +96,7 @@ def delete_volume_file(
     Exit 0: deleted, or already gone. Exit 2: the path is refused (absolute, `..`, a symbolic link
     leading out). Exit 1: any other failure (a directory, permission denied, I/O error).
     """
-    from .storage.volume import UnsafePath, delete_under
+    from recording_operator.storage.volume import UnsafePath, delete_under
 
     try:
         outcome = delete_under(root, path)

@@ -27,8 +27,8 @@ async def run_operator(
     """
     import kopf
 
-    from . import controllers  # noqa: F401  (registers the handlers)
-    from .metrics import start_metrics_server
+    from recording_operator import controllers  # noqa: F401  (registers the handlers)
+    from recording_operator.controllers._kit.metrics import start_metrics_server
 
     stop_metrics = start_metrics_server(metrics_port)
     try:

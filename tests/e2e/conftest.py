@@ -19,9 +19,8 @@ import httpx
 import kubernetes
 import pytest
 
-from recording_operator.sandbox.agora import AgoraEmulator
-
-from ..integration.harness import TEST_OPERATOR_ENV, SandboxThread
+from recording_sandbox.agora import AgoraEmulator
+from tests.integration.harness import TEST_OPERATOR_ENV, SandboxThread
 
 
 @dataclass

@@ -14,8 +14,8 @@ import kubernetes
 import yaml
 from kubernetes.client.rest import ApiException
 
-from ..integration.harness import ROOT
-from .conftest import Environment
+from tests.e2e.conftest import Environment
+from tests.integration.harness import ROOT
 
 GROUP, VERSION, PLURAL = "recording.mediaops.io", "v1alpha1", "cloudrecordings"
 SAMPLES = ROOT / "manifests" / "samples"

@@ -8,11 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
-from .localrecordings import SrtSource, kube_client
-from .recorder_support import free_port
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
+from tests.integration.localrecordings import SrtSource, kube_client
+from tests.integration.recorder_support import free_port
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
-from recording_operator.sandbox.runner import Sandbox
+from recording_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP_PATH = "/apis/recording.mediaops.io/v1alpha1"

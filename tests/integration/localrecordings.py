@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import GROUP_PATH, TEST_OPERATOR_ENV
-from .recorder_support import publisher
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import GROUP_PATH, TEST_OPERATOR_ENV
+from tests.integration.recorder_support import publisher
 
 NS = "default"
 LRECS = f"{GROUP_PATH}/namespaces/{NS}/localrecordings"

@@ -27,8 +27,7 @@ from typing import Any
 
 import httpx
 
-from recording_operator.recorder.config import CONFIG_API_VERSION
-from recording_operator.recorder.status import RecorderStatus
+from recording_operator.api.agent import CONFIG_API_VERSION, RecorderStatus
 
 AGENT = [sys.executable, "-m", "recording_operator", "record"]
 SOURCE = [

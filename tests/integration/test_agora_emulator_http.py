@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from recording_operator.providers.agora import AgoraCredentials, AgoraError, CloudRecordingClient, RetryPolicy
-from recording_operator.sandbox.agora import AgoraEmulator, ManualClock
-from recording_operator.sandbox.agora.samples import sample_start_request
+from recording_sandbox.agora import AgoraEmulator, ManualClock
+from recording_sandbox.agora.samples import sample_start_request
 
 APP = "appid0001"
 CREDS = AgoraCredentials("sandbox-id", "sandbox-secret")

@@ -1,4 +1,4 @@
-"""The commands a newcomer runs: `recording-operator sandbox` and `recording-operator demo`."""
+"""The commands a newcomer runs: `python -m recording_sandbox sandbox` and `python -m recording_sandbox demo`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_sandbox_command_writes_kubeconfig_and_endpoints(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "recording_operator", "sandbox", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "recording_sandbox", "sandbox", "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -50,7 +50,7 @@ def test_sandbox_command_writes_kubeconfig_and_endpoints(tmp_path: Path) -> None
 @pytest.mark.timeout(120)
 def test_demo_runs_the_main_job() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "recording_operator", "demo"],
+        [sys.executable, "-m", "recording_sandbox", "demo"],
         capture_output=True,
         text=True,
         timeout=110,

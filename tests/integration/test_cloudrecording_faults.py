@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import Agora, Cluster, recording, wait_for
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import Agora, Cluster, recording, wait_for
 
 
 def phase(cluster: Cluster, name: str) -> str | None:

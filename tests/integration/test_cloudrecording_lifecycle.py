@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import GROUP_PATH, SECRETS, Agora, Cluster, recording, wait_for
+from tests.integration.harness import GROUP_PATH, SECRETS, Agora, Cluster, recording, wait_for
 
 APP_ID = recording()["spec"]["agora"]["appId"]
 

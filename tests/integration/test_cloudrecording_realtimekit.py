@@ -10,9 +10,8 @@ import httpx
 import pytest
 import yaml
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import ROOT, Cluster, Files, s3_keys, wait_for
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import ROOT, Cluster, Files, s3_keys, wait_for
 
 DOCS = list(yaml.safe_load_all((ROOT / "manifests/samples/cloudrecording-realtimekit.yaml").read_text()))
 SECRET, SAMPLE = DOCS[0], DOCS[1]

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from recording_operator.api.cloudtranscoder import CloudTranscoderSpec
-from recording_operator.controllers.cloudtranscoder_logic import transcoder_config
+from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
+from recording_operator.controllers.cloudtranscoder.decide import transcoder_config
 from recording_operator.providers.agora import AgoraCredentials, AgoraError
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
-from recording_operator.sandbox.agora import AgoraEmulator
-
-from .harness import TRANSCODER_SAMPLE
+from recording_sandbox.agora import AgoraEmulator
+from tests.integration.harness import TRANSCODER_SAMPLE
 
 APP = TRANSCODER_SAMPLE["spec"]["appId"]
 CONFIG = transcoder_config(CloudTranscoderSpec.model_validate(TRANSCODER_SAMPLE["spec"]), {})

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from agora_rest.utils.AccessToken2 import AccessToken
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import (
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import (
     TRANSCODER_TEST_ENV,
     Cluster,
     SandboxThread,

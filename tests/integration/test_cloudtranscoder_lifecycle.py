@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import (
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import (
     TRANSCODER_TEST_ENV,
     SandboxThread,
     TranscoderAgora,

@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 
-from recording_operator.sandbox.kube import KubeEmulator, ThreadedKubeEmulator
+from recording_sandbox.kube import KubeEmulator, ThreadedKubeEmulator
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "kube"
 GROUP, VERSION, PLURAL = "test.sandbox.io", "v1", "widgets"

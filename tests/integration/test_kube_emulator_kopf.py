@@ -11,7 +11,7 @@ import kubernetes
 import pytest
 from kopf.testing import KopfRunner
 
-from recording_operator.sandbox.kube import ThreadedKubeEmulator
+from recording_sandbox.kube import ThreadedKubeEmulator
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "kube"
 GROUP, VERSION, PLURAL = "test.sandbox.io", "v1", "widgets"

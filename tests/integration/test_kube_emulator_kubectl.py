@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recording_operator.sandbox.kube import KubeEmulator, ThreadedKubeEmulator
+from recording_sandbox.kube import KubeEmulator, ThreadedKubeEmulator
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "kube"
 pytestmark = pytest.mark.kubectl

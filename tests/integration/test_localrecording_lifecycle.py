@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.sandbox.runner import Sandbox
-
-from ..argocd_health import health
-from .harness import SandboxThread, wait_for
-from .localrecordings import (
+from recording_sandbox.runner import Sandbox
+from tests.argocd_health import health
+from tests.integration.harness import SandboxThread, wait_for
+from tests.integration.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,

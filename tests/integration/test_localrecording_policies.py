@@ -16,11 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.sandbox.runner import Sandbox
-
-from ..argocd_health import health
-from .harness import SandboxThread, wait_for
-from .localrecordings import (
+from recording_sandbox.runner import Sandbox
+from tests.argocd_health import health
+from tests.integration.harness import SandboxThread, wait_for
+from tests.integration.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -36,7 +35,7 @@ from .localrecordings import (
     recording,
     status,
 )
-from .recorder_support import free_port
+from tests.integration.recorder_support import free_port
 
 #: Give up after 3 failures in a row; backoff 2-3 s, long enough to restart the operator in between.
 MAX_RESTARTS = 2

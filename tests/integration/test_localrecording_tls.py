@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import SandboxThread, wait_for
-from .localrecordings import (
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import SandboxThread, wait_for
+from tests.integration.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -30,7 +29,7 @@ from .localrecordings import (
     recording,
     status,
 )
-from .recorder_support import H264, SOURCE, CertAuthority, ca_signed_cert, serve_directory
+from tests.integration.recorder_support import H264, SOURCE, CertAuthority, ca_signed_cert, serve_directory
 
 CONFIG_MAPS = f"/api/v1/namespaces/{NS}/configmaps"
 

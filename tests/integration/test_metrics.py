@@ -9,9 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread, recording, wait_for
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread, recording, wait_for
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from recording_operator.providers.realtimekit import RealtimeKitClient, RealtimeKitError
-from recording_operator.sandbox.realtimekit import RealtimeKitEmulator
+from recording_sandbox.realtimekit import RealtimeKitEmulator
 
 ACC, APP = "account1", "app1"
 

@@ -14,10 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.controllers.recordedfile_recordings import UNPUBLISHED_ANNOTATION
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, recording, s3_keys, wait_for
+from recording_operator.controllers.recordedfile.publication import UNPUBLISHED_ANNOTATION
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import (
+    TEST_OPERATOR_ENV,
+    Agora,
+    Cluster,
+    Files,
+    SandboxThread,
+    recording,
+    s3_keys,
+    wait_for,
+)
 
 APP = "0123456789abcdef0123456789abcdef"
 BUCKET = "recordings"

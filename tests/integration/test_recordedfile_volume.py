@@ -13,11 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.controllers.recordedfile import deletion_job_name
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import SandboxThread, wait_for
-from .localrecordings import (
+from recording_operator.controllers.recordedfile.handlers import deletion_job_name
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import SandboxThread, wait_for
+from tests.integration.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -45,7 +44,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def source() -> Iterator[SrtSource]:
-    from .recorder_support import free_port
+    from tests.integration.recorder_support import free_port
 
     src = SrtSource(free_port())
     yield src

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from .recorder_support import (
+from tests.integration.recorder_support import (
     H264,
     RTSP_PACKAGES,
     SOURCE,
@@ -268,7 +268,7 @@ def test_ffmpeg_does_not_verify_hls_segments(
     """Why HLS over https needs insecureSkipVerify: with `-tls_verify 1 -ca_file`, FFmpeg 5.1 verifies
     the playlist but reads segments from a self-signed server without complaint (the hls demuxer
     copies a fixed option list to segment requests). If a newer FFmpeg refuses here, the CRD rule and
-    `ff.unverifiable_tls` can allow verified HLS."""
+    `unverifiable_tls` can allow verified HLS."""
     with mixed_site(vod_site, tmp_path, test_ca, tls_cert) as url:
         argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-tls_verify", "1",
                 "-ca_file", str(test_ca.ca), "-i", url, "-c", "copy", "-f", "null", "-"]  # fmt: skip

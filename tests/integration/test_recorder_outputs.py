@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .recorder_support import (
+from tests.integration.recorder_support import (
     Agent,
     free_port,
     non_monotonic_dts,

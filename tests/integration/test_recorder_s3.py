@@ -15,10 +15,9 @@ import boto3
 import httpx
 import pytest
 
-from recording_operator.api.common import StorageSpec
+from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.storage import StorageCredentials, StorageError, Store
-
-from .recorder_support import free_port, probe, publisher, run_agent
+from tests.integration.recorder_support import free_port, probe, publisher, run_agent
 
 KEYS = {"STORAGE_ACCESS_KEY": "AKIDTEST", "STORAGE_SECRET_KEY": "secret-test-key"}
 BUCKET = "recordings"

@@ -16,9 +16,16 @@ import boto3
 import httpx
 import pytest
 
-from recording_operator.sandbox.runner import Sandbox
-
-from .harness import TEST_OPERATOR_ENV, Cluster, Files, SandboxThread, recorded_file, s3_keys, wait_for
+from recording_sandbox.runner import Sandbox
+from tests.integration.harness import (
+    TEST_OPERATOR_ENV,
+    Cluster,
+    Files,
+    SandboxThread,
+    recorded_file,
+    s3_keys,
+    wait_for,
+)
 
 BUCKET = "recordings"
 WRONG_SECRET = "wrong-secret-key-value-1234567890"

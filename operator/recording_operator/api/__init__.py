@@ -5,6 +5,6 @@ kind's models (the recorder agent imports `api.localrecording`) does not import 
 their provider dependencies; the CRD declarations of all four kinds are in `api.resources`.
 """
 
-from .common import API_VERSION, FINALIZER, GROUP, VERSION, parse_duration
+from recording_operator.api.v1alpha1.common import API_VERSION, FINALIZER, GROUP, VERSION, parse_duration
 
 __all__ = ["API_VERSION", "FINALIZER", "GROUP", "VERSION", "parse_duration"]

@@ -37,13 +37,21 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..api.common import parse_duration
-from ..storage import StorageError, Store
-from . import ffmpeg as ff
-from .config import ENV_TERMINATION_LOG, RecorderConfig, tls_ca_file_from_env
-from .metrics import RecorderMetrics
-from .progress import ProgressBlock, ProgressParser
-from .status import ClosedFile, RecorderStatus, RecordingRef, TerminationMessage
+from recording_operator.api.agent import (
+    ENV_TERMINATION_LOG,
+    ClosedFile,
+    RecorderConfig,
+    RecorderStatus,
+    RecordingRef,
+    TerminationMessage,
+)
+from recording_operator.api.v1alpha1.common import parse_duration
+from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
+from recording_operator.recorder import ffmpeg as ff
+from recording_operator.recorder.env import tls_ca_file_from_env
+from recording_operator.recorder.metrics import RecorderMetrics
+from recording_operator.recorder.progress import ProgressBlock, ProgressParser
+from recording_operator.storage import StorageError, Store
 
 log = logging.getLogger("recording_operator.recorder")
 
@@ -229,7 +237,7 @@ class Recorder:
             aiohttp.ClientError: the overlay download failed (its certificate included: aiohttp
                 verifies against the system CAs).
         """
-        problem = ff.unverifiable_tls(self.spec.input)
+        problem = unverifiable_tls(self.spec.input)
         if problem:
             raise ValueError(problem)
         if self._ca_file is not None and b"-----BEGIN CERTIFICATE-----" not in self._ca_file.read_bytes():
@@ -562,7 +570,7 @@ class Recorder:
             namespace=self.config.recording.namespace,
             index=index,
             start=start,
-            extension=ff.EXTENSIONS[self._fmt],
+            extension=EXTENSIONS[self._fmt],
         )
         key = self.store.key_for(name)
         info = ClosedFile(
@@ -724,7 +732,7 @@ async def run_recorder(
     Raises:
         OSError: the HTTP port cannot be bound.
     """
-    from .http import start_http
+    from recording_operator.recorder.http import start_http
 
     recorder = Recorder(config, work_dir=work_dir, store=store, passphrase=passphrase)
     loop = asyncio.get_running_loop()

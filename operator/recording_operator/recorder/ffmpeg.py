@@ -22,19 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..api.common import parse_duration
-from ..api.localrecording import TLS_SCHEMES, LocalRecordingSpec, RecordingInput
+from recording_operator.api.v1alpha1.common import parse_duration
+from recording_operator.api.v1alpha1.localrecording import (
+    EXTENSIONS,
+    LocalRecordingSpec,
+    RecordingInput,
+    input_kind,
+    unverifiable_tls,
+    uses_tls,
+)
 
-#: File extension per output format (hls: its media segments).
-EXTENSIONS = {
-    "mp4": "mp4",
-    "mkv": "mkv",
-    "flv": "flv",
-    "mpegts": "ts",
-    "hls": "ts",
-    "mp3": "mp3",
-    "avi": "avi",
-}
 #: FFmpeg muxer per output format (hls handled separately).
 MUXERS = {"mp4": "mp4", "mkv": "matroska", "flv": "flv", "mpegts": "mpegts", "mp3": "mp3", "avi": "avi"}
 #: fMP4 flags: every fragment self-contained, so a SIGKILLed file still plays (§3.3).
@@ -48,7 +45,7 @@ PART_RE = re.compile(r"^seg_(\d{6,})\.([a-z0-9]+)$")
 HLS_PLAYLIST = "index.m3u8"
 SEGMENT_LIST = "segments.csv"
 
-#: `-protocol_whitelist` per input kind (§3.7 table).
+#: `-protocol_whitelist` per input kind (§3.7 table); one per `INPUT_KINDS` member.
 PROTOCOL_WHITELISTS = {
     "srt": "srt,udp",
     "rtmp": "rtmp,tcp",
@@ -73,35 +70,6 @@ class TemplateError(ValueError):
     """`fileNameTemplate` is malformed or renders to an unsafe name."""
 
 
-def input_kind(inp: RecordingInput) -> str:
-    """The input kind: a PROTOCOL_WHITELISTS key.
-
-    http(s) URLs whose path ends in `.m3u8` are `hls`, in `.mpd` `dash`, otherwise `http`;
-    rtp with `sdp` is `rtp-sdp`; listen inputs are their protocol.
-
-    Raises:
-        ValueError: neither url nor listen is set, or the scheme is not allowed.
-    """
-    if inp.listen is not None:
-        return inp.listen.protocol
-    if inp.url is None:
-        raise ValueError("input needs url or listen")
-    parts = urlsplit(inp.url)
-    scheme = parts.scheme
-    if scheme in ("http", "https"):
-        path = parts.path.lower()
-        if path.endswith(".m3u8"):
-            return "hls"
-        if path.endswith(".mpd"):
-            return "dash"
-        return "http"
-    if scheme == "rtp" and inp.sdp:
-        return "rtp-sdp"
-    if scheme not in PROTOCOL_WHITELISTS:
-        raise ValueError(f"input scheme {scheme!r} is not allowed")
-    return scheme
-
-
 def _us(duration: str) -> str:
     return str(int(parse_duration(duration).total_seconds() * 1_000_000))
 
@@ -113,35 +81,6 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
     for key, value in extra.items():
         query.setdefault(key, value)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe=":/,"), parts.fragment))
-
-
-def uses_tls(inp: RecordingInput) -> bool:
-    """True for pull URLs whose scheme runs over TLS (https, rtmps, rtsps)."""
-    return inp.url is not None and urlsplit(inp.url).scheme in TLS_SCHEMES
-
-
-def unverifiable_tls(inp: RecordingInput) -> str | None:
-    """Why FFmpeg 5.1 cannot verify this TLS input's certificate, or None when it can (or none is asked).
-
-    Verification is asked unless `tls.insecureSkipVerify`; FFmpeg 5.1 cannot give it for HLS/DASH over
-    https (segments unverified) and rtsps (`tls_args`). The CRD rejects these specs; the controller
-    and the agent check again for objects stored before the rule existed.
-    """
-    if not uses_tls(inp) or (inp.tls is not None and inp.tls.insecureSkipVerify):
-        return None
-    kind = input_kind(inp)
-    if kind in ("hls", "dash"):
-        return (
-            "FFmpeg 5.1 verifies an HLS/DASH playlist's certificate but not its segments' (the hls and "
-            "dash demuxers do not pass tls_verify to segment requests): set tls.insecureSkipVerify: true "
-            "to record it unverified"
-        )
-    if kind == "rtsps":
-        return (
-            "FFmpeg 5.1 cannot verify an rtsps source's certificate (its RTSP demuxer passes no TLS "
-            "options): set tls.insecureSkipVerify: true to record it unverified"
-        )
-    return None
 
 
 def tls_args(inp: RecordingInput, *, ca_file: Path | None = None) -> list[str]:

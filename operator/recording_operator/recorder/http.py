@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .config import HEALTH_PATH, METRICS_PATH, STATUS_PATH
-from .metrics import CONTENT_TYPE_LATEST
+from recording_operator.api.agent import HEALTH_PATH, METRICS_PATH, STATUS_PATH
+from recording_operator.recorder.metrics import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
-    from .agent import Recorder
+    from recording_operator.recorder.agent import Recorder
 
 
 def make_app(recorder: Recorder) -> web.Application:

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..storage import StorageCredentials, Store, UnsupportedStorage
-from .agent import run_recorder
-from .config import (
-    ENV_SRT_PASSPHRASE,
+from recording_operator.api.agent import ENV_SRT_PASSPHRASE
+from recording_operator.recorder.agent import run_recorder
+from recording_operator.recorder.env import (
     http_port_from_env,
     load_config,
     volume_dir_from_env,
     work_dir_from_env,
 )
+from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage
 
 log = logging.getLogger("recording_operator.recorder")
 

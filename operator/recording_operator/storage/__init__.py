@@ -39,7 +39,11 @@ from pathlib import Path
 import opendal
 import opendal.exceptions
 
-from ..api.common import StorageSpec
+from recording_operator.api.agent import ENV_STORAGE_ACCESS_KEY as ENV_ACCESS_KEY
+from recording_operator.api.agent import ENV_STORAGE_CREDENTIAL as ENV_CREDENTIAL
+from recording_operator.api.agent import ENV_STORAGE_SECRET_KEY as ENV_SECRET_KEY
+from recording_operator.api.agent import ENV_STORAGE_SESSION_TOKEN as ENV_SESSION_TOKEN
+from recording_operator.api.v1alpha1.common import StorageSpec
 
 #: Part size of streamed uploads (bytes); S3's multipart minimum is 5 MiB.
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
@@ -164,12 +168,6 @@ class StorageCredentials:
             session_token=data.get("stsToken") or None,
             credential=data.get("serviceAccountJson") or data.get("credential") or None,
         )
-
-
-ENV_ACCESS_KEY = "STORAGE_ACCESS_KEY"
-ENV_SECRET_KEY = "STORAGE_SECRET_KEY"
-ENV_SESSION_TOKEN = "STORAGE_SESSION_TOKEN"
-ENV_CREDENTIAL = "STORAGE_CREDENTIAL"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from recording_operator.api.crd import dump_crd
-from recording_operator.api.resources import RESOURCES
+from recording_operator.api.crd_renderer import dump_crd
+from recording_operator.api.v1alpha1.crds import RESOURCES
 
 CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
 
@@ -70,7 +70,7 @@ def test_cloudrecording_crd_names_and_columns() -> None:
 def test_exclusive_bounds_become_openapi_v3_0() -> None:
     from pydantic import BaseModel, Field
 
-    from recording_operator.api.crd import model_schema
+    from recording_operator.api.crd_renderer import model_schema
 
     class Rate(BaseModel):
         fps: float = Field(gt=0, lt=120)

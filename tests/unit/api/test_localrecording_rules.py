@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .schema_rules import violations
+from tests.unit.api.schema_rules import violations
 
 CRD = yaml.safe_load(
     (Path(__file__).resolve().parents[3] / "crds" / "localrecordings.recording.mediaops.io.yaml").read_text()

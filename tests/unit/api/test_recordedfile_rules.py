@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .schema_rules import violations
+from tests.unit.api.schema_rules import violations
 
 CRD = yaml.safe_load(
     (Path(__file__).resolve().parents[3] / "crds" / "recordedfiles.recording.mediaops.io.yaml").read_text()

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from recording_operator.api.cloudrecording import CloudRecordingSpec
-from recording_operator.api.common import StorageSpec
-from recording_operator.controllers.cloudrecording_logic import (
+from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     Plan,
-    SpecError,
     applied_config,
     closed_session,
     files_summary,

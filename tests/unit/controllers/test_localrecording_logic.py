@@ -8,10 +8,15 @@ from typing import Any
 
 import pytest
 
-from recording_operator.api.localrecording import LocalRecordingSpec
-from recording_operator.controllers.cloudrecording_logic import SpecError
-from recording_operator.controllers.localrecording_logic import (
-    AGENT_PORT_ANNOTATION,
+from recording_operator.api.agent import (
+    TERMINATION_MESSAGE_MAX_BYTES,
+    RecorderConfig,
+    RecorderStatus,
+    TerminationMessage,
+)
+from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
     Restarts,
     StoredFile,
@@ -32,12 +37,6 @@ from recording_operator.controllers.localrecording_logic import (
     stored_files_from_listing,
     view_pod,
     with_reported,
-)
-from recording_operator.recorder.config import RecorderConfig
-from recording_operator.recorder.status import (
-    TERMINATION_MESSAGE_MAX_BYTES,
-    RecorderStatus,
-    TerminationMessage,
 )
 
 IMAGE = "ghcr.io/mediaops/recording-recorder:1.0"
@@ -237,19 +236,16 @@ def test_numbering_continues_in_a_new_pod() -> None:
     assert json.loads(config_map["data"]["config.json"])["numbering"] == {"nextIndex": 7}
 
 
-def test_pod_view_reads_the_sandbox_agent_port_and_exit_code() -> None:
+def test_pod_view_reads_the_agent_url_and_exit_code() -> None:
     pod, _ = manifests(body())
     assert view_pod(pod).agent_url is None
-    pod["metadata"]["annotations"][AGENT_PORT_ANNOTATION] = "41234"
     pod["status"] = {
         "phase": "Failed",
-        "podIP": "127.0.0.1",
+        "podIP": "10.1.2.3",
         "containerStatuses": [{"name": "recorder", "state": {"terminated": {"exitCode": 137}}}],
     }
     view = view_pod(pod)
-    assert view.agent_url == "http://127.0.0.1:41234" and view.terminated and view.exit_code == 137
-    del pod["metadata"]["annotations"][AGENT_PORT_ANNOTATION]
-    assert view_pod(pod).agent_url == "http://127.0.0.1:8090"
+    assert view.agent_url == "http://10.1.2.3:8090" and view.terminated and view.exit_code == 137
 
 
 def test_agent_phases_map_to_conditions() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from recording_operator.api.common import StorageSpec
-from recording_operator.controllers.cloudrecording_logic import SpecError
-from recording_operator.controllers.cloudrecording_realtimekit import session_error, storage_params
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers.cloudrecording.realtimekit import session_error, storage_params
 from recording_operator.providers.realtimekit import RealtimeKitError
 
 

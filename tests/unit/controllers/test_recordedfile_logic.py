@@ -6,10 +6,15 @@ import asyncio
 
 import pytest
 
-from recording_operator.api.common import StorageSpec
-from recording_operator.api.recordedfile import RECORDING_LABEL, RecordedFileSpec
-from recording_operator.controllers.recordedfile import deletion_job, deletion_job_name, job_outcome, retains
-from recording_operator.controllers.recordedfile_recordings import (
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL, RecordedFileSpec
+from recording_operator.controllers.recordedfile.handlers import (
+    deletion_job,
+    deletion_job_name,
+    job_outcome,
+    retains,
+)
+from recording_operator.controllers.recordedfile.publication import (
     MAX_UNPUBLISHED_BYTES,
     UNPUBLISHED_ANNOTATION,
     FileRecord,
@@ -20,7 +25,7 @@ from recording_operator.controllers.recordedfile_recordings import (
     realtimekit_files,
     recorded_file_body,
 )
-from recording_operator.controllers.retention import RetentionSchedule
+from recording_operator.controllers.recordedfile.retention import RetentionSchedule
 from recording_operator.providers.agora import RecordingFile
 from recording_operator.providers.realtimekit import RecordingFile as RtkFile
 from recording_operator.providers.realtimekit import RecordingState

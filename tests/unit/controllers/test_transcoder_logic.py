@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from recording_operator.api.cloudtranscoder import CloudTranscoderSpec
-from recording_operator.controllers.cloudtranscoder_logic import (
+from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
+from recording_operator.controllers.cloudtranscoder.decide import (
     Plan,
     config_digest,
     default_instance_id,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ...argocd_health import HEALTH, health
-from .conftest import ROOT, documents
+from tests.argocd_health import HEALTH, health
+from tests.unit.deploy.conftest import ROOT, documents
 
 ARGOCD = ROOT / "manifests" / "argocd"
 KINDS = ("CloudRecording", "CloudTranscoder", "LocalRecording", "RecordedFile")

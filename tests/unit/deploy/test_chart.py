@@ -12,10 +12,9 @@ import pytest
 import yaml
 from helm_python import Chart
 
-from recording_operator.recorder.config import HTTP_PORT as RECORDER_HTTP_PORT
+from recording_operator.api.agent import HTTP_PORT as RECORDER_HTTP_PORT
 from recording_operator.settings import __doc__ as SETTINGS_DOC
-
-from .conftest import CHART, CRD_KINDS, CRDS, ROOT, documents, validate_everywhere
+from tests.unit.deploy.conftest import CHART, CRD_KINDS, CRDS, ROOT, documents, validate_everywhere
 
 NAMESPACE = "recording-operator"
 

@@ -6,9 +6,8 @@ import json
 import re
 from typing import Any
 
-from recording_operator.metrics import REGISTRY, exported_names
-
-from .conftest import ROOT
+from recording_operator.controllers._kit.metrics import REGISTRY, exported_names
+from tests.unit.deploy.conftest import ROOT
 
 DASHBOARD = ROOT / "manifests" / "grafana" / "recording-operator.json"
 KEYWORDS = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import CRDS, ROOT, documents, validate_everywhere
+from tests.unit.deploy.conftest import CRDS, ROOT, documents, validate_everywhere
 
 pytestmark = pytest.mark.kubectl
 
@@ -69,7 +69,7 @@ def test_network_policies_open_the_recorder_agent_port() -> None:
     """The operator must reach recorder agents on the port they listen on (recorder/config.py)."""
     import yaml
 
-    from recording_operator.recorder.config import HTTP_PORT
+    from recording_operator.api.agent import HTTP_PORT
 
     recorder = yaml.safe_load((ROOT / "manifests/recorder-networkpolicy/networkpolicy.yaml").read_text())
     assert {"port": HTTP_PORT, "protocol": "TCP"} in recorder["spec"]["ingress"][0]["ports"]

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from .conftest import ROOT
+from tests.unit.deploy.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from recording_operator.api.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import (
+    EXTENSIONS,
+    LocalRecordingSpec,
+    input_kind,
+    unverifiable_tls,
+)
 from recording_operator.recorder import ffmpeg as ff
 
 PARTS = Path("/w/parts")
@@ -58,7 +63,7 @@ def before_input(args: list[str]) -> list[str]:
 )  # fmt: skip
 def test_every_input_type(inp: dict[str, Any], kind: str, whitelist: str, url: str) -> None:
     s = spec(inp)
-    assert ff.input_kind(s.input) == kind
+    assert input_kind(s.input) == kind
     args = argv(s)
     assert opt(args, "-protocol_whitelist") == whitelist
     assert opt(args, "-i") == url
@@ -128,7 +133,7 @@ def test_insecure_skip_verify_passes_no_tls_options(url: str) -> None:
     s = spec({"url": url, "tls": {"insecureSkipVerify": True}})
     args = argv(s, ca_file=CA_FILE)
     assert not {"-tls_verify", "-ca_file", "-verifyhost"} & set(args)
-    assert ff.unverifiable_tls(s.input) is None
+    assert unverifiable_tls(s.input) is None
 
 
 @pytest.mark.parametrize(
@@ -143,7 +148,7 @@ def test_insecure_skip_verify_passes_no_tls_options(url: str) -> None:
 def test_unverifiable_tls_inputs_are_refused_not_recorded_unverified(url: str, why: str) -> None:
     for tls in (None, CA_REF):
         s = spec({"url": url, **({"tls": tls} if tls else {})})
-        problem = ff.unverifiable_tls(s.input)
+        problem = unverifiable_tls(s.input)
         assert problem is not None and why in problem and "insecureSkipVerify" in problem
         with pytest.raises(ValueError, match="insecureSkipVerify"):
             argv(s, ca_file=CA_FILE if tls else None)
@@ -156,7 +161,7 @@ def test_unverifiable_tls_inputs_are_refused_not_recorded_unverified(url: str, w
 )  # fmt: skip
 def test_plain_inputs_get_no_tls_options(inp: dict[str, Any]) -> None:
     s = spec(inp)
-    assert ff.tls_args(s.input) == [] and ff.unverifiable_tls(s.input) is None
+    assert ff.tls_args(s.input) == [] and unverifiable_tls(s.input) is None
     assert "-tls_verify" not in argv(s)
 
 
@@ -208,7 +213,7 @@ def test_segmented_outputs_use_segment_muxer_with_csv_list(fmt: str) -> None:
     assert "flush_packets=1" in opt(args, "-segment_format_options")
     if fmt == "mp4":
         assert "movflags=+frag_keyframe+empty_moov+default_base_moof" in opt(args, "-segment_format_options")
-    assert args[-1] == f"/w/parts/seg_%06d.{ff.EXTENSIONS[fmt]}"
+    assert args[-1] == f"/w/parts/seg_%06d.{EXTENSIONS[fmt]}"
 
 
 def test_hls_event_playlist_appends() -> None:

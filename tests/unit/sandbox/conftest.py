@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from recording_operator.sandbox.kube import KubeEmulator
+from recording_sandbox.kube import KubeEmulator
 
 KUBE_FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "kube"
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from recording_operator.sandbox.agora.clock import ManualClock
-from recording_operator.sandbox.agora.samples import sample_start_request
-from recording_operator.sandbox.agora.state import AgoraState, ServiceError
+from recording_sandbox.agora.clock import ManualClock
+from recording_sandbox.agora.samples import sample_start_request
+from recording_sandbox.agora.state import AgoraState, ServiceError
 
 APP = "app1"
 

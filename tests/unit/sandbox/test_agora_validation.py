@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from recording_operator.sandbox.agora.samples import sample_start_request
-from recording_operator.sandbox.agora.validation import (
+from recording_sandbox.agora.samples import sample_start_request
+from recording_sandbox.agora.validation import (
     is_valid_uid,
     validate_acquire,
     validate_layout,

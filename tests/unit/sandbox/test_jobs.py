@@ -14,11 +14,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from recording_operator.controllers.recordedfile import deletion_job
-from recording_operator.sandbox.jobs import JobController
-from recording_operator.sandbox.kube import KubeEmulator
-from recording_operator.sandbox.kube.patching import MERGE_PATCH
-from recording_operator.sandbox.pods import PodRunner
+from recording_operator.controllers.recordedfile.handlers import deletion_job
+from recording_sandbox.jobs import JobController
+from recording_sandbox.kube import KubeEmulator
+from recording_sandbox.kube.patching import MERGE_PATCH
+from recording_sandbox.pods import PodRunner
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 UID_LABEL = "batch.kubernetes.io/controller-uid"

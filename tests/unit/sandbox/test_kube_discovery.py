@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from recording_operator.sandbox.kube import KubeEmulator
+from recording_sandbox.kube import KubeEmulator
 
 CRD = yaml.safe_load((Path(__file__).parents[2] / "fixtures" / "kube" / "widget-crd.yaml").read_text())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recording_operator.sandbox.kube.faults import Fault, Faults
+from recording_sandbox.kube.faults import Fault, Faults
 
 
 def test_a_fault_answers_only_matching_requests_and_runs_out() -> None:

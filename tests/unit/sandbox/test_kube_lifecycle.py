@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from recording_operator.sandbox.kube import KubeEmulator
+from recording_sandbox.kube import KubeEmulator
 
 WIDGETS = "/apis/test.sandbox.io/v1/namespaces/default/widgets"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"

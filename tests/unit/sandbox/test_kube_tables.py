@@ -8,8 +8,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from recording_operator.sandbox.kube import render_table
-from recording_operator.sandbox.kube.tables import human_duration, jsonpath
+from recording_sandbox.kube import render_table
+from recording_sandbox.kube.tables import human_duration, jsonpath
 
 CRD = yaml.safe_load((Path(__file__).parents[2] / "fixtures" / "kube" / "widget-crd.yaml").read_text())
 NOW = datetime.datetime(2026, 1, 1, 0, 10, tzinfo=datetime.UTC)

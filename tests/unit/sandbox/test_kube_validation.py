@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from recording_operator.sandbox.kube.errors import Cause
-from recording_operator.sandbox.kube.validation import SchemaValidator, apply_defaults, prune, validate_schema
+from recording_sandbox.kube.errors import Cause
+from recording_sandbox.kube.validation import SchemaValidator, apply_defaults, prune, validate_schema
 
 
 def violations(schema: dict[str, Any], value: Any) -> list[tuple[str, str]]:

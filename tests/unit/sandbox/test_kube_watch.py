@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from recording_operator.sandbox.kube import KubeEmulator
-from recording_operator.sandbox.kube.watching import Watcher
+from recording_sandbox.kube import KubeEmulator
+from recording_sandbox.kube.watching import Watcher
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 

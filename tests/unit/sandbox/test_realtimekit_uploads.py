@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from recording_operator.sandbox.realtimekit.state import RealtimeKitState, Recording
+from recording_sandbox.realtimekit.state import RealtimeKitState, Recording
 
 
 def stopped(state: RealtimeKitState, body: dict[str, Any]) -> Recording:

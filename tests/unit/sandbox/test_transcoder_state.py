@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from recording_operator.sandbox.agora import AgoraState, ManualClock
-from recording_operator.sandbox.agora.transcoder import TranscoderError, TranscoderState
-from recording_operator.sandbox.agora.transcoder_validation import validate_transcoder
+from recording_sandbox.agora import AgoraState, ManualClock
+from recording_sandbox.agora.transcoder import TranscoderError, TranscoderState
+from recording_sandbox.agora.transcoder_validation import validate_transcoder
 
 CONFIG: dict[str, Any] = {
     "idleTimeout": 10,

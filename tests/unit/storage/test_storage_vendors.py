@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from recording_operator.api.common import StorageSpec
+from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage, vendor_endpoint
-
-from ..api.schema_rules import violations
-from ..api.test_cel_rules import SAMPLE, SPEC_SCHEMA
+from tests.unit.api.schema_rules import violations
+from tests.unit.api.test_cel_rules import SAMPLE, SPEC_SCHEMA
 
 KEYS = StorageCredentials(access_key="AKID", secret_key="secret")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recording_operator.api.common import StorageSpec
+from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage
 
 CREDS = StorageCredentials(access_key="acct", secret_key="azNZeQ==", credential='{"type": "service_account"}')

@@ -1,6 +1,6 @@
 """Agora Cloud Recording client (provider-contracts.md §1): async httpx, no Kubernetes imports."""
 
-from .errors import (
+from recording_operator.providers.agora.errors import (
     CODE_ALREADY_EXITING,
     CODE_ALREADY_STARTED,
     CODE_INVALID_PARAMETER,
@@ -16,7 +16,7 @@ from .errors import (
     AgoraError,
     is_retryable,
 )
-from .recording import (
+from recording_operator.providers.agora.recording import (
     DEFAULT_BASE_URLS,
     AcquireResult,
     AgoraCredentials,
@@ -29,7 +29,7 @@ from .recording import (
     parse_query,
     parse_stop,
 )
-from .retry import RetryPolicy
+from recording_operator.providers.agora.retry import RetryPolicy
 
 __all__ = [
     "CODE_ALREADY_EXITING",

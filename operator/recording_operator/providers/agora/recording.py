@@ -24,9 +24,9 @@ from typing import Any, Self
 
 import httpx
 
-from .errors import AgoraError
-from .retry import RetryPolicy
-from .transport import AgoraTransport
+from recording_operator.providers.agora.errors import AgoraError
+from recording_operator.providers.agora.retry import RetryPolicy
+from recording_operator.providers.agora.transport import AgoraTransport
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .errors import CODE_REQUEST_NOT_COMPLETED, AgoraError
+from recording_operator.providers.agora.errors import CODE_REQUEST_NOT_COMPLETED, AgoraError
 
 
 @dataclass(frozen=True)

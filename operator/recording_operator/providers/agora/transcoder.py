@@ -28,9 +28,9 @@ from typing import Any, Final, Self
 
 import httpx
 
-from .errors import AgoraError
-from .recording import DEFAULT_BASE_URLS, AgoraCredentials
-from .transport import AgoraTransport
+from recording_operator.providers.agora.errors import AgoraError
+from recording_operator.providers.agora.recording import DEFAULT_BASE_URLS, AgoraCredentials
+from recording_operator.providers.agora.transport import AgoraTransport
 
 log = logging.getLogger(__name__)
 

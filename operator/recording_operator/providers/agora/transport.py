@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from .errors import AgoraError
+from recording_operator.providers.agora.errors import AgoraError
 
 log = logging.getLogger(__name__)
 

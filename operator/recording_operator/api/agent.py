@@ -1,0 +1,205 @@
+"""The recorder ↔ controller wire contract: config file, environment variables, port, paths, `/status`
+JSON and the termination message. Both sides import it; neither imports the other.
+
+The controller writes one JSON file (a ConfigMap key mounted at `DEFAULT_CONFIG_PATH`) and starts the
+container with `recording-operator record --config DEFAULT_CONFIG_PATH`:
+
+```json
+{
+  "apiVersion": "recorder.recording.mediaops.io/v1",
+  "recording": {"namespace": "team-a", "name": "standup", "uid": "6f1c..."},
+  "spec": { ... LocalRecordingSpec as JSON (camelCase, as in the CR) ... },
+  "numbering": {"nextIndex": 0},
+  "agent": {"statsPeriodS": 1.0, "backoffInitialMs": 1000, "backoffMaxMs": 30000, "stopGraceS": 20.0}
+}
+```
+
+`numbering.nextIndex` is the `{index}` of the first file this Pod writes (the controller passes one
+past the highest index it has seen, so a replacement Pod never reuses a name); `agent` is optional.
+
+Secrets come from environment variables (the controller maps Secret keys to them with
+`valueFrom.secretKeyRef`), never from the file: `ENV_*` below. Nothing secret is logged or served.
+
+`spec.input.tls.caConfigMapRef` (PEM CA certificates, not secret): the controller mounts that
+ConfigMap key read-only as the file DEFAULT_TLS_CA_PATH and names it in `$RECORDER_TLS_CA_FILE`
+(an environment value, like `$RECORDER_WORK_DIR`, so the sandbox's Pod runner rewrites it to its
+local copy); FFmpeg gets it as `-ca_file`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from recording_operator.api.v1alpha1.common import Model
+from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec, RecordingStats
+
+CONFIG_API_VERSION = "recorder.recording.mediaops.io/v1"
+#: Where the controller mounts the config file (ConfigMap key `config.json`).
+DEFAULT_CONFIG_PATH = "/etc/recorder/config.json"
+CONFIG_FILE_KEY = "config.json"
+#: Writable scratch directory for FFmpeg output (an emptyDir); override with ENV_WORK_DIR.
+DEFAULT_WORK_DIR = "/var/lib/recorder"
+#: Where a `vendor: volume` claim is mounted (its `subPath` applied by the mount); override with ENV_VOLUME_DIR.
+DEFAULT_VOLUME_DIR = "/recordings"
+#: HTTP port of `GET /status`, `/metrics`, `/healthz` (container port name `http`).
+HTTP_PORT = 8090
+HTTP_PORT_NAME = "http"
+STATUS_PATH = "/status"
+METRICS_PATH = "/metrics"
+HEALTH_PATH = "/healthz"
+
+#: Storage credentials (see storage/__init__.py for what each means per vendor).
+#: Storage credentials the controller maps from the storage Secret (`storage.StorageCredentials.from_env`).
+ENV_STORAGE_ACCESS_KEY = "STORAGE_ACCESS_KEY"
+ENV_STORAGE_SECRET_KEY = "STORAGE_SECRET_KEY"
+ENV_STORAGE_SESSION_TOKEN = "STORAGE_SESSION_TOKEN"
+ENV_STORAGE_CREDENTIAL = "STORAGE_CREDENTIAL"
+#: SRT `passphrase` from `spec.input.passphraseSecretRef`.
+ENV_SRT_PASSPHRASE = "SRT_PASSPHRASE"
+ENV_WORK_DIR = "RECORDER_WORK_DIR"
+ENV_VOLUME_DIR = "RECORDER_VOLUME_DIR"
+ENV_HTTP_PORT = "RECORDER_HTTP_PORT"
+#: The CA bundle of `spec.input.tls.caConfigMapRef` inside the Pod: a configMap volume with one item,
+#: beside (not under) the config mount, whose ConfigMap volume is read-only.
+DEFAULT_TLS_CA_DIR = "/etc/recorder-tls"
+TLS_CA_FILE_NAME = "ca.crt"
+DEFAULT_TLS_CA_PATH = f"{DEFAULT_TLS_CA_DIR}/{TLS_CA_FILE_NAME}"
+ENV_TLS_CA_FILE = "RECORDER_TLS_CA_FILE"
+#: Where the agent writes its termination message on exit (the container's `terminationMessagePath`).
+ENV_TERMINATION_LOG = "RECORDER_TERMINATION_LOG"
+
+
+class RecordingIdentity(Model):
+    """Which LocalRecording this Pod records for."""
+
+    namespace: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253)
+    uid: str = Field(default="", max_length=64)
+
+
+class Numbering(Model):
+    """Where file numbering starts (`{index}` of the first file)."""
+
+    nextIndex: int = Field(default=0, ge=0, le=99_999_999)
+
+
+class AgentTuning(Model):
+    """Agent timings; defaults suit production, tests shorten them."""
+
+    statsPeriodS: float = Field(default=1.0, gt=0, le=60, description="`-stats_period` (s).")
+    backoffInitialMs: int = Field(
+        default=1000, ge=0, description="First restart delay (ms), doubled per failure."
+    )
+    backoffMaxMs: int = Field(default=30000, ge=0, description="Restart delay cap (ms).")
+    stopGraceS: float = Field(default=20.0, gt=0, description="SIGTERM → SIGKILL wait for FFmpeg (s).")
+    uploadAttempts: int = Field(default=5, ge=1, description="Tries per file at shutdown before giving up.")
+
+
+class RecorderConfig(Model):
+    """The mounted config file (module docstring)."""
+
+    apiVersion: Literal["recorder.recording.mediaops.io/v1"] = "recorder.recording.mediaops.io/v1"
+    recording: RecordingIdentity
+    spec: LocalRecordingSpec
+    numbering: Numbering = Field(default_factory=Numbering)
+    agent: AgentTuning = Field(default_factory=AgentTuning)
+
+    def to_json(self) -> str:
+        """Serialize as the controller writes it (unset optional fields omitted)."""
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
+
+
+# --- GET /status and the termination message ---
+# The JSON served at `GET /status` by the recorder agent; the controller parses it with `RecorderStatus`.
+#
+# `GET /status?sinceIndex=N` returns only files with `index >= N` (the controller passes one past the
+# last file it has turned into a RecordedFile); `filesClosed`/`totalBytes` always count every file.
+
+
+RecorderPhase = Literal["Starting", "Recording", "Reconnecting", "Stopping", "Stopped", "Failed"]
+
+
+class ClosedFile(Model):
+    """One finished file: closed by FFmpeg and (unless `uploaded` is false) in storage."""
+
+    index: int = Field(ge=0, description="`{index}` of the file; unique within the recording.")
+    name: str = Field(description="File name with extension (no directories).")
+    key: str = Field(description="Object key in the bucket, or path relative to the volume root.")
+    location: str = Field(
+        description="`s3://bucket/key`, `gs://…`, `azblob://account/container/…` or `volume://claim/…`."
+    )
+    format: str = Field(description="Output format (spec.output.format).")
+    sizeBytes: int = Field(ge=0, description="File size in bytes (filesystem).")
+    durationMs: int | None = Field(default=None, ge=0, description="Media duration, ms.")
+    startedAt: str = Field(description="Wall-clock start of the file's media (RFC 3339, UTC).")
+    uploaded: bool = Field(default=False, description="True once stored (and deleted locally).")
+    uploadedAt: str | None = None
+    partial: bool = Field(
+        default=False, description="Closed by a crash of FFmpeg, not by the muxer (still playable)."
+    )
+
+
+class RecordingRef(Model):
+    """The recording this agent serves (from the config file)."""
+
+    namespace: str
+    name: str
+    uid: str = ""
+
+
+class RecorderStatus(Model):
+    """The whole `/status` document."""
+
+    recording: RecordingRef
+    phase: RecorderPhase = "Starting"
+    startedAt: str = Field(description="When the agent started (RFC 3339).")
+    stoppedAt: str | None = None
+    stats: RecordingStats = Field(default_factory=RecordingStats)
+    files: list[ClosedFile] = Field(default_factory=list, description="Closed files, by index.")
+    filesClosed: int = Field(default=0, ge=0, description="Count of all closed files.")
+    totalBytes: int = Field(default=0, ge=0, description="Sum of closed file sizes (bytes).")
+    uploadPending: int = Field(default=0, ge=0, description="Closed files not yet stored.")
+    nextIndex: int = Field(default=0, ge=0, description="`{index}` of the next file.")
+    reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts.")
+    sessions: int = Field(default=0, ge=0, description="FFmpeg runs started.")
+    playlist: str | None = Field(default=None, description="hls: location of the uploaded playlist.")
+    lastError: str | None = Field(default=None, description="Last FFmpeg/upload error (secrets redacted).")
+    lastErrorAt: str | None = None
+
+
+#: Kubernetes keeps at most this many bytes of a container's termination message (kubelet truncates).
+TERMINATION_MESSAGE_MAX_BYTES = 4096
+
+
+class TerminationMessage(Model):
+    """What the agent writes to its termination message file when it exits: the newest stored
+    files, so the controller learns about files the agent stored in the moments before it exited
+    (after the controller's last `/status` poll) from the Pod object itself, even after an operator
+    restart. Read from `status.containerStatuses[].state.terminated.message`.
+    """
+
+    files: list[ClosedFile] = Field(default_factory=list, description="Newest stored files, by index.")
+
+    @classmethod
+    def of(cls, status: RecorderStatus) -> str:
+        """The message for `status`: its stored files, newest first dropped last, so that the JSON
+        fits TERMINATION_MESSAGE_MAX_BYTES (bytes)."""
+        stored = [f for f in status.files if f.uploaded]
+        for start in range(len(stored) + 1):
+            text = cls(files=stored[start:]).model_dump_json(exclude_none=True)
+            if len(text.encode()) <= TERMINATION_MESSAGE_MAX_BYTES:
+                return text
+        return cls().model_dump_json()
+
+    @classmethod
+    def parse(cls, text: str | None) -> list[ClosedFile]:
+        """The stored files of a termination message; [] when absent, truncated or not ours."""
+        if not text:
+            return []
+        try:
+            return cls.model_validate_json(text).files
+        except ValidationError:
+            return []

@@ -1,0 +1,597 @@
+"""CloudRecording: a provider-side recording session (Agora Cloud Recording).
+
+The `agora` block mirrors the body of Agora's `start` request (provider-contracts.md §1.4) with
+Agora's own field names, so a user can paste from Agora's documentation. `storageConfig` and
+`token` are not pasted: they are built from `spec.storage` and Secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from recording_operator.api.v1alpha1.common import (
+    Condition,
+    DeletionPolicy,
+    Duration,
+    FilesSummary,
+    LocalObjectReference,
+    Model,
+    SecretKeySelector,
+    StorageSpec,
+)
+from recording_operator.api.v1alpha1.storage_regions import REGION_CODES
+
+IMMUTABLE = "self == oldSelf"
+
+
+def _region_rules() -> list[Any]:
+    """One CEL rule per Agora vendor with a region table (agora-storage-regions.md): the region name
+    must be one of the vendor's, matched case-insensitively with `-` and `_` alike (as
+    `providers.agora.storage.agora_storage_codes` maps it)."""
+    rules = []
+    for vendor, table in REGION_CODES.items():
+        names = sorted(table, key=lambda n: table[n])
+        pattern = "(?i)^(" + "|".join(n.replace("_", "[-_]") for n in names) + ")$"
+        rules.append(
+            {
+                "rule": f"self.provider != 'agora' || self.storage.vendor != '{vendor}' || "
+                f"(has(self.storage.region) && self.storage.region.matches('{pattern}'))",
+                "message": f"Agora has no {vendor} storage region of that name; use one of "
+                + ", ".join(n.replace("_", "-") for n in names),
+            }
+        )
+    return rules
+
+
+#: Agora UID lists: decimal uint32 strings or `#allstream#` (§1.4; OBSERVED uint32 rule).
+UidEntry = Annotated[str, Field(pattern=r"^([0-9]{1,10}|#allstream#)$")]
+UidList = Annotated[list[UidEntry], Field(max_length=32)]
+
+
+def _immutable(what: str) -> dict[str, Any]:
+    return {"x-kubernetes-validations": [{"rule": IMMUTABLE, "message": f"{what} is immutable"}]}
+
+
+class LayoutRegion(Model):
+    """One window of a custom mix layout (`mixedVideoLayout: 3`); coordinates are fractions of the canvas."""
+
+    uid: str | None = Field(default=None, pattern=r"^[0-9]{1,10}$", description="User shown in this window.")
+    x_axis: float = Field(ge=0, le=1, description="Left edge, fraction of the canvas width.")
+    y_axis: float = Field(ge=0, le=1, description="Top edge, fraction of the canvas height.")
+    width: float = Field(ge=0, le=1, description="Width, fraction of the canvas width.")
+    height: float = Field(ge=0, le=1, description="Height, fraction of the canvas height.")
+    alpha: float | None = Field(default=None, ge=0, le=1, description="Opacity, default 1.")
+    render_mode: Literal[0, 1] | None = Field(default=None, description="0 crop to fill, 1 fit.")
+
+
+class BackgroundConfig(Model):
+    """Per-user background image shown while that user sends no video."""
+
+    uid: str = Field(pattern=r"^[0-9]{1,10}$", description="User ID.")
+    image_url: str = Field(
+        pattern=r"^https://", max_length=2048, description="HTTPS URL of a JPG/BMP, ≤6 MB."
+    )
+    render_mode: Literal[0, 1] | None = Field(default=None, description="0 crop to fill, 1 fit.")
+
+
+class LayoutFields(Model):
+    """The mix layout; sent whole by `updateLayout` (a full overwrite, §1.7)."""
+
+    maxResolutionUid: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,10}$", description="Large window's user (vertical layout)."
+    )
+    mixedVideoLayout: Literal[0, 1, 2, 3] | None = Field(
+        default=None, description="0 floating, 1 adaptive, 2 vertical (needs maxResolutionUid), 3 custom."
+    )
+    backgroundColor: str | None = Field(
+        default=None, pattern=r"^#[0-9A-Fa-f]{6}$", description="Canvas colour `#RRGGBB`, default #000000."
+    )
+    backgroundImage: str | None = Field(default=None, max_length=2048, description="Canvas background URL.")
+    defaultUserBackgroundImage: str | None = Field(
+        default=None, max_length=2048, description="Shown for a user without video."
+    )
+    layoutConfig: list[LayoutRegion] | None = Field(
+        default=None, max_length=17, description="Custom layout windows (mixedVideoLayout 3), ≤17."
+    )
+    backgroundConfig: list[BackgroundConfig] | None = Field(default=None, max_length=17)
+
+
+class TranscodingConfig(LayoutFields):
+    """Mixed-stream output (mix mode only): canvas size, fps, bitrate and layout (§1.4)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.mixedVideoLayout) || self.mixedVideoLayout != 2 || has(self.maxResolutionUid)",
+                    "message": "mixedVideoLayout 2 (vertical) needs maxResolutionUid",
+                },
+                {
+                    "rule": "!has(self.mixedVideoLayout) || self.mixedVideoLayout != 3 || has(self.layoutConfig)",
+                    "message": "mixedVideoLayout 3 (custom) needs layoutConfig",
+                },
+                {
+                    "rule": "(has(self.width) ? self.width : 360) * (has(self.height) ? self.height : 640)"
+                    " <= 1920 * 1080",
+                    "message": "width × height must not exceed 1920 × 1080",
+                },
+            ]
+        }
+    }
+
+    width: int | None = Field(default=None, ge=16, le=1920, description="Canvas width in px, default 360.")
+    height: int | None = Field(default=None, ge=16, le=1920, description="Canvas height in px, default 640.")
+    fps: int | None = Field(default=None, ge=1, le=30, description="Frames per second, default 15.")
+    bitrate: int | None = Field(
+        default=None, ge=1, le=10000, description="Video bitrate in kbps, default 500."
+    )
+
+
+class RecordingConfig(Model):
+    """Which streams are recorded and how (individual and mix modes, §1.4)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"!(has(self.subscribe{k}Uids) && has(self.unsubscribe{k}Uids))",
+                    "message": f"subscribe{k}Uids and unsubscribe{k}Uids are mutually exclusive",
+                }
+                for k in ("Audio", "Video")
+            ]
+        }
+    }
+
+    channelType: Literal[0, 1] = Field(default=0, description="0 communication, 1 live broadcast.")
+    maxIdleTime: int | None = Field(
+        default=None,
+        ge=5,
+        le=2592000,
+        description="Seconds without users before Agora ends the task (default 30).",
+    )
+    streamTypes: Literal[0, 1, 2] | None = Field(
+        default=None, description="0 audio, 1 video, 2 both (default)."
+    )
+    videoStreamType: Literal[0, 1] | None = Field(default=None, description="0 high stream (default), 1 low.")
+    subscribeAudioUids: UidList | None = Field(
+        default=None, description="Audio of these users; `#allstream#`."
+    )
+    unsubscribeAudioUids: UidList | None = Field(default=None, description="Audio of everyone but these.")
+    subscribeVideoUids: UidList | None = Field(
+        default=None, description="Video of these users; `#allstream#`."
+    )
+    unsubscribeVideoUids: UidList | None = Field(default=None, description="Video of everyone but these.")
+    subscribeUidGroup: Literal[0, 1, 2, 3, 4, 5] | None = Field(
+        default=None, description="Individual mode (required there): 0 = 1–2 UIDs, 1 = 3–7, … 5 = 33–49."
+    )
+    streamMode: Literal["default", "standard", "original"] | None = Field(
+        default=None, description="Individual mode output stream mode."
+    )
+    audioProfile: Literal[0, 1, 2] | None = Field(default=None, description="Mix mode audio profile.")
+    transcodingConfig: TranscodingConfig | None = Field(default=None, description="Mix mode only.")
+
+
+class RecordingFileConfig(Model):
+    """Output file types (§1.4): `[hls]` (default) or `[hls, mp4]`; `[mp4]` alone is an Agora error."""
+
+    avFileType: list[Literal["hls", "mp4"]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "'hls' in self",
+                    "message": "avFileType must include hls; [mp4] alone is rejected by Agora",
+                }
+            ]
+        },
+    )
+
+
+class SnapshotConfig(Model):
+    """Screenshots (individual mode only, §1.4)."""
+
+    captureInterval: int | None = Field(
+        default=None, ge=5, le=3600, description="Seconds between screenshots."
+    )
+    fileType: list[Literal["jpg"]] = Field(min_length=1, max_length=1, description="Must be [jpg].")
+
+
+class RtmpOutput(Model):
+    """One CDN push target."""
+
+    rtmpUrl: str = Field(pattern=r"^rtmps?://", max_length=2048, description="rtmp:// or rtmps:// URL.")
+
+
+class ServiceParam(Model):
+    """`serviceParam` of an extension service: web page recording or CDN push (§1.4)."""
+
+    url: str | None = Field(
+        default=None, max_length=4096, description="web_recorder_service: page to record."
+    )
+    audioProfile: Literal[0, 1, 2] | None = None
+    videoWidth: int | None = Field(default=None, ge=1, le=1920)
+    videoHeight: int | None = Field(default=None, ge=1, le=1920)
+    maxRecordingHour: int | None = Field(default=None, ge=1, le=720, description="Hours before Agora stops.")
+    videoBitrate: int | None = Field(
+        default=None, ge=1, description="kbps; default 2000 at ≥1280×720, else 1500."
+    )
+    videoFps: int | None = Field(default=None, ge=5, le=60)
+    mobile: bool | None = None
+    maxVideoDuration: int | None = Field(default=None, ge=30, le=240, description="Minutes per MP4 file.")
+    readyTimeout: int | None = Field(default=None, ge=0, le=60, description="Seconds; 0 = off.")
+    outputs: list[RtmpOutput] | None = Field(default=None, max_length=1, description="rtmp_publish_service.")
+
+
+class ExtensionService(Model):
+    """An extension service (web mode)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.serviceName != 'web_recorder_service' || (has(self.serviceParam.url) && "
+                    "has(self.serviceParam.audioProfile) && has(self.serviceParam.videoWidth) && "
+                    "has(self.serviceParam.videoHeight) && has(self.serviceParam.maxRecordingHour))",
+                    "message": "web_recorder_service needs url, audioProfile, videoWidth, videoHeight and "
+                    "maxRecordingHour",
+                },
+                {
+                    "rule": "self.serviceName != 'rtmp_publish_service' || has(self.serviceParam.outputs)",
+                    "message": "rtmp_publish_service needs outputs",
+                },
+            ]
+        }
+    }
+
+    serviceName: Literal["web_recorder_service", "rtmp_publish_service"]
+    errorHandlePolicy: Literal["error_abort", "error_ignore"] | None = None
+    serviceParam: ServiceParam
+
+
+class ExtensionServiceConfig(Model):
+    """Web page recording and CDN push (web mode, §1.4)."""
+
+    errorHandlePolicy: Literal["error_abort"] | None = None
+    extensionServices: list[ExtensionService] = Field(min_length=1, max_length=2)
+
+
+class RtcToken(Model):
+    """The RTC token the recorder joins with (needed when the project has an App Certificate).
+
+    Exactly one of `secretRef` (a ready token that outlives the recording: Agora cannot be given a
+    new one, §1.4) and `appCertificateSecretRef` (the App Certificate: the operator mints an
+    AccessToken2 token for `channel` and `uid`, valid `resourceExpiredHour` + 10 min, never stored
+    nor logged; AccessToken2 tokens live at most 24 h, so minting needs `resourceExpiredHour` ≤ 23).
+    """
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.secretRef) != has(self.appCertificateSecretRef)",
+                    "message": "set exactly one of secretRef and appCertificateSecretRef",
+                }
+            ]
+        }
+    }
+
+    secretRef: SecretKeySelector | None = Field(
+        default=None, description="Secret key holding a token that outlives the recording."
+    )
+    appCertificateSecretRef: SecretKeySelector | None = Field(
+        default=None, description="Secret key holding the App Certificate; the operator mints the token."
+    )
+
+
+class AgoraRecordingSpec(Model):
+    """Agora Cloud Recording parameters (provider-contracts.md §1.3–§1.4)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.mode != 'web' || has(self.extensionServiceConfig)",
+                    "message": "web mode requires extensionServiceConfig",
+                },
+                {
+                    "rule": "self.mode == 'web' || !has(self.extensionServiceConfig)",
+                    "message": "extensionServiceConfig is for web mode only",
+                },
+                {
+                    "rule": "self.mode != 'individual' || (has(self.recordingConfig) && "
+                    "has(self.recordingConfig.subscribeUidGroup))",
+                    "message": "individual mode requires recordingConfig.subscribeUidGroup",
+                },
+                {
+                    "rule": "self.mode == 'individual' || !has(self.snapshotConfig)",
+                    "message": "snapshotConfig is for individual mode only",
+                },
+                {
+                    "rule": "self.mode == 'mix' || !has(self.recordingConfig) || "
+                    "!has(self.recordingConfig.transcodingConfig)",
+                    "message": "recordingConfig.transcodingConfig is for mix mode only",
+                },
+                {
+                    "rule": "self.mode != 'web' || !has(self.recordingConfig)",
+                    "message": "recordingConfig is not used in web mode",
+                },
+                {"rule": "int(self.uid) <= 4294967295", "message": "uid must be at most 4294967295"},
+                {
+                    "rule": "!has(self.token) || !has(self.token.appCertificateSecretRef) || "
+                    "self.resourceExpiredHour <= 23",
+                    "message": "a minted token lives at most 24 h: appCertificateSecretRef needs "
+                    "resourceExpiredHour <= 23",
+                },
+            ]
+        }
+    }
+
+    appId: str = Field(min_length=1, max_length=64, json_schema_extra=_immutable("appId"))
+    channel: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]+$",
+        description="Channel name (Agora `cname`); immutable.",
+        json_schema_extra=_immutable("channel"),
+    )
+    uid: str = Field(
+        pattern=r"^[1-9][0-9]{0,9}$",
+        description="The recorder's UID in the channel, a decimal in 1..4294967295 unused by anyone else; immutable.",
+        json_schema_extra=_immutable("uid"),
+    )
+    mode: Literal["individual", "mix", "web"] = Field(
+        default="mix", description="Recording mode; immutable.", json_schema_extra=_immutable("mode")
+    )
+    region: Literal["CN", "AP", "EU", "NA"] | None = Field(
+        default=None, description="acquire `clientRequest.region`; the storage region must match it."
+    )
+    resourceExpiredHour: int = Field(
+        default=72,
+        ge=1,
+        le=720,
+        description="Hours after start during which the session can be queried/stopped.",
+    )
+    token: RtcToken | None = Field(default=None, description="RTC token (individual and mix modes).")
+    recordingConfig: RecordingConfig | None = None
+    recordingFileConfig: RecordingFileConfig | None = None
+    snapshotConfig: SnapshotConfig | None = None
+    extensionServiceConfig: ExtensionServiceConfig | None = None
+
+
+class RealtimeKitAudioConfig(Model):
+    """Composite audio (RealtimeKit `audio_config`, §3.3.1); a separate audio file only when given."""
+
+    channel: Literal["mono", "stereo"] | None = Field(default=None, description="Default stereo.")
+    codec: Literal["MP3", "AAC"] | None = Field(
+        default=None, description="Default AAC (forced vorbis with VP8/VP9)."
+    )
+    export_file: bool | None = None
+
+
+class RealtimeKitWatermark(Model):
+    """An image over the composite video."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    position: Literal["left top", "right top", "left bottom", "right bottom"] | None = None
+    size: dict[str, int] | None = Field(default=None, description="`{width, height}` in px.")
+
+
+class RealtimeKitVideoConfig(Model):
+    """Composite video (RealtimeKit `video_config`, §3.3.1): H264 → MP4, VP8/VP9 → WebM."""
+
+    codec: Literal["H264", "VP8", "VP9"] | None = Field(default=None, description="Default H264.")
+    width: int | None = Field(default=None, ge=1, le=1920, description="px, default 1280.")
+    height: int | None = Field(default=None, ge=1, le=1920, description="px, default 720.")
+    export_file: bool | None = None
+    watermark: RealtimeKitWatermark | None = None
+
+
+class RealtimeKitComposite(Model):
+    """A composite recording: RealtimeKit's own start fields (§3.3.1), pasted as documented."""
+
+    max_seconds: int | None = Field(
+        default=None, ge=60, le=86400, description="Auto-stop after this many seconds."
+    )
+    file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
+    allow_multiple_recordings: bool | None = None
+    audio_config: RealtimeKitAudioConfig | None = None
+    video_config: RealtimeKitVideoConfig | None = None
+    rtmp_out_config: dict[str, str] | None = Field(default=None, description="`{rtmp_url}`: livestream too.")
+    url: str | None = Field(
+        default=None, max_length=4096, description="Record this page instead of the default UI."
+    )
+
+
+class RealtimeKitTrackLayer(Model):
+    """A track-recording layer (§3.3.2): audio only today."""
+
+    file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
+    media_kind: Literal["audio"] | None = None
+
+
+class RealtimeKitTrack(Model):
+    """A track recording (§3.3.2): one audio WebM per peer in the RealtimeKit bucket."""
+
+    layers: dict[str, RealtimeKitTrackLayer] | None = Field(
+        default=None, description="Default: one layer `default`."
+    )
+    user_ids: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        default=None, max_length=100, description="Record only these participants (current and future)."
+    )
+
+
+class RealtimeKitRecordingSpec(Model):
+    """Cloudflare RealtimeKit recording parameters (provider-contracts.md §3)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.type != 'composite' || !has(self.track)",
+                    "message": "track settings need type track",
+                },
+                {
+                    "rule": "self.type != 'track' || !has(self.composite)",
+                    "message": "composite settings need type composite",
+                },
+            ]
+        }
+    }
+
+    accountId: str = Field(min_length=1, max_length=32, json_schema_extra=_immutable("accountId"))
+    appId: str = Field(min_length=1, max_length=32, json_schema_extra=_immutable("appId"))
+    meetingId: str = Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="The meeting to record (a UUID); immutable.",
+        json_schema_extra=_immutable("meetingId"),
+    )
+    type: Literal["composite", "track"] = Field(
+        default="composite",
+        description="composite: one mixed file; track: audio per peer. Immutable.",
+        json_schema_extra=_immutable("type"),
+    )
+    composite: RealtimeKitComposite | None = None
+    track: RealtimeKitTrack | None = None
+
+
+class FileRetention(Model):
+    """Automatic deletion of recorded files."""
+
+    deleteAfter: Duration = Field(
+        description="Delete each file this long after the operator first saw it reported, e.g. 168h."
+    )
+
+
+class CloudRecordingSpec(Model):
+    """Desired state of a CloudRecording."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.provider != 'agora' || has(self.agora)",
+                    "message": "provider agora needs spec.agora",
+                },
+                {
+                    "rule": "self.state != 'Paused' || self.provider != 'agora' || self.agora.mode == 'web'",
+                    "message": "state Paused is supported in Agora web mode only (onhold)",
+                },
+                {
+                    "rule": "self.provider != 'agora' || self.storage.vendor in "
+                    "['s3', 's3-compatible', 'aliyun', 'tencent', 'azure', 'gcs', 'huawei', 'baidu']",
+                    "message": "Agora stores to s3, s3-compatible, aliyun, tencent, azure, gcs, huawei or baidu",
+                },
+                {
+                    "rule": "self.provider != 'agora' || (has(self.storage.bucket) && "
+                    "has(self.storage.credentialsSecretRef))",
+                    "message": "Agora storage needs bucket and credentialsSecretRef",
+                },
+                {
+                    "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
+                    "message": "s3-compatible storage needs endpoint",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
+                    "message": "provider realtimekit needs spec.realtimeKit",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
+                    "['realtimekit-bucket', 's3', 'azure', 'digitalocean', 'gcs', 'sftp']",
+                    "message": "RealtimeKit stores to realtimekit-bucket, s3, azure, digitalocean, gcs or sftp",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || self.realtimeKit.type != 'track' || "
+                    "self.storage.vendor == 'realtimekit-bucket'",
+                    "message": "RealtimeKit track recordings are written to the realtimekit-bucket only",
+                },
+                {
+                    "rule": "self.provider != 'realtimekit' || self.storage.vendor == 'realtimekit-bucket' || "
+                    "has(self.storage.credentialsSecretRef)",
+                    "message": "RealtimeKit external storage needs credentialsSecretRef",
+                },
+                *_region_rules(),
+            ]
+        }
+    }
+
+    provider: Literal["agora", "realtimekit"] = Field(
+        default="agora", description="Recording service; immutable.", json_schema_extra=_immutable("provider")
+    )
+    state: Literal["Recording", "Paused", "Stopped"] = Field(
+        default="Recording",
+        description="Recording runs a session; Stopped stops it and keeps the resource and files; back to "
+        "Recording starts a new session. Paused: RealtimeKit pause, or Agora web mode `onhold`.",
+    )
+    maxDuration: Duration | None = Field(default=None, description="Stop each session after this long.")
+    deletionPolicy: DeletionPolicy = Field(
+        default="Delete",
+        description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "
+        "stored files) before it goes. Orphan: leave the session running and the files (objects and data) alone.",
+    )
+    credentialsSecretRef: LocalObjectReference = Field(
+        description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
+        "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
+    )
+    storage: StorageSpec
+    retention: FileRetention | None = Field(
+        default=None,
+        description="Automatic deletion of the recorded files (each RecordedFile's expiresAt); absent: keep.",
+    )
+    agora: AgoraRecordingSpec | None = None
+    realtimeKit: RealtimeKitRecordingSpec | None = None
+
+
+class SessionRecord(Model):
+    """A finished session, kept in `status.sessions` (most recent last)."""
+
+    resourceId: str | None = None
+    sid: str | None = None
+    recordingId: str | None = None
+    startedAt: str | None = None
+    stoppedAt: str | None = None
+    stopReason: str | None = None
+    fileCount: int | None = None
+
+
+class AppliedConfig(Model):
+    """Digests of the configuration last accepted by the provider, to turn spec edits into update calls."""
+
+    streamSubscribe: str | None = Field(default=None, description="Digest of the subscription lists.")
+    layout: str | None = Field(default=None, description="Digest of the mix layout.")
+    storage: str | None = Field(default=None, description="Digest of the storage configuration.")
+    onhold: bool | None = Field(default=None, description="Web mode onhold as last sent.")
+
+
+class CloudRecordingStatus(Model):
+    """Observed state of a CloudRecording."""
+
+    observedGeneration: int | None = None
+    phase: Literal["Pending", "Starting", "Recording", "Paused", "Stopping", "Stopped", "Failed"] | None = (
+        None
+    )
+    resourceId: str | None = Field(default=None, description="Agora resource ID of the current session.")
+    sid: str | None = Field(default=None, description="Agora session ID of the current session.")
+    recordingId: str | None = Field(
+        default=None, description="RealtimeKit recording ID of the current session."
+    )
+    recordingStatus: str | None = Field(
+        default=None,
+        description="RealtimeKit status as last seen: INVOKED, RECORDING, PAUSED, UPLOADING, UPLOADED, ERRORED.",
+    )
+    startedAt: str | None = None
+    stoppedAt: str | None = None
+    stopReason: str | None = None
+    providerStatus: int | None = Field(
+        default=None, description="Agora serverResponse.status as last queried."
+    )
+    uploadingStatus: str | None = Field(default=None, description="Agora stop `uploadingStatus`.")
+    files: FilesSummary | None = None
+    sessions: list[SessionRecord] | None = Field(
+        default=None, max_length=10, description="Past sessions, ≤10."
+    )
+    applied: AppliedConfig | None = None
+    conditions: list[Condition] | None = None

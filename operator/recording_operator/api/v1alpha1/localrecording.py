@@ -1,0 +1,590 @@
+"""LocalRecording: one recorder Pod (FFmpeg + the recorder agent) capturing a live input into files.
+
+Mirrors the Recordings module of seed 004 (Callaba Engine) in Kubernetes terms. Field names follow
+FFmpeg's option names where a field maps to one (`preset`, `crf`, `pixelFormat` = `-pix_fmt`,
+`sampleRate` = `-ar`, `streamid`, `segmentDuration` = `-segment_time`/`-hls_time`). The facts the
+rules rest on were measured on Debian's FFmpeg 5.1 (recorder-notes.md §3).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field
+
+from recording_operator.api.v1alpha1.common import (
+    Condition,
+    DeletionPolicy,
+    Duration,
+    FilesSummary,
+    Model,
+    SecretKeySelector,
+    StorageSpec,
+)
+
+#: Input URL schemes the recorder pulls from (recorder-notes.md §3.1, §3.7). `file:`, `concat:`,
+#: `subfile:`, `data:`, `pipe:` and every other FFmpeg protocol are rejected by the CRD.
+PULL_SCHEMES = ("srt", "rtmp", "rtmps", "rtsp", "rtsps", "http", "https", "udp", "rtp", "rist")
+#: Protocols the recorder can listen on (the Pod is the server; the operator creates a Service).
+LISTEN_PROTOCOLS = ("srt", "rtmp", "udp", "rist")
+INPUT_URL_PATTERN = r"^(" + "|".join(PULL_SCHEMES) + r")://[^\s\\|]+$"
+#: Pull schemes that run over TLS and take `input.tls` (srt and rist have their own encryption).
+TLS_SCHEMES = ("https", "rtmps", "rtsps")
+#: CEL: the URL is HLS or DASH over https (the recorder's `input_kind`: path ends in .m3u8 / .mpd).
+_HTTPS_MANIFEST = "self.url.matches('(?i)^https://[^?#]*\\\\.(m3u8|mpd)([?#]|$)')"
+_INSECURE = "has(self.tls) && has(self.tls.insecureSkipVerify) && self.tls.insecureSkipVerify"
+
+#: `output.fileNameTemplate`: letters, digits, `.`, `_`, `-` and the placeholders `{recording}`,
+#: `{namespace}`, `{index}`, `{start}` / `{start:<strftime>}` (codes %Y %m %d %H %M %S %j only).
+#: No path separators, no spaces, no leading dot (LiveKit's `clean()` guard, recorder-notes.md §2.2).
+FILE_NAME_TEMPLATE_PATTERN = (
+    r"^([A-Za-z0-9_-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})"
+    r"([A-Za-z0-9_.-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})*$"
+)
+DEFAULT_FILE_NAME_TEMPLATE = "{recording}-{start:%Y%m%d-%H%M%S}-{index}"
+
+OutputFormat = Literal["mp4", "mkv", "flv", "mpegts", "hls", "mp3", "avi"]
+VideoCodec = Literal["h264", "hevc"]
+AudioCodec = Literal["aac", "mp3", "opus"]
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+PixelFormat = Literal["yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "nv12"]
+SampleRate = Literal[8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000]
+
+
+class ListenInput(Model):
+    """The recorder is the server: a publisher pushes to the recorder Pod's Service on `port`."""
+
+    protocol: Literal["srt", "rtmp", "udp", "rist"] = Field(
+        description="srt (listener mode), rtmp (`-listen 1`), udp (MPEG-TS datagrams) or rist (`rist://@`)."
+    )
+    port: int = Field(ge=1024, le=65535, description="Port the recorder listens on (non-root: ≥ 1024).")
+
+
+class ConfigMapKeySelector(Model):
+    """One key of a ConfigMap in the same namespace (core/v1 ConfigMapKeySelector without `optional`)."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the ConfigMap.")
+    key: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key inside the ConfigMap's data (or binaryData).",
+    )
+
+
+class InputTLS(Model):
+    """How the recorder verifies the TLS server of an https, rtmps or rtsps source.
+
+    Names follow Go's crypto/tls `Config` and the Prometheus Operator's `SafeTLSConfig`. Absent, the
+    source's certificate chain is verified against the recorder image's system trust store
+    (`/etc/ssl/certs/ca-certificates.crt`) and its host name against the URL's host. What FFmpeg 5.1
+    can verify per input kind (recorder/ffmpeg.py `tls_args`): progressive https and rtmps fully;
+    HLS/DASH over https and rtsps not at all, so those need `insecureSkipVerify: true`.
+    """
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.insecureSkipVerify) && self.insecureSkipVerify) || "
+                    "(!has(self.caConfigMapRef) && !has(self.serverName))",
+                    "message": "tls.insecureSkipVerify turns verification off: remove caConfigMapRef and serverName",
+                }
+            ]
+        }
+    }
+
+    insecureSkipVerify: bool = Field(
+        default=False,
+        description=(
+            "Do not verify the source's certificate chain and host name (FFmpeg `tls_verify` 0): anyone "
+            "on the path can impersonate the source. For test sources only; required for HLS/DASH over "
+            "https and for rtsps, which FFmpeg 5.1 cannot verify."
+        ),
+    )
+    caConfigMapRef: ConfigMapKeySelector | None = Field(
+        default=None,
+        description=(
+            "A ConfigMap key holding PEM CA certificates to trust instead of the system's (FFmpeg "
+            "`ca_file`), e.g. a private CA. Mounted read-only into the recorder Pod; a missing ConfigMap "
+            "or key keeps the recording Pending (Synced=False, ConfigMapNotFound)."
+        ),
+    )
+    serverName: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
+        description=(
+            "Host name the certificate must be valid for, and sent as SNI (FFmpeg `verifyhost`), instead "
+            "of the URL's host: for a source reached by IP address or through a different name."
+        ),
+    )
+
+
+class RecordingInput(Model):
+    """The live source: exactly one of `url` (pull) and `listen` (push to the recorder)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {"rule": "has(self.url) != has(self.listen)", "message": "set exactly one of url and listen"},
+                {
+                    "rule": "!has(self.url) || self.url.matches('^(" + "|".join(PULL_SCHEMES) + ")://')",
+                    "message": "input.url scheme must be one of " + ", ".join(PULL_SCHEMES),
+                },
+                {
+                    "rule": "!has(self.url) || !self.url.contains('passphrase=')",
+                    "message": "put the SRT passphrase in passphraseSecretRef, not in the URL",
+                },
+                {
+                    "rule": "!has(self.passphraseSecretRef) || (has(self.url) && self.url.startsWith('srt://'))"
+                    " || (has(self.listen) && self.listen.protocol == 'srt')",
+                    "message": "passphraseSecretRef is for SRT inputs only",
+                },
+                {
+                    "rule": "!has(self.streamid) || (has(self.url) && self.url.startsWith('srt://'))"
+                    " || (has(self.listen) && self.listen.protocol == 'srt')",
+                    "message": "streamid is for SRT inputs only",
+                },
+                {
+                    "rule": "!has(self.latency) || (has(self.url) && self.url.startsWith('srt://'))"
+                    " || (has(self.listen) && self.listen.protocol == 'srt')",
+                    "message": "latency is for SRT inputs only",
+                },
+                {
+                    "rule": "!has(self.sdp) || (has(self.url) && self.url.startsWith('rtp://'))",
+                    "message": "sdp is for rtp:// inputs only",
+                },
+                {
+                    "rule": "!has(self.tls) || (has(self.url) && self.url.matches('^("
+                    + "|".join(TLS_SCHEMES)
+                    + ")://'))",
+                    "message": "tls is for " + ", ".join(TLS_SCHEMES) + " inputs only",
+                },
+                {
+                    "rule": f"!has(self.url) || !self.url.startsWith('rtsps://') || ({_INSECURE})",
+                    "message": "FFmpeg 5.1 cannot verify an rtsps source's certificate (its RTSP demuxer "
+                    "passes no TLS options): set tls.insecureSkipVerify: true to record it unverified",
+                },
+                {
+                    "rule": f"!has(self.url) || !{_HTTPS_MANIFEST} || ({_INSECURE})",
+                    "message": "FFmpeg 5.1 verifies an HLS/DASH playlist's certificate but not its segments' "
+                    "(the hls and dash demuxers do not pass tls_verify to segment requests): set "
+                    "tls.insecureSkipVerify: true to record it unverified",
+                },
+            ]
+        }
+    }
+
+    url: str | None = Field(
+        default=None,
+        max_length=4096,
+        pattern=INPUT_URL_PATTERN,
+        description=(
+            "Pull URL: srt, rtmp, rtmps, rtsp, rtsps, http(s) (HLS `.m3u8`, DASH `.mpd` or progressive), "
+            "udp, rtp or rist. Other FFmpeg protocols (file, concat, subfile, data, pipe, ...) are rejected."
+        ),
+    )
+    listen: ListenInput | None = Field(default=None, description="Push: the recorder listens on a port.")
+    passphraseSecretRef: SecretKeySelector | None = Field(
+        default=None,
+        description="SRT `passphrase` (10-79 characters), read from a Secret; never put it in the URL.",
+    )
+    streamid: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=r"^[\x21-\x7e]+$",
+        description="SRT `streamid` (printable ASCII, no spaces), e.g. `#!::r=live/cam1,m=request`.",
+    )
+    latency: Duration | None = Field(
+        default=None, description="SRT `latency` (receiver buffer); FFmpeg default 120ms."
+    )
+    stallTimeout: Duration = Field(
+        default="10s",
+        description="Restart FFmpeg when no progress block arrived for this long (stall watchdog).",
+    )
+    readTimeout: Duration = Field(
+        default="10s",
+        description="Socket read timeout: `-rw_timeout` (rtmp, http), `timeout` (srt, rtsp, udp, rtp).",
+    )
+    rtspTransport: Literal["tcp", "udp"] = Field(default="tcp", description="`-rtsp_transport` for rtsp(s).")
+    sdp: str | None = Field(
+        default=None,
+        max_length=8192,
+        description="SDP describing an rtp:// session whose payload is not MPEG-TS (e.g. H.264 RTP).",
+    )
+    tls: InputTLS | None = Field(
+        default=None,
+        description=(
+            "TLS verification of https, rtmps and rtsps sources. Absent: progressive https and rtmps are "
+            "verified against the system trust store; HLS/DASH over https and rtsps are rejected (FFmpeg "
+            "5.1 cannot verify them) unless tls.insecureSkipVerify is true."
+        ),
+    )
+
+
+class RecordingOutput(Model):
+    """Container and file layout."""
+
+    format: OutputFormat = Field(
+        default="mp4",
+        description=(
+            "mp4 (fragmented while recording, so a killed recorder leaves a playable file), mkv, flv, "
+            "mpegts, hls (event playlist), mp3 (audio only) or avi."
+        ),
+    )
+    segmentDuration: Duration | None = Field(
+        default=None,
+        description=(
+            "Split by time (`-segment_time`; hls `-hls_time`, default 6s). Absent: one continuous file. "
+            "With stream copy segments cut at the first keyframe after each multiple (≤ 1 GOP late)."
+        ),
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "duration(self) >= duration('1s')", "message": "segmentDuration must be ≥ 1s"}
+            ]
+        },
+    )
+    fileNameTemplate: str = Field(
+        default=DEFAULT_FILE_NAME_TEMPLATE,
+        max_length=200,
+        pattern=FILE_NAME_TEMPLATE_PATTERN,
+        description=(
+            "File name without extension: `{recording}`, `{namespace}`, `{index}` (5 digits, continues "
+            "across restarts), `{start}` / `{start:%Y%m%d-%H%M%S}` (UTC); letters, digits, `.`, `_`, `-`."
+        ),
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self.contains('{index}')", "message": "fileNameTemplate must contain {index}"}
+            ]
+        },
+    )
+
+
+class VideoTranscoding(Model):
+    """Video re-encode (libx264 / libx265)."""
+
+    codec: VideoCodec = Field(default="h264", description="h264 (libx264) or hevc (libx265).")
+    bitrateKbps: int | None = Field(
+        default=None, ge=100, le=100000, description="`-b:v` in kbit/s; with crf: the `-maxrate` cap."
+    )
+    preset: X264Preset = Field(default="veryfast", description="Encoder `-preset`.")
+    crf: int | None = Field(default=None, ge=0, le=51, description="`-crf` constant quality.")
+    keyframeInterval: Duration | None = Field(
+        default=None, description="Keyframe every this long (`-force_key_frames`, `-sc_threshold 0`)."
+    )
+    width: int | None = Field(default=None, ge=16, le=7680, multiple_of=2, description="Output width (px).")
+    height: int | None = Field(default=None, ge=16, le=4320, multiple_of=2, description="Output height (px).")
+    fps: float | None = Field(default=None, gt=0, le=120, description="Output frame rate (`fps` filter).")
+    pixelFormat: PixelFormat | None = Field(default=None, description="`-pix_fmt`.")
+
+
+class AudioTranscoding(Model):
+    """Audio re-encode."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.codec != 'opus' || !has(self.sampleRate) || "
+                    "self.sampleRate in [8000, 12000, 16000, 24000, 48000]",
+                    "message": "opus supports sampleRate 8000, 12000, 16000, 24000 or 48000",
+                }
+            ]
+        }
+    }
+
+    codec: AudioCodec = Field(default="aac", description="aac, mp3 (libmp3lame) or opus (libopus).")
+    bitrateKbps: int | None = Field(default=None, ge=8, le=512, description="`-b:a` in kbit/s.")
+    sampleRate: SampleRate | None = Field(default=None, description="`-ar` in Hz.")
+    channels: int | None = Field(default=None, ge=1, le=8, description="`-ac` output channel count.")
+
+
+class Transcoding(Model):
+    """Re-encoding; a missing block means stream copy for that media type."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {"rule": "has(self.video) || has(self.audio)", "message": "set video and/or audio"}
+            ]
+        }
+    }
+
+    video: VideoTranscoding | None = None
+    audio: AudioTranscoding | None = None
+
+
+class AudioSelection(Model):
+    """Which audio track and which of its channels are recorded (seed 004 `modify_audio`)."""
+
+    track: int = Field(
+        default=0, ge=0, le=63, description="Audio stream index among the input's audio streams."
+    )
+    channels: list[Annotated[int, Field(ge=1, le=64)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=8,
+        description="Input channel numbers, 1-based (`[1, 2]`); mixed with the `pan` filter (audio re-encoded).",
+    )
+
+
+class OverlayPosition(Model):
+    """Top-left corner of the overlay, in pixels from the video's top-left corner."""
+
+    x: int = Field(default=10, ge=0, le=7680)
+    y: int = Field(default=10, ge=0, le=4320)
+
+
+class Overlay(Model):
+    """An image drawn over the video (forces a video re-encode)."""
+
+    imageUrl: str = Field(
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="PNG/JPEG over http(s); the agent downloads it (≤ 10 MiB) and FFmpeg reads the local copy.",
+    )
+    position: OverlayPosition = Field(default_factory=OverlayPosition)
+
+
+class Retention(Model):
+    """Automatic deletion of recorded files."""
+
+    deleteAfter: Duration = Field(description="Delete each file this long after it was closed, e.g. 168h.")
+
+
+class Toleration(Model):
+    """A core/v1 Toleration."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    tolerationSeconds: int | None = None
+
+
+class ResourceRequirements(Model):
+    """core/v1 ResourceRequirements; quantities as strings (`"500m"`, `"1Gi"`)."""
+
+    requests: dict[str, str] | None = None
+    limits: dict[str, str] | None = None
+
+
+class RecorderPod(Model):
+    """How the recorder Pod runs."""
+
+    image: str | None = Field(
+        default=None, max_length=1024, description="Recorder image; default: operator's."
+    )
+    resources: ResourceRequirements | None = None
+    nodeSelector: dict[str, str] | None = None
+    tolerations: list[Toleration] | None = Field(default=None, max_length=32)
+    serviceType: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP", description="Service type for `input.listen`."
+    )
+
+
+_MP3 = "self.output.format != 'mp3'"
+
+
+class LocalRecordingSpec(Model):
+    """Desired state of a LocalRecording."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"{_MP3} || !has(self.transcoding) || !has(self.transcoding.video)",
+                    "message": "mp3 is audio only: remove transcoding.video",
+                },
+                {"rule": f"{_MP3} || !has(self.overlay)", "message": "mp3 is audio only: remove overlay"},
+                {
+                    "rule": f"{_MP3} || !has(self.transcoding) || !has(self.transcoding.audio) || "
+                    "self.transcoding.audio.codec == 'mp3'",
+                    "message": "mp3 output needs transcoding.audio.codec mp3",
+                },
+                {
+                    "rule": "self.output.format != 'flv' || !has(self.transcoding) || "
+                    "((!has(self.transcoding.video) || self.transcoding.video.codec == 'h264') && "
+                    "(!has(self.transcoding.audio) || self.transcoding.audio.codec != 'opus'))",
+                    "message": "flv carries h264 video and aac/mp3 audio only",
+                },
+                {
+                    "rule": "self.storage.vendor in ['s3', 's3-compatible', 'gcs', 'azure', 'volume']",
+                    "message": "LocalRecording stores to s3, s3-compatible, gcs, azure or volume",
+                },
+                {
+                    "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
+                    "message": "s3-compatible storage needs storage.endpoint",
+                },
+                {
+                    "rule": "self.storage.vendor != 'volume' || has(self.storage.volume)",
+                    "message": "vendor volume needs storage.volume",
+                },
+                {
+                    "rule": "self.storage.vendor == 'volume' || has(self.storage.bucket)",
+                    "message": "object storage needs storage.bucket",
+                },
+            ]
+        }
+    }
+
+    active: bool = Field(default=True, description="Run the recorder; false stops it and keeps the resource.")
+    input: RecordingInput
+    output: RecordingOutput = Field(default_factory=RecordingOutput)
+    transcoding: Transcoding | None = Field(default=None, description="Absent: stream copy.")
+    audio: AudioSelection | None = Field(default=None, description="Audio track and channel selection.")
+    overlay: Overlay | None = None
+    seamless: bool = Field(
+        default=False,
+        description=(
+            "One recording across input interruptions: a continuous recording's parts are joined into one "
+            "file with the concat demuxer when it ends (segment numbering always continues)."
+        ),
+    )
+    storage: StorageSpec
+    retention: Retention | None = Field(default=None, description="Absent: keep files.")
+    deletionPolicy: DeletionPolicy = Field(
+        default="Delete", description="Delete: deleting the resource deletes its files."
+    )
+    maxDuration: Duration | None = Field(
+        default=None,
+        description=(
+            "Stop recording this long after status.startedAt (across Pod replacements and restarts); "
+            "the recording then stays Stopped (MaxDurationReached) until active is set false and true again."
+        ),
+    )
+    pod: RecorderPod | None = None
+
+
+class RecordingStats(Model):
+    """FFmpeg `-progress` values, as last reported (recorder-notes.md §3.4)."""
+
+    bitrateKbps: float | None = Field(default=None, description="Output bitrate, kbit/s.")
+    fps: float | None = Field(default=None, description="Encoding frames per second.")
+    frame: int | None = Field(default=None, description="Frames written in the current FFmpeg session.")
+    outTimeMs: int | None = Field(default=None, description="Media time written, ms (from `out_time_us`).")
+    speed: float | None = Field(default=None, description="Media seconds per wall second (1.0 = real time).")
+    totalSizeBytes: int | None = Field(default=None, description="Bytes of all files written (filesystem).")
+    dropFrames: int | None = None
+    dupFrames: int | None = None
+    progress: Literal["continue", "end"] | None = None
+    reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts since the recorder started.")
+    updatedAt: str | None = Field(
+        default=None, description="When the last progress block arrived (RFC 3339)."
+    )
+
+
+class LocalRecordingStatus(Model):
+    """Observed state of a LocalRecording."""
+
+    observedGeneration: int | None = None
+    phase: (
+        Literal["Pending", "Starting", "Recording", "Reconnecting", "Stopping", "Stopped", "Failed"] | None
+    ) = None
+    podName: str | None = None
+    serviceName: str | None = Field(default=None, description="Service publishers push to (input.listen).")
+    startedAt: str | None = Field(
+        default=None, description="When the current recording session started (RFC 3339)."
+    )
+    stoppedAt: str | None = None
+    stopReason: str | None = Field(
+        default=None, description="Requested, MaxDurationReached, Deleted or RecorderFailed."
+    )
+    consecutiveFailures: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Recorder Pods that failed in a row since the recorder last recorded or the spec changed; "
+            "the recording is Failed when it exceeds the operator's LOCALRECORDING_MAX_RESTARTS. "
+            "Absent: none."
+        ),
+    )
+    nextRetryAt: str | None = Field(
+        default=None,
+        description="When the controller starts the next recorder Pod after a failure (RFC 3339; phase Reconnecting).",
+    )
+    stats: RecordingStats | None = None
+    files: FilesSummary | None = None
+    lastError: str | None = Field(default=None, max_length=4096)
+    conditions: list[Condition] | None = None
+
+
+# --- What the controller and the recorder both derive from a spec ---
+
+#: File extension per output format (hls: its media segments).
+EXTENSIONS = {
+    "mp4": "mp4",
+    "mkv": "mkv",
+    "flv": "flv",
+    "mpegts": "ts",
+    "hls": "ts",
+    "mp3": "mp3",
+    "avi": "avi",
+}
+#: Input kinds: a pull URL's scheme (http(s) split into hls / dash / http, rtp with `sdp` = rtp-sdp) or a
+#: listen protocol.
+INPUT_KINDS = frozenset(
+    {"srt", "rtmp", "rtmps", "rtsp", "rtsps", "hls", "dash", "http", "udp", "rtp", "rtp-sdp", "rist"}
+)
+
+
+def input_kind(inp: RecordingInput) -> str:
+    """The input kind: one of INPUT_KINDS (the recorder has one `-protocol_whitelist` per kind).
+
+    http(s) URLs whose path ends in `.m3u8` are `hls`, in `.mpd` `dash`, otherwise `http`;
+    rtp with `sdp` is `rtp-sdp`; listen inputs are their protocol.
+
+    Raises:
+        ValueError: neither url nor listen is set, or the scheme is not allowed.
+    """
+    if inp.listen is not None:
+        return inp.listen.protocol
+    if inp.url is None:
+        raise ValueError("input needs url or listen")
+    parts = urlsplit(inp.url)
+    scheme = parts.scheme
+    if scheme in ("http", "https"):
+        path = parts.path.lower()
+        if path.endswith(".m3u8"):
+            return "hls"
+        if path.endswith(".mpd"):
+            return "dash"
+        return "http"
+    if scheme == "rtp" and inp.sdp:
+        return "rtp-sdp"
+    if scheme not in INPUT_KINDS:
+        raise ValueError(f"input scheme {scheme!r} is not allowed")
+    return scheme
+
+
+def uses_tls(inp: RecordingInput) -> bool:
+    """True for pull URLs whose scheme runs over TLS (https, rtmps, rtsps)."""
+    return inp.url is not None and urlsplit(inp.url).scheme in TLS_SCHEMES
+
+
+def unverifiable_tls(inp: RecordingInput) -> str | None:
+    """Why FFmpeg 5.1 cannot verify this TLS input's certificate, or None when it can (or none is asked).
+
+    Verification is asked unless `tls.insecureSkipVerify`; FFmpeg 5.1 cannot give it for HLS/DASH over
+    https (segments unverified) and rtsps (`tls_args`). The CRD rejects these specs; the controller
+    and the agent check again for objects stored before the rule existed.
+    """
+    if not uses_tls(inp) or (inp.tls is not None and inp.tls.insecureSkipVerify):
+        return None
+    kind = input_kind(inp)
+    if kind in ("hls", "dash"):
+        return (
+            "FFmpeg 5.1 verifies an HLS/DASH playlist's certificate but not its segments' (the hls and "
+            "dash demuxers do not pass tls_verify to segment requests): set tls.insecureSkipVerify: true "
+            "to record it unverified"
+        )
+    if kind == "rtsps":
+        return (
+            "FFmpeg 5.1 cannot verify an rtsps source's certificate (its RTSP demuxer passes no TLS "
+            "options): set tls.insecureSkipVerify: true to record it unverified"
+        )
+    return None

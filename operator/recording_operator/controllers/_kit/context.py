@@ -1,0 +1,112 @@
+"""What every controller's handlers share: one `Context` per handler invocation (the resource,
+its drafted status, conditions, Events) and the failure reporting conventions of
+architecture.md (Synced=False with a reason; a Warning Event once per distinct failure;
+retryable failures back off with jitter).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import kopf
+from pydantic import ValidationError
+
+from recording_operator.api import GROUP, VERSION
+from recording_operator.controllers._kit.backoff import backoff_delay
+from recording_operator.controllers._kit.conditions import get_condition, set_condition
+from recording_operator.controllers._kit.runtime import Runtime
+from recording_operator.controllers._kit.status import StatusDraft
+
+
+class Context:
+    """One handler invocation: the resource, its draft status, and helpers to report outcomes.
+
+    Subclasses set `plural` (the resource's API plural) for `path`.
+    """
+
+    plural: ClassVar[str] = ""
+
+    def __init__(self, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: Any) -> None:
+        self.body = body
+        self.patch = patch
+        self.runtime = runtime
+        self.logger = logger
+        self.meta = body.get("metadata", {})
+        self.namespace: str = self.meta.get("namespace", "")
+        self.name: str = self.meta.get("name", "")
+        self.generation: int | None = self.meta.get("generation")
+        self.status = StatusDraft(dict(body.get("status") or {}))
+
+    @property
+    def path(self) -> str:
+        """API path of the resource, for our own writes."""
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{self.plural}/{self.name}"
+
+    def condition(self, type_: str, status: str, reason: str, message: str) -> None:
+        """Draft a condition; written only if type/status/reason/message or the generation changed."""
+        conditions = self.status.get("conditions")
+        current = get_condition(conditions, type_)
+        unchanged = current is not None and (
+            current.get("status"),
+            current.get("reason"),
+            current.get("message"),
+            current.get("observedGeneration"),
+        ) == (status, reason, message, self.generation)
+        if not unchanged:
+            self.status.set(
+                conditions=set_condition(conditions, type_, status, reason, message, self.generation)
+            )
+
+    def flush(self) -> None:
+        """Put the drafted status changes into kopf's patch (applied when the handler returns)."""
+        delta = self.status.delta()
+        if delta:
+            self.patch.setdefault("status", {}).update(delta)
+
+    def annotate(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) an annotation with kopf's patch, applied when the handler
+        returns or raises, together with the status."""
+        self.patch.setdefault("metadata", {}).setdefault("annotations", {})[key] = value
+
+    def remove_annotation(self, key: str) -> None:
+        """Remove an annotation with kopf's patch (applied when the handler returns)."""
+        self.annotate(key, None)
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        """Post a Kubernetes Event on the resource (never with secret values)."""
+        kopf.event(self.body, type=type_, reason=reason, message=message)
+
+
+def report_failure(ctx: Context, reason: str, message: str) -> None:
+    """Synced=False with the reason, and a Warning Event the first time this failure is seen.
+
+    Retries of the same failure post no further Events (the API server would only aggregate them).
+    """
+    synced = get_condition(ctx.status.get("conditions"), "Synced")
+    if not synced or (synced.get("status"), synced.get("reason"), synced.get("message")) != (
+        "False",
+        reason,
+        message,
+    ):
+        ctx.event("Warning", reason, message)
+    ctx.condition("Synced", "False", reason, message)
+
+
+def retry_delay(ctx: Context, retry: int) -> float:
+    """Seconds before retry number `retry`: `RECORDING_BACKOFF_BASE`·2^retry, capped, ±20 % jitter."""
+    settings = ctx.runtime.settings
+    return backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+
+
+def fail_retryable(ctx: Context, reason: str, message: str, retry: int) -> kopf.TemporaryError:
+    """Report a retryable failure and return the kopf error that retries it with backoff."""
+    delay = retry_delay(ctx, retry)
+    report_failure(ctx, reason, message)
+    ctx.flush()
+    return kopf.TemporaryError(f"{reason}: {message} (retrying in {delay:.0f}s)", delay=delay)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first five pydantic errors as `spec.<path>: <message>`."""
+    errors = exc.errors()[:5]
+    return "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)

@@ -1,0 +1,199 @@
+"""Operator-wide wiring: kopf settings, login, and the shared clients every handler uses.
+
+The `Runtime` lives in kopf's operator memo; kopf copies the memo shallowly per resource, so
+every handler sees the same instance through `memo.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+import kopf
+
+from recording_operator.api import FINALIZER, GROUP
+from recording_operator.controllers._kit.kube import KubeClient, SecretNotFound
+from recording_operator.controllers._kit.metrics import provider_observer
+from recording_operator.providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
+from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
+from recording_operator.providers.realtimekit import RealtimeKitClient
+from recording_operator.settings import Settings
+
+#: Provider clients kept alive at once per provider (one per distinct credentials).
+MAX_CLIENTS = 64
+
+
+class _Closeable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closeable)
+
+
+class ClientCache(Generic[C]):
+    """Provider clients shared across resources, one per distinct credentials (connection pooling).
+
+    Keyed by a SHA-256 digest of the credentials, held only in memory; beyond `limit` clients the
+    least recently used one is closed.
+    """
+
+    def __init__(self, limit: int = MAX_CLIENTS) -> None:
+        self.limit = limit
+        self._clients: OrderedDict[str, C] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, credentials: tuple[str, ...], factory: Callable[[], C]) -> C:
+        """The client for these credentials, built by `factory` the first time."""
+        key = hashlib.sha256("\0".join(credentials).encode()).hexdigest()
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = factory()
+            while len(self._clients) > self.limit:
+                _, dropped = self._clients.popitem(last=False)
+                task = asyncio.get_running_loop().create_task(dropped.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        self._clients.move_to_end(key)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class Runtime:
+    """Settings plus lazily built, shared clients (Kubernetes API, providers per credentials)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._kube: KubeClient | None = None
+        self._agora: ClientCache[CloudRecordingClient] = ClientCache()
+        self._realtimekit: ClientCache[RealtimeKitClient] = ClientCache()
+        self._transcoder: ClientCache[CloudTranscoderClient] = ClientCache()
+
+    @property
+    def kube(self) -> KubeClient:
+        """The Kubernetes client; available once kopf has logged in.
+
+        Raises:
+            RuntimeError: called before the login handler ran.
+        """
+        if self._kube is None:
+            raise RuntimeError("the operator has not logged in to Kubernetes yet")
+        return self._kube
+
+    async def set_connection(self, conn: kopf.ConnectionInfo) -> None:
+        """(Re)build the Kubernetes client from kopf's login result."""
+        old, self._kube = self._kube, KubeClient(conn, secret_ttl_s=self.settings.secret_cache_ttl_s)
+        if old is not None:
+            await old.aclose()
+
+    def agora(self, credentials: AgoraCredentials) -> CloudRecordingClient:
+        """The shared Agora Cloud Recording client for these credentials."""
+        return self._agora.get(
+            (credentials.customer_id, credentials.customer_secret),
+            lambda: CloudRecordingClient(
+                credentials,
+                base_urls=self.settings.agora_base_urls,
+                timeout_s=self.settings.agora_timeout_s,
+                stop_timeout_s=3 * self.settings.agora_timeout_s,
+                retry=RetryPolicy(scale=self.settings.agora_retry_scale),
+                on_response=provider_observer("agora"),
+            ),
+        )
+
+    async def agora_credentials(self, namespace: str, secret_name: str) -> AgoraCredentials:
+        """Agora RESTful API credentials from the Secret's `customerId` and `customerSecret` keys.
+
+        Raises:
+            SecretNotFound: the Secret or one of the keys is missing (names only, never values).
+            KubeApiError: the Secret could not be read.
+        """
+        secret = await self.kube.read_secret(namespace, secret_name)
+        missing = [k for k in ("customerId", "customerSecret") if not secret.get(k)]
+        if missing:
+            raise SecretNotFound(f"Secret {namespace}/{secret_name} has no {' or '.join(missing)}")
+        return AgoraCredentials(secret["customerId"], secret["customerSecret"])
+
+    def transcoder(self, credentials: AgoraCredentials) -> CloudTranscoderClient:
+        """The shared Agora Cloud Transcoder client for these credentials."""
+        return self._transcoder.get(
+            (credentials.customer_id, credentials.customer_secret),
+            lambda: CloudTranscoderClient(
+                credentials,
+                base_urls=self.settings.agora_base_urls,
+                timeout_s=self.settings.agora_timeout_s,
+                retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
+                on_response=provider_observer("agora"),
+            ),
+        )
+
+    def realtimekit(self, api_token: str) -> RealtimeKitClient:
+        """The shared RealtimeKit client for this Cloudflare API token (`REALTIMEKIT_BASE_URL`)."""
+        return self._realtimekit.get(
+            (api_token,),
+            lambda: RealtimeKitClient(
+                api_token,
+                base_url=self.settings.realtimekit_base_url,
+                timeout_s=3 * self.settings.agora_timeout_s,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        await self._agora.aclose()
+        await self._realtimekit.aclose()
+        await self._transcoder.aclose()
+        if self._kube is not None:
+            await self._kube.aclose()
+            self._kube = None
+
+
+def runtime_of(memo: Any) -> Runtime:
+    """The Runtime from a kopf memo (set up by `configure`)."""
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """kopf settings of this operator: our finalizer and annotation prefix, quiet Event posting.
+
+    - finalizer `recording.mediaops.io/cleanup`; progress and diff-base annotations under
+      `recording.mediaops.io/` (architecture.md conventions);
+    - only warnings and errors are posted as Events by kopf itself; the controllers post their own
+      Normal Events for notable transitions (operator-conventions §2.8, scale);
+    - watch streams are restarted every 10 minutes as a guard against silently dead connections.
+    """
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 600
+    if not hasattr(memo, "runtime"):
+        memo.runtime = Runtime(Settings.from_env())
+
+
+@kopf.on.login()
+async def login(memo: kopf.Memo, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    """Log in from the Pod's service account, else from the kubeconfig; share the connection."""
+    conn = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    if conn is not None:
+        await runtime_of(memo).set_connection(conn)
+    return conn
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    """Close the shared clients when the operator stops."""
+    await runtime_of(memo).aclose()

@@ -1,0 +1,360 @@
+"""Pure decisions for CloudRecording: what to ask Agora for, and what the status becomes.
+
+Nothing here performs I/O, so every rule is unit-testable without kopf, Kubernetes or HTTP.
+Provider rules cite provider-contracts.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from recording_operator.api.v1alpha1.cloudrecording import (
+    AgoraRecordingSpec,
+    CloudRecordingSpec,
+    LayoutFields,
+    RecordingConfig,
+)
+from recording_operator.api.v1alpha1.common import GROUP, StorageSpec
+from recording_operator.api.v1alpha1.storage_regions import agora_storage_codes
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.status import digest
+
+#: Written before `start` with the acquired resourceId; a resource with it and no `status.sid` may
+#: have a start in flight (architecture.md "No leaked paid sessions").
+PENDING_ANNOTATION = f"{GROUP}/start-pending"
+
+#: Phases in which a provider session exists (or may exist) and must be stopped on deletion.
+ACTIVE_PHASES = frozenset({"Starting", "Recording", "Paused", "Stopping"})
+
+#: How many past sessions `status.sessions` keeps.
+MAX_SESSIONS = 10
+#: How many file names `status.files.names` keeps.
+MAX_FILE_NAMES = 32
+
+#: Synced=False reasons after which nothing is retried until the spec changes.
+TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed", "CreationResultUnknown"})
+
+
+def dump(model: Any) -> dict[str, Any]:
+    """A model as Agora's JSON (wire names, unset fields left out)."""
+    result: dict[str, Any] = model.model_dump(exclude_none=True)
+    return result
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict[str, Any]:
+    """Agora `clientRequest.storageConfig` from `spec.storage` and its Secret's keys (§1.4).
+
+    Secret keys: `accessKey`, `secretKey`; optional `stsToken` and `stsExpiration` (S3, Alibaba,
+    Tencent only). `prefix` becomes `fileNamePrefix` (joined length ≤128). s3-compatible puts the
+    endpoint in `extensionParams.endpoint`.
+
+    Raises:
+        SpecError: unknown vendor/region (InvalidSpec), prefix too long (InvalidSpec), or a missing
+            Secret key (CredentialsNotFound). Messages name keys, never values.
+    """
+    try:
+        vendor, region = agora_storage_codes(storage.vendor, storage.region)
+    except ValueError as exc:
+        raise SpecError("InvalidSpec", str(exc)) from exc
+    missing = [k for k in ("accessKey", "secretKey") if not credentials.get(k)]
+    if missing:
+        raise SpecError("CredentialsNotFound", f"storage Secret has no {' or '.join(missing)}")
+    config: dict[str, Any] = {
+        "vendor": vendor,
+        "region": region,
+        "bucket": storage.bucket,
+        "accessKey": credentials["accessKey"],
+        "secretKey": credentials["secretKey"],
+    }
+    if credentials.get("stsToken") and vendor in (1, 2, 3):
+        config["stsToken"] = credentials["stsToken"]
+        if credentials.get("stsExpiration"):
+            try:
+                config["stsExpiration"] = int(credentials["stsExpiration"])
+            except ValueError as exc:
+                raise SpecError("InvalidSpec", "storage Secret key stsExpiration is not a Unix time") from exc
+    if storage.prefix:
+        if len("/".join(storage.prefix)) > 128:
+            raise SpecError("InvalidSpec", "storage.prefix is longer than 128 characters in all (Agora §1.4)")
+        config["fileNamePrefix"] = list(storage.prefix)
+    if vendor == 11:
+        config["extensionParams"] = {"endpoint": storage.endpoint}
+    return config
+
+
+def acquire_request(agora: AgoraRecordingSpec) -> dict[str, Any]:
+    """Agora `acquire` clientRequest (§1.3): scene 1 for web mode, resourceExpiredHour, region."""
+    request: dict[str, Any] = {
+        "scene": 1 if agora.mode == "web" else 0,
+        "resourceExpiredHour": agora.resourceExpiredHour,
+    }
+    if agora.region:
+        request["region"] = agora.region
+    return request
+
+
+def effective_recording_config(agora: AgoraRecordingSpec) -> RecordingConfig | None:
+    """`recordingConfig` as sent: the spec's, or Agora's defaults for individual/mix (web has none)."""
+    if agora.mode == "web":
+        return None
+    return agora.recordingConfig or RecordingConfig()
+
+
+def start_request(
+    spec: CloudRecordingSpec, storage: Mapping[str, Any], token: str | None, *, onhold: bool
+) -> dict[str, Any]:
+    """Agora `start` clientRequest (§1.4) from the spec, the storage config and the RTC token.
+
+    `onhold` sets the web recorder's `serviceParam.onhold` (state Paused).
+    """
+    agora = spec.agora
+    assert agora is not None
+    request: dict[str, Any] = {"storageConfig": dict(storage)}
+    if token and agora.mode != "web":
+        request["token"] = token
+    recording = effective_recording_config(agora)
+    if recording is not None:
+        request["recordingConfig"] = dump(recording)
+    if agora.recordingFileConfig and agora.recordingFileConfig.avFileType:
+        request["recordingFileConfig"] = dump(agora.recordingFileConfig)
+    if agora.snapshotConfig:
+        request["snapshotConfig"] = dump(agora.snapshotConfig)
+    if agora.extensionServiceConfig:
+        esc = dump(agora.extensionServiceConfig)
+        for service in esc["extensionServices"]:
+            if service["serviceName"] == "web_recorder_service":
+                service["serviceParam"]["onhold"] = onhold
+        request["extensionServiceConfig"] = esc
+    return request
+
+
+def stream_subscribe(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
+    """Agora `update` `streamSubscribe` body (§1.6) from the subscription lists; None in web mode."""
+    recording = effective_recording_config(agora)
+    if recording is None:
+        return None
+    body: dict[str, Any] = {}
+    audio = {k: v for k in ("subscribeAudioUids", "unsubscribeAudioUids") if (v := getattr(recording, k))}
+    video = {k: v for k in ("subscribeVideoUids", "unsubscribeVideoUids") if (v := getattr(recording, k))}
+    if audio:
+        body["audioUidList"] = audio
+    if video:
+        body["videoUidList"] = video
+    return body
+
+
+def layout_request(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
+    """Agora `updateLayout` clientRequest (§1.7, a full overwrite) in mix mode; None otherwise."""
+    if agora.mode != "mix":
+        return None
+    transcoding = agora.recordingConfig.transcodingConfig if agora.recordingConfig else None
+    if transcoding is None:
+        return {}
+    fields = LayoutFields.model_fields.keys()
+    return {k: v for k, v in dump(transcoding).items() if k in fields}
+
+
+def rtmp_outputs(agora: AgoraRecordingSpec) -> list[dict[str, Any]] | None:
+    """The web-mode CDN push outputs (`rtmpPublishConfig.outputs`, §1.6), or None."""
+    if agora.extensionServiceConfig is None:
+        return None
+    for service in agora.extensionServiceConfig.extensionServices:
+        if service.serviceName == "rtmp_publish_service" and service.serviceParam.outputs:
+            return [o.model_dump() for o in service.serviceParam.outputs]
+    return None
+
+
+# --- observed state and plans --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What status and annotations say about the provider session.
+
+    `pending` is the start-pending annotation's content (Agora: `{"resourceId": ...}`;
+    RealtimeKit: `{"meetingId": ...}`), present while a start's outcome is not yet recorded.
+    """
+
+    phase: str | None
+    resource_id: str | None
+    sid: str | None
+    recording_id: str | None
+    pending: Mapping[str, Any] | None
+    applied: Mapping[str, Any]
+    observed_generation: int | None
+    terminal_failure_generation: int | None
+
+    @property
+    def session_id(self) -> str | None:
+        """The provider's session identity: Agora `sid` or RealtimeKit `recordingId`."""
+        return self.sid or self.recording_id
+
+    @property
+    def pending_resource_id(self) -> str | None:
+        """Agora: the resourceId a pending start was sent with."""
+        value = (self.pending or {}).get("resourceId")
+        return str(value) if value else None
+
+    @property
+    def active(self) -> bool:
+        """A session exists (or may exist) at the provider."""
+        return bool(self.session_id) and self.phase in ACTIVE_PHASES
+
+
+def observe(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | None) -> Observed:
+    """Read the session bookkeeping out of `status` and the start-pending annotation."""
+    status = status or {}
+    raw = (annotations or {}).get(PENDING_ANNOTATION)
+    pending: Mapping[str, Any] | None = None
+    if raw:
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = None
+        pending = decoded if isinstance(decoded, dict) else None
+    synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
+    terminal_gen = None
+    if synced and synced.get("status") == "False" and synced.get("reason") in TERMINAL_REASONS:
+        terminal_gen = synced.get("observedGeneration")
+    return Observed(
+        phase=status.get("phase"),
+        resource_id=status.get("resourceId"),
+        sid=status.get("sid"),
+        recording_id=status.get("recordingId"),
+        pending=pending,
+        applied=status.get("applied") or {},
+        observed_generation=status.get("observedGeneration"),
+        terminal_failure_generation=terminal_gen,
+    )
+
+
+class Plan(Enum):
+    """The next step a reconcile takes."""
+
+    NOTHING = "nothing"
+    START = "start"  # acquire + start a new session
+    RESUME_START = "resume-start"  # a start may be in flight: retry it with the same resourceId
+    STOP = "stop"
+    UPDATE = "update"  # spec edits while a session runs
+    MARK_STOPPED = "mark-stopped"  # state Stopped and no session: just report it
+
+
+def plan(spec: CloudRecordingSpec, obs: Observed, generation: int | None) -> Plan:
+    """Decide the next step from desired (`spec`) and observed state.
+
+    Rules: a pending start is never repeated with a new resource (architecture.md); a terminal
+    failure is not retried until the generation changes; a session the provider ended (phase
+    Stopped at this generation) is not restarted until the spec changes.
+    """
+    if obs.terminal_failure_generation is not None and obs.terminal_failure_generation == generation:
+        return Plan.NOTHING
+    wants_session = spec.state in ("Recording", "Paused")
+    if obs.pending and not obs.session_id:
+        return Plan.RESUME_START if wants_session else Plan.MARK_STOPPED
+    if obs.active:
+        return Plan.UPDATE if wants_session else Plan.STOP
+    if not wants_session:
+        return Plan.NOTHING if obs.phase == "Stopped" else Plan.MARK_STOPPED
+    if obs.phase in ("Stopped", "Failed") and obs.observed_generation == generation:
+        return Plan.NOTHING
+    return Plan.START
+
+
+@dataclass(frozen=True)
+class Update:
+    """One provider call that brings a running session to the spec.
+
+    `endpoint` is `update` or `updateLayout`; `body` the clientRequest; `applied_key`/`applied_value`
+    what `status.applied` records once the call succeeded.
+    """
+
+    endpoint: str
+    body: dict[str, Any]
+    applied_key: str
+    applied_value: Any
+
+
+def applied_config(spec: CloudRecordingSpec, storage_digest: str, *, onhold: bool) -> dict[str, Any]:
+    """`status.applied` for a session started from this spec (what the provider now has)."""
+    agora = spec.agora
+    assert agora is not None
+    applied: dict[str, Any] = {"storage": storage_digest}
+    if (subs := stream_subscribe(agora)) is not None:
+        applied["streamSubscribe"] = digest(subs)
+    if (layout := layout_request(agora)) is not None:
+        applied["layout"] = digest(layout)
+    if agora.mode == "web":
+        applied["onhold"] = onhold
+        if (outputs := rtmp_outputs(agora)) is not None:
+            applied["rtmpPublish"] = digest(outputs)
+    return applied
+
+
+def updates_needed(
+    spec: CloudRecordingSpec,
+    applied: Mapping[str, Any],
+    storage: Mapping[str, Any] | None,
+    storage_digest: str,
+) -> list[Update]:
+    """The update/updateLayout calls that turn the applied configuration into the spec (§1.6, §1.7).
+
+    Sent one at a time, in this order (Agora: wait for one response before the next, §1.2).
+    `storage` is the full storageConfig, needed only when its digest changed.
+    """
+    agora = spec.agora
+    assert agora is not None
+    updates: list[Update] = []
+    if agora.mode == "web":
+        onhold = spec.state == "Paused"
+        if applied.get("onhold") != onhold:
+            updates.append(Update("update", {"webRecordingConfig": {"onhold": onhold}}, "onhold", onhold))
+        outputs = rtmp_outputs(agora)
+        if outputs is not None and applied.get("rtmpPublish") != digest(outputs):
+            updates.append(
+                Update("update", {"rtmpPublishConfig": {"outputs": outputs}}, "rtmpPublish", digest(outputs))
+            )
+    subs = stream_subscribe(agora)
+    if subs is not None and applied.get("streamSubscribe") != digest(subs):
+        updates.append(Update("update", {"streamSubscribe": subs}, "streamSubscribe", digest(subs)))
+    layout = layout_request(agora)
+    if layout is not None and applied.get("layout") != digest(layout):
+        updates.append(Update("updateLayout", layout, "layout", digest(layout)))
+    if storage is not None and applied.get("storage") != storage_digest:
+        updates.append(Update("update", {"storageConfig": dict(storage)}, "storage", storage_digest))
+    return updates
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def files_summary(names: Sequence[str]) -> dict[str, Any]:
+    """`status.files` from the provider's full file list of the current session (oldest first)."""
+    unique = list(dict.fromkeys(names))
+    return {
+        "count": len(unique),
+        "latest": unique[-1] if unique else None,
+        "names": unique[-MAX_FILE_NAMES:] if unique else None,
+    }
+
+
+def closed_session(status: Mapping[str, Any], *, stopped_at: str, reason: str) -> list[dict[str, Any]]:
+    """`status.sessions` with the current session appended (bounded to MAX_SESSIONS, newest last)."""
+    record = {
+        "resourceId": status.get("resourceId"),
+        "sid": status.get("sid"),
+        "recordingId": status.get("recordingId"),
+        "startedAt": status.get("startedAt"),
+        "stoppedAt": stopped_at,
+        "stopReason": reason,
+        "fileCount": (status.get("files") or {}).get("count", 0),
+    }
+    record = {k: v for k, v in record.items() if v is not None}
+    sessions = [*list(status.get("sessions") or []), record]
+    return sessions[-MAX_SESSIONS:]

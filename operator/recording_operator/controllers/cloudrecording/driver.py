@@ -1,0 +1,126 @@
+"""The provider interface of the CloudRecording controller.
+
+The controller (`cloudrecording.py`) decides *what* to do with a session (`cloudrecording_logic.plan`)
+and reports it in status; a `SessionDriver` per provider knows *how*: start (or resume a start
+whose outcome was lost), update a running session, observe it, stop it. Drivers speak only in
+the normalised terms below, so neither provider's details leak into the other's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import kopf
+
+from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.controllers._kit.conditions import now_rfc3339
+from recording_operator.controllers._kit.context import Context
+from recording_operator.controllers._kit.runtime import Runtime
+from recording_operator.controllers.cloudrecording.decide import Observed, closed_session
+from recording_operator.controllers.recordedfile.publication import FileRecord
+
+
+class RecordingContext(Context):
+    """A handler invocation on a CloudRecording.
+
+    `reported_files`: the files the provider reported during this invocation (query, stop, get);
+    the controller turns them into RecordedFiles (`recordedfile_recordings.publish_files`).
+    """
+
+    plural = "cloudrecordings"
+
+    def __init__(self, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: Any) -> None:
+        super().__init__(body, patch, runtime, logger)
+        self.reported_files: list[FileRecord] = []
+
+
+class SessionError(Exception):
+    """A provider call failed, in the controller's terms.
+
+    Attributes:
+        reason: CamelCase `Synced` reason (`ProviderUnavailable`, `InvalidSpec`, `AuthFailed`,
+            `TaskConflict`, `CreationResultUnknown`, …).
+        retryable: retried with backoff when True; otherwise not retried until the spec changes.
+        session_lost: True when no session runs after this failure (phase becomes Failed);
+            None lets the controller judge from what it observed before the call.
+    """
+
+    def __init__(
+        self, reason: str, message: str, *, retryable: bool, session_lost: bool | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retryable = retryable
+        self.session_lost = session_lost
+
+
+class SessionDriver(Protocol):
+    """How one provider starts, updates, observes and stops recording sessions.
+
+    Each method drafts status through `ctx` (`mark_started`, `mark_ended`, fields such as
+    `providerStatus`) and raises `SessionError` for provider failures; `SecretNotFound`,
+    `KubeApiError` and `cloudrecording_logic.SpecError` pass through to the controller.
+    """
+
+    provider: str
+
+    async def start(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """Start a new session, or finish a start whose outcome was lost (`obs.pending`)."""
+
+    async def update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """Bring a running session to the spec (configuration edits, pause/resume)."""
+
+    async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """Refresh provider status and files; `mark_ended` when the provider ended the session."""
+
+    async def stop(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
+    ) -> None:
+        """Stop the session (already ended counts as stopped) and `mark_ended`."""
+
+    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
+        """A pending start will not be finished (state Stopped): clear it and say what may be left."""
+
+    def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
+        """Whether the timer should still observe this session (running, or finishing an upload)."""
+
+
+def mark_started(
+    ctx: RecordingContext, *, phase: str, session: dict[str, Any], applied: dict[str, Any] | None
+) -> None:
+    """Draft a fresh session: its identity fields (`sid`/`resourceId` or `recordingId`), phase, conditions."""
+    session_id = session.get("sid") or session.get("recordingId")
+    ctx.status.set(
+        phase=phase,
+        startedAt=now_rfc3339(),
+        stoppedAt=None,
+        stopReason=None,
+        providerStatus=None,
+        recordingStatus=None,
+        uploadingStatus=None,
+        files={"count": 0},
+        applied=applied,
+        **session,
+    )
+    ctx.condition("Ready", "True", phase, f"session {session_id} is {phase.lower()}")
+    ctx.condition("Recording", "True", "Started", f"the provider accepted the start of session {session_id}")
+
+
+def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: str | None = None) -> None:
+    """Draft the end of the current session: phase Stopped, `status.sessions` appended, an Event."""
+    status = ctx.status
+    now = now_rfc3339()
+    merged = {**status.current, **status.fields}
+    session_id = merged.get("sid") or merged.get("recordingId")
+    status.set(
+        phase="Stopped",
+        stoppedAt=now,
+        stopReason=reason,
+        uploadingStatus=uploading,
+        sessions=closed_session(merged, stopped_at=now, reason=reason),
+    )
+    ctx.condition("Recording", "False", reason, message)
+    ctx.condition("Ready", "True", "Stopped", f"session {session_id} stopped: {message}")
+    ctx.event("Normal", "Stopped", f"session {session_id} stopped ({reason}): {message}")

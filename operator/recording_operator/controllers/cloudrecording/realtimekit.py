@@ -1,0 +1,347 @@
+"""Cloudflare RealtimeKit recordings for the CloudRecording controller (provider-contracts.md §3).
+
+Start: the start-pending annotation (`{"meetingId", "at"}`) is written before the start call. A
+RealtimeKit start has no idempotency key, so finishing a pending start first asks for the
+meeting's active recording (§3.3.3): one invoked after the pending mark is ours and is adopted;
+otherwise the start is sent again. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
+ends itself (empty meeting for 60 s, `max_seconds`) is reported as Stopped/ProviderEnded; an
+ended session is observed until its upload finishes (UPLOADED: files with download URLs, or
+objects in external storage). Its RecordedFiles are created before `recordingStatus: UPLOADED`
+is recorded, because that ends the observation: a failed create is retried by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.controllers._kit.conditions import now_rfc3339
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.kube import SecretNotFound
+from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed, files_summary
+from recording_operator.controllers.cloudrecording.driver import (
+    RecordingContext,
+    SessionError,
+    mark_ended,
+    mark_started,
+)
+from recording_operator.controllers.recordedfile.publication import publish_files, realtimekit_files
+from recording_operator.providers.realtimekit import RealtimeKitClient, RealtimeKitError, RecordingState
+
+#: The kind whose RecordedFiles this driver publishes.
+RECORDING_KIND = "CloudRecording"
+#: RealtimeKit status → our phase while the recording runs (§3.5).
+RUNNING_PHASES = {"INVOKED": "Starting", "RECORDING": "Recording", "PAUSED": "Paused"}
+#: A recording invoked this long before our pending mark is not ours (clock skew allowance).
+ADOPTION_SKEW = timedelta(seconds=5)
+
+
+# --- pure mapping --------------------------------------------------------------------------------
+
+
+def storage_params(storage: StorageSpec, credentials: Mapping[str, str] | None) -> dict[str, Any]:
+    """RealtimeKit `storage_config` / `realtimekit_bucket_config` from `spec.storage` (§3.4).
+
+    Secret keys: s3/digitalocean `accessKey`, `secretKey`; azure `connectionString`; gcs
+    `serviceAccountJson`; sftp `username` and `password` or `privateKey` (+ optional `password`
+    as its passphrase). The bucket path is `prefix` joined by `/`. External storage turns the
+    RealtimeKit bucket copy off, so files land only where asked.
+
+    Raises:
+        SpecError: a Secret key is missing (CredentialsNotFound; names keys, never values).
+    """
+    if storage.vendor == "realtimekit-bucket":
+        return {"realtimekit_bucket_config": {"enabled": True}}
+    creds = credentials or {}
+
+    def need(*keys: str) -> list[str]:
+        missing = [k for k in keys if not creds.get(k)]
+        if missing:
+            raise SpecError("CredentialsNotFound", f"storage Secret has no {' or '.join(missing)}")
+        return [creds[k] for k in keys]
+
+    config: dict[str, Any] = {"bucket": storage.bucket}
+    if storage.prefix:
+        config["path"] = "/".join(storage.prefix)
+    if storage.vendor in ("s3", "digitalocean"):
+        access, secret = need("accessKey", "secretKey")
+        config |= {
+            "type": "aws" if storage.vendor == "s3" else "digitalocean",
+            "access_key": access,
+            "secret": secret,
+            "region": storage.region or "",
+        }
+    elif storage.vendor == "azure":
+        (connection,) = need("connectionString")
+        config |= {"type": "azure", "access_key": connection, "secret": "", "region": ""}
+    elif storage.vendor == "gcs":
+        (service_account,) = need("serviceAccountJson")
+        config |= {"type": "gcs", "secret": service_account, "region": storage.region or ""}
+    elif storage.vendor == "sftp":
+        (username,) = need("username")
+        host, _, port = (storage.endpoint or "").removeprefix("sftp://").partition(":")
+        config = {
+            "type": "sftp",
+            "host": host,
+            "port": int(port or 22),
+            "username": username,
+            **({"path": config["path"]} if "path" in config else {}),
+        }
+        if creds.get("privateKey"):
+            config |= {"auth_method": "KEY", "private_key": creds["privateKey"]}
+            if creds.get("password"):
+                config["password"] = creds["password"]
+        else:
+            (password,) = need("password")
+            config |= {"auth_method": "PASSWORD", "password": password}
+    else:
+        raise SpecError("InvalidSpec", f"RealtimeKit cannot store to vendor {storage.vendor!r}")
+    return {"storage_config": config, "realtimekit_bucket_config": {"enabled": False}}
+
+
+def composite_params(spec: CloudRecordingSpec, storage: Mapping[str, Any]) -> dict[str, Any]:
+    """The composite start body (§3.3.1) besides `meeting_id`: the spec's settings plus storage."""
+    assert spec.realtimeKit is not None
+    composite = spec.realtimeKit.composite
+    params = composite.model_dump(exclude_none=True) if composite else {}
+    return {**params, **storage}
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def session_error(exc: RealtimeKitError) -> SessionError:
+    """A RealtimeKitError in the controller's terms (§3.1, §3.7).
+
+    Retryable → ProviderUnavailable; 401/403 → AuthFailed; 409 (the meeting already has an active
+    recording) → TaskConflict, retried; 422 (a track recording needs a live session) →
+    MeetingNotActive, retried until the meeting starts; other 4xx → InvalidSpec.
+    """
+    if exc.retryable:
+        return SessionError("ProviderUnavailable", str(exc), retryable=True)
+    if exc.http_status in (401, 403):
+        return SessionError("AuthFailed", str(exc), retryable=False)
+    if exc.http_status == 409:
+        return SessionError("TaskConflict", str(exc), retryable=True)
+    if exc.http_status == 422:
+        return SessionError("MeetingNotActive", str(exc), retryable=True)
+    return SessionError("InvalidSpec", str(exc), retryable=False)
+
+
+# --- driver --------------------------------------------------------------------------------------
+
+
+class RealtimeKitSessions:
+    """The `SessionDriver` for `provider: realtimekit`."""
+
+    provider = "realtimekit"
+
+    async def start(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """Adopt the recording a lost start created, or start one (composite or track)."""
+        rtk = spec.realtimeKit
+        assert rtk is not None
+        client = await self._client(ctx, spec)
+        try:
+            if obs.pending and not obs.session_id and await self._adopt(ctx, client, spec, obs.pending):
+                return
+            storage = await self._storage(ctx, spec) if rtk.type == "composite" else {}
+            pending = json.dumps({"meetingId": rtk.meetingId, "at": now_rfc3339()})
+            await ctx.runtime.kube.merge_patch(
+                ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
+            )
+            ctx.status.set(phase="Starting", recordingId=None)
+            try:
+                if rtk.type == "track":
+                    track = rtk.track
+                    layers = (
+                        {k: v.model_dump(exclude_none=True) for k, v in (track.layers or {}).items()}
+                        if track and track.layers
+                        else None
+                    )
+                    state = await client.start_track(
+                        rtk.accountId,
+                        rtk.appId,
+                        rtk.meetingId,
+                        layers=layers,
+                        user_ids=track.user_ids if track else None,
+                    )
+                else:
+                    state = await client.start_composite(
+                        rtk.accountId, rtk.appId, rtk.meetingId, composite_params(spec, storage)
+                    )
+            except RealtimeKitError as exc:
+                if not exc.retryable:
+                    ctx.remove_annotation(PENDING_ANNOTATION)
+                raise
+        except RealtimeKitError as exc:
+            raise session_error(exc) from exc
+        ctx.remove_annotation(PENDING_ANNOTATION)
+        self._started(ctx, state)
+
+    async def update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """Pause or resume to match `spec.state` (§3.3.6). Other edits apply to the next session:
+        RealtimeKit cannot change a running recording."""
+        try:
+            await self._follow_state(ctx, spec, obs, ctx.status.get("recordingStatus"))
+        except RealtimeKitError as exc:
+            raise session_error(exc) from exc
+
+    async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """GET the recording: phase, files; provider-ended sessions; pause/resume still due.
+
+        Raises:
+            SessionError: the RealtimeKit call failed.
+            KubeApiError: creating the uploaded files' RecordedFiles failed (status not advanced).
+        """
+        rtk = spec.realtimeKit
+        assert rtk is not None and obs.recording_id
+        client = await self._client(ctx, spec)
+        try:
+            state = await client.get(rtk.accountId, rtk.appId, obs.recording_id)
+            records = realtimekit_files(spec.storage, state)
+            if records:
+                # Before UPLOADED is written: it ends the observation, so a failed create (raised
+                # here) leaves the status UPLOADING and the next observation publishes again.
+                delete_after = spec.retention.deleteAfter if spec.retention else None
+                await publish_files(ctx, RECORDING_KIND, spec.storage, records, delete_after)
+            ctx.status.set(recordingStatus=state.status)
+            ctx.reported_files.extend(records)
+            if state.files:
+                ctx.status.set(files=_files(state))
+            if state.status in RUNNING_PHASES:
+                phase = RUNNING_PHASES[state.status]
+                if obs.phase != phase:
+                    ctx.status.set(phase=phase)
+                    ctx.condition("Ready", "True", phase, f"session {state.id} is {phase.lower()}")
+                await self._follow_state(ctx, spec, obs, state.status)
+            elif obs.active:
+                self._ended(
+                    ctx, state, "ProviderEnded", f"RealtimeKit ended the recording ({state.stop_reason})"
+                )
+        except RealtimeKitError as exc:
+            raise session_error(exc) from exc
+
+    async def stop(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
+    ) -> None:
+        """PUT stop; a recording that is no longer active (400) or gone (404) counts as stopped."""
+        rtk = spec.realtimeKit
+        assert rtk is not None and obs.recording_id
+        client = await self._client(ctx, spec)
+        try:
+            state = await client.action(rtk.accountId, rtk.appId, obs.recording_id, "stop")
+        except RealtimeKitError as exc:
+            if exc.http_status not in (400, 404):
+                raise session_error(exc) from exc
+            mark_ended(ctx, reason, message + "; the recording had already ended at RealtimeKit")
+            return
+        ctx.reported_files.extend(realtimekit_files(spec.storage, state))
+        self._ended(ctx, state, reason, message)
+
+    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
+        """A pending start will not be finished: clear it and say what may be left."""
+        ctx.remove_annotation(PENDING_ANNOTATION)
+        ctx.event(
+            "Warning",
+            "CreationResultUnknown",
+            f"a start for meeting {(obs.pending or {}).get('meetingId')} may have reached RealtimeKit without "
+            "its recording ID being recorded; it stops when the meeting is empty or max_seconds passes",
+        )
+
+    def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
+        """Running sessions, and ended ones still uploading (their files come with UPLOADED)."""
+        return obs.active or (bool(obs.recording_id) and status.get("recordingStatus") == "UPLOADING")
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    async def _client(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> RealtimeKitClient:
+        token = await ctx.runtime.kube.read_secret_key(
+            ctx.namespace, spec.credentialsSecretRef.name, "apiToken"
+        )
+        return ctx.runtime.realtimekit(token)
+
+    async def _storage(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> dict[str, Any]:
+        ref = spec.storage.credentialsSecretRef
+        secret = await ctx.runtime.kube.read_secret(ctx.namespace, ref.name) if ref else None
+        if ref is None and spec.storage.vendor != "realtimekit-bucket":
+            raise SecretNotFound("storage.credentialsSecretRef is required for external storage")
+        return storage_params(spec.storage, secret)
+
+    async def _adopt(
+        self,
+        ctx: RecordingContext,
+        client: RealtimeKitClient,
+        spec: CloudRecordingSpec,
+        pending: Mapping[str, Any],
+    ) -> bool:
+        rtk = spec.realtimeKit
+        assert rtk is not None
+        active = await client.active(rtk.accountId, rtk.appId, rtk.meetingId)
+        marked = _parse_time(str(pending.get("at") or ""))
+        invoked = _parse_time(active.invoked_time) if active else None
+        if active is None or marked is None or invoked is None or invoked < marked - ADOPTION_SKEW:
+            return False
+        ctx.remove_annotation(PENDING_ANNOTATION)
+        self._started(ctx, active)
+        ctx.event(
+            "Normal",
+            "Adopted",
+            f"recording {active.id}, started before the operator was interrupted, is tracked",
+        )
+        return True
+
+    def _started(self, ctx: RecordingContext, state: RecordingState) -> None:
+        mark_started(
+            ctx,
+            phase=RUNNING_PHASES.get(state.status, "Starting"),
+            session={"recordingId": state.id},
+            applied=None,
+        )
+        ctx.status.set(recordingStatus=state.status, resourceId=None, sid=None)
+
+    async def _follow_state(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, status: str | None
+    ) -> None:
+        rtk = spec.realtimeKit
+        assert rtk is not None and obs.recording_id
+        action: Literal["pause", "resume"] | None = None
+        if spec.state == "Paused" and status == "RECORDING":
+            action = "pause"
+        elif spec.state == "Recording" and status == "PAUSED":
+            action = "resume"
+        if action is None:
+            return
+        client = await self._client(ctx, spec)
+        state = await client.action(rtk.accountId, rtk.appId, obs.recording_id, action)
+        phase = RUNNING_PHASES.get(state.status, "Recording")
+        ctx.status.set(recordingStatus=state.status, phase=phase)
+        ctx.condition("Ready", "True", phase, f"session {state.id} is {phase.lower()}")
+        ctx.event("Normal", "Paused" if action == "pause" else "Resumed", f"session {state.id} {action}d")
+
+    def _ended(self, ctx: RecordingContext, state: RecordingState, reason: str, message: str) -> None:
+        ctx.status.set(recordingStatus=state.status)
+        if state.files:
+            ctx.status.set(files=_files(state))
+        if state.status == "ERRORED":
+            ctx.status.set(phase="Failed")
+            ctx.condition(
+                "Ready", "False", "ProviderFailed", "RealtimeKit reports the recording ERRORED (no file)"
+            )
+            ctx.condition("Recording", "False", "ProviderFailed", "the recording ERRORED")
+            return
+        mark_ended(ctx, reason, message)
+
+
+def _files(state: RecordingState) -> dict[str, Any]:
+    summary = files_summary([f.file_name for f in state.files])
+    total = sum(f.size_bytes or 0 for f in state.files) or state.file_size_bytes
+    if total:
+        summary["totalBytes"] = total
+    return summary

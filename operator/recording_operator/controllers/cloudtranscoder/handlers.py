@@ -1,0 +1,447 @@
+"""kopf handlers for CloudTranscoder: thin glue between the API server, `cloudtranscoder_logic` and
+the Agora Cloud Transcoder client (provider-contracts.md §2).
+
+Handlers:
+- create / resume / spec update → `reconcile`: acquire a builderToken + create the task, resume a
+  create whose answer was lost, or send one update with the next `sequenceId`;
+- a timer (`CLOUDTRANSCODER_TICK`) → `observe_task`: `query` every `CLOUDTRANSCODER_QUERY_INTERVAL`
+  (phase, serviceStatus, Ready), provider-side destruction → phase `Exited`, `maxDuration`, and
+  `restartPolicy: OnExit`;
+- delete → `finalize`: delete the task (404 counts as done) unless `deletionPolicy: Orphan`.
+
+Written before each provider call that could leave something behind: the builderToken before
+`create` (a lost create is repeated with it and Agora answers 201 with the task) and the next
+`sequenceId` with the config digest before `update` (a restart re-sends the same sequenceId).
+Status is written only when it changed. Tokens are resolved per call and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from recording_operator.api import GROUP, VERSION, parse_duration
+from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
+from recording_operator.controllers._kit.backoff import backoff_delay
+from recording_operator.controllers._kit.conditions import get_condition, now_rfc3339
+from recording_operator.controllers._kit.context import Context as _BaseContext
+from recording_operator.controllers._kit.context import fail_retryable as _fail_retryable
+from recording_operator.controllers._kit.context import report_failure as _report_failure
+from recording_operator.controllers._kit.context import validation_message as _validation_message
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers.cloudtranscoder.decide import (
+    Observed,
+    Plan,
+    config_digest,
+    instance_id_of,
+    max_lifetime_s,
+    next_sequence_id,
+    observe,
+    phase_of,
+    plan,
+    ready_condition,
+    token_needs,
+    transcoder_config,
+)
+from recording_operator.providers.agora import AgoraError
+from recording_operator.providers.agora.tokens import TOKEN_MAX_LIFETIME_S, TokenError, mint_rtc_token
+from recording_operator.providers.agora.transcoder import START_DEADLINE_S, CloudTranscoderClient, TaskInfo
+from recording_operator.settings import Settings
+
+RESOURCE = (GROUP, VERSION, "cloudtranscoders")
+
+
+class Context(_BaseContext):
+    """One handler invocation on a CloudTranscoder (see `context.Context`)."""
+
+    plural = "cloudtranscoders"
+
+    async def persist(self, **fields: Any) -> None:
+        """Write status fields now, before a provider call whose answer could be lost.
+
+        Raises:
+            KubeApiError: the write failed (the provider call is then not made).
+        """
+        await self.runtime.kube.merge_patch(self.path + "/status", {"status": fields})
+        # The server now has these values: later drafts are diffed against them.
+        self.status.current = {**self.status.current, **fields}
+        for key in fields:
+            self.status.fields.pop(key, None)
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+async def _client(ctx: Context, spec: CloudTranscoderSpec) -> CloudTranscoderClient:
+    credentials = await ctx.runtime.agora_credentials(ctx.namespace, spec.credentialsSecretRef.name)
+    return ctx.runtime.transcoder(credentials)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The config the spec asks for: the Agora body (with tokens, never logged) and its digest (without)."""
+
+    spec: CloudTranscoderSpec
+    config: dict[str, Any] = field(repr=False)
+    digest: str
+
+
+async def _desired(ctx: Context, spec: CloudTranscoderSpec) -> Desired:
+    """Resolve every RTC token (Secret or minted) and build the config (§2.7).
+
+    Minted tokens: AccessToken2 for 24 h (the maximum), uid 0 and join only for inputs, the output
+    `rtcUid` with publish privileges (§2.7); the task is ended before they expire (`max_lifetime_s`).
+
+    Raises:
+        SecretNotFound: a Secret or key is missing. SpecError: a token cannot be minted (InvalidSpec).
+    """
+    kube = ctx.runtime.kube
+    tokens: dict[tuple[str, int], str] = {}
+    versions: dict[str, str | None] = {}
+    for need in token_needs(spec):
+        ref = need.source.secretRef or need.source.appCertificateSecretRef
+        assert ref is not None  # CRD rule: exactly one of them
+        value = await kube.read_secret_key(ctx.namespace, ref.name, ref.key)
+        versions[ref.name] = kube.secret_version(ctx.namespace, ref.name)
+        if need.source.secretRef is not None:
+            tokens[need.location] = value
+            continue
+        try:
+            tokens[need.location] = mint_rtc_token(
+                spec.appId,
+                value,
+                need.channel,
+                need.uid,
+                lifetime_s=TOKEN_MAX_LIFETIME_S,
+                publisher=need.publisher,
+            )
+        except TokenError as exc:
+            raise SpecError(
+                "InvalidSpec", f"cannot mint the RTC token for {need.location[0]}: {exc}"
+            ) from None
+    return Desired(spec, transcoder_config(spec, tokens), config_digest(spec, versions))
+
+
+def _parse_spec(ctx: Context, body: kopf.Body) -> CloudTranscoderSpec:
+    try:
+        return CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as exc:
+        raise _fail_terminal(ctx, "InvalidSpec", _validation_message(exc), task_lost=False) from exc
+
+
+def _fail_terminal(ctx: Context, reason: str, message: str, *, task_lost: bool) -> kopf.PermanentError:
+    _report_failure(ctx, reason, message)
+    if task_lost:
+        ctx.status.set(phase="Failed")
+        ctx.condition("Ready", "False", reason, message)
+    ctx.status.set(observedGeneration=ctx.generation)
+    ctx.flush()
+    return kopf.PermanentError(f"{reason}: {message}")
+
+
+def _agora_reason(exc: AgoraError) -> str:
+    if exc.retryable:
+        return "ProviderUnavailable"
+    if exc.http_status in (401, 403):
+        return "AuthFailed"
+    return "InvalidSpec"
+
+
+# --- reconcile -----------------------------------------------------------------------------------
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE, field="spec")
+async def reconcile(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
+) -> None:
+    """Create the task, or bring a running one to the spec with one update.
+
+    Raises:
+        kopf.TemporaryError: retryable failure (§2.9: 206, 429, 5xx, timeouts; a missing Secret;
+            409 instanceId in use): retried with jittered backoff, `Synced=False`.
+        kopf.PermanentError: terminal failure (400 invalid config, 401/403): `Synced=False`, not
+            retried until the spec changes.
+    """
+    ctx = Context(body, patch, runtime_of(memo), logger)
+    spec = _parse_spec(ctx, body)
+    obs = observe(ctx.status.current)
+    try:
+        desired = await _desired(ctx, spec)
+        step = plan(obs, ctx.generation, desired.digest)
+        logger.debug(f"plan: {step.value}")
+        if step is Plan.CREATE:
+            await _create(ctx, desired, obs, resume=False)
+        elif step is Plan.RESUME_CREATE:
+            await _create(ctx, desired, obs, resume=True)
+        elif step is Plan.UPDATE:
+            await _update(ctx, desired, obs)
+        if step is not Plan.NOTHING:
+            ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at Agora")
+            ctx.status.set(observedGeneration=ctx.generation)
+    except SpecError as exc:
+        if exc.reason == "CredentialsNotFound":
+            raise _fail_retryable(ctx, exc.reason, str(exc), retry) from exc
+        raise _fail_terminal(ctx, exc.reason, str(exc), task_lost=not obs.live) from exc
+    except SecretNotFound as exc:
+        raise _fail_retryable(ctx, "CredentialsNotFound", str(exc), retry) from exc
+    except KubeApiError as exc:
+        raise _fail_retryable(ctx, "KubernetesUnavailable", str(exc), retry) from exc
+    except AgoraError as exc:
+        if exc.retryable:
+            raise _fail_retryable(ctx, "ProviderUnavailable", exc.summary, retry) from exc
+        if exc.http_status == 409:
+            message = (
+                f"{exc.summary}: another task holds instanceId {instance_id_of(spec, ctx.namespace, ctx.name)}"
+                " (delete it, or set spec.instanceId)"
+            )
+            raise _fail_retryable(ctx, "TaskConflict", message, retry) from exc
+        raise _fail_terminal(ctx, _agora_reason(exc), exc.summary, task_lost=not obs.live) from exc
+    ctx.flush()
+
+
+async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool) -> None:
+    """builderTokens → persist the token → create → persist taskId (§2.2, §2.3).
+
+    With `resume`, the persisted token is used again: if the lost create did reach Agora, it
+    answers 201 with that task (adopted, then updated to the current spec, since the lost create
+    may have carried an older one); an expired token that never created anything answers 400 and
+    a fresh one is acquired.
+    """
+    spec = desired.spec
+    client = await _client(ctx, spec)
+    instance_id = instance_id_of(spec, ctx.namespace, ctx.name)
+    token = obs.builder_token if resume else None
+    info: TaskInfo | None = None
+    if token is not None:
+        try:
+            info = await client.create(spec.appId, token, desired.config)
+        except AgoraError as exc:
+            if exc.http_status != 400:
+                raise
+            ctx.logger.info("the persisted builderToken no longer creates a task; acquiring a new one")
+    if info is None:
+        acquired = await client.acquire(spec.appId, instance_id, desired.config)
+        await ctx.persist(
+            phase="Creating",
+            instanceId=instance_id,
+            builderToken=acquired.token_name,
+            builderTokenCreateTs=acquired.create_ts or int(time.time()),
+            taskId=None,
+            sequenceId=None,
+            configDigest=None,
+            pendingDigest=None,
+        )
+        info = await client.create(spec.appId, acquired.token_name, desired.config)
+    tasks = int(ctx.status.get("tasks") or 0) + (0 if info.already_running else 1)
+    ctx.status.set(
+        phase=phase_of(info.status),
+        serviceStatus=info.service_status,
+        instanceId=instance_id,
+        taskId=info.task_id,
+        createTs=info.create_ts,
+        createdAt=now_rfc3339(),
+        sequenceId=info.sequence_id or 0,
+        configDigest=None if info.already_running else desired.digest,
+        pendingDigest=None,
+        exitedAt=None,
+        exitReason=None,
+        tasks=tasks,
+    )
+    ctx.condition("Ready", *ready_condition(info.status, info.task_id))
+    verb = "adopted (its create answer had been lost)" if info.already_running else "created"
+    ctx.event("Normal", "Created", f"task {info.task_id} {verb} for instanceId {instance_id}")
+    if info.already_running:
+        await _update(ctx, desired, observe({**ctx.status.current, **ctx.status.fields}))
+
+
+async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
+    """One PATCH with the whole config and the next sequenceId, persisted before the call (§2.5).
+
+    A task Agora no longer knows (404) is reported Exited and, the spec having changed, created anew.
+    """
+    if obs.pending_digest is None and obs.config_digest == desired.digest:
+        return
+    assert obs.task_id and obs.builder_token
+    spec = desired.spec
+    client = await _client(ctx, spec)
+    sequence_id = next_sequence_id(obs, desired.digest)
+    await ctx.persist(sequenceId=sequence_id, pendingDigest=desired.digest)
+    try:
+        await client.update(spec.appId, obs.task_id, obs.builder_token, sequence_id, desired.config)
+    except AgoraError as exc:
+        if exc.http_status != 404:
+            raise
+        _mark_exited(ctx, "ProviderEnded", f"Agora no longer knows task {obs.task_id} (update answered 404)")
+        await _create(ctx, desired, observe({**ctx.status.current, **ctx.status.fields}), resume=False)
+        return
+    ctx.status.set(configDigest=desired.digest, pendingDigest=None)
+    ctx.event("Normal", "Updated", f"task {obs.task_id}: config updated with sequenceId {sequence_id}")
+
+
+def _mark_exited(ctx: Context, reason: str, message: str) -> None:
+    ctx.status.set(
+        phase="Exited",
+        exitedAt=now_rfc3339(),
+        exitReason=reason,
+        serviceStatus=None,
+        pendingDigest=None,
+    )
+    ctx.condition("Ready", "False", reason, message)
+    ctx.event("Normal", "Exited", message)
+
+
+# --- observation ---------------------------------------------------------------------------------
+
+#: kopf needs the timer interval when the module is imported.
+_TICK_S = Settings.from_env().transcoder_tick_s
+
+
+@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    """Keep `phase`, `serviceStatus` and Ready current; end tasks past their lifetime; restart on exit.
+
+    Every `CLOUDTRANSCODER_TICK` s; `query` at most every `CLOUDTRANSCODER_QUERY_INTERVAL` s per task
+    (§2.10: about every 2 min, below idleTimeout). A 404 is re-queried after
+    `RECORDING_NOT_FOUND_CONFIRM` s (§2.10: confirm 404s) before the task is reported Exited with
+    reason ProviderEnded (Agora destroys a task idle past idleTimeout, §2.7). With `restartPolicy:
+    OnExit` an exited task is followed by a new one at the next tick.
+    """
+    ctx = Context(body, patch, runtime_of(memo), logger)
+    if ctx.meta.get("deletionTimestamp"):
+        return
+    obs = observe(ctx.status.current)
+    try:
+        spec = CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError:
+        return
+    try:
+        if obs.live:
+            limit = max_lifetime_s(
+                spec, parse_duration(spec.maxDuration).total_seconds() if spec.maxDuration else None
+            )
+            if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
+                await _delete(ctx, spec, obs)
+                _mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
+            elif (
+                time.monotonic() - memo.get("last_query", 0.0)
+                >= ctx.runtime.settings.transcoder_query_interval_s
+            ):
+                memo["last_query"] = time.monotonic()
+                await _query(ctx, spec, obs)
+        elif (
+            obs.phase == "Exited"
+            and spec.restartPolicy == "OnExit"
+            and obs.exit_reason in ("ProviderEnded", "MaxDurationReached")
+        ):
+            desired = await _desired(ctx, spec)
+            await _create(ctx, desired, obs, resume=False)
+            ctx.condition("Synced", "True", "ReconcileSuccess", "restarted after exit (restartPolicy OnExit)")
+    except (AgoraError, SecretNotFound, KubeApiError, SpecError) as exc:
+        text = exc.summary if isinstance(exc, AgoraError) else str(exc)
+        reason = "ProviderUnavailable" if isinstance(exc, AgoraError) else "CredentialsNotFound"
+        if isinstance(exc, AgoraError) and exc.http_status == 409:
+            reason = "TaskConflict"
+        _report_failure(ctx, reason, text)
+        logger.warning(f"observing the task failed: {text}")
+    ctx.flush()
+
+
+def _age_s(created_at: str | None) -> float:
+    if not created_at:
+        return 0.0
+    started = datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (datetime.now(UTC) - started).total_seconds()
+
+
+async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None:
+    assert obs.task_id and obs.builder_token
+    client = await _client(ctx, spec)
+    try:
+        info = await client.query(spec.appId, obs.task_id, obs.builder_token)
+    except AgoraError as exc:
+        if exc.http_status != 404:
+            raise
+        await asyncio.sleep(ctx.runtime.settings.not_found_confirm_s)
+        try:
+            info = await client.query(spec.appId, obs.task_id, obs.builder_token)
+        except AgoraError as again:
+            if again.http_status != 404:
+                raise
+            _mark_exited(
+                ctx,
+                "ProviderEnded",
+                f"Agora no longer knows task {obs.task_id} (destroyed after idleTimeout {spec.idleTimeout} s "
+                "without input users, or deleted outside the operator)",
+            )
+            return
+    ctx.status.set(phase=phase_of(info.status), serviceStatus=info.service_status)
+    status, reason, message = ready_condition(info.status, obs.task_id)
+    if not info.started and status == "False" and _age_s(ctx.status.get("createdAt")) > START_DEADLINE_S:
+        reason, message = (
+            "StartTimedOut",
+            f"task {obs.task_id} not running {START_DEADLINE_S:.0f} s after create (§2.8)",
+        )
+    ctx.condition("Ready", status, reason, message)
+    synced = get_condition(ctx.status.get("conditions"), "Synced")
+    if synced and synced.get("status") == "False" and synced.get("reason") == "ProviderUnavailable":
+        ctx.condition("Synced", "True", "ReconcileSuccess", "Agora answers again")
+
+
+async def _delete(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None:
+    """Delete the task (§2.6); 404 means it is already gone, which is what was asked."""
+    assert obs.task_id and obs.builder_token
+    client = await _client(ctx, spec)
+    try:
+        await client.delete(spec.appId, obs.task_id, obs.builder_token)
+    except AgoraError as exc:
+        if exc.http_status != 404:
+            raise
+
+
+# --- deletion ------------------------------------------------------------------------------------
+
+
+@kopf.on.delete(*RESOURCE)
+async def finalize(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
+) -> None:
+    """Delete the task before the resource goes, unless `deletionPolicy: Orphan`.
+
+    Raises:
+        kopf.TemporaryError: the delete could not be confirmed (Agora unavailable, credentials
+            missing): the finalizer stays and the delete is retried with backoff. Setting
+            `deletionPolicy: Orphan` releases it.
+    """
+    ctx = Context(body, patch, runtime_of(memo), logger)
+    spec_dict = dict(body.get("spec") or {})
+    obs = observe(ctx.status.current)
+    if spec_dict.get("deletionPolicy") == "Orphan":
+        if obs.live:
+            ctx.event(
+                "Normal", "Orphaned", f"deletionPolicy Orphan: task {obs.task_id} is left running at Agora"
+            )
+        return
+    if not obs.live:
+        return
+    settings = ctx.runtime.settings
+    delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+    try:
+        spec = CloudTranscoderSpec.model_validate(spec_dict)
+        await _delete(ctx, spec, obs)
+    except (SecretNotFound, KubeApiError) as exc:
+        ctx.event("Warning", "CredentialsNotFound", f"cannot delete task {obs.task_id}: {exc}")
+        raise kopf.TemporaryError(f"cannot delete task {obs.task_id}: {exc}", delay=delay) from exc
+    except AgoraError as exc:
+        ctx.event("Warning", _agora_reason(exc), f"cannot delete task {obs.task_id}: {exc.summary}")
+        raise kopf.TemporaryError(exc.summary, delay=delay) from exc
+    ctx.event("Normal", "Deleted", f"task {obs.task_id} deleted at Agora")

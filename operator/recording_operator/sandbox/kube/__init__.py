@@ -1,8 +1,0 @@
-"""A Kubernetes API emulator for tests, the demo and benchmarks (built on aiohttp and kmock's pieces)."""
-
-from recording_operator.sandbox.kube.emulator import KubeEmulator
-from recording_operator.sandbox.kube.stats import RequestStats
-from recording_operator.sandbox.kube.tables import render_table
-from recording_operator.sandbox.kube.threaded import ThreadedKubeEmulator
-
-__all__ = ["KubeEmulator", "RequestStats", "ThreadedKubeEmulator", "render_table"]

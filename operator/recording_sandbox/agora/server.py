@@ -1,0 +1,481 @@
+"""The Agora Cloud Recording emulator's HTTP server (aiohttp), over :class:`~.state.AgoraState`.
+
+Provider API (base path ``/v1/apps/{appid}/cloud_recording``, provider-contracts.md §1.1-§1.8):
+``POST acquire``, ``POST …/mode/{mode}/start``, ``GET …/sid/{sid}/mode/{mode}/query``,
+``POST …/update``, ``POST …/updateLayout``, ``POST …/stop``.
+
+Gateway behaviour (§1.9 body form 1): unknown route or wrong method → 404
+``{"message": "no Route matched with those values"}``; missing Basic auth → 401
+``{"message": "Unauthorized"}``; wrong credentials → 401
+``{"message": "Invalid authentication credentials"}``; more than ``qps_limit`` requests in the
+last second for one App ID → 429 ``{"message": "API rate limit exceeded"}`` (§1.1).
+
+Control and introspection (no auth, JSON), under ``/_emulator/``:
+
+- ``GET tasks`` → ``{"tasks": [{sid, resourceId, appId, cname, uid, mode, status, stopped,
+  stopReason, startedAt (Unix ms), files}]}`` (ended tasks from a bounded history first).
+- ``GET requests?limit=N`` → ``{"requests": [{time (Unix ms), method, endpoint, path, httpStatus,
+  code}]}`` (newest last); ``DELETE requests`` clears the log and the stats.
+- ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
+- ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
+- ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
+  "code": 65|null, "message": "...", "latencyMs": 0}``; the next ``count`` matching calls are
+  delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body ``{"code",
+  "reason"}`` when ``code`` is set, else ``{"message"}``).
+- ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
+- ``POST reset``: forget tasks, resources, channels, faults, log and stats.
+
+Cloud Transcoder routes (``/v1/projects/{appId}/rtsc/cloud-transcoder/…``, endpoints
+``builderTokens``, ``createTask``, ``queryTask``, ``updateTask``, ``deleteTask`` for faults and the
+log) and ``GET /_emulator/transcoder/tasks``: see ``transcoder.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import contextlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from recording_sandbox.agora.clock import Clock, SystemClock
+from recording_sandbox.agora.state import AgoraState, ServiceError, Task
+from recording_sandbox.agora.transcoder import ENDPOINTS as TRANSCODER_ENDPOINTS
+from recording_sandbox.agora.transcoder import TranscoderApi
+from recording_sandbox.agora.uploads import StorageWriter
+
+_BASE = r"^/v1/apps/(?P<app>[^/]+)/cloud_recording"
+#: The channel a provider request concerns, kept for the request log.
+_CNAME = web.RequestKey("cname", str)
+
+_ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("acquire", "POST", re.compile(_BASE + r"/acquire/?$")),
+    ("start", "POST", re.compile(_BASE + r"/resourceid/(?P<rid>[^/]+)/mode/(?P<mode>[^/]+)/start/?$")),
+    (
+        "query",
+        "GET",
+        re.compile(_BASE + r"/resourceid/(?P<rid>[^/]+)/sid/(?P<sid>[^/]+)/mode/(?P<mode>[^/]+)/query/?$"),
+    ),
+    (
+        "update",
+        "POST",
+        re.compile(_BASE + r"/resourceid/(?P<rid>[^/]+)/sid/(?P<sid>[^/]+)/mode/(?P<mode>[^/]+)/update/?$"),
+    ),
+    (
+        "updateLayout",
+        "POST",
+        re.compile(
+            _BASE + r"/resourceid/(?P<rid>[^/]+)/sid/(?P<sid>[^/]+)/mode/(?P<mode>[^/]+)/updateLayout/?$"
+        ),
+    ),
+    (
+        "stop",
+        "POST",
+        re.compile(_BASE + r"/resourceid/(?P<rid>[^/]+)/sid/(?P<sid>[^/]+)/mode/(?P<mode>[^/]+)/stop/?$"),
+    ),
+)
+ENDPOINTS = tuple(name for name, _, _ in _ROUTES)
+
+
+@dataclass
+class Fault:
+    """An injected fault: the next ``remaining`` calls to ``endpoint`` (``"*"`` = any) are delayed
+    by ``latency_ms`` and, if ``status`` is set, answered with it instead of being processed."""
+
+    endpoint: str
+    remaining: int
+    status: int | None
+    code: int | None
+    message: str
+    latency_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The fault in its POST body form."""
+        return {
+            "endpoint": self.endpoint,
+            "count": self.remaining,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "latencyMs": self.latency_ms,
+        }
+
+
+def _json(status: int, body: Any) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+class AgoraEmulator:
+    """A real HTTP server emulating Agora Cloud Recording (provider-contracts.md §1.13).
+
+    Args:
+        customer_id: expected Basic-auth user (§1.1).
+        customer_secret: expected Basic-auth password (§1.1).
+        qps_limit: requests per second per App ID before 429 (§1.1: 10 upstream); ``None`` = no limit.
+        clock: time source of the state machine (default :class:`SystemClock`).
+        status_step_s: seconds per status step (0→5, 6→8).
+        tick_s: period of the background task applying due transitions (idle, expiry).
+        request_log_size: bound of the request log (a deque).
+
+    Attributes:
+        url: ``http://HOST:PORT`` once started.
+        state: the :class:`AgoraState`, for in-process test access.
+    """
+
+    def __init__(
+        self,
+        *,
+        customer_id: str = "sandbox-id",
+        customer_secret: str = "sandbox-secret",
+        qps_limit: float | None = None,
+        clock: Clock | None = None,
+        status_step_s: float = 0.5,
+        tick_s: float = 0.2,
+        request_log_size: int = 10_000,
+    ) -> None:
+        self._customer_id = customer_id
+        self._customer_secret = customer_secret
+        self.qps_limit = qps_limit
+        self.clock: Clock = clock or SystemClock()
+        self.state = AgoraState(clock=self.clock, status_step_s=status_step_s)
+        #: Cloud Transcoder (§2.13), same auth, faults, log, clock and channels (sandbox/agora/transcoder.py).
+        self.transcoder = TranscoderApi(self, status_step_s=status_step_s)
+        self.tick_s = tick_s
+        #: Writes the files query/stop report into the task's storage when reachable (uploads.py).
+        self.uploads = StorageWriter()
+        self.url = ""
+        self.faults: list[Fault] = []
+        self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
+        self.endpoint_counts: collections.Counter[str] = collections.Counter()
+        self.status_counts: collections.Counter[int] = collections.Counter()
+        self._windows: dict[str, collections.deque[float]] = {}
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.app = self._build_app()
+
+    def __repr__(self) -> str:
+        return f"AgoraEmulator(url={self.url!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on ``host:port`` (0 = any free port) and return the base URL ``http://host:port``."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self.url = f"http://{host}:{bound[1]}"
+        self._ticker = asyncio.create_task(self._tick_forever(), name="agora-emulator-ticker")
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop the ticker and the server."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.state.advance()
+            self.transcoder.state.advance()
+
+    def reset(self) -> None:
+        """Forget tasks, resources, channels, faults, the request log and the stats."""
+        self.state.reset()
+        self.transcoder.state.reset()
+        self.faults.clear()
+        self.request_log.clear()
+        self.endpoint_counts.clear()
+        self.status_counts.clear()
+        self._windows.clear()
+
+    def add_fault(
+        self,
+        endpoint: str,
+        *,
+        count: int = 1,
+        status: int | None = None,
+        code: int | None = None,
+        message: str | None = None,
+        latency_ms: int = 0,
+    ) -> Fault:
+        """Inject a fault (see the module docstring); returns it."""
+        if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms)
+        self.faults.append(fault)
+        return fault
+
+    # -- app -----------------------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application()
+        r = app.router
+        r.add_get("/_emulator/tasks", self._h_tasks)
+        r.add_get("/_emulator/requests", self._h_requests)
+        r.add_delete("/_emulator/requests", self._h_requests_clear)
+        r.add_get("/_emulator/stats", self._h_stats)
+        r.add_get("/_emulator/channels/{app}/{cname}/users", self._h_channel_get)
+        r.add_put("/_emulator/channels/{app}/{cname}/users", self._h_channel_put)
+        r.add_get("/_emulator/faults", self._h_faults_get)
+        r.add_post("/_emulator/faults", self._h_faults_post)
+        r.add_delete("/_emulator/faults", self._h_faults_clear)
+        r.add_get("/_emulator/clock", self._h_clock_get)
+        r.add_post("/_emulator/clock", self._h_clock_post)
+        r.add_post("/_emulator/reset", self._h_reset)
+        self.transcoder.register(r)
+        r.add_route("*", "/{tail:.*}", self._h_api)
+        return app
+
+    # -- provider API --------------------------------------------------------------------------
+
+    async def _h_api(self, request: web.Request) -> web.Response:
+        endpoint, match = self._route(request.method, request.path)
+        if match is None:
+            return self._log(request, "unknown", 404, {"message": "no Route matched with those values"})
+        auth = self._check_auth(request.headers.get("Authorization"))
+        if auth is not None:
+            return self._log(request, endpoint, 401, {"message": auth})
+        app_id = match["app"]
+        if self._rate_limited(app_id):
+            return self._log(request, endpoint, 429, {"message": "API rate limit exceeded"})
+        payload: dict[str, Any] = {}
+        if request.method == "POST":
+            try:
+                decoded = await request.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return self._log(
+                    request, endpoint, 400, {"code": 2, "reason": "request body is not valid JSON"}
+                )
+            if not isinstance(decoded, dict):
+                return self._log(
+                    request, endpoint, 400, {"code": 2, "reason": "request body must be a JSON object"}
+                )
+            payload = decoded
+        request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
+        fault = self._take_fault(endpoint)
+        if fault is not None:
+            if fault.latency_ms > 0:
+                await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.status is not None:
+                body: dict[str, Any] = (
+                    {"message": fault.message}
+                    if fault.code is None
+                    else {"code": fault.code, "reason": fault.message}
+                )
+                return self._log(request, endpoint, fault.status, body)
+        handlers: dict[str, Callable[[], tuple[int, dict[str, Any]]]] = {
+            "acquire": lambda: self.state.acquire(app_id, payload),
+            "start": lambda: self.state.start(app_id, match["rid"], match["mode"], payload),
+            "query": lambda: self.state.query(app_id, match["rid"], match["sid"], match["mode"]),
+            "update": lambda: self.state.update(app_id, match["rid"], match["sid"], match["mode"], payload),
+            "updateLayout": lambda: self.state.update_layout(
+                app_id, match["rid"], match["sid"], match["mode"], payload
+            ),
+            "stop": lambda: self.state.stop(app_id, match["rid"], match["sid"], match["mode"], payload),
+        }
+        task = self.state.tasks.get(match.get("sid") or "")
+        try:
+            status, body = handlers[endpoint]()
+        except ServiceError as error:
+            return self._log(request, endpoint, error.http_status, error.body)
+        if endpoint in ("query", "stop") and status == 200 and task is not None:
+            await self._upload(task)
+        return self._log(request, endpoint, status, body)
+
+    async def _upload(self, task: Task) -> None:
+        """Write the files this task reports into its storage, when that is reachable (uploads.py)."""
+        storage = task.client_request.get("storageConfig") or {}
+        await self.uploads.write(
+            self.uploads.agora_endpoint(storage),
+            storage.get("bucket"),
+            str(storage.get("accessKey") or ""),
+            str(storage.get("secretKey") or ""),
+            [str(f["fileName"]) for f in self.state.files(task)],
+        )
+
+    def _cname_of(self, sid: str | None) -> str | None:
+        """Channel of a live or ended task, for the request log of calls that carry no body."""
+        if not sid:
+            return None
+        task = self.state.tasks.get(sid)
+        if task is not None:
+            return task.cname
+        return next((t["cname"] for t in self.state.tasks_snapshot() if t["sid"] == sid), None)
+
+    @staticmethod
+    def _route(method: str, path: str) -> tuple[str, dict[str, str] | None]:
+        for name, route_method, pattern in _ROUTES:
+            m = pattern.match(path)
+            if m is not None and method == route_method:
+                return name, m.groupdict()
+        return "unknown", None
+
+    def _check_auth(self, header: str | None) -> str | None:
+        """``None`` when the Basic credentials match, else the gateway's 401 message (§1.9)."""
+        if not header:
+            return "Unauthorized"
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic":
+            return "Unauthorized"
+        try:
+            user, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return "Invalid authentication credentials"
+        ok = (
+            sep == ":"
+            and secrets.compare_digest(user.encode(), self._customer_id.encode())
+            and secrets.compare_digest(password.encode(), self._customer_secret.encode())
+        )
+        return None if ok else "Invalid authentication credentials"
+
+    def _rate_limited(self, app_id: str) -> bool:
+        """Sliding 1 s window per App ID, in real (monotonic) time (§1.1: 10 QPS upstream)."""
+        if self.qps_limit is None:
+            return False
+        now = time.monotonic()
+        window = self._windows.setdefault(app_id, collections.deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= self.qps_limit:
+            return True
+        window.append(now)
+        return False
+
+    def _take_fault(self, endpoint: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.remaining > 0 and fault.endpoint in (endpoint, "*"):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _log(self, request: web.Request, endpoint: str, status: int, body: dict[str, Any]) -> web.Response:
+        code = body.get("code")
+        self.request_log.append(
+            {
+                "time": round(self.clock.now() * 1000),
+                "method": request.method,
+                "endpoint": endpoint,
+                "path": request.path,
+                "httpStatus": status,
+                "code": code if isinstance(code, int) else None,
+                "cname": request.get(_CNAME) or None,
+            }
+        )
+        self.endpoint_counts[endpoint] += 1
+        self.status_counts[status] += 1
+        return _json(status, body)
+
+    # -- control API ---------------------------------------------------------------------------
+
+    async def _h_tasks(self, request: web.Request) -> web.Response:
+        return _json(200, {"tasks": self.state.tasks_snapshot()})
+
+    async def _h_requests(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            return _json(400, {"message": "limit must be an integer"})
+        entries = list(self.request_log)[-limit:] if limit > 0 else []
+        return _json(200, {"requests": entries})
+
+    async def _h_requests_clear(self, request: web.Request) -> web.Response:
+        self.request_log.clear()
+        self.endpoint_counts.clear()
+        self.status_counts.clear()
+        return _json(200, {"requests": []})
+
+    async def _h_stats(self, request: web.Request) -> web.Response:
+        return _json(
+            200,
+            {
+                "total": sum(self.endpoint_counts.values()),
+                "endpoints": dict(self.endpoint_counts),
+                "httpStatus": {str(k): v for k, v in sorted(self.status_counts.items())},
+            },
+        )
+
+    async def _h_channel_get(self, request: web.Request) -> web.Response:
+        users = self.state.channel_users(request.match_info["app"], request.match_info["cname"])
+        return _json(200, {"users": users})
+
+    async def _h_channel_put(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        users = body.get("users") if isinstance(body, dict) else None
+        if not isinstance(users, list) or not all(isinstance(u, str | int) for u in users):
+            return _json(400, {"message": 'body must be {"users": ["1001", ...]}'})
+        self.transcoder.state.advance()  # input users present until now count as activity
+        result = self.state.set_channel_users(
+            request.match_info["app"], request.match_info["cname"], [str(u) for u in users]
+        )
+        return _json(200, {"users": result})
+
+    async def _h_faults_get(self, request: web.Request) -> web.Response:
+        return _json(200, {"faults": [f.to_json() for f in self.faults]})
+
+    async def _h_faults_post(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            return _json(400, {"message": "body must be a JSON object"})
+        try:
+            self.add_fault(
+                str(body.get("endpoint", "*")),
+                count=int(body.get("count", 1)),
+                status=None if body.get("status") is None else int(body["status"]),
+                code=None if body.get("code") is None else int(body["code"]),
+                message=None if body.get("message") is None else str(body["message"]),
+                latency_ms=int(body.get("latencyMs", 0)),
+            )
+        except (TypeError, ValueError) as error:
+            return _json(400, {"message": str(error)})
+        return _json(200, {"faults": [f.to_json() for f in self.faults]})
+
+    async def _h_faults_clear(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return _json(200, {"faults": []})
+
+    def _clock_view(self) -> dict[str, Any]:
+        now = self.clock.now()
+        return {"now": now, "nowMs": round(now * 1000)}
+
+    async def _h_clock_get(self, request: web.Request) -> web.Response:
+        return _json(200, self._clock_view())
+
+    async def _h_clock_post(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        seconds = body.get("advanceSeconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            return _json(400, {"message": 'body must be {"advanceSeconds": <non-negative number>}'})
+        self.clock.advance(float(seconds))
+        self.state.advance()
+        self.transcoder.state.advance()
+        return _json(200, self._clock_view())
+
+    async def _h_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return _json(200, {"reset": True})
+
+
+async def _read_json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None

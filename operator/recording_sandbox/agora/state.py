@@ -1,0 +1,705 @@
+"""The Agora Cloud Recording emulator's state machine (provider-contracts.md §1.13). No HTTP.
+
+Everything time-dependent reads the injected :class:`~.clock.Clock` and is evaluated lazily: each
+public method first calls :meth:`AgoraState.advance`, which applies every transition due by
+``clock.now()`` at the exact instant it became due (status walk, idle exit, web
+``maxRecordingHour``, ``resourceExpiredHour`` expiry, removal after exit). Advancing the clock by
+hours therefore needs no waiting and gives the same result as living through them.
+
+Modelled rules (sources are sections of provider-contracts.md):
+
+- resourceId valid 300 s after ``acquire`` (433), one start per resourceId (201/7 echoing ``cname``,
+  ``uid``, ``resourceId`` and ``sid: ""``), appid/cname/uid mismatch (432), unknown resourceId
+  (1001), sid/resourceId or appid mismatch (1003): §1.2.
+- same appid+cname+uid active → 400/53 "task conflict": §1.2.
+- status 0→1→2→3→4→5, one step per ``status_step_s``; on exit 6→7→8, then removal: §1.10, §1.13.
+- idle exit after ``maxIdleTime`` (default 30 s) with no users in the emulated channel
+  (individual/mix): §1.2. Web mode ends after ``maxRecordingHour``: §1.2.
+- ``resourceExpiredHour`` (default 72) counted from the sid's issue; afterwards 404: §1.2.
+- query/update/updateLayout/stop on an unknown or ended sid → 404 "failed to find worker": §1.5.
+- stop while exiting → 400/49; stop when no user was ever in the channel → 206/435: §1.8.
+- file names per §1.11, ``fileListMode`` and ``serverResponse`` shapes per §1.5 and §1.8.
+
+Emulator choices where the sources are silent (UNCONFIRMED upstream): ``update``/``updateLayout``
+on an exiting task answer 404; after an explicit ``stop`` the task is invisible to ``query`` (404)
+but a second ``stop`` answers 400/49 until it is fully gone (3 status steps later); a path ``mode``
+that differs from the task's mode answers 400/2; cname/uid in an update/stop body that differ from
+the task answer 432.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from recording_sandbox.agora.clock import Clock, SystemClock
+from recording_sandbox.agora.validation import (
+    MODES,
+    is_valid_channel_name,
+    validate_acquire,
+    validate_layout,
+    validate_start,
+    validate_update,
+)
+
+RESOURCE_TTL_S = 300.0
+"""§1.2: a resourceId is valid for 5 minutes."""
+RESOURCE_RETAIN_S = 3600.0
+"""How long a resourceId is remembered (for 433 / 201/7 answers) before it is forgotten (1001)."""
+DEFAULT_MAX_IDLE_S = 30
+"""§1.2: ``maxIdleTime`` default."""
+DEFAULT_RESOURCE_EXPIRED_HOUR = 72
+"""§0, §1.3: ``resourceExpiredHour`` default."""
+MIX_MP4_SEGMENT_S = 2 * 3600.0
+"""§1.11: a new mix MP4 about every 2 h (REST page; the file-management page says 3 h)."""
+MAX_LISTED_SNAPSHOTS = 100
+
+
+class ServiceError(Exception):
+    """An Agora service-level failure: HTTP ``http_status`` with body ``{"code", "reason", ...extra}`` (§1.9)."""
+
+    def __init__(
+        self, http_status: int, code: int, reason: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(f"{http_status}/{code}: {reason}")
+        self.http_status = http_status
+        self.code = code
+        self.reason = reason
+        self.extra = dict(extra or {})
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON body Agora would send."""
+        return {"code": self.code, "reason": self.reason, **self.extra}
+
+
+def _not_found() -> ServiceError:
+    return ServiceError(404, 404, "failed to find worker")
+
+
+def _invalid(problems: Iterable[str]) -> ServiceError:
+    return ServiceError(400, 2, "; ".join(problems))
+
+
+@dataclass
+class Resource:
+    """An acquired resource (§1.13 ``resources[resourceId]``); times in Unix seconds."""
+
+    resource_id: str
+    app_id: str
+    cname: str
+    uid: str
+    scene: int
+    acquired_at: float
+    resource_expired_hour: int
+    start_parameter: Mapping[str, Any] | None
+    used: bool = False
+
+
+@dataclass
+class Channel:
+    """An emulated RTC channel: who is in it, and since when it is empty (Unix seconds)."""
+
+    users: set[str] = field(default_factory=set)
+    first_user_at: float | None = None
+    empty_since: float | None = None
+
+    @property
+    def had_data(self) -> bool:
+        """A channel that ever had a user counts as having produced media."""
+        return self.first_user_at is not None
+
+
+@dataclass
+class Task:
+    """A recording session (§1.13 ``tasks[sid]``); times in Unix seconds."""
+
+    sid: str
+    resource_id: str
+    app_id: str
+    cname: str
+    uid: str
+    mode: str
+    started_at: float
+    expires_at: float
+    client_request: dict[str, Any]
+    subscriptions: dict[str, list[str]]
+    layout: dict[str, Any]
+    seen_uids: set[str]
+    onhold: bool = False
+    web_data_from: float | None = None
+    rtmp_outputs: list[dict[str, Any]] = field(default_factory=list)
+    exit_at: float | None = None
+    stop_reason: str | None = None
+    removed_at: float | None = None
+
+    @property
+    def recording_config(self) -> Mapping[str, Any]:
+        """``clientRequest.recordingConfig`` or ``{}``."""
+        rc = self.client_request.get("recordingConfig")
+        return rc if isinstance(rc, Mapping) else {}
+
+    @property
+    def web_params(self) -> Mapping[str, Any]:
+        """The ``web_recorder_service`` ``serviceParam`` (web mode) or ``{}``."""
+        esc = self.client_request.get("extensionServiceConfig") or {}
+        for service in esc.get("extensionServices") or []:
+            if service.get("serviceName") == "web_recorder_service":
+                param = service.get("serviceParam")
+                return param if isinstance(param, Mapping) else {}
+        return {}
+
+    @property
+    def av_file_types(self) -> list[str]:
+        """``recordingFileConfig.avFileType`` (default ``["hls"]``, §1.4)."""
+        rfc = self.client_request.get("recordingFileConfig") or {}
+        types = rfc.get("avFileType") if isinstance(rfc, Mapping) else None
+        return list(types) if isinstance(types, list) else ["hls"]
+
+    @property
+    def screenshots(self) -> bool:
+        """Individual mode with ``snapshotConfig`` (changes the serverResponse shape, §1.5)."""
+        return self.mode == "individual" and isinstance(self.client_request.get("snapshotConfig"), Mapping)
+
+    @property
+    def prefix(self) -> str:
+        """``fileNamePrefix`` as a path (``"a/b/"``) or ``""`` (§1.4)."""
+        storage = self.client_request.get("storageConfig") or {}
+        parts = storage.get("fileNamePrefix") or []
+        return "".join(f"{p}/" for p in parts)
+
+
+def _utc_stamp(t: float) -> str:
+    """``YYYYMMDDhhmmssSSS`` in UTC (§1.11)."""
+    dt = datetime.fromtimestamp(t, tz=UTC)
+    return dt.strftime("%Y%m%d%H%M%S") + f"{dt.microsecond // 1000:03d}"
+
+
+def _ms(t: float) -> int:
+    return round(t * 1000)
+
+
+class AgoraState:
+    """The emulator's whole state, over an injectable clock (provider-contracts.md §1.13).
+
+    Args:
+        clock: time source (default :class:`SystemClock`).
+        status_step_s: seconds per status step (0→5 on start, 6→8 on exit).
+        history_size: how many ended tasks :meth:`tasks_snapshot` keeps.
+        max_workers_per_app: concurrent tasks per App ID before ``acquire`` answers
+            400/406 ``vendor_over_load`` (§1.1: 50 by default upstream); ``None`` = unlimited.
+
+    Endpoint methods return ``(http_status, body)`` and raise :class:`ServiceError` for
+    service-level failures.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        status_step_s: float = 0.5,
+        history_size: int = 1000,
+        max_workers_per_app: int | None = None,
+        max_resources: int = 50_000,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.status_step_s = status_step_s
+        self.max_workers_per_app = max_workers_per_app
+        self.max_resources = max_resources
+        self.resources: collections.OrderedDict[str, Resource] = collections.OrderedDict()
+        self.tasks: dict[str, Task] = {}
+        self.active: dict[tuple[str, str, str], str] = {}
+        self.channels: dict[tuple[str, str], Channel] = {}
+        self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=history_size)
+
+    def reset(self) -> None:
+        """Forget every resource, task, channel and ended task."""
+        self.resources.clear()
+        self.tasks.clear()
+        self.active.clear()
+        self.channels.clear()
+        self.history.clear()
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The injected clock's time, Unix seconds."""
+        return self.clock.now()
+
+    def advance(self) -> None:
+        """Apply every transition due by ``clock.now()`` (idle, maxRecordingHour, expiry, removal)."""
+        now = self.now()
+        for task in list(self.tasks.values()):
+            self._advance_task(task, now)
+        while self.resources:
+            first = next(iter(self.resources.values()))
+            if first.acquired_at + RESOURCE_RETAIN_S > now and len(self.resources) <= self.max_resources:
+                break
+            self.resources.popitem(last=False)
+
+    def _auto_exit_at(self, task: Task) -> tuple[float, str] | None:
+        if task.mode == "web":
+            hours = task.web_params.get("maxRecordingHour", 720)
+            return task.started_at + float(hours) * 3600.0, "maxRecordingHour"
+        channel = self.channels.get((task.app_id, task.cname))
+        if channel is not None and channel.users:
+            return None
+        idle_from = task.started_at
+        if channel is not None and channel.empty_since is not None:
+            idle_from = max(idle_from, channel.empty_since)
+        max_idle = task.recording_config.get("maxIdleTime", DEFAULT_MAX_IDLE_S)
+        return idle_from + float(max_idle), "idle"
+
+    def _advance_task(self, task: Task, now: float) -> None:
+        if task.exit_at is None:
+            due = self._auto_exit_at(task)
+            if due is not None and due[0] < task.expires_at and now >= due[0]:
+                task.exit_at, task.stop_reason = due
+        if task.exit_at is not None and now >= task.exit_at + 3 * self.status_step_s:
+            self._remove(task, task.exit_at + 3 * self.status_step_s)
+        elif task.exit_at is None and now >= task.expires_at:
+            task.exit_at, task.stop_reason = task.expires_at, "expired"
+            self._remove(task, task.expires_at)
+
+    def _remove(self, task: Task, at: float) -> None:
+        task.removed_at = at
+        self.tasks.pop(task.sid, None)
+        if self.active.get((task.app_id, task.cname, task.uid)) == task.sid:
+            del self.active[(task.app_id, task.cname, task.uid)]
+        self.history.append(self._task_view(task, at))
+
+    def status_of(self, task: Task, now: float | None = None) -> int:
+        """``serverResponse.status`` at ``now`` (§1.10): 0..5 while starting/running, 6..8 exiting."""
+        t = self.now() if now is None else now
+        step = self.status_step_s
+        if task.exit_at is not None and t >= task.exit_at:
+            return 6 + min(2, int((t - task.exit_at) / step) if step > 0 else 2)
+        if step <= 0:
+            return 5
+        return min(5, int((t - task.started_at) / step))
+
+    # -- channels ------------------------------------------------------------------------------
+
+    def channel_users(self, app_id: str, cname: str) -> list[str]:
+        """The users currently in the emulated channel, sorted."""
+        channel = self.channels.get((app_id, cname))
+        return sorted(channel.users) if channel else []
+
+    def set_channel_users(self, app_id: str, cname: str, users: Iterable[str]) -> list[str]:
+        """Replace the emulated channel's users (strings); returns them sorted.
+
+        A channel that ever had a user counts as having produced media (no 435 on stop, files
+        appear). An empty channel starts the idle countdown of every task in it (§1.2).
+        """
+        self.advance()
+        now = self.now()
+        channel = self.channels.setdefault((app_id, cname), Channel())
+        new = {str(u) for u in users}
+        if new and channel.first_user_at is None:
+            channel.first_user_at = now
+        if not new and (channel.users or channel.empty_since is None):
+            channel.empty_since = now
+        if new:
+            channel.empty_since = None
+        channel.users = new
+        for task in self.tasks.values():
+            if task.app_id == app_id and task.cname == cname and task.exit_at is None:
+                task.seen_uids |= new
+        return sorted(new)
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def acquire(self, app_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``acquire`` (§1.3): 200 ``{cname, uid, resourceId}``.
+
+        Raises:
+            ServiceError: 400/2 invalid body, 400/401 ``invalid_channel_name`` (non-web scene),
+                400/406 ``vendor_over_load`` past ``max_workers_per_app``.
+        """
+        self.advance()
+        cname, uid, cr = body.get("cname"), body.get("uid"), body.get("clientRequest")
+        problems = validate_acquire(cname, uid, cr)
+        if problems:
+            raise _invalid(problems)
+        assert isinstance(cname, str) and isinstance(uid, str) and isinstance(cr, Mapping)
+        scene = int(cr.get("scene", 0))
+        if scene != 1 and not is_valid_channel_name(cname):
+            raise ServiceError(400, 401, "invalid_channel_name")
+        if self.max_workers_per_app is not None:
+            running = sum(1 for t in self.tasks.values() if t.app_id == app_id)
+            if running >= self.max_workers_per_app:
+                raise ServiceError(400, 406, "vendor_over_load")
+        resource_id = secrets.token_urlsafe(96)
+        start_parameter = cr.get("startParameter")
+        self.resources[resource_id] = Resource(
+            resource_id=resource_id,
+            app_id=app_id,
+            cname=cname,
+            uid=uid,
+            scene=scene,
+            acquired_at=self.now(),
+            resource_expired_hour=int(cr.get("resourceExpiredHour", DEFAULT_RESOURCE_EXPIRED_HOUR)),
+            start_parameter=start_parameter if isinstance(start_parameter, Mapping) else None,
+        )
+        return 200, {"cname": cname, "uid": uid, "resourceId": resource_id}
+
+    def start(
+        self, app_id: str, resource_id: str, mode: str, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """``start`` (§1.4): 200 ``{cname, uid, resourceId, sid}``.
+
+        Checks in §1.13 order: 1001 unknown resourceId, 432 appid/cname/uid mismatch, 433 expired,
+        201/7 already used, 400/53 task conflict, 400/2 validation (incl. acquire
+        ``startParameter`` disagreement).
+        """
+        self.advance()
+        now = self.now()
+        cname, uid, cr = body.get("cname"), body.get("uid"), body.get("clientRequest")
+        resource = self.resources.get(resource_id)
+        if resource is None:
+            raise ServiceError(400, 1001, "resourceId cannot be parsed")
+        if (resource.app_id, resource.cname, resource.uid) != (app_id, cname, uid):
+            raise ServiceError(400, 432, "appid, cname or uid does not match the resourceId")
+        if now >= resource.acquired_at + RESOURCE_TTL_S:
+            raise ServiceError(400, 433, "resourceId expired")
+        if resource.used:
+            raise ServiceError(
+                201, 7, "already started", {"cname": cname, "uid": uid, "resourceId": resource_id, "sid": ""}
+            )
+        if mode not in MODES:
+            raise _invalid([f"mode must be one of individual, mix, web (got {mode!r})"])
+        if (app_id, cname, uid) in self.active:
+            raise ServiceError(400, 53, "task conflict")
+        problems = validate_start(mode, cr, scene=resource.scene)
+        if not problems and resource.start_parameter is not None:
+            assert isinstance(cr, Mapping)
+            for key, value in resource.start_parameter.items():
+                if cr.get(key) != value:
+                    problems.append(f"clientRequest.{key} does not match the acquire startParameter")
+        if problems:
+            raise _invalid(problems)
+        assert isinstance(cname, str) and isinstance(uid, str) and isinstance(cr, Mapping)
+        resource.used = True
+        sid = uuid.uuid4().hex
+        request = dict(cr)
+        rc = request.get("recordingConfig") or {}
+        subs = {
+            k: list(v)
+            for k, v in rc.items()
+            if k
+            in ("subscribeAudioUids", "unsubscribeAudioUids", "subscribeVideoUids", "unsubscribeVideoUids")
+        }
+        channel = self.channels.get((app_id, cname))
+        task = Task(
+            sid=sid,
+            resource_id=resource_id,
+            app_id=app_id,
+            cname=cname,
+            uid=uid,
+            mode=mode,
+            started_at=now,
+            expires_at=now + resource.resource_expired_hour * 3600.0,
+            client_request=request,
+            subscriptions=subs,
+            layout=dict(rc.get("transcodingConfig") or {}),
+            seen_uids=set(channel.users) if channel else set(),
+        )
+        if mode == "web":
+            params = task.web_params
+            task.onhold = bool(params.get("onhold", False))
+            if not task.onhold:
+                task.web_data_from = now + 5 * self.status_step_s
+            esc = request.get("extensionServiceConfig") or {}
+            for service in esc.get("extensionServices") or []:
+                if service.get("serviceName") == "rtmp_publish_service":
+                    task.rtmp_outputs = [dict(o) for o in service["serviceParam"]["outputs"]]
+        self.tasks[sid] = task
+        self.active[(app_id, cname, uid)] = sid
+        return 200, {"cname": cname, "uid": uid, "resourceId": resource_id, "sid": sid}
+
+    def _find(
+        self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any] | None
+    ) -> Task:
+        if mode not in MODES:
+            raise _invalid([f"mode must be one of individual, mix, web (got {mode!r})"])
+        task = self.tasks.get(sid)
+        if task is None:
+            raise _not_found()
+        if task.resource_id != resource_id or task.app_id != app_id:
+            raise ServiceError(400, 1003, "appid or sid does not match the resourceId")
+        if mode != task.mode:
+            raise _invalid([f"mode {mode!r} does not match the recording's mode {task.mode!r}"])
+        if body is not None and (body.get("cname"), body.get("uid")) != (task.cname, task.uid):
+            raise ServiceError(400, 432, "cname or uid does not match the recording")
+        return task
+
+    def query(self, app_id: str, resource_id: str, sid: str, mode: str) -> tuple[int, dict[str, Any]]:
+        """``query`` (§1.5): 200 ``{cname, uid, resourceId, sid, serverResponse}``.
+
+        Raises:
+            ServiceError: 404 unknown/ended/stopped, 1003 mismatch, 400/2 mode mismatch.
+        """
+        self.advance()
+        task = self._find(app_id, resource_id, sid, mode, None)
+        if task.stop_reason == "stop":
+            raise _not_found()
+        return 200, self._envelope(task, self._query_response(task))
+
+    def update(
+        self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """``update`` (§1.6): ``streamSubscribe``, ``webRecordingConfig``, ``rtmpPublishConfig``,
+        ``storageConfig``. 200 ``{cname, uid, resourceId, sid}``.
+        """
+        self.advance()
+        task = self._find(app_id, resource_id, sid, mode, body)
+        if task.exit_at is not None:
+            raise _not_found()
+        cr = body.get("clientRequest")
+        problems = validate_update(mode, cr)
+        if problems:
+            raise _invalid(problems)
+        assert isinstance(cr, Mapping)
+        now = self.now()
+        sub = cr.get("streamSubscribe") or {}
+        for media, key in (("Audio", "audioUidList"), ("Video", "videoUidList")):
+            if key in sub:
+                for k in (f"subscribe{media}Uids", f"unsubscribe{media}Uids"):
+                    task.subscriptions.pop(k, None)
+                task.subscriptions.update({k: list(v) for k, v in sub[key].items() if v is not None})
+        web = cr.get("webRecordingConfig")
+        if web is not None:
+            task.onhold = bool(web["onhold"])
+            if not task.onhold and task.web_data_from is None:
+                task.web_data_from = max(now, task.started_at + 5 * self.status_step_s)
+        rtmp = cr.get("rtmpPublishConfig")
+        if rtmp is not None:
+            task.rtmp_outputs = [dict(o) for o in rtmp["outputs"]]
+        if cr.get("storageConfig") is not None:
+            prefix = (task.client_request.get("storageConfig") or {}).get("fileNamePrefix")
+            storage = dict(cr["storageConfig"])
+            if prefix is not None:
+                storage["fileNamePrefix"] = prefix
+            task.client_request["storageConfig"] = storage
+        return 200, self._envelope(task, None)
+
+    def update_layout(
+        self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """``updateLayout`` (§1.7): mix only (else 400/2); a full overwrite of the layout."""
+        self.advance()
+        if mode != "mix":
+            raise _invalid([f"updateLayout is supported in mix mode only (got {mode!r})"])
+        task = self._find(app_id, resource_id, sid, mode, body)
+        if task.exit_at is not None:
+            raise _not_found()
+        cr = body.get("clientRequest")
+        if not isinstance(cr, Mapping):
+            raise _invalid(["clientRequest is required and must be an object"])
+        problems = validate_layout(cr, "clientRequest")
+        if problems:
+            raise _invalid(problems)
+        task.layout = {"mixedVideoLayout": 0, "backgroundColor": "#000000", **cr}
+        return 200, self._envelope(task, None)
+
+    def stop(
+        self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """``stop`` (§1.8): 200 with ``uploadingStatus: "uploaded"`` and the file list.
+
+        Raises:
+            ServiceError: 400/49 while exiting, 206/435 when nothing was ever recorded (the task
+                stops anyway), 404 unknown/ended, 1003 mismatch.
+        """
+        self.advance()
+        task = self._find(app_id, resource_id, sid, mode, body)
+        if task.exit_at is not None:
+            raise ServiceError(400, 49, "invalid operation")
+        now = self.now()
+        task.exit_at, task.stop_reason = now, "stop"
+        if self._data_from(task) is None:
+            raise ServiceError(206, 435, "no recorded data")
+        return 200, self._envelope(task, self._stop_response(task))
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def _envelope(self, task: Task, server_response: dict[str, Any] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "cname": task.cname,
+            "uid": task.uid,
+            "resourceId": task.resource_id,
+            "sid": task.sid,
+        }
+        if server_response is not None:
+            body["serverResponse"] = server_response
+        return body
+
+    def _data_from(self, task: Task) -> float | None:
+        """When the first slice exists (Unix s), or ``None`` if nothing was recorded."""
+        ready = task.started_at + 5 * self.status_step_s
+        if task.mode == "web":
+            return task.web_data_from
+        channel = self.channels.get((task.app_id, task.cname))
+        if channel is None or channel.first_user_at is None:
+            return None
+        return max(ready, channel.first_user_at)
+
+    def _subscribed(self, task: Task, media: str, uid: str) -> bool:
+        other = "Video" if media == "Audio" else "Audio"
+        subs = task.subscriptions
+        sub, unsub = subs.get(f"subscribe{media}Uids"), subs.get(f"unsubscribe{media}Uids")
+        if sub is not None:
+            return sub == ["#allstream#"] or uid in sub
+        if unsub is not None:
+            return uid not in unsub
+        return subs.get(f"subscribe{other}Uids") is None
+
+    def files(self, task: Task, now: float | None = None) -> list[dict[str, Any]]:
+        """The task's files at ``now`` as Agora ``fileList`` json entries (§1.5, §1.11).
+
+        ``fileName`` includes the ``fileNamePrefix`` path; ``sliceStartTime`` is Unix ms.
+        """
+        t = self.now() if now is None else now
+        start = self._data_from(task)
+        end = t if task.exit_at is None else min(t, task.exit_at)
+        if start is None or end < start:
+            return []
+        slice_ms = _ms(start)
+        prefix = task.prefix
+        entries: list[dict[str, Any]] = []
+        if task.mode == "individual":
+            stream_types = task.recording_config.get("streamTypes", 2)
+            uids = sorted((u for u in task.seen_uids if u != task.uid), key=lambda u: (len(u), u))
+            if task.screenshots:
+                interval = float(task.client_request["snapshotConfig"].get("captureInterval", 10))
+                shots = int((end - start) / interval) + 1
+                first = max(0, shots - MAX_LISTED_SNAPSHOTS)
+                for uid in uids:
+                    if not self._subscribed(task, "Video", uid):
+                        continue
+                    for i in range(first, shots):
+                        name = f"{task.sid}_{task.cname}__uid_s_{uid}__uid_e_video_{_utc_stamp(start + i * interval)}.jpg"
+                        entries.append(self._entry(prefix + name, "video", uid, False, slice_ms))
+                return entries
+            for uid in uids:
+                for media, track, wanted in (("Audio", "audio", (0, 2)), ("Video", "video", (1, 2))):
+                    if stream_types in wanted and self._subscribed(task, media, uid):
+                        name = f"{task.sid}_{task.cname}__uid_s_{uid}__uid_e_{track}.m3u8"
+                        entries.append(self._entry(prefix + name, track, uid, False, slice_ms))
+            return entries
+        cname = task.cname if task.mode == "mix" else re.sub(r"[^A-Za-z0-9_\-]", "-", task.cname)
+        base = f"{prefix}{task.sid}_{cname}"
+        entries.append(self._entry(f"{base}.m3u8", "audio_and_video", "0", True, slice_ms))
+        if "mp4" in task.av_file_types:
+            if task.mode == "mix":
+                segment = MIX_MP4_SEGMENT_S
+            else:
+                segment = float(task.web_params.get("maxVideoDuration", 120)) * 60.0
+            for i in range(int((end - start) / segment) + 1):
+                entries.append(
+                    self._entry(f"{base}_{i}.mp4", "audio_and_video", "0", True, _ms(start + i * segment))
+                )
+        return entries
+
+    @staticmethod
+    def _entry(name: str, track: str, uid: str, mixed: bool, slice_ms: int) -> dict[str, Any]:
+        return {
+            "fileName": name,
+            "trackType": track,
+            "uid": uid,
+            "mixedAllUser": mixed,
+            "isPlayable": True,
+            "sliceStartTime": slice_ms,
+        }
+
+    def _file_list(self, task: Task) -> tuple[str, Any]:
+        files = self.files(task)
+        if task.mode == "mix" and "mp4" not in task.av_file_types:
+            return "string", files[0]["fileName"] if files else ""
+        return "json", files
+
+    def _web_state(self, task: Task, *, stopped: bool) -> list[dict[str, Any]]:
+        status = self.status_of(task)
+        state = "exit" if stopped or status >= 6 else ("inProgress" if status >= 5 else "init")
+        file_list = [
+            {"filename": f["fileName"], "sliceStartTime": f["sliceStartTime"]} for f in self.files(task)
+        ]
+        states: list[dict[str, Any]] = [
+            {
+                "serviceName": "web_recorder_service",
+                "payload": {"state": state, "onhold": task.onhold, "fileList": file_list},
+            }
+        ]
+        if task.rtmp_outputs:
+            cdn = (
+                "disconnected"
+                if state == "exit"
+                else ("publishing" if state == "inProgress" else "connecting")
+            )
+            if task.onhold and state == "inProgress":
+                cdn = "onhold"
+            states.append(
+                {
+                    "serviceName": "rtmp_publish_service",
+                    "payload": {
+                        "state": state,
+                        "outputs": [{"rtmpUrl": o.get("rtmpUrl"), "status": cdn} for o in task.rtmp_outputs],
+                    },
+                }
+            )
+        return states
+
+    def _query_response(self, task: Task) -> dict[str, Any]:
+        status = self.status_of(task)
+        if task.mode == "web":
+            return {"status": status, "extensionServiceState": self._web_state(task, stopped=False)}
+        start = self._data_from(task)
+        slice_ms = _ms(start) if start is not None and start <= self.now() else 0
+        if task.screenshots:
+            return {"status": status, "sliceStartTime": slice_ms}
+        mode, file_list = self._file_list(task)
+        return {"status": status, "fileListMode": mode, "fileList": file_list, "sliceStartTime": slice_ms}
+
+    def _stop_response(self, task: Task) -> dict[str, Any]:
+        if task.mode == "web":
+            return {
+                "extensionServiceState": [
+                    {"serviceName": "upload_service", "payload": {"uploadingStatus": "uploaded"}},
+                    *self._web_state(task, stopped=True),
+                ]
+            }
+        if task.screenshots:
+            return {"uploadingStatus": "uploaded"}
+        mode, file_list = self._file_list(task)
+        return {"fileListMode": mode, "fileList": file_list, "uploadingStatus": "uploaded"}
+
+    def _task_view(self, task: Task, now: float) -> dict[str, Any]:
+        return {
+            "sid": task.sid,
+            "resourceId": task.resource_id,
+            "appId": task.app_id,
+            "cname": task.cname,
+            "uid": task.uid,
+            "mode": task.mode,
+            "status": self.status_of(task, now),
+            "stopped": task.exit_at is not None,
+            "stopReason": task.stop_reason,
+            "startedAt": _ms(task.started_at),
+            "files": [f["fileName"] for f in self.files(task, now)],
+        }
+
+    def tasks_snapshot(self) -> list[dict[str, Any]]:
+        """Every task, ended ones first (bounded history), as JSON-ready dicts.
+
+        Keys: ``sid, resourceId, appId, cname, uid, mode, status, stopped, stopReason
+        ("stop"|"idle"|"maxRecordingHour"|"expired"|None), startedAt`` (Unix ms), ``files``.
+        """
+        self.advance()
+        now = self.now()
+        return [*self.history, *(self._task_view(t, now) for t in self.tasks.values())]

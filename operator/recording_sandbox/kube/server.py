@@ -1,0 +1,377 @@
+"""The HTTP front: routes Kubernetes API paths to the store with plain aiohttp (no DSL routing).
+
+Each request is parsed from its path in O(1), counted in :class:`RequestStats`, and answered
+with JSON (objects, lists with ``kind: <Kind>List``, ``Status`` errors, ``Table`` when asked)
+or a chunked stream of JSON lines for watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from recording_sandbox.kube import discovery
+from recording_sandbox.kube.errors import (
+    ApiError,
+    bad_request,
+    endpoint_not_found,
+    method_not_allowed,
+)
+from recording_sandbox.kube.faults import Fault, Faults
+from recording_sandbox.kube.resources import Registry, ResourceType
+from recording_sandbox.kube.selectors import FieldSelector, LabelSelector
+from recording_sandbox.kube.stats import RequestStats
+from recording_sandbox.kube.store import Store
+from recording_sandbox.kube.tables import render_table
+from recording_sandbox.kube.watching import ERROR, Watcher, encode_line
+
+logger = logging.getLogger(__name__)
+
+WATCH_QUEUE_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed resource path: ``/api(s)/<g>/<v>/[namespaces/<ns>/]<plural>[/<name>[/<sub>]]``."""
+
+    resource_type: ResourceType
+    version: str
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+    @property
+    def api_version(self) -> str:
+        """The ``apiVersion`` objects are presented in."""
+        return self.resource_type.api_version(self.version)
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(obj, separators=(",", ":")).encode(), status=status, content_type="application/json"
+    )
+
+
+def _present(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
+    return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
+
+
+class ApiServer:
+    """The aiohttp request handler serving one :class:`Store`."""
+
+    def __init__(self, registry: Registry, store: Store, stats: RequestStats) -> None:
+        self.registry = registry
+        self.store = store
+        self.stats = stats
+        self.faults = Faults()
+        self.server_address = ""
+
+    def application(self) -> web.Application:
+        """Build the aiohttp application (one catch-all route)."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Serve one request; API failures become ``Status`` bodies, crashes become 500s."""
+        try:
+            return await self._dispatch(request)
+        except ApiError as exc:
+            return _json(exc.to_status(), exc.code)
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:
+            logger.exception("Kubernetes emulator failed on %s %s", request.method, request.path_qs)
+            return _json(ApiError(500, "InternalError", f"an error on the server: {exc}").to_status(), 500)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        parts = [part for part in request.path.split("/") if part]
+        if not parts:
+            return _json({"paths": ["/api", "/api/v1", "/apis", "/version"]})
+        head = parts[0]
+        if head in ("healthz", "livez", "readyz"):
+            return web.Response(text="ok")
+        if head == "version" and len(parts) == 1:
+            return _json(discovery.VERSION_INFO)
+        if parts == ["_emulator", "faults"]:
+            return await self._faults(request)
+        if head == "api":
+            if len(parts) == 1:
+                return _json(discovery.core_versions(self.server_address))
+            group, version, rest = "", parts[1], parts[2:]
+        elif head == "apis":
+            if len(parts) == 1:
+                return _json(discovery.group_list(self.registry))
+            if len(parts) == 2:
+                document = discovery.group(self.registry, parts[1])
+                if document is None:
+                    raise endpoint_not_found(request.path)
+                return _json(document)
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise endpoint_not_found(request.path)
+        if not rest:
+            listing = discovery.resource_list(self.registry, group, version)
+            if listing is None:
+                raise endpoint_not_found(request.path)
+            return _json(listing)
+        target = self._target(request.path, group, version, rest)
+        return await self._serve(request, target)
+
+    def _target(self, path: str, group: str, version: str, rest: list[str]) -> Target:
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            is_namespace_subresource = group == "" and len(rest) == 3 and rest[2] in ("status", "finalize")
+            if not is_namespace_subresource:
+                namespace, rest = rest[1], rest[2:]
+        if len(rest) > 3:
+            raise endpoint_not_found(path)
+        resource_type = self.registry.lookup(group, version, rest[0])
+        if resource_type is None or (namespace is not None and not resource_type.namespaced):
+            raise endpoint_not_found(path)
+        name = rest[1] if len(rest) > 1 else None
+        subresource = rest[2] if len(rest) > 2 else None
+        if subresource is not None and (subresource != "status" or not resource_type.status_subresource):
+            raise endpoint_not_found(path)
+        return Target(resource_type, version, namespace, name, subresource)
+
+    async def _faults(self, request: web.Request) -> web.Response:
+        """``/_emulator/faults`` (see faults.py): GET lists, POST arms one, DELETE disarms all."""
+        if request.method == "GET":
+            return _json({"faults": self.faults.armed()})
+        if request.method == "DELETE":
+            self.faults.clear()
+            return _json({"faults": []})
+        if request.method != "POST":
+            raise method_not_allowed()
+        try:
+            self.faults.add(Fault.from_json(await self._body(request)))
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+        return _json({"faults": self.faults.armed()}, 201)
+
+    async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method = request.method
+        rt = target.resource_type
+        injected = self.faults.take(method, rt.plural)
+        if injected is not None:
+            raise injected
+        query = request.query
+        if method == "GET":
+            if target.name is not None:
+                self.stats.record("get", rt.group, rt.plural, target.subresource)
+                return self._get(request, target)
+            if query.get("watch", "").lower() in ("true", "1"):
+                self.stats.record("watch", rt.group, rt.plural, None)
+                return await self._watch(request, target)
+            self.stats.record("list", rt.group, rt.plural, None)
+            return self._list(request, target)
+        if method == "POST":
+            self.stats.record("create", rt.group, rt.plural, target.subresource)
+            if target.name is not None:
+                raise method_not_allowed()
+            if rt.namespaced and target.namespace is None:
+                raise endpoint_not_found(request.path)
+            obj = self.store.create(rt, target.namespace, await self._body(request))
+            return _json(_present(obj, target.api_version), 201)
+        if target.name is None and method != "DELETE":
+            raise method_not_allowed()
+        assert target.name is not None or method == "DELETE"
+        if rt.namespaced and target.namespace is None:
+            raise endpoint_not_found(request.path)
+        if method == "PUT":
+            self.stats.record("update", rt.group, rt.plural, target.subresource)
+            assert target.name is not None
+            body = await self._body(request)
+            obj = self.store.replace(rt, target.namespace, target.name, body, target.subresource)
+            return _json(_present(obj, target.api_version))
+        if method == "PATCH":
+            self.stats.record("patch", rt.group, rt.plural, target.subresource)
+            assert target.name is not None
+            content_type = request.content_type
+            if content_type == "application/apply-patch+yaml":
+                raise ApiError(
+                    415, "UnsupportedMediaType", "server-side apply is not supported by the emulator"
+                )
+            body = await self._body(request)
+            obj = self.store.patch(rt, target.namespace, target.name, content_type, body, target.subresource)
+            return _json(_present(obj, target.api_version))
+        if method == "DELETE":
+            self.stats.record("delete", rt.group, rt.plural, target.subresource)
+            return await self._delete(request, target)
+        raise method_not_allowed()
+
+    async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw:
+            return None
+        try:
+            if request.content_type in ("application/yaml", "application/x-yaml"):
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise bad_request(f"the body of the request could not be decoded: {exc}") from None
+
+    @staticmethod
+    def _wants_table(request: web.Request) -> bool:
+        return "as=Table" in request.headers.get("Accept", "")
+
+    def _table(
+        self, request: web.Request, target: Target, items: list[dict[str, Any]], rv: str | None
+    ) -> Any:
+        include = request.query.get("includeObject", "Metadata")
+        presented = [_present(obj, target.api_version) for obj in items]
+        return render_table(target.resource_type.crd, presented, include_object=include, resource_version=rv)
+
+    def _get(self, request: web.Request, target: Target) -> web.Response:
+        assert target.name is not None
+        obj = self.store.get(target.resource_type, target.namespace, target.name)
+        if self._wants_table(request):
+            return _json(self._table(request, target, [obj], obj["metadata"]["resourceVersion"]))
+        return _json(_present(obj, target.api_version))
+
+    def _selectors(
+        self, request: web.Request, target: Target
+    ) -> tuple[LabelSelector | None, FieldSelector | None]:
+        labels = LabelSelector.parse(request.query.get("labelSelector"))
+        fields = FieldSelector.parse(request.query.get("fieldSelector"), target.resource_type.key)
+        return labels, fields
+
+    def _list(self, request: web.Request, target: Target) -> web.Response:
+        labels, fields = self._selectors(request, target)
+        limit_text = request.query.get("limit")
+        try:
+            limit = int(limit_text) if limit_text else None
+        except ValueError:
+            raise bad_request(f"invalid limit: {limit_text}") from None
+        items, rv, token = self.store.select(
+            target.resource_type,
+            target.namespace,
+            labels=labels,
+            fields=fields,
+            limit=limit if limit and limit > 0 else None,
+            continue_token=request.query.get("continue") or None,
+        )
+        if self._wants_table(request):
+            table = self._table(request, target, items, rv)
+            if token:
+                table["metadata"]["continue"] = token
+            return _json(table)
+        metadata: dict[str, Any] = {"resourceVersion": rv}
+        if token:
+            metadata["continue"] = token
+        return _json(
+            {
+                "kind": target.resource_type.list_kind,
+                "apiVersion": target.api_version,
+                "metadata": metadata,
+                "items": [_present(obj, target.api_version) for obj in items],
+            }
+        )
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        labels, fields = self._selectors(request, target)
+        timeout_text = request.query.get("timeoutSeconds")
+        try:
+            timeout = float(timeout_text) if timeout_text else None
+        except ValueError:
+            raise bad_request(f"invalid timeoutSeconds: {timeout_text}") from None
+        rt = target.resource_type
+        watcher = Watcher(
+            key=rt.key,
+            namespace=target.namespace,
+            api_version=target.api_version,
+            kind=rt.kind,
+            labels=labels,
+            fields=fields,
+            bookmarks=request.query.get("allowWatchBookmarks", "").lower() in ("true", "1"),
+            queue_limit=WATCH_QUEUE_LIMIT,
+        )
+        send_initial = request.query.get("sendInitialEvents", "").lower() in ("true", "1")
+        try:
+            self.store.watch(rt, watcher, request.query.get("resourceVersion"), send_initial=send_initial)
+        except ApiError as exc:
+            if exc.code != 410:
+                raise
+            watcher.put(encode_line(ERROR, exc.to_status()))
+            watcher.close()
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._pump(watcher, response)
+        except TimeoutError:
+            pass
+        except ConnectionError:
+            pass
+        finally:
+            self.store.unwatch(watcher)
+            watcher.closed = True
+        return response
+
+    @staticmethod
+    async def _pump(watcher: Watcher, response: web.StreamResponse) -> None:
+        queue = watcher.queue
+        while True:
+            line = await queue.get()
+            if line is None:
+                return
+            chunks = [line]
+            ended = False
+            while not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    ended = True
+                    break
+                chunks.append(more)
+            await response.write(b"".join(chunks))
+            if ended:
+                return
+
+    async def _delete(self, request: web.Request, target: Target) -> web.Response:
+        rt = target.resource_type
+        options = await self._body(request) or {}
+        if not isinstance(options, dict):
+            raise bad_request("DeleteOptions must be a JSON object")
+        propagation = request.query.get("propagationPolicy") or options.get("propagationPolicy")
+        if target.name is None:
+            labels, fields = self._selectors(request, target)
+            deleted = self.store.delete_collection(rt, target.namespace, labels=labels, fields=fields)
+            return _json(
+                {
+                    "kind": rt.list_kind,
+                    "apiVersion": target.api_version,
+                    "metadata": {"resourceVersion": str(self.store.resource_version)},
+                    "items": [_present(obj, target.api_version) for obj in deleted],
+                }
+            )
+        obj, removed = self.store.delete(
+            rt,
+            target.namespace,
+            target.name,
+            preconditions=options.get("preconditions"),
+            propagation=propagation,
+        )
+        if removed and rt.builtin:
+            return _json(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        "name": target.name,
+                        "group": rt.group,
+                        "kind": rt.plural,
+                        "uid": obj["metadata"].get("uid"),
+                    },
+                }
+            )
+        return _json(_present(obj, target.api_version))

@@ -1,0 +1,428 @@
+"""The sandbox's kubelet: runs the Kubernetes API emulator's Pods as local processes.
+
+Only containers whose command is `recording-operator ...` run (the image is irrelevant locally:
+they run with the sandbox's Python); any other Pod is reported `Failed`. For each Pod:
+
+- volumes: a `configMap` volume's keys (or its `items`, each at its `path`; a missing key fails the
+  Pod) are written to a directory, an `emptyDir` is a fresh directory, a `persistentVolumeClaim` is
+  `state_dir/volumes/<namespace>/<claim>[/<subPath>]`;
+  arguments and environment values under a `mountPath` are rewritten to those directories;
+- environment: `value`, `secretKeyRef` and `configMapKeyRef` (read from the emulator; a missing
+  required key fails the Pod like kubelet's CreateContainerConfigError); nothing else of the host's
+  environment but `PATH`, locale and Python's own variables;
+- the Pod IP: every Pod gets its own loopback address (127.a.b.c, chosen at random where the
+  agent's port 8090 is free), the agent binds it (`--host`) and the Pod reports it as `podIP`, so
+  the controller reaches `http://<podIP>:8090` exactly as on a cluster;
+- status: `Running` with that `podIP`, then `Succeeded` (exit 0) or `Failed` with the
+  container's `exitCode` (128 + signal when killed) and, as kubelet does, the first 4096 bytes of
+  the file at the container's `terminationMessagePath` (default `/dev/termination-log`, a workspace
+  file locally: an environment value naming that path is rewritten to it) as `terminated.message`;
+- deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL after
+  `terminationGracePeriodSeconds`.
+
+Listen inputs bind the port of the spec on loopback. Output goes to `state_dir/pods/<ns>_<name>.log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recording_operator.api.agent import HTTP_PORT, TERMINATION_MESSAGE_MAX_BYTES
+from recording_sandbox.kube.emulator import KubeEmulator
+from recording_sandbox.kube.errors import ApiError
+from recording_sandbox.kube.patching import MERGE_PATCH
+from recording_sandbox.kube.watching import Watcher
+
+log = logging.getLogger("recording_sandbox.pods")
+
+#: Host environment variables a local Pod inherits (everything else comes from the Pod spec).
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
+DEFAULT_GRACE_S = 30.0
+#: Kubernetes' default `terminationMessagePath`.
+DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+
+def loopback_address(port: int, *, attempts: int = 64) -> str:
+    """A loopback address 127.a.b.c (Linux routes all of 127.0.0.0/8 to `lo`) on which TCP `port` is
+    free, chosen at random so that several sandboxes on one machine do not collide.
+
+    Raises:
+        OSError: no free address was found in `attempts` tries.
+    """
+    rng = random.SystemRandom()
+    for _ in range(attempts):
+        address = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                continue
+        return address
+    raise OSError(f"no loopback address with TCP port {port} free")
+
+
+def _termination_message(path: Path | None) -> str:
+    """The container's termination message as kubelet reports it: the file's first
+    TERMINATION_MESSAGE_MAX_BYTES bytes (UTF-8, invalid bytes replaced); "" when there is none."""
+    if path is None:
+        return ""
+    try:
+        with path.open("rb") as f:
+            return f.read(TERMINATION_MESSAGE_MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+class PodConfigError(Exception):
+    """The Pod cannot start (missing Secret/ConfigMap key, unsupported volume or command)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class LocalPod:
+    """One Pod's process and what it needs to be stopped and reported."""
+
+    namespace: str
+    name: str
+    uid: str
+    process: asyncio.subprocess.Process
+    grace_s: float
+    workspace: Path
+    terminating: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    termination_log: Path | None = None
+
+
+class PodRunner:
+    """Watches Pods in `kube` (in process) and runs them as local processes.
+
+    Args:
+        kube: the started emulator.
+        state_dir: where Pod workspaces, logs and PersistentVolumeClaim directories go.
+        host: the loopback address agents bind and Pods report as `podIP`.
+    """
+
+    def __init__(self, kube: KubeEmulator, state_dir: Path, *, host: str = "127.0.0.1") -> None:
+        self.kube = kube
+        self.state_dir = state_dir
+        self.host = host
+        pod_type = kube.registry.get(("", "pods"))
+        assert pod_type is not None
+        self._pod_type = pod_type
+        self._pods: dict[str, LocalPod] = {}
+        self._watcher: Watcher | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start watching Pods (the ones that already exist are started too)."""
+        self._watcher = Watcher(key=self._pod_type.key, namespace=None, api_version="v1", kind="Pod")
+        self.kube.store.watch(self._pod_type, self._watcher, None)
+        self._task = asyncio.create_task(self._loop(self._watcher), name="sandbox-pod-runner")
+
+    async def stop(self) -> None:
+        """Stop watching; SIGTERM every local Pod and SIGKILL what is left after 10 s."""
+        if self._watcher is not None:
+            self.kube.store.unwatch(self._watcher)
+            self._watcher.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        pods = list(self._pods.values())
+        for pod in pods:
+            with contextlib.suppress(ProcessLookupError):
+                pod.process.send_signal(signal.SIGTERM)
+        for pod in pods:
+            try:
+                await asyncio.wait_for(pod.process.wait(), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    pod.process.kill()
+                await pod.process.wait()
+            for task in list(pod.tasks):
+                task.cancel()
+        self._pods.clear()
+
+    def pid_of(self, namespace: str, name: str) -> int | None:
+        """The process id of a running local Pod (tests kill it to simulate a crash)."""
+        for pod in self._pods.values():
+            if (pod.namespace, pod.name) == (namespace, name) and pod.process.returncode is None:
+                return pod.process.pid
+        return None
+
+    # --- events ----------------------------------------------------------------------------------
+
+    async def _loop(self, watcher: Watcher) -> None:
+        while True:
+            line = await watcher.queue.get()
+            if line is None:
+                return
+            event = json.loads(line)
+            try:
+                await self._handle(event.get("type", ""), event.get("object") or {})
+            except Exception:  # one bad Pod must not stop the runner
+                log.exception("handling a Pod event failed")
+
+    async def _handle(self, event_type: str, pod: dict[str, Any]) -> None:
+        meta = pod.get("metadata", {})
+        uid = meta.get("uid", "")
+        local = self._pods.get(uid)
+        phase = (pod.get("status") or {}).get("phase")
+        if event_type == "DELETED" or meta.get("deletionTimestamp"):
+            if local is not None and not local.terminating:
+                self._terminate(local)
+            elif local is None and event_type != "DELETED" and phase in (None, "", "Pending"):
+                # Deleted before it ran: report it finished so finalizers can be released.
+                self._set_status(
+                    meta.get("namespace", ""),
+                    meta["name"],
+                    self._failed_status("deleted before it started", "Deleted"),
+                )
+            return
+        if local is None and event_type in ("ADDED", "MODIFIED") and phase in (None, "", "Pending"):
+            await self._start(pod)
+
+    # --- starting --------------------------------------------------------------------------------
+
+    async def _start(self, pod: dict[str, Any]) -> None:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        namespace, name, uid = meta.get("namespace", "default"), meta["name"], meta["uid"]
+        workspace = self.state_dir / "pods" / f"{namespace}_{name}_{uid[:8]}"
+        workspace.mkdir(parents=True, exist_ok=True)
+        try:
+            containers = spec.get("containers") or []
+            if len(containers) != 1:
+                raise PodConfigError("the sandbox runs Pods with exactly one container")
+            container = containers[0]
+            command = [*(container.get("command") or []), *(container.get("args") or [])]
+            if not command or command[0] != "recording-operator":
+                raise PodConfigError("the sandbox runs only `recording-operator` containers")
+            mounts = self._volumes(namespace, spec, container, workspace)
+            termination_log = workspace / "termination-log"
+            message_path = container.get("terminationMessagePath") or DEFAULT_TERMINATION_MESSAGE_PATH
+            mounts.append((message_path, termination_log))
+            mounts.sort(key=lambda m: len(m[0]), reverse=True)
+            env = self._environment(namespace, container, mounts)
+            env.setdefault("HOME", str(workspace))
+        except PodConfigError as exc:
+            self._set_status(namespace, name, self._failed_status(str(exc), "CreateContainerConfigError"))
+            return
+        pod_ip = loopback_address(HTTP_PORT)
+        argv = [sys.executable, "-m", "recording_operator", *(_rewrite(a, mounts) for a in command[1:])]
+        if command[1:2] == ["record"]:
+            argv += ["--host", pod_ip]
+        log_path = self.state_dir / "pods" / f"{namespace}_{name}.log"
+        with log_path.open("ab") as out:
+            process = await asyncio.create_subprocess_exec(
+                *argv, env=env, cwd=workspace, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
+            )
+        grace = spec.get("terminationGracePeriodSeconds")
+        local = LocalPod(
+            namespace,
+            name,
+            uid,
+            process,
+            float(grace if grace is not None else DEFAULT_GRACE_S),
+            workspace,
+            termination_log=termination_log,
+        )
+        self._pods[uid] = local
+        started = _now()
+        self._set_status(
+            namespace,
+            name,
+            {
+                "phase": "Running",
+                "podIP": pod_ip,
+                "podIPs": [{"ip": pod_ip}],
+                "hostIP": self.host,
+                "startTime": started,
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
+                "containerStatuses": [
+                    {
+                        "name": container.get("name", ""),
+                        "image": container.get("image", ""),
+                        "ready": True,
+                        "restartCount": 0,
+                        "started": True,
+                        "state": {"running": {"startedAt": started}},
+                    }
+                ],
+            },
+        )
+        log.info("started Pod %s/%s as pid %d (Pod IP %s)", namespace, name, process.pid, pod_ip)
+        task = asyncio.create_task(self._wait(local, container.get("name", "")))
+        local.tasks.add(task)
+        task.add_done_callback(local.tasks.discard)
+
+    def _volumes(
+        self, namespace: str, spec: dict[str, Any], container: dict[str, Any], workspace: Path
+    ) -> list[tuple[str, Path]]:
+        """`(mountPath, local directory)` for each volume mount, longest mount path first."""
+        volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+        mounts: list[tuple[str, Path]] = []
+        for mount in container.get("volumeMounts") or []:
+            volume = volumes.get(mount.get("name"))
+            if volume is None:
+                raise PodConfigError(f"volumeMount {mount.get('name')!r} has no volume")
+            if "configMap" in volume:
+                local = workspace / "volumes" / volume["name"]
+                local.mkdir(parents=True, exist_ok=True)
+                config_map = self._get("configmaps", namespace, volume["configMap"].get("name", ""))
+                if config_map is None:
+                    raise PodConfigError(f"ConfigMap {volume['configMap'].get('name')!r} not found")
+                data = config_map.get("data") or {}
+                binary = config_map.get("binaryData") or {}
+                items = volume["configMap"].get("items")
+                for item in items or [{"key": k, "path": k} for k in [*data, *binary]]:
+                    key, target = item.get("key", ""), local / item.get("path", "")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if key in data:
+                        target.write_text(data[key], encoding="utf-8")
+                    elif key in binary:
+                        target.write_bytes(base64.b64decode(binary[key]))
+                    else:  # kubelet: "configmap references non-existent config key"
+                        raise PodConfigError(
+                            f"ConfigMap {volume['configMap'].get('name')!r} has no key {key!r}"
+                        )
+            elif "emptyDir" in volume:
+                local = workspace / "volumes" / volume["name"]
+                local.mkdir(parents=True, exist_ok=True)
+            elif "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"].get("claimName", "")
+                local = self.state_dir / "volumes" / namespace / claim
+                if mount.get("subPath"):
+                    local = local / mount["subPath"]
+                local.mkdir(parents=True, exist_ok=True)
+            else:
+                raise PodConfigError(
+                    f"volume {volume.get('name')!r}: only configMap, emptyDir and PVCs run locally"
+                )
+            mounts.append((str(mount["mountPath"]).rstrip("/"), local))
+        return sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+
+    def _environment(
+        self, namespace: str, container: dict[str, Any], mounts: list[tuple[str, Path]]
+    ) -> dict[str, str]:
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        for item in container.get("env") or []:
+            name = item["name"]
+            if "value" in item:
+                env[name] = _rewrite(str(item["value"]), mounts)
+                continue
+            source = item.get("valueFrom") or {}
+            if "secretKeyRef" in source:
+                ref, plural = source["secretKeyRef"], "secrets"
+            elif "configMapKeyRef" in source:
+                ref, plural = source["configMapKeyRef"], "configmaps"
+            else:
+                raise PodConfigError(f"env {name}: only value, secretKeyRef and configMapKeyRef run locally")
+            obj = self._get(plural, namespace, ref.get("name", ""))
+            data = (obj or {}).get("data") or {}
+            if ref.get("key") not in data:
+                if ref.get("optional"):
+                    continue
+                raise PodConfigError(
+                    f"env {name}: {plural[:-1]} {ref.get('name')!r} has no key {ref.get('key')!r}"
+                )
+            value = data[ref["key"]]
+            env[name] = base64.b64decode(value).decode("utf-8") if plural == "secrets" else value
+        return env
+
+    # --- running and stopping --------------------------------------------------------------------
+
+    async def _wait(self, local: LocalPod, container: str) -> None:
+        code = await local.process.wait()
+        exit_code = code if code >= 0 else 128 - code
+        self._pods.pop(local.uid, None)
+        finished = _now()
+        terminated: dict[str, Any] = {
+            "exitCode": exit_code,
+            "reason": "Completed" if exit_code == 0 else "Error",
+            "finishedAt": finished,
+        }
+        if code < 0:
+            terminated["signal"] = -code
+        message = _termination_message(local.termination_log)
+        if message:
+            terminated["message"] = message
+        log.info("Pod %s/%s exited with %d", local.namespace, local.name, exit_code)
+        self._set_status(
+            local.namespace,
+            local.name,
+            {
+                "phase": "Succeeded" if exit_code == 0 else "Failed",
+                "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": finished}],
+                "containerStatuses": [
+                    {
+                        "name": container,
+                        "ready": False,
+                        "restartCount": 0,
+                        "started": False,
+                        "state": {"terminated": terminated},
+                    }
+                ],
+            },
+        )
+        shutil.rmtree(local.workspace, ignore_errors=True)
+
+    def _terminate(self, local: LocalPod) -> None:
+        local.terminating = True
+        with contextlib.suppress(ProcessLookupError):
+            local.process.send_signal(signal.SIGTERM)
+
+        async def kill_after_grace() -> None:
+            try:
+                await asyncio.wait_for(local.process.wait(), local.grace_s)
+            except TimeoutError:
+                log.warning("Pod %s/%s outlived its grace period: SIGKILL", local.namespace, local.name)
+                with contextlib.suppress(ProcessLookupError):
+                    local.process.kill()
+
+        task = asyncio.create_task(kill_after_grace())
+        local.tasks.add(task)
+        task.add_done_callback(local.tasks.discard)
+
+    # --- the emulator ----------------------------------------------------------------------------
+
+    def _get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.kube.get_object("", "v1", plural, namespace, name)
+
+    def _patch(self, namespace: str, name: str, body: dict[str, Any], subresource: str | None = None) -> None:
+        try:
+            self.kube.store.patch(self._pod_type, namespace, name, MERGE_PATCH, body, subresource)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+
+    def _set_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self._patch(namespace, name, {"status": status}, "status")
+
+    @staticmethod
+    def _failed_status(message: str, reason: str) -> dict[str, Any]:
+        return {"phase": "Failed", "reason": reason, "message": message}
+
+
+def _rewrite(value: str, mounts: list[tuple[str, Path]]) -> str:
+    """`value` with a leading mount path replaced by its local directory."""
+    for mount_path, local in mounts:
+        if value == mount_path or value.startswith(mount_path + "/"):
+            return str(local) + value[len(mount_path) :]
+    return value

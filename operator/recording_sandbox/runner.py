@@ -1,0 +1,192 @@
+"""The sandbox: a Kubernetes API emulator and an Agora emulator on loopback, optionally with the
+operator running against them as a separate process (so it can be restarted and measured).
+A Pod runner (`pods.py`) runs the emulator's recorder Pods as local processes; a Job controller
+(`jobs.py`) turns the emulator's batch/v1 Jobs into such Pods.
+
+`Sandbox` is an async context manager used by `python -m recording_sandbox sandbox`, `make demo`, the
+integration tests and `make bench`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from recording_sandbox.agora import AgoraEmulator
+from recording_sandbox.jobs import JobController
+from recording_sandbox.kube import KubeEmulator
+from recording_sandbox.pods import PodRunner
+from recording_sandbox.realtimekit import RealtimeKitEmulator
+from recording_sandbox.s3 import S3Server
+
+#: Operator settings the sandbox uses unless the environment already sets them: quick enough to
+#: watch a recording's status move in a demo (production defaults: 60 s query, 10 s tick).
+SANDBOX_OPERATOR_ENV = {
+    "CLOUDRECORDING_QUERY_INTERVAL": "5",
+    "CLOUDRECORDING_TICK": "1",
+    "RECORDING_NOT_FOUND_CONFIRM": "1",
+    "RECORDING_BACKOFF_BASE": "1",
+    "RECORDING_BACKOFF_MAX": "30",
+    "AGORA_RETRY_SCALE": "0.1",
+    "LOCALRECORDING_POLL_INTERVAL": "1",
+    # No fixed ports on a developer's machine: metrics are off unless asked for.
+    "METRICS_PORT": "0",
+}
+
+
+class Sandbox:
+    """Emulators (+ optionally the operator process) for one state directory.
+
+    Writes `state_dir/kubeconfig` and `state_dir/endpoints.json`
+    (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
+    S3 server with the `buckets` created) once everything is ready.
+
+    With S3 (the default), the sandbox's S3 server stands in for Amazon S3: the operator gets
+    `STORAGE_S3_ENDPOINT` pointing at it (so `vendor: s3` RecordedFiles are checked and deleted
+    there), and the Agora and RealtimeKit emulators write the files they report for S3 storage
+    into it (`sandbox/agora/uploads.py`). Without S3, `vendor: s3` means the real AWS.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        crd_dir: Path,
+        with_operator: bool = False,
+        host: str = "127.0.0.1",
+        operator_env: dict[str, str] | None = None,
+        agora_options: dict[str, Any] | None = None,
+        with_s3: bool = True,
+        buckets: tuple[str, ...] = ("recordings",),
+    ) -> None:
+        self.state_dir = state_dir
+        self.crd_dir = crd_dir
+        self.with_operator = with_operator
+        self.host = host
+        self.operator_env = operator_env or {}
+        self.kube = KubeEmulator(crd_paths=[crd_dir])
+        self.agora = AgoraEmulator(**(agora_options or {}))
+        self.realtimekit = RealtimeKitEmulator()
+        self.s3 = S3Server(state_dir / "s3.log", host) if with_s3 else None
+        self.pods = PodRunner(self.kube, state_dir, host=host)
+        self.jobs = JobController(self.kube)
+        self.buckets = buckets
+        self.operator: subprocess.Popen[bytes] | None = None
+        self.kubeconfig = state_dir / "kubeconfig"
+        self.endpoints: dict[str, str] = {}
+
+    async def __aenter__(self) -> Sandbox:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        kube_url = await self.kube.start(self.host, 0)
+        await self.pods.start()
+        await self.jobs.start()
+        agora_url = await self.agora.start(self.host, 0)
+        realtimekit_url = await self.realtimekit.start(self.host, 0)
+        self.kube.write_kubeconfig(self.kubeconfig)
+        self.endpoints = {"kubernetes": kube_url, "agora": agora_url, "realtimekit": realtimekit_url}
+        if self.s3 is not None:
+            self.endpoints["s3"] = await self.s3.start()
+            for bucket in self.buckets:
+                await self.s3.create_bucket(bucket)
+            self.agora.uploads.s3_endpoint = self.endpoints["s3"]
+            self.realtimekit.uploads.s3_endpoint = self.endpoints["s3"]
+        if self.with_operator:
+            self.start_operator()
+        (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop_operator()
+        await self.jobs.stop()
+        await self.pods.stop()
+        if self.s3 is not None:
+            self.s3.stop()
+        await self.realtimekit.stop()
+        await self.agora.stop()
+        await self.kube.stop()
+
+    def operator_environment(self) -> dict[str, str]:
+        """Environment of the operator process: the sandbox's URLs and quick intervals."""
+        env = dict(os.environ)
+        for key, value in SANDBOX_OPERATOR_ENV.items():
+            env.setdefault(key, value)
+        env.update(self.operator_env)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["AGORA_BASE_URL"] = self.endpoints["agora"]
+        env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
+        if "s3" in self.endpoints:
+            env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
+        return env
+
+    def start_operator(
+        self, *, log_name: str = "operator.log", command: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `recording-operator run` (or `command`) against the sandbox; log in `state_dir/<log_name>`."""
+        log = open(self.state_dir / log_name, "ab")
+        self.operator = subprocess.Popen(
+            command
+            or [sys.executable, "-m", "recording_operator", "run", "--kubeconfig", str(self.kubeconfig)],
+            env=self.operator_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self.operator
+
+    def stop_operator(self, *, kill: bool = False) -> None:
+        """Stop the operator process: SIGTERM and wait (or SIGKILL, to test crash recovery)."""
+        if self.operator is None or self.operator.poll() is not None:
+            self.operator = None
+            return
+        self.operator.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.operator.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.operator.kill()
+            self.operator.wait()
+        self.operator = None
+
+
+async def run_sandbox(
+    *, state_dir: Path, with_operator: bool, crd_dir: Path, host: str, with_s3: bool = True
+) -> None:
+    """`python -m recording_sandbox sandbox`: start everything, print the endpoints, run until interrupted."""
+    async with Sandbox(
+        state_dir, crd_dir=crd_dir, with_operator=with_operator, host=host, with_s3=with_s3
+    ) as sandbox:
+        print(json.dumps(sandbox.endpoints), flush=True)
+        print(f"export KUBECONFIG={sandbox.kubeconfig}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
+async def wait_http(url: str, *, timeout_s: float = 20.0) -> None:
+    """Wait until `url` answers any HTTP status.
+
+    Raises:
+        TimeoutError: it did not answer in time.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                await client.get(url)
+                return
+            except httpx.TransportError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"{url} did not answer within {timeout_s} s") from None
+                await asyncio.sleep(0.1)
