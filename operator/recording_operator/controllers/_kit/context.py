@@ -72,6 +72,14 @@ class Context:
         """Remove an annotation with kopf's patch (applied when the handler returns)."""
         self.annotate(key, None)
 
+    def mark_failed(self, reason: str, message: str) -> None:
+        """Draft a terminal failure that left nothing running: phase Failed, Ready=False.
+
+        Kinds with more conditions (CloudRecording's `Recording`) extend it.
+        """
+        self.status.set(phase="Failed")
+        self.condition("Ready", "False", reason, message)
+
     def event(self, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event on the resource (never with secret values)."""
         kopf.event(self.body, type=type_, reason=reason, message=message)

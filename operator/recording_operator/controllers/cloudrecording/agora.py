@@ -15,7 +15,7 @@ from typing import Any
 
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.conditions import get_condition, now_rfc3339
-from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.status import digest
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
@@ -29,7 +29,6 @@ from recording_operator.controllers.cloudrecording.decide import (
 )
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
-    SessionError,
     mark_ended,
     mark_started,
 )
@@ -46,7 +45,7 @@ from recording_operator.providers.agora.errors import (
 from recording_operator.providers.agora.tokens import TokenError, mint_rtc_token, recording_token_lifetime_s
 
 
-def session_error(exc: AgoraError) -> SessionError:
+def session_error(exc: AgoraError) -> ProviderFailure:
     """An AgoraError in the controller's terms (§1.9).
 
     Retryable (429, 5xx, 65, 62, transport) → ProviderUnavailable; 400/53 (another task holds
@@ -54,12 +53,12 @@ def session_error(exc: AgoraError) -> SessionError:
     401 → AuthFailed; other 4xx → InvalidSpec.
     """
     if exc.retryable:
-        return SessionError("ProviderUnavailable", exc.summary, retryable=True)
+        return ProviderFailure("ProviderUnavailable", exc.summary, retryable=True)
     if exc.code == CODE_TASK_CONFLICT:
-        return SessionError("TaskConflict", exc.summary, retryable=True)
+        return ProviderFailure("TaskConflict", exc.summary, retryable=True)
     if exc.http_status == 401:
-        return SessionError("AuthFailed", exc.summary, retryable=False)
-    return SessionError("InvalidSpec", exc.summary, retryable=False)
+        return ProviderFailure("AuthFailed", exc.summary, retryable=False)
+    return ProviderFailure("InvalidSpec", exc.summary, retryable=False)
 
 
 class AgoraSessions:
@@ -185,13 +184,13 @@ class AgoraSessions:
                 )
             elif exc.code == CODE_ALREADY_STARTED:
                 ctx.remove_annotation(PENDING_ANNOTATION)
-                raise SessionError(
+                raise ProviderFailure(
                     "CreationResultUnknown",
                     f"a start with resource {resource_id} reached Agora but its sid was never recorded "
                     "(operator interrupted); it is not started again. The session ends when the channel "
                     "is idle; change the spec to start a new one.",
                     retryable=False,
-                    session_lost=True,
+                    lost=True,
                 ) from exc
             else:
                 if not exc.retryable:

@@ -34,33 +34,17 @@ class RecordingContext(Context):
         super().__init__(body, patch, runtime, logger)
         self.reported_files: list[FileRecord] = []
 
-
-class SessionError(Exception):
-    """A provider call failed, in the controller's terms.
-
-    Attributes:
-        reason: CamelCase `Synced` reason (`ProviderUnavailable`, `InvalidSpec`, `AuthFailed`,
-            `TaskConflict`, `CreationResultUnknown`, …).
-        retryable: retried with backoff when True; otherwise not retried until the spec changes.
-        session_lost: True when no session runs after this failure (phase becomes Failed);
-            None lets the controller judge from what it observed before the call.
-    """
-
-    def __init__(
-        self, reason: str, message: str, *, retryable: bool, session_lost: bool | None = None
-    ) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.retryable = retryable
-        self.session_lost = session_lost
+    def mark_failed(self, reason: str, message: str) -> None:
+        """Phase Failed, Ready=False and Recording=False."""
+        super().mark_failed(reason, message)
+        self.condition("Recording", "False", reason, message)
 
 
 class SessionDriver(Protocol):
     """How one provider starts, updates, observes and stops recording sessions.
 
     Each method drafts status through `ctx` (`mark_started`, `mark_ended`, fields such as
-    `providerStatus`) and raises `SessionError` for provider failures; `SecretNotFound`,
+    `providerStatus`) and raises `ProviderFailure` for provider failures; `SecretNotFound`,
     `KubeApiError` and `cloudrecording_logic.SpecError` pass through to the controller.
     """
 

@@ -27,19 +27,15 @@ from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION, parse_duration
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
-from recording_operator.controllers._kit.context import (
-    fail_retryable,
-    report_failure,
-    retry_delay,
-    validation_message,
-)
-from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.context import retry_delay
+from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
+from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import SESSIONS, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
-from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver, SessionError
+from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.publication import (
     UNPUBLISHED_ANNOTATION,
@@ -57,19 +53,6 @@ FILES_WAIT_S = 1.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
-
-
-def _fail_terminal(
-    ctx: RecordingContext, reason: str, message: str, *, session_lost: bool
-) -> kopf.PermanentError:
-    report_failure(ctx, reason, message)
-    if session_lost:
-        ctx.status.set(phase="Failed")
-        ctx.condition("Ready", "False", reason, message)
-        ctx.condition("Recording", "False", reason, message)
-    ctx.status.set(observedGeneration=ctx.generation)
-    ctx.flush()
-    return kopf.PermanentError(f"{reason}: {message}")
 
 
 # --- reconcile -----------------------------------------------------------------------------------
@@ -94,7 +77,7 @@ async def reconcile(
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as exc:
-        raise _fail_terminal(ctx, "InvalidSpec", validation_message(exc), session_lost=False) from exc
+        raise fail(ctx, exc, retry, lost=False) from exc
     driver = DRIVERS[spec.provider]
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
     step = plan(spec, obs, ctx.generation)
@@ -112,19 +95,8 @@ async def reconcile(
         if step is not Plan.NOTHING:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at the provider")
             ctx.status.set(observedGeneration=ctx.generation)
-    except SpecError as exc:
-        if exc.reason == "CredentialsNotFound":
-            raise fail_retryable(ctx, exc.reason, str(exc), retry) from exc
-        raise _fail_terminal(ctx, exc.reason, str(exc), session_lost=not obs.active) from exc
-    except SecretNotFound as exc:
-        raise fail_retryable(ctx, "CredentialsNotFound", str(exc), retry) from exc
-    except KubeApiError as exc:
-        raise fail_retryable(ctx, "KubernetesUnavailable", str(exc), retry) from exc
-    except SessionError as exc:
-        if exc.retryable:
-            raise fail_retryable(ctx, exc.reason, exc.message, retry) from exc
-        lost = exc.session_lost if exc.session_lost is not None else not obs.active
-        raise _fail_terminal(ctx, exc.reason, exc.message, session_lost=lost) from exc
+    except HANDLED as exc:
+        raise fail(ctx, exc, retry, lost=not obs.active) from exc
     ctx.flush()
 
 
@@ -193,15 +165,9 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
             memo["last_query"] = time.monotonic()
             await driver.observe(ctx, spec, obs)
         await _publish(ctx, spec)
-    except SessionError as exc:
-        report_failure(ctx, exc.reason, exc.message)
-        logger.warning(f"observing the session failed: {exc.message}")
-    except KubeApiError as exc:
-        report_failure(ctx, "KubernetesUnavailable", str(exc))
-        logger.warning(f"observing the session failed: {exc}")
-    except (SecretNotFound, SpecError) as exc:
-        report_failure(ctx, "CredentialsNotFound", str(exc))
-        logger.warning(f"observing the session failed: {exc}")
+    except HANDLED as exc:
+        failure = report(ctx, exc)
+        logger.warning(f"observing the session failed: {failure.message}")
     ctx.flush()
 
 
@@ -270,7 +236,7 @@ async def finalize(
             raise kopf.TemporaryError(
                 f"cannot stop session {obs.session_id}: {exc}", delay=retry_delay(ctx, retry)
             ) from exc
-        except SessionError as exc:
+        except ProviderFailure as exc:
             ctx.event("Warning", exc.reason, f"cannot stop session {obs.session_id}: {exc.message}")
             raise kopf.TemporaryError(exc.message, delay=retry_delay(ctx, retry)) from exc
     try:

@@ -20,12 +20,11 @@ from typing import Any, Literal
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.controllers._kit.conditions import now_rfc3339
-from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed, files_summary
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
-    SessionError,
     mark_ended,
     mark_started,
 )
@@ -117,7 +116,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def session_error(exc: RealtimeKitError) -> SessionError:
+def session_error(exc: RealtimeKitError) -> ProviderFailure:
     """A RealtimeKitError in the controller's terms (§3.1, §3.7).
 
     Retryable → ProviderUnavailable; 401/403 → AuthFailed; 409 (the meeting already has an active
@@ -125,14 +124,14 @@ def session_error(exc: RealtimeKitError) -> SessionError:
     MeetingNotActive, retried until the meeting starts; other 4xx → InvalidSpec.
     """
     if exc.retryable:
-        return SessionError("ProviderUnavailable", str(exc), retryable=True)
+        return ProviderFailure("ProviderUnavailable", str(exc), retryable=True)
     if exc.http_status in (401, 403):
-        return SessionError("AuthFailed", str(exc), retryable=False)
+        return ProviderFailure("AuthFailed", str(exc), retryable=False)
     if exc.http_status == 409:
-        return SessionError("TaskConflict", str(exc), retryable=True)
+        return ProviderFailure("TaskConflict", str(exc), retryable=True)
     if exc.http_status == 422:
-        return SessionError("MeetingNotActive", str(exc), retryable=True)
-    return SessionError("InvalidSpec", str(exc), retryable=False)
+        return ProviderFailure("MeetingNotActive", str(exc), retryable=True)
+    return ProviderFailure("InvalidSpec", str(exc), retryable=False)
 
 
 # --- driver --------------------------------------------------------------------------------------
@@ -197,7 +196,7 @@ class RealtimeKitSessions:
         """GET the recording: phase, files; provider-ended sessions; pause/resume still due.
 
         Raises:
-            SessionError: the RealtimeKit call failed.
+            ProviderFailure: the RealtimeKit call failed.
             KubeApiError: creating the uploaded files' RecordedFiles failed (status not advanced).
         """
         rtk = spec.realtimeKit

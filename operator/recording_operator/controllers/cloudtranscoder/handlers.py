@@ -31,11 +31,10 @@ from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition, now_rfc3339
 from recording_operator.controllers._kit.context import Context as _BaseContext
-from recording_operator.controllers._kit.context import fail_retryable as _fail_retryable
-from recording_operator.controllers._kit.context import report_failure as _report_failure
-from recording_operator.controllers._kit.context import validation_message as _validation_message
-from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
+from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.metrics import instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudtranscoder.decide import (
     Observed,
@@ -57,6 +56,7 @@ from recording_operator.providers.agora.transcoder import START_DEADLINE_S, Clou
 from recording_operator.settings import Settings
 
 RESOURCE = (GROUP, VERSION, "cloudtranscoders")
+KIND = "CloudTranscoder"
 
 
 class Context(_BaseContext):
@@ -130,29 +130,30 @@ async def _desired(ctx: Context, spec: CloudTranscoderSpec) -> Desired:
     return Desired(spec, transcoder_config(spec, tokens), config_digest(spec, versions))
 
 
-def _parse_spec(ctx: Context, body: kopf.Body) -> CloudTranscoderSpec:
+def _parse_spec(ctx: Context, body: kopf.Body, retry: int) -> CloudTranscoderSpec:
     try:
         return CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as exc:
-        raise _fail_terminal(ctx, "InvalidSpec", _validation_message(exc), task_lost=False) from exc
+        raise fail(ctx, exc, retry, lost=False) from exc
 
 
-def _fail_terminal(ctx: Context, reason: str, message: str, *, task_lost: bool) -> kopf.PermanentError:
-    _report_failure(ctx, reason, message)
-    if task_lost:
-        ctx.status.set(phase="Failed")
-        ctx.condition("Ready", "False", reason, message)
-    ctx.status.set(observedGeneration=ctx.generation)
-    ctx.flush()
-    return kopf.PermanentError(f"{reason}: {message}")
+def _provider_failure(exc: AgoraError, spec: CloudTranscoderSpec, ctx: Context) -> ProviderFailure:
+    """An Agora Cloud Transcoder error in the controller's terms.
 
-
-def _agora_reason(exc: AgoraError) -> str:
+    Retryable errors (206, 429, 5xx, timeouts) → ProviderUnavailable; 409 (the instanceId is held by
+    another task) → TaskConflict, retried; 401/403 → AuthFailed; any other 4xx → InvalidSpec.
+    Source: https://docs.agora.io/en/cloud-transcoding/reference/status-codes
+    """
     if exc.retryable:
-        return "ProviderUnavailable"
-    if exc.http_status in (401, 403):
-        return "AuthFailed"
-    return "InvalidSpec"
+        return ProviderFailure("ProviderUnavailable", exc.summary, retryable=True)
+    if exc.http_status == 409:
+        message = (
+            f"{exc.summary}: another task holds instanceId {instance_id_of(spec, ctx.namespace, ctx.name)}"
+            " (delete it, or set spec.instanceId)"
+        )
+        return ProviderFailure("TaskConflict", message, retryable=True)
+    reason = "AuthFailed" if exc.http_status in (401, 403) else "InvalidSpec"
+    return ProviderFailure(reason, exc.summary, retryable=False)
 
 
 # --- reconcile -----------------------------------------------------------------------------------
@@ -161,6 +162,7 @@ def _agora_reason(exc: AgoraError) -> str:
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
+@instrumented(KIND, "reconcile")
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
@@ -173,7 +175,7 @@ async def reconcile(
             retried until the spec changes.
     """
     ctx = Context(body, patch, runtime_of(memo), logger)
-    spec = _parse_spec(ctx, body)
+    spec = _parse_spec(ctx, body, retry)
     obs = observe(ctx.status.current)
     try:
         desired = await _desired(ctx, spec)
@@ -188,24 +190,10 @@ async def reconcile(
         if step is not Plan.NOTHING:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at Agora")
             ctx.status.set(observedGeneration=ctx.generation)
-    except SpecError as exc:
-        if exc.reason == "CredentialsNotFound":
-            raise _fail_retryable(ctx, exc.reason, str(exc), retry) from exc
-        raise _fail_terminal(ctx, exc.reason, str(exc), task_lost=not obs.live) from exc
-    except SecretNotFound as exc:
-        raise _fail_retryable(ctx, "CredentialsNotFound", str(exc), retry) from exc
-    except KubeApiError as exc:
-        raise _fail_retryable(ctx, "KubernetesUnavailable", str(exc), retry) from exc
     except AgoraError as exc:
-        if exc.retryable:
-            raise _fail_retryable(ctx, "ProviderUnavailable", exc.summary, retry) from exc
-        if exc.http_status == 409:
-            message = (
-                f"{exc.summary}: another task holds instanceId {instance_id_of(spec, ctx.namespace, ctx.name)}"
-                " (delete it, or set spec.instanceId)"
-            )
-            raise _fail_retryable(ctx, "TaskConflict", message, retry) from exc
-        raise _fail_terminal(ctx, _agora_reason(exc), exc.summary, task_lost=not obs.live) from exc
+        raise fail(ctx, _provider_failure(exc, spec, ctx), retry, lost=not obs.live) from exc
+    except HANDLED as exc:
+        raise fail(ctx, exc, retry, lost=not obs.live) from exc
     ctx.flush()
 
 
@@ -307,6 +295,7 @@ _TICK_S = Settings.from_env().transcoder_tick_s
 
 
 @kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+@instrumented(KIND, "observe_task")
 async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Keep `phase`, `serviceStatus` and Ready current; end tasks past their lifetime; restart on exit.
 
@@ -346,13 +335,9 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
             desired = await _desired(ctx, spec)
             await _create(ctx, desired, obs, resume=False)
             ctx.condition("Synced", "True", "ReconcileSuccess", "restarted after exit (restartPolicy OnExit)")
-    except (AgoraError, SecretNotFound, KubeApiError, SpecError) as exc:
-        text = exc.summary if isinstance(exc, AgoraError) else str(exc)
-        reason = "ProviderUnavailable" if isinstance(exc, AgoraError) else "CredentialsNotFound"
-        if isinstance(exc, AgoraError) and exc.http_status == 409:
-            reason = "TaskConflict"
-        _report_failure(ctx, reason, text)
-        logger.warning(f"observing the task failed: {text}")
+    except (AgoraError, *HANDLED) as exc:
+        failure = report(ctx, _provider_failure(exc, spec, ctx) if isinstance(exc, AgoraError) else exc)
+        logger.warning(f"observing the task failed: {failure.message}")
     ctx.flush()
 
 
@@ -412,6 +397,7 @@ async def _delete(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> Non
 
 
 @kopf.on.delete(*RESOURCE)
+@instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
@@ -442,6 +428,7 @@ async def finalize(
         ctx.event("Warning", "CredentialsNotFound", f"cannot delete task {obs.task_id}: {exc}")
         raise kopf.TemporaryError(f"cannot delete task {obs.task_id}: {exc}", delay=delay) from exc
     except AgoraError as exc:
-        ctx.event("Warning", _agora_reason(exc), f"cannot delete task {obs.task_id}: {exc.summary}")
+        reason = _provider_failure(exc, spec, ctx).reason
+        ctx.event("Warning", reason, f"cannot delete task {obs.task_id}: {exc.summary}")
         raise kopf.TemporaryError(exc.summary, delay=delay) from exc
     ctx.event("Normal", "Deleted", f"task {obs.task_id} deleted at Agora")
