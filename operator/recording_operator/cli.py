@@ -36,7 +36,7 @@ def run(
 
     Prometheus metrics are served on `METRICS_PORT` (default 8080) at `/metrics`.
     """
-    from recording_operator.run import configure_logging, run_operator
+    from recording_operator.process import configure_logging, run_operator
     from recording_operator.settings import Settings
 
     if kubeconfig:

@@ -31,7 +31,7 @@ def sandbox(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Start the Kubernetes API and Agora emulators (and the operator); run until interrupted."""
-    from recording_operator.run import configure_logging
+    from recording_operator.process import configure_logging
     from recording_sandbox.runner import run_sandbox
 
     configure_logging(verbose)

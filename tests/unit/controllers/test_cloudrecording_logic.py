@@ -13,12 +13,12 @@ import yaml
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.status import files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     Plan,
     applied_config,
     closed_session,
-    files_summary,
     observe,
     plan,
     start_request,

@@ -1,6 +1,6 @@
 """What every controller's handlers share: one `Context` per handler invocation (the resource,
 its drafted status, conditions, Events) and the failure reporting conventions of
-architecture.md (Synced=False with a reason; a Warning Event once per distinct failure;
+(Synced=False with a reason; a Warning Event once per distinct failure;
 retryable failures back off with jitter).
 """
 

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+#: Synced=False reasons after which nothing is retried until the spec changes (or, for
+#: CreationResultUnknown, until the lost session is adopted).
+TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed", "CreationResultUnknown"})
+
 
 class SpecError(ValueError):
     """The spec (or a Secret it points to) cannot produce a valid provider request; `reason` is CamelCase."""

@@ -1,7 +1,9 @@
-"""The little Kubernetes API access kopf does not cover: reading Secrets and merge-patching metadata.
+"""The Kubernetes API access kopf does not cover: Secrets (read, with a short cache), and get / list /
+create / merge-patch / delete of the objects the controllers own (Pods, ConfigMaps, Services, Jobs,
+RecordedFiles, status subresources).
 
 Built on httpx from the `kopf.ConnectionInfo` kopf logged in with, so the operator needs no
-`kubernetes` client library (which alone is most of a kopf operator's memory, operator-conventions §2.6).
+`kubernetes` client library (which alone is most of a kopf operator's memory).
 """
 
 from __future__ import annotations

@@ -168,9 +168,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     """kopf settings of this operator: our finalizer and annotation prefix, quiet Event posting.
 
     - finalizer `recording.mediaops.io/cleanup`; progress and diff-base annotations under
-      `recording.mediaops.io/` (architecture.md conventions);
+      `recording.mediaops.io/`;
     - only warnings and errors are posted as Events by kopf itself; the controllers post their own
-      Normal Events for notable transitions (operator-conventions §2.8, scale);
+      Normal Events for notable transitions;
     - watch streams are restarted every 10 minutes as a guard against silently dead connections.
     """
     settings.persistence.finalizer = FINALIZER

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+#: How many file names `status.files.names` keeps (every kind).
+MAX_FILE_NAMES = 32
 
 
 def digest(value: Any) -> str:
@@ -34,3 +37,16 @@ class StatusDraft:
     def delta(self) -> dict[str, Any]:
         """Only the fields whose value differs from the current status."""
         return {k: v for k, v in self.fields.items() if self.current.get(k) != v}
+
+
+def files_summary(names: Sequence[str], **extra: Any) -> dict[str, Any]:
+    """`status.files` from a recording's file names, oldest first: `count`, `latest`, the newest
+    MAX_FILE_NAMES `names`, plus `extra` fields (e.g. `totalBytes`). Repeated names count once;
+    with no names, `latest` and `names` are None (so a merge patch removes stale values)."""
+    unique = list(dict.fromkeys(names))
+    return {
+        "count": len(unique),
+        **extra,
+        "latest": unique[-1] if unique else None,
+        "names": unique[-MAX_FILE_NAMES:] if unique else None,
+    }

@@ -1,7 +1,7 @@
-"""Agora Cloud Recording sessions for the CloudRecording controller (provider-contracts.md §1).
+"""Agora Cloud Recording sessions for the CloudRecording controller (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 
 acquire → the resourceId is persisted in the start-pending annotation → start → sid. Agora lets
-one resourceId start one session only (§1.2), so finishing a pending start means retrying
+one resourceId start one session only (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices), so finishing a pending start means retrying
 `start` with that resourceId: it can never create a second paid session (a duplicate answers
 201/7, reported as CreationResultUnknown).
 """
@@ -16,13 +16,12 @@ from typing import Any
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.conditions import get_condition, now_rfc3339
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
-from recording_operator.controllers._kit.status import digest
+from recording_operator.controllers._kit.status import digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     Observed,
     acquire_request,
     applied_config,
-    files_summary,
     start_request,
     storage_config,
     updates_needed,
@@ -46,10 +45,10 @@ from recording_operator.providers.agora.tokens import TokenError, mint_rtc_token
 
 
 def session_error(exc: AgoraError) -> ProviderFailure:
-    """An AgoraError in the controller's terms (§1.9).
+    """An AgoraError in the controller's terms (https://docs.agora.io/en/cloud-recording/rest-api/status-codes).
 
     Retryable (429, 5xx, 65, 62, transport) → ProviderUnavailable; 400/53 (another task holds
-    cname+uid, e.g. our own previous session still exiting, §1.2) → TaskConflict, retried;
+    cname+uid, e.g. our own previous session still exiting, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) → TaskConflict, retried;
     401 → AuthFailed; other 4xx → InvalidSpec.
     """
     if exc.retryable:
@@ -74,7 +73,7 @@ class AgoraSessions:
             raise session_error(exc) from exc
 
     async def update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """Send the update/updateLayout calls the spec edits need, one at a time (§1.2, §1.6, §1.7)."""
+        """Send the update/updateLayout calls the spec edits need, one at a time (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices, https://docs.agora.io/en/cloud-recording/rest-api/update, https://docs.agora.io/en/cloud-recording/rest-api/update-layout)."""
         try:
             await self._update(ctx, spec, obs)
         except AgoraError as exc:
@@ -82,8 +81,8 @@ class AgoraSessions:
 
     async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """query: providerStatus and files. A 404 is re-queried after `RECORDING_NOT_FOUND_CONFIRM`
-        seconds (an HA migration answers 404 for up to 90 s, §1.2) before the session counts as
-        ended by the provider; status 20 (exited abnormally, §1.10) → Failed."""
+        seconds (an HA migration answers 404 for up to 90 s, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) before the session counts as
+        ended by the provider; status 20 (exited abnormally, https://docs.agora.io/en/cloud-recording/rest-api/query) → Failed."""
         try:
             await self._query(ctx, spec, obs)
         except AgoraError as exc:
@@ -92,7 +91,7 @@ class AgoraSessions:
     async def stop(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
     ) -> None:
-        """stop; 404 and 400/49 mean the session is already ending, 206/435 that it recorded nothing (§1.8)."""
+        """stop; 404 and 400/49 mean the session is already ending, 206/435 that it recorded nothing (https://docs.agora.io/en/cloud-recording/rest-api/stop)."""
         try:
             await self._stop(ctx, spec, obs, reason=reason, message=message)
         except AgoraError as exc:
@@ -177,7 +176,7 @@ class AgoraSessions:
             )
         except AgoraError as exc:
             if exc.code == CODE_RESOURCE_EXPIRED:
-                # 433: the resource expired before start (§1.9): it never started a session; re-acquire once.
+                # 433: the resource expired before start (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): it never started a session; re-acquire once.
                 resource_id = await self._acquire(ctx, spec, client)
                 started = await client.start(
                     agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request

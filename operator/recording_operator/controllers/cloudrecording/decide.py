@@ -1,13 +1,13 @@
 """Pure decisions for CloudRecording: what to ask Agora for, and what the status becomes.
 
 Nothing here performs I/O, so every rule is unit-testable without kopf, Kubernetes or HTTP.
-Provider rules cite provider-contracts.md.
+Provider rules cite Agora's public REST reference (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -20,11 +20,11 @@ from recording_operator.api.v1alpha1.cloudrecording import (
 )
 from recording_operator.api.v1alpha1.common import GROUP, StorageSpec
 from recording_operator.api.v1alpha1.storage_regions import agora_storage_codes
-from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.errors import TERMINAL_REASONS, SpecError
 from recording_operator.controllers._kit.status import digest
 
 #: Written before `start` with the acquired resourceId; a resource with it and no `status.sid` may
-#: have a start in flight (architecture.md "No leaked paid sessions").
+#: have a start in flight: a start is never repeated with a new resource, so no second paid session is started.
 PENDING_ANNOTATION = f"{GROUP}/start-pending"
 
 #: Phases in which a provider session exists (or may exist) and must be stopped on deletion.
@@ -32,11 +32,6 @@ ACTIVE_PHASES = frozenset({"Starting", "Recording", "Paused", "Stopping"})
 
 #: How many past sessions `status.sessions` keeps.
 MAX_SESSIONS = 10
-#: How many file names `status.files.names` keeps.
-MAX_FILE_NAMES = 32
-
-#: Synced=False reasons after which nothing is retried until the spec changes.
-TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed", "CreationResultUnknown"})
 
 
 def dump(model: Any) -> dict[str, Any]:
@@ -49,7 +44,7 @@ def dump(model: Any) -> dict[str, Any]:
 
 
 def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict[str, Any]:
-    """Agora `clientRequest.storageConfig` from `spec.storage` and its Secret's keys (§1.4).
+    """Agora `clientRequest.storageConfig` from `spec.storage` and its Secret's keys (https://docs.agora.io/en/cloud-recording/rest-api/start).
 
     Secret keys: `accessKey`, `secretKey`; optional `stsToken` and `stsExpiration` (S3, Alibaba,
     Tencent only). `prefix` becomes `fileNamePrefix` (joined length ≤128). s3-compatible puts the
@@ -82,7 +77,10 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
                 raise SpecError("InvalidSpec", "storage Secret key stsExpiration is not a Unix time") from exc
     if storage.prefix:
         if len("/".join(storage.prefix)) > 128:
-            raise SpecError("InvalidSpec", "storage.prefix is longer than 128 characters in all (Agora §1.4)")
+            raise SpecError(
+                "InvalidSpec",
+                "storage.prefix is longer than 128 characters in all (https://docs.agora.io/en/cloud-recording/rest-api/start)",
+            )
         config["fileNamePrefix"] = list(storage.prefix)
     if vendor == 11:
         config["extensionParams"] = {"endpoint": storage.endpoint}
@@ -90,7 +88,7 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
 
 
 def acquire_request(agora: AgoraRecordingSpec) -> dict[str, Any]:
-    """Agora `acquire` clientRequest (§1.3): scene 1 for web mode, resourceExpiredHour, region."""
+    """Agora `acquire` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/acquire): scene 1 for web mode, resourceExpiredHour, region."""
     request: dict[str, Any] = {
         "scene": 1 if agora.mode == "web" else 0,
         "resourceExpiredHour": agora.resourceExpiredHour,
@@ -110,7 +108,7 @@ def effective_recording_config(agora: AgoraRecordingSpec) -> RecordingConfig | N
 def start_request(
     spec: CloudRecordingSpec, storage: Mapping[str, Any], token: str | None, *, onhold: bool
 ) -> dict[str, Any]:
-    """Agora `start` clientRequest (§1.4) from the spec, the storage config and the RTC token.
+    """Agora `start` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/start) from the spec, the storage config and the RTC token.
 
     `onhold` sets the web recorder's `serviceParam.onhold` (state Paused).
     """
@@ -136,7 +134,7 @@ def start_request(
 
 
 def stream_subscribe(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
-    """Agora `update` `streamSubscribe` body (§1.6) from the subscription lists; None in web mode."""
+    """Agora `update` `streamSubscribe` body (https://docs.agora.io/en/cloud-recording/rest-api/update) from the subscription lists; None in web mode."""
     recording = effective_recording_config(agora)
     if recording is None:
         return None
@@ -151,7 +149,7 @@ def stream_subscribe(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
 
 
 def layout_request(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
-    """Agora `updateLayout` clientRequest (§1.7, a full overwrite) in mix mode; None otherwise."""
+    """Agora `updateLayout` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/update-layout, a full overwrite) in mix mode; None otherwise."""
     if agora.mode != "mix":
         return None
     transcoding = agora.recordingConfig.transcodingConfig if agora.recordingConfig else None
@@ -162,7 +160,7 @@ def layout_request(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
 
 
 def rtmp_outputs(agora: AgoraRecordingSpec) -> list[dict[str, Any]] | None:
-    """The web-mode CDN push outputs (`rtmpPublishConfig.outputs`, §1.6), or None."""
+    """The web-mode CDN push outputs (`rtmpPublishConfig.outputs`, https://docs.agora.io/en/cloud-recording/rest-api/update), or None."""
     if agora.extensionServiceConfig is None:
         return None
     for service in agora.extensionServiceConfig.extensionServices:
@@ -249,7 +247,7 @@ class Plan(Enum):
 def plan(spec: CloudRecordingSpec, obs: Observed, generation: int | None) -> Plan:
     """Decide the next step from desired (`spec`) and observed state.
 
-    Rules: a pending start is never repeated with a new resource (architecture.md); a terminal
+    Rules: a pending start is never repeated with a new resource (that could start a second, paid session); a terminal
     failure is not retried until the generation changes; a session the provider ended (phase
     Stopped at this generation) is not restarted until the spec changes.
     """
@@ -303,9 +301,9 @@ def updates_needed(
     storage: Mapping[str, Any] | None,
     storage_digest: str,
 ) -> list[Update]:
-    """The update/updateLayout calls that turn the applied configuration into the spec (§1.6, §1.7).
+    """The update/updateLayout calls that turn the applied configuration into the spec (https://docs.agora.io/en/cloud-recording/rest-api/update, https://docs.agora.io/en/cloud-recording/rest-api/update-layout).
 
-    Sent one at a time, in this order (Agora: wait for one response before the next, §1.2).
+    Sent one at a time, in this order (Agora: wait for one response before the next, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
     `storage` is the full storageConfig, needed only when its digest changed.
     """
     agora = spec.agora
@@ -332,16 +330,6 @@ def updates_needed(
 
 
 # --- status --------------------------------------------------------------------------------------
-
-
-def files_summary(names: Sequence[str]) -> dict[str, Any]:
-    """`status.files` from the provider's full file list of the current session (oldest first)."""
-    unique = list(dict.fromkeys(names))
-    return {
-        "count": len(unique),
-        "latest": unique[-1] if unique else None,
-        "names": unique[-MAX_FILE_NAMES:] if unique else None,
-    }
 
 
 def closed_session(status: Mapping[str, Any], *, stopped_at: str, reason: str) -> list[dict[str, Any]]:

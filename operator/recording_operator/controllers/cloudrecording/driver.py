@@ -1,6 +1,6 @@
 """The provider interface of the CloudRecording controller.
 
-The controller (`cloudrecording.py`) decides *what* to do with a session (`cloudrecording_logic.plan`)
+The controller (`handlers.py`) decides *what* to do with a session (`decide.plan`)
 and reports it in status; a `SessionDriver` per provider knows *how*: start (or resume a start
 whose outcome was lost), update a running session, observe it, stop it. Drivers speak only in
 the normalised terms below, so neither provider's details leak into the other's path.
@@ -25,7 +25,7 @@ class RecordingContext(Context):
     """A handler invocation on a CloudRecording.
 
     `reported_files`: the files the provider reported during this invocation (query, stop, get);
-    the controller turns them into RecordedFiles (`recordedfile_recordings.publish_files`).
+    the controller turns them into RecordedFiles (`recordedfile.publication.publish_files`).
     """
 
     plural = "cloudrecordings"
@@ -45,7 +45,7 @@ class SessionDriver(Protocol):
 
     Each method drafts status through `ctx` (`mark_started`, `mark_ended`, fields such as
     `providerStatus`) and raises `ProviderFailure` for provider failures; `SecretNotFound`,
-    `KubeApiError` and `cloudrecording_logic.SpecError` pass through to the controller.
+    `KubeApiError` and `SpecError` pass through to the controller.
     """
 
     provider: str

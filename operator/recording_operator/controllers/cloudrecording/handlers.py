@@ -1,5 +1,5 @@
 """kopf handlers for CloudRecording: thin glue between the API server, the decisions in
-`cloudrecording_logic` and a provider's `SessionDriver` (`recording_sessions.py`).
+`decide` and a provider's `SessionDriver` (`driver.py`).
 
 Handlers:
 - create / resume / spec update → `reconcile`: start, finish a pending start, update, or stop;
@@ -9,7 +9,7 @@ Handlers:
   recording's RecordedFiles and wait for their finalizers (Delete), or orphan them (Orphan).
 
 The files the provider reports (query, stop, get) become RecordedFiles
-(`recordedfile_recordings.publish_files`).
+(`recordedfile.publication.publish_files`).
 
 Writes on a clean create: kopf's finalizer, the start-pending annotation (before `start`), then
 status and kopf's diff-base annotation; nothing is written when nothing changed.

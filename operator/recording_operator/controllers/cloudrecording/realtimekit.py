@@ -1,8 +1,8 @@
-"""Cloudflare RealtimeKit recordings for the CloudRecording controller (provider-contracts.md §3).
+"""Cloudflare RealtimeKit recordings for the CloudRecording controller (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/).
 
 Start: the start-pending annotation (`{"meetingId", "at"}`) is written before the start call. A
 RealtimeKit start has no idempotency key, so finishing a pending start first asks for the
-meeting's active recording (§3.3.3): one invoked after the pending mark is ours and is adopted;
+meeting's active recording (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/): one invoked after the pending mark is ours and is adopted;
 otherwise the start is sent again. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
 ends itself (empty meeting for 60 s, `max_seconds`) is reported as Stopped/ProviderEnded; an
 ended session is observed until its upload finishes (UPLOADED: files with download URLs, or
@@ -22,7 +22,8 @@ from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.controllers._kit.conditions import now_rfc3339
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.kube import SecretNotFound
-from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed, files_summary
+from recording_operator.controllers._kit.status import files_summary
+from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
     mark_ended,
@@ -33,7 +34,7 @@ from recording_operator.providers.realtimekit import RealtimeKitClient, Realtime
 
 #: The kind whose RecordedFiles this driver publishes.
 RECORDING_KIND = "CloudRecording"
-#: RealtimeKit status → our phase while the recording runs (§3.5).
+#: RealtimeKit status → our phase while the recording runs (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/).
 RUNNING_PHASES = {"INVOKED": "Starting", "RECORDING": "Recording", "PAUSED": "Paused"}
 #: A recording invoked this long before our pending mark is not ours (clock skew allowance).
 ADOPTION_SKEW = timedelta(seconds=5)
@@ -43,7 +44,7 @@ ADOPTION_SKEW = timedelta(seconds=5)
 
 
 def storage_params(storage: StorageSpec, credentials: Mapping[str, str] | None) -> dict[str, Any]:
-    """RealtimeKit `storage_config` / `realtimekit_bucket_config` from `spec.storage` (§3.4).
+    """RealtimeKit `storage_config` / `realtimekit_bucket_config` from `spec.storage` (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/).
 
     Secret keys: s3/digitalocean `accessKey`, `secretKey`; azure `connectionString`; gcs
     `serviceAccountJson`; sftp `username` and `password` or `privateKey` (+ optional `password`
@@ -103,7 +104,7 @@ def storage_params(storage: StorageSpec, credentials: Mapping[str, str] | None) 
 
 
 def composite_params(spec: CloudRecordingSpec, storage: Mapping[str, Any]) -> dict[str, Any]:
-    """The composite start body (§3.3.1) besides `meeting_id`: the spec's settings plus storage."""
+    """The composite start body (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/) besides `meeting_id`: the spec's settings plus storage."""
     assert spec.realtimeKit is not None
     composite = spec.realtimeKit.composite
     params = composite.model_dump(exclude_none=True) if composite else {}
@@ -117,7 +118,7 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def session_error(exc: RealtimeKitError) -> ProviderFailure:
-    """A RealtimeKitError in the controller's terms (§3.1, §3.7).
+    """A RealtimeKitError in the controller's terms (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/, https://github.com/cloudflare/cloudflare-python).
 
     Retryable → ProviderUnavailable; 401/403 → AuthFailed; 409 (the meeting already has an active
     recording) → TaskConflict, retried; 422 (a track recording needs a live session) →
@@ -185,7 +186,7 @@ class RealtimeKitSessions:
         self._started(ctx, state)
 
     async def update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """Pause or resume to match `spec.state` (§3.3.6). Other edits apply to the next session:
+        """Pause or resume to match `spec.state` (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/pause_resume_stop_recording/). Other edits apply to the next session:
         RealtimeKit cannot change a running recording."""
         try:
             await self._follow_state(ctx, spec, obs, ctx.status.get("recordingStatus"))

@@ -1,7 +1,7 @@
 """Pure decisions for CloudTranscoder: the Agora config, the plan, sequenceIds and the status.
 
 No I/O here: every rule is unit-testable without kopf, Kubernetes or HTTP. Provider rules cite
-provider-contracts.md §2.
+https://docs.agora.io/en/cloud-transcoding/get-started/rest-quickstart.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec, RtcEndpoint, TokenSource
+from recording_operator.controllers._kit.errors import TERMINAL_REASONS
 from recording_operator.controllers._kit.status import digest
 from recording_operator.providers.agora.tokens import TRANSCODER_MINTED_TASK_MAX_S
 from recording_operator.providers.agora.transcoder import ENDED_STATUSES, STARTED_STATUSES
@@ -22,12 +23,10 @@ from recording_operator.providers.agora.transcoder import ENDED_STATUSES, STARTE
 LIVE_PHASES = frozenset(
     {"Creating", "IDLE", "PREPARED", "STARTING", "CREATED", "STARTED", "IN_PROGRESS", "STOPPING"}
 )
-#: Synced=False reasons after which nothing is retried until the spec changes.
-TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed"})
 
 
 def default_instance_id(namespace: str, name: str) -> str:
-    """``<namespace>-<name>`` mapped to Agora's instanceId alphabet (§2.2: ≤64 of ``[A-Za-z0-9_-]``).
+    """``<namespace>-<name>`` mapped to Agora's instanceId alphabet (https://docs.agora.io/en/cloud-transcoding/rest-api/acquire: ≤64 of ``[A-Za-z0-9_-]``).
 
     Dots become ``_``; a result longer than 64 characters keeps its first 51 and appends ``-`` and
     12 hex characters of a SHA-256 of ``namespace/name``, so distinct resources never share one.
@@ -50,7 +49,7 @@ class TokenNeed:
 
     Attributes:
         location: ``(list name, index)`` of the entry in the spec (``audioInputs``, ``videoInputs``, ``outputs``).
-        channel: the RTC channel. uid: the uid to mint for (0 for inputs, §2.7; ``rtcUid`` for the output).
+        channel: the RTC channel. uid: the uid to mint for (0 for inputs, https://docs.agora.io/en/cloud-transcoding/rest-api/create; ``rtcUid`` for the output).
         publisher: mint with publish privileges (the output side).
         source: where the token comes from.
     """
@@ -63,7 +62,7 @@ class TokenNeed:
 
 
 def token_needs(spec: CloudTranscoderSpec) -> list[TokenNeed]:
-    """Every `rtc` entry with a `token`, in spec order (§2.7 token rules)."""
+    """Every `rtc` entry with a `token`, in spec order (https://docs.agora.io/en/cloud-transcoding/rest-api/create token rules)."""
     needs: list[TokenNeed] = []
     groups: tuple[tuple[str, list[Any] | None, bool], ...] = (
         ("audioInputs", list(spec.audioInputs or []), False),
@@ -87,7 +86,7 @@ def uses_minted_tokens(spec: CloudTranscoderSpec) -> bool:
 
 
 def transcoder_config(spec: CloudTranscoderSpec, tokens: Mapping[tuple[str, int], str]) -> dict[str, Any]:
-    """``services.cloudTranscoder.config.transcoder`` (§2.7) from the spec and resolved tokens.
+    """``services.cloudTranscoder.config.transcoder`` (https://docs.agora.io/en/cloud-transcoding/rest-api/create) from the spec and resolved tokens.
 
     Each `rtc.token` becomes `rtc.rtcToken` with the value in ``tokens[(list, index)]`` (entries
     without a token get none); unset optional fields are left out.
@@ -183,8 +182,8 @@ def plan(obs: Observed, generation: int | None, desired_digest: str) -> Plan:
     """Decide the next step from the observed status and the desired config digest.
 
     Rules: a terminal failure is not retried until the generation changes; a create whose answer
-    was lost is repeated with the same builderToken (Agora answers 201 with the task, §2.9) rather
-    than with a new one (409 for the instanceId, §2.3); a task that exited is not recreated until
+    was lost is repeated with the same builderToken (Agora answers 201 with the task, https://docs.agora.io/en/cloud-transcoding/reference/status-codes) rather
+    than with a new one (409 for the instanceId, https://docs.agora.io/en/cloud-transcoding/rest-api/create); a task that exited is not recreated until
     the spec changes (``restartPolicy: OnExit`` is the timer's business).
     """
     if obs.terminal_failure_generation is not None and obs.terminal_failure_generation == generation:
@@ -201,7 +200,7 @@ def plan(obs: Observed, generation: int | None, desired_digest: str) -> Plan:
 
 
 def next_sequence_id(obs: Observed, desired_digest: str) -> int:
-    """The ``sequenceId`` of the update that brings the task to ``desired_digest`` (§2.5).
+    """The ``sequenceId`` of the update that brings the task to ``desired_digest`` (https://docs.agora.io/en/cloud-transcoding/rest-api/update).
 
     An update already in flight for the same config (written before a call whose answer was lost,
     e.g. an operator restart) is re-sent with the **same** sequenceId, so Agora applies it at most
@@ -214,13 +213,13 @@ def next_sequence_id(obs: Observed, desired_digest: str) -> int:
 
 
 def phase_of(status: str | None) -> str:
-    """Status ``phase`` from Agora's task status (§2.8); unknown values read as IDLE."""
+    """Status ``phase`` from Agora's task status (https://docs.agora.io/en/cloud-transcoding/rest-api/query); unknown values read as IDLE."""
     known = LIVE_PHASES | ENDED_STATUSES | {"IDLE"}
     return status if status in known else "IDLE"
 
 
 def ready_condition(task_status: str | None, task_id: str) -> tuple[str, str, str]:
-    """``(status, reason, message)`` of Ready for a task status (§2.8: STARTED/IN_PROGRESS = running)."""
+    """``(status, reason, message)`` of Ready for a task status (https://docs.agora.io/en/cloud-transcoding/rest-api/query: STARTED/IN_PROGRESS = running)."""
     if task_status in STARTED_STATUSES:
         return "True", "Running", f"task {task_id} is {task_status}"
     if task_status in ENDED_STATUSES:

@@ -1,5 +1,5 @@
-"""kopf handlers for CloudTranscoder: thin glue between the API server, `cloudtranscoder_logic` and
-the Agora Cloud Transcoder client (provider-contracts.md §2).
+"""kopf handlers for CloudTranscoder: thin glue between the API server, `decide` and
+the Agora Cloud Transcoder client (https://docs.agora.io/en/cloud-transcoding/get-started/rest-quickstart).
 
 Handlers:
 - create / resume / spec update → `reconcile`: acquire a builderToken + create the task, resume a
@@ -95,10 +95,10 @@ class Desired:
 
 
 async def _desired(ctx: Context, spec: CloudTranscoderSpec) -> Desired:
-    """Resolve every RTC token (Secret or minted) and build the config (§2.7).
+    """Resolve every RTC token (Secret or minted) and build the config (https://docs.agora.io/en/cloud-transcoding/rest-api/create).
 
     Minted tokens: AccessToken2 for 24 h (the maximum), uid 0 and join only for inputs, the output
-    `rtcUid` with publish privileges (§2.7); the task is ended before they expire (`max_lifetime_s`).
+    `rtcUid` with publish privileges (https://docs.agora.io/en/cloud-transcoding/rest-api/create); the task is ended before they expire (`max_lifetime_s`).
 
     Raises:
         SecretNotFound: a Secret or key is missing. SpecError: a token cannot be minted (InvalidSpec).
@@ -169,7 +169,7 @@ async def reconcile(
     """Create the task, or bring a running one to the spec with one update.
 
     Raises:
-        kopf.TemporaryError: retryable failure (§2.9: 206, 429, 5xx, timeouts; a missing Secret;
+        kopf.TemporaryError: retryable failure (https://docs.agora.io/en/cloud-transcoding/reference/status-codes: 206, 429, 5xx, timeouts; a missing Secret;
             409 instanceId in use): retried with jittered backoff, `Synced=False`.
         kopf.PermanentError: terminal failure (400 invalid config, 401/403): `Synced=False`, not
             retried until the spec changes.
@@ -198,7 +198,7 @@ async def reconcile(
 
 
 async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool) -> None:
-    """builderTokens → persist the token → create → persist taskId (§2.2, §2.3).
+    """builderTokens → persist the token → create → persist taskId (https://docs.agora.io/en/cloud-transcoding/rest-api/acquire, https://docs.agora.io/en/cloud-transcoding/rest-api/create).
 
     With `resume`, the persisted token is used again: if the lost create did reach Agora, it
     answers 201 with that task (adopted, then updated to the current spec, since the lost create
@@ -253,7 +253,7 @@ async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool
 
 
 async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
-    """One PATCH with the whole config and the next sequenceId, persisted before the call (§2.5).
+    """One PATCH with the whole config and the next sequenceId, persisted before the call (https://docs.agora.io/en/cloud-transcoding/rest-api/update).
 
     A task Agora no longer knows (404) is reported Exited and, the spec having changed, created anew.
     """
@@ -300,9 +300,9 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
     """Keep `phase`, `serviceStatus` and Ready current; end tasks past their lifetime; restart on exit.
 
     Every `CLOUDTRANSCODER_TICK` s; `query` at most every `CLOUDTRANSCODER_QUERY_INTERVAL` s per task
-    (§2.10: about every 2 min, below idleTimeout). A 404 is re-queried after
-    `RECORDING_NOT_FOUND_CONFIRM` s (§2.10: confirm 404s) before the task is reported Exited with
-    reason ProviderEnded (Agora destroys a task idle past idleTimeout, §2.7). With `restartPolicy:
+    (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits: about every 2 min, below idleTimeout). A 404 is re-queried after
+    `RECORDING_NOT_FOUND_CONFIRM` s (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits: confirm 404s) before the task is reported Exited with
+    reason ProviderEnded (Agora destroys a task idle past idleTimeout, https://docs.agora.io/en/cloud-transcoding/rest-api/create). With `restartPolicy:
     OnExit` an exited task is followed by a new one at the next tick.
     """
     ctx = Context(body, patch, runtime_of(memo), logger)
@@ -374,7 +374,7 @@ async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None
     if not info.started and status == "False" and _age_s(ctx.status.get("createdAt")) > START_DEADLINE_S:
         reason, message = (
             "StartTimedOut",
-            f"task {obs.task_id} not running {START_DEADLINE_S:.0f} s after create (§2.8)",
+            f"task {obs.task_id} not running {START_DEADLINE_S:.0f} s after create (https://docs.agora.io/en/cloud-transcoding/rest-api/query)",
         )
     ctx.condition("Ready", status, reason, message)
     synced = get_condition(ctx.status.get("conditions"), "Synced")
@@ -383,7 +383,7 @@ async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None
 
 
 async def _delete(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None:
-    """Delete the task (§2.6); 404 means it is already gone, which is what was asked."""
+    """Delete the task (https://docs.agora.io/en/cloud-transcoding/rest-api/destroy); 404 means it is already gone, which is what was asked."""
     assert obs.task_id and obs.builder_token
     client = await _client(ctx, spec)
     try:

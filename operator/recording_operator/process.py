@@ -1,4 +1,5 @@
-"""Run the operator: kopf with this package's handlers, cluster-wide or in chosen namespaces."""
+"""The operator process: kopf with every kind's handlers (cluster-wide or in chosen namespaces), logging and
+the metrics server. `recording-operator run` calls `run_operator`."""
 
 from __future__ import annotations
 
