@@ -1,18 +1,20 @@
 """The recorder agent: supervises FFmpeg, turns closed files into stored files, serves its state.
 
-Lifecycle (recorder-notes.md §3.3–§3.6):
+Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
 1. Recover: part files left in the work dir by a previous container are closed (csv-listed ones as
    complete, others as `partial`) and uploaded; numbering resumes after the highest index seen.
 2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every 0.5 s
    pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist).
    A stall watchdog restarts FFmpeg when no progress block arrived within `stallTimeout` (FFmpeg
-   prints none while its input is stalled, §3.5). Whatever ends a session (input gone → exit 0,
+   prints none while its input is stalled). Whatever ends a session (input gone → exit 0,
    error, stall), the agent restarts FFmpeg with exponential backoff, continuing the numbering,
-   until it is told to stop: exit codes do not say "finished" (§0.8). The delay goes back to
+   until it is told to stop: exit codes do not say "finished" (when the input drops,
+   FFmpeg exits 0; SIGINT/SIGTERM finalize and exit 255). The delay goes back to
    `backoffInitialMs` after a session with progress, or one that lasted WAITING_SESSION_S (it was
    waiting for its input, e.g. an SRT caller sending handshakes: not a crash loop).
 3. When FFmpeg dies without finalizing, its in-flight file is closed as `partial` if ffprobe opens it
-   (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL, §3.3), else discarded.
+   (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL; a plain MP4 does not),
+   else discarded.
 4. Stop (SIGTERM, or `maxDuration`): FFmpeg gets SIGTERM (it finalizes, exit 255) and SIGKILL after
    `stopGraceS`; with `seamless` a continuous recording's parts are joined by the concat demuxer;
    every closed file is uploaded (bounded retries) and deleted locally; the agent exits 0, or 1 when
@@ -615,7 +617,8 @@ class Recorder:
         self.metrics.upload_pending.set(len(self._pending))
 
     async def _join_and_enqueue(self) -> None:
-        """seamless + continuous: join the session parts into one file with the concat demuxer (§3.6)."""
+        """seamless + continuous: join the session parts into one file with the concat demuxer
+        (https://ffmpeg.org/ffmpeg-formats.html#concat-1)."""
         parts, self._join_parts = self._join_parts, []
         if len(parts) <= 1:
             for item in parts:

@@ -38,6 +38,7 @@ from recording_operator.recorder.ffmpeg.outputs import (
     render_file_name,
 )
 
+
 def build_argv(
     spec: LocalRecordingSpec,
     *,
@@ -96,8 +97,6 @@ def redact_argv(argv: list[str], secrets: list[str | None]) -> list[str]:
         out.append("***" if hide_next else redact(arg, secrets))
         hide_next = arg == "-passphrase"
     return out
-
-
 
 
 __all__ = [

@@ -43,7 +43,6 @@ _PLACEHOLDER = re.compile(r"\{(recording|namespace|index|start)(?::([^}]*))?\}")
 _STRFTIME_OK = re.compile(r"^([A-Za-z0-9_.-]|%[YmdHMSj])*$")
 
 
-
 class TemplateError(ValueError):
     """`fileNameTemplate` is malformed or renders to an unsafe name."""
 
