@@ -1,4 +1,5 @@
-"""The recorder agent: supervises FFmpeg, turns closed files into stored files, serves its state.
+"""The recorder agent: supervises FFmpeg, turns closed files into stored files, keeps the status
+(`recorder.http` serves it, `recorder.main` runs the agent and writes the termination message).
 
 Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
 1. Recover: part files left in the work dir by a previous container are closed (csv-listed ones as
@@ -25,10 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import logging
-import os
 import signal
 import time
 from collections import deque
@@ -40,12 +38,10 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from recording_operator.api.agent import (
-    ENV_TERMINATION_LOG,
     ClosedFile,
     RecorderConfig,
     RecorderStatus,
     RecordingRef,
-    TerminationMessage,
 )
 from recording_operator.api.v1alpha1.common import parse_duration
 from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
@@ -53,6 +49,7 @@ from recording_operator.recorder import ffmpeg as ff
 from recording_operator.recorder.env import tls_ca_file_from_env
 from recording_operator.recorder.metrics import RecorderMetrics
 from recording_operator.recorder.progress import ProgressBlock, ProgressParser
+from recording_operator.recorder.segments import read_playlist, read_segment_list, renamed_playlist
 from recording_operator.storage import StorageError, Store
 
 log = logging.getLogger("recording_operator.recorder")
@@ -266,14 +263,14 @@ class Recorder:
 
     async def _recover(self) -> None:
         """Close part files a previous container left behind; resume numbering after them."""
-        listed = {name: (start, end) for name, start, end in self._read_csv()}
+        listed = {name: (start, end) for name, start, end in read_segment_list(self.parts_dir)}
         highest = self.config.numbering.nextIndex - 1
         for name in listed:
             index = ff.parse_part_name(name)
             if index is not None:
                 highest = max(highest, index)
         if self._fmt == "hls":
-            for index, name, _, _ in self._read_playlist():
+            for index, name, _, _ in read_playlist(self.parts_dir):
                 highest = max(highest, index)
                 self._handled.add(index)
                 self._hls_names.setdefault(f"{ff.PART_PREFIX}{index:06d}.ts", name)
@@ -457,47 +454,12 @@ class Recorder:
 
     # ---------------------------------------------------------- closed files
 
-    def _read_csv(self) -> list[tuple[str, float, float]]:
-        path = self.parts_dir / ff.SEGMENT_LIST
-        if not path.exists():
-            return []
-        rows = []
-        for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8", errors="replace"))):
-            if len(row) >= 3:
-                with contextlib.suppress(ValueError):
-                    rows.append((row[0], float(row[1]), float(row[2])))
-        return rows
-
-    def _read_playlist(self) -> list[tuple[int, str, float, datetime | None]]:
-        """(index, uri, duration s, program date time) of each segment in the local HLS playlist."""
-        path = self.parts_dir / ff.HLS_PLAYLIST
-        if not path.exists():
-            return []
-        out = []
-        duration = 0.0
-        pdt: datetime | None = None
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("#EXTINF:"):
-                with contextlib.suppress(ValueError):
-                    duration = float(line[len("#EXTINF:") :].split(",")[0])
-            elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-                try:
-                    pdt = datetime.fromisoformat(line.split(":", 1)[1].strip())
-                except ValueError:
-                    pdt = None
-            elif line and not line.startswith("#"):
-                index = ff.parse_part_name(Path(line).name)
-                if index is not None:
-                    out.append((index, Path(line).name, duration, pdt))
-                pdt = None
-        return out
-
     async def _collect_closed(self, session: _Session) -> None:
         """Close files the muxer reported closed (csv list / HLS playlist)."""
         anchor = session.anchor or session.launched_wall
         if self._fmt == "hls":
             fresh = False
-            for index, name, duration, pdt in self._read_playlist():
+            for index, name, duration, pdt in read_playlist(self.parts_dir):
                 if index in self._handled:
                     continue
                 path = self.parts_dir / name
@@ -510,7 +472,7 @@ class Recorder:
             return
         if not self._segmented:
             return
-        for name, start, end in self._read_csv():
+        for name, start, end in read_segment_list(self.parts_dir):
             seg_index = ff.parse_part_name(name)
             if seg_index is None or seg_index in self._handled or seg_index < session.start_index:
                 continue
@@ -692,13 +654,10 @@ class Recorder:
         source = self.parts_dir / ff.HLS_PLAYLIST
         if not source.exists():
             return
-        lines = []
-        for line in source.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                line = self._hls_names.get(Path(line).name, Path(line).name)
-            lines.append(line)
         out = self.joined_dir / "playlist.m3u8"
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.write_text(
+            renamed_playlist(source.read_text(encoding="utf-8"), self._hls_names), encoding="utf-8"
+        )
         key = self.store.key_for(f"{self.config.recording.name}-{self._hls_first_index:05d}.m3u8")
         try:
             await self.store.upload_file(out, key)
@@ -719,45 +678,3 @@ class Recorder:
         log.warning("%s", message)
         self.status.lastError = message[-2000:]
         self.status.lastErrorAt = _iso(ff.now_utc())
-
-
-async def run_recorder(
-    config: RecorderConfig,
-    *,
-    work_dir: Path,
-    store: Store,
-    passphrase: str | None,
-    http_host: str,
-    http_port: int,
-) -> int:
-    """Run a Recorder with its HTTP server until SIGTERM/SIGINT (or maxDuration); returns the exit code.
-
-    Raises:
-        OSError: the HTTP port cannot be bound.
-    """
-    from recording_operator.recorder.http import start_http
-
-    recorder = Recorder(config, work_dir=work_dir, store=store, passphrase=passphrase)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, recorder.request_stop, signal.Signals(sig).name)
-    runner = await start_http(recorder, http_host, http_port)
-    log.info("recorder for %s/%s serving on %s:%d (pid %d)", config.recording.namespace,
-             config.recording.name, http_host, http_port, os.getpid())  # fmt: skip
-    try:
-        return await recorder.run()
-    finally:
-        write_termination_message(recorder.status, os.environ.get(ENV_TERMINATION_LOG))
-        await runner.cleanup()
-
-
-def write_termination_message(status: RecorderStatus, path: str | None) -> None:
-    """Write `TerminationMessage.of(status)` to `path` (the container's `terminationMessagePath`,
-    from RECORDER_TERMINATION_LOG; nothing when unset). A failure is logged, never raised: the
-    message only saves the controller a bucket listing."""
-    if not path:
-        return
-    try:
-        Path(path).write_text(TerminationMessage.of(status))
-    except OSError as exc:
-        log.warning("cannot write the termination message to %s: %s", path, exc)
