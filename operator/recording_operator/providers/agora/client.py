@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Self, TypedDict
 
 import httpx
 
@@ -50,6 +50,16 @@ class AgoraCredentials:
         return httpx.BasicAuth(self.customer_id, self.customer_secret)
 
 
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments every Agora client takes (see :class:`AgoraClient`)."""
+
+    base_urls: Sequence[str]
+    timeout_s: float
+    retry: RetryPlan | None
+    transport: httpx.AsyncBaseTransport | None
+    on_response: Callable[[str, str, float], None] | None
+
+
 class AgoraClient:
     """An Agora REST client's connection: auth, failover domains, retries, observer, close.
 
@@ -58,7 +68,8 @@ class AgoraClient:
         base_urls: domains in failover order (the same domain again, then the other primary
             domain). With one URL (e.g. the sandbox emulator) only that one is used.
         timeout_s: per-attempt timeout in seconds.
-        retry: the service's in-call retry schedule; sleeps are ``asyncio.sleep`` and cancellable.
+        retry: the service's in-call retry schedule (default: the subclass's ``default_retry``);
+            sleeps are ``asyncio.sleep`` and cancellable.
         transport: an httpx transport to use instead of the network (tests).
         on_response: optional observer called after every HTTP attempt as
             ``on_response(endpoint, status, seconds)``: ``endpoint`` is the endpoint name,
@@ -66,16 +77,23 @@ class AgoraClient:
             ``seconds`` the attempt's wall time. It must not block; an exception it raises is
             logged and ignored.
 
+    Attributes:
+        calls: HTTP attempts per endpoint name, including attempts that failed at the transport
+            level (for tests and benchmarks).
+
     Credentials and the ``Authorization`` header are never logged nor put in errors.
     """
+
+    #: The in-call retry schedule used when the caller passes none.
+    default_retry: ClassVar[RetryPlan]
 
     def __init__(
         self,
         credentials: AgoraCredentials,
         *,
-        base_urls: Sequence[str],
-        timeout_s: float,
-        retry: RetryPlan,
+        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
+        timeout_s: float = 10.0,
+        retry: RetryPlan | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_response: Callable[[str, str, float], None] | None = None,
     ) -> None:
@@ -85,7 +103,7 @@ class AgoraClient:
             credentials.basic_auth(),
             base_urls=base_urls,
             timeout_s=timeout_s,
-            retry=retry,
+            retry=retry if retry is not None else self.default_retry,
             transport=transport,
             on_response=on_response,
         )

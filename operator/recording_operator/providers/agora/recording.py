@@ -30,16 +30,16 @@ Sources (Agora Cloud Recording RESTful API; [name] in a docstring cites that pag
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from recording_operator.providers.agora.client import (
-    DEFAULT_BASE_URLS,
     AgoraClient,
     AgoraCredentials,
+    ClientOptions,
     decode_object,
     failure_reason,
     not_an_object,
@@ -252,49 +252,27 @@ def parse_stop(body: dict[str, Any]) -> StopResult:
 class CloudRecordingClient(AgoraClient):
     """Async client for Agora Cloud Recording.
 
-    Args:
-        credentials: Customer ID / Secret for HTTP Basic auth [authentication].
-        base_urls: domains in failover order ([best practices]: same domain again, then the other primary
-            domain). With one URL (e.g. the sandbox emulator) only that one is used.
-        timeout_s: per-attempt timeout in seconds for every call but a synchronous ``stop``.
-        stop_timeout_s: per-attempt timeout in seconds for ``stop`` with ``async_stop=False``,
-            which answers only after the upload, expected within ~20 s server side [stop].
-        retry: in-call retry schedule (:class:`RetryPolicy`). Sleeps are ``asyncio.sleep`` and
-            therefore cancellable.
-        transport: an httpx transport to use instead of the network (tests).
-        on_response: optional observer called after every HTTP attempt as
-            ``on_response(endpoint, status, seconds)``: ``endpoint`` is the endpoint name
-            (``"start"``), ``status`` the HTTP status as text (``"200"``) or ``"timeout"`` /
-            ``"transport_error"``, ``seconds`` the attempt's wall time. It must not block; an
-            exception it raises is logged and ignored.
+    Takes :class:`AgoraClient`'s arguments (credentials [authentication], ``base_urls`` in the
+    failover order of [best practices], ``timeout_s``, ``retry``, ``transport``, ``on_response``)
+    and:
 
-    Attributes:
-        calls: number of HTTP attempts made per endpoint name, including attempts that failed at
-            the transport level (for tests and benchmarks).
+    Args:
+        stop_timeout_s: per-attempt timeout in seconds for ``stop`` with ``async_stop=False``,
+            which answers only after the upload, expected within ~20 s server side [stop];
+            ``timeout_s`` covers every other call.
+
+    The default ``retry`` is :class:`RetryPolicy` ``()``.
 
     Every method raises :class:`AgoraError` on failure. Credentials and the ``Authorization``
     header are never logged nor put in errors.
     """
 
+    default_retry = RetryPolicy()
+
     def __init__(
-        self,
-        credentials: AgoraCredentials,
-        *,
-        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
-        timeout_s: float = 10.0,
-        stop_timeout_s: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_response: Callable[[str, str, float], None] | None = None,
+        self, credentials: AgoraCredentials, *, stop_timeout_s: float = 30.0, **options: Unpack[ClientOptions]
     ) -> None:
-        super().__init__(
-            credentials,
-            base_urls=base_urls,
-            timeout_s=timeout_s,
-            retry=retry,
-            transport=transport,
-            on_response=on_response,
-        )
+        super().__init__(credentials, **options)
         self._stop_timeout_s = stop_timeout_s
 
     # -- endpoints ---------------------------------------------------------------------------

@@ -30,16 +30,14 @@ Sources (Agora Cloud Transcoding RESTful API; [name] in a docstring cites that p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from recording_operator.providers.agora.client import (
-    DEFAULT_BASE_URLS,
     AgoraClient,
-    AgoraCredentials,
     decode_object,
     failure_reason,
     not_an_object,
@@ -160,39 +158,15 @@ def parse_task(body: Mapping[str, Any], *, endpoint: str, http_status: int = 200
 class CloudTranscoderClient(AgoraClient):
     """Async client for Agora Cloud Transcoder.
 
-    Args:
-        credentials: Customer ID / Secret for HTTP Basic auth [quickstart].
-        base_urls: domains in failover order ([quickstart]: as for Cloud Recording, the same domain
-            again, then the other one).
-        timeout_s: per-attempt timeout, seconds.
-        retry: in-call retries (:class:`TranscoderRetryPolicy`); sleeps are cancellable.
-        transport: an httpx transport instead of the network (tests).
-
-    Attributes:
-        calls: HTTP attempts per endpoint name (for tests and benchmarks).
+    Takes :class:`AgoraClient`'s arguments (credentials [quickstart], ``base_urls`` in failover
+    order as for Cloud Recording, ``timeout_s``, ``retry``, ``transport``, ``on_response``); the
+    default ``retry`` is :class:`TranscoderRetryPolicy` ``()``.
 
     Every method raises :class:`AgoraError` (``code`` is always ``None``; ``http_status`` decides).
     Credentials, builder tokens in URLs and RTC tokens in bodies are never logged.
     """
 
-    def __init__(
-        self,
-        credentials: AgoraCredentials,
-        *,
-        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
-        timeout_s: float = 10.0,
-        retry: TranscoderRetryPolicy = TranscoderRetryPolicy(),
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_response: Callable[[str, str, float], None] | None = None,
-    ) -> None:
-        super().__init__(
-            credentials,
-            base_urls=base_urls,
-            timeout_s=timeout_s,
-            retry=retry,
-            transport=transport,
-            on_response=on_response,
-        )
+    default_retry = TranscoderRetryPolicy()
 
     @staticmethod
     def _base(app_id: str) -> str:

@@ -158,22 +158,14 @@ class AgoraTransport:
                 auth=self._auth,
                 timeout=timeout_s if timeout_s is not None else self.timeout_s,
             )
-        except httpx.TimeoutException as exc:
-            self._observe(endpoint, "timeout", started)
+        except httpx.TransportError as exc:  # timeouts included (httpx.TimeoutException)
+            what = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport error"
+            self._observe(endpoint, what.replace(" ", "_"), started)
             raise AgoraError(
                 endpoint=endpoint,
                 http_status=None,
                 code=None,
-                reason=f"timeout: {type(exc).__name__}",
-                attempts=attempt,
-            ) from None
-        except httpx.TransportError as exc:
-            self._observe(endpoint, "transport_error", started)
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=None,
-                code=None,
-                reason=f"transport error: {type(exc).__name__}",
+                reason=f"{what}: {type(exc).__name__}",
                 attempts=attempt,
             ) from None
         self._observe(endpoint, str(response.status_code), started)
