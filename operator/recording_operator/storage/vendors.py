@@ -13,12 +13,6 @@
 | `volume`        | fs              | —          | none: a local directory (the mounted PVC)              |
 
 Alibaba OSS, Tencent COS, Huawei OBS and Baidu BOS are reached through their S3-compatible APIs
-(virtual-hosted style) at the endpoint `vendor_endpoint` derives from the region name (the names of
-agora-storage-regions.md, e.g. `cn-hangzhou` → `https://oss-cn-hangzhou.aliyuncs.com`); an explicit
-`storage.endpoint` wins. `s3_endpoint` (operator setting `STORAGE_S3_ENDPOINT`) sends `vendor: s3`
-to another S3 endpoint (a VPC or FIPS endpoint; the sandbox's S3 server).
-
-Alibaba OSS, Tencent COS, Huawei OBS and Baidu BOS are reached through their S3-compatible APIs
 (virtual-hosted style) at the endpoint `vendor_endpoint` derives from the region name (the names
 Agora's storage configuration uses, https://docs.agora.io/en/cloud-recording/reference/region-vendor,
 e.g. `CN_Hangzhou` → `https://oss-cn-hangzhou.aliyuncs.com`); an explicit `storage.endpoint` wins.

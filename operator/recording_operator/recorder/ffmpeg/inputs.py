@@ -27,7 +27,8 @@ from recording_operator.api.v1alpha1.localrecording import (
     uses_tls,
 )
 
-#: `-protocol_whitelist` per input kind (https://ffmpeg.org/ffmpeg-protocols.html, one list per protocol stack); one per `INPUT_KINDS` member.
+#: `-protocol_whitelist` per input kind: the protocols of its stack and nothing else
+#: (https://ffmpeg.org/ffmpeg-protocols.html); one per `INPUT_KINDS` member.
 PROTOCOL_WHITELISTS = {
     "srt": "srt,udp",
     "rtmp": "rtmp,tcp",
