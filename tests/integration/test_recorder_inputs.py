@@ -5,7 +5,7 @@ GStreamer's RTSP server for rtsp/rtsps; a TLS terminator in front of ffmpeg's RT
 runs the agent as its own process, waits until a first closed file is stored (vendor volume), stops
 it with SIGTERM, and probes what was stored: it opens, has video and audio, decodes without errors.
 
-TLS sources (recorder/ffmpeg.py `tls_args`): the recorder verifies by default, so a self-signed
+TLS sources (recorder/ffmpeg/inputs.py `tls_args`): the recorder verifies by default, so a self-signed
 server is refused (a `lastError` naming the certificate, no file); a server whose certificate a test
 CA signed records when the agent trusts that CA (`input.tls.caConfigMapRef`: the file named by
 `$RECORDER_TLS_CA_FILE`, as the controller mounts it); `insecureSkipVerify` records from anything.

@@ -51,7 +51,7 @@ STATUS_PATH = "/status"
 METRICS_PATH = "/metrics"
 HEALTH_PATH = "/healthz"
 
-#: Storage credentials (see storage/__init__.py for what each means per vendor).
+#: Storage credentials (see storage/vendors.py for what each means per vendor).
 #: Storage credentials the controller maps from the storage Secret (`storage.StorageCredentials.from_env`).
 ENV_STORAGE_ACCESS_KEY = "STORAGE_ACCESS_KEY"
 ENV_STORAGE_SECRET_KEY = "STORAGE_SECRET_KEY"

@@ -1,11 +1,21 @@
 """Cloudflare RealtimeKit recordings over the official `cloudflare` SDK (`AsyncCloudflare`).
 
-Knows nothing of Kubernetes. Provider rules cite provider-contracts.md §3.
+Knows nothing of Kubernetes.
 
-Retries: the SDK retries 408/409/429/≥500 by itself (§3.7). A start is never retried blindly
+Retries: the SDK retries 408/409/429/≥500 by itself, twice, backing off from 0.5 s
+[cloudflare-python]. A start is never retried blindly
 (a retried start whose first attempt reached the server would start a second recording, and the
 SDK even retries 409), so starts and pause/resume/stop run with `max_retries=0` and the caller
 decides; reads keep `read_retries`.
+
+Sources (Cloudflare API reference, RealtimeKit recordings; [name] in a docstring cites that page):
+[recordings] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/
+[start] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/
+[start track] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_track_recording/
+[active] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/
+[get] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_one_recording/
+[action] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/pause_resume_stop_recording/
+[cloudflare-python] https://github.com/cloudflare/cloudflare-python (retries: README, section "Retries")
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import cloudflare
 import httpx
 from cloudflare import AsyncCloudflare
 
-#: RealtimeKit recording statuses (§3.2).
+#: RealtimeKit recording statuses [recordings].
 ACTIVE_STATUSES = frozenset({"INVOKED", "RECORDING", "PAUSED"})
 ENDED_STATUSES = frozenset({"UPLOADING", "UPLOADED", "ERRORED"})
 
@@ -28,8 +38,8 @@ class RealtimeKitError(Exception):
 
     Attributes:
         http_status: HTTP status, or None for transport failures and timeouts.
-        message: the error text from Cloudflare's error envelope (§3.1), or the transport error.
-        retryable: 429, ≥500, 408, transport errors and timeouts (§3.1, §3.7).
+        message: the error text from Cloudflare's error envelope [recordings], or the transport error.
+        retryable: 429, ≥500, 408, transport errors and timeouts [recordings, cloudflare-python].
         endpoint: `start` | `startTrack` | `get` | `active` | `action`.
     """
 
@@ -54,7 +64,7 @@ class RecordingFile:
 
 @dataclass(frozen=True)
 class RecordingState:
-    """The provider's Recording object (§3.2), normalised for composite and track recordings.
+    """The provider's Recording object [recordings], normalised for composite and track recordings.
 
     Times are ISO-8601 strings as RealtimeKit sends them; `duration_s` in seconds;
     `file_size_bytes` in bytes (the API sends a number, webhooks a string).
@@ -79,7 +89,7 @@ class RecordingState:
 
 
 def parse_recording(data: Mapping[str, Any]) -> RecordingState:
-    """Build a RecordingState from a `data` (or track `data.recording`) object of §3.2."""
+    """Build a RecordingState from a `data` (or track `data.recording`) object of [recordings]."""
     expiry = data.get("download_url_expiry")
     size = data.get("file_size")
     files: list[RecordingFile] = []
@@ -126,7 +136,7 @@ class RealtimeKitClient:
     """RealtimeKit recordings: start (composite or track), get, active, pause/resume/stop.
 
     Args:
-        api_token: Cloudflare API token with the Realtime permission (Bearer, §3.1). Never logged.
+        api_token: Cloudflare API token with the Realtime permission (Bearer, [recordings]). Never logged.
         base_url: API base, default `https://api.cloudflare.com/client/v4`; the sandbox serves
             `<emulator>/client/v4` (setting `REALTIMEKIT_BASE_URL`).
         timeout_s: per-request timeout in seconds.
@@ -156,7 +166,7 @@ class RealtimeKitClient:
     async def start_composite(
         self, account_id: str, app_id: str, meeting_id: str, params: Mapping[str, Any]
     ) -> RecordingState:
-        """POST recordings (§3.3.1): `params` holds the body fields besides `meeting_id`
+        """POST recordings [start]: `params` holds the body fields besides `meeting_id`
         (allow_multiple_recordings, max_seconds, file_name_prefix, audio_config, video_config,
         realtimekit_bucket_config, storage_config, rtmp_out_config, url). Never retried.
 
@@ -195,7 +205,7 @@ class RealtimeKitClient:
         layers: Mapping[str, Mapping[str, Any]] | None = None,
         user_ids: list[str] | None = None,
     ) -> RecordingState:
-        """POST recordings/track (§3.3.2, current shape): audio-only WebM per peer into the
+        """POST recordings/track ([start track], current shape): audio-only WebM per peer into the
         RealtimeKit bucket; needs an active meeting session. Never retried.
 
         Raises:
@@ -216,7 +226,7 @@ class RealtimeKitClient:
         return parse_recording(data.get("recording", data))
 
     async def get(self, account_id: str, app_id: str, recording_id: str) -> RecordingState:
-        """GET recordings/{id} (§3.3.4).
+        """GET recordings/{id} [get].
 
         Raises:
             RealtimeKitError: 404 unknown recording; 429/5xx/transport retryable.
@@ -230,7 +240,7 @@ class RealtimeKitClient:
         return parse_recording(response["data"])
 
     async def active(self, account_id: str, app_id: str, meeting_id: str) -> RecordingState | None:
-        """GET active-recording/{meeting_id} (§3.3.3); None when the meeting records nothing (404)."""
+        """GET active-recording/{meeting_id} [active]; None when the meeting records nothing (404)."""
         try:
             response = await self._call(
                 "active",
@@ -247,7 +257,7 @@ class RealtimeKitClient:
     async def action(
         self, account_id: str, app_id: str, recording_id: str, action: Literal["stop", "pause", "resume"]
     ) -> RecordingState:
-        """PUT recordings/{id} `{"action": ...}` (§3.3.6). Never retried inside the SDK.
+        """PUT recordings/{id} `{"action": ...}` [action]. Never retried inside the SDK.
 
         Raises:
             RealtimeKitError: 400 invalid transition (pause only from RECORDING, resume only
@@ -274,13 +284,13 @@ class RealtimeKitClient:
         except (cloudflare.APIConnectionError, httpx.HTTPError) as exc:
             raise RealtimeKitError(endpoint, None, type(exc).__name__, retryable=True) from None
         # The raw JSON, not the SDK's model: its `download_url: str` cannot hold the list that
-        # track recordings return (§3.2).
+        # track recordings return [recordings].
         result: dict[str, Any] = await response.json()
         return result
 
 
 def _error_message(body: object, fallback: str) -> str:
-    """Cloudflare's `{errors: [{code, message}]}` or RealtimeKit's `{error: {code, message}}` (§3.1)."""
+    """Cloudflare's `{errors: [{code, message}]}` or RealtimeKit's `{error: {code, message}}` [recordings]."""
     if isinstance(body, dict):
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):

@@ -1,6 +1,9 @@
 """The recorder agent that runs inside a LocalRecording's Pod (`recording-operator record`).
 
-Interfaces for the controller: `config` (config file, env var names, port, paths) and `status`
-(the `/status` JSON model). `ffmpeg` builds argv (pure), `progress` parses `-progress`, `agent`
-supervises FFmpeg and uploads closed files through `recording_operator.storage`.
+Its wire contract with the controller (config file, environment, port, `/status` model,
+termination message) is `recording_operator.api.agent`. `main` wires the process (config, signals,
+HTTP server, termination message); `agent` supervises FFmpeg and uploads closed files through
+`recording_operator.storage`; `ffmpeg` builds argv (pure: `inputs`, `codecs`, `outputs`);
+`segments` reads the muxers' closed-file records; `progress` parses `-progress`; `http` serves
+`/status`, `/metrics`, `/healthz`; `env` reads the Pod environment; `metrics` holds the counters.
 """

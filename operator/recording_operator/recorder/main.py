@@ -1,23 +1,32 @@
-"""Entry point of `recording-operator record`: load config and secrets, run the agent."""
+"""Entry point of `recording-operator record`: load config and secrets, run the agent with its HTTP
+server and signal handlers, and leave the termination message when it ends."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from recording_operator.api.agent import ENV_SRT_PASSPHRASE
-from recording_operator.recorder.agent import run_recorder
+from recording_operator.api.agent import (
+    ENV_SRT_PASSPHRASE,
+    ENV_TERMINATION_LOG,
+    RecorderConfig,
+    RecorderStatus,
+    TerminationMessage,
+)
+from recording_operator.recorder.agent import Recorder
 from recording_operator.recorder.env import (
     http_port_from_env,
     load_config,
     volume_dir_from_env,
     work_dir_from_env,
 )
+from recording_operator.recorder.http import start_http
 from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage
 
 log = logging.getLogger("recording_operator.recorder")
@@ -48,6 +57,46 @@ def main(config_path: Path, *, work_dir: Path | None, host: str, port: int | Non
             http_port=http_port,
         )
     )
+
+
+async def run_recorder(
+    config: RecorderConfig,
+    *,
+    work_dir: Path,
+    store: Store,
+    passphrase: str | None,
+    http_host: str,
+    http_port: int,
+) -> int:
+    """Run a Recorder with its HTTP server until SIGTERM/SIGINT (or maxDuration); returns the exit code.
+
+    Raises:
+        OSError: the HTTP port cannot be bound.
+    """
+    recorder = Recorder(config, work_dir=work_dir, store=store, passphrase=passphrase)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, recorder.request_stop, signal.Signals(sig).name)
+    runner = await start_http(recorder, http_host, http_port)
+    log.info("recorder for %s/%s serving on %s:%d (pid %d)", config.recording.namespace,
+             config.recording.name, http_host, http_port, os.getpid())  # fmt: skip
+    try:
+        return await recorder.run()
+    finally:
+        write_termination_message(recorder.status, os.environ.get(ENV_TERMINATION_LOG))
+        await runner.cleanup()
+
+
+def write_termination_message(status: RecorderStatus, path: str | None) -> None:
+    """Write `TerminationMessage.of(status)` to `path` (the container's `terminationMessagePath`,
+    from RECORDER_TERMINATION_LOG; nothing when unset). A failure is logged, never raised: the
+    message only saves the controller a bucket listing."""
+    if not path:
+        return
+    try:
+        Path(path).write_text(TerminationMessage.of(status))
+    except OSError as exc:
+        log.warning("cannot write the termination message to %s: %s", path, exc)
 
 
 def exit_now(code: int) -> None:

@@ -1,4 +1,5 @@
-"""Parser of FFmpeg's `-progress` key=value stream (recorder-notes.md §3.4).
+"""Parser of FFmpeg's `-progress` key=value stream (https://ffmpeg.org/ffmpeg.html#Advanced-options,
+option `-progress`; shapes measured with Debian's FFmpeg 5.1.9).
 
 A block is a run of `key=value` lines ending with `progress=continue` or `progress=end`. Gotchas
 handled: `out_time_ms` is in microseconds too (trac #7345), so only `out_time_us` is used; any value

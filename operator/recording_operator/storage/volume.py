@@ -1,7 +1,7 @@
 """Deleting one recorded file from a mounted PersistentVolumeClaim, without ever leaving the claim.
 
 Used by `recording-operator delete-volume-file` (the command of a RecordedFile's deletion Job, see
-`controllers/recordedfile.py`). The path comes from a RecordedFile's `spec.location.volume.path`,
+`controllers/recordedfile/`). The path comes from a RecordedFile's `spec.location.volume.path`,
 which anyone allowed to create RecordedFiles can write, so it is treated as untrusted:
 
 - it must be relative, non-empty, without NUL bytes and without `.`/`..` components;

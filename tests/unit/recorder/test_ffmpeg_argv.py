@@ -1,4 +1,4 @@
-"""The pure argv builder: per input type, per output format, transcoding, names (recorder-notes.md §3)."""
+"""The pure argv builder: per input type, per output format, transcoding, names."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_every_input_type(inp: dict[str, Any], kind: str, whitelist: str, url: s
     assert opt(args, "-protocol_whitelist") == whitelist
     assert opt(args, "-i") == url
     pre = before_input(args)
-    # low probing (TL;DR 9), progress on stdout with a cadence, stderr stats off
+    # low probing (progress within ~1 s instead of ~5 s), progress on stdout with a cadence, stderr stats off
     assert opt(pre, "-analyzeduration") == "1000000" and opt(pre, "-probesize") == "1000000"
     assert opt(args, "-progress") == "pipe:1" and "-stats_period" in args and "-nostats" in args
     assert opt(args, "-flush_packets") == "1"

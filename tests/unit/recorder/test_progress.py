@@ -1,4 +1,5 @@
-"""-progress parsing: the gotchas of recorder-notes.md §3.4 on real FFmpeg 5.1 output shapes."""
+"""-progress parsing: the gotchas of FFmpeg 5.1's `-progress` output (out_time_ms in µs, N/A values,
+padded speed) on real output shapes."""
 
 from __future__ import annotations
 

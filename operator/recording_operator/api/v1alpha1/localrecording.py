@@ -81,7 +81,7 @@ class InputTLS(Model):
     Names follow Go's crypto/tls `Config` and the Prometheus Operator's `SafeTLSConfig`. Absent, the
     source's certificate chain is verified against the recorder image's system trust store
     (`/etc/ssl/certs/ca-certificates.crt`) and its host name against the URL's host. What FFmpeg 5.1
-    can verify per input kind (recorder/ffmpeg.py `tls_args`): progressive https and rtmps fully;
+    can verify per input kind (recorder/ffmpeg/inputs.py `tls_args`): progressive https and rtmps fully;
     HLS/DASH over https and rtsps not at all, so those need `insecureSkipVerify: true`.
     """
 

@@ -1,5 +1,12 @@
-"""Agora Cloud Recording client (provider-contracts.md §1): async httpx, no Kubernetes imports."""
+"""Agora REST clients (Cloud Recording, Cloud Transcoder) over async httpx; no Kubernetes imports.
 
+Modules: ``client`` (the shared base: credentials, domains, transport, close), ``recording``
+(Cloud Recording endpoints and answers), ``transcoder`` (Cloud Transcoder endpoints and answers),
+``transport`` (failover and in-call retries), ``retry`` (both services' retry schedules),
+``errors`` (the one error type and its classification), ``tokens`` (RTC tokens).
+"""
+
+from recording_operator.providers.agora.client import DEFAULT_BASE_URLS, AgoraClient, AgoraCredentials
 from recording_operator.providers.agora.errors import (
     CODE_ALREADY_EXITING,
     CODE_ALREADY_STARTED,
@@ -17,9 +24,7 @@ from recording_operator.providers.agora.errors import (
     is_retryable,
 )
 from recording_operator.providers.agora.recording import (
-    DEFAULT_BASE_URLS,
     AcquireResult,
-    AgoraCredentials,
     CloudRecordingClient,
     QueryResult,
     RecordingFile,
@@ -46,6 +51,7 @@ __all__ = [
     "CODE_TASK_CONFLICT",
     "DEFAULT_BASE_URLS",
     "AcquireResult",
+    "AgoraClient",
     "AgoraCredentials",
     "AgoraError",
     "CloudRecordingClient",

@@ -1,17 +1,23 @@
 """The single error type of the Agora Cloud Recording client and its classification rules.
 
-Provider rules and their sources (``/work/shared/reference/provider-contracts.md``):
+Provider rules (Cloud Recording unless said otherwise):
 
-- Non-200 bodies come in two forms (§1.9): gateway ``{"message": ...}`` and service
+- Non-200 bodies come in two forms [status codes]: gateway ``{"message": ...}`` and service
   ``{"code": <int>, "reason": ...}``. A non-2xx answer without a ``code`` key is a gateway error
-  (the Go SDK's rule, §1.9).
+  (the rule of Agora's Go REST SDK, https://github.com/AgoraIO-Community/agora-rest-client-go).
 - A 2xx other than 200 that carries a ``code`` is a failure, not a success: ``201/7`` already
-  started (§1.2), ``206/65`` request not completed and ``206/435`` no recorded data (§1.8, §1.9).
-- Retryable (§1.1, §1.9): HTTP 429, any 5xx, code 65 (network jitter, "retry with the same
+  started [status codes], ``206/65`` request not completed and ``206/435`` no recorded data
+  [stop, status codes].
+- Retryable [status codes]: HTTP 429, any 5xx, code 65 (network jitter, "retry with the same
   resourceId"), code 62 (request timeout), and transport failures/timeouts.
-- Not retryable (§1.9 "40x: fix the request; do not retry"): 400/2, 401, 404, 432, 433, 1001,
+- Not retryable ([status codes] "40x: fix the request; do not retry"): 400/2, 401, 404, 432, 433, 1001,
   1003, 53, 49, 435, 201/7 and every other 4xx. They are raised with their ``code`` so the caller
   decides what they mean.
+
+Sources (Agora Cloud Recording RESTful API; [name] in a docstring cites that page):
+[query] https://docs.agora.io/en/cloud-recording/rest-api/query
+[stop] https://docs.agora.io/en/cloud-recording/rest-api/stop
+[status codes] https://docs.agora.io/en/cloud-recording/rest-api/status-codes
 """
 
 from __future__ import annotations
@@ -20,31 +26,31 @@ from typing import Final
 
 ENDPOINTS: Final = ("acquire", "start", "query", "update", "updateLayout", "stop")
 
-# Service-level ``code`` values (provider-contracts.md §1.2, §1.8, §1.9).
+# Service-level ``code`` values [status codes, stop].
 CODE_INVALID_PARAMETER: Final = 2
-"""400/2: invalid parameter; ``reason`` says which (§1.9)."""
+"""400/2: invalid parameter; ``reason`` says which [status codes]."""
 CODE_ALREADY_STARTED: Final = 7
-"""201/7: ``start`` already called with this resourceId; the recording did start (§1.2)."""
+"""201/7: ``start`` already called with this resourceId; the recording did start [status codes]."""
 CODE_ALREADY_EXITING: Final = 49
-"""400/49: ``stop`` while the task is already exiting (duplicate stop, kicked, idle) (§1.8)."""
+"""400/49: ``stop`` while the task is already exiting (duplicate stop, kicked, idle) [stop]."""
 CODE_TASK_CONFLICT: Final = 53
-"""400/53: a task with the same appid+cname+uid is already running (§1.2)."""
+"""400/53: a task with the same appid+cname+uid is already running [status codes]."""
 CODE_REQUEST_TIMEOUT: Final = 62
-"""504/62 (500/62 on start): backend request timeout; retry (§1.9)."""
+"""504/62 (500/62 on start): backend request timeout; retry [status codes]."""
 CODE_REQUEST_NOT_COMPLETED: Final = 65
-"""206/65: request not completed (network jitter); retry after 3 s, 6 s (§1.9)."""
+"""206/65: request not completed (network jitter); retry after 3 s, 6 s [status codes]."""
 CODE_NOT_FOUND: Final = 404
-"""404/404 ``failed to find worker``: task ended, never started, or HA migration (§1.5, §1.9)."""
+"""404/404 ``failed to find worker``: task ended, never started, or HA migration [query, status codes]."""
 CODE_RESOURCE_MISMATCH: Final = 432
-"""432: appid/cname/uid do not match the resourceId (§1.2)."""
+"""432: appid/cname/uid do not match the resourceId [status codes]."""
 CODE_RESOURCE_EXPIRED: Final = 433
-"""433: resourceId expired (5 min after acquire); acquire a new one (§1.2)."""
+"""433: resourceId expired (5 min after acquire); acquire a new one [status codes]."""
 CODE_NO_RECORDED_DATA: Final = 435
-"""206/435: nobody sent a stream, no files exist (§1.8)."""
+"""206/435: nobody sent a stream, no files exist [stop]."""
 CODE_RESOURCE_UNPARSEABLE: Final = 1001
-"""1001: the resourceId cannot be parsed (§1.2)."""
+"""1001: the resourceId cannot be parsed [status codes]."""
 CODE_SID_MISMATCH: Final = 1003
-"""1003: appid or sid does not match the resourceId (§1.2)."""
+"""1003: appid or sid does not match the resourceId [status codes]."""
 
 RETRYABLE_CODES: Final = frozenset({CODE_REQUEST_TIMEOUT, CODE_REQUEST_NOT_COMPLETED})
 
@@ -58,7 +64,7 @@ def is_retryable(http_status: int | None, code: int | None) -> bool:
 
     Returns:
         ``True`` for transport failures, HTTP 429, any 5xx, and codes 65/62; ``False`` otherwise
-        (provider-contracts.md §1.1, §1.9: "40x: fix the request; do not retry").
+        ([status codes]: "40x: fix the request; do not retry").
     """
     if http_status is None:
         return True
@@ -67,8 +73,20 @@ def is_retryable(http_status: int | None, code: int | None) -> bool:
     return http_status == 429 or http_status >= 500
 
 
+TRANSCODER_RETRYABLE_STATUSES: Final = frozenset({206, 429, 500, 502, 503, 504})
+"""Cloud Transcoder HTTP statuses that may be repeated unchanged: 206 (create timed out), 429 and
+500/502/503/504 (https://docs.agora.io/en/cloud-transcoding/reference/status-codes)."""
+
+
+def is_retryable_status(http_status: int | None) -> bool:
+    """Cloud Transcoder rule: transport failures (``None``), 206, 429 and 500/502/503/504 may be
+    repeated unchanged; 400, 401, 403, 404, 409, 501 may not
+    (https://docs.agora.io/en/cloud-transcoding/reference/status-codes)."""
+    return http_status is None or http_status in TRANSCODER_RETRYABLE_STATUSES
+
+
 class AgoraError(Exception):
-    """A failed Agora Cloud Recording call (provider-contracts.md §1.9).
+    """A failed Agora Cloud Recording or Cloud Transcoder call [status codes].
 
     Attributes:
         http_status: HTTP status of the answer; ``None`` for transport failures and timeouts.
@@ -78,10 +96,10 @@ class AgoraError(Exception):
             credentials or request headers.
         retryable: see :func:`is_retryable`.
         endpoint: ``"acquire" | "start" | "query" | "update" | "updateLayout" | "stop"``.
-        gateway: ``True`` for a non-2xx answer with no ``code`` key (Go SDK rule, §1.9).
+        gateway: ``True`` for a non-2xx answer with no ``code`` key (Go REST SDK rule).
         attempts: how many HTTP attempts the call made before giving up (>= 1).
         body: the decoded JSON body of the failing answer, if any (service errors may echo
-            ``resourceId``, ``sid``, ``cname``, ``uid``: §1.9 OBSERVED).
+            ``resourceId``, ``sid``, ``cname``, ``uid``: observed answers).
     """
 
     http_status: int | None
@@ -137,30 +155,30 @@ class AgoraError(Exception):
 
     @property
     def is_already_started(self) -> bool:
-        """``start`` answered 201/7: the resourceId already started a recording (§1.2)."""
+        """``start`` answered 201/7: the resourceId already started a recording [status codes]."""
         return self.code == CODE_ALREADY_STARTED
 
     @property
     def is_not_found(self) -> bool:
-        """404 ``failed to find worker``: ended, never started, or HA migration (§1.5, §1.9)."""
+        """404 ``failed to find worker``: ended, never started, or HA migration [query, status codes]."""
         return self.http_status == 404 and not self.gateway
 
     @property
     def is_resource_expired(self) -> bool:
-        """Code 433: the resourceId expired; acquire again (§1.2)."""
+        """Code 433: the resourceId expired; acquire again [status codes]."""
         return self.code == CODE_RESOURCE_EXPIRED
 
     @property
     def is_already_exiting(self) -> bool:
-        """400/49 on ``stop``: the task is already exiting (§1.8)."""
+        """400/49 on ``stop``: the task is already exiting [stop]."""
         return self.code == CODE_ALREADY_EXITING
 
     @property
     def is_no_recorded_data(self) -> bool:
-        """206/435 on ``stop``: nobody streamed, no files (§1.8)."""
+        """206/435 on ``stop``: nobody streamed, no files [stop]."""
         return self.code == CODE_NO_RECORDED_DATA
 
     @property
     def is_auth_failure(self) -> bool:
-        """HTTP 401 from the gateway: wrong Customer ID / Customer Secret (§1.9)."""
+        """HTTP 401 from the gateway: wrong Customer ID / Customer Secret [status codes]."""
         return self.http_status == 401

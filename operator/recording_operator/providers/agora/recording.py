@@ -1,78 +1,72 @@
-"""Async client for the Agora Cloud Recording RESTful API (provider-contracts.md §1).
+"""Async client for the Agora Cloud Recording RESTful API.
 
-Endpoints (base path ``/v1/apps/{appid}/cloud_recording``, §1.1):
+Endpoints (base path ``/v1/apps/{appid}/cloud_recording``, [overview]):
 
-- ``acquire``       POST ``/acquire`` (§1.3)
-- ``start``         POST ``/resourceid/{resourceid}/mode/{mode}/start`` (§1.4)
-- ``query``         GET  ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/query`` (§1.5)
-- ``update``        POST ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/update`` (§1.6)
-- ``updateLayout``  POST ``/resourceid/{resourceid}/sid/{sid}/mode/mix/updateLayout`` (§1.7)
-- ``stop``          POST ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/stop`` (§1.8)
+- ``acquire``       POST ``/acquire`` [acquire]
+- ``start``         POST ``/resourceid/{resourceid}/mode/{mode}/start`` [start]
+- ``query``         GET  ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/query`` [query]
+- ``update``        POST ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/update`` [update]
+- ``updateLayout``  POST ``/resourceid/{resourceid}/sid/{sid}/mode/mix/updateLayout`` [updateLayout]
+- ``stop``          POST ``/resourceid/{resourceid}/sid/{sid}/mode/{mode}/stop`` [stop]
 
-Authentication is HTTP Basic with the Customer ID / Customer Secret (§1.1). The client knows
+Authentication is HTTP Basic with the Customer ID / Customer Secret [authentication]. The client knows
 nothing of Kubernetes; every failure is an :class:`AgoraError` whose ``retryable`` flag drives the
 caller's backoff.
+
+Sources (Agora Cloud Recording RESTful API; [name] in a docstring cites that page):
+[overview] https://docs.agora.io/en/cloud-recording/rest-api/overview
+[authentication] https://docs.agora.io/en/cloud-recording/rest-api/restful-authentication
+[best practices] https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices
+[acquire] https://docs.agora.io/en/cloud-recording/rest-api/acquire
+[start] https://docs.agora.io/en/cloud-recording/rest-api/start
+[query] https://docs.agora.io/en/cloud-recording/rest-api/query
+[update] https://docs.agora.io/en/cloud-recording/rest-api/update
+[updateLayout] https://docs.agora.io/en/cloud-recording/rest-api/update-layout
+[stop] https://docs.agora.io/en/cloud-recording/rest-api/stop
+[status codes] https://docs.agora.io/en/cloud-recording/rest-api/status-codes
+[manage files] https://docs.agora.io/en/cloud-recording/develop/manage-files
 """
 
 from __future__ import annotations
 
-import collections
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Self
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Unpack
 
 import httpx
 
+from recording_operator.providers.agora.client import (
+    AgoraClient,
+    AgoraCredentials,
+    ClientOptions,
+    decode_object,
+    failure_reason,
+    not_an_object,
+)
 from recording_operator.providers.agora.errors import AgoraError
 from recording_operator.providers.agora.retry import RetryPolicy
-from recording_operator.providers.agora.transport import AgoraTransport
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URLS: tuple[str, ...] = ("https://api.agora.io", "https://api.sd-rtn.com")
-"""Primary domains in §1.1 retry order: outside mainland China ``api.agora.io`` first."""
-
 MODES: frozenset[str] = frozenset({"individual", "mix", "web"})
-"""Recording modes (§1.4)."""
-
-
-@dataclass(frozen=True)
-class AgoraCredentials:
-    """Customer ID / Customer Secret of the Console's RESTful API page (§1.1).
-
-    Read from a Kubernetes Secret with keys ``customerId`` and ``customerSecret``. ``repr()`` and
-    ``str()`` never show the secret, and show only the first 4 characters of the ID.
-    """
-
-    customer_id: str
-    customer_secret: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        shown = self.customer_id[:4] + "…" if len(self.customer_id) > 4 else "…"
-        return f"AgoraCredentials(customer_id={shown!r}, customer_secret='***')"
-
-    __str__ = __repr__
-
-    def basic_auth(self) -> httpx.BasicAuth:
-        """The HTTP Basic auth object (``Authorization: Basic base64(id:secret)``, §1.1)."""
-        return httpx.BasicAuth(self.customer_id, self.customer_secret)
+"""Recording modes [start]."""
 
 
 @dataclass(frozen=True)
 class RecordingFile:
-    """One recorded file as reported by ``query`` or ``stop`` (§1.5, §1.8).
+    """One recorded file as reported by ``query`` or ``stop`` [query, stop].
 
     Attributes:
         file_name: object key in the customer's bucket, including the ``fileNamePrefix`` path
-            (e.g. ``dir1/dir2/<sid>_<cname>.m3u8``, §1.11).
+            (e.g. ``dir1/dir2/<sid>_<cname>.m3u8``, [manage files]).
         track_type: ``"audio" | "video" | "audio_and_video"``; ``None`` when not reported (string
             form and web mode).
         uid: the recorded user's UID (``"0"`` in mix); ``None`` when not reported.
         mixed_all_user: ``True`` when all users are mixed into this file; ``None`` if not reported.
         is_playable: whether the file can be played on its own; ``None`` if not reported.
-        slice_start_time_ms: Unix time in ms when the file's first slice started. §1.5 documents
-            the REST field in seconds and NCS in ms (DISCREPANCY): values below 10^11 are taken as
+        slice_start_time_ms: Unix time in ms when the file's first slice started. The query page
+            documents the REST field in seconds and the notifications in ms: values below 10^11 are taken as
             seconds and converted.
     """
 
@@ -86,7 +80,7 @@ class RecordingFile:
 
 @dataclass(frozen=True)
 class AcquireResult:
-    """``acquire`` answer (§1.3): ``resource_id`` is valid 5 min and starts one session (§1.2)."""
+    """``acquire`` answer [acquire]: ``resource_id`` is valid 5 min and starts one session [acquire]."""
 
     resource_id: str
     cname: str | None
@@ -96,7 +90,7 @@ class AcquireResult:
 
 @dataclass(frozen=True)
 class StartResult:
-    """``start`` answer (§1.4): ``sid`` identifies the recording session."""
+    """``start`` answer [start]: ``sid`` identifies the recording session."""
 
     sid: str
     resource_id: str
@@ -107,12 +101,12 @@ class StartResult:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """``query`` answer, normalised over the per-mode ``serverResponse`` shapes (§1.5).
+    """``query`` answer, normalised over the per-mode ``serverResponse`` shapes [query].
 
     Attributes:
-        status: ``serverResponse.status`` (§1.10: 0..8, 20; 4 or 5 means running).
+        status: ``serverResponse.status`` ([query]: 0..8, 20; 4 or 5 means running).
         file_list_mode: ``"string" | "json"`` or ``None`` (screenshots, web).
-        files: the normalised file list (empty until the first slice exists, §1.5).
+        files: the normalised file list (empty until the first slice exists, [query]).
         slice_start_time_ms: ``serverResponse.sliceStartTime`` (Unix ms).
         extension_service_state: web mode's ``extensionServiceState`` entries, as received.
         onhold: web mode's ``web_recorder_service`` ``onhold`` flag; ``None`` elsewhere.
@@ -130,7 +124,7 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class StopResult:
-    """``stop`` answer (§1.8).
+    """``stop`` answer [stop].
 
     Attributes:
         uploading_status: ``"uploaded" | "backuped" | "unknown"`` or ``None`` when absent (e.g.
@@ -173,7 +167,7 @@ def _web_recorder_payload(states: list[dict[str, Any]]) -> dict[str, Any] | None
 
 
 def parse_file_list(server_response: Mapping[str, Any]) -> list[RecordingFile]:
-    """Normalise the three ``fileList`` forms of a ``serverResponse`` (§1.5, §1.8).
+    """Normalise the three ``fileList`` forms of a ``serverResponse`` [query, stop].
 
     - ``fileListMode == "string"``: ``fileList`` is the M3U8 file name.
     - ``fileListMode == "json"``: an array of ``{fileName, trackType, uid, mixedAllUser,
@@ -217,7 +211,7 @@ def parse_file_list(server_response: Mapping[str, Any]) -> list[RecordingFile]:
 
 
 def parse_query(body: dict[str, Any]) -> QueryResult:
-    """Build a :class:`QueryResult` from a ``query`` 200 body (§1.5)."""
+    """Build a :class:`QueryResult` from a ``query`` 200 body [query]."""
     server_response = body.get("serverResponse")
     sr: dict[str, Any] = server_response if isinstance(server_response, dict) else {}
     states_raw = sr.get("extensionServiceState")
@@ -237,7 +231,7 @@ def parse_query(body: dict[str, Any]) -> QueryResult:
 
 
 def parse_stop(body: dict[str, Any]) -> StopResult:
-    """Build a :class:`StopResult` from a ``stop`` 200 body (§1.8)."""
+    """Build a :class:`StopResult` from a ``stop`` 200 body [stop]."""
     server_response = body.get("serverResponse")
     sr: dict[str, Any] = server_response if isinstance(server_response, dict) else {}
     uploading = sr.get("uploadingStatus")
@@ -255,91 +249,47 @@ def parse_stop(body: dict[str, Any]) -> StopResult:
     )
 
 
-class CloudRecordingClient:
-    """Async client for Agora Cloud Recording (provider-contracts.md §1).
+class CloudRecordingClient(AgoraClient):
+    """Async client for Agora Cloud Recording.
+
+    Takes :class:`AgoraClient`'s arguments (credentials [authentication], ``base_urls`` in the
+    failover order of [best practices], ``timeout_s``, ``retry``, ``transport``, ``on_response``)
+    and:
 
     Args:
-        credentials: Customer ID / Secret for HTTP Basic auth (§1.1).
-        base_urls: domains in failover order (§1.1: same domain again, then the other primary
-            domain). With one URL (e.g. the sandbox emulator) only that one is used.
-        timeout_s: per-attempt timeout in seconds for every call but a synchronous ``stop``.
         stop_timeout_s: per-attempt timeout in seconds for ``stop`` with ``async_stop=False``,
-            which answers only after the upload, expected within ~20 s server side (§1.8).
-        retry: in-call retry schedule (:class:`RetryPolicy`). Sleeps are ``asyncio.sleep`` and
-            therefore cancellable.
-        transport: an httpx transport to use instead of the network (tests).
-        on_response: optional observer called after every HTTP attempt as
-            ``on_response(endpoint, status, seconds)``: ``endpoint`` is the endpoint name
-            (``"start"``), ``status`` the HTTP status as text (``"200"``) or ``"timeout"`` /
-            ``"transport_error"``, ``seconds`` the attempt's wall time. It must not block; an
-            exception it raises is logged and ignored.
+            which answers only after the upload, expected within ~20 s server side [stop];
+            ``timeout_s`` covers every other call.
 
-    Attributes:
-        calls: number of HTTP attempts made per endpoint name, including attempts that failed at
-            the transport level (for tests and benchmarks).
+    The default ``retry`` is :class:`RetryPolicy` ``()``.
 
     Every method raises :class:`AgoraError` on failure. Credentials and the ``Authorization``
     header are never logged nor put in errors.
     """
 
+    default_retry = RetryPolicy()
+
     def __init__(
-        self,
-        credentials: AgoraCredentials,
-        *,
-        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
-        timeout_s: float = 10.0,
-        stop_timeout_s: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_response: Callable[[str, str, float], None] | None = None,
+        self, credentials: AgoraCredentials, *, stop_timeout_s: float = 30.0, **options: Unpack[ClientOptions]
     ) -> None:
-        self._credentials = credentials
-        self._timeout_s = timeout_s
+        super().__init__(credentials, **options)
         self._stop_timeout_s = stop_timeout_s
-        self._transport = AgoraTransport(
-            credentials.basic_auth(),
-            base_urls=base_urls,
-            timeout_s=timeout_s,
-            retry=retry,
-            transport=transport,
-            on_response=on_response,
-        )
-
-    @property
-    def calls(self) -> collections.Counter[str]:
-        """HTTP attempts per endpoint name, including transport failures (tests and benchmarks)."""
-        return self._transport.calls
-
-    def __repr__(self) -> str:
-        return f"CloudRecordingClient(base_urls={self._transport.base_urls!r}, credentials={self._credentials!r})"
-
-    __str__ = __repr__
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the underlying HTTP connection pool."""
-        await self._transport.aclose()
 
     # -- endpoints ---------------------------------------------------------------------------
 
     async def acquire(
         self, app_id: str, cname: str, uid: str, client_request: Mapping[str, Any]
     ) -> AcquireResult:
-        """Reserve a recording resource: POST ``/acquire`` (§1.3).
+        """Reserve a recording resource: POST ``/acquire`` [acquire].
 
         Args:
             app_id: the App ID (the channel's in individual/mix modes).
-            cname: channel name. uid: recorder UID, a decimal string in [1, 2^32-1] (§1.2).
+            cname: channel name. uid: recorder UID, a decimal string in [1, 2^32-1] [acquire].
             client_request: ``{scene?, resourceExpiredHour?, region?, excludeResourceIds?,
-                startParameter?}``; may be ``{}`` (§1.3). ``scene`` must be 1 for web mode.
+                startParameter?}``; may be ``{}`` [acquire]. ``scene`` must be 1 for web mode.
 
         Returns:
-            :class:`AcquireResult`; the ``resource_id`` expires 5 min later (§1.2, code 433).
+            :class:`AcquireResult`; the ``resource_id`` expires 5 min later ([acquire], code 433).
 
         Raises:
             AgoraError: e.g. 400/2 bad parameters, 400/406 ``vendor_over_load``, 5xx (retried).
@@ -367,17 +317,17 @@ class CloudRecordingClient:
         uid: str,
         client_request: Mapping[str, Any],
     ) -> StartResult:
-        """Start recording: POST ``/resourceid/{resourceid}/mode/{mode}/start`` (§1.4).
+        """Start recording: POST ``/resourceid/{resourceid}/mode/{mode}/start`` [start].
 
-        ``cname`` and ``uid`` must equal the acquire values (else code 432, §1.2). 5xx answers are
-        retried with the same resourceId after 3 s, 6 s, 9 s and 206/65 after 3 s, 6 s (§1.9);
+        ``cname`` and ``uid`` must equal the acquire values (else code 432, [status codes]). 5xx answers are
+        retried with the same resourceId after 3 s, 6 s, 9 s and 206/65 after 3 s, 6 s [status codes];
         a repeat of a start that did reach Agora answers 201/7, raised as ``AgoraError(code=7)``
         (``is_already_started``): the recording is running but its sid is not in that answer.
         This client never re-acquires.
 
         Args:
             mode: ``"individual" | "mix" | "web"``.
-            client_request: the start ``clientRequest`` (``storageConfig`` required, §1.4).
+            client_request: the start ``clientRequest`` (``storageConfig`` required, [start]).
 
         Returns:
             :class:`StartResult` with ``sid``.
@@ -405,11 +355,11 @@ class CloudRecordingClient:
         )
 
     async def query(self, app_id: str, resource_id: str, sid: str, mode: str) -> QueryResult:
-        """Query a live session: GET ``/resourceid/{rid}/sid/{sid}/mode/{mode}/query`` (§1.5).
+        """Query a live session: GET ``/resourceid/{rid}/sid/{sid}/mode/{mode}/query`` [query].
 
         Agora suggests polling about every 2 min once running, and treating a start as failed if
-        ``status`` is not 4/5 after 90 s (§1.2). 5xx answers are retried after 5, 10, 15, 30 s and
-        206/65 after 3, 6 s (§1.9); a 404 is retried only if ``RetryPolicy.query_404`` says so.
+        ``status`` is not 4/5 after 90 s [best practices]. 5xx answers are retried after 5, 10, 15, 30 s and
+        206/65 after 3, 6 s [status codes]; a 404 is retried only if ``RetryPolicy.query_404`` says so.
 
         Returns:
             :class:`QueryResult`.
@@ -433,11 +383,11 @@ class CloudRecordingClient:
         uid: str,
         client_request: Mapping[str, Any],
     ) -> None:
-        """Update a session: POST ``/resourceid/{rid}/sid/{sid}/mode/{mode}/update`` (§1.6).
+        """Update a session: POST ``/resourceid/{rid}/sid/{sid}/mode/{mode}/update`` [update].
 
         ``client_request`` holds any of ``streamSubscribe`` (individual/mix), ``webRecordingConfig
         {onhold}`` (web), ``rtmpPublishConfig {outputs}`` (web) and ``storageConfig`` (any mode).
-        Send one update at a time and wait for its answer (§1.2).
+        Send one update at a time and wait for its answer [best practices].
 
         Raises:
             AgoraError: 400/2, 404, 206/65 or 504/62 once retries are spent.
@@ -450,9 +400,9 @@ class CloudRecordingClient:
     async def update_layout(
         self, app_id: str, resource_id: str, sid: str, cname: str, uid: str, client_request: Mapping[str, Any]
     ) -> None:
-        """Replace the mix layout: POST ``/resourceid/{rid}/sid/{sid}/mode/mix/updateLayout`` (§1.7).
+        """Replace the mix layout: POST ``/resourceid/{rid}/sid/{sid}/mode/mix/updateLayout`` [updateLayout].
 
-        Mix mode only. A full overwrite: every field left out falls back to its default (§1.7).
+        Mix mode only. A full overwrite: every field left out falls back to its default [updateLayout].
 
         Raises:
             AgoraError: 400/2 (e.g. not a mix session), 404, 206/65 or 504/62 once retries are spent.
@@ -472,9 +422,9 @@ class CloudRecordingClient:
         *,
         async_stop: bool = False,
     ) -> StopResult:
-        """Stop a session: POST ``/resourceid/{rid}/sid/{sid}/mode/{mode}/stop`` (§1.8).
+        """Stop a session: POST ``/resourceid/{rid}/sid/{sid}/mode/{mode}/stop`` [stop].
 
-        With ``async_stop=False`` Agora answers after the upload (~20 s server side, §1.8), so the
+        With ``async_stop=False`` Agora answers after the upload (~20 s server side, [stop]), so the
         per-attempt timeout is ``stop_timeout_s``. 400/49 and 404 are never retried (the task is
         exiting or gone); note that a retry after a timeout may answer 400/49 or 404 because the
         first attempt did stop the task.
@@ -504,29 +454,18 @@ class CloudRecordingClient:
         *,
         timeout_s: float | None = None,
     ) -> dict[str, Any]:
-        """Send one logical call with in-call retries and base-URL failover (§1.1, §1.9)."""
+        """Send one logical call with in-call retries and base-URL failover [best practices, status codes]."""
         return await self._transport.call(endpoint, method, path, _interpret, body=body, timeout_s=timeout_s)
 
 
 def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[str, Any]:
-    """Turn an HTTP answer into a body dict or an :class:`AgoraError` (§1.9)."""
+    """Turn an HTTP answer into a body dict or an :class:`AgoraError` [status codes]."""
     status = response.status_code
-    try:
-        decoded: Any = response.json()
-    except ValueError:
-        decoded = None
-    data: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
+    data = decode_object(response)
     has_code = data is not None and "code" in data
     if status == 200 or (200 <= status < 300 and not has_code):
         if data is None:
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=status,
-                code=None,
-                reason="answer is not a JSON object",
-                retryable=False,
-                attempts=attempt,
-            )
+            raise not_an_object(endpoint, status, attempt)
         return data
     if has_code and data is not None:
         raw_code = data.get("code")
@@ -537,15 +476,11 @@ def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[st
         raise AgoraError(
             endpoint=endpoint, http_status=status, code=code, reason=reason, attempts=attempt, body=data
         )
-    if data is not None:
-        reason = str(data.get("message") or data.get("reason") or response.reason_phrase)
-    else:
-        reason = response.text[:200] if response.text else response.reason_phrase
     raise AgoraError(
         endpoint=endpoint,
         http_status=status,
         code=None,
-        reason=reason,
+        reason=failure_reason(data, response),
         gateway=True,
         attempts=attempt,
         body=data,
@@ -553,7 +488,7 @@ def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[st
 
 
 def _check_mode(mode: str, endpoint: str) -> None:
-    """Reject a mode outside ``individual | mix | web`` (§1.4) before sending anything.
+    """Reject a mode outside ``individual | mix | web`` [start] before sending anything.
 
     Raises:
         ValueError: a programming error, not a provider answer.

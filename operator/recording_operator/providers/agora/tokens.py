@@ -1,20 +1,26 @@
 """RTC tokens minted from an App Certificate with Agora's own AccessToken2 builder. No Kubernetes here.
 
 The signing is done by `RtcTokenBuilder2` / `AccessToken2` as shipped by Agora's
-`agora-rest-client-python` package (MIT, dependency-notes.md), not by code of ours.
+`agora-rest-client-python` package (MIT, https://pypi.org/project/agora-rest-client-python/), not
+by code of ours.
 
 Lifetime rules (the contracts are silent on a maximum; AccessToken2's builder documents that a
 privilege is valid for at most 24 h, and Agora cannot be handed a new token while a Cloud Recording
-or Cloud Transcoder task runs, provider-contracts.md §1.4):
+or Cloud Transcoder task runs, [start]):
 
-- Cloud Recording: a session cannot outlive ``resourceExpiredHour`` (§1.2, §1.3), so the token is
+- Cloud Recording: a session cannot outlive ``resourceExpiredHour`` [acquire], so the token is
   minted for ``resourceExpiredHour · 3600 + 600`` s; the CRD requires ``resourceExpiredHour ≤ 23``
   when minting, which keeps that within 24 h.
-- Cloud Transcoder: a task has no provider-side maximum lifetime (§2.7: only ``idleTimeout``), so
+- Cloud Transcoder: a task has no provider-side maximum lifetime (only ``idleTimeout``:
+  https://docs.agora.io/en/cloud-transcoding/rest-api/create), so
   tokens are minted for the 24 h maximum and the operator ends the task after
   :data:`TRANSCODER_MINTED_TASK_MAX_S` (23 h 30 min) at the latest, before any token can expire.
 
 Minted tokens are returned to the caller only: never logged, stored in status, or put in errors.
+
+Sources (Agora Cloud Recording RESTful API; [name] in a docstring cites that page):
+[acquire] https://docs.agora.io/en/cloud-recording/rest-api/acquire
+[start] https://docs.agora.io/en/cloud-recording/rest-api/start
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def recording_token_lifetime_s(resource_expired_hour: int) -> int:
     """Seconds a minted Cloud Recording token must stay valid: ``resourceExpiredHour`` h + 10 min.
 
     Args:
-        resource_expired_hour: the acquire ``resourceExpiredHour`` (h, [1, 720], §1.3).
+        resource_expired_hour: the acquire ``resourceExpiredHour`` (h, [1, 720], [acquire]).
 
     Raises:
         TokenError: the session could outlive a 24 h AccessToken2 token (``resourceExpiredHour`` > 23).
@@ -69,7 +75,7 @@ def mint_rtc_token(
         app_certificate: the project's App Certificate, 32 hex characters (never logged).
         channel: the RTC channel name.
         uid: the uid the token is for, [0, 2^32-1]; 0 lets any uid join (the transcoder's input
-            side uses a random uid, so its input tokens are for uid 0, §2.7).
+            side uses a random uid, so its input tokens are for uid 0, Cloud Transcoding create page).
         lifetime_s: token and privilege validity in seconds from now, [1, 86400].
         publisher: ``True`` adds the publish privileges (the transcoder's output uid); ``False``
             grants joining only (recorder, transcoder inputs).

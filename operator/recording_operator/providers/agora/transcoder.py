@@ -1,57 +1,69 @@
-"""Async client for the Agora Cloud Transcoder RESTful API (provider-contracts.md §2). No Kubernetes.
+"""Async client for the Agora Cloud Transcoder RESTful API. No Kubernetes.
 
-Endpoints (base path ``/v1/projects/{appId}/rtsc/cloud-transcoder``, §2.1), with the names used in
+Endpoints (base path ``/v1/projects/{appId}/rtsc/cloud-transcoder``, [quickstart]), with the names used in
 errors, the emulator's request log and its faults:
 
-- ``builderTokens`` POST ``/builderTokens`` body ``{instanceId, services}`` (§2.2)
-- ``createTask``    POST ``/tasks?builderToken=`` body ``{services}`` (§2.3)
-- ``queryTask``     GET  ``/tasks/{taskId}?builderToken=`` (§2.4)
+- ``builderTokens`` POST ``/builderTokens`` body ``{instanceId, services}`` [acquire]
+- ``createTask``    POST ``/tasks?builderToken=`` body ``{services}`` [create]
+- ``queryTask``     GET  ``/tasks/{taskId}?builderToken=`` [query]
 - ``updateTask``    PATCH ``/tasks/{taskId}?builderToken=&sequenceId=&updateMask=services.cloudTranscoder.config``
-  body: the whole create body (§2.5)
-- ``deleteTask``    DELETE ``/tasks/{taskId}?builderToken=`` (§2.6)
+  body: the whole create body [update]
+- ``deleteTask``    DELETE ``/tasks/{taskId}?builderToken=`` [destroy]
 
-Auth is HTTP Basic with the Customer ID / Secret (§2.1). Error bodies are ``{"message"}`` and
-Agora says to branch on the HTTP status only (§2.1), so :class:`AgoraError` carries ``code=None``
-and the status. Classification (§2.9): 429, 500, 502, 503, 504, 206 (create timed out) and
+Auth is HTTP Basic with the Customer ID / Secret [quickstart]. Error bodies are ``{"message"}`` and
+Agora says to branch on the HTTP status only [quickstart], so :class:`AgoraError` carries ``code=None``
+and the status. Classification [status codes]: 429, 500, 502, 503, 504, 206 (create timed out) and
 transport failures are retryable; 400, 401, 403, 404, 409, 501 are not (404 and 409 have meanings
-the caller acts on). In-call retries follow :class:`TranscoderRetryPolicy` (§2.3, §2.10).
+the caller acts on). In-call retries follow :class:`TranscoderRetryPolicy` [create, best practices].
+
+Sources (Agora Cloud Transcoding RESTful API; [name] in a docstring cites that page):
+[quickstart] https://docs.agora.io/en/cloud-transcoding/get-started/rest-quickstart
+[acquire] https://docs.agora.io/en/cloud-transcoding/rest-api/acquire
+[create] https://docs.agora.io/en/cloud-transcoding/rest-api/create
+[query] https://docs.agora.io/en/cloud-transcoding/rest-api/query
+[update] https://docs.agora.io/en/cloud-transcoding/rest-api/update
+[destroy] https://docs.agora.io/en/cloud-transcoding/rest-api/destroy
+[status codes] https://docs.agora.io/en/cloud-transcoding/reference/status-codes
+[best practices] https://docs.agora.io/en/cloud-transcoding/best-practices/integration
 """
 
 from __future__ import annotations
 
-import collections
 import logging
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import httpx
 
-from recording_operator.providers.agora.errors import AgoraError
-from recording_operator.providers.agora.recording import DEFAULT_BASE_URLS, AgoraCredentials
-from recording_operator.providers.agora.transport import AgoraTransport
+from recording_operator.providers.agora.client import (
+    AgoraClient,
+    decode_object,
+    failure_reason,
+    not_an_object,
+)
+from recording_operator.providers.agora.errors import AgoraError, is_retryable_status
+from recording_operator.providers.agora.retry import TranscoderRetryPolicy
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS: Final = ("builderTokens", "createTask", "queryTask", "updateTask", "deleteTask")
 SERVICE_TYPE: Final = "cloudTranscoderV2"
-"""``services.cloudTranscoder.serviceType`` of the current API (§2.3)."""
+"""``services.cloudTranscoder.serviceType`` of the current API [create]."""
 UPDATE_MASK: Final = "services.cloudTranscoder.config"
-"""The only documented ``updateMask``: a full replacement of the config (§2.5)."""
+"""The only documented ``updateMask``: a full replacement of the config [update]."""
 STARTED_STATUSES: Final = frozenset({"STARTED", "IN_PROGRESS"})
-"""§2.8: startup counts as successful in these task statuses."""
+"""[query]: startup counts as successful in these task statuses."""
 ENDED_STATUSES: Final = frozenset({"STOPPED", "EXIT", "FAILURE_STOP"})
-"""§2.8: the task has stopped, normally or not."""
+"""[query]: the task has stopped, normally or not."""
 START_DEADLINE_S: Final = 90.0
-"""§2.8: a task not STARTED/IN_PROGRESS 90 s after its taskId was received has failed to start."""
-RETRYABLE_STATUSES: Final = frozenset({206, 429, 500, 502, 503, 504})
+"""[query]: a task not STARTED/IN_PROGRESS 90 s after its taskId was received has failed to start."""
 
 
 def services_body(transcoder: Mapping[str, Any]) -> dict[str, Any]:
     """``{"services": {"cloudTranscoder": {"serviceType": "cloudTranscoderV2", "config": {"transcoder": …}}}}``.
 
-    The create, update and builderTokens bodies all carry this shape (§2.2, §2.3, §2.5).
+    The create, update and builderTokens bodies all carry this shape [acquire, create, update].
     """
     return {
         "services": {
@@ -60,61 +72,9 @@ def services_body(transcoder: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def is_retryable_status(http_status: int | None) -> bool:
-    """§2.9: transport failures (``None``), 206, 429 and 500/502/503/504 may be repeated unchanged."""
-    return http_status is None or http_status in RETRYABLE_STATUSES
-
-
-@dataclass(frozen=True)
-class TranscoderRetryPolicy:
-    """Delays in seconds between in-call attempts (each tuple's length is the retry budget).
-
-    Attributes:
-        create_timeout: after 206 on ``createTask`` (§2.3: 3, 6, 9 s; the caller then acquires anew).
-        server_error: after 500/502/503/504 (§2.10: 5, 10, 15, 30 s).
-        query_404: after 404 on ``queryTask`` (§2.9/§2.10 suggest 5, 10, 15 s; default none: the
-            controller confirms a 404 by itself on its next query).
-        rate_limited: after 429 (§2.9 "wait and retry"; 10 QPS per account, §2.10).
-        transport: after a connection failure or timeout (1, 3, 6 s as the Go SDK).
-        jitter: fraction in ``[0, 1)`` applied to each delay.
-        scale: multiplier on every delay (tests use a small one).
-    """
-
-    create_timeout: tuple[float, ...] = (3.0, 6.0, 9.0)
-    server_error: tuple[float, ...] = (5.0, 10.0, 15.0, 30.0)
-    query_404: tuple[float, ...] = ()
-    rate_limited: tuple[float, ...] = (1.0, 3.0, 6.0)
-    transport: tuple[float, ...] = (1.0, 3.0, 6.0)
-    jitter: float = 0.1
-    scale: float = 1.0
-
-    def kind_of(self, error: AgoraError) -> str | None:
-        """The schedule that applies to ``error``, or ``None`` when it must not be retried (§2.9)."""
-        if error.http_status is None:
-            return "transport"
-        if error.http_status == 206:
-            return "create_timeout"
-        if error.http_status == 404 and error.endpoint == "queryTask":
-            return "query_404"
-        if error.http_status == 429:
-            return "rate_limited"
-        if error.http_status in RETRYABLE_STATUSES:
-            return "server_error"
-        return None
-
-    def delay(self, kind: str, retry_index: int, rng: random.Random | None = None) -> float | None:
-        """Seconds before retry ``retry_index`` (0-based) of ``kind``; ``None`` once the budget is spent."""
-        schedule: tuple[float, ...] = getattr(self, kind)
-        if retry_index >= len(schedule):
-            return None
-        base = schedule[retry_index] * self.scale
-        factor = 1.0 + (rng or random).uniform(-self.jitter, self.jitter) if self.jitter > 0 else 1.0
-        return max(0.0, base * factor)
-
-
 @dataclass(frozen=True)
 class BuilderToken:
-    """``builderTokens`` answer (§2.2): valid 5 min for ``create``; then bound to that one task."""
+    """``builderTokens`` answer [acquire]: valid 5 min for ``create``; then bound to that one task."""
 
     token_name: str
     create_ts: int | None
@@ -123,16 +83,16 @@ class BuilderToken:
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """A task object as answered by create, query and delete (§2.3, §2.4, §2.6).
+    """A task object as answered by create, query and delete [create, query, destroy].
 
     Attributes:
         task_id: Agora's task ID (a UUID).
         create_ts: creation time, Unix s.
-        status: task status (§2.8: ``IDLE`` … ``IN_PROGRESS``, ``STOPPED``, ``EXIT``, ``FAILURE_STOP``).
-        service_status: ``services.cloudTranscoder.status`` (§2.8, for Agora support only).
+        status: task status ([query]: ``IDLE`` … ``IN_PROGRESS``, ``STOPPED``, ``EXIT``, ``FAILURE_STOP``).
+        service_status: ``services.cloudTranscoder.status`` ([query], for Agora support only).
         sequence_id: the ``sequenceId`` Agora reports (it sends a string), or ``None``.
         message: ``services.cloudTranscoder.message`` (e.g. ``OnSlaveServiceQueryUpdated``).
-        already_running: create answered 201: this builderToken already drives this task (§2.9).
+        already_running: create answered 201: this builderToken already drives this task [status codes].
         raw: the whole body.
     """
 
@@ -147,7 +107,7 @@ class TaskInfo:
 
     @property
     def started(self) -> bool:
-        """§2.8: the task reached STARTED or IN_PROGRESS."""
+        """[query]: the task reached STARTED or IN_PROGRESS."""
         return self.status in STARTED_STATUSES
 
 
@@ -162,7 +122,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def parse_task(body: Mapping[str, Any], *, endpoint: str, http_status: int = 200) -> TaskInfo:
-    """Build a :class:`TaskInfo` from a task body (§2.3).
+    """Build a :class:`TaskInfo` from a task body [create].
 
     Raises:
         AgoraError: the body has no ``taskId`` (not retryable).
@@ -195,76 +155,32 @@ def parse_task(body: Mapping[str, Any], *, endpoint: str, http_status: int = 200
     )
 
 
-class CloudTranscoderClient:
-    """Async client for Agora Cloud Transcoder (provider-contracts.md §2).
+class CloudTranscoderClient(AgoraClient):
+    """Async client for Agora Cloud Transcoder.
 
-    Args:
-        credentials: Customer ID / Secret for HTTP Basic auth (§2.1).
-        base_urls: domains in failover order (§2.1: as §1.1, same domain again, then the other one).
-        timeout_s: per-attempt timeout, seconds.
-        retry: in-call retries (:class:`TranscoderRetryPolicy`); sleeps are cancellable.
-        transport: an httpx transport instead of the network (tests).
-
-    Attributes:
-        calls: HTTP attempts per endpoint name (for tests and benchmarks).
+    Takes :class:`AgoraClient`'s arguments (credentials [quickstart], ``base_urls`` in failover
+    order as for Cloud Recording, ``timeout_s``, ``retry``, ``transport``, ``on_response``); the
+    default ``retry`` is :class:`TranscoderRetryPolicy` ``()``.
 
     Every method raises :class:`AgoraError` (``code`` is always ``None``; ``http_status`` decides).
     Credentials, builder tokens in URLs and RTC tokens in bodies are never logged.
     """
 
-    def __init__(
-        self,
-        credentials: AgoraCredentials,
-        *,
-        base_urls: Sequence[str] = DEFAULT_BASE_URLS,
-        timeout_s: float = 10.0,
-        retry: TranscoderRetryPolicy = TranscoderRetryPolicy(),
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_response: Callable[[str, str, float], None] | None = None,
-    ) -> None:
-        self._credentials = credentials
-        self._transport = AgoraTransport(
-            credentials.basic_auth(),
-            base_urls=base_urls,
-            timeout_s=timeout_s,
-            retry=retry,
-            transport=transport,
-            on_response=on_response,
-        )
-
-    @property
-    def calls(self) -> collections.Counter[str]:
-        """HTTP attempts per endpoint name, including transport failures (tests and benchmarks)."""
-        return self._transport.calls
-
-    def __repr__(self) -> str:
-        return f"CloudTranscoderClient(base_urls={self._transport.base_urls!r}, credentials={self._credentials!r})"
-
-    __str__ = __repr__
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._transport.aclose()
+    default_retry = TranscoderRetryPolicy()
 
     @staticmethod
     def _base(app_id: str) -> str:
         return f"/v1/projects/{app_id}/rtsc/cloud-transcoder"
 
     async def acquire(self, app_id: str, instance_id: str, transcoder: Mapping[str, Any]) -> BuilderToken:
-        """Acquire a builderToken: POST ``/builderTokens`` with ``{instanceId, services}`` (§2.2).
+        """Acquire a builderToken: POST ``/builderTokens`` with ``{instanceId, services}`` [acquire].
 
         Args:
             instance_id: ≤64 characters of ``[A-Za-z0-9_-]``; one task per instanceId.
-            transcoder: ``config.transcoder`` as for create (§2.2: the current docs send it).
+            transcoder: ``config.transcoder`` as for create ([acquire]: the current docs send it).
 
         Returns:
-            :class:`BuilderToken`, valid 5 min; call :meth:`create` right away (§2.2: within 2 s).
+            :class:`BuilderToken`, valid 5 min; call :meth:`create` right away ([acquire]: within 2 s).
 
         Raises:
             AgoraError: 400 bad instanceId/body, 401 auth, 403 not enabled, 429/5xx once retries are spent.
@@ -288,10 +204,10 @@ class CloudTranscoderClient:
         )
 
     async def create(self, app_id: str, builder_token: str, transcoder: Mapping[str, Any]) -> TaskInfo:
-        """Create the task: POST ``/tasks?builderToken=`` (§2.3).
+        """Create the task: POST ``/tasks?builderToken=`` [create].
 
         206 (timeout) is retried after 3, 6, 9 s; 5xx after 5, 10, 15, 30 s (a retry of a create
-        that did reach Agora answers 201 with the task, ``already_running=True``, §2.9).
+        that did reach Agora answers 201 with the task, ``already_running=True``, [status codes]).
 
         Returns:
             :class:`TaskInfo` with ``task_id`` and the initial ``status``.
@@ -310,9 +226,9 @@ class CloudTranscoderClient:
         return parse_task(data, endpoint="createTask", http_status=status)
 
     async def query(self, app_id: str, task_id: str, builder_token: str) -> TaskInfo:
-        """Query the task: GET ``/tasks/{taskId}?builderToken=`` (§2.4).
+        """Query the task: GET ``/tasks/{taskId}?builderToken=`` [query].
 
-        Agora suggests querying about every 2 min, below ``idleTimeout`` (§2.10).
+        Agora suggests querying about every 2 min, below ``idleTimeout`` [best practices].
 
         Raises:
             AgoraError: 404 not found (never created, deleted, or destroyed after ``idleTimeout``;
@@ -326,7 +242,7 @@ class CloudTranscoderClient:
     async def update(
         self, app_id: str, task_id: str, builder_token: str, sequence_id: int, transcoder: Mapping[str, Any]
     ) -> None:
-        """Replace the config: PATCH ``/tasks/{taskId}?builderToken=&sequenceId=&updateMask=…`` (§2.5).
+        """Replace the config: PATCH ``/tasks/{taskId}?builderToken=&sequenceId=&updateMask=…`` [update].
 
         ``sequence_id`` must be strictly larger than the last one Agora accepted (0, 1, 2 …); the body
         is the whole create body. Any 2xx (empty body) is success. Retries repeat the same
@@ -349,7 +265,7 @@ class CloudTranscoderClient:
         )
 
     async def delete(self, app_id: str, task_id: str, builder_token: str) -> TaskInfo | None:
-        """Delete the task: DELETE ``/tasks/{taskId}?builderToken=`` (§2.6).
+        """Delete the task: DELETE ``/tasks/{taskId}?builderToken=`` [destroy].
 
         Returns:
             The final :class:`TaskInfo` (``STOPPED`` / ``serviceCompleted``), or ``None`` for an empty 2xx.
@@ -390,39 +306,24 @@ class CloudTranscoderClient:
 def _interpret(
     endpoint: str, response: httpx.Response, attempt: int, allow_empty: bool
 ) -> tuple[int, dict[str, Any]]:
-    """An HTTP answer as (status, body) or an :class:`AgoraError` (§2.9).
+    """An HTTP answer as (status, body) or an :class:`AgoraError` [status codes].
 
     2xx other than 206 is success (201: the builderToken already drives a task; 202: accepted, the
-    task shows up in query). 206 on create means it timed out (§2.3) and is an error.
+    task shows up in query). 206 on create means it timed out [create] and is an error.
     """
     status = response.status_code
-    try:
-        decoded: Any = response.json() if response.content else None
-    except ValueError:
-        decoded = None
-    data: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
+    data = decode_object(response)
     if 200 <= status < 300 and status != 206:
         if data is None:
             if allow_empty:
                 return status, {}
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=status,
-                code=None,
-                reason="answer is not a JSON object",
-                retryable=False,
-                attempts=attempt,
-            )
+            raise not_an_object(endpoint, status, attempt)
         return status, data
-    if data is not None:
-        reason = str(data.get("message") or data.get("reason") or response.reason_phrase)
-    else:
-        reason = response.text[:200] if response.text else response.reason_phrase
     raise AgoraError(
         endpoint=endpoint,
         http_status=status,
         code=None,
-        reason=reason,
+        reason=failure_reason(data, response),
         retryable=is_retryable_status(status),
         attempts=attempt,
         body=data,

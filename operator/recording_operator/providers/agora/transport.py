@@ -1,9 +1,12 @@
 """The HTTP transport both Agora clients share: Basic auth, base-URL failover, in-call retries
 with the caller's policy, transport errors as `AgoraError`, per-endpoint attempt counts and an
-optional observer (provider-contracts.md §1.1 domains and retry order, §1.9 / §2.9 errors).
+optional observer (domains and their retry order: [best practices]).
 
 Each client keeps its own answer interpretation (the two services' bodies differ) and passes it
 as `interpret`.
+
+Sources (Agora Cloud Recording RESTful API; [name] in a docstring cites that page):
+[best practices] https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class RetryPlan(Protocol):
 
 
 def failover_index(attempt: int, n_urls: int) -> int:
-    """Base URL for attempt number `attempt` (0-based), per §1.1's retry order.
+    """Base URL for attempt number `attempt` (0-based), in the retry order of [best practices].
 
     Attempt 0 and the first retry use the primary domain ("the same domain again"); later retries
     move to the next configured domain, cycling.
@@ -105,7 +108,7 @@ class AgoraTransport:
         body: dict[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> T:
-        """One logical call: attempts with failover (§1.1) and the policy's retries.
+        """One logical call: attempts with failover [best practices] and the policy's retries.
 
         Raises:
             AgoraError: the last attempt's error once the policy gives up, or a non-retried error.
@@ -155,22 +158,14 @@ class AgoraTransport:
                 auth=self._auth,
                 timeout=timeout_s if timeout_s is not None else self.timeout_s,
             )
-        except httpx.TimeoutException as exc:
-            self._observe(endpoint, "timeout", started)
+        except httpx.TransportError as exc:  # timeouts included (httpx.TimeoutException)
+            what = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport error"
+            self._observe(endpoint, what.replace(" ", "_"), started)
             raise AgoraError(
                 endpoint=endpoint,
                 http_status=None,
                 code=None,
-                reason=f"timeout: {type(exc).__name__}",
-                attempts=attempt,
-            ) from None
-        except httpx.TransportError as exc:
-            self._observe(endpoint, "transport_error", started)
-            raise AgoraError(
-                endpoint=endpoint,
-                http_status=None,
-                code=None,
-                reason=f"transport error: {type(exc).__name__}",
+                reason=f"{what}: {type(exc).__name__}",
                 attempts=attempt,
             ) from None
         self._observe(endpoint, str(response.status_code), started)

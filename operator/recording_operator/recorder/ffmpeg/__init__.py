@@ -1,0 +1,128 @@
+"""Pure builders of FFmpeg 5.1 argv and file names for the recorder agent (no I/O).
+
+`inputs` builds the argv of the source (protocol options, whitelists, TLS), `codecs` the maps,
+filters and encoders, `outputs` the muxers and file naming; :func:`build_argv` joins them into one
+recording session's command line, and :func:`redact_argv` makes it safe to log. Progress is read
+from `-progress pipe:1 -stats_period N -nostats` (https://ffmpeg.org/ffmpeg.html#Advanced-options;
+the parser is `recorder.progress`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.recorder.ffmpeg.codecs import (
+    DEFAULT_HLS_TIME_S,
+    codec_args,
+    fmt_num,
+    needs_audio_encode,
+    needs_video_encode,
+    segment_seconds,
+)
+from recording_operator.recorder.ffmpeg.inputs import PROTOCOL_WHITELISTS, input_args, tls_args
+from recording_operator.recorder.ffmpeg.outputs import (
+    CONTINUOUS_SEGMENT_S,
+    FRAGMENTED_MP4,
+    HLS_PLAYLIST,
+    MUXERS,
+    PART_PREFIX,
+    PART_RE,
+    SEGMENT_LIST,
+    TemplateError,
+    concat_argv,
+    now_utc,
+    output_args,
+    parse_part_name,
+    part_name,
+    render_file_name,
+)
+
+
+def build_argv(
+    spec: LocalRecordingSpec,
+    *,
+    parts_dir: Path,
+    start_index: int,
+    passphrase: str | None = None,
+    sdp_path: Path | None = None,
+    overlay_path: Path | None = None,
+    ca_file: Path | None = None,
+    stats_period_s: float = 1.0,
+    ffmpeg: str = "ffmpeg",
+) -> list[str]:
+    """The whole FFmpeg argv of one recording session.
+
+    Args:
+        spec: the LocalRecording spec.
+        parts_dir: directory FFmpeg writes into (exists).
+        start_index: `{index}` of the first file this session writes.
+        passphrase: SRT passphrase (never logged: use `redact`).
+        sdp_path: the agent-written SDP file for rtp inputs with `sdp`.
+        overlay_path: the downloaded overlay image (required when spec.overlay is set).
+        ca_file: the mounted CA bundle of `input.tls.caConfigMapRef` (`tls_args`).
+        stats_period_s: `-stats_period` in seconds.
+        ffmpeg: the executable.
+
+    Raises:
+        ValueError: input not allowed, a required local file path is missing, or TLS verification asked
+            for an input FFmpeg 5.1 cannot verify.
+    """
+    if spec.overlay and overlay_path is None:
+        raise ValueError("overlay needs the downloaded image path")
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
+    argv += ["-progress", "pipe:1", "-stats_period", fmt_num(stats_period_s)]
+    argv += input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
+    if spec.overlay and overlay_path is not None:
+        # The image is a local file the agent downloaded over http(s): only `file` for this input.
+        argv += ["-protocol_whitelist", "file", "-i", str(overlay_path)]
+    argv += codec_args(spec, has_overlay_input=spec.overlay is not None)
+    argv += output_args(spec, parts_dir=parts_dir, start_index=start_index)
+    return argv
+
+
+def redact(text: str, secrets: list[str | None]) -> str:
+    """`text` with every occurrence of each non-empty secret replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def redact_argv(argv: list[str], secrets: list[str | None]) -> list[str]:
+    """`argv` safe to log: values of `-passphrase` and any secret substring masked."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        out.append("***" if hide_next else redact(arg, secrets))
+        hide_next = arg == "-passphrase"
+    return out
+
+
+__all__ = [
+    "CONTINUOUS_SEGMENT_S",
+    "DEFAULT_HLS_TIME_S",
+    "FRAGMENTED_MP4",
+    "HLS_PLAYLIST",
+    "MUXERS",
+    "PART_PREFIX",
+    "PART_RE",
+    "PROTOCOL_WHITELISTS",
+    "SEGMENT_LIST",
+    "TemplateError",
+    "build_argv",
+    "codec_args",
+    "concat_argv",
+    "input_args",
+    "needs_audio_encode",
+    "needs_video_encode",
+    "now_utc",
+    "output_args",
+    "parse_part_name",
+    "part_name",
+    "redact",
+    "redact_argv",
+    "render_file_name",
+    "segment_seconds",
+    "tls_args",
+]

@@ -1,0 +1,197 @@
+"""`Store`: one storage location (bucket + prefix, or a directory) over an OpenDAL AsyncOperator.
+
+Object keys are `<prefix elements joined by "/">/<name>`. Uploads stream the local file in
+`chunk_bytes` parts (S3 multipart) through OpenDAL's streaming writer, so memory stays bounded by
+about one chunk whatever the file size (measured: a 30 MB upload to moto raised RSS by ~17 MB with
+5 MiB chunks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import opendal
+import opendal.exceptions
+
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.storage.credentials import StorageCredentials
+from recording_operator.storage.errors import OPENDAL_ERRORS, UnsupportedStorage, wrap_opendal_error
+from recording_operator.storage.vendors import DEFAULT_CHUNK_BYTES, open_operator
+
+#: Bytes read from the local file per write call.
+READ_BYTES = 1024 * 1024
+
+CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".mkv": "video/x-matroska",
+    ".flv": "video/x-flv",
+    ".ts": "video/mp2t",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mp3": "audio/mpeg",
+    ".avi": "video/x-msvideo",
+}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object: `key` relative to the bucket (or volume root), size in bytes."""
+
+    key: str
+    size_bytes: int
+    last_modified: datetime | None
+
+
+class Store:
+    """One storage location (bucket + prefix, or a directory) with streamed upload, stat, list, delete."""
+
+    def __init__(
+        self,
+        operator: opendal.AsyncOperator,
+        *,
+        prefix: str,
+        uri_base: str,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> None:
+        """Use `from_spec` instead; `prefix` is `""` or ends with `/`, `uri_base` e.g. `s3://bucket/`,
+        `chunk_bytes` the default upload part size (bytes)."""
+        self._op = operator
+        self.prefix = prefix
+        self.uri_base = uri_base
+        self.chunk_bytes = chunk_bytes
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: StorageSpec,
+        credentials: StorageCredentials,
+        *,
+        volume_root: Path | None = None,
+        s3_endpoint: str | None = None,
+    ) -> Store:
+        """Build the store for `spec`.
+
+        Args:
+            spec: the recording's `storage` block.
+            credentials: secrets (see the module table).
+            volume_root: for `vendor: volume`, the directory where the claim is mounted.
+            s3_endpoint: endpoint for `vendor: s3` when the spec names none (default: AWS's own).
+
+        Raises:
+            UnsupportedStorage: vendor not in SUPPORTED_VENDORS, a required field is missing, or
+                OpenDAL rejects the configuration (e.g. an azure account key that is not base64).
+        """
+        try:
+            built = open_operator(spec, credentials, volume_root=volume_root, s3_endpoint=s3_endpoint)
+        except OPENDAL_ERRORS as exc:
+            raise UnsupportedStorage(
+                f"invalid {spec.vendor} storage configuration: {type(exc).__name__}"
+            ) from exc
+        return cls(
+            built.operator, prefix=built.prefix, uri_base=built.uri_base, chunk_bytes=built.chunk_bytes
+        )
+
+    def key_for(self, name: str) -> str:
+        """The object key of file `name` (prefix + name)."""
+        return f"{self.prefix}{name}"
+
+    def uri(self, key: str) -> str:
+        """A display URI of `key`: `s3://bucket/key`, `gs://…`, `azblob://account/container/…`, `volume://claim/…`."""
+        return f"{self.uri_base}{key}"
+
+    async def upload_file(self, local: Path, key: str, *, chunk_bytes: int | None = None) -> int:
+        """Stream `local` to `key` (overwriting), reading READ_BYTES at a time; returns bytes sent.
+
+        Memory stays bounded by about `chunk_bytes` (one multipart part in flight; default: the
+        store's, DEFAULT_CHUNK_BYTES or LOCAL_CHUNK_BYTES for a volume).
+
+        Raises:
+            FileNotFoundError: `local` does not exist.
+            StorageError: the store refused or failed the write.
+        """
+        content_type = CONTENT_TYPES.get(local.suffix, "application/octet-stream")
+        sent = 0
+        with local.open("rb") as source:
+            try:
+                writer = await self._op.open(
+                    key, "wb", chunk=chunk_bytes or self.chunk_bytes, content_type=content_type
+                )
+                try:
+                    while block := source.read(READ_BYTES):
+                        await writer.write(block)
+                        sent += len(block)
+                finally:
+                    await writer.close()
+            except OPENDAL_ERRORS as exc:
+                raise wrap_opendal_error(exc, f"upload {key}") from exc
+        return sent
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Write `data` to `key` in one request (small objects; the sandbox's emulators use it).
+
+        Raises:
+            StorageError: the store refused or failed the write.
+        """
+        content_type = CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream")
+        try:
+            await self._op.write(key, data, content_type=content_type)
+        except OPENDAL_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"write {key}") from exc
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Size and mtime of `key`, or None when it does not exist.
+
+        Raises:
+            StorageError: any failure other than "not found".
+        """
+        try:
+            meta = await self._op.stat(key)
+        except opendal.exceptions.NotFound:
+            return None
+        except OPENDAL_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"stat {key}") from exc
+        return ObjectInfo(key=key, size_bytes=meta.content_length, last_modified=meta.last_modified)
+
+    async def delete(self, key: str) -> None:
+        """Delete `key`; a missing object is not an error.
+
+        Raises:
+            StorageError: the store refused or failed the delete.
+        """
+        try:
+            await self._op.delete(key)
+        except opendal.exceptions.NotFound:
+            return
+        except OPENDAL_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"delete {key}") from exc
+
+    async def list(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object whose key starts with `prefix` (recursively), sorted by key.
+
+        `prefix` is a key prefix: `"team-a/"` lists a directory, `""` everything in the store.
+
+        Raises:
+            StorageError: the listing failed.
+        """
+        directory = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] + "/"
+        if "/" not in prefix:
+            directory = ""
+        found: list[ObjectInfo] = []
+        try:
+            async for entry in await self._op.list(directory or "/", recursive=True):
+                if entry.path.endswith("/") or not entry.path.startswith(prefix):
+                    continue
+                meta = entry.metadata
+                if not meta.is_file:
+                    meta = await self._op.stat(entry.path)
+                found.append(
+                    ObjectInfo(
+                        key=entry.path, size_bytes=meta.content_length, last_modified=meta.last_modified
+                    )
+                )
+        except opendal.exceptions.NotFound:
+            return []
+        except OPENDAL_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"list {prefix}") from exc
+        return sorted(found, key=lambda o: o.key)
