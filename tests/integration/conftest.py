@@ -1,4 +1,4 @@
-"""Fixtures: one sandbox with the real operator per test module (see harness.py)."""
+"""Fixtures: one sandbox with the real operator per test module (see tests/support/harness.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ from typing import Any
 import httpx
 import pytest
 
+from recording_sandbox.ports import free_port
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
-from tests.integration.localrecordings import SrtSource, kube_client
-from tests.integration.recorder_support import free_port
+from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
+from tests.support.localrecordings import SrtSource, kube_client
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def operator_env() -> dict[str, str]:
+    """The operator's environment in `sandbox` (a folder's conftest.py may override it)."""
+    return TEST_OPERATOR_ENV
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory, operator_env: dict[str, str]) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, operator_env=TEST_OPERATOR_ENV) as sb:
+    with SandboxThread(state, with_operator=True, operator_env=operator_env) as sb:
         yield sb
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from lupa import LuaRuntime
 
-HEALTH = Path(__file__).resolve().parents[1] / "manifests" / "argocd" / "health" / "recording.mediaops.io"
+HEALTH = Path(__file__).resolve().parents[2] / "manifests" / "argocd" / "health" / "recording.mediaops.io"
 
 #: Argo CD runs health scripts without the standard libraries unless useOpenLibs is set.
 BASE_ONLY = """

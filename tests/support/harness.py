@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,16 +131,15 @@ class Agora:
         self.http.post("/_emulator/clock", json={"advanceSeconds": seconds}).raise_for_status()
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+def with_spec_changes(body: dict[str, Any], spec_changes: dict[str, Any]) -> dict[str, Any]:
+    """`body` with each `spec_changes` item set in its spec (`a__b=1` sets `spec.a.b`); returns `body`."""
+    for dotted, value in spec_changes.items():
+        node = body["spec"]
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return body
 
 
 def recording(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
@@ -151,13 +148,7 @@ def recording(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
     name = name or f"rec-{uuid.uuid4().hex[:8]}"
     body["metadata"] = {"name": name}
     body["spec"]["agora"]["channel"] = name
-    for dotted, value in spec_changes.items():
-        node = body["spec"]
-        *parents, leaf = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return body
+    return with_spec_changes(body, spec_changes)
 
 
 # --- CloudTranscoder helpers ---------------------------------------------------------------------
@@ -202,13 +193,7 @@ def transcoder(name: str | None = None, **spec_changes: Any) -> dict[str, Any]:
         for entry in body["spec"][key]:
             entry["rtc"]["rtcChannel"] = name
     body["spec"]["outputs"][0]["rtc"]["rtcChannel"] = f"{name}-out"
-    for dotted, value in spec_changes.items():
-        node = body["spec"]
-        *parents, leaf = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return body
+    return with_spec_changes(body, spec_changes)
 
 
 # --- RecordedFile and storage helpers ------------------------------------------------------------

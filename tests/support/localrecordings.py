@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import GROUP_PATH, TEST_OPERATOR_ENV
-from tests.integration.recorder_support import publisher
+from tests.support.harness import GROUP_PATH, TEST_OPERATOR_ENV
+from tests.support.recorder import publisher
 
 NS = "default"
 LRECS = f"{GROUP_PATH}/namespaces/{NS}/localrecordings"

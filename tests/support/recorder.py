@@ -13,12 +13,10 @@ import json
 import os
 import select
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +26,8 @@ from typing import Any
 import httpx
 
 from recording_operator.api.agent import CONFIG_API_VERSION, RecorderStatus
+from recording_sandbox.ports import free_port
+from tests.support.waiting import wait_for
 
 AGENT = [sys.executable, "-m", "recording_operator", "record"]
 SOURCE = [
@@ -42,13 +42,6 @@ SOURCE = [
     "sine=sample_rate=48000",
 ]
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p"]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for TCP (or UDP with kind=SOCK_DGRAM) on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def publisher(
@@ -83,7 +76,7 @@ def probe(path: Path) -> dict[str, Any]:
 
 
 def non_monotonic_dts(path: Path) -> int:
-    """Count of video packets whose DTS does not increase (recorder-notes.md §4)."""
+    """Count of video packets whose DTS does not increase (0 for a correct recording; a naive TS `cat` fails it)."""
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time", "-of", "csv=p=0",
          str(path)],
@@ -120,20 +113,28 @@ class Agent:
         return RecorderStatus.model_validate_json(response.text)
 
     def wait_for(self, predicate: Callable[[RecorderStatus], bool], *, timeout: float = 30) -> RecorderStatus:
-        """Poll /status until `predicate` holds (timeout only guards against a hang)."""
-        deadline = time.monotonic() + timeout
-        last: RecorderStatus | None = None
-        while time.monotonic() < deadline:
+        """Poll /status until `predicate` holds (timeout only guards against a hang).
+
+        Raises:
+            AssertionError: the agent exited, or `timeout` s passed (the message ends with its log).
+        """
+        last: list[RecorderStatus] = []
+
+        def reached() -> RecorderStatus | None:
             if self.proc.poll() is not None:
                 raise AssertionError(f"agent exited {self.proc.returncode}: {self.log()}")
             try:
-                last = self.status()
-                if predicate(last):
-                    return last
+                last[:] = [self.status()]
             except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"condition not reached; last status {last}; log: {self.log()[-3000:]}")
+                return None
+            return last[0] if predicate(last[0]) else None
+
+        try:
+            return wait_for(reached, timeout=timeout, interval=0.2, what="the agent's status")
+        except AssertionError as timed_out:
+            if self.proc.poll() is not None:
+                raise
+            raise AssertionError(f"{timed_out}; last status {last}; log: {self.log()[-3000:]}") from None
 
     def stop(self, *, timeout: float = 60) -> int:
         """SIGTERM and wait for the exit code."""
@@ -412,7 +413,7 @@ def rtsp_server_missing() -> str | None:
 
 @contextmanager
 def rtsp_server(*, tls: tuple[Path, Path] | None = None, timeout: float = 30) -> Iterator[str]:
-    """tests/integration/rtsp_server.py on a free port: yields `rtsp://127.0.0.1:PORT/live` (rtsps with tls)."""
+    """tests/support/rtsp_server.py on a free port: yields `rtsp://127.0.0.1:PORT/live` (rtsps with tls)."""
     argv = [SYSTEM_PYTHON, str(RTSP_SERVER)]
     if tls is not None:
         argv += ["--cert", str(tls[0]), "--key", str(tls[1])]

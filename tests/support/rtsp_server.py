@@ -1,6 +1,6 @@
 """A live RTSP(S) server for the recorder tests: GStreamer's gst-rtsp-server on 127.0.0.1.
 
-FFmpeg cannot serve RTSP to a puller (dependency-notes.md), so the rtsp/rtsps pull tests run this
+FFmpeg cannot serve RTSP to a puller (its `-rtsp_flags listen` only receives a pushed stream), so the rtsp/rtsps pull tests run this
 script with Debian's own `/usr/bin/python3` (python3-gi + gir1.2-gst-rtsp-server-1.0 +
 gstreamer1.0-plugins-{base,good,ugly}; `make system-packages` installs them), not the project's
 virtualenv. It serves one live mount, `/live`: H.264 video (x264enc, 1 s GOP) and Opus audio.

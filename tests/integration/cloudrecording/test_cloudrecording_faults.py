@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import Agora, Cluster, recording, wait_for
+from tests.support.harness import Agora, Cluster, recording
+from tests.support.waiting import wait_for
 
 
 def phase(cluster: Cluster, name: str) -> str | None:

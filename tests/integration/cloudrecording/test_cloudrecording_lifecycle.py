@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.harness import GROUP_PATH, SECRETS, Agora, Cluster, recording, wait_for
+from tests.support.harness import GROUP_PATH, SECRETS, Agora, Cluster, recording
+from tests.support.waiting import wait_for
 
 APP_ID = recording()["spec"]["agora"]["appId"]
 

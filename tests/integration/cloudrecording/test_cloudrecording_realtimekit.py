@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import ROOT, Cluster, Files, s3_keys, wait_for
+from tests.support.harness import ROOT, Cluster, Files, s3_keys
+from tests.support.waiting import wait_for
 
 DOCS = list(yaml.safe_load_all((ROOT / "manifests/samples/cloudrecording-realtimekit.yaml").read_text()))
 SECRET, SAMPLE = DOCS[0], DOCS[1]

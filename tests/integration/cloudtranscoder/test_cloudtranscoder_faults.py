@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from agora_rest.utils.AccessToken2 import AccessToken
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import (
-    TRANSCODER_TEST_ENV,
+from tests.support.harness import (
     Cluster,
-    SandboxThread,
     TranscoderAgora,
     TranscoderCluster,
     recording,
     transcoder,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 APP_ID = transcoder()["spec"]["appId"]
 CERTIFICATE = "fedcba9876543210fedcba9876543210"
@@ -30,16 +26,9 @@ CERT_REF = {"appCertificateSecretRef": {"name": "agora-app", "key": "appCertific
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state: Path = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, operator_env=TRANSCODER_TEST_ENV) as sb:
-        yield sb
-
-
-@pytest.fixture(scope="module")
-def cluster(sandbox: Sandbox) -> TranscoderCluster:
-    c = TranscoderCluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
+def cluster(cluster: TranscoderCluster) -> TranscoderCluster:
+    """The folder's `cluster`, plus the `agora-app` Secret holding the App Certificate."""
+    c = cluster
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -48,11 +37,6 @@ def cluster(sandbox: Sandbox) -> TranscoderCluster:
     }
     assert c.http.post("/api/v1/namespaces/default/secrets", json=secret).status_code == 201
     return c
-
-
-@pytest.fixture(scope="module")
-def agora(sandbox: Sandbox) -> TranscoderAgora:
-    return TranscoderAgora(sandbox.endpoints["agora"])
 
 
 def status(cluster: Cluster, name: str) -> dict[str, Any]:

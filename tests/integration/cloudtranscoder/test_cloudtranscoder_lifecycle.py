@@ -3,42 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from recording_sandbox.runner import Sandbox
-from tests.integration.harness import (
-    TRANSCODER_TEST_ENV,
-    SandboxThread,
+from tests.support.harness import (
     TranscoderAgora,
     TranscoderCluster,
     transcoder,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 APP_ID = transcoder()["spec"]["appId"]
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state: Path = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, operator_env=TRANSCODER_TEST_ENV) as sb:
-        yield sb
-
-
-@pytest.fixture(scope="module")
-def cluster(sandbox: Sandbox) -> TranscoderCluster:
-    c = TranscoderCluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
-    return c
-
-
-@pytest.fixture(scope="module")
-def agora(sandbox: Sandbox) -> TranscoderAgora:
-    return TranscoderAgora(sandbox.endpoints["agora"])
 
 
 def status(cluster: TranscoderCluster, name: str) -> dict[str, Any]:

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.argocd_health import health
-from tests.integration.harness import SandboxThread, wait_for
-from tests.integration.localrecordings import (
+from tests.support.argocd_health import health
+from tests.support.harness import SandboxThread
+from tests.support.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -31,6 +31,7 @@ from tests.integration.localrecordings import (
     recording,
     status,
 )
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

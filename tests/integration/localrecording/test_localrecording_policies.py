@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from recording_sandbox.ports import free_port
 from recording_sandbox.runner import Sandbox
-from tests.argocd_health import health
-from tests.integration.harness import SandboxThread, wait_for
-from tests.integration.localrecordings import (
+from tests.support.argocd_health import health
+from tests.support.harness import SandboxThread
+from tests.support.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -35,7 +36,7 @@ from tests.integration.localrecordings import (
     recording,
     status,
 )
-from tests.integration.recorder_support import free_port
+from tests.support.waiting import wait_for
 
 #: Give up after 3 failures in a row; backoff 2-3 s, long enough to restart the operator in between.
 MAX_RESTARTS = 2

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import SandboxThread, wait_for
-from tests.integration.localrecordings import (
+from tests.support.harness import SandboxThread
+from tests.support.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -29,7 +29,8 @@ from tests.integration.localrecordings import (
     recording,
     status,
 )
-from tests.integration.recorder_support import H264, SOURCE, CertAuthority, ca_signed_cert, serve_directory
+from tests.support.recorder import H264, SOURCE, CertAuthority, ca_signed_cert, serve_directory
+from tests.support.waiting import wait_for
 
 CONFIG_MAPS = f"/api/v1/namespaces/{NS}/configmaps"
 

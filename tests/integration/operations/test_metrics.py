@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from recording_sandbox.ports import free_port
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread, recording, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread, recording
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
 def metrics_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, str]]:
-    port = _free_port()
+    port = free_port()
     env = {**TEST_OPERATOR_ENV, "METRICS_PORT": str(port)}
     with SandboxThread(tmp_path_factory.mktemp("metrics"), with_operator=True, operator_env=env) as sb:
         yield sb, f"http://127.0.0.1:{port}/metrics"

@@ -17,15 +17,15 @@ import httpx
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import (
+from tests.support.harness import (
     TEST_OPERATOR_ENV,
     Cluster,
     Files,
     SandboxThread,
     recorded_file,
     s3_keys,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 BUCKET = "recordings"
 WRONG_SECRET = "wrong-secret-key-value-1234567890"

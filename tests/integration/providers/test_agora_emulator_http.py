@@ -1,8 +1,7 @@
-"""The real Agora client against the real emulator over HTTP (provider-contracts.md §1)."""
+"""The real Agora client against the real emulator over HTTP (https://docs.agora.io/en/cloud-recording/rest-api/overview)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from recording_operator.providers.agora import AgoraCredentials, AgoraError, CloudRecordingClient, RetryPolicy
 from recording_sandbox.agora import AgoraEmulator, ManualClock
 from recording_sandbox.agora.samples import sample_start_request
+from recording_sandbox.ports import free_port
 
 APP = "appid0001"
 CREDS = AgoraCredentials("sandbox-id", "sandbox-secret")
@@ -254,9 +254,7 @@ async def test_latency_fault_beyond_timeout(emulator: AgoraEmulator) -> None:
 
 
 async def test_base_url_failover(emulator: AgoraEmulator) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    dead = f"http://127.0.0.1:{free_port()}"
     async with CloudRecordingClient(CREDS, base_urls=(dead, emulator.url), retry=FAST) as client:
         acquired = await client.acquire(APP, "room", "1", {})
         assert acquired.resource_id

@@ -1,5 +1,5 @@
-"""The Cloud Transcoder client against the Agora emulator over real HTTP: the §2 REST shape,
-builder tokens, sequenceIds, the §2.9 classification and the in-call retries."""
+"""The Cloud Transcoder client against the Agora emulator over real HTTP: the https://docs.agora.io/en/cloud-transcoding/rest-api/create REST shape,
+builder tokens, sequenceIds, the https://docs.agora.io/en/cloud-transcoding/reference/status-codes classification and the in-call retries."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from recording_operator.controllers.cloudtranscoder.decide import transcoder_con
 from recording_operator.providers.agora import AgoraCredentials, AgoraError
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
 from recording_sandbox.agora import AgoraEmulator
-from tests.integration.harness import TRANSCODER_SAMPLE
+from tests.support.harness import TRANSCODER_SAMPLE
 
 APP = TRANSCODER_SAMPLE["spec"]["appId"]
 CONFIG = transcoder_config(CloudTranscoderSpec.model_validate(TRANSCODER_SAMPLE["spec"]), {})

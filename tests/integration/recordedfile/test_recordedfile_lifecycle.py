@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import (
+from tests.support.harness import (
     TEST_OPERATOR_ENV,
     Agora,
     Cluster,
@@ -19,8 +19,8 @@ from tests.integration.harness import (
     recorded_file,
     recording,
     s3_keys,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 ENV = {**TEST_OPERATOR_ENV, "RECORDEDFILE_AUDIT_INTERVAL": "1"}
 APP = "0123456789abcdef0123456789abcdef"

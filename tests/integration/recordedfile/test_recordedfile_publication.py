@@ -1,7 +1,7 @@
 """Files a provider reports only once are not lost when their RecordedFiles cannot be created.
 
 Agora reports a session's final file list in the stop response only (the session is gone after
-it, provider-contracts.md §1.8). Here the single query ran before anyone joined the channel, so
+it, https://docs.agora.io/en/cloud-recording/rest-api/stop). Here the single query ran before anyone joined the channel, so
 the stop is the only report; the Kubernetes API then refuses the RecordedFile creates for a while
 (injected 503s). The files must still get their RecordedFiles, and be deleted with the recording.
 """
@@ -16,7 +16,7 @@ import pytest
 
 from recording_operator.controllers.recordedfile.publication import UNPUBLISHED_ANNOTATION
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import (
+from tests.support.harness import (
     TEST_OPERATOR_ENV,
     Agora,
     Cluster,
@@ -24,8 +24,8 @@ from tests.integration.harness import (
     SandboxThread,
     recording,
     s3_keys,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 APP = "0123456789abcdef0123456789abcdef"
 BUCKET = "recordings"

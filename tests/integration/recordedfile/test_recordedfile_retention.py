@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import (
+from tests.support.harness import (
     TEST_OPERATOR_ENV,
     Agora,
     Cluster,
@@ -21,8 +21,8 @@ from tests.integration.harness import (
     recorded_file,
     recording,
     s3_keys,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 OFFSET_S = 86400
 ENV = {**TEST_OPERATOR_ENV, "RECORDING_CLOCK_OFFSET_S": str(OFFSET_S)}

@@ -15,8 +15,8 @@ import pytest
 
 from recording_operator.controllers.recordedfile.handlers import deletion_job_name
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import SandboxThread, wait_for
-from tests.integration.localrecordings import (
+from tests.support.harness import SandboxThread
+from tests.support.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
@@ -28,6 +28,7 @@ from tests.integration.localrecordings import (
     recording,
     status,
 )
+from tests.support.waiting import wait_for
 
 CLAIM = "recordings"
 SUB_PATH = "team-a"
@@ -44,7 +45,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def source() -> Iterator[SrtSource]:
-    from tests.integration.recorder_support import free_port
+    from recording_sandbox.ports import free_port
 
     src = SrtSource(free_port())
     yield src

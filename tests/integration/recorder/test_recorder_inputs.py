@@ -25,14 +25,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.recorder_support import (
+from recording_sandbox.ports import free_port
+from tests.support.recorder import (
     H264,
     RTSP_PACKAGES,
     SOURCE,
     Agent,
     CertAuthority,
     ca_signed_cert,
-    free_port,
     probe,
     publisher,
     rtsp_server,

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.recorder_support import (
+from recording_sandbox.ports import free_port
+from tests.support.recorder import (
     Agent,
-    free_port,
     non_monotonic_dts,
     probe,
     publisher,
@@ -105,7 +105,7 @@ def test_segments_stream_copy_within_one_gop(tmp_path: Path) -> None:
         assert agent.stop() == 0
         pub.kill()
     full = status.files[:3]
-    # Cuts follow keyframes on an absolute grid (recorder-notes.md §4): the end of segment k lies in
+    # Cuts follow keyframes on an absolute grid (measured with Debian's FFmpeg 5.1: 12.02/9/9/3 s with T=10, GOP=3 s): the end of segment k lies in
     # [(k+1)·T, (k+1)·T + GOP], and the error does not accumulate.
     end = 0
     for k, f in enumerate(full):

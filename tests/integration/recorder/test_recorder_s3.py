@@ -17,7 +17,8 @@ import pytest
 
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.storage import StorageCredentials, StorageError, Store
-from tests.integration.recorder_support import free_port, probe, publisher, run_agent
+from recording_sandbox.ports import free_port
+from tests.support.recorder import probe, publisher, run_agent
 
 KEYS = {"STORAGE_ACCESS_KEY": "AKIDTEST", "STORAGE_SECRET_KEY": "secret-test-key"}
 BUCKET = "recordings"
@@ -25,7 +26,7 @@ BUCKET = "recordings"
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto_server on a free port (the in-process ThreadedMotoServer hangs OpenDAL: dependency-notes.md)."""
+    """moto_server on a free port (the in-process ThreadedMotoServer hangs OpenDAL, measured with moto 5.2.5)."""
     port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     moto = Path(sys.executable).parent / "moto_server"

@@ -14,7 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from recording_sandbox.kube import KubeEmulator, ThreadedKubeEmulator
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "kube"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "kube"
 GROUP, VERSION, PLURAL = "test.sandbox.io", "v1", "widgets"
 
 

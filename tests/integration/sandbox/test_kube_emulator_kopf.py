@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import kubernetes
@@ -12,8 +11,9 @@ import pytest
 from kopf.testing import KopfRunner
 
 from recording_sandbox.kube import ThreadedKubeEmulator
+from tests.support.waiting import wait_for
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "kube"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "kube"
 GROUP, VERSION, PLURAL = "test.sandbox.io", "v1", "widgets"
 
 OPERATOR = textwrap.dedent(
@@ -49,14 +49,6 @@ OPERATOR = textwrap.dedent(
             marks.write(f"deleted {name}\\n")
     """
 )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def test_kopf_handles_create_and_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ import yaml
 
 from recording_sandbox.kube import KubeEmulator, ThreadedKubeEmulator
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "kube"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "kube"
 pytestmark = pytest.mark.kubectl
 
 MANIFESTS = """
