@@ -21,22 +21,29 @@ def operator_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, operator_env: dict[str, str]) -> Iterator[Sandbox]:
+def sandbox_options() -> dict[str, Any]:
+    """Further `Sandbox` options of `sandbox`, e.g. `{"with_s3": False}` (a module may override it)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def sandbox(
+    tmp_path_factory: pytest.TempPathFactory, operator_env: dict[str, str], sandbox_options: dict[str, Any]
+) -> Iterator[Sandbox]:
+    """The sandbox with the real operator, one per test module."""
     state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, operator_env=operator_env) as sb:
+    with SandboxThread(state, with_operator=True, operator_env=operator_env, **sandbox_options) as sb:
         yield sb
 
 
 @pytest.fixture(scope="module")
 def cluster(sandbox: Sandbox) -> Cluster:
-    c = Cluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
-    return c
+    return Cluster.of(sandbox)
 
 
 @pytest.fixture(scope="module")
 def agora(sandbox: Sandbox) -> Agora:
-    return Agora(sandbox.endpoints["agora"])
+    return Agora.of(sandbox)
 
 
 @pytest.fixture(scope="module")

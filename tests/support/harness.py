@@ -11,7 +11,7 @@ import copy
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import yaml
@@ -62,6 +62,13 @@ class Cluster:
         self.http = httpx.Client(base_url=url, timeout=10)
         self.namespace = namespace
 
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> Self:
+        """A client of `sandbox`'s Kubernetes API, after applying the sample Secrets."""
+        client = cls(sandbox.endpoints["kubernetes"])
+        client.apply_secrets()
+        return client
+
     def _crs(self, name: str = "") -> str:
         return f"{GROUP_PATH}/namespaces/{self.namespace}/cloudrecordings" + (f"/{name}" if name else "")
 
@@ -104,6 +111,11 @@ class Agora:
 
     def __init__(self, url: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=10)
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> Self:
+        """The control API of `sandbox`'s Agora emulator."""
+        return cls(sandbox.endpoints["agora"])
 
     def tasks(self, cname: str | None = None) -> list[dict[str, Any]]:
         tasks: list[dict[str, Any]] = self.http.get("/_emulator/tasks").json()["tasks"]

@@ -17,11 +17,9 @@ def operator_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cluster(sandbox: Sandbox) -> TranscoderCluster:
-    c = TranscoderCluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
-    return c
+    return TranscoderCluster.of(sandbox)
 
 
 @pytest.fixture(scope="module")
 def agora(sandbox: Sandbox) -> TranscoderAgora:
-    return TranscoderAgora(sandbox.endpoints["agora"])
+    return TranscoderAgora.of(sandbox)

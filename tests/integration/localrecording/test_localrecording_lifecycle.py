@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.argocd_health import health
-from tests.support.harness import SandboxThread
 from tests.support.localrecordings import (
     LRECS,
     NS,
@@ -35,10 +33,8 @@ from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, with_s3=True, operator_env=OPERATOR_ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return OPERATOR_ENV
 
 
 def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(

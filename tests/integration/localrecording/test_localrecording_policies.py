@@ -9,7 +9,6 @@ helpers come from `test_localrecording_lifecycle`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import pytest
 from recording_sandbox.ports import free_port
 from recording_sandbox.runner import Sandbox
 from tests.support.argocd_health import health
-from tests.support.harness import SandboxThread
 from tests.support.localrecordings import (
     LRECS,
     NS,
@@ -49,10 +47,8 @@ POLICY_ENV = {
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, with_s3=True, operator_env=POLICY_ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return POLICY_ENV
 
 
 def count_events(kube: httpx.Client, name: str, reason: str, *, type_: str = "Normal", text: str = "") -> int:

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.support.harness import SandboxThread
 from tests.support.localrecordings import (
     LRECS,
     NS,
@@ -36,10 +35,8 @@ CONFIG_MAPS = f"/api/v1/namespaces/{NS}/configmaps"
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, with_s3=True, operator_env=OPERATOR_ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return OPERATOR_ENV
 
 
 @pytest.fixture(scope="module")

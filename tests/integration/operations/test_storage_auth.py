@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -18,10 +17,8 @@ import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.harness import (
-    TEST_OPERATOR_ENV,
     Cluster,
     Files,
-    SandboxThread,
     recorded_file,
     s3_keys,
 )
@@ -29,14 +26,6 @@ from tests.support.waiting import wait_for
 
 BUCKET = "recordings"
 WRONG_SECRET = "wrong-secret-key-value-1234567890"
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with SandboxThread(
-        tmp_path_factory.mktemp("auth"), with_operator=True, operator_env=TEST_OPERATOR_ENV
-    ) as sb:
-        yield sb
 
 
 @pytest.fixture(scope="module")

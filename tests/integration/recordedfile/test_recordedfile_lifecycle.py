@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from tests.support.harness import (
     Agora,
     Cluster,
     Files,
-    SandboxThread,
     recorded_file,
     recording,
     s3_keys,
@@ -28,9 +26,8 @@ BUCKET = "recordings"
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with SandboxThread(tmp_path_factory.mktemp("rfile"), with_operator=True, operator_env=ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return ENV
 
 
 def _phase(files: Files, name: str) -> str | None:

@@ -8,7 +8,6 @@ the stop is the only report; the Kubernetes API then refuses the RecordedFile cr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +20,6 @@ from tests.support.harness import (
     Agora,
     Cluster,
     Files,
-    SandboxThread,
     recording,
     s3_keys,
 )
@@ -34,9 +32,8 @@ ENV = {**TEST_OPERATOR_ENV, "CLOUDRECORDING_QUERY_INTERVAL": "3600"}
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with SandboxThread(tmp_path_factory.mktemp("publication"), with_operator=True, operator_env=ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return ENV
 
 
 def test_files_reported_only_at_stop_survive_refused_creates(

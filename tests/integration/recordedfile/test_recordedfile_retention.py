@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,6 @@ from tests.support.harness import (
     Agora,
     Cluster,
     Files,
-    SandboxThread,
     recorded_file,
     recording,
     s3_keys,
@@ -31,9 +29,8 @@ APP = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with SandboxThread(tmp_path_factory.mktemp("retention"), with_operator=True, operator_env=ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return ENV
 
 
 def _at(epoch_s: float) -> str:

@@ -6,7 +6,6 @@ of the sandbox's Job controller.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 
 from recording_operator.controllers.recordedfile.handlers import deletion_job_name
 from recording_sandbox.runner import Sandbox
-from tests.support.harness import SandboxThread
 from tests.support.localrecordings import (
     LRECS,
     NS,
@@ -37,19 +35,13 @@ PODS = f"/api/v1/namespaces/{NS}/pods"
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("volume")
-    with SandboxThread(state, with_operator=True, with_s3=False, operator_env=OPERATOR_ENV) as sb:
-        yield sb
+def operator_env() -> dict[str, str]:
+    return OPERATOR_ENV
 
 
-@pytest.fixture
-def source() -> Iterator[SrtSource]:
-    from recording_sandbox.ports import free_port
-
-    src = SrtSource(free_port())
-    yield src
-    src.close()
+@pytest.fixture(scope="module")
+def sandbox_options() -> dict[str, Any]:
+    return {"with_s3": False}
 
 
 def claim_dir(sandbox: Sandbox) -> Path:
