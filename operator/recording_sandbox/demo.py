@@ -32,7 +32,7 @@ from rich.table import Table
 
 from recording_sandbox.runner import Sandbox
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "manifests" / "samples"
 CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"
 CTS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudtranscoders"
