@@ -1,6 +1,6 @@
 """LocalRecording: one recorder Pod (FFmpeg + the recorder agent) capturing a live input into files.
 
-Mirrors the Recordings module of seed 004 (Callaba Engine) in Kubernetes terms. Field names follow
+Mirrors Callaba Engine's Recordings module (https://callaba.io/api-docs/recordings) in Kubernetes terms. Field names follow
 FFmpeg's option names where a field maps to one (`preset`, `crf`, `pixelFormat` = `-pix_fmt`,
 `sampleRate` = `-ar`, `streamid`, `segmentDuration` = `-segment_time`/`-hls_time`). The facts the
 rules rest on were measured on Debian's FFmpeg 5.1 (options: https://ffmpeg.org/ffmpeg-formats.html,
@@ -323,7 +323,7 @@ class Transcoding(Model):
 
 
 class AudioSelection(Model):
-    """Which audio track and which of its channels are recorded (seed 004 `modify_audio`)."""
+    """Which audio track and which of its channels are recorded (Callaba's `modify_audio`)."""
 
     track: int = Field(
         default=0, ge=0, le=63, description="Audio stream index among the input's audio streams."
