@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the recorder and its tests need, installed in one apt-get call when one is missing and
-# we are root: ffmpeg (required), and GStreamer's RTSP server that tests/integration/rtsp_server.py runs
+# we are root: ffmpeg (required), and GStreamer's RTSP server that tests/support/rtsp_server.py runs
 # with /usr/bin/python3 for the rtsp(s) pull tests, which skip without it: python3-gi + GstRtspServer
 # (which pulls -bad), x264enc (-ugly), rtph264pay/rtpopuspay (-good), opusenc (-base), GIO TLS (rtsps).
 SYSTEM_PACKAGES := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \

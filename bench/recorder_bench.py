@@ -1,4 +1,4 @@
-"""`make bench`: the recorder agent + FFmpeg against bare FFmpeg with the same argv (issue 3 §5).
+"""`make bench`: the recorder agent + FFmpeg against bare FFmpeg with the same argv.
 
 Source: a 1080p30 H.264 6 Mb/s (CBR, GOP 2 s) + AAC 128 kb/s clip, encoded once into a temp dir
 and published in real time by `ffmpeg -re -stream_loop -1 -c copy` as an SRT listener on loopback,
@@ -33,7 +33,7 @@ on local disk (`vendor: volume`: the agent's "upload" is a local copy, no networ
    - agent start → first progress with the input already available (informational: it includes
      the Python start-up), and the same for bare FFmpeg (spawn → first progress block) as the floor.
 
-Targets (issue 3): the agent adds ≤ 5 % CPU, input available → first progress ≤ 2 s, agent RSS
+Targets (the recorder's performance budget): the agent adds ≤ 5 % CPU, input available → first progress ≤ 2 s, agent RSS
 ≤ 60 MB. A missed target is reported (MISS) and does not fail the bench; the exit code is 1 only
 when the recording broke (an agent or FFmpeg died, restarted, or produced no files).
 
@@ -64,10 +64,12 @@ from typing import Any
 import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.integration.recorder_support: the agent launch helpers
+from recording_sandbox.ports import free_port
 
-from tests.integration.recorder_support import AGENT, Agent, free_port, write_config  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support.recorder: the agent launch helpers
+
+from tests.support.recorder import AGENT, Agent, write_config  # noqa: E402
 
 from recording_operator.api.agent import (  # noqa: E402
     ENV_VOLUME_DIR,

@@ -8,10 +8,10 @@
 | `AGORA_RETRY_SCALE` | `1` | multiplier on Agora's documented in-call retry delays (tests use a small one) |
 | `CLOUDRECORDING_QUERY_INTERVAL` | `60` | seconds between `query` calls per active session |
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
-| `RECORDING_NOT_FOUND_CONFIRM` | `5` | seconds before re-querying a 404 (Agora HA migration, §1.2) |
+| `RECORDING_NOT_FOUND_CONFIRM` | `5` | seconds before re-querying a 404 (Agora HA migration, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
 | `RECORDING_SECRET_CACHE_TTL` | `10` | seconds a Secret read is reused (many resources share one Secret) |
-| `CLOUDTRANSCODER_QUERY_INTERVAL` | `120` | seconds between `query` calls per transcoder task (Agora: about every 2 min, §2.10) |
+| `CLOUDTRANSCODER_QUERY_INTERVAL` | `120` | seconds between `query` calls per transcoder task (Agora: about every 2 min, https://docs.agora.io/en/cloud-transcoding/overview/quota-limits) |
 | `CLOUDTRANSCODER_TICK` | `10` | seconds between transcoder timer ticks (query when due, `maxDuration`, restarts) |
 | `METRICS_PORT` | `8080` | port of the Prometheus endpoint `/metrics` on all addresses; `0` turns it off |
 | `STORAGE_S3_ENDPOINT` | (AWS) | endpoint for `vendor: s3` objects whose location names none (VPC/FIPS endpoint; the sandbox's S3) |

@@ -400,7 +400,7 @@ async def _localrecording_scenario(sandbox: Sandbox, kube: httpx.AsyncClient, st
 
     from recording_operator.api.v1alpha1.common import StorageSpec
     from recording_operator.storage import StorageCredentials, Store
-    from recording_sandbox.s3 import free_port
+    from recording_sandbox.ports import free_port
 
     docs = list(yaml.safe_load_all((SAMPLES / "localrecording-srt.yaml").read_text()))
     secret, lrec = docs

@@ -1,24 +1,17 @@
-"""moto's S3 server as its own process: the sandbox's object storage (dependency-notes.md: the
-in-process ThreadedMotoServer hung OpenDAL's blocking calls, the separate server works).
+"""moto's S3 server as its own process: the sandbox's object storage (measured with
+moto 5.2.5: the in-process ThreadedMotoServer hung OpenDAL's blocking calls, the separate server works).
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+from recording_sandbox.ports import free_port
 
 
 class S3Server:
@@ -41,7 +34,7 @@ class S3Server:
             TimeoutError: it did not answer within `timeout_s`.
             RuntimeError: the process exited.
         """
-        port = free_port(self.host)
+        port = free_port(host=self.host)
         moto = Path(sys.executable).parent / "moto_server"
         with self.log_path.open("ab") as log:
             # Popen only forks: it does not wait for the child, so it does not block the loop.

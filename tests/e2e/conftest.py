@@ -20,7 +20,7 @@ import kubernetes
 import pytest
 
 from recording_sandbox.agora import AgoraEmulator
-from tests.integration.harness import TEST_OPERATOR_ENV, SandboxThread
+from tests.support.harness import TEST_OPERATOR_ENV, SandboxThread
 
 
 @dataclass

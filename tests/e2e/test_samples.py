@@ -5,7 +5,6 @@ Runs against the sandbox in `make test` and against kind in `make e2e-kind` (E2E
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,8 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from tests.e2e.conftest import Environment
-from tests.integration.harness import ROOT
+from tests.support.harness import ROOT
+from tests.support.waiting import wait_for
 
 GROUP, VERSION, PLURAL = "recording.mediaops.io", "v1alpha1", "cloudrecordings"
 SAMPLES = ROOT / "manifests" / "samples"
@@ -24,14 +24,8 @@ TIMEOUT_S = 120.0
 
 
 def eventually(predicate: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + TIMEOUT_S
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+    """`wait_for` with the patience a kind cluster needs."""
+    return wait_for(predicate, timeout=TIMEOUT_S, interval=0.5, what=what)
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:

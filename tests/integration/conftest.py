@@ -1,4 +1,4 @@
-"""Fixtures: one sandbox with the real operator per test module (see harness.py)."""
+"""Fixtures: one sandbox with the real operator per test module (see tests/support/harness.py)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,42 @@ from typing import Any
 import httpx
 import pytest
 
+from recording_sandbox.ports import free_port
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
-from tests.integration.localrecordings import SrtSource, kube_client
-from tests.integration.recorder_support import free_port
+from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, Files, SandboxThread, s3_client
+from tests.support.localrecordings import SrtSource, kube_client
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def operator_env() -> dict[str, str]:
+    """The operator's environment in `sandbox` (a folder's conftest.py may override it)."""
+    return TEST_OPERATOR_ENV
+
+
+@pytest.fixture(scope="module")
+def sandbox_options() -> dict[str, Any]:
+    """Further `Sandbox` options of `sandbox`, e.g. `{"with_s3": False}` (a module may override it)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def sandbox(
+    tmp_path_factory: pytest.TempPathFactory, operator_env: dict[str, str], sandbox_options: dict[str, Any]
+) -> Iterator[Sandbox]:
+    """The sandbox with the real operator, one per test module."""
     state = tmp_path_factory.mktemp("sandbox")
-    with SandboxThread(state, with_operator=True, operator_env=TEST_OPERATOR_ENV) as sb:
+    with SandboxThread(state, with_operator=True, operator_env=operator_env, **sandbox_options) as sb:
         yield sb
 
 
 @pytest.fixture(scope="module")
 def cluster(sandbox: Sandbox) -> Cluster:
-    c = Cluster(sandbox.endpoints["kubernetes"])
-    c.apply_secrets()
-    return c
+    return Cluster.of(sandbox)
 
 
 @pytest.fixture(scope="module")
 def agora(sandbox: Sandbox) -> Agora:
-    return Agora(sandbox.endpoints["agora"])
+    return Agora.of(sandbox)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Agora Cloud Recording emulator: a real aiohttp server over a pure state machine (provider-contracts.md §1.13)."""
+"""Agora Cloud Recording emulator: a real aiohttp server over a pure state machine modelling
+the Agora Cloud Recording REST API (https://docs.agora.io/en/cloud-recording/rest-api/overview)."""
 
 from recording_sandbox.agora.clock import Clock, ManualClock, SystemClock
 from recording_sandbox.agora.server import ENDPOINTS, AgoraEmulator, Fault

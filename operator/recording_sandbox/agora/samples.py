@@ -1,4 +1,4 @@
-"""Valid sample request bodies for the Agora emulator (tests, demos); shapes per provider-contracts.md §1.4."""
+"""Valid sample request bodies for the Agora emulator (tests, demos); shapes per https://docs.agora.io/en/cloud-recording/rest-api/start."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 
 def sample_storage_config(prefix: list[str] | None = None) -> dict[str, Any]:
-    """A valid S3-compatible (vendor 11) ``storageConfig`` pointing at a local endpoint (§1.4)."""
+    """A valid S3-compatible (vendor 11) ``storageConfig`` pointing at a local endpoint (https://docs.agora.io/en/cloud-recording/rest-api/start)."""
     return {
         "vendor": 11,
         "region": 0,
@@ -23,7 +23,7 @@ def sample_start_request(mode: str, *, mp4: bool = True, max_idle_s: int = 30) -
 
     Args:
         mode: the recording mode.
-        mp4: ask for ``avFileType: ["hls", "mp4"]`` in mix and web modes (§1.4).
+        mp4: ask for ``avFileType: ["hls", "mp4"]`` in mix and web modes (https://docs.agora.io/en/cloud-recording/rest-api/start).
         max_idle_s: ``recordingConfig.maxIdleTime`` in seconds (individual/mix).
     """
     request: dict[str, Any] = {"storageConfig": sample_storage_config()}

@@ -1,14 +1,16 @@
 """The Agora Cloud Recording emulator's HTTP server (aiohttp), over :class:`~.state.AgoraState`.
 
-Provider API (base path ``/v1/apps/{appid}/cloud_recording``, provider-contracts.md §1.1-§1.8):
+Provider API (base path ``/v1/apps/{appid}/cloud_recording``, the `acquire` to `stop` pages under
+https://docs.agora.io/en/cloud-recording/rest-api/):
 ``POST acquire``, ``POST …/mode/{mode}/start``, ``GET …/sid/{sid}/mode/{mode}/query``,
 ``POST …/update``, ``POST …/updateLayout``, ``POST …/stop``.
 
-Gateway behaviour (§1.9 body form 1): unknown route or wrong method → 404
+Gateway behaviour (the gateway's `{"message"}` body of
+https://docs.agora.io/en/cloud-recording/rest-api/status-codes): unknown route or wrong method → 404
 ``{"message": "no Route matched with those values"}``; missing Basic auth → 401
 ``{"message": "Unauthorized"}``; wrong credentials → 401
 ``{"message": "Invalid authentication credentials"}``; more than ``qps_limit`` requests in the
-last second for one App ID → 429 ``{"message": "API rate limit exceeded"}`` (§1.1).
+last second for one App ID → 429 ``{"message": "API rate limit exceeded"}`` (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 
 Control and introspection (no auth, JSON), under ``/_emulator/``:
 
@@ -115,12 +117,12 @@ def _json(status: int, body: Any) -> web.Response:
 
 
 class AgoraEmulator:
-    """A real HTTP server emulating Agora Cloud Recording (provider-contracts.md §1.13).
+    """A real HTTP server emulating Agora Cloud Recording (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 
     Args:
-        customer_id: expected Basic-auth user (§1.1).
-        customer_secret: expected Basic-auth password (§1.1).
-        qps_limit: requests per second per App ID before 429 (§1.1: 10 upstream); ``None`` = no limit.
+        customer_id: expected Basic-auth user (https://docs.agora.io/en/cloud-recording/rest-api/overview).
+        customer_secret: expected Basic-auth password (https://docs.agora.io/en/cloud-recording/rest-api/overview).
+        qps_limit: requests per second per App ID before 429 (https://docs.agora.io/en/cloud-recording/rest-api/overview: 10 upstream); ``None`` = no limit.
         clock: time source of the state machine (default :class:`SystemClock`).
         status_step_s: seconds per status step (0→5, 6→8).
         tick_s: period of the background task applying due transitions (idle, expiry).
@@ -147,7 +149,7 @@ class AgoraEmulator:
         self.qps_limit = qps_limit
         self.clock: Clock = clock or SystemClock()
         self.state = AgoraState(clock=self.clock, status_step_s=status_step_s)
-        #: Cloud Transcoder (§2.13), same auth, faults, log, clock and channels (sandbox/agora/transcoder.py).
+        #: Cloud Transcoder (https://docs.agora.io/en/cloud-transcoding/rest-api/create), same auth, faults, log, clock and channels (sandbox/agora/transcoder.py).
         self.transcoder = TranscoderApi(self, status_step_s=status_step_s)
         self.tick_s = tick_s
         #: Writes the files query/stop report into the task's storage when reachable (uploads.py).
@@ -328,7 +330,7 @@ class AgoraEmulator:
         return "unknown", None
 
     def _check_auth(self, header: str | None) -> str | None:
-        """``None`` when the Basic credentials match, else the gateway's 401 message (§1.9)."""
+        """``None`` when the Basic credentials match, else the gateway's 401 message (https://docs.agora.io/en/cloud-recording/rest-api/status-codes)."""
         if not header:
             return "Unauthorized"
         scheme, _, token = header.partition(" ")
@@ -346,7 +348,7 @@ class AgoraEmulator:
         return None if ok else "Invalid authentication credentials"
 
     def _rate_limited(self, app_id: str) -> bool:
-        """Sliding 1 s window per App ID, in real (monotonic) time (§1.1: 10 QPS upstream)."""
+        """Sliding 1 s window per App ID, in real (monotonic) time (https://docs.agora.io/en/cloud-recording/rest-api/overview: 10 QPS upstream)."""
         if self.qps_limit is None:
             return False
         now = time.monotonic()

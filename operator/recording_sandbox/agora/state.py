@@ -1,4 +1,4 @@
-"""The Agora Cloud Recording emulator's state machine (provider-contracts.md §1.13). No HTTP.
+"""The Agora Cloud Recording emulator's state machine (https://docs.agora.io/en/cloud-recording/rest-api/overview). No HTTP.
 
 Everything time-dependent reads the injected :class:`~.clock.Clock` and is evaluated lazily: each
 public method first calls :meth:`AgoraState.advance`, which applies every transition due by
@@ -6,19 +6,20 @@ public method first calls :meth:`AgoraState.advance`, which applies every transi
 ``maxRecordingHour``, ``resourceExpiredHour`` expiry, removal after exit). Advancing the clock by
 hours therefore needs no waiting and gives the same result as living through them.
 
-Modelled rules (sources are sections of provider-contracts.md):
+Modelled rules (each with the Agora page that states it):
 
 - resourceId valid 300 s after ``acquire`` (433), one start per resourceId (201/7 echoing ``cname``,
   ``uid``, ``resourceId`` and ``sid: ""``), appid/cname/uid mismatch (432), unknown resourceId
-  (1001), sid/resourceId or appid mismatch (1003): §1.2.
-- same appid+cname+uid active → 400/53 "task conflict": §1.2.
-- status 0→1→2→3→4→5, one step per ``status_step_s``; on exit 6→7→8, then removal: §1.10, §1.13.
+  (1001), sid/resourceId or appid mismatch (1003): https://docs.agora.io/en/cloud-recording/rest-api/status-codes.
+- same appid+cname+uid active → 400/53 "task conflict": https://docs.agora.io/en/cloud-recording/rest-api/status-codes.
+- status 0→1→2→3→4→5, one step per ``status_step_s``; on exit 6→7→8, then removal: https://docs.agora.io/en/cloud-recording/rest-api/query (`serverResponse.status`).
 - idle exit after ``maxIdleTime`` (default 30 s) with no users in the emulated channel
-  (individual/mix): §1.2. Web mode ends after ``maxRecordingHour``: §1.2.
-- ``resourceExpiredHour`` (default 72) counted from the sid's issue; afterwards 404: §1.2.
-- query/update/updateLayout/stop on an unknown or ended sid → 404 "failed to find worker": §1.5.
-- stop while exiting → 400/49; stop when no user was ever in the channel → 206/435: §1.8.
-- file names per §1.11, ``fileListMode`` and ``serverResponse`` shapes per §1.5 and §1.8.
+  (individual/mix): https://docs.agora.io/en/cloud-recording/rest-api/start (`maxIdleTime`). Web mode ends after ``maxRecordingHour``:
+  https://docs.agora.io/en/cloud-recording/rest-api/start.
+- ``resourceExpiredHour`` (default 72) counted from the sid's issue; afterwards 404: https://docs.agora.io/en/cloud-recording/rest-api/acquire.
+- query/update/updateLayout/stop on an unknown or ended sid → 404 "failed to find worker": https://docs.agora.io/en/cloud-recording/rest-api/query.
+- stop while exiting → 400/49; stop when no user was ever in the channel → 206/435: https://docs.agora.io/en/cloud-recording/rest-api/stop.
+- file names per https://docs.agora.io/en/cloud-recording/develop/manage-files, ``fileListMode`` and ``serverResponse`` shapes per https://docs.agora.io/en/cloud-recording/rest-api/query and https://docs.agora.io/en/cloud-recording/rest-api/stop.
 
 Emulator choices where the sources are silent (UNCONFIRMED upstream): ``update``/``updateLayout``
 on an exiting task answer 404; after an explicit ``stop`` the task is invisible to ``query`` (404)
@@ -49,20 +50,20 @@ from recording_sandbox.agora.validation import (
 )
 
 RESOURCE_TTL_S = 300.0
-"""§1.2: a resourceId is valid for 5 minutes."""
+"""https://docs.agora.io/en/cloud-recording/rest-api/acquire: a resourceId is valid for 5 minutes."""
 RESOURCE_RETAIN_S = 3600.0
 """How long a resourceId is remembered (for 433 / 201/7 answers) before it is forgotten (1001)."""
 DEFAULT_MAX_IDLE_S = 30
-"""§1.2: ``maxIdleTime`` default."""
+"""https://docs.agora.io/en/cloud-recording/rest-api/start: ``maxIdleTime`` default."""
 DEFAULT_RESOURCE_EXPIRED_HOUR = 72
-"""§0, §1.3: ``resourceExpiredHour`` default."""
+"""https://docs.agora.io/en/cloud-recording/rest-api/acquire: ``resourceExpiredHour`` default (72, not the 24 of request examples)."""
 MIX_MP4_SEGMENT_S = 2 * 3600.0
-"""§1.11: a new mix MP4 about every 2 h (REST page; the file-management page says 3 h)."""
+"""https://docs.agora.io/en/cloud-recording/develop/manage-files: a new mix MP4 about every 2 h (REST page; the file-management page says 3 h)."""
 MAX_LISTED_SNAPSHOTS = 100
 
 
 class ServiceError(Exception):
-    """An Agora service-level failure: HTTP ``http_status`` with body ``{"code", "reason", ...extra}`` (§1.9)."""
+    """An Agora service-level failure: HTTP ``http_status`` with body ``{"code", "reason", ...extra}`` (https://docs.agora.io/en/cloud-recording/rest-api/status-codes)."""
 
     def __init__(
         self, http_status: int, code: int, reason: str, extra: Mapping[str, Any] | None = None
@@ -89,7 +90,7 @@ def _invalid(problems: Iterable[str]) -> ServiceError:
 
 @dataclass
 class Resource:
-    """An acquired resource (§1.13 ``resources[resourceId]``); times in Unix seconds."""
+    """An acquired resource (keyed by ``resourceId``); times in Unix seconds."""
 
     resource_id: str
     app_id: str
@@ -118,7 +119,7 @@ class Channel:
 
 @dataclass
 class Task:
-    """A recording session (§1.13 ``tasks[sid]``); times in Unix seconds."""
+    """A recording session (keyed by ``sid``); times in Unix seconds."""
 
     sid: str
     resource_id: str
@@ -157,26 +158,26 @@ class Task:
 
     @property
     def av_file_types(self) -> list[str]:
-        """``recordingFileConfig.avFileType`` (default ``["hls"]``, §1.4)."""
+        """``recordingFileConfig.avFileType`` (default ``["hls"]``, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
         rfc = self.client_request.get("recordingFileConfig") or {}
         types = rfc.get("avFileType") if isinstance(rfc, Mapping) else None
         return list(types) if isinstance(types, list) else ["hls"]
 
     @property
     def screenshots(self) -> bool:
-        """Individual mode with ``snapshotConfig`` (changes the serverResponse shape, §1.5)."""
+        """Individual mode with ``snapshotConfig`` (changes the serverResponse shape, https://docs.agora.io/en/cloud-recording/rest-api/query)."""
         return self.mode == "individual" and isinstance(self.client_request.get("snapshotConfig"), Mapping)
 
     @property
     def prefix(self) -> str:
-        """``fileNamePrefix`` as a path (``"a/b/"``) or ``""`` (§1.4)."""
+        """``fileNamePrefix`` as a path (``"a/b/"``) or ``""`` (https://docs.agora.io/en/cloud-recording/rest-api/start)."""
         storage = self.client_request.get("storageConfig") or {}
         parts = storage.get("fileNamePrefix") or []
         return "".join(f"{p}/" for p in parts)
 
 
 def _utc_stamp(t: float) -> str:
-    """``YYYYMMDDhhmmssSSS`` in UTC (§1.11)."""
+    """``YYYYMMDDhhmmssSSS`` in UTC (https://docs.agora.io/en/cloud-recording/develop/manage-files)."""
     dt = datetime.fromtimestamp(t, tz=UTC)
     return dt.strftime("%Y%m%d%H%M%S") + f"{dt.microsecond // 1000:03d}"
 
@@ -186,14 +187,14 @@ def _ms(t: float) -> int:
 
 
 class AgoraState:
-    """The emulator's whole state, over an injectable clock (provider-contracts.md §1.13).
+    """The emulator's whole state, over an injectable clock (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 
     Args:
         clock: time source (default :class:`SystemClock`).
         status_step_s: seconds per status step (0→5 on start, 6→8 on exit).
         history_size: how many ended tasks :meth:`tasks_snapshot` keeps.
         max_workers_per_app: concurrent tasks per App ID before ``acquire`` answers
-            400/406 ``vendor_over_load`` (§1.1: 50 by default upstream); ``None`` = unlimited.
+            400/406 ``vendor_over_load`` (https://docs.agora.io/en/cloud-recording/rest-api/overview: 50 by default upstream); ``None`` = unlimited.
 
     Endpoint methods return ``(http_status, body)`` and raise :class:`ServiceError` for
     service-level failures.
@@ -275,7 +276,7 @@ class AgoraState:
         self.history.append(self._task_view(task, at))
 
     def status_of(self, task: Task, now: float | None = None) -> int:
-        """``serverResponse.status`` at ``now`` (§1.10): 0..5 while starting/running, 6..8 exiting."""
+        """``serverResponse.status`` at ``now`` (https://docs.agora.io/en/cloud-recording/rest-api/query): 0..5 while starting/running, 6..8 exiting."""
         t = self.now() if now is None else now
         step = self.status_step_s
         if task.exit_at is not None and t >= task.exit_at:
@@ -295,7 +296,7 @@ class AgoraState:
         """Replace the emulated channel's users (strings); returns them sorted.
 
         A channel that ever had a user counts as having produced media (no 435 on stop, files
-        appear). An empty channel starts the idle countdown of every task in it (§1.2).
+        appear). An empty channel starts the idle countdown of every task in it (`maxIdleTime`, https://docs.agora.io/en/cloud-recording/rest-api/start).
         """
         self.advance()
         now = self.now()
@@ -316,7 +317,7 @@ class AgoraState:
     # -- endpoints -----------------------------------------------------------------------------
 
     def acquire(self, app_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """``acquire`` (§1.3): 200 ``{cname, uid, resourceId}``.
+        """``acquire`` (https://docs.agora.io/en/cloud-recording/rest-api/acquire): 200 ``{cname, uid, resourceId}``.
 
         Raises:
             ServiceError: 400/2 invalid body, 400/401 ``invalid_channel_name`` (non-web scene),
@@ -352,9 +353,9 @@ class AgoraState:
     def start(
         self, app_id: str, resource_id: str, mode: str, body: Mapping[str, Any]
     ) -> tuple[int, dict[str, Any]]:
-        """``start`` (§1.4): 200 ``{cname, uid, resourceId, sid}``.
+        """``start`` (https://docs.agora.io/en/cloud-recording/rest-api/start): 200 ``{cname, uid, resourceId, sid}``.
 
-        Checks in §1.13 order: 1001 unknown resourceId, 432 appid/cname/uid mismatch, 433 expired,
+        Checks in this order (the code the Agora status-code table gives for each): 1001 unknown resourceId, 432 appid/cname/uid mismatch, 433 expired,
         201/7 already used, 400/53 task conflict, 400/2 validation (incl. acquire
         ``startParameter`` disagreement).
         """
@@ -440,7 +441,7 @@ class AgoraState:
         return task
 
     def query(self, app_id: str, resource_id: str, sid: str, mode: str) -> tuple[int, dict[str, Any]]:
-        """``query`` (§1.5): 200 ``{cname, uid, resourceId, sid, serverResponse}``.
+        """``query`` (https://docs.agora.io/en/cloud-recording/rest-api/query): 200 ``{cname, uid, resourceId, sid, serverResponse}``.
 
         Raises:
             ServiceError: 404 unknown/ended/stopped, 1003 mismatch, 400/2 mode mismatch.
@@ -454,7 +455,7 @@ class AgoraState:
     def update(
         self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any]
     ) -> tuple[int, dict[str, Any]]:
-        """``update`` (§1.6): ``streamSubscribe``, ``webRecordingConfig``, ``rtmpPublishConfig``,
+        """``update`` (https://docs.agora.io/en/cloud-recording/rest-api/update): ``streamSubscribe``, ``webRecordingConfig``, ``rtmpPublishConfig``,
         ``storageConfig``. 200 ``{cname, uid, resourceId, sid}``.
         """
         self.advance()
@@ -492,7 +493,7 @@ class AgoraState:
     def update_layout(
         self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any]
     ) -> tuple[int, dict[str, Any]]:
-        """``updateLayout`` (§1.7): mix only (else 400/2); a full overwrite of the layout."""
+        """``updateLayout`` (https://docs.agora.io/en/cloud-recording/rest-api/update-layout): mix only (else 400/2); a full overwrite of the layout."""
         self.advance()
         if mode != "mix":
             raise _invalid([f"updateLayout is supported in mix mode only (got {mode!r})"])
@@ -511,7 +512,7 @@ class AgoraState:
     def stop(
         self, app_id: str, resource_id: str, sid: str, mode: str, body: Mapping[str, Any]
     ) -> tuple[int, dict[str, Any]]:
-        """``stop`` (§1.8): 200 with ``uploadingStatus: "uploaded"`` and the file list.
+        """``stop`` (https://docs.agora.io/en/cloud-recording/rest-api/stop): 200 with ``uploadingStatus: "uploaded"`` and the file list.
 
         Raises:
             ServiceError: 400/49 while exiting, 206/435 when nothing was ever recorded (the task
@@ -561,7 +562,7 @@ class AgoraState:
         return subs.get(f"subscribe{other}Uids") is None
 
     def files(self, task: Task, now: float | None = None) -> list[dict[str, Any]]:
-        """The task's files at ``now`` as Agora ``fileList`` json entries (§1.5, §1.11).
+        """The task's files at ``now`` as Agora ``fileList`` json entries (https://docs.agora.io/en/cloud-recording/rest-api/query, https://docs.agora.io/en/cloud-recording/develop/manage-files).
 
         ``fileName`` includes the ``fileNamePrefix`` path; ``sliceStartTime`` is Unix ms.
         """

@@ -1,4 +1,4 @@
-"""The Agora Cloud Transcoder emulator (provider-contracts.md §2.13): a state machine and its routes.
+"""The Agora Cloud Transcoder emulator (https://docs.agora.io/en/cloud-transcoding/rest-api/create): a state machine and its routes.
 
 Served by :class:`~.server.AgoraEmulator` next to Cloud Recording, with the same Basic auth, rate
 limit, faults, request log, clock and emulated channels. Provider API (base path
@@ -11,25 +11,25 @@ request log:
 - ``updateTask``    PATCH ``/tasks/{taskId}?builderToken=&sequenceId=&updateMask=`` → 200, empty body
 - ``deleteTask``    DELETE ``/tasks/{taskId}?builderToken=`` → task object (``STOPPED``)
 
-Errors are ``{"message"}`` with the §2.9 status. Control API: ``GET /_emulator/transcoder/tasks``
+Errors are ``{"message"}`` with the https://docs.agora.io/en/cloud-transcoding/reference/status-codes status. Control API: ``GET /_emulator/transcoder/tasks``
 → ``{"tasks": [{taskId, instanceId, appId, channel, status, serviceStatus, sequenceId, updates,
 staleUpdates, stopped, stopReason, createTs, builderToken, config}]}`` (ended tasks first, bounded).
 
 Modelled rules:
 
 - builder tokens are valid 300 s for ``create`` and bound to the one task they create; a bound
-  token keeps working for that task's query/update/delete and no other (§2.2);
-- one live task per appId + instanceId: another create answers 409 (§2.3);
-- create with a token already bound to a live task answers **201** with that task (§2.9 "task
+  token keeps working for that task's query/update/delete and no other (https://docs.agora.io/en/cloud-transcoding/rest-api/acquire);
+- one live task per appId + instanceId: another create answers 409 (https://docs.agora.io/en/cloud-transcoding/rest-api/create);
+- create with a token already bound to a live task answers **201** with that task (https://docs.agora.io/en/cloud-transcoding/reference/status-codes "task
   already running for this builderToken"), so a client whose create answer was lost can adopt it;
 - status ``IDLE → PREPARED → STARTING → CREATED → STARTED → IN_PROGRESS``, one step per
-  ``status_step_s`` (§2.8), with the matching service status;
-- update needs ``updateMask=services.cloudTranscoder.config`` and a whole valid config (§2.5);
+  ``status_step_s`` (https://docs.agora.io/en/cloud-transcoding/rest-api/query), with the matching service status;
+- update needs ``updateMask=services.cloudTranscoder.config`` and a whole valid config (https://docs.agora.io/en/cloud-transcoding/rest-api/update);
 - the task is destroyed once no input user (an ``rtcUid`` of its RTC inputs; uid 0: anyone) has been
-  in the emulated input channel for ``idleTimeout`` s (default 300, §2.7); afterwards 404 (§2.4);
-- delete answers 200 with ``STOPPED``/``serviceCompleted``; later calls answer 404 (§2.6).
+  in the emulated input channel for ``idleTimeout`` s (default 300, https://docs.agora.io/en/cloud-transcoding/rest-api/create); afterwards 404 (https://docs.agora.io/en/cloud-transcoding/rest-api/query);
+- delete answers 200 with ``STOPPED``/``serviceCompleted``; later calls answer 404 (https://docs.agora.io/en/cloud-transcoding/rest-api/destroy).
 
-Emulator choices where §2 is silent (UNCONFIRMED upstream):
+Emulator choices where Agora's Cloud Transcoder documentation is silent (not confirmed upstream):
 
 - **stale sequenceId**: an update whose ``sequenceId`` is not strictly larger than the last one
   applied (a create counts as 0) answers 200 with an empty body and changes nothing, as the server
@@ -60,9 +60,9 @@ if TYPE_CHECKING:
 
 ENDPOINTS: Final = ("builderTokens", "createTask", "queryTask", "updateTask", "deleteTask")
 BUILDER_TOKEN_TTL_S: Final = 300.0
-"""§2.2: a builderToken is valid for 5 min."""
+"""https://docs.agora.io/en/cloud-transcoding/rest-api/acquire: a builderToken is valid for 5 min."""
 DEFAULT_IDLE_TIMEOUT_S: Final = 300
-"""§2.7: ``idleTimeout`` default."""
+"""https://docs.agora.io/en/cloud-transcoding/rest-api/create: ``idleTimeout`` default."""
 UPDATE_MASK: Final = "services.cloudTranscoder.config"
 STATUS_WALK: Final = ("IDLE", "PREPARED", "STARTING", "CREATED", "STARTED", "IN_PROGRESS")
 SERVICE_STATUS: Final = {
@@ -78,7 +78,7 @@ _BASE = "/v1/projects/{app}/rtsc/cloud-transcoder"
 
 
 class TranscoderError(Exception):
-    """A failure answered with HTTP ``http_status`` and ``{"message": message}`` (§2.1, §2.9)."""
+    """A failure answered with HTTP ``http_status`` and ``{"message": message}`` (https://docs.agora.io/en/cloud-transcoding/get-started/rest-quickstart, https://docs.agora.io/en/cloud-transcoding/reference/status-codes)."""
 
     def __init__(self, http_status: int, message: str) -> None:
         super().__init__(f"{http_status}: {message}")
@@ -88,7 +88,7 @@ class TranscoderError(Exception):
 
 @dataclass
 class BuilderTokenRecord:
-    """An acquired builderToken (§2.13 ``tokens[tokenName]``); times in Unix s."""
+    """An acquired builderToken (keyed by ``tokenName``); times in Unix s."""
 
     name: str
     app_id: str
@@ -98,13 +98,13 @@ class BuilderTokenRecord:
 
     @property
     def expires_at(self) -> float:
-        """End of the create window (§2.2: 5 min)."""
+        """End of the create window (https://docs.agora.io/en/cloud-transcoding/rest-api/acquire: 5 min)."""
         return self.created_at + BUILDER_TOKEN_TTL_S
 
 
 @dataclass
 class TranscoderTask:
-    """A transcoder task (§2.13 ``tasks[taskId]``); times in Unix s."""
+    """A transcoder task (keyed by ``taskId``); times in Unix s."""
 
     task_id: str
     app_id: str
@@ -121,7 +121,7 @@ class TranscoderTask:
 
     @property
     def idle_timeout(self) -> float:
-        """``idleTimeout`` in s (default 300, §2.7)."""
+        """``idleTimeout`` in s (default 300, https://docs.agora.io/en/cloud-transcoding/rest-api/create)."""
         value = self.config.get("idleTimeout", DEFAULT_IDLE_TIMEOUT_S)
         return float(value)
 
@@ -164,7 +164,7 @@ class TranscoderState:
         self.status_step_s = status_step_s
         self.max_tokens = max_tokens
         self.tokens: collections.OrderedDict[str, BuilderTokenRecord] = collections.OrderedDict()
-        #: builderToken → the live task it drives (kept as long as the task lives, §2.2).
+        #: builderToken → the live task it drives (kept as long as the task lives, https://docs.agora.io/en/cloud-transcoding/rest-api/acquire).
         self.bound: dict[str, str] = {}
         self.tasks: dict[str, TranscoderTask] = {}
         self.by_instance: dict[tuple[str, str], str] = {}
@@ -206,7 +206,7 @@ class TranscoderState:
         self.history.append(self._view(task))
 
     def status_of(self, task: TranscoderTask) -> str:
-        """Task status (§2.8) at the clock's time."""
+        """Task status (https://docs.agora.io/en/cloud-transcoding/rest-api/query) at the clock's time."""
         if task.ended_at is not None:
             return "STOPPED"
         if self.status_step_s <= 0:
@@ -217,7 +217,7 @@ class TranscoderState:
     # -- endpoints -----------------------------------------------------------------------------
 
     def acquire(self, app_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """``builderTokens`` (§2.2): 200 ``{tokenName, createTs, instanceId}``.
+        """``builderTokens`` (https://docs.agora.io/en/cloud-transcoding/rest-api/acquire): 200 ``{tokenName, createTs, instanceId}``.
 
         Raises:
             TranscoderError: 400 bad instanceId or an invalid ``services`` config.
@@ -236,7 +236,7 @@ class TranscoderState:
         return 200, {"tokenName": name, "createTs": int(now), "instanceId": instance_id}
 
     def create(self, app_id: str, token_name: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """``createTask`` (§2.3): 200 with the task object; 201 when this token's task already runs.
+        """``createTask`` (https://docs.agora.io/en/cloud-transcoding/rest-api/create): 200 with the task object; 201 when this token's task already runs.
 
         Raises:
             TranscoderError: 400 unknown/expired token or invalid config, 409 instanceId in use.
@@ -280,7 +280,7 @@ class TranscoderState:
         return task
 
     def query(self, app_id: str, task_id: str, token_name: str) -> tuple[int, dict[str, Any]]:
-        """``queryTask`` (§2.4): 200 with the task object.
+        """``queryTask`` (https://docs.agora.io/en/cloud-transcoding/rest-api/query): 200 with the task object.
 
         Raises:
             TranscoderError: 404 unknown, deleted or destroyed after idleTimeout; 400 wrong token.
@@ -291,7 +291,7 @@ class TranscoderState:
     def update(
         self, app_id: str, task_id: str, token_name: str, query: Mapping[str, str], body: Mapping[str, Any]
     ) -> tuple[int, dict[str, Any] | None]:
-        """``updateTask`` (§2.5): 200 with no body; a stale sequenceId is accepted and ignored.
+        """``updateTask`` (https://docs.agora.io/en/cloud-transcoding/rest-api/update): 200 with no body; a stale sequenceId is accepted and ignored.
 
         Raises:
             TranscoderError: 404 task gone, 400 wrong token, bad ``sequenceId``/``updateMask`` or config.
@@ -316,7 +316,7 @@ class TranscoderState:
         return 200, None
 
     def delete(self, app_id: str, task_id: str, token_name: str) -> tuple[int, dict[str, Any]]:
-        """``deleteTask`` (§2.6): 200 with ``STOPPED``; the task is gone afterwards.
+        """``deleteTask`` (https://docs.agora.io/en/cloud-transcoding/rest-api/destroy): 200 with ``STOPPED``; the task is gone afterwards.
 
         Raises:
             TranscoderError: 404 unknown or already gone, 400 wrong token.

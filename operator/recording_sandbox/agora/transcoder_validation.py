@@ -1,4 +1,5 @@
-"""Shape and range checks of a Cloud Transcoder config, as the emulator enforces them (§2.3, §2.7).
+"""Shape and range checks of a Cloud Transcoder config, as the emulator enforces them (the
+`transcoder` parameters and output rules of https://docs.agora.io/en/cloud-transcoding/rest-api/create).
 
 Each function returns a list of problems (empty = valid); the emulator answers 400 ``{"message"}``
 with them joined.
@@ -87,7 +88,8 @@ def _region(node: Any, where: str, z_min: int, problems: list[str]) -> None:
 
 
 def validate_transcoder(config: Any) -> list[str]:
-    """Problems of ``services.cloudTranscoder.config.transcoder`` (§2.7 table, §2.3 output rules)."""
+    """Problems of ``services.cloudTranscoder.config.transcoder`` (parameter table and
+    output rules of https://docs.agora.io/en/cloud-transcoding/rest-api/create)."""
     problems: list[str] = []
     if not isinstance(config, Mapping):
         return ["config.transcoder is required and must be an object"]
@@ -185,7 +187,7 @@ def validate_transcoder(config: Any) -> list[str]:
 
 
 def transcoder_of(body: Any) -> tuple[Any, list[str]]:
-    """``(config.transcoder, problems)`` of a create/update/builderTokens body's ``services`` (§2.3)."""
+    """``(config.transcoder, problems)`` of a create/update/builderTokens body's ``services`` (https://docs.agora.io/en/cloud-transcoding/rest-api/create)."""
     if not isinstance(body, Mapping):
         return None, ["body must be a JSON object"]
     services = body.get("services")

@@ -1,9 +1,9 @@
 """The emulators' "upload": small placeholder objects for the files they report, written into the
 configured storage when it is reachable (the sandbox's S3 server), so cleanup is real end to end.
 
-Agora writes to `storageConfig` (§1.4): vendor 11 (S3-compatible) at `extensionParams.endpoint`,
+Agora writes to `storageConfig` (https://docs.agora.io/en/cloud-recording/rest-api/start): vendor 11 (S3-compatible) at `extensionParams.endpoint`,
 and vendor 1 (Amazon S3) at `s3_endpoint`, the sandbox's stand-in for AWS (set by the sandbox
-runner; unset: vendor 1 is not written). RealtimeKit writes `storage_config` of type `aws` (§3.4,
+runner; unset: vendor 1 is not written). RealtimeKit writes `storage_config` of type `aws` (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/,
 which has no endpoint field) to `s3_endpoint` likewise. Other vendors are not written. A refused or
 unreachable write is counted in `failures` and tried again the next time the file is reported.
 """

@@ -1,7 +1,9 @@
-"""Request validation of the Agora emulator: the §1.3/§1.4/§1.6/§1.7 rules of provider-contracts.md.
+"""Request validation of the Agora emulator: the request rules of Agora's
+`acquire`, `start`, `update` and `updateLayout` pages (https://docs.agora.io/en/cloud-recording/rest-api/acquire, https://docs.agora.io/en/cloud-recording/rest-api/start,
+https://docs.agora.io/en/cloud-recording/rest-api/update, https://docs.agora.io/en/cloud-recording/rest-api/update-layout).
 
 Every function returns a list of human-readable problems (empty = valid). The emulator answers
-the first failing call with HTTP 400 ``{"code": 2, "reason": "; ".join(problems)}`` (§1.4 "All
+the first failing call with HTTP 400 ``{"code": 2, "reason": "; ".join(problems)}`` (https://docs.agora.io/en/cloud-recording/rest-api/start "All
 other validation failures give HTTP 400, code 2 with a human-readable reason").
 Pure functions: no HTTP, no clock.
 """
@@ -17,7 +19,7 @@ from typing import Any, TypeGuard
 UINT32_MAX = 2**32 - 1
 MODES = ("individual", "mix", "web")
 STORAGE_VENDORS = (1, 2, 3, 5, 6, 7, 8, 11)
-"""§1.4: 1 S3, 2 Alibaba, 3 Tencent, 5 Azure, 6 Google, 7 Huawei, 8 Baidu, 11 S3-compatible."""
+"""https://docs.agora.io/en/cloud-recording/rest-api/start: 1 S3, 2 Alibaba, 3 Tencent, 5 Azure, 6 Google, 7 Huawei, 8 Baidu, 11 S3-compatible."""
 MAX_PIXELS = 1920 * 1080
 ALL_STREAMS = "#allstream#"
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9]+$")
@@ -34,12 +36,13 @@ def _is_num(value: Any) -> bool:
 
 
 def is_valid_uid(value: Any) -> bool:
-    """A recorder ``uid``: a string holding a decimal integer in [1, 2^32-1]; ``"0"`` is rejected (§1.2)."""
+    """A recorder ``uid``: a string holding a decimal integer in [1, 2^32-1]; ``"0"`` is rejected (`uid` of
+    https://docs.agora.io/en/cloud-recording/rest-api/start)."""
     return isinstance(value, str) and value.isdigit() and value.isascii() and 1 <= int(value) <= UINT32_MAX
 
 
 def is_valid_channel_name(cname: Any) -> bool:
-    """Channel name rule (legacy code 1013, §1.9): under 64 bytes from the documented character set."""
+    """Channel name rule (code 1013 of https://docs.agora.io/en/cloud-recording/reference/common-errors): under 64 bytes from the documented character set."""
     return isinstance(cname, str) and 0 < len(cname.encode()) < 64 and bool(_CNAME_RE.match(cname))
 
 
@@ -80,7 +83,7 @@ def _object(problems: list[str], obj: Mapping[str, Any], key: str, path: str) ->
 
 
 def validate_acquire(cname: Any, uid: Any, client_request: Any) -> list[str]:
-    """Validate an ``acquire`` body (§1.3).
+    """Validate an ``acquire`` body (https://docs.agora.io/en/cloud-recording/rest-api/acquire).
 
     Rules: ``cname`` a non-empty string (≤1024 bytes); ``uid`` per :func:`is_valid_uid`;
     ``clientRequest`` an object; ``scene`` 0 or 1; ``resourceExpiredHour`` an integer in [1, 720]
@@ -106,7 +109,7 @@ def validate_acquire(cname: Any, uid: Any, client_request: Any) -> list[str]:
 
 
 def validate_storage_config(storage: Any, path: str = "clientRequest.storageConfig") -> list[str]:
-    """Validate a ``storageConfig`` (§1.4, also used by ``update`` §1.6).
+    """Validate a ``storageConfig`` (https://docs.agora.io/en/cloud-recording/rest-api/start, also used by ``update`` https://docs.agora.io/en/cloud-recording/rest-api/update).
 
     Rules: object; ``vendor`` ∈ {1,2,3,5,6,7,8,11}; ``region`` integer ≥ 0; ``bucket``,
     ``accessKey``, ``secretKey`` non-empty strings; vendor 11 needs ``extensionParams.endpoint``;
@@ -184,7 +187,7 @@ def _uid_list(problems: list[str], obj: Mapping[str, Any], key: str, path: str) 
 
 
 def validate_subscriptions(obj: Mapping[str, Any], path: str) -> list[str]:
-    """Subscribe/unsubscribe lists (§1.4, §1.6).
+    """Subscribe/unsubscribe lists (https://docs.agora.io/en/cloud-recording/rest-api/start, https://docs.agora.io/en/cloud-recording/rest-api/update).
 
     Each list: ≤32 entries, each a uint32 decimal string, or exactly ``["#allstream#"]``; a
     subscribe list and its unsubscribe list are mutually exclusive.
@@ -199,7 +202,7 @@ def validate_subscriptions(obj: Mapping[str, Any], path: str) -> list[str]:
 
 
 def validate_layout(obj: Mapping[str, Any], path: str) -> list[str]:
-    """Mix layout fields shared by ``transcodingConfig`` (§1.4) and ``updateLayout`` (§1.7).
+    """Mix layout fields shared by ``transcodingConfig`` (https://docs.agora.io/en/cloud-recording/rest-api/start) and ``updateLayout`` (https://docs.agora.io/en/cloud-recording/rest-api/update-layout).
 
     Rules: ``mixedVideoLayout`` 0..3; 2 needs ``maxResolutionUid`` (uid in [1, 2^32-1]); 3 needs
     ``layoutConfig`` (1..17 entries, ``x_axis``/``y_axis``/``width``/``height`` in [0, 1] required,
@@ -353,7 +356,7 @@ def _validate_web(esc: Any, path: str) -> list[str]:
 
 
 def validate_rtmp_outputs(obj: Mapping[str, Any], path: str) -> list[str]:
-    """``{outputs: [{rtmpUrl}]}``: exactly one CDN output, ``rtmp://`` or ``rtmps://`` (§1.4, §1.6)."""
+    """``{outputs: [{rtmpUrl}]}``: exactly one CDN output, ``rtmp://`` or ``rtmps://`` (https://docs.agora.io/en/cloud-recording/rest-api/start, https://docs.agora.io/en/cloud-recording/rest-api/update)."""
     outputs = obj.get("outputs")
     if not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], Mapping):
         return [f"{path}.outputs must hold exactly one {{rtmpUrl}} object"]
@@ -364,12 +367,12 @@ def validate_rtmp_outputs(obj: Mapping[str, Any], path: str) -> list[str]:
 
 
 def validate_start(mode: str, client_request: Any, *, scene: int = 0) -> list[str]:
-    """Validate a ``start`` ``clientRequest`` for ``mode`` (§1.4).
+    """Validate a ``start`` ``clientRequest`` for ``mode`` (https://docs.agora.io/en/cloud-recording/rest-api/start).
 
     Args:
         mode: the path's mode; must be ``individual | mix | web``.
         client_request: the body's ``clientRequest``.
-        scene: the resource's acquire ``scene``; web mode needs 1 (§1.3), other modes not 1.
+        scene: the resource's acquire ``scene``; web mode needs 1 (https://docs.agora.io/en/cloud-recording/rest-api/acquire), other modes not 1.
 
     Returns:
         The problems found (empty = valid). Covers ``storageConfig``
@@ -425,7 +428,7 @@ def validate_start(mode: str, client_request: Any, *, scene: int = 0) -> list[st
 
 
 def validate_update(mode: str, client_request: Any) -> list[str]:
-    """Validate an ``update`` ``clientRequest`` (§1.6).
+    """Validate an ``update`` ``clientRequest`` (https://docs.agora.io/en/cloud-recording/rest-api/update).
 
     ``streamSubscribe`` (individual/mix) ``{audioUidList: {subscribeAudioUids|unsubscribeAudioUids},
     videoUidList: {...}}`` with the start list rules; ``webRecordingConfig {onhold: bool}`` and

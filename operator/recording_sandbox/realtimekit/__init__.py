@@ -1,4 +1,4 @@
-"""RealtimeKit recordings emulator for the sandbox (provider-contracts.md §3.8)."""
+"""RealtimeKit recordings emulator for the sandbox (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/)."""
 
 from recording_sandbox.realtimekit.server import RealtimeKitEmulator
 from recording_sandbox.realtimekit.state import RealtimeKitError, RealtimeKitState

@@ -1,6 +1,6 @@
-"""A RealtimeKit recordings emulator over real HTTP (provider-contracts.md §3.8).
+"""A RealtimeKit recordings emulator over real HTTP (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/).
 
-Serves the REST paths of §3.3 under `/client/v4` (point the `cloudflare` SDK's `base_url` at
+Serves the REST paths of https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/ under `/client/v4` (point the `cloudflare` SDK's `base_url` at
 `<url>/client/v4`), with Bearer auth, the `{success, data}` envelope and Cloudflare's error
 envelope. Control and introspection under `/_emulator/` (no auth, JSON):
 

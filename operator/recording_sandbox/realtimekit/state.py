@@ -1,5 +1,7 @@
-"""The RealtimeKit recordings state machine (provider-contracts.md §3.2, §3.3, §3.5, §3.8), over an
-injectable clock and without HTTP.
+"""The RealtimeKit recordings state machine, over an injectable clock and without HTTP.
+
+Sources: the Recordings API (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/)
+and the recording guide's "Monitor recording status" (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/).
 
 Lifecycle: INVOKED → RECORDING (after `start_delay_s`) ⇄ PAUSED; stop → UPLOADING → UPLOADED
 (after `upload_delay_s`, with download URLs valid 7 days; held in UPLOADING while `holds_upload`
@@ -8,7 +10,7 @@ participants for `empty_meeting_stop_s` (60 s, `stop_reason ALL_PEERS_LEFT`), or
 passed. Track recordings need participants (an active session) and stop when it ends. A
 recording stopped within `errored_below_s` (5 s) of starting ends ERRORED, as real ones often do.
 
-Choices where the contract is silent (§3.3 UNCONFIRMED): a second start while one is active
+Choices where Cloudflare's documentation is silent (emulator choices, not confirmed upstream): a second start while one is active
 without `allow_multiple_recordings` answers 409; an invalid pause/resume/stop transition 400;
 an unknown recording 404.
 """
@@ -25,13 +27,15 @@ from typing import Any
 from recording_sandbox.agora.clock import Clock, SystemClock
 
 ACTIVE = frozenset({"INVOKED", "RECORDING", "PAUSED"})
-DOWNLOAD_TTL_S = 7 * 24 * 3600  # RealtimeKit bucket retention, §3.5
-MAX_SECONDS = 86400  # §3.3.1: default and maximum
+DOWNLOAD_TTL_S = (
+    7 * 24 * 3600
+)  # RealtimeKit bucket retention, https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/
+MAX_SECONDS = 86400  # https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/: default and maximum
 MIN_SECONDS = 60
 
 
 class RealtimeKitError(Exception):
-    """An API error answer: `status` HTTP code and Cloudflare's error envelope (§3.1)."""
+    """An API error answer: `status` HTTP code and Cloudflare's error envelope (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/)."""
 
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
@@ -87,10 +91,10 @@ class RealtimeKitState:
 
     Args:
         clock: time source (seconds); tests advance it instead of sleeping.
-        start_delay_s: INVOKED → RECORDING delay (§3.5 "a few seconds").
+        start_delay_s: INVOKED → RECORDING delay (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/ "a few seconds").
         upload_delay_s: UPLOADING → UPLOADED delay.
-        empty_meeting_stop_s: auto-stop after the meeting has been empty this long (§3.5: 60 s).
-        errored_below_s: a recording stopped sooner than this after starting ends ERRORED (§3.5).
+        empty_meeting_stop_s: auto-stop after the meeting has been empty this long (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/: 60 s).
+        errored_below_s: a recording stopped sooner than this after starting ends ERRORED (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/).
         history_size: ended recordings kept for GET (bounded).
     """
 
@@ -140,7 +144,7 @@ class RealtimeKitState:
     # --- API -------------------------------------------------------------------------------------
 
     def start(self, account_id: str, app_id: str, body: dict[str, Any], *, track: bool) -> Recording:
-        """POST recordings or recordings/track (§3.3.1, §3.3.2).
+        """POST recordings or recordings/track (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/, https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_track_recording/).
 
         Raises:
             RealtimeKitError: 400 bad body, 409 an active recording exists (composite without
@@ -205,7 +209,7 @@ class RealtimeKitState:
         return recording
 
     def active(self, meeting_id: str) -> Recording:
-        """GET active-recording/{meeting_id}: the most recent active one; 404 when none (§3.3.3)."""
+        """GET active-recording/{meeting_id}: the most recent active one; 404 when none (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/)."""
         self.advance()
         candidates = [r for r in self.recordings.values() if r.meeting_id == meeting_id and r.active]
         if not candidates:
@@ -213,7 +217,7 @@ class RealtimeKitState:
         return max(candidates, key=lambda r: r.invoked)
 
     def action(self, recording_id: str, action: str) -> Recording:
-        """PUT recordings/{id} with `action` stop | pause | resume (§3.3.6).
+        """PUT recordings/{id} with `action` stop | pause | resume (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/pause_resume_stop_recording/).
 
         Raises:
             RealtimeKitError: 404 unknown recording; 400 unknown action or invalid transition
@@ -287,7 +291,7 @@ class RealtimeKitState:
         return max(0, round(recording.stopped - recording.started - recording.paused_total))
 
     def files(self, recording: Recording) -> list[str]:
-        """Output file names: composite `<prefix>_<meeting>_<ms>.mp4|webm`; track one WebM per peer (§3.2)."""
+        """Output file names: composite `<prefix>_<meeting>_<ms>.mp4|webm`; track one WebM per peer (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/)."""
         stamp = round(recording.invoked * 1000)
         if recording.type == "TRACK":
             layers = recording.config.get("layers") or {"default": {"file_name_prefix": "default"}}
@@ -307,7 +311,7 @@ class RealtimeKitState:
         return [name + (".mp4" if codec == "H264" else ".webm")]
 
     def to_json(self, recording: Recording, *, base_url: str, full: bool = True) -> dict[str, Any]:
-        """The Recording object of §3.2 (secrets of storage_config never echoed)."""
+        """The Recording object of https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/ (secrets of storage_config never echoed)."""
         uploaded = recording.status == "UPLOADED"
         names = self.files(recording)
         download: Any = None
@@ -327,7 +331,9 @@ class RealtimeKitState:
             download = f"{base_url}/_files/{recording.id}/{names[0]}"
         size = None
         if uploaded and (duration := self.duration_s(recording)):
-            size = duration * 300 * 1024 * 1024 // 3600  # ~300 MB per hour, §3.5
+            size = (
+                duration * 300 * 1024 * 1024 // 3600
+            )  # ~300 MB per hour, https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/
         data: dict[str, Any] = {
             "id": recording.id,
             "status": recording.status,
@@ -372,7 +378,7 @@ def _is_uuid(value: str) -> bool:
 
 
 def _check_storage(storage: dict[str, Any]) -> None:
-    """§3.4 / SDK 5.9.0 union rules for storage_config."""
+    """https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/ / SDK 5.9.0 union rules for storage_config."""
     kind = storage.get("type")
     if kind not in ("aws", "azure", "digitalocean", "gcs", "sftp", "cloudflare"):
         raise RealtimeKitError(

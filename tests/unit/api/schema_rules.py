@@ -3,12 +3,38 @@ server would on create (no `old`) or update (`old` given: transition rules with 
 
 from __future__ import annotations
 
+import copy
 import re
+from pathlib import Path
 from typing import Any
 
 import celpy
+import yaml
 
+ROOT = Path(__file__).resolve().parents[3]
 _ENV = celpy.Environment()
+
+
+def spec_schema(plural: str) -> dict[str, Any]:
+    """The `spec` schema of the generated CRD `crds/<plural>.recording.mediaops.io.yaml`."""
+    crd = yaml.safe_load((ROOT / "crds" / f"{plural}.recording.mediaops.io.yaml").read_text())
+    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return schema
+
+
+def changed(spec: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of `spec` with `changes` applied: `a__b=1` sets `spec.a.b`, `a__b=None` removes it."""
+    spec = copy.deepcopy(spec)
+    for dotted, value in changes.items():
+        node = spec
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return spec
 
 
 def violations(schema: dict[str, Any], value: Any, old: Any = None, path: str = "spec") -> list[str]:

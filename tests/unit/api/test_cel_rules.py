@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.unit.api.schema_rules import violations
+from tests.unit.api.schema_rules import ROOT, changed, spec_schema, violations
 
-CRD = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "crds" / "cloudrecordings.recording.mediaops.io.yaml").read_text()
-)
-SPEC_SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-SAMPLE = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text()
-)["spec"]
+SPEC_SCHEMA = spec_schema("cloudrecordings")
+SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text())["spec"]
 
 
 def _spec(**changes: Any) -> dict[str, Any]:
-    spec = copy.deepcopy(SAMPLE)
-    for dotted, value in changes.items():
-        node = spec
-        *parents, leaf = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        if value is None:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-    return spec
+    return changed(SAMPLE, **changes)
 
 
 def test_sample_passes() -> None:

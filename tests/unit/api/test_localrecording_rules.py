@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.unit.api.schema_rules import violations
+from tests.unit.api.schema_rules import changed, spec_schema, violations
 
-CRD = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "crds" / "localrecordings.recording.mediaops.io.yaml").read_text()
-)
-SPEC_SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+SPEC_SCHEMA = spec_schema("localrecordings")
 GOOD: dict[str, Any] = {
     "input": {"url": "srt://source.example:9000", "passphraseSecretRef": {"name": "srt", "key": "p"}},
     "output": {
@@ -28,17 +22,7 @@ GOOD: dict[str, Any] = {
 
 
 def with_changes(**changes: Any) -> dict[str, Any]:
-    spec = copy.deepcopy(GOOD)
-    for dotted, value in changes.items():
-        node = spec
-        *parents, leaf = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        if value is None:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-    return spec
+    return changed(GOOD, **changes)
 
 
 def test_good_spec_passes() -> None:

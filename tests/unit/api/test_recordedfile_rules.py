@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.unit.api.schema_rules import spec_schema, violations
 
-from tests.unit.api.schema_rules import violations
-
-CRD = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "crds" / "recordedfiles.recording.mediaops.io.yaml").read_text()
-)
-SPEC = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+SPEC = spec_schema("recordedfiles")
 GOOD: dict[str, Any] = {
     "recordingRef": {"kind": "LocalRecording", "name": "standup"},
     "location": {"vendor": "s3", "bucket": "recordings", "key": "team/standup-0001.mp4"},

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.argocd_health import HEALTH, health
+from tests.support.argocd_health import HEALTH, health
 from tests.unit.deploy.conftest import ROOT, documents
 
 ARGOCD = ROOT / "manifests" / "argocd"

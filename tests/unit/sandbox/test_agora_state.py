@@ -1,4 +1,4 @@
-"""The pure Agora emulator state machine (§1.13) over a manual clock."""
+"""The pure Agora emulator state machine (https://docs.agora.io/en/cloud-recording/rest-api/overview) over a manual clock."""
 
 from __future__ import annotations
 

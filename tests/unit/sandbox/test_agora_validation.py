@@ -1,4 +1,5 @@
-"""Pure §1.3/§1.4/§1.6/§1.7 validation rules of the Agora emulator."""
+"""Pure validation rules (Agora's `acquire`, `start`, `update` and `updateLayout` pages under
+https://docs.agora.io/en/cloud-recording/rest-api/) of the Agora emulator."""
 
 from __future__ import annotations
 

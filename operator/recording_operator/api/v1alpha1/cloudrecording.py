@@ -1,6 +1,6 @@
 """CloudRecording: a provider-side recording session (Agora Cloud Recording).
 
-The `agora` block mirrors the body of Agora's `start` request (provider-contracts.md §1.4) with
+The `agora` block mirrors the body of Agora's `start` request (https://docs.agora.io/en/cloud-recording/rest-api/start) with
 Agora's own field names, so a user can paste from Agora's documentation. `storageConfig` and
 `token` are not pasted: they are built from `spec.storage` and Secrets.
 """
@@ -27,9 +27,9 @@ IMMUTABLE = "self == oldSelf"
 
 
 def _region_rules() -> list[Any]:
-    """One CEL rule per Agora vendor with a region table (agora-storage-regions.md): the region name
+    """One CEL rule per Agora vendor with a region table (https://docs.agora.io/en/cloud-recording/reference/region-vendor): the region name
     must be one of the vendor's, matched case-insensitively with `-` and `_` alike (as
-    `providers.agora.storage.agora_storage_codes` maps it)."""
+    `api.v1alpha1.storage_regions.agora_storage_codes` maps it)."""
     rules = []
     for vendor, table in REGION_CODES.items():
         names = sorted(table, key=lambda n: table[n])
@@ -45,7 +45,7 @@ def _region_rules() -> list[Any]:
     return rules
 
 
-#: Agora UID lists: decimal uint32 strings or `#allstream#` (§1.4; OBSERVED uint32 rule).
+#: Agora UID lists: decimal uint32 strings or `#allstream#` (https://docs.agora.io/en/cloud-recording/rest-api/start; OBSERVED uint32 rule).
 UidEntry = Annotated[str, Field(pattern=r"^([0-9]{1,10}|#allstream#)$")]
 UidList = Annotated[list[UidEntry], Field(max_length=32)]
 
@@ -77,7 +77,7 @@ class BackgroundConfig(Model):
 
 
 class LayoutFields(Model):
-    """The mix layout; sent whole by `updateLayout` (a full overwrite, §1.7)."""
+    """The mix layout; sent whole by `updateLayout` (a full overwrite, https://docs.agora.io/en/cloud-recording/rest-api/update-layout)."""
 
     maxResolutionUid: str | None = Field(
         default=None, pattern=r"^[0-9]{1,10}$", description="Large window's user (vertical layout)."
@@ -99,7 +99,7 @@ class LayoutFields(Model):
 
 
 class TranscodingConfig(LayoutFields):
-    """Mixed-stream output (mix mode only): canvas size, fps, bitrate and layout (§1.4)."""
+    """Mixed-stream output (mix mode only): canvas size, fps, bitrate and layout (https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     model_config = {
         "json_schema_extra": {
@@ -130,7 +130,7 @@ class TranscodingConfig(LayoutFields):
 
 
 class RecordingConfig(Model):
-    """Which streams are recorded and how (individual and mix modes, §1.4)."""
+    """Which streams are recorded and how (individual and mix modes, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     model_config = {
         "json_schema_extra": {
@@ -174,7 +174,7 @@ class RecordingConfig(Model):
 
 
 class RecordingFileConfig(Model):
-    """Output file types (§1.4): `[hls]` (default) or `[hls, mp4]`; `[mp4]` alone is an Agora error."""
+    """Output file types (https://docs.agora.io/en/cloud-recording/rest-api/start): `[hls]` (default) or `[hls, mp4]`; `[mp4]` alone is an Agora error."""
 
     avFileType: list[Literal["hls", "mp4"]] | None = Field(
         default=None,
@@ -192,7 +192,7 @@ class RecordingFileConfig(Model):
 
 
 class SnapshotConfig(Model):
-    """Screenshots (individual mode only, §1.4)."""
+    """Screenshots (individual mode only, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     captureInterval: int | None = Field(
         default=None, ge=5, le=3600, description="Seconds between screenshots."
@@ -207,7 +207,7 @@ class RtmpOutput(Model):
 
 
 class ServiceParam(Model):
-    """`serviceParam` of an extension service: web page recording or CDN push (§1.4)."""
+    """`serviceParam` of an extension service: web page recording or CDN push (https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     url: str | None = Field(
         default=None, max_length=4096, description="web_recorder_service: page to record."
@@ -253,7 +253,7 @@ class ExtensionService(Model):
 
 
 class ExtensionServiceConfig(Model):
-    """Web page recording and CDN push (web mode, §1.4)."""
+    """Web page recording and CDN push (web mode, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     errorHandlePolicy: Literal["error_abort"] | None = None
     extensionServices: list[ExtensionService] = Field(min_length=1, max_length=2)
@@ -263,7 +263,7 @@ class RtcToken(Model):
     """The RTC token the recorder joins with (needed when the project has an App Certificate).
 
     Exactly one of `secretRef` (a ready token that outlives the recording: Agora cannot be given a
-    new one, §1.4) and `appCertificateSecretRef` (the App Certificate: the operator mints an
+    new one, https://docs.agora.io/en/cloud-recording/rest-api/start) and `appCertificateSecretRef` (the App Certificate: the operator mints an
     AccessToken2 token for `channel` and `uid`, valid `resourceExpiredHour` + 10 min, never stored
     nor logged; AccessToken2 tokens live at most 24 h, so minting needs `resourceExpiredHour` ≤ 23).
     """
@@ -288,7 +288,8 @@ class RtcToken(Model):
 
 
 class AgoraRecordingSpec(Model):
-    """Agora Cloud Recording parameters (provider-contracts.md §1.3–§1.4)."""
+    """Agora Cloud Recording parameters (Agora `acquire` and `start`: https://docs.agora.io/en/cloud-recording/rest-api/acquire,
+    https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     model_config = {
         "json_schema_extra": {
@@ -363,7 +364,7 @@ class AgoraRecordingSpec(Model):
 
 
 class RealtimeKitAudioConfig(Model):
-    """Composite audio (RealtimeKit `audio_config`, §3.3.1); a separate audio file only when given."""
+    """Composite audio (RealtimeKit `audio_config`, https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/); a separate audio file only when given."""
 
     channel: Literal["mono", "stereo"] | None = Field(default=None, description="Default stereo.")
     codec: Literal["MP3", "AAC"] | None = Field(
@@ -381,7 +382,7 @@ class RealtimeKitWatermark(Model):
 
 
 class RealtimeKitVideoConfig(Model):
-    """Composite video (RealtimeKit `video_config`, §3.3.1): H264 → MP4, VP8/VP9 → WebM."""
+    """Composite video (RealtimeKit `video_config`, https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/): H264 → MP4, VP8/VP9 → WebM."""
 
     codec: Literal["H264", "VP8", "VP9"] | None = Field(default=None, description="Default H264.")
     width: int | None = Field(default=None, ge=1, le=1920, description="px, default 1280.")
@@ -391,7 +392,7 @@ class RealtimeKitVideoConfig(Model):
 
 
 class RealtimeKitComposite(Model):
-    """A composite recording: RealtimeKit's own start fields (§3.3.1), pasted as documented."""
+    """A composite recording: RealtimeKit's own start fields (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/), pasted as documented."""
 
     max_seconds: int | None = Field(
         default=None, ge=60, le=86400, description="Auto-stop after this many seconds."
@@ -407,14 +408,14 @@ class RealtimeKitComposite(Model):
 
 
 class RealtimeKitTrackLayer(Model):
-    """A track-recording layer (§3.3.2): audio only today."""
+    """A track-recording layer (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_track_recording/): audio only today."""
 
     file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
     media_kind: Literal["audio"] | None = None
 
 
 class RealtimeKitTrack(Model):
-    """A track recording (§3.3.2): one audio WebM per peer in the RealtimeKit bucket."""
+    """A track recording (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_track_recording/): one audio WebM per peer in the RealtimeKit bucket."""
 
     layers: dict[str, RealtimeKitTrackLayer] | None = Field(
         default=None, description="Default: one layer `default`."
@@ -425,7 +426,7 @@ class RealtimeKitTrack(Model):
 
 
 class RealtimeKitRecordingSpec(Model):
-    """Cloudflare RealtimeKit recording parameters (provider-contracts.md §3)."""
+    """Cloudflare RealtimeKit recording parameters (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/)."""
 
     model_config = {
         "json_schema_extra": {

@@ -1,16 +1,16 @@
-"""CloudTranscoder: an Agora Cloud Transcoder task (provider-contracts.md §2) declared as a resource.
+"""CloudTranscoder: an Agora Cloud Transcoder task (https://docs.agora.io/en/cloud-transcoding/rest-api/create) declared as a resource.
 
-The spec mirrors `services.cloudTranscoder.config.transcoder` of Agora's create body (§2.7) with
+The spec mirrors `services.cloudTranscoder.config.transcoder` of Agora's create body (https://docs.agora.io/en/cloud-transcoding/rest-api/create) with
 Agora's own field names (`audioInputs`, `videoInputs`, `canvas`, `waterMarks`, `outputs`, `rtc`,
 `rtcChannel`, `rtcUid`, `region`, `zOrder`, `audioOption`, `videoOption` …), so a user can paste
 from Agora's documentation. The one departure: `rtcToken` is never written in the spec; each `rtc`
 entry has `token`, which names a Secret holding a token or the App Certificate to mint one.
 
-Ranges and enums are those of §2.7, enforced by the CRD schema: canvas, region and output sizes
+Ranges and enums are those of https://docs.agora.io/en/cloud-transcoding/rest-api/create, enforced by the CRD schema: canvas, region and output sizes
 [120, 3840] px, x/y [0, 3840] px, video `zOrder` [2, 100], watermark `zOrder` [0, 100], `fps`
 [1, 30], `bitrate` [1, 10000] kbps, `idleTimeout` [1, 86400] s, `instanceId` `[A-Za-z0-9_-]{1,64}`,
 `profileType` and `codec` enums; `videoOption.mode: RAW` allows one video input; a task pushes to
-one RTC channel at most and never to a CDN and an RTC channel together (§2.3).
+one RTC channel at most and never to a CDN and an RTC channel together (https://docs.agora.io/en/cloud-transcoding/rest-api/create).
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ from recording_operator.api.v1alpha1.common import (
     SecretKeySelector,
 )
 
-#: `instanceId` rule of §2.2.
+#: `instanceId` rule of https://docs.agora.io/en/cloud-transcoding/rest-api/acquire.
 INSTANCE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-#: Agora channel names (same character set as Cloud Recording's `cname`, §1.2), ≤64 bytes for RTC.
+#: Agora channel names (same character set as Cloud Recording's `cname`: code 1013 of
+#: https://docs.agora.io/en/cloud-recording/reference/common-errors), ≤64 bytes for RTC.
 CHANNEL_PATTERN = r"^[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]+$"
-#: jpg or png URLs (§2.7 `placeholderImageUrl`, `backgroundImage`, `waterMarks[].imageUrl`).
+#: jpg or png URLs (https://docs.agora.io/en/cloud-transcoding/rest-api/create `placeholderImageUrl`, `backgroundImage`, `waterMarks[].imageUrl`).
 IMAGE_URL_PATTERN = r"^https?://.+\.(jpg|png|JPG|PNG)$"
 
 ProfileType = Literal[
@@ -78,7 +79,7 @@ class TokenSource(Model):
 
 
 class RtcEndpoint(Model):
-    """An RTC channel and uid (§2.7 `rtc{rtcChannel, rtcUid, rtcToken}`)."""
+    """An RTC channel and uid (https://docs.agora.io/en/cloud-transcoding/rest-api/create `rtc{rtcChannel, rtcUid, rtcToken}`)."""
 
     rtcChannel: str = Field(
         min_length=1, max_length=64, pattern=CHANNEL_PATTERN, description="RTC channel name."
@@ -92,12 +93,12 @@ class RtcEndpoint(Model):
     token: TokenSource | None = Field(
         default=None,
         description="RTC token (needed when the project has an App Certificate). Input tokens are for uid 0 "
-        "(the transcoder's input uid is random, §2.7); the output token is for `rtcUid`.",
+        "(the transcoder's input uid is random, https://docs.agora.io/en/cloud-transcoding/rest-api/create); the output token is for `rtcUid`.",
     )
 
 
 class AudioInput(Model):
-    """One audio source (§2.7 `audioInputs[]`): an RTC host or a CDN stream; several are mixed."""
+    """One audio source (https://docs.agora.io/en/cloud-transcoding/rest-api/create `audioInputs[]`): an RTC host or a CDN stream; several are mixed."""
 
     model_config = {
         "json_schema_extra": {
@@ -130,7 +131,7 @@ class AudioInput(Model):
 
 
 class Region(Model):
-    """Where an input is drawn on the canvas, in px (§2.7 `videoInputs[].region`)."""
+    """Where an input is drawn on the canvas, in px (https://docs.agora.io/en/cloud-transcoding/rest-api/create `videoInputs[].region`)."""
 
     x: int = Field(ge=0, le=3840, description="Left edge on the canvas, px.")
     y: int = Field(ge=0, le=3840, description="Top edge on the canvas, px.")
@@ -140,7 +141,7 @@ class Region(Model):
 
 
 class VideoInput(Model):
-    """One video source and its window on the canvas (§2.7 `videoInputs[]`); several are composited."""
+    """One video source and its window on the canvas (https://docs.agora.io/en/cloud-transcoding/rest-api/create `videoInputs[]`); several are composited."""
 
     model_config = {
         "json_schema_extra": {
@@ -179,7 +180,7 @@ class VideoInput(Model):
 
 
 class Canvas(Model):
-    """The output picture (§2.7 `canvas`)."""
+    """The output picture (https://docs.agora.io/en/cloud-transcoding/rest-api/create `canvas`)."""
 
     width: int = Field(ge=120, le=3840, description="Width, px.")
     height: int = Field(ge=120, le=3840, description="Height, px.")
@@ -195,7 +196,7 @@ class Canvas(Model):
 
 
 class WaterMarkRegion(Model):
-    """A watermark's window, px (§2.7: zOrder [0, 100])."""
+    """A watermark's window, px (https://docs.agora.io/en/cloud-transcoding/rest-api/create: zOrder [0, 100])."""
 
     x: int = Field(ge=0, le=3840)
     y: int = Field(ge=0, le=3840)
@@ -205,7 +206,7 @@ class WaterMarkRegion(Model):
 
 
 class WaterMark(Model):
-    """An image over the canvas (§2.7 `waterMarks[]`, the spelling of Agora's examples and Go SDK)."""
+    """An image over the canvas (https://docs.agora.io/en/cloud-transcoding/rest-api/create `waterMarks[]`, the spelling of Agora's examples and Go SDK)."""
 
     imageUrl: str = Field(max_length=2048, pattern=IMAGE_URL_PATTERN, description="A .jpg or .png URL.")
     region: WaterMarkRegion
@@ -213,7 +214,7 @@ class WaterMark(Model):
 
 
 class AudioOption(Model):
-    """Output audio (§2.7 `outputs[].audioOption`)."""
+    """Output audio (https://docs.agora.io/en/cloud-transcoding/rest-api/create `outputs[].audioOption`)."""
 
     profileType: ProfileType = Field(
         default="AUDIO_PROFILE_DEFAULT",
@@ -224,7 +225,7 @@ class AudioOption(Model):
 
 
 class VideoOption(Model):
-    """Output video (§2.7 `outputs[].videoOption`); Agora's quota page caps output at 1920×1080, 30 fps."""
+    """Output video (https://docs.agora.io/en/cloud-transcoding/rest-api/create `outputs[].videoOption`); Agora's quota page caps output at 1920×1080, 30 fps."""
 
     width: int | None = Field(default=None, ge=120, le=3840, description="Width, px.")
     height: int | None = Field(default=None, ge=120, le=3840, description="Height, px.")
@@ -242,7 +243,7 @@ class VideoOption(Model):
 
 
 class Output(Model):
-    """Where the result goes (§2.7 `outputs[]`): one RTC channel, or CDN stream URLs."""
+    """Where the result goes (https://docs.agora.io/en/cloud-transcoding/rest-api/create `outputs[]`): one RTC channel, or CDN stream URLs."""
 
     model_config = {
         "json_schema_extra": {
@@ -271,10 +272,10 @@ _INPUT_CHANNELS = f"({_rtc_channels('audioInputs')} + {_rtc_channels('videoInput
 
 
 class CloudTranscoderSpec(Model):
-    """Desired state of a CloudTranscoder (provider-contracts.md §2.7).
+    """Desired state of a CloudTranscoder (https://docs.agora.io/en/cloud-transcoding/rest-api/create).
 
     Every spec edit while the task runs is sent as one `update` (PATCH, `updateMask
-    services.cloudTranscoder.config`, the next `sequenceId`) with the whole config (§2.5).
+    services.cloudTranscoder.config`, the next `sequenceId`) with the whole config (https://docs.agora.io/en/cloud-transcoding/rest-api/update).
     """
 
     model_config = {
@@ -282,11 +283,11 @@ class CloudTranscoderSpec(Model):
             "x-kubernetes-validations": [
                 {
                     "rule": "size(self.outputs.filter(o, has(o.rtc))) <= 1",
-                    "message": "a task pushes to one RTC channel at most (§2.3)",
+                    "message": "a task pushes to one RTC channel at most (https://docs.agora.io/en/cloud-transcoding/rest-api/create)",
                 },
                 {
                     "rule": "self.outputs.all(o, has(o.rtc)) || self.outputs.all(o, !has(o.rtc))",
-                    "message": "a task cannot push to a CDN and an RTC channel together (§2.3)",
+                    "message": "a task cannot push to a CDN and an RTC channel together (https://docs.agora.io/en/cloud-transcoding/rest-api/create)",
                 },
                 {
                     "rule": "!self.outputs.exists(o, has(o.videoOption) && has(o.videoOption.mode) && "
@@ -300,7 +301,7 @@ class CloudTranscoderSpec(Model):
                 },
                 {
                     "rule": f"size({_INPUT_CHANNELS}) == 0 || {_INPUT_CHANNELS}.all(c, c == {_INPUT_CHANNELS}[0])",
-                    "message": "all RTC inputs must come from one channel (§2.7)",
+                    "message": "all RTC inputs must come from one channel (https://docs.agora.io/en/cloud-transcoding/rest-api/create)",
                 },
                 {
                     "rule": "(has(self.audioInputs) && size(self.audioInputs) > 0) || "
@@ -323,7 +324,7 @@ class CloudTranscoderSpec(Model):
     instanceId: str | None = Field(
         default=None,
         pattern=INSTANCE_ID_PATTERN,
-        description="Agora instanceId (one task per instanceId, §2.2); default: derived from namespace and "
+        description="Agora instanceId (one task per instanceId, https://docs.agora.io/en/cloud-transcoding/rest-api/acquire); default: derived from namespace and "
         "name (≤64 characters of [A-Za-z0-9_-]); immutable.",
         json_schema_extra=_immutable("instanceId"),
     )
@@ -388,7 +389,7 @@ class CloudTranscoderStatus(Model):
         | None
     ) = Field(
         default=None,
-        description="Pending/Creating before the task exists; then Agora's task status (§2.8, IN_PROGRESS = "
+        description="Pending/Creating before the task exists; then Agora's task status (https://docs.agora.io/en/cloud-transcoding/rest-api/query, IN_PROGRESS = "
         "running); Exited once the task is gone (see exitReason); Failed on a terminal create failure.",
     )
     serviceStatus: str | None = Field(
@@ -399,7 +400,7 @@ class CloudTranscoderStatus(Model):
     builderToken: str | None = Field(
         default=None,
         description="The builderToken bound to the task (a task handle used with the REST credentials on "
-        "query/update/delete, §2.2; not an RTC token).",
+        "query/update/delete, https://docs.agora.io/en/cloud-transcoding/rest-api/acquire; not an RTC token).",
     )
     builderTokenCreateTs: int | None = Field(
         default=None, description="When builderToken was acquired (Unix s)."

@@ -94,8 +94,8 @@ class StorageSpec(Model):
     """Where recorded files land.
 
     For Agora Cloud Recording the operator maps `vendor` and `region` to Agora's numeric
-    `storageConfig.vendor` / `storageConfig.region` codes (provider-contracts.md §1.4,
-    agora-storage-regions.md); credentials come from `credentialsSecretRef`
+    `storageConfig.vendor` / `storageConfig.region` codes (`storageConfig` of https://docs.agora.io/en/cloud-recording/rest-api/start, region
+    tables of https://docs.agora.io/en/cloud-recording/reference/region-vendor); credentials come from `credentialsSecretRef`
     (keys `accessKey` and `secretKey`, optionally `stsToken` and `stsExpiration`).
     """
 

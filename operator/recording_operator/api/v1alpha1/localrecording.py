@@ -1,9 +1,10 @@
 """LocalRecording: one recorder Pod (FFmpeg + the recorder agent) capturing a live input into files.
 
-Mirrors the Recordings module of seed 004 (Callaba Engine) in Kubernetes terms. Field names follow
+Mirrors Callaba Engine's Recordings module (https://callaba.io/api-docs/recordings) in Kubernetes terms. Field names follow
 FFmpeg's option names where a field maps to one (`preset`, `crf`, `pixelFormat` = `-pix_fmt`,
 `sampleRate` = `-ar`, `streamid`, `segmentDuration` = `-segment_time`/`-hls_time`). The facts the
-rules rest on were measured on Debian's FFmpeg 5.1 (recorder-notes.md §3).
+rules rest on were measured on Debian's FFmpeg 5.1 (options: https://ffmpeg.org/ffmpeg-formats.html,
+https://ffmpeg.org/ffmpeg-protocols.html).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from recording_operator.api.v1alpha1.common import (
     StorageSpec,
 )
 
-#: Input URL schemes the recorder pulls from (recorder-notes.md §3.1, §3.7). `file:`, `concat:`,
-#: `subfile:`, `data:`, `pipe:` and every other FFmpeg protocol are rejected by the CRD.
+#: Input URL schemes the recorder pulls from (https://ffmpeg.org/ffmpeg-protocols.html). `file:`,
+#: `concat:`, `subfile:`, `data:`, `pipe:` and every other FFmpeg protocol are rejected by the CRD: measured
+#: with Debian's FFmpeg 5.1, a user-supplied `concat:/etc/hostname|...` reads local files unless a
+#: `-protocol_whitelist` excludes it.
 PULL_SCHEMES = ("srt", "rtmp", "rtmps", "rtsp", "rtsps", "http", "https", "udp", "rtp", "rist")
 #: Protocols the recorder can listen on (the Pod is the server; the operator creates a Service).
 LISTEN_PROTOCOLS = ("srt", "rtmp", "udp", "rist")
@@ -37,7 +40,8 @@ _INSECURE = "has(self.tls) && has(self.tls.insecureSkipVerify) && self.tls.insec
 
 #: `output.fileNameTemplate`: letters, digits, `.`, `_`, `-` and the placeholders `{recording}`,
 #: `{namespace}`, `{index}`, `{start}` / `{start:<strftime>}` (codes %Y %m %d %H %M %S %j only).
-#: No path separators, no spaces, no leading dot (LiveKit's `clean()` guard, recorder-notes.md §2.2).
+#: No path separators, no spaces, no leading dot (the path-traversal guard of LiveKit Egress's `clean()`,
+#: https://github.com/livekit/egress `pkg/config/output_file.go`).
 FILE_NAME_TEMPLATE_PATTERN = (
     r"^([A-Za-z0-9_-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})"
     r"([A-Za-z0-9_.-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})*$"
@@ -319,7 +323,7 @@ class Transcoding(Model):
 
 
 class AudioSelection(Model):
-    """Which audio track and which of its channels are recorded (seed 004 `modify_audio`)."""
+    """Which audio track and which of its channels are recorded (Callaba's `modify_audio`)."""
 
     track: int = Field(
         default=0, ge=0, le=63, description="Audio stream index among the input's audio streams."
@@ -461,7 +465,7 @@ class LocalRecordingSpec(Model):
 
 
 class RecordingStats(Model):
-    """FFmpeg `-progress` values, as last reported (recorder-notes.md §3.4)."""
+    """FFmpeg `-progress` values, as last reported (https://ffmpeg.org/ffmpeg.html#Advanced-options, `-progress`)."""
 
     bitrateKbps: float | None = Field(default=None, description="Output bitrate, kbit/s.")
     fps: float | None = Field(default=None, description="Encoding frames per second.")

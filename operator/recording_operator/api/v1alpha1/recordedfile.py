@@ -1,4 +1,4 @@
-"""RecordedFile: one stored artifact of a recording (api.md). Written once by the operator, like a
+"""RecordedFile: one stored artifact of a recording. Written once by the operator, like a
 PersistentVolume describes a disk; deleting it deletes the stored file (`deletionPolicy: Delete`).
 """
 

@@ -1,4 +1,6 @@
-"""Agora's numeric storage vendor and region codes (provider-contracts.md §1.4, agora-storage-regions.md).
+"""Agora's numeric storage vendor and region codes (`storageConfig` of Agora's `start`,
+https://docs.agora.io/en/cloud-recording/rest-api/start, and the region table of
+https://docs.agora.io/en/cloud-recording/reference/region-vendor).
 
 `storageConfig.vendor` and `storageConfig.region` are integers in Agora's API; users write names.
 """
@@ -7,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-#: Our `spec.storage.vendor` names → Agora vendor codes (§1.4).
+#: Our `spec.storage.vendor` names → Agora vendor codes (https://docs.agora.io/en/cloud-recording/rest-api/start).
 VENDOR_CODES: Mapping[str, int] = {
     "s3": 1,
     "aliyun": 2,
@@ -72,7 +74,7 @@ def agora_storage_codes(vendor: str, region: str | None) -> tuple[int, int]:
     """Map a vendor name and region name to Agora's `(vendor, region)` codes.
 
     Region names match case-insensitively with `-` and `_` alike (`us-east-1` = `US_EAST_1`).
-    azure, gcs and s3-compatible always use region 0 (agora-storage-regions.md).
+    azure, gcs and s3-compatible always use region 0 (https://docs.agora.io/en/cloud-recording/reference/region-vendor).
 
     Raises:
         UnknownStorageRegion: vendor not supported by Agora, region missing, or not in the vendor's table.

@@ -1,0 +1,135 @@
+"""Provider faults and operator restarts: retried when retryable, never a second paid session."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from recording_sandbox.runner import Sandbox
+from tests.support.harness import Agora, Cluster, recording
+from tests.support.waiting import wait_for
+
+
+def phase(cluster: Cluster, name: str) -> str | None:
+    return ((cluster.get(name) or {}).get("status") or {}).get("phase")
+
+
+def synced(cluster: Cluster, name: str) -> dict[str, Any]:
+    conditions = ((cluster.get(name) or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == "Synced"), {})
+
+
+def cname_calls(agora: Agora, endpoint: str, cname: str) -> int:
+    return sum(1 for r in agora.requests() if r["endpoint"] == endpoint and r.get("cname") == cname)
+
+
+def cleanup(cluster: Cluster, name: str) -> None:
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what=f"{name} deleted")
+
+
+def test_retryable_start_failures_converge(cluster: Cluster, agora: Agora) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.fault("start", 4, 503)
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, name) == "Recording", timeout=40, what="Recording after 503s")
+    tasks = agora.tasks(name)
+    assert len(tasks) == 1
+    assert cname_calls(agora, "acquire", name) == 1  # the pending resourceId was reused, never re-acquired
+    cleanup(cluster, name)
+
+
+def test_rate_limit_and_code_65_are_retried(cluster: Cluster, agora: Agora) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.fault("acquire", 2, 429, message="API rate limit exceeded")
+    agora.fault("start", 1, 206, code=65, message="request not completed")
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, name) == "Recording", timeout=40, what="Recording after 429 and 65")
+    assert len(agora.tasks(name)) == 1
+    cleanup(cluster, name)
+
+
+def test_invalid_parameters_are_not_retried(cluster: Cluster, agora: Agora) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.fault("start", 1, 400, code=2, message="invalid mixedVideoLayout")
+    cluster.create(body)
+    wait_for(lambda: synced(cluster, name).get("reason") == "InvalidSpec", what="InvalidSpec")
+    obj = cluster.get(name)
+    assert obj and obj["status"]["phase"] == "Failed"
+    assert "invalid mixedVideoLayout" in synced(cluster, name)["message"]
+    assert "InvalidSpec" in {e["reason"] for e in cluster.events(name) if e["type"] == "Warning"}
+    time.sleep(3)  # several backoff periods: nothing is retried
+    assert cname_calls(agora, "start", name) == 1
+    assert cname_calls(agora, "acquire", name) == 1
+    # A spec change is a new attempt.
+    cluster.patch(name, {"spec": {"maxDuration": "1h"}})
+    wait_for(lambda: phase(cluster, name) == "Recording", what="Recording after a spec change")
+    cleanup(cluster, name)
+
+
+def test_expired_resource_is_reacquired(cluster: Cluster, agora: Agora) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.fault("start", 1, 400, code=433, message="resource expired")
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, name) == "Recording", what="Recording after 433")
+    assert cname_calls(agora, "acquire", name) == 2
+    assert len(agora.tasks(name)) == 1
+    cleanup(cluster, name)
+
+
+def test_restart_during_start_never_starts_a_second_session(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora
+) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.http.post(
+        "/_emulator/faults", json={"endpoint": "start", "count": 1, "latencyMs": 1500}
+    ).raise_for_status()
+    cluster.create(body)
+    # The start-pending annotation is written before start is sent.
+    wait_for(
+        lambda: (
+            "recording.mediaops.io/start-pending"
+            in ((cluster.get(name) or {}).get("metadata", {}).get("annotations") or {})
+        ),
+        what="start-pending annotation",
+    )
+    sandbox.stop_operator(kill=True)
+    time.sleep(2)  # the delayed start reaches the emulator and starts a task; its sid never reached us
+    sandbox.start_operator()
+    wait_for(
+        lambda: synced(cluster, name).get("reason") == "CreationResultUnknown",
+        timeout=30,
+        what="CreationResultUnknown",
+    )
+    assert len(agora.tasks(name)) == 1
+    assert cname_calls(agora, "acquire", name) == 1
+    cleanup(cluster, name)
+
+
+def test_restart_while_recording_keeps_tracking_the_same_session(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora
+) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, name) == "Recording", what="Recording")
+    sid = cluster.get(name)["status"]["sid"]  # type: ignore[index]
+    sandbox.stop_operator()
+    sandbox.start_operator()
+    queries_before = sum(1 for r in agora.requests() if r["endpoint"] == "query" and sid in r["path"])
+    wait_for(
+        lambda: (
+            sum(1 for r in agora.requests() if r["endpoint"] == "query" and sid in r["path"]) > queries_before
+        ),
+        timeout=30,
+        what="queries after restart",
+    )
+    assert cluster.get(name)["status"]["sid"] == sid  # type: ignore[index]
+    assert cname_calls(agora, "acquire", name) == 1
+    assert len(agora.tasks(name)) == 1
+    cleanup(cluster, name)

@@ -1,0 +1,167 @@
+"""LocalRecording end to end: the real operator, the sandbox's Pod runner running the real recorder
+agent, a real ffmpeg SRT publisher and moto's S3 server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import httpx
+import pytest
+
+from recording_sandbox.runner import Sandbox
+from tests.support.argocd_health import health
+from tests.support.localrecordings import (
+    LRECS,
+    NS,
+    OPERATOR_ENV,
+    PODS,
+    SrtSource,
+    events,
+    files_of,
+    get,
+    index_of,
+    objects,
+    patch_spec,
+    recorder_pods,
+    recording,
+    status,
+)
+from tests.support.waiting import wait_for
+
+
+@pytest.fixture(scope="module")
+def operator_env() -> dict[str, str]:
+    return OPERATOR_ENV
+
+
+def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
+) -> None:
+    name = "srt-pull"
+    response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))
+    assert response.status_code == 201, response.text
+
+    first = wait_for(lambda: status(kube, name).get("phase") == "Recording" and status(kube, name), timeout=40,
+                     what="phase Recording")  # fmt: skip
+    pod_name = first["podName"]
+    pod = kube.get(f"{PODS}/{pod_name}").json()
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "LocalRecording"
+    conditions = {c["type"]: c["status"] for c in first["conditions"]}
+    assert conditions["InputHealthy"] == "True" and conditions["Ready"] == "True"
+    assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
+
+    # Stats move while recording.
+    out_time = wait_for(lambda: status(kube, name).get("stats", {}).get("outTimeMs"), what="stats")
+    wait_for(lambda: status(kube, name)["stats"].get("outTimeMs", 0) > out_time, what="outTimeMs to grow")
+
+    # RecordedFiles appear for closed segments, with keys that are in the bucket.
+    files = wait_for(lambda: len(files_of(kube, name)) >= 2 and files_of(kube, name), timeout=30,
+                     what="two RecordedFiles")  # fmt: skip
+    stored = objects(s3, name)
+    for file in files:
+        spec = file["spec"]
+        assert spec["location"]["key"] in stored
+        assert spec["sizeBytes"] == stored[spec["location"]["key"]]
+        assert spec["recordingRef"] == {"kind": "LocalRecording", "name": name}
+        assert spec["format"] == "mp4" and spec["expiresAt"]
+        assert file["metadata"]["ownerReferences"][0]["name"] == name
+    wait_for(lambda: all(health("RecordedFile", f)["status"] == "Healthy" for f in files_of(kube, name)),
+             what="RecordedFiles Healthy in Argo CD")  # fmt: skip
+    assert files[0]["metadata"]["name"] == f"{name}-00000"
+    assert files[0]["spec"]["location"]["key"] == f"sandbox/srtpull/{name}-00000.mp4"
+    assert 1000 <= files[0]["spec"]["durationMs"] <= 4000
+    wait_for(lambda: (status(kube, name).get("files") or {}).get("count", 0) >= 2, what="status.files")
+
+    # A spec change while active replaces the Pod; numbering continues.
+    patch_spec(kube, name, {"output": {"segmentDuration": "3s"}})
+    replaced = wait_for(
+        lambda: (s := status(kube, name)).get("phase") == "Recording" and s.get("podName") != pod_name and s,
+        timeout=60,
+        what="a new recorder Pod recording",
+    )
+    assert replaced["observedGeneration"] == 2
+    before = {index_of(f) for f in files_of(kube, name)}
+    wait_for(lambda: {index_of(f) for f in files_of(kube, name)} - before, timeout=30,
+             what="a file from the new Pod")  # fmt: skip
+    assert not any(p["metadata"]["name"] == pod_name for p in recorder_pods(kube, name))
+
+    # active: false → graceful stop: the last file is uploaded and recorded.
+    patch_spec(kube, name, {"active": False})
+    stopped = wait_for(lambda: status(kube, name).get("phase") == "Stopped" and status(kube, name), timeout=60,
+                       what="phase Stopped")  # fmt: skip
+    assert stopped["stopReason"] == "Requested"
+    assert {c["type"]: c["status"] for c in stopped["conditions"]}["Ready"] == "True"
+    assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
+    assert recorder_pods(kube, name) == []
+    files = files_of(kube, name)
+    stored = objects(s3, name)
+    assert sorted(f["spec"]["location"]["key"] for f in files) == sorted(stored)
+    indexes = [index_of(f) for f in files]
+    assert indexes == sorted(set(indexes)) and len(indexes) >= 4
+    assert stopped["files"]["count"] == len(files)
+    assert stopped["files"]["totalBytes"] == sum(stored.values())
+    # Every file has its duration, also the one each stopped Pod closed in its last milliseconds
+    # (from the Pod's termination message).
+    assert all(f["spec"].get("durationMs", 0) > 0 for f in files), [f["spec"] for f in files]
+
+
+def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
+) -> None:
+    name = "srt-crash"
+    response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))
+    assert response.status_code == 201, response.text
+    first = wait_for(lambda: status(kube, name).get("phase") == "Recording" and status(kube, name), timeout=40,
+                     what="phase Recording")  # fmt: skip
+    wait_for(lambda: files_of(kube, name), timeout=30, what="a first RecordedFile")
+
+    # Kill the agent: the Pod fails, the recording reconnects with a new Pod.
+    pid = sandbox.pods.pid_of(NS, first["podName"])
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    waiting = wait_for(lambda: status(kube, name).get("phase") == "Reconnecting" and status(kube, name),
+                       timeout=20, what="phase Reconnecting")  # fmt: skip
+    assert waiting["consecutiveFailures"] == 1 and waiting["nextRetryAt"]
+    warning = wait_for(
+        lambda: [e for e in events(kube, name) if e["reason"] == "RecorderFailed" and e["type"] == "Warning"],
+        what="a RecorderFailed Event",
+    )
+    assert "exited with code 137" in warning[0]["message"]
+    recovered = wait_for(
+        lambda: (
+            (s := status(kube, name)).get("phase") == "Recording" and s["podName"] != first["podName"] and s
+        ),
+        timeout=60,
+        what="recovery with a new Pod",
+    )
+    assert "137" in recovered["lastError"]
+    # Recording again: the failure streak is over.
+    wait_for(lambda: "consecutiveFailures" not in status(kube, name), what="consecutiveFailures cleared")
+    assert "nextRetryAt" not in status(kube, name)
+
+    # Deletion stops the recorder and waits for its last file before the finalizer goes.
+    before = max(index_of(f) for f in files_of(kube, name))
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
+    assert get(kube, name) is not None  # held by the finalizer while the recorder stores its files
+    wait_for(lambda: get(kube, name) is None, timeout=60, what="the LocalRecording to go")
+    finalized = [e for e in events(kube, name) if e["reason"] == "FilesRecorded"]
+    assert finalized, [e["reason"] for e in events(kube, name)]
+    last_key = finalized[-1]["message"].rsplit(" ", 1)[-1]
+    last_index = int(last_key.rsplit("-", 1)[-1].split(".")[0])
+    assert last_index > before
+    assert recorder_pods(kube, name) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "concat:/etc/hostname|/etc/passwd", "pipe:0", "gopher://x"]
+)
+def test_bad_input_urls_are_rejected_by_the_schema(kube: httpx.Client, url: str) -> None:
+    body = recording("bad-url", "http://127.0.0.1:1", 1)
+    body["spec"]["input"] = {"url": url}
+    response = kube.post(LRECS, json=body)
+    assert response.status_code == 422, response.text
+    assert "input.url" in response.text
