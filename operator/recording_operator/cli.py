@@ -70,7 +70,8 @@ def crds(
 @app.command()
 def record(
     config: Annotated[
-        Path, typer.Option("--config", help="Recorder config file (the format of recording_operator.api.agent).")
+        Path,
+        typer.Option("--config", help="Recorder config file (the format of recording_operator.api.agent)."),
     ] = Path("/etc/recorder/config.json"),
     work_dir: Annotated[
         Path | None, typer.Option(help="Scratch directory (default $RECORDER_WORK_DIR or /var/lib/recorder).")

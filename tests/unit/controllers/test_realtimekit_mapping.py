@@ -1,4 +1,4 @@
-"""spec.storage → RealtimeKit storage_config (provider-contracts.md §3.4), without kopf or HTTP."""
+"""spec.storage → RealtimeKit storage_config (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_recordings/), without kopf or HTTP."""
 
 from __future__ import annotations
 
