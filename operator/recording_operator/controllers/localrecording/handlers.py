@@ -1,5 +1,6 @@
-"""kopf handlers for LocalRecording: thin glue between the API server, the decisions in
-`localrecording_logic`, the recorder Pod and its agent's `/status`.
+"""kopf handlers for LocalRecording: thin glue between the API server, the pure decisions in
+`decide` (with the objects of `manifests` and `files`, the observations of `observe`), the recorder
+Pod and its agent's `/status`.
 
 One `sync` brings the cluster to the spec and the status to what the agent reports; it runs on
 create / resume / spec update and from a timer (`LOCALRECORDING_POLL_INTERVAL`):
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,33 +49,46 @@ from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, instrumented, set_recorder_stats
 from recording_operator.controllers._kit.runtime import runtime_of
-from recording_operator.controllers.localrecording.manifests import (
+from recording_operator.controllers.localrecording.decide import (
+    RECORDER_FAILED,
     SESSION_PHASES,
-    STOP_REASON_ANNOTATION,
-    UPLOAD_GRACE_S,
-    PodView,
+    PodStep,
     Restarts,
-    StoredFile,
-    after_failure,
-    agent_view,
+    account_exit,
     check_input,
-    config_map_manifest,
+    classify_pods,
+    decide_intent,
+    decide_next,
+    gave_up_message,
+    owned_pods,
+    restarts_from_status,
+    stop_message,
+)
+from recording_operator.controllers.localrecording.files import (
+    StoredFile,
     file_index,
     files_summary,
+    recorded_file_manifest,
+    stored_files_from_listing,
+    with_reported,
+)
+from recording_operator.controllers.localrecording.manifests import (
+    STOP_REASON_ANNOTATION,
+    UPLOAD_GRACE_S,
+    config_map_manifest,
     plan_recorder,
     pod_manifest,
     pod_selector,
     pod_spec_hash,
-    pod_without_finalizer,
-    recorded_file_manifest,
-    restarts_from_status,
     service_manifest,
     service_name,
-    session_expired,
     storage_secret_keys,
-    stored_files_from_listing,
+)
+from recording_operator.controllers.localrecording.observe import (
+    PodView,
+    agent_view,
+    pod_without_finalizer,
     view_pod,
-    with_reported,
 )
 from recording_operator.controllers.recordedfile.publication import release_files
 from recording_operator.settings import Settings
@@ -144,8 +159,9 @@ def _pods_path(namespace: str) -> str:
     return f"/api/v1/namespaces/{namespace}/pods"
 
 
-class Recorder:
-    """One sync of one LocalRecording (the handlers create one per invocation)."""
+class RecorderPods:
+    """One sync of one LocalRecording's recorder Pods (the handlers create one per invocation); the
+    decisions are in `decide`, this class carries them out."""
 
     def __init__(self, ctx: LocalRecordingContext, spec: LocalRecordingSpec, memory: RecorderMemory) -> None:
         self.ctx = ctx
@@ -161,7 +177,8 @@ class Recorder:
     # --- the whole sync --------------------------------------------------------------------------
 
     async def sync(self, *, finalizing: bool) -> bool:
-        """Converge Pods and status; returns True when no recorder Pod is left.
+        """Converge Pods and status (`decide_intent`, `classify_pods`, `decide_next`); returns True
+        when no recorder Pod is left.
 
         Raises:
             KubeApiError: a Kubernetes request failed (the caller reports it and retries).
@@ -171,62 +188,81 @@ class Recorder:
         max_restarts = self.settings.localrecording_max_restarts
         self.restarts = restarts_from_status(status.current, ctx.generation)
         await self.load_recorded()
-        failed = (
-            status.get("phase") == "Failed" and status.get("observedGeneration") == ctx.generation
-        ) or self.restarts.gave_up(max_restarts)
-        max_reached = session_expired(spec, status.current, datetime.now(UTC))
-        wanted = spec.active and not finalizing and not failed and not max_reached
-        stop_reason = "Deleted" if finalizing else ("MaxDurationReached" if max_reached else "Requested")
-        current_hash = pod_spec_hash(dict(ctx.body.get("spec") or {}))
-        pods = await self.kube.list_objects(_pods_path(ctx.namespace), label_selector=pod_selector(ctx.name))
-        pods = [
-            p
-            for p in pods
-            if any(o.get("uid") == self.uid for o in p["metadata"].get("ownerReferences") or ())
-        ]
-        live: PodView | None = None
+        intent = decide_intent(
+            spec,
+            status.current,
+            ctx.generation,
+            self.restarts,
+            max_restarts=max_restarts,
+            finalizing=finalizing,
+            now=datetime.now(UTC),
+        )
+        listed = await self.kube.list_objects(
+            _pods_path(ctx.namespace), label_selector=pod_selector(ctx.name)
+        )
+        pods = owned_pods(listed, self.uid)
+        steps = classify_pods(
+            [view_pod(pod) for pod in pods],
+            wanted=intent.wanted,
+            spec_hash=pod_spec_hash(dict(ctx.body.get("spec") or {})),
+            pod_stop_reason=intent.pod_stop_reason,
+        )
+        current: PodView | None = None
         remaining = 0
-        for pod in pods:
-            view = view_pod(pod)
-            if view.terminated and not view.has_finalizer:
-                # Collected already (its failure counted), not gone yet: wait for it, never count it twice.
-                remaining += 1
-                if not view.deleting:
-                    await self.kube.delete_object(f"{_pods_path(ctx.namespace)}/{view.name}")
-            elif view.terminated:
-                remaining += not await self.collect(pod, view)
-            elif view.deleting:
-                remaining += 1
-                await self.poll(view)
-                self.follow(view)
-            elif wanted and view.spec_hash == current_hash and live is None:
-                live = view
-                remaining += 1
-            else:
-                remaining += 1
-                await self.stop_pod(pod, view, "SpecChanged" if wanted else stop_reason)
-        if self.restarts.gave_up(max_restarts):
-            wanted = False
-            if not failed or status.get("phase") != "Failed":
-                self.mark_failed()
-            failed = True
-        if live is not None:
-            await self.observe_live(live)
-        elif remaining and not failed:
+        for pod, step in zip(pods, steps, strict=True):
+            if step.kind == "current":
+                current = step.view
+            remaining += not await self.carry_out(pod, step)
+        after = decide_next(
+            intent,
+            gave_up=self.restarts.gave_up(max_restarts),
+            phase=status.get("phase"),
+            has_current=current is not None,
+            pods_left=remaining,
+        )
+        if after.mark_failed:
+            self.mark_failed()
+        if after.action == "observe":
+            assert current is not None
+            await self.observe_live(current)
+        elif after.action == "stopping":
             status.set(phase="Stopping")
             message = "the recorder is storing its last files"
             ctx.condition("Ready", "False", "Stopping", message)
             ctx.condition("Recording", "False", "Stopping", message)
-        elif wanted:
+        elif after.action == "start":
             await self.start_when_due()
-        elif not failed:
-            self.mark_stopped(stop_reason if spec.active or finalizing else "Requested")
+        elif after.action == "stopped":
+            assert after.stop_reason is not None
+            self.mark_stopped(after.stop_reason)
         if self.files_changed:
             await self.refresh_files_summary()
-        if not failed and not self.problem:
+        if not after.failed and not self.problem:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the recorder Pod matches the spec")
         status.set(observedGeneration=ctx.generation, **self.restarts.status_fields())
         return remaining == 0
+
+    async def carry_out(self, pod: Mapping[str, Any], step: PodStep) -> bool:
+        """Do what `classify_pods` decided for one Pod; True when the Pod is released (no longer
+        counts as left: only a `terminated` Pod collected in this sync).
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        view = step.view
+        if step.kind == "released":
+            if not view.deleting:
+                await self.kube.delete_object(f"{_pods_path(self.ctx.namespace)}/{view.name}")
+            return False
+        if step.kind == "terminated":
+            return await self.collect(pod, view)
+        if step.kind == "deleting":
+            await self.poll(view)
+            self.follow(view)
+        elif step.kind == "stale":
+            assert step.stop_reason is not None
+            await self.stop_pod(view, step.stop_reason)
+        return False
 
     async def load_recorded(self) -> None:
         """After an operator restart: which files already have RecordedFiles, and the next index.
@@ -335,7 +371,7 @@ class Recorder:
                 f"ConfigMap {namespace}/{ref.name} (input.tls.caConfigMapRef) has no key {ref.key!r}"
             )
 
-    async def stop_pod(self, pod: dict[str, Any], view: PodView, reason: str) -> None:
+    async def stop_pod(self, view: PodView, reason: str) -> None:
         """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period)."""
         path = f"{_pods_path(self.ctx.namespace)}/{view.name}"
         await self.kube.merge_patch(path, {"metadata": {"annotations": {STOP_REASON_ANNOTATION: reason}}})
@@ -352,7 +388,7 @@ class Recorder:
             limit = float(UPLOAD_GRACE_S + AgentTuning().stopGraceS)
             followers[view.name] = asyncio.create_task(follow_stop(view.agent_url, self.mem, limit_s=limit))
 
-    async def collect(self, pod: dict[str, Any], view: PodView) -> bool:
+    async def collect(self, pod: Mapping[str, Any], view: PodView) -> bool:
         """A terminated Pod: record the files it stored, count a failure, release it. True when released.
 
         Raises:
@@ -375,27 +411,21 @@ class Recorder:
             self.problem = True
             return False
         mem.pending.clear()
-        if view.exit_code not in (0, None) and view.stop_reason is None:
-            settings = self.settings
-            delay = backoff_delay(
+        settings = self.settings
+        account = account_exit(
+            view,
+            self.restarts,
+            max_restarts=settings.localrecording_max_restarts,
+            delay_s=backoff_delay(
                 self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
-            )
-            self.restarts = after_failure(
-                self.restarts,
-                max_restarts=settings.localrecording_max_restarts,
-                delay_s=delay,
-                now=datetime.now(UTC),
-            )
-            message = f"recorder Pod {view.name} exited with code {view.exit_code}"
-            ctx.status.set(lastError=message, **self.restarts.status_fields())
-            if not self.restarts.gave_up(settings.localrecording_max_restarts):
-                ctx.event("Warning", "RecorderFailed", f"{message}; restarting in {delay:.0f}s")
-        elif view.exit_code not in (0, None):
-            ctx.event(
-                "Warning",
-                "RecorderFailed",
-                f"recorder Pod {view.name} exited with code {view.exit_code} while stopping: some files may not be stored",
-            )
+            ),
+            now=datetime.now(UTC),
+        )
+        self.restarts = account.restarts
+        if account.last_error is not None:
+            ctx.status.set(lastError=account.last_error, **self.restarts.status_fields())
+        if account.warning is not None:
+            ctx.event("Warning", "RecorderFailed", account.warning)
         path = f"{_pods_path(ctx.namespace)}/{view.name}"
         if view.has_finalizer:
             await self.kube.merge_patch(path, {"metadata": {"finalizers": pod_without_finalizer(pod)}})
@@ -508,13 +538,12 @@ class Recorder:
     def mark_failed(self) -> None:
         """Too many recorder failures in a row: `Failed` (until the spec changes), one Warning Event."""
         ctx = self.ctx
-        last = ctx.status.get("lastError") or "the recorder Pod failed"
-        text = f"{last}; gave up after {self.restarts.failures} failures in a row"
+        text = gave_up_message(ctx.status.get("lastError"), self.restarts.failures)
         if ctx.status.get("phase") != "Failed":
-            ctx.status.set(phase="Failed", stoppedAt=now_rfc3339(), stopReason="RecorderFailed")
-        report_failure(ctx, "RecorderFailed", text)
+            ctx.status.set(phase="Failed", stoppedAt=now_rfc3339(), stopReason=RECORDER_FAILED)
+        report_failure(ctx, RECORDER_FAILED, text)
         for type_ in ("Ready", "Recording", "InputHealthy"):
-            ctx.condition(type_, "False", "RecorderFailed", text)
+            ctx.condition(type_, "False", RECORDER_FAILED, text)
         forget_recorder(ctx.namespace, ctx.name)
 
     def mark_stopped(self, reason: str) -> None:
@@ -526,12 +555,7 @@ class Recorder:
                 ctx.event("Normal", "RecorderStopped", f"the recording stopped: {reason}")
         elif ctx.status.get("stopReason") != reason:
             ctx.status.set(stopReason=reason)
-        messages = {
-            "Requested": "spec.active is false",
-            "MaxDurationReached": f"maxDuration {self.spec.maxDuration} reached",
-            "Deleted": "the resource is being deleted",
-        }
-        message = messages.get(reason, reason)
+        message = stop_message(reason, self.spec.maxDuration)
         ctx.condition("Ready", "True", "Stopped", f"no recorder runs, as asked: {message}")
         ctx.condition("Recording", "False", reason, message)
         ctx.condition("InputHealthy", "Unknown", "Stopped", "no recorder runs")
@@ -567,7 +591,7 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
         ctx.status.set(observedGeneration=ctx.generation)
         return True
     try:
-        return await Recorder(ctx, spec, memory).sync(finalizing=finalizing)
+        return await RecorderPods(ctx, spec, memory).sync(finalizing=finalizing)
     except SecretNotFound as exc:
         report_failure(ctx, "CredentialsNotFound", str(exc))
         ctx.status.set(phase="Pending")
