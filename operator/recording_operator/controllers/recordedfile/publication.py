@@ -40,7 +40,8 @@ from recording_operator.api import FINALIZER, GROUP, VERSION, parse_duration
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
-from recording_operator.controllers.recordedfile.handlers import KIND, clock_now, collection_path
+from recording_operator.controllers.recordedfile.decide import KIND, collection_path
+from recording_operator.controllers.recordedfile.probe import clock_now
 from recording_operator.providers.agora import RecordingFile as AgoraFile
 from recording_operator.providers.realtimekit import RecordingState
 

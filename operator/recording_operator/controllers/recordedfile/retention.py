@@ -36,7 +36,8 @@ from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.controllers._kit.conditions import set_condition
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import Runtime, runtime_of
-from recording_operator.controllers.recordedfile.handlers import PLURAL, clock_now, epoch_of, probe
+from recording_operator.controllers.recordedfile.decide import PLURAL, epoch_of
+from recording_operator.controllers.recordedfile.probe import clock_now, probe
 from recording_operator.storage import StorageError, UnsupportedStorage
 
 RESOURCE = (GROUP, VERSION, PLURAL)
