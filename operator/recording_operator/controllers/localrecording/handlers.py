@@ -226,10 +226,7 @@ class RecorderPods:
             assert current is not None
             await self.observe_live(current)
         elif after.action == "stopping":
-            status.set(phase="Stopping")
-            message = "the recorder is storing its last files"
-            ctx.condition("Ready", "False", "Stopping", message)
-            ctx.condition("Recording", "False", "Stopping", message)
+            self.mark_stopping()
         elif after.action == "start":
             await self.start_when_due()
         elif after.action == "stopped":
@@ -545,6 +542,13 @@ class RecorderPods:
         for type_ in ("Ready", "Recording", "InputHealthy"):
             ctx.condition(type_, "False", RECORDER_FAILED, text)
         forget_recorder(ctx.namespace, ctx.name)
+
+    def mark_stopping(self) -> None:
+        """Recorder Pods are still storing their last files before the next step."""
+        message = "the recorder is storing its last files"
+        self.ctx.status.set(phase="Stopping")
+        self.ctx.condition("Ready", "False", "Stopping", message)
+        self.ctx.condition("Recording", "False", "Stopping", message)
 
     def mark_stopped(self, reason: str) -> None:
         """No recorder runs, as asked (inactive, maxDuration, deletion)."""

@@ -110,6 +110,11 @@ def ready_condition(result: Probe) -> tuple[str, str, str]:
 #: Event; `expire`: a provider URL cannot be deleted through any API, release with a Normal
 #: `NotDeletable` Event; `volume`: run the deletion Job; `object`: delete the object-storage key.
 DeletionAction = Literal["keep", "refuse", "expire", "volume", "object"]
+#: The Event (type, reason) of the actions that release the finalizer and leave the data in place.
+DELETION_EVENTS: dict[str, tuple[str, str]] = {
+    "refuse": ("Warning", "InvalidSpec"),
+    "expire": ("Normal", "NotDeletable"),
+}
 
 
 @dataclass(frozen=True)

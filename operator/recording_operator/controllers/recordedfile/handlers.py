@@ -35,6 +35,7 @@ from recording_operator.controllers._kit.context import (
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.recordedfile.decide import (
+    DELETION_EVENTS,
     KIND,
     PLURAL,
     Probe,
@@ -139,12 +140,9 @@ async def finalize(
     deletion = decide_deletion(dict(body.get("spec") or {}))
     if deletion.action == "keep":
         return
-    if deletion.action in ("refuse", "expire"):
+    if deletion.action in DELETION_EVENTS:
         assert deletion.message is not None
-        if deletion.action == "refuse":
-            ctx.event("Warning", "InvalidSpec", deletion.message)
-        else:
-            ctx.event("Normal", "NotDeletable", deletion.message)
+        ctx.event(*DELETION_EVENTS[deletion.action], deletion.message)
         return
     spec = deletion.spec
     assert spec is not None
