@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.controllers.recordedfile.handlers import deletion_job_name
+from recording_operator.controllers.recordedfile.jobs import deletion_job_name
 from recording_sandbox.runner import Sandbox
 from tests.support.localrecordings import (
     LRECS,

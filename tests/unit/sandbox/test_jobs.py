@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from recording_operator.controllers.recordedfile.handlers import deletion_job
+from recording_operator.controllers.recordedfile.jobs import deletion_job
 from recording_sandbox.jobs import JobController
 from recording_sandbox.kube import KubeEmulator
 from recording_sandbox.kube.patching import MERGE_PATCH

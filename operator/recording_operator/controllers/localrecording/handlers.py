@@ -1,5 +1,6 @@
-"""kopf handlers for LocalRecording: thin glue between the API server, the decisions in
-`localrecording_logic`, the recorder Pod and its agent's `/status`.
+"""kopf handlers for LocalRecording: thin glue between kopf and the driver (`driver.RecorderPods`),
+which carries out the pure decisions of `decide` with the objects of `manifests` and `files` and the
+observations of `observe`.
 
 One `sync` brings the cluster to the spec and the status to what the agent reports; it runs on
 create / resume / spec update and from a timer (`LOCALRECORDING_POLL_INTERVAL`):
@@ -26,110 +27,33 @@ objects stay).
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import kopf
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
-from recording_operator.api.agent import STATUS_PATH, AgentTuning, RecorderStatus
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
-from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
-from recording_operator.controllers._kit.backoff import backoff_delay
-from recording_operator.controllers._kit.conditions import now_rfc3339
-from recording_operator.controllers._kit.context import Context, report_failure, validation_message
+from recording_operator.controllers._kit.context import report_failure, validation_message
 from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
-from recording_operator.controllers._kit.metrics import forget_recorder, instrumented, set_recorder_stats
+from recording_operator.controllers._kit.metrics import forget_recorder, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
-from recording_operator.controllers.localrecording.manifests import (
-    SESSION_PHASES,
-    STOP_REASON_ANNOTATION,
-    UPLOAD_GRACE_S,
-    PodView,
-    Restarts,
-    StoredFile,
-    after_failure,
-    agent_view,
-    check_input,
-    config_map_manifest,
-    file_index,
-    files_summary,
-    plan_recorder,
-    pod_manifest,
-    pod_selector,
-    pod_spec_hash,
-    pod_without_finalizer,
-    recorded_file_manifest,
-    restarts_from_status,
-    service_manifest,
-    service_name,
-    session_expired,
-    storage_secret_keys,
-    stored_files_from_listing,
-    view_pod,
-    with_reported,
+from recording_operator.controllers.localrecording.decide import check_input
+from recording_operator.controllers.localrecording.driver import (
+    PLURAL,
+    ConfigMapKeyNotFound,
+    LocalRecordingContext,
+    RecorderMemory,
+    RecorderPods,
+    pods_path,
 )
+from recording_operator.controllers.localrecording.manifests import KIND, pod_selector
+from recording_operator.controllers.localrecording.observe import pod_without_finalizer, view_pod
 from recording_operator.controllers.recordedfile.publication import release_files
 from recording_operator.settings import Settings
-from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
 
-PLURAL = "localrecordings"
 RESOURCE = (GROUP, VERSION, PLURAL)
-KIND = "LocalRecording"
-FILES_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/recordedfiles"
-#: Seconds one `/status` request may take.
-AGENT_TIMEOUT_S = 3.0
-
-
-class ConfigMapKeyNotFound(LookupError):
-    """The ConfigMap of `input.tls.caConfigMapRef`, or the key inside it, does not exist (names only)."""
-
-
-class LocalRecordingContext(Context):
-    """A handler invocation on a LocalRecording."""
-
-    plural = PLURAL
-
-
-@dataclass
-class RecorderMemory:
-    """Per-resource state kept in kopf's memo; lost on operator restart and rebuilt from the cluster
-    (`loaded`: `recorded` and `next_index` were read from the recording's RecordedFiles). Restart
-    counting is in the status, not here."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    loaded: bool = False
-    next_index: int = 0
-    recorded: set[int] = field(default_factory=set)
-    pending: dict[int, StoredFile] = field(default_factory=dict)
-    followers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-
-
-async def follow_stop(url: str, memory: RecorderMemory, *, limit_s: float) -> None:
-    """Poll a stopping agent's `/status` every 25 ms until it exits (or `limit_s` passed), noting
-    every closed file in `memory.pending`: the last file is closed and uploaded in the moments
-    before the agent exits, usually between two regular polls.
-    """
-    end = time.monotonic() + limit_s
-    async with httpx.AsyncClient(timeout=1.0) as client:
-        while time.monotonic() < end:
-            try:
-                response = await client.get(f"{url}{STATUS_PATH}", params={"sinceIndex": memory.next_index})
-                agent = RecorderStatus.model_validate_json(response.content)
-            except httpx.ConnectError:
-                return
-            except (httpx.HTTPError, ValidationError):
-                agent = None
-            for closed in agent.files if agent else ():
-                if closed.index not in memory.recorded:
-                    memory.pending[closed.index] = StoredFile.from_agent(closed)
-            await asyncio.sleep(0.025)
 
 
 def _memory(memo: Any) -> RecorderMemory:
@@ -138,404 +62,6 @@ def _memory(memo: Any) -> RecorderMemory:
         memory = memo["localrecording"] = RecorderMemory()
     assert isinstance(memory, RecorderMemory)
     return memory
-
-
-def _pods_path(namespace: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/pods"
-
-
-class Recorder:
-    """One sync of one LocalRecording (the handlers create one per invocation)."""
-
-    def __init__(self, ctx: LocalRecordingContext, spec: LocalRecordingSpec, memory: RecorderMemory) -> None:
-        self.ctx = ctx
-        self.spec = spec
-        self.mem = memory
-        self.kube = ctx.runtime.kube
-        self.settings = ctx.runtime.settings
-        self.uid = ctx.meta.get("uid", "")
-        self.files_changed = False
-        self.problem = False
-        self.restarts = Restarts()
-
-    # --- the whole sync --------------------------------------------------------------------------
-
-    async def sync(self, *, finalizing: bool) -> bool:
-        """Converge Pods and status; returns True when no recorder Pod is left.
-
-        Raises:
-            KubeApiError: a Kubernetes request failed (the caller reports it and retries).
-        """
-        ctx, spec = self.ctx, self.spec
-        status = ctx.status
-        max_restarts = self.settings.localrecording_max_restarts
-        self.restarts = restarts_from_status(status.current, ctx.generation)
-        await self.load_recorded()
-        failed = (
-            status.get("phase") == "Failed" and status.get("observedGeneration") == ctx.generation
-        ) or self.restarts.gave_up(max_restarts)
-        max_reached = session_expired(spec, status.current, datetime.now(UTC))
-        wanted = spec.active and not finalizing and not failed and not max_reached
-        stop_reason = "Deleted" if finalizing else ("MaxDurationReached" if max_reached else "Requested")
-        current_hash = pod_spec_hash(dict(ctx.body.get("spec") or {}))
-        pods = await self.kube.list_objects(_pods_path(ctx.namespace), label_selector=pod_selector(ctx.name))
-        pods = [
-            p
-            for p in pods
-            if any(o.get("uid") == self.uid for o in p["metadata"].get("ownerReferences") or ())
-        ]
-        live: PodView | None = None
-        remaining = 0
-        for pod in pods:
-            view = view_pod(pod)
-            if view.terminated and not view.has_finalizer:
-                # Collected already (its failure counted), not gone yet: wait for it, never count it twice.
-                remaining += 1
-                if not view.deleting:
-                    await self.kube.delete_object(f"{_pods_path(ctx.namespace)}/{view.name}")
-            elif view.terminated:
-                remaining += not await self.collect(pod, view)
-            elif view.deleting:
-                remaining += 1
-                await self.poll(view)
-                self.follow(view)
-            elif wanted and view.spec_hash == current_hash and live is None:
-                live = view
-                remaining += 1
-            else:
-                remaining += 1
-                await self.stop_pod(pod, view, "SpecChanged" if wanted else stop_reason)
-        if self.restarts.gave_up(max_restarts):
-            wanted = False
-            if not failed or status.get("phase") != "Failed":
-                self.mark_failed()
-            failed = True
-        if live is not None:
-            await self.observe_live(live)
-        elif remaining and not failed:
-            status.set(phase="Stopping")
-            message = "the recorder is storing its last files"
-            ctx.condition("Ready", "False", "Stopping", message)
-            ctx.condition("Recording", "False", "Stopping", message)
-        elif wanted:
-            await self.start_when_due()
-        elif not failed:
-            self.mark_stopped(stop_reason if spec.active or finalizing else "Requested")
-        if self.files_changed:
-            await self.refresh_files_summary()
-        if not failed and not self.problem:
-            ctx.condition("Synced", "True", "ReconcileSuccess", "the recorder Pod matches the spec")
-        status.set(observedGeneration=ctx.generation, **self.restarts.status_fields())
-        return remaining == 0
-
-    async def load_recorded(self) -> None:
-        """After an operator restart: which files already have RecordedFiles, and the next index.
-
-        Raises:
-            KubeApiError: listing the RecordedFiles failed.
-        """
-        mem = self.mem
-        if mem.loaded:
-            return
-        files = await self.kube.list_objects(
-            FILES_PATH.format(namespace=self.ctx.namespace),
-            label_selector=f"{RECORDING_LABEL}={self.ctx.name}",
-        )
-        for obj in files:
-            if (obj.get("spec") or {}).get("recordingRef", {}).get("kind") != KIND:
-                continue
-            index = file_index(obj)
-            if index is not None:
-                mem.recorded.add(index)
-        mem.next_index = max(mem.next_index, max(mem.recorded, default=-1) + 1)
-        mem.loaded = True
-
-    # --- Pods ------------------------------------------------------------------------------------
-
-    async def start_when_due(self) -> None:
-        """Create the recorder (ConfigMap, Service, Pod), unless a failure backoff is still running."""
-        ctx, mem = self.ctx, self.mem
-        if self.restarts.wait_s(datetime.now(UTC)) > 0:
-            retry_at = self.restarts.status_fields()["nextRetryAt"]
-            ctx.status.set(phase="Reconnecting")
-            ctx.condition("Ready", "False", "RecorderFailed", f"restarting the recorder at {retry_at}")
-            ctx.condition("Recording", "False", "RecorderFailed", "the recorder Pod failed")
-            return
-        await self.check_secrets()
-        await self.check_ca_config_map()
-        # load_recorded (every sync) and every file recorded since keep next_index past the highest.
-        first_index = mem.next_index
-        plan = plan_recorder(ctx.body, self.spec, first_index)
-        config_map = config_map_manifest(ctx.body, plan)
-        cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"
-        if await self.kube.create_object(cm_path, config_map) is None:
-            await self.kube.merge_patch(f"{cm_path}/{plan.config_map_name}", {"data": config_map["data"]})
-        svc_path = f"/api/v1/namespaces/{ctx.namespace}/services"
-        service = service_manifest(ctx.body, self.spec)
-        if service is None:
-            await self.kube.delete_object(f"{svc_path}/{service_name(ctx.name)}")
-        elif await self.kube.create_object(svc_path, service) is None:
-            await self.kube.merge_patch(
-                f"{svc_path}/{service['metadata']['name']}", {"spec": service["spec"]}
-            )
-        pod = pod_manifest(ctx.body, self.spec, plan, image=self.settings.recorder_image)
-        created = await self.kube.create_object(_pods_path(ctx.namespace), pod)
-        mem.next_index = first_index
-        mem.pending.clear()
-        self.restarts = Restarts(failures=self.restarts.failures)
-        if created is not None:
-            ctx.event("Normal", "RecorderStarted", f"Pod {plan.pod_name}, files from index {first_index}")
-        status = ctx.status
-        if status.get("phase") not in SESSION_PHASES:
-            status.set(startedAt=now_rfc3339(), stoppedAt=None, stopReason=None)
-        status.set(
-            phase="Starting",
-            podName=plan.pod_name,
-            serviceName=service["metadata"]["name"] if service else None,
-        )
-        ctx.condition("Ready", "False", "Starting", "the recorder Pod is starting")
-        ctx.condition("Recording", "False", "Starting", "the recorder Pod is starting")
-        ctx.condition("InputHealthy", "Unknown", "Starting", "the recorder Pod is starting")
-
-    async def check_secrets(self) -> None:
-        """Every Secret key the Pod maps exists (names only are reported, never values).
-
-        Raises:
-            SecretNotFound: a Secret or key is missing.
-        """
-        storage = self.spec.storage
-        for _, key, optional in storage_secret_keys(storage):
-            if not optional and storage.credentialsSecretRef is not None:
-                await self.kube.read_secret_key(self.ctx.namespace, storage.credentialsSecretRef.name, key)
-        ref = self.spec.input.passphraseSecretRef
-        if ref is not None:
-            await self.kube.read_secret_key(self.ctx.namespace, ref.name, ref.key)
-
-    async def check_ca_config_map(self) -> None:
-        """The ConfigMap key of `input.tls.caConfigMapRef` exists (`data` or `binaryData`): kubelet
-        would not start a Pod mounting a missing key (it stays ContainerCreating, no exit to count).
-
-        Raises:
-            ConfigMapKeyNotFound: the ConfigMap or the key is missing.
-            KubeApiError: the ConfigMap cannot be read.
-        """
-        tls = self.spec.input.tls
-        if tls is None or tls.caConfigMapRef is None:
-            return
-        ref, namespace = tls.caConfigMapRef, self.ctx.namespace
-        config_map = await self.kube.get_object(f"/api/v1/namespaces/{namespace}/configmaps/{ref.name}")
-        if config_map is None:
-            raise ConfigMapKeyNotFound(
-                f"ConfigMap {namespace}/{ref.name} (input.tls.caConfigMapRef) not found"
-            )
-        if ref.key not in (config_map.get("data") or {}) and ref.key not in (
-            config_map.get("binaryData") or {}
-        ):
-            raise ConfigMapKeyNotFound(
-                f"ConfigMap {namespace}/{ref.name} (input.tls.caConfigMapRef) has no key {ref.key!r}"
-            )
-
-    async def stop_pod(self, pod: dict[str, Any], view: PodView, reason: str) -> None:
-        """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period)."""
-        path = f"{_pods_path(self.ctx.namespace)}/{view.name}"
-        await self.kube.merge_patch(path, {"metadata": {"annotations": {STOP_REASON_ANNOTATION: reason}}})
-        await self.kube.delete_object(path)
-        self.follow(view)
-        self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
-
-    def follow(self, view: PodView) -> None:
-        """Watch a stopping Pod's agent closely until it exits (`follow_stop`), once per Pod."""
-        followers = self.mem.followers
-        for name in [n for n, task in followers.items() if task.done()]:
-            del followers[name]
-        if view.agent_url and view.name not in followers:
-            limit = float(UPLOAD_GRACE_S + AgentTuning().stopGraceS)
-            followers[view.name] = asyncio.create_task(follow_stop(view.agent_url, self.mem, limit_s=limit))
-
-    async def collect(self, pod: dict[str, Any], view: PodView) -> bool:
-        """A terminated Pod: record the files it stored, count a failure, release it. True when released.
-
-        Raises:
-            KubeApiError: a Kubernetes request failed.
-        """
-        ctx, mem = self.ctx, self.mem
-        # The files the agent stored after the last poll, told by the Pod's termination message
-        # (with their durations; the only way to learn them for a volume, which is not listed).
-        for file in view.stored_on_exit:
-            mem.pending.pop(file.index, None)
-            await self.record_file(file)
-        if view.exit_code == 0:
-            for file in sorted(mem.pending.values(), key=lambda f: f.index):
-                await self.record_file(file)
-        try:
-            for file in with_reported(await self.list_stored(view.first_index), mem.pending):
-                await self.record_file(file)
-        except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-            report_failure(ctx, "StorageUnavailable", f"cannot list the stored files of {view.name}: {exc}")
-            self.problem = True
-            return False
-        mem.pending.clear()
-        if view.exit_code not in (0, None) and view.stop_reason is None:
-            settings = self.settings
-            delay = backoff_delay(
-                self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
-            )
-            self.restarts = after_failure(
-                self.restarts,
-                max_restarts=settings.localrecording_max_restarts,
-                delay_s=delay,
-                now=datetime.now(UTC),
-            )
-            message = f"recorder Pod {view.name} exited with code {view.exit_code}"
-            ctx.status.set(lastError=message, **self.restarts.status_fields())
-            if not self.restarts.gave_up(settings.localrecording_max_restarts):
-                ctx.event("Warning", "RecorderFailed", f"{message}; restarting in {delay:.0f}s")
-        elif view.exit_code not in (0, None):
-            ctx.event(
-                "Warning",
-                "RecorderFailed",
-                f"recorder Pod {view.name} exited with code {view.exit_code} while stopping: some files may not be stored",
-            )
-        path = f"{_pods_path(ctx.namespace)}/{view.name}"
-        if view.has_finalizer:
-            await self.kube.merge_patch(path, {"metadata": {"finalizers": pod_without_finalizer(pod)}})
-        if not view.deleting:
-            await self.kube.delete_object(path)
-        return True
-
-    async def list_stored(self, min_index: int) -> list[StoredFile]:
-        """The recording's files in object storage with index ≥ `min_index` ([] for `vendor: volume`).
-
-        Raises:
-            SecretNotFound: the storage Secret or a key is missing.
-            UnsupportedStorage, StorageError: the store cannot be built or listed.
-        """
-        storage = self.spec.storage
-        if storage.vendor == "volume":
-            return []
-        ref = storage.credentialsSecretRef
-        secret = await self.kube.read_secret(self.ctx.namespace, ref.name) if ref is not None else {}
-        credentials = StorageCredentials.from_secret(storage.vendor, secret)
-        store = Store.from_spec(storage, credentials)
-        objects = await store.list(store.prefix)
-        return stored_files_from_listing(
-            self.spec,
-            recording=self.ctx.name,
-            namespace=self.ctx.namespace,
-            prefix=store.prefix,
-            objects=[(o.key, o.size_bytes, o.last_modified) for o in objects],
-            min_index=min_index,
-        )
-
-    # --- the agent -------------------------------------------------------------------------------
-
-    async def poll(self, view: PodView) -> RecorderStatus | None:
-        """`GET /status?sinceIndex=N` of the Pod's agent; records stored files. None when unreachable."""
-        mem = self.mem
-        if view.agent_url is None:
-            return None
-        since = min(mem.pending, default=mem.next_index)
-        try:
-            async with httpx.AsyncClient(timeout=AGENT_TIMEOUT_S) as client:
-                response = await client.get(f"{view.agent_url}{STATUS_PATH}", params={"sinceIndex": since})
-            response.raise_for_status()
-            agent = RecorderStatus.model_validate_json(response.content)
-        except (httpx.HTTPError, ValidationError) as exc:
-            self.ctx.logger.debug(f"agent of {view.name} not reachable: {type(exc).__name__}")
-            return None
-        for closed in agent.files:
-            file = StoredFile.from_agent(closed)
-            if closed.uploaded:
-                mem.pending.pop(closed.index, None)
-                await self.record_file(file)
-            elif closed.index not in mem.recorded:
-                mem.pending[closed.index] = file
-        mem.next_index = max(mem.next_index, agent.nextIndex)
-        return agent
-
-    async def observe_live(self, view: PodView) -> None:
-        """Status from the running Pod's agent (or Starting while it does not answer yet)."""
-        ctx = self.ctx
-        agent = await self.poll(view)
-        ctx.status.set(podName=view.name)
-        if agent is None:
-            if ctx.status.get("phase") not in ("Recording", "Reconnecting"):
-                ctx.status.set(phase="Starting")
-            return
-        result = agent_view(agent)
-        if result.phase == "Recording":
-            self.restarts = Restarts()
-        ctx.status.set(phase=result.phase, stats=agent.stats.model_dump(mode="json", exclude_none=True))
-        if agent.lastError:
-            ctx.status.set(lastError=agent.lastError[-4096:])
-        ctx.condition("Ready", *result.ready)
-        ctx.condition("Recording", *result.recording)
-        ctx.condition("InputHealthy", *result.input_healthy)
-        stats = agent.stats
-        set_recorder_stats(
-            ctx.namespace,
-            ctx.name,
-            bitrate_bps=stats.bitrateKbps * 1000 if stats.bitrateKbps is not None else None,
-            fps=stats.fps,
-            speed=stats.speed,
-        )
-
-    # --- files and status ------------------------------------------------------------------------
-
-    async def record_file(self, file: StoredFile) -> None:
-        """Create the file's RecordedFile (once; an existing one is left as it is).
-
-        Raises:
-            KubeApiError: the create failed.
-        """
-        mem = self.mem
-        if file.index in mem.recorded:
-            return
-        body = recorded_file_manifest(self.ctx.body, self.spec, file, now=datetime.now(UTC))
-        created = await self.kube.create_object(FILES_PATH.format(namespace=self.ctx.namespace), body)
-        mem.recorded.add(file.index)
-        mem.next_index = max(mem.next_index, file.index + 1)
-        self.files_changed = self.files_changed or created is not None
-
-    async def refresh_files_summary(self) -> None:
-        """`status.files` from the recording's RecordedFiles."""
-        files = await self.kube.list_objects(
-            FILES_PATH.format(namespace=self.ctx.namespace),
-            label_selector=f"{RECORDING_LABEL}={self.ctx.name}",
-        )
-        self.ctx.status.set(files=files_summary(files))
-
-    def mark_failed(self) -> None:
-        """Too many recorder failures in a row: `Failed` (until the spec changes), one Warning Event."""
-        ctx = self.ctx
-        last = ctx.status.get("lastError") or "the recorder Pod failed"
-        text = f"{last}; gave up after {self.restarts.failures} failures in a row"
-        if ctx.status.get("phase") != "Failed":
-            ctx.status.set(phase="Failed", stoppedAt=now_rfc3339(), stopReason="RecorderFailed")
-        report_failure(ctx, "RecorderFailed", text)
-        for type_ in ("Ready", "Recording", "InputHealthy"):
-            ctx.condition(type_, "False", "RecorderFailed", text)
-        forget_recorder(ctx.namespace, ctx.name)
-
-    def mark_stopped(self, reason: str) -> None:
-        """No recorder runs, as asked (inactive, maxDuration, deletion)."""
-        ctx = self.ctx
-        if ctx.status.get("phase") != "Stopped":
-            ctx.status.set(phase="Stopped", stoppedAt=now_rfc3339(), stopReason=reason)
-            if ctx.status.current.get("phase") is not None:
-                ctx.event("Normal", "RecorderStopped", f"the recording stopped: {reason}")
-        elif ctx.status.get("stopReason") != reason:
-            ctx.status.set(stopReason=reason)
-        messages = {
-            "Requested": "spec.active is false",
-            "MaxDurationReached": f"maxDuration {self.spec.maxDuration} reached",
-            "Deleted": "the resource is being deleted",
-        }
-        message = messages.get(reason, reason)
-        ctx.condition("Ready", "True", "Stopped", f"no recorder runs, as asked: {message}")
-        ctx.condition("Recording", "False", reason, message)
-        ctx.condition("InputHealthy", "Unknown", "Stopped", "no recorder runs")
-        forget_recorder(ctx.namespace, ctx.name)
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -567,7 +93,7 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
         ctx.status.set(observedGeneration=ctx.generation)
         return True
     try:
-        return await Recorder(ctx, spec, memory).sync(finalizing=finalizing)
+        return await RecorderPods(ctx, spec, memory).sync(finalizing=finalizing)
     except SecretNotFound as exc:
         report_failure(ctx, "CredentialsNotFound", str(exc))
         ctx.status.set(phase="Pending")
@@ -636,13 +162,13 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: 
         async with memory.lock:  # no poll creates a RecordedFile after they were detached
             await release_files(ctx, KIND, "Orphan")
             pods = await ctx.runtime.kube.list_objects(
-                _pods_path(ctx.namespace), label_selector=pod_selector(ctx.name)
+                pods_path(ctx.namespace), label_selector=pod_selector(ctx.name)
             )
             for pod in pods:
                 view = view_pod(pod)
                 if view.has_finalizer:
                     await ctx.runtime.kube.merge_patch(
-                        f"{_pods_path(ctx.namespace)}/{view.name}",
+                        f"{pods_path(ctx.namespace)}/{view.name}",
                         {"metadata": {"finalizers": pod_without_finalizer(pod)}},
                     )
         forget_recorder(ctx.namespace, ctx.name)

@@ -4,33 +4,26 @@
   `Ready` and `Synced` conditions;
 - delete → `finalize` (finalizer `recording.mediaops.io/cleanup`): `deletionPolicy: Delete` deletes
   the stored object (an object already gone counts as done); `Retain` (or `Orphan`) only releases
-  the finalizer; a `volume` file is deleted by a short-lived Job that mounts the claim and runs
-  `recording-operator delete-volume-file` from the recorder image (`RECORDER_IMAGE`); a provider
-  `url` (RealtimeKit bucket, presigned, expires by itself after 7 days, provider-contracts.md §3.5)
-  cannot be deleted through any API and is released with a Normal Event.
+  the finalizer; a `volume` file is deleted by a short-lived Job (`jobs`) that mounts the claim and
+  runs `recording-operator delete-volume-file` from the recorder image (`RECORDER_IMAGE`); a
+  provider `url` (RealtimeKit bucket, presigned, expires by itself after 7 days) cannot be deleted
+  through any API and is released with a Normal Event.
 
-Storage credentials come only from the Secret in `spec.credentialsSecretRef` (same namespace);
-a refused key is reported as `Synced=False reason=StorageAuthFailed` with one Warning Event and
-retried with jittered backoff (Secrets may be fixed or rotated), never logged.
-Retention (`spec.expiresAt`) and the periodic existence audit run in one operator-wide schedule:
-`retention.py`.
+The decisions are in `decide` (pure); reaching the store is `probe`. Storage credentials come only
+from the Secret in `spec.credentialsSecretRef` (same namespace); a refused key is reported as
+`Synced=False reason=StorageAuthFailed` with one Warning Event and retried with jittered backoff
+(Secrets may be fixed or rotated), never logged. Retention (`spec.expiresAt`) and the periodic
+existence audit run in one operator-wide schedule: `retention`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
 from recording_operator.api import FINALIZER, GROUP, VERSION
-from recording_operator.api.agent import DEFAULT_VOLUME_DIR
-from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.controllers._kit.context import (
     Context,
@@ -40,22 +33,22 @@ from recording_operator.controllers._kit.context import (
     validation_message,
 )
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
-from recording_operator.controllers._kit.pods import (
-    container_security_context,
-    pod_security_context,
+from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers.recordedfile.decide import (
+    DELETION_EVENTS,
+    KIND,
+    PLURAL,
+    Probe,
+    decide_deletion,
+    job_failure_reason,
+    job_outcome,
+    ready_condition,
 )
-from recording_operator.controllers._kit.runtime import Runtime, runtime_of
-from recording_operator.settings import Settings
-from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
-from recording_operator.storage.volume import UnsafePath, path_parts
+from recording_operator.controllers.recordedfile.jobs import deletion_job, deletion_job_name
+from recording_operator.controllers.recordedfile.probe import clock_now, file_store, probe
+from recording_operator.storage import StorageError, UnsupportedStorage
 
-RESOURCE = (GROUP, VERSION, "recordedfiles")
-KIND = "RecordedFile"
-PLURAL = "recordedfiles"
-#: Mount point of the claim inside a volume deletion Job (where recorders mount it too).
-JOB_MOUNT = DEFAULT_VOLUME_DIR
-#: Seconds a finished volume deletion Job is kept (`ttlSecondsAfterFinished`).
-JOB_TTL_S = 600
+RESOURCE = (GROUP, VERSION, PLURAL)
 #: Seconds between checks of a running volume deletion Job.
 JOB_POLL_S = 2.0
 
@@ -66,102 +59,10 @@ class FileContext(Context):
     plural = PLURAL
 
 
-def collection_path(namespace: str) -> str:
-    """API path of the RecordedFiles of a namespace."""
-    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
-
-
-def retains(policy: str | None) -> bool:
-    """Whether a `deletionPolicy` keeps the stored file (`Retain`, or its synonym `Orphan`)."""
-    return policy in ("Retain", "Orphan")
-
-
-@dataclass(frozen=True)
-class Probe:
-    """The outcome of checking a stored file: `phase` (Available | Missing) and why."""
-
-    phase: str
-    reason: str
-    message: str
-    size_bytes: int | None = None
-
-
-async def file_store(runtime: Runtime, namespace: str, spec: RecordedFileSpec) -> Store:
-    """The Store of an object-storage location (`location.key`), with credentials from its Secret.
-
-    Raises:
-        SecretNotFound: the credentials Secret is missing.
-        KubeApiError: the Secret could not be read.
-        UnsupportedStorage: the vendor or location cannot be served (terminal).
-    """
-    loc = spec.location
-    if loc.vendor is None or loc.bucket is None or loc.key is None:
-        raise UnsupportedStorage("the location is not an object-storage key")
-    data: Mapping[str, str] | None = None
-    if spec.credentialsSecretRef is not None:
-        data = await runtime.kube.read_secret(namespace, spec.credentialsSecretRef.name)
-    storage = StorageSpec(vendor=loc.vendor, bucket=loc.bucket, region=loc.region, endpoint=loc.endpoint)
-    return Store.from_spec(
-        storage,
-        StorageCredentials.from_secret(loc.vendor, data),
-        s3_endpoint=runtime.settings.storage_s3_endpoint,
-    )
-
-
-async def probe(runtime: Runtime, namespace: str, spec: RecordedFileSpec, *, now: float) -> Probe:
-    """Whether the stored file exists, as a phase.
-
-    - object storage: `stat` the key;
-    - `url`: Available until `location.expiresAt` (Unix seconds `now` on the operator's clock),
-      Missing after it;
-    - `volume`: Available (the operator does not mount claims; the deletion Job does).
-
-    Raises:
-        StorageError, UnsupportedStorage, SecretNotFound, KubeApiError: see `file_store`.
-    """
-    loc = spec.location
-    if loc.url is not None:
-        expires = _epoch(loc.expiresAt)
-        if expires is not None and expires <= now:
-            return Probe("Missing", "UrlExpired", f"the provider's download URL expired at {loc.expiresAt}")
-        return Probe("Available", "ProviderUrl", "downloadable from the provider's URL")
-    if loc.volume is not None:
-        return Probe(
-            "Available", "OnVolume", f"{loc.volume.path} on PersistentVolumeClaim {loc.volume.claimName}"
-        )
-    store = await file_store(runtime, namespace, spec)
-    assert loc.key is not None
-    info = await store.stat(loc.key)
-    if info is None:
-        return Probe("Missing", "NotFound", f"{store.uri(loc.key)} does not exist")
-    return Probe("Available", "Stored", f"{store.uri(loc.key)} exists", info.size_bytes)
-
-
-def _epoch(value: str | None) -> float | None:
-    """Unix seconds of an RFC 3339 time, or None."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def epoch_of(value: str | None) -> float | None:
-    """Unix seconds of an RFC 3339 time (`expiresAt`), or None when absent or unparsable."""
-    try:
-        return _epoch(value)
-    except ValueError:
-        return None
-
-
-def clock_now(settings: Settings) -> float:
-    """The operator's "now" for expiry decisions: Unix seconds + `RECORDING_CLOCK_OFFSET_S`."""
-    return time.time() + settings.clock_offset_s
-
-
 def apply_probe(ctx: FileContext, result: Probe) -> None:
     """Draft phase and conditions from a probe (written only when they changed)."""
     ctx.status.set(phase=result.phase)
-    ready = "True" if result.phase == "Available" else "False"
-    ctx.condition("Ready", ready, result.reason, result.message)
+    ctx.condition("Ready", *ready_condition(result))
     ctx.condition("Synced", "True", "ReconcileSuccess", "the storage answered")
 
 
@@ -236,38 +137,25 @@ async def finalize(
     """
     runtime = runtime_of(memo)
     ctx = FileContext(body, patch, runtime, logger)
-    raw = dict(body.get("spec") or {})
-    if retains(raw.get("deletionPolicy")):
+    deletion = decide_deletion(dict(body.get("spec") or {}))
+    if deletion.action == "keep":
         return
+    if deletion.action in DELETION_EVENTS:
+        assert deletion.message is not None
+        ctx.event(*DELETION_EVENTS[deletion.action], deletion.message)
+        return
+    spec = deletion.spec
+    assert spec is not None
     try:
-        spec = RecordedFileSpec.model_validate(raw)
-    except ValidationError:
-        ctx.event("Warning", "InvalidSpec", "the spec is invalid: the stored file, if any, is left in place")
-        return
-    loc = spec.location
-    if loc.url is not None:
-        ctx.event(
-            "Normal",
-            "NotDeletable",
-            "a provider download URL cannot be deleted through an API; it expires by itself"
-            + (f" at {loc.expiresAt}" if loc.expiresAt else ""),
-        )
-        return
-    if loc.volume is not None:
-        try:
-            path_parts(loc.volume.path)
-        except UnsafePath as exc:
-            ctx.event("Warning", "InvalidSpec", f"cannot delete the stored file: {exc}; it is left in place")
-            return
-    try:
-        if loc.volume is not None:
+        if deletion.action == "volume":
             await _delete_volume_file(ctx, spec, retry)
             return
         store = await file_store(runtime, ctx.namespace, spec)
-        assert loc.key is not None
+        key = spec.location.key
+        assert key is not None
         if ctx.status.get("phase") != "Deleting":
             ctx.status.set(phase="Deleting")
-        await store.delete(loc.key)
+        await store.delete(key)
     except UnsupportedStorage as exc:
         ctx.event("Warning", "InvalidSpec", f"cannot delete the stored file: {exc}; it is left in place")
         return
@@ -278,100 +166,6 @@ async def finalize(
 
 
 # --- volume files --------------------------------------------------------------------------------
-
-
-def deletion_job_name(uid: str) -> str:
-    """The deletion Job's name for a RecordedFile uid (deterministic, so a retry finds it)."""
-    return f"rfile-delete-{hashlib.sha256(uid.encode()).hexdigest()[:16]}"
-
-
-def deletion_job(
-    *, namespace: str, file_name: str, uid: str, claim: str, path: str, image: str
-) -> dict[str, Any]:
-    """A batch/v1 Job that mounts `claim` at JOB_MOUNT and deletes `path` (relative to the claim root).
-
-    The container runs `recording-operator delete-volume-file` from `image` (the recorder image,
-    which has the package installed): the path is resolved under the mount and refused when it
-    escapes it (`..`, absolute, symbolic links leading out; `storage/volume.py`); an already
-    deleted file counts as done. The path is an argument, never through a shell.
-
-    Owned by the RecordedFile (collected with it); no Kubernetes token; the recorder's non-root
-    user (so it may delete what recorders wrote), read-only root filesystem, no capabilities,
-    seccomp RuntimeDefault. `backoffLimit` 3, `activeDeadlineSeconds` 300, kept JOB_TTL_S after it
-    finished (a failed Job stays that long for inspection).
-    """
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": deletion_job_name(uid),
-            "namespace": namespace,
-            "labels": {
-                "app.kubernetes.io/managed-by": "recording-operator",
-                "app.kubernetes.io/component": "recordedfile-delete",
-                f"{GROUP}/recordedfile": file_name,
-            },
-            "ownerReferences": [
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": KIND,
-                    "name": file_name,
-                    "uid": uid,
-                    "controller": True,
-                    "blockOwnerDeletion": False,
-                }
-            ],
-        },
-        "spec": {
-            "backoffLimit": 3,
-            "ttlSecondsAfterFinished": JOB_TTL_S,
-            "activeDeadlineSeconds": 300,
-            "template": {
-                "metadata": {"labels": {"app.kubernetes.io/component": "recordedfile-delete"}},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security_context(),
-                    "containers": [
-                        {
-                            "name": "delete",
-                            "image": image,
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": [
-                                "recording-operator",
-                                "delete-volume-file",
-                                "--root",
-                                JOB_MOUNT,
-                                "--path",
-                                path,
-                            ],
-                            "securityContext": container_security_context(),
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "64Mi"},
-                                "limits": {"memory": "128Mi"},
-                            },
-                            "volumeMounts": [{"name": "recordings", "mountPath": JOB_MOUNT}],
-                        }
-                    ],
-                    "volumes": [{"name": "recordings", "persistentVolumeClaim": {"claimName": claim}}],
-                },
-            },
-        },
-    }
-
-
-def job_outcome(job: Mapping[str, Any]) -> str:
-    """`Complete`, `Failed` or `Running` from a Job's status conditions, as Kubernetes reports it.
-
-    A Job is finished only when its `Complete` or `Failed` condition is `True` (since Kubernetes
-    1.31 `status.succeeded` can count a Pod before the Job is `Complete`, while the interim
-    `SuccessCriteriaMet`/`FailureTarget` conditions are set and Pods still terminate).
-    """
-    for condition in (job.get("status") or {}).get("conditions") or ():
-        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            return str(condition["type"])
-    return "Running"
 
 
 async def _delete_volume_file(ctx: FileContext, spec: RecordedFileSpec, retry: int) -> None:
@@ -407,14 +201,7 @@ async def _delete_volume_file(ctx: FileContext, spec: RecordedFileSpec, retry: i
         return
     if outcome == "Failed":
         delay = retry_delay(ctx, retry)
-        reason = next(
-            (
-                c.get("reason")
-                for c in (job.get("status") or {}).get("conditions") or ()
-                if c.get("type") == "Failed"
-            ),
-            None,
-        )
+        reason = job_failure_reason(job)
         report_failure(
             ctx,
             "VolumeDeleteFailed",
@@ -427,22 +214,4 @@ async def _delete_volume_file(ctx: FileContext, spec: RecordedFileSpec, retry: i
     raise kopf.TemporaryError("waiting for the volume deletion Job", delay=JOB_POLL_S)
 
 
-__all__ = [
-    "FINALIZER",
-    "KIND",
-    "PLURAL",
-    "FileContext",
-    "Probe",
-    "apply_probe",
-    "clock_now",
-    "collection_path",
-    "deletion_job",
-    "deletion_job_name",
-    "epoch_of",
-    "file_store",
-    "finalize",
-    "job_outcome",
-    "probe",
-    "register",
-    "retains",
-]
+__all__ = ["FINALIZER", "KIND", "PLURAL", "FileContext", "apply_probe", "finalize", "register"]

@@ -2,10 +2,12 @@
 with the recording.
 
 - `agora_files` / `realtimekit_files` turn a provider's file list into `FileRecord`s: Agora's
-  query/stop `fileList` (provider-contracts.md §1.5, §1.8; `fileName` carries the
-  `fileNamePrefix` path, §1.11) → bucket + prefix + fileName; RealtimeKit's UPLOADED recording
-  (§3.2) → its presigned `download_url` + `download_url_expiry` (RealtimeKit bucket), or
-  `storage_config.path` + `output_file_name` in external storage (§3.4);
+  query/stop `fileList` (https://docs.agora.io/en/cloud-recording/rest-api/query and
+  https://docs.agora.io/en/cloud-recording/rest-api/stop, "Response"; `fileName` carries the
+  `fileNamePrefix` path: https://docs.agora.io/en/cloud-recording/develop/manage-files) →
+  bucket + prefix + fileName; RealtimeKit's UPLOADED recording → its presigned `download_url` +
+  `download_url_expiry` (RealtimeKit bucket), or `storage_config.path` + `output_file_name` in
+  external storage (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/);
 - `publish_files` creates one RecordedFile per record, idempotently: the name is
   `<recording>-<sha256(location)[:10]>`, a 409 AlreadyExists counts as done (adoption), and the
   names already published are remembered per recording so a repeated query costs no API call.
@@ -18,7 +20,8 @@ with the recording.
 - `carry_records` / `carried_records`: files a provider reported whose RecordedFiles could not be
   created are kept in the recording's `recording.mediaops.io/unpublished-files` annotation until a
   later invocation creates them: Agora reports a session's final file list only once, in the stop
-  response (provider-contracts.md §1.8), so a failed create must not lose it;
+  response (https://docs.agora.io/en/cloud-recording/rest-api/stop; after `stop` the session no
+  longer answers `query`), so a failed create must not lose it;
 - `release_files` runs in the recording's finalizer: `Delete` deletes its RecordedFiles (each one's
   finalizer deletes the stored object) and reports how many are still there, so the caller waits
   before releasing its own finalizer; `Orphan` removes the recording's ownerReference from them, so
@@ -40,7 +43,8 @@ from recording_operator.api import FINALIZER, GROUP, VERSION, parse_duration
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
-from recording_operator.controllers.recordedfile.handlers import KIND, clock_now, collection_path
+from recording_operator.controllers.recordedfile.decide import KIND, collection_path
+from recording_operator.controllers.recordedfile.probe import clock_now
 from recording_operator.providers.agora import RecordingFile as AgoraFile
 from recording_operator.providers.realtimekit import RecordingState
 
@@ -88,8 +92,9 @@ def storage_prefix(storage: StorageSpec) -> str:
 
 
 def agora_files(storage: StorageSpec, files: Iterable[AgoraFile]) -> list[FileRecord]:
-    """Records of an Agora `fileList`: key = prefix + fileName (fileName normally carries the prefix
-    already, §1.11; it is added only when missing)."""
+    """Records of an Agora `fileList`: key = prefix + fileName (fileName normally carries the
+    `fileNamePrefix` path already, https://docs.agora.io/en/cloud-recording/develop/manage-files;
+    it is added only when missing)."""
     prefix = storage_prefix(storage)
     records = []
     for f in files:
@@ -102,10 +107,13 @@ def agora_files(storage: StorageSpec, files: Iterable[AgoraFile]) -> list[FileRe
 
 
 def realtimekit_files(storage: StorageSpec, state: RecordingState) -> list[FileRecord]:
-    """Records of an UPLOADED RealtimeKit recording (nothing before UPLOADED, §3.5).
+    """Records of an UPLOADED RealtimeKit recording: nothing before `UPLOADED`, when the upload is
+    complete and `download_url` is set
+    (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/).
 
     RealtimeKit bucket: one record per download URL (with its expiry). External storage: the
-    output file under `storage_config.path` (the prefix joined by `/`, §3.4).
+    output file under `storage_config.path`, relative to the bucket root (the prefix joined by `/`,
+    https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/).
     """
     if state.status != "UPLOADED":
         return []

@@ -1,19 +1,19 @@
 """Retention: one operator-wide schedule deletes RecordedFiles when their `spec.expiresAt` passes,
 and audits that stored files still exist (phase `Missing`).
 
-Scale (issue 5: 10,000 files with expiry cost no per-object loop and no burst of API calls):
+Scale: 10,000 files with expiry cost no per-object loop and no burst of API calls:
 
 - a kopf index (`recordedfile_catalog`) keeps one small entry per RecordedFile, fed by the watch
   kopf already runs: building it costs no API call;
 - the index handler offers each expiry to ONE in-memory heap; a single task (started at operator
   startup) sleeps until the earliest expiry, or until an earlier one is offered, then deletes what
   is due. While nothing is due it makes no API call at all; each due file costs one DELETE (its
-  finalizer then deletes the stored object, `recordedfile.py`). Deletions are paced at
+  finalizer then deletes the stored object, `handlers.finalize`). Deletions are paced at
   `RETENTION_DELETE_RATE` per second, so a mass expiry is spread out rather than a burst;
 - the audit runs every `RECORDEDFILE_AUDIT_INTERVAL` s (default 1 h) over the index: one storage
   `stat` per object-storage file (8 at a time), and an API write only when a phase changed.
 
-"Now" is the wall clock plus `RECORDING_CLOCK_OFFSET_S` (`recordedfile.clock_now`), so tests can
+"Now" is the wall clock plus `RECORDING_CLOCK_OFFSET_S` (`probe.clock_now`), so tests can
 run the operator in the future instead of waiting.
 """
 
@@ -36,7 +36,8 @@ from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.controllers._kit.conditions import set_condition
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import Runtime, runtime_of
-from recording_operator.controllers.recordedfile.handlers import PLURAL, clock_now, epoch_of, probe
+from recording_operator.controllers.recordedfile.decide import PLURAL, epoch_of
+from recording_operator.controllers.recordedfile.probe import clock_now, probe
 from recording_operator.storage import StorageError, UnsupportedStorage
 
 RESOURCE = (GROUP, VERSION, PLURAL)

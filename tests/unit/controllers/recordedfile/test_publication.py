@@ -1,19 +1,11 @@
-"""RecordedFile naming and manifests from provider file lists; the retention schedule's heap."""
+"""RecordedFile naming and bodies from provider file lists; files carried until they are published."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL, RecordedFileSpec
-from recording_operator.controllers.recordedfile.handlers import (
-    deletion_job,
-    deletion_job_name,
-    job_outcome,
-    retains,
-)
 from recording_operator.controllers.recordedfile.publication import (
     MAX_UNPUBLISHED_BYTES,
     UNPUBLISHED_ANNOTATION,
@@ -25,7 +17,6 @@ from recording_operator.controllers.recordedfile.publication import (
     realtimekit_files,
     recorded_file_body,
 )
-from recording_operator.controllers.recordedfile.retention import RetentionSchedule
 from recording_operator.providers.agora import RecordingFile
 from recording_operator.providers.realtimekit import RecordingFile as RtkFile
 from recording_operator.providers.realtimekit import RecordingState
@@ -34,6 +25,8 @@ S3 = StorageSpec(
     vendor="s3", region="us-east-1", bucket="recordings", prefix=["teamA", "standup"],
     credentialsSecretRef={"name": "recordings-s3"},
 )  # fmt: skip
+
+
 OWNER = {"name": "standup", "uid": "u-1"}
 
 
@@ -85,74 +78,6 @@ def test_realtimekit_files_only_once_uploaded() -> None:
     assert record.url and record.url_expires_at == "2030-01-08T00:00:00Z" and record.duration_ms == 60_000
     (external,) = realtimekit_files(S3, done)
     assert external.key == "teamA/standup/m_1.mp4"
-
-
-def test_retain_and_orphan_keep_data() -> None:
-    assert retains("Retain") and retains("Orphan") and not retains("Delete") and not retains(None)
-
-
-def test_volume_deletion_job_runs_the_safe_delete_command_from_the_recorder_image() -> None:
-    job = deletion_job(
-        namespace="ns", file_name="f", uid="u", claim="rec", path="team/a.mp4", image="recorder:1"
-    )
-    pod = job["spec"]["template"]["spec"]
-    [container] = pod["containers"]
-    assert job["metadata"]["name"] == deletion_job_name("u")
-    assert container["image"] == "recorder:1"
-    # No shell: the path is one argument, resolved under the mount by `delete-volume-file`.
-    assert container["command"] == [
-        "recording-operator", "delete-volume-file", "--root", "/recordings", "--path", "team/a.mp4"
-    ]  # fmt: skip
-    assert container["volumeMounts"] == [{"name": "recordings", "mountPath": "/recordings"}]
-    assert pod["volumes"] == [{"name": "recordings", "persistentVolumeClaim": {"claimName": "rec"}}]
-    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
-    # The recorder's user (65532), so it may delete what recorders wrote; nothing privileged.
-    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 65532
-    restricted = container["securityContext"]
-    assert restricted["readOnlyRootFilesystem"] is True and restricted["allowPrivilegeEscalation"] is False
-    assert restricted["capabilities"] == {"drop": ["ALL"]}
-    spec = job["spec"]
-    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (
-        3,
-        300,
-        600,
-    )
-    [owner] = job["metadata"]["ownerReferences"]
-    assert (owner["kind"], owner["uid"], owner["controller"]) == ("RecordedFile", "u", True)
-
-
-def test_a_job_is_finished_only_by_its_complete_or_failed_condition() -> None:
-    def cond(type_: str, status: str = "True") -> dict[str, str]:
-        return {"type": type_, "status": status}
-
-    assert job_outcome({}) == "Running"
-    # Kubernetes 1.31+: the Pod is counted before the Job is Complete (SuccessCriteriaMet first).
-    assert job_outcome({"status": {"succeeded": 1, "conditions": [cond("SuccessCriteriaMet")]}}) == "Running"
-    assert (
-        job_outcome({"status": {"conditions": [cond("SuccessCriteriaMet"), cond("Complete")]}}) == "Complete"
-    )
-    assert job_outcome({"status": {"failed": 4, "conditions": [cond("FailureTarget")]}}) == "Running"
-    assert job_outcome({"status": {"conditions": [cond("Failed")]}}) == "Failed"
-    assert job_outcome({"status": {"conditions": [cond("Complete", "False")]}}) == "Running"
-
-
-def test_schedule_takes_due_keys_in_order_and_ignores_stale_offers() -> None:
-    async def scenario() -> None:
-        schedule = RetentionSchedule()
-        schedule.offer(("ns", "b"), 200.0)
-        schedule.offer(("ns", "a"), 100.0)
-        schedule.offer(("ns", "a"), 100.0)  # repeated watch events do not grow the heap
-        schedule.offer(("ns", "c"), 150.0)
-        schedule.offer(("ns", "c"), 300.0)  # re-planned later: the old time is stale
-        schedule.offer(("ns", "d"), 120.0)
-        schedule.offer(("ns", "d"), None)  # withdrawn (being deleted)
-        assert len(schedule) == 3 and schedule.next_at() == 100.0
-        assert schedule.due(99.0) == []
-        assert schedule.due(250.0) == [("ns", "a"), ("ns", "b")]
-        assert schedule.next_at() == 300.0 and schedule.due(300.0) == [("ns", "c")]
-        assert schedule.next_at() is None
-
-    asyncio.run(scenario())
 
 
 def test_unpublished_files_are_carried_in_an_annotation_and_read_back() -> None:

@@ -1,0 +1,217 @@
+"""The recording's stored files and their RecordedFiles: `StoredFile` (from the agent's `/status`, its
+termination message or a bucket listing), the RecordedFile body of a closed file, `status.files`,
+and finding the recording's files in a bucket listing by its `output.fileNameTemplate`.
+
+Pure functions (no I/O). RecordedFile names are deterministic (`<recording>-<index, 5 digits>`) and
+carry the index as a label, so a repeated create is a harmless 409 and numbering survives operator
+restarts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from recording_operator.api.agent import ClosedFile
+from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, parse_duration
+from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, LocalRecordingSpec
+from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
+from recording_operator.controllers.localrecording.manifests import KIND, dns_name, owner_reference
+from recording_operator.controllers.localrecording.timestamps import rfc3339
+
+#: RecordedFile label with the file's `{index}` (5 digits), so numbering survives operator restarts.
+FILE_INDEX_LABEL = f"{GROUP}/file-index"
+#: `status.files.names` keeps this many names.
+MAX_FILE_NAMES = 32
+
+
+def recorded_file_name(name: str, index: int) -> str:
+    """RecordedFile of the file with `{index}` `index`: `<recording>-<index, 5 digits>`."""
+    return dns_name(name, f"{index:05d}", 253)
+
+
+def file_index(obj: Mapping[str, Any]) -> int | None:
+    """A RecordedFile object's `{index}` (its FILE_INDEX_LABEL), None when it has none."""
+    text = str((obj.get("metadata", {}).get("labels") or {}).get(FILE_INDEX_LABEL, ""))
+    return int(text) if text.isdigit() else None
+
+
+def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`status.files` from the recording's RecordedFile objects (ordered by their index label)."""
+    ordered = sorted(files, key=lambda f: file_index(f) or 0)
+    keys = [(f.get("spec", {}).get("location") or {}).get("key") or "" for f in ordered]
+    summary: dict[str, Any] = {
+        "count": len(ordered),
+        "totalBytes": sum(int(f.get("spec", {}).get("sizeBytes") or 0) for f in ordered),
+    }
+    if keys:
+        summary["latest"] = keys[-1]
+        summary["names"] = keys[-MAX_FILE_NAMES:]
+    return summary
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored file of the recording: from the agent's `/status`, or found in the bucket."""
+
+    index: int
+    key: str
+    size_bytes: int
+    format: str
+    duration_ms: int | None = None
+    started_at: str | None = None
+    closed_at: datetime | None = None
+
+    @classmethod
+    def from_agent(cls, file: ClosedFile) -> StoredFile:
+        """From one `/status` file entry."""
+        closed = None
+        if file.uploadedAt:
+            closed = datetime.fromisoformat(file.uploadedAt.replace("Z", "+00:00"))
+        return cls(
+            index=file.index,
+            key=file.key,
+            size_bytes=file.sizeBytes,
+            format=EXTENSIONS.get(file.format, file.format),
+            duration_ms=file.durationMs,
+            started_at=file.startedAt,
+            closed_at=closed,
+        )
+
+
+def recorded_file_manifest(
+    body: Mapping[str, Any], spec: LocalRecordingSpec, file: StoredFile, *, now: datetime
+) -> dict[str, Any]:
+    """The RecordedFile of one stored file: name `<recording>-<index>`, labelled with the recording
+    and the index, owned by the LocalRecording, `deletionPolicy` and `expiresAt` from the recording
+    (`retention.deleteAfter` after the file was closed).
+    """
+    meta = body["metadata"]
+    storage = spec.storage
+    location: dict[str, Any]
+    if storage.vendor == "volume" and storage.volume is not None:
+        path = f"{storage.volume.subPath.rstrip('/')}/{file.key}" if storage.volume.subPath else file.key
+        location = {"volume": {"claimName": storage.volume.claimName, "path": path}}
+    else:
+        location = {"vendor": storage.vendor, "bucket": storage.bucket, "key": file.key}
+        if storage.region:
+            location["region"] = storage.region
+        if storage.endpoint:
+            location["endpoint"] = storage.endpoint
+    file_spec: dict[str, Any] = {
+        "recordingRef": {"kind": KIND, "name": meta["name"]},
+        "location": location,
+        "format": file.format,
+        "sizeBytes": file.size_bytes,
+        "deletionPolicy": spec.deletionPolicy,
+    }
+    if storage.credentialsSecretRef is not None:
+        file_spec["credentialsSecretRef"] = {"name": storage.credentialsSecretRef.name}
+    if file.duration_ms is not None:
+        file_spec["durationMs"] = file.duration_ms
+    if file.started_at:
+        file_spec["startedAt"] = file.started_at
+    if spec.retention is not None:
+        file_spec["expiresAt"] = rfc3339((file.closed_at or now) + parse_duration(spec.retention.deleteAfter))
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "RecordedFile",
+        "metadata": {
+            "name": recorded_file_name(meta["name"], file.index),
+            "namespace": meta["namespace"],
+            "labels": {RECORDING_LABEL: meta["name"], FILE_INDEX_LABEL: f"{file.index:05d}"},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "spec": file_spec,
+    }
+
+
+# --- files found in the bucket -------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(recording|namespace|index|start)(?::([^}]*))?\}")
+_STRFTIME_DIGITS = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2, "j": 3}
+
+
+def _strftime_pattern(fmt: str) -> str:
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt) and fmt[i + 1] in _STRFTIME_DIGITS:
+            out.append(rf"\d{{{_STRFTIME_DIGITS[fmt[i + 1]]}}}")
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
+def file_name_pattern(template: str, *, recording: str, namespace: str, extension: str) -> re.Pattern[str]:
+    """A regex matching the names `render_file_name` gives this recording's files; group `index`."""
+    parts, pos, seen_index = [], 0, False
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[pos : match.start()]))
+        key, fmt = match.group(1), match.group(2)
+        if key == "recording":
+            parts.append(re.escape(recording))
+        elif key == "namespace":
+            parts.append(re.escape(namespace))
+        elif key == "index":
+            parts.append(r"(?P<index>\d{5,})" if not seen_index else r"\d{5,}")
+            seen_index = True
+        else:
+            parts.append(_strftime_pattern(fmt or "%Y%m%dT%H%M%SZ"))
+        pos = match.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts) + re.escape(f".{extension}"))
+
+
+def stored_files_from_listing(
+    spec: LocalRecordingSpec,
+    *,
+    recording: str,
+    namespace: str,
+    prefix: str,
+    objects: Sequence[tuple[str, int, datetime | None]],
+    min_index: int,
+) -> list[StoredFile]:
+    """The recording's files among bucket objects `(key, size, last modified)` under `prefix`, with
+    `{index}` ≥ `min_index` (files of the Pod being collected), by index. Durations are unknown.
+    """
+    extension = EXTENSIONS[spec.output.format]
+    pattern = file_name_pattern(
+        spec.output.fileNameTemplate, recording=recording, namespace=namespace, extension=extension
+    )
+    found: dict[int, StoredFile] = {}
+    for key, size, modified in objects:
+        if not key.startswith(prefix):
+            continue
+        match = pattern.fullmatch(key[len(prefix) :])
+        if match is None:
+            continue
+        index = int(match.group("index"))
+        if index >= min_index and index not in found:
+            found[index] = StoredFile(
+                index=index, key=key, size_bytes=size, format=extension, closed_at=modified
+            )
+    return [found[i] for i in sorted(found)]
+
+
+def with_reported(listed: Sequence[StoredFile], reported: Mapping[int, StoredFile]) -> list[StoredFile]:
+    """Files found in the bucket, completed with what the agent reported about the same file (same
+    index and key) before it exited: duration, media start and upload time. A file the agent never
+    reported keeps `duration_ms` None (the listing cannot tell it; the RecordedFile omits `durationMs`).
+    """
+    out = []
+    for file in listed:
+        known = reported.get(file.index)
+        if known is not None and known.key == file.key:
+            file = replace(
+                file,
+                duration_ms=known.duration_ms if known.duration_ms is not None else file.duration_ms,
+                started_at=known.started_at or file.started_at,
+                closed_at=known.closed_at or file.closed_at,
+            )
+        out.append(file)
+    return out

@@ -1,0 +1,61 @@
+"""Reaching a RecordedFile's stored object: its `Store` (credentials from the Secret named in the spec,
+same namespace), whether it exists (`probe`), and the operator's clock for expiry decisions.
+The phase rules themselves are in `decide`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
+from recording_operator.controllers._kit.runtime import Runtime
+from recording_operator.controllers.recordedfile.decide import Probe, location_probe, stored_probe
+from recording_operator.settings import Settings
+from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage
+
+
+def clock_now(settings: Settings) -> float:
+    """The operator's "now" for expiry decisions: Unix seconds + `RECORDING_CLOCK_OFFSET_S`."""
+    return time.time() + settings.clock_offset_s
+
+
+async def file_store(runtime: Runtime, namespace: str, spec: RecordedFileSpec) -> Store:
+    """The Store of an object-storage location (`location.key`), with credentials from its Secret.
+
+    Raises:
+        SecretNotFound: the credentials Secret is missing.
+        KubeApiError: the Secret could not be read.
+        UnsupportedStorage: the vendor or location cannot be served (terminal).
+    """
+    loc = spec.location
+    if loc.vendor is None or loc.bucket is None or loc.key is None:
+        raise UnsupportedStorage("the location is not an object-storage key")
+    data: Mapping[str, str] | None = None
+    if spec.credentialsSecretRef is not None:
+        data = await runtime.kube.read_secret(namespace, spec.credentialsSecretRef.name)
+    storage = StorageSpec(vendor=loc.vendor, bucket=loc.bucket, region=loc.region, endpoint=loc.endpoint)
+    return Store.from_spec(
+        storage,
+        StorageCredentials.from_secret(loc.vendor, data),
+        s3_endpoint=runtime.settings.storage_s3_endpoint,
+    )
+
+
+async def probe(runtime: Runtime, namespace: str, spec: RecordedFileSpec, *, now: float) -> Probe:
+    """Whether the stored file exists, as a phase: `url` and `volume` locations by `location_probe`
+    (no request), an object-storage key by a `stat` (`stored_probe`).
+
+    Raises:
+        StorageError, UnsupportedStorage, SecretNotFound, KubeApiError: see `file_store`.
+        ValueError: `location.expiresAt` of a `url` is not an RFC 3339 time.
+    """
+    known = location_probe(spec, now=now)
+    if known is not None:
+        return known
+    store = await file_store(runtime, namespace, spec)
+    key = spec.location.key
+    assert key is not None
+    info = await store.stat(key)
+    return stored_probe(store.uri(key), info.size_bytes if info else None, exists=info is not None)

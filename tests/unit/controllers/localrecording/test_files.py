@@ -1,0 +1,80 @@
+"""RecordedFile bodies of stored files, `status.files`, and files found in a bucket listing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.controllers.localrecording.files import (
+    StoredFile,
+    file_name_pattern,
+    files_summary,
+    recorded_file_manifest,
+    stored_files_from_listing,
+    with_reported,
+)
+from tests.unit.controllers.localrecording.recordings import NOW, body
+
+
+def test_recorded_file_from_an_agent_entry() -> None:
+    b = body(retention={"deleteAfter": "24h"}, deletionPolicy="Orphan")
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    file = StoredFile(index=3, key="teama/standup-00003.mp4", size_bytes=1000, format="mp4", duration_ms=2000,
+                      started_at="2026-11-21T12:00:00Z", closed_at=datetime(2026, 11, 21, 12, 0, 2, tzinfo=UTC))  # fmt: skip
+    manifest = recorded_file_manifest(b, spec, file, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert manifest["metadata"]["name"] == "standup-00003"
+    assert manifest["metadata"]["labels"] == {
+        "recording.mediaops.io/recording": "standup",
+        "recording.mediaops.io/file-index": "00003",
+    }
+    assert manifest["spec"]["location"] == {
+        "vendor": "s3", "bucket": "rec", "key": "teama/standup-00003.mp4", "region": "us-east-1",
+    }  # fmt: skip
+    assert manifest["spec"]["expiresAt"] == "2026-11-22T12:00:02Z"
+    assert manifest["spec"]["deletionPolicy"] == "Orphan"
+    assert manifest["spec"]["credentialsSecretRef"] == {"name": "s3"}
+    summary = files_summary([manifest])
+    assert summary == {"count": 1, "totalBytes": 1000, "latest": "teama/standup-00003.mp4",
+                       "names": ["teama/standup-00003.mp4"]}  # fmt: skip
+
+
+def test_files_are_found_in_the_bucket_by_the_name_template() -> None:
+    spec = LocalRecordingSpec.model_validate(body()["spec"])
+    pattern = file_name_pattern(
+        spec.output.fileNameTemplate, recording="standup", namespace="team-a", extension="mp4"
+    )
+    assert pattern.fullmatch("standup-20261121-120000-00012.mp4")
+    assert not pattern.fullmatch("other-20261121-120000-00012.mp4")
+    objects = [
+        ("teama/standup-20261121-120000-00001.mp4", 10, None),
+        ("teama/standup-20261121-120010-00002.mp4", 20, None),
+        ("teama/standup-20261121-120010-00002.ts", 20, None),
+        ("teama/sub/standup-20261121-120010-00003.mp4", 20, None),
+    ]
+    found = stored_files_from_listing(
+        spec, recording="standup", namespace="team-a", prefix="teama/", objects=objects, min_index=2
+    )
+    assert [(f.index, f.key, f.size_bytes) for f in found] == [
+        (2, "teama/standup-20261121-120010-00002.mp4", 20)
+    ]
+
+
+def test_files_found_in_the_bucket_keep_what_the_agent_reported() -> None:
+    listed = [
+        StoredFile(index=4, key="p/r-00004.mp4", size_bytes=10, format="mp4"),
+        StoredFile(index=5, key="p/r-00005.mp4", size_bytes=20, format="mp4"),
+        StoredFile(index=6, key="p/r-00006.mp4", size_bytes=30, format="mp4"),
+    ]
+    reported = {
+        5: StoredFile(index=5, key="p/r-00005.mp4", size_bytes=20, format="mp4", duration_ms=1980,
+                      started_at="2026-11-21T12:00:02Z", closed_at=NOW),
+        6: StoredFile(index=6, key="p/other-00006.mp4", size_bytes=30, format="mp4", duration_ms=2000),
+    }  # fmt: skip
+    merged = with_reported(listed, reported)
+    assert [f.duration_ms for f in merged] == [None, 1980, None]
+    assert merged[1].started_at == "2026-11-21T12:00:02Z" and merged[1].closed_at == NOW
+    # Unknown stays unknown: the RecordedFile has no durationMs rather than 0.
+    spec = LocalRecordingSpec.model_validate(body()["spec"])
+    manifest = recorded_file_manifest(body(), spec, merged[0], now=NOW)
+    assert "durationMs" not in manifest["spec"]
+    assert recorded_file_manifest(body(), spec, merged[1], now=NOW)["spec"]["durationMs"] == 1980

@@ -1,0 +1,127 @@
+"""The recorder Pod, ConfigMap and Service manifests."""
+
+from __future__ import annotations
+
+import json
+
+from recording_operator.api.agent import RecorderConfig
+from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.controllers.localrecording.manifests import (
+    POD_FINALIZER,
+    pod_spec_hash,
+    service_manifest,
+)
+from tests.unit.controllers.localrecording.recordings import IMAGE, body, manifests
+
+
+def test_pod_is_locked_down() -> None:
+    pod, _ = manifests(body())
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["restartPolicy"] == "Never"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsUser"] == 65532
+    assert container["image"] == IMAGE
+    assert container["command"] + container["args"] == [
+        "recording-operator", "record", "--config", "/etc/recorder/config.json",
+    ]  # fmt: skip
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert "emptyDir" in volumes[mounts["/var/lib/recorder"]]
+    assert volumes[mounts["/etc/recorder"]]["configMap"]["name"] == "standup-recorder"
+    assert POD_FINALIZER in pod["metadata"]["finalizers"]
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert spec["terminationGracePeriodSeconds"] >= 40
+
+
+def test_credentials_only_through_secret_key_refs() -> None:
+    pod, config_map = manifests(body())
+    env = pod["spec"]["containers"][0]["env"]
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+    assert secret_env["STORAGE_ACCESS_KEY"] == {"name": "s3", "key": "accessKey"}
+    assert secret_env["STORAGE_SECRET_KEY"] == {"name": "s3", "key": "secretKey"}
+    assert secret_env["STORAGE_SESSION_TOKEN"] == {"name": "s3", "key": "stsToken", "optional": True}
+    assert secret_env["SRT_PASSPHRASE"] == {"name": "srt", "key": "pass"}
+    plain = {e["name"] for e in env if "value" in e}
+    assert not plain & {"STORAGE_ACCESS_KEY", "STORAGE_SECRET_KEY", "SRT_PASSPHRASE"}
+    config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
+    assert config.recording.name == "standup" and config.numbering.nextIndex == 0
+    assert "passphrase" not in json.dumps(config_map["data"]).replace("passphraseSecretRef", "")
+
+
+def test_gcs_maps_the_service_account_key_and_volume_needs_none() -> None:
+    gcs = body(storage={"vendor": "gcs", "bucket": "b", "credentialsSecretRef": {"name": "g"}})
+    env = manifests(gcs)[0]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env if "valueFrom" in e] == ["STORAGE_CREDENTIAL", "SRT_PASSPHRASE"]
+    volume = body(storage={"vendor": "volume", "volume": {"claimName": "recs", "subPath": "team"}})
+    pod = manifests(volume)[0]
+    assert {v["name"]: v for v in pod["spec"]["volumes"]}["recordings"]["persistentVolumeClaim"] == {
+        "claimName": "recs"
+    }
+    mount = next(m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == "recordings")
+    assert mount == {"name": "recordings", "mountPath": "/recordings", "subPath": "team"}
+
+
+def test_listen_inputs_get_a_service_of_the_requested_type() -> None:
+    b = body(input={"listen": {"protocol": "rtmp", "port": 1935}}, pod={"serviceType": "LoadBalancer"})
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    service = service_manifest(b, spec)
+    assert service is not None
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"] == [
+        {"name": "input", "port": 1935, "targetPort": "input", "protocol": "TCP"}
+    ]
+    assert service["spec"]["selector"]["recording.mediaops.io/recording"] == "standup"
+    pod = manifests(b)[0]
+    assert {"name": "input", "containerPort": 1935, "protocol": "TCP"} in pod["spec"]["containers"][0][
+        "ports"
+    ]
+    srt = body(input={"listen": {"protocol": "srt", "port": 9000}})
+    srt_service = service_manifest(srt, LocalRecordingSpec.model_validate(srt["spec"]))
+    assert srt_service is not None and srt_service["spec"]["ports"][0]["protocol"] == "UDP"
+    assert service_manifest(body(), LocalRecordingSpec.model_validate(body()["spec"])) is None
+
+
+def test_ca_config_map_key_is_mounted_read_only_and_named_to_the_agent() -> None:
+    tls = {"caConfigMapRef": {"name": "source-ca", "key": "root.pem"}, "serverName": "origin.example"}
+    pod, config_map = manifests(body(input={"url": "rtmps://origin.example/live/key", "tls": tls}))
+    (container,) = pod["spec"]["containers"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/recorder-tls"]
+    assert mount["readOnly"] is True
+    assert volumes[mount["name"]]["configMap"] == {
+        "name": "source-ca",
+        "items": [{"key": "root.pem", "path": "ca.crt"}],
+    }
+    env = {e["name"]: e for e in container["env"]}
+    assert env["RECORDER_TLS_CA_FILE"] == {
+        "name": "RECORDER_TLS_CA_FILE",
+        "value": "/etc/recorder-tls/ca.crt",
+    }
+    config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
+    assert config.spec.input.tls is not None
+    assert config.spec.input.tls.model_dump(exclude_none=True) == {**tls, "insecureSkipVerify": False}
+
+
+def test_no_ca_volume_without_ca_config_map_ref() -> None:
+    pod, _ = manifests(body(input={"url": "https://origin.example/live.ts"}))
+    (container,) = pod["spec"]["containers"]
+    assert all(m["mountPath"] != "/etc/recorder-tls" for m in container["volumeMounts"])
+    assert "RECORDER_TLS_CA_FILE" not in {e["name"] for e in container["env"]}
+
+
+def test_controller_fields_do_not_replace_the_pod() -> None:
+    spec = body()["spec"]
+    assert pod_spec_hash(spec) == pod_spec_hash({**spec, "active": False, "maxDuration": "1h"})
+    assert pod_spec_hash(spec) != pod_spec_hash({**spec, "output": {"format": "mkv"}})
+
+
+def test_numbering_continues_in_a_new_pod() -> None:
+    pod0, _ = manifests(body(), first_index=0)
+    pod7, config_map = manifests(body(), first_index=7)
+    assert pod0["metadata"]["name"] != pod7["metadata"]["name"]
+    assert json.loads(config_map["data"]["config.json"])["numbering"] == {"nextIndex": 7}
