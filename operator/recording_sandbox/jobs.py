@@ -32,9 +32,9 @@ import copy
 import json
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
+from recording_operator.api.timestamps import epoch_of
 from recording_sandbox.kube.admission import JOB_NAME_LABELS
 from recording_sandbox.kube.emulator import KubeEmulator
 from recording_sandbox.kube.errors import ApiError
@@ -46,13 +46,6 @@ log = logging.getLogger("recording_sandbox.jobs")
 JOB_API_VERSION = "batch/v1"
 #: Pod phases that end a Pod.
 TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
-def _epoch(value: str | None) -> float | None:
-    """Unix seconds of an RFC 3339 time, or None."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def _condition(type_: str, reason: str, message: str, now: str) -> dict[str, Any]:
@@ -70,7 +63,7 @@ def finished_at(status: dict[str, Any]) -> float | None:
     """Unix seconds when a Job became `Complete` or `Failed` (None while it runs)."""
     for condition in status.get("conditions") or ():
         if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
-            return _epoch(condition.get("lastTransitionTime")) or _epoch(status.get("completionTime"))
+            return epoch_of(condition.get("lastTransitionTime")) or epoch_of(status.get("completionTime"))
     return None
 
 
@@ -240,7 +233,7 @@ class JobController:
         conditions = list(status.get("conditions") or [])
         new: dict[str, Any] = {"startTime": start}
         deadline = spec.get("activeDeadlineSeconds")
-        started = _epoch(start) or now
+        started = epoch_of(start) or now
         if succeeded >= int(spec.get("completions") or 1):
             message = "Reached expected number of succeeded pods"
             conditions += [
@@ -321,10 +314,10 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
 def _finished(pod: dict[str, Any]) -> float:
     """When a failed Pod ended: its container's `finishedAt`, else its creation (Unix seconds)."""
     for container in (pod.get("status") or {}).get("containerStatuses") or ():
-        at = _epoch(((container.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+        at = epoch_of(((container.get("state") or {}).get("terminated") or {}).get("finishedAt"))
         if at is not None:
             return at
-    return _epoch(pod["metadata"].get("creationTimestamp")) or 0.0
+    return epoch_of(pod["metadata"].get("creationTimestamp")) or 0.0
 
 
 __all__ = ["JobController", "finished_at", "owned_by", "pod_from_template"]

@@ -37,11 +37,11 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from recording_operator.api.agent import HTTP_PORT, TERMINATION_MESSAGE_MAX_BYTES
+from recording_operator.api.timestamps import rfc3339
 from recording_sandbox.kube.emulator import KubeEmulator
 from recording_sandbox.kube.errors import ApiError
 from recording_sandbox.kube.patching import MERGE_PATCH
@@ -89,10 +89,6 @@ def _termination_message(path: Path | None) -> str:
 
 class PodConfigError(Exception):
     """The Pod cannot start (missing Secret/ConfigMap key, unsupported volume or command)."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -244,7 +240,7 @@ class PodRunner:
             termination_log=termination_log,
         )
         self._pods[uid] = local
-        started = _now()
+        started = rfc3339()
         self._set_status(
             namespace,
             name,
@@ -352,7 +348,7 @@ class PodRunner:
         code = await local.process.wait()
         exit_code = code if code >= 0 else 128 - code
         self._pods.pop(local.uid, None)
-        finished = _now()
+        finished = rfc3339()
         terminated: dict[str, Any] = {
             "exitCode": exit_code,
             "reason": "Completed" if exit_code == 0 else "Error",

@@ -43,6 +43,7 @@ from recording_operator.api.agent import (
     RecorderStatus,
     RecordingRef,
 )
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
 from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
 from recording_operator.recorder import ffmpeg as ff
@@ -71,10 +72,6 @@ def _size(path: Path) -> int:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
-
-
-def _iso(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -134,7 +131,7 @@ class Recorder:
         self.metrics = RecorderMetrics()
         self.status = RecorderStatus(
             recording=RecordingRef(**config.recording.model_dump()),
-            startedAt=_iso(ff.now_utc()),
+            startedAt=rfc3339(ff.now_utc(), microseconds=True),
             nextIndex=config.numbering.nextIndex,
         )
         self._fmt = self.spec.output.format
@@ -215,7 +212,7 @@ class Recorder:
             await self._drain_uploads()
             if not failed:
                 self.status.phase = "Stopped"
-            self.status.stoppedAt = _iso(ff.now_utc())
+            self.status.stoppedAt = rfc3339(ff.now_utc(), microseconds=True)
             return 1 if failed or self._upload_gave_up or self._queue.qsize() else 0
         finally:
             if timer:
@@ -420,7 +417,7 @@ class Recorder:
         stats.dropFrames = block.drop_frames
         stats.dupFrames = block.dup_frames
         stats.progress = "end" if block.progress == "end" else "continue"
-        stats.updatedAt = _iso(now)
+        stats.updatedAt = rfc3339(now, microseconds=True)
         m = self.metrics
         m.recording.set(1)
         for gauge, value in (
@@ -545,7 +542,7 @@ class Recorder:
             format=self._fmt,
             sizeBytes=size,
             durationMs=duration_ms,
-            startedAt=_iso(start.astimezone(ff.now_utc().tzinfo)),
+            startedAt=rfc3339(start.astimezone(ff.now_utc().tzinfo), microseconds=True),
             partial=partial,
         )
         log.info(
@@ -623,7 +620,7 @@ class Recorder:
             return False
         item.path.unlink(missing_ok=True)
         item.info.uploaded = True
-        item.info.uploadedAt = _iso(ff.now_utc())
+        item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
         self.metrics.upload_bytes.inc(sent)
         self.metrics.uploads.inc()
         self._pending.discard(item.info.index)
@@ -677,4 +674,4 @@ class Recorder:
         message = ff.redact(message, self._secrets)
         log.warning("%s", message)
         self.status.lastError = message[-2000:]
-        self.status.lastErrorAt = _iso(ff.now_utc())
+        self.status.lastErrorAt = rfc3339(ff.now_utc(), microseconds=True)

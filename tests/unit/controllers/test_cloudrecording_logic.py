@@ -127,7 +127,9 @@ def test_layout_edit_becomes_one_update_layout() -> None:
     updates = updates_needed(CloudRecordingSpec.model_validate(edited), applied, None, "d1")
     assert [(u.endpoint, u.applied_key) for u in updates] == [("updateLayout", "layout")]
     assert updates[0].body["mixedVideoLayout"] == 0
-    assert "width" not in updates[0].body  # canvas size is not part of updateLayout (https://docs.agora.io/en/cloud-recording/rest-api/update-layout)
+    assert (
+        "width" not in updates[0].body
+    )  # canvas size is not part of updateLayout (https://docs.agora.io/en/cloud-recording/rest-api/update-layout)
 
 
 def test_subscription_and_storage_edits_become_updates() -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
-
-def now_rfc3339() -> str:
-    """The current UTC time as RFC 3339 with second precision (`2026-11-21T12:00:00Z`)."""
-    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+from recording_operator.api.timestamps import rfc3339
+from recording_operator.controllers._kit.errors import TERMINAL_REASONS
 
 
 def set_condition(
@@ -31,7 +29,7 @@ def set_condition(
         "type": type_,
         "status": status,
         "observedGeneration": generation,
-        "lastTransitionTime": now or now_rfc3339(),
+        "lastTransitionTime": now or rfc3339(),
         "reason": reason,
         "message": message[:32768],
     }
@@ -48,3 +46,13 @@ def set_condition(
 def get_condition(conditions: list[dict[str, Any]] | None, type_: str) -> dict[str, Any] | None:
     """The condition of that type, or None."""
     return next((c for c in conditions or [] if c.get("type") == type_), None)
+
+
+def terminal_failure_generation(status: Mapping[str, Any] | None) -> int | None:
+    """The generation a terminal failure (`Synced=False` with one of TERMINAL_REASONS) was reported
+    for, or None: nothing is retried until the spec's generation moves past it."""
+    synced = get_condition((status or {}).get("conditions"), "Synced")
+    if synced and synced.get("status") == "False" and synced.get("reason") in TERMINAL_REASONS:
+        generation = synced.get("observedGeneration")
+        return generation if isinstance(generation, int) else None
+    return None

@@ -13,8 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
-from recording_operator.controllers._kit.conditions import get_condition, now_rfc3339
+from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.status import digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
@@ -209,7 +210,7 @@ class AgoraSessions:
         agora = spec.agora
         assert agora is not None
         acquired = await client.acquire(agora.appId, agora.channel, agora.uid, acquire_request(agora))
-        pending = json.dumps({"resourceId": acquired.resource_id, "acquiredAt": now_rfc3339()})
+        pending = json.dumps({"resourceId": acquired.resource_id, "acquiredAt": rfc3339()})
         await ctx.runtime.kube.merge_patch(
             ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
         )

@@ -20,7 +20,8 @@ from recording_operator.api.v1alpha1.cloudrecording import (
 )
 from recording_operator.api.v1alpha1.common import GROUP, StorageSpec
 from recording_operator.api.v1alpha1.storage_regions import agora_storage_codes
-from recording_operator.controllers._kit.errors import TERMINAL_REASONS, SpecError
+from recording_operator.controllers._kit.conditions import terminal_failure_generation
+from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.status import digest
 
 #: Written before `start` with the acquired resourceId; a resource with it and no `status.sid` may
@@ -217,10 +218,7 @@ def observe(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | N
         except ValueError:
             decoded = None
         pending = decoded if isinstance(decoded, dict) else None
-    synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
-    terminal_gen = None
-    if synced and synced.get("status") == "False" and synced.get("reason") in TERMINAL_REASONS:
-        terminal_gen = synced.get("observedGeneration")
+    terminal_gen = terminal_failure_generation(status)
     return Observed(
         phase=status.get("phase"),
         resource_id=status.get("resourceId"),

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import kopf
 
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
-from recording_operator.controllers._kit.conditions import now_rfc3339
 from recording_operator.controllers._kit.context import Context
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers.cloudrecording.decide import Observed, closed_session
@@ -78,7 +78,7 @@ def mark_started(
     session_id = session.get("sid") or session.get("recordingId")
     ctx.status.set(
         phase=phase,
-        startedAt=now_rfc3339(),
+        startedAt=rfc3339(),
         stoppedAt=None,
         stopReason=None,
         providerStatus=None,
@@ -95,7 +95,7 @@ def mark_started(
 def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: str | None = None) -> None:
     """Draft the end of the current session: phase Stopped, `status.sessions` appended, an Event."""
     status = ctx.status
-    now = now_rfc3339()
+    now = rfc3339()
     merged = {**status.current, **status.fields}
     session_id = merged.get("sid") or merged.get("recordingId")
     status.set(

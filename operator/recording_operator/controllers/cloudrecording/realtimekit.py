@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.api.v1alpha1.common import StorageSpec
-from recording_operator.controllers._kit.conditions import now_rfc3339
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.status import files_summary
@@ -111,12 +111,6 @@ def composite_params(spec: CloudRecordingSpec, storage: Mapping[str, Any]) -> di
     return {**params, **storage}
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def session_error(exc: RealtimeKitError) -> ProviderFailure:
     """A RealtimeKitError in the controller's terms (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/, https://github.com/cloudflare/cloudflare-python).
 
@@ -152,7 +146,7 @@ class RealtimeKitSessions:
             if obs.pending and not obs.session_id and await self._adopt(ctx, client, spec, obs.pending):
                 return
             storage = await self._storage(ctx, spec) if rtk.type == "composite" else {}
-            pending = json.dumps({"meetingId": rtk.meetingId, "at": now_rfc3339()})
+            pending = json.dumps({"meetingId": rtk.meetingId, "at": rfc3339()})
             await ctx.runtime.kube.merge_patch(
                 ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
             )
@@ -284,8 +278,8 @@ class RealtimeKitSessions:
         rtk = spec.realtimeKit
         assert rtk is not None
         active = await client.active(rtk.accountId, rtk.appId, rtk.meetingId)
-        marked = _parse_time(str(pending.get("at") or ""))
-        invoked = _parse_time(active.invoked_time) if active else None
+        marked = parse_rfc3339(str(pending.get("at") or ""))
+        invoked = parse_rfc3339(active.invoked_time) if active else None
         if active is None or marked is None or invoked is None or invoked < marked - ADOPTION_SKEW:
             return False
         ctx.remove_annotation(PENDING_ANNOTATION)

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec, RtcEndpoint, TokenSource
-from recording_operator.controllers._kit.errors import TERMINAL_REASONS
+from recording_operator.controllers._kit.conditions import terminal_failure_generation
 from recording_operator.controllers._kit.status import digest
 from recording_operator.providers.agora.tokens import TRANSCODER_MINTED_TASK_MAX_S
 from recording_operator.providers.agora.transcoder import ENDED_STATUSES, STARTED_STATUSES
@@ -151,10 +151,7 @@ class Observed:
 def observe(status: Mapping[str, Any] | None) -> Observed:
     """Read the task bookkeeping out of `status`."""
     status = status or {}
-    synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
-    terminal_gen = None
-    if synced and synced.get("status") == "False" and synced.get("reason") in TERMINAL_REASONS:
-        terminal_gen = synced.get("observedGeneration")
+    terminal_gen = terminal_failure_generation(status)
     return Observed(
         phase=status.get("phase"),
         task_id=status.get("taskId"),

@@ -27,9 +27,10 @@ import kopf
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION, parse_duration
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
 from recording_operator.controllers._kit.backoff import backoff_delay
-from recording_operator.controllers._kit.conditions import get_condition, now_rfc3339
+from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.context import Context as _BaseContext
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
@@ -237,7 +238,7 @@ async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool
         instanceId=instance_id,
         taskId=info.task_id,
         createTs=info.create_ts,
-        createdAt=now_rfc3339(),
+        createdAt=rfc3339(),
         sequenceId=info.sequence_id or 0,
         configDigest=None if info.already_running else desired.digest,
         pendingDigest=None,
@@ -279,7 +280,7 @@ async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
 def _mark_exited(ctx: Context, reason: str, message: str) -> None:
     ctx.status.set(
         phase="Exited",
-        exitedAt=now_rfc3339(),
+        exitedAt=rfc3339(),
         exitReason=reason,
         serviceStatus=None,
         pendingDigest=None,

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
 from recording_operator.api.v1alpha1.localrecording import PULL_SCHEMES, LocalRecordingSpec, unverifiable_tls
 from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers.localrecording.observe import PodView
-from recording_operator.controllers.localrecording.timestamps import parse_time, rfc3339
 
 #: Input URL schemes FFmpeg must never get from a user: `file:`, `concat:` and `subfile:` read local
 #: files, `pipe:` a file descriptor, `data:` inlines content (https://ffmpeg.org/ffmpeg-protocols.html;
@@ -65,7 +65,7 @@ def check_input(spec: LocalRecordingSpec) -> None:
 
 def max_duration_reached(spec: LocalRecordingSpec, started_at: str | None, now: datetime) -> bool:
     """True when `spec.maxDuration` has passed since `started_at` (RFC 3339)."""
-    started = parse_time(started_at)
+    started = parse_rfc3339(started_at)
     if not spec.maxDuration or started is None:
         return False
     return now - started >= parse_duration(spec.maxDuration)
@@ -131,7 +131,7 @@ def restarts_from_status(status: Mapping[str, Any], generation: int | None) -> R
         return Restarts()
     failures = status.get("consecutiveFailures")
     count = failures if isinstance(failures, int) and not isinstance(failures, bool) and failures > 0 else 0
-    return Restarts(failures=count, retry_at=parse_time(status.get("nextRetryAt")) if count else None)
+    return Restarts(failures=count, retry_at=parse_rfc3339(status.get("nextRetryAt")) if count else None)
 
 
 def after_failure(restarts: Restarts, *, max_restarts: int, delay_s: float, now: datetime) -> Restarts:

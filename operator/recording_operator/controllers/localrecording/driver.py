@@ -22,10 +22,10 @@ from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.agent import STATUS_PATH, AgentTuning, RecorderStatus
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
-from recording_operator.controllers._kit.conditions import now_rfc3339
 from recording_operator.controllers._kit.context import Context, report_failure
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
@@ -287,7 +287,7 @@ class RecorderPods:
             ctx.event("Normal", "RecorderStarted", f"Pod {plan.pod_name}, files from index {first_index}")
         status = ctx.status
         if status.get("phase") not in SESSION_PHASES:
-            status.set(startedAt=now_rfc3339(), stoppedAt=None, stopReason=None)
+            status.set(startedAt=rfc3339(), stoppedAt=None, stopReason=None)
         status.set(
             phase="Starting",
             podName=plan.pod_name,
@@ -504,7 +504,7 @@ class RecorderPods:
         ctx = self.ctx
         text = gave_up_message(ctx.status.get("lastError"), self.restarts.failures)
         if ctx.status.get("phase") != "Failed":
-            ctx.status.set(phase="Failed", stoppedAt=now_rfc3339(), stopReason=RECORDER_FAILED)
+            ctx.status.set(phase="Failed", stoppedAt=rfc3339(), stopReason=RECORDER_FAILED)
         report_failure(ctx, RECORDER_FAILED, text)
         for type_ in ("Ready", "Recording", "InputHealthy"):
             ctx.condition(type_, "False", RECORDER_FAILED, text)
@@ -521,7 +521,7 @@ class RecorderPods:
         """No recorder runs, as asked (inactive, maxDuration, deletion)."""
         ctx = self.ctx
         if ctx.status.get("phase") != "Stopped":
-            ctx.status.set(phase="Stopped", stoppedAt=now_rfc3339(), stopReason=reason)
+            ctx.status.set(phase="Stopped", stoppedAt=rfc3339(), stopReason=reason)
             if ctx.status.current.get("phase") is not None:
                 ctx.event("Normal", "RecorderStopped", f"the recording stopped: {reason}")
         elif ctx.status.get("stopReason") != reason:

@@ -16,16 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from recording_operator.api.agent import ClosedFile
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, parse_duration
 from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
+from recording_operator.controllers._kit.status import files_summary as status_files_summary
 from recording_operator.controllers.localrecording.manifests import KIND, dns_name, owner_reference
-from recording_operator.controllers.localrecording.timestamps import rfc3339
 
 #: RecordedFile label with the file's `{index}` (5 digits), so numbering survives operator restarts.
 FILE_INDEX_LABEL = f"{GROUP}/file-index"
-#: `status.files.names` keeps this many names.
-MAX_FILE_NAMES = 32
 
 
 def recorded_file_name(name: str, index: int) -> str:
@@ -40,17 +39,12 @@ def file_index(obj: Mapping[str, Any]) -> int | None:
 
 
 def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """`status.files` from the recording's RecordedFile objects (ordered by their index label)."""
+    """`status.files` from the recording's RecordedFile objects (ordered by their index label), with
+    `totalBytes`."""
     ordered = sorted(files, key=lambda f: file_index(f) or 0)
     keys = [(f.get("spec", {}).get("location") or {}).get("key") or "" for f in ordered]
-    summary: dict[str, Any] = {
-        "count": len(ordered),
-        "totalBytes": sum(int(f.get("spec", {}).get("sizeBytes") or 0) for f in ordered),
-    }
-    if keys:
-        summary["latest"] = keys[-1]
-        summary["names"] = keys[-MAX_FILE_NAMES:]
-    return summary
+    total = sum(int(f.get("spec", {}).get("sizeBytes") or 0) for f in ordered)
+    return status_files_summary(keys, totalBytes=total)
 
 
 @dataclass(frozen=True)

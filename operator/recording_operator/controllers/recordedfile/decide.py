@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
+from recording_operator.api.timestamps import epoch_of
 from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.storage.volume import UnsafePath, path_parts
 
@@ -33,25 +33,6 @@ def retains(policy: str | None) -> bool:
 
 
 # --- expiry --------------------------------------------------------------------------------------
-
-
-def _epoch(value: str | None) -> float | None:
-    """Unix seconds of an RFC 3339 time, or None.
-
-    Raises:
-        ValueError: `value` is not an RFC 3339 time.
-    """
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def epoch_of(value: str | None) -> float | None:
-    """Unix seconds of an RFC 3339 time (`expiresAt`), or None when absent or unparsable."""
-    try:
-        return _epoch(value)
-    except ValueError:
-        return None
 
 
 # --- the stored file's phase ---------------------------------------------------------------------
@@ -80,7 +61,9 @@ def location_probe(spec: RecordedFileSpec, *, now: float) -> Probe | None:
     """
     loc = spec.location
     if loc.url is not None:
-        expires = _epoch(loc.expiresAt)
+        expires = epoch_of(loc.expiresAt)
+        if loc.expiresAt and expires is None:
+            raise ValueError(f"location.expiresAt {loc.expiresAt!r} is not an RFC 3339 time")
         if expires is not None and expires <= now:
             return Probe("Missing", "UrlExpired", f"the provider's download URL expired at {loc.expiresAt}")
         return Probe("Available", "ProviderUrl", "downloadable from the provider's URL")

@@ -33,6 +33,7 @@ from recording_operator.controllers._kit.context import (
     validation_message,
 )
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.metrics import instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.recordedfile.decide import (
     DELETION_EVENTS,
@@ -85,6 +86,7 @@ def storage_failure(ctx: FileContext, exc: Exception, retry: int) -> kopf.Tempor
 
 
 @kopf.on.create(*RESOURCE)
+@instrumented(KIND, "register")
 async def register(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
@@ -122,6 +124,7 @@ def _terminal(ctx: FileContext, reason: str, message: str) -> kopf.PermanentErro
 
 
 @kopf.on.delete(*RESOURCE)
+@instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:

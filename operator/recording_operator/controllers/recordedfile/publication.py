@@ -36,10 +36,11 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from recording_operator.api import FINALIZER, GROUP, VERSION, parse_duration
+from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
@@ -82,10 +83,6 @@ class FileRecord:
         return name.rsplit(".", 1)[-1].lower() if "." in name else None
 
 
-def _rfc3339(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def storage_prefix(storage: StorageSpec) -> str:
     """`storage.prefix` as a key prefix (`a/b/`), or `""`."""
     return "".join(f"{p}/" for p in storage.prefix or [])
@@ -101,7 +98,7 @@ def agora_files(storage: StorageSpec, files: Iterable[AgoraFile]) -> list[FileRe
         if not f.file_name:
             continue
         key = f.file_name if f.file_name.startswith(prefix) else prefix + f.file_name
-        started = _rfc3339(f.slice_start_time_ms / 1000) if f.slice_start_time_ms else None
+        started = rfc3339(f.slice_start_time_ms / 1000) if f.slice_start_time_ms else None
         records.append(FileRecord(key=key, started_at=started))
     return records
 
@@ -258,9 +255,7 @@ async def publish_files(
         if name in done:
             continue
         expires = (
-            _rfc3339(clock_now(ctx.runtime.settings) + retention / timedelta(seconds=1))
-            if retention
-            else None
+            rfc3339(clock_now(ctx.runtime.settings) + retention / timedelta(seconds=1)) if retention else None
         )
         body = recorded_file_body(
             kind=kind, recording=ctx.meta, storage=storage, record=record, expires_at=expires
