@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from recording_operator.sandbox.kube import discovery
@@ -24,7 +23,9 @@ from recording_operator.sandbox.kube.errors import (
     method_not_allowed,
 )
 from recording_operator.sandbox.kube.faults import Fault, Faults
+from recording_operator.sandbox.kube.negotiation import decode_body
 from recording_operator.sandbox.kube.resources import Registry, ResourceType
+from recording_operator.sandbox.kube.reviews import REVIEW_KEYS, review
 from recording_operator.sandbox.kube.selectors import FieldSelector, LabelSelector
 from recording_operator.sandbox.kube.stats import RequestStats
 from recording_operator.sandbox.kube.store import Store
@@ -88,7 +89,12 @@ class ApiServer:
             raise
         except Exception as exc:
             logger.exception("Kubernetes emulator failed on %s %s", request.method, request.path_qs)
-            return _json(ApiError(500, "InternalError", f"an error on the server: {exc}").to_status(), 500)
+            # kube-apiserver's wording for an unexpected failure (apierrors.NewInternalError), without
+            # the exception's text: details stay in the sandbox log.
+            message = (
+                f"Internal error occurred: {type(exc).__name__} while serving {request.method} {request.path}"
+            )
+            return _json(ApiError(500, "InternalError", message).to_status(), 500)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [part for part in request.path.split("/") if part]
@@ -163,6 +169,11 @@ class ApiServer:
         if injected is not None:
             raise injected
         query = request.query
+        if rt.key in REVIEW_KEYS:
+            if method != "POST" or target.name is not None:
+                raise method_not_allowed()
+            self.stats.record("create", rt.group, rt.plural, None)
+            return _json(review(rt.key, target.api_version, await self._body(request, rt.kind)), 201)
         if method == "GET":
             if target.name is not None:
                 self.stats.record("get", rt.group, rt.plural, target.subresource)
@@ -178,7 +189,7 @@ class ApiServer:
                 raise method_not_allowed()
             if rt.namespaced and target.namespace is None:
                 raise endpoint_not_found(request.path)
-            obj = self.store.create(rt, target.namespace, await self._body(request))
+            obj = self.store.create(rt, target.namespace, await self._body(request, rt.kind))
             return _json(_present(obj, target.api_version), 201)
         if target.name is None and method != "DELETE":
             raise method_not_allowed()
@@ -188,7 +199,7 @@ class ApiServer:
         if method == "PUT":
             self.stats.record("update", rt.group, rt.plural, target.subresource)
             assert target.name is not None
-            body = await self._body(request)
+            body = await self._body(request, rt.kind)
             obj = self.store.replace(rt, target.namespace, target.name, body, target.subresource)
             return _json(_present(obj, target.api_version))
         if method == "PATCH":
@@ -199,7 +210,7 @@ class ApiServer:
                 raise ApiError(
                     415, "UnsupportedMediaType", "server-side apply is not supported by the emulator"
                 )
-            body = await self._body(request)
+            body = await self._body(request, rt.kind)
             obj = self.store.patch(rt, target.namespace, target.name, content_type, body, target.subresource)
             return _json(_present(obj, target.api_version))
         if method == "DELETE":
@@ -207,16 +218,8 @@ class ApiServer:
             return await self._delete(request, target)
         raise method_not_allowed()
 
-    async def _body(self, request: web.Request) -> Any:
-        raw = await request.read()
-        if not raw:
-            return None
-        try:
-            if request.content_type in ("application/yaml", "application/x-yaml"):
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise bad_request(f"the body of the request could not be decoded: {exc}") from None
+    async def _body(self, request: web.Request, kind: str = "DeleteOptions") -> Any:
+        return decode_body(request.headers.get("Content-Type", ""), await request.read(), kind)
 
     @staticmethod
     def _wants_table(request: web.Request) -> bool:
