@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from recording_operator.sandbox.kube import requestoptions
 from recording_operator.sandbox.kube.errors import ApiError, bad_request
 from recording_operator.sandbox.kube.protobuf import PROTOBUF, DecodeError, decode_envelope
 
@@ -58,6 +59,31 @@ def _json_error(raw: bytes, exc: json.JSONDecodeError) -> str:
     return f"invalid character {char!r} looking for beginning of value"
 
 
+class _Object(dict[str, Any]):
+    """A JSON object that remembers the keys it got more than once (the last value wins)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        repeated: set[str] = set()
+        for key, _ in pairs:
+            (repeated if key in seen else seen).add(key)
+        self.repeated = sorted(repeated)
+
+
+def _duplicates(value: Any, path: str = "") -> list[str]:
+    """Paths of the keys a JSON document repeats (``spec.replicas``), for fieldValidation."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        found += [f"{path}.{key}" if path else key for key in getattr(value, "repeated", ())]
+        for key, item in value.items():
+            found += _duplicates(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _duplicates(item, f"{path}[{index}]")
+    return found
+
+
 def decode_body(content_type: str, raw: bytes, kind: str) -> Any:
     """Decode a request body of ``content_type`` for an object of ``kind``; ``None`` when empty.
 
@@ -85,7 +111,9 @@ def decode_body(content_type: str, raw: bytes, kind: str) -> Any:
     if base == JSON or base in PATCH_JSON_TYPES:
         try:
             text = raw.decode("utf-8")
-            return json.loads(text)
+            value = json.loads(text, object_pairs_hook=_Object)
+            requestoptions.current().duplicates.extend(_duplicates(value))
+            return value
         except UnicodeDecodeError:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type {kind}): "

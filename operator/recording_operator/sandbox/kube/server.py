@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from recording_operator.sandbox.kube import discovery
+from recording_operator.sandbox.kube import discovery, openapi, requestoptions
 from recording_operator.sandbox.kube.errors import (
     ApiError,
     bad_request,
@@ -23,7 +23,7 @@ from recording_operator.sandbox.kube.errors import (
     method_not_allowed,
 )
 from recording_operator.sandbox.kube.faults import Fault, Faults
-from recording_operator.sandbox.kube.negotiation import decode_body
+from recording_operator.sandbox.kube.negotiation import decode_body, wants_json
 from recording_operator.sandbox.kube.resources import Registry, ResourceType
 from recording_operator.sandbox.kube.reviews import REVIEW_KEYS, review
 from recording_operator.sandbox.kube.selectors import FieldSelector, LabelSelector
@@ -82,7 +82,11 @@ class ApiServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one request; API failures become ``Status`` bodies, crashes become 500s."""
         try:
-            return await self._dispatch(request)
+            response = await self._dispatch(request)
+            if not response.prepared:
+                for warning in requestoptions.warning_headers():
+                    response.headers.add("Warning", warning)
+            return response
         except ApiError as exc:
             return _json(exc.to_status(), exc.code)
         except (asyncio.CancelledError, ConnectionResetError):
@@ -105,6 +109,8 @@ class ApiServer:
             return web.Response(text="ok")
         if head == "version" and len(parts) == 1:
             return _json(discovery.VERSION_INFO)
+        if head == "openapi":
+            return self._openapi(request, parts[1:])
         if parts == ["_emulator", "faults"]:
             return await self._faults(request)
         if head == "api":
@@ -147,6 +153,28 @@ class ApiServer:
             raise endpoint_not_found(path)
         return Target(resource_type, version, namespace, name, subresource)
 
+    def _openapi(self, request: web.Request, parts: list[str]) -> web.Response:
+        """``/openapi/v2`` (JSON) and ``/openapi/v3[/api/v1|/apis/<g>/<v>]`` (see openapi.py)."""
+        if request.method != "GET":
+            raise method_not_allowed()
+        if parts == ["v2"]:
+            if not wants_json(request.headers.get("Accept", "")):
+                # kube-apiserver also serves v2 as protobuf; the sandbox serves JSON only, and says so.
+                raise ApiError(
+                    406, "NotAcceptable", "only the following media types are accepted: application/json"
+                )
+            return _json(openapi.swagger_document(self.registry))
+        if parts == ["v3"]:
+            return _json(openapi.discovery_document(self.registry))
+        document = None
+        if len(parts) == 3 and parts[:2] == ["v3", "api"]:
+            document = openapi.group_version_document(self.registry, "", parts[2])
+        elif len(parts) == 4 and parts[:2] == ["v3", "apis"]:
+            document = openapi.group_version_document(self.registry, parts[2], parts[3])
+        if document is None:
+            raise endpoint_not_found(request.path)
+        return _json(document)
+
     async def _faults(self, request: web.Request) -> web.Response:
         """``/_emulator/faults`` (see faults.py): GET lists, POST arms one, DELETE disarms all."""
         if request.method == "GET":
@@ -183,6 +211,8 @@ class ApiServer:
                 return await self._watch(request, target)
             self.stats.record("list", rt.group, rt.plural, None)
             return self._list(request, target)
+        options_kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+        requestoptions.begin(query, options_kind.get(method, "DeleteOptions"))
         if method == "POST":
             self.stats.record("create", rt.group, rt.plural, target.subresource)
             if target.name is not None:

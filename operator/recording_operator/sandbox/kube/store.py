@@ -29,6 +29,7 @@ from recording_operator.sandbox.kube.errors import (
     not_found,
 )
 from recording_operator.sandbox.kube.patching import apply_patch
+from recording_operator.sandbox.kube.requestoptions import current as current_options
 from recording_operator.sandbox.kube.resources import Registry, ResKey, ResourceType, resource_type_from_crd
 from recording_operator.sandbox.kube.selectors import FieldSelector, LabelSelector
 from recording_operator.sandbox.kube.watching import ADDED, DELETED, MODIFIED, Watcher, WatchEvent
@@ -397,6 +398,13 @@ class Store:
         old: dict[str, Any] | None,
         event_type: str,
     ) -> None:
+        if current_options().dry_run:
+            # dryRun=All: answered as stored, but nothing is kept, sent or counted.
+            if old is not None:
+                obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            else:
+                obj["metadata"].pop("resourceVersion", None)
+            return
         self.resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         self._objects.setdefault(resource_type.key, {})[(namespace, name)] = obj
@@ -408,6 +416,8 @@ class Store:
     def _remove(
         self, resource_type: ResourceType, namespace: str, name: str, obj: dict[str, Any], old: dict[str, Any]
     ) -> None:
+        if current_options().dry_run:
+            return
         self.resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         self._objects.get(resource_type.key, {}).pop((namespace, name), None)
