@@ -32,6 +32,11 @@ class WriteOptions:
 
     dry_run: bool = False
     field_validation: str = "Warn"
+    #: The manager of ``metadata.managedFields`` entries this write records.
+    field_manager: str = "sandbox-controllers"
+    #: For a server-side apply: the applied field set (see apply.py) and ``force``.
+    applied: set[Any] | None = None
+    force: bool = False
     duplicates: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -44,10 +49,12 @@ def current() -> WriteOptions:
     return _CURRENT.get() or WriteOptions()
 
 
-def begin(query: Any, options_kind: str) -> WriteOptions:
+def begin(query: Any, options_kind: str, user_agent: str = "") -> WriteOptions:
     """Parse ``dryRun`` and ``fieldValidation`` from a request's query and make them current.
 
     ``options_kind`` names the options object in errors (``CreateOptions``, ``PatchOptions``...).
+    The field manager is ``fieldManager``, else the user agent up to its first ``/``
+    (https://kubernetes.io/docs/reference/using-api/server-side-apply/#managers).
     Raises 422 for a ``dryRun`` other than ``All`` and 400 for an unknown ``fieldValidation``.
     """
     options = WriteOptions()
@@ -66,6 +73,9 @@ def begin(query: Any, options_kind: str) -> WriteOptions:
                 ],
             )
         options.dry_run = True
+    manager = query.get("fieldManager") or user_agent.split("/", 1)[0].strip()
+    if manager:
+        options.field_manager = manager
     directive = query.get("fieldValidation")
     if directive:
         if directive not in VALIDATION_DIRECTIVES:

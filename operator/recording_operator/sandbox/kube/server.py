@@ -11,19 +11,24 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from recording_operator.sandbox.kube import discovery, openapi, requestoptions
+from recording_operator.sandbox.kube import apply, discovery, logs, openapi, requestoptions
 from recording_operator.sandbox.kube.errors import (
     ApiError,
+    Cause,
     bad_request,
     endpoint_not_found,
+    invalid,
     method_not_allowed,
+    not_found,
 )
 from recording_operator.sandbox.kube.faults import Fault, Faults
 from recording_operator.sandbox.kube.negotiation import decode_body, wants_json
+from recording_operator.sandbox.kube.patching import APPLY_PATCH
 from recording_operator.sandbox.kube.resources import Registry, ResourceType
 from recording_operator.sandbox.kube.reviews import REVIEW_KEYS, review
 from recording_operator.sandbox.kube.selectors import FieldSelector, LabelSelector
@@ -72,6 +77,8 @@ class ApiServer:
         self.stats = stats
         self.faults = Faults()
         self.server_address = ""
+        #: Where the sandbox Pod runner writes Pod output (``None``: no runner, logs are empty).
+        self.pod_log_dir: Path | None = None
 
     def application(self) -> web.Application:
         """Build the aiohttp application (one catch-all route)."""
@@ -149,7 +156,12 @@ class ApiServer:
             raise endpoint_not_found(path)
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        if subresource is not None and (subresource != "status" or not resource_type.status_subresource):
+        is_log = subresource == "log" and resource_type.key == ("", "pods")
+        if (
+            subresource is not None
+            and not is_log
+            and (subresource != "status" or not resource_type.status_subresource)
+        ):
             raise endpoint_not_found(path)
         return Target(resource_type, version, namespace, name, subresource)
 
@@ -202,6 +214,11 @@ class ApiServer:
                 raise method_not_allowed()
             self.stats.record("create", rt.group, rt.plural, None)
             return _json(review(rt.key, target.api_version, await self._body(request, rt.kind)), 201)
+        if target.subresource == "log":
+            if method != "GET":
+                raise method_not_allowed()
+            self.stats.record("get", rt.group, rt.plural, "log")
+            return await self._pod_log(request, target)
         if method == "GET":
             if target.name is not None:
                 self.stats.record("get", rt.group, rt.plural, target.subresource)
@@ -212,7 +229,9 @@ class ApiServer:
             self.stats.record("list", rt.group, rt.plural, None)
             return self._list(request, target)
         options_kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
-        requestoptions.begin(query, options_kind.get(method, "DeleteOptions"))
+        requestoptions.begin(
+            query, options_kind.get(method, "DeleteOptions"), request.headers.get("User-Agent", "")
+        )
         if method == "POST":
             self.stats.record("create", rt.group, rt.plural, target.subresource)
             if target.name is not None:
@@ -236,17 +255,84 @@ class ApiServer:
             self.stats.record("patch", rt.group, rt.plural, target.subresource)
             assert target.name is not None
             content_type = request.content_type
-            if content_type == "application/apply-patch+yaml":
-                raise ApiError(
-                    415, "UnsupportedMediaType", "server-side apply is not supported by the emulator"
-                )
             body = await self._body(request, rt.kind)
+            if content_type == APPLY_PATCH:
+                obj, created = self._apply(request, target, body)
+                return _json(_present(obj, target.api_version), 201 if created else 200)
             obj = self.store.patch(rt, target.namespace, target.name, content_type, body, target.subresource)
             return _json(_present(obj, target.api_version))
         if method == "DELETE":
             self.stats.record("delete", rt.group, rt.plural, target.subresource)
             return await self._delete(request, target)
         raise method_not_allowed()
+
+    async def _pod_log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """``GET pods/<name>/log`` (see logs.py) from the Pod runner's files."""
+        assert target.name is not None
+        rt, namespace, name = target.resource_type, target.namespace or "default", target.name
+        pod = self.store.get(rt, namespace, name)
+        container = logs.container_of(pod, request.query)
+        logs.check_options(pod, container, request.query)
+        uid = pod["metadata"]["uid"]
+
+        def running() -> bool:
+            current = self.store.find(rt, namespace, name)
+            if current is None or current["metadata"]["uid"] != uid:
+                return False
+            return (current.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+        if self.pod_log_dir is None:
+            return web.Response(body=b"", content_type="text/plain")
+        path = logs.pod_log_path(self.pod_log_dir, namespace, name)
+        return await logs.serve(request, path, running, request.query)
+
+    def _apply(self, request: web.Request, target: Target, body: Any) -> tuple[dict[str, Any], bool]:
+        """Server-side apply (see apply.py); returns ``(object, created)``.
+
+        Raises 422 without ``fieldManager``, 400 for a body that is not the named object of
+        this resource, 409 ``Conflict`` (``FieldManagerConflict`` causes) unless ``force=true``.
+        """
+        rt = target.resource_type
+        assert target.name is not None
+        manager = request.query.get("fieldManager")
+        if not manager:
+            raise invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [Cause("fieldManager", "Required value: is required for apply patch", "FieldValueRequired")],
+            )
+        if not isinstance(body, dict):
+            raise bad_request("the body of an apply patch must be an object")
+        if body.get("kind") != rt.kind or body.get("apiVersion") != target.api_version:
+            raise bad_request(
+                f"the apply patch must be a {rt.kind} of {target.api_version}, "
+                f"got {body.get('kind')!r} of {body.get('apiVersion')!r}"
+            )
+        metadata: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
+        if metadata.get("name") not in (None, target.name):
+            raise bad_request(
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({target.name})"
+            )
+        force = request.query.get("force", "").lower() in ("true", "1")
+        schema = rt.schema(target.version)
+        live = self.store.find(rt, target.namespace, target.name)
+        if live is not None:
+            found = apply.conflicts(live, body, apply.field_set(body, schema), manager)
+            if found and not force:
+                raise apply.conflict_error(rt.kind, rt.group, rt.plural, target.name, found)
+        merged, applied_paths = apply.applied_object(live, body, schema, manager)
+        options = requestoptions.current()
+        options.applied, options.force = applied_paths, force
+        merged.setdefault("metadata", {})["name"] = target.name
+        if live is None:
+            if target.subresource is not None:
+                raise not_found(rt.group, rt.plural, target.name)
+            return self.store.create(rt, target.namespace, merged), True
+        if not metadata.get("resourceVersion"):
+            merged["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        obj = self.store.replace(rt, target.namespace, target.name, merged, target.subresource)
+        return obj, False
 
     async def _body(self, request: web.Request, kind: str = "DeleteOptions") -> Any:
         return decode_body(request.headers.get("Content-Type", ""), await request.read(), kind)

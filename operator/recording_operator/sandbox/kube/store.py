@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from recording_operator.sandbox.kube import apply as field_management
 from recording_operator.sandbox.kube.admission import CRD_KEY, NAMESPACE_KEY, Admission, check_name
 from recording_operator.sandbox.kube.errors import (
     Cause,
@@ -55,6 +56,14 @@ def now_iso() -> str:
 def _spec_part(resource_type: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     skipped = ("metadata", "status") if resource_type.status_subresource else ("metadata",)
     return {key: value for key, value in obj.items() if key not in skipped}
+
+
+def _drop_empty_metadata(metadata: dict[str, Any]) -> None:
+    """Leave out empty ``labels``/``annotations``/``finalizers``/``ownerReferences``, as ObjectMeta's
+    ``omitempty`` JSON tags do (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/)."""
+    for key in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if key in metadata and not metadata[key]:
+            del metadata[key]
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +206,7 @@ class Store:
             raise already_exists(resource_type.group, resource_type.plural, name)
         for key in (*_SYSTEM_METADATA, "resourceVersion", "managedFields", "selfLink"):
             metadata.pop(key, None)
+        _drop_empty_metadata(metadata)
         if resource_type.status_subresource and not resource_type.builtin:
             obj.pop("status", None)
         obj["apiVersion"] = resource_type.api_version()
@@ -209,6 +219,7 @@ class Store:
         metadata["creationTimestamp"] = now
         if resource_type.has_generation:
             metadata["generation"] = 1
+        self._record_managers(resource_type, obj, None, None, now)
         self._store(resource_type, namespace, name, obj, None, ADDED)
         return obj
 
@@ -334,8 +345,12 @@ class Store:
                 metadata[key] = old_meta[key]
             else:
                 metadata.pop(key, None)
-        metadata.pop("managedFields", None)
+        if "managedFields" in old_meta:
+            metadata["managedFields"] = old_meta["managedFields"]
+        else:
+            metadata.pop("managedFields", None)
         metadata["resourceVersion"] = old_meta["resourceVersion"]
+        _drop_empty_metadata(metadata)
         obj["apiVersion"] = resource_type.api_version()
         obj["kind"] = resource_type.kind
         if old_meta.get("deletionTimestamp"):
@@ -354,9 +369,11 @@ class Store:
                         )
                     ],
                 )
-        self.admission.admit(resource_type, obj, current, now_iso())
+        now = now_iso()
+        self.admission.admit(resource_type, obj, current, now)
         if _comparable(obj) == _comparable(current):
             return current
+        self._record_managers(resource_type, obj, current, subresource, now)
         if resource_type.has_generation and _spec_part(resource_type, obj) != _spec_part(
             resource_type, current
         ):
@@ -368,6 +385,29 @@ class Store:
         else:
             self._store(resource_type, namespace, name, obj, current, MODIFIED)
         return obj
+
+    @staticmethod
+    def _record_managers(
+        resource_type: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        subresource: str | None,
+        now: str,
+    ) -> None:
+        """Record the request's field manager in ``metadata.managedFields`` (see apply.py)."""
+        options = current_options()
+        field_management.record(
+            obj,
+            old,
+            resource_type.schema(),
+            manager=options.field_manager,
+            operation="Update" if options.applied is None else "Apply",
+            api_version=resource_type.api_version(),
+            now=now,
+            subresource=subresource,
+            owned=options.applied,
+            force=options.force,
+        )
 
     def _delete_object(
         self, resource_type: ResourceType, current: dict[str, Any], *, orphan: bool
