@@ -41,19 +41,31 @@ def json_patch(target: dict[str, Any], operations: Any) -> dict[str, Any]:
     """Apply an RFC 6902 JSON patch; return the new object (``target`` is not mutated).
 
     Raises :class:`ApiError` 400 for malformed patches, 422 when an operation cannot apply
-    (a failed ``test``, a missing path).
+    (a failed ``test``, a missing path), worded as kube-apiserver's JSON-patch library
+    (github.com/evanphx/json-patch: ``testing value <path> failed: test failed``,
+    ``<op> operation does not apply: doc is missing path: "<path>": missing value``).
     """
     if not isinstance(operations, list):
         raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    try:
-        patch = jsonpatch.JsonPatch(operations)
-        result = patch.apply(target, in_place=False)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise _unprocessable(f"testing value failed: {exc}") from None
-    except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException) as exc:
-        raise _unprocessable(str(exc)) from None
-    except (jsonpatch.InvalidJsonPatch, TypeError, KeyError) as exc:
-        raise bad_request(f"invalid JSON patch: {exc}") from None
+    result: Any = target
+    for index, operation in enumerate(operations):
+        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+            raise bad_request(
+                f"the server rejected our request due to an error in our request: operation {index} is invalid"
+            )
+        op, path = operation["op"], str(operation.get("path", ""))
+        try:
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=False)
+        except jsonpatch.JsonPatchTestFailed:
+            raise _unprocessable(f"testing value {path} failed: test failed") from None
+        except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException):
+            raise _unprocessable(
+                f'{op} operation does not apply: doc is missing path: "{path}": missing value'
+            ) from None
+        except (jsonpatch.InvalidJsonPatch, TypeError, KeyError, ValueError):
+            raise bad_request(
+                f'the server rejected our request due to an error in our request: unexpected operation "{op}"'
+            ) from None
     if not isinstance(result, dict):
         raise _unprocessable("the patched document is not an object")
     return result

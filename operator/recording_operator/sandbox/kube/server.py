@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,10 @@ class ApiServer:
                     response.headers.add("Warning", warning)
             return response
         except ApiError as exc:
-            return _json(exc.to_status(), exc.code)
+            failed = _json(exc.to_status(), exc.code)
+            for warning in requestoptions.warning_headers():
+                failed.headers.add("Warning", warning)
+            return failed
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
@@ -425,7 +429,7 @@ class ApiServer:
         await response.prepare(request)
         try:
             async with asyncio.timeout(timeout):
-                await self._pump(watcher, response)
+                await self._pump(watcher, response, self._table_lines(request, target))
         except TimeoutError:
             pass
         except ConnectionError:
@@ -435,8 +439,27 @@ class ApiServer:
             watcher.closed = True
         return response
 
+    def _table_lines(self, request: web.Request, target: Target) -> Callable[[bytes], bytes] | None:
+        """For watches asking ``as=Table`` (``kubectl get -w``): each event's object becomes a one-row
+        ``Table``, as kube-apiserver sends them
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables)."""
+        if not self._wants_table(request):
+            return None
+
+        def transform(line: bytes) -> bytes:
+            event = json.loads(line)
+            obj = event.get("object") or {}
+            if event.get("type") not in ("ADDED", "MODIFIED", "DELETED") or obj.get("kind") == "Table":
+                return line
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            return encode_line(event["type"], self._table(request, target, [obj], rv))
+
+        return transform
+
     @staticmethod
-    async def _pump(watcher: Watcher, response: web.StreamResponse) -> None:
+    async def _pump(
+        watcher: Watcher, response: web.StreamResponse, transform: Callable[[bytes], bytes] | None = None
+    ) -> None:
         queue = watcher.queue
         while True:
             line = await queue.get()
@@ -450,6 +473,8 @@ class ApiServer:
                     ended = True
                     break
                 chunks.append(more)
+            if transform is not None:
+                chunks = [transform(chunk) for chunk in chunks]
             await response.write(b"".join(chunks))
             if ended:
                 return
@@ -460,6 +485,21 @@ class ApiServer:
         if not isinstance(options, dict):
             raise bad_request("DeleteOptions must be a JSON object")
         propagation = request.query.get("propagationPolicy") or options.get("propagationPolicy")
+        for value in options.get("dryRun") or []:
+            if value != "All":
+                raise invalid(
+                    "DeleteOptions",
+                    "meta.k8s.io",
+                    "",
+                    [
+                        Cause(
+                            "dryRun",
+                            f'Unsupported value: "{value}": supported values: "All"',
+                            "FieldValueNotSupported",
+                        )
+                    ],
+                )
+            requestoptions.current().dry_run = True
         if target.name is None:
             labels, fields = self._selectors(request, target)
             deleted = self.store.delete_collection(rt, target.namespace, labels=labels, fields=fields)
