@@ -689,3 +689,52 @@ def test_no_python_exception_text_in_answers(sandbox: Sandbox) -> None:
             "'utf-8'",
         ):
             assert python not in status["message"], status["message"]
+
+
+def test_strategic_merge_patch(kubectl: Kubectl) -> None:
+    """`kubectl patch` defaults to a strategic merge patch: a built-in's containers merge by name
+    (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/);
+    custom resources refuse it with 415, which kubectl reports as not supported."""
+    ns = new_namespace(kubectl, "strategic")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "two"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "a:1"}, {"name": "side", "image": "b:1"}],
+        },
+    }
+    kubectl("apply", "-n", ns, "-f", "-", stdin=json.dumps(pod))
+    patched = kubectl(
+        "patch", "pod", "two", "-n", ns, "-p", '{"spec":{"containers":[{"name":"main","image":"a:2"}]}}'
+    )
+    assert patched.stdout.strip() == "pod/two patched"
+    containers = kubectl.json("get", "pod", "two", "-n", ns)["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in containers] == [("main", "a:2"), ("side", "b:1")]
+    removal = '{"spec":{"containers":[{"name":"side","$patch":"delete"}]}}'
+    kubectl("patch", "pod", "two", "-n", ns, "-p", removal)
+    assert [c["name"] for c in kubectl.json("get", "pod", "two", "-n", ns)["spec"]["containers"]] == ["main"]
+    merge = kubectl(
+        "patch",
+        "pod",
+        "two",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        '{"spec":{"containers":[{"name":"x","image":"x:1"}]}}',
+    )
+    assert merge.stdout.strip() == "pod/two patched"  # a merge patch replaces the whole list
+    assert [c["name"] for c in kubectl.json("get", "pod", "two", "-n", ns)["spec"]["containers"]] == ["x"]
+
+    kubectl("apply", "-n", ns, "-f", str(SAMPLES / "cloudrecording-mix.yaml"))
+    refused = kubectl(
+        "patch", "crec", "standup", "-n", ns, "-p", '{"spec":{"maxDuration":"1h"}}', check=False
+    )
+    assert refused.returncode == 1
+    assert "application/strategic-merge-patch+json is not supported by" in refused.stderr
+    assert (
+        "accepted media types include: application/json-patch+json, application/merge-patch+json"
+        in refused.stderr
+    )

@@ -1,4 +1,4 @@
-"""PATCH bodies: JSON merge patch (RFC 7386) and JSON patch (RFC 6902, via ``jsonpatch``)."""
+"""PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902, via ``jsonpatch``) and strategic merge."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import jsonpatch
 import jsonpointer
 
 from recording_operator.sandbox.kube.errors import ApiError, bad_request, unsupported_media_type
+from recording_operator.sandbox.kube.strategic import strategic_merge
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -74,10 +75,15 @@ def json_patch(target: dict[str, Any], operations: Any) -> dict[str, Any]:
 def apply_patch(content_type: str, target: dict[str, Any], body: Any) -> dict[str, Any]:
     """Apply a PATCH body of a given ``Content-Type`` to an object; return the new object.
 
-    Strategic merge patches are treated as merge patches. Raises :class:`ApiError` 415 for
+    Strategic merge patches follow strategic.py (built-ins only: the store refuses them for
+    custom resources). Raises :class:`ApiError` 415 for
     server-side apply and unknown types, 400/422 as :func:`json_patch` does.
     """
-    if content_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
+    if content_type == STRATEGIC_MERGE_PATCH:
+        result = strategic_merge(target, body)
+        assert isinstance(result, dict)
+        return result
+    if content_type == MERGE_PATCH:
         if not isinstance(body, dict):
             raise bad_request("a merge patch must be a JSON object")
         result = merge_patch(target, body)

@@ -29,10 +29,11 @@ from recording_operator.sandbox.kube.errors import (
     invalid,
     not_found,
 )
-from recording_operator.sandbox.kube.patching import apply_patch
+from recording_operator.sandbox.kube.patching import STRATEGIC_MERGE_PATCH, apply_patch
 from recording_operator.sandbox.kube.requestoptions import current as current_options
 from recording_operator.sandbox.kube.resources import Registry, ResKey, ResourceType, resource_type_from_crd
 from recording_operator.sandbox.kube.selectors import FieldSelector, LabelSelector
+from recording_operator.sandbox.kube.strategic import custom_resource_refusal
 from recording_operator.sandbox.kube.watching import ADDED, DELETED, MODIFIED, Watcher, WatchEvent
 
 ObjKey = tuple[str, str]  # (namespace or "", name)
@@ -271,6 +272,8 @@ class Store:
         422 (a JSON-patch operation fails, e.g. a ``test``; or schema violations).
         """
         current = self.get(resource_type, namespace, name)
+        if content_type == STRATEGIC_MERGE_PATCH and not resource_type.builtin:
+            raise custom_resource_refusal()
         patched = apply_patch(content_type, current, body)
         version = (patched.get("metadata") or {}).get("resourceVersion")
         if version and str(version) != current["metadata"]["resourceVersion"]:
