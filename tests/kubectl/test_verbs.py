@@ -156,6 +156,12 @@ def test_create_typed_kinds_and_undecodable_bodies(kubectl: Kubectl, sandbox: Sa
         "invalid character 'o' looking for beginning of object key string" not in not_json.text
     )  # Go wording
     assert "Expecting" not in not_json.text and "line 1 column" not in not_json.text  # no Python text
+    # kubectl accepts "application/vnd.kubernetes.protobuf,application/json" and gets JSON; a client
+    # accepting only protobuf gets 406 NotAcceptable rather than a body it cannot read.
+    listed = httpx.get(url, headers={"Accept": "application/vnd.kubernetes.protobuf,application/json"})
+    assert listed.status_code == 200 and listed.headers["Content-Type"] == "application/json"
+    only_protobuf = httpx.get(url, headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    assert only_protobuf.status_code == 406 and only_protobuf.json()["reason"] == "NotAcceptable"
     unknown = httpx.post(url, content=b"x", headers={"Content-Type": "text/csv"})
     assert unknown.status_code == 415 and unknown.json()["reason"] == "UnsupportedMediaType"
     assert "accepted media types include: application/json, application/yaml" in unknown.json()["message"]

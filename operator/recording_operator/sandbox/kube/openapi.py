@@ -217,12 +217,15 @@ def _operation(
     if body:
         media = ["application/json"]
         if action == "patch":
+            # Custom resources take no strategic merge patch: kubectl reads this list to choose
+            # between a strategic and a JSON merge patch for `apply`.
             media = [
                 "application/apply-patch+yaml",
                 "application/json-patch+json",
                 "application/merge-patch+json",
-                "application/strategic-merge-patch+json",
             ]
+            if resource_type.builtin:
+                media.append("application/strategic-merge-patch+json")
         operation["requestBody"] = {
             "content": {m: {"schema": {"$ref": ref}} for m in media},
             "required": True,

@@ -145,6 +145,14 @@ class ApiServer:
                 raise endpoint_not_found(request.path)
             return _json(listing)
         target = self._target(request.path, group, version, rest)
+        if target.subresource != "log" and not wants_json(request.headers.get("Accept", "")):
+            # The sandbox answers JSON (also to clients listing it after protobuf, as kubectl does):
+            # a client accepting neither gets kube-apiserver's 406.
+            raise ApiError(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json, application/yaml",
+            )
         return await self._serve(request, target)
 
     def _target(self, path: str, group: str, version: str, rest: list[str]) -> Target:
