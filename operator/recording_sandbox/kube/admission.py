@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from recording_sandbox.kube.errors import Cause, invalid
+from recording_sandbox.kube.requestoptions import report_unknown, unknown_fields
 from recording_sandbox.kube.resources import ResourceType, resource_type_from_crd
 from recording_sandbox.kube.validation import SchemaValidator
 
@@ -89,9 +90,18 @@ class Admission:
             obj["status"] = _crd_status(obj, (old or {}).get("metadata", {}).get("creationTimestamp") or now)
         schema = None if resource_type.builtin else resource_type.schema()
         if schema is not None:
+            body_schema = {**schema, "properties": dict(schema.get("properties") or {})}
+            for system in ("apiVersion", "kind", "metadata"):
+                body_schema["properties"].pop(system, None)
+            body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+            report_unknown(
+                resource_type.kind, resource_type.storage_version, unknown_fields(body_schema, body)
+            )
             causes = self.validator.admit(schema, obj, old)
             if causes:
                 raise invalid(resource_type.kind, resource_type.group, name, causes)
+        else:
+            report_unknown(resource_type.kind, resource_type.storage_version, [])
 
     @staticmethod
     def _secret(resource_type: ResourceType, obj: dict[str, Any], name: str) -> None:

@@ -106,6 +106,10 @@ class KubeEmulator:
             runner, self._runner = self._runner, None
             await runner.cleanup()
 
+    def serve_pod_logs(self, log_dir: Path) -> None:
+        """Serve the Pod ``log`` subresource from ``log_dir`` (the sandbox Pod runner's files)."""
+        self._api.pod_log_dir = log_dir
+
     def write_kubeconfig(self, path: Path, *, namespace: str = "default") -> Path:
         """Write a kubeconfig (context ``sandbox``, plain http, dummy bearer token); return its path."""
         if not self.url:

@@ -1,4 +1,4 @@
-"""PATCH bodies: JSON merge patch (RFC 7386) and JSON patch (RFC 6902, via ``jsonpatch``)."""
+"""PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902, via ``jsonpatch``) and strategic merge."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import jsonpatch
 import jsonpointer
 
 from recording_sandbox.kube.errors import ApiError, bad_request, unsupported_media_type
+from recording_sandbox.kube.strategic import strategic_merge
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -41,19 +42,31 @@ def json_patch(target: dict[str, Any], operations: Any) -> dict[str, Any]:
     """Apply an RFC 6902 JSON patch; return the new object (``target`` is not mutated).
 
     Raises :class:`ApiError` 400 for malformed patches, 422 when an operation cannot apply
-    (a failed ``test``, a missing path).
+    (a failed ``test``, a missing path), worded as kube-apiserver's JSON-patch library
+    (github.com/evanphx/json-patch: ``testing value <path> failed: test failed``,
+    ``<op> operation does not apply: doc is missing path: "<path>": missing value``).
     """
     if not isinstance(operations, list):
         raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    try:
-        patch = jsonpatch.JsonPatch(operations)
-        result = patch.apply(target, in_place=False)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise _unprocessable(f"testing value failed: {exc}") from None
-    except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException) as exc:
-        raise _unprocessable(str(exc)) from None
-    except (jsonpatch.InvalidJsonPatch, TypeError, KeyError) as exc:
-        raise bad_request(f"invalid JSON patch: {exc}") from None
+    result: Any = target
+    for index, operation in enumerate(operations):
+        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+            raise bad_request(
+                f"the server rejected our request due to an error in our request: operation {index} is invalid"
+            )
+        op, path = operation["op"], str(operation.get("path", ""))
+        try:
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=False)
+        except jsonpatch.JsonPatchTestFailed:
+            raise _unprocessable(f"testing value {path} failed: test failed") from None
+        except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException):
+            raise _unprocessable(
+                f'{op} operation does not apply: doc is missing path: "{path}": missing value'
+            ) from None
+        except (jsonpatch.InvalidJsonPatch, TypeError, KeyError, ValueError):
+            raise bad_request(
+                f'the server rejected our request due to an error in our request: unexpected operation "{op}"'
+            ) from None
     if not isinstance(result, dict):
         raise _unprocessable("the patched document is not an object")
     return result
@@ -62,10 +75,15 @@ def json_patch(target: dict[str, Any], operations: Any) -> dict[str, Any]:
 def apply_patch(content_type: str, target: dict[str, Any], body: Any) -> dict[str, Any]:
     """Apply a PATCH body of a given ``Content-Type`` to an object; return the new object.
 
-    Strategic merge patches are treated as merge patches. Raises :class:`ApiError` 415 for
+    Strategic merge patches follow strategic.py (built-ins only: the store refuses them for
+    custom resources). Raises :class:`ApiError` 415 for
     server-side apply and unknown types, 400/422 as :func:`json_patch` does.
     """
-    if content_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
+    if content_type == STRATEGIC_MERGE_PATCH:
+        result = strategic_merge(target, body)
+        assert isinstance(result, dict)
+        return result
+    if content_type == MERGE_PATCH:
         if not isinstance(body, dict):
             raise bad_request("a merge patch must be a JSON object")
         result = merge_patch(target, body)

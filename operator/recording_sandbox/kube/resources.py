@@ -36,6 +36,8 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("events.k8s.io/v1", "events"),
     ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
     ("coordination.k8s.io/v1", "leases"),
+    ("authorization.k8s.io/v1", "selfsubjectaccessreviews"),
+    ("authentication.k8s.io/v1", "selfsubjectreviews"),
 )
 
 # Built-ins whose objects carry metadata.generation (bumped on spec changes).

@@ -10,21 +10,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from recording_sandbox.kube import discovery
+from recording_sandbox.kube import apply, discovery, logs, openapi, requestoptions
 from recording_sandbox.kube.errors import (
     ApiError,
+    Cause,
     bad_request,
     endpoint_not_found,
+    invalid,
     method_not_allowed,
+    not_found,
 )
 from recording_sandbox.kube.faults import Fault, Faults
+from recording_sandbox.kube.negotiation import decode_body, wants_json
+from recording_sandbox.kube.patching import APPLY_PATCH
 from recording_sandbox.kube.resources import Registry, ResourceType
+from recording_sandbox.kube.reviews import REVIEW_KEYS, review
 from recording_sandbox.kube.selectors import FieldSelector, LabelSelector
 from recording_sandbox.kube.stats import RequestStats
 from recording_sandbox.kube.store import Store
@@ -71,6 +78,8 @@ class ApiServer:
         self.stats = stats
         self.faults = Faults()
         self.server_address = ""
+        #: Where the sandbox Pod runner writes Pod output (``None``: no runner, logs are empty).
+        self.pod_log_dir: Path | None = None
 
     def application(self) -> web.Application:
         """Build the aiohttp application (one catch-all route)."""
@@ -81,14 +90,26 @@ class ApiServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one request; API failures become ``Status`` bodies, crashes become 500s."""
         try:
-            return await self._dispatch(request)
+            response = await self._dispatch(request)
+            if not response.prepared:
+                for warning in requestoptions.warning_headers():
+                    response.headers.add("Warning", warning)
+            return response
         except ApiError as exc:
-            return _json(exc.to_status(), exc.code)
+            failed = _json(exc.to_status(), exc.code)
+            for warning in requestoptions.warning_headers():
+                failed.headers.add("Warning", warning)
+            return failed
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
             logger.exception("Kubernetes emulator failed on %s %s", request.method, request.path_qs)
-            return _json(ApiError(500, "InternalError", f"an error on the server: {exc}").to_status(), 500)
+            # kube-apiserver's wording for an unexpected failure (apierrors.NewInternalError), without
+            # the exception's text: details stay in the sandbox log.
+            message = (
+                f"Internal error occurred: {type(exc).__name__} while serving {request.method} {request.path}"
+            )
+            return _json(ApiError(500, "InternalError", message).to_status(), 500)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [part for part in request.path.split("/") if part]
@@ -99,6 +120,8 @@ class ApiServer:
             return web.Response(text="ok")
         if head == "version" and len(parts) == 1:
             return _json(discovery.VERSION_INFO)
+        if head == "openapi":
+            return self._openapi(request, parts[1:])
         if parts == ["_emulator", "faults"]:
             return await self._faults(request)
         if head == "api":
@@ -122,6 +145,14 @@ class ApiServer:
                 raise endpoint_not_found(request.path)
             return _json(listing)
         target = self._target(request.path, group, version, rest)
+        if target.subresource != "log" and not wants_json(request.headers.get("Accept", "")):
+            # The sandbox answers JSON (also to clients listing it after protobuf, as kubectl does):
+            # a client accepting neither gets kube-apiserver's 406.
+            raise ApiError(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json, application/yaml",
+            )
         return await self._serve(request, target)
 
     def _target(self, path: str, group: str, version: str, rest: list[str]) -> Target:
@@ -137,9 +168,36 @@ class ApiServer:
             raise endpoint_not_found(path)
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        if subresource is not None and (subresource != "status" or not resource_type.status_subresource):
+        is_log = subresource == "log" and resource_type.key == ("", "pods")
+        if (
+            subresource is not None
+            and not is_log
+            and (subresource != "status" or not resource_type.status_subresource)
+        ):
             raise endpoint_not_found(path)
         return Target(resource_type, version, namespace, name, subresource)
+
+    def _openapi(self, request: web.Request, parts: list[str]) -> web.Response:
+        """``/openapi/v2`` (JSON) and ``/openapi/v3[/api/v1|/apis/<g>/<v>]`` (see openapi.py)."""
+        if request.method != "GET":
+            raise method_not_allowed()
+        if parts == ["v2"]:
+            if not wants_json(request.headers.get("Accept", "")):
+                # kube-apiserver also serves v2 as protobuf; the sandbox serves JSON only, and says so.
+                raise ApiError(
+                    406, "NotAcceptable", "only the following media types are accepted: application/json"
+                )
+            return _json(openapi.swagger_document(self.registry))
+        if parts == ["v3"]:
+            return _json(openapi.discovery_document(self.registry))
+        document = None
+        if len(parts) == 3 and parts[:2] == ["v3", "api"]:
+            document = openapi.group_version_document(self.registry, "", parts[2])
+        elif len(parts) == 4 and parts[:2] == ["v3", "apis"]:
+            document = openapi.group_version_document(self.registry, parts[2], parts[3])
+        if document is None:
+            raise endpoint_not_found(request.path)
+        return _json(document)
 
     async def _faults(self, request: web.Request) -> web.Response:
         """``/_emulator/faults`` (see faults.py): GET lists, POST arms one, DELETE disarms all."""
@@ -163,6 +221,16 @@ class ApiServer:
         if injected is not None:
             raise injected
         query = request.query
+        if rt.key in REVIEW_KEYS:
+            if method != "POST" or target.name is not None:
+                raise method_not_allowed()
+            self.stats.record("create", rt.group, rt.plural, None)
+            return _json(review(rt.key, target.api_version, await self._body(request, rt.kind)), 201)
+        if target.subresource == "log":
+            if method != "GET":
+                raise method_not_allowed()
+            self.stats.record("get", rt.group, rt.plural, "log")
+            return await self._pod_log(request, target)
         if method == "GET":
             if target.name is not None:
                 self.stats.record("get", rt.group, rt.plural, target.subresource)
@@ -172,13 +240,17 @@ class ApiServer:
                 return await self._watch(request, target)
             self.stats.record("list", rt.group, rt.plural, None)
             return self._list(request, target)
+        options_kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+        requestoptions.begin(
+            query, options_kind.get(method, "DeleteOptions"), request.headers.get("User-Agent", "")
+        )
         if method == "POST":
             self.stats.record("create", rt.group, rt.plural, target.subresource)
             if target.name is not None:
                 raise method_not_allowed()
             if rt.namespaced and target.namespace is None:
                 raise endpoint_not_found(request.path)
-            obj = self.store.create(rt, target.namespace, await self._body(request))
+            obj = self.store.create(rt, target.namespace, await self._body(request, rt.kind))
             return _json(_present(obj, target.api_version), 201)
         if target.name is None and method != "DELETE":
             raise method_not_allowed()
@@ -188,18 +260,17 @@ class ApiServer:
         if method == "PUT":
             self.stats.record("update", rt.group, rt.plural, target.subresource)
             assert target.name is not None
-            body = await self._body(request)
+            body = await self._body(request, rt.kind)
             obj = self.store.replace(rt, target.namespace, target.name, body, target.subresource)
             return _json(_present(obj, target.api_version))
         if method == "PATCH":
             self.stats.record("patch", rt.group, rt.plural, target.subresource)
             assert target.name is not None
             content_type = request.content_type
-            if content_type == "application/apply-patch+yaml":
-                raise ApiError(
-                    415, "UnsupportedMediaType", "server-side apply is not supported by the emulator"
-                )
-            body = await self._body(request)
+            body = await self._body(request, rt.kind)
+            if content_type == APPLY_PATCH:
+                obj, created = self._apply(request, target, body)
+                return _json(_present(obj, target.api_version), 201 if created else 200)
             obj = self.store.patch(rt, target.namespace, target.name, content_type, body, target.subresource)
             return _json(_present(obj, target.api_version))
         if method == "DELETE":
@@ -207,16 +278,76 @@ class ApiServer:
             return await self._delete(request, target)
         raise method_not_allowed()
 
-    async def _body(self, request: web.Request) -> Any:
-        raw = await request.read()
-        if not raw:
-            return None
-        try:
-            if request.content_type in ("application/yaml", "application/x-yaml"):
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise bad_request(f"the body of the request could not be decoded: {exc}") from None
+    async def _pod_log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """``GET pods/<name>/log`` (see logs.py) from the Pod runner's files."""
+        assert target.name is not None
+        rt, namespace, name = target.resource_type, target.namespace or "default", target.name
+        pod = self.store.get(rt, namespace, name)
+        container = logs.container_of(pod, request.query)
+        logs.check_options(pod, container, request.query)
+        uid = pod["metadata"]["uid"]
+
+        def running() -> bool:
+            current = self.store.find(rt, namespace, name)
+            if current is None or current["metadata"]["uid"] != uid:
+                return False
+            return (current.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+        if self.pod_log_dir is None:
+            return web.Response(body=b"", content_type="text/plain")
+        path = logs.pod_log_path(self.pod_log_dir, namespace, name)
+        return await logs.serve(request, path, running, request.query)
+
+    def _apply(self, request: web.Request, target: Target, body: Any) -> tuple[dict[str, Any], bool]:
+        """Server-side apply (see apply.py); returns ``(object, created)``.
+
+        Raises 422 without ``fieldManager``, 400 for a body that is not the named object of
+        this resource, 409 ``Conflict`` (``FieldManagerConflict`` causes) unless ``force=true``.
+        """
+        rt = target.resource_type
+        assert target.name is not None
+        manager = request.query.get("fieldManager")
+        if not manager:
+            raise invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [Cause("fieldManager", "Required value: is required for apply patch", "FieldValueRequired")],
+            )
+        if not isinstance(body, dict):
+            raise bad_request("the body of an apply patch must be an object")
+        if body.get("kind") != rt.kind or body.get("apiVersion") != target.api_version:
+            raise bad_request(
+                f"the apply patch must be a {rt.kind} of {target.api_version}, "
+                f"got {body.get('kind')!r} of {body.get('apiVersion')!r}"
+            )
+        metadata: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
+        if metadata.get("name") not in (None, target.name):
+            raise bad_request(
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({target.name})"
+            )
+        force = request.query.get("force", "").lower() in ("true", "1")
+        schema = rt.schema(target.version)
+        live = self.store.find(rt, target.namespace, target.name)
+        if live is not None:
+            found = apply.conflicts(live, body, apply.field_set(body, schema), manager)
+            if found and not force:
+                raise apply.conflict_error(rt.kind, rt.group, rt.plural, target.name, found)
+        merged, applied_paths = apply.applied_object(live, body, schema, manager)
+        options = requestoptions.current()
+        options.applied, options.force = applied_paths, force
+        merged.setdefault("metadata", {})["name"] = target.name
+        if live is None:
+            if target.subresource is not None:
+                raise not_found(rt.group, rt.plural, target.name)
+            return self.store.create(rt, target.namespace, merged), True
+        if not metadata.get("resourceVersion"):
+            merged["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        obj = self.store.replace(rt, target.namespace, target.name, merged, target.subresource)
+        return obj, False
+
+    async def _body(self, request: web.Request, kind: str = "DeleteOptions") -> Any:
+        return decode_body(request.headers.get("Content-Type", ""), await request.read(), kind)
 
     @staticmethod
     def _wants_table(request: web.Request) -> bool:
@@ -306,7 +437,7 @@ class ApiServer:
         await response.prepare(request)
         try:
             async with asyncio.timeout(timeout):
-                await self._pump(watcher, response)
+                await self._pump(watcher, response, self._table_lines(request, target))
         except TimeoutError:
             pass
         except ConnectionError:
@@ -316,8 +447,27 @@ class ApiServer:
             watcher.closed = True
         return response
 
+    def _table_lines(self, request: web.Request, target: Target) -> Callable[[bytes], bytes] | None:
+        """For watches asking ``as=Table`` (``kubectl get -w``): each event's object becomes a one-row
+        ``Table``, as kube-apiserver sends them
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables)."""
+        if not self._wants_table(request):
+            return None
+
+        def transform(line: bytes) -> bytes:
+            event = json.loads(line)
+            obj = event.get("object") or {}
+            if event.get("type") not in ("ADDED", "MODIFIED", "DELETED") or obj.get("kind") == "Table":
+                return line
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            return encode_line(event["type"], self._table(request, target, [obj], rv))
+
+        return transform
+
     @staticmethod
-    async def _pump(watcher: Watcher, response: web.StreamResponse) -> None:
+    async def _pump(
+        watcher: Watcher, response: web.StreamResponse, transform: Callable[[bytes], bytes] | None = None
+    ) -> None:
         queue = watcher.queue
         while True:
             line = await queue.get()
@@ -331,6 +481,8 @@ class ApiServer:
                     ended = True
                     break
                 chunks.append(more)
+            if transform is not None:
+                chunks = [transform(chunk) for chunk in chunks]
             await response.write(b"".join(chunks))
             if ended:
                 return
@@ -341,6 +493,21 @@ class ApiServer:
         if not isinstance(options, dict):
             raise bad_request("DeleteOptions must be a JSON object")
         propagation = request.query.get("propagationPolicy") or options.get("propagationPolicy")
+        for value in options.get("dryRun") or []:
+            if value != "All":
+                raise invalid(
+                    "DeleteOptions",
+                    "meta.k8s.io",
+                    "",
+                    [
+                        Cause(
+                            "dryRun",
+                            f'Unsupported value: "{value}": supported values: "All"',
+                            "FieldValueNotSupported",
+                        )
+                    ],
+                )
+            requestoptions.current().dry_run = True
         if target.name is None:
             labels, fields = self._selectors(request, target)
             deleted = self.store.delete_collection(rt, target.namespace, labels=labels, fields=fields)

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from recording_sandbox.kube import apply as field_management
 from recording_sandbox.kube.admission import CRD_KEY, NAMESPACE_KEY, Admission, check_name
 from recording_sandbox.kube.errors import (
     Cause,
@@ -28,9 +29,11 @@ from recording_sandbox.kube.errors import (
     invalid,
     not_found,
 )
-from recording_sandbox.kube.patching import apply_patch
+from recording_sandbox.kube.patching import STRATEGIC_MERGE_PATCH, apply_patch
+from recording_sandbox.kube.requestoptions import current as current_options
 from recording_sandbox.kube.resources import Registry, ResKey, ResourceType, resource_type_from_crd
 from recording_sandbox.kube.selectors import FieldSelector, LabelSelector
+from recording_sandbox.kube.strategic import custom_resource_refusal
 from recording_sandbox.kube.watching import ADDED, DELETED, MODIFIED, Watcher, WatchEvent
 
 ObjKey = tuple[str, str]  # (namespace or "", name)
@@ -54,6 +57,14 @@ def now_iso() -> str:
 def _spec_part(resource_type: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     skipped = ("metadata", "status") if resource_type.status_subresource else ("metadata",)
     return {key: value for key, value in obj.items() if key not in skipped}
+
+
+def _drop_empty_metadata(metadata: dict[str, Any]) -> None:
+    """Leave out empty ``labels``/``annotations``/``finalizers``/``ownerReferences``, as ObjectMeta's
+    ``omitempty`` JSON tags do (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/)."""
+    for key in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if key in metadata and not metadata[key]:
+            del metadata[key]
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +207,7 @@ class Store:
             raise already_exists(resource_type.group, resource_type.plural, name)
         for key in (*_SYSTEM_METADATA, "resourceVersion", "managedFields", "selfLink"):
             metadata.pop(key, None)
+        _drop_empty_metadata(metadata)
         if resource_type.status_subresource and not resource_type.builtin:
             obj.pop("status", None)
         obj["apiVersion"] = resource_type.api_version()
@@ -208,6 +220,7 @@ class Store:
         metadata["creationTimestamp"] = now
         if resource_type.has_generation:
             metadata["generation"] = 1
+        self._record_managers(resource_type, obj, None, None, now)
         self._store(resource_type, namespace, name, obj, None, ADDED)
         return obj
 
@@ -259,6 +272,8 @@ class Store:
         422 (a JSON-patch operation fails, e.g. a ``test``; or schema violations).
         """
         current = self.get(resource_type, namespace, name)
+        if content_type == STRATEGIC_MERGE_PATCH and not resource_type.builtin:
+            raise custom_resource_refusal()
         patched = apply_patch(content_type, current, body)
         version = (patched.get("metadata") or {}).get("resourceVersion")
         if version and str(version) != current["metadata"]["resourceVersion"]:
@@ -333,8 +348,12 @@ class Store:
                 metadata[key] = old_meta[key]
             else:
                 metadata.pop(key, None)
-        metadata.pop("managedFields", None)
+        if "managedFields" in old_meta:
+            metadata["managedFields"] = old_meta["managedFields"]
+        else:
+            metadata.pop("managedFields", None)
         metadata["resourceVersion"] = old_meta["resourceVersion"]
+        _drop_empty_metadata(metadata)
         obj["apiVersion"] = resource_type.api_version()
         obj["kind"] = resource_type.kind
         if old_meta.get("deletionTimestamp"):
@@ -353,9 +372,11 @@ class Store:
                         )
                     ],
                 )
-        self.admission.admit(resource_type, obj, current, now_iso())
+        now = now_iso()
+        self.admission.admit(resource_type, obj, current, now)
         if _comparable(obj) == _comparable(current):
             return current
+        self._record_managers(resource_type, obj, current, subresource, now)
         if resource_type.has_generation and _spec_part(resource_type, obj) != _spec_part(
             resource_type, current
         ):
@@ -367,6 +388,29 @@ class Store:
         else:
             self._store(resource_type, namespace, name, obj, current, MODIFIED)
         return obj
+
+    @staticmethod
+    def _record_managers(
+        resource_type: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        subresource: str | None,
+        now: str,
+    ) -> None:
+        """Record the request's field manager in ``metadata.managedFields`` (see apply.py)."""
+        options = current_options()
+        field_management.record(
+            obj,
+            old,
+            resource_type.schema(),
+            manager=options.field_manager,
+            operation="Update" if options.applied is None else "Apply",
+            api_version=resource_type.api_version(),
+            now=now,
+            subresource=subresource,
+            owned=options.applied,
+            force=options.force,
+        )
 
     def _delete_object(
         self, resource_type: ResourceType, current: dict[str, Any], *, orphan: bool
@@ -397,6 +441,13 @@ class Store:
         old: dict[str, Any] | None,
         event_type: str,
     ) -> None:
+        if current_options().dry_run:
+            # dryRun=All: answered as stored, but nothing is kept, sent or counted.
+            if old is not None:
+                obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            else:
+                obj["metadata"].pop("resourceVersion", None)
+            return
         self.resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         self._objects.setdefault(resource_type.key, {})[(namespace, name)] = obj
@@ -408,6 +459,8 @@ class Store:
     def _remove(
         self, resource_type: ResourceType, namespace: str, name: str, obj: dict[str, Any], old: dict[str, Any]
     ) -> None:
+        if current_options().dry_run:
+            return
         self.resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         self._objects.get(resource_type.key, {}).pop((namespace, name), None)

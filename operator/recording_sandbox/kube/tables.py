@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from recording_sandbox.kube.printers import builtin_columns
+
 _TOKEN = re.compile(
     r"""\.(?P<field>[A-Za-z0-9_\-$]+)"""
     r"""|\[(?P<index>-?\d+)\]"""
@@ -105,6 +107,8 @@ def _age(timestamp: Any, now: datetime.datetime) -> str | None:
 
 
 def _cell(column: dict[str, Any], obj: dict[str, Any], now: datetime.datetime) -> Any:
+    if "compute" in column:
+        return column["compute"](obj, now)
     results = jsonpath(obj, column.get("jsonPath", ""))
     if not results:
         return None
@@ -196,8 +200,10 @@ def render_table(
     Returns ``{"kind": "Table", "columnDefinitions": [...], "rows": [{"cells", "object"}]}``.
     """
     now = now or datetime.datetime.now(datetime.UTC)
-    columns = _columns(crd, objects)
-    definitions = [dict(NAME_COLUMN)]
+    kind = objects[0].get("kind", "") if objects else ""
+    full = builtin_columns(kind) if crd is None else None
+    columns = full if full is not None else _columns(crd, objects)
+    definitions = [] if full is not None else [dict(NAME_COLUMN)]
     for column in columns:
         definitions.append(
             {
@@ -210,7 +216,7 @@ def render_table(
         )
     rows = []
     for obj in objects:
-        cells: list[Any] = [(obj.get("metadata") or {}).get("name", "")]
+        cells: list[Any] = [] if full is not None else [(obj.get("metadata") or {}).get("name", "")]
         cells.extend(_cell(column, obj, now) for column in columns)
         row: dict[str, Any] = {"cells": cells}
         if include_object == "Object":

@@ -58,6 +58,11 @@ def test_demo_runs_the_main_job() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "0 task(s) left running at Agora" in result.stdout
+    # Every step shown as kubectl runs the real kubectl: its own output appears.
+    assert "cloudrecording.recording.mediaops.io/standup created" in result.stdout
+    assert "cloudtranscoder.recording.mediaops.io/studio-mix created" in result.stdout
+    assert 'cloudrecording.recording.mediaops.io "standup" deleted' in result.stdout
+    assert "$ kubectl get cloudrecordings standup -o wide" in result.stdout
     assert "updateLayout×1" in result.stdout and "stop×1" in result.stdout
     assert "0 transcoder task(s) left running at Agora" in result.stdout
     assert "RealtimeKit start → stop → UPLOADED → delete; 0 recording(s) left active." in result.stdout

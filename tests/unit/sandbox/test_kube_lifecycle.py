@@ -73,7 +73,12 @@ async def test_error_shapes(kube_http: aiohttp.ClientSession) -> None:
     async with kube_http.patch(
         f"{WIDGETS}/missing", data="x: 1", headers={"Content-Type": "application/apply-patch+yaml"}
     ) as response:
+        # kube-apiserver: an apply patch needs a fieldManager (PatchOptions validation).
+        assert response.status == 422
+        assert (await response.json())["details"]["causes"][0]["field"] == "fieldManager"
+    async with kube_http.post(WIDGETS, data="x", headers={"Content-Type": "text/plain"}) as response:
         assert response.status == 415
+        assert (await response.json())["reason"] == "UnsupportedMediaType"
     async with kube_http.post(
         WIDGETS, data="{not json", headers={"Content-Type": "application/json"}
     ) as response:

@@ -81,19 +81,24 @@ def test_render_table_for_builtins() -> None:
         "type": "Opaque",
     }
     table = render_table(None, [secret], now=NOW)
-    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Type", "Age"]
-    assert table["rows"][0]["cells"] == ["s", "Opaque", "10m"]
+    # kube-apiserver's secret printer: NAME TYPE DATA AGE.
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Type", "Data", "Age"]
+    assert table["rows"][0]["cells"] == ["s", "Opaque", 0, "10m"]
     event = {
         "kind": "Event",
         "metadata": {"name": "e"},
         "type": "Warning",
         "reason": "Failed",
         "message": "boom",
-        "involvedObject": {"name": "w1"},
+        "involvedObject": {"kind": "Widget", "name": "w1"},
         "lastTimestamp": "2026-01-01T00:09:00Z",
     }
-    cells = render_table(None, [event], now=NOW)["rows"][0]["cells"]
-    assert cells == ["e", "60s", "Warning", "Failed", "w1", "boom"]
+    table = render_table(None, [event], now=NOW)
+    # kube-apiserver's event printer: LAST SEEN TYPE REASON OBJECT MESSAGE (+ wide columns, NAME last).
+    shown = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert shown == ["Last Seen", "Type", "Reason", "Object", "Message"]
+    cells = table["rows"][0]["cells"]
+    assert cells[:4] == ["60s", "Warning", "Failed", "widget/w1"] and cells[6] == "boom" and cells[-1] == "e"
 
 
 async def test_table_over_http(kube_http: aiohttp.ClientSession) -> None:

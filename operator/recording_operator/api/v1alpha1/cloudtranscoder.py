@@ -130,11 +130,23 @@ class AudioInput(Model):
     )
 
 
+#: kubectl parses manifests as YAML 1.1 (sigs.k8s.io/yaml over go-yaml v2, https://yaml.org/type/bool.html):
+#: an unquoted key `y` is the boolean true there, so a `y:` field arrives as the JSON key "true".
+YAML_Y_NOTE = (
+    '{what} Quote the key in YAML manifests ("y": 0): kubectl reads YAML 1.1, where an unquoted y is '
+    'the boolean true, so y: 0 would arrive as the unknown field "true" and y as missing.'
+)
+
+
 class Region(Model):
     """Where an input is drawn on the canvas, in px (https://docs.agora.io/en/cloud-transcoding/rest-api/create `videoInputs[].region`)."""
 
     x: int = Field(ge=0, le=3840, description="Left edge on the canvas, px.")
-    y: int = Field(ge=0, le=3840, description="Top edge on the canvas, px.")
+    y: int = Field(
+        ge=0,
+        le=3840,
+        description=YAML_Y_NOTE.format(what="Top edge on the canvas, px."),
+    )
     width: int = Field(ge=120, le=3840, description="Width, px.")
     height: int = Field(ge=120, le=3840, description="Height, px.")
     zOrder: int = Field(ge=2, le=100, description="Layer, 2 (just above the placeholder) to 100.")
@@ -199,7 +211,7 @@ class WaterMarkRegion(Model):
     """A watermark's window, px (https://docs.agora.io/en/cloud-transcoding/rest-api/create: zOrder [0, 100])."""
 
     x: int = Field(ge=0, le=3840)
-    y: int = Field(ge=0, le=3840)
+    y: int = Field(ge=0, le=3840, description=YAML_Y_NOTE.format(what="Top edge of the watermark, px."))
     width: int = Field(ge=120, le=3840)
     height: int = Field(ge=120, le=3840)
     zOrder: int = Field(ge=0, le=100)
