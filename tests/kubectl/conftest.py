@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.harness import TEST_OPERATOR_ENV, SandboxThread
+from tests.support.harness import TEST_OPERATOR_ENV, SandboxThread
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_KUBECTL = Path(sys.executable).parent / "kubectl"
