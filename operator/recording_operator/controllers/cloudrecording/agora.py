@@ -1,9 +1,19 @@
 """Agora Cloud Recording sessions for the CloudRecording controller (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 
-acquire → the resourceId is persisted in the start-pending annotation → start → sid. Agora lets
-one resourceId start one session only (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices), so finishing a pending start means retrying
-`start` with that resourceId: it can never create a second paid session (a duplicate answers
-201/7, reported as CreationResultUnknown).
+acquire → the resourceId is persisted in the start-pending annotation → start → the sid is written
+to status directly → the annotation is removed. Agora lets one resourceId start one session only
+(https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
+
+A start is sent once. When its answer is lost (timeout, dropped connection) or a repeat answers
+201/7 (already started, https://docs.agora.io/en/cloud-recording/rest-api/status-codes), the
+session may be running and Agora has no call that lists sessions: its sid can only come from the
+notification callbacks (https://docs.agora.io/en/cloud-recording/develop/receive-notifications).
+The recording then stays in phase Starting with `Synced=False` `StartResultUnknown`, one Warning
+Event names the channel and the uid, and the start-pending annotation is kept (it gains
+`unknownSince`) until the sid is adopted (`decide.observe`). A pending start whose earlier
+attempt provably never reached Agora (the operator stopped before its answer was recorded and the
+annotation carries no `unknownSince`) is sent again with the same resourceId: it can never start a
+second session, and a 201/7 answer turns it into the unknown case.
 """
 
 from __future__ import annotations
@@ -20,15 +30,18 @@ from recording_operator.controllers._kit.errors import ProviderFailure, SpecErro
 from recording_operator.controllers._kit.status import digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
+    START_UNKNOWN,
     Observed,
     acquire_request,
     applied_config,
+    mark_unknown,
     start_request,
     storage_config,
     updates_needed,
 )
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
+    mark_adopted,
     mark_ended,
     mark_started,
 )
@@ -67,9 +80,16 @@ class AgoraSessions:
     provider = "agora"
 
     async def start(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """acquire (unless a start is pending) → persist resourceId + start-pending → start → sid."""
+        """acquire (unless a start is pending) → persist resourceId + start-pending → start → sid.
+
+        Raises:
+            ProviderFailure: `StartResultUnknown` (not retried, nothing marked Failed) when the start
+                may have reached Agora without its answer; the provider failures of `session_error`.
+        """
+        if obs.start_unknown:
+            raise self._unknown(ctx, spec, obs.pending_resource_id, obs.pending or {})
         try:
-            await self._start(ctx, spec, obs.pending_resource_id if not obs.session_id else None)
+            await self._start(ctx, spec, obs.pending_resource_id if not obs.session_id else None, obs)
         except AgoraError as exc:
             raise session_error(exc) from exc
 
@@ -98,15 +118,38 @@ class AgoraSessions:
         except AgoraError as exc:
             raise session_error(exc) from exc
 
-    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
-        """A pending start (resourceId, no sid) cannot be stopped: say so and clear it."""
-        ctx.remove_annotation(PENDING_ANNOTATION)
+    async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """An adopted sid runs the spec's start request: record it as applied (no update is sent)."""
+        _, storage_digest = await self._storage(ctx, spec)
+        mark_adopted(ctx, obs, applied_config(spec, storage_digest, onhold=spec.state == "Paused"))
+
+    async def settle_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
+        """Agora has no call that finds a session by channel: only an adoption (a callback writing
+        the sid) settles a pending start, so nothing is asked here (always False)."""
+        return False
+
+    def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """The finalizer gives up waiting for the adoption: a Warning names what may still run."""
+        agora = spec.agora
+        assert agora is not None
         ctx.event(
             "Warning",
-            "CreationResultUnknown",
-            f"a start with resource {obs.pending_resource_id} may have reached Agora without its sid being "
-            "recorded; it cannot be stopped without one and ends when the channel is idle",
+            "SessionMayBeRunning",
+            f"deleted while the start of channel {agora.channel} uid {agora.uid} (resource "
+            f"{obs.pending_resource_id}) had no recorded sid, and none was adopted: the session may still "
+            "be running; it will end after maxIdleTime "
+            "(https://docs.agora.io/en/cloud-recording/rest-api/start, recordingConfig.maxIdleTime)",
         )
+
+    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
+        """`state: Stopped` with a pending start and no sid: nothing can be stopped without a sid.
+
+        The marker is kept when the start's answer was lost (the session may run: once adopted it
+        is stopped, `decide.observe`); a start that never left (no `unknownSince`) is cleared.
+        """
+        if obs.start_unknown:
+            return
+        ctx.remove_annotation(PENDING_ANNOTATION)
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Agora sessions are observed while they run; stop answers with the final file list."""
@@ -161,7 +204,9 @@ class AgoraSessions:
 
     # --- steps -------------------------------------------------------------------------------------
 
-    async def _start(self, ctx: RecordingContext, spec: CloudRecordingSpec, resource_id: str | None) -> None:
+    async def _start(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, resource_id: str | None, obs: Observed
+    ) -> None:
         agora = spec.agora
         assert agora is not None
         client = await self._client(ctx, spec)
@@ -169,8 +214,9 @@ class AgoraSessions:
         token = await self._token(ctx, spec)
         onhold = spec.state == "Paused"
         request = start_request(spec, storage, token, onhold=onhold)
+        pending: Mapping[str, Any] = obs.pending or {}
         if resource_id is None:
-            resource_id = await self._acquire(ctx, spec, client)
+            resource_id, pending = await self._acquire(ctx, spec, client)
         try:
             started = await client.start(
                 agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
@@ -178,24 +224,18 @@ class AgoraSessions:
         except AgoraError as exc:
             if exc.code == CODE_RESOURCE_EXPIRED:
                 # 433: the resource expired before start (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): it never started a session; re-acquire once.
-                resource_id = await self._acquire(ctx, spec, client)
-                started = await client.start(
-                    agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
-                )
-            elif exc.code == CODE_ALREADY_STARTED:
-                ctx.remove_annotation(PENDING_ANNOTATION)
-                raise ProviderFailure(
-                    "CreationResultUnknown",
-                    f"a start with resource {resource_id} reached Agora but its sid was never recorded "
-                    "(operator interrupted); it is not started again. The session ends when the channel "
-                    "is idle; change the spec to start a new one.",
-                    retryable=False,
-                    lost=True,
-                ) from exc
+                resource_id, pending = await self._acquire(ctx, spec, client)
+                try:
+                    started = await client.start(
+                        agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
+                    )
+                except AgoraError as again:
+                    raise self._start_failed(ctx, spec, resource_id, pending, again) from again
             else:
-                if not exc.retryable:
-                    ctx.remove_annotation(PENDING_ANNOTATION)
-                raise
+                raise self._start_failed(ctx, spec, resource_id, pending, exc) from exc
+        # The sid reaches the API server before kopf's patch removes the marker (kopf sends the
+        # body patch first): no crash point between the two loses it.
+        await ctx.persist(resourceId=started.resource_id, sid=started.sid)
         ctx.remove_annotation(PENDING_ANNOTATION)
         mark_started(
             ctx,
@@ -204,19 +244,60 @@ class AgoraSessions:
             applied=applied_config(spec, storage_digest, onhold=onhold),
         )
 
+    def _start_failed(
+        self,
+        ctx: RecordingContext,
+        spec: CloudRecordingSpec,
+        resource_id: str,
+        pending: Mapping[str, Any],
+        exc: AgoraError,
+    ) -> Exception:
+        """The error to raise for a failed start; the marker stays unless nothing can be running."""
+        if exc.code == CODE_ALREADY_STARTED or exc.outcome_unknown:
+            return self._unknown(ctx, spec, resource_id, pending)
+        if not exc.retryable:
+            ctx.remove_annotation(PENDING_ANNOTATION)
+        return exc
+
+    def _unknown(
+        self,
+        ctx: RecordingContext,
+        spec: CloudRecordingSpec,
+        resource_id: str | None,
+        pending: Mapping[str, Any],
+    ) -> ProviderFailure:
+        """Keep the marker (with `unknownSince`), stay Starting, and say what may be running.
+
+        Reported as `Synced=False` `StartResultUnknown` with one Warning Event (posted once per
+        distinct message by the failure ladder) naming the channel, the uid and the resourceId.
+        """
+        agora = spec.agora
+        assert agora is not None
+        ctx.annotate(PENDING_ANNOTATION, mark_unknown(pending, rfc3339()))
+        ctx.status.set(phase="Starting", resourceId=resource_id, sid=None)
+        return ProviderFailure(
+            START_UNKNOWN,
+            f"the start of channel {agora.channel} uid {agora.uid} (resource {resource_id}) was sent but "
+            "its answer was lost; the session may be running. It is not started again: it is followed "
+            "once its sid is adopted from Agora's notification callback.",
+            retryable=False,
+            lost=False,
+        )
+
     async def _acquire(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, client: CloudRecordingClient
-    ) -> str:
+    ) -> tuple[str, dict[str, Any]]:
+        """acquire, then the start-pending marker with the resourceId (written before start)."""
         agora = spec.agora
         assert agora is not None
         acquired = await client.acquire(agora.appId, agora.channel, agora.uid, acquire_request(agora))
-        pending = json.dumps({"resourceId": acquired.resource_id, "acquiredAt": rfc3339()})
+        pending = {"resourceId": acquired.resource_id, "acquiredAt": rfc3339()}
         await ctx.runtime.kube.merge_patch(
-            ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
+            ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: json.dumps(pending)}}}
         )
         # The previous session (if any) is already in status.sessions; this one has no sid yet.
         ctx.status.set(phase="Starting", resourceId=acquired.resource_id, sid=None)
-        return acquired.resource_id
+        return acquired.resource_id, pending
 
     async def _update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora

@@ -26,6 +26,7 @@ import kopf
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION, parse_duration
+from recording_operator.api.timestamps import parse_rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.context import retry_delay
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
@@ -50,6 +51,8 @@ RESOURCE = (GROUP, VERSION, "cloudrecordings")
 KIND = "CloudRecording"
 #: Seconds between checks while a deleted recording waits for its RecordedFiles to go.
 FILES_WAIT_S = 1.0
+#: Seconds between checks while a deleted recording waits for a pending start's adoption.
+ADOPT_POLL_S = 2.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
@@ -83,6 +86,8 @@ async def reconcile(
     step = plan(spec, obs, ctx.generation)
     logger.debug(f"plan: {step.value}")
     try:
+        if obs.adopted:
+            await driver.adopt(ctx, spec, obs)
         if step in (Plan.START, Plan.RESUME_START):
             await driver.start(ctx, spec, obs)
         elif step is Plan.UPDATE:
@@ -158,6 +163,13 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     if not driver.wants_observation(obs, ctx.status.current):
         return
     try:
+        if obs.adopted:
+            await driver.adopt(ctx, spec, obs)
+            if spec.state == "Stopped":
+                await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
+                await _publish(ctx, spec)
+                ctx.flush()
+                return
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
@@ -187,6 +199,50 @@ async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
 
 
 # --- deletion ------------------------------------------------------------------------------------
+
+
+def _seconds_since(timestamp: str | None) -> float:
+    """Seconds since an RFC 3339 time (0 when absent or unreadable)."""
+    at = parse_rfc3339(timestamp or "")
+    return 0.0 if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
+
+
+async def _settle_pending(
+    ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed, retry: int
+) -> Observed:
+    """Deleting while a start is pending (no session id): find or wait for its session.
+
+    The driver may find it (RealtimeKit: the meeting's active recording); otherwise the finalizer
+    waits, from the deletion on, up to `RECORDING_ADOPT_WAIT` seconds for an adoption (a callback
+    writing the sid), then lets go with the driver's Warning naming what may still run.
+
+    Returns:
+        What is observed now: with a session id (then stopped by the caller), or the same `obs`
+        once the wait is over and the marker released.
+
+    Raises:
+        kopf.TemporaryError: still waiting (retried every few seconds with a fresh body), or the
+            provider could not be asked.
+    """
+    try:
+        found = await driver.settle_pending(ctx, spec, obs)
+    except ProviderFailure as exc:
+        ctx.event("Warning", exc.reason, f"cannot look for the pending start's session: {exc.message}")
+        raise kopf.TemporaryError(exc.message, delay=retry_delay(ctx, retry)) from exc
+    except (SecretNotFound, KubeApiError, SpecError) as exc:
+        raise kopf.TemporaryError(
+            f"cannot look for the pending start's session: {exc}", delay=retry_delay(ctx, retry)
+        ) from exc
+    if found:
+        return observe({**ctx.status.current, **ctx.status.fields}, ctx.meta.get("annotations"))
+    left = ctx.runtime.settings.adopt_wait_s - _seconds_since(ctx.meta.get("deletionTimestamp"))
+    if left > 0:
+        raise kopf.TemporaryError(
+            f"waiting up to {left:.0f}s for the pending start's session to be adopted",
+            delay=min(left, ADOPT_POLL_S),
+        )
+    driver.release_pending(ctx, spec, obs)
+    return obs
 
 
 @kopf.on.delete(*RESOURCE)
@@ -226,6 +282,8 @@ async def finalize(
         spec = CloudRecordingSpec.model_validate(spec_dict)
     except ValidationError:
         spec = None
+    if obs.pending and not obs.session_id and spec is not None:
+        obs = await _settle_pending(ctx, DRIVERS[spec.provider], spec, obs, retry)
     if obs.active and spec is not None:
         try:
             await DRIVERS[spec.provider].stop(

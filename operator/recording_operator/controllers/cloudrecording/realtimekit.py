@@ -26,6 +26,7 @@ from recording_operator.controllers._kit.status import files_summary
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
+    mark_adopted,
     mark_ended,
     mark_started,
 )
@@ -171,11 +172,19 @@ class RealtimeKitSessions:
                         rtk.accountId, rtk.appId, rtk.meetingId, composite_params(spec, storage)
                     )
             except RealtimeKitError as exc:
-                if not exc.retryable:
+                # A lost answer (timeout, dropped connection) or 409 (the meeting already records):
+                # the recording may be ours; adopt the meeting's active one rather than start again.
+                if exc.http_status in (None, 409) and await self._adopt(
+                    ctx, client, spec, {"meetingId": rtk.meetingId, "at": json.loads(pending)["at"]}
+                ):
+                    return
+                if not exc.retryable and exc.http_status != 409:
                     ctx.remove_annotation(PENDING_ANNOTATION)
                 raise
         except RealtimeKitError as exc:
             raise session_error(exc) from exc
+        # The recordingId reaches the API server before kopf's patch removes the marker.
+        await ctx.persist(recordingId=state.id)
         ctx.remove_annotation(PENDING_ANNOTATION)
         self._started(ctx, state)
 
@@ -239,6 +248,30 @@ class RealtimeKitSessions:
         ctx.reported_files.extend(realtimekit_files(spec.storage, state))
         self._ended(ctx, state, reason, message)
 
+    async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """A recordingId in status for a pending start: follow it (RealtimeKit has nothing applied)."""
+        mark_adopted(ctx, obs, None)
+
+    async def settle_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
+        """Adopt the meeting's active recording if it was invoked after the pending mark (GET
+        active-recording, https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/).
+
+        Returns:
+            True when a recordingId is now in status (persisted), False when none is ours.
+
+        Raises:
+            ProviderFailure: the RealtimeKit call failed.
+        """
+        client = await self._client(ctx, spec)
+        try:
+            return await self._adopt(ctx, client, spec, obs.pending or {})
+        except RealtimeKitError as exc:
+            raise session_error(exc) from exc
+
+    def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """No active recording of the meeting is ours: nothing runs for this pending start."""
+        ctx.remove_annotation(PENDING_ANNOTATION)
+
     def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
         """A pending start will not be finished: clear it and say what may be left."""
         ctx.remove_annotation(PENDING_ANNOTATION)
@@ -282,6 +315,7 @@ class RealtimeKitSessions:
         invoked = parse_rfc3339(active.invoked_time) if active else None
         if active is None or marked is None or invoked is None or invoked < marked - ADOPTION_SKEW:
             return False
+        await ctx.persist(recordingId=active.id)
         ctx.remove_annotation(PENDING_ANNOTATION)
         self._started(ctx, active)
         ctx.event(

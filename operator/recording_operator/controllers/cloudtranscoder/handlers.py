@@ -65,18 +65,6 @@ class Context(_BaseContext):
 
     plural = "cloudtranscoders"
 
-    async def persist(self, **fields: Any) -> None:
-        """Write status fields now, before a provider call whose answer could be lost.
-
-        Raises:
-            KubeApiError: the write failed (the provider call is then not made).
-        """
-        await self.runtime.kube.merge_patch(self.path + "/status", {"status": fields})
-        # The server now has these values: later drafts are diffed against them.
-        self.status.current = {**self.status.current, **fields}
-        for key in fields:
-            self.status.fields.pop(key, None)
-
 
 # --- inputs --------------------------------------------------------------------------------------
 
