@@ -9,7 +9,7 @@
 | `AGORA_RETRY_SCALE` | `1` | multiplier on Agora's documented in-call retry delays (tests use a small one) |
 | `CLOUDRECORDING_QUERY_INTERVAL` | `60` | seconds between `query` calls per active session |
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
-| `RECORDING_NOT_FOUND_CONFIRM` | `5` | seconds before re-querying a 404 (Agora HA migration, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
+| `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
 | `RECORDING_NOT_FOUND_WINDOW` | `90` | seconds Agora may answer 404 for a live session during its HA migration (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): a 404 is confirmed with backoff (5, 10, 15 s …) until this long before the session counts as ended |
 | `RECORDING_ADOPT_WAIT` | `120` | seconds a deleted CloudRecording whose start result is unknown waits for its session to be adopted (its sid from a callback) before the finalizer lets go with a Warning |
 | `RECORDING_BACKUP_WAIT` | `300` | seconds a deleted CloudRecording (`deletionPolicy: Delete`) whose files Agora backed up (`uploadingStatus: backuped`) waits for their late upload before letting go with a Warning |

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ from recording_operator.controllers.cloudrecording.decide import (
     acquire_request,
     applied_config,
     mark_unknown,
+    not_found_delay,
     start_request,
     storage_config,
     updates_needed,
@@ -46,7 +48,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_started,
 )
 from recording_operator.controllers.recordedfile.publication import agora_files
-from recording_operator.providers.agora import AgoraError, CloudRecordingClient
+from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
     CODE_ALREADY_EXITING,
     CODE_ALREADY_STARTED,
@@ -101,9 +103,11 @@ class AgoraSessions:
             raise session_error(exc) from exc
 
     async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """query: providerStatus and files. A 404 is re-queried after `RECORDING_NOT_FOUND_CONFIRM`
-        seconds (an HA migration answers 404 for up to 90 s, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) before the session counts as
-        ended by the provider; status 20 (exited abnormally, https://docs.agora.io/en/cloud-recording/rest-api/query) → Failed."""
+        """query: providerStatus and files. A 404 is confirmed with backoff for up to
+        `RECORDING_NOT_FOUND_WINDOW` seconds (an HA migration answers 404 for up to 90 s,
+        https://docs.agora.io/en/cloud-recording/rest-api/status-codes) before the session counts
+        as ended by the provider; one that answers again is followed again. Status 20 (exited
+        abnormally, https://docs.agora.io/en/cloud-recording/rest-api/query) → Failed."""
         try:
             await self._query(ctx, spec, obs)
         except AgoraError as exc:
@@ -112,7 +116,10 @@ class AgoraSessions:
     async def stop(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
     ) -> None:
-        """stop; 404 and 400/49 mean the session is already ending, 206/435 that it recorded nothing (https://docs.agora.io/en/cloud-recording/rest-api/stop)."""
+        """stop; 400/49 means the session is already exiting, 206/435 that it recorded nothing
+        (https://docs.agora.io/en/cloud-recording/rest-api/stop). A 404 is confirmed like a query's
+        (HA migration, up to `RECORDING_NOT_FOUND_WINDOW` s) before the session counts as ended;
+        one that answers again is stopped again."""
         try:
             await self._stop(ctx, spec, obs, reason=reason, message=message)
         except AgoraError as exc:
@@ -334,23 +341,72 @@ class AgoraSessions:
         assert agora is not None and obs.resource_id and obs.sid
         client = await self._client(ctx, spec)
         uploading = None
-        try:
-            result = await client.stop(
-                agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid
-            )
+        while True:
+            try:
+                result = await client.stop(
+                    agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid
+                )
+            except AgoraError as exc:
+                if exc.code == CODE_NO_RECORDED_DATA:
+                    ctx.status.set(files={"count": 0})
+                    message += "; Agora recorded no data (nobody published)"
+                elif exc.code == CODE_ALREADY_EXITING:
+                    message += "; the session was already exiting at Agora"
+                elif exc.code == CODE_NOT_FOUND or exc.http_status == 404:
+                    if await self._confirm_not_found(ctx, client, spec, obs) is not None:
+                        continue  # back after a migration: stop it now
+                    message += "; the session had already ended at Agora"
+                else:
+                    raise
+                break
             uploading = result.uploading_status
             if result.files:
                 ctx.status.set(files=files_summary([f.file_name for f in result.files]))
                 ctx.reported_files.extend(agora_files(spec.storage, result.files))
-        except AgoraError as exc:
-            if exc.code == CODE_NO_RECORDED_DATA:
-                ctx.status.set(files={"count": 0})
-                message += "; Agora recorded no data (nobody published)"
-            elif exc.code in (CODE_ALREADY_EXITING, CODE_NOT_FOUND) or exc.http_status == 404:
-                message += "; the session had already ended at Agora"
-            else:
-                raise
+            break
         mark_ended(ctx, reason, message, uploading=uploading)
+
+    async def _confirm_not_found(
+        self, ctx: RecordingContext, client: CloudRecordingClient, spec: CloudRecordingSpec, obs: Observed
+    ) -> QueryResult | None:
+        """After a 404, query again with backoff (`RECORDING_NOT_FOUND_CONFIRM` × 1, 2, 3 … seconds)
+        until `RECORDING_NOT_FOUND_WINDOW` seconds passed: Agora answers 404 for up to 90 s while it
+        migrates a live session (https://docs.agora.io/en/cloud-recording/rest-api/status-codes).
+
+        Returns:
+            The first answer once the session answers again (it is followed again), or None when
+            it kept answering 404 for the whole window (it ended).
+
+        Raises:
+            AgoraError: a query failed otherwise.
+        """
+        agora = spec.agora
+        assert agora is not None and obs.resource_id and obs.sid
+        settings = ctx.runtime.settings
+        base_s = max(settings.not_found_confirm_s, 0.1)
+        first = time.monotonic()
+        checks = 0
+        while (
+            delay := not_found_delay(
+                time.monotonic() - first, checks, base_s=base_s, window_s=settings.not_found_window_s
+            )
+        ) is not None:
+            await asyncio.sleep(delay)
+            checks += 1
+            try:
+                result = await client.query(agora.appId, obs.resource_id, obs.sid, agora.mode)
+            except AgoraError as exc:
+                if exc.http_status != 404:
+                    raise
+                continue
+            ctx.event(
+                "Normal",
+                "SessionBack",
+                f"session {obs.sid} answers again after {time.monotonic() - first:.0f}s of 404 "
+                "(Agora moved it to another server); it is followed again",
+            )
+            return result
+        return None
 
     async def _query(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora
@@ -361,12 +417,8 @@ class AgoraSessions:
         except AgoraError as exc:
             if exc.http_status != 404:
                 raise
-            await asyncio.sleep(ctx.runtime.settings.not_found_confirm_s)
-            try:
-                result = await client.query(agora.appId, obs.resource_id, obs.sid, agora.mode)
-            except AgoraError as again:
-                if again.http_status != 404:
-                    raise
+            back = await self._confirm_not_found(ctx, client, spec, obs)
+            if back is None:
                 mark_ended(
                     ctx,
                     "ProviderEnded",
@@ -374,6 +426,7 @@ class AgoraSessions:
                     "or resourceExpiredHour)",
                 )
                 return
+            result = back
         ctx.status.set(providerStatus=result.status)
         if result.files:
             ctx.status.set(files=files_summary([f.file_name for f in result.files]))
