@@ -315,3 +315,26 @@ async def test_start_waits_its_own_timeout() -> None:
         await client.start("APP", "RID", "mix", "c", "1", {"storageConfig": {}})
         await client.query("APP", "RID", "SID", "mix")
     assert timeouts == [40, 3]
+
+
+async def test_transcoder_create_is_not_repeated_after_a_timeout() -> None:
+    from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadTimeout("lost", request=request)
+
+    client = CloudTranscoderClient(
+        CREDS,
+        base_urls=("https://a.example",),
+        retry=TranscoderRetryPolicy(scale=0, transport=(1, 1, 1)),
+        transport=httpx.MockTransport(handler),
+        start_timeout_s=40,
+    )
+    async with client:
+        with pytest.raises(AgoraError) as info:
+            await client.create("APP", "TOKEN", {"audioInputs": []})
+    assert len(seen) == 1 and info.value.outcome_unknown
+    assert seen[0].extensions["timeout"]["read"] == 40
