@@ -27,6 +27,11 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   is processed at once (a start starts its task) and only its answer waits ``latencyMs``: a
   provider that accepted the request but answers after the client's timeout (or, with a long
   latency, not at all).
+- ``POST backups`` ``{"cname": "…", "delaySeconds": 5}``: tasks of that channel upload nothing
+  while they record, their ``stop`` answers ``uploadingStatus: "backuped"`` (the files went to
+  Agora's backup storage, https://docs.agora.io/en/cloud-recording/rest-api/stop) and the files
+  land in the bucket ``delaySeconds`` after the stop; ``GET backups`` → ``{"channels": {cname:
+  delay}, "pending": n}`` (uploads still to land).
 - ``POST tasks/{sid}/migrate`` ``{"seconds": 30, "newUid": "…"|null}``: an HA migration; every
   call on the task answers 404 for ``seconds``, then it answers again under ``newUid``.
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
@@ -173,6 +178,9 @@ class AgoraEmulator:
         self.uploads = StorageWriter()
         self.url = ""
         self.faults: list[Fault] = []
+        #: Channels whose uploads are backed up (POST backups): cname → seconds until they land.
+        self.backups: dict[str, float] = {}
+        self._late_uploads: set[asyncio.Task[None]] = set()
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
         self.endpoint_counts: collections.Counter[str] = collections.Counter()
         self.status_counts: collections.Counter[int] = collections.Counter()
@@ -219,6 +227,7 @@ class AgoraEmulator:
         self.state.reset()
         self.transcoder.state.reset()
         self.faults.clear()
+        self.backups.clear()
         self.request_log.clear()
         self.endpoint_counts.clear()
         self.status_counts.clear()
@@ -251,6 +260,8 @@ class AgoraEmulator:
         r = app.router
         r.add_get("/_emulator/tasks", self._h_tasks)
         r.add_post("/_emulator/tasks/{sid}/migrate", self._h_migrate)
+        r.add_get("/_emulator/backups", self._h_backups_get)
+        r.add_post("/_emulator/backups", self._h_backups_post)
         r.add_get("/_emulator/requests", self._h_requests)
         r.add_delete("/_emulator/requests", self._h_requests_clear)
         r.add_get("/_emulator/stats", self._h_stats)
@@ -319,7 +330,10 @@ class AgoraEmulator:
             status, body = error.http_status, error.body
         else:
             if endpoint in ("query", "stop") and status == 200 and task is not None:
-                await self._upload(task)
+                if task.cname not in self.backups:
+                    await self._upload(task)
+                elif endpoint == "stop":
+                    body = self._backed_up(task, body)
         if fault is not None:
             await fault.after()
         return self._log(request, endpoint, status, body)
@@ -334,6 +348,34 @@ class AgoraEmulator:
             str(storage.get("secretKey") or ""),
             [str(f["fileName"]) for f in self.state.files(task)],
         )
+
+    def _backed_up(self, task: Task, body: dict[str, Any]) -> dict[str, Any]:
+        """A stop of a backing-up channel: answer ``backuped`` and upload the files later."""
+        server_response = body.get("serverResponse")
+        if isinstance(server_response, dict):
+            body = {**body, "serverResponse": {**server_response, "uploadingStatus": "backuped"}}
+        delay = self.backups[task.cname]
+        upload = asyncio.get_running_loop().create_task(self._upload_later(task, delay))
+        self._late_uploads.add(upload)
+        upload.add_done_callback(self._late_uploads.discard)
+        return body
+
+    async def _upload_later(self, task: Task, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await self._upload(task)
+
+    async def _h_backups_get(self, request: web.Request) -> web.Response:
+        return _json(200, {"channels": dict(self.backups), "pending": len(self._late_uploads)})
+
+    async def _h_backups_post(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("cname"), str):
+            return _json(400, {"message": "body must be a JSON object with cname"})
+        try:
+            self.backups[body["cname"]] = float(body.get("delaySeconds", 5))
+        except (TypeError, ValueError) as error:
+            return _json(400, {"message": str(error)})
+        return _json(200, {"channels": dict(self.backups)})
 
     def _cname_of(self, sid: str | None) -> str | None:
         """Channel of a live or ended task, for the request log of calls that carry no body."""
