@@ -3,7 +3,9 @@
 Start: the start-pending annotation (`{"meetingId", "at"}`) is written before the start call. A
 RealtimeKit start has no idempotency key, so finishing a pending start first asks for the
 meeting's active recording (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/): one invoked after the pending mark is ours and is adopted;
-otherwise the start is sent again. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
+otherwise the start is sent again. A start is sent once (`AGORA_START_TIMEOUT`); when its answer is
+lost, or it answers 409 (the meeting already records), the active recording is adopted the same
+way. The recordingId is written to status directly before the annotation is removed. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
 ends itself (empty meeting for 60 s, `max_seconds`) is reported as Stopped/ProviderEnded; an
 ended session is observed until its upload finishes (UPLOADED: files with download URLs, or
 objects in external storage). Its RecordedFiles are created before `recordingStatus: UPLOADED`
@@ -147,7 +149,10 @@ class RealtimeKitSessions:
             if obs.pending and not obs.session_id and await self._adopt(ctx, client, spec, obs.pending):
                 return
             storage = await self._storage(ctx, spec) if rtk.type == "composite" else {}
-            pending = json.dumps({"meetingId": rtk.meetingId, "at": rfc3339()})
+            # A start already pending keeps its mark time: a recording it began counts as ours.
+            since = str((obs.pending or {}).get("at") or "") if not obs.session_id else ""
+            marked_at = since or rfc3339()
+            pending = json.dumps({"meetingId": rtk.meetingId, "at": marked_at})
             await ctx.runtime.kube.merge_patch(
                 ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
             )
@@ -175,7 +180,7 @@ class RealtimeKitSessions:
                 # A lost answer (timeout, dropped connection) or 409 (the meeting already records):
                 # the recording may be ours; adopt the meeting's active one rather than start again.
                 if exc.http_status in (None, 409) and await self._adopt(
-                    ctx, client, spec, {"meetingId": rtk.meetingId, "at": json.loads(pending)["at"]}
+                    ctx, client, spec, {"meetingId": rtk.meetingId, "at": marked_at}
                 ):
                     return
                 if not exc.retryable and exc.http_status != 409:
