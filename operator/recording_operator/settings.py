@@ -5,10 +5,14 @@
 | `REALTIMEKIT_BASE_URL` | `https://api.cloudflare.com/client/v4` | Cloudflare API base for RealtimeKit recordings |
 | `AGORA_BASE_URL` | `https://api.agora.io,https://api.sd-rtn.com` | Agora REST base URLs, in failover order (comma-separated) |
 | `AGORA_TIMEOUT` | `10` | seconds per Agora request (stop waits up to 3× this for uploads) |
+| `AGORA_START_TIMEOUT` | `30` | seconds the one attempt of Agora `start`, Cloud Transcoder `create` and RealtimeKit start waits; never repeated once it may have reached the provider |
 | `AGORA_RETRY_SCALE` | `1` | multiplier on Agora's documented in-call retry delays (tests use a small one) |
 | `CLOUDRECORDING_QUERY_INTERVAL` | `60` | seconds between `query` calls per active session |
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
-| `RECORDING_NOT_FOUND_CONFIRM` | `5` | seconds before re-querying a 404 (Agora HA migration, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
+| `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
+| `RECORDING_NOT_FOUND_WINDOW` | `90` | seconds Agora may answer 404 for a live session during its HA migration (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): a 404 is confirmed with backoff (5, 10, 15 s …) until this long before the session counts as ended |
+| `RECORDING_ADOPT_WAIT` | `120` | seconds a deleted CloudRecording whose start result is unknown waits for its session to be adopted (its sid from a callback) before the finalizer lets go with a Warning |
+| `RECORDING_BACKUP_WAIT` | `300` | seconds a deleted CloudRecording (`deletionPolicy: Delete`) whose files Agora backed up (`uploadingStatus: backuped`) waits for their late upload before letting go with a Warning |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
 | `RECORDING_SECRET_CACHE_TTL` | `10` | seconds a Secret read is reused (many resources share one Secret) |
 | `CLOUDTRANSCODER_QUERY_INTERVAL` | `120` | seconds between `query` calls per transcoder task (Agora: about every 2 min, https://docs.agora.io/en/cloud-transcoding/overview/quota-limits) |
@@ -64,10 +68,14 @@ class Settings:
     agora_base_urls: tuple[str, ...] = ("https://api.agora.io", "https://api.sd-rtn.com")
     realtimekit_base_url: str = "https://api.cloudflare.com/client/v4"
     agora_timeout_s: float = 10.0
+    agora_start_timeout_s: float = 30.0
     agora_retry_scale: float = 1.0
     query_interval_s: float = 60.0
     tick_s: float = 10.0
     not_found_confirm_s: float = 5.0
+    not_found_window_s: float = 90.0
+    adopt_wait_s: float = 120.0
+    backup_wait_s: float = 300.0
     backoff_base_s: float = 5.0
     backoff_max_s: float = 300.0
     secret_cache_ttl_s: float = 10.0
@@ -93,10 +101,14 @@ class Settings:
             agora_base_urls=_urls("AGORA_BASE_URL", cls.agora_base_urls),
             realtimekit_base_url=_urls("REALTIMEKIT_BASE_URL", (cls.realtimekit_base_url,))[0],
             agora_timeout_s=_float("AGORA_TIMEOUT", cls.agora_timeout_s),
+            agora_start_timeout_s=_float("AGORA_START_TIMEOUT", cls.agora_start_timeout_s),
             agora_retry_scale=_float("AGORA_RETRY_SCALE", cls.agora_retry_scale),
             query_interval_s=_float("CLOUDRECORDING_QUERY_INTERVAL", cls.query_interval_s),
             tick_s=max(0.2, _float("CLOUDRECORDING_TICK", cls.tick_s)),
             not_found_confirm_s=_float("RECORDING_NOT_FOUND_CONFIRM", cls.not_found_confirm_s),
+            not_found_window_s=_float("RECORDING_NOT_FOUND_WINDOW", cls.not_found_window_s),
+            adopt_wait_s=_float("RECORDING_ADOPT_WAIT", cls.adopt_wait_s),
+            backup_wait_s=_float("RECORDING_BACKUP_WAIT", cls.backup_wait_s),
             backoff_base_s=_float("RECORDING_BACKOFF_BASE", cls.backoff_base_s),
             backoff_max_s=_float("RECORDING_BACKOFF_MAX", cls.backoff_max_s),
             secret_cache_ttl_s=_float("RECORDING_SECRET_CACHE_TTL", cls.secret_cache_ttl_s),

@@ -140,6 +140,8 @@ class RealtimeKitClient:
         base_url: API base, default `https://api.cloudflare.com/client/v4`; the sandbox serves
             `<emulator>/client/v4` (setting `REALTIMEKIT_BASE_URL`).
         timeout_s: per-request timeout in seconds.
+        start_timeout_s: timeout in seconds of a start (composite or track), sent once: when its
+            answer is lost the caller adopts the meeting's active recording (default: `timeout_s`).
         read_retries: SDK retries for reads (get, active); writes never retry inside the SDK.
     """
 
@@ -149,12 +151,14 @@ class RealtimeKitClient:
         *,
         base_url: str = "https://api.cloudflare.com/client/v4",
         timeout_s: float = 30.0,
+        start_timeout_s: float | None = None,
         read_retries: int = 2,
     ) -> None:
         self._sdk = AsyncCloudflare(
             api_token=api_token, base_url=base_url, timeout=timeout_s, max_retries=read_retries
         )
         self._writes = self._sdk.with_options(max_retries=0)
+        self._starts = self._sdk.with_options(max_retries=0, timeout=start_timeout_s or timeout_s)
 
     def __repr__(self) -> str:
         return f"RealtimeKitClient(base_url={str(self._sdk.base_url)!r})"
@@ -190,7 +194,7 @@ class RealtimeKitClient:
         extra = {k: v for k, v in params.items() if k not in known} or None
         response = await self._call(
             "start",
-            self._writes.realtime_kit.recordings.with_raw_response.start_recordings(
+            self._starts.realtime_kit.recordings.with_raw_response.start_recordings(
                 app_id, account_id=account_id, meeting_id=meeting_id, extra_body=extra, **kwargs
             ),
         )
@@ -218,7 +222,7 @@ class RealtimeKitClient:
             kwargs["user_ids"] = user_ids
         response = await self._call(
             "startTrack",
-            self._writes.realtime_kit.recordings.with_raw_response.start_track_recording(
+            self._starts.realtime_kit.recordings.with_raw_response.start_track_recording(
                 app_id, account_id=account_id, meeting_id=meeting_id, **kwargs
             ),
         )

@@ -21,9 +21,19 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
 - ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
-  "code": 65|null, "message": "...", "latencyMs": 0}``; the next ``count`` matching calls are
-  delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body ``{"code",
-  "reason"}`` when ``code`` is set, else ``{"message"}``).
+  "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false}``; the next ``count``
+  matching calls are delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body
+  ``{"code", "reason"}`` when ``code`` is set, else ``{"message"}``). With ``answerLate`` the call
+  is processed at once (a start starts its task) and only its answer waits ``latencyMs``: a
+  provider that accepted the request but answers after the client's timeout (or, with a long
+  latency, not at all).
+- ``POST backups`` ``{"cname": "…", "delaySeconds": 5}``: tasks of that channel upload nothing
+  while they record, their ``stop`` answers ``uploadingStatus: "backuped"`` (the files went to
+  Agora's backup storage, https://docs.agora.io/en/cloud-recording/rest-api/stop) and the files
+  land in the bucket ``delaySeconds`` after the stop; ``GET backups`` → ``{"channels": {cname:
+  delay}, "pending": n}`` (uploads still to land).
+- ``POST tasks/{sid}/migrate`` ``{"seconds": 30, "newUid": "…"|null}``: an HA migration; every
+  call on the task answers 404 for ``seconds``, then it answers again under ``newUid``.
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
 - ``POST reset``: forget tasks, resources, channels, faults, log and stats.
 
@@ -99,6 +109,7 @@ class Fault:
     code: int | None
     message: str
     latency_ms: int
+    answer_late: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The fault in its POST body form."""
@@ -109,7 +120,18 @@ class Fault:
             "code": self.code,
             "message": self.message,
             "latencyMs": self.latency_ms,
+            "answerLate": self.answer_late,
         }
+
+    async def before(self) -> None:
+        """The delay before the call is processed (none with ``answer_late``)."""
+        if self.latency_ms > 0 and not self.answer_late:
+            await asyncio.sleep(self.latency_ms / 1000)
+
+    async def after(self) -> None:
+        """The delay between processing the call and answering it (``answer_late`` only)."""
+        if self.latency_ms > 0 and self.answer_late:
+            await asyncio.sleep(self.latency_ms / 1000)
 
 
 def _json(status: int, body: Any) -> web.Response:
@@ -156,6 +178,9 @@ class AgoraEmulator:
         self.uploads = StorageWriter()
         self.url = ""
         self.faults: list[Fault] = []
+        #: Channels whose uploads are backed up (POST backups): cname → seconds until they land.
+        self.backups: dict[str, float] = {}
+        self._late_uploads: set[asyncio.Task[None]] = set()
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
         self.endpoint_counts: collections.Counter[str] = collections.Counter()
         self.status_counts: collections.Counter[int] = collections.Counter()
@@ -202,6 +227,7 @@ class AgoraEmulator:
         self.state.reset()
         self.transcoder.state.reset()
         self.faults.clear()
+        self.backups.clear()
         self.request_log.clear()
         self.endpoint_counts.clear()
         self.status_counts.clear()
@@ -216,11 +242,14 @@ class AgoraEmulator:
         code: int | None = None,
         message: str | None = None,
         latency_ms: int = 0,
+        answer_late: bool = False,
     ) -> Fault:
         """Inject a fault (see the module docstring); returns it."""
         if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
-        fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms)
+        if answer_late and status is not None:
+            raise ValueError("answerLate processes the call: it takes no status")
+        fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms, answer_late)
         self.faults.append(fault)
         return fault
 
@@ -230,6 +259,9 @@ class AgoraEmulator:
         app = web.Application()
         r = app.router
         r.add_get("/_emulator/tasks", self._h_tasks)
+        r.add_post("/_emulator/tasks/{sid}/migrate", self._h_migrate)
+        r.add_get("/_emulator/backups", self._h_backups_get)
+        r.add_post("/_emulator/backups", self._h_backups_post)
         r.add_get("/_emulator/requests", self._h_requests)
         r.add_delete("/_emulator/requests", self._h_requests_clear)
         r.add_get("/_emulator/stats", self._h_stats)
@@ -273,8 +305,7 @@ class AgoraEmulator:
         request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
         fault = self._take_fault(endpoint)
         if fault is not None:
-            if fault.latency_ms > 0:
-                await asyncio.sleep(fault.latency_ms / 1000)
+            await fault.before()
             if fault.status is not None:
                 body: dict[str, Any] = (
                     {"message": fault.message}
@@ -296,9 +327,15 @@ class AgoraEmulator:
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
-            return self._log(request, endpoint, error.http_status, error.body)
-        if endpoint in ("query", "stop") and status == 200 and task is not None:
-            await self._upload(task)
+            status, body = error.http_status, error.body
+        else:
+            if endpoint in ("query", "stop") and status == 200 and task is not None:
+                if task.cname not in self.backups:
+                    await self._upload(task)
+                elif endpoint == "stop":
+                    body = self._backed_up(task, body)
+        if fault is not None:
+            await fault.after()
         return self._log(request, endpoint, status, body)
 
     async def _upload(self, task: Task) -> None:
@@ -311,6 +348,34 @@ class AgoraEmulator:
             str(storage.get("secretKey") or ""),
             [str(f["fileName"]) for f in self.state.files(task)],
         )
+
+    def _backed_up(self, task: Task, body: dict[str, Any]) -> dict[str, Any]:
+        """A stop of a backing-up channel: answer ``backuped`` and upload the files later."""
+        server_response = body.get("serverResponse")
+        if isinstance(server_response, dict):
+            body = {**body, "serverResponse": {**server_response, "uploadingStatus": "backuped"}}
+        delay = self.backups[task.cname]
+        upload = asyncio.get_running_loop().create_task(self._upload_later(task, delay))
+        self._late_uploads.add(upload)
+        upload.add_done_callback(self._late_uploads.discard)
+        return body
+
+    async def _upload_later(self, task: Task, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await self._upload(task)
+
+    async def _h_backups_get(self, request: web.Request) -> web.Response:
+        return _json(200, {"channels": dict(self.backups), "pending": len(self._late_uploads)})
+
+    async def _h_backups_post(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("cname"), str):
+            return _json(400, {"message": "body must be a JSON object with cname"})
+        try:
+            self.backups[body["cname"]] = float(body.get("delaySeconds", 5))
+        except (TypeError, ValueError) as error:
+            return _json(400, {"message": str(error)})
+        return _json(200, {"channels": dict(self.backups)})
 
     def _cname_of(self, sid: str | None) -> str | None:
         """Channel of a live or ended task, for the request log of calls that carry no body."""
@@ -388,6 +453,22 @@ class AgoraEmulator:
 
     # -- control API ---------------------------------------------------------------------------
 
+    async def _h_migrate(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            return _json(400, {"message": "body must be a JSON object"})
+        try:
+            self.state.migrate(
+                request.match_info["sid"],
+                float(body.get("seconds", 30)),
+                None if body.get("newUid") is None else str(body["newUid"]),
+            )
+        except KeyError:
+            return _json(404, {"message": "no running task with this sid"})
+        except (TypeError, ValueError) as error:
+            return _json(400, {"message": str(error)})
+        return _json(200, {"migrating": request.match_info["sid"]})
+
     async def _h_tasks(self, request: web.Request) -> web.Response:
         return _json(200, {"tasks": self.state.tasks_snapshot()})
 
@@ -445,6 +526,7 @@ class AgoraEmulator:
                 code=None if body.get("code") is None else int(body["code"]),
                 message=None if body.get("message") is None else str(body["message"]),
                 latency_ms=int(body.get("latencyMs", 0)),
+                answer_late=bool(body.get("answerLate", False)),
             )
         except (TypeError, ValueError) as error:
             return _json(400, {"message": str(error)})

@@ -139,6 +139,12 @@ class Task:
     exit_at: float | None = None
     stop_reason: str | None = None
     removed_at: float | None = None
+    #: HA migration (:meth:`AgoraState.migrate`): until this time every call on the task answers 404.
+    migrating_until: float | None = None
+    #: The recorder uid the task has once its migration ends (``None``: unchanged).
+    migrated_uid: str | None = None
+    #: Uids the task had before migrations; calls naming them are still accepted.
+    former_uids: set[str] = field(default_factory=set)
 
     @property
     def recording_config(self) -> Mapping[str, Any]:
@@ -432,13 +438,44 @@ class AgoraState:
         task = self.tasks.get(sid)
         if task is None:
             raise _not_found()
+        if task.migrating_until is not None:
+            if self.now() < task.migrating_until:
+                raise _not_found()
+            self._migrated(task)
         if task.resource_id != resource_id or task.app_id != app_id:
             raise ServiceError(400, 1003, "appid or sid does not match the resourceId")
         if mode != task.mode:
             raise _invalid([f"mode {mode!r} does not match the recording's mode {task.mode!r}"])
-        if body is not None and (body.get("cname"), body.get("uid")) != (task.cname, task.uid):
+        uids = {task.uid, *task.former_uids}
+        if body is not None and (body.get("cname") != task.cname or body.get("uid") not in uids):
             raise ServiceError(400, 432, "cname or uid does not match the recording")
         return task
+
+    def migrate(self, sid: str, seconds: float, new_uid: str | None = None) -> None:
+        """Emulate an HA migration of a running task: every call on it answers 404 for ``seconds``
+        (Agora: up to 90 s, https://docs.agora.io/en/cloud-recording/rest-api/status-codes), then it
+        answers again, under ``new_uid`` when given (the ``session_failover`` notification's
+        ``newUid``, https://docs.agora.io/en/cloud-recording/develop/receive-notifications). Calls
+        naming the former uid keep being accepted.
+
+        Raises:
+            KeyError: no running task has this sid.
+        """
+        task = self.tasks[sid]
+        task.migrating_until = self.now() + seconds
+        task.migrated_uid = new_uid
+
+    def _migrated(self, task: Task) -> None:
+        """End a task's migration: it answers again, with its new uid."""
+        task.migrating_until = None
+        if task.migrated_uid and task.migrated_uid != task.uid:
+            key = (task.app_id, task.cname, task.uid)
+            if self.active.get(key) == task.sid:
+                del self.active[key]
+            task.former_uids.add(task.uid)
+            task.uid = task.migrated_uid
+            self.active[(task.app_id, task.cname, task.uid)] = task.sid
+        task.migrated_uid = None
 
     def query(self, app_id: str, resource_id: str, sid: str, mode: str) -> tuple[int, dict[str, Any]]:
         """``query`` (https://docs.agora.io/en/cloud-recording/rest-api/query): 200 ``{cname, uid, resourceId, sid, serverResponse}``.

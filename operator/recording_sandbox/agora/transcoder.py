@@ -41,7 +41,6 @@ Emulator choices where Agora's Cloud Transcoder documentation is silent (not con
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import secrets
@@ -440,8 +439,7 @@ class TranscoderApi:
         request[_CNAME] = _input_channel(payload) or self.state.channel_of_token(token) or ""
         fault = emu._take_fault(endpoint)
         if fault is not None:
-            if fault.latency_ms > 0:
-                await asyncio.sleep(fault.latency_ms / 1000)
+            await fault.before()
             if fault.status is not None:
                 return emu._log(request, endpoint, fault.status, {"message": fault.message})
         handlers: dict[str, Callable[[], tuple[int, dict[str, Any] | None]]] = {
@@ -454,7 +452,9 @@ class TranscoderApi:
         try:
             status, body = handlers[endpoint]()
         except TranscoderError as error:
-            return emu._log(request, endpoint, error.http_status, {"message": error.message})
+            status, body = error.http_status, {"message": error.message}
+        if fault is not None:
+            await fault.after()
         if body is None:
             emu._log(request, endpoint, status, {})
             return web.Response(status=status)

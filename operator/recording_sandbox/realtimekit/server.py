@@ -7,8 +7,10 @@ envelope. Control and introspection under `/_emulator/` (no auth, JSON):
 - `GET /_emulator/recordings` → `{"recordings": [...]}` (id, meetingId, type, status, stopReason);
 - `GET|DELETE /_emulator/requests` → bounded request log (`endpoint`, `method`, `path`, `httpStatus`);
 - `GET|PUT /_emulator/meetings/{meeting_id}/participants` with `{"participants": ["user-1", ...]}`;
-- `POST /_emulator/faults` `{"endpoint": "start"|"*", "count": N, "status": 503, "message": "", "latencyMs": 0}`,
-  `DELETE /_emulator/faults`;
+- `POST /_emulator/faults` `{"endpoint": "start"|"*", "count": N, "status": 503, "message": "", "latencyMs": 0,
+  "answerLate": false}`, `DELETE /_emulator/faults`; with `answerLate` the call is processed at once
+  (a start starts its recording) and only its answer waits `latencyMs` (a start accepted but
+  answered after the client's timeout);
 - `GET|POST /_emulator/clock` (`{"advanceSeconds": 61}`); `POST /_emulator/reset`.
 
 Endpoint names: `start`, `startTrack`, `get`, `active`, `list`, `action`.
@@ -50,6 +52,7 @@ class Fault:
     status: int | None
     message: str
     latency_ms: int
+    answer_late: bool = False
 
 
 def _json(status: int, body: Any) -> web.Response:
@@ -181,10 +184,17 @@ class RealtimeKitEmulator:
             fault.remaining -= 1
             if fault.remaining == 0:
                 self.faults.remove(fault)
-            if fault.latency_ms:
+            if fault.latency_ms and not fault.answer_late:
                 await asyncio.sleep(fault.latency_ms / 1000)
             if fault.status is not None:
                 return self._log(request, endpoint, fault.status, _error(fault.status, 9000, fault.message))
+        response = await self._serve(request, endpoint, match)
+        if fault is not None and fault.answer_late and fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        return response
+
+    async def _serve(self, request: web.Request, endpoint: str, match: dict[str, str]) -> web.Response:
+        """Process one provider call (after faults)."""
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
             try:
@@ -300,6 +310,7 @@ class RealtimeKitEmulator:
             b.get("status"),
             str(b.get("message", "injected fault")),
             int(b.get("latencyMs", 0)),
+            bool(b.get("answerLate", False)),
         )
         self.faults.append(fault)
         return _json(200, {"faults": len(self.faults)})

@@ -101,11 +101,14 @@ def test_restart_during_start_never_starts_a_second_session(
     sandbox.stop_operator(kill=True)
     time.sleep(2)  # the delayed start reaches the emulator and starts a task; its sid never reached us
     sandbox.start_operator()
+    # The resumed start (same resourceId) answers 201/7: the session runs, its sid is unknown.
     wait_for(
-        lambda: synced(cluster, name).get("reason") == "CreationResultUnknown",
+        lambda: synced(cluster, name).get("reason") == "StartResultUnknown",
         timeout=30,
-        what="CreationResultUnknown",
+        what="StartResultUnknown",
     )
+    assert phase(cluster, name) == "Starting"  # a session may run: not Failed
+    assert "recording.mediaops.io/start-pending" in cluster.get(name)["metadata"]["annotations"]  # type: ignore[index]
     assert len(agora.tasks(name)) == 1
     assert cname_calls(agora, "acquire", name) == 1
     cleanup(cluster, name)

@@ -47,7 +47,13 @@ def violations(schema: dict[str, Any], value: Any, old: Any = None, path: str = 
         activation = {"self": celpy.json_to_cel(value)}
         if uses_old:
             activation["oldSelf"] = celpy.json_to_cel(old)
-        if not bool(_ENV.program(_ENV.compile(rule["rule"])).evaluate(activation)):
+        try:
+            holds = bool(_ENV.program(_ENV.compile(rule["rule"])).evaluate(activation))
+        except (celpy.CELEvalError, ValueError, OverflowError):
+            # The API server rejects an object whose rule cannot be evaluated (e.g. a duration
+            # beyond CEL's 64-bit range).
+            holds = False
+        if not holds:
             found.append(f"{path}: {rule['message']}")
     # Kubernetes patterns are RE2: `$` is the end of text (Python's `$` also matches before a final \n).
     pattern = re.sub(r"\$$", r"\\Z", schema.get("pattern", ""))

@@ -62,3 +62,31 @@ def test_provider_is_immutable_and_other_edits_allowed() -> None:
     assert "spec.provider: provider is immutable" in violations(
         SPEC_SCHEMA, {**SAMPLE, "provider": "other"}, SAMPLE
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "found"),
+    [
+        ({"maxDuration": "721h"}, "must be ≤ 720h"),
+        ({"maxDuration": "999999999999h"}, "maxDuration"),
+        ({"retention": {"deleteAfter": "99999999h"}}, "retention.deleteAfter"),
+        ({"retention": {"deleteAfter": "87601h"}}, "must be ≤ 87600h"),
+    ],
+)
+def test_unbounded_durations_are_rejected(changes: dict[str, Any], found: str) -> None:
+    problems = violations(SPEC_SCHEMA, _spec(**changes))
+    assert any(found in p for p in problems), problems
+
+
+def test_durations_within_bounds_pass() -> None:
+    assert violations(SPEC_SCHEMA, _spec(maxDuration="720h", retention={"deleteAfter": "87600h"})) == []
+
+
+def test_any_duration_text_gives_a_usable_timedelta() -> None:
+    """Objects stored before the bounds may hold any value: handlers add it to now without overflow."""
+    from datetime import UTC, datetime
+
+    from recording_operator.api import parse_duration
+
+    for text in ("99999999h", "999999999999h", "9" * 30 + "h"):
+        assert datetime.now(UTC) + parse_duration(text) > datetime.now(UTC)

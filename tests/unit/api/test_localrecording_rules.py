@@ -114,7 +114,7 @@ def test_tls_rules_reject(inp: dict[str, Any], message: str) -> None:
         ({"input": {"url": "udp://h:1", "streamid": "x"}}, "streamid is for SRT"),
         ({"input": {"url": "udp://h:1", "sdp": "v=0"}}, "sdp is for rtp"),
         ({"output__fileNameTemplate": "{recording}-{start}"}, "must contain {index}"),
-        ({"output__segmentDuration": "500ms"}, "segmentDuration must be ≥ 1s"),
+        ({"output__segmentDuration": "500ms"}, "must be ≥ 1s"),
         ({"output__format": "mp3"}, "mp3 is audio only: remove transcoding.video"),
         ({"output__format": "mp3", "transcoding": {"audio": {"codec": "aac"}}}, "mp3 output needs"),
         ({"output__format": "mp3", "transcoding": None, "overlay": {"imageUrl": "https://x/l.png"}},

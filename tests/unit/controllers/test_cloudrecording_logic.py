@@ -17,8 +17,11 @@ from recording_operator.controllers._kit.status import files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     Plan,
+    adoptable,
     applied_config,
     closed_session,
+    mark_unknown,
+    not_found_delay,
     observe,
     plan,
     start_request,
@@ -153,3 +156,41 @@ def test_files_summary_and_bounded_sessions() -> None:
         status["sessions"] = closed_session(status, stopped_at=f"t{i}", reason="Requested")
     assert len(status["sessions"]) == 10 and status["sessions"][-1]["stoppedAt"] == "t11"
     assert status["sessions"][-1]["fileCount"] == 3
+
+
+def test_unknown_start_waits_for_adoption_and_an_adopted_sid_is_followed() -> None:
+    pending = {"resourceId": "res-1", "acquiredAt": "2026-01-01T00:00:00Z"}
+    annotations = {PENDING_ANNOTATION: mark_unknown(pending, "2026-01-01T00:00:10Z")}
+    unknown = {"phase": "Starting", "conditions": [condition("Synced", "False", "StartResultUnknown", 1)]}
+    obs = observe(unknown, annotations)
+    assert obs.start_unknown and not obs.active
+    assert adoptable(unknown, annotations) == "res-1"
+    assert plan(spec(), obs, 1) is Plan.NOTHING  # not started again at this generation
+    adopted = {**unknown, "sid": "sid-1", "resourceId": "res-1"}
+    obs = observe(adopted, annotations)
+    assert adoptable(adopted, annotations) is None
+    assert obs.adopted and obs.active
+    assert plan(spec(), obs, 1) is Plan.UPDATE
+    assert plan(spec(state="Stopped"), obs, 2) is Plan.STOP
+    # Adopted while the phase already said Stopped: still a live session to stop.
+    assert observe({**adopted, "phase": "Stopped"}, annotations).active
+
+
+def test_adoptable_needs_the_marker_and_no_sid() -> None:
+    assert adoptable({}, {}) is None
+    assert adoptable({"sid": "s"}, {PENDING_ANNOTATION: json.dumps({"resourceId": "r"})}) is None
+    assert adoptable({}, {PENDING_ANNOTATION: json.dumps({"meetingId": "m"})}) is None
+    assert mark_unknown({"resourceId": "r", "unknownSince": "t0"}, "t1") == json.dumps(
+        {"resourceId": "r", "unknownSince": "t0"}
+    )
+
+
+def test_not_found_is_confirmed_with_backoff_until_the_window_passes() -> None:
+    delays = []
+    elapsed, checks = 0.0, 0
+    while (delay := not_found_delay(elapsed, checks, base_s=5, window_s=90)) is not None:
+        delays.append(delay)
+        elapsed += delay
+        checks += 1
+    assert delays[:4] == [5, 10, 15, 20]
+    assert sum(delays) == 90

@@ -270,3 +270,71 @@ async def test_secrets_never_in_repr_str_or_errors() -> None:
         assert "very-secret-value" not in text
         assert "cust-id-123" not in text
         assert base64.b64encode(b"cust-id-123:very-secret-value").decode() not in text
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteTimeout]
+)
+async def test_start_is_not_repeated_after_it_may_have_reached_agora(failure: type[Exception]) -> None:
+    """A start whose answer is lost may have started a paid session: one attempt, outcome unknown."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise failure("lost", request=request)
+
+    async with _client(handler, retry=RetryPolicy(scale=0, transport=(1, 1, 1))) as client:
+        with pytest.raises(AgoraError) as info:
+            await client.start("APP", "RID", "mix", "c", "1", {"storageConfig": {}})
+    assert len(seen) == 1
+    assert info.value.outcome_unknown and info.value.attempts == 1
+
+
+async def test_start_is_retried_when_the_connection_was_refused_before_sending() -> None:
+    handler_calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        handler_calls.append(request)
+        if len(handler_calls) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return _reply(200, {"sid": "SID", "resourceId": "RID"})
+
+    async with _client(handler, retry=RetryPolicy(scale=0, transport=(1,))) as client:
+        started = await client.start("APP", "RID", "mix", "c", "1", {"storageConfig": {}})
+    assert started.sid == "SID" and len(handler_calls) == 2
+
+
+async def test_start_waits_its_own_timeout() -> None:
+    timeouts: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["read"])
+        return _reply(200, {"sid": "SID", "resourceId": "RID"})
+
+    async with _client(handler, timeout_s=3, start_timeout_s=40) as client:
+        await client.start("APP", "RID", "mix", "c", "1", {"storageConfig": {}})
+        await client.query("APP", "RID", "SID", "mix")
+    assert timeouts == [40, 3]
+
+
+async def test_transcoder_create_is_not_repeated_after_a_timeout() -> None:
+    from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadTimeout("lost", request=request)
+
+    client = CloudTranscoderClient(
+        CREDS,
+        base_urls=("https://a.example",),
+        retry=TranscoderRetryPolicy(scale=0, transport=(1, 1, 1)),
+        transport=httpx.MockTransport(handler),
+        start_timeout_s=40,
+    )
+    async with client:
+        with pytest.raises(AgoraError) as info:
+            await client.create("APP", "TOKEN", {"audioInputs": []})
+    assert len(seen) == 1 and info.value.outcome_unknown
+    assert seen[0].extensions["timeout"]["read"] == 40

@@ -14,11 +14,12 @@ from pydantic import Field
 from recording_operator.api.v1alpha1.common import (
     Condition,
     DeletionPolicy,
-    Duration,
     FilesSummary,
     LocalObjectReference,
     Model,
+    RetentionDuration,
     SecretKeySelector,
+    SessionDuration,
     StorageSpec,
 )
 from recording_operator.api.v1alpha1.storage_regions import REGION_CODES
@@ -462,8 +463,9 @@ class RealtimeKitRecordingSpec(Model):
 class FileRetention(Model):
     """Automatic deletion of recorded files."""
 
-    deleteAfter: Duration = Field(
-        description="Delete each file this long after the operator first saw it reported, e.g. 168h."
+    deleteAfter: RetentionDuration = Field(
+        description="Delete each file this long after the operator first saw it reported, e.g. 168h "
+        "(at most 87600h, ten years)."
     )
 
 
@@ -527,7 +529,10 @@ class CloudRecordingSpec(Model):
         description="Recording runs a session; Stopped stops it and keeps the resource and files; back to "
         "Recording starts a new session. Paused: RealtimeKit pause, or Agora web mode `onhold`.",
     )
-    maxDuration: Duration | None = Field(default=None, description="Stop each session after this long.")
+    maxDuration: SessionDuration | None = Field(
+        default=None,
+        description="Stop each session after this long (at most 720h, Agora's longest maxRecordingHour).",
+    )
     deletionPolicy: DeletionPolicy = Field(
         default="Delete",
         description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "

@@ -22,10 +22,10 @@ from pydantic import Field
 from recording_operator.api.v1alpha1.common import (
     Condition,
     DeletionPolicy,
-    Duration,
     LocalObjectReference,
     Model,
     SecretKeySelector,
+    SessionDuration,
 )
 
 #: `instanceId` rule of https://docs.agora.io/en/cloud-transcoding/rest-api/acquire.
@@ -366,7 +366,7 @@ class CloudTranscoderSpec(Model):
         description="Never: a task Agora ended (idle past idleTimeout) stays Exited until the spec changes. "
         "OnExit: the operator creates a new task when Agora ended it or maxDuration was reached.",
     )
-    maxDuration: Duration | None = Field(
+    maxDuration: SessionDuration | None = Field(
         default=None,
         description="Delete the task after this long. With minted tokens the operator ends a task after "
         "23h30m at the latest (tokens live 24 h).",

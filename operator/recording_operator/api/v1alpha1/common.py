@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,17 +22,61 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
+#: Longest text of a duration: enough for `8760h` or `1h30m15s500ms`, too short for a number
+#: that overflows a handler's date arithmetic.
+DURATION_MAX_LENGTH = 32
+
+#: Longest duration a handler computes with (100 years, in seconds). The CRDs bound every duration
+#: far below it; an object stored before those bounds may hold more, and `parse_duration` clamps it
+#: here so `now + duration` can never overflow (Python dates end at year 9999).
+MAX_DURATION_S = 100 * 365 * 86400.0
+
 Duration = Annotated[
     str,
     Field(
         pattern=DURATION_PATTERN,
+        max_length=DURATION_MAX_LENGTH,
         description="A duration such as `90s`, `10m`, `2h` or `1h30m` (units ms, s, m, h).",
     ),
 ]
 
 
+def duration_bounds(maximum: str, minimum: str | None = None) -> Any:
+    """The pydantic `Field` of a duration the API server bounds with CEL:
+    `minimum ≤ duration(self) ≤ maximum`, for `Annotated[str, duration_bounds(...)]`.
+
+    Kubernetes CEL's `duration()` reads the same Go-style text (units h, m, s, ms;
+    https://kubernetes.io/docs/reference/using-api/cel/#kubernetes-cel-libraries). A value beyond
+    the bound, or too large for CEL's 64-bit durations, is rejected when the object is written.
+    """
+    rules: list[Any] = [
+        {"rule": f"duration(self) <= duration('{maximum}')", "message": f"must be ≤ {maximum}"}
+    ]
+    if minimum is not None:
+        rules.insert(
+            0, {"rule": f"duration(self) >= duration('{minimum}')", "message": f"must be ≥ {minimum}"}
+        )
+    bounds = f"at most {maximum}" if minimum is None else f"{minimum} to {maximum}"
+    return Field(
+        pattern=DURATION_PATTERN,
+        max_length=DURATION_MAX_LENGTH,
+        description=f"A duration such as `90s`, `10m`, `2h` or `1h30m` (units ms, s, m, h), {bounds}.",
+        json_schema_extra={"x-kubernetes-validations": rules},
+    )
+
+
+#: How long recorded files are kept: at most ten years.
+RetentionDuration = Annotated[str, duration_bounds("87600h")]
+#: How long one cloud session or task may run: at most 720 h, the longest `maxRecordingHour`
+#: Agora accepts (https://docs.agora.io/en/cloud-recording/rest-api/start).
+SessionDuration = Annotated[str, duration_bounds("720h")]
+
+
 def parse_duration(value: str) -> timedelta:
     """Parse a Go-style duration (``2h``, ``1h30m``, ``45s``, ``250ms``) into a timedelta.
+
+    Values beyond ``MAX_DURATION_S`` (100 years) are clamped to it, so any text that matches the
+    pattern gives a timedelta that can be added to the current time.
 
     Raises:
         ValueError: the text is not a sequence of ``<number><unit>`` parts with unit ms, s, m or h.
@@ -40,7 +84,7 @@ def parse_duration(value: str) -> timedelta:
     if not re.fullmatch(DURATION_PATTERN, value):
         raise ValueError(f"invalid duration {value!r}: use e.g. 90s, 10m, 2h, 1h30m")
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=min(seconds, MAX_DURATION_S))
 
 
 class Model(BaseModel):

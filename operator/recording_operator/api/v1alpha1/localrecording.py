@@ -17,11 +17,12 @@ from pydantic import Field
 from recording_operator.api.v1alpha1.common import (
     Condition,
     DeletionPolicy,
-    Duration,
     FilesSummary,
     Model,
+    RetentionDuration,
     SecretKeySelector,
     StorageSpec,
+    duration_bounds,
 )
 
 #: Input URL schemes the recorder pulls from (https://ffmpeg.org/ffmpeg-protocols.html). `file:`,
@@ -203,14 +204,14 @@ class RecordingInput(Model):
         pattern=r"^[\x21-\x7e]+$",
         description="SRT `streamid` (printable ASCII, no spaces), e.g. `#!::r=live/cam1,m=request`.",
     )
-    latency: Duration | None = Field(
+    latency: Annotated[str, duration_bounds("60s")] | None = Field(
         default=None, description="SRT `latency` (receiver buffer); FFmpeg default 120ms."
     )
-    stallTimeout: Duration = Field(
+    stallTimeout: Annotated[str, duration_bounds("1h")] = Field(
         default="10s",
         description="Restart FFmpeg when no progress block arrived for this long (stall watchdog).",
     )
-    readTimeout: Duration = Field(
+    readTimeout: Annotated[str, duration_bounds("1h")] = Field(
         default="10s",
         description="Socket read timeout: `-rw_timeout` (rtmp, http), `timeout` (srt, rtsp, udp, rtp).",
     )
@@ -240,17 +241,13 @@ class RecordingOutput(Model):
             "mpegts, hls (event playlist), mp3 (audio only) or avi."
         ),
     )
-    segmentDuration: Duration | None = Field(
+    segmentDuration: Annotated[str, duration_bounds("24h", minimum="1s")] | None = Field(
         default=None,
         description=(
-            "Split by time (`-segment_time`; hls `-hls_time`, default 6s). Absent: one continuous file. "
-            "With stream copy segments cut at the first keyframe after each multiple (≤ 1 GOP late)."
+            "Split by time (`-segment_time`; hls `-hls_time`, default 6s), 1s to 24h. Absent: one "
+            "continuous file. With stream copy segments cut at the first keyframe after each multiple "
+            "(≤ 1 GOP late)."
         ),
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {"rule": "duration(self) >= duration('1s')", "message": "segmentDuration must be ≥ 1s"}
-            ]
-        },
     )
     fileNameTemplate: str = Field(
         default=DEFAULT_FILE_NAME_TEMPLATE,
@@ -277,7 +274,7 @@ class VideoTranscoding(Model):
     )
     preset: X264Preset = Field(default="veryfast", description="Encoder `-preset`.")
     crf: int | None = Field(default=None, ge=0, le=51, description="`-crf` constant quality.")
-    keyframeInterval: Duration | None = Field(
+    keyframeInterval: Annotated[str, duration_bounds("60s")] | None = Field(
         default=None, description="Keyframe every this long (`-force_key_frames`, `-sc_threshold 0`)."
     )
     width: int | None = Field(default=None, ge=16, le=7680, multiple_of=2, description="Output width (px).")
@@ -357,7 +354,9 @@ class Overlay(Model):
 class Retention(Model):
     """Automatic deletion of recorded files."""
 
-    deleteAfter: Duration = Field(description="Delete each file this long after it was closed, e.g. 168h.")
+    deleteAfter: RetentionDuration = Field(
+        description="Delete each file this long after it was closed, e.g. 168h (at most 87600h, ten years)."
+    )
 
 
 class Toleration(Model):
@@ -454,7 +453,7 @@ class LocalRecordingSpec(Model):
     deletionPolicy: DeletionPolicy = Field(
         default="Delete", description="Delete: deleting the resource deletes its files."
     )
-    maxDuration: Duration | None = Field(
+    maxDuration: Annotated[str, duration_bounds("8760h")] | None = Field(
         default=None,
         description=(
             "Stop recording this long after status.startedAt (across Pod replacements and restarts); "

@@ -63,6 +63,20 @@ class Context:
         if delta:
             self.patch.setdefault("status", {}).update(delta)
 
+    async def persist(self, **fields: Any) -> None:
+        """Write status fields now (merge patch on `/status`), before a provider call whose answer
+        could be lost or before kopf's own patch clears a marker that depends on them (kopf sends
+        its body patch, annotations included, before its status patch).
+
+        Raises:
+            KubeApiError: the write failed (the caller then makes no further change).
+        """
+        await self.runtime.kube.merge_patch(self.path + "/status", {"status": fields})
+        # The server now has these values: later drafts are diffed against them.
+        self.status.current = {**self.status.current, **fields}
+        for key in fields:
+            self.status.fields.pop(key, None)
+
     def annotate(self, key: str, value: str | None) -> None:
         """Set (or, with None, remove) an annotation with kopf's patch, applied when the handler
         returns or raises, together with the status."""

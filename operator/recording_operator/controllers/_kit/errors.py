@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 #: Synced=False reasons after which nothing is retried until the spec changes (or, for
-#: CreationResultUnknown, until the lost session is adopted).
-TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed", "CreationResultUnknown"})
+#: CreationResultUnknown and StartResultUnknown, until the lost session is adopted).
+TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed", "CreationResultUnknown", "StartResultUnknown"})
 
 
 class SpecError(ValueError):

@@ -104,6 +104,7 @@ class Runtime:
                 credentials,
                 base_urls=self.settings.agora_base_urls,
                 timeout_s=self.settings.agora_timeout_s,
+                start_timeout_s=self.settings.agora_start_timeout_s,
                 stop_timeout_s=3 * self.settings.agora_timeout_s,
                 retry=RetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
@@ -131,6 +132,7 @@ class Runtime:
                 credentials,
                 base_urls=self.settings.agora_base_urls,
                 timeout_s=self.settings.agora_timeout_s,
+                start_timeout_s=self.settings.agora_start_timeout_s,
                 retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
             ),
@@ -144,6 +146,7 @@ class Runtime:
                 api_token,
                 base_url=self.settings.realtimekit_base_url,
                 timeout_s=3 * self.settings.agora_timeout_s,
+                start_timeout_s=self.settings.agora_start_timeout_s,
             ),
         )
 

@@ -1,15 +1,26 @@
 """Agora Cloud Recording sessions for the CloudRecording controller (https://docs.agora.io/en/cloud-recording/rest-api/overview).
 
-acquire → the resourceId is persisted in the start-pending annotation → start → sid. Agora lets
-one resourceId start one session only (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices), so finishing a pending start means retrying
-`start` with that resourceId: it can never create a second paid session (a duplicate answers
-201/7, reported as CreationResultUnknown).
+acquire → the resourceId is persisted in the start-pending annotation → start → the sid is written
+to status directly → the annotation is removed. Agora lets one resourceId start one session only
+(https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
+
+A start is sent once. When its answer is lost (timeout, dropped connection) or a repeat answers
+201/7 (already started, https://docs.agora.io/en/cloud-recording/rest-api/status-codes), the
+session may be running and Agora has no call that lists sessions: its sid can only come from the
+notification callbacks (https://docs.agora.io/en/cloud-recording/develop/receive-notifications).
+The recording then stays in phase Starting with `Synced=False` `StartResultUnknown`, one Warning
+Event names the channel and the uid, and the start-pending annotation is kept (it gains
+`unknownSince`) until the sid is adopted (`decide.observe`). A pending start whose earlier
+attempt provably never reached Agora (the operator stopped before its answer was recorded and the
+annotation carries no `unknownSince`) is sent again with the same resourceId: it can never start a
+second session, and a 201/7 answer turns it into the unknown case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,20 +31,24 @@ from recording_operator.controllers._kit.errors import ProviderFailure, SpecErro
 from recording_operator.controllers._kit.status import digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
+    START_UNKNOWN,
     Observed,
     acquire_request,
     applied_config,
+    mark_unknown,
+    not_found_delay,
     start_request,
     storage_config,
     updates_needed,
 )
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
+    mark_adopted,
     mark_ended,
     mark_started,
 )
 from recording_operator.controllers.recordedfile.publication import agora_files
-from recording_operator.providers.agora import AgoraError, CloudRecordingClient
+from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
     CODE_ALREADY_EXITING,
     CODE_ALREADY_STARTED,
@@ -67,9 +82,16 @@ class AgoraSessions:
     provider = "agora"
 
     async def start(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """acquire (unless a start is pending) → persist resourceId + start-pending → start → sid."""
+        """acquire (unless a start is pending) → persist resourceId + start-pending → start → sid.
+
+        Raises:
+            ProviderFailure: `StartResultUnknown` (not retried, nothing marked Failed) when the start
+                may have reached Agora without its answer; the provider failures of `session_error`.
+        """
+        if obs.start_unknown:
+            raise self._unknown(ctx, spec, obs.pending_resource_id, obs.pending or {})
         try:
-            await self._start(ctx, spec, obs.pending_resource_id if not obs.session_id else None)
+            await self._start(ctx, spec, obs.pending_resource_id if not obs.session_id else None, obs)
         except AgoraError as exc:
             raise session_error(exc) from exc
 
@@ -81,9 +103,11 @@ class AgoraSessions:
             raise session_error(exc) from exc
 
     async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """query: providerStatus and files. A 404 is re-queried after `RECORDING_NOT_FOUND_CONFIRM`
-        seconds (an HA migration answers 404 for up to 90 s, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) before the session counts as
-        ended by the provider; status 20 (exited abnormally, https://docs.agora.io/en/cloud-recording/rest-api/query) → Failed."""
+        """query: providerStatus and files. A 404 is confirmed with backoff for up to
+        `RECORDING_NOT_FOUND_WINDOW` seconds (an HA migration answers 404 for up to 90 s,
+        https://docs.agora.io/en/cloud-recording/rest-api/status-codes) before the session counts
+        as ended by the provider; one that answers again is followed again. Status 20 (exited
+        abnormally, https://docs.agora.io/en/cloud-recording/rest-api/query) → Failed."""
         try:
             await self._query(ctx, spec, obs)
         except AgoraError as exc:
@@ -92,21 +116,47 @@ class AgoraSessions:
     async def stop(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
     ) -> None:
-        """stop; 404 and 400/49 mean the session is already ending, 206/435 that it recorded nothing (https://docs.agora.io/en/cloud-recording/rest-api/stop)."""
+        """stop; 400/49 means the session is already exiting, 206/435 that it recorded nothing
+        (https://docs.agora.io/en/cloud-recording/rest-api/stop). A 404 is confirmed like a query's
+        (HA migration, up to `RECORDING_NOT_FOUND_WINDOW` s) before the session counts as ended;
+        one that answers again is stopped again."""
         try:
             await self._stop(ctx, spec, obs, reason=reason, message=message)
         except AgoraError as exc:
             raise session_error(exc) from exc
 
-    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
-        """A pending start (resourceId, no sid) cannot be stopped: say so and clear it."""
-        ctx.remove_annotation(PENDING_ANNOTATION)
+    async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """An adopted sid runs the spec's start request: record it as applied (no update is sent)."""
+        _, storage_digest = await self._storage(ctx, spec)
+        mark_adopted(ctx, obs, applied_config(spec, storage_digest, onhold=spec.state == "Paused"))
+
+    async def settle_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
+        """Agora has no call that finds a session by channel: only an adoption (a callback writing
+        the sid) settles a pending start, so nothing is asked here (always False)."""
+        return False
+
+    def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """The finalizer gives up waiting for the adoption: a Warning names what may still run."""
+        agora = spec.agora
+        assert agora is not None
         ctx.event(
             "Warning",
-            "CreationResultUnknown",
-            f"a start with resource {obs.pending_resource_id} may have reached Agora without its sid being "
-            "recorded; it cannot be stopped without one and ends when the channel is idle",
+            "SessionMayBeRunning",
+            f"deleted while the start of channel {agora.channel} uid {agora.uid} (resource "
+            f"{obs.pending_resource_id}) had no recorded sid, and none was adopted: the session may still "
+            "be running; it will end after maxIdleTime "
+            "(https://docs.agora.io/en/cloud-recording/rest-api/start, recordingConfig.maxIdleTime)",
         )
+
+    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
+        """`state: Stopped` with a pending start and no sid: nothing can be stopped without a sid.
+
+        The marker is kept when the start's answer was lost (the session may run: once adopted it
+        is stopped, `decide.observe`); a start that never left (no `unknownSince`) is cleared.
+        """
+        if obs.start_unknown:
+            return
+        ctx.remove_annotation(PENDING_ANNOTATION)
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Agora sessions are observed while they run; stop answers with the final file list."""
@@ -161,7 +211,9 @@ class AgoraSessions:
 
     # --- steps -------------------------------------------------------------------------------------
 
-    async def _start(self, ctx: RecordingContext, spec: CloudRecordingSpec, resource_id: str | None) -> None:
+    async def _start(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, resource_id: str | None, obs: Observed
+    ) -> None:
         agora = spec.agora
         assert agora is not None
         client = await self._client(ctx, spec)
@@ -169,8 +221,9 @@ class AgoraSessions:
         token = await self._token(ctx, spec)
         onhold = spec.state == "Paused"
         request = start_request(spec, storage, token, onhold=onhold)
+        pending: Mapping[str, Any] = obs.pending or {}
         if resource_id is None:
-            resource_id = await self._acquire(ctx, spec, client)
+            resource_id, pending = await self._acquire(ctx, spec, client)
         try:
             started = await client.start(
                 agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
@@ -178,24 +231,18 @@ class AgoraSessions:
         except AgoraError as exc:
             if exc.code == CODE_RESOURCE_EXPIRED:
                 # 433: the resource expired before start (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): it never started a session; re-acquire once.
-                resource_id = await self._acquire(ctx, spec, client)
-                started = await client.start(
-                    agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
-                )
-            elif exc.code == CODE_ALREADY_STARTED:
-                ctx.remove_annotation(PENDING_ANNOTATION)
-                raise ProviderFailure(
-                    "CreationResultUnknown",
-                    f"a start with resource {resource_id} reached Agora but its sid was never recorded "
-                    "(operator interrupted); it is not started again. The session ends when the channel "
-                    "is idle; change the spec to start a new one.",
-                    retryable=False,
-                    lost=True,
-                ) from exc
+                resource_id, pending = await self._acquire(ctx, spec, client)
+                try:
+                    started = await client.start(
+                        agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
+                    )
+                except AgoraError as again:
+                    raise self._start_failed(ctx, spec, resource_id, pending, again) from again
             else:
-                if not exc.retryable:
-                    ctx.remove_annotation(PENDING_ANNOTATION)
-                raise
+                raise self._start_failed(ctx, spec, resource_id, pending, exc) from exc
+        # The sid reaches the API server before kopf's patch removes the marker (kopf sends the
+        # body patch first): no crash point between the two loses it.
+        await ctx.persist(resourceId=started.resource_id, sid=started.sid)
         ctx.remove_annotation(PENDING_ANNOTATION)
         mark_started(
             ctx,
@@ -204,19 +251,60 @@ class AgoraSessions:
             applied=applied_config(spec, storage_digest, onhold=onhold),
         )
 
+    def _start_failed(
+        self,
+        ctx: RecordingContext,
+        spec: CloudRecordingSpec,
+        resource_id: str,
+        pending: Mapping[str, Any],
+        exc: AgoraError,
+    ) -> Exception:
+        """The error to raise for a failed start; the marker stays unless nothing can be running."""
+        if exc.code == CODE_ALREADY_STARTED or exc.outcome_unknown:
+            return self._unknown(ctx, spec, resource_id, pending)
+        if not exc.retryable:
+            ctx.remove_annotation(PENDING_ANNOTATION)
+        return exc
+
+    def _unknown(
+        self,
+        ctx: RecordingContext,
+        spec: CloudRecordingSpec,
+        resource_id: str | None,
+        pending: Mapping[str, Any],
+    ) -> ProviderFailure:
+        """Keep the marker (with `unknownSince`), stay Starting, and say what may be running.
+
+        Reported as `Synced=False` `StartResultUnknown` with one Warning Event (posted once per
+        distinct message by the failure ladder) naming the channel, the uid and the resourceId.
+        """
+        agora = spec.agora
+        assert agora is not None
+        ctx.annotate(PENDING_ANNOTATION, mark_unknown(pending, rfc3339()))
+        ctx.status.set(phase="Starting", resourceId=resource_id, sid=None)
+        return ProviderFailure(
+            START_UNKNOWN,
+            f"the start of channel {agora.channel} uid {agora.uid} (resource {resource_id}) was sent but "
+            "its answer was lost; the session may be running. It is not started again: it is followed "
+            "once its sid is adopted from Agora's notification callback.",
+            retryable=False,
+            lost=False,
+        )
+
     async def _acquire(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, client: CloudRecordingClient
-    ) -> str:
+    ) -> tuple[str, dict[str, Any]]:
+        """acquire, then the start-pending marker with the resourceId (written before start)."""
         agora = spec.agora
         assert agora is not None
         acquired = await client.acquire(agora.appId, agora.channel, agora.uid, acquire_request(agora))
-        pending = json.dumps({"resourceId": acquired.resource_id, "acquiredAt": rfc3339()})
+        pending = {"resourceId": acquired.resource_id, "acquiredAt": rfc3339()}
         await ctx.runtime.kube.merge_patch(
-            ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
+            ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: json.dumps(pending)}}}
         )
         # The previous session (if any) is already in status.sessions; this one has no sid yet.
         ctx.status.set(phase="Starting", resourceId=acquired.resource_id, sid=None)
-        return acquired.resource_id
+        return acquired.resource_id, pending
 
     async def _update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora
@@ -253,23 +341,72 @@ class AgoraSessions:
         assert agora is not None and obs.resource_id and obs.sid
         client = await self._client(ctx, spec)
         uploading = None
-        try:
-            result = await client.stop(
-                agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid
-            )
+        while True:
+            try:
+                result = await client.stop(
+                    agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid
+                )
+            except AgoraError as exc:
+                if exc.code == CODE_NO_RECORDED_DATA:
+                    ctx.status.set(files={"count": 0})
+                    message += "; Agora recorded no data (nobody published)"
+                elif exc.code == CODE_ALREADY_EXITING:
+                    message += "; the session was already exiting at Agora"
+                elif exc.code == CODE_NOT_FOUND or exc.http_status == 404:
+                    if await self._confirm_not_found(ctx, client, spec, obs) is not None:
+                        continue  # back after a migration: stop it now
+                    message += "; the session had already ended at Agora"
+                else:
+                    raise
+                break
             uploading = result.uploading_status
             if result.files:
                 ctx.status.set(files=files_summary([f.file_name for f in result.files]))
                 ctx.reported_files.extend(agora_files(spec.storage, result.files))
-        except AgoraError as exc:
-            if exc.code == CODE_NO_RECORDED_DATA:
-                ctx.status.set(files={"count": 0})
-                message += "; Agora recorded no data (nobody published)"
-            elif exc.code in (CODE_ALREADY_EXITING, CODE_NOT_FOUND) or exc.http_status == 404:
-                message += "; the session had already ended at Agora"
-            else:
-                raise
+            break
         mark_ended(ctx, reason, message, uploading=uploading)
+
+    async def _confirm_not_found(
+        self, ctx: RecordingContext, client: CloudRecordingClient, spec: CloudRecordingSpec, obs: Observed
+    ) -> QueryResult | None:
+        """After a 404, query again with backoff (`RECORDING_NOT_FOUND_CONFIRM` × 1, 2, 3 … seconds)
+        until `RECORDING_NOT_FOUND_WINDOW` seconds passed: Agora answers 404 for up to 90 s while it
+        migrates a live session (https://docs.agora.io/en/cloud-recording/rest-api/status-codes).
+
+        Returns:
+            The first answer once the session answers again (it is followed again), or None when
+            it kept answering 404 for the whole window (it ended).
+
+        Raises:
+            AgoraError: a query failed otherwise.
+        """
+        agora = spec.agora
+        assert agora is not None and obs.resource_id and obs.sid
+        settings = ctx.runtime.settings
+        base_s = max(settings.not_found_confirm_s, 0.1)
+        first = time.monotonic()
+        checks = 0
+        while (
+            delay := not_found_delay(
+                time.monotonic() - first, checks, base_s=base_s, window_s=settings.not_found_window_s
+            )
+        ) is not None:
+            await asyncio.sleep(delay)
+            checks += 1
+            try:
+                result = await client.query(agora.appId, obs.resource_id, obs.sid, agora.mode)
+            except AgoraError as exc:
+                if exc.http_status != 404:
+                    raise
+                continue
+            ctx.event(
+                "Normal",
+                "SessionBack",
+                f"session {obs.sid} answers again after {time.monotonic() - first:.0f}s of 404 "
+                "(Agora moved it to another server); it is followed again",
+            )
+            return result
+        return None
 
     async def _query(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora
@@ -280,12 +417,8 @@ class AgoraSessions:
         except AgoraError as exc:
             if exc.http_status != 404:
                 raise
-            await asyncio.sleep(ctx.runtime.settings.not_found_confirm_s)
-            try:
-                result = await client.query(agora.appId, obs.resource_id, obs.sid, agora.mode)
-            except AgoraError as again:
-                if again.http_status != 404:
-                    raise
+            back = await self._confirm_not_found(ctx, client, spec, obs)
+            if back is None:
                 mark_ended(
                     ctx,
                     "ProviderEnded",
@@ -293,6 +426,7 @@ class AgoraSessions:
                     "or resourceExpiredHour)",
                 )
                 return
+            result = back
         ctx.status.set(providerStatus=result.status)
         if result.files:
             ctx.status.set(files=files_summary([f.file_name for f in result.files]))

@@ -28,6 +28,13 @@ from recording_operator.controllers._kit.status import digest
 #: have a start in flight: a start is never repeated with a new resource, so no second paid session is started.
 PENDING_ANNOTATION = f"{GROUP}/start-pending"
 
+#: The `Synced` reason while a start was sent but its answer was lost: the session may run and its
+#: sid can only come from the provider's callbacks (adoption).
+START_UNKNOWN = "StartResultUnknown"
+
+#: Key the start-pending annotation gains once a start's answer was lost (RFC 3339 time).
+UNKNOWN_SINCE = "unknownSince"
+
 #: Phases in which a provider session exists (or may exist) and must be stopped on deletion.
 ACTIVE_PHASES = frozenset({"Starting", "Recording", "Paused", "Stopping"})
 
@@ -202,13 +209,40 @@ class Observed:
         return str(value) if value else None
 
     @property
+    def start_unknown(self) -> bool:
+        """A start was sent and its answer lost: the session may run; wait for its adoption."""
+        return bool(self.pending) and not self.session_id and bool((self.pending or {}).get(UNKNOWN_SINCE))
+
+    @property
+    def adopted(self) -> bool:
+        """A session id is in status while the start-pending marker is still there: the start's
+        outcome was recorded (or adopted from a callback) and the marker is yet to be cleared."""
+        return bool(self.pending) and bool(self.session_id)
+
+    @property
     def active(self) -> bool:
-        """A session exists (or may exist) at the provider."""
-        return bool(self.session_id) and self.phase in ACTIVE_PHASES
+        """A session exists (or may exist) at the provider: a session id in an active phase, or one
+        adopted for a pending start (whatever the phase the adoption found)."""
+        return bool(self.session_id) and (self.phase in ACTIVE_PHASES or self.pending is not None)
 
 
 def observe(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | None) -> Observed:
-    """Read the session bookkeeping out of `status` and the start-pending annotation."""
+    """Read the session bookkeeping out of `status` and the start-pending annotation.
+
+    The start-pending annotation (`PENDING_ANNOTATION`) means "a start was sent, or is about to be,
+    and its outcome is unknown or in flight". Its value is JSON: Agora `{"resourceId", "acquiredAt"}`
+    (plus `"unknownSince"` once the start's answer was lost), RealtimeKit `{"meetingId", "at"}`;
+    it is decoded into `Observed.pending`.
+
+    Adoption rule: the annotation present and no `status.sid` means a sid may be adopted
+    (`adoptable`). Adopting is one direct merge patch on `/status` writing `status.sid` (and
+    `status.resourceId`) for that recording, e.g. from an Agora notification callback naming the
+    channel, the recorder uid and the sid. The controllers then treat the session as started
+    (`Observed.adopted`, `Observed.active`): they follow it (query, stop on delete or
+    `state: Stopped`), clear the `StartResultUnknown` condition, and remove the annotation only
+    once the sid is in status. Whoever records a sid writes it to status before anything removes
+    the annotation, so no crash point loses it.
+    """
     status = status or {}
     raw = (annotations or {}).get(PENDING_ANNOTATION)
     pending: Mapping[str, Any] | None = None
@@ -231,6 +265,40 @@ def observe(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | N
     )
 
 
+def adoptable(status: Mapping[str, Any] | None, annotations: Mapping[str, str] | None) -> str | None:
+    """The resourceId of a pending Agora start whose sid may be adopted, else None.
+
+    Returns the start-pending annotation's `resourceId` when the annotation is present and
+    `status.sid` is not (see `observe` for the rule); None when there is no pending start, it has
+    no resourceId (RealtimeKit), or a session id is already recorded.
+    """
+    obs = observe(status, annotations)
+    if obs.pending is None or obs.session_id:
+        return None
+    return obs.pending_resource_id
+
+
+def mark_unknown(pending: Mapping[str, Any], now: str) -> str:
+    """The start-pending annotation's value once the start's answer was lost: `pending` plus
+    `unknownSince` (kept when already set)."""
+    return json.dumps({**pending, UNKNOWN_SINCE: pending.get(UNKNOWN_SINCE) or now})
+
+
+def not_found_delay(elapsed_s: float, checks: int, *, base_s: float, window_s: float) -> float | None:
+    """Seconds before the next confirmation of a 404, or None once the session counts as ended.
+
+    Agora answers 404 for a live session while it migrates it to another server (HA), for up to
+    90 s; the status codes page asks to retry a 404 after 5, 10, 15 s
+    (https://docs.agora.io/en/cloud-recording/rest-api/status-codes). Confirmation `checks` (0-based)
+    waits `base_s × (checks + 1)`, cut to what is left of `window_s` after `elapsed_s` (seconds since
+    the first 404); once `elapsed_s ≥ window_s` the 404 is final.
+    """
+    remaining = window_s - elapsed_s
+    if remaining <= 0:
+        return None
+    return max(0.0, min(base_s * (checks + 1), remaining))
+
+
 class Plan(Enum):
     """The next step a reconcile takes."""
 
@@ -246,10 +314,15 @@ def plan(spec: CloudRecordingSpec, obs: Observed, generation: int | None) -> Pla
     """Decide the next step from desired (`spec`) and observed state.
 
     Rules: a pending start is never repeated with a new resource (that could start a second, paid session); a terminal
-    failure is not retried until the generation changes; a session the provider ended (phase
-    Stopped at this generation) is not restarted until the spec changes.
+    failure is not retried until the generation changes, unless a session was adopted since; a
+    session the provider ended (phase Stopped at this generation) is not restarted until the spec
+    changes.
     """
-    if obs.terminal_failure_generation is not None and obs.terminal_failure_generation == generation:
+    if (
+        obs.terminal_failure_generation is not None
+        and obs.terminal_failure_generation == generation
+        and not obs.adopted
+    ):
         return Plan.NOTHING
     wants_session = spec.state in ("Recording", "Paused")
     if obs.pending and not obs.session_id:

@@ -17,7 +17,7 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.context import Context
 from recording_operator.controllers._kit.runtime import Runtime
-from recording_operator.controllers.cloudrecording.decide import Observed, closed_session
+from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed, closed_session
 from recording_operator.controllers.recordedfile.publication import FileRecord
 
 
@@ -64,6 +64,17 @@ class SessionDriver(Protocol):
     ) -> None:
         """Stop the session (already ended counts as stopped) and `mark_ended`."""
 
+    async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """A session id arrived in status for a pending start (`obs.adopted`): record what the
+        session runs (e.g. `status.applied`) so it is followed like one this operator started."""
+
+    async def settle_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
+        """Deleting with a pending start and no session id: find the session the start created and
+        persist its id in status. Returns True when an id is now in status."""
+
+    def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """The finalizer stops waiting for a pending start's session: say what may still run."""
+
     def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
         """A pending start will not be finished (state Stopped): clear it and say what may be left."""
 
@@ -90,6 +101,24 @@ def mark_started(
     )
     ctx.condition("Ready", "True", phase, f"session {session_id} is {phase.lower()}")
     ctx.condition("Recording", "True", "Started", f"the provider accepted the start of session {session_id}")
+
+
+def mark_adopted(ctx: RecordingContext, obs: Observed, applied: dict[str, Any] | None) -> None:
+    """Draft the adoption of `obs.session_id` for a pending start; the marker is removed (the id is
+    already in status) and `Synced` no longer says the start result is unknown."""
+    session_id = obs.session_id
+    phase = obs.phase if obs.phase in ("Recording", "Paused") else "Recording"
+    fields: dict[str, Any] = {"phase": phase}
+    if not ctx.status.get("startedAt"):
+        fields["startedAt"] = rfc3339()
+    if applied is not None and not ctx.status.get("applied"):
+        fields["applied"] = applied
+    ctx.status.set(**fields)
+    ctx.remove_annotation(PENDING_ANNOTATION)
+    ctx.condition("Ready", "True", phase, f"session {session_id} is {phase.lower()}")
+    ctx.condition("Recording", "True", "Adopted", f"session {session_id} was adopted for the pending start")
+    ctx.condition("Synced", "True", "Adopted", f"session {session_id} was adopted for the pending start")
+    ctx.event("Normal", "Adopted", f"session {session_id}, whose start answer was lost, is followed")
 
 
 def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: str | None = None) -> None:

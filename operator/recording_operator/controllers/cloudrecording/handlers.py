@@ -26,7 +26,9 @@ import kopf
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION, parse_duration
+from recording_operator.api.timestamps import parse_rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL, RecordedFileSpec
 from recording_operator.controllers._kit.context import retry_delay
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
@@ -37,6 +39,8 @@ from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
 from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
+from recording_operator.controllers.recordedfile.decide import collection_path
+from recording_operator.controllers.recordedfile.probe import clock_now, probe
 from recording_operator.controllers.recordedfile.publication import (
     UNPUBLISHED_ANNOTATION,
     carried_records,
@@ -45,11 +49,16 @@ from recording_operator.controllers.recordedfile.publication import (
     release_files,
 )
 from recording_operator.settings import Settings
+from recording_operator.storage import StorageError, UnsupportedStorage
 
 RESOURCE = (GROUP, VERSION, "cloudrecordings")
 KIND = "CloudRecording"
 #: Seconds between checks while a deleted recording waits for its RecordedFiles to go.
 FILES_WAIT_S = 1.0
+#: Seconds between checks while a deleted recording waits for a pending start's adoption.
+ADOPT_POLL_S = 2.0
+#: Seconds between checks while a deleted recording waits for backed-up files to land.
+BACKUP_POLL_S = 2.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
@@ -83,6 +92,8 @@ async def reconcile(
     step = plan(spec, obs, ctx.generation)
     logger.debug(f"plan: {step.value}")
     try:
+        if obs.adopted:
+            await driver.adopt(ctx, spec, obs)
         if step in (Plan.START, Plan.RESUME_START):
             await driver.start(ctx, spec, obs)
         elif step is Plan.UPDATE:
@@ -158,6 +169,13 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     if not driver.wants_observation(obs, ctx.status.current):
         return
     try:
+        if obs.adopted:
+            await driver.adopt(ctx, spec, obs)
+            if spec.state == "Stopped":
+                await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
+                await _publish(ctx, spec)
+                ctx.flush()
+                return
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
@@ -189,6 +207,110 @@ async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
 # --- deletion ------------------------------------------------------------------------------------
 
 
+def _seconds_since(timestamp: str | None) -> float:
+    """Seconds since an RFC 3339 time (0 when absent or unreadable)."""
+    at = parse_rfc3339(timestamp or "")
+    return 0.0 if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
+
+
+async def _missing_objects(ctx: RecordingContext) -> list[str]:
+    """`bucket/key` of each of this recording's RecordedFiles whose object is not (yet) stored; a file
+    whose storage cannot be asked counts as stored (the wait is for late uploads, not outages).
+
+    Raises:
+        KubeApiError: the RecordedFiles could not be listed.
+    """
+    items = await ctx.runtime.kube.list_objects(
+        collection_path(ctx.namespace), label_selector=f"{RECORDING_LABEL}={ctx.name}"
+    )
+    missing: list[str] = []
+    now = clock_now(ctx.runtime.settings)
+    for item in items:
+        try:
+            spec = RecordedFileSpec.model_validate(item.get("spec") or {})
+            result = await probe(ctx.runtime, ctx.namespace, spec, now=now)
+        except (ValidationError, StorageError, UnsupportedStorage, SecretNotFound, KubeApiError, ValueError):
+            continue
+        if result.phase == "Missing":
+            missing.append(f"{spec.location.bucket}/{spec.location.key}")
+    return missing
+
+
+async def _wait_for_backup(ctx: RecordingContext) -> None:
+    """Agora answered `uploadingStatus: backuped`: some files went to its backup storage and reach
+    the bucket later (https://docs.agora.io/en/cloud-recording/rest-api/stop). Deleting the
+    RecordedFiles before they land would leave those objects behind, so the finalizer waits until
+    every RecordedFile of this recording is in storage, at most `RECORDING_BACKUP_WAIT` seconds
+    after the stop; past that it goes on with a Warning naming how many had not landed.
+
+    Raises:
+        kopf.TemporaryError: still waiting (the stopped status is written first, so the retry does
+            not stop the session again).
+        KubeApiError: the RecordedFiles could not be listed.
+    """
+    if "uploadingStatus" in ctx.status.fields:
+        ctx.event(
+            "Normal",
+            "AwaitingBackupUpload",
+            "Agora backed up some files (uploadingStatus backuped); their RecordedFiles are deleted once "
+            f"they reach the bucket (at most {ctx.runtime.settings.backup_wait_s:.0f}s)",
+        )
+    missing = await _missing_objects(ctx)
+    if not missing:
+        return
+    left = ctx.runtime.settings.backup_wait_s - _seconds_since(ctx.status.get("stoppedAt"))
+    if left > 0:
+        ctx.flush()
+        raise kopf.TemporaryError(
+            f"waiting up to {left:.0f}s for {len(missing)} backed-up files to land",
+            delay=min(left, BACKUP_POLL_S),
+        )
+    ctx.event(
+        "Warning",
+        "BackupUploadMissing",
+        f"{len(missing)} backed-up files had not reached the bucket {ctx.runtime.settings.backup_wait_s:.0f}s "
+        f"after the stop (e.g. {missing[0]}); deleting the RecordedFiles now leaves them there if they land later",
+    )
+
+
+async def _settle_pending(
+    ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed, retry: int
+) -> Observed:
+    """Deleting while a start is pending (no session id): find or wait for its session.
+
+    The driver may find it (RealtimeKit: the meeting's active recording); otherwise the finalizer
+    waits, from the deletion on, up to `RECORDING_ADOPT_WAIT` seconds for an adoption (a callback
+    writing the sid), then lets go with the driver's Warning naming what may still run.
+
+    Returns:
+        What is observed now: with a session id (then stopped by the caller), or the same `obs`
+        once the wait is over and the marker released.
+
+    Raises:
+        kopf.TemporaryError: still waiting (retried every few seconds with a fresh body), or the
+            provider could not be asked.
+    """
+    try:
+        found = await driver.settle_pending(ctx, spec, obs)
+    except ProviderFailure as exc:
+        ctx.event("Warning", exc.reason, f"cannot look for the pending start's session: {exc.message}")
+        raise kopf.TemporaryError(exc.message, delay=retry_delay(ctx, retry)) from exc
+    except (SecretNotFound, KubeApiError, SpecError) as exc:
+        raise kopf.TemporaryError(
+            f"cannot look for the pending start's session: {exc}", delay=retry_delay(ctx, retry)
+        ) from exc
+    if found:
+        return observe({**ctx.status.current, **ctx.status.fields}, ctx.meta.get("annotations"))
+    left = ctx.runtime.settings.adopt_wait_s - _seconds_since(ctx.meta.get("deletionTimestamp"))
+    if left > 0:
+        raise kopf.TemporaryError(
+            f"waiting up to {left:.0f}s for the pending start's session to be adopted",
+            delay=min(left, ADOPT_POLL_S),
+        )
+    driver.release_pending(ctx, spec, obs)
+    return obs
+
+
 @kopf.on.delete(*RESOURCE)
 @instrumented(KIND, "finalize")
 async def finalize(
@@ -198,14 +320,18 @@ async def finalize(
     `deletionPolicy: Orphan` (the session keeps running; RecordedFiles lose this owner and stay,
     with their stored data).
 
-    With Delete: the session is stopped (its final file list becomes RecordedFiles), then every
+    With Delete: a pending start with no session id is settled first (`_settle_pending`: adopted,
+    or waited for up to `RECORDING_ADOPT_WAIT` s, then released with a Warning); the session is
+    stopped (its final file list becomes RecordedFiles; a 404 is confirmed through Agora's HA
+    migration window first); files Agora backed up are waited for (`_wait_for_backup`); then every
     RecordedFile of this recording is deleted (their finalizers delete the stored objects) and this
     finalizer is released only once all of them are gone.
 
     Raises:
         kopf.TemporaryError: the stop could not be confirmed (provider unavailable, credentials
-            missing), or RecordedFiles are still being deleted: the finalizer stays and this is
-            retried. Setting `deletionPolicy: Orphan` releases it.
+            missing), a pending start or backed-up files are still awaited, or RecordedFiles are
+            still being deleted: the finalizer stays and this is retried. Setting
+            `deletionPolicy: Orphan` releases it.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     spec_dict = dict(body.get("spec") or {})
@@ -226,6 +352,8 @@ async def finalize(
         spec = CloudRecordingSpec.model_validate(spec_dict)
     except ValidationError:
         spec = None
+    if obs.pending and not obs.session_id and spec is not None:
+        obs = await _settle_pending(ctx, DRIVERS[spec.provider], spec, obs, retry)
     if obs.active and spec is not None:
         try:
             await DRIVERS[spec.provider].stop(
@@ -242,6 +370,8 @@ async def finalize(
     try:
         if spec is not None:
             await _publish(ctx, spec)
+            if ctx.status.get("uploadingStatus") == "backuped":
+                await _wait_for_backup(ctx)
         remaining = await release_files(ctx, KIND, "Delete")
     except KubeApiError as exc:
         ctx.flush()

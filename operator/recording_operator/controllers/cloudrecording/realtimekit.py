@@ -3,7 +3,9 @@
 Start: the start-pending annotation (`{"meetingId", "at"}`) is written before the start call. A
 RealtimeKit start has no idempotency key, so finishing a pending start first asks for the
 meeting's active recording (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/): one invoked after the pending mark is ours and is adopted;
-otherwise the start is sent again. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
+otherwise the start is sent again. A start is sent once (`AGORA_START_TIMEOUT`); when its answer is
+lost, or it answers 409 (the meeting already records), the active recording is adopted the same
+way. The recordingId is written to status directly before the annotation is removed. `state: Paused` ⇄ PUT pause/resume. A session RealtimeKit
 ends itself (empty meeting for 60 s, `max_seconds`) is reported as Stopped/ProviderEnded; an
 ended session is observed until its upload finishes (UPLOADED: files with download URLs, or
 objects in external storage). Its RecordedFiles are created before `recordingStatus: UPLOADED`
@@ -26,6 +28,7 @@ from recording_operator.controllers._kit.status import files_summary
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
+    mark_adopted,
     mark_ended,
     mark_started,
 )
@@ -146,7 +149,10 @@ class RealtimeKitSessions:
             if obs.pending and not obs.session_id and await self._adopt(ctx, client, spec, obs.pending):
                 return
             storage = await self._storage(ctx, spec) if rtk.type == "composite" else {}
-            pending = json.dumps({"meetingId": rtk.meetingId, "at": rfc3339()})
+            # A start already pending keeps its mark time: a recording it began counts as ours.
+            since = str((obs.pending or {}).get("at") or "") if not obs.session_id else ""
+            marked_at = since or rfc3339()
+            pending = json.dumps({"meetingId": rtk.meetingId, "at": marked_at})
             await ctx.runtime.kube.merge_patch(
                 ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
             )
@@ -171,11 +177,19 @@ class RealtimeKitSessions:
                         rtk.accountId, rtk.appId, rtk.meetingId, composite_params(spec, storage)
                     )
             except RealtimeKitError as exc:
-                if not exc.retryable:
+                # A lost answer (timeout, dropped connection) or 409 (the meeting already records):
+                # the recording may be ours; adopt the meeting's active one rather than start again.
+                if exc.http_status in (None, 409) and await self._adopt(
+                    ctx, client, spec, {"meetingId": rtk.meetingId, "at": marked_at}
+                ):
+                    return
+                if not exc.retryable and exc.http_status != 409:
                     ctx.remove_annotation(PENDING_ANNOTATION)
                 raise
         except RealtimeKitError as exc:
             raise session_error(exc) from exc
+        # The recordingId reaches the API server before kopf's patch removes the marker.
+        await ctx.persist(recordingId=state.id)
         ctx.remove_annotation(PENDING_ANNOTATION)
         self._started(ctx, state)
 
@@ -239,6 +253,30 @@ class RealtimeKitSessions:
         ctx.reported_files.extend(realtimekit_files(spec.storage, state))
         self._ended(ctx, state, reason, message)
 
+    async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """A recordingId in status for a pending start: follow it (RealtimeKit has nothing applied)."""
+        mark_adopted(ctx, obs, None)
+
+    async def settle_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
+        """Adopt the meeting's active recording if it was invoked after the pending mark (GET
+        active-recording, https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/).
+
+        Returns:
+            True when a recordingId is now in status (persisted), False when none is ours.
+
+        Raises:
+            ProviderFailure: the RealtimeKit call failed.
+        """
+        client = await self._client(ctx, spec)
+        try:
+            return await self._adopt(ctx, client, spec, obs.pending or {})
+        except RealtimeKitError as exc:
+            raise session_error(exc) from exc
+
+    def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """No active recording of the meeting is ours: nothing runs for this pending start."""
+        ctx.remove_annotation(PENDING_ANNOTATION)
+
     def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
         """A pending start will not be finished: clear it and say what may be left."""
         ctx.remove_annotation(PENDING_ANNOTATION)
@@ -282,6 +320,7 @@ class RealtimeKitSessions:
         invoked = parse_rfc3339(active.invoked_time) if active else None
         if active is None or marked is None or invoked is None or invoked < marked - ADOPTION_SKEW:
             return False
+        await ctx.persist(recordingId=active.id)
         ctx.remove_annotation(PENDING_ANNOTATION)
         self._started(ctx, active)
         ctx.event(

@@ -147,6 +147,13 @@ class Observed:
         """A task exists (or may exist) at Agora."""
         return bool(self.task_id) and self.phase in LIVE_PHASES
 
+    @property
+    def creation_pending(self) -> bool:
+        """A create was (or was about to be) sent with the persisted builderToken and no taskId was
+        recorded: a task may run; creating again with that token answers with it
+        (https://docs.agora.io/en/cloud-transcoding/reference/status-codes, 201)."""
+        return bool(self.builder_token) and not self.task_id and self.phase == "Creating"
+
 
 def observe(status: Mapping[str, Any] | None) -> Observed:
     """Read the task bookkeeping out of `status`."""
@@ -189,7 +196,7 @@ def plan(obs: Observed, generation: int | None, desired_digest: str) -> Plan:
         if obs.pending_digest is not None or obs.config_digest != desired_digest:
             return Plan.UPDATE
         return Plan.NOTHING
-    if obs.builder_token and not obs.task_id and obs.phase == "Creating":
+    if obs.creation_pending:
         return Plan.RESUME_CREATE
     if obs.phase in ("Exited", "Failed") and obs.observed_generation == generation:
         return Plan.NOTHING

@@ -32,6 +32,7 @@ from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.context import Context as _BaseContext
+from recording_operator.controllers._kit.context import validation_message
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
@@ -64,18 +65,6 @@ class Context(_BaseContext):
     """One handler invocation on a CloudTranscoder (see `context.Context`)."""
 
     plural = "cloudtranscoders"
-
-    async def persist(self, **fields: Any) -> None:
-        """Write status fields now, before a provider call whose answer could be lost.
-
-        Raises:
-            KubeApiError: the write failed (the provider call is then not made).
-        """
-        await self.runtime.kube.merge_patch(self.path + "/status", {"status": fields})
-        # The server now has these values: later drafts are diffed against them.
-        self.status.current = {**self.status.current, **fields}
-        for key in fields:
-            self.status.fields.pop(key, None)
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -204,7 +193,8 @@ async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool
     With `resume`, the persisted token is used again: if the lost create did reach Agora, it
     answers 201 with that task (adopted, then updated to the current spec, since the lost create
     may have carried an older one); an expired token that never created anything answers 400 and
-    a fresh one is acquired.
+    a fresh one is acquired. A create is sent once per call (a timeout is not repeated in-call):
+    the next reconcile resumes it with the persisted token.
     """
     spec = desired.spec
     client = await _client(ctx, spec)
@@ -231,6 +221,8 @@ async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool
             pendingDigest=None,
         )
         info = await client.create(spec.appId, acquired.token_name, desired.config)
+    # The taskId reaches the API server at once: a crash before kopf's status patch loses nothing.
+    await ctx.persist(taskId=info.task_id)
     tasks = int(ctx.status.get("tasks") or 0) + (0 if info.already_running else 1)
     ctx.status.set(
         phase=phase_of(info.status),
@@ -397,6 +389,53 @@ async def _delete(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> Non
 # --- deletion ------------------------------------------------------------------------------------
 
 
+async def _adopt_for_delete(ctx: Context, spec_dict: dict[str, Any], obs: Observed, delay: float) -> Observed:
+    """Deleted while Creating: create again with the persisted builderToken, which answers with the
+    task a lost create started (201) or starts it now, so that it can be deleted; a token that
+    creates nothing (400: expired, unknown) means nothing runs
+    (https://docs.agora.io/en/cloud-transcoding/rest-api/create,
+    https://docs.agora.io/en/cloud-transcoding/reference/status-codes).
+
+    Returns:
+        The observation to finish with: with the task (persisted to status), or unchanged.
+
+    Raises:
+        kopf.TemporaryError: Agora or the credentials are unavailable (retried with backoff).
+    """
+    try:
+        spec = CloudTranscoderSpec.model_validate(spec_dict)
+        desired = await _desired(ctx, spec)
+        client = await _client(ctx, spec)
+        assert obs.builder_token
+        info = await client.create(spec.appId, obs.builder_token, desired.config)
+        await ctx.persist(taskId=info.task_id, phase=phase_of(info.status))
+    except ValidationError as exc:
+        ctx.event(
+            "Warning",
+            "CreationResultUnknown",
+            f"deleted while creating with an invalid spec ({validation_message(exc)}): a task for "
+            f"instanceId {ctx.status.get('instanceId')} may still run until its idleTimeout",
+        )
+        return obs
+    except (SecretNotFound, KubeApiError, SpecError) as exc:
+        ctx.event("Warning", "CredentialsNotFound", f"cannot settle the pending create: {exc}")
+        raise kopf.TemporaryError(f"cannot settle the pending create: {exc}", delay=delay) from exc
+    except AgoraError as exc:
+        if exc.http_status == 400:
+            ctx.logger.info("the persisted builderToken creates no task: nothing runs at Agora")
+            return obs
+        if exc.retryable:
+            raise kopf.TemporaryError(exc.summary, delay=delay) from exc
+        ctx.event(
+            "Warning",
+            "CreationResultUnknown",
+            f"deleted while creating: the create with the persisted builderToken answered {exc.summary}; "
+            f"a task for instanceId {ctx.status.get('instanceId')} may still run until its idleTimeout",
+        )
+        return obs
+    return observe({**ctx.status.current, **ctx.status.fields})
+
+
 @kopf.on.delete(*RESOURCE)
 @instrumented(KIND, "finalize")
 async def finalize(
@@ -418,10 +457,12 @@ async def finalize(
                 "Normal", "Orphaned", f"deletionPolicy Orphan: task {obs.task_id} is left running at Agora"
             )
         return
-    if not obs.live:
-        return
     settings = ctx.runtime.settings
     delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+    if obs.creation_pending:
+        obs = await _adopt_for_delete(ctx, spec_dict, obs, delay)
+    if not obs.live:
+        return
     try:
         spec = CloudTranscoderSpec.model_validate(spec_dict)
         await _delete(ctx, spec, obs)

@@ -55,6 +55,7 @@ class ClientOptions(TypedDict, total=False):
 
     base_urls: Sequence[str]
     timeout_s: float
+    start_timeout_s: float | None
     retry: RetryPlan | None
     transport: httpx.AsyncBaseTransport | None
     on_response: Callable[[str, str, float], None] | None
@@ -68,6 +69,9 @@ class AgoraClient:
         base_urls: domains in failover order (the same domain again, then the other primary
             domain). With one URL (e.g. the sandbox emulator) only that one is used.
         timeout_s: per-attempt timeout in seconds.
+        start_timeout_s: timeout in seconds of the one attempt of a call that starts something paid
+            (Cloud Recording ``start``, Cloud Transcoder ``create``); such a call is never repeated
+            once it may have reached Agora (default: 3 × ``timeout_s``).
         retry: the service's in-call retry schedule (default: the subclass's ``default_retry``);
             sleeps are ``asyncio.sleep`` and cancellable.
         transport: an httpx transport to use instead of the network (tests).
@@ -93,12 +97,14 @@ class AgoraClient:
         *,
         base_urls: Sequence[str] = DEFAULT_BASE_URLS,
         timeout_s: float = 10.0,
+        start_timeout_s: float | None = None,
         retry: RetryPlan | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_response: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self._credentials = credentials
         self._timeout_s = timeout_s
+        self._start_timeout_s = start_timeout_s if start_timeout_s is not None else 3 * timeout_s
         self._transport = AgoraTransport(
             credentials.basic_auth(),
             base_urls=base_urls,

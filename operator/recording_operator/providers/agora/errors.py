@@ -100,6 +100,10 @@ class AgoraError(Exception):
         attempts: how many HTTP attempts the call made before giving up (>= 1).
         body: the decoded JSON body of the failing answer, if any (service errors may echo
             ``resourceId``, ``sid``, ``cname``, ``uid``: observed answers).
+        maybe_delivered: ``False`` only when the request provably never left this process (the
+            connection was refused or could not be opened in time); ``True`` for every answer and
+            for timeouts or connections dropped after the request was sent: the provider may
+            have acted on it.
     """
 
     http_status: int | None
@@ -110,6 +114,7 @@ class AgoraError(Exception):
     gateway: bool
     attempts: int
     body: dict[str, object] | None
+    maybe_delivered: bool
 
     def __init__(
         self,
@@ -122,8 +127,10 @@ class AgoraError(Exception):
         gateway: bool = False,
         attempts: int = 1,
         body: dict[str, object] | None = None,
+        maybe_delivered: bool = True,
     ) -> None:
         self.endpoint = endpoint
+        self.maybe_delivered = maybe_delivered
         self.http_status = http_status
         self.code = code
         self.reason = reason
@@ -157,6 +164,11 @@ class AgoraError(Exception):
     def is_already_started(self) -> bool:
         """``start`` answered 201/7: the resourceId already started a recording [status codes]."""
         return self.code == CODE_ALREADY_STARTED
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """No answer, but the request may have reached the provider (timeout, dropped connection)."""
+        return self.http_status is None and self.maybe_delivered
 
     @property
     def is_not_found(self) -> bool:

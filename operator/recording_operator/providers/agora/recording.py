@@ -323,7 +323,11 @@ class CloudRecordingClient(AgoraClient):
         retried with the same resourceId after 3 s, 6 s, 9 s and 206/65 after 3 s, 6 s [status codes];
         a repeat of a start that did reach Agora answers 201/7, raised as ``AgoraError(code=7)``
         (``is_already_started``): the recording is running but its sid is not in that answer.
-        This client never re-acquires.
+        A timeout or a connection dropped after sending is NOT repeated: the start may be running
+        and Agora has no call that lists sessions, so its sid can then only come from the
+        notification callbacks; the error says so (``outcome_unknown``). The one attempt waits
+        ``start_timeout_s``. A connection refused before sending is retried. This client never
+        re-acquires.
 
         Args:
             mode: ``"individual" | "mix" | "web"``.
@@ -335,12 +339,15 @@ class CloudRecordingClient(AgoraClient):
         Raises:
             AgoraError: 201/7 already started, 400/2 invalid parameters (``reason`` says which),
                 400/53 task conflict, 432 mismatch, 433 resourceId expired (re-acquire), 1001
-                unparseable resourceId, 206/65 and 5xx once retries are spent.
+                unparseable resourceId, 206/65 and 5xx once retries are spent; a timeout or
+                dropped connection at once (``outcome_unknown``: the session may be running).
         """
         _check_mode(mode, "start")
         body = {"cname": cname, "uid": uid, "clientRequest": dict(client_request)}
         path = f"/v1/apps/{app_id}/cloud_recording/resourceid/{resource_id}/mode/{mode}/start"
-        data = await self._call("start", "POST", path, body)
+        data = await self._call(
+            "start", "POST", path, body, timeout_s=self._start_timeout_s, idempotent=False
+        )
         sid = data.get("sid")
         if not isinstance(sid, str) or not sid:
             raise AgoraError(
@@ -453,9 +460,12 @@ class CloudRecordingClient(AgoraClient):
         body: dict[str, Any] | None,
         *,
         timeout_s: float | None = None,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
         """Send one logical call with in-call retries and base-URL failover [best practices, status codes]."""
-        return await self._transport.call(endpoint, method, path, _interpret, body=body, timeout_s=timeout_s)
+        return await self._transport.call(
+            endpoint, method, path, _interpret, body=body, timeout_s=timeout_s, idempotent=idempotent
+        )
 
 
 def _interpret(endpoint: str, response: httpx.Response, attempt: int) -> dict[str, Any]:

@@ -9,7 +9,8 @@ Provider guidance, Cloud Recording (:class:`RetryPolicy`):
   default (``query_404=()``) because the controller polls anyway and a 404 is usually final.
 - [status codes]: ``query`` answering 50x: retry after 5, 10, 15, 30 s.
 - [best practices]: other failures (transport, other 5xx): 1 s, 3 s, 6 s, moving from the same domain to the
-  other primary domain.
+  other primary domain. A timeout or dropped connection on ``start`` (and the transcoder's ``create``) is
+  never retried: the transport raises it at once, since the call may have started a paid session.
 - [overview]: HTTP 429 (10 QPS per App ID): back off 1 s, 3 s, 6 s.
 
 Sources (Agora Cloud Recording RESTful API; [name] in a docstring cites that page):

@@ -208,6 +208,9 @@ class CloudTranscoderClient(AgoraClient):
 
         206 (timeout) is retried after 3, 6, 9 s; 5xx after 5, 10, 15, 30 s (a retry of a create
         that did reach Agora answers 201 with the task, ``already_running=True``, [status codes]).
+        A timeout or a connection dropped after sending is not repeated here (``outcome_unknown``):
+        the caller creates again with the same, persisted builderToken, which answers with the task
+        if the first create reached Agora. The one attempt waits ``start_timeout_s``.
 
         Returns:
             :class:`TaskInfo` with ``task_id`` and the initial ``status``.
@@ -222,6 +225,8 @@ class CloudTranscoderClient(AgoraClient):
             self._base(app_id) + "/tasks",
             {"builderToken": builder_token},
             services_body(transcoder),
+            timeout_s=self._start_timeout_s,
+            idempotent=False,
         )
         return parse_task(data, endpoint="createTask", http_status=status)
 
@@ -294,13 +299,24 @@ class CloudTranscoderClient(AgoraClient):
         body: dict[str, Any] | None,
         *,
         allow_empty: bool = False,
+        timeout_s: float | None = None,
+        idempotent: bool = True,
     ) -> tuple[int, dict[str, Any]]:
         """One logical call with in-call retries and base-URL failover; returns (HTTP status, body)."""
 
         def interpret(endpoint: str, response: httpx.Response, attempt: int) -> tuple[int, dict[str, Any]]:
             return _interpret(endpoint, response, attempt, allow_empty)
 
-        return await self._transport.call(endpoint, method, path, interpret, params=params, body=body)
+        return await self._transport.call(
+            endpoint,
+            method,
+            path,
+            interpret,
+            params=params,
+            body=body,
+            timeout_s=timeout_s,
+            idempotent=idempotent,
+        )
 
 
 def _interpret(

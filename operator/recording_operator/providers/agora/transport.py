@@ -52,6 +52,13 @@ def failover_index(attempt: int, n_urls: int) -> int:
     return (attempt - 1) % n_urls
 
 
+def never_sent(exc: httpx.TransportError) -> bool:
+    """Whether a transport failure provably happened before the request was sent: the connection
+    could not be opened (refused, unreachable, DNS, its connect timeout, or no pooled connection in time). Read, write and pool
+    timeouts, and connections dropped later, may follow a request the server received."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
 class AgoraTransport:
     """One Agora REST connection pool with failover and retries.
 
@@ -107,8 +114,15 @@ class AgoraTransport:
         params: Mapping[str, str] | None = None,
         body: dict[str, Any] | None = None,
         timeout_s: float | None = None,
+        idempotent: bool = True,
     ) -> T:
         """One logical call: attempts with failover [best practices] and the policy's retries.
+
+        Args:
+            idempotent: ``False`` for a call that must not be repeated once it may have reached the
+                provider (Cloud Recording ``start``, Cloud Transcoder ``create``): a timeout or a
+                connection dropped after sending is raised at once (``AgoraError.outcome_unknown``)
+                instead of being retried; a connection refused before sending is still retried.
 
         Raises:
             AgoraError: the last attempt's error once the policy gives up, or a non-retried error.
@@ -123,6 +137,11 @@ class AgoraTransport:
                     endpoint, method, base + path, interpret, params, body, timeout_s, attempt
                 )
             except AgoraError as error:
+                if not idempotent and error.outcome_unknown:
+                    log.info(
+                        "agora %s: %s; not repeated (the provider may have acted)", endpoint, error.reason
+                    )
+                    raise
                 kind = self._retry.kind_of(error)
                 wait = None if kind is None else self._retry.delay(kind, used[kind], self._rng)
                 if kind is None or wait is None:
@@ -167,6 +186,7 @@ class AgoraTransport:
                 code=None,
                 reason=f"{what}: {type(exc).__name__}",
                 attempts=attempt,
+                maybe_delivered=not never_sent(exc),
             ) from None
         self._observe(endpoint, str(response.status_code), started)
         return interpret(endpoint, response, attempt)

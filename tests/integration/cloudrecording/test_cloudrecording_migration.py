@@ -1,0 +1,81 @@
+"""Agora's HA migration: a live session answers 404 for a while, then answers again (new uid).
+
+A 404 is confirmed with backoff for RECORDING_NOT_FOUND_WINDOW seconds before the session counts as
+ended, for a query and for a stop: the session is followed again, and deleting during a migration
+stops it once it is back instead of letting the resource go while it still records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, recording
+from tests.support.waiting import wait_for
+
+#: How long the emulated migration answers 404 (within the operator's window below).
+MIGRATION_S = 3
+
+
+@pytest.fixture(scope="module")
+def operator_env() -> dict[str, str]:
+    return {**TEST_OPERATOR_ENV, "RECORDING_NOT_FOUND_CONFIRM": "0.5", "RECORDING_NOT_FOUND_WINDOW": "10"}
+
+
+def status_of(cluster: Cluster, name: str) -> dict[str, Any]:
+    return (cluster.get(name) or {}).get("status") or {}
+
+
+def running(agora: Agora, name: str) -> list[dict[str, Any]]:
+    return [t for t in agora.tasks(name) if not t["stopped"]]
+
+
+def migrate(agora: Agora, sid: str) -> None:
+    agora.http.post(
+        f"/_emulator/tasks/{sid}/migrate", json={"seconds": MIGRATION_S, "newUid": "4242"}
+    ).raise_for_status()
+
+
+def queries(agora: Agora, sid: str, status: int) -> int:
+    return sum(
+        1
+        for r in agora.requests()
+        if r["endpoint"] == "query" and sid in r["path"] and r["httpStatus"] == status
+    )
+
+
+def recording_session(cluster: Cluster, agora: Agora) -> tuple[str, str]:
+    body = recording()
+    name = body["metadata"]["name"]
+    cluster.create(body)
+    wait_for(lambda: status_of(cluster, name).get("phase") == "Recording", what="Recording")
+    return name, status_of(cluster, name)["sid"]
+
+
+def test_a_session_back_from_migration_is_followed_again(cluster: Cluster, agora: Agora) -> None:
+    name, sid = recording_session(cluster, agora)
+    migrate(agora, sid)
+    wait_for(
+        lambda: any(e["reason"] == "SessionBack" for e in cluster.events(name)),
+        timeout=30,
+        what="the session followed again after the migration",
+    )
+    assert queries(agora, sid, 404) >= 2  # confirmed more than once before it came back
+    before = queries(agora, sid, 200)
+    wait_for(lambda: queries(agora, sid, 200) > before, what="queries after the migration")
+    status = status_of(cluster, name)
+    assert (status["phase"], status["sid"], status.get("stopReason")) == ("Recording", sid, None)
+    assert len(running(agora, name)) == 1
+
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what=f"{name} deleted")
+    assert running(agora, name) == []
+
+
+def test_delete_during_migration_stops_the_session_once_it_is_back(cluster: Cluster, agora: Agora) -> None:
+    name, sid = recording_session(cluster, agora)
+    migrate(agora, sid)
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, timeout=40, what=f"{name} deleted")
+    assert running(agora, name) == []  # not released on the first 404 while the session still ran
