@@ -36,6 +36,7 @@ from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
 from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
+from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.publication import (
     UNPUBLISHED_ANNOTATION,
@@ -161,7 +162,9 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
-        elif time.monotonic() - memo.get("last_query", 0.0) >= ctx.runtime.settings.query_interval_s:
+        elif time.monotonic() - memo.get("last_query", 0.0) >= query_interval(
+            ctx.runtime.settings, ctx.namespace, ctx.name
+        ):
             memo["last_query"] = time.monotonic()
             await driver.observe(ctx, spec, obs)
         await _publish(ctx, spec)
@@ -180,8 +183,10 @@ def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -
 
 @kopf.on.event(*RESOURCE)
 async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
-    """Feed `recording_operator_active_sessions` with every phase the watch shows (metrics only)."""
+    """Feed `recording_operator_active_sessions` with every phase the watch shows, and the index
+    that finds the recording a provider notice concerns (`notices.INDEX`)."""
     meta = body.get("metadata", {})
+    INDEX.observe(type, body)
     phase = None if type == "DELETED" else (body.get("status") or {}).get("phase", "")
     SESSIONS.observe(KIND, meta.get("namespace", ""), meta.get("name", ""), phase)
 
