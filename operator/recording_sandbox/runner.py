@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from recording_sandbox.agora import AgoraEmulator
 from recording_sandbox.jobs import JobController
 from recording_sandbox.kube import KubeEmulator
 from recording_sandbox.pods import PodRunner
+from recording_sandbox.ports import free_port
 from recording_sandbox.realtimekit import RealtimeKitEmulator
 from recording_sandbox.s3 import S3Server
 
@@ -50,6 +52,13 @@ class Sandbox:
     (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
     S3 server with the `buckets` created) once everything is ready.
 
+    With `callbacks` (the default), the operator's callback receiver listens on a free port and the
+    Agora emulator sends its NCS notices there, signed with a fresh NCS secret that the operator
+    reads from `state_dir/ncs-secrets/default` (`CALLBACKS_AGORA_SECRETS_DIR`). `endpoints.json`
+    then has `"callbacks": {"url": receiver base URL, "agoraRecording": the emulator's target,
+    "signing": {"agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature",
+    "agoraSecretFile": path}}`.
+
     With S3 (the default), the sandbox's S3 server stands in for Amazon S3: the operator gets
     `STORAGE_S3_ENDPOINT` pointing at it (so `vendor: s3` RecordedFiles are checked and deleted
     there), and the Agora and RealtimeKit emulators write the files they report for S3 storage
@@ -67,6 +76,7 @@ class Sandbox:
         agora_options: dict[str, Any] | None = None,
         with_s3: bool = True,
         buckets: tuple[str, ...] = ("recordings",),
+        callbacks: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.crd_dir = crd_dir
@@ -82,7 +92,11 @@ class Sandbox:
         self.buckets = buckets
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
-        self.endpoints: dict[str, str] = {}
+        self.endpoints: dict[str, Any] = {}
+        self.callbacks = callbacks
+        self.callbacks_port = free_port(host=host) if callbacks else 0
+        self.ncs_secret = secrets.token_urlsafe(24)
+        self.ncs_secrets_dir = state_dir / "ncs-secrets"
 
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +113,8 @@ class Sandbox:
                 await self.s3.create_bucket(bucket)
             self.agora.uploads.s3_endpoint = self.endpoints["s3"]
             self.realtimekit.uploads.s3_endpoint = self.endpoints["s3"]
+        if self.callbacks:
+            self._wire_callbacks()
         if self.with_operator:
             self.start_operator()
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -116,6 +132,23 @@ class Sandbox:
         await self.agora.stop()
         await self.kube.stop()
 
+    def _wire_callbacks(self) -> None:
+        """The NCS secret where the operator reads it, and the emulator's notices aimed at its receiver."""
+        self.ncs_secrets_dir.mkdir(parents=True, exist_ok=True)
+        secret_file = self.ncs_secrets_dir / "default"
+        secret_file.write_text(self.ncs_secret)
+        secret_file.chmod(0o600)
+        base = f"http://{self.host}:{self.callbacks_port}"
+        self.agora.ncs.configure({"url": f"{base}/callbacks/agora/recording", "secret": self.ncs_secret})
+        self.endpoints["callbacks"] = {
+            "url": base,
+            "agoraRecording": f"{base}/callbacks/agora/recording",
+            "signing": {
+                "agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature over the raw body",
+                "agoraSecretFile": str(secret_file),
+            },
+        }
+
     def operator_environment(self) -> dict[str, str]:
         """Environment of the operator process: the sandbox's URLs and quick intervals."""
         env = dict(os.environ)
@@ -127,6 +160,9 @@ class Sandbox:
         env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
         if "s3" in self.endpoints:
             env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
+        if self.callbacks:
+            env["CALLBACKS_PORT"] = str(self.callbacks_port)
+            env["CALLBACKS_AGORA_SECRETS_DIR"] = str(self.ncs_secrets_dir)
         return env
 
     def start_operator(

@@ -32,6 +32,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_ended,
     mark_started,
 )
+from recording_operator.controllers.cloudrecording.notices import adopted_meanwhile
 from recording_operator.controllers.recordedfile.publication import agora_files
 from recording_operator.providers.agora import AgoraError, CloudRecordingClient
 from recording_operator.providers.agora.errors import (
@@ -183,6 +184,8 @@ class AgoraSessions:
                     agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
                 )
             elif exc.code == CODE_ALREADY_STARTED:
+                if await adopted_meanwhile(ctx):
+                    return  # a notice named this start's sid while its answer was lost (notices.py)
                 ctx.remove_annotation(PENDING_ANNOTATION)
                 raise ProviderFailure(
                     "CreationResultUnknown",

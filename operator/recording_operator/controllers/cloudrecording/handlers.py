@@ -75,6 +75,7 @@ async def reconcile(
             `Synced=False`, not retried until the spec changes.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
+    INDEX.observe("MODIFIED", body)  # notices of a session about to start find this recording
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as exc:

@@ -27,6 +27,7 @@ arrive for a recording, `query_interval` stretches its query interval by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -42,7 +43,7 @@ from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.runtime import Runtime
-from recording_operator.controllers._kit.status import digest, files_summary
+from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     ACTIVE_PHASES,
     PENDING_ANNOTATION,
@@ -79,6 +80,7 @@ class SessionIndex:
         self._by_sid: dict[str, Key] = {}
         self._by_channel: dict[tuple[str, str, str], set[Key]] = {}
         self._of: dict[Key, tuple[str | None, tuple[str, str, str] | None]] = {}
+        self._gone: OrderedDict[str, None] = OrderedDict()
 
     def observe(self, type_: str | None, body: Mapping[str, Any]) -> None:
         """Record (or, for DELETED, forget) one CloudRecording as the watch shows it."""
@@ -92,6 +94,10 @@ class SessionIndex:
             if not self._by_channel.get(old_channel):
                 self._by_channel.pop(old_channel, None)
         if type_ == "DELETED":
+            for gone in {old_sid, (body.get("status") or {}).get("sid")} - {None, ""}:
+                self._gone[str(gone)] = None
+                while len(self._gone) > 10_000:
+                    self._gone.popitem(last=False)
             return
         sid = (body.get("status") or {}).get("sid") or None
         agora = (body.get("spec") or {}).get("agora") or {}
@@ -106,6 +112,10 @@ class SessionIndex:
     def by_sid(self, sid: str | None) -> Key | None:
         """The CloudRecording whose `status.sid` is `sid`."""
         return self._by_sid.get(sid) if sid else None
+
+    def deleted(self, sid: str | None) -> bool:
+        """Whether `sid` was the session of a CloudRecording that has since been deleted."""
+        return bool(sid) and sid in self._gone
 
     def by_channel(self, app_id: str, cname: str | None, uid: str | None) -> list[Key]:
         """CloudRecordings for this channel and recorder uid (any App ID when `app_id` is `default`)."""
@@ -181,6 +191,24 @@ def adoptable(status: Mapping[str, Any] | None, annotations: Mapping[str, str] |
     if obs.pending is None or obs.sid:
         return None
     return obs.pending_resource_id or obs.resource_id or ""
+
+
+async def adopted_meanwhile(ctx: RecordingContext) -> bool:
+    """Whether a notice adopted this recording's pending start while its `start` call was in flight
+    (Agora then answers the repeated start 201/7). If so, the handler's draft is reset to the
+    adopted status (so its write does not undo the adoption) and the start-pending annotation is
+    removed.
+
+    Raises:
+        KubeApiError: the resource could not be read.
+    """
+    fresh = await ctx.runtime.kube.get_object(ctx.path)
+    status = (fresh or {}).get("status") or {}
+    if not status.get("sid"):
+        return False
+    ctx.status = StatusDraft(dict(status))
+    ctx.remove_annotation(PENDING_ANNOTATION)
+    return True
 
 
 # --- what a notice changes (pure) ----------------------------------------------------------------
@@ -351,12 +379,22 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
     return "unmatched"
 
 
+#: Seconds a notice for a recording whose start is in flight waits for the start's own answer
+#: before it is adopted (or found to belong to no recording): notices often overtake the answer.
+SETTLE_S = 1.5
+SETTLE_STEP_S = 0.1
+
+
 async def apply_agora_notice(runtime: Runtime, notice: ncs.Notice) -> str:
     """Apply one verified Cloud Recording notice (see the module docstring).
 
+    A notice for a recording whose start is in flight (no `status.sid` yet) waits up to
+    `SETTLE_S` seconds for the start's answer before it is adopted.
+
     Returns:
         The receiver's result label: `applied`, `unchanged` (nothing to change, e.g. a reordered
-        or stale notice) or `unmatched` (no CloudRecording owns the session).
+        or stale notice, or the session of a deleted recording) or `unmatched` (no CloudRecording
+        owns the session).
 
     Raises:
         KubeApiError, SecretNotFound: reading or writing failed; the receiver answers 503 so
@@ -364,18 +402,29 @@ async def apply_agora_notice(runtime: Runtime, notice: ncs.Notice) -> str:
     """
     key = INDEX.by_sid(notice.sid)
     candidates = [key] if key else INDEX.by_channel(notice.app_id, notice.cname, notice.uid)
+    deadline = time.monotonic() + SETTLE_S
     for namespace, name in candidates:
-        obj = await runtime.kube.get_object(_path(namespace, name))
-        if obj is None:
-            continue
-        status = obj.get("status") or {}
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        if notice.sid and status.get("sid") == notice.sid:
-            return await _apply_owned(runtime, obj, notice)
-        if key is None and notice.sid and adoptable(status, annotations) is not None:
-            return await _adopt(runtime, obj, notice)
-        if any(s.get("sid") == notice.sid for s in status.get("sessions") or []):
-            return "unchanged"  # a past session of this recording: its end and files were recorded then
+        while True:
+            obj = await runtime.kube.get_object(_path(namespace, name))
+            if obj is None:
+                break
+            status = obj.get("status") or {}
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            if notice.sid and status.get("sid") == notice.sid:
+                return await _apply_owned(runtime, obj, notice)
+            if any(s.get("sid") == notice.sid for s in status.get("sessions") or []):
+                return "unchanged"  # a past session of this recording: its end and files were recorded then
+            # No sid yet: a start may be in flight, or its answer is being written (kopf writes the
+            # annotations and the status in two requests).
+            if key is not None or status.get("sid"):
+                break
+            if time.monotonic() >= deadline:
+                if notice.sid and adoptable(status, annotations) is not None:
+                    return await _adopt(runtime, obj, notice)
+                break
+            await asyncio.sleep(SETTLE_STEP_S)
+    if INDEX.deleted(notice.sid):
+        return "unchanged"  # the session of a recording deleted since (stopped by its finalizer)
     return await _unmatched(runtime, notice)
 
 
