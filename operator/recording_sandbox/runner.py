@@ -53,9 +53,9 @@ class Sandbox:
     S3 server with the `buckets` created) once everything is ready.
 
     With `callbacks` (the default), the operator's callback receiver listens on a free port and the
-    Agora emulator sends its NCS notices there, signed with a fresh NCS secret that the operator
+    Agora emulator sends its NCS notices (Cloud Recording and Cloud Transcoder) there, signed with a fresh NCS secret that the operator
     reads from `state_dir/ncs-secrets/default` (`CALLBACKS_AGORA_SECRETS_DIR`). `endpoints.json`
-    then has `"callbacks": {"url": receiver base URL, "agoraRecording": the emulator's target,
+    then has `"callbacks": {"url": receiver base URL, "agoraRecording"/"agoraTranscoder": the emulator's targets,
     "signing": {"agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature",
     "agoraSecretFile": path}}`.
 
@@ -140,9 +140,13 @@ class Sandbox:
         secret_file.chmod(0o600)
         base = f"http://{self.host}:{self.callbacks_port}"
         self.agora.ncs.configure({"url": f"{base}/callbacks/agora/recording", "secret": self.ncs_secret})
+        self.agora.transcoder.ncs.configure(
+            {"url": f"{base}/callbacks/agora/transcoder", "secret": self.ncs_secret}
+        )
         self.endpoints["callbacks"] = {
             "url": base,
             "agoraRecording": f"{base}/callbacks/agora/recording",
+            "agoraTranscoder": f"{base}/callbacks/agora/transcoder",
             "signing": {
                 "agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature over the raw body",
                 "agoraSecretFile": str(secret_file),

@@ -8,6 +8,7 @@ from recording_operator.callbacks.receiver import Receiver, ReceiverConfig
 from recording_operator.callbacks.verify import load_public_key
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers.cloudrecording.notices import apply_agora_notice
+from recording_operator.controllers.cloudtranscoder.notices import apply_transcoder_notice
 from recording_operator.providers.agora.ncs import Notice
 from recording_operator.settings import Settings
 
@@ -65,6 +66,9 @@ def build_receiver(runtime: Runtime) -> Receiver:
     async def agora_recording(notice: Notice) -> str:
         return await apply_agora_notice(runtime, notice)
 
+    async def agora_transcoder(notice: Notice) -> str:
+        return await apply_transcoder_notice(runtime, notice)
+
     def ready() -> bool:
         try:
             runtime.kube  # noqa: B018  (raises until kopf has logged in)
@@ -72,4 +76,9 @@ def build_receiver(runtime: Runtime) -> Receiver:
             return False
         return True
 
-    return Receiver(receiver_config(runtime.settings), agora_recording=agora_recording, ready=ready)
+    return Receiver(
+        receiver_config(runtime.settings),
+        agora_recording=agora_recording,
+        agora_transcoder=agora_transcoder,
+        ready=ready,
+    )

@@ -47,7 +47,7 @@ class NcsSender:
         log: the last deliveries `{noticeId, eventType, sid|taskId, attempts, httpStatus}` (newest last).
     """
 
-    def __init__(self, *, product_id: int = PRODUCT_CLOUD_RECORDING, timeout_s: float = 10.0) -> None:
+    def __init__(self, *, product_id: int | None = PRODUCT_CLOUD_RECORDING, timeout_s: float = 10.0) -> None:
         self.url = ""
         self.secret = b""
         self.product_id = product_id
@@ -133,12 +133,13 @@ class NcsSender:
             return
         sequence = self._sequences.get(session, -1) + 1
         self._sequences[session] = sequence
-        notice = {
+        notice: dict[str, Any] = {
             "noticeId": str(uuid.uuid4()),
-            "productId": self.product_id,
             "eventType": event_type,
             "payload": {**payload, "sequence": sequence, "sendts": int(time.time() * 1000)},
         }
+        if self.product_id is not None:
+            notice["productId"] = self.product_id
         self._queue.put_nowait(notice)
 
     async def _work(self) -> None:
@@ -160,13 +161,15 @@ class NcsSender:
                         continue
                     self._held = None
                     self._send(following)
-                    self._send(notice)
+                    self._send(notice, lag_s=0.02)
                     continue
             self._send(notice)
 
-    def _send(self, notice: dict[str, Any]) -> None:
+    def _send(self, notice: dict[str, Any], *, lag_s: float = 0.0) -> None:
         for copy in range(2 if self.duplicate else 1):
-            task = asyncio.get_running_loop().create_task(self._deliver(dict(notice), lag_s=0.01 * copy))
+            task = asyncio.get_running_loop().create_task(
+                self._deliver(dict(notice), lag_s=lag_s + 0.01 * copy)
+            )
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 

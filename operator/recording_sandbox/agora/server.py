@@ -197,11 +197,13 @@ class AgoraEmulator:
         self.url = f"http://{host}:{bound[1]}"
         self._ticker = asyncio.create_task(self._tick_forever(), name="agora-emulator-ticker")
         self.ncs.start()
+        self.transcoder.ncs.start()
         return self.url
 
     async def stop(self) -> None:
         """Stop the ticker, the NCS sender and the server."""
         await self.ncs.stop()
+        await self.transcoder.ncs.stop()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,4 +11,9 @@ from tests.support.harness import TEST_OPERATOR_ENV
 
 @pytest.fixture(scope="module")
 def operator_env() -> dict[str, str]:
-    return {**TEST_OPERATOR_ENV, "CLOUDRECORDING_QUERY_INTERVAL": "3600"}
+    return {
+        **TEST_OPERATOR_ENV,
+        "CLOUDRECORDING_QUERY_INTERVAL": "3600",
+        "CLOUDTRANSCODER_QUERY_INTERVAL": "3600",
+        "CLOUDTRANSCODER_TICK": "0.5",
+    }

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.controllers._kit.events import post_event
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
@@ -298,38 +299,6 @@ def _path(namespace: str, name: str) -> str:
     return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
 
 
-async def post_event(runtime: Runtime, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-    """Post a core/v1 Event on a CloudRecording (reporting component `recording-operator`).
-
-    Raises:
-        KubeApiError: the Event could not be created.
-    """
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace", "")
-    now = rfc3339()
-    body = {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{meta.get('name', 'recording')}.", "namespace": namespace},
-        "involvedObject": {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": KIND,
-            "name": meta.get("name"),
-            "namespace": namespace,
-            "uid": meta.get("uid"),
-        },
-        "type": type_,
-        "reason": reason,
-        "message": message[:1024],
-        "source": {"component": "recording-operator"},
-        "reportingComponent": "recording-operator",
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    }
-    await runtime.kube.create_object(f"/api/v1/namespaces/{namespace}/events", body)
-
-
 async def _write(ctx: NoticeContext, obj: dict[str, Any]) -> None:
     """Write the drafted status, then the annotations, then the Events."""
     ctx.flush()
@@ -339,7 +308,7 @@ async def _write(ctx: NoticeContext, obj: dict[str, Any]) -> None:
     if patch.get("metadata"):
         await ctx.runtime.kube.merge_patch(ctx.path, {"metadata": patch["metadata"]})
     for type_, reason, message in ctx.events:
-        await post_event(ctx.runtime, obj, type_, reason, message)
+        await post_event(ctx.runtime.kube, obj, KIND, type_, reason, message)
 
 
 async def _applied(ctx: NoticeContext, spec: CloudRecordingSpec) -> dict[str, Any]:
@@ -369,8 +338,9 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
             obj = await runtime.kube.get_object(_path(namespace, name))
             if obj is not None:
                 await post_event(
-                    runtime,
+                    runtime.kube,
                     obj,
+                    KIND,
                     "Warning",
                     "UnknownSession",
                     f"Agora reports session {notice.sid} (recorder uid {notice.uid}) in channel {notice.cname}, "
