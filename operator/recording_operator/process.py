@@ -33,7 +33,8 @@ async def run_operator(
     import kopf
 
     from recording_operator import controllers  # noqa: F401  (registers the handlers)
-    from recording_operator.callbacks.wiring import build_receiver
+    from recording_operator.callbacks.registration import keep_webhook
+    from recording_operator.callbacks.wiring import build_receiver, webhook_target
     from recording_operator.controllers._kit.metrics import start_metrics_server
     from recording_operator.controllers._kit.runtime import Runtime
     from recording_operator.settings import Settings
@@ -44,9 +45,13 @@ async def run_operator(
     memo.runtime = Runtime(settings)
     receiver = build_receiver(memo.runtime) if settings.callbacks_port else None
     stop_metrics = start_metrics_server(metrics_port)
+    target = webhook_target(settings) if receiver is not None else None
+    keeper: asyncio.Task[None] | None = None
     try:
         if receiver is not None:
             await receiver.start()
+        if target is not None:
+            keeper = asyncio.create_task(keep_webhook(memo.runtime, target), name="realtimekit-webhook")
         await kopf.operator(
             clusterwide=not namespaces,
             namespaces=list(namespaces),
@@ -58,6 +63,8 @@ async def run_operator(
             memo=memo,
         )
     finally:
+        if keeper is not None:
+            keeper.cancel()
         if receiver is not None:
             await receiver.stop()
         if stop_metrics is not None:

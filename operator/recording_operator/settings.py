@@ -28,6 +28,8 @@
 | `CALLBACKS_MAX_BODY_BYTES` | `65536` | larger callback bodies are refused (413) |
 | `CALLBACKS_REPLAY_WINDOW` | `300` | seconds an Agora `notifyMs` may differ from now before the notice counts as a replay |
 | `CALLBACKS_RATE` / `CALLBACKS_BURST` | `100` / `200` | callbacks per second per source address, and the burst allowed (429 beyond); `0` = unlimited |
+| `CALLBACKS_PUBLIC_URL` | (none) | the receiver's base URL as the providers reach it (Ingress/HTTPRoute); needed for webhook registration |
+| `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
 | `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
 """
 
@@ -103,6 +105,10 @@ class Settings:
     callbacks_rate: float = 100.0
     callbacks_burst: float = 200.0
     callbacks_query_stretch: float = 5.0
+    callbacks_public_url: str | None = None
+    realtimekit_webhook_account_id: str | None = None
+    realtimekit_webhook_app_id: str | None = None
+    realtimekit_webhook_token_file: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -148,4 +154,8 @@ class Settings:
             callbacks_rate=_float("CALLBACKS_RATE", cls.callbacks_rate),
             callbacks_burst=_float("CALLBACKS_BURST", cls.callbacks_burst),
             callbacks_query_stretch=max(1.0, _float("CALLBACKS_QUERY_STRETCH", cls.callbacks_query_stretch)),
+            callbacks_public_url=(_text("CALLBACKS_PUBLIC_URL") or "").rstrip("/") or None,
+            realtimekit_webhook_account_id=_text("REALTIMEKIT_WEBHOOK_ACCOUNT_ID"),
+            realtimekit_webhook_app_id=_text("REALTIMEKIT_WEBHOOK_APP_ID"),
+            realtimekit_webhook_token_file=_text("REALTIMEKIT_WEBHOOK_TOKEN_FILE"),
         )

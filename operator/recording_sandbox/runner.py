@@ -30,6 +30,10 @@ from recording_sandbox.ports import free_port
 from recording_sandbox.realtimekit import RealtimeKitEmulator
 from recording_sandbox.s3 import S3Server
 
+#: The RealtimeKit app of the samples (manifests/samples/cloudrecording-realtimekit.yaml): its webhook is registered.
+REALTIMEKIT_ACCOUNT = "sandbox-account"
+REALTIMEKIT_APP = "sandbox-app"
+
 #: Operator settings the sandbox uses unless the environment already sets them: quick enough to
 #: watch a recording's status move in a demo (production defaults: 60 s query, 10 s tick).
 SANDBOX_OPERATOR_ENV = {
@@ -52,12 +56,15 @@ class Sandbox:
     (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
     S3 server with the `buckets` created) once everything is ready.
 
-    With `callbacks` (the default), the operator's callback receiver listens on a free port and the
-    Agora emulator sends its NCS notices (Cloud Recording and Cloud Transcoder) there, signed with a fresh NCS secret that the operator
-    reads from `state_dir/ncs-secrets/default` (`CALLBACKS_AGORA_SECRETS_DIR`). `endpoints.json`
-    then has `"callbacks": {"url": receiver base URL, "agoraRecording"/"agoraTranscoder": the emulator's targets,
-    "signing": {"agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature",
-    "agoraSecretFile": path}}`.
+    With `callbacks` (the default), the operator's callback receiver listens on a free port:
+    - the Agora emulator sends its NCS notices (Cloud Recording and Cloud Transcoder) there, signed
+      with a fresh NCS secret the operator reads from `state_dir/ncs-secrets/default`
+      (`CALLBACKS_AGORA_SECRETS_DIR`);
+    - the operator trusts the RealtimeKit emulator's webhook key and registers its webhook for the
+      samples' app (`REALTIMEKIT_WEBHOOK_*`), so RealtimeKit status updates arrive as signed webhooks.
+    `endpoints.json` then has `"callbacks": {"url": the receiver's base URL, "agoraRecording",
+    "agoraTranscoder", "realtimekit": the emulators' targets, "signing": how each provider signs and
+    where the operator's secret/key is}`.
 
     With S3 (the default), the sandbox's S3 server stands in for Amazon S3: the operator gets
     `STORAGE_S3_ENDPOINT` pointing at it (so `vendor: s3` RecordedFiles are checked and deleted
@@ -97,6 +104,7 @@ class Sandbox:
         self.callbacks_port = free_port(host=host) if callbacks else 0
         self.ncs_secret = secrets.token_urlsafe(24)
         self.ncs_secrets_dir = state_dir / "ncs-secrets"
+        self._callback_env: dict[str, str] = {}
 
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -143,6 +151,22 @@ class Sandbox:
         self.agora.transcoder.ncs.configure(
             {"url": f"{base}/callbacks/agora/transcoder", "secret": self.ncs_secret}
         )
+        # RealtimeKit: the operator trusts the emulator's webhook key and registers its webhook for the
+        # sample's account and app with the emulator's API token.
+        key_file = self.state_dir / "realtimekit-webhook.pem"
+        key_file.write_text(self.realtimekit.webhooks.public_pem)
+        token_file = self.state_dir / "realtimekit-token"
+        token_file.write_text(self.realtimekit.api_token)
+        token_file.chmod(0o600)
+        self._callback_env = {
+            "CALLBACKS_PORT": str(self.callbacks_port),
+            "CALLBACKS_AGORA_SECRETS_DIR": str(self.ncs_secrets_dir),
+            "CALLBACKS_REALTIMEKIT_PUBLIC_KEY_FILE": str(key_file),
+            "CALLBACKS_PUBLIC_URL": base,
+            "REALTIMEKIT_WEBHOOK_ACCOUNT_ID": REALTIMEKIT_ACCOUNT,
+            "REALTIMEKIT_WEBHOOK_APP_ID": REALTIMEKIT_APP,
+            "REALTIMEKIT_WEBHOOK_TOKEN_FILE": str(token_file),
+        }
         self.endpoints["callbacks"] = {
             "url": base,
             "agoraRecording": f"{base}/callbacks/agora/recording",
@@ -150,7 +174,10 @@ class Sandbox:
             "signing": {
                 "agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature over the raw body",
                 "agoraSecretFile": str(secret_file),
+                "realtimekit": "RSA-SHA256 PKCS#1 v1.5 rtk-signature; the operator registers its webhook",
+                "realtimekitPublicKey": f"{self.realtimekit.url}/.well-known/webhooks.json",
             },
+            "realtimekit": f"{base}/callbacks/realtimekit",
         }
 
     def operator_environment(self) -> dict[str, str]:
@@ -165,8 +192,7 @@ class Sandbox:
         if "s3" in self.endpoints:
             env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
         if self.callbacks:
-            env["CALLBACKS_PORT"] = str(self.callbacks_port)
-            env["CALLBACKS_AGORA_SECRETS_DIR"] = str(self.ncs_secrets_dir)
+            env.update(self._callback_env)
         return env
 
     def start_operator(

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from recording_operator.callbacks.receiver import Receiver, ReceiverConfig
+from recording_operator.callbacks.registration import WebhookTarget
 from recording_operator.callbacks.verify import load_public_key
 from recording_operator.controllers._kit.runtime import Runtime
-from recording_operator.controllers.cloudrecording.notices import apply_agora_notice
+from recording_operator.controllers.cloudrecording.notices import (
+    apply_agora_notice,
+    apply_realtimekit_webhook,
+)
 from recording_operator.controllers.cloudtranscoder.notices import apply_transcoder_notice
 from recording_operator.providers.agora.ncs import Notice
+from recording_operator.providers.realtimekit_webhooks import Webhook
 from recording_operator.settings import Settings
 
 
@@ -69,6 +74,9 @@ def build_receiver(runtime: Runtime) -> Receiver:
     async def agora_transcoder(notice: Notice) -> str:
         return await apply_transcoder_notice(runtime, notice)
 
+    async def realtimekit(hook: Webhook) -> str:
+        return await apply_realtimekit_webhook(runtime, hook)
+
     def ready() -> bool:
         try:
             runtime.kube  # noqa: B018  (raises until kopf has logged in)
@@ -80,5 +88,23 @@ def build_receiver(runtime: Runtime) -> Receiver:
         receiver_config(runtime.settings),
         agora_recording=agora_recording,
         agora_transcoder=agora_transcoder,
+        realtimekit=realtimekit,
         ready=ready,
+    )
+
+
+def webhook_target(settings: Settings) -> WebhookTarget | None:
+    """The RealtimeKit webhook to keep, when the public URL, account, app and token file are all set."""
+    if not (
+        settings.callbacks_public_url
+        and settings.realtimekit_webhook_account_id
+        and settings.realtimekit_webhook_app_id
+        and settings.realtimekit_webhook_token_file
+    ):
+        return None
+    return WebhookTarget(
+        account_id=settings.realtimekit_webhook_account_id,
+        app_id=settings.realtimekit_webhook_app_id,
+        token_file=settings.realtimekit_webhook_token_file,
+        url=f"{settings.callbacks_public_url}/callbacks/realtimekit",
     )

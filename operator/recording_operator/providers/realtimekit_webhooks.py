@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from recording_operator.providers.realtimekit import RecordingState, parse_recording
+
 RECORDING_STATUS_UPDATE = "recording.statusUpdate"
 
 
@@ -76,3 +78,37 @@ def parse_webhook(body: bytes, delivery_id: str | None, webhook_id: str | None) 
     if not isinstance(data, dict) or not isinstance(data.get("event"), str):
         raise MalformedWebhook("body is not an object with an event")
     return Webhook(delivery_id=delivery_id, webhook_id=webhook_id, event=data["event"], body=data)
+
+
+#: The webhook's camelCase `recording` fields → the REST API's snake_case Recording fields [recordings].
+_REST_NAMES = {
+    "id": "id",
+    "status": "status",
+    "invokedTime": "invoked_time",
+    "startedTime": "started_time",
+    "stoppedTime": "stopped_time",
+    "outputFileName": "output_file_name",
+    "downloadUrl": "download_url",
+    "audioDownloadUrl": "audio_download_url",
+    "downloadUrlExpiry": "download_url_expiry",
+    "fileSize": "file_size",
+    "recordingDuration": "recording_duration",
+}
+
+
+def recording_state(hook: Webhook) -> RecordingState:
+    """The webhook's `recording` as the REST API's Recording (`parse_recording`): the same state a
+    GET would give (`fileSize` arrives as a string and is read as bytes).
+
+    Raises:
+        MalformedWebhook: no recording id or status.
+    """
+    rec = hook.recording
+    if not hook.recording_id or not hook.status:
+        raise MalformedWebhook("recording.statusUpdate without a recording id or status")
+    data = {rest: rec.get(camel) for camel, rest in _REST_NAMES.items() if rec.get(camel) is not None}
+    data["id"] = hook.recording_id
+    size = data.get("file_size")
+    if isinstance(size, str):
+        data["file_size"] = int(size) if size.isdigit() else None
+    return parse_recording(data)

@@ -1,5 +1,6 @@
-"""Provider notices (Agora NCS, https://docs.agora.io/en/cloud-recording/develop/receive-notifications)
-→ CloudRecording status, through the same status code as polling (`driver.mark_started`,
+"""Provider notices (Agora NCS, https://docs.agora.io/en/cloud-recording/develop/receive-notifications;
+RealtimeKit webhooks, https://developers.cloudflare.com/realtime/realtimekit/webhooks/, see
+`apply_realtimekit_webhook`) → CloudRecording status, through the same status code as polling (`driver.mark_started`,
 `driver.mark_ended`, `files_summary`, `publication.agora_files` / `publish_files`).
 
 The callback receiver hands every verified, not yet applied notice to `apply_agora_notice`:
@@ -52,8 +53,15 @@ from recording_operator.controllers.cloudrecording.decide import (
     observe,
 )
 from recording_operator.controllers.cloudrecording.driver import RecordingContext, mark_ended, mark_started
+from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.publication import agora_files, publish_files
 from recording_operator.providers.agora import RecordingFile, ncs, parse_file_list
+from recording_operator.providers.realtimekit import RecordingState
+from recording_operator.providers.realtimekit_webhooks import (
+    RECORDING_STATUS_UPDATE,
+    Webhook,
+    recording_state,
+)
 from recording_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,7 +79,8 @@ Key = tuple[str, str]  # (namespace, name)
 
 
 class SessionIndex:
-    """CloudRecordings by Agora sid and by (App ID, channel, recorder uid), from the watch.
+    """CloudRecordings by session (Agora sid, RealtimeKit recordingId), by Agora (App ID, channel,
+    recorder uid) and by RealtimeKit meeting, from the watch.
 
     `observe` is called with every watch event; lookups are in memory, so a notice costs one GET of
     the resource it concerns, not a list.
@@ -82,12 +91,15 @@ class SessionIndex:
         self._by_channel: dict[tuple[str, str, str], set[Key]] = {}
         self._of: dict[Key, tuple[str | None, tuple[str, str, str] | None]] = {}
         self._gone: OrderedDict[str, None] = OrderedDict()
+        self._by_meeting: dict[str, set[Key]] = {}
 
     def observe(self, type_: str | None, body: Mapping[str, Any]) -> None:
         """Record (or, for DELETED, forget) one CloudRecording as the watch shows it."""
         meta = body.get("metadata") or {}
         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         old_sid, old_channel = self._of.pop(key, (None, None))
+        for keys in self._by_meeting.values():
+            keys.discard(key)
         if old_sid is not None and self._by_sid.get(old_sid) == key:
             del self._by_sid[old_sid]
         if old_channel is not None:
@@ -95,12 +107,17 @@ class SessionIndex:
             if not self._by_channel.get(old_channel):
                 self._by_channel.pop(old_channel, None)
         if type_ == "DELETED":
-            for gone in {old_sid, (body.get("status") or {}).get("sid")} - {None, ""}:
+            ended = body.get("status") or {}
+            for gone in {old_sid, ended.get("sid"), ended.get("recordingId")} - {None, ""}:
                 self._gone[str(gone)] = None
                 while len(self._gone) > 10_000:
                     self._gone.popitem(last=False)
             return
-        sid = (body.get("status") or {}).get("sid") or None
+        status = body.get("status") or {}
+        sid = status.get("sid") or status.get("recordingId") or None
+        meeting = ((body.get("spec") or {}).get("realtimeKit") or {}).get("meetingId")
+        if meeting:
+            self._by_meeting.setdefault(str(meeting), set()).add(key)
         agora = (body.get("spec") or {}).get("agora") or {}
         channel = None
         if agora.get("channel"):
@@ -110,8 +127,12 @@ class SessionIndex:
             self._by_sid[sid] = key
         self._of[key] = (sid, channel)
 
+    def by_meeting(self, meeting_id: str | None) -> list[Key]:
+        """CloudRecordings recording RealtimeKit meeting `meeting_id`."""
+        return sorted(self._by_meeting.get(meeting_id or "", set()))
+
     def by_sid(self, sid: str | None) -> Key | None:
-        """The CloudRecording whose `status.sid` is `sid`."""
+        """The CloudRecording whose `status.sid` (Agora) or `status.recordingId` (RealtimeKit) is `sid`."""
         return self._by_sid.get(sid) if sid else None
 
     def deleted(self, sid: str | None) -> bool:
@@ -489,3 +510,88 @@ async def _adopt(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> s
     if fresh is not None and (fresh.get("status") or {}).get("sid") == notice.sid:
         await _apply_owned(runtime, fresh, notice)
     return "applied"
+
+
+# --- RealtimeKit webhooks ------------------------------------------------------------------------
+
+#: How far a RealtimeKit status is along a recording's life: a webhook never moves a recording back
+#: (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/).
+STATUS_RANK = {"INVOKED": 0, "RECORDING": 1, "PAUSED": 1, "UPLOADING": 2, "UPLOADED": 3, "ERRORED": 3}
+
+
+async def apply_realtimekit_webhook(runtime: Runtime, hook: Webhook) -> str:
+    """Apply a verified RealtimeKit `recording.statusUpdate` webhook with the driver's own
+    `apply_state` (the same code as a GET): phase, files and RecordedFiles, provider-ended sessions.
+
+    A recording whose start is in flight for that meeting (start-pending, no `recordingId`) waits
+    up to `SETTLE_S` for the start's answer, then adopts the webhook's recording. Other events
+    are acknowledged and ignored.
+
+    Returns:
+        `applied`, `unchanged` or `unmatched`.
+
+    Raises:
+        KubeApiError, SecretNotFound: reading or writing failed (the receiver answers 503; RealtimeKit retries 5xx).
+        MalformedWebhook: a statusUpdate without recording id or status.
+    """
+    if hook.event != RECORDING_STATUS_UPDATE:
+        return "unchanged"
+    state = recording_state(hook)
+    key = INDEX.by_sid(state.id)
+    candidates = [key] if key else INDEX.by_meeting(hook.meeting_id)
+    deadline = time.monotonic() + SETTLE_S
+    for namespace, name in candidates:
+        while True:
+            obj = await runtime.kube.get_object(_path(namespace, name))
+            if obj is None:
+                break
+            status = obj.get("status") or {}
+            if status.get("recordingId") == state.id:
+                return await _apply_webhook_state(runtime, obj, state)
+            if any(s.get("recordingId") == state.id for s in status.get("sessions") or []):
+                return "unchanged"
+            if key is not None or status.get("recordingId"):
+                break
+            if time.monotonic() >= deadline:
+                annotations = (obj.get("metadata") or {}).get("annotations") or {}
+                if observe(status, annotations).pending is not None and state.active:
+                    ctx = NoticeContext(obj, runtime)
+                    RealtimeKitSessions().started(ctx, state)
+                    ctx.condition("Synced", "True", "Adopted", f"recording {state.id} adopted from a webhook")
+                    ctx.event("Normal", "Adopted", f"recording {state.id} adopted from RealtimeKit's webhook")
+                    ctx.remove_annotation(PENDING_ANNOTATION)
+                    await _write(ctx, obj)
+                    return "applied"
+                break
+            await asyncio.sleep(SETTLE_STEP_S)
+    if INDEX.deleted(state.id):
+        return "unchanged"
+    log.warning(
+        f"RealtimeKit webhook {hook.delivery_id} names recording {state.id} of meeting {hook.meeting_id}, "
+        "which no CloudRecording owns"
+    )
+    return "unmatched"
+
+
+async def _apply_webhook_state(runtime: Runtime, obj: dict[str, Any], state: RecordingState) -> str:
+    ctx = NoticeContext(obj, runtime)
+    current = STATUS_RANK.get(str(ctx.status.get("recordingStatus")), -1)
+    if STATUS_RANK.get(state.status, -1) < current:
+        return "unchanged"  # reordered: an older status than the one recorded
+    try:
+        spec = CloudRecordingSpec.model_validate(dict(obj.get("spec") or {}))
+    except ValidationError:
+        return "unchanged"
+    obs = observe(ctx.status.current, ctx.meta.get("annotations"))
+    driver = RealtimeKitSessions()
+    if obs.active and not state.active:
+        # The recording ended: the webhook does not say why, a GET does (its stop_reason).
+        await driver.observe(ctx, spec, obs)
+    else:
+        await driver.apply_state(ctx, spec, obs, state, follow=False)
+    changed = bool(ctx.status.delta()) or bool(ctx.events)
+    if changed:
+        ctx.status.set(lastNoticeAt=rfc3339())
+    await _write(ctx, obj)
+    ACTIVITY.touch((ctx.namespace, ctx.name))
+    return "applied" if changed else "unchanged"
