@@ -271,6 +271,8 @@ class Receiver:
                     result = await asyncio.wait_for(run(), self.config.answer_timeout_s)
                 except TimeoutError:
                     raise _Rejected(503, "error", "applying the notice took too long") from None
+                except (MalformedNotice, MalformedWebhook) as exc:
+                    raise _Rejected(400, "malformed", str(exc)) from None
                 except Exception as exc:
                     log.warning(f"applying a callback failed: {type(exc).__name__}: {exc}")
                     raise _Rejected(503, "error", "applying the notice failed") from None
