@@ -94,6 +94,7 @@ async def run(count: int, callbacks: bool, timeout_s: float) -> dict[str, Any]:
                 for i in range(count):
                     await agora.put(f"/_emulator/channels/{APP_ID}/bench-{i:05d}/users", json={"users": []})
                 await agora.delete("/_emulator/requests")
+                notices_before = len((await agora.get("/_emulator/callbacks/log")).json()["deliveries"])
                 cpu_before = sum(operator.cpu_times()[:2])
                 changed = time.monotonic()
                 await agora.post(
@@ -110,7 +111,8 @@ async def run(count: int, callbacks: bool, timeout_s: float) -> dict[str, Any]:
                 window = time.monotonic() - changed
                 cpu = sum(operator.cpu_times()[:2]) - cpu_before
                 stats = (await agora.get("/_emulator/stats")).json()
-                log = (await agora.get("/_emulator/callbacks/log")).json()["deliveries"]
+                # Notices of the window only (recorder_leave, uploaded, session_exit per session).
+                log = (await agora.get("/_emulator/callbacks/log")).json()["deliveries"][notices_before:]
                 fresh = list(seen.values())
                 return {
                     "mode": "callbacks on" if callbacks else "callbacks off",
