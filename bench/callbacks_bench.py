@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,7 @@ async def run(count: int, callbacks: bool, timeout_s: float) -> dict[str, Any]:
                     "queries_per_s": stats["endpoints"].get("query", 0) / window,
                     "http_429": stats["httpStatus"].get("429", 0),
                     "notices": len(log) if callbacks else 0,
+                    "answers": dict(sorted(Counter(str(d["httpStatus"]) for d in log).items())),
                     "cpu_per_1000": (cpu / len(log) * 1000) if callbacks and log else None,
                 }
 
@@ -138,7 +140,7 @@ def main() -> int:
         print(
             f"{r['mode']:>13}: {r['stopped']}/{args.count} Stopped; freshness p50 {r['p50']:.1f} s, "
             f"p99 {r['p99']:.1f} s, max {r['max']:.1f} s; {r['queries_per_s']:.2f} queries/s; "
-            f"{r['http_429']} × 429; {r['notices']} notices {cpu}",
+            f"{r['http_429']} × 429; {r['notices']} notices (final answers {r['answers']}) {cpu}",
             flush=True,
         )
     return 0

@@ -422,6 +422,7 @@ async def apply_agora_notice(runtime: Runtime, notice: ncs.Notice) -> str:
 async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:
     ctx = NoticeContext(obj, runtime)
     assert notice.sid
+    ACTIVITY.touch((ctx.namespace, ctx.name))  # notices arrive: polling can wait longer
     newer = ACTIVITY.newer(notice.sid, notice.event_type, notice.order)
     effect = agora_effect(notice, ctx.status.get("phase"), newer=newer)
     if effect.empty:
@@ -443,7 +444,6 @@ async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice
     if changed:
         ctx.status.set(lastNoticeAt=rfc3339())
     await _write(ctx, obj)
-    ACTIVITY.touch((ctx.namespace, ctx.name))
     return "applied" if changed else "unchanged"
 
 
