@@ -110,6 +110,7 @@ bench: install
 	$(PY) bench/deletion_bench.py --count $(FILES)
 	$(PY) bench/retention_bench.py --count $(RETAINED)
 	$(PY) bench/recorder_bench.py
+	$(PY) bench/callbacks_bench.py --count $(N)
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,6 @@
-"""The operator process: kopf with every kind's handlers (cluster-wide or in chosen namespaces), logging and
-the metrics server. `recording-operator run` calls `run_operator`."""
+"""The operator process: kopf with every kind's handlers (cluster-wide or in chosen namespaces), logging,
+the metrics server and the provider callback receiver (`CALLBACKS_PORT`). `recording-operator run`
+calls `run_operator`."""
 
 from __future__ import annotations
 
@@ -25,14 +26,32 @@ async def run_operator(
         standalone: no peering (one replica). With peering, replicas need unique `priority`.
         liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz` for kopf's liveness probe.
         metrics_port: serve Prometheus metrics on this port at `/metrics` (0: not served).
+
+    Raises:
+        OSError: the callback receiver's port cannot be bound or its secrets/key files read.
     """
     import kopf
 
     from recording_operator import controllers  # noqa: F401  (registers the handlers)
+    from recording_operator.callbacks.registration import keep_webhook
+    from recording_operator.callbacks.wiring import build_receiver, webhook_target
     from recording_operator.controllers._kit.metrics import start_metrics_server
+    from recording_operator.controllers._kit.runtime import Runtime
+    from recording_operator.settings import Settings
 
+    settings = Settings.from_env()
+    # The receiver and the handlers share one Runtime (Kubernetes and provider clients) via kopf's memo.
+    memo = kopf.Memo()
+    memo.runtime = Runtime(settings)
+    receiver = build_receiver(memo.runtime) if settings.callbacks_port else None
     stop_metrics = start_metrics_server(metrics_port)
+    target = webhook_target(settings) if receiver is not None else None
+    keeper: asyncio.Task[None] | None = None
     try:
+        if receiver is not None:
+            await receiver.start()
+        if target is not None:
+            keeper = asyncio.create_task(keep_webhook(memo.runtime, target), name="realtimekit-webhook")
         await kopf.operator(
             clusterwide=not namespaces,
             namespaces=list(namespaces),
@@ -41,8 +60,13 @@ async def run_operator(
             liveness_endpoint=liveness_endpoint,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
+            memo=memo,
         )
     finally:
+        if keeper is not None:
+            keeper.cancel()
+        if receiver is not None:
+            await receiver.stop()
         if stop_metrics is not None:
             stop_metrics()
 

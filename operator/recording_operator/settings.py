@@ -25,6 +25,16 @@
 | `RECORDER_IMAGE` | `ghcr.io/mediaops/recording-recorder:latest` | image of LocalRecording recorder Pods (`spec.pod.image` wins) |
 | `LOCALRECORDING_POLL_INTERVAL` | `5` | seconds between polls of each recorder agent's `/status` |
 | `LOCALRECORDING_MAX_RESTARTS` | `5` | consecutive recorder Pod failures before a LocalRecording is `Failed` |
+| `CALLBACKS_PORT` | `0` | port of the provider callback receiver (`/callbacks/...`); `0` turns it off |
+| `CALLBACKS_AGORA_SECRETS_DIR` | (none) | directory with one file per App ID (file name) holding its NCS secret (a mounted Secret; a file `default` is tried for every App ID) |
+| `CALLBACKS_REALTIMEKIT_PUBLIC_KEY_FILE` | (none) | PEM file of the RealtimeKit webhook public key |
+| `CALLBACKS_TLS_CERT_FILE` / `CALLBACKS_TLS_KEY_FILE` | (none) | serve the receiver over HTTPS with this certificate (else plain HTTP behind the ingress) |
+| `CALLBACKS_MAX_BODY_BYTES` | `65536` | larger callback bodies are refused (413) |
+| `CALLBACKS_REPLAY_WINDOW` | `300` | seconds an Agora `notifyMs` may differ from now before the notice counts as a replay |
+| `CALLBACKS_RATE` / `CALLBACKS_BURST` | `100` / `200` | callbacks per second per source address, and the burst allowed (429 beyond); `0` = unlimited |
+| `CALLBACKS_PUBLIC_URL` | (none) | the receiver's base URL as the providers reach it (Ingress/HTTPRoute); needed for webhook registration |
+| `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
+| `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
 """
 
 from __future__ import annotations
@@ -61,6 +71,10 @@ def _urls(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return urls or default
 
 
+def _text(name: str) -> str | None:
+    return os.environ.get(name, "").strip() or None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Operator-wide settings; see the module docstring for the environment variables."""
@@ -89,6 +103,20 @@ class Settings:
     recorder_image: str = "ghcr.io/mediaops/recording-recorder:latest"
     localrecording_poll_interval_s: float = 5.0
     localrecording_max_restarts: int = 5
+    callbacks_port: int = 0
+    callbacks_agora_secrets_dir: str | None = None
+    callbacks_realtimekit_public_key_file: str | None = None
+    callbacks_tls_cert_file: str | None = None
+    callbacks_tls_key_file: str | None = None
+    callbacks_max_body_bytes: int = 65536
+    callbacks_replay_window_s: float = 300.0
+    callbacks_rate: float = 100.0
+    callbacks_burst: float = 200.0
+    callbacks_query_stretch: float = 5.0
+    callbacks_public_url: str | None = None
+    realtimekit_webhook_account_id: str | None = None
+    realtimekit_webhook_app_id: str | None = None
+    realtimekit_webhook_token_file: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -128,4 +156,18 @@ class Settings:
             localrecording_max_restarts=int(
                 _float("LOCALRECORDING_MAX_RESTARTS", cls.localrecording_max_restarts)
             ),
+            callbacks_port=_port("CALLBACKS_PORT", cls.callbacks_port),
+            callbacks_agora_secrets_dir=_text("CALLBACKS_AGORA_SECRETS_DIR"),
+            callbacks_realtimekit_public_key_file=_text("CALLBACKS_REALTIMEKIT_PUBLIC_KEY_FILE"),
+            callbacks_tls_cert_file=_text("CALLBACKS_TLS_CERT_FILE"),
+            callbacks_tls_key_file=_text("CALLBACKS_TLS_KEY_FILE"),
+            callbacks_max_body_bytes=int(_float("CALLBACKS_MAX_BODY_BYTES", cls.callbacks_max_body_bytes)),
+            callbacks_replay_window_s=_float("CALLBACKS_REPLAY_WINDOW", cls.callbacks_replay_window_s),
+            callbacks_rate=_float("CALLBACKS_RATE", cls.callbacks_rate),
+            callbacks_burst=_float("CALLBACKS_BURST", cls.callbacks_burst),
+            callbacks_query_stretch=max(1.0, _float("CALLBACKS_QUERY_STRETCH", cls.callbacks_query_stretch)),
+            callbacks_public_url=(_text("CALLBACKS_PUBLIC_URL") or "").rstrip("/") or None,
+            realtimekit_webhook_account_id=_text("REALTIMEKIT_WEBHOOK_ACCOUNT_ID"),
+            realtimekit_webhook_app_id=_text("REALTIMEKIT_WEBHOOK_APP_ID"),
+            realtimekit_webhook_token_file=_text("REALTIMEKIT_WEBHOOK_TOKEN_FILE"),
         )

@@ -121,7 +121,7 @@ async def run_demo(state_dir: Path | None) -> int:
             global _kubeconfig
             _kubeconfig = sandbox.kubeconfig
             for key, url in sandbox.endpoints.items():
-                console.print(f"  {key:<11} {url}")
+                console.print(f"  {key:<11} {url['url'] if isinstance(url, dict) else url}")
             console.print(f"  kubeconfig  {sandbox.kubeconfig}   (kubectl --kubeconfig … get crec)")
             async with (
                 httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=10) as kube,
@@ -165,6 +165,25 @@ async def _scenario(
     obj = await _wait(lambda: _phase_is(get, "Recording"), "Recording")
     console.print(f"  resourceId {obj['status']['resourceId'][:24]}…  sid {obj['status']['sid']}")
     await _print_table(f"{CRS}/{name}", wide=True)
+
+    sid = obj["status"]["sid"]
+    _step("Agora moves the recorder (HA failover): its signed session_failover notice updates the status")
+    response = await agora.post(f"/_emulator/tasks/{sid}/failover")
+    response.raise_for_status()
+    new_uid = response.json()["newUid"]
+
+    async def failed_over() -> dict[str, Any] | None:
+        current = await get()
+        return current if (current.get("status") or {}).get("recorderUid") == new_uid else None
+
+    obj = await _wait(failed_over, "status.recorderUid from the NCS notice")
+    log = (await agora.get("/_emulator/callbacks/log")).json()["deliveries"]
+    sent = [d for d in log if d["sid"] == sid]
+    console.print(
+        f"  status.recorderUid {new_uid} (lastNoticeAt {obj['status'].get('lastNoticeAt')}); "
+        f"{len(sent)} notices delivered for this session, answered "
+        + ", ".join(sorted({str(d["httpStatus"]) for d in sent}))
+    )
     await _realtimekit_start(kube, sandbox.endpoints["realtimekit"])
 
     _step("Agora reports the session in progress and files being written (query timer)")

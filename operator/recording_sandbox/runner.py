@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,8 +26,13 @@ from recording_sandbox.agora import AgoraEmulator
 from recording_sandbox.jobs import JobController
 from recording_sandbox.kube import KubeEmulator
 from recording_sandbox.pods import PodRunner
+from recording_sandbox.ports import free_port
 from recording_sandbox.realtimekit import RealtimeKitEmulator
 from recording_sandbox.s3 import S3Server
+
+#: The RealtimeKit app of the samples (manifests/samples/cloudrecording-realtimekit.yaml): its webhook is registered.
+REALTIMEKIT_ACCOUNT = "sandbox-account"
+REALTIMEKIT_APP = "sandbox-app"
 
 #: Operator settings the sandbox uses unless the environment already sets them: quick enough to
 #: watch a recording's status move in a demo (production defaults: 60 s query, 10 s tick).
@@ -50,6 +56,16 @@ class Sandbox:
     (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
     S3 server with the `buckets` created) once everything is ready.
 
+    With `callbacks` (the default), the operator's callback receiver listens on a free port:
+    - the Agora emulator sends its NCS notices (Cloud Recording and Cloud Transcoder) there, signed
+      with a fresh NCS secret the operator reads from `state_dir/ncs-secrets/default`
+      (`CALLBACKS_AGORA_SECRETS_DIR`);
+    - the operator trusts the RealtimeKit emulator's webhook key and registers its webhook for the
+      samples' app (`REALTIMEKIT_WEBHOOK_*`), so RealtimeKit status updates arrive as signed webhooks.
+    `endpoints.json` then has `"callbacks": {"url": the receiver's base URL, "agoraRecording",
+    "agoraTranscoder", "realtimekit": the emulators' targets, "signing": how each provider signs and
+    where the operator's secret/key is}`.
+
     With S3 (the default), the sandbox's S3 server stands in for Amazon S3: the operator gets
     `STORAGE_S3_ENDPOINT` pointing at it (so `vendor: s3` RecordedFiles are checked and deleted
     there), and the Agora and RealtimeKit emulators write the files they report for S3 storage
@@ -67,6 +83,7 @@ class Sandbox:
         agora_options: dict[str, Any] | None = None,
         with_s3: bool = True,
         buckets: tuple[str, ...] = ("recordings",),
+        callbacks: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.crd_dir = crd_dir
@@ -82,7 +99,12 @@ class Sandbox:
         self.buckets = buckets
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
-        self.endpoints: dict[str, str] = {}
+        self.endpoints: dict[str, Any] = {}
+        self.callbacks = callbacks
+        self.callbacks_port = free_port(host=host) if callbacks else 0
+        self.ncs_secret = secrets.token_urlsafe(24)
+        self.ncs_secrets_dir = state_dir / "ncs-secrets"
+        self._callback_env: dict[str, str] = {}
 
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +121,8 @@ class Sandbox:
                 await self.s3.create_bucket(bucket)
             self.agora.uploads.s3_endpoint = self.endpoints["s3"]
             self.realtimekit.uploads.s3_endpoint = self.endpoints["s3"]
+        if self.callbacks:
+            self._wire_callbacks()
         if self.with_operator:
             self.start_operator()
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -116,6 +140,46 @@ class Sandbox:
         await self.agora.stop()
         await self.kube.stop()
 
+    def _wire_callbacks(self) -> None:
+        """The NCS secret where the operator reads it, and the emulator's notices aimed at its receiver."""
+        self.ncs_secrets_dir.mkdir(parents=True, exist_ok=True)
+        secret_file = self.ncs_secrets_dir / "default"
+        secret_file.write_text(self.ncs_secret)
+        secret_file.chmod(0o600)
+        base = f"http://{self.host}:{self.callbacks_port}"
+        self.agora.ncs.configure({"url": f"{base}/callbacks/agora/recording", "secret": self.ncs_secret})
+        self.agora.transcoder.ncs.configure(
+            {"url": f"{base}/callbacks/agora/transcoder", "secret": self.ncs_secret}
+        )
+        # RealtimeKit: the operator trusts the emulator's webhook key and registers its webhook for the
+        # sample's account and app with the emulator's API token.
+        key_file = self.state_dir / "realtimekit-webhook.pem"
+        key_file.write_text(self.realtimekit.webhooks.public_pem)
+        token_file = self.state_dir / "realtimekit-token"
+        token_file.write_text(self.realtimekit.api_token)
+        token_file.chmod(0o600)
+        self._callback_env = {
+            "CALLBACKS_PORT": str(self.callbacks_port),
+            "CALLBACKS_AGORA_SECRETS_DIR": str(self.ncs_secrets_dir),
+            "CALLBACKS_REALTIMEKIT_PUBLIC_KEY_FILE": str(key_file),
+            "CALLBACKS_PUBLIC_URL": base,
+            "REALTIMEKIT_WEBHOOK_ACCOUNT_ID": REALTIMEKIT_ACCOUNT,
+            "REALTIMEKIT_WEBHOOK_APP_ID": REALTIMEKIT_APP,
+            "REALTIMEKIT_WEBHOOK_TOKEN_FILE": str(token_file),
+        }
+        self.endpoints["callbacks"] = {
+            "url": base,
+            "agoraRecording": f"{base}/callbacks/agora/recording",
+            "agoraTranscoder": f"{base}/callbacks/agora/transcoder",
+            "signing": {
+                "agora": "HMAC-SHA256 Agora-Signature-V2 and HMAC-SHA1 Agora-Signature over the raw body",
+                "agoraSecretFile": str(secret_file),
+                "realtimekit": "RSA-SHA256 PKCS#1 v1.5 rtk-signature; the operator registers its webhook",
+                "realtimekitPublicKey": f"{self.realtimekit.url}/.well-known/webhooks.json",
+            },
+            "realtimekit": f"{base}/callbacks/realtimekit",
+        }
+
     def operator_environment(self) -> dict[str, str]:
         """Environment of the operator process: the sandbox's URLs and quick intervals."""
         env = dict(os.environ)
@@ -127,6 +191,8 @@ class Sandbox:
         env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
         if "s3" in self.endpoints:
             env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
+        if self.callbacks:
+            env.update(self._callback_env)
         return env
 
     def start_operator(

@@ -79,3 +79,20 @@ argocd.argoproj.io/sync-wave: {{ index . 1 | quote }}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+
+{{/*
+Secrets the callback receiver mounts, as JSON {volumeName: {secret, path}} (empty when callbacks are off).
+*/}}
+{{- define "recording-operator.callbackSecrets" -}}
+{{- $c := .Values.callbacks -}}
+{{- $mounts := dict -}}
+{{- if $c.enabled -}}
+{{- with $c.agora.ncsSecretName }}{{ $_ := set $mounts "ncs-secrets" (dict "secret" . "path" "/etc/recording-operator/ncs") }}{{ end -}}
+{{- with $c.realtimeKit.publicKeySecretName }}{{ $_ := set $mounts "realtimekit-key" (dict "secret" . "path" "/etc/recording-operator/realtimekit-key") }}{{ end -}}
+{{- $w := $c.realtimeKit.webhook -}}
+{{- if and $w.accountId $w.appId $w.tokenSecretName }}{{ $_ := set $mounts "realtimekit-token" (dict "secret" $w.tokenSecretName "path" "/etc/recording-operator/realtimekit-token") }}{{ end -}}
+{{- with $c.tls.secretName }}{{ $_ := set $mounts "callbacks-tls" (dict "secret" . "path" "/etc/recording-operator/tls") }}{{ end -}}
+{{- end -}}
+{{- toJson $mounts -}}
+{{- end -}}

@@ -15,6 +15,7 @@ Sources (Cloudflare API reference, RealtimeKit recordings; [name] in a docstring
 [active] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_active_recordings/
 [get] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/get_one_recording/
 [action] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/pause_resume_stop_recording/
+[webhooks] https://developers.cloudflare.com/realtime/realtimekit/webhooks/
 [cloudflare-python] https://github.com/cloudflare/cloudflare-python (retries: README, section "Retries")
 """
 
@@ -274,6 +275,53 @@ class RealtimeKitClient:
             ),
         )
         return parse_recording(response["data"])
+
+    async def webhooks(self, account_id: str, app_id: str) -> list[dict[str, Any]]:
+        """GET webhooks [webhooks]: the app's webhook configurations `{id, name, url, events, enabled}`.
+
+        Raises:
+            RealtimeKitError: the call failed.
+        """
+        response = await self._call(
+            "webhooks",
+            self._sdk.realtime_kit.webhooks.with_raw_response.get_webhooks(app_id, account_id=account_id),
+        )
+        data = response.get("data")
+        return [w for w in data if isinstance(w, dict)] if isinstance(data, list) else []
+
+    async def create_webhook(
+        self, account_id: str, app_id: str, *, name: str, url: str, events: list[Any]
+    ) -> dict[str, Any]:
+        """POST webhooks `{name, url, events, enabled: true}` [webhooks]; returns the created webhook.
+
+        Raises:
+            RealtimeKitError: the call failed (never retried inside the SDK: a retry could create two).
+        """
+        response = await self._call(
+            "createWebhook",
+            self._writes.realtime_kit.webhooks.with_raw_response.create_webhook(
+                app_id, account_id=account_id, name=name, url=url, events=events, enabled=True
+            ),
+        )
+        data: dict[str, Any] = response.get("data") or {}
+        return data
+
+    async def edit_webhook(
+        self, account_id: str, app_id: str, webhook_id: str, *, url: str, events: list[Any]
+    ) -> dict[str, Any]:
+        """PATCH webhooks/{id} `{url, events, enabled: true}` [webhooks]; returns the webhook.
+
+        Raises:
+            RealtimeKitError: the call failed.
+        """
+        response = await self._call(
+            "editWebhook",
+            self._writes.realtime_kit.webhooks.with_raw_response.edit_webhook(
+                webhook_id, account_id=account_id, app_id=app_id, url=url, events=events, enabled=True
+            ),
+        )
+        data: dict[str, Any] = response.get("data") or {}
+        return data
 
     async def _call(self, endpoint: str, awaitable: Any) -> dict[str, Any]:
         try:

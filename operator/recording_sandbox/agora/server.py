@@ -26,7 +26,8 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   ``{"code", "reason"}`` when ``code`` is set, else ``{"message"}``). With ``answerLate`` the call
   is processed at once (a start starts its task) and only its answer waits ``latencyMs``: a
   provider that accepted the request but answers after the client's timeout (or, with a long
-  latency, not at all).
+  latency, not at all); with ``status`` too, the late answer is that error (the provider acted,
+  the caller never learns it: a lost answer).
 - ``POST backups`` ``{"cname": "…", "delaySeconds": 5}``: tasks of that channel upload nothing
   while they record, their ``stop`` answers ``uploadingStatus: "backuped"`` (the files went to
   Agora's backup storage, https://docs.agora.io/en/cloud-recording/rest-api/stop) and the files
@@ -34,6 +35,14 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   delay}, "pending": n}`` (uploads still to land).
 - ``POST tasks/{sid}/migrate`` ``{"seconds": 30, "newUid": "…"|null}``: an HA migration; every
   call on the task answers 404 for ``seconds``, then it answers again under ``newUid``.
+- ``GET|POST callbacks``: the NCS sender's settings (``notify.py``: ``url``, ``secret``,
+  ``duplicate``, ``reorder``, ``delayMs``, ``drop``, ``retries``, ``retryIntervalMs``);
+  ``GET callbacks/log`` → ``{"deliveries": [...]}``. Cloud Recording notices sent: 40
+  ``recorder_started`` and 30 ``uploader_started`` on start; on exit 41 ``recorder_leave``
+  (leaveCode 16 stop, 4 idle, 0 otherwise), 31 ``uploaded`` with the file list (or 71
+  ``web_recorder_stopped`` in web mode), then 11 ``session_exit``.
+- ``POST tasks/{sid}/failover``: a high-availability switch: 12 ``session_failover`` with a
+  random ``newUid`` (later notices carry it as ``uid``) → ``{"newUid"}``.
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
 - ``POST reset``: forget tasks, resources, channels, faults, log and stats.
 
@@ -60,6 +69,7 @@ from typing import Any
 from aiohttp import web
 
 from recording_sandbox.agora.clock import Clock, SystemClock
+from recording_sandbox.agora.notify import NcsSender
 from recording_sandbox.agora.state import AgoraState, ServiceError, Task
 from recording_sandbox.agora.transcoder import ENDPOINTS as TRANSCODER_ENDPOINTS
 from recording_sandbox.agora.transcoder import TranscoderApi
@@ -187,6 +197,11 @@ class AgoraEmulator:
         self._windows: dict[str, collections.deque[float]] = {}
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+        #: Agora NCS callbacks of Cloud Recording (notify.py); off until given a URL.
+        self.ncs = NcsSender()
+        #: Recorder UID per sid after a failover (what later notices report as `uid`).
+        self._failover_uids: dict[str, str] = {}
+        self.state.exit_listeners.append(self._notify_exit)
         self.app = self._build_app()
 
     def __repr__(self) -> str:
@@ -203,10 +218,14 @@ class AgoraEmulator:
         bound = self._runner.addresses[0]
         self.url = f"http://{host}:{bound[1]}"
         self._ticker = asyncio.create_task(self._tick_forever(), name="agora-emulator-ticker")
+        self.ncs.start()
+        self.transcoder.ncs.start()
         return self.url
 
     async def stop(self) -> None:
-        """Stop the ticker and the server."""
+        """Stop the ticker, the NCS sender and the server."""
+        await self.ncs.stop()
+        await self.transcoder.ncs.stop()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -247,8 +266,6 @@ class AgoraEmulator:
         """Inject a fault (see the module docstring); returns it."""
         if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
-        if answer_late and status is not None:
-            raise ValueError("answerLate processes the call: it takes no status")
         fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms, answer_late)
         self.faults.append(fault)
         return fault
@@ -273,6 +290,10 @@ class AgoraEmulator:
         r.add_get("/_emulator/clock", self._h_clock_get)
         r.add_post("/_emulator/clock", self._h_clock_post)
         r.add_post("/_emulator/reset", self._h_reset)
+        r.add_get("/_emulator/callbacks", self._h_callbacks_get)
+        r.add_post("/_emulator/callbacks", self._h_callbacks_post)
+        r.add_get("/_emulator/callbacks/log", self._h_callbacks_log)
+        r.add_post("/_emulator/tasks/{sid}/failover", self._h_failover)
         self.transcoder.register(r)
         r.add_route("*", "/{tail:.*}", self._h_api)
         return app
@@ -306,13 +327,25 @@ class AgoraEmulator:
         fault = self._take_fault(endpoint)
         if fault is not None:
             await fault.before()
-            if fault.status is not None:
+            if fault.status is not None and not fault.answer_late:
                 body: dict[str, Any] = (
                     {"message": fault.message}
                     if fault.code is None
                     else {"code": fault.code, "reason": fault.message}
                 )
                 return self._log(request, endpoint, fault.status, body)
+        return await self._serve(request, endpoint, app_id, match, payload, fault)
+
+    async def _serve(
+        self,
+        request: web.Request,
+        endpoint: str,
+        app_id: str,
+        match: dict[str, str],
+        payload: dict[str, Any],
+        fault: Fault | None,
+    ) -> web.Response:
+        """Process the call; with an `answerLate` fault, answer late (and, with its status, lose the answer)."""
         handlers: dict[str, Callable[[], tuple[int, dict[str, Any]]]] = {
             "acquire": lambda: self.state.acquire(app_id, payload),
             "start": lambda: self.state.start(app_id, match["rid"], match["mode"], payload),
@@ -334,9 +367,60 @@ class AgoraEmulator:
                     await self._upload(task)
                 elif endpoint == "stop":
                     body = self._backed_up(task, body)
+            if endpoint == "start" and status == 200:
+                self._notify_start(self.state.tasks[body["sid"]])
         if fault is not None:
             await fault.after()
+            if fault.answer_late and fault.status is not None:
+                lost: dict[str, Any] = (
+                    {"message": fault.message}
+                    if fault.code is None
+                    else {"code": fault.code, "reason": fault.message}
+                )
+                return self._log(request, endpoint, fault.status, lost)
         return self._log(request, endpoint, status, body)
+
+    # -- NCS callbacks (notify.py) -------------------------------------------------------------
+
+    def _payload(self, task: Task, service_type: int, details: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "cname": task.cname,
+            "uid": self._failover_uids.get(task.sid, task.uid),
+            "sid": task.sid,
+            "serviceType": service_type,
+            "details": details,
+        }
+
+    def _notify_start(self, task: Task) -> None:
+        """40 recorder_started and 30 uploader_started (https://docs.agora.io/en/cloud-recording/develop/receive-notifications)."""
+        if task.mode == "web":
+            details = {"msgName": "web_recorder_started", "recorderStartTime": round(task.started_at * 1000)}
+            self.ncs.emit(70, self._payload(task, 6, details), session=task.sid)
+            return
+        details = {"msgName": "recorder_started", "status": 0}
+        self.ncs.emit(40, self._payload(task, 1, details), session=task.sid)
+        self.ncs.emit(
+            30, self._payload(task, 2, {"msgName": "uploader_started", "status": 0}), session=task.sid
+        )
+
+    def _notify_exit(self, task: Task) -> None:
+        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped in web mode), 11 session_exit."""
+        at = task.exit_at if task.exit_at is not None else self.state.now()
+        files = self.state.files(task, at)
+        if task.mode == "web":
+            web_files = [{"fileName": f["fileName"], "sliceStartTime": f["sliceStartTime"]} for f in files]
+            details = {"msgName": "web_recorder_stopped", "code": 0, "message": "ok", "fileList": web_files}
+            self.ncs.emit(71, self._payload(task, 6, details), session=task.sid)
+        else:
+            code = {"stop": 16, "idle": 4}.get(task.stop_reason or "", 0)
+            leave = {"msgName": "recorder_leave", "leaveCode": code}
+            self.ncs.emit(41, self._payload(task, 1, leave), session=task.sid)
+            if files:
+                uploaded = {"msgName": "uploaded", "status": 0, "fileList": files}
+                self.ncs.emit(31, self._payload(task, 2, uploaded), session=task.sid)
+        self.ncs.emit(
+            11, self._payload(task, 0, {"msgName": "session_exit", "exitStatus": 0}), session=task.sid
+        )
 
     async def _upload(self, task: Task) -> None:
         """Write the files this task reports into its storage, when that is reachable (uploads.py)."""
@@ -552,6 +636,32 @@ class AgoraEmulator:
         self.state.advance()
         self.transcoder.state.advance()
         return _json(200, self._clock_view())
+
+    async def _h_callbacks_get(self, request: web.Request) -> web.Response:
+        return _json(200, self.ncs.view())
+
+    async def _h_callbacks_post(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            return _json(400, {"message": "body must be a JSON object"})
+        try:
+            self.ncs.configure(body)
+        except ValueError as error:
+            return _json(400, {"message": str(error)})
+        return _json(200, self.ncs.view())
+
+    async def _h_callbacks_log(self, request: web.Request) -> web.Response:
+        return _json(200, {"deliveries": list(self.ncs.log)})
+
+    async def _h_failover(self, request: web.Request) -> web.Response:
+        task = self.state.tasks.get(request.match_info["sid"])
+        if task is None or task.exit_at is not None:
+            return _json(404, {"message": "no running task with this sid"})
+        new_uid = str(secrets.randbelow(2**31 - 2) + 1)
+        details = {"msgName": "session_failover", "newUid": int(new_uid)}
+        self.ncs.emit(12, self._payload(task, 0, details), session=task.sid)
+        self._failover_uids[task.sid] = new_uid
+        return _json(200, {"newUid": new_uid})
 
     async def _h_reset(self, request: web.Request) -> web.Response:
         self.reset()

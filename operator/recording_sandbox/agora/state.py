@@ -34,7 +34,7 @@ import collections
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -224,6 +224,8 @@ class AgoraState:
         self.active: dict[tuple[str, str, str], str] = {}
         self.channels: dict[tuple[str, str], Channel] = {}
         self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=history_size)
+        #: Called with a task the moment it starts exiting (stop, idle, maxRecordingHour, expiry): the NCS sender.
+        self.exit_listeners: list[Callable[[Task], None]] = []
 
     def reset(self) -> None:
         """Forget every resource, task, channel and ended task."""
@@ -268,11 +270,17 @@ class AgoraState:
             due = self._auto_exit_at(task)
             if due is not None and due[0] < task.expires_at and now >= due[0]:
                 task.exit_at, task.stop_reason = due
+                self._exited(task)
         if task.exit_at is not None and now >= task.exit_at + 3 * self.status_step_s:
             self._remove(task, task.exit_at + 3 * self.status_step_s)
         elif task.exit_at is None and now >= task.expires_at:
             task.exit_at, task.stop_reason = task.expires_at, "expired"
+            self._exited(task)
             self._remove(task, task.expires_at)
+
+    def _exited(self, task: Task) -> None:
+        for listener in self.exit_listeners:
+            listener(task)
 
     def _remove(self, task: Task, at: float) -> None:
         task.removed_at = at
@@ -561,6 +569,7 @@ class AgoraState:
             raise ServiceError(400, 49, "invalid operation")
         now = self.now()
         task.exit_at, task.stop_reason = now, "stop"
+        self._exited(task)
         if self._data_from(task) is None:
             raise ServiceError(206, 435, "no recorded data")
         return 200, self._envelope(task, self._stop_response(task))

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from recording_sandbox.agora.clock import Clock
+from recording_sandbox.agora.notify import NcsSender
 from recording_sandbox.agora.transcoder_validation import INSTANCE_ID, transcoder_of
 
 if TYPE_CHECKING:
@@ -168,6 +169,8 @@ class TranscoderState:
         self.tasks: dict[str, TranscoderTask] = {}
         self.by_instance: dict[tuple[str, str], str] = {}
         self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=history_size)
+        #: Called with a task when it ends (deleted or destroyed when idle): the NCS sender.
+        self.end_listeners: list[Callable[[TranscoderTask], None]] = []
 
     def reset(self) -> None:
         """Forget every token and task."""
@@ -198,6 +201,8 @@ class TranscoderState:
 
     def _end(self, task: TranscoderTask, at: float, reason: str) -> None:
         task.ended_at, task.stop_reason = at, reason
+        for listener in self.end_listeners:
+            listener(task)
         self.tasks.pop(task.task_id, None)
         self.bound.pop(task.token_name, None)
         if self.by_instance.get((task.app_id, task.instance_id)) == task.task_id:
@@ -389,6 +394,57 @@ class TranscoderApi:
         self.state = TranscoderState(
             clock=emulator.clock, channel_users=emulator.state.channel_users, status_step_s=status_step_s
         )
+        #: Cloud Transcoder NCS notices (notify.py; the product ID of transcoder notices is not documented).
+        self.ncs = NcsSender(product_id=None)
+        self.state.end_listeners.append(self._notify_stopped)
+
+    def _payload(self, task: TranscoderTask, details: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "taskId": task.task_id,
+            "instanceId": task.instance_id,
+            "serviceScene": "rtsc/cloud-transcoder",
+            "details": {"createTs": int(task.created_at), **details},
+        }
+
+    def _notify_stopped(self, task: TranscoderTask) -> None:
+        """111 cloud_transcoder_stopped (https://docs.agora.io/en/cloud-transcoding/reference/webhooks/ncs-events)."""
+        reason = {"deleted": "Stop request", "idle": "Idle timeout"}.get(task.stop_reason or "", "Stopped")
+        details = {
+            "event": "cloud_transcoder_stopped",
+            "stopReason": reason,
+            "updateTs": int(self.state.clock.now()),
+        }
+        self.ncs.emit(111, self._payload(task, details), session=task.task_id)
+
+    def _notify(
+        self, endpoint: str, task_id: str | None, status: int, body: Mapping[str, Any] | None
+    ) -> None:
+        """110 on a new task, 112 running and 113 on an applied update."""
+        if endpoint == "createTask" and status == 200 and body is not None:
+            task = self.state.tasks.get(str(body.get("taskId")))
+            if task is not None:
+                config = json.dumps(task.config)
+                started = {
+                    "event": "cloud_transcoder_started",
+                    "state": "Transcoder success",
+                    "transcoder": {"userConfigDetail": config},
+                }
+                self.ncs.emit(110, self._payload(task, started), session=task.task_id)
+                running = {
+                    "event": "cloud_transcoder_status",
+                    "state": "running",
+                    "updateTs": int(self.state.clock.now()),
+                }
+                self.ncs.emit(112, self._payload(task, running), session=task.task_id)
+        elif endpoint == "updateTask" and status == 200:
+            task = self.state.tasks.get(task_id or "")
+            if task is not None:
+                updated = {
+                    "event": "cloud_transcoder_updated",
+                    "state": "running",
+                    "updateTs": int(self.state.clock.now()),
+                }
+                self.ncs.emit(113, self._payload(task, updated), session=task.task_id)
 
     def register(self, router: web.UrlDispatcher) -> None:
         """Add the provider and control routes (before the emulator's catch-all route)."""
@@ -453,6 +509,8 @@ class TranscoderApi:
             status, body = handlers[endpoint]()
         except TranscoderError as error:
             status, body = error.http_status, {"message": error.message}
+        else:
+            self._notify(endpoint, task_id, status, body)
         if fault is not None:
             await fault.after()
         if body is None:

@@ -14,6 +14,9 @@ envelope. Control and introspection under `/_emulator/` (no auth, JSON):
 - `GET|POST /_emulator/clock` (`{"advanceSeconds": 61}`); `POST /_emulator/reset`.
 
 Endpoint names: `start`, `startTrack`, `get`, `active`, `list`, `action`.
+
+Webhooks (registration, signed `recording.statusUpdate` deliveries, the public key document at
+`/.well-known/webhooks.json`): see `webhooks.py`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from aiohttp import web
 from recording_sandbox.agora.clock import Clock
 from recording_sandbox.agora.uploads import StorageWriter
 from recording_sandbox.realtimekit.state import RealtimeKitError, RealtimeKitState, Recording
+from recording_sandbox.realtimekit.webhooks import WebhookSender
 
 API = r"/client/v4/accounts/(?P<account>[^/]{1,32})/realtime/kit/(?P<app>[^/]{1,32})/recordings"
 _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
@@ -96,6 +100,8 @@ class RealtimeKitEmulator:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+        #: Webhook configurations and signed `recording.statusUpdate` deliveries (webhooks.py).
+        self.webhooks = WebhookSender(self.state, lambda: self.url, api_token)
 
     @property
     def api_base_url(self) -> str:
@@ -116,6 +122,7 @@ class RealtimeKitEmulator:
         r.add_get("/_emulator/clock", self._h_clock)
         r.add_post("/_emulator/clock", self._h_clock_advance)
         r.add_post("/_emulator/reset", self._h_reset)
+        self.webhooks.register(r, "/client/v4/accounts/{account}/realtime/kit/{app}")
         r.add_route("*", "/{tail:.*}", self._h_api)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -129,6 +136,7 @@ class RealtimeKitEmulator:
         """Stop serving."""
         if self._ticker:
             self._ticker.cancel()
+        await self.webhooks.stop()
         if self._runner:
             await self._runner.cleanup()
 
@@ -136,6 +144,8 @@ class RealtimeKitEmulator:
         while True:
             self.state.advance()
             await self._upload()
+            self.state.advance()
+            self.webhooks.notify_changes()
             await asyncio.sleep(self.tick_s)
 
     def _writes_files(self, recording: Recording) -> bool:

@@ -30,8 +30,24 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "crds": {"keep": False},
         "image": {"digest": "sha256:" + "a" * 64},
         "extraEnv": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+        "callbacks": {
+            "publicUrl": "https://callbacks.example.com",
+            "agora": {"ncsSecretName": "agora-ncs"},
+            "realtimeKit": {
+                "publicKeySecretName": "rtk-webhook-key",
+                "webhook": {"accountId": "acc", "appId": "app", "tokenSecretName": "rtk-token"},
+            },
+            "tls": {"secretName": "callbacks-tls"},
+            "ingress": {"enabled": True, "className": "nginx", "host": "callbacks.example.com"},
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [{"name": "public"}],
+                "hostnames": ["cb.example.com"],
+            },
+        },
     },
     "bring-your-own": {
+        "callbacks": {"enabled": False},
         "crds": {"install": False},
         "rbac": {"create": False},
         "serviceAccount": {"create": False, "name": "existing"},
@@ -243,7 +259,7 @@ def test_opt_in_objects(rendered: dict[str, list[dict[str, Any]]]) -> None:
         assert by_kind(defaults, kind) == [], kind
     everything = rendered["namespaced-ha-everything"]
     (monitor,) = by_kind(everything, "ServiceMonitor")
-    (service,) = by_kind(everything, "Service")
+    (service,) = [s for s in by_kind(everything, "Service") if s["metadata"]["name"].endswith("-metrics")]
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"] == "metrics"
     assert all(
         service["metadata"]["labels"][k] == v for k, v in monitor["spec"]["selector"]["matchLabels"].items()
@@ -291,3 +307,53 @@ def test_network_policies(rendered: dict[str, list[dict[str, Any]]]) -> None:
         assert not allowed(denied), denied
     for public in ("52.216.0.1", "8.8.8.8"):
         assert allowed(public), public
+
+
+def test_callback_receiver(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The receiver's port, Service, readiness, mounted secrets, Ingress, HTTPRoute and NetworkPolicy rule."""
+    objs = rendered["namespaced-ha-everything"]
+    container = _container(objs)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["CALLBACKS_PORT"] == str(ports["callbacks"])
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": "/healthz",
+        "port": "callbacks",
+        "scheme": "HTTPS",
+    }
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    for variable in (
+        "CALLBACKS_AGORA_SECRETS_DIR",
+        "CALLBACKS_REALTIMEKIT_PUBLIC_KEY_FILE",
+        "REALTIMEKIT_WEBHOOK_TOKEN_FILE",
+        "CALLBACKS_TLS_CERT_FILE",
+    ):
+        assert any(env[variable].startswith(m) for m in mounts), variable
+    (deployment,) = by_kind(objs, "Deployment")
+    secrets = {
+        v["secret"]["secretName"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v
+    }
+    assert secrets == {"agora-ncs", "rtk-webhook-key", "rtk-token", "callbacks-tls"}
+    (service,) = [s for s in by_kind(objs, "Service") if s["metadata"]["name"].endswith("-callbacks")]
+    assert service["spec"]["ports"][0]["targetPort"] == "callbacks"
+    (ingress,) = by_kind(objs, "Ingress")
+    (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert path["path"] == "/callbacks" and path["backend"]["service"]["name"] == service["metadata"]["name"]
+    (route,) = by_kind(objs, "HTTPRoute")
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"name": service["metadata"]["name"], "port": service["spec"]["ports"][0]["port"]}
+    ]
+    (policy,) = [
+        p for p in by_kind(objs, "NetworkPolicy") if p["metadata"]["name"] == "rec-recording-operator"
+    ]
+    assert {"port": ports["callbacks"], "protocol": "TCP"} in [
+        p for r in policy["spec"]["ingress"] for p in r["ports"]
+    ]
+    # Off: no port, no Service, no probe.
+    off = rendered["bring-your-own"]
+    assert "readinessProbe" not in _container(off)
+    assert not [s for s in by_kind(off, "Service") if s["metadata"]["name"].endswith("-callbacks")]
+    # Defaults: the receiver runs, plain HTTP, no Ingress/HTTPRoute.
+    defaults = rendered["defaults"]
+    assert _container(defaults)["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert by_kind(defaults, "Ingress") == [] and by_kind(defaults, "HTTPRoute") == []

@@ -76,3 +76,22 @@ def test_network_policies_open_the_recorder_agent_port() -> None:
     operator = yaml.safe_load((ROOT / "manifests/base/networkpolicy.yaml").read_text())
     egress_ports = [p for rule in operator["spec"]["egress"] for p in rule.get("ports", [])]
     assert {"port": HTTP_PORT, "protocol": "TCP"} in egress_ports
+
+
+def test_base_serves_the_callback_receiver() -> None:
+    objs = kustomize("manifests/base")
+    (deployment,) = [o for o in objs if o["kind"] == "Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["CALLBACKS_PORT"] == str(ports["callbacks"])
+    assert container["readinessProbe"]["httpGet"]["port"] == "callbacks"
+    (service,) = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"].endswith("-callbacks")]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in service["spec"]["selector"].items())
+    assert service["spec"]["ports"][0]["targetPort"] == "callbacks"
+    (policy,) = [
+        o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "recording-operator"
+    ]
+    opened = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert ports["callbacks"] in opened

@@ -595,6 +595,20 @@ class CloudRecordingStatus(Model):
         default=None, description="Agora serverResponse.status as last queried."
     )
     uploadingStatus: str | None = Field(default=None, description="Agora stop `uploadingStatus`.")
+    recorderUid: str | None = Field(
+        default=None,
+        description="Agora: the recorder's UID after a high-availability failover (NCS `session_failover` "
+        "`newUid`, https://docs.agora.io/en/cloud-recording/develop/receive-notifications).",
+    )
+    uploadProgress: int | None = Field(
+        default=None,
+        ge=0,
+        le=10000,
+        description="Agora: uploaded/recorded × 10000 as last notified (NCS `uploading_progress`).",
+    )
+    lastNoticeAt: str | None = Field(
+        default=None, description="When the provider last sent a callback that changed this status."
+    )
     files: FilesSummary | None = None
     sessions: list[SessionRecord] | None = Field(
         default=None, max_length=10, description="Past sessions, ≤10."

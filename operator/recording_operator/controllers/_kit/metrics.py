@@ -13,6 +13,8 @@ is exactly what is listed here (plus `process_*` of the operator process):
 | `recording_operator_recorder_fps` | gauge | namespace, name | frames per second the recorder writes |
 | `recording_operator_recorder_speed_ratio` | gauge | namespace, name | processing speed relative to real time (1.0 = real time) |
 | `recording_operator_recorder_last_update_timestamp_seconds` | gauge | namespace, name | Unix time (s) of the last recorder stats update |
+| `recording_operator_callbacks_total` | counter | provider, result | provider callbacks (registered by `callbacks/receiver.py`): `applied`, `unchanged`, `duplicate`, `unmatched`, `unsigned`, `forged`, `malformed`, `oversized`, `replayed`, `rate_limited`, `error` |
+| `recording_operator_callback_duration_seconds` | histogram | provider | time from receiving a callback to answering it (s) |
 
 The recorder gauges are set by the LocalRecording controller with `set_recorder_stats` each time
 it polls a recorder's agent, and removed with `forget_recorder` when the recording goes.

@@ -47,6 +47,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_ended,
     mark_started,
 )
+from recording_operator.controllers.cloudrecording.notices import adopted_meanwhile
 from recording_operator.controllers.recordedfile.publication import agora_files
 from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
@@ -239,6 +240,8 @@ class AgoraSessions:
                 except AgoraError as again:
                     raise self._start_failed(ctx, spec, resource_id, pending, again) from again
             else:
+                if exc.code == CODE_ALREADY_STARTED and await adopted_meanwhile(ctx):
+                    return  # a notice named this start's sid while its answer was lost (notices.py)
                 raise self._start_failed(ctx, spec, resource_id, pending, exc) from exc
         # The sid reaches the API server before kopf's patch removes the marker (kopf sends the
         # body patch first): no crash point between the two loses it.

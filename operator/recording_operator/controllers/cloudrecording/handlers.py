@@ -38,6 +38,7 @@ from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
 from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
+from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.decide import collection_path
 from recording_operator.controllers.recordedfile.probe import clock_now, probe
@@ -83,6 +84,7 @@ async def reconcile(
             `Synced=False`, not retried until the spec changes.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
+    INDEX.observe("MODIFIED", body)  # notices of a session about to start find this recording
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as exc:
@@ -179,7 +181,9 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
-        elif time.monotonic() - memo.get("last_query", 0.0) >= ctx.runtime.settings.query_interval_s:
+        elif time.monotonic() - memo.get("last_query", 0.0) >= query_interval(
+            ctx.runtime.settings, ctx.namespace, ctx.name
+        ):
             memo["last_query"] = time.monotonic()
             await driver.observe(ctx, spec, obs)
         await _publish(ctx, spec)
@@ -198,8 +202,10 @@ def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -
 
 @kopf.on.event(*RESOURCE)
 async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
-    """Feed `recording_operator_active_sessions` with every phase the watch shows (metrics only)."""
+    """Feed `recording_operator_active_sessions` with every phase the watch shows, and the index
+    that finds the recording a provider notice concerns (`notices.INDEX`)."""
     meta = body.get("metadata", {})
+    INDEX.observe(type, body)
     phase = None if type == "DELETED" else (body.get("status") or {}).get("phase", "")
     SESSIONS.observe(KIND, meta.get("namespace", ""), meta.get("name", ""), phase)
 

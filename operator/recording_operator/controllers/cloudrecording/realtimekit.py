@@ -191,7 +191,7 @@ class RealtimeKitSessions:
         # The recordingId reaches the API server before kopf's patch removes the marker.
         await ctx.persist(recordingId=state.id)
         ctx.remove_annotation(PENDING_ANNOTATION)
-        self._started(ctx, state)
+        self.started(ctx, state)
 
     async def update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """Pause or resume to match `spec.state` (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/pause_resume_stop_recording/). Other edits apply to the next session:
@@ -213,28 +213,47 @@ class RealtimeKitSessions:
         client = await self._client(ctx, spec)
         try:
             state = await client.get(rtk.accountId, rtk.appId, obs.recording_id)
-            records = realtimekit_files(spec.storage, state)
-            if records:
-                # Before UPLOADED is written: it ends the observation, so a failed create (raised
-                # here) leaves the status UPLOADING and the next observation publishes again.
-                delete_after = spec.retention.deleteAfter if spec.retention else None
-                await publish_files(ctx, RECORDING_KIND, spec.storage, records, delete_after)
-            ctx.status.set(recordingStatus=state.status)
-            ctx.reported_files.extend(records)
-            if state.files:
-                ctx.status.set(files=_files(state))
-            if state.status in RUNNING_PHASES:
-                phase = RUNNING_PHASES[state.status]
-                if obs.phase != phase:
-                    ctx.status.set(phase=phase)
-                    ctx.condition("Ready", "True", phase, f"session {state.id} is {phase.lower()}")
-                await self._follow_state(ctx, spec, obs, state.status)
-            elif obs.active:
-                self._ended(
-                    ctx, state, "ProviderEnded", f"RealtimeKit ended the recording ({state.stop_reason})"
-                )
+            await self.apply_state(ctx, spec, obs, state, follow=True)
         except RealtimeKitError as exc:
             raise session_error(exc) from exc
+
+    async def apply_state(
+        self,
+        ctx: RecordingContext,
+        spec: CloudRecordingSpec,
+        obs: Observed,
+        state: RecordingState,
+        *,
+        follow: bool,
+    ) -> None:
+        """Status from the recording's state, as a GET or a `recording.statusUpdate` webhook
+        reports it: phase, files (RecordedFiles before UPLOADED is written), provider-ended
+        sessions; with `follow`, a pause/resume the spec still asks for is sent.
+
+        Raises:
+            RealtimeKitError: the pause/resume call failed.
+            KubeApiError: creating the uploaded files' RecordedFiles failed (status not advanced).
+        """
+        records = realtimekit_files(spec.storage, state)
+        if records:
+            # Before UPLOADED is written: it ends the observation, so a failed create (raised
+            # here) leaves the status UPLOADING and the next observation publishes again.
+            delete_after = spec.retention.deleteAfter if spec.retention else None
+            await publish_files(ctx, RECORDING_KIND, spec.storage, records, delete_after)
+        ctx.status.set(recordingStatus=state.status)
+        ctx.reported_files.extend(records)
+        if state.files:
+            ctx.status.set(files=_files(state))
+        if state.status in RUNNING_PHASES:
+            phase = RUNNING_PHASES[state.status]
+            if obs.phase != phase:
+                ctx.status.set(phase=phase)
+                ctx.condition("Ready", "True", phase, f"session {state.id} is {phase.lower()}")
+            if follow:
+                await self._follow_state(ctx, spec, obs, state.status)
+        elif obs.active:
+            why = f" ({state.stop_reason})" if state.stop_reason else ""
+            self._ended(ctx, state, "ProviderEnded", f"RealtimeKit ended the recording{why}")
 
     async def stop(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
@@ -322,7 +341,7 @@ class RealtimeKitSessions:
             return False
         await ctx.persist(recordingId=active.id)
         ctx.remove_annotation(PENDING_ANNOTATION)
-        self._started(ctx, active)
+        self.started(ctx, active)
         ctx.event(
             "Normal",
             "Adopted",
@@ -330,7 +349,8 @@ class RealtimeKitSessions:
         )
         return True
 
-    def _started(self, ctx: RecordingContext, state: RecordingState) -> None:
+    def started(self, ctx: RecordingContext, state: RecordingState) -> None:
+        """Draft a session RealtimeKit reports as started (`recordingId`, phase from its status)."""
         mark_started(
             ctx,
             phase=RUNNING_PHASES.get(state.status, "Starting"),

@@ -52,6 +52,7 @@ from recording_operator.controllers.cloudtranscoder.decide import (
     token_needs,
     transcoder_config,
 )
+from recording_operator.controllers.cloudtranscoder.notices import mark_exited
 from recording_operator.providers.agora import AgoraError
 from recording_operator.providers.agora.tokens import TOKEN_MAX_LIFETIME_S, TokenError, mint_rtc_token
 from recording_operator.providers.agora.transcoder import START_DEADLINE_S, CloudTranscoderClient, TaskInfo
@@ -262,23 +263,11 @@ async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
     except AgoraError as exc:
         if exc.http_status != 404:
             raise
-        _mark_exited(ctx, "ProviderEnded", f"Agora no longer knows task {obs.task_id} (update answered 404)")
+        mark_exited(ctx, "ProviderEnded", f"Agora no longer knows task {obs.task_id} (update answered 404)")
         await _create(ctx, desired, observe({**ctx.status.current, **ctx.status.fields}), resume=False)
         return
     ctx.status.set(configDigest=desired.digest, pendingDigest=None)
     ctx.event("Normal", "Updated", f"task {obs.task_id}: config updated with sequenceId {sequence_id}")
-
-
-def _mark_exited(ctx: Context, reason: str, message: str) -> None:
-    ctx.status.set(
-        phase="Exited",
-        exitedAt=rfc3339(),
-        exitReason=reason,
-        serviceStatus=None,
-        pendingDigest=None,
-    )
-    ctx.condition("Ready", "False", reason, message)
-    ctx.event("Normal", "Exited", message)
 
 
 # --- observation ---------------------------------------------------------------------------------
@@ -313,7 +302,7 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
             )
             if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
                 await _delete(ctx, spec, obs)
-                _mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
+                mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
             elif (
                 time.monotonic() - memo.get("last_query", 0.0)
                 >= ctx.runtime.settings.transcoder_query_interval_s
@@ -355,7 +344,7 @@ async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None
         except AgoraError as again:
             if again.http_status != 404:
                 raise
-            _mark_exited(
+            mark_exited(
                 ctx,
                 "ProviderEnded",
                 f"Agora no longer knows task {obs.task_id} (destroyed after idleTimeout {spec.idleTimeout} s "

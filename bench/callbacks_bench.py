@@ -1,0 +1,150 @@
+"""`make bench`: status freshness with provider callbacks on and off.
+
+N CloudRecordings on one App ID, the Agora emulator enforcing 10 requests/s per App ID (Agora's
+documented limit, https://docs.agora.io/en/cloud-recording/rest-api/overview), production query
+timings (`CLOUDRECORDING_QUERY_INTERVAL` 60 s, tick 10 s). Once every recording is Recording, the
+provider-side change: every channel empties and the emulator's clock passes `maxIdleTime`, so Agora
+ends every session at the same instant. Printed per mode:
+
+- freshness p50/p99/max: seconds from that instant until the recording's status says Stopped;
+- queries/s to Agora over the window, and HTTP 429 answers received;
+- with callbacks: notices delivered, and the operator process's CPU seconds per 1,000 notices
+  (receiver and the status writes they cause).
+
+    .venv/bin/python bench/callbacks_bench.py --count 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import yaml
+
+from recording_sandbox.runner import Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+CRS = "/apis/recording.mediaops.io/v1alpha1/namespaces/default/cloudrecordings"
+SAMPLE = yaml.safe_load((ROOT / "manifests/samples/cloudrecording-mix.yaml").read_text())
+SECRETS = list(yaml.safe_load_all((ROOT / "manifests/samples/agora-credentials.yaml").read_text()))
+APP_ID = SAMPLE["spec"]["agora"]["appId"]
+OPERATOR_ENV = {
+    "CLOUDRECORDING_QUERY_INTERVAL": "60",
+    "CLOUDRECORDING_TICK": "10",
+    "RECORDING_NOT_FOUND_CONFIRM": "5",
+    "AGORA_RETRY_SCALE": "1",
+    "METRICS_PORT": "0",
+}
+
+
+def recording(i: int) -> dict[str, Any]:
+    body = copy.deepcopy(SAMPLE)
+    body["metadata"] = {"name": f"bench-{i:05d}"}
+    body["spec"]["agora"]["channel"] = f"bench-{i:05d}"
+    return body
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def phases(kube: httpx.AsyncClient) -> dict[str, str]:
+    items = (await kube.get(CRS)).json()["items"]
+    return {o["metadata"]["name"]: (o.get("status") or {}).get("phase", "") for o in items}
+
+
+async def run(count: int, callbacks: bool, timeout_s: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="callbacks-bench-") as tmp:
+        async with Sandbox(
+            Path(tmp),
+            crd_dir=ROOT / "crds",
+            with_operator=True,
+            operator_env=OPERATOR_ENV,
+            agora_options={"qps_limit": 10},
+            callbacks=callbacks,
+        ) as sandbox:
+            assert sandbox.operator is not None
+            operator = psutil.Process(sandbox.operator.pid)
+            async with (
+                httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=60) as kube,
+                httpx.AsyncClient(base_url=sandbox.endpoints["agora"], timeout=60) as agora,
+            ):
+                for secret in SECRETS:
+                    await kube.post("/api/v1/namespaces/default/secrets", json=secret)
+                for i in range(count):
+                    name = f"bench-{i:05d}"
+                    await agora.put(f"/_emulator/channels/{APP_ID}/{name}/users", json={"users": ["1001"]})
+                await asyncio.gather(*(kube.post(CRS, json=recording(i)) for i in range(count)))
+                deadline = time.monotonic() + timeout_s
+                while sum(p == "Recording" for p in (await phases(kube)).values()) < count:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("not every recording reached Recording")
+                    await asyncio.sleep(1)
+                # The provider-side change: everybody leaves, Agora's recorders leave after maxIdleTime.
+                for i in range(count):
+                    await agora.put(f"/_emulator/channels/{APP_ID}/bench-{i:05d}/users", json={"users": []})
+                await agora.delete("/_emulator/requests")
+                notices_before = len((await agora.get("/_emulator/callbacks/log")).json()["deliveries"])
+                cpu_before = sum(operator.cpu_times()[:2])
+                changed = time.monotonic()
+                await agora.post(
+                    "/_emulator/clock",
+                    json={"advanceSeconds": SAMPLE["spec"]["agora"]["recordingConfig"]["maxIdleTime"] + 1},
+                )
+                seen: dict[str, float] = {}
+                while len(seen) < count and time.monotonic() < changed + timeout_s:
+                    now = time.monotonic()
+                    for name, phase in (await phases(kube)).items():
+                        if phase == "Stopped" and name not in seen:
+                            seen[name] = now - changed
+                    await asyncio.sleep(0.5)
+                window = time.monotonic() - changed
+                cpu = sum(operator.cpu_times()[:2]) - cpu_before
+                stats = (await agora.get("/_emulator/stats")).json()
+                # Notices of the window only (recorder_leave, uploaded, session_exit per session).
+                log = (await agora.get("/_emulator/callbacks/log")).json()["deliveries"][notices_before:]
+                fresh = list(seen.values())
+                return {
+                    "mode": "callbacks on" if callbacks else "callbacks off",
+                    "stopped": len(fresh),
+                    "p50": statistics.median(fresh) if fresh else None,
+                    "p99": percentile(fresh, 0.99) if fresh else None,
+                    "max": max(fresh) if fresh else None,
+                    "queries_per_s": stats["endpoints"].get("query", 0) / window,
+                    "http_429": stats["httpStatus"].get("429", 0),
+                    "notices": len(log) if callbacks else 0,
+                    "answers": dict(sorted(Counter(str(d["httpStatus"]) for d in log).items())),
+                    "cpu_per_1000": (cpu / len(log) * 1000) if callbacks and log else None,
+                }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait per phase")
+    args = parser.parse_args()
+    for callbacks in (True, False):
+        r = asyncio.run(run(args.count, callbacks, args.timeout))
+        cpu = f"{r['cpu_per_1000']:.2f} s CPU per 1,000 notices" if r["cpu_per_1000"] is not None else ""
+        print(
+            f"{r['mode']:>13}: {r['stopped']}/{args.count} Stopped; freshness p50 {r['p50']:.1f} s, "
+            f"p99 {r['p99']:.1f} s, max {r['max']:.1f} s; {r['queries_per_s']:.2f} queries/s; "
+            f"{r['http_429']} × 429; {r['notices']} notices (final answers {r['answers']}) {cpu}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

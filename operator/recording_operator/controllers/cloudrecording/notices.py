@@ -1,0 +1,586 @@
+"""Provider notices (Agora NCS, https://docs.agora.io/en/cloud-recording/develop/receive-notifications;
+RealtimeKit webhooks, https://developers.cloudflare.com/realtime/realtimekit/webhooks/, see
+`apply_realtimekit_webhook`) → CloudRecording status, through the same status code as polling (`driver.mark_started`,
+`driver.mark_ended`, `files_summary`, `publication.agora_files` / `publish_files`).
+
+The callback receiver hands every verified, not yet applied notice to `apply_agora_notice`:
+
+1. `INDEX` (fed by the watch, `handlers.track_session`) names the CloudRecording: the one whose
+   `status.sid` is the notice's sid (owned), else the one for the notice's App ID, channel and
+   recorder uid whose start is unknown (`adoptable`).
+2. `agora_effect` (pure) says what the notice changes. Effects are monotone, so duplicated or
+   reordered deliveries change nothing twice: `recorder_started` (40) moves only Starting →
+   Recording; `recorder_leave` (41, unless it left because we called stop) and `session_exit` (11)
+   move only an active phase to Stopped (ProviderEnded); files (31 uploaded, 32 backuped, 45
+   snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once; a failover's
+   `newUid` (12) and `uploading_progress` (33) are taken only from a notice newer (by
+   `sequence`, `sendts`) than the last one applied for that session.
+3. Adoption: a notice naming a sid for an adoptable CloudRecording writes `status.sid` and
+   `status.resourceId` (the reconcile and the finalizer then follow that session: updates, stop on
+   delete), then clears the start-pending annotation.
+4. A sid that belongs to no CloudRecording: a log line, the `unmatched` result (counted by the
+   receiver) and a Warning Event `UnknownSession` on the recordings of that channel, once per sid.
+
+Polling stays the fallback (Agora: core business logic should not depend on NCS): while notices
+arrive for a recording, `query_interval` stretches its query interval by
+`CALLBACKS_QUERY_STRETCH`; when they stop, it returns to `CLOUDRECORDING_QUERY_INTERVAL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import kopf
+from pydantic import ValidationError
+
+from recording_operator.api import GROUP, VERSION
+from recording_operator.api.timestamps import rfc3339
+from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.controllers._kit.events import post_event
+from recording_operator.controllers._kit.runtime import Runtime
+from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
+from recording_operator.controllers.cloudrecording.decide import (
+    ACTIVE_PHASES,
+    PENDING_ANNOTATION,
+    adoptable,
+    applied_config,
+    observe,
+)
+from recording_operator.controllers.cloudrecording.driver import RecordingContext, mark_ended, mark_started
+from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
+from recording_operator.controllers.recordedfile.publication import agora_files, publish_files
+from recording_operator.providers.agora import RecordingFile, ncs, parse_file_list
+from recording_operator.providers.realtimekit import RecordingState
+from recording_operator.providers.realtimekit_webhooks import (
+    RECORDING_STATUS_UPDATE,
+    Webhook,
+    recording_state,
+)
+from recording_operator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KIND = "CloudRecording"
+PLURAL = "cloudrecordings"
+#: `recorder_leave` leaveCode bit for "left because stop was called"
+#: (https://docs.agora.io/en/cloud-recording/develop/receive-notifications, event 41).
+LEAVE_CODE_STOPPED = 16
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+# --- which CloudRecording ------------------------------------------------------------------------
+
+
+class SessionIndex:
+    """CloudRecordings by session (Agora sid, RealtimeKit recordingId), by Agora (App ID, channel,
+    recorder uid) and by RealtimeKit meeting, from the watch.
+
+    `observe` is called with every watch event; lookups are in memory, so a notice costs one GET of
+    the resource it concerns, not a list.
+    """
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, Key] = {}
+        self._by_channel: dict[tuple[str, str, str], set[Key]] = {}
+        self._of: dict[Key, tuple[str | None, tuple[str, str, str] | None]] = {}
+        self._gone: OrderedDict[str, None] = OrderedDict()
+        self._by_meeting: dict[str, set[Key]] = {}
+
+    def observe(self, type_: str | None, body: Mapping[str, Any]) -> None:
+        """Record (or, for DELETED, forget) one CloudRecording as the watch shows it."""
+        meta = body.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        old_sid, old_channel = self._of.pop(key, (None, None))
+        for keys in self._by_meeting.values():
+            keys.discard(key)
+        if old_sid is not None and self._by_sid.get(old_sid) == key:
+            del self._by_sid[old_sid]
+        if old_channel is not None:
+            self._by_channel.get(old_channel, set()).discard(key)
+            if not self._by_channel.get(old_channel):
+                self._by_channel.pop(old_channel, None)
+        if type_ == "DELETED":
+            ended = body.get("status") or {}
+            for gone in {old_sid, ended.get("sid"), ended.get("recordingId")} - {None, ""}:
+                self._gone[str(gone)] = None
+                while len(self._gone) > 10_000:
+                    self._gone.popitem(last=False)
+            return
+        status = body.get("status") or {}
+        sid = status.get("sid") or status.get("recordingId") or None
+        meeting = ((body.get("spec") or {}).get("realtimeKit") or {}).get("meetingId")
+        if meeting:
+            self._by_meeting.setdefault(str(meeting), set()).add(key)
+        agora = (body.get("spec") or {}).get("agora") or {}
+        channel = None
+        if agora.get("channel"):
+            channel = (str(agora.get("appId", "")), str(agora["channel"]), str(agora.get("uid", "")))
+            self._by_channel.setdefault(channel, set()).add(key)
+        if sid:
+            self._by_sid[sid] = key
+        self._of[key] = (sid, channel)
+
+    def by_meeting(self, meeting_id: str | None) -> list[Key]:
+        """CloudRecordings recording RealtimeKit meeting `meeting_id`."""
+        return sorted(self._by_meeting.get(meeting_id or "", set()))
+
+    def by_sid(self, sid: str | None) -> Key | None:
+        """The CloudRecording whose `status.sid` (Agora) or `status.recordingId` (RealtimeKit) is `sid`."""
+        return self._by_sid.get(sid) if sid else None
+
+    def deleted(self, sid: str | None) -> bool:
+        """Whether `sid` was the session of a CloudRecording that has since been deleted."""
+        return bool(sid) and sid in self._gone
+
+    def by_channel(self, app_id: str, cname: str | None, uid: str | None) -> list[Key]:
+        """CloudRecordings for this channel and recorder uid (any App ID when `app_id` is `default`)."""
+        if not cname:
+            return []
+        if app_id != "default":
+            return sorted(self._by_channel.get((app_id, cname, uid or ""), set()))
+        return sorted(
+            k for (a, c, u), keys in self._by_channel.items() if c == cname and u == uid for k in keys
+        )
+
+    def of_channel(self, cname: str | None) -> list[Key]:
+        """Every CloudRecording recording channel `cname` (any App ID, any uid)."""
+        return sorted(k for (_, c, _), keys in self._by_channel.items() if c == cname for k in keys)
+
+
+INDEX = SessionIndex()
+
+
+class NoticeActivity:
+    """When a notice last changed each CloudRecording (monotonic s), and per-session high-water
+    marks (`sequence`, `sendts`) of the notices whose effect depends on order (12, 33)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._last: OrderedDict[Key, float] = OrderedDict()
+        self._order: OrderedDict[tuple[str, int], tuple[int, int]] = OrderedDict()
+
+    def touch(self, key: Key) -> None:
+        """A notice for `key` arrived now."""
+        self._last.pop(key, None)
+        self._last[key] = time.monotonic()
+        while len(self._last) > self.limit:
+            self._last.popitem(last=False)
+
+    def since(self, key: Key) -> float | None:
+        """Seconds since the last notice for `key`, or None."""
+        at = self._last.get(key)
+        return None if at is None else time.monotonic() - at
+
+    def newer(self, sid: str, event_type: int, order: tuple[int, int]) -> bool:
+        """Whether `order` is newer than the last applied notice of this type for `sid` (and record it)."""
+        mark = (sid, event_type)
+        last = self._order.get(mark)
+        if last is not None and order <= last:
+            return False
+        self._order.pop(mark, None)
+        self._order[mark] = order
+        while len(self._order) > self.limit:
+            self._order.popitem(last=False)
+        return True
+
+
+ACTIVITY = NoticeActivity()
+
+
+def query_interval(settings: Settings, namespace: str, name: str) -> float:
+    """Seconds between `query` calls for this recording: `CLOUDRECORDING_QUERY_INTERVAL`, times
+    `CALLBACKS_QUERY_STRETCH` while notices arrive (one within the stretched interval)."""
+    base = settings.query_interval_s
+    stretched = base * max(1.0, settings.callbacks_query_stretch)
+    since = ACTIVITY.since((namespace, name))
+    return stretched if since is not None and since < stretched else base
+
+
+async def adopted_meanwhile(ctx: RecordingContext) -> bool:
+    """Whether a notice adopted this recording's pending start while its `start` call was in flight
+    (Agora then answers the repeated start 201/7). If so, the handler's draft is reset to the
+    adopted status (so its write does not undo the adoption) and the start-pending annotation is
+    removed.
+
+    Raises:
+        KubeApiError: the resource could not be read.
+    """
+    fresh = await ctx.runtime.kube.get_object(ctx.path)
+    status = (fresh or {}).get("status") or {}
+    if not status.get("sid"):
+        return False
+    ctx.status = StatusDraft(dict(status))
+    ctx.remove_annotation(PENDING_ANNOTATION)
+    return True
+
+
+# --- what a notice changes (pure) ----------------------------------------------------------------
+
+
+@dataclass
+class Effect:
+    """What one notice changes on a CloudRecording whose session it concerns.
+
+    `started`: Starting → Recording. `ended`: (reason, message) for an active session the provider
+    ended. `fields`: plain status fields. `files`: files reported. `event`: (type, reason, message).
+    """
+
+    started: bool = False
+    ended: tuple[str, str] | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    files: list[RecordingFile] = field(default_factory=list)
+    event: tuple[str, str, str] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to change."""
+        return not (self.started or self.ended or self.fields or self.files or self.event)
+
+
+def notice_files(notice: ncs.Notice) -> list[RecordingFile]:
+    """Files a notice reports: 31/32 `details.fileList[]`, 45 `details.fileName`, 71 `details.fileList[]`."""
+    details = notice.details
+    if notice.event_type in (ncs.EVENT_UPLOADED, ncs.EVENT_BACKUPED, ncs.EVENT_WEB_RECORDER_STOPPED):
+        return parse_file_list({"fileList": details.get("fileList")})
+    if notice.event_type == ncs.EVENT_SNAPSHOT_FILE and details.get("fileName"):
+        return [RecordingFile(file_name=str(details["fileName"]))]
+    return []
+
+
+def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effect:
+    """What `notice` changes for a recording in `phase` whose current session it concerns.
+
+    `newer`: the notice is newer than the last applied one of its type for this session (only
+    order-dependent fields, failover uid and upload progress, need it).
+    """
+    effect = Effect(files=notice_files(notice))
+    details = notice.details
+    kind = notice.event_type
+    if kind == ncs.EVENT_RECORDER_STARTED and phase == "Starting":
+        effect.started = True
+    elif kind == ncs.EVENT_SESSION_FAILOVER and newer and details.get("newUid") is not None:
+        uid = str(details["newUid"])
+        effect.fields["recorderUid"] = uid
+        effect.event = (
+            "Normal",
+            "SessionFailover",
+            f"Agora moved session {notice.sid} to recorder uid {uid}",
+        )
+    elif kind == ncs.EVENT_UPLOADING_PROGRESS and newer and isinstance(details.get("progress"), int):
+        effect.fields["uploadProgress"] = max(0, min(10000, details["progress"]))
+    elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES:
+        code = details.get("leaveCode")
+        if not (isinstance(code, int) and code & LEAVE_CODE_STOPPED):
+            effect.ended = (
+                "ProviderEnded",
+                f"Agora's recorder left the channel (recorder_leave, leaveCode {code})",
+            )
+    elif kind == ncs.EVENT_SESSION_EXIT and phase in ACTIVE_PHASES:
+        status = details.get("exitStatus", details.get("leaveStatus"))
+        how = "abnormally" if status == 1 else "normally"
+        effect.ended = ("ProviderEnded", f"Agora ended the session {how} (session_exit, exitStatus {status})")
+    return effect
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+class NoticeContext(RecordingContext):
+    """A RecordingContext outside a kopf handler: its patch and Events are written by `apply_agora_notice`."""
+
+    def __init__(self, obj: dict[str, Any], runtime: Runtime) -> None:
+        super().__init__(cast(kopf.Body, obj), cast(kopf.Patch, {}), runtime, log)
+        self.events: list[tuple[str, str, str]] = []
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        """Collected; posted after the status is written."""
+        self.events.append((type_, reason, message))
+
+
+def _path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
+
+
+async def _write(ctx: NoticeContext, obj: dict[str, Any]) -> None:
+    """Write the drafted status, then the annotations, then the Events."""
+    ctx.flush()
+    patch = cast(dict[str, Any], ctx.patch)
+    if patch.get("status"):
+        await ctx.runtime.kube.merge_patch(ctx.path + "/status", {"status": patch["status"]})
+    if patch.get("metadata"):
+        await ctx.runtime.kube.merge_patch(ctx.path, {"metadata": patch["metadata"]})
+    for type_, reason, message in ctx.events:
+        await post_event(ctx.runtime.kube, obj, KIND, type_, reason, message)
+
+
+async def _applied(ctx: NoticeContext, spec: CloudRecordingSpec) -> dict[str, Any]:
+    """`status.applied` of a session started from this spec (as the start would have recorded it)."""
+    ref = spec.storage.credentialsSecretRef
+    version = None
+    if ref is not None:
+        await ctx.runtime.kube.read_secret(ctx.namespace, ref.name)
+        version = ctx.runtime.kube.secret_version(ctx.namespace, ref.name)
+    storage_digest = digest([spec.storage.model_dump(), version])
+    return applied_config(spec, storage_digest, onhold=spec.state == "Paused")
+
+
+_warned: OrderedDict[str, None] = OrderedDict()
+
+
+async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
+    log.warning(
+        f"Agora notice {notice.notice_id} (event {notice.event_type}) names session {notice.sid} in channel "
+        f"{notice.cname!r}, uid {notice.uid}, which no CloudRecording owns"
+    )
+    if notice.sid and notice.sid not in _warned:
+        _warned[notice.sid] = None
+        while len(_warned) > 10_000:
+            _warned.popitem(last=False)
+        for namespace, name in INDEX.of_channel(notice.cname):
+            obj = await runtime.kube.get_object(_path(namespace, name))
+            if obj is not None:
+                await post_event(
+                    runtime.kube,
+                    obj,
+                    KIND,
+                    "Warning",
+                    "UnknownSession",
+                    f"Agora reports session {notice.sid} (recorder uid {notice.uid}) in channel {notice.cname}, "
+                    "which no CloudRecording owns; it is billed until it ends (channel idle)",
+                )
+    return "unmatched"
+
+
+#: Seconds a notice for a recording whose start is in flight waits for the start's own answer
+#: before it is adopted (or found to belong to no recording): notices often overtake the answer.
+SETTLE_S = 1.5
+SETTLE_STEP_S = 0.1
+
+
+async def apply_agora_notice(runtime: Runtime, notice: ncs.Notice) -> str:
+    """Apply one verified Cloud Recording notice (see the module docstring).
+
+    A notice for a recording whose start is in flight (no `status.sid` yet) waits up to
+    `SETTLE_S` seconds for the start's answer before it is adopted.
+
+    Returns:
+        The receiver's result label: `applied`, `unchanged` (nothing to change, e.g. a reordered
+        or stale notice, or the session of a deleted recording) or `unmatched` (no CloudRecording
+        owns the session).
+
+    Raises:
+        KubeApiError, SecretNotFound: reading or writing failed; the receiver answers 503 so
+            Agora resends.
+    """
+    key = INDEX.by_sid(notice.sid)
+    candidates = [key] if key else INDEX.by_channel(notice.app_id, notice.cname, notice.uid)
+    deadline = time.monotonic() + SETTLE_S
+    for namespace, name in candidates:
+        while True:
+            obj = await runtime.kube.get_object(_path(namespace, name))
+            if obj is None:
+                break
+            status = obj.get("status") or {}
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            if notice.sid and status.get("sid") == notice.sid:
+                return await _apply_owned(runtime, obj, notice)
+            if any(s.get("sid") == notice.sid for s in status.get("sessions") or []):
+                return "unchanged"  # a past session of this recording: its end and files were recorded then
+            # No sid yet: a start may be in flight, or its answer is being written (kopf writes the
+            # annotations and the status in two requests).
+            if key is not None or status.get("sid"):
+                break
+            if time.monotonic() >= deadline:
+                if notice.sid and adoptable(status, annotations) is not None:
+                    return await _adopt(runtime, obj, notice)
+                break
+            await asyncio.sleep(SETTLE_STEP_S)
+    if INDEX.deleted(notice.sid):
+        return "unchanged"  # the session of a recording deleted since (stopped by its finalizer)
+    return await _unmatched(runtime, notice)
+
+
+async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:
+    ctx = NoticeContext(obj, runtime)
+    assert notice.sid
+    ACTIVITY.touch((ctx.namespace, ctx.name))  # notices arrive: polling can wait longer
+    newer = ACTIVITY.newer(notice.sid, notice.event_type, notice.order)
+    effect = agora_effect(notice, ctx.status.get("phase"), newer=newer)
+    if effect.empty:
+        return "unchanged"
+    try:
+        spec = CloudRecordingSpec.model_validate(dict(obj.get("spec") or {}))
+    except ValidationError:
+        return "unchanged"
+    _draft(ctx, spec, notice, effect)
+    if ctx.reported_files:
+        await publish_files(
+            ctx,
+            KIND,
+            spec.storage,
+            ctx.reported_files,
+            spec.retention.deleteAfter if spec.retention else None,
+        )
+    changed = bool(ctx.status.delta()) or bool(ctx.events)
+    if changed:
+        ctx.status.set(lastNoticeAt=rfc3339())
+    await _write(ctx, obj)
+    return "applied" if changed else "unchanged"
+
+
+def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, effect: Effect) -> None:
+    if effect.started:
+        ctx.status.set(phase="Paused" if spec.state == "Paused" else "Recording")
+        ctx.condition(
+            "Ready", "True", "Recording", f"session {notice.sid}: Agora's recorder joined the channel"
+        )
+    if effect.fields:
+        ctx.status.set(**effect.fields)
+    if effect.files:
+        current = ctx.status.get("files") or {}
+        names = list(dict.fromkeys([*(current.get("names") or []), *(f.file_name for f in effect.files)]))
+        summary = files_summary(names)
+        summary["count"] = max(summary["count"], int(current.get("count") or 0))
+        ctx.status.set(files=summary)
+        ctx.reported_files.extend(agora_files(spec.storage, effect.files))
+    if effect.ended:
+        mark_ended(ctx, *effect.ended)
+    if effect.event:
+        ctx.event(*effect.event)
+
+
+async def _adopt(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:
+    """Write the notice's sid into an adoptable recording's status, then apply the notice itself."""
+    ctx = NoticeContext(obj, runtime)
+    annotations = ctx.meta.get("annotations") or {}
+    resource_id = adoptable(ctx.status.current, annotations) or ctx.status.get("resourceId")
+    try:
+        spec = CloudRecordingSpec.model_validate(dict(obj.get("spec") or {}))
+    except ValidationError:
+        return "unchanged"
+    phase = "Paused" if spec.state == "Paused" else "Recording"
+    mark_started(
+        ctx,
+        phase=phase,
+        session={"resourceId": resource_id, "sid": notice.sid},
+        applied=await _applied(ctx, spec),
+    )
+    pending = annotations.get(PENDING_ANNOTATION)
+    acquired = ""
+    if pending:
+        try:
+            acquired = str(json.loads(pending).get("acquiredAt") or "")
+        except (ValueError, AttributeError):
+            acquired = ""
+    if acquired:
+        ctx.status.set(startedAt=acquired)
+    ctx.condition("Synced", "True", "Adopted", f"session {notice.sid} adopted from an Agora notice")
+    ctx.event(
+        "Normal",
+        "Adopted",
+        f"session {notice.sid} (resource {resource_id}) adopted from Agora's notice {notice.event_type}: "
+        "the answer to its start was lost",
+    )
+    ctx.remove_annotation(PENDING_ANNOTATION)
+    ctx.status.set(lastNoticeAt=rfc3339())
+    await _write(ctx, obj)
+    INDEX.observe("MODIFIED", {**obj, "status": {**(obj.get("status") or {}), "sid": notice.sid}})
+    ACTIVITY.touch((ctx.namespace, ctx.name))
+    # The notice itself (an exit, files) applies to the adopted session too.
+    fresh = await runtime.kube.get_object(ctx.path)
+    if fresh is not None and (fresh.get("status") or {}).get("sid") == notice.sid:
+        await _apply_owned(runtime, fresh, notice)
+    return "applied"
+
+
+# --- RealtimeKit webhooks ------------------------------------------------------------------------
+
+#: How far a RealtimeKit status is along a recording's life: a webhook never moves a recording back
+#: (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/).
+STATUS_RANK = {"INVOKED": 0, "RECORDING": 1, "PAUSED": 1, "UPLOADING": 2, "UPLOADED": 3, "ERRORED": 3}
+
+
+async def apply_realtimekit_webhook(runtime: Runtime, hook: Webhook) -> str:
+    """Apply a verified RealtimeKit `recording.statusUpdate` webhook with the driver's own
+    `apply_state` (the same code as a GET): phase, files and RecordedFiles, provider-ended sessions.
+
+    A recording whose start is in flight for that meeting (start-pending, no `recordingId`) waits
+    up to `SETTLE_S` for the start's answer, then adopts the webhook's recording. Other events
+    are acknowledged and ignored.
+
+    Returns:
+        `applied`, `unchanged` or `unmatched`.
+
+    Raises:
+        KubeApiError, SecretNotFound: reading or writing failed (the receiver answers 503; RealtimeKit retries 5xx).
+        MalformedWebhook: a statusUpdate without recording id or status.
+    """
+    if hook.event != RECORDING_STATUS_UPDATE:
+        return "unchanged"
+    state = recording_state(hook)
+    key = INDEX.by_sid(state.id)
+    candidates = [key] if key else INDEX.by_meeting(hook.meeting_id)
+    deadline = time.monotonic() + SETTLE_S
+    for namespace, name in candidates:
+        while True:
+            obj = await runtime.kube.get_object(_path(namespace, name))
+            if obj is None:
+                break
+            status = obj.get("status") or {}
+            if status.get("recordingId") == state.id:
+                return await _apply_webhook_state(runtime, obj, state)
+            if any(s.get("recordingId") == state.id for s in status.get("sessions") or []):
+                return "unchanged"
+            if key is not None or status.get("recordingId"):
+                break
+            if time.monotonic() >= deadline:
+                annotations = (obj.get("metadata") or {}).get("annotations") or {}
+                if observe(status, annotations).pending is not None and state.active:
+                    ctx = NoticeContext(obj, runtime)
+                    RealtimeKitSessions().started(ctx, state)
+                    ctx.condition("Synced", "True", "Adopted", f"recording {state.id} adopted from a webhook")
+                    ctx.event("Normal", "Adopted", f"recording {state.id} adopted from RealtimeKit's webhook")
+                    ctx.remove_annotation(PENDING_ANNOTATION)
+                    await _write(ctx, obj)
+                    return "applied"
+                break
+            await asyncio.sleep(SETTLE_STEP_S)
+    if INDEX.deleted(state.id):
+        return "unchanged"
+    log.warning(
+        f"RealtimeKit webhook {hook.delivery_id} names recording {state.id} of meeting {hook.meeting_id}, "
+        "which no CloudRecording owns"
+    )
+    return "unmatched"
+
+
+async def _apply_webhook_state(runtime: Runtime, obj: dict[str, Any], state: RecordingState) -> str:
+    ctx = NoticeContext(obj, runtime)
+    current = STATUS_RANK.get(str(ctx.status.get("recordingStatus")), -1)
+    if STATUS_RANK.get(state.status, -1) < current:
+        return "unchanged"  # reordered: an older status than the one recorded
+    try:
+        spec = CloudRecordingSpec.model_validate(dict(obj.get("spec") or {}))
+    except ValidationError:
+        return "unchanged"
+    obs = observe(ctx.status.current, ctx.meta.get("annotations"))
+    driver = RealtimeKitSessions()
+    if obs.active and not state.active:
+        # The recording ended: the webhook does not say why, a GET does (its stop_reason).
+        await driver.observe(ctx, spec, obs)
+    else:
+        await driver.apply_state(ctx, spec, obs, state, follow=False)
+    changed = bool(ctx.status.delta()) or bool(ctx.events)
+    if changed:
+        ctx.status.set(lastNoticeAt=rfc3339())
+    await _write(ctx, obj)
+    ACTIVITY.touch((ctx.namespace, ctx.name))
+    return "applied" if changed else "unchanged"

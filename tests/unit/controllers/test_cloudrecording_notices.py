@@ -1,0 +1,143 @@
+"""CloudRecording notices: what each Agora NCS event changes, which recording it concerns, adoption."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, adoptable
+from recording_operator.controllers.cloudrecording.notices import (
+    NoticeActivity,
+    SessionIndex,
+    adoptable,
+    agora_effect,
+    notice_files,
+    query_interval,
+)
+from recording_operator.providers.agora.ncs import MalformedNotice, Notice, parse_notice
+from recording_operator.settings import Settings
+
+
+def notice(event_type: int, details: dict[str, Any], sequence: int = 0, **payload: Any) -> Notice:
+    return Notice(
+        app_id="app",
+        notice_id=f"n-{event_type}-{sequence}",
+        notify_ms=1,
+        event_type=event_type,
+        product_id=3,
+        payload={
+            "sid": "s1",
+            "cname": "c",
+            "uid": "7",
+            "sequence": sequence,
+            "sendts": sequence,
+            "details": details,
+            **payload,
+        },
+    )
+
+
+def test_recorder_started_moves_only_a_starting_recording() -> None:
+    started = notice(40, {"msgName": "recorder_started", "status": 0})
+    assert agora_effect(started, "Starting", newer=True).started
+    for phase in ("Recording", "Stopped", "Failed", None):
+        assert agora_effect(started, phase, newer=True).empty
+
+
+def test_provider_ended_only_while_active_and_not_for_our_own_stop() -> None:
+    idle = notice(41, {"msgName": "recorder_leave", "leaveCode": 4})
+    effect = agora_effect(idle, "Recording", newer=True)
+    assert effect.ended and effect.ended[0] == "ProviderEnded" and "leaveCode 4" in effect.ended[1]
+    assert agora_effect(idle, "Stopped", newer=True).empty
+    # leaveCode 16: it left because stop was called: the stop's answer reports that.
+    assert agora_effect(notice(41, {"leaveCode": 16}), "Recording", newer=True).empty
+    exit_ = agora_effect(notice(11, {"msgName": "session_exit", "exitStatus": 1}), "Paused", newer=True)
+    assert exit_.ended and "abnormally" in exit_.ended[1]
+    assert agora_effect(notice(11, {"exitStatus": 0}), "Stopped", newer=True).empty
+
+
+def test_failover_and_progress_need_a_newer_notice() -> None:
+    failover = notice(12, {"msgName": "session_failover", "newUid": 424242})
+    effect = agora_effect(failover, "Recording", newer=True)
+    assert (
+        effect.fields == {"recorderUid": "424242"} and effect.event and effect.event[1] == "SessionFailover"
+    )
+    assert agora_effect(failover, "Recording", newer=False).empty
+    progress = agora_effect(notice(33, {"progress": 12000}), "Stopped", newer=True)
+    assert progress.fields == {"uploadProgress": 10000}
+
+
+def test_files_from_uploaded_snapshot_and_web_notices() -> None:
+    uploaded = notice(31, {"fileList": [{"fileName": "a/b/s1_c.m3u8", "sliceStartTime": 1700000000000}]})
+    assert [f.file_name for f in notice_files(uploaded)] == ["a/b/s1_c.m3u8"]
+    assert agora_effect(uploaded, "Stopped", newer=False).files  # files count in any phase
+    assert [f.file_name for f in notice_files(notice(45, {"fileName": "p/x.jpg"}))] == ["p/x.jpg"]
+    web = notice(71, {"code": 0, "fileList": [{"filename": "w/s1_c_0.mp4", "sliceStartTime": 5}]})
+    assert [f.file_name for f in notice_files(web)] == ["w/s1_c_0.mp4"]
+    assert notice_files(notice(31, {"msgName": "uploaded", "status": 0})) == []  # web mode sends no list
+
+
+def test_order_marks_per_session_and_event() -> None:
+    activity = NoticeActivity()
+    assert activity.newer("s1", 12, (3, 30))
+    assert not activity.newer("s1", 12, (2, 20))  # reordered: older than what was applied
+    assert not activity.newer("s1", 12, (3, 30))  # resent
+    assert activity.newer("s1", 33, (2, 20))  # another event type has its own mark
+    assert activity.newer("s2", 12, (0, 0))
+
+
+def test_index_by_sid_and_channel() -> None:
+    index = SessionIndex()
+    body = {
+        "metadata": {"namespace": "ns", "name": "r"},
+        "spec": {"agora": {"appId": "app", "channel": "c", "uid": "7"}},
+        "status": {"sid": "s1"},
+    }
+    index.observe("ADDED", body)
+    assert index.by_sid("s1") == ("ns", "r")
+    assert index.by_channel("app", "c", "7") == [("ns", "r")]
+    assert index.by_channel("default", "c", "7") == [("ns", "r")]
+    assert index.by_channel("other-app", "c", "7") == []
+    assert index.of_channel("c") == [("ns", "r")]
+    index.observe("MODIFIED", {**body, "status": {"sid": "s2"}})
+    assert index.by_sid("s1") is None and index.by_sid("s2") == ("ns", "r")
+    index.observe("DELETED", {**body, "status": {"sid": "s2"}})
+    assert index.by_sid("s2") is None and index.by_channel("app", "c", "7") == []
+    assert index.deleted("s2") and not index.deleted("s3")
+
+
+def test_adoptable_follows_the_start_pending_rule() -> None:
+    pending = {PENDING_ANNOTATION: json.dumps({"resourceId": "r-1", "acquiredAt": "2026-01-01T00:00:00Z"})}
+    assert adoptable({}, pending) == "r-1"
+    assert adoptable({"sid": "s1"}, pending) is None
+    assert adoptable({"resourceId": "r-0"}, {}) is None
+
+
+def test_query_interval_stretches_while_notices_arrive() -> None:
+    from recording_operator.controllers.cloudrecording import notices
+
+    settings = Settings(query_interval_s=60, callbacks_query_stretch=5)
+    assert query_interval(settings, "ns", "quiet") == 60
+    notices.ACTIVITY.touch(("ns", "busy"))
+    assert query_interval(settings, "ns", "busy") == 300
+
+
+def test_parse_notice_envelope() -> None:
+    body = json.dumps(
+        {
+            "noticeId": "n",
+            "productId": 3,
+            "eventType": 40,
+            "notifyMs": 5,
+            "sid": "top",
+            "payload": {"cname": "c"},
+        }
+    ).encode()
+    parsed = parse_notice(body, "app")
+    assert (parsed.sid, parsed.cname, parsed.event_type, parsed.app_id) == ("top", "c", 40, "app")
+    for bad in (b"\xff", b"[]", b'{"noticeId": "n", "eventType": 1, "notifyMs": 1}', b'{"eventType": 1}'):
+        try:
+            parse_notice(bad, "app")
+        except MalformedNotice:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
