@@ -9,7 +9,6 @@ from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTAT
 from recording_operator.controllers.cloudrecording.notices import (
     NoticeActivity,
     SessionIndex,
-    adoptable,
     agora_effect,
     notice_files,
     query_interval,
