@@ -54,7 +54,6 @@ from recording_operator.controllers.localrecording.files import (
 from recording_operator.controllers.localrecording.manifests import (
     KIND,
     STOP_REASON_ANNOTATION,
-    UPLOAD_GRACE_S,
     config_map_manifest,
     plan_recorder,
     pod_manifest,
@@ -63,6 +62,8 @@ from recording_operator.controllers.localrecording.manifests import (
     service_manifest,
     service_name,
     storage_secret_keys,
+    termination_grace_s,
+    work_claim_manifest,
 )
 from recording_operator.controllers.localrecording.observe import (
     PodView,
@@ -265,7 +266,7 @@ class RecorderPods:
         await self.check_ca_config_map()
         # load_recorded (every sync) and every file recorded since keep next_index past the highest.
         first_index = mem.next_index
-        plan = plan_recorder(ctx.body, self.spec, first_index)
+        plan = plan_recorder(ctx.body, self.spec, first_index, attempt=self.restarts.failures)
         config_map = config_map_manifest(ctx.body, plan)
         cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"
         if await self.kube.create_object(cm_path, config_map) is None:
@@ -278,6 +279,10 @@ class RecorderPods:
             await self.kube.merge_patch(
                 f"{svc_path}/{service['metadata']['name']}", {"spec": service["spec"]}
             )
+        claim = work_claim_manifest(ctx.body, self.spec)
+        if claim is not None:
+            # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
+            await self.kube.create_object(f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims", claim)
         pod = pod_manifest(ctx.body, self.spec, plan, image=self.settings.recorder_image)
         created = await self.kube.create_object(pods_path(ctx.namespace), pod)
         mem.next_index = first_index
@@ -349,7 +354,7 @@ class RecorderPods:
         for name in [n for n, task in followers.items() if task.done()]:
             del followers[name]
         if view.agent_url and view.name not in followers:
-            limit = float(UPLOAD_GRACE_S + AgentTuning().stopGraceS)
+            limit = float(termination_grace_s(self.spec, AgentTuning().stopGraceS))
             followers[view.name] = asyncio.create_task(follow_stop(view.agent_url, self.mem, limit_s=limit))
 
     async def collect(self, pod: Mapping[str, Any], view: PodView) -> bool:
