@@ -157,6 +157,8 @@ class Recorder:
         self._session: _Session | None = None
         self._stderr: deque[str] = deque(maxlen=20)
         self._upload_gave_up = False
+        #: The cause of the last failed upload (None after a success), to log each cause once.
+        self._upload_cause: str | None = None
         self._sdp_path: Path | None = None
         self._overlay_path: Path | None = None
         # `input.tls.caConfigMapRef`: the mounted CA bundle (config.py), checked in _prepare_inputs.
@@ -676,8 +678,17 @@ class Recorder:
             sent = await self.store.upload_file(item.path, item.info.key)
         except (StorageError, OSError) as exc:
             self.metrics.upload_failures.inc()
-            self._error(f"upload of {item.info.name} failed (attempt {item.attempts}): {exc}")
+            # Logged once per distinct cause (the store's messages carry no request ids), not per try.
+            cause = str(exc).split(": ", 1)[-1]
+            self._error(
+                f"upload of {item.info.name} failed (attempt {item.attempts}): {exc}",
+                log_it=cause != self._upload_cause,
+            )
+            self._upload_cause = cause
             return False
+        self._upload_cause = None
+        if (self.status.lastError or "").startswith("upload of"):
+            self.status.lastError = None  # storing works again
         item.path.unlink(missing_ok=True)
         item.info.uploaded = True
         item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
@@ -730,8 +741,9 @@ class Recorder:
         await asyncio.sleep(parse_duration(self.spec.maxDuration).total_seconds())
         self.request_stop("MaxDuration")
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, *, log_it: bool = True) -> None:
         message = ff.redact(message, self._secrets)
-        log.warning("%s", message)
+        if log_it:
+            log.warning("%s", message)
         self.status.lastError = message[-2000:]
         self.status.lastErrorAt = rfc3339(ff.now_utc(), microseconds=True)

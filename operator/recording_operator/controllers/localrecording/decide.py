@@ -331,9 +331,50 @@ def account_exit(
         return ExitAccount(
             restarts,
             warning=f"recorder Pod {view.name} exited with code {view.exit_code} while stopping: "
-            "some files may not be stored",
+            "files it could not store stay on the work volume for the next recorder Pod",
         )
     after = after_failure(restarts, max_restarts=max_restarts, delay_s=delay_s, now=now)
     message = f"recorder Pod {view.name} exited with code {view.exit_code}"
     warning = None if after.gave_up(max_restarts) else f"{message}; restarting in {delay_s:.0f}s"
     return ExitAccount(after, last_error=message, warning=warning)
+
+
+# --- storage failures ----------------------------------------------------------------------------
+
+#: `Synced` reason (and Warning Event) while files cannot be stored.
+STORAGE_UNAVAILABLE = "StorageUnavailable"
+#: An agent's upload failure: `upload of <name> failed (attempt <n>): <cause>`.
+_UPLOAD_FAILED = re.compile(
+    r"^upload of \S+ failed \(attempt \d+\): (?:upload \S+: )?(?P<cause>.*)$", re.DOTALL
+)
+#: An S3 error document as OpenDAL renders it: `S3Error { code: "NoSuchBucket", message: "..." ...}`.
+_S3_ERROR = re.compile(r'code: "(?P<code>[^"]*)", message: "(?P<message>[^"]*)"')
+_REQUEST_ID = re.compile(
+    r',?\s*"?(request_id|requestid|x-amz-request-id|x-amz-id-2|x-ms-request-id)"?\s*[:=]\s*"?[^",}\s]*"?',
+    re.IGNORECASE,
+)
+
+
+def upload_failure(last_error: str | None) -> str | None:
+    """The cause in an agent's `lastError` when it is an upload failure, else None (`storage_cause`)."""
+    match = _UPLOAD_FAILED.match(last_error or "")
+    return storage_cause(match.group("cause")) if match else None
+
+
+def storage_cause(text: str) -> str:
+    """A storage failure's cause as it reads the same every time: the store's error code and
+    message when it sent one (the same for an upload and a listing), else `text` without request
+    ids, file names or attempt counts."""
+    match = _S3_ERROR.search(text)
+    if match:
+        return f"{match.group('code')}: {match.group('message')}"
+    return _REQUEST_ID.sub("", text).strip()[:500]
+
+
+def storage_message(vendor: str, where: str | None, cause: str) -> str:
+    """The `StorageUnavailable` condition and Event message."""
+    target = f"{vendor} bucket {where}" if where else vendor
+    return (
+        f"cannot store files in {target}: {cause}; what is recorded waits on the work volume "
+        "and is stored once spec.storage works"
+    )

@@ -26,12 +26,14 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
+from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.context import Context, report_failure
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
 from recording_operator.controllers.localrecording.decide import (
     RECORDER_FAILED,
     SESSION_PHASES,
+    STORAGE_UNAVAILABLE,
     PodStep,
     Restarts,
     account_exit,
@@ -42,6 +44,9 @@ from recording_operator.controllers.localrecording.decide import (
     owned_pods,
     restarts_from_status,
     stop_message,
+    storage_cause,
+    storage_message,
+    upload_failure,
 )
 from recording_operator.controllers.localrecording.files import (
     StoredFile,
@@ -202,7 +207,11 @@ class RecorderPods:
             self.mark_stopped(after.stop_reason)
         if self.files_changed:
             await self.refresh_files_summary()
-        if not after.failed and not self.problem:
+        synced = get_condition(status.get("conditions"), "Synced") or {}
+        # Files a Pod could not store wait on the work volume until a Pod stores them: the condition
+        # stays while no recorder runs.
+        waiting = synced.get("reason") == STORAGE_UNAVAILABLE and after.action != "observe"
+        if not after.failed and not self.problem and not waiting:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the recorder Pod matches the spec")
         status.set(observedGeneration=ctx.generation, **self.restarts.status_fields())
         return remaining == 0
@@ -376,9 +385,9 @@ class RecorderPods:
             for file in with_reported(await self.list_stored(view.first_index), mem.pending):
                 await self.record_file(file)
         except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-            report_failure(ctx, "StorageUnavailable", f"cannot list the stored files of {view.name}: {exc}")
-            self.problem = True
-            return False
+            # Not a reason to keep the Pod: what it could not store stays on the work volume, and the
+            # next Pod (with the storage the user fixed meanwhile) stores it.
+            self.storage_unavailable(storage_cause(str(exc)))
         mem.pending.clear()
         settings = self.settings
         account = account_exit(
@@ -450,7 +459,22 @@ class RecorderPods:
             elif closed.index not in mem.recorded:
                 mem.pending[closed.index] = file
         mem.next_index = max(mem.next_index, agent.nextIndex)
+        cause = upload_failure(agent.lastError) if agent.uploadPending else None
+        if cause is not None:
+            self.storage_unavailable(cause)
         return agent
+
+    def storage_unavailable(self, cause: str) -> None:
+        """Files cannot be stored: `Synced=False` `StorageUnavailable`, one Warning Event and one log
+        line per distinct cause (the message carries no request ids: `storage_cause`)."""
+        ctx, storage = self.ctx, self.spec.storage
+        where = storage.bucket or (storage.volume.claimName if storage.volume else None)
+        message = storage_message(storage.vendor, where, cause)
+        synced = get_condition(ctx.status.get("conditions"), "Synced") or {}
+        if (synced.get("reason"), synced.get("message")) != (STORAGE_UNAVAILABLE, message):
+            ctx.logger.warning(f"{STORAGE_UNAVAILABLE} {ctx.namespace}/{ctx.name}: {message}")
+        report_failure(ctx, STORAGE_UNAVAILABLE, message)
+        self.problem = True
 
     async def observe_live(self, view: PodView) -> None:
         """Status from the running Pod's agent (or Starting while it does not answer yet)."""
