@@ -518,7 +518,8 @@ class LocalRecordingSpec(Model):
         default=False,
         description=(
             "One recording across input interruptions: a continuous recording's parts are joined into one "
-            "file with the concat demuxer when it ends (segment numbering always continues)."
+            "file with the concat demuxer when it ends (segment numbering always continues). Without "
+            "output.segmentDuration the recording is continuous (see output.continuous)."
         ),
     )
     storage: StorageSpec
@@ -664,3 +665,10 @@ def unverifiable_tls(inp: RecordingInput) -> str | None:
             "options): set tls.insecureSkipVerify: true to record it unverified"
         )
     return None
+
+
+def is_continuous(spec: LocalRecordingSpec) -> bool:
+    """One file per recorder session instead of segments: `output.continuous`, or `seamless` without
+    a `segmentDuration` (one joined file is what seamless asks for). Never for hls."""
+    output = spec.output
+    return output.format != "hls" and (output.continuous or (spec.seamless and not output.segmentDuration))

@@ -323,7 +323,7 @@ def account_exit(
     counted (`after_failure`, the next Pod `delay_s` seconds from `now`) with a Warning Event saying
     when it restarts, or none once the count exceeds `max_restarts` (the sync then marks the
     recording Failed with its own Event). A non-zero exit of a Pod being stopped is not counted; its
-    Warning says that some files may not be stored. Exit code 0 (or unknown) counts nothing.
+    Warning says that files it could not store wait on the work volume. Exit code 0 (or unknown) counts nothing.
     """
     if view.exit_code in (0, None):
         return ExitAccount(restarts)

@@ -44,6 +44,7 @@ from recording_operator.api.v1alpha1.localrecording import (
     DEFAULT_UPLOAD_RATE_MBPS,
     LocalRecordingSpec,
     WorkVolume,
+    is_continuous,
 )
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.pods import container_security_context, pod_security_context
@@ -114,7 +115,7 @@ def file_seconds(spec: LocalRecordingSpec) -> float:
             if spec.output.segmentDuration
             else 6.0
         )
-    if spec.output.continuous:
+    if is_continuous(spec):
         if spec.maxDuration:
             return parse_duration(spec.maxDuration).total_seconds()
         return ASSUMED_CONTINUOUS_S

@@ -12,7 +12,11 @@ from __future__ import annotations
 import math
 
 from recording_operator.api.v1alpha1.common import parse_duration
-from recording_operator.api.v1alpha1.localrecording import DEFAULT_SEGMENT_DURATION, LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import (
+    DEFAULT_SEGMENT_DURATION,
+    LocalRecordingSpec,
+    is_continuous,
+)
 
 #: HLS segment length when `segmentDuration` is absent (seconds).
 DEFAULT_HLS_TIME_S = 6.0
@@ -24,7 +28,7 @@ def fmt_num(value: float) -> str:
 
 
 def segment_seconds(spec: LocalRecordingSpec) -> float | None:
-    """Segment length in seconds, or None for one continuous file (`output.continuous`, not hls).
+    """Segment length in seconds, or None for one continuous file (`is_continuous`).
 
     Absent `segmentDuration`: DEFAULT_HLS_TIME_S for hls, else DEFAULT_SEGMENT_DURATION (60 s).
     """
@@ -32,7 +36,7 @@ def segment_seconds(spec: LocalRecordingSpec) -> float | None:
         if spec.output.segmentDuration:
             return parse_duration(spec.output.segmentDuration).total_seconds()
         return DEFAULT_HLS_TIME_S
-    if spec.output.continuous:
+    if is_continuous(spec):
         return None
     return parse_duration(spec.output.segmentDuration or DEFAULT_SEGMENT_DURATION).total_seconds()
 
