@@ -136,14 +136,22 @@ def restarts_from_status(status: Mapping[str, Any], generation: int | None) -> R
 
 def after_failure(restarts: Restarts, *, max_restarts: int, delay_s: float, now: datetime) -> Restarts:
     """One more recorder Pod failed: the count grows; the next Pod may start `delay_s` seconds from
-    `now` (rounded up to the second the status can hold), or never once the count exceeds `max_restarts`."""
+    `now` (rounded up to the second the status can hold; at once when `delay_s` ≤ 0), or never once
+    the count exceeds `max_restarts`."""
     failures = restarts.failures + 1
-    if failures > max_restarts:
+    if failures > max_restarts or delay_s <= 0:
         return Restarts(failures=failures)
     retry_at = now + timedelta(seconds=delay_s)
     if retry_at.microsecond:
         retry_at = retry_at.replace(microsecond=0) + timedelta(seconds=1)
     return Restarts(failures=failures, retry_at=retry_at)
+
+
+def restart_delay_s(restarts: Restarts, *, was_recording: bool, backoff_s: float) -> float:
+    """Seconds before the Pod replacing a failed one starts: none for a Pod that was recording when
+    it died (a killed or evicted recorder: every second without one is media lost, and the next Pod
+    stores what it left), else `backoff_s` (failures in a row back off)."""
+    return 0.0 if was_recording and restarts.failures == 0 else backoff_s
 
 
 # --- what the recording asks for -----------------------------------------------------------------
@@ -335,7 +343,8 @@ def account_exit(
         )
     after = after_failure(restarts, max_restarts=max_restarts, delay_s=delay_s, now=now)
     message = f"recorder Pod {view.name} exited with code {view.exit_code}"
-    warning = None if after.gave_up(max_restarts) else f"{message}; restarting in {delay_s:.0f}s"
+    restarting = "restarting now" if delay_s <= 0 else f"restarting in {delay_s:.0f}s"
+    warning = None if after.gave_up(max_restarts) else f"{message}; {restarting}"
     return ExitAccount(after, last_error=message, warning=warning)
 
 

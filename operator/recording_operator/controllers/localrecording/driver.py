@@ -42,6 +42,7 @@ from recording_operator.controllers.localrecording.decide import (
     decide_next,
     gave_up_message,
     owned_pods,
+    restart_delay_s,
     restarts_from_status,
     stop_message,
     storage_cause,
@@ -394,8 +395,12 @@ class RecorderPods:
             view,
             self.restarts,
             max_restarts=settings.localrecording_max_restarts,
-            delay_s=backoff_delay(
-                self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
+            delay_s=restart_delay_s(
+                self.restarts,
+                was_recording=ctx.status.current.get("phase") == "Recording",
+                backoff_s=backoff_delay(
+                    self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
+                ),
             ),
             now=datetime.now(UTC),
         )

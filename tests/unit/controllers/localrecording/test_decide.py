@@ -3,7 +3,7 @@ classification, what a sync does next, and failure accounting."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from recording_operator.controllers.localrecording.decide import (
     decide_next,
     gave_up_message,
     owned_pods,
+    restart_delay_s,
     restarts_from_status,
     session_expired,
     stop_message,
@@ -308,3 +309,12 @@ def test_a_storage_failure_reads_the_same_on_every_try_and_every_operation() -> 
     assert storage_cause('Unexpected at write, x-amz-request-id: "AB12CD", status 500') == (
         "Unexpected at write, status 500"
     )
+
+
+def test_a_recorder_killed_while_recording_is_replaced_at_once_a_crash_loop_backs_off() -> None:
+    assert restart_delay_s(Restarts(), was_recording=True, backoff_s=5.0) == 0.0
+    assert restart_delay_s(Restarts(), was_recording=False, backoff_s=5.0) == 5.0
+    assert restart_delay_s(Restarts(failures=1), was_recording=True, backoff_s=10.0) == 10.0
+    now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+    after = after_failure(Restarts(), max_restarts=5, delay_s=0.0, now=now)
+    assert after.failures == 1 and after.wait_s(now) == 0.0 and after.status_fields()["nextRetryAt"] is None
