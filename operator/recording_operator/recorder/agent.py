@@ -700,13 +700,18 @@ class Recorder:
         return True
 
     async def _uploader(self) -> None:
-        """Upload queued files in order; retry with backoff (1 s doubling to 30 s) while recording."""
+        """Upload queued files in order; retry with backoff (1 s doubling to 30 s) while recording.
+        A file that cannot be stored stays in the work dir (the next agent's `_recover` stores it)."""
         while True:
             item = await self._queue.get()
             try:
                 delay = 1.0
                 while not await self._upload_one(item):
-                    if self._stop.is_set() and item.attempts >= self.config.agent.uploadAttempts:
+                    # Stopping: `uploadAttempts` tries for the first file that fails, one for each after
+                    # it (the store is down: the files stay on the work volume for the next Pod).
+                    if self._stop.is_set() and (
+                        self._upload_gave_up or item.attempts >= self.config.agent.uploadAttempts
+                    ):
                         self._upload_gave_up = True
                         break
                     await asyncio.sleep(delay)
