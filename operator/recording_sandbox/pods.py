@@ -18,7 +18,10 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
   the file at the container's `terminationMessagePath` (default `/dev/termination-log`, a workspace
   file locally: an environment value naming that path is rewritten to it) as `terminated.message`;
 - deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL after
-  `terminationGracePeriodSeconds`.
+  `terminationGracePeriodSeconds`;
+- the container ends with its main process: every process it started (marked by POD_MARKER_ENV in
+  its environment) is killed then, as the container runtime does; `kill()` SIGKILLs them all at
+  once (a Pod deleted without grace, a lost node).
 
 Listen inputs bind the port of the spec on loopback. Output goes to `state_dir/pods/<ns>_<name>.log`
 (the current incarnation's), which the emulator serves as the Pod `log` subresource (`kubectl logs`).
@@ -56,6 +59,8 @@ INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMR
 DEFAULT_GRACE_S = 30.0
 #: Kubernetes' default `terminationMessagePath`.
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+#: Environment variable that marks a local Pod's processes (its value is the Pod's uid).
+POD_MARKER_ENV = "RECORDING_SANDBOX_POD_UID"
 
 
 def loopback_address(port: int, *, attempts: int = 64) -> str:
@@ -159,6 +164,17 @@ class PodRunner:
                 task.cancel()
         self._pods.clear()
 
+    def kill(self, namespace: str, name: str) -> bool:
+        """SIGKILL every process of a running local Pod at once, as a node losing the Pod, an OOM
+        of the container or a Pod deleted with `gracePeriodSeconds: 0` does; False when it does not run."""
+        for pod in self._pods.values():
+            if (pod.namespace, pod.name) == (namespace, name) and pod.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    pod.process.kill()
+                _kill_marked(pod.uid)
+                return True
+        return False
+
     def pid_of(self, namespace: str, name: str) -> int | None:
         """The process id of a running local Pod (tests kill it to simulate a crash)."""
         for pod in self._pods.values():
@@ -220,6 +236,7 @@ class PodRunner:
             mounts.sort(key=lambda m: len(m[0]), reverse=True)
             env = self._environment(namespace, container, mounts)
             env.setdefault("HOME", str(workspace))
+            env[POD_MARKER_ENV] = uid
         except PodConfigError as exc:
             self._set_status(namespace, name, self._failed_status(str(exc), "CreateContainerConfigError"))
             return
@@ -349,6 +366,9 @@ class PodRunner:
 
     async def _wait(self, local: LocalPod, container: str) -> None:
         code = await local.process.wait()
+        # A container ends with its main process: kubelet's runtime kills what it started (FFmpeg
+        # runs in a session of its own, so it is not in the main process's group).
+        _kill_marked(local.uid)
         exit_code = code if code >= 0 else 128 - code
         self._pods.pop(local.uid, None)
         finished = rfc3339()
@@ -417,6 +437,22 @@ class PodRunner:
     @staticmethod
     def _failed_status(message: str, reason: str) -> dict[str, Any]:
         return {"phase": "Failed", "reason": reason, "message": message}
+
+
+def _kill_marked(uid: str) -> None:
+    """SIGKILL every process whose environment carries POD_MARKER_ENV=`uid` (the Pod's processes:
+    children inherit the environment)."""
+    marker = f"{POD_MARKER_ENV}={uid}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _rewrite(value: str, mounts: list[tuple[str, Path]]) -> str:

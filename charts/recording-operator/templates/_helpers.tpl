@@ -64,9 +64,9 @@ argocd.argoproj.io/sync-wave: {{ index . 1 | quote }}
 - apiGroups: [recording.mediaops.io]
   resources: [cloudrecordings/status, cloudtranscoders/status, localrecordings/status, recordedfiles/status]
   verbs: [get, patch, update]
-# Recorder Pods of LocalRecordings, their Services, ConfigMaps and Jobs.
+# Recorder Pods of LocalRecordings, their Services, ConfigMaps, work volume claims and Jobs.
 - apiGroups: [""]
-  resources: [pods, services, configmaps]
+  resources: [pods, services, configmaps, persistentvolumeclaims]
   verbs: [get, list, watch, create, delete, patch]
 - apiGroups: [batch]
   resources: [jobs]

@@ -2,8 +2,9 @@
 (`recorder.http` serves it, `recorder.main` runs the agent and writes the termination message).
 
 Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
-1. Recover: part files left in the work dir by a previous container are closed (csv-listed ones as
-   complete, others as `partial`) and uploaded; numbering resumes after the highest index seen.
+1. Recover: part files left in the work dir by a previous container (the work volume outlives the
+   Pod by default) are closed (csv-listed ones as complete, others as `partial`), renumbered from
+   the configured next index and uploaded; FFmpeg numbers after them.
 2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every 0.5 s
    pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist).
    A stall watchdog restarts FFmpeg when no progress block arrived within `stallTimeout` (FFmpeg
@@ -72,6 +73,14 @@ def _size(path: Path) -> int:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def _moving_order(path: Path) -> int:
+    """The position in a `recovered/moving-<n>` name (an interrupted recovery's order)."""
+    try:
+        return int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 @dataclass
@@ -148,6 +157,8 @@ class Recorder:
         self._session: _Session | None = None
         self._stderr: deque[str] = deque(maxlen=20)
         self._upload_gave_up = False
+        #: The cause of the last failed upload (None after a success), to log each cause once.
+        self._upload_cause: str | None = None
         self._sdp_path: Path | None = None
         self._overlay_path: Path | None = None
         # `input.tls.caConfigMapRef`: the mounted CA bundle (config.py), checked in _prepare_inputs.
@@ -259,18 +270,69 @@ class Recorder:
             self._overlay_path.write_bytes(bytes(data))
 
     async def _recover(self) -> None:
-        """Close part files a previous container left behind; resume numbering after them."""
+        """Store what a previous container of this recording left in the work dir.
+
+        With a work volume that outlives the Pod, that is everything not yet stored when an agent was
+        killed, its Pod evicted or deleted without grace, or a stop gave up uploading (storage
+        unavailable). Files the segment muxer listed as closed count as complete, its in-flight file as
+        `partial` when ffprobe opens it (fragmented MP4, MPEG-TS, MKV and FLV written with
+        `-flush_packets 1` do after SIGKILL, measured with Debian's FFmpeg 5.1), else it is discarded.
+
+        Except for hls, whose event playlist keeps its own numbering, the files are renumbered from
+        `numbering.nextIndex` in their recording order (the controller records files from that index
+        on; their old numbers may be taken or skipped) and moved to `recovered/` under their new part
+        names before they are queued; FFmpeg then numbers after them.
+        """
+        if self._fmt == "hls":
+            await self._recover_hls()
+            return
+        recovered_dir = self.work_dir / "recovered"
+        recovered_dir.mkdir(exist_ok=True)
+        listed = {name: (start, end) for name, start, end in read_segment_list(self.parts_dir)}
+        # (path, known duration ms or None, partial): earlier recoveries first, then the parts.
+        found: list[tuple[Path, int | None, bool]] = []
+        earlier = sorted(
+            (idx, p) for p in recovered_dir.iterdir() if (idx := ff.parse_part_name(p.name)) is not None
+        )
+        found += [(p, None, False) for _, p in earlier]
+        found += [(p, None, False) for p in sorted(recovered_dir.glob("moving-*"), key=_moving_order)]
+        leftovers = sorted(
+            (idx, p)
+            for p in self.parts_dir.iterdir()
+            if (idx := ff.parse_part_name(p.name.removesuffix(".tmp"))) is not None
+        )
+        for _, path in leftovers:
+            span = listed.get(path.name.removesuffix(".tmp"))
+            found.append((path, None if span is None else round((span[1] - span[0]) * 1000), span is None))
+        (self.parts_dir / ff.SEGMENT_LIST).unlink(missing_ok=True)
+        # Two renames, so that no new name overwrites a file still waiting under its old one.
+        moving = []
+        pass_id = time.time_ns()
+        for n, (path, duration_ms, partial) in enumerate(found):
+            target = recovered_dir / f"moving-{n:06d}-{pass_id}"
+            path.rename(target)
+            moving.append((target, duration_ms, partial))
+        first = self.status.nextIndex
+        for n, (path, duration_ms, partial) in enumerate(moving):
+            index = first + n
+            target = recovered_dir / ff.part_name(index, self._fmt)
+            path.rename(target)
+            probed = duration_ms if duration_ms is not None else await self._probe_duration_ms(target)
+            end = datetime.fromtimestamp(target.stat().st_mtime).astimezone()
+            start = end - timedelta(milliseconds=probed or 0)
+            log.info("recovered %s as part %d%s", path.name, index, " (partial)" if partial else "")
+            await self._close_file(target, index, start, duration_ms, partial=partial)
+        self.status.nextIndex = max(self.status.nextIndex, first + len(moving))
+        self._hls_first_index = self.status.nextIndex
+
+    async def _recover_hls(self) -> None:
+        """hls: store the segments a previous container left (numbering continues after them)."""
         listed = {name: (start, end) for name, start, end in read_segment_list(self.parts_dir)}
         highest = self.config.numbering.nextIndex - 1
-        for name in listed:
-            index = ff.parse_part_name(name)
-            if index is not None:
-                highest = max(highest, index)
-        if self._fmt == "hls":
-            for index, name, _, _ in read_playlist(self.parts_dir):
-                highest = max(highest, index)
-                self._handled.add(index)
-                self._hls_names.setdefault(f"{ff.PART_PREFIX}{index:06d}.ts", name)
+        for index, name, _, _ in read_playlist(self.parts_dir):
+            highest = max(highest, index)
+            self._handled.add(index)
+            self._hls_names.setdefault(f"{ff.PART_PREFIX}{index:06d}.ts", name)
         leftovers = sorted(
             (idx, p)
             for p in self.parts_dir.iterdir()
@@ -616,8 +678,17 @@ class Recorder:
             sent = await self.store.upload_file(item.path, item.info.key)
         except (StorageError, OSError) as exc:
             self.metrics.upload_failures.inc()
-            self._error(f"upload of {item.info.name} failed (attempt {item.attempts}): {exc}")
+            # Logged once per distinct cause (the store's messages carry no request ids), not per try.
+            cause = str(exc).split(": ", 1)[-1]
+            self._error(
+                f"upload of {item.info.name} failed (attempt {item.attempts}): {exc}",
+                log_it=cause != self._upload_cause,
+            )
+            self._upload_cause = cause
             return False
+        self._upload_cause = None
+        if (self.status.lastError or "").startswith("upload of"):
+            self.status.lastError = None  # storing works again
         item.path.unlink(missing_ok=True)
         item.info.uploaded = True
         item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
@@ -629,13 +700,18 @@ class Recorder:
         return True
 
     async def _uploader(self) -> None:
-        """Upload queued files in order; retry with backoff (1 s doubling to 30 s) while recording."""
+        """Upload queued files in order; retry with backoff (1 s doubling to 30 s) while recording.
+        A file that cannot be stored stays in the work dir (the next agent's `_recover` stores it)."""
         while True:
             item = await self._queue.get()
             try:
                 delay = 1.0
                 while not await self._upload_one(item):
-                    if self._stop.is_set() and item.attempts >= self.config.agent.uploadAttempts:
+                    # Stopping: `uploadAttempts` tries for the first file that fails, one for each after
+                    # it (the store is down: the files stay on the work volume for the next Pod).
+                    if self._stop.is_set() and (
+                        self._upload_gave_up or item.attempts >= self.config.agent.uploadAttempts
+                    ):
                         self._upload_gave_up = True
                         break
                     await asyncio.sleep(delay)
@@ -670,8 +746,9 @@ class Recorder:
         await asyncio.sleep(parse_duration(self.spec.maxDuration).total_seconds())
         self.request_stop("MaxDuration")
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, *, log_it: bool = True) -> None:
         message = ff.redact(message, self._secrets)
-        log.warning("%s", message)
+        if log_it:
+            log.warning("%s", message)
         self.status.lastError = message[-2000:]
         self.status.lastErrorAt = rfc3339(ff.now_utc(), microseconds=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import opendal
 import opendal.exceptions
 
@@ -18,6 +20,19 @@ class StorageError(Exception):
 
 class UnsupportedStorage(ValueError):
     """The StorageSpec names a vendor or shape this module cannot serve."""
+
+
+#: Request ids in a store's answer (S3 `request_id`, `x-amz-request-id`, `x-amz-id-2`, Azure
+#: `x-ms-request-id`): new with every request, so never part of a message that should repeat.
+_REQUEST_ID = re.compile(
+    r',?\s*"?(request_id|requestid|x-amz-request-id|x-amz-id-2|x-ms-request-id)"?\s*[:=]\s*"?[^",}\s]*"?',
+    re.IGNORECASE,
+)
+
+
+def stable_detail(text: str) -> str:
+    """`text` without request ids (`_REQUEST_ID`)."""
+    return _REQUEST_ID.sub("", text)
 
 
 _E = opendal.exceptions
@@ -61,6 +76,7 @@ def wrap_opendal_error(exc: Exception, what: str) -> StorageError:
             retryable=retryable,
             auth=True,
         )
-    # OpenDAL's message carries the request context (never the credentials); keep the first line.
-    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+    # OpenDAL's message carries the request context (never the credentials); keep the first line,
+    # without the request ids, so that a repeated failure reads the same.
+    detail = stable_detail(str(exc).splitlines()[0])[:300] if str(exc) else ""
     return StorageError(f"{what}: {type(exc).__name__}: {detail}", retryable=retryable)

@@ -31,6 +31,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("v1", "events"),
     ("v1", "pods"),
     ("v1", "services"),
+    ("v1", "persistentvolumeclaims"),
     ("v1", "serviceaccounts"),
     ("batch/v1", "jobs"),
     ("events.k8s.io/v1", "events"),

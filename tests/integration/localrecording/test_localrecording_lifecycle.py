@@ -119,18 +119,15 @@ def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
                      what="phase Recording")  # fmt: skip
     wait_for(lambda: files_of(kube, name), timeout=30, what="a first RecordedFile")
 
-    # Kill the agent: the Pod fails, the recording reconnects with a new Pod.
+    # Kill the agent: the Pod fails; it was recording, so a new Pod replaces it at once (no backoff).
     pid = sandbox.pods.pid_of(NS, first["podName"])
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    waiting = wait_for(lambda: status(kube, name).get("phase") == "Reconnecting" and status(kube, name),
-                       timeout=20, what="phase Reconnecting")  # fmt: skip
-    assert waiting["consecutiveFailures"] == 1 and waiting["nextRetryAt"]
     warning = wait_for(
         lambda: [e for e in events(kube, name) if e["reason"] == "RecorderFailed" and e["type"] == "Warning"],
         what="a RecorderFailed Event",
     )
-    assert "exited with code 137" in warning[0]["message"]
+    assert "exited with code 137; restarting now" in warning[0]["message"]
     recovered = wait_for(
         lambda: (
             (s := status(kube, name)).get("phase") == "Recording" and s["podName"] != first["podName"] and s

@@ -163,6 +163,36 @@ def test_kill_9_of_ffmpeg_mid_segment(tmp_path: Path) -> None:
     assert indexes == sorted(set(indexes))
 
 
+def test_the_next_agent_stores_what_a_killed_agent_left_in_the_work_dir(tmp_path: Path) -> None:
+    """Agent and FFmpeg killed at once (the container gone, its work volume kept): the next agent on the
+    same work dir stores the in-flight segment first, numbered from the index it was given (the
+    controller records files from there on), then records after it."""
+    port = free_port(socket.SOCK_DGRAM)
+    spec = udp_spec(port, output={"format": "mp4", "segmentDuration": "30s"})
+    pub = publisher(f"udp://127.0.0.1:{port}?pkt_size=1316", seconds=30)
+    try:
+        with run_agent(tmp_path, spec, next_index=5) as first:
+            killed = first.wait_for(lambda s: (s.stats.outTimeMs or 0) >= 6000)
+            os.kill(ffmpeg_child(first), signal.SIGKILL)
+            first.proc.kill()
+            first.proc.wait()
+        assert killed.files == []  # nothing closed yet: a continuous or per-file upload would lose it all
+        # The controller numbers the next Pod after every index it has seen (here: up to 8).
+        with run_agent(tmp_path, spec, next_index=9) as second:
+            recovered = second.wait_for(lambda s: len(s.files) >= 1 and s.uploadPending == 0)
+            second.wait_for(lambda s: s.sessions >= 1 and (s.stats.outTimeMs or 0) >= 1000)
+            assert second.stop() == 0
+    finally:
+        pub.kill()
+    (left,) = recovered.files
+    assert left.index == 9 and left.partial
+    info = probe(tmp_path / "volume" / left.key)
+    assert info["streams"] == ["audio", "video"] and info["decode_errors"] <= 1, info
+    assert info["duration"] >= killed.stats.outTimeMs / 1000 - 1.5, (info, killed.stats)
+    names = sorted(p.name for p in (tmp_path / "volume" / "team").iterdir())
+    assert [n.rsplit("-", 1)[-1] for n in names] == ["00009.mp4", "00010.mp4"], names
+
+
 def test_seamless_continuous_joined_and_numbering_continues(tmp_path: Path) -> None:
     """Input interrupted and resumed: one joined file, monotonic DTS, no part lost."""
     port = free_port(socket.SOCK_DGRAM)

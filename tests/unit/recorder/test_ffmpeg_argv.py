@@ -190,7 +190,7 @@ def test_rtp_with_sdp_reads_agent_file_with_file_whitelist() -> None:
      ("mp3", "mp3", "mp3"), ("avi", "avi", "avi")],
 )  # fmt: skip
 def test_continuous_outputs(fmt: str, muxer: str, ext: str) -> None:
-    args = argv(spec(output={"format": fmt}), start_index=7)
+    args = argv(spec(output={"format": fmt, "continuous": True}), start_index=7)
     # one file through the segment muxer (its inner muxer fixes ADTS AAC from MPEG-TS sources)
     assert args[-1] == f"/w/parts/seg_%06d.{ext}" and opt(args, "-segment_start_number") == "7"
     assert opt(args, "-segment_time") == "1000000000" and opt(args, "-segment_format") == muxer
@@ -200,6 +200,13 @@ def test_continuous_outputs(fmt: str, muxer: str, ext: str) -> None:
         assert "-vn" in args and opt(args, "-c:a") == "libmp3lame" and opt(args, "-map") == "0:a:0"
     else:
         assert opt(args, "-c:v") == "copy" and opt(args, "-c:a") == "copy"
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mkv", "flv", "mpegts", "mp3", "avi"])
+def test_without_segment_duration_files_are_one_minute_long(fmt: str) -> None:
+    # A killed recorder risks one open segment, not the whole recording.
+    assert opt(argv(spec(output={"format": fmt})), "-segment_time") == "60"
+    assert opt(argv(spec(output={"format": "hls"})), "-hls_time") == "6"
 
 
 @pytest.mark.parametrize("fmt", ["mp4", "mkv", "flv", "mpegts", "mp3", "avi"])

@@ -48,6 +48,14 @@ FILE_NAME_TEMPLATE_PATTERN = (
     r"([A-Za-z0-9_.-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})*$"
 )
 DEFAULT_FILE_NAME_TEMPLATE = "{recording}-{start:%Y%m%d-%H%M%S}-{index}"
+#: `output.segmentDuration` when absent (not hls): one stored file per minute, so a recorder killed with its
+#: work volume lost risks at most one minute, and one whose work volume survives (the default) none
+#: of what was flushed to disk.
+DEFAULT_SEGMENT_DURATION = "60s"
+#: `pod.workVolume.size` of the claim the operator creates.
+DEFAULT_WORK_VOLUME_SIZE = "10Gi"
+#: `pod.uploadRateMbps`: the upload rate assumed when sizing the stop grace period.
+DEFAULT_UPLOAD_RATE_MBPS = 20
 
 OutputFormat = Literal["mp4", "mkv", "flv", "mpegts", "hls", "mp3", "avi"]
 VideoCodec = Literal["h264", "hevc"]
@@ -244,9 +252,17 @@ class RecordingOutput(Model):
     segmentDuration: Annotated[str, duration_bounds("24h", minimum="1s")] | None = Field(
         default=None,
         description=(
-            "Split by time (`-segment_time`; hls `-hls_time`, default 6s), 1s to 24h. Absent: one "
-            "continuous file. With stream copy segments cut at the first keyframe after each multiple "
-            "(≤ 1 GOP late)."
+            "Split by time (`-segment_time`; hls `-hls_time`), 1s to 24h. Absent: 60s (hls: 6s). Each "
+            "segment is stored as soon as it closes, so a killed recorder risks only the open one. "
+            "With stream copy segments cut at the first keyframe after each multiple (≤ 1 GOP late)."
+        ),
+    )
+    continuous: bool = Field(
+        default=False,
+        description=(
+            "One continuous file per recorder session instead of segments (segmentDuration is ignored; "
+            "not for hls). It is stored only when it closes: a recorder killed without a work volume "
+            "that outlives its Pod loses up to the whole file."
         ),
     )
     fileNameTemplate: str = Field(
@@ -376,6 +392,48 @@ class ResourceRequirements(Model):
     limits: dict[str, str] | None = None
 
 
+class WorkVolume(Model):
+    """Where the recorder writes media before it is stored.
+
+    By default a PersistentVolumeClaim `<recording>-work` that the operator creates (owned by the
+    recording, deleted with it) and every recorder Pod of the recording mounts in turn: what FFmpeg
+    flushed to disk outlives a killed agent, an evicted Pod or a Pod deleted without grace, and the
+    next Pod stores it. `emptyDir: true` keeps the media in the Pod only (lost with the Pod).
+    """
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.emptyDir) && self.emptyDir) || !has(self.claimName)",
+                    "message": "workVolume: set claimName or emptyDir, not both",
+                }
+            ]
+        }
+    }
+
+    claimName: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="An existing ReadWriteOnce claim to use (a sub-directory per recording) instead of creating one.",
+    )
+    storageClassName: str | None = Field(
+        default=None,
+        max_length=253,
+        description="StorageClass of the created claim; absent: the cluster default.",
+    )
+    size: str = Field(
+        default=DEFAULT_WORK_VOLUME_SIZE,
+        pattern=r"^[0-9]+(Mi|Gi|Ti)$",
+        description="Requested size of the created claim (Mi, Gi or Ti).",
+    )
+    emptyDir: bool = Field(
+        default=False,
+        description="Use the Pod's emptyDir: media not yet stored is lost when the Pod goes.",
+    )
+
+
 class RecorderPod(Model):
     """How the recorder Pod runs."""
 
@@ -387,6 +445,19 @@ class RecorderPod(Model):
     tolerations: list[Toleration] | None = Field(default=None, max_length=32)
     serviceType: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         default="ClusterIP", description="Service type for `input.listen`."
+    )
+    workVolume: WorkVolume | None = Field(
+        default=None,
+        description="Where media waits before it is stored; absent: a claim the operator creates.",
+    )
+    uploadRateMbps: int = Field(
+        default=DEFAULT_UPLOAD_RATE_MBPS,
+        ge=1,
+        le=100000,
+        description=(
+            "Upload rate the stop grace period is sized with (Mbit/s): terminationGracePeriodSeconds is "
+            "FFmpeg's finalize time plus the bytes still to store at this rate."
+        ),
     )
 
 
@@ -445,7 +516,8 @@ class LocalRecordingSpec(Model):
         default=False,
         description=(
             "One recording across input interruptions: a continuous recording's parts are joined into one "
-            "file with the concat demuxer when it ends (segment numbering always continues)."
+            "file with the concat demuxer when it ends (segment numbering always continues). Without "
+            "output.segmentDuration the recording is continuous (see output.continuous)."
         ),
     )
     storage: StorageSpec
@@ -591,3 +663,10 @@ def unverifiable_tls(inp: RecordingInput) -> str | None:
             "options): set tls.insecureSkipVerify: true to record it unverified"
         )
     return None
+
+
+def is_continuous(spec: LocalRecordingSpec) -> bool:
+    """One file per recorder session instead of segments: `output.continuous`, or `seamless` without
+    a `segmentDuration` (one joined file is what seamless asks for). Never for hls."""
+    output = spec.output
+    return output.format != "hls" and (output.continuous or (spec.seamless and not output.segmentDuration))

@@ -136,14 +136,22 @@ def restarts_from_status(status: Mapping[str, Any], generation: int | None) -> R
 
 def after_failure(restarts: Restarts, *, max_restarts: int, delay_s: float, now: datetime) -> Restarts:
     """One more recorder Pod failed: the count grows; the next Pod may start `delay_s` seconds from
-    `now` (rounded up to the second the status can hold), or never once the count exceeds `max_restarts`."""
+    `now` (rounded up to the second the status can hold; at once when `delay_s` ≤ 0), or never once
+    the count exceeds `max_restarts`."""
     failures = restarts.failures + 1
-    if failures > max_restarts:
+    if failures > max_restarts or delay_s <= 0:
         return Restarts(failures=failures)
     retry_at = now + timedelta(seconds=delay_s)
     if retry_at.microsecond:
         retry_at = retry_at.replace(microsecond=0) + timedelta(seconds=1)
     return Restarts(failures=failures, retry_at=retry_at)
+
+
+def restart_delay_s(restarts: Restarts, *, was_recording: bool, backoff_s: float) -> float:
+    """Seconds before the Pod replacing a failed one starts: none for a Pod that was recording when
+    it died (a killed or evicted recorder: every second without one is media lost, and the next Pod
+    stores what it left), else `backoff_s` (failures in a row back off)."""
+    return 0.0 if was_recording and restarts.failures == 0 else backoff_s
 
 
 # --- what the recording asks for -----------------------------------------------------------------
@@ -323,7 +331,7 @@ def account_exit(
     counted (`after_failure`, the next Pod `delay_s` seconds from `now`) with a Warning Event saying
     when it restarts, or none once the count exceeds `max_restarts` (the sync then marks the
     recording Failed with its own Event). A non-zero exit of a Pod being stopped is not counted; its
-    Warning says that some files may not be stored. Exit code 0 (or unknown) counts nothing.
+    Warning says that files it could not store wait on the work volume. Exit code 0 (or unknown) counts nothing.
     """
     if view.exit_code in (0, None):
         return ExitAccount(restarts)
@@ -331,9 +339,51 @@ def account_exit(
         return ExitAccount(
             restarts,
             warning=f"recorder Pod {view.name} exited with code {view.exit_code} while stopping: "
-            "some files may not be stored",
+            "files it could not store stay on the work volume for the next recorder Pod",
         )
     after = after_failure(restarts, max_restarts=max_restarts, delay_s=delay_s, now=now)
     message = f"recorder Pod {view.name} exited with code {view.exit_code}"
-    warning = None if after.gave_up(max_restarts) else f"{message}; restarting in {delay_s:.0f}s"
+    restarting = "restarting now" if delay_s <= 0 else f"restarting in {delay_s:.0f}s"
+    warning = None if after.gave_up(max_restarts) else f"{message}; {restarting}"
     return ExitAccount(after, last_error=message, warning=warning)
+
+
+# --- storage failures ----------------------------------------------------------------------------
+
+#: `Synced` reason (and Warning Event) while files cannot be stored.
+STORAGE_UNAVAILABLE = "StorageUnavailable"
+#: An agent's upload failure: `upload of <name> failed (attempt <n>): <cause>`.
+_UPLOAD_FAILED = re.compile(
+    r"^upload of \S+ failed \(attempt \d+\): (?:upload \S+: )?(?P<cause>.*)$", re.DOTALL
+)
+#: An S3 error document as OpenDAL renders it: `S3Error { code: "NoSuchBucket", message: "..." ...}`.
+_S3_ERROR = re.compile(r'code: "(?P<code>[^"]*)", message: "(?P<message>[^"]*)"')
+_REQUEST_ID = re.compile(
+    r',?\s*"?(request_id|requestid|x-amz-request-id|x-amz-id-2|x-ms-request-id)"?\s*[:=]\s*"?[^",}\s]*"?',
+    re.IGNORECASE,
+)
+
+
+def upload_failure(last_error: str | None) -> str | None:
+    """The cause in an agent's `lastError` when it is an upload failure, else None (`storage_cause`)."""
+    match = _UPLOAD_FAILED.match(last_error or "")
+    return storage_cause(match.group("cause")) if match else None
+
+
+def storage_cause(text: str) -> str:
+    """A storage failure's cause as it reads the same every time: the store's error code and
+    message when it sent one (the same for an upload and a listing), else `text` without request
+    ids, file names or attempt counts."""
+    match = _S3_ERROR.search(text)
+    if match:
+        return f"{match.group('code')}: {match.group('message')}"
+    return _REQUEST_ID.sub("", text).strip()[:500]
+
+
+def storage_message(vendor: str, where: str | None, cause: str) -> str:
+    """The `StorageUnavailable` condition and Event message."""
+    target = f"{vendor} bucket {where}" if where else vendor
+    return (
+        f"cannot store files in {target}: {cause}; what is recorded waits on the work volume "
+        "and is stored once spec.storage works"
+    )

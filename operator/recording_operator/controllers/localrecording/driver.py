@@ -26,12 +26,14 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
+from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.context import Context, report_failure
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
 from recording_operator.controllers.localrecording.decide import (
     RECORDER_FAILED,
     SESSION_PHASES,
+    STORAGE_UNAVAILABLE,
     PodStep,
     Restarts,
     account_exit,
@@ -40,8 +42,12 @@ from recording_operator.controllers.localrecording.decide import (
     decide_next,
     gave_up_message,
     owned_pods,
+    restart_delay_s,
     restarts_from_status,
     stop_message,
+    storage_cause,
+    storage_message,
+    upload_failure,
 )
 from recording_operator.controllers.localrecording.files import (
     StoredFile,
@@ -54,7 +60,6 @@ from recording_operator.controllers.localrecording.files import (
 from recording_operator.controllers.localrecording.manifests import (
     KIND,
     STOP_REASON_ANNOTATION,
-    UPLOAD_GRACE_S,
     config_map_manifest,
     plan_recorder,
     pod_manifest,
@@ -63,6 +68,8 @@ from recording_operator.controllers.localrecording.manifests import (
     service_manifest,
     service_name,
     storage_secret_keys,
+    termination_grace_s,
+    work_claim_manifest,
 )
 from recording_operator.controllers.localrecording.observe import (
     PodView,
@@ -201,7 +208,11 @@ class RecorderPods:
             self.mark_stopped(after.stop_reason)
         if self.files_changed:
             await self.refresh_files_summary()
-        if not after.failed and not self.problem:
+        synced = get_condition(status.get("conditions"), "Synced") or {}
+        # Files a Pod could not store wait on the work volume until a Pod stores them: the condition
+        # stays while no recorder runs.
+        waiting = synced.get("reason") == STORAGE_UNAVAILABLE and after.action != "observe"
+        if not after.failed and not self.problem and not waiting:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the recorder Pod matches the spec")
         status.set(observedGeneration=ctx.generation, **self.restarts.status_fields())
         return remaining == 0
@@ -265,7 +276,7 @@ class RecorderPods:
         await self.check_ca_config_map()
         # load_recorded (every sync) and every file recorded since keep next_index past the highest.
         first_index = mem.next_index
-        plan = plan_recorder(ctx.body, self.spec, first_index)
+        plan = plan_recorder(ctx.body, self.spec, first_index, attempt=self.restarts.failures)
         config_map = config_map_manifest(ctx.body, plan)
         cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"
         if await self.kube.create_object(cm_path, config_map) is None:
@@ -278,6 +289,10 @@ class RecorderPods:
             await self.kube.merge_patch(
                 f"{svc_path}/{service['metadata']['name']}", {"spec": service["spec"]}
             )
+        claim = work_claim_manifest(ctx.body, self.spec)
+        if claim is not None:
+            # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
+            await self.kube.create_object(f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims", claim)
         pod = pod_manifest(ctx.body, self.spec, plan, image=self.settings.recorder_image)
         created = await self.kube.create_object(pods_path(ctx.namespace), pod)
         mem.next_index = first_index
@@ -349,7 +364,7 @@ class RecorderPods:
         for name in [n for n, task in followers.items() if task.done()]:
             del followers[name]
         if view.agent_url and view.name not in followers:
-            limit = float(UPLOAD_GRACE_S + AgentTuning().stopGraceS)
+            limit = float(termination_grace_s(self.spec, AgentTuning().stopGraceS))
             followers[view.name] = asyncio.create_task(follow_stop(view.agent_url, self.mem, limit_s=limit))
 
     async def collect(self, pod: Mapping[str, Any], view: PodView) -> bool:
@@ -371,17 +386,21 @@ class RecorderPods:
             for file in with_reported(await self.list_stored(view.first_index), mem.pending):
                 await self.record_file(file)
         except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-            report_failure(ctx, "StorageUnavailable", f"cannot list the stored files of {view.name}: {exc}")
-            self.problem = True
-            return False
+            # Not a reason to keep the Pod: what it could not store stays on the work volume, and the
+            # next Pod (with the storage the user fixed meanwhile) stores it.
+            self.storage_unavailable(storage_cause(str(exc)))
         mem.pending.clear()
         settings = self.settings
         account = account_exit(
             view,
             self.restarts,
             max_restarts=settings.localrecording_max_restarts,
-            delay_s=backoff_delay(
-                self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
+            delay_s=restart_delay_s(
+                self.restarts,
+                was_recording=ctx.status.current.get("phase") == "Recording",
+                backoff_s=backoff_delay(
+                    self.restarts.failures, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
+                ),
             ),
             now=datetime.now(UTC),
         )
@@ -445,7 +464,22 @@ class RecorderPods:
             elif closed.index not in mem.recorded:
                 mem.pending[closed.index] = file
         mem.next_index = max(mem.next_index, agent.nextIndex)
+        cause = upload_failure(agent.lastError) if agent.uploadPending else None
+        if cause is not None:
+            self.storage_unavailable(cause)
         return agent
+
+    def storage_unavailable(self, cause: str) -> None:
+        """Files cannot be stored: `Synced=False` `StorageUnavailable`, one Warning Event and one log
+        line per distinct cause (the message carries no request ids: `storage_cause`)."""
+        ctx, storage = self.ctx, self.spec.storage
+        where = storage.bucket or (storage.volume.claimName if storage.volume else None)
+        message = storage_message(storage.vendor, where, cause)
+        synced = get_condition(ctx.status.get("conditions"), "Synced") or {}
+        if (synced.get("reason"), synced.get("message")) != (STORAGE_UNAVAILABLE, message):
+            ctx.logger.warning(f"{STORAGE_UNAVAILABLE} {ctx.namespace}/{ctx.name}: {message}")
+        report_failure(ctx, STORAGE_UNAVAILABLE, message)
+        self.problem = True
 
     async def observe_live(self, view: PodView) -> None:
         """Status from the running Pod's agent (or Starting while it does not answer yet)."""

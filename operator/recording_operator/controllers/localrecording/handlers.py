@@ -12,8 +12,10 @@ create / resume / spec update and from a timer (`LOCALRECORDING_POLL_INTERVAL`):
   finalizes and uploads) when `active` turns false or `maxDuration` passed;
 - a terminated Pod (our finalizer keeps it readable) is collected: files the polls did not see are
   found in the bucket (completed with what the agent reported before it exited), then the finalizer
-  is released. A failed agent is retried with backoff (`Reconnecting`), then the recording is
-  `Failed` with one Warning Event. The failure count and the next attempt live in the status
+  is released. A Pod that dies while recording is replaced at once (the next Pod stores what it left
+  on the work volume); failures in a row are retried with backoff (`Reconnecting`), then the
+  recording is `Failed` with one Warning Event. Storage that fails sets `Synced=False`
+  `StorageUnavailable` (one Event per distinct cause) without blocking a stop or a spec change. The failure count and the next attempt live in the status
   (`consecutiveFailures`, `nextRetryAt`), so an operator restart neither resets nor skips them.
 
 What the operator keeps in memory (which files have RecordedFiles, the next index) is rebuilt from

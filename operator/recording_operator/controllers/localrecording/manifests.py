@@ -8,6 +8,7 @@ come from `sizing`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,14 @@ from recording_operator.api.agent import (
     RecorderConfig,
     RecordingIdentity,
 )
-from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, StorageSpec
-from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, StorageSpec, parse_duration
+from recording_operator.api.v1alpha1.localrecording import (
+    DEFAULT_SEGMENT_DURATION,
+    DEFAULT_UPLOAD_RATE_MBPS,
+    LocalRecordingSpec,
+    WorkVolume,
+    is_continuous,
+)
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.pods import container_security_context, pod_security_context
 from recording_operator.controllers._kit.status import digest
@@ -60,12 +67,108 @@ POD_LABELS = {COMPONENT_LABEL: "recorder", "app.kubernetes.io/part-of": "recordi
 CONTAINER = "recorder"
 
 
-#: Where the work emptyDir and a scratch /tmp are mounted.
+#: Where the scratch /tmp is mounted.
 TMP_DIR = "/tmp"
-#: Seconds the Pod gets after SIGTERM: FFmpeg's finalize (`stopGraceS`) plus the last uploads.
-UPLOAD_GRACE_S = 40
+#: Seconds added to the upload time in the stop grace period: connection set-up, the store's
+#: answer, the agent's exit (the bytes themselves are sized from `pod.uploadRateMbps`).
+UPLOAD_MARGIN_S = 10
+#: Bitrate assumed for a source whose bitrate the spec does not fix (kbit/s): a 1080p H.264 contribution feed.
+ASSUMED_SOURCE_KBPS = 8000
+#: Media a continuous file without `maxDuration` is assumed to hold at stop, for the grace period (s).
+ASSUMED_CONTINUOUS_S = 3600.0
 #: Spec fields the controller handles itself: changing them does not replace the recorder Pod.
 CONTROLLER_FIELDS = ("active", "maxDuration", "deletionPolicy", "retention")
+
+
+def work_claim_name(name: str) -> str:
+    """The work volume claim the operator creates for recording `name`."""
+    return dns_name(name, "work", 253)
+
+
+def media_kbps(spec: LocalRecordingSpec) -> int:
+    """The recording's bitrate as far as the spec tells it (kbit/s): the video and audio bitrates of
+    `transcoding`, else ASSUMED_SOURCE_KBPS for the video (stream copy keeps the source's rate)."""
+    video = spec.transcoding.video if spec.transcoding else None
+    audio = spec.transcoding.audio if spec.transcoding else None
+    kbps = (
+        0
+        if spec.output.format == "mp3"
+        else (video.bitrateKbps if video and video.bitrateKbps else ASSUMED_SOURCE_KBPS)
+    )
+    return kbps + (audio.bitrateKbps if audio and audio.bitrateKbps else 128)
+
+
+def pending_bytes_at_stop(spec: LocalRecordingSpec) -> int:
+    """Bytes the agent may still have to store when it is stopped: two files (the open one and the
+    one before it, still uploading) of `segment_s` seconds at `media_kbps`; a continuous file holds
+    up to `maxDuration` (ASSUMED_CONTINUOUS_S when unset)."""
+    seconds = file_seconds(spec)
+    return int(2 * seconds * media_kbps(spec) * 1000 / 8)
+
+
+def file_seconds(spec: LocalRecordingSpec) -> float:
+    """Longest media a file of this spec holds (s): the segment duration, or for a continuous file
+    `maxDuration` (ASSUMED_CONTINUOUS_S when unset)."""
+    if spec.output.format == "hls":
+        return (
+            parse_duration(spec.output.segmentDuration).total_seconds()
+            if spec.output.segmentDuration
+            else 6.0
+        )
+    if is_continuous(spec):
+        if spec.maxDuration:
+            return parse_duration(spec.maxDuration).total_seconds()
+        return ASSUMED_CONTINUOUS_S
+    return parse_duration(spec.output.segmentDuration or DEFAULT_SEGMENT_DURATION).total_seconds()
+
+
+def termination_grace_s(
+    spec: LocalRecordingSpec, stop_grace_s: float, pending_bytes: int | None = None
+) -> int:
+    """`terminationGracePeriodSeconds` of a recorder Pod: FFmpeg's finalize (`stop_grace_s`), the
+    `pending_bytes` (default `pending_bytes_at_stop`) at `pod.uploadRateMbps`, and UPLOAD_MARGIN_S."""
+    rate_mbps = spec.pod.uploadRateMbps if spec.pod else DEFAULT_UPLOAD_RATE_MBPS
+    pending = pending_bytes_at_stop(spec) if pending_bytes is None else pending_bytes
+    upload_s = math.ceil(pending * 8 / (rate_mbps * 1_000_000))
+    return math.ceil(stop_grace_s) + upload_s + UPLOAD_MARGIN_S
+
+
+def work_volume(body: Mapping[str, Any], spec: LocalRecordingSpec) -> tuple[dict[str, Any], str | None]:
+    """The Pod's `work` volume and the subPath it mounts: the recording's claim (or `workVolume.claimName`)
+    under the sub-directory of the recording's uid, or an emptyDir (`workVolume.emptyDir`)."""
+    work = spec.pod.workVolume if spec.pod and spec.pod.workVolume else WorkVolume()
+    if work.emptyDir:
+        return {"name": "work", "emptyDir": {}}, None
+    claim = work.claimName or work_claim_name(body["metadata"]["name"])
+    return {"name": "work", "persistentVolumeClaim": {"claimName": claim}}, body["metadata"].get(
+        "uid"
+    ) or None
+
+
+def work_claim_manifest(body: Mapping[str, Any], spec: LocalRecordingSpec) -> dict[str, Any] | None:
+    """The work volume claim the operator creates (ReadWriteOnce, owned by the recording, so it goes
+    with it), or None when the spec names its own claim or asks for an emptyDir."""
+    work = spec.pod.workVolume if spec.pod and spec.pod.workVolume else WorkVolume()
+    if work.emptyDir or work.claimName:
+        return None
+    name = body["metadata"]["name"]
+    claim_spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": work.size}},
+    }
+    if work.storageClassName:
+        claim_spec["storageClassName"] = work.storageClassName
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": work_claim_name(name),
+            "namespace": body["metadata"]["namespace"],
+            "labels": {**POD_LABELS, RECORDING_LABEL: name},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "spec": claim_spec,
+    }
 
 
 def pod_spec_hash(spec_dict: Mapping[str, Any]) -> str:
@@ -82,9 +185,11 @@ def dns_name(base: str, suffix: str, limit: int = 63) -> str:
     return f"{base[: limit - len(suffix) - 1].rstrip('-.')}-{suffix}"
 
 
-def pod_name(name: str, spec_hash: str, first_index: int) -> str:
-    """Recorder Pod name: unique per Pod spec and starting index (≤ 63 characters)."""
-    return dns_name(name, f"rec-{digest([spec_hash, first_index])[:8]}")
+def pod_name(name: str, spec_hash: str, first_index: int, attempt: int = 0) -> str:
+    """Recorder Pod name: unique per Pod spec, starting index and `attempt` (failures in a row before
+    it: a Pod replacing a killed one that stored nothing starts at the same index) (≤ 63 characters)."""
+    parts: list[object] = [spec_hash, first_index] + ([attempt] if attempt else [])
+    return dns_name(name, f"rec-{digest(parts)[:8]}")
 
 
 def config_map_name(name: str) -> str:
@@ -129,8 +234,11 @@ class RecorderPlan:
     config: RecorderConfig
 
 
-def plan_recorder(body: Mapping[str, Any], spec: LocalRecordingSpec, first_index: int) -> RecorderPlan:
-    """The next recorder Pod of the LocalRecording `body`, numbering from `first_index`.
+def plan_recorder(
+    body: Mapping[str, Any], spec: LocalRecordingSpec, first_index: int, *, attempt: int = 0
+) -> RecorderPlan:
+    """The next recorder Pod of the LocalRecording `body`, numbering from `first_index`, after
+    `attempt` failed Pods in a row (`pod_name`).
 
     `maxDuration` is left out of the agent's config: the controller enforces it across Pod
     replacements (it counts from `status.startedAt`).
@@ -144,7 +252,7 @@ def plan_recorder(body: Mapping[str, Any], spec: LocalRecordingSpec, first_index
         agent=AgentTuning(),
     )
     return RecorderPlan(
-        pod_name=pod_name(meta["name"], spec_hash, first_index),
+        pod_name=pod_name(meta["name"], spec_hash, first_index, attempt),
         config_map_name=config_map_name(meta["name"]),
         spec_hash=spec_hash,
         first_index=first_index,
@@ -203,7 +311,9 @@ def pod_manifest(
     the `input.tls.caConfigMapRef` key as the read-only file DEFAULT_TLS_CA_PATH (`$RECORDER_TLS_CA_FILE`).
 
     `restartPolicy: Never`: the agent restarts FFmpeg itself; a failed agent is replaced by the
-    controller (with backoff, numbering continued). The Pod carries POD_FINALIZER.
+    controller (with backoff, numbering continued). The Pod carries POD_FINALIZER. The work dir is
+    the recording's work volume (`work_volume`), so the next Pod stores what a killed one left;
+    the grace period is `termination_grace_s`.
     """
     meta = body["metadata"]
     name = meta["name"]
@@ -224,9 +334,12 @@ def pod_manifest(
         {"name": "work", "mountPath": DEFAULT_WORK_DIR},
         {"name": "tmp", "mountPath": TMP_DIR},
     ]
+    work, work_sub_path = work_volume(body, spec)
+    if work_sub_path:
+        mounts[1]["subPath"] = work_sub_path
     volumes: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": plan.config_map_name}},
-        {"name": "work", "emptyDir": {}},
+        work,
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
     tls = spec.input.tls
@@ -280,7 +393,7 @@ def pod_manifest(
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": int(plan.config.agent.stopGraceS) + UPLOAD_GRACE_S,
+        "terminationGracePeriodSeconds": termination_grace_s(spec, plan.config.agent.stopGraceS),
         "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": volumes,

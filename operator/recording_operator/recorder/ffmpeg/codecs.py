@@ -12,7 +12,11 @@ from __future__ import annotations
 import math
 
 from recording_operator.api.v1alpha1.common import parse_duration
-from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import (
+    DEFAULT_SEGMENT_DURATION,
+    LocalRecordingSpec,
+    is_continuous,
+)
 
 #: HLS segment length when `segmentDuration` is absent (seconds).
 DEFAULT_HLS_TIME_S = 6.0
@@ -24,12 +28,17 @@ def fmt_num(value: float) -> str:
 
 
 def segment_seconds(spec: LocalRecordingSpec) -> float | None:
-    """Segment length in seconds, or None for one continuous file (hls defaults to 6 s)."""
-    if spec.output.segmentDuration:
-        return parse_duration(spec.output.segmentDuration).total_seconds()
+    """Segment length in seconds, or None for one continuous file (`is_continuous`).
+
+    Absent `segmentDuration`: DEFAULT_HLS_TIME_S for hls, else DEFAULT_SEGMENT_DURATION (60 s).
+    """
     if spec.output.format == "hls":
+        if spec.output.segmentDuration:
+            return parse_duration(spec.output.segmentDuration).total_seconds()
         return DEFAULT_HLS_TIME_S
-    return None
+    if is_continuous(spec):
+        return None
+    return parse_duration(spec.output.segmentDuration or DEFAULT_SEGMENT_DURATION).total_seconds()
 
 
 def needs_video_encode(spec: LocalRecordingSpec) -> bool:

@@ -3,7 +3,7 @@ classification, what a sync does next, and failure accounting."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,9 +23,12 @@ from recording_operator.controllers.localrecording.decide import (
     decide_next,
     gave_up_message,
     owned_pods,
+    restart_delay_s,
     restarts_from_status,
     session_expired,
     stop_message,
+    storage_cause,
+    upload_failure,
 )
 from recording_operator.controllers.localrecording.observe import PodView
 from tests.unit.controllers.localrecording.recordings import NOW, body
@@ -269,7 +272,10 @@ def test_a_stopped_or_clean_exit_is_not_a_failure() -> None:
         now=NOW,
     )
     assert stopping.restarts == budget and stopping.last_error is None
-    assert stopping.warning is not None and "while stopping: some files may not be stored" in stopping.warning
+    assert (
+        stopping.warning is not None
+        and "while stopping: files it could not store stay on the work volume" in stopping.warning
+    )
     for code in (0, None):
         clean = account_exit(
             pod_view(phase="Succeeded", exit_code=code), budget, max_restarts=2, delay_s=1, now=NOW
@@ -282,3 +288,33 @@ def test_stop_messages_say_why() -> None:
     assert stop_message("MaxDurationReached", "2h") == "maxDuration 2h reached"
     assert stop_message("Deleted", None) == "the resource is being deleted"
     assert gave_up_message(None, 4) == "the recorder Pod failed; gave up after 4 failures in a row"
+
+
+def test_a_storage_failure_reads_the_same_on_every_try_and_every_operation() -> None:
+    upload = (
+        "upload of rec-00003.mp4 failed (attempt 4): upload sandbox/rec/rec-00003.mp4: ConfigInvalid: "
+        'ConfigInvalid (permanent) at write => S3Error { code: "NoSuchBucket", message: "The specified '
+        'bucket does not exist", resource: "", request_id: "ykkq1xlvRxbtohT5OBtEeM4jJRR3" }'
+    )
+    listing = (
+        'list sandbox/rec/: ConfigInvalid: ConfigInvalid (permanent) at list => S3Error { code: "NoSuchBucket", '
+        'message: "The specified bucket does not exist", resource: "", request_id: "5LkTnreLJMtI3Ftt" }'
+    )
+    assert (
+        upload_failure(upload)
+        == storage_cause(listing)
+        == "NoSuchBucket: The specified bucket does not exist"
+    )
+    assert upload_failure("ffmpeg exited with 1: Connection refused") is None
+    assert storage_cause('Unexpected at write, x-amz-request-id: "AB12CD", status 500') == (
+        "Unexpected at write, status 500"
+    )
+
+
+def test_a_recorder_killed_while_recording_is_replaced_at_once_a_crash_loop_backs_off() -> None:
+    assert restart_delay_s(Restarts(), was_recording=True, backoff_s=5.0) == 0.0
+    assert restart_delay_s(Restarts(), was_recording=False, backoff_s=5.0) == 5.0
+    assert restart_delay_s(Restarts(failures=1), was_recording=True, backoff_s=10.0) == 10.0
+    now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+    after = after_failure(Restarts(), max_restarts=5, delay_s=0.0, now=now)
+    assert after.failures == 1 and after.wait_s(now) == 0.0 and after.status_fields()["nextRetryAt"] is None

@@ -8,8 +8,11 @@ from recording_operator.api.agent import RecorderConfig
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
+    pending_bytes_at_stop,
     pod_spec_hash,
     service_manifest,
+    termination_grace_s,
+    work_claim_manifest,
 )
 from tests.unit.controllers.localrecording.recordings import IMAGE, body, manifests
 
@@ -31,11 +34,43 @@ def test_pod_is_locked_down() -> None:
     ]  # fmt: skip
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
-    assert "emptyDir" in volumes[mounts["/var/lib/recorder"]]
+    work = {m["mountPath"]: m for m in container["volumeMounts"]}["/var/lib/recorder"]
+    assert volumes[work["name"]]["persistentVolumeClaim"] == {"claimName": "standup-work"}
+    assert work["subPath"] == "uid-1"  # one directory per recording (a recreated one starts empty)
     assert volumes[mounts["/etc/recorder"]]["configMap"]["name"] == "standup-recorder"
     assert POD_FINALIZER in pod["metadata"]["finalizers"]
     assert pod["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
-    assert spec["terminationGracePeriodSeconds"] >= 40
+    # 20 s FFmpeg finalize + 2 × 10 s segments at 8128 kbit/s (20.3 MB) at 20 Mbit/s (9 s) + 10 s margin.
+    assert spec["terminationGracePeriodSeconds"] == 39
+
+
+def test_the_work_claim_is_created_unless_the_spec_names_one_or_asks_for_an_empty_dir() -> None:
+    claim = work_claim_manifest(body(), LocalRecordingSpec.model_validate(body()["spec"]))
+    assert claim is not None
+    assert claim["metadata"]["name"] == "standup-work"
+    assert claim["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}
+    own = body(pod={"workVolume": {"claimName": "shared"}})
+    assert work_claim_manifest(own, LocalRecordingSpec.model_validate(own["spec"])) is None
+    pod, _ = manifests(own)
+    assert {"name": "work", "persistentVolumeClaim": {"claimName": "shared"}} in pod["spec"]["volumes"]
+    empty = body(pod={"workVolume": {"emptyDir": True}})
+    assert work_claim_manifest(empty, LocalRecordingSpec.model_validate(empty["spec"])) is None
+    pod, _ = manifests(empty)
+    assert {"name": "work", "emptyDir": {}} in pod["spec"]["volumes"]
+
+
+def test_the_grace_period_grows_with_the_bytes_left_to_store() -> None:
+    spec = LocalRecordingSpec.model_validate(body()["spec"])
+    assert termination_grace_s(spec, 20, pending_bytes=0) == 30
+    # 1 GB at 20 Mbit/s is 400 s of upload: far beyond a flat 40 s.
+    assert termination_grace_s(spec, 20, pending_bytes=1_000_000_000) == 430
+    slow = LocalRecordingSpec.model_validate(body(pod={"uploadRateMbps": 2})["spec"])
+    assert termination_grace_s(slow, 20, pending_bytes=1_000_000_000) == 4030
+    continuous = LocalRecordingSpec.model_validate(
+        body(output={"format": "mp4", "continuous": True}, maxDuration="2h")["spec"]
+    )
+    assert pending_bytes_at_stop(continuous) == 2 * 7200 * 8128 * 1000 // 8
 
 
 def test_credentials_only_through_secret_key_refs() -> None:
