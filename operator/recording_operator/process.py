@@ -48,11 +48,15 @@ async def run_operator(
 
 
 def configure_logging(verbose: bool) -> None:
-    """Plain logs on stderr; httpx request lines only when verbose."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    """Logs on stderr in `LOG_FORMAT` (text | json) at `LOG_LEVEL` (default INFO; `--verbose`: DEBUG),
+    every line about an object naming its kind, namespace and name (`controllers._kit.logging`).
+
+    Raises:
+        ValueError: `LOG_FORMAT` or `LOG_LEVEL` has an unknown value.
+    """
+    import os
+
+    from recording_operator.controllers._kit import logging as oplogging
+
+    level = logging.DEBUG if verbose else oplogging.parse_level(os.environ.get("LOG_LEVEL"))
+    oplogging.configure(level=level, fmt=oplogging.parse_format(os.environ.get("LOG_FORMAT")))

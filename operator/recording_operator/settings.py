@@ -21,6 +21,9 @@
 | `RECORDER_IMAGE` | `ghcr.io/mediaops/recording-recorder:latest` | image of LocalRecording recorder Pods (`spec.pod.image` wins) |
 | `LOCALRECORDING_POLL_INTERVAL` | `5` | seconds between polls of each recorder agent's `/status` |
 | `LOCALRECORDING_MAX_RESTARTS` | `5` | consecutive recorder Pod failures before a LocalRecording is `Failed` |
+| `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
+| `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
+| `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
 """
 
 from __future__ import annotations

@@ -215,7 +215,8 @@ def test_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> N
             for rule in obj["rules"]:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"], obj["metadata"]["name"]
                 if "secrets" in rule["resources"]:
-                    assert rule["verbs"] == ["get"]
+                    # list/watch: the Secret watch that re-reconciles resources that failed with it.
+                    assert rule["verbs"] == ["get", "list", "watch"]
     clusterwide = _rules(rendered["defaults"], "ClusterRole", "rec-recording-operator")
     resources = {r for rule in clusterwide for r in rule["resources"]}
     for plural in ("cloudrecordings", "cloudtranscoders", "localrecordings", "recordedfiles"):

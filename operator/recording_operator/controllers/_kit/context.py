@@ -81,22 +81,19 @@ class Context:
         self.condition("Ready", "False", reason, message)
 
     def event(self, type_: str, reason: str, message: str) -> None:
-        """Post a Kubernetes Event on the resource (never with secret values)."""
-        kopf.event(self.body, type=type_, reason=reason, message=message)
+        """Post a Kubernetes Event on the resource (never with secret values), from
+        `recording-operator`; a repeat of the same type/reason/message counts up one Event
+        (`events.EventRecorder`)."""
+        self.runtime.events.record(self.body, type_, reason, message)
 
 
 def report_failure(ctx: Context, reason: str, message: str) -> None:
-    """Synced=False with the reason, and a Warning Event the first time this failure is seen.
+    """Synced=False with the reason, and a Warning Event for this failure.
 
-    Retries of the same failure post no further Events (the API server would only aggregate them).
+    Every occurrence is recorded: a retry of the same failure counts up the same Event
+    (`count`, `lastTimestamp`), as kube-apiserver's clients do, instead of adding one.
     """
-    synced = get_condition(ctx.status.get("conditions"), "Synced")
-    if not synced or (synced.get("status"), synced.get("reason"), synced.get("message")) != (
-        "False",
-        reason,
-        message,
-    ):
-        ctx.event("Warning", reason, message)
+    ctx.event("Warning", reason, message)
     ctx.condition("Synced", "False", reason, message)
 
 
