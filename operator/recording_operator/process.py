@@ -1,11 +1,19 @@
-"""The operator process: kopf with every kind's handlers (cluster-wide or in chosen namespaces), logging and
-the metrics server. `recording-operator run` calls `run_operator`."""
+"""The operator process: kopf with every kind's handlers (cluster-wide or in chosen namespaces), logging,
+the metrics server and the health endpoints. `recording-operator run` calls `run_operator`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Seconds a successful API server check counts for /readyz (probes every few seconds cost one GET).
+API_CHECK_TTL_S = 5.0
 
 
 async def run_operator(
@@ -23,14 +31,20 @@ async def run_operator(
     Args:
         namespaces: watch only these namespaces (globs allowed); empty = the whole cluster.
         standalone: no peering (one replica). With peering, replicas need unique `priority`.
-        liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz` for kopf's liveness probe.
+        liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz`: serves `/healthz` (the event loop
+            answers) and `/readyz` (`readiness`) on that address.
         metrics_port: serve Prometheus metrics on this port at `/metrics` (0: not served).
     """
     import kopf
 
     from recording_operator import controllers  # noqa: F401  (registers the handlers)
     from recording_operator.controllers._kit.metrics import start_metrics_server
+    from recording_operator.controllers._kit.runtime import Runtime
+    from recording_operator.settings import Settings
 
+    runtime = Runtime(Settings.from_env())
+    started = ready_flag or asyncio.Event()
+    stop_health = await serve_health(liveness_endpoint, started, runtime) if liveness_endpoint else None
     stop_metrics = start_metrics_server(metrics_port)
     try:
         await kopf.operator(
@@ -38,13 +52,72 @@ async def run_operator(
             namespaces=list(namespaces),
             standalone=standalone,
             priority=priority,
-            liveness_endpoint=liveness_endpoint,
             stop_flag=stop_flag,
-            ready_flag=ready_flag,
+            ready_flag=started,
+            memo=kopf.Memo(runtime=runtime),
         )
     finally:
         if stop_metrics is not None:
             stop_metrics()
+        if stop_health is not None:
+            await stop_health()
+
+
+async def readiness(
+    started: asyncio.Event, runtime: Any, cache: dict[str, float]
+) -> tuple[bool, dict[str, str]]:
+    """Whether the operator can do its work: `(ready, {check: "ok" | why not})`.
+
+    Checks: `started` — kopf ran the startup handlers and launched its watches; `kubernetes` — the
+    API server answered `GET /version` within the last `API_CHECK_TTL_S` seconds (`cache` keeps the
+    time of the last success).
+    """
+    checks: dict[str, str] = {"started": "ok" if started.is_set() else "kopf has not started its watches yet"}
+    if time.monotonic() - cache.get("api_ok", -1e9) <= API_CHECK_TTL_S:
+        checks["kubernetes"] = "ok"
+    else:
+        try:
+            version = await runtime.kube.get_object("/version")
+        except Exception as exc:  # not logged in yet, or any API failure: not ready, with the reason
+            checks["kubernetes"] = f"{type(exc).__name__}: {exc}"
+        else:
+            if version is None:
+                checks["kubernetes"] = "GET /version answered 404"
+            else:
+                cache["api_ok"] = time.monotonic()
+                checks["kubernetes"] = "ok"
+    return all(v == "ok" for v in checks.values()), checks
+
+
+async def serve_health(endpoint: str, started: asyncio.Event, runtime: Any) -> Callable[[], Awaitable[None]]:
+    """Serve `/healthz` (200 while the event loop runs) and `/readyz` (200 when `readiness` passes,
+    else 503; the body lists each check) on the host and port of `endpoint`.
+
+    Returns a coroutine function that stops the server.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    from aiohttp import web
+
+    parts = urllib.parse.urlsplit(endpoint)
+    cache: dict[str, float] = {}
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ready, checks = await readiness(started, runtime, cache)
+        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+    app = web.Application()
+    app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, parts.hostname or "0.0.0.0", parts.port or 8081)
+    await site.start()
+    log.info("serving /healthz and /readyz on %s:%s", parts.hostname or "0.0.0.0", parts.port or 8081)
+    return runner.cleanup
 
 
 def configure_logging(verbose: bool) -> None:

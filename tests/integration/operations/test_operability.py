@@ -139,6 +139,36 @@ def test_reconcile_requested_at_retries_a_terminal_failure_once(cluster: Cluster
     cleanup(cluster, name)
 
 
+def test_readyz_reports_started_watches_and_a_reachable_api(sandbox: Sandbox, cluster: Cluster) -> None:
+    """The probes the chart points at: /healthz and a /readyz with its checks."""
+    import sys
+
+    import httpx
+
+    from recording_sandbox.ports import free_port
+
+    port = free_port()
+    sandbox.stop_operator()
+    command = [sys.executable, "-m", "recording_operator", "run", "--kubeconfig", str(sandbox.kubeconfig)]
+    sandbox.start_operator(command=[*command, "--liveness", f"http://127.0.0.1:{port}/healthz"])
+
+    def answer(path: str) -> httpx.Response | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+        except httpx.TransportError:
+            return None
+
+    ready = wait_for(lambda: (r := answer("/readyz")) is not None and r.status_code == 200 and r, timeout=30)
+    assert ready.json() == {"ready": True, "checks": {"started": "ok", "kubernetes": "ok"}}
+    healthy = answer("/healthz")
+    assert healthy is not None and healthy.status_code == 200
+    # The restarted operator still works.
+    body = recording()
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, body["metadata"]["name"]) == "Recording", what="Recording")
+    cleanup(cluster, body["metadata"]["name"])
+
+
 def log_records(sandbox: Sandbox) -> list[dict[str, Any]]:
     records = []
     for line in (sandbox.state_dir / "operator.log").read_text().splitlines():

@@ -15,11 +15,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
 
-from recording_operator.api import FINALIZER, GROUP
+from recording_operator.api import FINALIZER, GROUP, VERSION
 from recording_operator.controllers._kit.events import COMPONENT, EventRecorder
 from recording_operator.controllers._kit.kube import KubeClient, SecretNotFound
-from recording_operator.controllers._kit.metrics import provider_observer
-from recording_operator.controllers._kit.recovery import RecoveryDiffBaseStorage
+from recording_operator.controllers._kit.metrics import provider_observer, register_tracking
+from recording_operator.controllers._kit.recovery import RECOVERABLE, RecoveryDiffBaseStorage
 from recording_operator.providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
 from recording_operator.providers.realtimekit import RealtimeKitClient
@@ -27,6 +27,11 @@ from recording_operator.settings import Settings
 
 #: Provider clients kept alive at once per provider (one per distinct credentials).
 MAX_CLIENTS = 64
+
+# `recording_operator_active_sessions`, `_resources` and `_condition` for every kind, from kopf's watch.
+register_tracking(
+    [(GROUP, VERSION, plural, kind) for plural, kind in (*RECOVERABLE, ("recordedfiles", "RecordedFile"))]
+)
 
 
 class _Closeable(Protocol):
