@@ -20,6 +20,7 @@ CRD_KINDS = {
     ("kopf.dev/v1", "ClusterKopfPeering"),
     ("kopf.dev/v1", "KopfPeering"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
 
