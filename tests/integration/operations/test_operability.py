@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,6 +47,14 @@ def kubectl(sandbox: Sandbox, *args: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def printed_columns(table: str) -> dict[str, str]:
+    """`kubectl get` output of one object as `{COLUMN: cell}` (cells cut at the header's offsets)."""
+    header, row = table.splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+", header)]
+    bounds = [*starts[1:], None]
+    return {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, bounds, strict=True)}
 
 
 def condition(cluster: Cluster, name: str, type_: str) -> dict[str, Any]:
@@ -118,7 +127,9 @@ def test_fixing_the_secret_recovers_auth_failed_without_a_spec_change(cluster: C
     cleanup(cluster, name)
 
 
-def test_reconcile_requested_at_retries_a_terminal_failure_once(cluster: Cluster, agora: Agora) -> None:
+def test_reconcile_requested_at_retries_a_terminal_failure_once(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora
+) -> None:
     body = recording()
     name = body["metadata"]["name"]
     agora.fault("start", 1, 400, code=2, message="invalid mixedVideoLayout")
@@ -126,6 +137,8 @@ def test_reconcile_requested_at_retries_a_terminal_failure_once(cluster: Cluster
     wait_for(lambda: condition(cluster, name, "Synced").get("reason") == "InvalidSpec", what="InvalidSpec")
     assert phase(cluster, name) == "Failed"
     generation = (cluster.get(name) or {})["metadata"]["generation"]
+    columns = printed_columns(kubectl(sandbox, "get", "cloudrecording", name))
+    assert (columns["PHASE"], columns["READY"], columns["REASON"]) == ("Failed", "False", "InvalidSpec")
 
     cluster.patch(name, {"metadata": {"annotations": {REQUESTED_AT: "2026-11-25T22:00:00Z"}}})
     wait_for(lambda: phase(cluster, name) == "Recording", what="Recording after reconcile-requested-at")
