@@ -25,6 +25,7 @@ from recording_sandbox.agora import AgoraEmulator
 from recording_sandbox.jobs import JobController
 from recording_sandbox.kube import KubeEmulator
 from recording_sandbox.pods import PodRunner
+from recording_sandbox.ports import free_port
 from recording_sandbox.realtimekit import RealtimeKitEmulator
 from recording_sandbox.s3 import S3Server
 
@@ -38,8 +39,6 @@ SANDBOX_OPERATOR_ENV = {
     "RECORDING_BACKOFF_MAX": "30",
     "AGORA_RETRY_SCALE": "0.1",
     "LOCALRECORDING_POLL_INTERVAL": "1",
-    # No fixed ports on a developer's machine: metrics are off unless asked for.
-    "METRICS_PORT": "0",
 }
 
 
@@ -48,7 +47,8 @@ class Sandbox:
 
     Writes `state_dir/kubeconfig` and `state_dir/endpoints.json`
     (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
-    S3 server with the `buckets` created) once everything is ready.
+    S3 server with the `buckets` created, and `"metrics"`: the operator's `/metrics` on a free port,
+    unless `operator_env` sets `METRICS_PORT`, `0` turning it off) once everything is ready.
 
     With S3 (the default), the sandbox's S3 server stands in for Amazon S3: the operator gets
     `STORAGE_S3_ENDPOINT` pointing at it (so `vendor: s3` RecordedFiles are checked and deleted
@@ -83,6 +83,7 @@ class Sandbox:
         self.operator: subprocess.Popen[bytes] | None = None
         self.kubeconfig = state_dir / "kubeconfig"
         self.endpoints: dict[str, str] = {}
+        self._metrics_port: int | None = None
 
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,9 @@ class Sandbox:
             self.realtimekit.uploads.s3_endpoint = self.endpoints["s3"]
         if self.with_operator:
             self.start_operator()
+            port = self.operator_environment().get("METRICS_PORT", "0")
+            if port != "0":
+                self.endpoints["metrics"] = f"http://{self.host}:{port}/metrics"
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
         return self
 
@@ -125,6 +129,10 @@ class Sandbox:
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["AGORA_BASE_URL"] = self.endpoints["agora"]
         env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
+        # No fixed port on a developer's machine: one free port, chosen once, named in endpoints.json.
+        if "METRICS_PORT" not in self.operator_env:
+            self._metrics_port = self._metrics_port or free_port(host=self.host)
+            env["METRICS_PORT"] = str(self._metrics_port)
         if "s3" in self.endpoints:
             env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
         return env

@@ -99,6 +99,27 @@ def test_a_retried_failure_is_one_counted_event_from_recording_operator(
     cleanup(cluster, name)
 
 
+def test_kubectl_wait_on_ready_and_synced_from_the_first_reconcile(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora
+) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.fault("start", 6, 503, message="service busy")
+    cluster.create(body)
+    # Before any session exists: Ready=False and Synced present, for the current generation.
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=Ready=false", "--timeout=30s")
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=Synced=false", "--timeout=30s")
+    obj = cluster.get(name) or {}
+    generation = obj["metadata"]["generation"]
+    ready = condition(cluster, name, "Ready")
+    assert ready["observedGeneration"] == generation and ready["reason"] in ("Reconciling", "Starting")
+    # Once the provider answers.
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=Ready", "--timeout=60s")
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=Synced", "--timeout=30s")
+    assert phase(cluster, name) == "Recording"
+    cleanup(cluster, name)
+
+
 def test_fixing_the_secret_recovers_auth_failed_without_a_spec_change(cluster: Cluster) -> None:
     secret = "agora-rest-wrong"
     data = {"customerId": "sandbox-id", "customerSecret": "not-the-secret"}

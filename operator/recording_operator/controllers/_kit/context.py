@@ -17,6 +17,10 @@ from recording_operator.controllers._kit.conditions import get_condition, set_co
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft
 
+#: Kinds (API plurals) whose resources carry `Ready` and `Synced` from their first reconcile, so
+#: `kubectl wait --for=condition=Ready=false` and Argo CD see them before any provider call.
+SUMMARY_CONDITION_PLURALS = frozenset({"cloudrecordings", "cloudtranscoders", "localrecordings"})
+
 
 class Context:
     """One handler invocation: the resource, its draft status, and helpers to report outcomes.
@@ -58,7 +62,18 @@ class Context:
             )
 
     def flush(self) -> None:
-        """Put the drafted status changes into kopf's patch (applied when the handler returns)."""
+        """Put the drafted status changes into kopf's patch (applied when the handler returns).
+
+        A recording kind's resource that has no `Ready` / `Synced` yet gets them here, after the
+        handler drafted its own: `Ready=False reason=Reconciling` (the desired state is not reached
+        yet) and `Synced=Unknown reason=Reconciling`, both with `observedGeneration`.
+        """
+        if self.plural in SUMMARY_CONDITION_PLURALS and not self.meta.get("deletionTimestamp"):
+            conditions = self.status.get("conditions")
+            if get_condition(conditions, "Ready") is None:
+                self.condition("Ready", "False", "Reconciling", "the desired state is not reached yet")
+            if get_condition(self.status.get("conditions"), "Synced") is None:
+                self.condition("Synced", "Unknown", "Reconciling", "the first reconcile is in progress")
         delta = self.status.delta()
         if delta:
             self.patch.setdefault("status", {}).update(delta)
