@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -79,6 +80,27 @@ def test_status_stop_start_files_watch(sandbox: Sandbox, cluster: Cluster, agora
     listed = wait_for(lambda: json.loads(plugin(sandbox, "files", name, "-o", "json").stdout), what="files")
     assert all(f["name"] and f["location"] for f in listed)
     assert "NAME" in plugin(sandbox, "files", name).stdout
+    # kubectl's own columns: the size for people (status.size), the duration in seconds.
+    table = subprocess.run(
+        [
+            kubectl_binary(),
+            "--kubeconfig",
+            str(sandbox.kubeconfig),
+            "-n",
+            "default",
+            "get",
+            "recordedfiles",
+            "-l",
+            f"recording.mediaops.io/recording={name}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.splitlines()
+    assert "SIZE" in table[0] and "DURATION" in table[0]
+    sizes = [re.search(r"\b\d+(?:\.\d)? (?:B|KiB|MiB|GiB)\b", row) for row in table[1:]]
+    assert table[1:] and all(sizes), table
 
     plugin(sandbox, "start", name)
     wait_for(lambda: phase(cluster, name) == "Recording", what="Recording again")

@@ -94,8 +94,8 @@ RECORDED_FILE = CustomResource(
     printer_columns=(
         PrinterColumn("Recording", "string", ".spec.recordingRef.name", "The recording that produced it."),
         PrinterColumn("Format", "string", ".spec.format"),
-        PrinterColumn("Size", "integer", ".spec.sizeBytes", "Bytes."),
-        PrinterColumn("Duration", "integer", ".spec.durationMs", "Milliseconds."),
+        PrinterColumn("Size", "string", ".status.size", "Size, e.g. 1.5 GiB."),
+        PrinterColumn("Duration", "integer", ".status.durationSeconds", "Seconds."),
         PrinterColumn("Phase", "string", ".status.phase"),
         PrinterColumn("Key", "string", ".spec.location.key", "Object key.", priority=1),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
