@@ -6,8 +6,9 @@
   `[CloudRecording default/standup]`; JSON lines as the fields `kind`, `namespace`, `name`,
   `uid` (python-json-logger, the library kopf's own JSON format is built on).
 - Levels (`LevelPolicy`, a `logging.Filter` on the output handler, so no log call is edited):
-  kopf's routine `Handler '…' succeeded.`, `Timer '…' succeeded.` and `… is processed: …`
-  lines go to DEBUG; a retried failure (`… failed temporarily: …`) is a WARNING, not an ERROR —
+  kopf's routine `Handler '…' succeeded.` and `Timer '…' succeeded.` lines (one per handler run
+  and timer tick: nearly all of a busy operator's lines) go to DEBUG, while the one summary per
+  change (`Creation is processed: 1 succeeded; 0 failed.`, `Resuming is processed: …`) stays INFO; a retried failure (`… failed temporarily: …`) is a WARNING, not an ERROR —
   it is already a `Synced=False` condition and a Warning Event — and an expected wait
   (a temporary error whose text starts with `waiting for`) is INFO. Permanent failures and
   unexpected errors stay ERROR.
@@ -29,10 +30,8 @@ from pythonjsonlogger.json import JsonFormatter
 LogFormat = Literal["text", "json"]
 
 #: kopf's lines about routine successes (https://github.com/nolar/kopf: `kopf/_core/actions/execution.py`
-#: logs `<handler> succeeded.`, `kopf/_core/reactor/processing.py` logs `<Cause> is processed: …`).
-_ROUTINE = re.compile(
-    r"^(?:(?:Handler|Timer|Daemon|Indexer|Watcher|Activity) '[^']*' succeeded\.$|\w+ is processed: )"
-)
+#: logs `<handler> succeeded.` for every handler run and timer tick).
+_ROUTINE = re.compile(r"^(?:Handler|Timer|Daemon|Indexer|Watcher|Activity) '[^']*' succeeded\.$")
 _TEMPORARY = re.compile(
     r"^(?:Handler|Timer|Daemon) '[^']*' failed temporarily(?: but [^:]*)?: (?P<why>.*)$", re.S
 )
