@@ -1,12 +1,20 @@
 """The operator process: kopf with every kind's handlers (cluster-wide or in chosen namespaces), logging,
-the metrics server and the provider callback receiver (`CALLBACKS_PORT`). `recording-operator run`
-calls `run_operator`."""
+the metrics server, the health endpoints and the provider callback receiver (`CALLBACKS_PORT`).
+`recording-operator run` calls `run_operator`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Seconds a successful API server check counts for /readyz (probes every few seconds cost one GET).
+API_CHECK_TTL_S = 5.0
 
 
 async def run_operator(
@@ -24,7 +32,8 @@ async def run_operator(
     Args:
         namespaces: watch only these namespaces (globs allowed); empty = the whole cluster.
         standalone: no peering (one replica). With peering, replicas need unique `priority`.
-        liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz` for kopf's liveness probe.
+        liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz`: serves `/healthz` (the event loop
+            answers) and `/readyz` (`readiness`) on that address.
         metrics_port: serve Prometheus metrics on this port at `/metrics` (0: not served).
 
     Raises:
@@ -41,9 +50,12 @@ async def run_operator(
 
     settings = Settings.from_env()
     # The receiver and the handlers share one Runtime (Kubernetes and provider clients) via kopf's memo.
-    memo = kopf.Memo()
-    memo.runtime = Runtime(settings)
-    receiver = build_receiver(memo.runtime) if settings.callbacks_port else None
+    runtime = Runtime(settings)
+    receiver = build_receiver(runtime) if settings.callbacks_port else None
+    started = ready_flag or asyncio.Event()
+    stop_health = (
+        await serve_health(liveness_endpoint, started, runtime, receiver) if liveness_endpoint else None
+    )
     stop_metrics = start_metrics_server(metrics_port)
     target = webhook_target(settings) if receiver is not None else None
     keeper: asyncio.Task[None] | None = None
@@ -51,16 +63,15 @@ async def run_operator(
         if receiver is not None:
             await receiver.start()
         if target is not None:
-            keeper = asyncio.create_task(keep_webhook(memo.runtime, target), name="realtimekit-webhook")
+            keeper = asyncio.create_task(keep_webhook(runtime, target), name="realtimekit-webhook")
         await kopf.operator(
             clusterwide=not namespaces,
             namespaces=list(namespaces),
             standalone=standalone,
             priority=priority,
-            liveness_endpoint=liveness_endpoint,
             stop_flag=stop_flag,
-            ready_flag=ready_flag,
-            memo=memo,
+            ready_flag=started,
+            memo=kopf.Memo(runtime=runtime),
         )
     finally:
         if keeper is not None:
@@ -69,14 +80,81 @@ async def run_operator(
             await receiver.stop()
         if stop_metrics is not None:
             stop_metrics()
+        if stop_health is not None:
+            await stop_health()
+
+
+async def readiness(
+    started: asyncio.Event, runtime: Any, cache: dict[str, float], receiver: Any = None
+) -> tuple[bool, dict[str, str]]:
+    """Whether the operator can do its work: `(ready, {check: "ok" | why not})`.
+
+    Checks: `started` — kopf ran the startup handlers and launched its watches; `kubernetes` — the
+    API server answered `GET /version` within the last `API_CHECK_TTL_S` seconds (`cache` keeps the
+    time of the last success).
+    """
+    checks: dict[str, str] = {"started": "ok" if started.is_set() else "kopf has not started its watches yet"}
+    if receiver is not None:
+        checks["callbacks"] = "ok" if receiver.listening else "the callback receiver is not listening"
+    if time.monotonic() - cache.get("api_ok", -1e9) <= API_CHECK_TTL_S:
+        checks["kubernetes"] = "ok"
+    else:
+        try:
+            version = await runtime.kube.get_object("/version")
+        except Exception as exc:  # not logged in yet, or any API failure: not ready, with the reason
+            checks["kubernetes"] = f"{type(exc).__name__}: {exc}"
+        else:
+            if version is None:
+                checks["kubernetes"] = "GET /version answered 404"
+            else:
+                cache["api_ok"] = time.monotonic()
+                checks["kubernetes"] = "ok"
+    return all(v == "ok" for v in checks.values()), checks
+
+
+async def serve_health(
+    endpoint: str, started: asyncio.Event, runtime: Any, receiver: Any = None
+) -> Callable[[], Awaitable[None]]:
+    """Serve `/healthz` (200 while the event loop runs) and `/readyz` (200 when `readiness` passes,
+    else 503; the body lists each check) on the host and port of `endpoint`.
+
+    Returns a coroutine function that stops the server.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    from aiohttp import web
+
+    parts = urllib.parse.urlsplit(endpoint)
+    cache: dict[str, float] = {}
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ready, checks = await readiness(started, runtime, cache, receiver)
+        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+    app = web.Application()
+    app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, parts.hostname or "0.0.0.0", parts.port or 8081)
+    await site.start()
+    log.info("serving /healthz and /readyz on %s:%s", parts.hostname or "0.0.0.0", parts.port or 8081)
+    return runner.cleanup
 
 
 def configure_logging(verbose: bool) -> None:
-    """Plain logs on stderr; httpx request lines only when verbose."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    """Logs on stderr in `LOG_FORMAT` (text | json) at `LOG_LEVEL` (default INFO; `--verbose`: DEBUG),
+    every line about an object naming its kind, namespace and name (`controllers._kit.logging`).
+
+    Raises:
+        ValueError: `LOG_FORMAT` or `LOG_LEVEL` has an unknown value.
+    """
+    import os
+
+    from recording_operator.controllers._kit import logging as oplogging
+
+    level = logging.DEBUG if verbose else oplogging.parse_level(os.environ.get("LOG_LEVEL"))
+    oplogging.configure(level=level, fmt=oplogging.parse_format(os.environ.get("LOG_FORMAT")))

@@ -35,6 +35,9 @@
 | `CALLBACKS_PUBLIC_URL` | (none) | the receiver's base URL as the providers reach it (Ingress/HTTPRoute); needed for webhook registration |
 | `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
 | `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
+| `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
+| `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
+| `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
 """
 
 from __future__ import annotations

@@ -44,8 +44,6 @@ SANDBOX_OPERATOR_ENV = {
     "RECORDING_BACKOFF_MAX": "30",
     "AGORA_RETRY_SCALE": "0.1",
     "LOCALRECORDING_POLL_INTERVAL": "1",
-    # No fixed ports on a developer's machine: metrics are off unless asked for.
-    "METRICS_PORT": "0",
 }
 
 
@@ -54,7 +52,8 @@ class Sandbox:
 
     Writes `state_dir/kubeconfig` and `state_dir/endpoints.json`
     (`{"kubernetes": url, "agora": url, "realtimekit": url}`, plus `"s3"` with `with_s3`: moto's
-    S3 server with the `buckets` created) once everything is ready.
+    S3 server with the `buckets` created, and `"metrics"`: the operator's `/metrics` on a free port,
+    unless `operator_env` sets `METRICS_PORT`, `0` turning it off) once everything is ready.
 
     With `callbacks` (the default), the operator's callback receiver listens on a free port:
     - the Agora emulator sends its NCS notices (Cloud Recording and Cloud Transcoder) there, signed
@@ -105,6 +104,7 @@ class Sandbox:
         self.ncs_secret = secrets.token_urlsafe(24)
         self.ncs_secrets_dir = state_dir / "ncs-secrets"
         self._callback_env: dict[str, str] = {}
+        self._metrics_port: int | None = None
 
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +125,9 @@ class Sandbox:
             self._wire_callbacks()
         if self.with_operator:
             self.start_operator()
+            port = self.operator_environment().get("METRICS_PORT", "0")
+            if port != "0":
+                self.endpoints["metrics"] = f"http://{self.host}:{port}/metrics"
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
         return self
 
@@ -189,6 +192,10 @@ class Sandbox:
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["AGORA_BASE_URL"] = self.endpoints["agora"]
         env["REALTIMEKIT_BASE_URL"] = self.realtimekit.api_base_url
+        # No fixed port on a developer's machine: one free port, chosen once, named in endpoints.json.
+        if "METRICS_PORT" not in self.operator_env:
+            self._metrics_port = self._metrics_port or free_port(host=self.host)
+            env["METRICS_PORT"] = str(self._metrics_port)
         if "s3" in self.endpoints:
             env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
         if self.callbacks:

@@ -71,13 +71,15 @@ argocd.argoproj.io/sync-wave: {{ index . 1 | quote }}
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete, patch]
-# Credentials named by secretRefs, read one by one (no list/watch: no bulk access to Secrets).
+# Credentials named by secretRefs, read one by one; list/watch so that a changed Secret re-reconciles
+# the resources that failed with it (the operator keeps only names in memory, never values).
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get]
+  verbs: [get, list, watch]
+# Events are counted as series: a repeat reads (get) and patches the existing Event.
 - apiGroups: ["", events.k8s.io]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [get, create, patch]
 {{- end -}}
 
 

@@ -174,6 +174,11 @@ class Receiver:
         log.info(f"callback receiver listening on {self.url}")
         return self.url
 
+    @property
+    def listening(self) -> bool:
+        """The receiver's port is bound (between `start` and `stop`)."""
+        return self._runner is not None
+
     async def stop(self) -> None:
         """Stop listening."""
         if self._runner is not None:

@@ -5,11 +5,19 @@ instrumentation, runtime, Kubernetes access, backoff, clock); each kind's packag
 `handlers.py` (kopf glue) over a pure `decide.py`.
 """
 
-from recording_operator.controllers._kit import runtime
+from recording_operator.controllers._kit import recovery, runtime
 from recording_operator.controllers.cloudrecording import handlers as cloudrecording
 from recording_operator.controllers.cloudtranscoder import handlers as cloudtranscoder
 from recording_operator.controllers.localrecording import handlers as localrecording
 from recording_operator.controllers.recordedfile import handlers as recordedfile
 from recording_operator.controllers.recordedfile import retention
 
-__all__ = ["cloudrecording", "cloudtranscoder", "localrecording", "recordedfile", "retention", "runtime"]
+__all__ = [
+    "cloudrecording",
+    "cloudtranscoder",
+    "localrecording",
+    "recordedfile",
+    "recovery",
+    "retention",
+    "runtime",
+]

@@ -120,6 +120,8 @@ def test_provider_idle_exit_is_reported(cluster: Cluster, agora: Agora) -> None:
     obj = wait_for(lambda: phase(cluster, name) == "Stopped" and cluster.get(name), what="idle exit")
     assert obj["status"]["stopReason"] == "ProviderEnded"
     assert cond(obj, "Recording")["reason"] == "ProviderEnded"
+    # spec.state still says Recording: the desired state is not met.
+    assert (cond(obj, "Ready")["status"], cond(obj, "Ready")["reason"]) == ("False", "ProviderEnded")
     # Not restarted by itself while the spec is unchanged.
     assert phase(cluster, name) == "Stopped"
     cluster.delete(name)

@@ -66,6 +66,18 @@ def test_metrics_follow_a_recording(metrics_sandbox: tuple[Sandbox, str]) -> Non
     )
     assert active
     after = scrape(url)
+    # What runs, and every resource's phase and conditions (what the PrometheusRule alerts on).
+    (build,) = [v for (n, _), v in after.items() if n == "recording_operator_build_info"]
+    assert build == 1
+    assert value(after, "recording_operator_resources", kind="CloudRecording", phase="Recording") == 1
+    synced = [
+        dict(labels)
+        for (n, labels), v in after.items()
+        if n == "recording_operator_condition" and ("name", name) in labels and ("type", "Synced") in labels
+    ]
+    assert [(s["status"], s["kind"], s["namespace"]) for s in synced] == [
+        ("True", "CloudRecording", "default")
+    ]
     assert (
         value(
             after,

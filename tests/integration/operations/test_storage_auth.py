@@ -93,13 +93,22 @@ def test_wrong_key_is_a_condition_an_event_and_a_backoff(
     body = recorded_file(f"a-{tag}", key, credentialsSecretRef={"name": f"bad-{tag}"})
     assert files.create(body).status_code == 201
     wait_for(lambda: _synced(files, f"a-{tag}") == ("False", "StorageAuthFailed"), what="StorageAuthFailed")
-    # Retried with backoff (RECORDING_BACKOFF_MAX=2 s here) while the Event is posted once.
+    # Retried with backoff (RECORDING_BACKOFF_MAX=2 s here): one Event from recording-operator whose
+    # count follows the retries (an event series, as kube-apiserver's clients record repeats).
     refused = f"StorageAuthFailed: stat {key}"
     wait_for(
         lambda: (sandbox.state_dir / "operator.log").read_text().count(refused) >= 3, what="three retries"
     )
-    events = [e for e in files.events(f"a-{tag}") if e["reason"] == "StorageAuthFailed"]
+
+    def auth_events() -> list[dict[str, Any]]:
+        return [e for e in files.events(f"a-{tag}") if e["reason"] == "StorageAuthFailed"]
+
+    wait_for(
+        lambda: [e for e in auth_events() if (e.get("count") or 1) >= 3], what="the Event counted 3 times"
+    )
+    events = auth_events()
     assert len(events) == 1 and events[0]["type"] == "Warning"
+    assert events[0]["source"]["component"] == "recording-operator"
     assert sandbox.operator is not None and sandbox.operator.poll() is None  # no crash
 
     _put_secret(files, f"bad-{tag}", keys)  # fixed: the next retry succeeds

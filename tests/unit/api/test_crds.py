@@ -54,8 +54,21 @@ def test_cloudrecording_crd_names_and_columns() -> None:
     assert names["shortNames"] == ["crec"]
     assert set(names["categories"]) == {"recordings", "mediaops"}
     columns = {c["name"]: c for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
-    assert list(columns) == ["Provider", "Phase", "SID", "Files", "Ready", "Synced", "Reason", "Age"]
+    assert list(columns) == [
+        "Provider",
+        "Phase",
+        "SID",
+        "Files",
+        "Ready",
+        "Synced",
+        "Reason",
+        "Synced-Reason",
+        "Age",
+    ]
     assert columns["SID"]["priority"] == 1
+    # REASON in the default view is the Ready condition's (why it is not ready); Synced's in -o wide.
+    assert columns["Reason"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].reason'
+    assert "priority" not in columns["Reason"] and columns["Synced-Reason"]["priority"] == 1
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     assert spec["state"]["enum"] == ["Recording", "Paused", "Stopped"]
     assert spec["agora"]["properties"]["resourceExpiredHour"] == {

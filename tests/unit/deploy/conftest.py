@@ -21,6 +21,7 @@ CRD_KINDS = {
     ("kopf.dev/v1", "KopfPeering"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
 

@@ -58,6 +58,19 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "replicaCount": 2,
         "networkPolicy": {"enabled": True, "recorder": {"namespaces": ["cams"]}},
     },
+    "operations": {
+        "podDisruptionBudget": {"enabled": True},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prom"}, "for": {"syncedFalse": "15m"}},
+        "config": {
+            "log": {"format": "json", "level": "DEBUG"},
+            "realtimeKit": {"baseUrl": "http://rtk.internal/client/v4"},
+            "cloudTranscoder": {"queryIntervalSeconds": 60, "tickSeconds": 5},
+            "localRecording": {"pollIntervalSeconds": 2, "maxRestarts": 3},
+            "recordedFile": {"auditIntervalSeconds": 0, "retentionDeleteRate": 5},
+            "storage": {"s3Endpoint": "https://s3.eu-central-1.amazonaws.com"},
+        },
+        "liveness": {"startupTimeoutSeconds": 300},
+    },
 }
 
 
@@ -179,6 +192,11 @@ def test_deployment_is_restricted_and_probes_kopf_liveness(rendered: dict[str, l
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert liveness_url == f"http://0.0.0.0:{ports['healthz']}/healthz"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    # /readyz: kopf started its watches and the API server answers (process.readiness).
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
+    startup = container["startupProbe"]
+    assert startup["httpGet"] == {"path": "/readyz", "port": "healthz"}
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 120
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["METRICS_PORT"] == str(ports["metrics"])
     assert "--peering" not in " ".join(container.get("command", []) + args)
@@ -231,7 +249,8 @@ def test_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> N
             for rule in obj["rules"]:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"], obj["metadata"]["name"]
                 if "secrets" in rule["resources"]:
-                    assert rule["verbs"] == ["get"]
+                    # list/watch: the Secret watch that re-reconciles resources that failed with it.
+                    assert rule["verbs"] == ["get", "list", "watch"]
     clusterwide = _rules(rendered["defaults"], "ClusterRole", "rec-recording-operator")
     resources = {r for rule in clusterwide for r in rule["resources"]}
     for plural in ("cloudrecordings", "cloudtranscoders", "localrecordings", "recordedfiles"):
@@ -255,7 +274,7 @@ def test_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> N
 
 def test_opt_in_objects(rendered: dict[str, list[dict[str, Any]]]) -> None:
     defaults = rendered["defaults"]
-    for kind in ("ServiceMonitor", "PodDisruptionBudget", "NetworkPolicy"):
+    for kind in ("ServiceMonitor", "PodDisruptionBudget", "NetworkPolicy", "PrometheusRule"):
         assert by_kind(defaults, kind) == [], kind
     everything = rendered["namespaced-ha-everything"]
     (monitor,) = by_kind(everything, "ServiceMonitor")
@@ -266,6 +285,8 @@ def test_opt_in_objects(rendered: dict[str, list[dict[str, Any]]]) -> None:
     )
     assert monitor["metadata"]["labels"]["release"] == "prom"
     (pdb,) = by_kind(everything, "PodDisruptionBudget")
+    # maxUnavailable, never minAvailable: a budget that can always let one replica go.
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": pdb["spec"]["selector"]}
     (deployment,) = by_kind(everything, "Deployment")
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert all(pod_labels[k] == v for k, v in pdb["spec"]["selector"]["matchLabels"].items())
@@ -316,11 +337,8 @@ def test_callback_receiver(rendered: dict[str, list[dict[str, Any]]]) -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CALLBACKS_PORT"] == str(ports["callbacks"])
-    assert container["readinessProbe"]["httpGet"] == {
-        "path": "/healthz",
-        "port": "callbacks",
-        "scheme": "HTTPS",
-    }
+    # Readiness is the operator's /readyz, which includes the receiver (process.readiness).
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     for variable in (
         "CALLBACKS_AGORA_SECRETS_DIR",
@@ -349,11 +367,56 @@ def test_callback_receiver(rendered: dict[str, list[dict[str, Any]]]) -> None:
     assert {"port": ports["callbacks"], "protocol": "TCP"} in [
         p for r in policy["spec"]["ingress"] for p in r["ports"]
     ]
-    # Off: no port, no Service, no probe.
+    # Off: no port, no Service.
     off = rendered["bring-your-own"]
-    assert "readinessProbe" not in _container(off)
+    assert "callbacks" not in {p["name"] for p in _container(off)["ports"]}
     assert not [s for s in by_kind(off, "Service") if s["metadata"]["name"].endswith("-callbacks")]
     # Defaults: the receiver runs, plain HTTP, no Ingress/HTTPRoute.
     defaults = rendered["defaults"]
-    assert _container(defaults)["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert "CALLBACKS_TLS_CERT_FILE" not in {e["name"] for e in _container(defaults)["env"]}
     assert by_kind(defaults, "Ingress") == [] and by_kind(defaults, "HTTPRoute") == []
+
+
+def test_pdb_never_blocks_a_drain(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    # Enabled with one replica: no budget at all (minAvailable 1 of 1 would block every drain).
+    assert by_kind(rendered["operations"], "PodDisruptionBudget") == []
+    for name in VALUE_SETS:
+        for pdb in by_kind(rendered[name], "PodDisruptionBudget"):
+            (deployment,) = by_kind(rendered[name], "Deployment")
+            assert deployment["spec"]["replicas"] > 1 and "minAvailable" not in pdb["spec"]
+
+
+def test_replicas_are_spread_over_nodes(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    (ha,) = by_kind(rendered["clusterwide-ha-netpol"], "Deployment")
+    (spread,) = ha["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert (
+        spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    )
+    pod_labels = ha["spec"]["template"]["metadata"]["labels"]
+    assert all(pod_labels[k] == v for k, v in spread["labelSelector"]["matchLabels"].items())
+    (single,) = by_kind(rendered["defaults"], "Deployment")
+    assert "topologySpreadConstraints" not in single["spec"]["template"]["spec"]
+
+
+def test_every_setting_has_a_value(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    env = {e["name"]: e["value"] for e in _container(rendered["operations"])["env"]}
+    assert env["LOG_FORMAT"] == "json" and env["LOG_LEVEL"] == "DEBUG"
+    assert env["REALTIMEKIT_BASE_URL"] == "http://rtk.internal/client/v4"
+    assert (env["CLOUDTRANSCODER_QUERY_INTERVAL"], env["CLOUDTRANSCODER_TICK"]) == ("60", "5")
+    assert (env["LOCALRECORDING_POLL_INTERVAL"], env["LOCALRECORDING_MAX_RESTARTS"]) == ("2", "3")
+    assert (env["RECORDEDFILE_AUDIT_INTERVAL"], env["RETENTION_DELETE_RATE"]) == ("0", "5")
+    assert env["STORAGE_S3_ENDPOINT"] == "https://s3.eu-central-1.amazonaws.com"
+    assert "STORAGE_S3_ENDPOINT" not in {e["name"] for e in _container(rendered["defaults"])["env"]}
+    # Every setting the operator documents is a chart value, except those for tests and the Pod's own.
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", SETTINGS_DOC or "", re.M))
+    not_values = {"RECORDING_CLOCK_OFFSET_S", "HOSTNAME", "STORAGE_S3_ENDPOINT"}
+    assert documented - set(env) - not_values == set()
+
+
+def test_chart_icon_is_the_projects_own() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert (
+        chart["icon"].endswith("/charts/recording-operator/icon.svg")
+        and "kubernetes/kubernetes" not in chart["icon"]
+    )
+    assert (CHART / "icon.svg").read_text().startswith("<svg")

@@ -10,7 +10,10 @@ from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec, Recor
 
 READY = '.status.conditions[?(@.type=="Ready")].status'
 SYNCED = '.status.conditions[?(@.type=="Synced")].status'
-REASON = '.status.conditions[?(@.type=="Synced")].reason'
+#: The Ready condition's reason: why the resource is (not) ready, in the default view.
+REASON = '.status.conditions[?(@.type=="Ready")].reason'
+#: The Synced condition's reason (`-o wide`): why the last reconcile failed.
+SYNCED_REASON = '.status.conditions[?(@.type=="Synced")].reason'
 
 CLOUD_RECORDING = CustomResource(
     kind="CloudRecording",
@@ -28,7 +31,8 @@ CLOUD_RECORDING = CustomResource(
         PrinterColumn("Files", "integer", ".status.files.count", "Files reported by the provider."),
         PrinterColumn("Ready", "string", READY),
         PrinterColumn("Synced", "string", SYNCED),
-        PrinterColumn("Reason", "string", REASON, priority=1),
+        PrinterColumn("Reason", "string", REASON, "Why the resource is (not) ready."),
+        PrinterColumn("Synced-Reason", "string", SYNCED_REASON, "Why the last reconcile failed.", priority=1),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
     ),
 )
@@ -49,7 +53,8 @@ CLOUD_TRANSCODER = CustomResource(
         PrinterColumn("Seq", "integer", ".status.sequenceId", "Last update sequenceId.", priority=1),
         PrinterColumn("Ready", "string", READY),
         PrinterColumn("Synced", "string", SYNCED),
-        PrinterColumn("Reason", "string", REASON, priority=1),
+        PrinterColumn("Reason", "string", REASON, "Why the resource is (not) ready."),
+        PrinterColumn("Synced-Reason", "string", SYNCED_REASON, "Why the last reconcile failed.", priority=1),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
     ),
 )
@@ -71,6 +76,8 @@ LOCAL_RECORDING = CustomResource(
         PrinterColumn("Bitrate", "number", ".status.stats.bitrateKbps", "Output kbit/s."),
         PrinterColumn("Files", "integer", ".status.files.count", "Files closed."),
         PrinterColumn("Ready", "string", READY),
+        PrinterColumn("Reason", "string", REASON, "Why the resource is (not) ready."),
+        PrinterColumn("Synced", "string", SYNCED, priority=1),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
     ),
 )
@@ -87,8 +94,8 @@ RECORDED_FILE = CustomResource(
     printer_columns=(
         PrinterColumn("Recording", "string", ".spec.recordingRef.name", "The recording that produced it."),
         PrinterColumn("Format", "string", ".spec.format"),
-        PrinterColumn("Size", "integer", ".spec.sizeBytes", "Bytes."),
-        PrinterColumn("Duration", "integer", ".spec.durationMs", "Milliseconds."),
+        PrinterColumn("Size", "string", ".status.size", "Size, e.g. 1.5 GiB."),
+        PrinterColumn("Duration", "integer", ".status.durationSeconds", "Seconds."),
         PrinterColumn("Phase", "string", ".status.phase"),
         PrinterColumn("Key", "string", ".spec.location.key", "Object key.", priority=1),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),

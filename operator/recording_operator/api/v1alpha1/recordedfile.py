@@ -111,4 +111,8 @@ class RecordedFileStatus(Model):
         description="Available: stored (or a provider URL); Missing: the stored object disappeared; "
         "Deleting: the finalizer is deleting it; Failed: the storage refused (see the Synced condition).",
     )
+    size: str | None = Field(
+        default=None, description="The size for people, e.g. `1.5 GiB` (printer column)."
+    )
+    durationSeconds: int | None = Field(default=None, ge=0, description="The duration in whole seconds.")
     conditions: list[Condition] | None = None

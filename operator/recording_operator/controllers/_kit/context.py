@@ -17,6 +17,10 @@ from recording_operator.controllers._kit.conditions import get_condition, set_co
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft
 
+#: Kinds (API plurals) whose resources carry `Ready` and `Synced` from their first reconcile, so
+#: `kubectl wait --for=condition=Ready=false` and Argo CD see them before any provider call.
+SUMMARY_CONDITION_PLURALS = frozenset({"cloudrecordings", "cloudtranscoders", "localrecordings"})
+
 
 class Context:
     """One handler invocation: the resource, its draft status, and helpers to report outcomes.
@@ -58,7 +62,18 @@ class Context:
             )
 
     def flush(self) -> None:
-        """Put the drafted status changes into kopf's patch (applied when the handler returns)."""
+        """Put the drafted status changes into kopf's patch (applied when the handler returns).
+
+        A recording kind's resource that has no `Ready` / `Synced` yet gets them here, after the
+        handler drafted its own: `Ready=False reason=Reconciling` (the desired state is not reached
+        yet) and `Synced=Unknown reason=Reconciling`, both with `observedGeneration`.
+        """
+        if self.plural in SUMMARY_CONDITION_PLURALS and not self.meta.get("deletionTimestamp"):
+            conditions = self.status.get("conditions")
+            if get_condition(conditions, "Ready") is None:
+                self.condition("Ready", "False", "Reconciling", "the desired state is not reached yet")
+            if get_condition(self.status.get("conditions"), "Synced") is None:
+                self.condition("Synced", "Unknown", "Reconciling", "the first reconcile is in progress")
         delta = self.status.delta()
         if delta:
             self.patch.setdefault("status", {}).update(delta)
@@ -95,22 +110,19 @@ class Context:
         self.condition("Ready", "False", reason, message)
 
     def event(self, type_: str, reason: str, message: str) -> None:
-        """Post a Kubernetes Event on the resource (never with secret values)."""
-        kopf.event(self.body, type=type_, reason=reason, message=message)
+        """Post a Kubernetes Event on the resource (never with secret values), from
+        `recording-operator`; a repeat of the same type/reason/message counts up one Event
+        (`events.EventRecorder`)."""
+        self.runtime.events.record(self.body, type_, reason, message)
 
 
 def report_failure(ctx: Context, reason: str, message: str) -> None:
-    """Synced=False with the reason, and a Warning Event the first time this failure is seen.
+    """Synced=False with the reason, and a Warning Event for this failure.
 
-    Retries of the same failure post no further Events (the API server would only aggregate them).
+    Every occurrence is recorded: a retry of the same failure counts up the same Event
+    (`count`, `lastTimestamp`), as kube-apiserver's clients do, instead of adding one.
     """
-    synced = get_condition(ctx.status.get("conditions"), "Synced")
-    if not synced or (synced.get("status"), synced.get("reason"), synced.get("message")) != (
-        "False",
-        reason,
-        message,
-    ):
-        ctx.event("Warning", reason, message)
+    ctx.event("Warning", reason, message)
     ctx.condition("Synced", "False", reason, message)
 
 

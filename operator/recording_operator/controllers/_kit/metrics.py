@@ -8,7 +8,10 @@ is exactly what is listed here (plus `process_*` of the operator process):
 | `recording_operator_reconciles_total` | counter | kind, handler, result | handler runs; result `success`, `retry` (kopf.TemporaryError), `failed` (kopf.PermanentError), `error` (anything else) |
 | `recording_operator_reconcile_duration_seconds` | histogram | kind, handler | wall time of one handler run (s) |
 | `recording_operator_provider_request_duration_seconds` | histogram | provider, endpoint, status | one HTTP attempt to a provider (s); status is the HTTP status (`200`, `503` …), `timeout` or `transport_error` |
-| `recording_operator_active_sessions` | gauge | kind, phase | resources the operator sees in an active phase (`Recording`, `Paused`) |
+| `recording_operator_active_sessions` | gauge | kind, phase | resources the operator sees in an active phase (`ACTIVE_PHASES` per kind) |
+| `recording_operator_resources` | gauge | kind, phase | resources the operator sees, by phase (`""` before the first one) |
+| `recording_operator_condition` | gauge | kind, namespace, name, type, status, reason | 1 per condition of every resource (kube-state-metrics style: alert on `status="False"`) |
+| `recording_operator_build_info` | gauge | version, kopf_version, python_version | always 1: what runs |
 | `recording_operator_recorder_bitrate_bits_per_second` | gauge | namespace, name | output bitrate of a LocalRecording's recorder (bit/s) |
 | `recording_operator_recorder_fps` | gauge | namespace, name | frames per second the recorder writes |
 | `recording_operator_recorder_speed_ratio` | gauge | namespace, name | processing speed relative to real time (1.0 = real time) |
@@ -16,6 +19,7 @@ is exactly what is listed here (plus `process_*` of the operator process):
 | `recording_operator_callbacks_total` | counter | provider, result | provider callbacks (registered by `callbacks/receiver.py`): `applied`, `unchanged`, `duplicate`, `unmatched`, `unsigned`, `forged`, `malformed`, `oversized`, `replayed`, `rate_limited`, `error` |
 | `recording_operator_callback_duration_seconds` | histogram | provider | time from receiving a callback to answering it (s) |
 
+The resource gauges are fed by `track` for every kind from kopf's watch (`register_tracking`).
 The recorder gauges are set by the LocalRecording controller with `set_recorder_stats` each time
 it polls a recorder's agent, and removed with `forget_recorder` when the recording goes.
 """
@@ -25,10 +29,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import platform
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -89,12 +94,21 @@ RECORDER_UPDATED = Gauge(
     registry=REGISTRY,
 )
 
-#: Phases counted by `recording_operator_active_sessions`.
+#: Phases counted by `recording_operator_active_sessions`, per kind: something runs (and costs) at
+#: the provider or in a recorder Pod. CloudTranscoder phases are Agora's task statuses
+#: (https://docs.agora.io/en/cloud-transcoding/rest-api/query).
+ACTIVE_PHASES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "CloudRecording": ("Recording", "Paused"),
+    "CloudTranscoder": ("STARTING", "CREATED", "STARTED", "IN_PROGRESS"),
+    "LocalRecording": ("Recording", "Reconnecting"),
+}
+#: The phases of kinds not in `ACTIVE_PHASES_BY_KIND`.
 ACTIVE_PHASES = ("Recording", "Paused")
 
 
 class SessionTracker(Collector):
-    """The phase of every resource the operator has seen, exported as `..._active_sessions`.
+    """The phase and conditions of every resource the operator has seen, exported as
+    `..._active_sessions`, `..._resources` and `..._condition`.
 
     Thread-safe: kopf handlers call `observe` on the event loop while the metrics server collects
     from its own thread. Memory: one entry per live resource.
@@ -103,51 +117,135 @@ class SessionTracker(Collector):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._phases: dict[tuple[str, str, str], str] = {}
+        self._conditions: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = {}
 
-    def observe(self, kind: str, namespace: str, name: str, phase: str | None) -> None:
-        """Record the phase of `kind` `namespace/name`; `None` forgets it (deleted)."""
+    def observe(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        phase: str | None,
+        conditions: Iterable[tuple[str, str, str]] | None = None,
+    ) -> None:
+        """Record the phase and the `(type, status, reason)` conditions of `kind` `namespace/name`
+        (`conditions=None` keeps those recorded before); `phase=None` forgets it (deleted)."""
         key = (kind, namespace, name)
         with self._lock:
             if phase is None:
                 self._phases.pop(key, None)
+                self._conditions.pop(key, None)
             else:
                 self._phases[key] = phase
+                if conditions is not None:
+                    self._conditions[key] = tuple(conditions)
 
     def counts(self) -> dict[tuple[str, str], int]:
         """`{(kind, phase): number of resources}` for the active phases."""
         counts: dict[tuple[str, str], int] = {}
+        for (kind, phase), n in self.phase_counts().items():
+            if phase in ACTIVE_PHASES_BY_KIND.get(kind, ACTIVE_PHASES):
+                counts[(kind, phase)] = n
+        return counts
+
+    def phase_counts(self) -> dict[tuple[str, str], int]:
+        """`{(kind, phase): number of resources}` for every phase seen."""
+        counts: dict[tuple[str, str], int] = {}
         with self._lock:
             for (kind, _, _), phase in self._phases.items():
-                if phase in ACTIVE_PHASES:
-                    counts[(kind, phase)] = counts.get((kind, phase), 0) + 1
+                counts[(kind, phase)] = counts.get((kind, phase), 0) + 1
         return counts
 
     def describe(self) -> Iterable[Metric]:
-        """The metric family without samples (for the registry's name checks)."""
-        return [self._family()]
+        """The metric families without samples (for the registry's name checks)."""
+        return list(self._families())
 
     def collect(self) -> Iterable[Metric]:
-        """`recording_operator_active_sessions{kind, phase}`; active phases of seen kinds at 0 too."""
-        family = self._family()
-        counts = self.counts()
+        """The three families; active phases of seen kinds at 0 too."""
+        sessions, resources, condition = self._families()
+        counts = self.phase_counts()
         with self._lock:
             kinds = {kind for kind, _, _ in self._phases}
-        for kind in sorted(kinds | {k for k, _ in counts}):
-            for phase in ACTIVE_PHASES:
-                family.add_metric([kind, phase], counts.get((kind, phase), 0))
-        return [family]
+            conditions = dict(self._conditions)
+        for kind in sorted(kinds):
+            for phase in ACTIVE_PHASES_BY_KIND.get(kind, ACTIVE_PHASES):
+                sessions.add_metric([kind, phase], counts.get((kind, phase), 0))
+        for (kind, phase), n in sorted(counts.items()):
+            resources.add_metric([kind, phase], n)
+        for (kind, namespace, name), items in sorted(conditions.items()):
+            for type_, status, reason in items:
+                condition.add_metric([kind, namespace, name, type_, status, reason], 1)
+        return [sessions, resources, condition]
 
     @staticmethod
-    def _family() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            f"{PREFIX}_active_sessions",
-            "Resources the operator sees in an active phase (Recording, Paused), by kind and phase.",
-            labels=["kind", "phase"],
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                f"{PREFIX}_active_sessions",
+                "Resources the operator sees in an active phase (a session or recorder runs), by kind and phase.",
+                labels=["kind", "phase"],
+            ),
+            GaugeMetricFamily(
+                f"{PREFIX}_resources",
+                "Resources the operator sees, by kind and phase (empty before the first status).",
+                labels=["kind", "phase"],
+            ),
+            GaugeMetricFamily(
+                f"{PREFIX}_condition",
+                "1 for each condition of each resource, with its type, status and reason.",
+                labels=["kind", "namespace", "name", "type", "status", "reason"],
+            ),
         )
 
 
 SESSIONS = SessionTracker()
 REGISTRY.register(SESSIONS)
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+BUILD_INFO = Gauge(
+    f"{PREFIX}_build_info",
+    "Always 1; the labels say which operator, kopf and Python versions run.",
+    ["version", "kopf_version", "python_version"],
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(_version("recording-operator"), _version("kopf"), platform.python_version()).set(1)
+
+
+def track(kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+    """Feed `SESSIONS` from one watch event of a resource of `kind` (DELETED forgets it)."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    if event_type == "DELETED":
+        SESSIONS.observe(kind, meta.get("namespace", ""), meta.get("name", ""), None)
+        return
+    conditions = [
+        (str(c.get("type", "")), str(c.get("status", "")), str(c.get("reason", "")))
+        for c in status.get("conditions") or []
+        if isinstance(c, Mapping)
+    ]
+    SESSIONS.observe(
+        kind, meta.get("namespace", ""), meta.get("name", ""), status.get("phase") or "", conditions
+    )
+
+
+def register_tracking(resources: Iterable[tuple[str, str, str, str]]) -> None:
+    """Register a kopf watch handler per `(group, version, plural, kind)` that calls `track`."""
+    import kopf
+
+    for group, version, plural, kind in resources:
+
+        async def on_event(type: str | None, body: kopf.Body, _kind: str = kind, **_: Any) -> None:
+            track(_kind, type, body)
+
+        kopf.on.event(group, version, plural, id=f"{plural}_metrics")(on_event)
 
 
 def observe_provider_request(provider: str, endpoint: str, status: str, seconds: float) -> None:

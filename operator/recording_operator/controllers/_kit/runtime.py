@@ -15,9 +15,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
 
-from recording_operator.api import FINALIZER, GROUP
+from recording_operator.api import FINALIZER, GROUP, VERSION
+from recording_operator.controllers._kit.events import COMPONENT, EventRecorder
 from recording_operator.controllers._kit.kube import KubeClient, SecretNotFound
-from recording_operator.controllers._kit.metrics import provider_observer
+from recording_operator.controllers._kit.metrics import provider_observer, register_tracking
+from recording_operator.controllers._kit.recovery import RECOVERABLE, RecoveryDiffBaseStorage
 from recording_operator.providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
 from recording_operator.providers.realtimekit import RealtimeKitClient
@@ -25,6 +27,11 @@ from recording_operator.settings import Settings
 
 #: Provider clients kept alive at once per provider (one per distinct credentials).
 MAX_CLIENTS = 64
+
+# `recording_operator_active_sessions`, `_resources` and `_condition` for every kind, from kopf's watch.
+register_tracking(
+    [(GROUP, VERSION, plural, kind) for plural, kind in (*RECOVERABLE, ("recordedfiles", "RecordedFile"))]
+)
 
 
 class _Closeable(Protocol):
@@ -75,6 +82,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._kube: KubeClient | None = None
+        self._events: EventRecorder | None = None
         self._agora: ClientCache[CloudRecordingClient] = ClientCache()
         self._realtimekit: ClientCache[RealtimeKitClient] = ClientCache()
         self._transcoder: ClientCache[CloudTranscoderClient] = ClientCache()
@@ -90,9 +98,23 @@ class Runtime:
             raise RuntimeError("the operator has not logged in to Kubernetes yet")
         return self._kube
 
+    @property
+    def events(self) -> EventRecorder:
+        """The Event recorder (series-counted Events from `recording-operator`); available after login.
+
+        Raises:
+            RuntimeError: called before the login handler ran.
+        """
+        if self._events is None:
+            raise RuntimeError("the operator has not logged in to Kubernetes yet")
+        return self._events
+
     async def set_connection(self, conn: kopf.ConnectionInfo) -> None:
-        """(Re)build the Kubernetes client from kopf's login result."""
+        """(Re)build the Kubernetes client (and the Event recorder on it) from kopf's login result."""
         old, self._kube = self._kube, KubeClient(conn, secret_ttl_s=self.settings.secret_cache_ttl_s)
+        old_events, self._events = self._events, EventRecorder(self._kube)
+        if old_events is not None:
+            await old_events.aclose()
         if old is not None:
             await old.aclose()
 
@@ -155,6 +177,9 @@ class Runtime:
         await self._agora.aclose()
         await self._realtimekit.aclose()
         await self._transcoder.aclose()
+        if self._events is not None:
+            await self._events.aclose()
+            self._events = None
         if self._kube is not None:
             await self._kube.aclose()
             self._kube = None
@@ -172,16 +197,19 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
     - finalizer `recording.mediaops.io/cleanup`; progress and diff-base annotations under
       `recording.mediaops.io/`;
-    - only warnings and errors are posted as Events by kopf itself; the controllers post their own
-      Normal Events for notable transitions;
+    - Events come from `recording-operator` (`events.EventRecorder`, series-counted); kopf's own
+      Events (only those a handler asks for; log lines are not posted) carry the same component;
+    - the diff-base storage honours `recording.mediaops.io/reconcile-requested-at` (`recovery`);
     - watch streams are restarted every 10 minutes as a guard against silently dead connections.
     """
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = RecoveryDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
+    settings.posting.loggers = False
+    settings.posting.reporting_component = COMPONENT
     settings.watching.server_timeout = 600
     if not hasattr(memo, "runtime"):
         memo.runtime = Runtime(Settings.from_env())

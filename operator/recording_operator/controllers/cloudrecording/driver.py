@@ -122,7 +122,11 @@ def mark_adopted(ctx: RecordingContext, obs: Observed, applied: dict[str, Any] |
 
 
 def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: str | None = None) -> None:
-    """Draft the end of the current session: phase Stopped, `status.sessions` appended, an Event."""
+    """Draft the end of the current session: phase Stopped, `status.sessions` appended, an Event.
+
+    `Ready` stays True when the end is what the spec asks for (state Stopped, `maxDuration`, deletion);
+    a session the provider ended while `spec.state` still wants one is `Ready=False` with the reason.
+    """
     status = ctx.status
     now = rfc3339()
     merged = {**status.current, **status.fields}
@@ -135,5 +139,11 @@ def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: s
         sessions=closed_session(merged, stopped_at=now, reason=reason),
     )
     ctx.condition("Recording", "False", reason, message)
-    ctx.condition("Ready", "True", "Stopped", f"session {session_id} stopped: {message}")
+    state = (ctx.body.get("spec") or {}).get("state", "Recording")
+    if state != "Stopped" and reason not in ("Requested", "MaxDurationReached", "Deleted"):
+        ctx.condition(
+            "Ready", "False", reason, f"session {session_id} ended while spec.state is {state}: {message}"
+        )
+    else:
+        ctx.condition("Ready", "True", "Stopped", f"session {session_id} stopped: {message}")
     ctx.event("Normal", "Stopped", f"session {session_id} stopped ({reason}): {message}")

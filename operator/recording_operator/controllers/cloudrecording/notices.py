@@ -43,7 +43,6 @@ from pydantic import ValidationError
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
-from recording_operator.controllers._kit.events import post_event
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
@@ -318,7 +317,7 @@ async def _write(ctx: NoticeContext, obj: dict[str, Any]) -> None:
     if patch.get("metadata"):
         await ctx.runtime.kube.merge_patch(ctx.path, {"metadata": patch["metadata"]})
     for type_, reason, message in ctx.events:
-        await post_event(ctx.runtime.kube, obj, KIND, type_, reason, message)
+        ctx.runtime.events.record(obj, type_, reason, message)
 
 
 async def _applied(ctx: NoticeContext, spec: CloudRecordingSpec) -> dict[str, Any]:
@@ -347,10 +346,8 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
         for namespace, name in INDEX.of_channel(notice.cname):
             obj = await runtime.kube.get_object(_path(namespace, name))
             if obj is not None:
-                await post_event(
-                    runtime.kube,
+                runtime.events.record(
                     obj,
-                    KIND,
                     "Warning",
                     "UnknownSession",
                     f"Agora reports session {notice.sid} (recorder uid {notice.uid}) in channel {notice.cname}, "

@@ -28,7 +28,6 @@ import kopf
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.controllers._kit.context import Context
-from recording_operator.controllers._kit.events import post_event
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers.cloudtranscoder.decide import LIVE_PHASES, ready_condition
 from recording_operator.providers.agora import ncs
@@ -157,5 +156,5 @@ async def apply_transcoder_notice(runtime: Runtime, notice: ncs.Notice) -> str:
         return "unchanged"
     await runtime.kube.merge_patch(ctx.path + "/status", {"status": delta})
     for type_, reason, message in ctx.events:
-        await post_event(runtime.kube, obj, "CloudTranscoder", type_, reason, message)
+        runtime.events.record(obj, type_, reason, message)
     return "applied"

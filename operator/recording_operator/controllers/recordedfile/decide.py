@@ -81,6 +81,30 @@ def stored_probe(uri: str, size_bytes: int | None, *, exists: bool) -> Probe:
     return Probe("Available", "Stored", f"{uri} exists", size_bytes)
 
 
+def human_size(size_bytes: int | None) -> str | None:
+    """`status.size` for `kubectl get` (which cannot format numbers): binary units, one decimal.
+
+    >>> human_size(1536), human_size(512), human_size(3 * 1024**3)
+    ('1.5 KiB', '512 B', '3.0 GiB')
+    """
+    if size_bytes is None:
+        return None
+    value = float(size_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def presentation(spec: RecordedFileSpec, result: Probe) -> dict[str, object]:
+    """`status.size` (human-readable; the probe's size, else `spec.sizeBytes`) and
+    `status.durationSeconds` (`spec.durationMs` rounded down to s) for the printer columns."""
+    size = result.size_bytes if result.size_bytes is not None else spec.sizeBytes
+    duration = spec.durationMs // 1000 if spec.durationMs is not None else None
+    return {"size": human_size(size), "durationSeconds": duration}
+
+
 def ready_condition(result: Probe) -> tuple[str, str, str]:
     """`Ready` (status, reason, message) from a probe: True only while the file is Available."""
     return ("True" if result.phase == "Available" else "False", result.reason, result.message)

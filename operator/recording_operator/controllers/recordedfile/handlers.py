@@ -43,6 +43,7 @@ from recording_operator.controllers.recordedfile.decide import (
     decide_deletion,
     job_failure_reason,
     job_outcome,
+    presentation,
     ready_condition,
 )
 from recording_operator.controllers.recordedfile.jobs import deletion_job, deletion_job_name
@@ -109,7 +110,7 @@ async def register(
     except (StorageError, SecretNotFound, KubeApiError) as exc:
         raise storage_failure(ctx, exc, retry) from exc
     apply_probe(ctx, result)
-    ctx.status.set(observedGeneration=ctx.generation)
+    ctx.status.set(observedGeneration=ctx.generation, **presentation(spec, result))
     ctx.flush()
 
 
