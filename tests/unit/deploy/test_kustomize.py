@@ -85,7 +85,8 @@ def test_base_serves_the_callback_receiver() -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CALLBACKS_PORT"] == str(ports["callbacks"])
-    assert container["readinessProbe"]["httpGet"]["port"] == "callbacks"
+    # Readiness is /readyz, which includes the callback receiver (process.readiness).
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
     (service,) = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"].endswith("-callbacks")]
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert all(labels[k] == v for k, v in service["spec"]["selector"].items())
