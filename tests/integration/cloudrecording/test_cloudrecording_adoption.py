@@ -25,6 +25,13 @@ def operator_env() -> dict[str, str]:
     return {**TEST_OPERATOR_ENV, "AGORA_START_TIMEOUT": "1.5", "RECORDING_ADOPT_WAIT": "12"}
 
 
+@pytest.fixture(scope="module")
+def sandbox_options() -> dict[str, Any]:
+    """No callbacks: here only the test adopts (`adopt`), so the waiting is seen; adoption by Agora's
+    notification is tested in tests/integration/callbacks."""
+    return {"callbacks": False}
+
+
 def status_of(cluster: Cluster, name: str) -> dict[str, Any]:
     return (cluster.get(name) or {}).get("status") or {}
 

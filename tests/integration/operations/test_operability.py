@@ -193,7 +193,7 @@ def test_readyz_reports_started_watches_and_a_reachable_api(sandbox: Sandbox, cl
             return None
 
     ready = wait_for(lambda: (r := answer("/readyz")) is not None and r.status_code == 200 and r, timeout=30)
-    assert ready.json() == {"ready": True, "checks": {"started": "ok", "kubernetes": "ok"}}
+    assert ready.json() == {"ready": True, "checks": {"started": "ok", "callbacks": "ok", "kubernetes": "ok"}}
     healthy = answer("/healthz")
     assert healthy is not None and healthy.status_code == 200
     # The restarted operator still works.

@@ -15,7 +15,7 @@ def test_sandbox_operator_serves_metrics_named_in_endpoints(tmp_path: Path) -> N
     env = {"CLOUDRECORDING_TICK": "0.5"}  # no METRICS_PORT: the sandbox picks one
     with SandboxThread(tmp_path, with_operator=True, operator_env=env) as sandbox:
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
-        assert set(endpoints) == {"kubernetes", "agora", "realtimekit", "s3", "metrics"}
+        assert set(endpoints) == {"kubernetes", "agora", "realtimekit", "s3", "metrics", "callbacks"}
         assert endpoints["metrics"] == sandbox.endpoints["metrics"]
 
         def scrape() -> str:
