@@ -21,7 +21,9 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
 - ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
-  "code": 65|null, "message": "...", "latencyMs": 0}``; the next ``count`` matching calls are
+  "code": 65|null, "message": "...", "latencyMs": 0, "cname": null}``; the next ``count`` matching
+  calls (of that channel only when ``cname`` is set: the recording's channel, the transcoder's first
+  RTC input channel) are
   delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body ``{"code",
   "reason"}`` when ``code`` is set, else ``{"message"}``).
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
@@ -90,8 +92,9 @@ ENDPOINTS = tuple(name for name, _, _ in _ROUTES)
 
 @dataclass
 class Fault:
-    """An injected fault: the next ``remaining`` calls to ``endpoint`` (``"*"`` = any) are delayed
-    by ``latency_ms`` and, if ``status`` is set, answered with it instead of being processed."""
+    """An injected fault: the next ``remaining`` calls to ``endpoint`` (``"*"`` = any; of channel
+    ``cname`` only, when set) are delayed by ``latency_ms`` and, if ``status`` is set, answered with
+    it instead of being processed."""
 
     endpoint: str
     remaining: int
@@ -99,6 +102,7 @@ class Fault:
     code: int | None
     message: str
     latency_ms: int
+    cname: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fault in its POST body form."""
@@ -109,6 +113,7 @@ class Fault:
             "code": self.code,
             "message": self.message,
             "latencyMs": self.latency_ms,
+            "cname": self.cname,
         }
 
 
@@ -216,11 +221,12 @@ class AgoraEmulator:
         code: int | None = None,
         message: str | None = None,
         latency_ms: int = 0,
+        cname: str | None = None,
     ) -> Fault:
         """Inject a fault (see the module docstring); returns it."""
         if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
-        fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms)
+        fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms, cname)
         self.faults.append(fault)
         return fault
 
@@ -271,7 +277,7 @@ class AgoraEmulator:
                 )
             payload = decoded
         request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
-        fault = self._take_fault(endpoint)
+        fault = self._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             if fault.latency_ms > 0:
                 await asyncio.sleep(fault.latency_ms / 1000)
@@ -360,9 +366,9 @@ class AgoraEmulator:
         window.append(now)
         return False
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def _take_fault(self, endpoint: str, cname: str = "") -> Fault | None:
         for fault in self.faults:
-            if fault.remaining > 0 and fault.endpoint in (endpoint, "*"):
+            if fault.remaining > 0 and fault.endpoint in (endpoint, "*") and fault.cname in (None, cname):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self.faults.remove(fault)
@@ -445,6 +451,7 @@ class AgoraEmulator:
                 code=None if body.get("code") is None else int(body["code"]),
                 message=None if body.get("message") is None else str(body["message"]),
                 latency_ms=int(body.get("latencyMs", 0)),
+                cname=None if body.get("cname") is None else str(body["cname"]),
             )
         except (TypeError, ValueError) as error:
             return _json(400, {"message": str(error)})
