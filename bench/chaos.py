@@ -146,7 +146,8 @@ class Campaign:
     console: Console
     max_running: dict[str, int] = field(default_factory=dict)
     lifecycles: list[Lifecycle] = field(default_factory=list)
-    status_texts: list[str] = field(default_factory=list)
+    #: Where a secret value was seen: "status of <name>" (statuses are scanned as they are read).
+    secret_hits: set[tuple[str, str]] = field(default_factory=set)
     operator_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -203,7 +204,8 @@ class Campaign:
         if response is None or response.status_code == 404:
             return None
         body: dict[str, Any] = response.json()
-        self.status_texts.append(json.dumps(body.get("status") or {}))
+        text = json.dumps(body.get("status") or {})
+        self.secret_hits.update((s, f"status of {lc.name}") for s in self.secrets if s in text)
         return body
 
     async def patch_spec(self, lc: Lifecycle, spec: dict[str, Any]) -> None:
@@ -326,7 +328,7 @@ def _kube(method: str, resource: str, code: int, count: int = 1) -> Any:
 
 
 async def _watch_cut(c: Campaign, lc: Lifecycle) -> None:
-    c.sandbox.kube.store.close_watchers()
+    await c.kube.delete("/_emulator/watches")
 
 
 async def _api_down(c: Campaign, lc: Lifecycle) -> None:
@@ -370,11 +372,9 @@ def _kill_recorder(ffmpeg_only: bool) -> Any:
                 return
             with contextlib.suppress(psutil.Error):
                 agent = psutil.Process(pid)
-                targets = (
-                    [p for p in agent.children(recursive=True) if "ffmpeg" in p.name()]
-                    if ffmpeg_only
-                    else [agent]
-                )
+                children = agent.children(recursive=True)
+                # a container whose main process dies takes its other processes with it
+                targets = [p for p in children if "ffmpeg" in p.name()] if ffmpeg_only else [agent, *children]
                 for proc in targets:
                     proc.kill()
                     lc.recorder_killed = True
@@ -385,11 +385,21 @@ def _kill_recorder(ffmpeg_only: bool) -> Any:
 
 
 async def _pod_delete_now(c: Campaign, lc: Lifecycle) -> None:
+    """`kubectl delete pod --grace-period=0 --force`: the containers are killed at once (the sandbox's
+    Pod runner would send SIGTERM first, so the campaign SIGKILLs the processes itself), then the Pod
+    object is deleted."""
+
     async def later() -> None:
         await asyncio.sleep(lc.rng.uniform(2.0, 5.0))
         for pod in c.sandbox.kube.list_objects("", "v1", "pods", NS):
             labels = pod["metadata"].get("labels") or {}
             if labels.get("recording.mediaops.io/recording") == lc.name:
+                pid = c.sandbox.pods.pid_of(NS, pod["metadata"]["name"])
+                with contextlib.suppress(psutil.Error):
+                    if pid is not None:
+                        agent = psutil.Process(pid)
+                        for proc in [agent, *agent.children(recursive=True)]:
+                            proc.kill()
                 await c.kube.delete(
                     f"/api/v1/namespaces/{NS}/pods/{pod['metadata']['name']}",
                     params={"gracePeriodSeconds": 0},
@@ -703,13 +713,6 @@ async def run_local(c: Campaign, lc: Lifecycle) -> None:
         lc.sent_s = await source.close()
     lc.stored_s = await _stored_seconds(c, lc, workdir)
     await _delete(c, lc)
-    prefix = f"chaos/{lc.name.replace('-', '')}/"
-    deadline = time.monotonic() + 20
-    while True:
-        lc.unpublished = await c.s3_keys(prefix)
-        if not lc.unpublished or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(1)
 
 
 RUNNERS: dict[str, Callable[[Campaign, Lifecycle], Awaitable[None]]] = {
@@ -720,8 +723,9 @@ RUNNERS: dict[str, Callable[[Campaign, Lifecycle], Awaitable[None]]] = {
 }
 
 
-async def _check_agora_unpublished(c: Campaign, lc: Lifecycle) -> None:
-    """Objects left under a deleted Agora recording's prefix (its files were uploaded to S3)."""
+async def _check_unpublished(c: Campaign, lc: Lifecycle) -> None:
+    """Objects left under the prefix of a recording that is gone (`deletionPolicy: Delete`); the
+    stores of RealtimeKit's own bucket and of the transcoder (none) are not S3."""
     prefix = f"chaos/{lc.name.replace('-', '')}/"
     deadline = time.monotonic() + 20
     while True:
@@ -734,8 +738,8 @@ async def _check_agora_unpublished(c: Campaign, lc: Lifecycle) -> None:
 async def run_lifecycle(c: Campaign, lc: Lifecycle) -> None:
     try:
         await RUNNERS[lc.kind](c, lc)
-        if lc.kind == "agora" and lc.gone:
-            await _check_agora_unpublished(c, lc)
+        if lc.kind in ("agora", "local") and lc.gone:
+            await _check_unpublished(c, lc)
     except Exception as error:  # the campaign reports a broken lifecycle and goes on
         lc.notes.append(f"campaign error: {type(error).__name__}: {error}")
     c.console.print(
@@ -759,8 +763,11 @@ def figures(
         for lc in lcs
         if lc.kind == "local" and lc.stored_s is not None and lc.recorder_killed
     ]
-    haystacks = [log, events_text, *c.status_texts]
-    secrets = sum(1 for s in c.secrets for h in haystacks if s in h)
+    hits = set(c.secret_hits)
+    hits.update((s, "operator log") for s in c.secrets if s in log)
+    hits.update((s, "Events") for s in c.secrets if s in events_text)
+    c.secret_hits = hits
+    secrets = len(hits)
     return {
         "lifecycles": len(lcs),
         "leaked": sum(leaked_keys.values()),
@@ -823,6 +830,9 @@ def report(c: Campaign, result: dict[str, Any], leaked_keys: dict[str, int], rep
                 f"[red]{lc.where}[/red] ({lc.name}): {', '.join(problems)}; faults: {lc.faults or 'none'}; "
                 f"replay: {replay}"
             )
+    for value, place in sorted(c.secret_hits):
+        # the value itself is never printed: its label (agora, rtk, s3) says which Secret it is
+        c.console.print(f"[red]a {value.split('-')[0]} secret value appears in {place}[/red]")
     orphans = {k: n for k, n in leaked_keys.items() if k not in by_key}
     if orphans:
         c.console.print(f"[red]sessions of unknown keys still running: {orphans}[/red]")
@@ -890,7 +900,7 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.monotonic() + args.settle
         gone = {lc.key for lc in c.lifecycles if lc.gone}
         while True:
-            leaked_keys = {k: n for k, n in c.running().items() if k in gone or k.endswith("m")}
+            leaked_keys = {k: n for k, n in c.running().items() if k in gone}
             if not leaked_keys or time.monotonic() > deadline:
                 break
             await asyncio.sleep(1)
