@@ -12,6 +12,7 @@ SEED ?= 1
 KINDS ?= agora,realtimekit,transcoder,local
 FAULT_RATE ?= 0.2
 CONCURRENCY ?= 4
+MAX_WALL ?= 0
 
 .PHONY: install system-packages ffmpeg demo test lint typecheck crds bench chaos sandbox clean images e2e-kind
 
@@ -120,7 +121,7 @@ bench: install
 # its last output line is one JSON object of figures; it exits 1 when a promise is broken.
 chaos: install
 	$(PY) bench/chaos.py --lifecycles $(LIFECYCLES) --seed $(SEED) --kinds $(KINDS) \
-	  --fault-rate $(FAULT_RATE) --concurrency $(CONCURRENCY)
+	  --fault-rate $(FAULT_RATE) --concurrency $(CONCURRENCY) --max-wall $(MAX_WALL)
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,7 +240,8 @@ class Campaign:
     async def wait_gone(self, lc: Lifecycle, step: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if await self.get(lc) is None:
+            response = await self.request("GET", f"{GROUP}/{PLURALS[lc.kind]}/{lc.name}")
+            if response is not None and response.status_code == 404:
                 lc.gone = True
                 if self.running().get(lc.key, 0) > 0:
                     lc.gone_while_running += 1
@@ -295,6 +296,8 @@ class FaultSpec:
     kinds: frozenset[str]
     inject: Callable[[Campaign, Lifecycle], Awaitable[None]]
     steps: frozenset[str] | None = None
+    #: Armed right after the step's action instead of before it.
+    after_action: bool = False
 
 
 def _agora(endpoint: str, **fault: Any) -> Callable[[Campaign, Lifecycle], Awaitable[None]]:
@@ -453,8 +456,8 @@ CATALOGUE: tuple[FaultSpec, ...] = (
     FaultSpec("realtimekit action answer lost (late)", _RTK, _rtk("action", latency_ms=10_000)),
     FaultSpec("realtimekit action 429", _RTK, _rtk("action", status=429)),
     # Kubernetes faults
-    FaultSpec("kube PATCH refused (500)", _CR, _kube("PATCH", "", 500)),
-    FaultSpec("kube PATCH 409 x2", _CR, _kube("PATCH", "", 409, 2)),
+    FaultSpec("kube PATCH refused (500)", _CR, _kube("PATCH", "", 500), after_action=True),
+    FaultSpec("kube PATCH 409 x2", _CR, _kube("PATCH", "", 409, 2), after_action=True),
     FaultSpec("kube watch streams cut", _CR, _watch_cut),
     FaultSpec("kube API down", _CR, _api_down),
     # process faults
@@ -466,15 +469,23 @@ CATALOGUE: tuple[FaultSpec, ...] = (
 )
 
 
-async def maybe_fault(c: Campaign, lc: Lifecycle, step: str) -> None:
-    """With probability fault_rate, inject one fault of the catalogue that applies to the kind."""
-    lc.steps.append(step)
-    if lc.rng.random() >= c.fault_rate:
-        return
-    choices = [f for f in CATALOGUE if lc.kind in f.kinds and (f.steps is None or step in f.steps)]
-    fault = lc.rng.choice(choices)
-    lc.faults.append(f"{step}: {fault.name}")
-    await fault.inject(c, lc)
+@contextlib.asynccontextmanager
+async def step(c: Campaign, lc: Lifecycle, name: str) -> AsyncIterator[None]:
+    """One step of a lifecycle around its action (the campaign's own API write): with probability
+    fault_rate, one fault of the catalogue that applies to the kind and step is injected before the
+    action or, for faults of the operator's own Kubernetes writes, right after it (the campaign's
+    write must not consume them)."""
+    lc.steps.append(name)
+    fault: FaultSpec | None = None
+    if lc.rng.random() < c.fault_rate:
+        choices = [f for f in CATALOGUE if lc.kind in f.kinds and (f.steps is None or name in f.steps)]
+        fault = lc.rng.choice(choices)
+        lc.faults.append(f"{name}: {fault.name}")
+    if fault is not None and not fault.after_action:
+        await fault.inject(c, lc)
+    yield
+    if fault is not None and fault.after_action:
+        await fault.inject(c, lc)
 
 
 # --- the lifecycles ----------------------------------------------------------------------------------
@@ -549,8 +560,8 @@ async def _create(c: Campaign, lc: Lifecycle, body: dict[str, Any]) -> None:
 
 
 async def _delete(c: Campaign, lc: Lifecycle) -> None:
-    await maybe_fault(c, lc, "delete")
-    await c.request("DELETE", f"{GROUP}/{PLURALS[lc.kind]}/{lc.name}")
+    async with step(c, lc, "delete"):
+        await c.request("DELETE", f"{GROUP}/{PLURALS[lc.kind]}/{lc.name}")
     await c.wait_gone(lc, "delete", max(90.0, 2 * c.step_timeout_s))
 
 
@@ -561,17 +572,17 @@ def _is(*phases: str) -> Callable[[str | None], bool]:
 async def run_agora(c: Campaign, lc: Lifecycle) -> None:
     users = ["1001", "1002"]
     c.sandbox.agora.state.set_channel_users("0123456789abcdef0123456789abcdef", lc.key, users)
-    await maybe_fault(c, lc, "create")
-    await _create(c, lc, _agora_body(lc))
+    async with step(c, lc, "create"):
+        await _create(c, lc, _agora_body(lc))
     await c.wait_phase(lc, "create", _is("Recording"))
-    await maybe_fault(c, lc, "edit")
-    await c.patch_spec(lc, {"agora": {"recordingConfig": {"transcodingConfig": {"mixedVideoLayout": 0}}}})
+    async with step(c, lc, "edit"):
+        await c.patch_spec(lc, {"agora": {"recordingConfig": {"transcodingConfig": {"mixedVideoLayout": 0}}}})
     await asyncio.sleep(2)
-    await maybe_fault(c, lc, "stop")
-    await c.patch_spec(lc, {"state": "Stopped"})
+    async with step(c, lc, "stop"):
+        await c.patch_spec(lc, {"state": "Stopped"})
     await c.wait_phase(lc, "stop", _is("Stopped"))
-    await maybe_fault(c, lc, "resume")
-    await c.patch_spec(lc, {"state": "Recording"})
+    async with step(c, lc, "resume"):
+        await c.patch_spec(lc, {"state": "Recording"})
     await c.wait_phase(lc, "resume", _is("Recording"))
     await asyncio.sleep(1)
     await _delete(c, lc)
@@ -579,31 +590,31 @@ async def run_agora(c: Campaign, lc: Lifecycle) -> None:
 
 async def run_realtimekit(c: Campaign, lc: Lifecycle) -> None:
     c.sandbox.realtimekit.state.set_participants(lc.key, ["user-1"])
-    await maybe_fault(c, lc, "create")
-    await _create(c, lc, _rtk_body(lc))
+    async with step(c, lc, "create"):
+        await _create(c, lc, _rtk_body(lc))
     await c.wait_phase(lc, "create", _is("Recording"))
     # RealtimeKit ends a recording stopped within 5 s of its start ERRORED (no file)
     await asyncio.sleep(4)
-    await maybe_fault(c, lc, "pause")
-    await c.patch_spec(lc, {"state": "Paused"})
+    async with step(c, lc, "pause"):
+        await c.patch_spec(lc, {"state": "Paused"})
     await c.wait_phase(lc, "pause", _is("Paused"))
-    await maybe_fault(c, lc, "resume")
-    await c.patch_spec(lc, {"state": "Recording"})
+    async with step(c, lc, "resume"):
+        await c.patch_spec(lc, {"state": "Recording"})
     await c.wait_phase(lc, "resume", _is("Recording"))
     await asyncio.sleep(3)
-    await maybe_fault(c, lc, "stop")
-    await c.patch_spec(lc, {"state": "Stopped"})
+    async with step(c, lc, "stop"):
+        await c.patch_spec(lc, {"state": "Stopped"})
     await c.wait_phase(lc, "stop", _is("Stopped"))
     await _delete(c, lc)
 
 
 async def run_transcoder(c: Campaign, lc: Lifecycle) -> None:
     c.sandbox.agora.state.set_channel_users("0123456789abcdef0123456789abcdef", lc.key, ["1001", "1002"])
-    await maybe_fault(c, lc, "create")
-    await _create(c, lc, _transcoder_body(lc))
+    async with step(c, lc, "create"):
+        await _create(c, lc, _transcoder_body(lc))
     await c.wait_phase(lc, "create", lambda p: p in RUNNING_TRANSCODER)
-    await maybe_fault(c, lc, "edit")
-    await c.patch_spec(lc, {"canvas": {"color": 255}})
+    async with step(c, lc, "edit"):
+        await c.patch_spec(lc, {"canvas": {"color": 255}})
     await asyncio.sleep(3)
     await _delete(c, lc)
 
@@ -691,22 +702,22 @@ async def run_local(c: Campaign, lc: Lifecycle) -> None:
     port = free_port()
     source = Source(port, workdir)
     try:
-        await maybe_fault(c, lc, "create")
-        await _create(c, lc, _local_body(lc, port, c.sandbox.endpoints["s3"]))
+        async with step(c, lc, "create"):
+            await _create(c, lc, _local_body(lc, port, c.sandbox.endpoints["s3"]))
         await c.wait_phase(lc, "create", _is("Recording"))
         await asyncio.sleep(4)
-        await maybe_fault(c, lc, "edit")
-        await c.patch_spec(lc, {"retention": {"deleteAfter": "48h"}})
+        async with step(c, lc, "edit"):
+            await c.patch_spec(lc, {"retention": {"deleteAfter": "48h"}})
         await asyncio.sleep(4)
-        await maybe_fault(c, lc, "stop")
-        await c.patch_spec(lc, {"active": False})
+        async with step(c, lc, "stop"):
+            await c.patch_spec(lc, {"active": False})
         await c.wait_phase(lc, "stop", _is("Stopped"))
-        await maybe_fault(c, lc, "resume")
-        await c.patch_spec(lc, {"active": True})
+        async with step(c, lc, "resume"):
+            await c.patch_spec(lc, {"active": True})
         await c.wait_phase(lc, "resume", _is("Recording"))
         await asyncio.sleep(6)
-        await maybe_fault(c, lc, "final stop")
-        await c.patch_spec(lc, {"active": False})
+        async with step(c, lc, "final stop"):
+            await c.patch_spec(lc, {"active": False})
         await c.wait_phase(lc, "final stop", _is("Stopped"))
         await asyncio.sleep(2)
     finally:
@@ -883,13 +894,23 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
         sampler = asyncio.ensure_future(c.sample_forever())
         limit = asyncio.Semaphore(args.concurrency)
 
+        skipped: list[Lifecycle] = []
+
         async def bounded(lc: Lifecycle) -> None:
             async with limit:
+                if args.max_wall and time.monotonic() - started > args.max_wall:
+                    skipped.append(lc)
+                    return
                 await run_lifecycle(c, lc)
 
         # interleave kinds so that concurrent lifecycles mix them
         order = sorted(c.lifecycles, key=lambda lc: (lc.index, kinds.index(lc.kind)))
         await asyncio.gather(*(bounded(lc) for lc in order))
+        if skipped:
+            console.print(
+                f"[yellow]{len(skipped)} lifecycles not started: MAX_WALL={args.max_wall} s reached[/yellow]"
+            )
+            c.lifecycles = [lc for lc in c.lifecycles if lc not in skipped]
         for task in list(c.background):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 30)
@@ -939,6 +960,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--settle", type=float, default=20.0, help="seconds granted at the end before counting leaks"
+    )
+    parser.add_argument(
+        "--max-wall",
+        type=float,
+        default=float(os.environ.get("MAX_WALL", "0")),
+        help="seconds after which no new lifecycle starts (0: none); the figures say how many ran",
     )
     parser.add_argument("--state-dir", default="", help="sandbox state directory (default: a temporary one)")
     args = parser.parse_args(argv)
