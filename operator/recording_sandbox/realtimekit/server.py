@@ -176,15 +176,8 @@ class RealtimeKitEmulator:
             return self._log(request, endpoint, 404, _error(404, 7003, "No route for that URI"))
         if request.headers.get("Authorization") != f"Bearer {self.api_token}":
             return self._log(request, endpoint, 401, _error(401, 10000, "Authentication error"))
-        fault = next((f for f in self.faults if f.remaining > 0 and f.endpoint in (endpoint, "*")), None)
-        if fault is not None:
-            fault.remaining -= 1
-            if fault.remaining == 0:
-                self.faults.remove(fault)
-            if fault.latency_ms:
-                await asyncio.sleep(fault.latency_ms / 1000)
-            if fault.status is not None:
-                return self._log(request, endpoint, fault.status, _error(fault.status, 9000, fault.message))
+        # the body is read first, so a latency fault delays the processing of a request whose
+        # client may already have given up (the provider acts, the answer is lost)
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
             try:
@@ -194,6 +187,15 @@ class RealtimeKitEmulator:
             if not isinstance(decoded, dict):
                 return self._log(request, endpoint, 400, _error(400, 1000, "body must be an object"))
             body = decoded
+        fault = next((f for f in self.faults if f.remaining > 0 and f.endpoint in (endpoint, "*")), None)
+        if fault is not None:
+            fault.remaining -= 1
+            if fault.remaining == 0:
+                self.faults.remove(fault)
+            if fault.latency_ms:
+                await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.status is not None:
+                return self._log(request, endpoint, fault.status, _error(fault.status, 9000, fault.message))
         await self._upload()
         base = self.url
         try:
