@@ -92,6 +92,8 @@ OPERATOR_ENV = {
 #: Phases a step waits for, per kind and step.
 RUNNING_TRANSCODER = {"IDLE", "PREPARED", "STARTING", "CREATED", "STARTED", "IN_PROGRESS"}
 TRACEBACK = "Traceback (most recent call last)"
+#: Media seconds a LocalRecording may lose to a recorder crash (the issue's target); more is printed.
+LOST_MEDIA_TARGET_S = 10.0
 
 
 def _secret(rng: random.Random, label: str) -> str:
@@ -832,6 +834,10 @@ def report(c: Campaign, result: dict[str, Any], leaked_keys: dict[str, int], rep
             problems.append("gone while its session ran")
         if lc.unpublished:
             problems.append(f"{len(lc.unpublished)} object(s) left after Delete")
+        if lc.stored_s is not None and lc.sent_s - lc.stored_s > LOST_MEDIA_TARGET_S:
+            problems.append(
+                f"lost {lc.sent_s - lc.stored_s:.1f} media s (sent {lc.sent_s:.1f}, stored {lc.stored_s:.1f})"
+            )
         if lc.stuck:
             problems.append(f"stuck: {'; '.join(lc.stuck)}")
         if lc.notes:
