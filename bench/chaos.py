@@ -467,7 +467,7 @@ CATALOGUE: tuple[FaultSpec, ...] = (
     FaultSpec("recorder agent kill -9", _LOCAL, _kill_recorder(ffmpeg_only=False)),
     FaultSpec("recorder ffmpeg kill -9", _LOCAL, _kill_recorder(ffmpeg_only=True)),
     FaultSpec("recorder Pod deleted without grace", _LOCAL, _pod_delete_now),
-    FaultSpec("S3 down 10 s", frozenset({"agora", "local"}), _s3_down),
+    FaultSpec("S3 down 10 s", frozenset({"agora", "local"}), _s3_down, _STOPS),
 )
 
 
