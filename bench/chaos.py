@@ -382,7 +382,9 @@ def _kill_recorder(ffmpeg_only: bool) -> Any:
                 targets = [p for p in children if "ffmpeg" in p.name()] if ffmpeg_only else [agent, *children]
                 for proc in targets:
                     proc.kill()
-                    lc.recorder_killed = True
+                    lc.recorder_killed = (
+                        lc.recorder_killed or lc.stored_s is None
+                    )  # before the media was measured
 
         c.spawn(later())
 
@@ -409,7 +411,9 @@ async def _pod_delete_now(c: Campaign, lc: Lifecycle) -> None:
                     f"/api/v1/namespaces/{NS}/pods/{pod['metadata']['name']}",
                     params={"gracePeriodSeconds": 0},
                 )
-                lc.recorder_killed = True
+                lc.recorder_killed = (
+                    lc.recorder_killed or lc.stored_s is None
+                )  # before the media was measured
 
     c.spawn(later())
 
