@@ -382,9 +382,8 @@ def _kill_recorder(ffmpeg_only: bool) -> Any:
                 targets = [p for p in children if "ffmpeg" in p.name()] if ffmpeg_only else [agent, *children]
                 for proc in targets:
                     proc.kill()
-                    lc.recorder_killed = (
-                        lc.recorder_killed or lc.stored_s is None
-                    )  # before the media was measured
+                    # it counts for lost media when it came before the media was measured
+                    lc.recorder_killed |= lc.stored_s is None
 
         c.spawn(later())
 
@@ -411,9 +410,7 @@ async def _pod_delete_now(c: Campaign, lc: Lifecycle) -> None:
                     f"/api/v1/namespaces/{NS}/pods/{pod['metadata']['name']}",
                     params={"gracePeriodSeconds": 0},
                 )
-                lc.recorder_killed = (
-                    lc.recorder_killed or lc.stored_s is None
-                )  # before the media was measured
+                lc.recorder_killed |= lc.stored_s is None
 
     c.spawn(later())
 
