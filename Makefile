@@ -7,8 +7,14 @@ STAMP := $(VENV)/.installed
 N ?= 200
 FILES ?= 1000
 RETAINED ?= 10000
+LIFECYCLES ?= 20
+SEED ?= 1
+KINDS ?= agora,realtimekit,transcoder,local
+FAULT_RATE ?= 0.2
+CONCURRENCY ?= 4
+MAX_WALL ?= 0
 
-.PHONY: install system-packages ffmpeg demo test lint typecheck crds bench sandbox clean images e2e-kind
+.PHONY: install system-packages ffmpeg demo test lint typecheck crds bench chaos sandbox clean images e2e-kind
 
 install: $(STAMP) system-packages
 
@@ -111,6 +117,12 @@ bench: install
 	$(PY) bench/retention_bench.py --count $(RETAINED)
 	$(PY) bench/recorder_bench.py
 	$(PY) bench/callbacks_bench.py --count $(N)
+
+# The seeded fault campaign (bench/chaos.py): LIFECYCLES per kind, faults from SEED at FAULT_RATE per step;
+# its last output line is one JSON object of figures; it exits 1 when a promise is broken.
+chaos: install
+	$(PY) bench/chaos.py --lifecycles $(LIFECYCLES) --seed $(SEED) --kinds $(KINDS) \
+	  --fault-rate $(FAULT_RATE) --concurrency $(CONCURRENCY) --max-wall $(MAX_WALL)
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,9 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
 - ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
-  "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false}``; the next ``count``
-  matching calls are delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body
+  "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false, "cname": null}``; the
+  next ``count`` matching calls (of that channel only when ``cname`` is set: the recording's
+  channel, the transcoder's first RTC input channel) are delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body
   ``{"code", "reason"}`` when ``code`` is set, else ``{"message"}``). With ``answerLate`` the call
   is processed at once (a start starts its task) and only its answer waits ``latencyMs``: a
   provider that accepted the request but answers after the client's timeout (or, with a long
@@ -110,8 +111,9 @@ ENDPOINTS = tuple(name for name, _, _ in _ROUTES)
 
 @dataclass
 class Fault:
-    """An injected fault: the next ``remaining`` calls to ``endpoint`` (``"*"`` = any) are delayed
-    by ``latency_ms`` and, if ``status`` is set, answered with it instead of being processed."""
+    """An injected fault: the next ``remaining`` calls to ``endpoint`` (``"*"`` = any; of channel
+    ``cname`` only, when set) are delayed by ``latency_ms`` and, if ``status`` is set, answered with
+    it instead of being processed."""
 
     endpoint: str
     remaining: int
@@ -120,6 +122,7 @@ class Fault:
     message: str
     latency_ms: int
     answer_late: bool = False
+    cname: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fault in its POST body form."""
@@ -131,6 +134,7 @@ class Fault:
             "message": self.message,
             "latencyMs": self.latency_ms,
             "answerLate": self.answer_late,
+            "cname": self.cname,
         }
 
     async def before(self) -> None:
@@ -262,11 +266,14 @@ class AgoraEmulator:
         message: str | None = None,
         latency_ms: int = 0,
         answer_late: bool = False,
+        cname: str | None = None,
     ) -> Fault:
         """Inject a fault (see the module docstring); returns it."""
         if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
-        fault = Fault(endpoint, count, status, code, message or "injected fault", latency_ms, answer_late)
+        fault = Fault(
+            endpoint, count, status, code, message or "injected fault", latency_ms, answer_late, cname
+        )
         self.faults.append(fault)
         return fault
 
@@ -324,7 +331,7 @@ class AgoraEmulator:
                 )
             payload = decoded
         request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
-        fault = self._take_fault(endpoint)
+        fault = self._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             await fault.before()
             if fault.status is not None and not fault.answer_late:
@@ -509,9 +516,9 @@ class AgoraEmulator:
         window.append(now)
         return False
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def _take_fault(self, endpoint: str, cname: str = "") -> Fault | None:
         for fault in self.faults:
-            if fault.remaining > 0 and fault.endpoint in (endpoint, "*"):
+            if fault.remaining > 0 and fault.endpoint in (endpoint, "*") and fault.cname in (None, cname):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self.faults.remove(fault)
@@ -611,6 +618,7 @@ class AgoraEmulator:
                 message=None if body.get("message") is None else str(body["message"]),
                 latency_ms=int(body.get("latencyMs", 0)),
                 answer_late=bool(body.get("answerLate", False)),
+                cname=None if body.get("cname") is None else str(body["cname"]),
             )
         except (TypeError, ValueError) as error:
             return _json(400, {"message": str(error)})

@@ -493,7 +493,7 @@ class TranscoderApi:
             payload = decoded
         token = request.query.get("builderToken", "")
         request[_CNAME] = _input_channel(payload) or self.state.channel_of_token(token) or ""
-        fault = emu._take_fault(endpoint)
+        fault = emu._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             await fault.before()
             if fault.status is not None:

@@ -6,6 +6,9 @@ Controlled over HTTP at ``/_emulator/faults`` on the emulator's own port:
   ``count`` matching requests (HTTP ``method`` or ``"*"``; resource plural or ``"*"``) are answered
   with a ``Status`` error of that ``code`` instead of being served;
 - ``GET``: the faults still armed; ``DELETE``: disarm all.
+
+``DELETE /_emulator/watches`` ends every watch stream open over HTTP (the operator's, kubectl's) as an
+API server restart does; the sandbox's in-process watchers (Pod runner, Job controller) keep theirs.
 """
 
 from __future__ import annotations

@@ -80,6 +80,8 @@ class ApiServer:
         self.server_address = ""
         #: Where the sandbox Pod runner writes Pod output (``None``: no runner, logs are empty).
         self.pod_log_dir: Path | None = None
+        #: The watch streams open over HTTP (not the sandbox's in-process watchers: Pod runner, Jobs).
+        self.http_watchers: set[Watcher] = set()
 
     def application(self) -> web.Application:
         """Build the aiohttp application (one catch-all route)."""
@@ -124,6 +126,8 @@ class ApiServer:
             return self._openapi(request, parts[1:])
         if parts == ["_emulator", "faults"]:
             return await self._faults(request)
+        if parts == ["_emulator", "watches"] and request.method == "DELETE":
+            return _json({"cut": self.cut_watches()})
         if head == "api":
             if len(parts) == 1:
                 return _json(discovery.core_versions(self.server_address))
@@ -435,6 +439,7 @@ class ApiServer:
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(request)
+        self.http_watchers.add(watcher)
         try:
             async with asyncio.timeout(timeout):
                 await self._pump(watcher, response, self._table_lines(request, target))
@@ -443,6 +448,7 @@ class ApiServer:
         except ConnectionError:
             pass
         finally:
+            self.http_watchers.discard(watcher)
             self.store.unwatch(watcher)
             watcher.closed = True
         return response
@@ -463,6 +469,15 @@ class ApiServer:
             return encode_line(event["type"], self._table(request, target, [obj], rv))
 
         return transform
+
+    def cut_watches(self) -> int:
+        """End every watch stream open over HTTP after the lines already queued, as an API server
+        restart or a dropped connection does (clients re-list or watch again); returns how many."""
+        cut = list(self.http_watchers)
+        for watcher in cut:
+            self.store.unwatch(watcher)
+            watcher.close()
+        return len(cut)
 
     @staticmethod
     async def _pump(

@@ -189,22 +189,8 @@ class RealtimeKitEmulator:
             return self._log(request, endpoint, 404, _error(404, 7003, "No route for that URI"))
         if request.headers.get("Authorization") != f"Bearer {self.api_token}":
             return self._log(request, endpoint, 401, _error(401, 10000, "Authentication error"))
-        fault = next((f for f in self.faults if f.remaining > 0 and f.endpoint in (endpoint, "*")), None)
-        if fault is not None:
-            fault.remaining -= 1
-            if fault.remaining == 0:
-                self.faults.remove(fault)
-            if fault.latency_ms and not fault.answer_late:
-                await asyncio.sleep(fault.latency_ms / 1000)
-            if fault.status is not None:
-                return self._log(request, endpoint, fault.status, _error(fault.status, 9000, fault.message))
-        response = await self._serve(request, endpoint, match)
-        if fault is not None and fault.answer_late and fault.latency_ms:
-            await asyncio.sleep(fault.latency_ms / 1000)
-        return response
-
-    async def _serve(self, request: web.Request, endpoint: str, match: dict[str, str]) -> web.Response:
-        """Process one provider call (after faults)."""
+        # The body is read first, so a latency fault delays the processing of a request whose
+        # client may already have given up (the provider acts, the answer is lost).
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
             try:
@@ -214,6 +200,24 @@ class RealtimeKitEmulator:
             if not isinstance(decoded, dict):
                 return self._log(request, endpoint, 400, _error(400, 1000, "body must be an object"))
             body = decoded
+        fault = next((f for f in self.faults if f.remaining > 0 and f.endpoint in (endpoint, "*")), None)
+        if fault is not None:
+            fault.remaining -= 1
+            if fault.remaining == 0:
+                self.faults.remove(fault)
+            if fault.latency_ms and not fault.answer_late:
+                await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.status is not None:
+                return self._log(request, endpoint, fault.status, _error(fault.status, 9000, fault.message))
+        response = await self._serve(request, endpoint, match, body)
+        if fault is not None and fault.answer_late and fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        return response
+
+    async def _serve(
+        self, request: web.Request, endpoint: str, match: dict[str, str], body: dict[str, Any]
+    ) -> web.Response:
+        """Process one provider call (after faults); `body` is the request's JSON object."""
         await self._upload()
         base = self.url
         try:

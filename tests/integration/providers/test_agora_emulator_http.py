@@ -205,6 +205,19 @@ async def test_faults_5xx_retried(client: CloudRecordingClient, control: httpx.A
     assert started.sid and client.calls["start"] == 3
 
 
+async def test_fault_of_one_channel_spares_the_others(
+    client: CloudRecordingClient, control: httpx.AsyncClient
+) -> None:
+    await control.post(
+        "/faults", json={"endpoint": "acquire", "count": 1, "status": 400, "code": 2, "cname": "room-b"}
+    )
+    await client.acquire(APP, "room-a", "1", {})
+    with pytest.raises(AgoraError) as info:
+        await client.acquire(APP, "room-b", "1", {})
+    assert info.value.code == 2
+    assert (await control.get("/faults")).json()["faults"] == []
+
+
 async def test_fault_400_not_retried(client: CloudRecordingClient, control: httpx.AsyncClient) -> None:
     await control.post(
         "/faults", json={"endpoint": "acquire", "count": 1, "status": 400, "code": 2, "message": "nope"}

@@ -102,6 +102,23 @@ async def test_start_5xx_is_retryable_but_sent_once(
     assert emulator.endpoint_counts["start"] == 1
 
 
+async def test_late_start_acts_though_its_answer_is_lost(emulator: RealtimeKitEmulator) -> None:
+    m = await meeting(emulator, "alice")
+    await control(emulator, "POST", "faults", {"endpoint": "start", "count": 1, "latencyMs": 1000})
+    impatient = RealtimeKitClient("sandbox-token", base_url=emulator.api_base_url, timeout_s=0.2)
+    try:
+        with pytest.raises(RealtimeKitError) as failure:
+            await impatient.start_composite(ACC, APP, m, {})
+        assert failure.value.http_status is None
+    finally:
+        await impatient.aclose()
+    for _ in range(100):
+        if emulator.state.recordings:
+            break
+        await asyncio.sleep(0.05)
+    assert [r.meeting_id for r in emulator.state.recordings.values()] == [m]
+
+
 async def test_reads_are_retried_by_the_sdk(emulator: RealtimeKitEmulator, client: RealtimeKitClient) -> None:
     m = await meeting(emulator, "alice")
     started = await client.start_composite(ACC, APP, m, {})

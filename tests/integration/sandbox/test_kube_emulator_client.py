@@ -369,6 +369,27 @@ def test_label_selected_watch(core: kubernetes.client.CoreV1Api) -> None:
     assert [(e["type"], e["object"].metadata.name) for e in stream] == [("ADDED", "x"), ("DELETED", "x")]
 
 
+def test_watches_cut_over_http_end_the_stream(emulator: KubeEmulator) -> None:
+    import threading
+
+    import httpx
+
+    cut: list[int] = []
+
+    def cut_when_watched() -> None:
+        with httpx.Client(base_url=emulator.url) as control:
+            while not cut or cut[-1] == 0:
+                cut.append(control.delete("/_emulator/watches").json()["cut"])
+
+    with httpx.Client(base_url=emulator.url, timeout=120) as client:
+        with client.stream(
+            "GET", "/api/v1/namespaces/default/configmaps", params={"watch": "true", "timeoutSeconds": "600"}
+        ) as stream:
+            threading.Thread(target=cut_when_watched, daemon=True).start()
+            lines = list(stream.iter_lines())
+    assert cut[-1] == 1 and lines == []
+
+
 def test_request_stats_and_direct_access(
     emulator: KubeEmulator, custom: kubernetes.client.CustomObjectsApi
 ) -> None:
