@@ -10,8 +10,11 @@
   and timer tick: nearly all of a busy operator's lines) go to DEBUG, while the one summary per
   change (`Creation is processed: 1 succeeded; 0 failed.`, `Resuming is processed: …`) stays INFO; a retried failure (`… failed temporarily: …`) is a WARNING, not an ERROR —
   it is already a `Synced=False` condition and a Warning Event — and an expected wait
-  (a temporary error whose text starts with `waiting for`) is INFO. Permanent failures and
-  unexpected errors stay ERROR.
+  (a temporary error whose text starts with `waiting for`) is INFO. kopf's `Throttling for N
+  seconds due to an unexpected error` caused by the Kubernetes API itself (a 409 Conflict of
+  optimistic concurrency, a 5xx, a refused or dropped connection: kopf retries the same patch after
+  the delay) is a WARNING without its traceback — the API's answer is in the message. Permanent
+  failures and every other unexpected error stay ERROR with their traceback.
 - `LOG_LEVEL` (DEBUG, INFO, WARNING, ERROR; default INFO) applies after that re-levelling.
 
 Secret values never reach a log line: the controllers log names of Secrets only, and httpx's
@@ -69,7 +72,22 @@ class LevelPolicy(logging.Filter):
                 if temporary:
                     waiting = temporary.group("why").lstrip().lower().startswith("waiting for")
                     _set_level(record, logging.INFO if waiting else logging.WARNING)
+                elif message.startswith("Throttling for") and _api_failure(record.exc_info):
+                    _set_level(record, logging.WARNING)
+                    record.exc_info = None
+                    record.exc_text = None
         return record.levelno >= self.level
+
+
+def _api_failure(exc_info: Any) -> bool:
+    """Whether a record's exception is the Kubernetes API's answer or its unreachability (kopf's
+    `APIError` family: 409, 5xx, …; aiohttp's connection errors; a timeout), not a bug of ours."""
+    if not exc_info or len(exc_info) < 2 or exc_info[1] is None:
+        return False
+    from aiohttp import ClientError
+    from kopf._cogs.clients.errors import APIError
+
+    return isinstance(exc_info[1], APIError | ClientError | TimeoutError)
 
 
 def _set_level(record: logging.LogRecord, level: int) -> None:

@@ -69,6 +69,32 @@ def test_expected_waits_are_info_and_retries_warnings() -> None:
     )
 
 
+def test_kopf_throttling_on_an_api_answer_is_a_warning_without_traceback() -> None:
+    from kopf._cogs.clients.errors import APIConflictError
+
+    def throttled(exc: BaseException) -> str:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(oplogging.TextFormatter())
+        handler.addFilter(oplogging.LevelPolicy(logging.INFO))
+        try:
+            raise exc
+        except BaseException:
+            import sys
+
+            info = sys.exc_info()
+        message = f"Throttling for 1 seconds due to an unexpected error: {exc!r}"
+        record = logging.LogRecord("kopf.objects", logging.ERROR, __file__, 1, message, None, info)
+        handler.handle(record)
+        return stream.getvalue()
+
+    conflict = throttled(APIConflictError({"message": "conflict", "code": 409}, status=409, headers={}))
+    assert "WARNING" in conflict and "Traceback" not in conflict and "APIConflictError" in conflict
+    # Anything that is not the API's answer is a bug: ERROR with its traceback.
+    bug = throttled(KeyError("phase"))
+    assert "ERROR" in bug and "Traceback" in bug
+
+
 def test_lines_name_their_object() -> None:
     text = emit("text", logging.INFO, "kopf.objects", "plan: start", logging.INFO)
     assert "[CloudRecording ns/standup] plan: start" in text
