@@ -29,7 +29,7 @@ def test_sandbox_command_writes_kubeconfig_and_endpoints(tmp_path: Path) -> None
             assert time.monotonic() < deadline, "endpoints.json not written"
             time.sleep(0.1)
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
-        assert set(endpoints) == {"kubernetes", "agora", "realtimekit", "s3"}
+        assert set(endpoints) == {"kubernetes", "agora", "realtimekit", "s3", "callbacks"}
         assert httpx.get(f"{endpoints['s3']}/recordings").status_code == 200  # the bucket exists
         assert httpx.get(f"{endpoints['kubernetes']}/version").status_code == 200
         assert httpx.get(f"{endpoints['agora']}/_emulator/tasks").json() == {"tasks": []}
