@@ -353,10 +353,21 @@ def test_get_output_formats_and_selectors(kubectl: Kubectl) -> None:
         kubectl("apply", "-n", ns, "-f", "-", stdin=body)
     kubectl("label", "cloudrecording", "a-rec", "-n", ns, "tier=gold")
     table = kubectl("get", "crec", "-n", ns).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PROVIDER", "PHASE", "FILES", "READY", "SYNCED", "AGE"]
+    assert table[0].split() == ["NAME", "PROVIDER", "PHASE", "FILES", "READY", "SYNCED", "REASON", "AGE"]
     assert [line.split()[0] for line in table[1:]] == ["a-rec", "b-rec"]
     wide = kubectl("get", "crec", "-n", ns, "-o", "wide").stdout.splitlines()[0].split()
-    assert wide == ["NAME", "PROVIDER", "PHASE", "SID", "FILES", "READY", "SYNCED", "REASON", "AGE"]
+    assert wide == [
+        "NAME",
+        "PROVIDER",
+        "PHASE",
+        "SID",
+        "FILES",
+        "READY",
+        "SYNCED",
+        "REASON",
+        "SYNCED-REASON",
+        "AGE",
+    ]
     names = kubectl("get", "recordings", "-n", ns, "-o", "name").stdout.split()
     assert f"{CR}/a-rec" in names and f"{CR}/b-rec" in names
     assert (
