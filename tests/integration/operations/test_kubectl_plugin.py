@@ -74,6 +74,12 @@ def test_status_stop_start_files_watch(sandbox: Sandbox, cluster: Cluster, agora
     ).stdout.splitlines()
     assert [json.loads(line)["phase"] for line in lines] == ["Recording", "Recording"]
 
+    # Agora has files only once the recorder has been in the channel a while (the emulator walks the
+    # status 0 → 5 first): stop after the provider reported some, so the stop has files to publish.
+    wait_for(
+        lambda: (((cluster.get(name) or {}).get("status") or {}).get("files") or {}).get("count"),
+        what="files reported by the provider",
+    )
     assert "spec.state Recording → Stopped" in plugin(sandbox, "stop", name).stdout
     assert (cluster.get(name) or {})["spec"]["state"] == "Stopped"
     wait_for(lambda: phase(cluster, name) == "Stopped", what="Stopped")
