@@ -10,7 +10,8 @@ import promql_parser
 import pytest
 from helm_python import Chart
 
-import recording_operator.controllers  # noqa: F401  (registers every metric family)
+import recording_operator.callbacks.receiver  # noqa: F401  (registers the callback metrics)
+import recording_operator.controllers  # noqa: F401  (registers every controller metric family)
 from recording_operator.controllers._kit.metrics import REGISTRY, exported_names
 from tests.unit.deploy.conftest import CHART, ROOT, documents
 
@@ -57,6 +58,8 @@ def test_what_the_issue_asks_to_alert_on_is_covered(alerts: list[dict[str, Any]]
     assert "429|5.." in by_name["ProviderErrors"]["expr"]
     assert "Missing|Failed" in by_name["RecordedFilesNotStored"]["expr"]
     assert "last_update_timestamp" in by_name["RecorderStatsStale"]["expr"]
+    assert "forged" in by_name["CallbacksRejected"]["expr"]
+    assert "replayed" in by_name["CallbacksRejected"]["expr"]
     tuned = {
         r["alert"]: r for r in rules({"prometheusRule": {"enabled": True, "for": {"syncedFalse": "30m"}}})
     }
