@@ -23,6 +23,7 @@
 | `RETENTION_DELETE_RATE` | `20` | expired RecordedFiles deleted per second at most (a mass expiry is paced, not a burst); `0` = unpaced |
 | `RECORDING_CLOCK_OFFSET_S` | `0` | seconds added to the wall clock by the retention schedule (tests inject a future "now") |
 | `RECORDER_IMAGE` | `ghcr.io/mediaops/recording-recorder:latest` | image of LocalRecording recorder Pods (`spec.pod.image` wins) |
+| `RECORDER_POD_DEFAULTS` | `{}` | JSON object of recorder Pod defaults for every LocalRecording: `imagePullSecrets`, `nodeSelector`, `tolerations`, `affinity`, `resources`, `annotations`, `labels`, `priorityClassName`, `runtimeClassName` (the chart's `recorder.podDefaults`); a LocalRecording's own `spec.pod` fields win |
 | `LOCALRECORDING_POLL_INTERVAL` | `5` | seconds between polls of each recorder agent's `/status` |
 | `LOCALRECORDING_MAX_RESTARTS` | `5` | consecutive recorder Pod failures before a LocalRecording is `Failed` |
 | `CALLBACKS_PORT` | `0` | port of the provider callback receiver (`/callbacks/...`); `0` turns it off |
@@ -42,8 +43,24 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The recorder Pod fields `RECORDER_POD_DEFAULTS` may set, with the JSON type each must have.
+RECORDER_POD_DEFAULT_FIELDS: Mapping[str, type] = {
+    "imagePullSecrets": list,
+    "nodeSelector": dict,
+    "tolerations": list,
+    "affinity": dict,
+    "resources": dict,
+    "annotations": dict,
+    "labels": dict,
+    "priorityClassName": str,
+    "runtimeClassName": str,
+}
 
 
 def _float(name: str, default: float) -> float:
@@ -78,6 +95,33 @@ def _text(name: str) -> str | None:
     return os.environ.get(name, "").strip() or None
 
 
+def recorder_pod_defaults(raw: str | None) -> dict[str, Any]:
+    """Parse `RECORDER_POD_DEFAULTS`: a JSON object whose keys are RECORDER_POD_DEFAULT_FIELDS.
+
+    Returns `{}` for an unset or blank value.
+
+    Raises:
+        ValueError: not JSON, not an object, an unknown key, or a value of the wrong JSON type
+            (the operator refuses to start rather than create Pods other than the ones configured).
+    """
+    if raw is None or raw.strip() == "":
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"RECORDER_POD_DEFAULTS is not JSON: {exc.msg} at {exc.pos}") from exc
+    if not isinstance(value, dict):
+        raise ValueError("RECORDER_POD_DEFAULTS must be a JSON object")
+    for key, item in value.items():
+        expected = RECORDER_POD_DEFAULT_FIELDS.get(key)
+        if expected is None:
+            known = ", ".join(RECORDER_POD_DEFAULT_FIELDS)
+            raise ValueError(f"RECORDER_POD_DEFAULTS has an unknown field {key!r} (known: {known})")
+        if not isinstance(item, expected):
+            raise ValueError(f"RECORDER_POD_DEFAULTS.{key} must be a JSON {expected.__name__}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Operator-wide settings; see the module docstring for the environment variables."""
@@ -104,6 +148,7 @@ class Settings:
     clock_offset_s: float = 0.0
     retention_delete_rate: float = 20.0
     recorder_image: str = "ghcr.io/mediaops/recording-recorder:latest"
+    recorder_pod_defaults: Mapping[str, Any] = field(default_factory=dict)
     localrecording_poll_interval_s: float = 5.0
     localrecording_max_restarts: int = 5
     callbacks_port: int = 0
@@ -153,6 +198,7 @@ class Settings:
             clock_offset_s=_float("RECORDING_CLOCK_OFFSET_S", cls.clock_offset_s),
             retention_delete_rate=_float("RETENTION_DELETE_RATE", cls.retention_delete_rate),
             recorder_image=os.environ.get("RECORDER_IMAGE", "").strip() or cls.recorder_image,
+            recorder_pod_defaults=recorder_pod_defaults(os.environ.get("RECORDER_POD_DEFAULTS")),
             localrecording_poll_interval_s=max(
                 0.2, _float("LOCALRECORDING_POLL_INTERVAL", cls.localrecording_poll_interval_s)
             ),

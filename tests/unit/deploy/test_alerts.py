@@ -10,7 +10,7 @@ import promql_parser
 import pytest
 from helm_python import Chart
 
-import recording_operator.callbacks.receiver  # noqa: F401  (registers the callback metrics)
+import recording_operator.callbacks.receiver
 import recording_operator.controllers  # noqa: F401  (registers every controller metric family)
 from recording_operator.controllers._kit.metrics import REGISTRY, exported_names
 from tests.unit.deploy.conftest import CHART, ROOT, documents

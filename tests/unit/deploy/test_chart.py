@@ -14,6 +14,7 @@ from helm_python import Chart
 
 from recording_operator.api.agent import HTTP_PORT as RECORDER_HTTP_PORT
 from recording_operator.settings import __doc__ as SETTINGS_DOC
+from recording_operator.settings import recorder_pod_defaults
 from tests.unit.deploy.conftest import CHART, CRD_KINDS, CRDS, ROOT, documents, validate_everywhere
 
 NAMESPACE = "recording-operator"
@@ -70,6 +71,13 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "storage": {"s3Endpoint": "https://s3.eu-central-1.amazonaws.com"},
         },
         "liveness": {"startupTimeoutSeconds": 300},
+        "recorder": {
+            "podDefaults": {
+                "imagePullSecrets": [{"name": "regcred"}],
+                "nodeSelector": {"media": "true"},
+                "resources": {"limits": {"memory": "2Gi"}},
+            }
+        },
     },
 }
 
@@ -407,9 +415,14 @@ def test_every_setting_has_a_value(rendered: dict[str, list[dict[str, Any]]]) ->
     assert (env["RECORDEDFILE_AUDIT_INTERVAL"], env["RETENTION_DELETE_RATE"]) == ("0", "5")
     assert env["STORAGE_S3_ENDPOINT"] == "https://s3.eu-central-1.amazonaws.com"
     assert "STORAGE_S3_ENDPOINT" not in {e["name"] for e in _container(rendered["defaults"])["env"]}
+    # Recorder Pod defaults reach the operator as the JSON it parses (rendered only when set).
+    assert "RECORDER_POD_DEFAULTS" not in {e["name"] for e in _container(rendered["defaults"])["env"]}
+    pod_defaults = recorder_pod_defaults(env["RECORDER_POD_DEFAULTS"])
+    assert pod_defaults["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod_defaults["resources"] == {"limits": {"memory": "2Gi"}}
     # Every setting the operator documents is a chart value, except those for tests and the Pod's own.
     documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", SETTINGS_DOC or "", re.M))
-    not_values = {"RECORDING_CLOCK_OFFSET_S", "HOSTNAME", "STORAGE_S3_ENDPOINT"}
+    not_values = {"RECORDING_CLOCK_OFFSET_S", "HOSTNAME", "STORAGE_S3_ENDPOINT", "RECORDER_POD_DEFAULTS"}
     # Rendered only when their Secret or URL value is set (test_callback_receiver checks them).
     not_values |= {
         "CALLBACKS_PUBLIC_URL",

@@ -293,7 +293,13 @@ class RecorderPods:
         if claim is not None:
             # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
             await self.kube.create_object(f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims", claim)
-        pod = pod_manifest(ctx.body, self.spec, plan, image=self.settings.recorder_image)
+        pod = pod_manifest(
+            ctx.body,
+            self.spec,
+            plan,
+            image=self.settings.recorder_image,
+            defaults=self.settings.recorder_pod_defaults,
+        )
         created = await self.kube.create_object(pods_path(ctx.namespace), pod)
         mem.next_index = first_index
         mem.pending.clear()

@@ -303,8 +303,53 @@ def _listen_protocol(protocol: str) -> str:
     return "TCP" if protocol == "rtmp" else "UDP"
 
 
+def apply_pod_defaults(
+    pod: dict[str, Any], spec: LocalRecordingSpec, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Fill `pod` (a recorder Pod manifest) from the operator's recorder Pod defaults, in place.
+
+    `defaults` has the shape of `RECORDER_POD_DEFAULTS` (see `recording_operator.settings`). The
+    LocalRecording's own choices win: its `spec.pod.nodeSelector` keys over the default ones, its
+    `spec.pod.tolerations` after the default ones, its `spec.pod.resources` (and the sizing from its
+    output) over default `resources` key by key; the operator's own labels and annotations over the
+    default ones. `imagePullSecrets`, `affinity`, `priorityClassName` and `runtimeClassName` come only
+    from the defaults. Returns `pod`.
+    """
+    pod_spec = pod["spec"]
+    meta = pod["metadata"]
+    for key in ("imagePullSecrets", "affinity", "priorityClassName", "runtimeClassName"):
+        if defaults.get(key):
+            pod_spec[key] = defaults[key]
+    if defaults.get("nodeSelector"):
+        pod_spec["nodeSelector"] = {**defaults["nodeSelector"], **pod_spec.get("nodeSelector", {})}
+    if defaults.get("tolerations"):
+        pod_spec["tolerations"] = [*defaults["tolerations"], *pod_spec.get("tolerations", [])]
+    if defaults.get("labels"):
+        meta["labels"] = {**defaults["labels"], **meta["labels"]}
+    if defaults.get("annotations"):
+        meta["annotations"] = {**defaults["annotations"], **meta["annotations"]}
+    default_resources = defaults.get("resources") or {}
+    if default_resources:
+        container = pod_spec["containers"][0]
+        own = spec.pod.resources if spec.pod else None
+        merged: dict[str, dict[str, str]] = {}
+        for part in ("requests", "limits"):
+            chosen = dict(container["resources"].get(part, {}))
+            chosen.update(default_resources.get(part) or {})
+            chosen.update((getattr(own, part, None) or {}) if own is not None else {})
+            if chosen:
+                merged[part] = chosen
+        container["resources"] = merged
+    return pod
+
+
 def pod_manifest(
-    body: Mapping[str, Any], spec: LocalRecordingSpec, plan: RecorderPlan, *, image: str
+    body: Mapping[str, Any],
+    spec: LocalRecordingSpec,
+    plan: RecorderPlan,
+    *,
+    image: str,
+    defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The recorder Pod: non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault,
     no service-account token, secrets only through `secretKeyRef`, config from the ConfigMap, and
@@ -313,7 +358,8 @@ def pod_manifest(
     `restartPolicy: Never`: the agent restarts FFmpeg itself; a failed agent is replaced by the
     controller (with backoff, numbering continued). The Pod carries POD_FINALIZER. The work dir is
     the recording's work volume (`work_volume`), so the next Pod stores what a killed one left;
-    the grace period is `termination_grace_s`.
+    the grace period is `termination_grace_s`. `defaults` (the operator's `RECORDER_POD_DEFAULTS`)
+    fill what the LocalRecording leaves open (`apply_pod_defaults`).
     """
     meta = body["metadata"]
     name = meta["name"]
@@ -402,7 +448,7 @@ def pod_manifest(
         pod_spec["nodeSelector"] = dict(spec.pod.nodeSelector)
     if spec.pod and spec.pod.tolerations:
         pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in spec.pod.tolerations]
-    return {
+    pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -418,6 +464,7 @@ def pod_manifest(
         },
         "spec": pod_spec,
     }
+    return apply_pod_defaults(pod, spec, defaults or {})
 
 
 def service_manifest(body: Mapping[str, Any], spec: LocalRecordingSpec) -> dict[str, Any] | None:

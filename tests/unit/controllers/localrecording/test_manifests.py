@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from recording_operator.api.agent import RecorderConfig
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
+    SPEC_HASH_ANNOTATION,
     pending_bytes_at_stop,
+    plan_recorder,
+    pod_manifest,
     pod_spec_hash,
     service_manifest,
     termination_grace_s,
     work_claim_manifest,
 )
+from recording_operator.settings import recorder_pod_defaults
 from tests.unit.controllers.localrecording.recordings import IMAGE, body, manifests
 
 
@@ -160,3 +166,55 @@ def test_numbering_continues_in_a_new_pod() -> None:
     pod7, config_map = manifests(body(), first_index=7)
     assert pod0["metadata"]["name"] != pod7["metadata"]["name"]
     assert json.loads(config_map["data"]["config.json"])["numbering"] == {"nextIndex": 7}
+
+
+def test_operator_pod_defaults_fill_what_the_recording_leaves_open() -> None:
+    b = body(pod={"nodeSelector": {"zone": "a"}, "tolerations": [{"key": "gpu", "operator": "Exists"}],
+                  "resources": {"limits": {"cpu": "3"}}})  # fmt: skip
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    plan = plan_recorder(b, spec, 0)
+    defaults = recorder_pod_defaults(
+        json.dumps(
+            {
+                "imagePullSecrets": [{"name": "regcred"}],
+                "nodeSelector": {"zone": "b", "media": "true"},
+                "tolerations": [{"key": "media", "operator": "Exists", "effect": "NoSchedule"}],
+                "affinity": {"nodeAffinity": {}},
+                "resources": {"requests": {"memory": "1Gi"}, "limits": {"cpu": "1", "memory": "4Gi"}},
+                "annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+                                SPEC_HASH_ANNOTATION: "forged"},
+                "labels": {"team": "media", "app.kubernetes.io/component": "other"},
+                "priorityClassName": "media-high",
+            }
+        )
+    )  # fmt: skip
+    pod = pod_manifest(b, spec, plan, image=IMAGE, defaults=defaults)
+    pod_spec = pod["spec"]
+    assert pod_spec["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod_spec["priorityClassName"] == "media-high" and pod_spec["affinity"] == {"nodeAffinity": {}}
+    # The recording's own choices win: its zone, its toleration after the default one, its CPU limit.
+    assert pod_spec["nodeSelector"] == {"zone": "a", "media": "true"}
+    assert [t["key"] for t in pod_spec["tolerations"]] == ["media", "gpu"]
+    resources = pod_spec["containers"][0]["resources"]
+    assert resources["limits"]["cpu"] == "3" and resources["limits"]["memory"] == "4Gi"
+    assert resources["requests"]["memory"] == "1Gi"
+    # The operator's own labels and annotations cannot be overridden by defaults.
+    meta = pod["metadata"]
+    assert meta["labels"]["team"] == "media" and meta["labels"]["app.kubernetes.io/component"] == "recorder"
+    assert meta["annotations"][SPEC_HASH_ANNOTATION] == plan.spec_hash
+    assert meta["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    # Without defaults nothing is added.
+    plain = pod_manifest(b, spec, plan, image=IMAGE)["spec"]
+    assert "imagePullSecrets" not in plain and plain["nodeSelector"] == {"zone": "a"}
+
+
+def test_pod_defaults_reject_what_the_operator_would_not_apply() -> None:
+    for raw, message in [
+        ("[1]", "JSON object"),
+        ('{"hostNetwork": true}', "unknown field 'hostNetwork'"),
+        ('{"nodeSelector": "a"}', "nodeSelector must be a JSON dict"),
+        ("{not json", "not JSON"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            recorder_pod_defaults(raw)
+    assert recorder_pod_defaults("  ") == {}
