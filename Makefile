@@ -14,7 +14,7 @@ FAULT_RATE ?= 0.2
 CONCURRENCY ?= 4
 MAX_WALL ?= 0
 
-.PHONY: install system-packages ffmpeg demo test lint typecheck crds bench chaos sandbox clean images e2e-kind
+.PHONY: install system-packages ffmpeg demo test lint typecheck crds bench chaos sandbox clean images e2e-kind krew
 
 install: $(STAMP) system-packages
 
@@ -117,6 +117,11 @@ bench: install
 	$(PY) bench/retention_bench.py --count $(RETAINED)
 	$(PY) bench/recorder_bench.py
 	$(PY) bench/callbacks_bench.py --count $(N)
+
+# The krew package of `kubectl recording` (archive + manifest rendered for TAG) in dist/krew.
+TAG ?= v$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+krew: $(STAMP)
+	$(PY) manifests/krew/build.py --tag $(TAG) --out dist/krew
 
 # The seeded fault campaign (bench/chaos.py): LIFECYCLES per kind, faults from SEED at FAULT_RATE per step;
 # its last output line is one JSON object of figures; it exits 1 when a promise is broken.

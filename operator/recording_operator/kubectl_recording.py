@@ -418,3 +418,7 @@ def run() -> None:
     except PluginError as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}")
         sys.exit(1)
+
+
+if __name__ == "__main__":  # `python -m recording_operator.kubectl_recording`: krew's launcher
+    run()
