@@ -52,7 +52,9 @@ def render_manifest(tag: str, uri: str, sha256: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tag", required=True, help="release tag, e.g. v0.1.0 (krew wants a leading v)")
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "krew")
     parser.add_argument("--uri", help="where the archive is downloaded from (default: the local file)")
