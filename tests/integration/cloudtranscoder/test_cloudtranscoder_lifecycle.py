@@ -7,12 +7,17 @@ from typing import Any
 
 import pytest
 
+from recording_sandbox.runner import Sandbox
 from tests.support.harness import (
     TranscoderAgora,
     TranscoderCluster,
     transcoder,
 )
+from tests.support.kubectl import kubectl
 from tests.support.waiting import wait_for
+
+GROUP = "recording.mediaops.io"
+RESTART = f"{GROUP}/restart-requested-at"
 
 APP_ID = transcoder()["spec"]["appId"]
 
@@ -101,6 +106,35 @@ def test_restart_policy_on_exit_creates_a_new_task(
     assert st["tasks"] == 2
     assert len(agora.live_transcoder_tasks(name)) == 1
     assert [t["stopReason"] for t in agora.transcoder_tasks(name) if t["stopped"]] == ["idle"]
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what="deletion")
+    assert agora.live_transcoder_tasks(name) == []
+
+
+def test_restart_requested_replaces_the_task_once(
+    sandbox: Sandbox, cluster: TranscoderCluster, agora: TranscoderAgora
+) -> None:
+    body = transcoder()
+    name = body["metadata"]["name"]
+    agora.set_users(APP_ID, name, ["1001"])
+    cluster.create(body)
+    first = wait_for(
+        lambda: (s := status(cluster, name)).get("phase") == "IN_PROGRESS" and s["taskId"], what="IN_PROGRESS"
+    )
+    # What a user (or the Argo CD action `restart`) does: a new annotation value.
+    kubectl(sandbox, "annotate", "--overwrite", f"cloudtranscoder/{name}", f"{RESTART}=2026-11-26T01:00:00Z")
+    second = wait_for(
+        lambda: (t := status(cluster, name).get("taskId")) not in (None, first) and t, what="a new task"
+    )
+    [live] = agora.live_transcoder_tasks(name)
+    assert live["taskId"] == second
+    assert [t["stopReason"] for t in agora.transcoder_tasks(name) if t["stopped"]] == ["deleted"]
+    annotations = (cluster.get(name) or {})["metadata"]["annotations"]
+    assert annotations[f"{GROUP}/restart-handled-at"] == "2026-11-26T01:00:00Z"
+    assert "RestartRequested" in {e["reason"] for e in cluster.events(name)}
+    # Handled once: later ticks leave the new task alone.
+    time.sleep(2)
+    assert status(cluster, name)["taskId"] == second and agora.channel_calls("createTask", name) == 2
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, what="deletion")
     assert agora.live_transcoder_tasks(name) == []

@@ -13,6 +13,7 @@ import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.argocd_health import health
+from tests.support.kubectl import kubectl
 from tests.support.localrecordings import (
     LRECS,
     NS,
@@ -30,6 +31,8 @@ from tests.support.localrecordings import (
     status,
 )
 from tests.support.waiting import wait_for
+
+RESTART = "recording.mediaops.io/restart-requested-at"
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +165,38 @@ def test_bad_input_urls_are_rejected_by_the_schema(kube: httpx.Client, url: str)
     response = kube.post(LRECS, json=body)
     assert response.status_code == 422, response.text
     assert "input.url" in response.text
+
+
+def test_restart_requested_replaces_the_pod_once_and_numbering_continues(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
+) -> None:
+    name = "srt-restart"
+    response = kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port))
+    assert response.status_code == 201, response.text
+    first = wait_for(lambda: status(kube, name).get("phase") == "Recording" and status(kube, name), timeout=40,
+                     what="phase Recording")  # fmt: skip
+    wait_for(lambda: files_of(kube, name), timeout=30, what="a first RecordedFile")
+
+    # What a user (or the Argo CD action `restart`) does: a new annotation value.
+    kubectl(sandbox, "annotate", "--overwrite", f"localrecording/{name}", f"{RESTART}=2026-11-26T01:00:00Z")
+    replaced = wait_for(
+        lambda: (
+            (s := status(kube, name)).get("phase") == "Recording" and s["podName"] != first["podName"] and s
+        ),
+        timeout=60,
+        what="a new recorder Pod after the restart request",
+    )
+    restarted = [e for e in events(kube, name) if e["reason"] == "RestartRequested"]
+    assert restarted and restarted[0]["type"] == "Normal"
+    before = {index_of(f) for f in files_of(kube, name)}
+    wait_for(lambda: {index_of(f) for f in files_of(kube, name)} - before, timeout=30,
+             what="a file from the new Pod")  # fmt: skip
+    assert min({index_of(f) for f in files_of(kube, name)} - before) > max(before)  # numbering continues
+    # Handled once: the new Pod carries the value, later polls keep it.
+    pod = kube.get(f"{PODS}/{replaced['podName']}").json()
+    assert pod["metadata"]["annotations"][RESTART] == "2026-11-26T01:00:00Z"
+    wait_for(lambda: (status(kube, name).get("stats") or {}).get("outTimeMs", 0) > 3000, what="recording on")
+    assert status(kube, name)["podName"] == replaced["podName"]
+    assert len([p for p in recorder_pods(kube, name) if not p["metadata"].get("deletionTimestamp")]) == 1
+    kube.delete(f"{LRECS}/{name}")
+    wait_for(lambda: get(kube, name) is None, timeout=60, what="deletion")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.harness import Agora, Cluster, recording
+from tests.support.kubectl import kubectl_binary as real_kubectl
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,11 +22,9 @@ BIN = ROOT / ".venv" / "bin"
 
 
 def kubectl_binary() -> str:
-    local = BIN / "kubectl"
-    found = str(local) if local.exists() else shutil.which("kubectl")
-    if found is None or not (BIN / "kubectl-recording").exists():
-        pytest.skip("kubectl or the installed kubectl-recording plugin is missing")
-    return found
+    if not (BIN / "kubectl-recording").exists():
+        pytest.skip("the installed kubectl-recording plugin is missing")
+    return real_kubectl()
 
 
 def plugin(sandbox: Sandbox, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, recording
+from tests.support.kubectl import kubectl
 from tests.support.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parents[3]
 REQUESTED_AT = "recording.mediaops.io/reconcile-requested-at"
 HANDLED_AT = "recording.mediaops.io/reconcile-handled-at"
 
@@ -27,26 +23,6 @@ HANDLED_AT = "recording.mediaops.io/reconcile-handled-at"
 @pytest.fixture(scope="module")
 def operator_env() -> dict[str, str]:
     return {**TEST_OPERATOR_ENV, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
-
-
-def kubectl_binary() -> str | None:
-    local = ROOT / ".venv/bin/kubectl"
-    return str(local) if local.exists() else shutil.which("kubectl")
-
-
-def kubectl(sandbox: Sandbox, *args: str) -> str:
-    binary = kubectl_binary()
-    if binary is None:
-        pytest.skip("kubectl is not installed")
-    result = subprocess.run(
-        [binary, "--kubeconfig", str(sandbox.kubeconfig), "-n", "default", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "PATH": f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '')}"},
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def printed_columns(table: str) -> dict[str, str]:

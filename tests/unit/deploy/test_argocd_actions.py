@@ -32,12 +32,17 @@ ENABLED: dict[str, dict[str, set[str]]] = {
     "LocalRecording": {
         "new": {"stop"},
         "pod-starting": {"stop"},
-        "recording": {"stop"},
-        "input-down": {"stop"},
+        "recording": {"stop", "restart"},
+        "input-down": {"stop", "restart"},
         "failed": {"stop"},
         "stopped": {"start"},
     },
-    "CloudTranscoder": {"new": set(), "in-progress": set(), "failed": set(), "invalid": {"reconcile"}},
+    "CloudTranscoder": {
+        "new": set(),
+        "in-progress": {"restart"},
+        "failed": set(),
+        "invalid": {"reconcile"},
+    },
 }
 
 
@@ -105,6 +110,25 @@ def test_reconcile_sets_the_annotation(kind: str, name: str) -> None:
     value = after["metadata"]["annotations"][REQUESTED_AT]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value)
     assert after["spec"] == before["spec"] and after["status"] == before["status"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("LocalRecording", "recording"), ("CloudTranscoder", "in-progress")]
+)
+def test_restart_sets_the_restart_annotation(kind: str, name: str) -> None:
+    before = fixture(kind, name)
+    after = run_action(kind, "restart", before)
+    value = after["metadata"]["annotations"]["recording.mediaops.io/restart-requested-at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value)
+    assert after["spec"] == before["spec"] and after["status"] == before["status"]
+
+
+def test_a_stopped_transcoder_task_can_be_restarted() -> None:
+    obj = fixture("CloudTranscoder", "in-progress")
+    obj["status"]["phase"] = "Exited"
+    assert discover("CloudTranscoder", obj)["restart"] is False
+    obj["status"]["phase"] = "Creating"  # the pending create is resumed first
+    assert discover("CloudTranscoder", obj)["restart"] is True
 
 
 def test_argocd_cm_values_match_the_scripts() -> None:

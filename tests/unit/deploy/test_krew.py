@@ -7,16 +7,15 @@ import hashlib
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 from types import ModuleType
 
-import pytest
 import yaml
 
+from tests.support.kubectl import kubectl_binary
 from tests.unit.deploy.conftest import ROOT
 
 KREW = ROOT / "manifests" / "krew"
@@ -28,14 +27,6 @@ def load_build() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def kubectl() -> str:
-    local = ROOT / ".venv" / "bin" / "kubectl"
-    found = str(local) if local.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.skip("kubectl is not installed")
-    return found
 
 
 def test_archive_is_reproducible_and_the_manifest_names_it(tmp_path: Path) -> None:
@@ -65,7 +56,7 @@ def test_archive_is_reproducible_and_the_manifest_names_it(tmp_path: Path) -> No
 
 
 def test_kubectl_runs_the_krew_launcher(tmp_path: Path) -> None:
-    binary = kubectl()
+    binary = kubectl_binary()
     archive = load_build().build_archive(tmp_path / "dist")
     plugin_dir = tmp_path / "krew" / "bin"
     with tarfile.open(archive) as tar:

@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
 #: Set by the operator: the last `REQUESTED_AT` value it handled.
 HANDLED_AT = f"{GROUP}/reconcile-handled-at"
+#: Set by users (any new value, by convention the time): restart the running work now — a new
+#: recorder Pod for a LocalRecording (numbering continued), a new task for a CloudTranscoder.
+RESTART_REQUESTED_AT = f"{GROUP}/restart-requested-at"
+#: Set by the operator (CloudTranscoder): the last `RESTART_REQUESTED_AT` value it handled. A
+#: LocalRecording keeps it on its recorder Pod instead (the Pod is the restart).
+RESTART_HANDLED_AT = f"{GROUP}/restart-handled-at"
 #: The kopf diff-base annotation key (under our prefix) this module clears on a Secret change.
 DIFFBASE_KEY = "last-handled-configuration"
 
@@ -59,6 +65,15 @@ def pending_request(annotations: Mapping[str, str] | None) -> str | None:
     annotations = annotations or {}
     requested = annotations.get(REQUESTED_AT)
     if requested is None or requested == annotations.get(HANDLED_AT):
+        return None
+    return requested
+
+
+def pending_restart(annotations: Mapping[str, str] | None) -> str | None:
+    """The `restart-requested-at` value not handled yet (per RESTART_HANDLED_AT), or None."""
+    annotations = annotations or {}
+    requested = annotations.get(RESTART_REQUESTED_AT)
+    if not requested or requested == annotations.get(RESTART_HANDLED_AT):
         return None
     return requested
 

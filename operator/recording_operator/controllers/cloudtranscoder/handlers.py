@@ -37,6 +37,7 @@ from recording_operator.controllers._kit.errors import ProviderFailure, SpecErro
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import instrumented
+from recording_operator.controllers._kit.recovery import RESTART_HANDLED_AT, pending_restart
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudtranscoder.decide import (
     Observed,
@@ -296,6 +297,9 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
     except ValidationError:
         return
     try:
+        if await _restart_if_requested(ctx, spec, obs):
+            ctx.flush()
+            return
         if obs.live:
             limit = max_lifetime_s(
                 spec, parse_duration(spec.maxDuration).total_seconds() if spec.maxDuration else None
@@ -321,6 +325,40 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
         failure = report(ctx, _provider_failure(exc, spec, ctx) if isinstance(exc, AgoraError) else exc)
         logger.warning(f"observing the task failed: {failure.message}")
     ctx.flush()
+
+
+#: Reason of a task replaced at the user's request (`recording.mediaops.io/restart-requested-at`).
+RESTART_REQUESTED = "RestartRequested"
+
+
+async def _restart_if_requested(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> bool:
+    """Handle a new `recording.mediaops.io/restart-requested-at` value: delete the task (when one
+    runs) and create a new one for the current spec, then mark the value handled
+    (`restart-handled-at`). Nothing is done while a create is pending (its builderToken is resumed
+    first) or before the first task. Delete comes before create, so a crash in between leads to one
+    more restart at the next tick, never to two tasks.
+
+    Returns:
+        True when a restart was carried out in this tick.
+
+    Raises:
+        AgoraError: delete or create failed (the request stays pending and is retried next tick).
+    """
+    requested = pending_restart(ctx.meta.get("annotations"))
+    if requested is None or obs.creation_pending or not obs.task_id:
+        return False
+    if obs.live:
+        await _delete(ctx, spec, obs)
+        await ctx.persist(
+            phase="Exited", exitedAt=rfc3339(), exitReason=RESTART_REQUESTED, serviceStatus=None
+        )
+    desired = await _desired(ctx, spec)
+    await _create(ctx, desired, obs, resume=False)
+    ctx.annotate(RESTART_HANDLED_AT, requested)
+    message = f"task {obs.task_id} replaced by a new task as requested (restart-requested-at {requested})"
+    ctx.event("Normal", RESTART_REQUESTED, message)
+    ctx.condition("Synced", "True", "ReconcileSuccess", message)
+    return True
 
 
 def _age_s(created_at: str | None) -> float:

@@ -33,6 +33,8 @@ MAX_DURATION_REACHED = "MaxDurationReached"
 REQUESTED = "Requested"
 #: Stop-reason annotation of a Pod replaced because the spec changed (never a `status.stopReason`).
 SPEC_CHANGED = "SpecChanged"
+#: Stop reason of a recorder Pod replaced because the user asked for a restart (an annotation).
+RESTART_REQUESTED = "RestartRequested"
 #: `status.stopReason` (and the condition reason) once the recorder failed too often in a row.
 RECORDER_FAILED = "RecorderFailed"
 
@@ -244,12 +246,18 @@ def owned_pods(pods: Sequence[Mapping[str, Any]], uid: str) -> list[Mapping[str,
 
 
 def classify_pods(
-    views: Sequence[PodView], *, wanted: bool, spec_hash: str, pod_stop_reason: str
+    views: Sequence[PodView],
+    *,
+    wanted: bool,
+    spec_hash: str,
+    pod_stop_reason: str,
+    restart_requested_at: str | None = None,
 ) -> list[PodStep]:
     """One `PodStep` per Pod, in order. At most one Pod is `current`: the first running one, not
     being deleted, whose spec hash is `spec_hash`, and only while a recorder is `wanted`. Another
-    running Pod is `stale`, stopped with `SpecChanged` while a recorder is wanted, else with
-    `pod_stop_reason`."""
+    running Pod is `stale`, stopped while a recorder is wanted with `RestartRequested` when it was
+    created before the recording's current `restart_requested_at` value, else with `SpecChanged`;
+    stopped with `pod_stop_reason` when no recorder is wanted."""
     steps: list[PodStep] = []
     have_current = False
     for view in views:
@@ -263,7 +271,13 @@ def classify_pods(
             have_current = True
             steps.append(PodStep(view, "current"))
         else:
-            steps.append(PodStep(view, "stale", SPEC_CHANGED if wanted else pod_stop_reason))
+            if not wanted:
+                reason = pod_stop_reason
+            elif view.restart_requested_at != restart_requested_at:
+                reason = RESTART_REQUESTED
+            else:
+                reason = SPEC_CHANGED
+            steps.append(PodStep(view, "stale", reason))
     return steps
 
 

@@ -32,6 +32,7 @@ from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
 from recording_operator.controllers.localrecording.decide import (
     RECORDER_FAILED,
+    RESTART_REQUESTED,
     SESSION_PHASES,
     STORAGE_UNAVAILABLE,
     PodStep,
@@ -64,7 +65,8 @@ from recording_operator.controllers.localrecording.manifests import (
     plan_recorder,
     pod_manifest,
     pod_selector,
-    pod_spec_hash,
+    recorder_hash,
+    restart_requested_at,
     service_manifest,
     service_name,
     storage_secret_keys,
@@ -178,8 +180,9 @@ class RecorderPods:
         steps = classify_pods(
             [view_pod(pod) for pod in pods],
             wanted=intent.wanted,
-            spec_hash=pod_spec_hash(dict(ctx.body.get("spec") or {})),
+            spec_hash=recorder_hash(ctx.body),
             pod_stop_reason=intent.pod_stop_reason,
+            restart_requested_at=restart_requested_at(ctx.body),
         )
         current: PodView | None = None
         remaining = 0
@@ -363,6 +366,12 @@ class RecorderPods:
         await self.kube.delete_object(path)
         self.follow(view)
         self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
+        if reason == RESTART_REQUESTED:
+            self.ctx.event(
+                "Normal",
+                RESTART_REQUESTED,
+                "replacing the recorder Pod as requested (restart-requested-at); files continue the numbering",
+            )
 
     def follow(self, view: PodView) -> None:
         """Watch a stopping Pod's agent closely until it exits (`follow_stop`), once per Pod."""

@@ -48,6 +48,7 @@ from recording_operator.api.v1alpha1.localrecording import (
 )
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.pods import container_security_context, pod_security_context
+from recording_operator.controllers._kit.recovery import RESTART_REQUESTED_AT
 from recording_operator.controllers._kit.status import digest
 from recording_operator.controllers.localrecording.sizing import resources
 
@@ -171,9 +172,23 @@ def work_claim_manifest(body: Mapping[str, Any], spec: LocalRecordingSpec) -> di
     }
 
 
-def pod_spec_hash(spec_dict: Mapping[str, Any]) -> str:
-    """Digest of the spec fields that shape the recorder Pod (all but CONTROLLER_FIELDS)."""
-    return digest({k: v for k, v in spec_dict.items() if k not in CONTROLLER_FIELDS})
+def pod_spec_hash(spec_dict: Mapping[str, Any], restart: str | None = None) -> str:
+    """Digest of the spec fields that shape the recorder Pod (all but CONTROLLER_FIELDS), and of
+    `restart` (the RESTART_REQUESTED_AT value) when one is set: a new value makes the current Pod
+    outdated, so it is replaced exactly as after a spec change (stopped gracefully, its files stored,
+    numbering continued). Without a restart value the digest is the spec's alone."""
+    fields = {k: v for k, v in spec_dict.items() if k not in CONTROLLER_FIELDS}
+    return digest(fields if restart is None else {"spec": fields, "restart": restart})
+
+
+def restart_requested_at(body: Mapping[str, Any]) -> str | None:
+    """The LocalRecording `body`'s RESTART_REQUESTED_AT annotation value (None when unset or empty)."""
+    return ((body.get("metadata") or {}).get("annotations") or {}).get(RESTART_REQUESTED_AT) or None
+
+
+def recorder_hash(body: Mapping[str, Any]) -> str:
+    """`pod_spec_hash` of the LocalRecording `body`: its spec and its RESTART_REQUESTED_AT annotation."""
+    return pod_spec_hash(dict(body.get("spec") or {}), restart_requested_at(body))
 
 
 # --- names and references ------------------------------------------------------------------------
@@ -244,7 +259,7 @@ def plan_recorder(
     replacements (it counts from `status.startedAt`).
     """
     meta = body.get("metadata", {})
-    spec_hash = pod_spec_hash(dict(body.get("spec") or {}))
+    spec_hash = recorder_hash(body)
     config = RecorderConfig(
         recording=RecordingIdentity(namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid", "")),
         spec=spec.model_copy(update={"maxDuration": None}),
@@ -458,6 +473,7 @@ def pod_manifest(
             "annotations": {
                 SPEC_HASH_ANNOTATION: plan.spec_hash,
                 FIRST_INDEX_ANNOTATION: str(plan.first_index),
+                **({RESTART_REQUESTED_AT: restart} if (restart := restart_requested_at(body)) else {}),
             },
             "ownerReferences": [owner_reference(body)],
             "finalizers": [POD_FINALIZER],

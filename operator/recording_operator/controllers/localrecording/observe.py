@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recording_operator.api.agent import HTTP_PORT, RecorderStatus, TerminationMessage
+from recording_operator.controllers._kit.recovery import RESTART_REQUESTED_AT
 from recording_operator.controllers.localrecording.files import StoredFile
 from recording_operator.controllers.localrecording.manifests import (
     CONTAINER,
@@ -37,6 +38,8 @@ class PodView:
     has_finalizer: bool
     #: Files the agent reported stored in its termination message (newest ones; see TerminationMessage).
     stored_on_exit: tuple[StoredFile, ...] = ()
+    #: The recording's RESTART_REQUESTED_AT value when this Pod was created (None: none was set).
+    restart_requested_at: str | None = None
 
     @property
     def terminated(self) -> bool:
@@ -73,6 +76,7 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
         stop_reason=annotations.get(STOP_REASON_ANNOTATION),
         has_finalizer=POD_FINALIZER in (meta.get("finalizers") or ()),
         stored_on_exit=stored_on_exit,
+        restart_requested_at=annotations.get(RESTART_REQUESTED_AT),
     )
 
 

@@ -11,4 +11,9 @@ end
 local actions = {}
 local deleting = obj.metadata.deletionTimestamp ~= nil
 actions["reconcile"] = {["disabled"] = deleting or not terminal(obj)}
+-- A task runs at Agora (not while its create is pending) or has exited.
+local restartable = {IDLE = true, PREPARED = true, STARTING = true, CREATED = true, STARTED = true,
+                     IN_PROGRESS = true, STOPPING = true, Exited = true}
+local phase = obj.status ~= nil and obj.status.phase or nil
+actions["restart"] = {["disabled"] = deleting or phase == nil or not restartable[phase]}
 return actions

@@ -14,4 +14,7 @@ local active = obj.spec == nil or obj.spec.active ~= false
 actions["stop"] = {["disabled"] = deleting or not active}
 actions["start"] = {["disabled"] = deleting or active}
 actions["reconcile"] = {["disabled"] = deleting or not terminal(obj)}
+-- A recorder Pod runs: Recording, or Reconnecting to a lost input.
+local phase = obj.status ~= nil and obj.status.phase or nil
+actions["restart"] = {["disabled"] = deleting or not active or (phase ~= "Recording" and phase ~= "Reconnecting")}
 return actions
