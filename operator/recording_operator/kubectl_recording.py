@@ -5,6 +5,7 @@ kubectl's plugin discovery on PATH: https://kubernetes.io/docs/tasks/extend-kube
     kubectl recording files standup               # the RecordedFiles of a recording
     kubectl recording stop|start|pause|resume standup
     kubectl recording reconcile standup           # retry a terminal failure now
+    kubectl recording restart cams-entrance       # a new recorder Pod / transcoder task now
     kubectl recording logs cams-entrance          # the recorder Pod's log (LocalRecording)
     kubectl recording watch cams-entrance         # live stats
 
@@ -35,6 +36,7 @@ from rich.table import Table
 from recording_operator.api import GROUP
 
 REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
+RESTART_REQUESTED_AT = f"{GROUP}/restart-requested-at"
 
 #: (kind, plural, short names) of the kinds the plugin operates.
 KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -340,15 +342,29 @@ def resume(ctx: typer.Context, name: str) -> None:
     _set_state(ctx, name, "resume")
 
 
-@app.command()
-def reconcile(ctx: typer.Context, name: str) -> None:
-    """Reconcile now: retries a terminal failure (annotation recording.mediaops.io/reconcile-requested-at)."""
+def _request(ctx: typer.Context, name: str, annotation: str, what: str) -> None:
+    """Set `annotation` to the current time on the resource `name` (kubectl annotate --overwrite)."""
     kubectl = _options(ctx)
     kind, plural, obj = resolve(kubectl, name)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     real = obj["metadata"]["name"]
-    kubectl.run("annotate", "--overwrite", f"{plural}.{GROUP}", real, f"{REQUESTED_AT}={now}")
-    console.print(f"{kind} {real}: reconcile requested at {now}")
+    if what == "restart" and kind == "CloudRecording":
+        raise PluginError("a CloudRecording has no restart; use stop and start")
+    kubectl.run("annotate", "--overwrite", f"{plural}.{GROUP}", real, f"{annotation}={now}")
+    console.print(f"{kind} {real}: {what} requested at {now}")
+
+
+@app.command()
+def reconcile(ctx: typer.Context, name: str) -> None:
+    """Reconcile now: retries a terminal failure (annotation recording.mediaops.io/reconcile-requested-at)."""
+    _request(ctx, name, REQUESTED_AT, "reconcile")
+
+
+@app.command()
+def restart(ctx: typer.Context, name: str) -> None:
+    """Restart now: a new recorder Pod (LocalRecording) or a new task (CloudTranscoder)
+    (annotation recording.mediaops.io/restart-requested-at)."""
+    _request(ctx, name, RESTART_REQUESTED_AT, "restart")
 
 
 @app.command()

@@ -126,6 +126,8 @@ def test_reconcile_retries_a_terminal_failure(sandbox: Sandbox, cluster: Cluster
     cluster.create(body)
     wait_for(lambda: phase(cluster, name) == "Failed", what="Failed")
     assert "reconcile requested at" in plugin(sandbox, "reconcile", name).stdout
+    refused = plugin(sandbox, "restart", name, check=False)  # a CloudRecording restarts by stop + start
+    assert refused.returncode == 1 and "has no restart" in refused.stderr
     wait_for(lambda: phase(cluster, name) == "Recording", what="Recording after kubectl recording reconcile")
     missing = plugin(sandbox, "status", "nope", check=False)
     assert (

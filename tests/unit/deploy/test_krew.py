@@ -50,7 +50,18 @@ def test_archive_is_reproducible_and_the_manifest_names_it(tmp_path: Path) -> No
     from recording_operator.kubectl_recording import app
 
     commands = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    for promised in ("status", "files", "stop", "start", "pause", "resume", "reconcile", "logs", "watch"):
+    for promised in (
+        "status",
+        "files",
+        "stop",
+        "start",
+        "pause",
+        "resume",
+        "reconcile",
+        "restart",
+        "logs",
+        "watch",
+    ):
         assert f"`{promised}" in manifest["spec"]["description"]
         assert promised in commands
 
