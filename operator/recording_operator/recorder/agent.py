@@ -50,7 +50,7 @@ from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifia
 from recording_operator.recorder import ffmpeg as ff
 from recording_operator.recorder.env import tls_ca_file_from_env
 from recording_operator.recorder.metrics import RecorderMetrics
-from recording_operator.recorder.progress import ProgressBlock, ProgressParser
+from recording_operator.recorder.progress import ByteRate, ProgressBlock, ProgressParser
 from recording_operator.recorder.segments import read_playlist, read_segment_list, renamed_playlist
 from recording_operator.storage import StorageError, Store
 
@@ -138,6 +138,9 @@ class Recorder:
         self._ffmpeg = ffmpeg_bin
         self._ffprobe = ffprobe_bin
         self.metrics = RecorderMetrics()
+        self._byte_rate = ByteRate()
+        #: Names of parts already in `status.totalBytes` that wait on disk for their upload.
+        self._published_parts: set[str] = set()
         self.status = RecorderStatus(
             recording=RecordingRef(**config.recording.model_dump()),
             startedAt=rfc3339(ff.now_utc(), microseconds=True),
@@ -471,7 +474,11 @@ class Recorder:
         if not self._stop.is_set() and self.status.phase != "Failed":
             self.status.phase = "Recording"
         stats = self.status.stats
-        stats.bitrateKbps = block.bitrate_kbps
+        bitrate = block.bitrate_kbps
+        if bitrate is None and block.out_time_us is not None and stats.totalSizeBytes is not None:
+            # Stream copy into the segment/HLS muxers: FFmpeg prints bitrate=N/A; measure it.
+            bitrate = self._byte_rate.feed(stats.totalSizeBytes, block.out_time_us)
+        stats.bitrateKbps = bitrate
         stats.fps = block.fps
         stats.frame = block.frame
         stats.outTimeMs = block.out_time_ms
@@ -483,7 +490,7 @@ class Recorder:
         m = self.metrics
         m.recording.set(1)
         for gauge, value in (
-            (m.bitrate_kbps, block.bitrate_kbps),
+            (m.bitrate_kbps, bitrate),
             (m.fps, block.fps),
             (m.speed, block.speed),
             (m.out_time_seconds, None if block.out_time_us is None else block.out_time_us / 1e6),
@@ -502,9 +509,13 @@ class Recorder:
                     session.tls_error = line.split("] ", 1)[-1]
 
     def _update_sizes(self) -> None:
+        """`stats.totalSizeBytes`: bytes of the published files (`status.totalBytes`) plus the parts
+        FFmpeg still writes (a published part waiting for its upload is counted once)."""
         live = 0
         for path in self.parts_dir.iterdir():
             with contextlib.suppress(OSError):
+                if path.name in self._published_parts:
+                    continue
                 if ff.parse_part_name(path.name.removesuffix(".tmp")) is not None:
                     live += path.stat().st_size
         total = self.status.totalBytes + live
@@ -629,6 +640,8 @@ class Recorder:
         self.status.files.sort(key=lambda f: f.index)
         self.status.filesClosed = len(self.status.files)
         self.status.totalBytes += item.info.sizeBytes
+        if item.path.parent == self.parts_dir:
+            self._published_parts.add(item.path.name)
         self._pending.add(item.info.index)
         self._sync_pending()
         self._queue.put_nowait(item)
@@ -690,6 +703,7 @@ class Recorder:
         if (self.status.lastError or "").startswith("upload of"):
             self.status.lastError = None  # storing works again
         item.path.unlink(missing_ok=True)
+        self._published_parts.discard(item.path.name)
         item.info.uploaded = True
         item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
         self.metrics.upload_bytes.inc(sent)

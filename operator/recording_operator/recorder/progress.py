@@ -9,6 +9,7 @@ may be `N/A`; `speed` is space-padded (`speed=   1x`); `bitrate` carries a unit 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -89,3 +90,41 @@ class ProgressParser:
             speed=_float(values.get("speed"), "x"),
             progress=value.strip(),
         )
+
+
+class ByteRate:
+    """Output bitrate measured from bytes written over media time, for the blocks where FFmpeg
+    prints `bitrate=N/A` — stream copy into the segment and HLS muxers reports no `total_size`
+    (measured with Debian's FFmpeg 5.1), so FFmpeg cannot compute it.
+
+    `feed(total_bytes, out_time_us)` takes the bytes written so far (stored + on disk) and FFmpeg's
+    `out_time_us` and returns kbit/s (1000 bit/s) over the last `window_s` seconds of media, or None
+    until at least `min_span_s` of media is covered. A media time that goes back (a new FFmpeg
+    session) starts the window over; a sample whose byte count shrank is ignored.
+    """
+
+    def __init__(self, window_s: float = 10.0, min_span_s: float = 2.0) -> None:
+        """`window_s`, `min_span_s`: seconds of media time."""
+        self._window_us = int(window_s * 1e6)
+        self._min_span_us = int(min_span_s * 1e6)
+        self._samples: deque[tuple[int, int]] = deque()
+
+    def feed(self, total_bytes: int, out_time_us: int) -> float | None:
+        """Add a sample; returns the bitrate in kbit/s, or None while the window is too short."""
+        if self._samples:
+            last_us, last_bytes = self._samples[-1]
+            if out_time_us < last_us:
+                self._samples.clear()
+            elif out_time_us == last_us or total_bytes < last_bytes:
+                return self._rate()
+        self._samples.append((out_time_us, total_bytes))
+        while len(self._samples) > 2 and out_time_us - self._samples[1][0] >= self._window_us:
+            self._samples.popleft()
+        return self._rate()
+
+    def _rate(self) -> float | None:
+        (first_us, first_bytes), (last_us, last_bytes) = self._samples[0], self._samples[-1]
+        span_us = last_us - first_us
+        if span_us < self._min_span_us:
+            return None
+        return round((last_bytes - first_bytes) * 8 / 1000 / (span_us / 1e6), 1)

@@ -260,6 +260,29 @@ def test_status_metrics_healthz_over_http(tmp_path: Path) -> None:
         assert agent.stop() == 0
 
 
+def test_bitrate_is_measured_under_stream_copy(tmp_path: Path) -> None:
+    # Stream copy into the segment muxer: FFmpeg itself prints bitrate=N/A.
+    port = free_port(socket.SOCK_DGRAM)
+    with run_agent(tmp_path, udp_spec(port, output={"format": "mpegts", "segmentDuration": "2s"})) as agent:
+        agent.wait_for(lambda s: s.sessions >= 1)
+        pub = publisher(f"udp://127.0.0.1:{port}?pkt_size=1316", seconds=12)
+        status = agent.wait_for(lambda s: s.filesClosed >= 3 and s.stats.bitrateKbps is not None)
+        measured = status.stats.bitrateKbps
+        assert measured is not None
+        # The rate of the stored files themselves (bytes over their media duration).
+        closed = [f for f in status.files if f.durationMs]
+        stored_kbps = sum(f.sizeBytes for f in closed) * 8 / sum(f.durationMs or 0 for f in closed)
+        assert 0.75 * stored_kbps <= measured <= 1.25 * stored_kbps, (measured, stored_kbps)
+        metric = next(
+            ln
+            for ln in httpx.get(f"{agent.base}/metrics").text.splitlines()
+            if ln.startswith("recorder_bitrate_kbps")
+        )
+        assert float(metric.split()[1]) > 0
+        pub.kill()
+        assert agent.stop() == 0
+
+
 def test_overlay_image_is_downloaded_and_drawn(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()

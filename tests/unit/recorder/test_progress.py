@@ -3,7 +3,7 @@ padded speed) on real output shapes."""
 
 from __future__ import annotations
 
-from recording_operator.recorder.progress import ProgressParser
+from recording_operator.recorder.progress import ByteRate, ProgressParser
 
 BLOCK = """frame=100
 fps=24.93
@@ -59,3 +59,17 @@ def test_values_do_not_leak_between_blocks() -> None:
 
 def test_noise_lines_ignored() -> None:
     assert _feed("garbage without equals\n\nprogress=continue\n")[0].progress == "continue"
+
+
+def test_byte_rate_measures_kbits_over_media_time_and_restarts_with_a_new_session() -> None:
+    rate = ByteRate(window_s=10, min_span_s=2)
+    assert rate.feed(0, 0) is None
+    assert rate.feed(250_000, 1_000_000) is None  # 1 s of media: too short to tell
+    assert rate.feed(500_000, 2_000_000) == 2000.0  # 500 kB in 2 s = 2000 kbit/s
+    assert rate.feed(500_000, 2_000_000) == 2000.0  # the same block again changes nothing
+    assert rate.feed(400_000, 2_500_000) == 2000.0  # a byte count that went back is ignored
+    for second in range(3, 30):
+        measured = rate.feed(500_000 + (second - 2) * 125_000, second * 1_000_000)
+    assert measured == 1000.0  # the window keeps only the last 10 s: now 125 kB/s
+    # A new FFmpeg session starts its media time at 0 again: start over, never a negative rate.
+    assert rate.feed(4_000_000, 500_000) is None
