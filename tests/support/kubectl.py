@@ -29,7 +29,7 @@ def kubectl(sandbox: Sandbox, *args: str, namespace: str = "default") -> str:
         [kubectl_binary(), "--kubeconfig", str(sandbox.kubeconfig), "-n", namespace, *args],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,  # above every `kubectl wait --timeout` the tests pass
         env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
     )
     assert result.returncode == 0, result.stderr

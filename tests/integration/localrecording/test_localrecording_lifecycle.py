@@ -55,6 +55,7 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "LocalRecording"
     conditions = {c["type"]: c["status"] for c in first["conditions"]}
     assert conditions["InputHealthy"] == "True" and conditions["Ready"] == "True"
+    assert conditions["FilesStored"] == "False"  # the current file is still being written
     assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
 
     # Stats move while recording.
@@ -98,6 +99,8 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
                        what="phase Stopped")  # fmt: skip
     assert stopped["stopReason"] == "Requested"
     assert {c["type"]: c["status"] for c in stopped["conditions"]}["Ready"] == "True"
+    stored = next(c for c in stopped["conditions"] if c["type"] == "FilesStored")
+    assert stored["status"] == "True" and stored["reason"] == "Stored"
     assert health("LocalRecording", get(kube, name) or {})["status"] == "Healthy"
     assert recorder_pods(kube, name) == []
     files = files_of(kube, name)

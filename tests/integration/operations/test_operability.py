@@ -93,6 +93,24 @@ def test_kubectl_wait_on_ready_and_synced_from_the_first_reconcile(
     kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=Ready", "--timeout=60s")
     kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=Synced", "--timeout=30s")
     assert phase(cluster, name) == "Recording"
+    # FilesStored: False while the session records, True once a stop reports every file uploaded.
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=FilesStored=false", "--timeout=60s")
+    assert condition(cluster, name, "FilesStored")["reason"] == "Recording"
+    kubectl(sandbox, "patch", f"cloudrecording/{name}", "--type=merge", "-p", '{"spec":{"state":"Stopped"}}')
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=FilesStored", "--timeout=60s")
+    stored = condition(cluster, name, "FilesStored")
+    assert stored["reason"] == "NoFiles" and phase(cluster, name) == "Stopped"  # nobody published
+    # A session with publishers: its stop reports files uploaded.
+    agora.set_users(body["spec"]["agora"]["appId"], name, ["1001"])
+    kubectl(
+        sandbox, "patch", f"cloudrecording/{name}", "--type=merge", "-p", '{"spec":{"state":"Recording"}}'
+    )
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=FilesStored=false", "--timeout=60s")
+    wait_for(lambda: (cluster.get(name) or {})["status"].get("files", {}).get("count"), what="files reported")
+    kubectl(sandbox, "patch", f"cloudrecording/{name}", "--type=merge", "-p", '{"spec":{"state":"Stopped"}}')
+    kubectl(sandbox, "wait", f"cloudrecording/{name}", "--for=condition=FilesStored", "--timeout=60s")
+    stored = condition(cluster, name, "FilesStored")
+    assert stored["reason"] == "Uploaded" and phase(cluster, name) == "Stopped"
     cleanup(cluster, name)
 
 

@@ -194,3 +194,23 @@ def test_not_found_is_confirmed_with_backoff_until_the_window_passes() -> None:
         checks += 1
     assert delays[:4] == [5, 10, 15, 20]
     assert sum(delays) == 90
+
+
+def test_files_stored_follows_what_the_provider_said_about_the_upload() -> None:
+    from recording_operator.controllers.cloudrecording.decide import files_stored
+
+    def verdict(status: dict[str, Any], provider: str = "agora") -> tuple[str, str]:
+        found = files_stored(status, provider)
+        assert found is not None
+        return found[0], found[1]
+
+    assert files_stored({}, "agora") is None  # no session yet
+    assert files_stored({"phase": "Failed"}, "agora") is None
+    assert verdict({"phase": "Recording"}) == ("False", "Recording")
+    stopped = {"phase": "Stopped", "files": {"count": 3}}
+    assert verdict({**stopped, "uploadingStatus": "uploaded"}) == ("True", "Uploaded")
+    assert verdict({**stopped, "uploadingStatus": "backuped"}) == ("False", "UploadBackedUp")
+    assert verdict({**stopped, "uploadingStatus": "unknown"})[0] == "Unknown"
+    assert verdict({"phase": "Stopped", "files": {"count": 0, "totalBytes": 0}}) == ("True", "NoFiles")
+    assert verdict({**stopped, "recordingStatus": "UPLOADING"}, "realtimekit") == ("False", "Uploading")
+    assert verdict({**stopped, "recordingStatus": "UPLOADED"}, "realtimekit") == ("True", "Uploaded")

@@ -76,6 +76,13 @@ def test_files_from_uploaded_snapshot_and_web_notices() -> None:
     assert notice_files(notice(31, {"msgName": "uploaded", "status": 0})) == []  # web mode sends no list
 
 
+def test_uploaded_after_the_stop_means_every_file_is_stored() -> None:
+    # 31 after a stop that answered uploadingStatus backuped: the backed-up files have landed.
+    uploaded = notice(31, {"msgName": "uploaded", "status": 0})
+    assert agora_effect(uploaded, "Stopped", newer=True).fields == {"uploadingStatus": "uploaded"}
+    assert "uploadingStatus" not in agora_effect(uploaded, "Recording", newer=True).fields
+
+
 def test_order_marks_per_session_and_event() -> None:
     activity = NoticeActivity()
     assert activity.newer("s1", 12, (3, 30))

@@ -351,7 +351,7 @@ class AgoraSessions:
                 )
             except AgoraError as exc:
                 if exc.code == CODE_NO_RECORDED_DATA:
-                    ctx.status.set(files={"count": 0})
+                    ctx.status.set(files={"count": 0, "totalBytes": 0})  # known: nothing to store
                     message += "; Agora recorded no data (nobody published)"
                 elif exc.code == CODE_ALREADY_EXITING:
                     message += "; the session was already exiting at Agora"

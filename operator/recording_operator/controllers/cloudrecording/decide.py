@@ -417,3 +417,60 @@ def closed_session(status: Mapping[str, Any], *, stopped_at: str, reason: str) -
     record = {k: v for k, v in record.items() if v is not None}
     sessions = [*list(status.get("sessions") or []), record]
     return sessions[-MAX_SESSIONS:]
+
+
+#: Condition type: every file of the last session is in the storage the spec names.
+FILES_STORED = "FilesStored"
+
+
+def files_stored(status: Mapping[str, Any], provider: str) -> tuple[str, str, str] | None:
+    """The `FilesStored` condition `(status, reason, message)` for a CloudRecording's `status`, or
+    None while no session ever started (no condition).
+
+    A running session: `False/Recording`. A stopped one, by what the provider said last:
+    - Agora `uploadingStatus` from `stop` (https://docs.agora.io/en/cloud-recording/rest-api/stop,
+      "uploadingStatus"): `uploaded` → `True/Uploaded`; `backuped` (some files wait in Agora's
+      backup storage and are uploaded later) → `False/UploadBackedUp`; a session that recorded nothing
+      (stop code 435, `files: {count: 0, totalBytes: 0}`) → `True/NoFiles`; anything else (`unknown`,
+      or no answer) → `Unknown/UploadStatusUnknown`.
+    - RealtimeKit `recordingStatus`
+      (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/): `UPLOADED` → `True/Uploaded`; `UPLOADING` → `False/Uploading`; `ERRORED` →
+      `False/UploadFailed`; else `Unknown/UploadStatusUnknown`.
+    A `Failed` resource keeps whatever it had.
+    """
+    phase = status.get("phase")
+    count = (status.get("files") or {}).get("count", 0)
+    if phase in ("Starting", "Recording", "Paused", "Stopping"):
+        return "False", "Recording", "the session is still recording; its files are not all stored yet"
+    if phase != "Stopped":
+        return None
+    if provider == "realtimekit":
+        state = status.get("recordingStatus")
+        if state == "UPLOADED":
+            return "True", "Uploaded", f"RealtimeKit uploaded the recording ({count} files)"
+        if state == "UPLOADING":
+            return "False", "Uploading", "RealtimeKit is uploading the recording"
+        if state == "ERRORED":
+            return (
+                "False",
+                "UploadFailed",
+                "RealtimeKit reports the recording ERRORED; its files may be missing",
+            )
+        return "Unknown", "UploadStatusUnknown", f"RealtimeKit has not reported the upload (status {state})"
+    uploading = status.get("uploadingStatus")
+    if uploading is None and status.get("files") == {"count": 0, "totalBytes": 0}:
+        return (
+            "True",
+            "NoFiles",
+            "the session recorded nothing (nobody published), so there is nothing to store",
+        )
+    if uploading == "uploaded":
+        return "True", "Uploaded", f"Agora uploaded every file to the storage ({count} files)"
+    if uploading == "backuped":
+        return (
+            "False",
+            "UploadBackedUp",
+            "Agora put some files in its backup storage; they reach the storage later "
+            "(uploadingStatus backuped)",
+        )
+    return "Unknown", "UploadStatusUnknown", f"Agora did not say whether the upload finished ({uploading})"

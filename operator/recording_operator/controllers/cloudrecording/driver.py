@@ -17,7 +17,13 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.context import Context
 from recording_operator.controllers._kit.runtime import Runtime
-from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed, closed_session
+from recording_operator.controllers.cloudrecording.decide import (
+    FILES_STORED,
+    PENDING_ANNOTATION,
+    Observed,
+    closed_session,
+    files_stored,
+)
 from recording_operator.controllers.recordedfile.publication import FileRecord
 
 
@@ -38,6 +44,16 @@ class RecordingContext(Context):
         """Phase Failed, Ready=False and Recording=False."""
         super().mark_failed(reason, message)
         self.condition("Recording", "False", reason, message)
+
+    def flush(self) -> None:
+        """Add the `FilesStored` condition the drafted status implies (`decide.files_stored`), then
+        put the drafted changes into kopf's patch."""
+        merged = {**self.status.current, **self.status.fields}
+        provider = str((self.body.get("spec") or {}).get("provider") or "agora")
+        verdict = files_stored(merged, provider)
+        if verdict is not None and not self.meta.get("deletionTimestamp"):
+            self.condition(FILES_STORED, *verdict)
+        super().flush()
 
 
 class SessionDriver(Protocol):

@@ -273,6 +273,9 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
             "SessionFailover",
             f"Agora moved session {notice.sid} to recorder uid {uid}",
         )
+    elif kind == ncs.EVENT_UPLOADED and phase == "Stopped":
+        # All files reached the storage, also those Agora had backed up (uploadingStatus backuped).
+        effect.fields["uploadingStatus"] = "uploaded"
     elif kind == ncs.EVENT_UPLOADING_PROGRESS and newer and isinstance(details.get("progress"), int):
         effect.fields["uploadProgress"] = max(0, min(10000, details["progress"]))
     elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES:

@@ -401,3 +401,28 @@ def storage_message(vendor: str, where: str | None, cause: str) -> str:
         f"cannot store files in {target}: {cause}; what is recorded waits on the work volume "
         "and is stored once spec.storage works"
     )
+
+
+#: Condition type: every file recorded so far is in the storage the spec names.
+FILES_STORED = "FilesStored"
+
+
+def files_stored(status: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """The `FilesStored` condition `(status, reason, message)` for a LocalRecording's `status`, or
+    None before the first recorder started (and for `Failed`, which keeps what it had).
+
+    While a recorder runs: `False/Recording`; while the last Pods store their files: `False/Storing`;
+    `Stopped` (reached only once every recorder Pod has stored its last file and exited):
+    `True/Stored` with the count and bytes of the recording's files.
+    """
+    phase = status.get("phase")
+    if phase in ("Starting", "Recording", "Reconnecting"):
+        return "False", "Recording", "the recorder is recording; its current file is not stored yet"
+    if phase == "Stopping":
+        return "False", "Storing", "the recorder stores its last files"
+    if phase != "Stopped":
+        return None
+    files = status.get("files") or {}
+    count, total = files.get("count", 0), files.get("totalBytes")
+    size = f", {total} bytes" if total is not None else ""
+    return "True", "Stored", f"every file is stored ({count} files{size})"

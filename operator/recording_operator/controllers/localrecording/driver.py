@@ -31,6 +31,7 @@ from recording_operator.controllers._kit.context import Context, report_failure
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
 from recording_operator.controllers.localrecording.decide import (
+    FILES_STORED,
     RECORDER_FAILED,
     RESTART_REQUESTED,
     SESSION_PHASES,
@@ -41,6 +42,7 @@ from recording_operator.controllers.localrecording.decide import (
     classify_pods,
     decide_intent,
     decide_next,
+    files_stored,
     gave_up_message,
     owned_pods,
     restart_delay_s,
@@ -95,6 +97,14 @@ class LocalRecordingContext(Context):
     """A handler invocation on a LocalRecording."""
 
     plural = PLURAL
+
+    def flush(self) -> None:
+        """Add the `FilesStored` condition the drafted status implies (`decide.files_stored`), then
+        put the drafted changes into kopf's patch."""
+        verdict = files_stored({**self.status.current, **self.status.fields})
+        if verdict is not None and not self.meta.get("deletionTimestamp"):
+            self.condition(FILES_STORED, *verdict)
+        super().flush()
 
 
 @dataclass
