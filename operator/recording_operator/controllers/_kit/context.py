@@ -6,6 +6,7 @@ retryable failures back off with jitter).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import kopf
@@ -60,6 +61,31 @@ class Context:
             self.status.set(
                 conditions=set_condition(conditions, type_, status, reason, message, self.generation)
             )
+
+    def derive_condition(
+        self,
+        type_: str,
+        depends_on: Iterable[str],
+        verdict_of: Callable[[Mapping[str, Any]], tuple[str, str, str] | None],
+    ) -> None:
+        """Set the condition `type_` that the status implies: `verdict_of(merged status)` gives
+        `(status, reason, message)` or None (leave it as it is).
+
+        Only when this invocation drafted a change to one of the `depends_on` status fields, and only
+        when the verdict differs from the condition's status/reason/message: a handler holding an
+        older snapshot must not rewrite the conditions list (undoing a concurrent handler's) for a
+        condition nothing changed, nor for a new generation alone. Not while the resource is deleted.
+        """
+        if self.meta.get("deletionTimestamp") or not any(key in self.status.fields for key in depends_on):
+            return
+        verdict = verdict_of({**self.status.current, **self.status.fields})
+        current = get_condition(self.status.get("conditions"), type_) or {}
+        if verdict is not None and verdict != (
+            current.get("status"),
+            current.get("reason"),
+            current.get("message"),
+        ):
+            self.condition(type_, *verdict)
 
     def flush(self) -> None:
         """Put the drafted status changes into kopf's patch (applied when the handler returns).

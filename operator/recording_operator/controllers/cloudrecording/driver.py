@@ -46,13 +46,11 @@ class RecordingContext(Context):
         self.condition("Recording", "False", reason, message)
 
     def flush(self) -> None:
-        """Add the `FilesStored` condition the drafted status implies (`decide.files_stored`), then
-        put the drafted changes into kopf's patch."""
-        merged = {**self.status.current, **self.status.fields}
+        """Add the `FilesStored` condition the drafted status implies (`decide.files_stored`,
+        `derive_condition`), then put the drafted changes into kopf's patch."""
         provider = str((self.body.get("spec") or {}).get("provider") or "agora")
-        verdict = files_stored(merged, provider)
-        if verdict is not None and not self.meta.get("deletionTimestamp"):
-            self.condition(FILES_STORED, *verdict)
+        depends_on = ("phase", "uploadingStatus", "recordingStatus", "files")
+        self.derive_condition(FILES_STORED, depends_on, lambda status: files_stored(status, provider))
         super().flush()
 
 

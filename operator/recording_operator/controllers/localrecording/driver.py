@@ -99,11 +99,9 @@ class LocalRecordingContext(Context):
     plural = PLURAL
 
     def flush(self) -> None:
-        """Add the `FilesStored` condition the drafted status implies (`decide.files_stored`), then
-        put the drafted changes into kopf's patch."""
-        verdict = files_stored({**self.status.current, **self.status.fields})
-        if verdict is not None and not self.meta.get("deletionTimestamp"):
-            self.condition(FILES_STORED, *verdict)
+        """Add the `FilesStored` condition the drafted status implies (`decide.files_stored`,
+        `derive_condition`), then put the drafted changes into kopf's patch."""
+        self.derive_condition(FILES_STORED, ("phase", "files"), files_stored)
         super().flush()
 
 
