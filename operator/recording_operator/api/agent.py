@@ -70,6 +70,18 @@ DEFAULT_TLS_CA_PATH = f"{DEFAULT_TLS_CA_DIR}/{TLS_CA_FILE_NAME}"
 ENV_TLS_CA_FILE = "RECORDER_TLS_CA_FILE"
 #: Where the agent writes its termination message on exit (the container's `terminationMessagePath`).
 ENV_TERMINATION_LOG = "RECORDER_TERMINATION_LOG"
+#: The agent's token: `GET /status` answers only `Authorization: Bearer <token>` (401 otherwise). The
+#: controller creates one random token per recording in a Secret it owns (key AGENT_TOKEN_KEY) and
+#: maps it here with `secretKeyRef`; an agent started without it (by hand) serves `/status` openly.
+#: `/healthz` (the readiness probe) and `/metrics` (counters, no keys or URLs) stay open.
+ENV_AGENT_TOKEN = "RECORDER_AGENT_TOKEN"
+AGENT_TOKEN_KEY = "token"
+AUTHORIZATION_SCHEME = "Bearer"
+
+
+def authorization_header(token: str) -> dict[str, str]:
+    """The header the controller sends with every `/status` request."""
+    return {"Authorization": f"{AUTHORIZATION_SCHEME} {token}"}
 
 
 class RecordingIdentity(Model):

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from recording_operator.api.agent import (
+    ENV_AGENT_TOKEN,
     ENV_SRT_PASSPHRASE,
     ENV_TERMINATION_LOG,
     RecorderConfig,
@@ -55,6 +56,7 @@ def main(config_path: Path, *, work_dir: Path | None, host: str, port: int | Non
             passphrase=os.environ.get(ENV_SRT_PASSPHRASE) or None,
             http_host=host,
             http_port=http_port,
+            token=os.environ.get(ENV_AGENT_TOKEN) or None,
         )
     )
 
@@ -67,8 +69,10 @@ async def run_recorder(
     passphrase: str | None,
     http_host: str,
     http_port: int,
+    token: str | None = None,
 ) -> int:
     """Run a Recorder with its HTTP server until SIGTERM/SIGINT (or maxDuration); returns the exit code.
+    `token`: the bearer token `/status` requires (`ENV_AGENT_TOKEN`; None serves it openly).
 
     Raises:
         OSError: the HTTP port cannot be bound.
@@ -77,7 +81,7 @@ async def run_recorder(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, recorder.request_stop, signal.Signals(sig).name)
-    runner = await start_http(recorder, http_host, http_port)
+    runner = await start_http(recorder, http_host, http_port, token=token)
     log.info("recorder for %s/%s serving on %s:%d (pid %d)", config.recording.namespace,
              config.recording.name, http_host, http_port, os.getpid())  # fmt: skip
     try:

@@ -134,6 +134,13 @@ class VolumeLocation(Model):
     )
 
 
+#: Label that opts a Secret in to being used by recordings of its namespace (value "true"): the
+#: operator reads, or maps into a recorder Pod, only Secrets carrying it (or every Secret of a
+#: namespace listed in the operator's RECORDING_SECRET_NAMESPACES setting). Creating a recording is
+#: using the Secrets it names: the label is how a Secret's owner allows that.
+SECRET_USE_LABEL = f"{GROUP}/use"
+
+
 class StorageSpec(Model):
     """Where recorded files land.
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from recording_operator.api.agent import (
+    AGENT_TOKEN_KEY,
     CONFIG_FILE_KEY,
     DEFAULT_CONFIG_PATH,
     DEFAULT_TLS_CA_DIR,
     DEFAULT_TLS_CA_PATH,
     DEFAULT_VOLUME_DIR,
     DEFAULT_WORK_DIR,
+    ENV_AGENT_TOKEN,
     ENV_SRT_PASSPHRASE,
     ENV_STORAGE_ACCESS_KEY,
     ENV_STORAGE_CREDENTIAL,
@@ -38,7 +40,13 @@ from recording_operator.api.agent import (
     RecorderConfig,
     RecordingIdentity,
 )
-from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, StorageSpec, parse_duration
+from recording_operator.api.v1alpha1.common import (
+    API_VERSION,
+    GROUP,
+    SECRET_USE_LABEL,
+    StorageSpec,
+    parse_duration,
+)
 from recording_operator.api.v1alpha1.localrecording import (
     DEFAULT_SEGMENT_DURATION,
     DEFAULT_UPLOAD_RATE_MBPS,
@@ -197,6 +205,30 @@ def config_map_name(name: str) -> str:
     return dns_name(name, "recorder", 253)
 
 
+def agent_token_secret_name(name: str) -> str:
+    """The Secret holding the token of recording `name`'s agent (one per recording, kept across Pods)."""
+    return dns_name(name, "agent-token", 253)
+
+
+def agent_token_secret_manifest(body: Mapping[str, Any], token: str) -> dict[str, Any]:
+    """The Secret the operator creates with the agent's bearer token (`ENV_AGENT_TOKEN`): owned by
+    the LocalRecording (goes with it), labelled SECRET_USE_LABEL (the operator reads it back after a
+    restart), never shown anywhere but in the Pod's environment."""
+    name = body["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": agent_token_secret_name(name),
+            "namespace": body["metadata"]["namespace"],
+            "labels": {**POD_LABELS, RECORDING_LABEL: name, SECRET_USE_LABEL: "true"},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "stringData": {AGENT_TOKEN_KEY: token},
+    }
+
+
 def service_name(name: str) -> str:
     """The Service publishers push to (`input.listen` only)."""
     return dns_name(name, "recorder")
@@ -307,7 +339,8 @@ def pod_manifest(
     body: Mapping[str, Any], spec: LocalRecordingSpec, plan: RecorderPlan, *, image: str
 ) -> dict[str, Any]:
     """The recorder Pod: non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault,
-    no service-account token, secrets only through `secretKeyRef`, config from the ConfigMap, and
+    no service-account token, secrets only through `secretKeyRef` (the agent's token from
+    `agent_token_secret_name`), config from the ConfigMap, and
     the `input.tls.caConfigMapRef` key as the read-only file DEFAULT_TLS_CA_PATH (`$RECORDER_TLS_CA_FILE`).
 
     `restartPolicy: Never`: the agent restarts FFmpeg itself; a failed agent is replaced by the
@@ -322,6 +355,7 @@ def pod_manifest(
         {"name": ENV_WORK_DIR, "value": DEFAULT_WORK_DIR},
         {"name": "TMPDIR", "value": TMP_DIR},
         {"name": ENV_TERMINATION_LOG, "value": TERMINATION_MESSAGE_PATH},
+        _secret_env(ENV_AGENT_TOKEN, agent_token_secret_name(name), AGENT_TOKEN_KEY),
     ]
     for variable, key, optional in storage_secret_keys(storage):
         assert storage.credentialsSecretRef is not None

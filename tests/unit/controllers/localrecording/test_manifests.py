@@ -8,6 +8,8 @@ from recording_operator.api.agent import RecorderConfig
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
+    agent_token_secret_manifest,
+    agent_token_secret_name,
     pending_bytes_at_stop,
     pod_spec_hash,
     service_manifest,
@@ -81,6 +83,7 @@ def test_credentials_only_through_secret_key_refs() -> None:
     assert secret_env["STORAGE_SECRET_KEY"] == {"name": "s3", "key": "secretKey"}
     assert secret_env["STORAGE_SESSION_TOKEN"] == {"name": "s3", "key": "stsToken", "optional": True}
     assert secret_env["SRT_PASSPHRASE"] == {"name": "srt", "key": "pass"}
+    assert secret_env["RECORDER_AGENT_TOKEN"] == {"name": "standup-agent-token", "key": "token"}
     plain = {e["name"] for e in env if "value" in e}
     assert not plain & {"STORAGE_ACCESS_KEY", "STORAGE_SECRET_KEY", "SRT_PASSPHRASE"}
     config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
@@ -91,7 +94,9 @@ def test_credentials_only_through_secret_key_refs() -> None:
 def test_gcs_maps_the_service_account_key_and_volume_needs_none() -> None:
     gcs = body(storage={"vendor": "gcs", "bucket": "b", "credentialsSecretRef": {"name": "g"}})
     env = manifests(gcs)[0]["spec"]["containers"][0]["env"]
-    assert [e["name"] for e in env if "valueFrom" in e] == ["STORAGE_CREDENTIAL", "SRT_PASSPHRASE"]
+    assert [e["name"] for e in env if "valueFrom" in e] == [
+        "RECORDER_AGENT_TOKEN", "STORAGE_CREDENTIAL", "SRT_PASSPHRASE"
+    ]  # fmt: skip
     volume = body(storage={"vendor": "volume", "volume": {"claimName": "recs", "subPath": "team"}})
     pod = manifests(volume)[0]
     assert {v["name"]: v for v in pod["spec"]["volumes"]}["recordings"]["persistentVolumeClaim"] == {
@@ -160,3 +165,11 @@ def test_numbering_continues_in_a_new_pod() -> None:
     pod7, config_map = manifests(body(), first_index=7)
     assert pod0["metadata"]["name"] != pod7["metadata"]["name"]
     assert json.loads(config_map["data"]["config.json"])["numbering"] == {"nextIndex": 7}
+
+
+def test_the_agent_token_secret_is_owned_by_the_recording_and_opted_in() -> None:
+    secret = agent_token_secret_manifest(body(), "t0ken")
+    assert secret["metadata"]["name"] == agent_token_secret_name("standup") == "standup-agent-token"
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert secret["metadata"]["labels"]["recording.mediaops.io/use"] == "true"
+    assert secret["stringData"] == {"token": "t0ken"}
