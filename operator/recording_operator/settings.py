@@ -38,6 +38,13 @@
 | `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
 | `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
 | `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
+
+Tenant policy (README "Security model"): what a recording's author can make the operator do.
+
+| variable | default | meaning |
+|---|---|---|
+| `RECORDING_SECRET_NAMESPACES` | (none) | namespaces (comma-separated; `*` = all) whose every Secret recordings may use; elsewhere only Secrets labelled `recording.mediaops.io/use: "true"` |
+| `RECORDER_ALLOWED_IMAGES` | (none) | images `spec.pod.image` may name besides `RECORDER_IMAGE` (comma-separated; an entry ending in `/` or `:` allows every image under it) |
 """
 
 from __future__ import annotations
@@ -72,6 +79,10 @@ def _urls(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     urls = tuple(u.strip().rstrip("/") for u in raw.split(",") if u.strip())
     return urls or default
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
 def _text(name: str) -> str | None:
@@ -120,6 +131,9 @@ class Settings:
     realtimekit_webhook_account_id: str | None = None
     realtimekit_webhook_app_id: str | None = None
     realtimekit_webhook_token_file: str | None = None
+    # --- tenant policy ---
+    secret_namespaces: tuple[str, ...] = ()
+    recorder_allowed_images: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -173,4 +187,6 @@ class Settings:
             realtimekit_webhook_account_id=_text("REALTIMEKIT_WEBHOOK_ACCOUNT_ID"),
             realtimekit_webhook_app_id=_text("REALTIMEKIT_WEBHOOK_APP_ID"),
             realtimekit_webhook_token_file=_text("REALTIMEKIT_WEBHOOK_TOKEN_FILE"),
+            secret_namespaces=_list("RECORDING_SECRET_NAMESPACES"),
+            recorder_allowed_images=_list("RECORDER_ALLOWED_IMAGES"),
         )

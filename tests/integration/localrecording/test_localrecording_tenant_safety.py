@@ -28,6 +28,7 @@ from tests.support.localrecordings import (
     events,
     files_of,
     get,
+    recorder_pods,
     recording,
     status,
 )
@@ -123,3 +124,60 @@ def test_a_forged_agent_reporting_foreign_keys_gets_no_recorded_file_and_nothing
     wait_for(lambda: get(kube, name) is None, timeout=90, what="the recording to be deleted")
     assert not files_of(kube, name)
     assert set(stored) <= set(foreign_objects())
+
+
+def test_a_secret_is_used_only_once_its_owner_opted_it_in(
+    sandbox: Sandbox, kube: httpx.Client, source: SrtSource
+) -> None:
+    """`input.passphraseSecretRef: {name: prod-db, key: password}` would map any Secret of the namespace
+    into a Pod: without the opt-in label nothing is read or mapped, the recording says which label to add."""
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "prod-db"},
+              "stringData": {"password": "hunter2-hunter2"}}  # fmt: skip
+    assert kube.post(f"/api/v1/namespaces/{NS}/secrets", json=secret).status_code == 201
+    name = "confused-deputy"
+    body = recording(name, sandbox.endpoints["s3"], source.port)
+    body["spec"]["input"]["passphraseSecretRef"] = {"name": "prod-db", "key": "password"}
+    assert kube.post(LRECS, json=body).status_code == 201
+
+    def synced() -> dict[str, Any]:
+        conditions = status(kube, name).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Synced"), {})
+
+    refused = wait_for(lambda: synced().get("reason") == "SecretNotOptedIn" and synced(), timeout=30,
+                       what="Synced=False SecretNotOptedIn")  # fmt: skip
+    assert refused["status"] == "False"
+    assert "prod-db" in refused["message"] and "recording.mediaops.io/use=true" in refused["message"]
+    warning = next(e for e in events(kube, name) if e["reason"] == "SecretNotOptedIn")
+    assert warning["type"] == "Warning" and "hunter2" not in json.dumps(events(kube, name))
+    assert recorder_pods(kube, name) == []
+    assert "hunter2" not in json.dumps(get(kube, name))
+
+    # The Secret's owner opts in: the recorder starts without a spec change.
+    labelled = kube.patch(
+        f"/api/v1/namespaces/{NS}/secrets/prod-db",
+        json={"metadata": {"labels": {"recording.mediaops.io/use": "true"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert labelled.status_code == 200, labelled.text
+    wait_for(lambda: recorder_pods(kube, name), timeout=30, what="a recorder Pod after the opt-in")
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
+    wait_for(lambda: get(kube, name) is None, timeout=90, what="the recording to be deleted")
+
+
+def test_a_recorder_image_outside_the_policy_is_refused(
+    sandbox: Sandbox, kube: httpx.Client, source: SrtSource
+) -> None:
+    """`spec.pod.image` would run the user's image with the recording's Secrets in its environment."""
+    name = "own-image"
+    body = recording(name, sandbox.endpoints["s3"], source.port)
+    body["spec"]["pod"] = {"image": "registry.example/attacker/recorder:1"}
+    assert kube.post(LRECS, json=body).status_code == 201
+    refused = wait_for(lambda: status(kube, name).get("phase") == "Failed" and status(kube, name), timeout=30,
+                       what="phase Failed")  # fmt: skip
+    synced = next(c for c in refused["conditions"] if c["type"] == "Synced")
+    assert (
+        synced["reason"] == "PolicyViolation" and "registry.example/attacker/recorder:1" in synced["message"]
+    )
+    assert recorder_pods(kube, name) == []
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
+    wait_for(lambda: get(kube, name) is None, timeout=60, what="the recording to be deleted")

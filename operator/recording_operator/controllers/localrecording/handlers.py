@@ -38,8 +38,9 @@ from recording_operator.api import GROUP, VERSION
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers._kit.context import report_failure, validation_message
 from recording_operator.controllers._kit.errors import SpecError
-from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound, SecretNotOptedIn
 from recording_operator.controllers._kit.metrics import forget_recorder, instrumented
+from recording_operator.controllers._kit.policy import POLICY_VIOLATION, image_problem
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.localrecording.decide import check_input
 from recording_operator.controllers.localrecording.driver import (
@@ -70,16 +71,23 @@ def _memory(memo: Any) -> RecorderMemory:
 
 
 def _parse(ctx: LocalRecordingContext) -> LocalRecordingSpec:
-    """The spec, validated (schema and the input URL check).
+    """The spec, validated (schema, the input URL check, the operator's tenant policy).
 
     Raises:
-        SpecError: `InvalidSpec`.
+        SpecError: `InvalidSpec`; `PolicyViolation` for a `pod.image` the policy does not allow.
     """
     try:
         spec = LocalRecordingSpec.model_validate(dict(ctx.body.get("spec") or {}))
     except ValidationError as exc:
         raise SpecError("InvalidSpec", validation_message(exc)) from exc
     check_input(spec)
+    settings = ctx.runtime.settings
+    if spec.pod is not None and spec.pod.image:
+        problem = image_problem(
+            spec.pod.image, default_image=settings.recorder_image, allowed=settings.recorder_allowed_images
+        )
+        if problem is not None:
+            raise SpecError(POLICY_VIOLATION, f"pod.image: {problem}")
     return spec
 
 
@@ -96,6 +104,9 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
         return True
     try:
         return await RecorderPods(ctx, spec, memory).sync(finalizing=finalizing)
+    except SecretNotOptedIn as exc:
+        report_failure(ctx, "SecretNotOptedIn", str(exc))
+        ctx.status.set(phase="Pending")
     except SecretNotFound as exc:
         report_failure(ctx, "CredentialsNotFound", str(exc))
         ctx.status.set(phase="Pending")
