@@ -10,12 +10,15 @@ container with `recording-operator record --config DEFAULT_CONFIG_PATH`:
   "recording": {"namespace": "team-a", "name": "standup", "uid": "6f1c..."},
   "spec": { ... LocalRecordingSpec as JSON (camelCase, as in the CR) ... },
   "numbering": {"nextIndex": 0},
-  "agent": {"statsPeriodS": 1.0, "backoffInitialMs": 1000, "backoffMaxMs": 30000, "stopGraceS": 20.0}
+  "agent": {"statsPeriodS": 1.0, "backoffInitialMs": 1000, "backoffMaxMs": 30000, "stopGraceS": 20.0},
+  "policy": {"allowPrivate": false, "storageEndpoints": ["minio.storage.example:9000"]}
 }
 ```
 
 `numbering.nextIndex` is the `{index}` of the first file this Pod writes (the controller passes one
-past the highest index it has seen, so a replacement Pod never reuses a name); `agent` is optional.
+past the highest index it has seen, so a replacement Pod never reuses a name); `agent` is optional;
+`policy` is the operator's destination policy (`api.destinations`), which the agent applies again
+after resolving the input, overlay and storage hosts.
 
 Secrets come from environment variables (the controller maps Secret keys to them with
 `valueFrom.secretKeyRef`), never from the file: `ENV_*` below. Nothing secret is logged or served.
@@ -33,6 +36,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
+from recording_operator.api.destinations import DestinationPolicy
 from recording_operator.api.v1alpha1.common import Model
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec, RecordingStats
 
@@ -118,6 +122,10 @@ class RecorderConfig(Model):
     spec: LocalRecordingSpec
     numbering: Numbering = Field(default_factory=Numbering)
     agent: AgentTuning = Field(default_factory=AgentTuning)
+    policy: DestinationPolicy = Field(
+        default_factory=DestinationPolicy,
+        description="Destinations the agent may connect to (checked again after DNS resolution).",
+    )
 
     def to_json(self) -> str:
         """Serialize as the controller writes it (unset optional fields omitted)."""

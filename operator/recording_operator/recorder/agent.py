@@ -44,6 +44,7 @@ from recording_operator.api.agent import (
     RecorderStatus,
     RecordingRef,
 )
+from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
 from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
@@ -244,6 +245,7 @@ class Recorder:
             aiohttp.ClientError: the overlay download failed (its certificate included: aiohttp
                 verifies against the system CAs).
         """
+        await self._check_destinations()
         problem = unverifiable_tls(self.spec.input)
         if problem:
             raise ValueError(problem)
@@ -268,6 +270,25 @@ class Recorder:
                         if len(data) > OVERLAY_MAX_BYTES:
                             raise ValueError(f"overlay image larger than {OVERLAY_MAX_BYTES} bytes")
             self._overlay_path.write_bytes(bytes(data))
+
+    async def _check_destinations(self) -> None:
+        """The input URL, the overlay URL and the storage endpoint against the operator's destination
+        policy (`config.policy`), after resolving their names here in the Pod: the controller checked
+        them from its own network, which may resolve differently.
+
+        Raises:
+            ValueError: a destination is refused (the message names the field and the address kind).
+        """
+        urls = [("input.url", self.spec.input.url)] if self.spec.input.url else []
+        if self.spec.overlay is not None:
+            urls.append(("overlay.imageUrl", self.spec.overlay.imageUrl))
+        endpoint = self.spec.storage.endpoint
+        if endpoint:
+            urls.append(("storage.endpoint", endpoint if "://" in endpoint else f"https://{endpoint}"))
+        for field, url in urls:
+            problem = await resolved_problem(url, self.config.policy, storage=field == "storage.endpoint")
+            if problem is not None:
+                raise ValueError(f"{field}: {problem}")
 
     async def _recover(self) -> None:
         """Store what a previous container of this recording left in the work dir.

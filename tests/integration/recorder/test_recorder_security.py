@@ -37,3 +37,28 @@ def test_status_needs_the_agent_token(tmp_path: Path) -> None:
         assert "files" not in wrong.text
         right = httpx.get(f"{agent.base}/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
         assert right.status_code == 200 and right.json()["recording"]["name"] == "rec"
+
+
+def test_the_agent_refuses_private_destinations_before_ffmpeg_runs(tmp_path: Path) -> None:
+    """The controller's check runs again in the Pod, after resolving names there: the cloud metadata
+    service as input, `localhost` (resolved from the Pod's /etc/hosts) as overlay, are never fetched."""
+    spec = {
+        "input": {"url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"},
+        "output": {"format": "mp4", "segmentDuration": "2s"},
+        "storage": volume_spec(),
+    }
+    with run_agent(tmp_path, spec, allow_private=False) as agent:
+        assert agent.proc.wait(timeout=60) == 1
+    log = agent.log_path.read_text(errors="replace")
+    assert "input.url: 169.254.169.254 is a link-local address" in log
+    assert "ffmpeg" not in log.lower().replace("recording_operator", "")
+
+    overlay = {**spec, "input": {"url": f"srt://1.1.1.1:{free_port()}"},
+               "transcoding": {"video": {"codec": "h264"}},
+               "overlay": {"imageUrl": "http://localhost:9/logo.png"}}  # fmt: skip
+    (tmp_path / "overlay").mkdir()
+    with run_agent(tmp_path / "overlay", overlay, allow_private=False) as agent:
+        assert agent.proc.wait(timeout=60) == 1
+    assert (
+        "overlay.imageUrl: localhost is a cluster-internal or host-local name" in agent.log_path.read_text()
+    )

@@ -1,5 +1,6 @@
 """The operator's tenant policy, as pure decisions: which Secrets a recording may use, which recorder
-images a Pod may run. No I/O; the callers read the objects and act on the answer.
+images a Pod may run, which destinations it may name (`api.destinations`, shared with the recorder
+agent). No I/O; the callers read the objects, resolve names and act on the answer.
 
 The contract: creating a recording is using the Secrets it names. A namespace user who may create a
 LocalRecording (or CloudRecording, CloudTranscoder, RecordedFile) makes the operator read the Secrets
@@ -13,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from recording_operator.api.destinations import DestinationPolicy, host_problem, storage_hosts, url_host
 from recording_operator.api.v1alpha1.common import SECRET_USE_LABEL
+from recording_operator.settings import Settings
 
 #: Condition reason (and SpecError reason) of a spec the operator's policy refuses.
 POLICY_VIOLATION = "PolicyViolation"
@@ -49,3 +52,30 @@ def image_problem(image: str, *, default_image: str, allowed: Collection[str]) -
     if any(entry.endswith(("/", ":")) and image.startswith(entry) for entry in allowed):
         return None
     return f"image {image!r} is not an allowed recorder image (RECORDER_ALLOWED_IMAGES)"
+
+
+def destination_policy(settings: Settings) -> DestinationPolicy:
+    """The destination policy of `settings`: private destinations per
+    `RECORDING_ALLOW_PRIVATE_DESTINATIONS`; the hosts of `STORAGE_ALLOWED_ENDPOINTS` and
+    `STORAGE_S3_ENDPOINT` allowed whatever they resolve to (the operator's own configuration)."""
+    endpoints = [*settings.storage_allowed_endpoints]
+    if settings.storage_s3_endpoint:
+        endpoints.append(settings.storage_s3_endpoint)
+    return DestinationPolicy(
+        allowPrivate=settings.allow_private_destinations, storageEndpoints=storage_hosts(endpoints)
+    )
+
+
+def storage_endpoint_problem(endpoint: str, settings: Settings) -> str | None:
+    """Why a `storage.endpoint` (or a RecordedFile's `location.endpoint`) is refused, or None: when
+    `STORAGE_ALLOWED_ENDPOINTS` is set only its hosts (and `STORAGE_S3_ENDPOINT`'s) are accepted;
+    otherwise any host but a private one (unless allowed). Not resolved here (`resolved_problem`)."""
+    policy = destination_policy(settings)
+    url = endpoint if "://" in endpoint else f"https://{endpoint}"
+    host = url_host(url)
+    if policy.allows_storage(url):
+        return None
+    if settings.storage_allowed_endpoints:
+        return f"storage endpoint {host!r} is not one of STORAGE_ALLOWED_ENDPOINTS"
+    problem = None if policy.allowPrivate else host_problem(host)
+    return f"storage endpoint: {problem} (private destinations are not allowed)" if problem else None

@@ -29,14 +29,21 @@ from recording_operator.api.agent import (
     RecorderStatus,
     authorization_header,
 )
+from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.context import Context, report_failure
+from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
+from recording_operator.controllers._kit.policy import (
+    POLICY_VIOLATION,
+    destination_policy,
+    storage_endpoint_problem,
+)
 from recording_operator.controllers.localrecording.decide import (
     RECORDER_FAILED,
     SESSION_PHASES,
@@ -85,6 +92,7 @@ from recording_operator.controllers.localrecording.observe import (
     PodView,
     agent_view,
     pod_without_finalizer,
+    public_error,
     view_pod,
 )
 from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
@@ -95,6 +103,18 @@ FILES_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/recordedfiles"
 FOREIGN_FILE_KEY = "ForeignFileKey"
 #: Seconds one `/status` request may take.
 AGENT_TIMEOUT_S = 3.0
+
+
+def recorder_destinations(spec: LocalRecordingSpec, *, with_storage: bool) -> list[tuple[str, str]]:
+    """`(field, URL)` of what the recorder connects to: `input.url`, `overlay.imageUrl` and, with
+    `with_storage`, `storage.endpoint` (as an https URL when it names no scheme)."""
+    found = [("input.url", spec.input.url)] if spec.input.url else []
+    if spec.overlay is not None:
+        found.append(("overlay.imageUrl", spec.overlay.imageUrl))
+    endpoint = spec.storage.endpoint
+    if with_storage and endpoint:
+        found.append(("storage.endpoint", endpoint if "://" in endpoint else f"https://{endpoint}"))
+    return found
 
 
 class ConfigMapKeyNotFound(LookupError):
@@ -288,10 +308,17 @@ class RecorderPods:
             return
         await self.check_secrets()
         await self.check_ca_config_map()
+        await self.check_destinations()
         await self.ensure_agent_token(create=True)
         # load_recorded (every sync) and every file recorded since keep next_index past the highest.
         first_index = mem.next_index
-        plan = plan_recorder(ctx.body, self.spec, first_index, attempt=self.restarts.failures)
+        plan = plan_recorder(
+            ctx.body,
+            self.spec,
+            first_index,
+            attempt=self.restarts.failures,
+            policy=destination_policy(self.settings),
+        )
         config_map = config_map_manifest(ctx.body, plan)
         cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"
         if await self.kube.create_object(cm_path, config_map) is None:
@@ -366,6 +393,19 @@ class RecorderPods:
                 raise KubeApiError(f"reading Secret {ctx.namespace}/{name}: {exc}", None) from exc
             ctx.logger.debug(f"no agent token yet for {ctx.namespace}/{ctx.name}: {type(exc).__name__}")
         return mem.token
+
+    async def check_destinations(self) -> None:
+        """The spec's destinations (`recorder_destinations`) after DNS resolution, before a Pod is
+        created (the agent checks them again in the Pod).
+
+        Raises:
+            SpecError: `PolicyViolation` when a name resolves to a private address.
+        """
+        policy = destination_policy(self.settings)
+        for name, url in recorder_destinations(self.spec, with_storage=True):
+            problem = await resolved_problem(url, policy, storage=name == "storage.endpoint")
+            if problem is not None:
+                raise SpecError(POLICY_VIOLATION, f"{name}: {problem}")
 
     async def check_ca_config_map(self) -> None:
         """The ConfigMap key of `input.tls.caConfigMapRef` exists (`data` or `binaryData`): kubelet
@@ -470,6 +510,14 @@ class RecorderPods:
         storage = self.spec.storage
         if storage.vendor == "volume":
             return []
+        if storage.endpoint:
+            problem = storage_endpoint_problem(storage.endpoint, self.settings)
+            endpoint = storage.endpoint if "://" in storage.endpoint else f"https://{storage.endpoint}"
+            problem = problem or await resolved_problem(
+                endpoint, destination_policy(self.settings), storage=True
+            )
+            if problem is not None:
+                raise UnsupportedStorage(problem)
         ref = storage.credentialsSecretRef
         secret = await self.kube.read_secret(self.ctx.namespace, ref.name) if ref is not None else {}
         credentials = StorageCredentials.from_secret(storage.vendor, secret)
@@ -544,7 +592,7 @@ class RecorderPods:
             self.restarts = Restarts()
         ctx.status.set(phase=result.phase, stats=agent.stats.model_dump(mode="json", exclude_none=True))
         if agent.lastError:
-            ctx.status.set(lastError=agent.lastError[-4096:])
+            ctx.status.set(lastError=(public_error(agent.lastError) or "")[-4096:])
         ctx.condition("Ready", *result.ready)
         ctx.condition("Recording", *result.recording)
         ctx.condition("InputHealthy", *result.input_healthy)

@@ -40,6 +40,7 @@ from recording_operator.api.agent import (
     RecorderConfig,
     RecordingIdentity,
 )
+from recording_operator.api.destinations import DestinationPolicy
 from recording_operator.api.v1alpha1.common import (
     API_VERSION,
     GROUP,
@@ -267,11 +268,17 @@ class RecorderPlan:
 
 
 def plan_recorder(
-    body: Mapping[str, Any], spec: LocalRecordingSpec, first_index: int, *, attempt: int = 0
+    body: Mapping[str, Any],
+    spec: LocalRecordingSpec,
+    first_index: int,
+    *,
+    attempt: int = 0,
+    policy: DestinationPolicy | None = None,
 ) -> RecorderPlan:
     """The next recorder Pod of the LocalRecording `body`, numbering from `first_index`, after
     `attempt` failed Pods in a row (`pod_name`).
 
+    `policy`: the destination policy the agent applies again (default: no private destinations).
     `maxDuration` is left out of the agent's config: the controller enforces it across Pod
     replacements (it counts from `status.startedAt`).
     """
@@ -282,6 +289,7 @@ def plan_recorder(
         spec=spec.model_copy(update={"maxDuration": None}),
         numbering=Numbering(nextIndex=first_index),
         agent=AgentTuning(),
+        policy=policy or DestinationPolicy(),
     )
     return RecorderPlan(
         pod_name=pod_name(meta["name"], spec_hash, first_index, attempt),
