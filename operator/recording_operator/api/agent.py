@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError
 
@@ -63,6 +64,10 @@ ENV_STORAGE_SESSION_TOKEN = "STORAGE_SESSION_TOKEN"
 ENV_STORAGE_CREDENTIAL = "STORAGE_CREDENTIAL"
 #: SRT `passphrase` from `spec.input.passphraseSecretRef`.
 ENV_SRT_PASSPHRASE = "SRT_PASSPHRASE"
+#: `spec.input.credentialsSecretRef` keys `username`, `password`, `streamKey` (each optional).
+ENV_INPUT_USERNAME = "RECORDER_INPUT_USERNAME"
+ENV_INPUT_PASSWORD = "RECORDER_INPUT_PASSWORD"
+ENV_INPUT_STREAM_KEY = "RECORDER_INPUT_STREAM_KEY"
 ENV_WORK_DIR = "RECORDER_WORK_DIR"
 ENV_VOLUME_DIR = "RECORDER_VOLUME_DIR"
 ENV_HTTP_PORT = "RECORDER_HTTP_PORT"
@@ -223,3 +228,23 @@ class TerminationMessage(Model):
             return cls.model_validate_json(text).files
         except ValidationError:
             return []
+
+
+def url_with_credentials(
+    url: str, *, username: str | None = None, password: str | None = None, stream_key: str | None = None
+) -> str:
+    """`url` with the credentials of `input.credentialsSecretRef`: `username[:password]@` as its
+    userinfo (percent-encoded), `stream_key` appended to its path as the last segment (an RTMP stream
+    name, e.g. `rtmp://host/live` + `abc` → `rtmp://host/live/abc`). Unchanged without credentials.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if username is not None or password is not None:
+        userinfo = quote(username or "", safe="")
+        if password is not None:
+            userinfo += ":" + quote(password, safe="")
+        netloc = f"{userinfo}@{netloc.rsplit('@', 1)[-1]}"
+    path = parts.path
+    if stream_key:
+        path = f"{path.rstrip('/')}/{quote(stream_key, safe='')}"
+    return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))

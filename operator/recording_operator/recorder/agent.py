@@ -31,10 +31,11 @@ import logging
 import signal
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -43,6 +44,7 @@ from recording_operator.api.agent import (
     RecorderConfig,
     RecorderStatus,
     RecordingRef,
+    url_with_credentials,
 )
 from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
@@ -120,10 +122,16 @@ class Recorder:
         work_dir: Path,
         store: Store,
         passphrase: str | None = None,
+        credentials: Mapping[str, str] | None = None,
         ffmpeg_bin: str = "ffmpeg",
         ffprobe_bin: str = "ffprobe",
     ) -> None:
-        """Prepare the work dir (`parts/`, `joined/`); nothing runs until `run()`."""
+        """Prepare the work dir (`parts/`, `joined/`); nothing runs until `run()`.
+
+        `credentials`: `username`, `password`, `streamKey` of `input.credentialsSecretRef` (from the
+        environment), added to the input URL only in FFmpeg's argv (`url_with_credentials`) and
+        redacted from every log line and status error, like `passphrase`.
+        """
         self.config = config
         self.spec = config.spec
         self.work_dir = work_dir
@@ -136,6 +144,21 @@ class Recorder:
         self._secrets: list[str | None] = [passphrase]
         if self.spec.input.url:
             self._secrets.append(urlsplit(self.spec.input.url).password)
+        creds = dict(credentials or {})
+        self._run_spec = self.spec
+        if self.spec.input.url and creds:
+            url = url_with_credentials(
+                self.spec.input.url,
+                username=creds.get("username"),
+                password=creds.get("password"),
+                stream_key=creds.get("streamKey"),
+            )
+            self._run_spec = self.spec.model_copy(
+                update={"input": self.spec.input.model_copy(update={"url": url})}
+            )
+            for key in ("password", "streamKey"):
+                if creds.get(key):
+                    self._secrets += [creds[key], quote(creds[key], safe="")]
         self._ffmpeg = ffmpeg_bin
         self._ffprobe = ffprobe_bin
         self.metrics = RecorderMetrics()
@@ -381,7 +404,7 @@ class Recorder:
         """One FFmpeg run; returns True when it produced at least one progress block."""
         start_index = self.status.nextIndex
         argv = ff.build_argv(
-            self.spec,
+            self._run_spec,
             parts_dir=self.parts_dir,
             start_index=start_index,
             passphrase=self._passphrase,

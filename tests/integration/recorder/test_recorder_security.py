@@ -3,12 +3,19 @@ only the controller's bearer token; `/healthz` (the kubelet's probe) stays open.
 
 from __future__ import annotations
 
+import base64
+import functools
+import http.server
+import subprocess
+import threading
+import urllib.parse
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
 from recording_sandbox.ports import free_port
-from tests.support.recorder import run_agent, volume_spec
+from tests.support.recorder import H264, SOURCE, run_agent, volume_spec
 from tests.support.waiting import wait_for
 
 TOKEN = "s3cr3t-agent-token"
@@ -62,3 +69,56 @@ def test_the_agent_refuses_private_destinations_before_ffmpeg_runs(tmp_path: Pat
     assert (
         "overlay.imageUrl: localhost is a cluster-internal or host-local name" in agent.log_path.read_text()
     )
+
+
+class _BasicAuthHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves its directory to `user:pass` (Basic) only; notes every Authorization header."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        header = self.headers.get("Authorization") or ""
+        type(self).seen.append(header)
+        if header != "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="cam"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+USER, PASSWORD = "viewer", "p@ss:w0rd/with?chars"
+
+
+def test_source_credentials_come_from_the_environment_never_the_spec(tmp_path: Path) -> None:
+    """`input.credentialsSecretRef`: the URL in the spec (and the ConfigMap) has no userinfo; the agent
+    adds it for FFmpeg from its environment, and the password is in no log line or status."""
+    site = tmp_path / "site"
+    site.mkdir()
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *SOURCE[1:], "-t", "4", *H264,
+                    "-c:a", "aac", "-f", "mpegts", str(site / "live.ts")], check=True)  # fmt: skip
+    handler = functools.partial(_BasicAuthHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/live.ts"
+        spec = {"input": {"url": url, "readTimeout": "3s"}, "output": {"format": "mpegts", "segmentDuration": "1s"},
+                "storage": volume_spec()}  # fmt: skip
+        env = {"RECORDER_INPUT_USERNAME": USER, "RECORDER_INPUT_PASSWORD": PASSWORD}
+        with run_agent(tmp_path, spec, env=env) as agent:
+            status = agent.wait_for(lambda s: any(f.uploaded for f in s.files))
+            agent.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status.files and (tmp_path / "volume" / status.files[0].key).stat().st_size > 0
+    assert any(h.startswith("Basic ") for h in _BasicAuthHandler.seen)
+    log = agent.log()
+    encoded = urllib.parse.quote(PASSWORD, safe="")
+    assert PASSWORD not in log and encoded not in log
+    assert PASSWORD not in status.model_dump_json() and encoded not in status.model_dump_json()
+    assert "***" in log  # the argv line names the input, its userinfo redacted

@@ -31,7 +31,7 @@ from recording_operator.api.agent import (
 )
 from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
-from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import INPUT_CREDENTIAL_KEYS, LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition
@@ -367,6 +367,14 @@ class RecorderPods:
         ref = self.spec.input.passphraseSecretRef
         if ref is not None:
             await self.kube.read_secret_key(self.ctx.namespace, ref.name, ref.key)
+        creds = self.spec.input.credentialsSecretRef
+        if creds is not None:
+            data = await self.kube.read_secret(self.ctx.namespace, creds.name)
+            if not set(data) & set(INPUT_CREDENTIAL_KEYS):
+                raise SecretNotFound(
+                    f"Secret {self.ctx.namespace}/{creds.name} (input.credentialsSecretRef) has none of the "
+                    f"keys {', '.join(INPUT_CREDENTIAL_KEYS)}"
+                )
 
     async def ensure_agent_token(self, *, create: bool) -> str | None:
         """The agent's bearer token: remembered, else read from its Secret, else (with `create`) a new

@@ -22,6 +22,9 @@ from recording_operator.api.agent import (
     DEFAULT_VOLUME_DIR,
     DEFAULT_WORK_DIR,
     ENV_AGENT_TOKEN,
+    ENV_INPUT_PASSWORD,
+    ENV_INPUT_STREAM_KEY,
+    ENV_INPUT_USERNAME,
     ENV_SRT_PASSPHRASE,
     ENV_STORAGE_ACCESS_KEY,
     ENV_STORAGE_CREDENTIAL,
@@ -339,6 +342,14 @@ def storage_secret_keys(storage: StorageSpec) -> list[tuple[str, str, bool]]:
     return keys
 
 
+#: `(environment variable, Secret key)` of `input.credentialsSecretRef`.
+INPUT_CREDENTIAL_ENV = (
+    (ENV_INPUT_USERNAME, "username"),
+    (ENV_INPUT_PASSWORD, "password"),
+    (ENV_INPUT_STREAM_KEY, "streamKey"),
+)
+
+
 def _listen_protocol(protocol: str) -> str:
     return "TCP" if protocol == "rtmp" else "UDP"
 
@@ -371,6 +382,10 @@ def pod_manifest(
     if spec.input.passphraseSecretRef is not None:
         ref = spec.input.passphraseSecretRef
         env.append(_secret_env(ENV_SRT_PASSPHRASE, ref.name, ref.key))
+    if spec.input.credentialsSecretRef is not None:
+        # Each key optional: a source may need a user name and password, or only a stream key.
+        for variable, key in INPUT_CREDENTIAL_ENV:
+            env.append(_secret_env(variable, spec.input.credentialsSecretRef.name, key, optional=True))
     mounts: list[dict[str, Any]] = [
         {"name": "config", "mountPath": DEFAULT_CONFIG_PATH.rsplit("/", 1)[0], "readOnly": True},
         {"name": "work", "mountPath": DEFAULT_WORK_DIR},

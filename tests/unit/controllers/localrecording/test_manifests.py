@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from recording_operator.api.agent import RecorderConfig
+from recording_operator.api.agent import RecorderConfig, url_with_credentials
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
@@ -173,3 +173,25 @@ def test_the_agent_token_secret_is_owned_by_the_recording_and_opted_in() -> None
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     assert secret["metadata"]["labels"]["recording.mediaops.io/use"] == "true"
     assert secret["stringData"] == {"token": "t0ken"}
+
+
+def test_source_credentials_only_through_secret_key_refs() -> None:
+    b = body(input={"url": "rtsp://cam.example/stream", "credentialsSecretRef": {"name": "cam"}})
+    pod, config_map = manifests(b)
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    for variable, key in (("RECORDER_INPUT_USERNAME", "username"), ("RECORDER_INPUT_PASSWORD", "password"),
+                          ("RECORDER_INPUT_STREAM_KEY", "streamKey")):  # fmt: skip
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "cam", "key": key, "optional": True}
+    config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
+    assert config.spec.input.url == "rtsp://cam.example/stream"
+
+
+def test_credentials_are_added_to_the_url_for_ffmpeg_only() -> None:
+    assert url_with_credentials("rtsp://cam.example:554/s", username="u", password="p@ss:/") == (
+        "rtsp://u:p%40ss%3A%2F@cam.example:554/s"
+    )
+    assert (
+        url_with_credentials("rtmp://live.example/app", stream_key="k/1") == "rtmp://live.example/app/k%2F1"
+    )
+    assert url_with_credentials("rtmp://live.example/app/", stream_key="k") == "rtmp://live.example/app/k"
+    assert url_with_credentials("https://h/a.m3u8?x=1") == "https://h/a.m3u8?x=1"
