@@ -183,7 +183,11 @@ class RecorderStatus(Model):
     startedAt: str = Field(description="When the agent started (RFC 3339).")
     stoppedAt: str | None = None
     stats: RecordingStats = Field(default_factory=RecordingStats)
-    files: list[ClosedFile] = Field(default_factory=list, description="Closed files, by index.")
+    files: list[ClosedFile] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Closed files, by index (the agent keeps the newest 1000; a longer list is refused).",
+    )
     filesClosed: int = Field(default=0, ge=0, description="Count of all closed files.")
     totalBytes: int = Field(default=0, ge=0, description="Sum of closed file sizes (bytes).")
     uploadPending: int = Field(default=0, ge=0, description="Closed files not yet stored.")

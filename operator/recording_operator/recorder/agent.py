@@ -60,6 +60,8 @@ from recording_operator.storage import StorageError, Store
 log = logging.getLogger("recording_operator.recorder")
 
 POLL_S = 0.5
+#: Files `/status` lists at most (the newest; `filesClosed` and `totalBytes` still count all).
+STATUS_FILES_MAX = 1000
 #: Largest overlay image the agent downloads (bytes).
 OVERLAY_MAX_BYTES = 10 * 1024 * 1024
 #: First-block grace for pull inputs: FFmpeg may connect and probe before any block (s).
@@ -671,7 +673,13 @@ class Recorder:
     def _publish(self, item: _Closed) -> None:
         self.status.files.append(item.info)
         self.status.files.sort(key=lambda f: f.index)
-        self.status.filesClosed = len(self.status.files)
+        self.status.filesClosed += 1
+        if len(self.status.files) > STATUS_FILES_MAX:
+            # Bounded memory and /status size: the oldest stored files go first (the controller has
+            # long recorded them; one it missed is found in the bucket when the Pod ends).
+            stored = [f for f in self.status.files if f.uploaded]
+            drop = {id(f) for f in stored[: len(self.status.files) - STATUS_FILES_MAX]}
+            self.status.files = [f for f in self.status.files if id(f) not in drop]
         self.status.totalBytes += item.info.sizeBytes
         self._pending.add(item.info.index)
         self._sync_pending()

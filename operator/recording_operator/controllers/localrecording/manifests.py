@@ -145,12 +145,25 @@ def termination_grace_s(
     return math.ceil(stop_grace_s) + upload_s + UPLOAD_MARGIN_S
 
 
+#: Files a work emptyDir holds at most while storage fails (then kubelet evicts the Pod), and its floor (MiB).
+WORK_LIMIT_FILES = 8
+WORK_LIMIT_MIN_MIB = 1024
+
+
+def work_size_limit(spec: LocalRecordingSpec) -> str:
+    """`sizeLimit` of a work emptyDir: WORK_LIMIT_FILES files of `file_seconds` at `media_kbps`
+    (at least WORK_LIMIT_MIN_MIB), so that a storage outage evicts the recorder Pod instead of
+    filling the node's disk; e.g. 60 s files at 8128 kbit/s → "1024Mi" (8 × 58 MiB = 465 MiB < floor)."""
+    mib = math.ceil(WORK_LIMIT_FILES * file_seconds(spec) * media_kbps(spec) * 1000 / 8 / 2**20)
+    return f"{max(mib, WORK_LIMIT_MIN_MIB)}Mi"
+
+
 def work_volume(body: Mapping[str, Any], spec: LocalRecordingSpec) -> tuple[dict[str, Any], str | None]:
     """The Pod's `work` volume and the subPath it mounts: the recording's claim (or `workVolume.claimName`)
     under the sub-directory of the recording's uid, or an emptyDir (`workVolume.emptyDir`)."""
     work = spec.pod.workVolume if spec.pod and spec.pod.workVolume else WorkVolume()
     if work.emptyDir:
-        return {"name": "work", "emptyDir": {}}, None
+        return {"name": "work", "emptyDir": {"sizeLimit": work_size_limit(spec)}}, None
     claim = work.claimName or work_claim_name(body["metadata"]["name"])
     return {"name": "work", "persistentVolumeClaim": {"claimName": claim}}, body["metadata"].get(
         "uid"

@@ -15,6 +15,7 @@ from recording_operator.controllers.localrecording.manifests import (
     service_manifest,
     termination_grace_s,
     work_claim_manifest,
+    work_size_limit,
 )
 from tests.unit.controllers.localrecording.recordings import IMAGE, body, manifests
 
@@ -59,7 +60,12 @@ def test_the_work_claim_is_created_unless_the_spec_names_one_or_asks_for_an_empt
     empty = body(pod={"workVolume": {"emptyDir": True}})
     assert work_claim_manifest(empty, LocalRecordingSpec.model_validate(empty["spec"])) is None
     pod, _ = manifests(empty)
-    assert {"name": "work", "emptyDir": {}} in pod["spec"]["volumes"]
+    # A storage outage evicts the Pod at its sizeLimit instead of filling the node's disk.
+    assert {"name": "work", "emptyDir": {"sizeLimit": "1024Mi"}} in pod["spec"]["volumes"]
+    hour = body(pod={"workVolume": {"emptyDir": True}}, output={"format": "mp4", "segmentDuration": "1h"})
+    assert (
+        work_size_limit(LocalRecordingSpec.model_validate(hour["spec"])) == "27906Mi"
+    )  # 8 × 1 h at 8128 kbit/s
 
 
 def test_the_grace_period_grows_with_the_bytes_left_to_store() -> None:
