@@ -15,7 +15,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from recording_operator.api.destinations import DestinationPolicy, host_problem, storage_hosts, url_host
-from recording_operator.api.v1alpha1.common import SECRET_USE_LABEL
+from recording_operator.api.v1alpha1.common import SECRET_USE_LABEL, StorageSpec
+from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.settings import Settings
 
 #: Condition reason (and SpecError reason) of a spec the operator's policy refuses.
@@ -79,3 +80,17 @@ def storage_endpoint_problem(endpoint: str, settings: Settings) -> str | None:
         return f"storage endpoint {host!r} is not one of STORAGE_ALLOWED_ENDPOINTS"
     problem = None if policy.allowPrivate else host_problem(host)
     return f"storage endpoint: {problem} (private destinations are not allowed)" if problem else None
+
+
+def check_provider_storage(storage: StorageSpec, settings: Settings) -> None:
+    """A CloudRecording's `storage.endpoint` (Agora `extensionParams.endpoint`, a RealtimeKit sftp
+    host): the provider, not the operator, connects to it, but the operator sends it the storage
+    Secret's credentials, so it passes `storage_endpoint_problem` before the Secret is read.
+
+    Raises:
+        SpecError: `PolicyViolation`.
+    """
+    if storage.endpoint:
+        problem = storage_endpoint_problem(storage.endpoint, settings)
+        if problem is not None:
+            raise SpecError(POLICY_VIOLATION, problem)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from recording_operator.controllers._kit.policy import image_problem, secret_use_problem
+from recording_operator.api.v1alpha1.common import StorageSpec
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.policy import (
+    check_provider_storage,
+    image_problem,
+    secret_use_problem,
+)
 from recording_operator.settings import Settings
 
 DEFAULT = "ghcr.io/mediaops/recording-recorder:1.0"
@@ -51,3 +57,16 @@ def test_policy_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
     settings = Settings.from_env()
     assert settings.secret_namespaces == ("team-a", "team-b")
     assert settings.recorder_allowed_images == ("registry.corp/media/",)
+
+
+def test_a_provider_storage_endpoint_passes_the_policy_before_credentials_go_out() -> None:
+    """RealtimeKit sftp / Agora s3-compatible: the operator sends the storage Secret to the endpoint."""
+    sftp = StorageSpec(vendor="sftp", endpoint="sftp://10.0.0.5:22", credentialsSecretRef={"name": "sftp"})
+    with pytest.raises(SpecError) as refused:
+        check_provider_storage(sftp, Settings())
+    assert refused.value.reason == "PolicyViolation" and "10.0.0.5" in str(refused.value)
+    check_provider_storage(sftp, Settings(allow_private_destinations=True))
+    listed = Settings(storage_allowed_endpoints=("sftp://files.corp.example:22",))
+    with pytest.raises(SpecError):
+        check_provider_storage(StorageSpec(vendor="sftp", endpoint="sftp://attacker.example:22"), listed)
+    check_provider_storage(StorageSpec(vendor="sftp", endpoint="sftp://files.corp.example:22"), listed)
