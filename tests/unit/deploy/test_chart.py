@@ -492,3 +492,19 @@ def test_view_does_not_aggregate_recordings_with_urls(rendered: dict[str, list[d
     assert opted["rec-recording-operator-view"]["metadata"]["labels"][
         "rbac.authorization.k8s.io/aggregate-to-view"
     ]
+
+
+def test_private_destinations_are_refused_at_admission_unless_allowed() -> None:
+    objs = objects({"watchNamespaces": ["media"]})
+    (policy,) = by_kind(objs, "ValidatingAdmissionPolicy")
+    (binding,) = by_kind(objs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "media"
+    ]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["localrecordings"]
+    (rule,) = policy["spec"]["validations"]
+    for needle in ("ip(h).isLoopback()", "ip(h).isLinkLocalUnicast()", "'10.0.0.0/8'", "'fc00::/7'", ".svc"):
+        assert needle in rule["expression"], needle
+    assert by_kind(objects({"policy": {"allowPrivateDestinations": True}}), "ValidatingAdmissionPolicy") == []
