@@ -62,7 +62,10 @@ ENV_STORAGE_ACCESS_KEY = "STORAGE_ACCESS_KEY"
 ENV_STORAGE_SECRET_KEY = "STORAGE_SECRET_KEY"
 ENV_STORAGE_SESSION_TOKEN = "STORAGE_SESSION_TOKEN"
 ENV_STORAGE_CREDENTIAL = "STORAGE_CREDENTIAL"
-#: SRT `passphrase` from `spec.input.passphraseSecretRef`.
+#: SRT `passphrase` from `spec.input.passphraseSecretRef`. It reaches FFmpeg as `-passphrase` on its
+#: command line: FFmpeg 5.1's srt protocol takes the passphrase only as an AVOption (`-passphrase` or
+#: the URL query), from no file or environment variable, so it is readable in /proc/<pid>/cmdline by
+#: the processes of the recorder container (the Pod shares no process namespace), never logged.
 ENV_SRT_PASSPHRASE = "SRT_PASSPHRASE"
 #: `spec.input.credentialsSecretRef` keys `username`, `password`, `streamKey` (each optional).
 ENV_INPUT_USERNAME = "RECORDER_INPUT_USERNAME"
