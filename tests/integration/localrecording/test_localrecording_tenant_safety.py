@@ -8,6 +8,7 @@ to create Pods and ConfigMaps: the real agent, in a Pod that claims to be the re
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Iterator
@@ -181,3 +182,26 @@ def test_a_recorder_image_outside_the_policy_is_refused(
     assert recorder_pods(kube, name) == []
     assert kube.delete(f"{LRECS}/{name}").status_code == 200
     wait_for(lambda: get(kube, name) is None, timeout=60, what="the recording to be deleted")
+
+
+def test_the_agent_answers_only_the_operators_token(
+    sandbox: Sandbox, kube: httpx.Client, source: SrtSource
+) -> None:
+    """Another Pod cannot read a recorder's `/status` (its files, its errors): the operator created a
+    token Secret owned by the recording and mapped it into the Pod; the operator itself still polls."""
+    name = "token"
+    assert kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port)).status_code == 201
+    first = wait_for(lambda: status(kube, name).get("phase") == "Recording" and status(kube, name), timeout=40,
+                     what="phase Recording (the operator's polls answered)")  # fmt: skip
+    pod = kube.get(f"{PODS}/{first['podName']}").json()
+    agent = f"http://{pod['status']['podIP']}:8090/status"
+    assert httpx.get(agent, timeout=5).status_code == 401
+    assert httpx.get(agent, headers={"Authorization": "Bearer guessed"}, timeout=5).status_code == 401
+    secret = kube.get(f"/api/v1/namespaces/{NS}/secrets/{name}-agent-token").json()
+    assert secret["metadata"]["ownerReferences"][0]["name"] == name
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert len(token) >= 32
+    assert httpx.get(agent, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
+    assert token not in json.dumps(pod) and token not in json.dumps(get(kube, name))
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
+    wait_for(lambda: get(kube, name) is None, timeout=90, what="the recording to be deleted")
