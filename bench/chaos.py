@@ -553,7 +553,7 @@ async def _create(c: Campaign, lc: Lifecycle, body: dict[str, Any]) -> None:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": f"{lc.name}-s3"},
+        "metadata": {"name": f"{lc.name}-s3", "labels": {"recording.mediaops.io/use": "true"}},
         "stringData": {"accessKey": f"AKID{lc.index:06d}", "secretKey": lc.s3_secret},
     }
     await c.request("POST", f"/api/v1/namespaces/{NS}/secrets", json=secret)
@@ -889,7 +889,12 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             ("chaos-agora", {"customerId": "chaos-id", "customerSecret": agora_secret}),
             ("chaos-rtk", {"apiToken": rtk_token}),
         ):
-            body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name, "labels": {"recording.mediaops.io/use": "true"}},
+                "stringData": data,
+            }
             (await kube.post(f"/api/v1/namespaces/{NS}/secrets", json=body)).raise_for_status()
         for kind in kinds:
             for i in range(args.lifecycles):

@@ -39,6 +39,15 @@
 | `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
 | `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
 | `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
+
+Tenant policy (README "Security model"): what a recording's author can make the operator do.
+
+| variable | default | meaning |
+|---|---|---|
+| `RECORDING_SECRET_NAMESPACES` | (none) | namespaces (comma-separated; `*` = all) whose every Secret recordings may use; elsewhere only Secrets labelled `recording.mediaops.io/use: "true"` |
+| `RECORDING_ALLOW_PRIVATE_DESTINATIONS` | `false` | `true` lets `input.url`, `overlay.imageUrl` and storage endpoints name private, loopback, link-local and cluster-internal hosts (`api/destinations.py`) |
+| `STORAGE_ALLOWED_ENDPOINTS` | (none) | storage endpoints (comma-separated URLs) recordings may name, private or not; when set, no other `storage.endpoint` is accepted. `STORAGE_S3_ENDPOINT` is always allowed |
+| `RECORDER_ALLOWED_IMAGES` | (none) | images `spec.pod.image` may name besides `RECORDER_IMAGE` (comma-separated; an entry ending in `/` or `:` allows every image under it) |
 """
 
 from __future__ import annotations
@@ -89,6 +98,19 @@ def _urls(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     urls = tuple(u.strip().rstrip("/") for u in raw.split(",") if u.strip())
     return urls or default
+
+
+def _bool(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise ValueError(f"{name}={raw!r} is not true or false")
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
 def _text(name: str) -> str | None:
@@ -165,6 +187,11 @@ class Settings:
     realtimekit_webhook_account_id: str | None = None
     realtimekit_webhook_app_id: str | None = None
     realtimekit_webhook_token_file: str | None = None
+    # --- tenant policy ---
+    secret_namespaces: tuple[str, ...] = ()
+    recorder_allowed_images: tuple[str, ...] = ()
+    allow_private_destinations: bool = False
+    storage_allowed_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -219,4 +246,8 @@ class Settings:
             realtimekit_webhook_account_id=_text("REALTIMEKIT_WEBHOOK_ACCOUNT_ID"),
             realtimekit_webhook_app_id=_text("REALTIMEKIT_WEBHOOK_APP_ID"),
             realtimekit_webhook_token_file=_text("REALTIMEKIT_WEBHOOK_TOKEN_FILE"),
+            secret_namespaces=_list("RECORDING_SECRET_NAMESPACES"),
+            recorder_allowed_images=_list("RECORDER_ALLOWED_IMAGES"),
+            allow_private_destinations=_bool("RECORDING_ALLOW_PRIVATE_DESTINATIONS"),
+            storage_allowed_endpoints=_list("STORAGE_ALLOWED_ENDPOINTS"),
         )

@@ -44,6 +44,9 @@ SANDBOX_OPERATOR_ENV = {
     "RECORDING_BACKOFF_MAX": "30",
     "AGORA_RETRY_SCALE": "0.1",
     "LOCALRECORDING_POLL_INTERVAL": "1",
+    # Everything in the sandbox is on loopback (sources, S3, emulators): a cluster keeps the default
+    # (false); tests of the destination policy set it to false themselves.
+    "RECORDING_ALLOW_PRIVATE_DESTINATIONS": "true",
 }
 
 

@@ -587,6 +587,8 @@ def test_logs_of_a_recorder_pod(kubectl: Kubectl, sandbox: Sandbox) -> None:
         "--from-literal=accessKey=a",
         "--from-literal=secretKey=b",
     )
+    # Recordings use only Secrets their owner opted in (README "Security model").
+    kubectl("label", "secret", "s3", "-n", ns, "recording.mediaops.io/use=true")
     recording = {
         "apiVersion": "recording.mediaops.io/v1alpha1",
         "kind": "LocalRecording",

@@ -62,7 +62,7 @@ def kube_client(sandbox: Sandbox) -> httpx.Client:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "s3"},
+        "metadata": {"name": "s3", "labels": {"recording.mediaops.io/use": "true"}},
         "stringData": S3_KEYS,
     }
     response = client.post(f"/api/v1/namespaces/{NS}/secrets", json=secret)

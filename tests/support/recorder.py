@@ -146,9 +146,17 @@ class Agent:
 
 
 def write_config(
-    path: Path, spec: dict[str, Any], *, name: str = "rec", next_index: int = 0, **agent: Any
+    path: Path,
+    spec: dict[str, Any],
+    *,
+    name: str = "rec",
+    next_index: int = 0,
+    allow_private: bool = True,
+    **agent: Any,
 ) -> Path:
-    """Write a recorder config file (recorder/config.py format) with short test timings."""
+    """Write a recorder config file (recorder/config.py format) with short test timings; the sources
+    and stores of the tests are on loopback, so private destinations are allowed unless
+    `allow_private` is false."""
     doc = {
         "apiVersion": CONFIG_API_VERSION,
         "recording": {"namespace": "test", "name": name, "uid": "uid-1"},
@@ -161,6 +169,7 @@ def write_config(
             "stopGraceS": 5,
             **agent,
         },
+        "policy": {"allowPrivate": allow_private},
     }
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path

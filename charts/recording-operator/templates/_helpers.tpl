@@ -72,10 +72,11 @@ argocd.argoproj.io/sync-wave: {{ index . 1 | quote }}
   resources: [jobs]
   verbs: [get, list, watch, create, delete, patch]
 # Credentials named by secretRefs, read one by one; list/watch so that a changed Secret re-reconciles
-# the resources that failed with it (the operator keeps only names in memory, never values).
+# the resources that failed with it (the operator keeps only names in memory, never values); create:
+# the per-recording Secret with the recorder agent's token.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, create]
 # Events are counted as series: a repeat reads (get) and patches the existing Event.
 - apiGroups: ["", events.k8s.io]
   resources: [events]

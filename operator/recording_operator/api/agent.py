@@ -10,12 +10,15 @@ container with `recording-operator record --config DEFAULT_CONFIG_PATH`:
   "recording": {"namespace": "team-a", "name": "standup", "uid": "6f1c..."},
   "spec": { ... LocalRecordingSpec as JSON (camelCase, as in the CR) ... },
   "numbering": {"nextIndex": 0},
-  "agent": {"statsPeriodS": 1.0, "backoffInitialMs": 1000, "backoffMaxMs": 30000, "stopGraceS": 20.0}
+  "agent": {"statsPeriodS": 1.0, "backoffInitialMs": 1000, "backoffMaxMs": 30000, "stopGraceS": 20.0},
+  "policy": {"allowPrivate": false, "storageEndpoints": ["minio.storage.example:9000"]}
 }
 ```
 
 `numbering.nextIndex` is the `{index}` of the first file this Pod writes (the controller passes one
-past the highest index it has seen, so a replacement Pod never reuses a name); `agent` is optional.
+past the highest index it has seen, so a replacement Pod never reuses a name); `agent` is optional;
+`policy` is the operator's destination policy (`api.destinations`), which the agent applies again
+after resolving the input, overlay and storage hosts.
 
 Secrets come from environment variables (the controller maps Secret keys to them with
 `valueFrom.secretKeyRef`), never from the file: `ENV_*` below. Nothing secret is logged or served.
@@ -30,9 +33,11 @@ from __future__ import annotations
 
 import json
 from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError
 
+from recording_operator.api.destinations import DestinationPolicy
 from recording_operator.api.v1alpha1.common import Model
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec, RecordingStats
 
@@ -57,8 +62,15 @@ ENV_STORAGE_ACCESS_KEY = "STORAGE_ACCESS_KEY"
 ENV_STORAGE_SECRET_KEY = "STORAGE_SECRET_KEY"
 ENV_STORAGE_SESSION_TOKEN = "STORAGE_SESSION_TOKEN"
 ENV_STORAGE_CREDENTIAL = "STORAGE_CREDENTIAL"
-#: SRT `passphrase` from `spec.input.passphraseSecretRef`.
+#: SRT `passphrase` from `spec.input.passphraseSecretRef`. It reaches FFmpeg as `-passphrase` on its
+#: command line: FFmpeg 5.1's srt protocol takes the passphrase only as an AVOption (`-passphrase` or
+#: the URL query), from no file or environment variable, so it is readable in /proc/<pid>/cmdline by
+#: the processes of the recorder container (the Pod shares no process namespace), never logged.
 ENV_SRT_PASSPHRASE = "SRT_PASSPHRASE"
+#: `spec.input.credentialsSecretRef` keys `username`, `password`, `streamKey` (each optional).
+ENV_INPUT_USERNAME = "RECORDER_INPUT_USERNAME"
+ENV_INPUT_PASSWORD = "RECORDER_INPUT_PASSWORD"
+ENV_INPUT_STREAM_KEY = "RECORDER_INPUT_STREAM_KEY"
 ENV_WORK_DIR = "RECORDER_WORK_DIR"
 ENV_VOLUME_DIR = "RECORDER_VOLUME_DIR"
 ENV_HTTP_PORT = "RECORDER_HTTP_PORT"
@@ -70,6 +82,18 @@ DEFAULT_TLS_CA_PATH = f"{DEFAULT_TLS_CA_DIR}/{TLS_CA_FILE_NAME}"
 ENV_TLS_CA_FILE = "RECORDER_TLS_CA_FILE"
 #: Where the agent writes its termination message on exit (the container's `terminationMessagePath`).
 ENV_TERMINATION_LOG = "RECORDER_TERMINATION_LOG"
+#: The agent's token: `GET /status` answers only `Authorization: Bearer <token>` (401 otherwise). The
+#: controller creates one random token per recording in a Secret it owns (key AGENT_TOKEN_KEY) and
+#: maps it here with `secretKeyRef`; an agent started without it (by hand) serves `/status` openly.
+#: `/healthz` (the readiness probe) and `/metrics` (counters, no keys or URLs) stay open.
+ENV_AGENT_TOKEN = "RECORDER_AGENT_TOKEN"
+AGENT_TOKEN_KEY = "token"
+AUTHORIZATION_SCHEME = "Bearer"
+
+
+def authorization_header(token: str) -> dict[str, str]:
+    """The header the controller sends with every `/status` request."""
+    return {"Authorization": f"{AUTHORIZATION_SCHEME} {token}"}
 
 
 class RecordingIdentity(Model):
@@ -106,6 +130,10 @@ class RecorderConfig(Model):
     spec: LocalRecordingSpec
     numbering: Numbering = Field(default_factory=Numbering)
     agent: AgentTuning = Field(default_factory=AgentTuning)
+    policy: DestinationPolicy = Field(
+        default_factory=DestinationPolicy,
+        description="Destinations the agent may connect to (checked again after DNS resolution).",
+    )
 
     def to_json(self) -> str:
         """Serialize as the controller writes it (unset optional fields omitted)."""
@@ -158,7 +186,11 @@ class RecorderStatus(Model):
     startedAt: str = Field(description="When the agent started (RFC 3339).")
     stoppedAt: str | None = None
     stats: RecordingStats = Field(default_factory=RecordingStats)
-    files: list[ClosedFile] = Field(default_factory=list, description="Closed files, by index.")
+    files: list[ClosedFile] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Closed files, by index (the agent keeps the newest 1000; a longer list is refused).",
+    )
     filesClosed: int = Field(default=0, ge=0, description="Count of all closed files.")
     totalBytes: int = Field(default=0, ge=0, description="Sum of closed file sizes (bytes).")
     uploadPending: int = Field(default=0, ge=0, description="Closed files not yet stored.")
@@ -203,3 +235,23 @@ class TerminationMessage(Model):
             return cls.model_validate_json(text).files
         except ValidationError:
             return []
+
+
+def url_with_credentials(
+    url: str, *, username: str | None = None, password: str | None = None, stream_key: str | None = None
+) -> str:
+    """`url` with the credentials of `input.credentialsSecretRef`: `username[:password]@` as its
+    userinfo (percent-encoded), `stream_key` appended to its path as the last segment (an RTMP stream
+    name, e.g. `rtmp://host/live` + `abc` → `rtmp://host/live/abc`). Unchanged without credentials.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if username is not None or password is not None:
+        userinfo = quote(username or "", safe="")
+        if password is not None:
+            userinfo += ":" + quote(password, safe="")
+        netloc = f"{userinfo}@{netloc.rsplit('@', 1)[-1]}"
+    path = parts.path
+    if stream_key:
+        path = f"{path.rstrip('/')}/{quote(stream_key, safe='')}"
+    return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))

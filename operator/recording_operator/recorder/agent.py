@@ -31,10 +31,11 @@ import logging
 import signal
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -43,7 +44,9 @@ from recording_operator.api.agent import (
     RecorderConfig,
     RecorderStatus,
     RecordingRef,
+    url_with_credentials,
 )
+from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
 from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
@@ -57,6 +60,8 @@ from recording_operator.storage import StorageError, Store
 log = logging.getLogger("recording_operator.recorder")
 
 POLL_S = 0.5
+#: Files `/status` lists at most (the newest; `filesClosed` and `totalBytes` still count all).
+STATUS_FILES_MAX = 1000
 #: Largest overlay image the agent downloads (bytes).
 OVERLAY_MAX_BYTES = 10 * 1024 * 1024
 #: First-block grace for pull inputs: FFmpeg may connect and probe before any block (s).
@@ -119,10 +124,16 @@ class Recorder:
         work_dir: Path,
         store: Store,
         passphrase: str | None = None,
+        credentials: Mapping[str, str] | None = None,
         ffmpeg_bin: str = "ffmpeg",
         ffprobe_bin: str = "ffprobe",
     ) -> None:
-        """Prepare the work dir (`parts/`, `joined/`); nothing runs until `run()`."""
+        """Prepare the work dir (`parts/`, `joined/`); nothing runs until `run()`.
+
+        `credentials`: `username`, `password`, `streamKey` of `input.credentialsSecretRef` (from the
+        environment), added to the input URL only in FFmpeg's argv (`url_with_credentials`) and
+        redacted from every log line and status error, like `passphrase`.
+        """
         self.config = config
         self.spec = config.spec
         self.work_dir = work_dir
@@ -135,6 +146,21 @@ class Recorder:
         self._secrets: list[str | None] = [passphrase]
         if self.spec.input.url:
             self._secrets.append(urlsplit(self.spec.input.url).password)
+        creds = dict(credentials or {})
+        self._run_spec = self.spec
+        if self.spec.input.url and creds:
+            url = url_with_credentials(
+                self.spec.input.url,
+                username=creds.get("username"),
+                password=creds.get("password"),
+                stream_key=creds.get("streamKey"),
+            )
+            self._run_spec = self.spec.model_copy(
+                update={"input": self.spec.input.model_copy(update={"url": url})}
+            )
+            for key in ("password", "streamKey"):
+                if creds.get(key):
+                    self._secrets += [creds[key], quote(creds[key], safe="")]
         self._ffmpeg = ffmpeg_bin
         self._ffprobe = ffprobe_bin
         self.metrics = RecorderMetrics()
@@ -247,6 +273,7 @@ class Recorder:
             aiohttp.ClientError: the overlay download failed (its certificate included: aiohttp
                 verifies against the system CAs).
         """
+        await self._check_destinations()
         problem = unverifiable_tls(self.spec.input)
         if problem:
             raise ValueError(problem)
@@ -271,6 +298,25 @@ class Recorder:
                         if len(data) > OVERLAY_MAX_BYTES:
                             raise ValueError(f"overlay image larger than {OVERLAY_MAX_BYTES} bytes")
             self._overlay_path.write_bytes(bytes(data))
+
+    async def _check_destinations(self) -> None:
+        """The input URL, the overlay URL and the storage endpoint against the operator's destination
+        policy (`config.policy`), after resolving their names here in the Pod: the controller checked
+        them from its own network, which may resolve differently.
+
+        Raises:
+            ValueError: a destination is refused (the message names the field and the address kind).
+        """
+        urls = [("input.url", self.spec.input.url)] if self.spec.input.url else []
+        if self.spec.overlay is not None:
+            urls.append(("overlay.imageUrl", self.spec.overlay.imageUrl))
+        endpoint = self.spec.storage.endpoint
+        if endpoint:
+            urls.append(("storage.endpoint", endpoint if "://" in endpoint else f"https://{endpoint}"))
+        for field, url in urls:
+            problem = await resolved_problem(url, self.config.policy, storage=field == "storage.endpoint")
+            if problem is not None:
+                raise ValueError(f"{field}: {problem}")
 
     async def _recover(self) -> None:
         """Store what a previous container of this recording left in the work dir.
@@ -363,7 +409,7 @@ class Recorder:
         """One FFmpeg run; returns True when it produced at least one progress block."""
         start_index = self.status.nextIndex
         argv = ff.build_argv(
-            self.spec,
+            self._run_spec,
             parts_dir=self.parts_dir,
             start_index=start_index,
             passphrase=self._passphrase,
@@ -638,7 +684,13 @@ class Recorder:
     def _publish(self, item: _Closed) -> None:
         self.status.files.append(item.info)
         self.status.files.sort(key=lambda f: f.index)
-        self.status.filesClosed = len(self.status.files)
+        self.status.filesClosed += 1
+        if len(self.status.files) > STATUS_FILES_MAX:
+            # Bounded memory and /status size: the oldest stored files go first (the controller has
+            # long recorded them; one it missed is found in the bucket when the Pod ends).
+            stored = [f for f in self.status.files if f.uploaded]
+            drop = {id(f) for f in stored[: len(self.status.files) - STATUS_FILES_MAX]}
+            self.status.files = [f for f in self.status.files if id(f) not in drop]
         self.status.totalBytes += item.info.sizeBytes
         if item.path.parent == self.parts_dir:
             self._published_parts.add(item.path.name)

@@ -13,6 +13,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from recording_operator.api.agent import (
+    ENV_AGENT_TOKEN,
+    ENV_INPUT_PASSWORD,
+    ENV_INPUT_STREAM_KEY,
+    ENV_INPUT_USERNAME,
     ENV_SRT_PASSPHRASE,
     ENV_TERMINATION_LOG,
     RecorderConfig,
@@ -53,8 +57,18 @@ def main(config_path: Path, *, work_dir: Path | None, host: str, port: int | Non
             work_dir=work_dir or work_dir_from_env(),
             store=store,
             passphrase=os.environ.get(ENV_SRT_PASSPHRASE) or None,
+            credentials={
+                key: value
+                for key, env in (
+                    ("username", ENV_INPUT_USERNAME),
+                    ("password", ENV_INPUT_PASSWORD),
+                    ("streamKey", ENV_INPUT_STREAM_KEY),
+                )
+                if (value := os.environ.get(env))
+            },
             http_host=host,
             http_port=http_port,
+            token=os.environ.get(ENV_AGENT_TOKEN) or None,
         )
     )
 
@@ -66,18 +80,24 @@ async def run_recorder(
     store: Store,
     passphrase: str | None,
     http_host: str,
+    credentials: dict[str, str] | None = None,
     http_port: int,
+    token: str | None = None,
 ) -> int:
     """Run a Recorder with its HTTP server until SIGTERM/SIGINT (or maxDuration); returns the exit code.
+    `token`: the bearer token `/status` requires (`ENV_AGENT_TOKEN`; None serves it openly);
+    `credentials`: the input's `username` / `password` / `streamKey` (`ENV_INPUT_*`).
 
     Raises:
         OSError: the HTTP port cannot be bound.
     """
-    recorder = Recorder(config, work_dir=work_dir, store=store, passphrase=passphrase)
+    recorder = Recorder(
+        config, work_dir=work_dir, store=store, passphrase=passphrase, credentials=credentials
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, recorder.request_stop, signal.Signals(sig).name)
-    runner = await start_http(recorder, http_host, http_port)
+    runner = await start_http(recorder, http_host, http_port, token=token)
     log.info("recorder for %s/%s serving on %s:%d (pid %d)", config.recording.namespace,
              config.recording.name, http_host, http_port, os.getpid())  # fmt: skip
     try:

@@ -186,7 +186,7 @@ def test_missing_credentials_then_created(cluster: Cluster, agora: Agora) -> Non
     cluster.http.post(
         f"/api/v1/namespaces/{cluster.namespace}/secrets",
         json={
-            "metadata": {"name": "late-secret"},
+            "metadata": {"name": "late-secret", "labels": {"recording.mediaops.io/use": "true"}},
             "stringData": {"customerId": "sandbox-id", "customerSecret": "sandbox-secret"},
         },
     ).raise_for_status()

@@ -32,7 +32,7 @@ def cluster(cluster: TranscoderCluster) -> TranscoderCluster:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "agora-app"},
+        "metadata": {"name": "agora-app", "labels": {"recording.mediaops.io/use": "true"}},
         "stringData": {"appCertificate": CERTIFICATE},
     }
     assert c.http.post("/api/v1/namespaces/default/secrets", json=secret).status_code == 201

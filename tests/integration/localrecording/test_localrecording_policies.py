@@ -198,7 +198,8 @@ def test_listen_input_gets_a_service_and_records_what_is_pushed(
     name = "rtmp-listen"
     port = free_port()
     body = recording(name, sandbox.endpoints["s3"], 1, pod={"serviceType": "NodePort"})
-    body["spec"]["input"] = {"listen": {"protocol": "rtmp", "port": port}}
+    # FFmpeg's RTMP listener checks no stream key: a NodePort listener says it accepts anyone.
+    body["spec"]["input"] = {"listen": {"protocol": "rtmp", "port": port, "allowAnonymous": True}}
     assert kube.post(LRECS, json=body).status_code == 201
 
     started = wait_for(lambda: (s := status(kube, name)).get("serviceName") and s, timeout=30,

@@ -119,7 +119,12 @@ def test_fixing_the_secret_recovers_auth_failed_without_a_spec_change(cluster: C
     data = {"customerId": "sandbox-id", "customerSecret": "not-the-secret"}
     created = cluster.http.post(
         "/api/v1/namespaces/default/secrets",
-        json={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}, "stringData": data},
+        json={
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": secret, "labels": {"recording.mediaops.io/use": "true"}},
+            "stringData": data,
+        },
     )
     assert created.status_code == 201, created.text
     body = recording(credentialsSecretRef={"name": secret})

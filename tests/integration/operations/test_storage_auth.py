@@ -66,7 +66,12 @@ def files(sandbox: Sandbox) -> Files:
 def _put_secret(cluster: Cluster, name: str, data: dict[str, str]) -> None:
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     path = f"/api/v1/namespaces/default/secrets/{name}"
-    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": {"recording.mediaops.io/use": "true"}},
+        "data": encoded,
+    }
     if cluster.http.get(path).status_code == 404:
         assert cluster.http.post("/api/v1/namespaces/default/secrets", json=body).status_code == 201
     else:

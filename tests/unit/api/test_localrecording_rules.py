@@ -149,3 +149,62 @@ def test_listen_input_and_volume_storage_pass() -> None:
         storage={"vendor": "volume", "volume": {"claimName": "c"}},
     )
     assert violations(SPEC_SCHEMA, spec) == []
+
+
+# --- tenant safety ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["rtsp://admin:hunter2@cam.example/s", "rtmp://user@h/live/k", "https://u:p@h/live.m3u8"]
+)
+def test_credentials_in_the_url_are_rejected(url: str) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(input={"url": url}))
+    assert any("credentialsSecretRef, not in the URL" in v for v in found), found
+    # rist's own `@` (listen on a local address) is no userinfo.
+    assert violations(SPEC_SCHEMA, with_changes(input={"url": "rist://@0.0.0.0:8000"})) == []
+
+
+def test_credentials_come_from_a_secret_for_the_schemes_that_take_them() -> None:
+    ok = with_changes(input={"url": "rtsp://cam.example/s", "credentialsSecretRef": {"name": "cam"}})
+    assert violations(SPEC_SCHEMA, ok) == []
+    bad = with_changes(input={"url": "srt://h:9000", "credentialsSecretRef": {"name": "cam"}})
+    assert any("credentialsSecretRef is for" in v for v in violations(SPEC_SCHEMA, bad))
+
+
+@pytest.mark.parametrize("sub_path", ["../../etc", "a/../../b", "..", "a/.."])
+def test_sub_path_stays_inside_the_claim(sub_path: str) -> None:
+    storage = {"vendor": "volume", "volume": {"claimName": "recs", "subPath": sub_path}}
+    found = violations(SPEC_SCHEMA, with_changes(storage=storage))
+    assert any("no '..' element" in v for v in found), found
+    fine = {"vendor": "volume", "volume": {"claimName": "recs", "subPath": "team/a..b/c"}}
+    assert violations(SPEC_SCHEMA, with_changes(storage=fine)) == []
+
+
+def test_the_listen_port_is_not_the_agent_port() -> None:
+    found = violations(SPEC_SCHEMA, with_changes(input={"listen": {"protocol": "srt", "port": 8090}}))
+    assert any("agent's own port" in v for v in found), found
+
+
+@pytest.mark.parametrize(
+    "toleration",
+    [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+     {"key": "node-role.kubernetes.io/master", "operator": "Exists"},
+     {"operator": "Exists"}],
+)  # fmt: skip
+def test_recorders_never_tolerate_control_plane_taints(toleration: dict[str, str]) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(pod={"tolerations": [toleration]}))
+    assert any("control-plane" in v for v in found), found
+    gpu = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    assert violations(SPEC_SCHEMA, with_changes(pod={"tolerations": [gpu]})) == []
+
+
+@pytest.mark.parametrize("protocol", ["rtmp", "udp", "rist", "srt"])
+def test_public_listeners_must_authenticate_publishers(protocol: str) -> None:
+    listen = {"listen": {"protocol": protocol, "port": 9000}}
+    public = with_changes(input=listen, pod={"serviceType": "LoadBalancer"})
+    assert any("NodePort or LoadBalancer listener" in v for v in violations(SPEC_SCHEMA, public))
+    assert violations(SPEC_SCHEMA, with_changes(input=listen, pod={"serviceType": "ClusterIP"})) == []
+    anonymous = {"listen": {"protocol": protocol, "port": 9000, "allowAnonymous": True}}
+    assert violations(SPEC_SCHEMA, with_changes(input=anonymous, pod={"serviceType": "NodePort"})) == []
+    srt = {"listen": {"protocol": "srt", "port": 9000}, "passphraseSecretRef": {"name": "srt", "key": "p"}}
+    assert violations(SPEC_SCHEMA, with_changes(input=srt, pod={"serviceType": "LoadBalancer"})) == []

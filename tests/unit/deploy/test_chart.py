@@ -257,8 +257,9 @@ def test_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> N
             for rule in obj["rules"]:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"], obj["metadata"]["name"]
                 if "secrets" in rule["resources"]:
-                    # list/watch: the Secret watch that re-reconciles resources that failed with it.
-                    assert rule["verbs"] == ["get", "list", "watch"]
+                    # list/watch: the Secret watch that re-reconciles resources that failed with it;
+                    # create: the per-recording agent token Secret (never update, patch or delete).
+                    assert rule["verbs"] == ["get", "list", "watch", "create"]
     clusterwide = _rules(rendered["defaults"], "ClusterRole", "rec-recording-operator")
     resources = {r for rule in clusterwide for r in rule["resources"]}
     for plural in ("cloudrecordings", "cloudtranscoders", "localrecordings", "recordedfiles"):
@@ -282,8 +283,13 @@ def test_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> N
 
 def test_opt_in_objects(rendered: dict[str, list[dict[str, Any]]]) -> None:
     defaults = rendered["defaults"]
-    for kind in ("ServiceMonitor", "PodDisruptionBudget", "NetworkPolicy", "PrometheusRule"):
+    for kind in ("ServiceMonitor", "PodDisruptionBudget", "PrometheusRule"):
         assert by_kind(defaults, kind) == [], kind
+    # NetworkPolicies are on by default: the operator's and the recorders' (release namespace).
+    assert sorted(p["metadata"]["name"] for p in by_kind(defaults, "NetworkPolicy")) == [
+        "rec-recording-operator",
+        "rec-recording-operator-recorders",
+    ]
     everything = rendered["namespaced-ha-everything"]
     (monitor,) = by_kind(everything, "ServiceMonitor")
     (service,) = [s for s in by_kind(everything, "Service") if s["metadata"]["name"].endswith("-metrics")]
@@ -309,7 +315,7 @@ def test_network_policies(rendered: dict[str, list[dict[str, Any]]]) -> None:
     operator = policies[(NAMESPACE, "rec-recording-operator")]
     recorder = policies[("cams", "rec-recording-operator-recorders")]
     # The operator may reach recorder agents on the agent port.
-    (to_recorders,) = [r for r in operator["spec"]["egress"] if r.get("to")]
+    (to_recorders,) = [r for r in operator["spec"]["egress"] if "podSelector" in (r.get("to") or [{}])[0]]
     assert (
         to_recorders["to"][0]["podSelector"]["matchLabels"] == recorder["spec"]["podSelector"]["matchLabels"]
     )
@@ -336,6 +342,50 @@ def test_network_policies(rendered: dict[str, list[dict[str, Any]]]) -> None:
         assert not allowed(denied), denied
     for public in ("52.216.0.1", "8.8.8.8"):
         assert allowed(public), public
+
+
+def test_the_operators_https_egress_reaches_public_addresses_only(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The operator sends credentials to storage endpoints: its HTTPS egress never reaches the metadata
+    service or cluster addresses (unless listed), and the API server is its own rule."""
+    (operator,) = [
+        p
+        for p in by_kind(rendered["defaults"], "NetworkPolicy")
+        if p["metadata"]["name"] == "rec-recording-operator"
+    ]
+    https = [r for r in operator["spec"]["egress"] if r.get("ports") == [{"port": 443, "protocol": "TCP"}]]
+    (rule,) = [r for r in https if r.get("to")]
+    (block,) = [p["ipBlock"] for p in rule["to"]]
+    excluded = [ipaddress.ip_network(c) for c in block["except"]]
+    for denied in ("169.254.169.254", "10.96.0.10", "192.168.1.10", "172.20.0.5"):
+        assert any(ipaddress.ip_address(denied) in net for net in excluded), denied
+    narrowed = objects({"networkPolicy": {"apiServerCIDRs": ["10.96.0.1/32"],
+                        "storageEgress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}], "ports": [{"port": 9000}]}]}})  # fmt: skip
+    (operator,) = [
+        p for p in by_kind(narrowed, "NetworkPolicy") if p["metadata"]["name"] == "rec-recording-operator"
+    ]
+    egress = operator["spec"]["egress"]
+    (api,) = [r for r in egress if {"port": 6443, "protocol": "TCP"} in r.get("ports", [])]
+    assert api["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}]
+    assert {"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}], "ports": [{"port": 9000}]} in egress
+    # Without apiServerCIDRs nothing but DNS, the API server ports and HTTPS rules is open to every address.
+    for rule in operator["spec"]["egress"]:
+        assert rule.get("to") or rule["ports"][0]["port"] in (53, 443, 6443)
+
+
+def test_the_tenant_policy_is_rendered() -> None:
+    values = {"policy": {"secretNamespaces": ["media"], "allowedRecorderImages": ["registry.corp/media/"],
+                         "allowPrivateDestinations": True,
+                         "allowedStorageEndpoints": ["http://minio.storage:9000"]}}  # fmt: skip
+    env = {e["name"]: e["value"] for e in _container(objects(values))["env"]}
+    assert env["RECORDING_SECRET_NAMESPACES"] == "media"
+    assert env["RECORDER_ALLOWED_IMAGES"] == "registry.corp/media/"
+    assert env["RECORDING_ALLOW_PRIVATE_DESTINATIONS"] == "true"
+    assert env["STORAGE_ALLOWED_ENDPOINTS"] == "http://minio.storage:9000"
+    defaults = {e["name"]: e["value"] for e in _container(objects({}))["env"]}
+    assert defaults["RECORDING_ALLOW_PRIVATE_DESTINATIONS"] == "false"
+    assert defaults["RECORDING_SECRET_NAMESPACES"] == ""
 
 
 def test_callback_receiver(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -441,3 +491,33 @@ def test_chart_icon_is_the_projects_own() -> None:
         and "kubernetes/kubernetes" not in chart["icon"]
     )
     assert (CHART / "icon.svg").read_text().startswith("<svg")
+
+
+def test_view_does_not_aggregate_recordings_with_urls(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Source URLs, push URLs with stream keys and presigned links are not for the `view` role."""
+    roles = {r["metadata"]["name"]: r for r in by_kind(rendered["defaults"], "ClusterRole")}
+    labels = roles["rec-recording-operator-view"]["metadata"]["labels"]
+    assert "rbac.authorization.k8s.io/aggregate-to-view" not in labels
+    assert labels["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    opted = {
+        r["metadata"]["name"]: r for r in by_kind(objects({"rbac": {"aggregateToView": True}}), "ClusterRole")
+    }
+    assert opted["rec-recording-operator-view"]["metadata"]["labels"][
+        "rbac.authorization.k8s.io/aggregate-to-view"
+    ]
+
+
+def test_private_destinations_are_refused_at_admission_unless_allowed() -> None:
+    objs = objects({"watchNamespaces": ["media"]})
+    (policy,) = by_kind(objs, "ValidatingAdmissionPolicy")
+    (binding,) = by_kind(objs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "media"
+    ]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["localrecordings"]
+    (rule,) = policy["spec"]["validations"]
+    for needle in ("ip(h).isLoopback()", "ip(h).isLinkLocalUnicast()", "'10.0.0.0/8'", "'fc00::/7'", ".svc"):
+        assert needle in rule["expression"], needle
+    assert by_kind(objects({"policy": {"allowPrivateDestinations": True}}), "ValidatingAdmissionPolicy") == []

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 GROUP = "recording.mediaops.io"
 VERSION = "v1alpha1"
@@ -130,8 +130,29 @@ class VolumeLocation(Model):
         default=None,
         max_length=1024,
         pattern=r"^[^/].*$",
-        description="Relative directory inside the claim; no leading slash.",
+        description="Relative directory inside the claim; no leading slash, no `..` element.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.matches('(^|/)[.][.](/|$)')",
+                    "message": "subPath must stay inside the claim: no '..' element",
+                }
+            ]
+        },
     )
+
+    @model_validator(mode="after")
+    def _inside_the_claim(self) -> VolumeLocation:
+        if self.subPath is not None and ".." in self.subPath.split("/"):
+            raise ValueError("subPath must stay inside the claim: no '..' element")
+        return self
+
+
+#: Label that opts a Secret in to being used by recordings of its namespace (value "true"): the
+#: operator reads, or maps into a recorder Pod, only Secrets carrying it (or every Secret of a
+#: namespace listed in the operator's RECORDING_SECRET_NAMESPACES setting). Creating a recording is
+#: using the Secrets it names: the label is how a Secret's owner allows that.
+SECRET_USE_LABEL = f"{GROUP}/use"
 
 
 class StorageSpec(Model):

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from recording_operator.api.v1alpha1.common import (
     Condition,
     DeletionPolicy,
     FilesSummary,
+    LocalObjectReference,
     Model,
     RetentionDuration,
     SecretKeySelector,
@@ -47,6 +48,13 @@ FILE_NAME_TEMPLATE_PATTERN = (
     r"^([A-Za-z0-9_-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})"
     r"([A-Za-z0-9_.-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})*$"
 )
+#: The recorder agent's HTTP port (`api.agent.HTTP_PORT`; this module cannot import it): a listen input
+#: on it would collide with the agent.
+AGENT_PORT = 8090
+#: Keys of `input.credentialsSecretRef` (all optional; at least one present).
+INPUT_CREDENTIAL_KEYS = ("username", "password", "streamKey")
+#: Schemes whose URL takes `input.credentialsSecretRef`.
+CREDENTIAL_SCHEMES = ("rtmp", "rtmps", "rtsp", "rtsps", "http", "https")
 DEFAULT_FILE_NAME_TEMPLATE = "{recording}-{start:%Y%m%d-%H%M%S}-{index}"
 #: `output.segmentDuration` when absent (not hls): one stored file per minute, so a recorder killed with its
 #: work volume lost risks at most one minute, and one whose work volume survives (the default) none
@@ -73,7 +81,32 @@ class ListenInput(Model):
     protocol: Literal["srt", "rtmp", "udp", "rist"] = Field(
         description="srt (listener mode), rtmp (`-listen 1`), udp (MPEG-TS datagrams) or rist (`rist://@`)."
     )
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.port != {AGENT_PORT}",
+                    "message": f"listen.port {AGENT_PORT} is the recorder agent's own port",
+                }
+            ]
+        }
+    }
+
     port: int = Field(ge=1024, le=65535, description="Port the recorder listens on (non-root: ≥ 1024).")
+    allowAnonymous: bool = Field(
+        default=False,
+        description=(
+            "Accept unauthenticated publishers on a NodePort or LoadBalancer Service (rtmp, udp, rist: "
+            "FFmpeg's listeners check no stream key; srt without passphraseSecretRef). Without it such a "
+            "public listener is refused."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _not_agent_port(self) -> ListenInput:
+        if self.port == AGENT_PORT:
+            raise ValueError(f"listen.port {AGENT_PORT} is the recorder agent's own port")
+        return self
 
 
 class ConfigMapKeySelector(Model):
@@ -153,7 +186,19 @@ class RecordingInput(Model):
                     "message": "put the SRT passphrase in passphraseSecretRef, not in the URL",
                 },
                 {
-                    "rule": "!has(self.passphraseSecretRef) || (has(self.url) && self.url.startsWith('srt://'))"
+                    "rule": "!has(self.url) || self.url.startsWith('rist://') || "
+                    "!self.url.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')",
+                    "message": "put the user name and password in credentialsSecretRef, not in the URL",
+                },
+                {
+                    "rule": "!has(self.credentialsSecretRef) || (has(self.url) && self.url.matches('^("
+                    + "|".join(CREDENTIAL_SCHEMES)
+                    + ")://'))",
+                    "message": "credentialsSecretRef is for rtmp(s), rtsp(s) and http(s) URLs",
+                },
+                {
+                    "rule": "!has(self.passphraseSecretRef) || (has(self.url) && self.url.startsWith('srt://')) "
+                    "|| (has(self.listen) && self.listen.protocol == 'srt')"
                     " || (has(self.listen) && self.listen.protocol == 'srt')",
                     "message": "passphraseSecretRef is for SRT inputs only",
                 },
@@ -205,6 +250,14 @@ class RecordingInput(Model):
     passphraseSecretRef: SecretKeySelector | None = Field(
         default=None,
         description="SRT `passphrase` (10-79 characters), read from a Secret; never put it in the URL.",
+    )
+    credentialsSecretRef: LocalObjectReference | None = Field(
+        default=None,
+        description=(
+            "Secret with the source's credentials, never in the URL: `username` and `password` (the "
+            "URL's userinfo, for rtsp(s), rtmp(s) and http(s)), `streamKey` (appended to an rtmp(s) URL's "
+            "path as its last segment). The recorder adds them when it starts FFmpeg."
+        ),
     )
     streamid: str | None = Field(
         default=None,
@@ -375,14 +428,39 @@ class Retention(Model):
     )
 
 
+#: Taints of control-plane nodes a recorder must not tolerate (untrusted media next to etcd and the API server).
+CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+
+
 class Toleration(Model):
-    """A core/v1 Toleration."""
+    """A core/v1 Toleration; never of the control-plane taints (nor every taint: `operator: Exists`
+    without a key)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.key) ? !(self.key in ['"
+                    + "', '".join(CONTROL_PLANE_TAINTS)
+                    + "']) : !(has(self.operator) && self.operator == 'Exists')",
+                    "message": "recorders do not run on control-plane nodes: no toleration of their taints "
+                    "(nor operator Exists without a key)",
+                }
+            ]
+        }
+    }
 
     key: str | None = None
     operator: Literal["Exists", "Equal"] | None = None
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     tolerationSeconds: int | None = None
+
+    @model_validator(mode="after")
+    def _not_control_plane(self) -> Toleration:
+        if self.key in CONTROL_PLANE_TAINTS or (self.key is None and self.operator == "Exists"):
+            raise ValueError("recorders do not run on control-plane nodes: no toleration of their taints")
+        return self
 
 
 class ResourceRequirements(Model):
@@ -501,6 +579,15 @@ class LocalRecordingSpec(Model):
                 {
                     "rule": "self.storage.vendor == 'volume' || has(self.storage.bucket)",
                     "message": "object storage needs storage.bucket",
+                },
+                {
+                    "rule": "!has(self.input.listen) || !has(self.pod) || !has(self.pod.serviceType) || "
+                    "self.pod.serviceType == 'ClusterIP' || (self.input.listen.protocol == 'srt' && "
+                    "has(self.input.passphraseSecretRef)) || (has(self.input.listen.allowAnonymous) && "
+                    "self.input.listen.allowAnonymous)",
+                    "message": "a NodePort or LoadBalancer listener accepts publishers from outside the cluster: "
+                    "use srt with passphraseSecretRef (FFmpeg's rtmp, udp and rist listeners check no key), "
+                    "or set input.listen.allowAnonymous",
                 },
             ]
         }

@@ -13,14 +13,22 @@ import os
 import ssl
 import tempfile
 import time
+from collections.abc import Collection
 from typing import Any
 
 import httpx
 import kopf
 
+from recording_operator.controllers._kit.policy import secret_use_problem
+
 
 class SecretNotFound(LookupError):
     """The Secret, or the key inside it, does not exist. Carries names only, never values."""
+
+
+class SecretNotOptedIn(SecretNotFound):
+    """The Secret exists but its owner has not opted it in to recordings (`policy.secret_use_problem`):
+    handled as a missing Secret (a condition and an Event naming the label to add, no crash loop)."""
 
 
 class KubeApiError(RuntimeError):
@@ -79,12 +87,21 @@ class KubeClient:
     """Async access to Secrets and object metadata with kopf's credentials.
 
     Secrets are cached for `secret_ttl_s` seconds per namespace/name, because many resources
-    usually share one credentials Secret.
+    usually share one credentials Secret; expired entries are dropped (the cache holds at most the
+    Secrets read in the last `secret_ttl_s` seconds). A Secret is used only when opted in
+    (`policy.secret_use_problem` with `secret_namespaces`), else SecretNotOptedIn.
     """
 
-    def __init__(self, conn: kopf.ConnectionInfo, *, secret_ttl_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        conn: kopf.ConnectionInfo,
+        *,
+        secret_ttl_s: float = 10.0,
+        secret_namespaces: Collection[str] = (),
+    ) -> None:
         self._http = _client_from(conn)
         self._ttl = secret_ttl_s
+        self._secret_namespaces = frozenset(secret_namespaces)
         self._secrets: dict[tuple[str, str], tuple[float, dict[str, str], str]] = {}
 
     async def aclose(self) -> None:
@@ -96,12 +113,15 @@ class KubeClient:
 
         Raises:
             SecretNotFound: no such Secret.
+            SecretNotOptedIn: the Secret is not opted in to recordings (`policy.secret_use_problem`).
             KubeApiError: any other API failure.
         """
         now = time.monotonic()
         cached = self._secrets.get((namespace, name))
         if cached and now - cached[0] < self._ttl:
             return cached[1]
+        for key in [k for k, v in self._secrets.items() if now - v[0] >= self._ttl]:
+            del self._secrets[key]
         try:
             response = await self._http.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
         except httpx.HTTPError as exc:
@@ -114,6 +134,9 @@ class KubeClient:
                 f"reading Secret {namespace}/{name}: HTTP {response.status_code}", response.status_code
             )
         body = response.json()
+        problem = secret_use_problem(body, namespace, self._secret_namespaces)
+        if problem is not None:
+            raise SecretNotOptedIn(problem)
         decoded = {k: base64.b64decode(v).decode("utf-8") for k, v in (body.get("data") or {}).items()}
         version = str(body.get("metadata", {}).get("resourceVersion", ""))
         self._secrets[(namespace, name)] = (now, decoded, version)

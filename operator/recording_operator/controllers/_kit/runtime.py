@@ -111,7 +111,12 @@ class Runtime:
 
     async def set_connection(self, conn: kopf.ConnectionInfo) -> None:
         """(Re)build the Kubernetes client (and the Event recorder on it) from kopf's login result."""
-        old, self._kube = self._kube, KubeClient(conn, secret_ttl_s=self.settings.secret_cache_ttl_s)
+        kube = KubeClient(
+            conn,
+            secret_ttl_s=self.settings.secret_cache_ttl_s,
+            secret_namespaces=self.settings.secret_namespaces,
+        )
+        old, self._kube = self._kube, kube
         old_events, self._events = self._events, EventRecorder(self._kube)
         if old_events is not None:
             await old_events.aclose()

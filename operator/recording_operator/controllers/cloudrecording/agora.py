@@ -28,6 +28,7 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
+from recording_operator.controllers._kit.policy import check_provider_storage
 from recording_operator.controllers._kit.status import digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
@@ -218,6 +219,7 @@ class AgoraSessions:
         agora = spec.agora
         assert agora is not None
         client = await self._client(ctx, spec)
+        check_provider_storage(spec.storage, ctx.runtime.settings)  # before the Secret is read and sent
         storage, storage_digest = await self._storage(ctx, spec)
         token = await self._token(ctx, spec)
         onhold = spec.state == "Paused"
@@ -312,6 +314,7 @@ class AgoraSessions:
     async def _update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora
         assert agora is not None and obs.resource_id and obs.sid
+        check_provider_storage(spec.storage, ctx.runtime.settings)  # before the Secret is read and sent
         storage, storage_digest = await self._storage(ctx, spec)
         updates = updates_needed(spec, obs.applied, storage, storage_digest)
         if not updates:

@@ -24,6 +24,7 @@ from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.kube import SecretNotFound
+from recording_operator.controllers._kit.policy import check_provider_storage
 from recording_operator.controllers._kit.status import files_summary
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed
 from recording_operator.controllers.cloudrecording.driver import (
@@ -319,6 +320,7 @@ class RealtimeKitSessions:
         return ctx.runtime.realtimekit(token)
 
     async def _storage(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> dict[str, Any]:
+        check_provider_storage(spec.storage, ctx.runtime.settings)
         ref = spec.storage.credentialsSecretRef
         secret = await ctx.runtime.kube.read_secret(ctx.namespace, ref.name) if ref else None
         if ref is None and spec.storage.vendor != "realtimekit-bucket":

@@ -11,6 +11,7 @@ the status (`decide.Restarts`), never here.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,15 +22,28 @@ import httpx
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
-from recording_operator.api.agent import STATUS_PATH, AgentTuning, RecorderStatus
+from recording_operator.api.agent import (
+    AGENT_TOKEN_KEY,
+    STATUS_PATH,
+    AgentTuning,
+    RecorderStatus,
+    authorization_header,
+)
+from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
-from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import INPUT_CREDENTIAL_KEYS, LocalRecordingSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.context import Context, report_failure
-from recording_operator.controllers._kit.kube import SecretNotFound
+from recording_operator.controllers._kit.errors import SpecError
+from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import forget_recorder, set_recorder_stats
+from recording_operator.controllers._kit.policy import (
+    POLICY_VIOLATION,
+    destination_policy,
+    storage_endpoint_problem,
+)
 from recording_operator.controllers.localrecording.decide import (
     FILES_STORED,
     RECORDER_FAILED,
@@ -57,12 +71,15 @@ from recording_operator.controllers.localrecording.files import (
     file_index,
     files_summary,
     recorded_file_manifest,
+    reported_key_problem,
     stored_files_from_listing,
     with_reported,
 )
 from recording_operator.controllers.localrecording.manifests import (
     KIND,
     STOP_REASON_ANNOTATION,
+    agent_token_secret_manifest,
+    agent_token_secret_name,
     config_map_manifest,
     plan_recorder,
     pod_manifest,
@@ -79,14 +96,29 @@ from recording_operator.controllers.localrecording.observe import (
     PodView,
     agent_view,
     pod_without_finalizer,
+    public_error,
     view_pod,
 )
 from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
 
 PLURAL = "localrecordings"
 FILES_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/recordedfiles"
+#: Event reason of a reported file whose key is not the recording's (`reported_key_problem`).
+FOREIGN_FILE_KEY = "ForeignFileKey"
 #: Seconds one `/status` request may take.
 AGENT_TIMEOUT_S = 3.0
+
+
+def recorder_destinations(spec: LocalRecordingSpec, *, with_storage: bool) -> list[tuple[str, str]]:
+    """`(field, URL)` of what the recorder connects to: `input.url`, `overlay.imageUrl` and, with
+    `with_storage`, `storage.endpoint` (as an https URL when it names no scheme)."""
+    found = [("input.url", spec.input.url)] if spec.input.url else []
+    if spec.overlay is not None:
+        found.append(("overlay.imageUrl", spec.overlay.imageUrl))
+    endpoint = spec.storage.endpoint
+    if with_storage and endpoint:
+        found.append(("storage.endpoint", endpoint if "://" in endpoint else f"https://{endpoint}"))
+    return found
 
 
 class ConfigMapKeyNotFound(LookupError):
@@ -117,15 +149,17 @@ class RecorderMemory:
     recorded: set[int] = field(default_factory=set)
     pending: dict[int, StoredFile] = field(default_factory=dict)
     followers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    #: The agent's bearer token (its Secret's, `agent_token_secret_manifest`); None until read or created.
+    token: str | None = None
 
 
-async def follow_stop(url: str, memory: RecorderMemory, *, limit_s: float) -> None:
+async def follow_stop(url: str, memory: RecorderMemory, *, token: str, limit_s: float) -> None:
     """Poll a stopping agent's `/status` every 25 ms until it exits (or `limit_s` passed), noting
     every closed file in `memory.pending`: the last file is closed and uploaded in the moments
-    before the agent exits, usually between two regular polls.
+    before the agent exits, usually between two regular polls. `token`: the agent's bearer token.
     """
     end = time.monotonic() + limit_s
-    async with httpx.AsyncClient(timeout=1.0) as client:
+    async with httpx.AsyncClient(timeout=1.0, headers=authorization_header(token)) as client:
         while time.monotonic() < end:
             try:
                 response = await client.get(f"{url}{STATUS_PATH}", params={"sinceIndex": memory.next_index})
@@ -285,9 +319,17 @@ class RecorderPods:
             return
         await self.check_secrets()
         await self.check_ca_config_map()
+        await self.check_destinations()
+        await self.ensure_agent_token(create=True)
         # load_recorded (every sync) and every file recorded since keep next_index past the highest.
         first_index = mem.next_index
-        plan = plan_recorder(ctx.body, self.spec, first_index, attempt=self.restarts.failures)
+        plan = plan_recorder(
+            ctx.body,
+            self.spec,
+            first_index,
+            attempt=self.restarts.failures,
+            policy=destination_policy(self.settings),
+        )
         config_map = config_map_manifest(ctx.body, plan)
         cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"
         if await self.kube.create_object(cm_path, config_map) is None:
@@ -342,6 +384,53 @@ class RecorderPods:
         ref = self.spec.input.passphraseSecretRef
         if ref is not None:
             await self.kube.read_secret_key(self.ctx.namespace, ref.name, ref.key)
+        creds = self.spec.input.credentialsSecretRef
+        if creds is not None:
+            data = await self.kube.read_secret(self.ctx.namespace, creds.name)
+            if not set(data) & set(INPUT_CREDENTIAL_KEYS):
+                raise SecretNotFound(
+                    f"Secret {self.ctx.namespace}/{creds.name} (input.credentialsSecretRef) has none of the "
+                    f"keys {', '.join(INPUT_CREDENTIAL_KEYS)}"
+                )
+
+    async def ensure_agent_token(self, *, create: bool) -> str | None:
+        """The agent's bearer token: remembered, else read from its Secret, else (with `create`) a new
+        random one (32 bytes) in a new Secret created before the Pod that maps it. None when the Secret
+        does not exist (and `create` is false) or cannot be read.
+
+        Raises:
+            KubeApiError: creating the Secret failed (`create` only).
+        """
+        mem, ctx = self.mem, self.ctx
+        if mem.token is not None:
+            return mem.token
+        name = agent_token_secret_name(ctx.name)
+        if create:
+            token = secrets.token_urlsafe(32)
+            manifest = agent_token_secret_manifest(ctx.body, token)
+            if await self.kube.create_object(f"/api/v1/namespaces/{ctx.namespace}/secrets", manifest):
+                mem.token = token
+                return token
+        try:
+            mem.token = await self.kube.read_secret_key(ctx.namespace, name, AGENT_TOKEN_KEY)
+        except (SecretNotFound, KubeApiError) as exc:
+            if create:
+                raise KubeApiError(f"reading Secret {ctx.namespace}/{name}: {exc}", None) from exc
+            ctx.logger.debug(f"no agent token yet for {ctx.namespace}/{ctx.name}: {type(exc).__name__}")
+        return mem.token
+
+    async def check_destinations(self) -> None:
+        """The spec's destinations (`recorder_destinations`) after DNS resolution, before a Pod is
+        created (the agent checks them again in the Pod).
+
+        Raises:
+            SpecError: `PolicyViolation` when a name resolves to a private address.
+        """
+        policy = destination_policy(self.settings)
+        for name, url in recorder_destinations(self.spec, with_storage=True):
+            problem = await resolved_problem(url, policy, storage=name == "storage.endpoint")
+            if problem is not None:
+                raise SpecError(POLICY_VIOLATION, f"{name}: {problem}")
 
     async def check_ca_config_map(self) -> None:
         """The ConfigMap key of `input.tls.caConfigMapRef` exists (`data` or `binaryData`): kubelet
@@ -372,6 +461,7 @@ class RecorderPods:
         path = f"{pods_path(self.ctx.namespace)}/{view.name}"
         await self.kube.merge_patch(path, {"metadata": {"annotations": {STOP_REASON_ANNOTATION: reason}}})
         await self.kube.delete_object(path)
+        await self.ensure_agent_token(create=False)
         self.follow(view)
         self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
         if reason == RESTART_REQUESTED:
@@ -386,9 +476,11 @@ class RecorderPods:
         followers = self.mem.followers
         for name in [n for n, task in followers.items() if task.done()]:
             del followers[name]
-        if view.agent_url and view.name not in followers:
+        if view.agent_url and self.mem.token and view.name not in followers:
             limit = float(termination_grace_s(self.spec, AgentTuning().stopGraceS))
-            followers[view.name] = asyncio.create_task(follow_stop(view.agent_url, self.mem, limit_s=limit))
+            followers[view.name] = asyncio.create_task(
+                follow_stop(view.agent_url, self.mem, token=self.mem.token, limit_s=limit)
+            )
 
     async def collect(self, pod: Mapping[str, Any], view: PodView) -> bool:
         """A terminated Pod: record the files it stored, count a failure, release it. True when released.
@@ -401,13 +493,13 @@ class RecorderPods:
         # (with their durations; the only way to learn them for a volume, which is not listed).
         for file in view.stored_on_exit:
             mem.pending.pop(file.index, None)
-            await self.record_file(file)
+            await self.record_file(file, first_index=view.first_index)
         if view.exit_code == 0:
             for file in sorted(mem.pending.values(), key=lambda f: f.index):
-                await self.record_file(file)
+                await self.record_file(file, first_index=view.first_index)
         try:
             for file in with_reported(await self.list_stored(view.first_index), mem.pending):
-                await self.record_file(file)
+                await self.record_file(file, first_index=view.first_index)
         except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
             # Not a reason to keep the Pod: what it could not store stays on the work volume, and the
             # next Pod (with the storage the user fixed meanwhile) stores it.
@@ -449,6 +541,14 @@ class RecorderPods:
         storage = self.spec.storage
         if storage.vendor == "volume":
             return []
+        if storage.endpoint:
+            problem = storage_endpoint_problem(storage.endpoint, self.settings)
+            endpoint = storage.endpoint if "://" in storage.endpoint else f"https://{storage.endpoint}"
+            problem = problem or await resolved_problem(
+                endpoint, destination_policy(self.settings), storage=True
+            )
+            if problem is not None:
+                raise UnsupportedStorage(problem)
         ref = storage.credentialsSecretRef
         secret = await self.kube.read_secret(self.ctx.namespace, ref.name) if ref is not None else {}
         credentials = StorageCredentials.from_secret(storage.vendor, secret)
@@ -470,9 +570,14 @@ class RecorderPods:
         mem = self.mem
         if view.agent_url is None:
             return None
+        token = await self.ensure_agent_token(create=False)
+        if token is None:
+            return None
         since = min(mem.pending, default=mem.next_index)
         try:
-            async with httpx.AsyncClient(timeout=AGENT_TIMEOUT_S) as client:
+            async with httpx.AsyncClient(
+                timeout=AGENT_TIMEOUT_S, headers=authorization_header(token)
+            ) as client:
                 response = await client.get(f"{view.agent_url}{STATUS_PATH}", params={"sinceIndex": since})
             response.raise_for_status()
             agent = RecorderStatus.model_validate_json(response.content)
@@ -483,7 +588,7 @@ class RecorderPods:
             file = StoredFile.from_agent(closed)
             if closed.uploaded:
                 mem.pending.pop(closed.index, None)
-                await self.record_file(file)
+                await self.record_file(file, first_index=view.first_index)
             elif closed.index not in mem.recorded:
                 mem.pending[closed.index] = file
         mem.next_index = max(mem.next_index, agent.nextIndex)
@@ -518,7 +623,7 @@ class RecorderPods:
             self.restarts = Restarts()
         ctx.status.set(phase=result.phase, stats=agent.stats.model_dump(mode="json", exclude_none=True))
         if agent.lastError:
-            ctx.status.set(lastError=agent.lastError[-4096:])
+            ctx.status.set(lastError=(public_error(agent.lastError) or "")[-4096:])
         ctx.condition("Ready", *result.ready)
         ctx.condition("Recording", *result.recording)
         ctx.condition("InputHealthy", *result.input_healthy)
@@ -533,14 +638,28 @@ class RecorderPods:
 
     # --- files and status ------------------------------------------------------------------------
 
-    async def record_file(self, file: StoredFile) -> None:
-        """Create the file's RecordedFile (once; an existing one is left as it is).
+    async def record_file(self, file: StoredFile, *, first_index: int) -> None:
+        """Create the file's RecordedFile (once; an existing one is left as it is), unless its key is
+        not one of the recording's (`reported_key_problem`, for the Pod whose files start at
+        `first_index`): then nothing is created and a Warning Event `ForeignFileKey` names the key.
 
         Raises:
             KubeApiError: the create failed.
         """
         mem = self.mem
         if file.index in mem.recorded:
+            return
+        problem = reported_key_problem(
+            self.spec,
+            recording=self.ctx.name,
+            namespace=self.ctx.namespace,
+            file=file,
+            first_index=first_index,
+        )
+        if problem is not None:
+            message = f"the recorder reported a file that is not the recording's, ignored: {problem}"
+            self.ctx.logger.warning(f"{FOREIGN_FILE_KEY} {self.ctx.namespace}/{self.ctx.name}: {message}")
+            self.ctx.event("Warning", FOREIGN_FILE_KEY, message)
             return
         body = recorded_file_manifest(self.ctx.body, self.spec, file, now=datetime.now(UTC))
         created = await self.kube.create_object(FILES_PATH.format(namespace=self.ctx.namespace), body)

@@ -161,6 +161,45 @@ def file_name_pattern(template: str, *, recording: str, namespace: str, extensio
     return re.compile("".join(parts) + re.escape(f".{extension}"))
 
 
+def storage_key_prefix(spec: LocalRecordingSpec) -> str:
+    """The key prefix of the recording's files: `storage.prefix` joined by `/`, with a trailing `/`
+    (`""` without a prefix), as the recorder's store builds it."""
+    joined = "/".join(spec.storage.prefix or [])
+    return f"{joined}/" if joined else ""
+
+
+def reported_key_problem(
+    spec: LocalRecordingSpec, *, recording: str, namespace: str, file: StoredFile, first_index: int
+) -> str | None:
+    """Why a file the agent reported (its `/status` or its termination message) is not one of this
+    recording's files, or None when it is.
+
+    The agent runs in the recording's Pod and is not trusted: a RecordedFile gets the recording's
+    `deletionPolicy` and `expiresAt`, so a forged key would let the operator delete any object the
+    storage credentials reach. A key is accepted only when it is `storage_key_prefix(spec)` + a name
+    of `output.fileNameTemplate` (this recording and namespace, the output's extension) whose
+    `{index}` is the reported index, and that index is at least `first_index` (the Pod's first file).
+    The message names the key (it is the agent's own report, not a secret).
+    """
+    prefix = storage_key_prefix(spec)
+    if not file.key.startswith(prefix):
+        return f"key {file.key!r} is outside the recording's prefix {prefix!r}"
+    pattern = file_name_pattern(
+        spec.output.fileNameTemplate,
+        recording=recording,
+        namespace=namespace,
+        extension=EXTENSIONS[spec.output.format],
+    )
+    match = pattern.fullmatch(file.key[len(prefix) :])
+    if match is None:
+        return f"key {file.key!r} does not match output.fileNameTemplate"
+    if int(match.group("index")) != file.index:
+        return f"key {file.key!r} does not carry the reported index {file.index}"
+    if file.index < first_index:
+        return f"index {file.index} is below the recorder Pod's first index {first_index}"
+    return None
+
+
 def stored_files_from_listing(
     spec: LocalRecordingSpec,
     *,

@@ -35,11 +35,18 @@ import kopf
 from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
+from recording_operator.api.destinations import destination_problem
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers._kit.context import report_failure, validation_message
 from recording_operator.controllers._kit.errors import SpecError
-from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound, SecretNotOptedIn
 from recording_operator.controllers._kit.metrics import forget_recorder, instrumented
+from recording_operator.controllers._kit.policy import (
+    POLICY_VIOLATION,
+    destination_policy,
+    image_problem,
+    storage_endpoint_problem,
+)
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.localrecording.decide import check_input
 from recording_operator.controllers.localrecording.driver import (
@@ -49,6 +56,7 @@ from recording_operator.controllers.localrecording.driver import (
     RecorderMemory,
     RecorderPods,
     pods_path,
+    recorder_destinations,
 )
 from recording_operator.controllers.localrecording.manifests import KIND, pod_selector
 from recording_operator.controllers.localrecording.observe import pod_without_finalizer, view_pod
@@ -70,16 +78,32 @@ def _memory(memo: Any) -> RecorderMemory:
 
 
 def _parse(ctx: LocalRecordingContext) -> LocalRecordingSpec:
-    """The spec, validated (schema and the input URL check).
+    """The spec, validated (schema, the input URL check, the operator's tenant policy).
 
     Raises:
-        SpecError: `InvalidSpec`.
+        SpecError: `InvalidSpec`; `PolicyViolation` for a `pod.image` the policy does not allow.
     """
     try:
         spec = LocalRecordingSpec.model_validate(dict(ctx.body.get("spec") or {}))
     except ValidationError as exc:
         raise SpecError("InvalidSpec", validation_message(exc)) from exc
     check_input(spec)
+    settings = ctx.runtime.settings
+    if spec.pod is not None and spec.pod.image:
+        problem = image_problem(
+            spec.pod.image, default_image=settings.recorder_image, allowed=settings.recorder_allowed_images
+        )
+        if problem is not None:
+            raise SpecError(POLICY_VIOLATION, f"pod.image: {problem}")
+    policy = destination_policy(settings)
+    for field, url in recorder_destinations(spec, with_storage=False):
+        problem = destination_problem(url, policy)
+        if problem is not None:
+            raise SpecError(POLICY_VIOLATION, f"{field}: {problem}")
+    if spec.storage.endpoint:
+        problem = storage_endpoint_problem(spec.storage.endpoint, settings)
+        if problem is not None:
+            raise SpecError(POLICY_VIOLATION, problem)
     return spec
 
 
@@ -96,6 +120,15 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
         return True
     try:
         return await RecorderPods(ctx, spec, memory).sync(finalizing=finalizing)
+    except SpecError as exc:
+        # A destination that resolves to a private address (checked before each new Pod).
+        ctx.status.set(phase="Failed", lastError=str(exc))
+        report_failure(ctx, exc.reason, str(exc))
+        ctx.condition("Ready", "False", exc.reason, str(exc))
+        return True
+    except SecretNotOptedIn as exc:
+        report_failure(ctx, "SecretNotOptedIn", str(exc))
+        ctx.status.set(phase="Pending")
     except SecretNotFound as exc:
         report_failure(ctx, "CredentialsNotFound", str(exc))
         ctx.status.set(phase="Pending")

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from recording_operator.api.agent import (
+    AGENT_TOKEN_KEY,
     CONFIG_FILE_KEY,
     DEFAULT_CONFIG_PATH,
     DEFAULT_TLS_CA_DIR,
     DEFAULT_TLS_CA_PATH,
     DEFAULT_VOLUME_DIR,
     DEFAULT_WORK_DIR,
+    ENV_AGENT_TOKEN,
+    ENV_INPUT_PASSWORD,
+    ENV_INPUT_STREAM_KEY,
+    ENV_INPUT_USERNAME,
     ENV_SRT_PASSPHRASE,
     ENV_STORAGE_ACCESS_KEY,
     ENV_STORAGE_CREDENTIAL,
@@ -38,7 +43,14 @@ from recording_operator.api.agent import (
     RecorderConfig,
     RecordingIdentity,
 )
-from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, StorageSpec, parse_duration
+from recording_operator.api.destinations import DestinationPolicy
+from recording_operator.api.v1alpha1.common import (
+    API_VERSION,
+    GROUP,
+    SECRET_USE_LABEL,
+    StorageSpec,
+    parse_duration,
+)
 from recording_operator.api.v1alpha1.localrecording import (
     DEFAULT_SEGMENT_DURATION,
     DEFAULT_UPLOAD_RATE_MBPS,
@@ -134,12 +146,25 @@ def termination_grace_s(
     return math.ceil(stop_grace_s) + upload_s + UPLOAD_MARGIN_S
 
 
+#: Files a work emptyDir holds at most while storage fails (then kubelet evicts the Pod), and its floor (MiB).
+WORK_LIMIT_FILES = 8
+WORK_LIMIT_MIN_MIB = 1024
+
+
+def work_size_limit(spec: LocalRecordingSpec) -> str:
+    """`sizeLimit` of a work emptyDir: WORK_LIMIT_FILES files of `file_seconds` at `media_kbps`
+    (at least WORK_LIMIT_MIN_MIB), so that a storage outage evicts the recorder Pod instead of
+    filling the node's disk; e.g. 60 s files at 8128 kbit/s → "1024Mi" (8 × 58 MiB = 465 MiB < floor)."""
+    mib = math.ceil(WORK_LIMIT_FILES * file_seconds(spec) * media_kbps(spec) * 1000 / 8 / 2**20)
+    return f"{max(mib, WORK_LIMIT_MIN_MIB)}Mi"
+
+
 def work_volume(body: Mapping[str, Any], spec: LocalRecordingSpec) -> tuple[dict[str, Any], str | None]:
     """The Pod's `work` volume and the subPath it mounts: the recording's claim (or `workVolume.claimName`)
     under the sub-directory of the recording's uid, or an emptyDir (`workVolume.emptyDir`)."""
     work = spec.pod.workVolume if spec.pod and spec.pod.workVolume else WorkVolume()
     if work.emptyDir:
-        return {"name": "work", "emptyDir": {}}, None
+        return {"name": "work", "emptyDir": {"sizeLimit": work_size_limit(spec)}}, None
     claim = work.claimName or work_claim_name(body["metadata"]["name"])
     return {"name": "work", "persistentVolumeClaim": {"claimName": claim}}, body["metadata"].get(
         "uid"
@@ -212,6 +237,30 @@ def config_map_name(name: str) -> str:
     return dns_name(name, "recorder", 253)
 
 
+def agent_token_secret_name(name: str) -> str:
+    """The Secret holding the token of recording `name`'s agent (one per recording, kept across Pods)."""
+    return dns_name(name, "agent-token", 253)
+
+
+def agent_token_secret_manifest(body: Mapping[str, Any], token: str) -> dict[str, Any]:
+    """The Secret the operator creates with the agent's bearer token (`ENV_AGENT_TOKEN`): owned by
+    the LocalRecording (goes with it), labelled SECRET_USE_LABEL (the operator reads it back after a
+    restart), never shown anywhere but in the Pod's environment."""
+    name = body["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": agent_token_secret_name(name),
+            "namespace": body["metadata"]["namespace"],
+            "labels": {**POD_LABELS, RECORDING_LABEL: name, SECRET_USE_LABEL: "true"},
+            "ownerReferences": [owner_reference(body)],
+        },
+        "stringData": {AGENT_TOKEN_KEY: token},
+    }
+
+
 def service_name(name: str) -> str:
     """The Service publishers push to (`input.listen` only)."""
     return dns_name(name, "recorder")
@@ -250,11 +299,17 @@ class RecorderPlan:
 
 
 def plan_recorder(
-    body: Mapping[str, Any], spec: LocalRecordingSpec, first_index: int, *, attempt: int = 0
+    body: Mapping[str, Any],
+    spec: LocalRecordingSpec,
+    first_index: int,
+    *,
+    attempt: int = 0,
+    policy: DestinationPolicy | None = None,
 ) -> RecorderPlan:
     """The next recorder Pod of the LocalRecording `body`, numbering from `first_index`, after
     `attempt` failed Pods in a row (`pod_name`).
 
+    `policy`: the destination policy the agent applies again (default: no private destinations).
     `maxDuration` is left out of the agent's config: the controller enforces it across Pod
     replacements (it counts from `status.startedAt`).
     """
@@ -265,6 +320,7 @@ def plan_recorder(
         spec=spec.model_copy(update={"maxDuration": None}),
         numbering=Numbering(nextIndex=first_index),
         agent=AgentTuning(),
+        policy=policy or DestinationPolicy(),
     )
     return RecorderPlan(
         pod_name=pod_name(meta["name"], spec_hash, first_index, attempt),
@@ -312,6 +368,14 @@ def storage_secret_keys(storage: StorageSpec) -> list[tuple[str, str, bool]]:
     if storage.vendor in ("s3", "s3-compatible"):
         keys.append((ENV_STORAGE_SESSION_TOKEN, "stsToken", True))
     return keys
+
+
+#: `(environment variable, Secret key)` of `input.credentialsSecretRef`.
+INPUT_CREDENTIAL_ENV = (
+    (ENV_INPUT_USERNAME, "username"),
+    (ENV_INPUT_PASSWORD, "password"),
+    (ENV_INPUT_STREAM_KEY, "streamKey"),
+)
 
 
 def _listen_protocol(protocol: str) -> str:
@@ -367,7 +431,8 @@ def pod_manifest(
     defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The recorder Pod: non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault,
-    no service-account token, secrets only through `secretKeyRef`, config from the ConfigMap, and
+    no service-account token, secrets only through `secretKeyRef` (the agent's token from
+    `agent_token_secret_name`), config from the ConfigMap, and
     the `input.tls.caConfigMapRef` key as the read-only file DEFAULT_TLS_CA_PATH (`$RECORDER_TLS_CA_FILE`).
 
     `restartPolicy: Never`: the agent restarts FFmpeg itself; a failed agent is replaced by the
@@ -383,6 +448,7 @@ def pod_manifest(
         {"name": ENV_WORK_DIR, "value": DEFAULT_WORK_DIR},
         {"name": "TMPDIR", "value": TMP_DIR},
         {"name": ENV_TERMINATION_LOG, "value": TERMINATION_MESSAGE_PATH},
+        _secret_env(ENV_AGENT_TOKEN, agent_token_secret_name(name), AGENT_TOKEN_KEY),
     ]
     for variable, key, optional in storage_secret_keys(storage):
         assert storage.credentialsSecretRef is not None
@@ -390,6 +456,10 @@ def pod_manifest(
     if spec.input.passphraseSecretRef is not None:
         ref = spec.input.passphraseSecretRef
         env.append(_secret_env(ENV_SRT_PASSPHRASE, ref.name, ref.key))
+    if spec.input.credentialsSecretRef is not None:
+        # Each key optional: a source may need a user name and password, or only a stream key.
+        for variable, key in INPUT_CREDENTIAL_ENV:
+            env.append(_secret_env(variable, spec.input.credentialsSecretRef.name, key, optional=True))
     mounts: list[dict[str, Any]] = [
         {"name": "config", "mountPath": DEFAULT_CONFIG_PATH.rsplit("/", 1)[0], "readOnly": True},
         {"name": "work", "mountPath": DEFAULT_WORK_DIR},

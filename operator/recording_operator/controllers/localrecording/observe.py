@@ -95,16 +95,34 @@ class AgentView:
     recording: tuple[str, str, str]
 
 
+#: What the status says instead of FFmpeg's or the overlay download's own error text.
+INPUT_ERROR = "the recorder cannot read the input (its error is in the recorder Pod's log)"
+#: Prefixes of agent errors the status shows as they are: storage (the recording's own bucket, behind
+#: the destination policy; `decide.upload_failure` reads them) and the destination policy's refusals.
+_PUBLIC_ERRORS = ("upload of", "storage.endpoint:", "input.url:", "overlay.imageUrl:")
+
+
+def public_error(text: str | None) -> str | None:
+    """The agent's `lastError` as the status may show it: FFmpeg's and the overlay download's own
+    words would make the status an oracle for probing hosts and ports (which addresses answer, which
+    refuse, which time out), so they become INPUT_ERROR and stay in the recorder Pod's log; storage
+    errors and destination-policy refusals are kept."""
+    if text is None:
+        return None
+    body = text.removeprefix("cannot start: ")
+    return text if body.startswith(_PUBLIC_ERRORS) else INPUT_ERROR
+
+
 def agent_view(agent: RecorderStatus) -> AgentView:
     """Map the agent's phase to the LocalRecording's phase and conditions.
 
     Recording → Ready, Recording and InputHealthy True; Reconnecting → InputHealthy False
-    (`InputUnavailable`, the agent's last error); Starting → InputHealthy Unknown; Stopping/Stopped →
+    (`InputUnavailable`, the agent's last error as `public_error` shows it); Starting → InputHealthy Unknown; Stopping/Stopped →
     Recording False; Failed → everything False (`RecorderFailed`) with phase Reconnecting: the agent
     is about to exit and only the controller decides that the recording is Failed (after
     LOCALRECORDING_MAX_RESTARTS failures in a row).
     """
-    error = agent.lastError or "no progress from FFmpeg"
+    error = public_error(agent.lastError) or "no progress from FFmpeg"
     if agent.phase == "Recording":
         return AgentView(
             "Recording",

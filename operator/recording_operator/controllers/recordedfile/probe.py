@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
+from recording_operator.controllers._kit.policy import destination_policy, storage_endpoint_problem
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers.recordedfile.decide import Probe, location_probe, stored_probe
 from recording_operator.settings import Settings
@@ -27,11 +29,21 @@ async def file_store(runtime: Runtime, namespace: str, spec: RecordedFileSpec) -
     Raises:
         SecretNotFound: the credentials Secret is missing.
         KubeApiError: the Secret could not be read.
-        UnsupportedStorage: the vendor or location cannot be served (terminal).
+        UnsupportedStorage: the vendor or location cannot be served, or its endpoint is refused by
+            the destination policy (`policy.storage_endpoint_problem`, after DNS resolution) (terminal).
     """
     loc = spec.location
     if loc.vendor is None or loc.bucket is None or loc.key is None:
         raise UnsupportedStorage("the location is not an object-storage key")
+    if loc.endpoint:
+        # A RecordedFile can be written by hand: its endpoint is where the operator sends its
+        # credentials and requests (stat, delete), so it passes the destination policy first.
+        endpoint = loc.endpoint if "://" in loc.endpoint else f"https://{loc.endpoint}"
+        problem = storage_endpoint_problem(loc.endpoint, runtime.settings) or await resolved_problem(
+            endpoint, destination_policy(runtime.settings), storage=True
+        )
+        if problem is not None:
+            raise UnsupportedStorage(problem)
     data: Mapping[str, str] | None = None
     if spec.credentialsSecretRef is not None:
         data = await runtime.kube.read_secret(namespace, spec.credentialsSecretRef.name)

@@ -10,6 +10,8 @@ from recording_operator.controllers.localrecording.files import (
     file_name_pattern,
     files_summary,
     recorded_file_manifest,
+    reported_key_problem,
+    storage_key_prefix,
     stored_files_from_listing,
     with_reported,
 )
@@ -78,3 +80,32 @@ def test_files_found_in_the_bucket_keep_what_the_agent_reported() -> None:
     manifest = recorded_file_manifest(body(), spec, merged[0], now=NOW)
     assert "durationMs" not in manifest["spec"]
     assert recorded_file_manifest(body(), spec, merged[1], now=NOW)["spec"]["durationMs"] == 1980
+
+
+def _reported(index: int, key: str) -> StoredFile:
+    return StoredFile(index=index, key=key, size_bytes=10, format="mp4")
+
+
+def test_only_keys_of_the_recording_are_accepted_from_its_agent() -> None:
+    """A recorder Pod is not trusted: a key outside the prefix, another name, another index, or an
+    index before the Pod's first one never becomes a RecordedFile (which could delete it)."""
+    spec = LocalRecordingSpec.model_validate(body(output={"format": "mp4", "fileNameTemplate": "{recording}-{index}"})["spec"])  # fmt: skip
+
+    def problem(index: int, key: str, first_index: int = 0) -> str | None:
+        return reported_key_problem(
+            spec, recording="standup", namespace="team-a", file=_reported(index, key), first_index=first_index
+        )
+
+    assert problem(3, "teama/standup-00003.mp4") is None
+    assert problem(3, "teama/standup-00003.mp4", first_index=3) is None
+    assert "outside the recording's prefix" in str(problem(3, "teamB/board-meeting/2024.mp4"))
+    assert "does not match" in str(problem(3, "teama/board-meeting-00003.mp4"))
+    assert "does not match" in str(problem(3, "teama/../teamb/standup-00003.mp4"))
+    assert "does not match" in str(problem(3, "teama/sub/standup-00003.mp4"))
+    assert "does not match" in str(problem(3, "teama/standup-00003.mkv"))
+    assert "reported index 4" in str(problem(4, "teama/standup-00003.mp4"))
+    assert "first index 5" in str(problem(3, "teama/standup-00003.mp4", first_index=5))
+    no_prefix = LocalRecordingSpec.model_validate(
+        body(storage={"vendor": "s3", "bucket": "rec", "region": "us-east-1"})["spec"]
+    )
+    assert storage_key_prefix(no_prefix) == "" and storage_key_prefix(spec) == "teama/"

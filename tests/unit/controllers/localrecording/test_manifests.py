@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from recording_operator.api.agent import RecorderConfig
+from recording_operator.api.agent import RecorderConfig, url_with_credentials
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
     SPEC_HASH_ANNOTATION,
+    agent_token_secret_manifest,
+    agent_token_secret_name,
     pending_bytes_at_stop,
     plan_recorder,
     pod_manifest,
@@ -18,6 +20,7 @@ from recording_operator.controllers.localrecording.manifests import (
     service_manifest,
     termination_grace_s,
     work_claim_manifest,
+    work_size_limit,
 )
 from recording_operator.settings import recorder_pod_defaults
 from tests.unit.controllers.localrecording.recordings import IMAGE, body, manifests
@@ -63,7 +66,12 @@ def test_the_work_claim_is_created_unless_the_spec_names_one_or_asks_for_an_empt
     empty = body(pod={"workVolume": {"emptyDir": True}})
     assert work_claim_manifest(empty, LocalRecordingSpec.model_validate(empty["spec"])) is None
     pod, _ = manifests(empty)
-    assert {"name": "work", "emptyDir": {}} in pod["spec"]["volumes"]
+    # A storage outage evicts the Pod at its sizeLimit instead of filling the node's disk.
+    assert {"name": "work", "emptyDir": {"sizeLimit": "1024Mi"}} in pod["spec"]["volumes"]
+    hour = body(pod={"workVolume": {"emptyDir": True}}, output={"format": "mp4", "segmentDuration": "1h"})
+    assert (
+        work_size_limit(LocalRecordingSpec.model_validate(hour["spec"])) == "27906Mi"
+    )  # 8 × 1 h at 8128 kbit/s
 
 
 def test_the_grace_period_grows_with_the_bytes_left_to_store() -> None:
@@ -87,6 +95,7 @@ def test_credentials_only_through_secret_key_refs() -> None:
     assert secret_env["STORAGE_SECRET_KEY"] == {"name": "s3", "key": "secretKey"}
     assert secret_env["STORAGE_SESSION_TOKEN"] == {"name": "s3", "key": "stsToken", "optional": True}
     assert secret_env["SRT_PASSPHRASE"] == {"name": "srt", "key": "pass"}
+    assert secret_env["RECORDER_AGENT_TOKEN"] == {"name": "standup-agent-token", "key": "token"}
     plain = {e["name"] for e in env if "value" in e}
     assert not plain & {"STORAGE_ACCESS_KEY", "STORAGE_SECRET_KEY", "SRT_PASSPHRASE"}
     config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
@@ -97,7 +106,9 @@ def test_credentials_only_through_secret_key_refs() -> None:
 def test_gcs_maps_the_service_account_key_and_volume_needs_none() -> None:
     gcs = body(storage={"vendor": "gcs", "bucket": "b", "credentialsSecretRef": {"name": "g"}})
     env = manifests(gcs)[0]["spec"]["containers"][0]["env"]
-    assert [e["name"] for e in env if "valueFrom" in e] == ["STORAGE_CREDENTIAL", "SRT_PASSPHRASE"]
+    assert [e["name"] for e in env if "valueFrom" in e] == [
+        "RECORDER_AGENT_TOKEN", "STORAGE_CREDENTIAL", "SRT_PASSPHRASE"
+    ]  # fmt: skip
     volume = body(storage={"vendor": "volume", "volume": {"claimName": "recs", "subPath": "team"}})
     pod = manifests(volume)[0]
     assert {v["name"]: v for v in pod["spec"]["volumes"]}["recordings"]["persistentVolumeClaim"] == {
@@ -218,3 +229,33 @@ def test_pod_defaults_reject_what_the_operator_would_not_apply() -> None:
         with pytest.raises(ValueError, match=message):
             recorder_pod_defaults(raw)
     assert recorder_pod_defaults("  ") == {}
+
+
+def test_the_agent_token_secret_is_owned_by_the_recording_and_opted_in() -> None:
+    secret = agent_token_secret_manifest(body(), "t0ken")
+    assert secret["metadata"]["name"] == agent_token_secret_name("standup") == "standup-agent-token"
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert secret["metadata"]["labels"]["recording.mediaops.io/use"] == "true"
+    assert secret["stringData"] == {"token": "t0ken"}
+
+
+def test_source_credentials_only_through_secret_key_refs() -> None:
+    b = body(input={"url": "rtsp://cam.example/stream", "credentialsSecretRef": {"name": "cam"}})
+    pod, config_map = manifests(b)
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    for variable, key in (("RECORDER_INPUT_USERNAME", "username"), ("RECORDER_INPUT_PASSWORD", "password"),
+                          ("RECORDER_INPUT_STREAM_KEY", "streamKey")):  # fmt: skip
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "cam", "key": key, "optional": True}
+    config = RecorderConfig.model_validate_json(config_map["data"]["config.json"])
+    assert config.spec.input.url == "rtsp://cam.example/stream"
+
+
+def test_credentials_are_added_to_the_url_for_ffmpeg_only() -> None:
+    assert url_with_credentials("rtsp://cam.example:554/s", username="u", password="p@ss:/") == (
+        "rtsp://u:p%40ss%3A%2F@cam.example:554/s"
+    )
+    assert (
+        url_with_credentials("rtmp://live.example/app", stream_key="k/1") == "rtmp://live.example/app/k%2F1"
+    )
+    assert url_with_credentials("rtmp://live.example/app/", stream_key="k") == "rtmp://live.example/app/k"
+    assert url_with_credentials("https://h/a.m3u8?x=1") == "https://h/a.m3u8?x=1"

@@ -6,7 +6,12 @@ import json
 from typing import Any
 
 from recording_operator.api.agent import TERMINATION_MESSAGE_MAX_BYTES, RecorderStatus, TerminationMessage
-from recording_operator.controllers.localrecording.observe import agent_view, view_pod
+from recording_operator.controllers.localrecording.observe import (
+    INPUT_ERROR,
+    agent_view,
+    public_error,
+    view_pod,
+)
 from tests.unit.controllers.localrecording.recordings import body, closed_entry, manifests
 
 
@@ -40,19 +45,24 @@ def test_agent_phases_map_to_conditions() -> None:
         and recording.ready[0] == "True"
     )
     lost = agent_view(status("Reconnecting", lastError="Connection refused"))
-    assert lost.phase == "Reconnecting" and lost.input_healthy == (
-        "False",
-        "InputUnavailable",
-        "Connection refused",
-    )
+    assert lost.phase == "Reconnecting" and lost.input_healthy == ("False", "InputUnavailable", INPUT_ERROR)
     assert agent_view(status("Starting")).input_healthy[0] == "Unknown"
     # The agent's own Failed means "about to exit": the controller replaces the Pod or gives up.
-    dying = agent_view(status("Failed", lastError="cannot start: overlay"))
-    assert dying.phase == "Reconnecting" and dying.ready == (
-        "False",
-        "RecorderFailed",
-        "cannot start: overlay",
-    )
+    dying = agent_view(status("Failed", lastError="cannot start: overlay image: HTTP 404 Not Found"))
+    assert dying.phase == "Reconnecting" and dying.ready == ("False", "RecorderFailed", INPUT_ERROR)
+
+
+def test_ffmpeg_errors_are_no_oracle_in_the_status() -> None:
+    """Connection refused / timed out / 401 from a probed host would tell which hosts and ports
+    answer: the status gets one generic text; storage and policy errors stay as they are."""
+    for text in ("Connection refused", "Connection timed out", "HTTP error 401 Unauthorized",
+                 "cannot start: overlay image: HTTP 403 Forbidden"):  # fmt: skip
+        assert public_error(text) == INPUT_ERROR
+    kept = "upload of rec-00001.mp4 failed: NoSuchBucket"
+    assert public_error(kept) == kept
+    refused = "cannot start: input.url: 169.254.169.254 is a link-local address (private destinations are not allowed)"
+    assert public_error(refused) == refused
+    assert public_error(None) is None
 
 
 def test_the_termination_message_carries_the_newest_stored_files_within_kubelets_limit() -> None:
