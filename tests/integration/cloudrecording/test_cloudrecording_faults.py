@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
+
 from recording_sandbox.runner import Sandbox
 from tests.support.harness import Agora, Cluster, recording
 from tests.support.waiting import wait_for
@@ -135,4 +137,29 @@ def test_restart_while_recording_keeps_tracking_the_same_session(
     assert cluster.get(name)["status"]["sid"] == sid  # type: ignore[index]
     assert cname_calls(agora, "acquire", name) == 1
     assert len(agora.tasks(name)) == 1
+    cleanup(cluster, name)
+
+
+def test_the_timer_outlives_a_kubernetes_api_outage(sandbox: Sandbox, cluster: Cluster, agora: Agora) -> None:
+    # kopf applies a timer's patch itself and, once its retries (about 54 s) are used up, stops that
+    # object's timer for good. Here every status write fails for a while right when maxDuration
+    # ends the session: the timer must keep going and report the stop once the API answers again.
+    body = recording(maxDuration="4s")
+    name = body["metadata"]["name"]
+    agora.set_users(body["spec"]["agora"]["appId"], name, ["1001"])
+    cluster.create(body)
+    wait_for(lambda: phase(cluster, name) == "Recording", what="Recording")
+    kube = httpx.Client(base_url=sandbox.endpoints["kubernetes"], timeout=10)
+    fault = {"method": "PATCH", "resource": "cloudrecordings", "code": 503, "count": 12}
+    kube.post("/_emulator/faults", json=fault).raise_for_status()
+    wait_for(
+        lambda: kube.get("/_emulator/faults").json()["faults"] == [], timeout=60, what="the outage to pass"
+    )
+    stopped = wait_for(
+        lambda: (s := (cluster.get(name) or {}).get("status") or {}).get("phase") == "Stopped" and s,
+        timeout=30,
+        what="the maxDuration stop reported after the outage",
+    )
+    assert stopped["stopReason"] == "MaxDurationReached"
+    assert [t for t in agora.tasks(name) if not t["stopped"]] == []
     cleanup(cluster, name)

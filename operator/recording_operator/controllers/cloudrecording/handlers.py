@@ -35,6 +35,7 @@ from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import SESSIONS, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
 from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
@@ -152,6 +153,7 @@ _TICK_S = Settings.from_env().tick_s
 
 @kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
 @instrumented(KIND, "observe_session")
+@writes_own_patch
 async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Keep provider status, files and phase current; enforce `maxDuration`.
 

@@ -39,6 +39,7 @@ from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFoun
 from recording_operator.controllers._kit.metrics import instrumented
 from recording_operator.controllers._kit.recovery import RESTART_HANDLED_AT, pending_restart
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudtranscoder.decide import (
     Observed,
     Plan,
@@ -279,6 +280,7 @@ _TICK_S = Settings.from_env().transcoder_tick_s
 
 @kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
 @instrumented(KIND, "observe_task")
+@writes_own_patch
 async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Keep `phase`, `serviceStatus` and Ready current; end tasks past their lifetime; restart on exit.
 

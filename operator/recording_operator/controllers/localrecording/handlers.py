@@ -48,6 +48,7 @@ from recording_operator.controllers._kit.policy import (
     storage_endpoint_problem,
 )
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.localrecording.decide import check_input
 from recording_operator.controllers.localrecording.driver import (
     PLURAL,
@@ -163,6 +164,7 @@ _POLL_S = Settings.from_env().localrecording_poll_interval_s
 
 @kopf.timer(*RESOURCE, interval=_POLL_S, initial_delay=_POLL_S)
 @instrumented(KIND, "poll")
+@writes_own_patch
 async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Every `LOCALRECORDING_POLL_INTERVAL` s: poll the agent, write what changed, carry on stops,
     replacements and restarts. Skipped while another sync of the resource runs."""
