@@ -100,10 +100,11 @@ def test_restart_policy_on_exit_creates_a_new_task(
     cluster.create(body)
     first = wait_for(lambda: status(cluster, name).get("taskId"), what="taskId")
     agora.advance(30)
-    st = wait_for(
-        lambda: (s := status(cluster, name)).get("taskId") not in (None, first) and s, what="a second task"
+    # The new taskId is persisted before the rest of the create's status (tasks) is written.
+    wait_for(
+        lambda: (s := status(cluster, name)).get("taskId") not in (None, first) and s.get("tasks") == 2,
+        what="a second task, counted",
     )
-    assert st["tasks"] == 2
     assert len(agora.live_transcoder_tasks(name)) == 1
     assert [t["stopReason"] for t in agora.transcoder_tasks(name) if t["stopped"]] == ["idle"]
     cluster.delete(name)
