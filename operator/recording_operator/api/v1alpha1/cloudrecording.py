@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from recording_operator.api.v1alpha1.common import (
+    DELETED_FILES_DESCRIPTION,
+    MAX_DELETED_FILES,
     Condition,
     DeletionPolicy,
     FilesSummary,
@@ -610,6 +612,9 @@ class CloudRecordingStatus(Model):
         default=None, description="When the provider last sent a callback that changed this status."
     )
     files: FilesSummary | None = None
+    deletedFiles: list[str] | None = Field(
+        default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
+    )
     sessions: list[SessionRecord] | None = Field(
         default=None, max_length=10, description="Past sessions, ≤10."
     )

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from recording_operator.api.v1alpha1.common import (
+    DELETED_FILES_DESCRIPTION,
+    MAX_DELETED_FILES,
     Condition,
     DeletionPolicy,
     FilesSummary,
@@ -375,6 +377,19 @@ class Retention(Model):
     )
 
 
+class FileDefaults(Model):
+    """What each file this recording stores gets, copied into its RecordedFile when it is created."""
+
+    deletionPolicy: Literal["Delete", "Retain"] = Field(
+        default="Delete",
+        description=(
+            "The new RecordedFiles' own `deletionPolicy`: Delete: deleting a RecordedFile (by hand or by "
+            "retention) deletes the stored file; Retain: only the object goes. Independent of the "
+            "recording's `deletionPolicy`, which says only what deleting the recording does."
+        ),
+    )
+
+
 class Toleration(Model):
     """A core/v1 Toleration."""
 
@@ -523,7 +538,15 @@ class LocalRecordingSpec(Model):
     storage: StorageSpec
     retention: Retention | None = Field(default=None, description="Absent: keep files.")
     deletionPolicy: DeletionPolicy = Field(
-        default="Delete", description="Delete: deleting the resource deletes its files."
+        default="Delete",
+        description=(
+            "What deleting the recording does: Delete deletes its RecordedFiles (each one's own "
+            "deletionPolicy then decides about the stored file); Orphan leaves them, unowned."
+        ),
+    )
+    files: FileDefaults | None = Field(
+        default=None,
+        description="Defaults for the RecordedFiles of new files (absent: deletionPolicy Delete).",
     )
     maxDuration: Annotated[str, duration_bounds("8760h")] | None = Field(
         default=None,
@@ -584,6 +607,9 @@ class LocalRecordingStatus(Model):
     )
     stats: RecordingStats | None = None
     files: FilesSummary | None = None
+    deletedFiles: list[str] | None = Field(
+        default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
+    )
     lastError: str | None = Field(default=None, max_length=4096)
     conditions: list[Condition] | None = None
 

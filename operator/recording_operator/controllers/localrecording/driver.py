@@ -54,6 +54,7 @@ from recording_operator.controllers.localrecording.files import (
     file_index,
     files_summary,
     recorded_file_manifest,
+    recorded_file_name,
     stored_files_from_listing,
     with_reported,
 )
@@ -77,6 +78,7 @@ from recording_operator.controllers.localrecording.observe import (
     pod_without_finalizer,
     view_pod,
 )
+from recording_operator.controllers.recordedfile.decide import deleted_names
 from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
 
 PLURAL = "localrecordings"
@@ -511,13 +513,19 @@ class RecorderPods:
     # --- files and status ------------------------------------------------------------------------
 
     async def record_file(self, file: StoredFile) -> None:
-        """Create the file's RecordedFile (once; an existing one is left as it is).
+        """Create the file's RecordedFile (once; an existing one is left as it is, and one the
+        recording's `status.deletedFiles` names is not created again).
 
         Raises:
             KubeApiError: the create failed.
         """
         mem = self.mem
         if file.index in mem.recorded:
+            return
+        if recorded_file_name(self.ctx.name, file.index) in deleted_names(self.ctx.status.current):
+            # Its RecordedFile was deleted (by hand or by retention): it stays deleted.
+            mem.recorded.add(file.index)
+            mem.next_index = max(mem.next_index, file.index + 1)
             return
         body = recorded_file_manifest(self.ctx.body, self.spec, file, now=datetime.now(UTC))
         created = await self.kube.create_object(FILES_PATH.format(namespace=self.ctx.namespace), body)

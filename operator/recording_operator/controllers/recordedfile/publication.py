@@ -44,7 +44,7 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
-from recording_operator.controllers.recordedfile.decide import KIND, collection_path
+from recording_operator.controllers.recordedfile.decide import KIND, collection_path, deleted_names
 from recording_operator.controllers.recordedfile.probe import clock_now
 from recording_operator.providers.agora import RecordingFile as AgoraFile
 from recording_operator.providers.realtimekit import RecordingState
@@ -239,7 +239,8 @@ async def publish_files(
     `delete_after` is the recording's `retention.deleteAfter` (a duration), if any.
 
     Existence comes from this process's memory, rebuilt from the cluster when the recording is new
-    to it (`_published`); an object that exists anyway (409) counts as published.
+    to it (`_published`); an object that exists anyway (409) counts as published. A name in the
+    recording's `status.deletedFiles` (its RecordedFile was deleted) is never created again.
 
     Raises:
         KubeApiError: the listing or a create failed (the rest are tried on the next report).
@@ -248,11 +249,12 @@ async def publish_files(
     if not records:
         return 0
     done = await _published(ctx)
+    deleted = deleted_names(ctx.status.current)
     created = 0
     retention = parse_duration(delete_after) if delete_after else None
     for record in records:
         name = file_object_name(ctx.name, record)
-        if name in done:
+        if name in done or name in deleted:
             continue
         expires = (
             rfc3339(clock_now(ctx.runtime.settings) + retention / timedelta(seconds=1)) if retention else None
