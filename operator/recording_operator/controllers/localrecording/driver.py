@@ -272,7 +272,12 @@ class RecorderPods:
             retry_at = self.restarts.status_fields()["nextRetryAt"]
             ctx.status.set(phase="Reconnecting")
             ctx.condition("Ready", "False", "RecorderFailed", f"restarting the recorder at {retry_at}")
-            ctx.condition("Recording", "False", "RecorderFailed", "the recorder Pod failed")
+            ctx.condition(
+                "Recording",
+                "False",
+                "RecorderFailed",
+                ctx.status.get("lastError") or "the recorder Pod failed",
+            )
             return
         await self.check_secrets()
         await self.check_ca_config_map()

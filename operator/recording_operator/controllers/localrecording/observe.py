@@ -37,6 +37,8 @@ class PodView:
     has_finalizer: bool
     #: Files the agent reported stored in its termination message (newest ones; see TerminationMessage).
     stored_on_exit: tuple[StoredFile, ...] = ()
+    #: The agent's last error from its termination message (why it failed, when it says).
+    exit_error: str | None = None
 
     @property
     def terminated(self) -> bool:
@@ -56,12 +58,14 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
     status = pod.get("status") or {}
     exit_code = None
     stored_on_exit: tuple[StoredFile, ...] = ()
+    exit_error = None
     for container in status.get("containerStatuses") or ():
         terminated = (container.get("state") or {}).get("terminated")
         if container.get("name") == CONTAINER and terminated:
             exit_code = terminated.get("exitCode")
             files = TerminationMessage.parse(terminated.get("message"))
             stored_on_exit = tuple(StoredFile.from_agent(f) for f in files if f.uploaded)
+            exit_error = TerminationMessage.parse_error(terminated.get("message"))
     return PodView(
         name=meta.get("name", ""),
         phase=status.get("phase") or "Pending",
@@ -73,6 +77,7 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
         stop_reason=annotations.get(STOP_REASON_ANNOTATION),
         has_finalizer=POD_FINALIZER in (meta.get("finalizers") or ()),
         stored_on_exit=stored_on_exit,
+        exit_error=exit_error,
     )
 
 
