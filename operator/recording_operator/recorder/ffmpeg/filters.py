@@ -99,15 +99,15 @@ def drawtext(overlay: TextOverlay, text_file: Path | None) -> str:
 
 
 def text_overlay_filters(spec: LocalRecordingSpec, text_files: Sequence[Path | None]) -> list[str]:
-    """The `drawtext` filters of `spec.textOverlays`, in order; `text_files[i]` is overlay i's file.
+    """The `drawtext` filters of `spec.textOverlays`, in order; `text_files[i]` is overlay i's file
+    (missing entries count as None: a timecode needs none).
 
     Raises:
-        ValueError: as `drawtext`, or fewer files than overlays.
+        ValueError: as `drawtext` (a text or clock overlay without its file).
     """
     overlays = spec.textOverlays or []
-    if len(text_files) < len(overlays):
-        raise ValueError("every text overlay needs its entry in text_files")
-    return [drawtext(o, f) for o, f in zip(overlays, text_files, strict=False)]
+    files = [*text_files, *[None] * (len(overlays) - len(text_files))]
+    return [drawtext(o, f) for o, f in zip(overlays, files, strict=False)]
 
 
 def audio_filters(spec: LocalRecordingSpec) -> list[str]:
