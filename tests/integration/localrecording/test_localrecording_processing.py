@@ -46,6 +46,10 @@ AUDIO = {"transcoding": {"audio": {"codec": "aac"}}}
         ({**VIDEO, "textOverlays": [{"timecode": {"start": "01:00:00;00"}}]}, "timecode.start"),
         ({**VIDEO, "textOverlays": [{"text": "x", "fontColor": "red:box=1"}]}, "fontColor"),
         ({"transcoding": {"video": {"codec": "h264_vaapi"}}}, "codec"),
+        ({"output": {"format": "hls", "segmentAtClockTime": True, "fileNameTemplate": "{index}"}},
+         "segmentAtClockTime cuts segments: not with continuous or hls"),
+        ({"output": {"continuous": True, "segmentAtClockTime": True, "fileNameTemplate": "{index}"}},
+         "segmentAtClockTime cuts segments: not with continuous or hls"),
     ],
 )  # fmt: skip
 def test_the_api_rejects_what_ffmpeg_cannot_do(

@@ -121,3 +121,9 @@ def test_audio_filters_and_the_loudnorm_output_rate() -> None:
     assert opt(args, "-ar") == "48000"
     s = spec(transcoding={"audio": {"codec": "aac", "sampleRate": 44100}}, audioFilters={"loudnorm": {}})
     assert opt(argv(s), "-ar") == "44100"
+
+
+def test_segment_at_clock_time_only_when_segmenting() -> None:
+    s = spec(output={"format": "mp4", "segmentDuration": "10m", "segmentAtClockTime": True})
+    assert opt(argv(s), "-segment_atclocktime") == "1" and opt(argv(s), "-segment_time") == "600"
+    assert "-segment_atclocktime" not in argv(spec(output={"format": "mp4", "segmentDuration": "10m"}))

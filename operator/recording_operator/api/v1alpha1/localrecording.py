@@ -262,6 +262,18 @@ class RecordingInput(Model):
 class RecordingOutput(Model):
     """Container and file layout."""
 
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.segmentAtClockTime) || !self.segmentAtClockTime || "
+                    "(self.format != 'hls' && !(has(self.continuous) && self.continuous))",
+                    "message": "segmentAtClockTime cuts segments: not with continuous or hls",
+                }
+            ]
+        }
+    }
+
     format: OutputFormat = Field(
         default="mp4",
         description=(
@@ -275,6 +287,14 @@ class RecordingOutput(Model):
             "Split by time (`-segment_time`; hls `-hls_time`), 1s to 24h. Absent: 60s (hls: 6s). Each "
             "segment is stored as soon as it closes, so a killed recorder risks only the open one. "
             "With stream copy segments cut at the first keyframe after each multiple (≤ 1 GOP late)."
+        ),
+    )
+    segmentAtClockTime: bool = Field(
+        default=False,
+        description=(
+            "Cut at wall-clock multiples of segmentDuration (the segment muxer's `segment_atclocktime`: "
+            "10m gives :00, :10, :20; the first file is shorter). Cuts still wait for a keyframe: "
+            "with stream copy up to one GOP late, when transcoding up to one forced-keyframe step."
         ),
     )
     continuous: bool = Field(
