@@ -46,11 +46,17 @@ from recording_operator.api.agent import (
 )
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
-from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
+from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, InputStats, unverifiable_tls
 from recording_operator.recorder import ffmpeg as ff
 from recording_operator.recorder.env import tls_ca_file_from_env
 from recording_operator.recorder.metrics import RecorderMetrics
-from recording_operator.recorder.progress import ProgressBlock, ProgressParser
+from recording_operator.recorder.progress import (
+    CHATTER,
+    InputStreamParser,
+    ProgressBlock,
+    ProgressParser,
+    split_level,
+)
 from recording_operator.recorder.segments import read_playlist, read_segment_list, renamed_playlist
 from recording_operator.storage import StorageError, Store
 
@@ -539,14 +545,22 @@ class Recorder:
                 gauge.set(value)
 
     async def _read_stderr(self, session: _Session) -> None:
+        """FFmpeg's stderr (`-loglevel level+info`): info-level chatter describes the input
+        (`stats.input`); warnings and errors are kept (without their level tag) as error detail."""
         assert session.proc.stderr is not None
+        streams = InputStreamParser()
         async for raw in session.proc.stderr:
-            line = ff.redact(raw.decode("utf-8", "replace").rstrip(), self._secrets)
-            if line:
-                self._stderr.append(line)
-                log.debug("ffmpeg: %s", line)
-                if line.startswith("[tls @"):
-                    session.tls_error = line.split("] ", 1)[-1]
+            level, line = split_level(ff.redact(raw.decode("utf-8", "replace").rstrip(), self._secrets))
+            if not line:
+                continue
+            log.debug("ffmpeg: %s", line)
+            if level in CHATTER:
+                if streams.feed(line):
+                    self.status.stats.input = InputStats(**vars(streams.streams))
+                continue
+            self._stderr.append(line)
+            if line.startswith("[tls @"):
+                session.tls_error = line.split("] ", 1)[-1]
 
     def _update_sizes(self) -> None:
         live = 0

@@ -9,13 +9,25 @@ are checked in tests/integration/recorder/test_recorder_processing.py.
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.support.localrecordings import LRECS, SrtSource, get, recording, status
+from tests.support.localrecordings import (
+    BUCKET,
+    LRECS,
+    SrtSource,
+    files_of,
+    get,
+    patch_spec,
+    recording,
+    status,
+)
 from tests.support.waiting import wait_for
 
 VIDEO = {"transcoding": {"video": {"codec": "h264"}}}
@@ -113,5 +125,36 @@ def test_a_hardware_encoder_the_image_lacks_is_named_on_the_conditions(
     recording_condition = next(c for c in status(kube, name)["conditions"] if c["type"] == "Recording")
     assert recording_condition["status"] == "False" and recording_condition["reason"] == "RecorderFailed"
     assert "h264_amf" in recording_condition["message"]
+    assert kube.delete(f"{LRECS}/{name}").status_code in (200, 202)
+    wait_for(lambda: get(kube, name) is None, timeout=60, what="deletion")
+
+
+def test_a_rotated_overlaid_recording_is_stored_and_its_input_described(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource, tmp_path: Path
+) -> None:
+    """Through the operator: the stored segments are the source (320x180) turned on its side (180x320),
+    and `status.stats.input` describes the source."""
+    name = "turned"
+    body = recording(
+        name,
+        sandbox.endpoints["s3"],
+        source.port,
+        transcoding={"video": {"preset": "ultrafast", "encoder": {"tune": "zerolatency"}}},
+        videoFilters={"rotate": 90},
+        textOverlays=[{"clock": {}, "box": True}],
+    )
+    assert kube.post(LRECS, json=body).status_code == 201
+    described = wait_for(lambda: (status(kube, name).get("stats") or {}).get("input"), timeout=40,
+                         what="status.stats.input")  # fmt: skip
+    assert (described["width"], described["height"], described["videoCodec"]) == (320, 180, "h264")
+    (first, *_) = wait_for(lambda: files_of(kube, name), timeout=40, what="a RecordedFile")
+    patch_spec(kube, name, {"active": False})
+    wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=60, what="phase Stopped")
+    local = tmp_path / "first.mp4"
+    s3.download_file(BUCKET, first["spec"]["location"]["key"], str(local))
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height", "-of", "json", str(local)],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    assert json.loads(out)["streams"][0] == {"width": 180, "height": 320}
     assert kube.delete(f"{LRECS}/{name}").status_code in (200, 202)
     wait_for(lambda: get(kube, name) is None, timeout=60, what="deletion")

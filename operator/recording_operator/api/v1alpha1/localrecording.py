@@ -819,6 +819,22 @@ class LocalRecordingSpec(Model):
     pod: RecorderPod | None = None
 
 
+class InputStats(Model):
+    """The input as FFmpeg described it when it opened it (its info-level stream dump): the first
+    video and audio stream. The bitrate is what the source declares (FFmpeg's `kb/s`, summed over
+    its streams; absent when none declares one, e.g. H.264 in MPEG-TS): FFmpeg 5.1 reports no
+    measured input bitrate, and with stream copy `stats.bitrateKbps` is the input's media bitrate."""
+
+    videoCodec: str | None = None
+    width: int | None = Field(default=None, description="Pixels.")
+    height: int | None = Field(default=None, description="Pixels.")
+    fps: float | None = Field(default=None, description="Frames per second.")
+    audioCodec: str | None = None
+    sampleRate: int | None = Field(default=None, description="Hz.")
+    channelLayout: str | None = Field(default=None, description="mono, stereo, 5.1, ...")
+    declaredBitrateKbps: int | None = Field(default=None, description="kbit/s, as the source declares it.")
+
+
 class RecordingStats(Model):
     """FFmpeg `-progress` values, as last reported (https://ffmpeg.org/ffmpeg.html#Advanced-options, `-progress`)."""
 
@@ -828,8 +844,16 @@ class RecordingStats(Model):
     outTimeMs: int | None = Field(default=None, description="Media time written, ms (from `out_time_us`).")
     speed: float | None = Field(default=None, description="Media seconds per wall second (1.0 = real time).")
     totalSizeBytes: int | None = Field(default=None, description="Bytes of all files written (filesystem).")
-    dropFrames: int | None = None
-    dupFrames: int | None = None
+    dropFrames: int | None = Field(
+        default=None, description="Frames dropped to keep the output rate (`drop_frames`)."
+    )
+    dupFrames: int | None = Field(
+        default=None, description="Frames duplicated to keep the output rate (`dup_frames`)."
+    )
+    input: InputStats | None = Field(
+        default=None,
+        description="The input's codecs, picture size, frame rate and audio format (current FFmpeg session).",
+    )
     progress: Literal["continue", "end"] | None = None
     reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts since the recorder started.")
     updatedAt: str | None = Field(

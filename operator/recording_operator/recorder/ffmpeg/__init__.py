@@ -76,7 +76,9 @@ def build_argv(
     """
     if spec.overlay and overlay_path is None:
         raise ValueError("overlay needs the downloaded image path")
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
+    # `level+info`: every stderr line carries its level; the agent keeps warnings and errors as error
+    # detail and reads the info-level description of the input (`recorder.progress.split_level`).
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
     argv += ["-progress", "pipe:1", "-stats_period", fmt_num(stats_period_s)]
     argv += input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
     if spec.overlay and overlay_path is not None:
