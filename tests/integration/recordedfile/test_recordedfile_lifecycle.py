@@ -172,3 +172,27 @@ def test_a_file_deleted_by_hand_stays_deleted_across_an_operator_restart(
     assert victim_key not in {f["spec"]["location"]["key"] for f in files.of_recording(name)}
     assert cluster.delete(name).status_code == 200
     wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
+
+
+def test_a_recordings_file_policy_is_each_new_files_own(
+    cluster: Cluster, agora: Agora, files: Files, s3: Any
+) -> None:
+    """`files.deletionPolicy: Retain` on a recording whose own deletionPolicy is Delete: deleting one
+    of its RecordedFiles by hand keeps the stored object."""
+    body = recording(**{"files": {"deletionPolicy": "Retain"}})
+    name = body["metadata"]["name"]
+    body["spec"]["storage"]["prefix"] = ["teamA", name.replace("-", "")]
+    agora.set_users(APP, name, ["1001"])
+    assert cluster.create(body).status_code == 201
+    wait_for(lambda: len(files.of_recording(name)) >= 2, timeout=30, what="RecordedFiles of the recording")
+    objects = files.of_recording(name)
+    keys = [o["spec"]["location"]["key"] for o in objects]
+    assert {o["spec"]["deletionPolicy"] for o in objects} == {"Retain"}
+    one = objects[0]
+    wait_for(lambda: _phase(files, one["metadata"]["name"]) == "Available", what="phase Available")
+    files.delete(one["metadata"]["name"])
+    wait_for(lambda: files.get(one["metadata"]["name"]) is None, what="the file to go")
+    assert one["spec"]["location"]["key"] in s3_keys(s3, BUCKET)
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
+    assert set(keys) <= s3_keys(s3, BUCKET)  # every file Retain: the data stays with the recording gone

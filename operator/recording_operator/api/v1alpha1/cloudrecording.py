@@ -16,6 +16,7 @@ from recording_operator.api.v1alpha1.common import (
     MAX_DELETED_FILES,
     Condition,
     DeletionPolicy,
+    FileDefaults,
     FilesSummary,
     LocalObjectReference,
     Model,
@@ -539,6 +540,10 @@ class CloudRecordingSpec(Model):
         default="Delete",
         description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "
         "stored files) before it goes. Orphan: leave the session running and the files (objects and data) alone.",
+    )
+    files: FileDefaults | None = Field(
+        default=None,
+        description="Defaults for the RecordedFiles of new files (absent: deletionPolicy Delete).",
     )
     credentialsSecretRef: LocalObjectReference = Field(
         description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "

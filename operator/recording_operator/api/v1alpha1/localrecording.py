@@ -19,6 +19,7 @@ from recording_operator.api.v1alpha1.common import (
     MAX_DELETED_FILES,
     Condition,
     DeletionPolicy,
+    FileDefaults,
     FilesSummary,
     Model,
     RetentionDuration,
@@ -611,19 +612,6 @@ class Retention(Model):
 
     deleteAfter: RetentionDuration = Field(
         description="Delete each file this long after it was closed, e.g. 168h (at most 87600h, ten years)."
-    )
-
-
-class FileDefaults(Model):
-    """What each file this recording stores gets, copied into its RecordedFile when it is created."""
-
-    deletionPolicy: Literal["Delete", "Retain"] = Field(
-        default="Delete",
-        description=(
-            "The new RecordedFiles' own `deletionPolicy`: Delete: deleting a RecordedFile (by hand or by "
-            "retention) deletes the stored file; Retain: only the object goes. Independent of the "
-            "recording's `deletionPolicy`, which says only what deleting the recording does."
-        ),
     )
 
 

@@ -74,6 +74,14 @@ def with_deleted(current: Sequence[str] | None, name: str) -> list[str] | None:
     return [*names, name][-MAX_DELETED_FILES:]
 
 
+def file_deletion_policy(recording_spec: Mapping[str, Any] | None) -> str:
+    """The `deletionPolicy` a recording gives its new RecordedFiles: its `spec.files.deletionPolicy`,
+    else Delete (the recording's own `deletionPolicy` is about deleting the recording, not its files)."""
+    files = (recording_spec or {}).get("files") or {}
+    policy = files.get("deletionPolicy")
+    return policy if policy in ("Delete", "Retain") else "Delete"
+
+
 def deleted_names(status: Mapping[str, Any] | None) -> frozenset[str]:
     """The RecordedFile names a recording's status says were deleted (never to be created again)."""
     return frozenset(str(n) for n in (status or {}).get("deletedFiles") or ())

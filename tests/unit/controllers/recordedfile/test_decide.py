@@ -10,6 +10,7 @@ from recording_operator.controllers.recordedfile.decide import (
     decide_deletion,
     deleted_names,
     epoch_of,
+    file_deletion_policy,
     job_failure_reason,
     job_outcome,
     location_probe,
@@ -133,3 +134,11 @@ def test_only_the_live_owning_recording_remembers_a_deletion() -> None:
     assert not owned_by(file_meta, {"metadata": {"uid": "u2"}})  # a recording of the same name created later
     assert not owned_by({}, {"metadata": {"uid": "u1"}})  # orphaned
     assert not owned_by(file_meta, {"metadata": {"uid": "u1", "deletionTimestamp": "2030-01-01T00:00:00Z"}})
+
+
+def test_new_files_take_the_recordings_file_policy_not_its_own() -> None:
+    assert file_deletion_policy({"deletionPolicy": "Orphan"}) == "Delete"
+    assert (
+        file_deletion_policy({"deletionPolicy": "Delete", "files": {"deletionPolicy": "Retain"}}) == "Retain"
+    )
+    assert file_deletion_policy(None) == "Delete"
