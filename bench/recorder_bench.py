@@ -33,6 +33,13 @@ on local disk (`vendor: volume`: the agent's "upload" is a local copy, no networ
    - agent start → first progress with the input already available (informational: it includes
      the Python start-up), and the same for bare FFmpeg (spawn → first progress block) as the floor.
 
+3. Transcode cost (`--transcode-seconds`, 0 skips it; `--transcode-only` runs only this): bare FFmpeg
+   with `build_argv` for a 1080p30 libx264 `veryfast` re-encode of the same SRT source with two text
+   overlays (a boxed UTC clock and a static title, drawtext), audio copied: CPU seconds per media
+   second over the window (after `--warmup`), and the speed it kept (media s per wall s; below 1
+   the machine cannot transcode it in real time). The three-output case (archive + HLS + thumbnails)
+   is not measured: LocalRecording has one output per recorder.
+
 Targets (the recorder's performance budget): the agent adds ≤ 5 % CPU, input available → first progress ≤ 2 s, agent RSS
 ≤ 60 MB. A missed target is reported (MISS) and does not fail the bench; the exit code is 1 only
 when the recording broke (an agent or FFmpeg died, restarted, or produced no files).
@@ -612,6 +619,97 @@ def latency_runs(procs: Processes, tmp: Path, clip: Path, runs: int, absent_s: f
 # ----------------------------------------------------------------------------------------- report
 
 
+def transcode_spec(port: int) -> dict[str, Any]:
+    """The LocalRecording spec of the transcode cost: 1080p30 x264 veryfast + two text overlays."""
+    boxed = {"fontSize": 36, "box": True, "boxColor": "black@0.6"}
+    return {
+        "input": {"url": f"srt://127.0.0.1:{port}", "latency": SRT_LATENCY},
+        "output": {"format": "mp4", "segmentDuration": SEGMENT},
+        "transcoding": {"video": {"codec": "h264", "preset": "veryfast", "bitrateKbps": 6000}},
+        "textOverlays": [
+            {"clock": {"format": "%Y-%m-%d %H:%M:%S"}, "position": {"x": 40, "y": 40}, **boxed},
+            {"text": "Studio A: live", "position": {"x": 40, "y": 980}, **boxed},
+        ],
+        "storage": {"vendor": "volume", "volume": {"claimName": "bench"}, "prefix": ["bench"]},
+    }
+
+
+@dataclass
+class TranscodeCost:
+    """CPU seconds per media second of the transcode, the speed it kept, its argv."""
+
+    cpu_per_media_s: float
+    speed: float
+    media_s: float
+    argv: list[str]
+
+
+def transcode_cost(
+    procs: Processes, tmp: Path, clip: Path, *, seconds: float, warmup_s: float
+) -> TranscodeCost:
+    """Bare FFmpeg transcoding `transcode_spec` for `seconds` media s after `warmup_s` (see module doc).
+
+    Raises:
+        BenchError: FFmpeg exited or made no progress.
+    """
+    from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+
+    port = free_port(socket.SOCK_DGRAM)
+    pub = publish(procs, clip, port)
+    wait_bound(port, pub)
+    spec = LocalRecordingSpec.model_validate(transcode_spec(port))
+    work = tmp / "transcode"
+    parts = work / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    text_files: list[Path | None] = []
+    for i, overlay in enumerate(spec.textOverlays or []):
+        content = ff.text_file_content(overlay)
+        if content is None:
+            text_files.append(None)
+            continue
+        path = work / f"text-{i}.txt"
+        path.write_text(content, encoding="utf-8")
+        text_files.append(path)
+    argv = ff.build_argv(spec, parts_dir=parts, start_index=0, text_files=text_files, stats_period_s=1.0)
+    bare = start_bare(procs, argv)
+    ps = psutil.Process(bare.proc.pid)
+
+    def media_now() -> float:
+        if bare.proc.poll() is not None:
+            raise BenchError(f"transcoding ffmpeg exited {bare.proc.returncode}: {list(bare.stderr)[-3:]}")
+        return bare.media_s(time.time())
+
+    deadline = time.monotonic() + warmup_s * 4 + 30
+    while media_now() < warmup_s:
+        if time.monotonic() > deadline:
+            raise BenchError("transcoding ffmpeg made no progress")
+        time.sleep(0.2)
+    cpu0, media0, wall0 = _cpu_s(ps), media_now(), time.monotonic()
+    deadline = wall0 + seconds * 4 + 30
+    while media_now() < media0 + seconds and time.monotonic() < deadline:
+        time.sleep(0.2)
+    cpu1, media1, wall1 = _cpu_s(ps), media_now(), time.monotonic()
+    _stop(bare.proc, 30)
+    _stop(pub, 5)
+    media = media1 - media0
+    if media <= 0:
+        raise BenchError("transcoding ffmpeg wrote no media in the window")
+    return TranscodeCost((cpu1 - cpu0) / media, media / (wall1 - wall0), media, argv)
+
+
+def report_transcode(cost: TranscodeCost) -> None:
+    """Print the transcode cost."""
+    print(
+        "\ntranscode cost: SRT 1080p30 H.264 6 Mb/s → libx264 veryfast 1080p30 6 Mb/s with two text overlays"
+        " (boxed UTC clock + static title), audio copied, 10 s fMP4 segments"
+    )
+    print("  " + " ".join(cost.argv))
+    print(
+        f"  CPU s per media s: {cost.cpu_per_media_s:.3f}   speed: {cost.speed:.2f}x"
+        f"   media s: {cost.media_s:.1f}"
+    )
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -706,6 +804,10 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds between the /status polls during the CPU window (default: the controller's)",
     )
     parser.add_argument("--clip-seconds", type=int, default=20, help="length of the looped source clip")
+    parser.add_argument(
+        "--transcode-seconds", type=float, default=30.0, help="media seconds of the transcode cost (0: skip)"
+    )
+    parser.add_argument("--transcode-only", action="store_true", help="measure only the transcode cost")
     args = parser.parse_args(argv)
 
     def interrupted(signum: int, frame: object) -> None:
@@ -720,12 +822,24 @@ def main(argv: list[str] | None = None) -> int:
                 clip = tmp / "clip.ts"
                 print(f"encoding the {args.clip_seconds} s source clip ...", file=sys.stderr, flush=True)
                 encode_clip(clip, args.clip_seconds)
-                print(f"side by side for {args.seconds:g} media s ...", file=sys.stderr, flush=True)
-                sbs = side_by_side(
-                    procs, tmp, clip, seconds=args.seconds, warmup_s=args.warmup, poll_s=args.status_poll
-                )
-                print(f"{args.latency_runs} latency runs ...", file=sys.stderr, flush=True)
-                lat = latency_runs(procs, tmp, clip, args.latency_runs, args.absent)
+                sbs = lat = None
+                if not args.transcode_only:
+                    print(f"side by side for {args.seconds:g} media s ...", file=sys.stderr, flush=True)
+                    sbs = side_by_side(
+                        procs, tmp, clip, seconds=args.seconds, warmup_s=args.warmup, poll_s=args.status_poll
+                    )
+                    print(f"{args.latency_runs} latency runs ...", file=sys.stderr, flush=True)
+                    lat = latency_runs(procs, tmp, clip, args.latency_runs, args.absent)
+                cost = None
+                if args.transcode_seconds > 0:
+                    print(
+                        f"transcode cost for {args.transcode_seconds:g} media s ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    cost = transcode_cost(
+                        procs, tmp, clip, seconds=args.transcode_seconds, warmup_s=args.warmup
+                    )
             finally:
                 procs.close()  # before the temp dir goes
     except BenchError as exc:
@@ -734,14 +848,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("recorder bench interrupted (every process it started is stopped)", file=sys.stderr)
         return 130
-    report(
-        sbs,
-        lat,
-        seconds=args.seconds,
-        runs=args.latency_runs,
-        absent_s=args.absent,
-        poll_s=args.status_poll,
-    )
+    if sbs is not None and lat is not None:
+        report(
+            sbs,
+            lat,
+            seconds=args.seconds,
+            runs=args.latency_runs,
+            absent_s=args.absent,
+            poll_s=args.status_poll,
+        )
+    if cost is not None:
+        report_transcode(cost)
     return 0
 
 

@@ -1,11 +1,13 @@
 """`recording-operator`: run the operator (`run`), render CRDs (`crds`), run the recorder agent in a recorder
-Pod (`record`), delete one file from a claim (`delete-volume-file`). The sandbox has its own command,
+Pod (`record`), delete one file from a claim (`delete-volume-file`), a RecordedFile's presigned URL or
+bytes (`files url|get`). The sandbox has its own command,
 `python -m recording_sandbox`."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -108,6 +110,78 @@ def delete_volume_file(
         typer.echo(f"cannot delete {path!r} under {root}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{path}: {outcome.value}")
+
+
+files_app = typer.Typer(
+    help="A RecordedFile's bytes, with your own kubeconfig and the storage Secret it names.",
+    no_args_is_help=True,
+)
+app.add_typer(files_app, name="files")
+
+Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+KubeContext = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+Namespace = Annotated[str | None, typer.Option("--namespace", "-n", help="The namespace.")]
+
+
+def _file_command(run_it: Callable[[], object]) -> None:
+    """Run a `files` command; errors the user must fix are one line on stderr and exit code 1."""
+    import httpx
+
+    from recording_operator.downloads import DownloadError
+    from recording_operator.kubectl_recording import PluginError
+    from recording_operator.storage import StorageError, UnsupportedStorage
+
+    try:
+        run_it()
+    except (DownloadError, StorageError, UnsupportedStorage, PluginError, httpx.HTTPError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@files_app.command("url")
+def files_url(
+    name: Annotated[str, typer.Argument(help="The RecordedFile.")],
+    expires: Annotated[
+        int, typer.Option("--expires", help="Lifetime of the URL in seconds (≤ 7 days).")
+    ] = 3600,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    namespace: Namespace = None,
+) -> None:
+    """Print a time-limited presigned URL of a RecordedFile (stdout), its lifetime on stderr.
+
+    The RecordedFile and its `credentialsSecretRef` Secret are read through kubectl with your
+    kubeconfig (your RBAC decides); the URL is signed locally with the Secret's keys. A provider
+    file (RealtimeKit bucket) prints the provider's own URL and its expiry.
+    """
+    from rich.console import Console
+
+    from recording_operator.downloads import url_command
+    from recording_operator.kubectl_recording import Kubectl
+
+    kubectl = Kubectl(kubeconfig, context, namespace)
+    _file_command(lambda: url_command(kubectl, name, expires_s=expires, console=Console(stderr=True)))
+
+
+@files_app.command("get")
+def files_get(
+    name: Annotated[str, typer.Argument(help="The RecordedFile.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File or directory (default: the file's name, here)."),
+    ] = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    namespace: Namespace = None,
+) -> None:
+    """Download a RecordedFile through the storage layer (streamed, bounded memory) with a progress bar."""
+    from rich.console import Console
+
+    from recording_operator.downloads import get_command
+    from recording_operator.kubectl_recording import Kubectl
+
+    kubectl = Kubectl(kubeconfig, context, namespace)
+    _file_command(lambda: get_command(kubectl, name, output=output, console=Console(stderr=True)))
 
 
 def main() -> None:

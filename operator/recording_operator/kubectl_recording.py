@@ -8,6 +8,8 @@ kubectl's plugin discovery on PATH: https://kubernetes.io/docs/tasks/extend-kube
     kubectl recording restart cams-entrance       # a new recorder Pod / transcoder task now
     kubectl recording logs cams-entrance          # the recorder Pod's log (LocalRecording)
     kubectl recording watch cams-entrance         # live stats
+    kubectl recording url standup-00003           # a time-limited presigned URL of a RecordedFile
+    kubectl recording get standup-00003 -o /tmp/  # download a RecordedFile (progress bar)
 
 NAME is a CloudRecording, LocalRecording or CloudTranscoder name, or `kind/name` (`crec/standup`,
 `lrec/cam`, `ctrans/mix`) when names collide. Every command talks to the cluster through kubectl
@@ -26,6 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -425,6 +428,58 @@ def watch(
             return
         time.sleep(interval)
         obj = kubectl.json("get", f"{plural}.{GROUP}", real)
+
+
+#: Errors of `url`/`get` that are the user's to fix (printed without a traceback).
+def _download_errors() -> tuple[type[Exception], ...]:
+    import httpx
+
+    from recording_operator.downloads import DownloadError
+    from recording_operator.storage import StorageError, UnsupportedStorage
+
+    return (DownloadError, StorageError, UnsupportedStorage, httpx.HTTPError, OSError)
+
+
+@app.command()
+def url(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The RecordedFile.")],
+    expires: Annotated[
+        int, typer.Option("--expires", help="Lifetime of the URL in seconds (≤ 7 days).")
+    ] = 3600,
+) -> None:
+    """Print a time-limited presigned URL of a RecordedFile (the provider's URL for a provider file).
+
+    Same as `recording-operator files url`: the RecordedFile and its storage Secret are read with
+    your kubeconfig, the URL is signed locally with the Secret's keys.
+    """
+    from recording_operator.downloads import url_command
+
+    try:
+        url_command(_options(ctx), name, expires_s=expires, console=Console(stderr=True))
+    except _download_errors() as exc:
+        raise PluginError(str(exc)) from exc
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The RecordedFile.")],
+    output_path: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File or directory (default: the file's name, here)."),
+    ] = None,
+) -> None:
+    """Download a RecordedFile through the storage layer, with a progress bar.
+
+    Same as `recording-operator files get`.
+    """
+    from recording_operator.downloads import get_command
+
+    try:
+        get_command(_options(ctx), name, output=output_path, console=Console(stderr=True))
+    except _download_errors() as exc:
+        raise PluginError(str(exc)) from exc
 
 
 def run() -> None:

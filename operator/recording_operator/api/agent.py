@@ -206,6 +206,10 @@ class RecorderStatus(Model):
 TERMINATION_MESSAGE_MAX_BYTES = 4096
 
 
+#: How much of the agent's last error its termination message carries (characters, the end kept).
+TERMINATION_ERROR_MAX_CHARS = 1024
+
+
 class TerminationMessage(Model):
     """What the agent writes to its termination message file when it exits: the newest stored
     files, so the controller learns about files the agent stored in the moments before it exited
@@ -214,17 +218,33 @@ class TerminationMessage(Model):
     """
 
     files: list[ClosedFile] = Field(default_factory=list, description="Newest stored files, by index.")
+    lastError: str | None = Field(
+        default=None,
+        description="The agent's last error (its end, at most TERMINATION_ERROR_MAX_CHARS), e.g. why it "
+        "could not start: a Pod that fails at once is never polled, so this is how the controller learns it.",
+    )
 
     @classmethod
     def of(cls, status: RecorderStatus) -> str:
-        """The message for `status`: its stored files, newest first dropped last, so that the JSON
-        fits TERMINATION_MESSAGE_MAX_BYTES (bytes)."""
+        """The message for `status`: its last error and its stored files, oldest dropped first, so
+        that the JSON fits TERMINATION_MESSAGE_MAX_BYTES (bytes)."""
         stored = [f for f in status.files if f.uploaded]
+        error = status.lastError[-TERMINATION_ERROR_MAX_CHARS:] if status.lastError else None
         for start in range(len(stored) + 1):
-            text = cls(files=stored[start:]).model_dump_json(exclude_none=True)
+            text = cls(files=stored[start:], lastError=error).model_dump_json(exclude_none=True)
             if len(text.encode()) <= TERMINATION_MESSAGE_MAX_BYTES:
                 return text
         return cls().model_dump_json()
+
+    @classmethod
+    def parse_error(cls, text: str | None) -> str | None:
+        """The last error of a termination message; None when absent, truncated or not ours."""
+        if not text:
+            return None
+        try:
+            return cls.model_validate_json(text).lastError
+        except ValidationError:
+            return None
 
     @classmethod
     def parse(cls, text: str | None) -> list[ClosedFile]:

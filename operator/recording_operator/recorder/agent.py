@@ -49,11 +49,18 @@ from recording_operator.api.agent import (
 from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
-from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, unverifiable_tls
+from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, InputStats, unverifiable_tls
 from recording_operator.recorder import ffmpeg as ff
 from recording_operator.recorder.env import tls_ca_file_from_env
 from recording_operator.recorder.metrics import RecorderMetrics
-from recording_operator.recorder.progress import ByteRate, ProgressBlock, ProgressParser
+from recording_operator.recorder.progress import (
+    CHATTER,
+    ByteRate,
+    InputStreamParser,
+    ProgressBlock,
+    ProgressParser,
+    split_level,
+)
 from recording_operator.recorder.segments import read_playlist, read_segment_list, renamed_playlist
 from recording_operator.storage import StorageError, Store
 
@@ -190,6 +197,7 @@ class Recorder:
         self._upload_cause: str | None = None
         self._sdp_path: Path | None = None
         self._overlay_path: Path | None = None
+        self._text_files: list[Path | None] = []
         # `input.tls.caConfigMapRef`: the mounted CA bundle (config.py), checked in _prepare_inputs.
         self._ca_file = tls_ca_file_from_env(self.spec)
         self._stats_period = config.agent.statsPeriodS
@@ -263,17 +271,62 @@ class Recorder:
 
     # ------------------------------------------------------------ preparation
 
-    async def _prepare_inputs(self) -> None:
-        """Write the SDP, check the TLS settings and the CA file, download the overlay.
+    async def _check_encoder(self) -> None:
+        """Fail early, with the encoder's name, when this image's FFmpeg lacks the video encoder the
+        spec asks for (hardware encoders are built only into some images): `ffmpeg -encoders`
+        lists the encoders compiled in, one per line after the ` ------` header
+        (https://ffmpeg.org/ffmpeg.html#Generic-options).
 
         Raises:
-            ValueError: TLS verification asked for an input FFmpeg cannot verify, a CA file without a
-                PEM certificate, or an overlay over OVERLAY_MAX_BYTES.
+            ValueError: the encoder is not listed.
+            OSError: ffmpeg cannot be run.
+        """
+        encoder = ff.video_encoder(self.spec)
+        if encoder is None:
+            return
+        proc = await asyncio.create_subprocess_exec(
+            self._ffmpeg, "-hide_banner", "-encoders",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        lines = out.decode(errors="replace").splitlines()
+        header_end = next((i for i, line in enumerate(lines) if line.strip() == "------"), -1)
+        names = {fields[1] for line in lines[header_end + 1 :] if len(fields := line.split()) >= 2}
+        if encoder not in names:
+            hardware = sorted(n for n in names if n.startswith(("h264_", "hevc_")))
+            raise ValueError(
+                f"video encoder {encoder} (transcoding.video.codec) is not in this recorder image's FFmpeg "
+                f"(`ffmpeg -encoders`); its h264/hevc encoders: libx264, libx265"
+                + (f", {', '.join(hardware)}" if hardware else "")
+            )
+
+    def _write_text_files(self) -> None:
+        """One file per text overlay with what drawtext draws (`text_file_content`); None for a timecode."""
+        self._text_files = []
+        for i, overlay in enumerate(self.spec.textOverlays or []):
+            content = ff.text_file_content(overlay)
+            if content is None:
+                self._text_files.append(None)
+                continue
+            path = self.work_dir / f"text-{i}.txt"
+            path.write_text(content, encoding="utf-8")
+            self._text_files.append(path)
+
+    async def _prepare_inputs(self) -> None:
+        """Check the video encoder, write the text overlays' files and the SDP, check the TLS settings
+        and the CA file, download the overlay.
+
+        Raises:
+            ValueError: the image's FFmpeg lacks the video encoder, TLS verification asked for an input
+                FFmpeg cannot verify, a CA file without a PEM certificate, or an overlay over
+                OVERLAY_MAX_BYTES.
             OSError: the CA file cannot be read.
             aiohttp.ClientError: the overlay download failed (its certificate included: aiohttp
                 verifies against the system CAs).
         """
         await self._check_destinations()
+        await self._check_encoder()
+        self._write_text_files()
         problem = unverifiable_tls(self.spec.input)
         if problem:
             raise ValueError(problem)
@@ -416,6 +469,7 @@ class Recorder:
             sdp_path=self._sdp_path,
             overlay_path=self._overlay_path,
             ca_file=self._ca_file,
+            text_files=self._text_files,
             stats_period_s=self._stats_period,
             ffmpeg=self._ffmpeg,
         )
@@ -545,14 +599,22 @@ class Recorder:
                 gauge.set(value)
 
     async def _read_stderr(self, session: _Session) -> None:
+        """FFmpeg's stderr (`-loglevel level+info`): info-level chatter describes the input
+        (`stats.input`); warnings and errors are kept (without their level tag) as error detail."""
         assert session.proc.stderr is not None
+        streams = InputStreamParser()
         async for raw in session.proc.stderr:
-            line = ff.redact(raw.decode("utf-8", "replace").rstrip(), self._secrets)
-            if line:
-                self._stderr.append(line)
-                log.debug("ffmpeg: %s", line)
-                if line.startswith("[tls @"):
-                    session.tls_error = line.split("] ", 1)[-1]
+            level, line = split_level(ff.redact(raw.decode("utf-8", "replace").rstrip(), self._secrets))
+            if not line:
+                continue
+            log.debug("ffmpeg: %s", line)
+            if level in CHATTER:
+                if streams.feed(line):
+                    self.status.stats.input = InputStats(**vars(streams.streams))
+                continue
+            self._stderr.append(line)
+            if line.startswith("[tls @"):
+                session.tls_error = line.split("] ", 1)[-1]
 
     def _update_sizes(self) -> None:
         """`stats.totalSizeBytes`: bytes of the published files (`status.totalBytes`) plus the parts

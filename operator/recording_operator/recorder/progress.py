@@ -5,10 +5,14 @@ A block is a run of `key=value` lines ending with `progress=continue` or `progre
 handled: `out_time_ms` is in microseconds too (trac #7345), so only `out_time_us` is used; any value
 may be `N/A`; `speed` is space-padded (`speed=   1x`); `bitrate` carries a unit (`1951.8kbits/s`);
 `total_size` lags the disk (AVIO buffering), so file sizes come from the filesystem instead.
+
+Also the stderr side: `split_level` (lines of `-loglevel level+info`) and `InputStreamParser` (the
+input's codecs, size, frame rate, sample rate from FFmpeg's info-level dump when it opens the input).
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 
@@ -128,3 +132,91 @@ class ByteRate:
         if span_us < self._min_span_us:
             return None
         return round((last_bytes - first_bytes) * 8 / 1000 / (span_us / 1e6), 1)
+
+
+# --- FFmpeg's stderr with `-loglevel level+info` ---------------------------------------------------
+
+#: FFmpeg's log levels as `-loglevel level+...` tags them (https://ffmpeg.org/ffmpeg.html#Generic-options).
+LOG_LEVELS = ("quiet", "panic", "fatal", "error", "warning", "info", "verbose", "debug", "trace")
+#: Levels that are chatter, not problems: parsed for the input's description, never an error detail.
+CHATTER = frozenset({"info", "verbose", "debug", "trace"})
+_LEVEL_TAG = re.compile(r"\[(" + "|".join(LOG_LEVELS) + r")\] ")
+
+
+def split_level(line: str) -> tuple[str | None, str]:
+    """`(level, line without its level tag)` of a stderr line of `-loglevel level+...`, e.g.
+    `[tls @ 0x5] [error] msg` → `("error", "[tls @ 0x5] msg")`; `(None, line)` without a tag."""
+    match = _LEVEL_TAG.search(line)
+    if match is None:
+        return None, line
+    return match.group(1), line[: match.start()] + line[match.end() :]
+
+
+@dataclass
+class InputStreams:
+    """What FFmpeg printed about input #0 when it opened it (None: not said). Bitrates in kbit/s."""
+
+    videoCodec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    audioCodec: str | None = None
+    sampleRate: int | None = None
+    channelLayout: str | None = None
+    declaredBitrateKbps: int | None = None
+
+
+_STREAM = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio): (\w+)(.*)$")
+_SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
+_FPS = re.compile(r"\b(\d+(?:\.\d+)?) fps\b")
+_KBPS = re.compile(r"\b(\d+) kb/s\b")
+_HZ = re.compile(r"\b(\d+) Hz, ([\w.()]+)")
+
+
+class InputStreamParser:
+    """Reads input #0's stream lines from FFmpeg's info-level dump (`Input #0, ...` up to the next
+    `Input #`/`Output #`/`Stream mapping:`); `streams` holds what was found (first video and first
+    audio stream).
+
+    Shapes (Debian's FFmpeg 5.1.9): `  Stream #0:0[0x100]: Video: h264 (High) (...), yuv420p(progressive),
+    1920x1080 [SAR 1:1 DAR 16:9], 30 fps, 30 tbr, 90k tbn` and `  Stream #0:1[0x101]: Audio: aac (LC)
+    (...), 48000 Hz, stereo, fltp, 130 kb/s`.
+    """
+
+    def __init__(self) -> None:
+        """Nothing found yet."""
+        self.streams = InputStreams()
+        self._in_input = False
+        self._seen_video = False
+        self._seen_audio = False
+
+    def feed(self, text: str) -> bool:
+        """One stderr line (level tag removed); True when it changed `streams`."""
+        stripped = text.strip()
+        if stripped.startswith("Input #"):
+            self._in_input = stripped.startswith("Input #0")
+            return False
+        if stripped.startswith(("Output #", "Stream mapping:")):
+            self._in_input = False
+            return False
+        match = _STREAM.match(text) if self._in_input else None
+        if match is None:
+            return False
+        kind, codec, rest = match.groups()
+        kbps = _KBPS.search(rest)
+        s = self.streams
+        if kbps:
+            s.declaredBitrateKbps = (s.declaredBitrateKbps or 0) + int(kbps.group(1))
+        if kind == "Video" and not self._seen_video:
+            self._seen_video = True
+            s.videoCodec = codec
+            if size := _SIZE.search(rest):
+                s.width, s.height = int(size.group(1)), int(size.group(2))
+            if fps := _FPS.search(rest):
+                s.fps = float(fps.group(1))
+        elif kind == "Audio" and not self._seen_audio:
+            self._seen_audio = True
+            s.audioCodec = codec
+            if hz := _HZ.search(rest):
+                s.sampleRate, s.channelLayout = int(hz.group(1)), hz.group(2)
+        return True

@@ -8,6 +8,7 @@ about one chunk whatever the file size (measured: a 30 MB upload to moto raised 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -195,3 +196,40 @@ class Store:
         except OPENDAL_ERRORS as exc:
             raise wrap_opendal_error(exc, f"list {prefix}") from exc
         return sorted(found, key=lambda o: o.key)
+
+    async def presign_read(self, key: str, expires_s: int) -> str:
+        """A URL that GETs `key` without credentials for `expires_s` seconds (S3 SigV4 presigning
+        allows at most 7 days, https://docs.aws.amazon.com/AmazonS3/latest/userguide/ShareObjectPreSignedURL.html).
+
+        Raises:
+            StorageError: the store cannot presign (e.g. a local volume) or refused.
+        """
+        try:
+            request = await self._op.presign_read(key, expires_s)
+        except OPENDAL_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"presign {key}") from exc
+        return str(request.url)
+
+    async def download(self, key: str, local: Path, *, on_bytes: Callable[[int], None] | None = None) -> int:
+        """Stream `key` into the file `local` (overwritten), READ_BYTES at a time (bounded memory);
+        `on_bytes(n)` after each block; returns the bytes written.
+
+        Raises:
+            StorageError: the object is missing (`retryable` False) or the read failed.
+            OSError: `local` cannot be written.
+        """
+        written = 0
+        try:
+            reader = await self._op.open(key, "rb")
+            try:
+                with local.open("wb") as target:
+                    while block := await reader.read(READ_BYTES):
+                        target.write(block)
+                        written += len(block)
+                        if on_bytes is not None:
+                            on_bytes(len(block))
+            finally:
+                await reader.close()
+        except OPENDAL_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"read {key}") from exc
+        return written

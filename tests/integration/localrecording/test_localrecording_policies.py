@@ -22,6 +22,7 @@ from tests.support.localrecordings import (
     LRECS,
     NS,
     OPERATOR_ENV,
+    RFILES,
     LoopingPublisher,
     SrtSource,
     events,
@@ -245,8 +246,44 @@ def test_orphan_deletion_leaves_the_files_and_their_data(
     left = files_of(kube, name)
     assert sorted(f["spec"]["location"]["key"] for f in left) == keys
     assert all(not f["metadata"].get("ownerReferences") for f in left)
-    assert all(f["spec"]["deletionPolicy"] == "Orphan" for f in left)
+    # The recording's Orphan said what deleting the recording does; each file's own policy (Delete by
+    # default) says what deleting the file does.
+    assert all(f["spec"]["deletionPolicy"] == "Delete" for f in left)
     assert set(keys) <= set(objects(s3, name))
+    first = left[0]
+    assert kube.delete(f"{RFILES}/{first['metadata']['name']}").status_code == 200
+    wait_for(lambda: first["spec"]["location"]["key"] not in objects(s3, name), what="its data deleted")
+    assert set(keys) - {first["spec"]["location"]["key"]} <= set(objects(s3, name))
+
+
+def test_a_deleted_file_stays_deleted_across_an_operator_restart(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
+) -> None:
+    """With `files.deletionPolicy: Retain` the data of a RecordedFile deleted by hand stays in the
+    bucket, where the controller finds the recorder's files when its Pod ends: after an operator
+    restart (its memory rebuilt from the cluster) it must not create that RecordedFile again."""
+    name = "own-fate"
+    body = recording(name, sandbox.endpoints["s3"], source.port, files={"deletionPolicy": "Retain"})
+    assert kube.post(LRECS, json=body).status_code == 201
+    wait_for(lambda: len(files_of(kube, name)) >= 2, timeout=40, what="two RecordedFiles")
+    victim = min(files_of(kube, name), key=index_of)
+    victim_name, victim_key = victim["metadata"]["name"], victim["spec"]["location"]["key"]
+    assert victim["spec"]["deletionPolicy"] == "Retain"
+    assert kube.delete(f"{RFILES}/{victim_name}").status_code == 200
+    wait_for(lambda: kube.get(f"{RFILES}/{victim_name}").status_code == 404, what="the RecordedFile to go")
+    assert victim_key in objects(s3, name)  # Retain: only the object went
+    assert victim_name in status(kube, name)["deletedFiles"]
+
+    log = restart_operator(sandbox, "operator-own-fate.log", kill=True)
+    wait_for(lambda: resumed_all(kube, log), timeout=30, what="the restarted operator resumed")
+    patch_spec(kube, name, {"active": False})
+    wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=60, what="phase Stopped")
+    left = files_of(kube, name)
+    assert victim_name not in {f["metadata"]["name"] for f in left}
+    # Every other stored file has its RecordedFile: the Pod's files were collected after the restart.
+    assert {f["spec"]["location"]["key"] for f in left} == set(objects(s3, name)) - {victim_key}
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
+    wait_for(lambda: get(kube, name) is None, timeout=60, what="the LocalRecording to go")
 
 
 def test_an_operator_restart_mid_recording_neither_duplicates_nor_loses_files(

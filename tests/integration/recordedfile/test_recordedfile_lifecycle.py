@@ -144,3 +144,55 @@ def test_an_operator_restart_neither_duplicates_nor_recreates_files(
     assert cluster.delete(name).status_code == 200
     wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
     assert not set(locations) & s3_keys(s3, BUCKET)
+
+
+def test_a_file_deleted_by_hand_stays_deleted_across_an_operator_restart(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora, files: Files, s3: Any
+) -> None:
+    """Agora keeps listing the file in the running session's `query`; the restarted operator rebuilds
+    what it published from the cluster, where the deleted object no longer is, and must not create
+    it again (it would come back as Missing)."""
+    name, _ = _recording_files(cluster, agora, files)
+    victim = files.of_recording(name)[0]
+    victim_name, victim_key = victim["metadata"]["name"], victim["spec"]["location"]["key"]
+    wait_for(lambda: _phase(files, victim_name) == "Available", what="phase Available")
+    files.delete(victim_name)
+    wait_for(lambda: files.get(victim_name) is None, what="the file to go")
+    assert victim_key not in s3_keys(s3, BUCKET)  # its own deletionPolicy (Delete) deleted the data
+    recording_status = (cluster.get(name) or {}).get("status") or {}
+    assert victim_name in recording_status["deletedFiles"]
+
+    sid = recording_status["sid"]
+    sandbox.stop_operator()
+    queries = agora.calls("query", sid)
+    sandbox.start_operator()
+    # The restarted operator queries the running session (which still lists the file) twice.
+    wait_for(lambda: agora.calls("query", sid) >= queries + 2, timeout=30, what="queries after the restart")
+    assert files.get(victim_name) is None
+    assert victim_key not in {f["spec"]["location"]["key"] for f in files.of_recording(name)}
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
+
+
+def test_a_recordings_file_policy_is_each_new_files_own(
+    cluster: Cluster, agora: Agora, files: Files, s3: Any
+) -> None:
+    """`files.deletionPolicy: Retain` on a recording whose own deletionPolicy is Delete: deleting one
+    of its RecordedFiles by hand keeps the stored object."""
+    body = recording(**{"files": {"deletionPolicy": "Retain"}})
+    name = body["metadata"]["name"]
+    body["spec"]["storage"]["prefix"] = ["teamA", name.replace("-", "")]
+    agora.set_users(APP, name, ["1001"])
+    assert cluster.create(body).status_code == 201
+    wait_for(lambda: len(files.of_recording(name)) >= 2, timeout=30, what="RecordedFiles of the recording")
+    objects = files.of_recording(name)
+    keys = [o["spec"]["location"]["key"] for o in objects]
+    assert {o["spec"]["deletionPolicy"] for o in objects} == {"Retain"}
+    one = objects[0]
+    wait_for(lambda: _phase(files, one["metadata"]["name"]) == "Available", what="phase Available")
+    files.delete(one["metadata"]["name"])
+    wait_for(lambda: files.get(one["metadata"]["name"]) is None, what="the file to go")
+    assert one["spec"]["location"]["key"] in s3_keys(s3, BUCKET)
+    assert cluster.delete(name).status_code == 200
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
+    assert set(keys) <= s3_keys(s3, BUCKET)  # every file Retain: the data stays with the recording gone

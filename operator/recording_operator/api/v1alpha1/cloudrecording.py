@@ -12,8 +12,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from recording_operator.api.v1alpha1.common import (
+    DELETED_FILES_DESCRIPTION,
+    MAX_DELETED_FILES,
     Condition,
     DeletionPolicy,
+    FileDefaults,
     FilesSummary,
     LocalObjectReference,
     Model,
@@ -538,6 +541,10 @@ class CloudRecordingSpec(Model):
         description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "
         "stored files) before it goes. Orphan: leave the session running and the files (objects and data) alone.",
     )
+    files: FileDefaults | None = Field(
+        default=None,
+        description="Defaults for the RecordedFiles of new files (absent: deletionPolicy Delete).",
+    )
     credentialsSecretRef: LocalObjectReference = Field(
         description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
         "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
@@ -610,6 +617,9 @@ class CloudRecordingStatus(Model):
         default=None, description="When the provider last sent a callback that changed this status."
     )
     files: FilesSummary | None = None
+    deletedFiles: list[str] | None = Field(
+        default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
+    )
     sessions: list[SessionRecord] | None = Field(
         default=None, max_length=10, description="Past sessions, ≤10."
     )

@@ -222,6 +222,30 @@ class Condition(Model):
     message: str = Field(max_length=32768, description="Human-readable detail.")
 
 
+class FileDefaults(Model):
+    """What each file this recording stores gets, copied into its RecordedFile when it is created."""
+
+    deletionPolicy: Literal["Delete", "Retain"] = Field(
+        default="Delete",
+        description=(
+            "The new RecordedFiles' own `deletionPolicy`: Delete: deleting a RecordedFile (by hand or by "
+            "retention) deletes the stored file; Retain: only the object goes. Independent of the "
+            "recording's `deletionPolicy`, which says only what deleting the recording does."
+        ),
+    )
+
+
+#: How many deleted RecordedFile names a recording's `status.deletedFiles` keeps (oldest dropped beyond).
+MAX_DELETED_FILES = 2048
+#: The description of `status.deletedFiles` (every recording kind).
+DELETED_FILES_DESCRIPTION = (
+    "Names of this recording's RecordedFiles deleted while it exists (by hand or by retention), oldest "
+    "first, at most 2048: the operator never creates them again, even when the provider or the recorder "
+    "still reports the file after an operator restart. Written by the RecordedFile's finalizer before "
+    "it deletes the stored file."
+)
+
+
 class FilesSummary(Model):
     """What the recording has produced so far."""
 

@@ -15,8 +15,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from recording_operator.api.v1alpha1.common import (
+    DELETED_FILES_DESCRIPTION,
+    MAX_DELETED_FILES,
     Condition,
     DeletionPolicy,
+    FileDefaults,
     FilesSummary,
     LocalObjectReference,
     Model,
@@ -66,7 +69,25 @@ DEFAULT_WORK_VOLUME_SIZE = "10Gi"
 DEFAULT_UPLOAD_RATE_MBPS = 20
 
 OutputFormat = Literal["mp4", "mkv", "flv", "mpegts", "hls", "mp3", "avi"]
-VideoCodec = Literal["h264", "hevc"]
+#: `h264`/`hevc` are the software encoders libx264/libx265; the others are FFmpeg's hardware encoders,
+#: used only when the recorder image's FFmpeg lists them (`ffmpeg -encoders`) and the node has the device.
+VideoCodec = Literal[
+    "h264",
+    "hevc",
+    "h264_nvenc",
+    "hevc_nvenc",
+    "h264_qsv",
+    "hevc_qsv",
+    "h264_amf",
+    "hevc_amf",
+    "h264_videotoolbox",
+    "hevc_videotoolbox",
+]
+#: The software encoders' `-tune` values (x264 has all; x265 has no film/stillimage).
+EncoderTune = Literal["film", "animation", "grain", "stillimage", "fastdecode", "zerolatency", "psnr", "ssim"]
+#: A colour as FFmpeg's drawtext reads it: a name or #RRGGBB[AA], optionally `@alpha` (0..1)
+#: (https://ffmpeg.org/ffmpeg-utils.html#Color).
+COLOR_PATTERN = r"^([A-Za-z]{3,20}|#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?)(@(0(\.[0-9]{1,3})?|1(\.0{1,3})?))?$"
 AudioCodec = Literal["aac", "mp3", "opus"]
 X264Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
@@ -295,6 +316,18 @@ class RecordingInput(Model):
 class RecordingOutput(Model):
     """Container and file layout."""
 
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.segmentAtClockTime) || !self.segmentAtClockTime || "
+                    "(self.format != 'hls' && !(has(self.continuous) && self.continuous))",
+                    "message": "segmentAtClockTime cuts segments: not with continuous or hls",
+                }
+            ]
+        }
+    }
+
     format: OutputFormat = Field(
         default="mp4",
         description=(
@@ -308,6 +341,14 @@ class RecordingOutput(Model):
             "Split by time (`-segment_time`; hls `-hls_time`), 1s to 24h. Absent: 60s (hls: 6s). Each "
             "segment is stored as soon as it closes, so a killed recorder risks only the open one. "
             "With stream copy segments cut at the first keyframe after each multiple (≤ 1 GOP late)."
+        ),
+    )
+    segmentAtClockTime: bool = Field(
+        default=False,
+        description=(
+            "Cut at wall-clock multiples of segmentDuration (the segment muxer's `segment_atclocktime`: "
+            "10m gives :00, :10, :20; the first file is shorter). Cuts still wait for a keyframe: "
+            "with stream copy up to one GOP late, when transcoding up to one forced-keyframe step."
         ),
     )
     continuous: bool = Field(
@@ -334,10 +375,118 @@ class RecordingOutput(Model):
     )
 
 
-class VideoTranscoding(Model):
-    """Video re-encode (libx264 / libx265)."""
+class RateControl(Model):
+    """Rate control with FFmpeg's options (https://ffmpeg.org/ffmpeg-codecs.html#libx264_002c-libx264rgb):
+    CBR (`-b:v` = `-minrate` = `-maxrate`, `-bufsize`; libx264 adds `-x264-params nal-hrd=cbr`, nvenc
+    `-rc cbr`), VBR (`-b:v`, optional `-maxrate`/`-bufsize` caps; nvenc `-rc vbr`) or CRF (`-crf`,
+    optional `-maxrate`/`-bufsize` caps; software encoders only)."""
 
-    codec: VideoCodec = Field(default="h264", description="h264 (libx264) or hevc (libx265).")
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.mode == 'CRF' || has(self.bitrateKbps)",
+                    "message": "CBR and VBR need bitrateKbps",
+                },
+                {"rule": "self.mode != 'CRF' || has(self.crf)", "message": "CRF needs crf"},
+                {"rule": "self.mode == 'CRF' || !has(self.crf)", "message": "crf is for mode CRF only"},
+                {
+                    "rule": "self.mode != 'CBR' || !has(self.maxrateKbps) || self.maxrateKbps == self.bitrateKbps",
+                    "message": "CBR: maxrateKbps is bitrateKbps (leave it out)",
+                },
+                {
+                    "rule": "!has(self.maxrateKbps) || !has(self.bitrateKbps) || self.maxrateKbps >= self.bitrateKbps",
+                    "message": "maxrateKbps must be at least bitrateKbps",
+                },
+                {
+                    "rule": "self.mode != 'CRF' || has(self.maxrateKbps) || !has(self.bufsizeKbps)",
+                    "message": "CRF: bufsizeKbps needs maxrateKbps",
+                },
+            ]
+        }
+    }
+
+    mode: Literal["CBR", "VBR", "CRF"]
+    bitrateKbps: int | None = Field(
+        default=None, ge=100, le=100000, description="`-b:v` in kbit/s (CBR, VBR)."
+    )
+    maxrateKbps: int | None = Field(
+        default=None, ge=100, le=200000, description="`-maxrate` in kbit/s (VBR, CRF cap; CBR: the bitrate)."
+    )
+    bufsizeKbps: int | None = Field(
+        default=None,
+        ge=100,
+        le=400000,
+        description="`-bufsize` (VBV buffer) in kbit; absent: 2 s of maxrate (CBR: of the bitrate).",
+    )
+    crf: int | None = Field(
+        default=None, ge=0, le=51, description="`-crf` (CRF): lower is better, 23 default."
+    )
+
+
+class EncoderTuning(Model):
+    """Encoder knobs under FFmpeg's names (https://ffmpeg.org/ffmpeg-codecs.html#Options-1)."""
+
+    tune: EncoderTune | None = Field(
+        default=None, description="`-tune` of libx264/libx265 (x265: not film or stillimage)."
+    )
+    gopFrames: int | None = Field(
+        default=None,
+        ge=1,
+        le=1200,
+        description="`-g`: a keyframe at least every this many frames (fixed GOP: scene cuts add none). "
+        "The GOP in seconds is `keyframeInterval`.",
+    )
+    threads: int | None = Field(
+        default=None, ge=0, le=64, description="`-threads` (cores the encoder uses; 0: automatic)."
+    )
+    slices: int | None = Field(default=None, ge=1, le=32, description="`-slices` per frame.")
+
+
+class VideoTranscoding(Model):
+    """Video re-encode (libx264 / libx265, or a hardware encoder the recorder image carries)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.rateControl) || (!has(self.bitrateKbps) && !has(self.crf))",
+                    "message": "set rateControl or bitrateKbps/crf, not both",
+                },
+                {
+                    "rule": "self.codec in ['h264', 'hevc'] || !has(self.crf)",
+                    "message": "crf is for the software encoders (h264, hevc)",
+                },
+                {
+                    "rule": "self.codec in ['h264', 'hevc'] || !has(self.rateControl) || "
+                    "self.rateControl.mode != 'CRF'",
+                    "message": "rateControl CRF is for the software encoders (h264, hevc)",
+                },
+                {
+                    "rule": "self.codec in ['h264', 'hevc'] || !has(self.encoder) || !has(self.encoder.tune)",
+                    "message": "encoder.tune is for the software encoders (h264, hevc)",
+                },
+                {
+                    "rule": "self.codec != 'hevc' || !has(self.encoder) || !has(self.encoder.tune) || "
+                    "!(self.encoder.tune in ['film', 'stillimage'])",
+                    "message": "libx265 has no tune film or stillimage",
+                },
+                {
+                    "rule": "!has(self.keyframeInterval) || !has(self.encoder) || !has(self.encoder.gopFrames)",
+                    "message": "set the GOP in seconds (keyframeInterval) or in frames (encoder.gopFrames), not both",
+                },
+            ]
+        }
+    }
+
+    codec: VideoCodec = Field(
+        default="h264",
+        description=(
+            "h264 (libx264), hevc (libx265), or a hardware encoder (h264_nvenc, hevc_nvenc, h264_qsv, "
+            "hevc_qsv, h264_amf, hevc_amf, h264_videotoolbox, hevc_videotoolbox): the recorder checks "
+            "`ffmpeg -encoders` at start and fails with a message naming the encoder when its image lacks it."
+        ),
+    )
     bitrateKbps: int | None = Field(
         default=None, ge=100, le=100000, description="`-b:v` in kbit/s; with crf: the `-maxrate` cap."
     )
@@ -350,6 +499,10 @@ class VideoTranscoding(Model):
     height: int | None = Field(default=None, ge=16, le=4320, multiple_of=2, description="Output height (px).")
     fps: float | None = Field(default=None, gt=0, le=120, description="Output frame rate (`fps` filter).")
     pixelFormat: PixelFormat | None = Field(default=None, description="`-pix_fmt`.")
+    rateControl: RateControl | None = Field(
+        default=None, description="CBR / VBR / CRF (replaces bitrateKbps/crf)."
+    )
+    encoder: EncoderTuning | None = None
 
 
 class AudioTranscoding(Model):
@@ -418,6 +571,93 @@ class Overlay(Model):
         description="PNG/JPEG over http(s); the agent downloads it (≤ 10 MiB) and FFmpeg reads the local copy.",
     )
     position: OverlayPosition = Field(default_factory=OverlayPosition)
+
+
+class Crop(Model):
+    """A `crop` rectangle of the input picture, in pixels (`crop=w:h:x:y`)."""
+
+    width: int = Field(ge=16, le=7680, multiple_of=2)
+    height: int = Field(ge=16, le=4320, multiple_of=2)
+    x: int = Field(default=0, ge=0, le=7680, description="Left edge.")
+    y: int = Field(default=0, ge=0, le=4320, description="Top edge.")
+
+
+class VideoFilters(Model):
+    """Callaba's `modify_video`, applied in this order before `transcoding.video` width/height (scale)
+    and fps: deinterlace (`yadif`), crop, rotate (`transpose`), flip (`hflip`/`vflip`)
+    (https://ffmpeg.org/ffmpeg-filters.html). Needs `transcoding.video`."""
+
+    deinterlace: bool = Field(default=False, description="`yadif`: one frame per frame.")
+    crop: Crop | None = None
+    rotate: Literal[0, 90, 180, 270] = Field(default=0, description="Clockwise, degrees.")
+    flip: Literal["none", "horizontal", "vertical"] = Field(default="none", description="After rotate.")
+
+
+class Loudnorm(Model):
+    """EBU R128 normalization (`loudnorm`, single pass; https://ffmpeg.org/ffmpeg-filters.html#loudnorm)."""
+
+    integratedLufs: float = Field(default=-23.0, ge=-70, le=-5, description="`I`: target loudness, LUFS.")
+    truePeakDb: float = Field(default=-1.0, ge=-9, le=0, description="`TP`: maximum true peak, dBTP.")
+    loudnessRange: float = Field(default=7.0, ge=1, le=50, description="`LRA`: loudness range, LU.")
+
+
+class AudioFilters(Model):
+    """Callaba's `modify_audio` beyond track/channel selection: gain (`volume`) and loudness
+    normalization (`loudnorm`), after the channel `pan`; resampling and downmixing are
+    `transcoding.audio.sampleRate` (`-ar`) and `channels` (`-ac`). Needs `transcoding.audio`."""
+
+    volumeDb: float | None = Field(default=None, ge=-60, le=30, description="`volume`, dB (applied first).")
+    loudnorm: Loudnorm | None = None
+
+
+class TextClock(Model):
+    """The wall-clock time of the recorder, drawn by drawtext's `localtime`/`gmtime` expansion."""
+
+    format: str = Field(
+        default="%Y-%m-%d %H:%M:%S",
+        max_length=64,
+        pattern=r"^([A-Za-z0-9 _.,/:-]|%[aAbBdHIjmMpSuwyYZz%])+$",
+        description="strftime codes (%Y %m %d %H %M %S ...), letters, digits, space and `_.,/:-`.",
+    )
+    utc: bool = Field(default=True, description="UTC (`gmtime`); false: the Pod's local time (`localtime`).")
+
+
+class TextTimecode(Model):
+    """An SMPTE timecode counting frames (drawtext `timecode`, `timecode_rate`)."""
+
+    start: str = Field(
+        default="00:00:00:00",
+        pattern=r"^[0-9]{2}:[0-5][0-9]:[0-5][0-9]:[0-9]{2}$",
+        description="HH:MM:SS:FF (no drop-frame `;`: the rate is a whole number of frames).",
+    )
+    rate: int = Field(default=25, ge=1, le=120, description="Frames per second of the timecode.")
+
+
+class TextOverlay(Model):
+    """A text drawn over the video (drawtext, https://ffmpeg.org/ffmpeg-filters.html#drawtext-1): one of
+    `text` (static, drawn as is), `clock` or `timecode`. Fonts come from fontconfig (DejaVu Sans in
+    the recorder image)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "(has(self.text) ? 1 : 0) + (has(self.clock) ? 1 : 0) + (has(self.timecode) ? 1 : 0) == 1",
+                    "message": "a text overlay is exactly one of text, clock or timecode",
+                }
+            ]
+        }
+    }
+
+    text: str | None = Field(default=None, min_length=1, max_length=256, description="Static text.")
+    clock: TextClock | None = None
+    timecode: TextTimecode | None = None
+    position: OverlayPosition = Field(default_factory=OverlayPosition)
+    fontSize: int = Field(default=24, ge=6, le=400, description="Pixels.")
+    fontColor: str = Field(default="white", max_length=32, pattern=COLOR_PATTERN)
+    box: bool = Field(default=False, description="A filled box behind the text.")
+    boxColor: str = Field(default="black@0.5", max_length=32, pattern=COLOR_PATTERN)
+    boxBorder: int = Field(default=4, ge=0, le=100, description="Box margin around the text, pixels.")
 
 
 class Retention(Model):
@@ -554,13 +794,26 @@ class LocalRecordingSpec(Model):
                 },
                 {"rule": f"{_MP3} || !has(self.overlay)", "message": "mp3 is audio only: remove overlay"},
                 {
+                    "rule": "!has(self.videoFilters) || (has(self.transcoding) && has(self.transcoding.video))",
+                    "message": "videoFilters need transcoding.video: stream copy cannot filter video",
+                },
+                {
+                    "rule": "!has(self.textOverlays) || (has(self.transcoding) && has(self.transcoding.video))",
+                    "message": "textOverlays need transcoding.video: stream copy cannot draw on video",
+                },
+                {
+                    "rule": "!has(self.audioFilters) || (has(self.transcoding) && has(self.transcoding.audio)) || "
+                    "self.output.format == 'mp3'",
+                    "message": "audioFilters need transcoding.audio: stream copy cannot filter audio",
+                },
+                {
                     "rule": f"{_MP3} || !has(self.transcoding) || !has(self.transcoding.audio) || "
                     "self.transcoding.audio.codec == 'mp3'",
                     "message": "mp3 output needs transcoding.audio.codec mp3",
                 },
                 {
                     "rule": "self.output.format != 'flv' || !has(self.transcoding) || "
-                    "((!has(self.transcoding.video) || self.transcoding.video.codec == 'h264') && "
+                    "((!has(self.transcoding.video) || self.transcoding.video.codec.startsWith('h264')) && "
                     "(!has(self.transcoding.audio) || self.transcoding.audio.codec != 'opus'))",
                     "message": "flv carries h264 video and aac/mp3 audio only",
                 },
@@ -599,6 +852,17 @@ class LocalRecordingSpec(Model):
     transcoding: Transcoding | None = Field(default=None, description="Absent: stream copy.")
     audio: AudioSelection | None = Field(default=None, description="Audio track and channel selection.")
     overlay: Overlay | None = None
+    videoFilters: VideoFilters | None = Field(
+        default=None, description="Deinterlace, crop, rotate, flip (needs transcoding.video)."
+    )
+    audioFilters: AudioFilters | None = Field(
+        default=None, description="Volume and loudness normalization (needs transcoding.audio)."
+    )
+    textOverlays: list[TextOverlay] | None = Field(
+        default=None,
+        max_length=8,
+        description="Texts drawn over the video, in order (needs transcoding.video).",
+    )
     seamless: bool = Field(
         default=False,
         description=(
@@ -610,7 +874,15 @@ class LocalRecordingSpec(Model):
     storage: StorageSpec
     retention: Retention | None = Field(default=None, description="Absent: keep files.")
     deletionPolicy: DeletionPolicy = Field(
-        default="Delete", description="Delete: deleting the resource deletes its files."
+        default="Delete",
+        description=(
+            "What deleting the recording does: Delete deletes its RecordedFiles (each one's own "
+            "deletionPolicy then decides about the stored file); Orphan leaves them, unowned."
+        ),
+    )
+    files: FileDefaults | None = Field(
+        default=None,
+        description="Defaults for the RecordedFiles of new files (absent: deletionPolicy Delete).",
     )
     maxDuration: Annotated[str, duration_bounds("8760h")] | None = Field(
         default=None,
@@ -622,6 +894,22 @@ class LocalRecordingSpec(Model):
     pod: RecorderPod | None = None
 
 
+class InputStats(Model):
+    """The input as FFmpeg described it when it opened it (its info-level stream dump): the first
+    video and audio stream. The bitrate is what the source declares (FFmpeg's `kb/s`, summed over
+    its streams; absent when none declares one, e.g. H.264 in MPEG-TS): FFmpeg 5.1 reports no
+    measured input bitrate, and with stream copy `stats.bitrateKbps` is the input's media bitrate."""
+
+    videoCodec: str | None = None
+    width: int | None = Field(default=None, description="Pixels.")
+    height: int | None = Field(default=None, description="Pixels.")
+    fps: float | None = Field(default=None, description="Frames per second.")
+    audioCodec: str | None = None
+    sampleRate: int | None = Field(default=None, description="Hz.")
+    channelLayout: str | None = Field(default=None, description="mono, stereo, 5.1, ...")
+    declaredBitrateKbps: int | None = Field(default=None, description="kbit/s, as the source declares it.")
+
+
 class RecordingStats(Model):
     """FFmpeg `-progress` values, as last reported (https://ffmpeg.org/ffmpeg.html#Advanced-options, `-progress`)."""
 
@@ -631,8 +919,16 @@ class RecordingStats(Model):
     outTimeMs: int | None = Field(default=None, description="Media time written, ms (from `out_time_us`).")
     speed: float | None = Field(default=None, description="Media seconds per wall second (1.0 = real time).")
     totalSizeBytes: int | None = Field(default=None, description="Bytes of all files written (filesystem).")
-    dropFrames: int | None = None
-    dupFrames: int | None = None
+    dropFrames: int | None = Field(
+        default=None, description="Frames dropped to keep the output rate (`drop_frames`)."
+    )
+    dupFrames: int | None = Field(
+        default=None, description="Frames duplicated to keep the output rate (`dup_frames`)."
+    )
+    input: InputStats | None = Field(
+        default=None,
+        description="The input's codecs, picture size, frame rate and audio format (current FFmpeg session).",
+    )
     progress: Literal["continue", "end"] | None = None
     reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts since the recorder started.")
     updatedAt: str | None = Field(
@@ -671,6 +967,9 @@ class LocalRecordingStatus(Model):
     )
     stats: RecordingStats | None = None
     files: FilesSummary | None = None
+    deletedFiles: list[str] | None = Field(
+        default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
+    )
     lastError: str | None = Field(default=None, max_length=4096)
     conditions: list[Condition] | None = None
 

@@ -344,7 +344,8 @@ def account_exit(
     A non-zero exit of a Pod the controller did not stop (no stop-reason annotation) is a failure:
     counted (`after_failure`, the next Pod `delay_s` seconds from `now`) with a Warning Event saying
     when it restarts, or none once the count exceeds `max_restarts` (the sync then marks the
-    recording Failed with its own Event). A non-zero exit of a Pod being stopped is not counted; its
+    recording Failed with its own Event). The message ends with the agent's own last error when its
+    termination message carries one (e.g. a video encoder missing from the image). A non-zero exit of a Pod being stopped is not counted; its
     Warning says that files it could not store wait on the work volume. Exit code 0 (or unknown) counts nothing.
     """
     if view.exit_code in (0, None):
@@ -357,6 +358,8 @@ def account_exit(
         )
     after = after_failure(restarts, max_restarts=max_restarts, delay_s=delay_s, now=now)
     message = f"recorder Pod {view.name} exited with code {view.exit_code}"
+    if view.exit_error:
+        message += f": {view.exit_error}"
     restarting = "restarting now" if delay_s <= 0 else f"restarting in {delay_s:.0f}s"
     warning = None if after.gave_up(max_restarts) else f"{message}; {restarting}"
     return ExitAccount(after, last_error=message, warning=warning)

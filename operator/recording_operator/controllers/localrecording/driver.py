@@ -71,6 +71,7 @@ from recording_operator.controllers.localrecording.files import (
     file_index,
     files_summary,
     recorded_file_manifest,
+    recorded_file_name,
     reported_key_problem,
     stored_files_from_listing,
     with_reported,
@@ -99,6 +100,7 @@ from recording_operator.controllers.localrecording.observe import (
     public_error,
     view_pod,
 )
+from recording_operator.controllers.recordedfile.decide import deleted_names
 from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
 
 PLURAL = "localrecordings"
@@ -315,7 +317,12 @@ class RecorderPods:
             retry_at = self.restarts.status_fields()["nextRetryAt"]
             ctx.status.set(phase="Reconnecting")
             ctx.condition("Ready", "False", "RecorderFailed", f"restarting the recorder at {retry_at}")
-            ctx.condition("Recording", "False", "RecorderFailed", "the recorder Pod failed")
+            ctx.condition(
+                "Recording",
+                "False",
+                "RecorderFailed",
+                ctx.status.get("lastError") or "the recorder Pod failed",
+            )
             return
         await self.check_secrets()
         await self.check_ca_config_map()
@@ -639,9 +646,10 @@ class RecorderPods:
     # --- files and status ------------------------------------------------------------------------
 
     async def record_file(self, file: StoredFile, *, first_index: int) -> None:
-        """Create the file's RecordedFile (once; an existing one is left as it is), unless its key is
-        not one of the recording's (`reported_key_problem`, for the Pod whose files start at
-        `first_index`): then nothing is created and a Warning Event `ForeignFileKey` names the key.
+        """Create the file's RecordedFile (once; an existing one is left as it is, and one the
+        recording's `status.deletedFiles` names is not created again), unless its key is not one of
+        the recording's (`reported_key_problem`, for the Pod whose files start at `first_index`):
+        then nothing is created and a Warning Event `ForeignFileKey` names the key.
 
         Raises:
             KubeApiError: the create failed.
@@ -660,6 +668,11 @@ class RecorderPods:
             message = f"the recorder reported a file that is not the recording's, ignored: {problem}"
             self.ctx.logger.warning(f"{FOREIGN_FILE_KEY} {self.ctx.namespace}/{self.ctx.name}: {message}")
             self.ctx.event("Warning", FOREIGN_FILE_KEY, message)
+            return
+        if recorded_file_name(self.ctx.name, file.index) in deleted_names(self.ctx.status.current):
+            # Its RecordedFile was deleted (by hand or by retention): it stays deleted.
+            mem.recorded.add(file.index)
+            mem.next_index = max(mem.next_index, file.index + 1)
             return
         body = recorded_file_manifest(self.ctx.body, self.spec, file, now=datetime.now(UTC))
         created = await self.kube.create_object(FILES_PATH.format(namespace=self.ctx.namespace), body)

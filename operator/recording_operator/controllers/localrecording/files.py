@@ -80,8 +80,9 @@ def recorded_file_manifest(
     body: Mapping[str, Any], spec: LocalRecordingSpec, file: StoredFile, *, now: datetime
 ) -> dict[str, Any]:
     """The RecordedFile of one stored file: name `<recording>-<index>`, labelled with the recording
-    and the index, owned by the LocalRecording, `deletionPolicy` and `expiresAt` from the recording
-    (`retention.deleteAfter` after the file was closed).
+    and the index, owned by the LocalRecording, `deletionPolicy` from the recording's
+    `files.deletionPolicy` (default Delete; the recording's own `deletionPolicy` is not the file's) and
+    `expiresAt` from the recording (`retention.deleteAfter` after the file was closed).
     """
     meta = body["metadata"]
     storage = spec.storage
@@ -100,7 +101,7 @@ def recorded_file_manifest(
         "location": location,
         "format": file.format,
         "sizeBytes": file.size_bytes,
-        "deletionPolicy": spec.deletionPolicy,
+        "deletionPolicy": spec.files.deletionPolicy if spec.files is not None else "Delete",
     }
     if storage.credentialsSecretRef is not None:
         file_spec["credentialsSecretRef"] = {"name": storage.credentialsSecretRef.name}

@@ -90,7 +90,7 @@ ASSUMED_SOURCE_KBPS = 8000
 #: Media a continuous file without `maxDuration` is assumed to hold at stop, for the grace period (s).
 ASSUMED_CONTINUOUS_S = 3600.0
 #: Spec fields the controller handles itself: changing them does not replace the recorder Pod.
-CONTROLLER_FIELDS = ("active", "maxDuration", "deletionPolicy", "retention")
+CONTROLLER_FIELDS = ("active", "maxDuration", "deletionPolicy", "retention", "files")
 
 
 def work_claim_name(name: str) -> str:

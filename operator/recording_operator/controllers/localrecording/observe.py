@@ -40,6 +40,8 @@ class PodView:
     stored_on_exit: tuple[StoredFile, ...] = ()
     #: The recording's RESTART_REQUESTED_AT value when this Pod was created (None: none was set).
     restart_requested_at: str | None = None
+    #: The agent's last error from its termination message (why it failed, when it says).
+    exit_error: str | None = None
 
     @property
     def terminated(self) -> bool:
@@ -59,12 +61,14 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
     status = pod.get("status") or {}
     exit_code = None
     stored_on_exit: tuple[StoredFile, ...] = ()
+    exit_error = None
     for container in status.get("containerStatuses") or ():
         terminated = (container.get("state") or {}).get("terminated")
         if container.get("name") == CONTAINER and terminated:
             exit_code = terminated.get("exitCode")
             files = TerminationMessage.parse(terminated.get("message"))
             stored_on_exit = tuple(StoredFile.from_agent(f) for f in files if f.uploaded)
+            exit_error = TerminationMessage.parse_error(terminated.get("message"))
     return PodView(
         name=meta.get("name", ""),
         phase=status.get("phase") or "Pending",
@@ -77,6 +81,7 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
         has_finalizer=POD_FINALIZER in (meta.get("finalizers") or ()),
         stored_on_exit=stored_on_exit,
         restart_requested_at=annotations.get(RESTART_REQUESTED_AT),
+        exit_error=exit_error,
     )
 
 

@@ -7,7 +7,7 @@ Nothing here performs I/O, imports kopf or awaits: `probe` and the handlers do t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import epoch_of
+from recording_operator.api.v1alpha1.common import MAX_DELETED_FILES
 from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.storage.volume import UnsafePath, path_parts
 
@@ -30,6 +31,60 @@ def collection_path(namespace: str) -> str:
 def retains(policy: str | None) -> bool:
     """Whether a `deletionPolicy` keeps the stored file (`Retain`, or its synonym `Orphan`)."""
     return policy in ("Retain", "Orphan")
+
+
+# --- deletions the recording remembers ------------------------------------------------------------
+
+#: API plural of each kind a RecordedFile's `recordingRef.kind` names (its status keeps `deletedFiles`).
+RECORDING_PLURALS = {"LocalRecording": "localrecordings", "CloudRecording": "cloudrecordings"}
+
+
+def recording_path(namespace: str, raw_spec: Mapping[str, Any]) -> str | None:
+    """API path of the recording a RecordedFile spec names (`recordingRef`), None for an unknown kind
+    or a missing name."""
+    ref = raw_spec.get("recordingRef") or {}
+    plural = RECORDING_PLURALS.get(str(ref.get("kind")))
+    name = ref.get("name")
+    if plural is None or not name:
+        return None
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}"
+
+
+def owned_by(file_meta: Mapping[str, Any], recording: Mapping[str, Any]) -> bool:
+    """Whether the recording (a full object) owns the file (`ownerReferences` with its uid) and is not
+    itself being deleted: only then does its `status.deletedFiles` remember the file's deletion (an
+    orphaned file, or a recording of the same name created later, is none of its business)."""
+    meta = recording.get("metadata") or {}
+    if meta.get("deletionTimestamp"):
+        return False
+    uid = meta.get("uid")
+    return any(o.get("uid") == uid for o in file_meta.get("ownerReferences") or ())
+
+
+def with_deleted(current: Sequence[str] | None, name: str) -> list[str] | None:
+    """`status.deletedFiles` once RecordedFile `name` is deleted (oldest first, at most
+    MAX_DELETED_FILES: the oldest names are dropped beyond), None when `name` is already there.
+
+    >>> with_deleted(["a"], "b"), with_deleted(["a"], "a")
+    (['a', 'b'], None)
+    """
+    names = list(current or ())
+    if name in names:
+        return None
+    return [*names, name][-MAX_DELETED_FILES:]
+
+
+def file_deletion_policy(recording_spec: Mapping[str, Any] | None) -> str:
+    """The `deletionPolicy` a recording gives its new RecordedFiles: its `spec.files.deletionPolicy`,
+    else Delete (the recording's own `deletionPolicy` is about deleting the recording, not its files)."""
+    files = (recording_spec or {}).get("files") or {}
+    policy = files.get("deletionPolicy")
+    return policy if policy in ("Delete", "Retain") else "Delete"
+
+
+def deleted_names(status: Mapping[str, Any] | None) -> frozenset[str]:
+    """The RecordedFile names a recording's status says were deleted (never to be created again)."""
+    return frozenset(str(n) for n in (status or {}).get("deletedFiles") or ())
 
 
 # --- expiry --------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 - create → `register`: check that the stored object exists (phase `Available`, or `Missing`), with
   `Ready` and `Synced` conditions;
-- delete → `finalize` (finalizer `recording.mediaops.io/cleanup`): `deletionPolicy: Delete` deletes
+- delete → `finalize` (finalizer `recording.mediaops.io/cleanup`): first the file's name goes into
+  its recording's `status.deletedFiles` (`tombstones`: never created again); then `deletionPolicy: Delete` deletes
   the stored object (an object already gone counts as done); `Retain` (or `Orphan`) only releases
   the finalizer; a `volume` file is deleted by a short-lived Job (`jobs`) that mounts the claim and
   runs `recording-operator delete-volume-file` from the recorder image (`RECORDER_IMAGE`); a
@@ -48,6 +49,7 @@ from recording_operator.controllers.recordedfile.decide import (
 )
 from recording_operator.controllers.recordedfile.jobs import deletion_job, deletion_job_name
 from recording_operator.controllers.recordedfile.probe import clock_now, file_store, probe
+from recording_operator.controllers.recordedfile.tombstones import remember_deletion
 from recording_operator.storage import StorageError, UnsupportedStorage
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -141,7 +143,13 @@ async def finalize(
     """
     runtime = runtime_of(memo)
     ctx = FileContext(body, patch, runtime, logger)
-    deletion = decide_deletion(dict(body.get("spec") or {}))
+    raw_spec = dict(body.get("spec") or {})
+    try:
+        # First, whatever the policy: the recording's controller must never create this file again.
+        await remember_deletion(ctx, raw_spec)
+    except KubeApiError as exc:
+        raise storage_failure(ctx, exc, retry) from exc
+    deletion = decide_deletion(raw_spec)
     if deletion.action == "keep":
         return
     if deletion.action in DELETION_EVENTS:

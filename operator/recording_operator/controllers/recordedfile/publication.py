@@ -44,7 +44,12 @@ from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
-from recording_operator.controllers.recordedfile.decide import KIND, collection_path
+from recording_operator.controllers.recordedfile.decide import (
+    KIND,
+    collection_path,
+    deleted_names,
+    file_deletion_policy,
+)
 from recording_operator.controllers.recordedfile.probe import clock_now
 from recording_operator.providers.agora import RecordingFile as AgoraFile
 from recording_operator.providers.realtimekit import RecordingState
@@ -152,8 +157,10 @@ def recorded_file_body(
     storage: StorageSpec,
     record: FileRecord,
     expires_at: str | None,
+    deletion_policy: str = "Delete",
 ) -> dict[str, Any]:
-    """The RecordedFile manifest of `record` for the recording `recording` (its metadata).
+    """The RecordedFile manifest of `record` for the recording `recording` (its metadata), with the
+    file's own `deletion_policy` (the recording's `spec.files.deletionPolicy`).
 
     Raises:
         ValueError: the record has neither key nor url.
@@ -175,7 +182,7 @@ def recorded_file_body(
     spec: dict[str, Any] = {
         "recordingRef": {"kind": kind, "name": name},
         "location": location,
-        "deletionPolicy": "Delete",
+        "deletionPolicy": deletion_policy,
     }
     if record.key is not None and storage.credentialsSecretRef is not None:
         spec["credentialsSecretRef"] = {"name": storage.credentialsSecretRef.name}
@@ -239,7 +246,9 @@ async def publish_files(
     `delete_after` is the recording's `retention.deleteAfter` (a duration), if any.
 
     Existence comes from this process's memory, rebuilt from the cluster when the recording is new
-    to it (`_published`); an object that exists anyway (409) counts as published.
+    to it (`_published`); an object that exists anyway (409) counts as published. A name in the
+    recording's `status.deletedFiles` (its RecordedFile was deleted) is never created again. Each new
+    RecordedFile gets the recording's `spec.files.deletionPolicy` (default Delete).
 
     Raises:
         KubeApiError: the listing or a create failed (the rest are tried on the next report).
@@ -248,17 +257,24 @@ async def publish_files(
     if not records:
         return 0
     done = await _published(ctx)
+    deleted = deleted_names(ctx.status.current)
+    policy = file_deletion_policy(ctx.body.get("spec"))
     created = 0
     retention = parse_duration(delete_after) if delete_after else None
     for record in records:
         name = file_object_name(ctx.name, record)
-        if name in done:
+        if name in done or name in deleted:
             continue
         expires = (
             rfc3339(clock_now(ctx.runtime.settings) + retention / timedelta(seconds=1)) if retention else None
         )
         body = recorded_file_body(
-            kind=kind, recording=ctx.meta, storage=storage, record=record, expires_at=expires
+            kind=kind,
+            recording=ctx.meta,
+            storage=storage,
+            record=record,
+            expires_at=expires,
+            deletion_policy=policy,
         )
         if await ctx.runtime.kube.create_object(collection_path(ctx.namespace), body) is not None:
             created += 1

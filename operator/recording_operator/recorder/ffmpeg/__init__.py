@@ -9,6 +9,7 @@ the parser is `recorder.progress`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
@@ -19,7 +20,9 @@ from recording_operator.recorder.ffmpeg.codecs import (
     needs_audio_encode,
     needs_video_encode,
     segment_seconds,
+    video_encoder,
 )
+from recording_operator.recorder.ffmpeg.filters import text_file_content
 from recording_operator.recorder.ffmpeg.inputs import PROTOCOL_WHITELISTS, input_args, tls_args
 from recording_operator.recorder.ffmpeg.outputs import (
     CONTINUOUS_SEGMENT_S,
@@ -48,6 +51,7 @@ def build_argv(
     sdp_path: Path | None = None,
     overlay_path: Path | None = None,
     ca_file: Path | None = None,
+    text_files: Sequence[Path | None] = (),
     stats_period_s: float = 1.0,
     ffmpeg: str = "ffmpeg",
 ) -> list[str]:
@@ -61,22 +65,26 @@ def build_argv(
         sdp_path: the agent-written SDP file for rtp inputs with `sdp`.
         overlay_path: the downloaded overlay image (required when spec.overlay is set).
         ca_file: the mounted CA bundle of `input.tls.caConfigMapRef` (`tls_args`).
+        text_files: per `spec.textOverlays` entry, the file the agent wrote with
+            `filters.text_file_content` (None for a timecode).
         stats_period_s: `-stats_period` in seconds.
         ffmpeg: the executable.
 
     Raises:
         ValueError: input not allowed, a required local file path is missing, or TLS verification asked
-            for an input FFmpeg 5.1 cannot verify.
+            for an input FFmpeg 5.1 cannot verify, or a text overlay without its file.
     """
     if spec.overlay and overlay_path is None:
         raise ValueError("overlay needs the downloaded image path")
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
+    # `level+info`: every stderr line carries its level; the agent keeps warnings and errors as error
+    # detail and reads the info-level description of the input (`recorder.progress.split_level`).
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
     argv += ["-progress", "pipe:1", "-stats_period", fmt_num(stats_period_s)]
     argv += input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
     if spec.overlay and overlay_path is not None:
         # The image is a local file the agent downloaded over http(s): only `file` for this input.
         argv += ["-protocol_whitelist", "file", "-i", str(overlay_path)]
-    argv += codec_args(spec, has_overlay_input=spec.overlay is not None)
+    argv += codec_args(spec, has_overlay_input=spec.overlay is not None, text_files=text_files)
     argv += output_args(spec, parts_dir=parts_dir, start_index=start_index)
     return argv
 
@@ -124,5 +132,7 @@ __all__ = [
     "redact_argv",
     "render_file_name",
     "segment_seconds",
+    "text_file_content",
     "tls_args",
+    "video_encoder",
 ]

@@ -10,6 +10,8 @@ Debian's FFmpeg 5.1.9, the segment muxer cuts at the first keyframe at or after 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 
 from recording_operator.api.v1alpha1.common import parse_duration
 from recording_operator.api.v1alpha1.localrecording import (
@@ -17,14 +19,16 @@ from recording_operator.api.v1alpha1.localrecording import (
     LocalRecordingSpec,
     is_continuous,
 )
+from recording_operator.recorder.ffmpeg.filters import (
+    audio_filters,
+    fmt_num,
+    output_sample_rate,
+    pre_overlay_video_filters,
+    text_overlay_filters,
+)
 
 #: HLS segment length when `segmentDuration` is absent (seconds).
 DEFAULT_HLS_TIME_S = 6.0
-
-
-def fmt_num(value: float) -> str:
-    """A number as FFmpeg reads it: `6` for 6.0, `0.5` for 0.5."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def segment_seconds(spec: LocalRecordingSpec) -> float | None:
@@ -49,12 +53,64 @@ def needs_video_encode(spec: LocalRecordingSpec) -> bool:
 
 
 def needs_audio_encode(spec: LocalRecordingSpec) -> bool:
-    """True when audio is re-encoded: transcoding.audio, channel selection, or mp3 output."""
+    """True when audio is re-encoded: transcoding.audio, channel selection, audio filters, or mp3 output."""
     return bool(
         (spec.transcoding and spec.transcoding.audio)
         or (spec.audio and spec.audio.channels)
+        or spec.audioFilters
         or spec.output.format == "mp3"
     )
+
+
+#: FFmpeg encoder of each `transcoding.video.codec` (the hardware ones are named as FFmpeg names them).
+SOFTWARE_ENCODERS = {"h264": "libx264", "hevc": "libx265"}
+
+
+def video_encoder(spec: LocalRecordingSpec) -> str | None:
+    """The FFmpeg video encoder the recording uses (`libx264`, `libx265`, `h264_nvenc`, ...), None for
+    stream copy or audio-only output."""
+    if not needs_video_encode(spec):
+        return None
+    codec = spec.transcoding.video.codec if spec.transcoding and spec.transcoding.video else "h264"
+    return SOFTWARE_ENCODERS.get(codec, codec)
+
+
+def _rate_control_args(spec: LocalRecordingSpec, encoder: str) -> list[str]:
+    """`-b:v`/`-minrate`/`-maxrate`/`-bufsize`/`-crf` (and `-rc` for nvenc) of `transcoding.video`."""
+    video = spec.transcoding.video if spec.transcoding else None
+    if video is None:
+        return []
+    args: list[str] = []
+    rc = video.rateControl
+    if rc is None:
+        if video.crf is not None:
+            args += ["-crf", str(video.crf)]
+            if video.bitrateKbps:
+                args += ["-maxrate", f"{video.bitrateKbps}k", "-bufsize", f"{2 * video.bitrateKbps}k"]
+        elif video.bitrateKbps:
+            args += ["-b:v", f"{video.bitrateKbps}k", "-maxrate", f"{video.bitrateKbps}k"]
+            args += ["-bufsize", f"{2 * video.bitrateKbps}k"]
+        return args
+    nvenc = encoder.endswith("_nvenc")
+    if rc.mode == "CRF":
+        args += ["-crf", str(rc.crf)]
+        if rc.maxrateKbps:
+            args += ["-maxrate", f"{rc.maxrateKbps}k", "-bufsize", f"{rc.bufsizeKbps or 2 * rc.maxrateKbps}k"]
+    elif rc.mode == "CBR":
+        rate = rc.bitrateKbps
+        args += ["-b:v", f"{rate}k", "-minrate", f"{rate}k", "-maxrate", f"{rate}k"]
+        args += ["-bufsize", f"{rc.bufsizeKbps or 2 * rate}k"]  # type: ignore[operator]
+        if nvenc:
+            args += ["-rc", "cbr"]
+    else:
+        args += ["-b:v", f"{rc.bitrateKbps}k"]
+        if rc.maxrateKbps:
+            args += ["-maxrate", f"{rc.maxrateKbps}k", "-bufsize", f"{rc.bufsizeKbps or 2 * rc.maxrateKbps}k"]
+        elif rc.bufsizeKbps:
+            args += ["-bufsize", f"{rc.bufsizeKbps}k"]
+        if nvenc:
+            args += ["-rc", "vbr"]
+    return args
 
 
 def _keyframe_step_s(spec: LocalRecordingSpec) -> float | None:
@@ -72,8 +128,16 @@ def _keyframe_step_s(spec: LocalRecordingSpec) -> float | None:
     return math.gcd(*steps_ms) / 1000
 
 
-def codec_args(spec: LocalRecordingSpec, *, has_overlay_input: bool) -> list[str]:
-    """`-map`, filters and codec options (stream copy where nothing is re-encoded)."""
+def codec_args(
+    spec: LocalRecordingSpec, *, has_overlay_input: bool, text_files: Sequence[Path | None] = ()
+) -> list[str]:
+    """`-map`, filters and codec options (stream copy where nothing is re-encoded).
+
+    `text_files[i]` is the file the agent wrote for `spec.textOverlays[i]` (`filters.text_file_content`).
+
+    Raises:
+        ValueError: a text overlay without its file (`filters.drawtext`).
+    """
     args: list[str] = []
     track = spec.audio.track if spec.audio else 0
     video = spec.transcoding.video if spec.transcoding else None
@@ -81,47 +145,60 @@ def codec_args(spec: LocalRecordingSpec, *, has_overlay_input: bool) -> list[str
     if spec.output.format == "mp3":
         args += ["-map", f"0:a:{track}", "-vn"]
     else:
-        chain: list[str] = []
-        if video and (video.width or video.height):
-            chain.append(f"scale={video.width or -2}:{video.height or -2}")
-        if video and video.fps:
-            chain.append(f"fps={fmt_num(video.fps)}")
+        chain = pre_overlay_video_filters(spec)
+        texts = text_overlay_filters(spec, text_files)
         if spec.overlay and has_overlay_input:
             pre = ",".join(chain) if chain else "null"
             pos = spec.overlay.position
-            graph = f"[0:v:0]{pre}[base];[base][1:v:0]overlay={pos.x}:{pos.y}:eof_action=repeat[vout]"
+            post = "".join(f",{t}" for t in texts)
+            graph = f"[0:v:0]{pre}[base];[base][1:v:0]overlay={pos.x}:{pos.y}:eof_action=repeat{post}[vout]"
             args += ["-filter_complex", graph, "-map", "[vout]"]
         else:
             args += ["-map", "0:v:0?"]
-            if chain:
-                args += ["-vf", ",".join(chain)]
+            if chain or texts:
+                args += ["-vf", ",".join(chain + texts)]
         args += ["-map", f"0:a:{track}?"]
-    if spec.audio and spec.audio.channels:
-        picks = spec.audio.channels
-        layout = "mono" if len(picks) == 1 else "stereo" if len(picks) == 2 else f"{len(picks)}c"
-        mapping = "|".join(f"c{i}=c{ch - 1}" for i, ch in enumerate(picks))
-        args += ["-af", f"pan={layout}|{mapping}"]
-    if needs_video_encode(spec):
-        codec = video.codec if video else "h264"
-        preset = video.preset if video else "veryfast"
-        args += ["-c:v", "libx264" if codec == "h264" else "libx265", "-preset", preset]
-        if video and video.crf is not None:
-            args += ["-crf", str(video.crf)]
-            if video.bitrateKbps:
-                args += ["-maxrate", f"{video.bitrateKbps}k", "-bufsize", f"{2 * video.bitrateKbps}k"]
-        elif video and video.bitrateKbps:
-            args += ["-b:v", f"{video.bitrateKbps}k", "-maxrate", f"{video.bitrateKbps}k"]
-            args += ["-bufsize", f"{2 * video.bitrateKbps}k"]
+    afilters = audio_filters(spec)
+    if afilters:
+        args += ["-af", ",".join(afilters)]
+    encoder = video_encoder(spec)
+    if encoder is not None:
+        software = encoder in SOFTWARE_ENCODERS.values()
+        args += ["-c:v", encoder]
+        if software:
+            args += ["-preset", video.preset if video else "veryfast"]
+        tuning = video.encoder if video else None
+        if tuning is not None and tuning.tune:
+            args += ["-tune", tuning.tune]
+        args += _rate_control_args(spec, encoder)
+        x265_params: list[str] = []
+        if tuning is not None and tuning.gopFrames:
+            args += ["-g", str(tuning.gopFrames)]
+            if encoder == "libx264":
+                args += ["-keyint_min", str(tuning.gopFrames)]
         step = _keyframe_step_s(spec)
         if step:
             args += ["-force_key_frames", f"expr:gte(t,n_forced*{fmt_num(step)})"]
-            if codec == "h264":
+        if step or (tuning is not None and tuning.gopFrames):
+            # A fixed grid: scene cuts add no keyframes of their own.
+            if encoder == "libx264":
                 args += ["-sc_threshold", "0"]
-            else:
-                args += ["-x265-params", "scenecut=0"]
+            elif encoder == "libx265":
+                x265_params.append("scenecut=0")
+        if encoder == "libx264" and video and video.rateControl and video.rateControl.mode == "CBR":
+            args += ["-x264-params", "nal-hrd=cbr"]
+        if encoder == "libx265" and video and video.rateControl and video.rateControl.mode == "CBR":
+            x265_params.append("strict-cbr=1")
+        if x265_params:
+            args += ["-x265-params", ":".join(x265_params)]
+        if tuning is not None and tuning.threads is not None:
+            args += ["-threads", str(tuning.threads)]
+        if tuning is not None and tuning.slices is not None:
+            args += ["-slices", str(tuning.slices)]
         args += ["-pix_fmt", (video.pixelFormat if video and video.pixelFormat else "yuv420p")]
-        if codec == "hevc" and spec.output.format in ("mp4", "hls"):
-            args += ["-tag:v", "hvc1"]
+        if encoder.startswith("hevc") or encoder == "libx265":
+            if spec.output.format in ("mp4", "hls"):
+                args += ["-tag:v", "hvc1"]
         args += ["-max_muxing_queue_size", "1024"]
     elif spec.output.format != "mp3":
         args += ["-c:v", "copy"]
@@ -132,8 +209,9 @@ def codec_args(spec: LocalRecordingSpec, *, has_overlay_input: bool) -> list[str
             args += ["-b:a", f"{audio.bitrateKbps}k"]
         elif acodec == "mp3":
             args += ["-b:a", "128k"]
-        if audio and audio.sampleRate:
-            args += ["-ar", str(audio.sampleRate)]
+        rate = output_sample_rate(spec)
+        if rate:
+            args += ["-ar", str(rate)]
         if audio and audio.channels:
             args += ["-ac", str(audio.channels)]
     else:

@@ -67,7 +67,9 @@ def output_args(spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int) 
     output fails on ADTS AAC copied from MPEG-TS ("Malformed AAC bitstream", after ~0.2 s) while the
     segment muxer's inner muxer inserts `aac_adtstoasc` itself; a fixed `-bsf:a aac_adtstoasc` would
     break mp3/opus sources. hls: an event playlist `parts_dir/index.m3u8` with `append_list`
-    (numbering continues across restarts).
+    (numbering continues across restarts). `output.segmentAtClockTime` adds `-segment_atclocktime 1`
+    (cuts at wall-clock multiples of `segment_time`; measured on 5.1.9: a run started at 11:12:54
+    with 10 s segments cut at :13:00 and every 10 s after).
     """
     fmt = spec.output.format
     seconds = segment_seconds(spec)
@@ -96,6 +98,8 @@ def output_args(spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int) 
         "-segment_list_flags", "+live",
         "-segment_start_number", str(start_index),
     ]  # fmt: skip
+    if spec.output.segmentAtClockTime and seconds is not None:
+        args += ["-segment_atclocktime", "1"]
     inner = "flush_packets=1"
     if fmt == "mp4":
         inner = f"movflags={FRAGMENTED_MP4}:frag_duration=1000000:{inner}"

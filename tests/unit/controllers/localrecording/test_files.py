@@ -33,7 +33,8 @@ def test_recorded_file_from_an_agent_entry() -> None:
         "vendor": "s3", "bucket": "rec", "key": "teama/standup-00003.mp4", "region": "us-east-1",
     }  # fmt: skip
     assert manifest["spec"]["expiresAt"] == "2026-11-22T12:00:02Z"
-    assert manifest["spec"]["deletionPolicy"] == "Orphan"
+    # The recording's Orphan is not the file's: new files take files.deletionPolicy (default Delete).
+    assert manifest["spec"]["deletionPolicy"] == "Delete"
     assert manifest["spec"]["credentialsSecretRef"] == {"name": "s3"}
     summary = files_summary([manifest])
     assert summary == {"count": 1, "totalBytes": 1000, "latest": "teama/standup-00003.mp4",
@@ -109,3 +110,11 @@ def test_only_keys_of_the_recording_are_accepted_from_its_agent() -> None:
         body(storage={"vendor": "s3", "bucket": "rec", "region": "us-east-1"})["spec"]
     )
     assert storage_key_prefix(no_prefix) == "" and storage_key_prefix(spec) == "teama/"
+
+
+def test_new_files_take_the_recordings_file_deletion_policy() -> None:
+    b = body(deletionPolicy="Delete", files={"deletionPolicy": "Retain"})
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    file = StoredFile(index=0, key="k.mp4", size_bytes=1, format="mp4")
+    manifest = recorded_file_manifest(b, spec, file, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert manifest["spec"]["deletionPolicy"] == "Retain"

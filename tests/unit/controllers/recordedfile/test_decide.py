@@ -8,13 +8,18 @@ from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.controllers.recordedfile.decide import (
     Probe,
     decide_deletion,
+    deleted_names,
     epoch_of,
+    file_deletion_policy,
     job_failure_reason,
     job_outcome,
     location_probe,
+    owned_by,
     ready_condition,
+    recording_path,
     retains,
     stored_probe,
+    with_deleted,
 )
 
 S3_FILE: dict[str, Any] = {
@@ -108,3 +113,32 @@ def test_a_failed_jobs_reason_is_reported() -> None:
                                         {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}}  # fmt: skip
     assert job_failure_reason(failed) == "BackoffLimitExceeded"
     assert job_failure_reason({"status": {}}) is None
+
+
+def test_deleted_files_are_remembered_once_and_bounded() -> None:
+    assert with_deleted(None, "a") == ["a"]
+    assert with_deleted(["a"], "a") is None
+    many = [f"f{i}" for i in range(2048)]
+    assert with_deleted(many, "new") == [*many[1:], "new"]
+    assert deleted_names({"deletedFiles": ["a", "b"]}) == {"a", "b"} and deleted_names(None) == frozenset()
+
+
+def test_only_the_live_owning_recording_remembers_a_deletion() -> None:
+    assert (
+        recording_path("ns", S3_FILE)
+        == "/apis/recording.mediaops.io/v1alpha1/namespaces/ns/localrecordings/standup"
+    )
+    assert recording_path("ns", {"recordingRef": {"kind": "Other", "name": "x"}}) is None
+    file_meta = {"ownerReferences": [{"uid": "u1"}]}
+    assert owned_by(file_meta, {"metadata": {"uid": "u1"}})
+    assert not owned_by(file_meta, {"metadata": {"uid": "u2"}})  # a recording of the same name created later
+    assert not owned_by({}, {"metadata": {"uid": "u1"}})  # orphaned
+    assert not owned_by(file_meta, {"metadata": {"uid": "u1", "deletionTimestamp": "2030-01-01T00:00:00Z"}})
+
+
+def test_new_files_take_the_recordings_file_policy_not_its_own() -> None:
+    assert file_deletion_policy({"deletionPolicy": "Orphan"}) == "Delete"
+    assert (
+        file_deletion_policy({"deletionPolicy": "Delete", "files": {"deletionPolicy": "Retain"}}) == "Retain"
+    )
+    assert file_deletion_policy(None) == "Delete"
