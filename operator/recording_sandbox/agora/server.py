@@ -20,6 +20,9 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   code}]}`` (newest last); ``DELETE requests`` clears the log and the stats.
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
 - ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
+- ``GET|PUT apps/{appId}`` ``{"cloudRecording": true, "startNeedsUsers": false}``: the App ID's
+  switches (``state.AppSettings``): Cloud Recording disabled → every Cloud Recording call answers
+  403; ``startNeedsUsers`` → a start in a channel without users answers 206/435.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
   "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false, "cname": null}``; the
   next ``count`` matching calls (of that channel only when ``cname`` is set: the recording's
@@ -291,6 +294,8 @@ class AgoraEmulator:
         r.add_get("/_emulator/stats", self._h_stats)
         r.add_get("/_emulator/channels/{app}/{cname}/users", self._h_channel_get)
         r.add_put("/_emulator/channels/{app}/{cname}/users", self._h_channel_put)
+        r.add_get("/_emulator/apps/{app}", self._h_app_get)
+        r.add_put("/_emulator/apps/{app}", self._h_app_put)
         r.add_get("/_emulator/faults", self._h_faults_get)
         r.add_post("/_emulator/faults", self._h_faults_post)
         r.add_delete("/_emulator/faults", self._h_faults_clear)
@@ -331,6 +336,10 @@ class AgoraEmulator:
                 )
             payload = decoded
         request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
+        if not self.state.app(app_id).cloud_recording:
+            return self._log(
+                request, endpoint, 403, {"message": "Cloud Recording is not enabled for this App ID"}
+            )
         fault = self._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             await fault.before()
@@ -601,6 +610,20 @@ class AgoraEmulator:
             request.match_info["app"], request.match_info["cname"], [str(u) for u in users]
         )
         return _json(200, {"users": result})
+
+    async def _h_app_get(self, request: web.Request) -> web.Response:
+        return _json(200, self.state.app(request.match_info["app"]).to_json())
+
+    async def _h_app_put(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            return _json(400, {"message": "body must be a JSON object"})
+        settings = self.state.set_app(
+            request.match_info["app"],
+            cloud_recording=bool(body.get("cloudRecording", True)),
+            start_needs_users=bool(body.get("startNeedsUsers", False)),
+        )
+        return _json(200, settings.to_json())
 
     async def _h_faults_get(self, request: web.Request) -> web.Response:
         return _json(200, {"faults": [f.to_json() for f in self.faults]})

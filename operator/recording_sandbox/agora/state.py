@@ -19,6 +19,8 @@ Modelled rules (each with the Agora page that states it):
 - ``resourceExpiredHour`` (default 72) counted from the sid's issue; afterwards 404: https://docs.agora.io/en/cloud-recording/rest-api/acquire.
 - query/update/updateLayout/stop on an unknown or ended sid → 404 "failed to find worker": https://docs.agora.io/en/cloud-recording/rest-api/query.
 - stop while exiting → 400/49; stop when no user was ever in the channel → 206/435: https://docs.agora.io/en/cloud-recording/rest-api/stop.
+- per App ID (:class:`AppSettings`): Cloud Recording not enabled → every call 403; optionally a
+  start in a channel without users → 206/435 (Agora's Cloud Recording quick reference).
 - file names per https://docs.agora.io/en/cloud-recording/develop/manage-files, ``fileListMode`` and ``serverResponse`` shapes per https://docs.agora.io/en/cloud-recording/rest-api/query and https://docs.agora.io/en/cloud-recording/rest-api/stop.
 
 Emulator choices where the sources are silent (UNCONFIRMED upstream): ``update``/``updateLayout``
@@ -60,6 +62,28 @@ DEFAULT_RESOURCE_EXPIRED_HOUR = 72
 MIX_MP4_SEGMENT_S = 2 * 3600.0
 """https://docs.agora.io/en/cloud-recording/develop/manage-files: a new mix MP4 about every 2 h (REST page; the file-management page says 3 h)."""
 MAX_LISTED_SNAPSHOTS = 100
+
+
+@dataclass
+class AppSettings:
+    """Per-App-ID switches of the emulated Agora project (set through the control API).
+
+    Attributes:
+        cloud_recording: Cloud Recording is enabled in Agora Console for the App ID. When off, every
+            Cloud Recording call answers HTTP 403 (Agora's Cloud Recording quick reference: "403:
+            Cloud Recording not enabled in Console").
+        start_needs_users: ``start`` in a channel without users answers 206/435 (the quick
+            reference's "435: no users in channel; ensure the RTC channel has active participants
+            before starting"). Off by default: the REST reference lets such a start succeed and
+            end after ``maxIdleTime`` (https://docs.agora.io/en/cloud-recording/rest-api/start).
+    """
+
+    cloud_recording: bool = True
+    start_needs_users: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The control API's view: ``{"cloudRecording", "startNeedsUsers"}``."""
+        return {"cloudRecording": self.cloud_recording, "startNeedsUsers": self.start_needs_users}
 
 
 class ServiceError(Exception):
@@ -223,6 +247,7 @@ class AgoraState:
         self.tasks: dict[str, Task] = {}
         self.active: dict[tuple[str, str, str], str] = {}
         self.channels: dict[tuple[str, str], Channel] = {}
+        self.apps: dict[str, AppSettings] = {}
         self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=history_size)
         #: Called with a task the moment it starts exiting (stop, idle, maxRecordingHour, expiry): the NCS sender.
         self.exit_listeners: list[Callable[[Task], None]] = []
@@ -233,6 +258,7 @@ class AgoraState:
         self.tasks.clear()
         self.active.clear()
         self.channels.clear()
+        self.apps.clear()
         self.history.clear()
 
     # -- time ----------------------------------------------------------------------------------
@@ -299,7 +325,17 @@ class AgoraState:
             return 5
         return min(5, int((t - task.started_at) / step))
 
-    # -- channels ------------------------------------------------------------------------------
+    # -- apps and channels ---------------------------------------------------------------------
+
+    def app(self, app_id: str) -> AppSettings:
+        """The App ID's settings (defaults when never set)."""
+        return self.apps.get(app_id) or AppSettings()
+
+    def set_app(self, app_id: str, *, cloud_recording: bool, start_needs_users: bool) -> AppSettings:
+        """Replace the App ID's settings; returns them."""
+        settings = AppSettings(cloud_recording=cloud_recording, start_needs_users=start_needs_users)
+        self.apps[app_id] = settings
+        return settings
 
     def channel_users(self, app_id: str, cname: str) -> list[str]:
         """The users currently in the emulated channel, sorted."""
@@ -400,6 +436,8 @@ class AgoraState:
         if problems:
             raise _invalid(problems)
         assert isinstance(cname, str) and isinstance(uid, str) and isinstance(cr, Mapping)
+        if self.app(app_id).start_needs_users and not self.channel_users(app_id, cname):
+            raise ServiceError(206, 435, "no users in channel")
         resource.used = True
         sid = uuid.uuid4().hex
         request = dict(cr)
