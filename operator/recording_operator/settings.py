@@ -11,6 +11,7 @@
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
 | `RECORDING_NOT_FOUND_WINDOW` | `90` | seconds Agora may answer 404 for a live session during its HA migration (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): a 404 is confirmed with backoff (5, 10, 15 s …) until this long before the session counts as ended |
+| `AGORA_START_CHECK` | `90` | seconds after `start` within which an Agora session must reach `serverResponse.status` 4 or 5; past it the session is stopped with reason `StartTimedOut` (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
 | `RECORDING_ADOPT_WAIT` | `120` | seconds a deleted CloudRecording whose start result is unknown waits for its session to be adopted (its sid from a callback) before the finalizer lets go with a Warning |
 | `RECORDING_BACKUP_WAIT` | `300` | seconds a deleted CloudRecording (`deletionPolicy: Delete`) whose files Agora backed up (`uploadingStatus: backuped`) waits for their late upload before letting go with a Warning |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
@@ -91,6 +92,7 @@ class Settings:
     tick_s: float = 10.0
     not_found_confirm_s: float = 5.0
     not_found_window_s: float = 90.0
+    start_check_s: float = 90.0
     adopt_wait_s: float = 120.0
     backup_wait_s: float = 300.0
     backoff_base_s: float = 5.0
@@ -138,6 +140,7 @@ class Settings:
             tick_s=max(0.2, _float("CLOUDRECORDING_TICK", cls.tick_s)),
             not_found_confirm_s=_float("RECORDING_NOT_FOUND_CONFIRM", cls.not_found_confirm_s),
             not_found_window_s=_float("RECORDING_NOT_FOUND_WINDOW", cls.not_found_window_s),
+            start_check_s=_float("AGORA_START_CHECK", cls.start_check_s),
             adopt_wait_s=_float("RECORDING_ADOPT_WAIT", cls.adopt_wait_s),
             backup_wait_s=_float("RECORDING_BACKUP_WAIT", cls.backup_wait_s),
             backoff_base_s=_float("RECORDING_BACKOFF_BASE", cls.backoff_base_s),

@@ -20,9 +20,10 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   code}]}`` (newest last); ``DELETE requests`` clears the log and the stats.
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
 - ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
-- ``GET|PUT apps/{appId}`` ``{"cloudRecording": true, "startNeedsUsers": false}``: the App ID's
-  switches (``state.AppSettings``): Cloud Recording disabled → every Cloud Recording call answers
-  403; ``startNeedsUsers`` → a start in a channel without users answers 206/435.
+- ``GET|PUT apps/{appId}`` ``{"cloudRecording": true, "startNeedsUsers": false, "startStalls": false}``:
+  the App ID's switches (``state.AppSettings``): Cloud Recording disabled → every Cloud Recording
+  call answers 403; ``startNeedsUsers`` → a start in a channel without users answers 206/435;
+  ``startStalls`` → tasks started then never pass status 3.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
   "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false, "cname": null}``; the
   next ``count`` matching calls (of that channel only when ``cname`` is set: the recording's
@@ -622,6 +623,7 @@ class AgoraEmulator:
             request.match_info["app"],
             cloud_recording=bool(body.get("cloudRecording", True)),
             start_needs_users=bool(body.get("startNeedsUsers", False)),
+            start_stalls=bool(body.get("startStalls", False)),
         )
         return _json(200, settings.to_json())
 

@@ -76,14 +76,23 @@ class AppSettings:
             reference's "435: no users in channel; ensure the RTC channel has active participants
             before starting"). Off by default: the REST reference lets such a start succeed and
             end after ``maxIdleTime`` (https://docs.agora.io/en/cloud-recording/rest-api/start).
+        start_stalls: tasks started from now on never get past ``serverResponse.status`` 3 (some
+            components ready) until they exit: the failed start Agora asks callers to detect
+            (status 4/5 not reached within 90 s,
+            https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
     """
 
     cloud_recording: bool = True
     start_needs_users: bool = False
+    start_stalls: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """The control API's view: ``{"cloudRecording", "startNeedsUsers"}``."""
-        return {"cloudRecording": self.cloud_recording, "startNeedsUsers": self.start_needs_users}
+        """The control API's view: ``{"cloudRecording", "startNeedsUsers", "startStalls"}``."""
+        return {
+            "cloudRecording": self.cloud_recording,
+            "startNeedsUsers": self.start_needs_users,
+            "startStalls": self.start_stalls,
+        }
 
 
 class ServiceError(Exception):
@@ -169,6 +178,8 @@ class Task:
     migrated_uid: str | None = None
     #: Uids the task had before migrations; calls naming them are still accepted.
     former_uids: set[str] = field(default_factory=set)
+    #: Started while its App ID had ``start_stalls``: ``serverResponse.status`` stays at most 3.
+    stalled: bool = False
 
     @property
     def recording_config(self) -> Mapping[str, Any]:
@@ -321,9 +332,10 @@ class AgoraState:
         step = self.status_step_s
         if task.exit_at is not None and t >= task.exit_at:
             return 6 + min(2, int((t - task.exit_at) / step) if step > 0 else 2)
+        ceiling = 3 if task.stalled else 5
         if step <= 0:
-            return 5
-        return min(5, int((t - task.started_at) / step))
+            return ceiling
+        return min(ceiling, int((t - task.started_at) / step))
 
     # -- apps and channels ---------------------------------------------------------------------
 
@@ -331,9 +343,13 @@ class AgoraState:
         """The App ID's settings (defaults when never set)."""
         return self.apps.get(app_id) or AppSettings()
 
-    def set_app(self, app_id: str, *, cloud_recording: bool, start_needs_users: bool) -> AppSettings:
+    def set_app(
+        self, app_id: str, *, cloud_recording: bool, start_needs_users: bool, start_stalls: bool = False
+    ) -> AppSettings:
         """Replace the App ID's settings; returns them."""
-        settings = AppSettings(cloud_recording=cloud_recording, start_needs_users=start_needs_users)
+        settings = AppSettings(
+            cloud_recording=cloud_recording, start_needs_users=start_needs_users, start_stalls=start_stalls
+        )
         self.apps[app_id] = settings
         return settings
 
@@ -462,6 +478,7 @@ class AgoraState:
             subscriptions=subs,
             layout=dict(rc.get("transcodingConfig") or {}),
             seen_uids=set(channel.users) if channel else set(),
+            stalled=self.app(app_id).start_stalls,
         )
         if mode == "web":
             params = task.web_params

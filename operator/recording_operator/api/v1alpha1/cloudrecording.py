@@ -533,6 +533,14 @@ class CloudRecordingSpec(Model):
         default=None,
         description="Stop each session after this long (at most 720h, Agora's longest maxRecordingHour).",
     )
+    restartPolicy: Literal["Never", "OnExit"] = Field(
+        default="Never",
+        description="Never: a session the provider ended (Agora: idle past maxIdleTime, maxRecordingHour, "
+        "resourceExpiredHour; or a start that never reached status 4/5, StartTimedOut) stays Stopped until "
+        "the spec changes. OnExit: while state is Recording or Paused, such a session is followed by a new "
+        "one (new acquire and sid; the old one is kept in status.sessions), after a backoff that doubles "
+        "with each consecutive restart (status.restartCount).",
+    )
     deletionPolicy: DeletionPolicy = Field(
         default="Delete",
         description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "
@@ -612,6 +620,12 @@ class CloudRecordingStatus(Model):
     files: FilesSummary | None = None
     sessions: list[SessionRecord] | None = Field(
         default=None, max_length=10, description="Past sessions, ≤10."
+    )
+    restartCount: int | None = Field(
+        default=None,
+        ge=0,
+        description="restartPolicy OnExit: consecutive restarts after provider-ended sessions (reset when a "
+        "restarted session ran 10 minutes or the spec starts a session).",
     )
     applied: AppliedConfig | None = None
     conditions: list[Condition] | None = None

@@ -22,9 +22,10 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from recording_operator.api.timestamps import rfc3339
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
@@ -39,6 +40,7 @@ from recording_operator.controllers.cloudrecording.decide import (
     mark_unknown,
     not_found_delay,
     start_request,
+    start_timed_out,
     storage_config,
     updates_needed,
 )
@@ -67,6 +69,12 @@ NO_USERS = "NoUsersInChannel"
 NOT_ENABLED = "RecordingNotEnabled"
 #: `Synced` reason when start answered 432 even with a fresh resourceId.
 RESOURCE_MISMATCH = "ResourceMismatch"
+
+
+def _seconds_since(timestamp: str | None) -> float:
+    """Seconds since an RFC 3339 time (0 when absent or unreadable)."""
+    at = parse_rfc3339(timestamp or "")
+    return 0.0 if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
 
 
 def session_error(exc: AgoraError, spec: CloudRecordingSpec | None = None) -> ProviderFailure:
@@ -511,6 +519,23 @@ class AgoraSessions:
                 return
             result = back
         ctx.status.set(providerStatus=result.status)
+        limit_s = ctx.runtime.settings.start_check_s
+        if start_timed_out(result.status, _seconds_since(ctx.status.get("startedAt")), limit_s=limit_s):
+            ctx.event(
+                "Warning",
+                "StartTimedOut",
+                f"session {obs.sid} is still at status {result.status} {limit_s:.0f}s after its start (Agora: "
+                "4 or 5 means running, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices); "
+                "it is stopped",
+            )
+            await self._stop(
+                ctx,
+                spec,
+                obs,
+                reason="StartTimedOut",
+                message=f"the session did not reach status 4/5 within {limit_s:.0f}s of its start",
+            )
+            return
         if result.files:
             ctx.status.set(files=files_summary([f.file_name for f in result.files]))
             ctx.reported_files.extend(agora_files(spec.storage, result.files))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from recording_operator.api.timestamps import parse_rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import (
     AgoraRecordingSpec,
     CloudRecordingSpec,
@@ -40,6 +41,13 @@ ACTIVE_PHASES = frozenset({"Starting", "Recording", "Paused", "Stopping"})
 
 #: How many past sessions `status.sessions` keeps.
 MAX_SESSIONS = 10
+
+#: Stop reasons after which `restartPolicy: OnExit` starts a new session: the provider ended it,
+#: or it never came up (`StartTimedOut`).
+RESTARTABLE_REASONS = frozenset({"ProviderEnded", "StartTimedOut"})
+
+#: A restarted session that ran this long (s) resets the restart backoff.
+RESTART_RESET_S = 600.0
 
 
 def dump(model: Any) -> dict[str, Any]:
@@ -417,3 +425,68 @@ def closed_session(status: Mapping[str, Any], *, stopped_at: str, reason: str) -
     record = {k: v for k, v in record.items() if v is not None}
     sessions = [*list(status.get("sessions") or []), record]
     return sessions[-MAX_SESSIONS:]
+
+
+# --- restarts and the start health check -----------------------------------------------------------
+
+
+def restart_due(
+    spec: CloudRecordingSpec,
+    status: Mapping[str, Any],
+    pending: bool,
+    *,
+    since_stop_s: float,
+    base_s: float,
+    max_s: float,
+) -> float | None:
+    """`restartPolicy: OnExit`: seconds left before the next session may start, or None (no restart).
+
+    A restart is wanted when `spec.state` is Recording or Paused, the phase is Stopped with a stop
+    reason in `RESTARTABLE_REASONS` and no start is pending. It waits `base_s × 2^n` seconds after
+    the stop (capped at `max_s`), n = `consecutive_restarts(status)`; 0.0 means now.
+    """
+    if spec.restartPolicy != "OnExit" or spec.state not in ("Recording", "Paused") or pending:
+        return None
+    if status.get("phase") != "Stopped" or status.get("stopReason") not in RESTARTABLE_REASONS:
+        return None
+    wait = min(max_s, base_s * (2 ** min(consecutive_restarts(status), 16)))
+    return max(0.0, wait - since_stop_s)
+
+
+def restart_resumable(spec: CloudRecordingSpec, obs: Observed, status: Mapping[str, Any]) -> bool:
+    """A restart's start failed (e.g. 400/53 while the ended session is still exiting, 435 no users,
+    5xx): `status.restartCount` is set, no session id is recorded, the answer was not lost
+    (`Observed.start_unknown`: then only an adoption settles it), and OnExit still wants a session.
+    It is tried again at the next tick: with the pending resourceId when its marker is there
+    (433 → re-acquire), else with a new acquire."""
+    return (
+        spec.restartPolicy == "OnExit"
+        and spec.state in ("Recording", "Paused")
+        and bool(status.get("restartCount"))
+        and not obs.session_id
+        and not obs.start_unknown
+    )
+
+
+def consecutive_restarts(status: Mapping[str, Any]) -> int:
+    """`status.restartCount`, or 0 when the session that just ended ran `RESTART_RESET_S` or more."""
+    sessions = status.get("sessions") or []
+    last = sessions[-1] if sessions else {}
+    ran = _seconds_between(last.get("startedAt"), last.get("stoppedAt"))
+    if ran is not None and ran >= RESTART_RESET_S:
+        return 0
+    count = status.get("restartCount")
+    return count if isinstance(count, int) and count > 0 else 0
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    a, b = parse_rfc3339(start or ""), parse_rfc3339(end or "")
+    return None if a is None or b is None else (b - a).total_seconds()
+
+
+def start_timed_out(provider_status: int | None, since_start_s: float, *, limit_s: float) -> bool:
+    """Agora's start check: `serverResponse.status` 4 (all components ready) or 5 (in progress)
+    means the session runs; still below 4 `limit_s` (90 by default) seconds after the sid was
+    issued means the start failed (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
+    Exiting statuses (6, 7, 8, 20) are not a start failure."""
+    return provider_status is not None and provider_status < 4 and since_start_s >= limit_s
