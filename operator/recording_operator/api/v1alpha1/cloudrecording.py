@@ -46,8 +46,26 @@ def _region_rules() -> list[Any]:
     return rules
 
 
-#: Agora UID lists: decimal uint32 strings or `#allstream#` (https://docs.agora.io/en/cloud-recording/rest-api/start; OBSERVED uint32 rule).
-UidEntry = Annotated[str, Field(pattern=r"^([0-9]{1,10}|#allstream#)$")]
+#: An Agora user ID as a string: a decimal in 1..2^32−1 (https://docs.agora.io/en/cloud-recording/rest-api/start:
+#: "uid … a 32-bit unsigned integer"; 0 is not a user). The pattern bounds the digits, the CEL rule the value.
+UID_PATTERN = r"^[1-9][0-9]{0,9}$"
+UID_RANGE_RULE = {"rule": "int(self) <= 4294967295", "message": "a uid must be in 1..4294967295"}
+
+#: Agora UID lists: uids (as above) or `#allstream#` (https://docs.agora.io/en/cloud-recording/rest-api/start).
+UidEntry = Annotated[
+    str,
+    Field(
+        pattern=r"^([1-9][0-9]{0,9}|#allstream#)$",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self == '#allstream#' || int(self) <= 4294967295",
+                    "message": "a uid must be in 1..4294967295",
+                }
+            ]
+        },
+    ),
+]
 UidList = Annotated[list[UidEntry], Field(max_length=32)]
 
 
@@ -58,7 +76,12 @@ def _immutable(what: str) -> dict[str, Any]:
 class LayoutRegion(Model):
     """One window of a custom mix layout (`mixedVideoLayout: 3`); coordinates are fractions of the canvas."""
 
-    uid: str | None = Field(default=None, pattern=r"^[0-9]{1,10}$", description="User shown in this window.")
+    uid: str | None = Field(
+        default=None,
+        pattern=UID_PATTERN,
+        description="User shown in this window (1..4294967295).",
+        json_schema_extra={"x-kubernetes-validations": [UID_RANGE_RULE]},
+    )
     x_axis: float = Field(ge=0, le=1, description="Left edge, fraction of the canvas width.")
     y_axis: float = Field(ge=0, le=1, description="Top edge, fraction of the canvas height.")
     width: float = Field(ge=0, le=1, description="Width, fraction of the canvas width.")
@@ -70,7 +93,11 @@ class LayoutRegion(Model):
 class BackgroundConfig(Model):
     """Per-user background image shown while that user sends no video."""
 
-    uid: str = Field(pattern=r"^[0-9]{1,10}$", description="User ID.")
+    uid: str = Field(
+        pattern=UID_PATTERN,
+        description="User ID (1..4294967295).",
+        json_schema_extra={"x-kubernetes-validations": [UID_RANGE_RULE]},
+    )
     image_url: str = Field(
         pattern=r"^https://", max_length=2048, description="HTTPS URL of a JPG/BMP, ≤6 MB."
     )
@@ -81,7 +108,10 @@ class LayoutFields(Model):
     """The mix layout; sent whole by `updateLayout` (a full overwrite, https://docs.agora.io/en/cloud-recording/rest-api/update-layout)."""
 
     maxResolutionUid: str | None = Field(
-        default=None, pattern=r"^[0-9]{1,10}$", description="Large window's user (vertical layout)."
+        default=None,
+        pattern=UID_PATTERN,
+        description="Large window's user (vertical layout), 1..4294967295.",
+        json_schema_extra={"x-kubernetes-validations": [UID_RANGE_RULE]},
     )
     mixedVideoLayout: Literal[0, 1, 2, 3] | None = Field(
         default=None, description="0 floating, 1 adaptive, 2 vertical (needs maxResolutionUid), 3 custom."
@@ -142,6 +172,23 @@ class RecordingConfig(Model):
                 }
                 for k in ("Audio", "Video")
             ]
+            + [
+                {
+                    "rule": "!has(self.streamMode) || self.streamMode != 'original' || "
+                    "(has(self.streamTypes) && self.streamTypes == 0)",
+                    "message": "streamMode original (non-transcoded audio) needs streamTypes 0",
+                },
+                {
+                    "rule": "!(has(self.streamTypes) && self.streamTypes == 1) || "
+                    "!(has(self.subscribeAudioUids) || has(self.unsubscribeAudioUids))",
+                    "message": "audio subscription lists need streamTypes 0 or 2 (streamTypes 1 records video only)",
+                },
+                {
+                    "rule": "!(has(self.streamTypes) && self.streamTypes == 0) || "
+                    "!(has(self.subscribeVideoUids) || has(self.unsubscribeVideoUids))",
+                    "message": "video subscription lists need streamTypes 1 or 2 (streamTypes 0 records audio only)",
+                },
+            ]
         }
     }
 
@@ -168,7 +215,7 @@ class RecordingConfig(Model):
         default=None, description="Individual mode (required there): 0 = 1–2 UIDs, 1 = 3–7, … 5 = 33–49."
     )
     streamMode: Literal["default", "standard", "original"] | None = Field(
-        default=None, description="Individual mode output stream mode."
+        default=None, description="Individual mode output stream mode; original needs streamTypes 0."
     )
     audioProfile: Literal[0, 1, 2] | None = Field(default=None, description="Mix mode audio profile.")
     transcodingConfig: TranscodingConfig | None = Field(default=None, description="Mix mode only.")
@@ -186,7 +233,8 @@ class RecordingFileConfig(Model):
                 {
                     "rule": "'hls' in self",
                     "message": "avFileType must include hls; [mp4] alone is rejected by Agora",
-                }
+                },
+                {"rule": "self.size() < 2 || self[0] != self[1]", "message": "avFileType lists a type twice"},
             ]
         },
     )
@@ -209,6 +257,18 @@ class RtmpOutput(Model):
 
 class ServiceParam(Model):
     """`serviceParam` of an extension service: web page recording or CDN push (https://docs.agora.io/en/cloud-recording/rest-api/start)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.videoWidth) || !has(self.videoHeight) || "
+                    "self.videoWidth * self.videoHeight <= 1920 * 1080",
+                    "message": "videoWidth × videoHeight must not exceed 1920 × 1080",
+                }
+            ]
+        }
+    }
 
     url: str | None = Field(
         default=None, max_length=4096, description="web_recorder_service: page to record."
@@ -322,6 +382,21 @@ class AgoraRecordingSpec(Model):
                     "message": "recordingConfig is not used in web mode",
                 },
                 {"rule": "int(self.uid) <= 4294967295", "message": "uid must be at most 4294967295"},
+                {
+                    "rule": "self.mode != 'individual' || !has(self.recordingFileConfig) || "
+                    "!has(self.recordingFileConfig.avFileType) || !('mp4' in self.recordingFileConfig.avFileType)",
+                    "message": "individual mode records avFileType [hls] only (Agora: use the default there)",
+                },
+                {
+                    "rule": "!has(self.snapshotConfig) || !has(self.recordingConfig) || "
+                    "!has(self.recordingConfig.streamTypes) || self.recordingConfig.streamTypes != 0",
+                    "message": "snapshotConfig needs recordingConfig.streamTypes 1 or 2",
+                },
+                {
+                    "rule": "!has(self.snapshotConfig) || !has(self.recordingConfig) || "
+                    "!has(self.recordingConfig.subscribeAudioUids) || has(self.recordingConfig.subscribeVideoUids)",
+                    "message": "with snapshotConfig, subscribeAudioUids needs subscribeVideoUids too",
+                },
                 {
                     "rule": "!has(self.token) || !has(self.token.appCertificateSecretRef) || "
                     "self.resourceExpiredHour <= 23",
