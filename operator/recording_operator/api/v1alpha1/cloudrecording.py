@@ -49,7 +49,10 @@ def _region_rules() -> list[Any]:
 #: An Agora user ID as a string: a decimal in 1..2^32−1 (https://docs.agora.io/en/cloud-recording/rest-api/start:
 #: "uid … a 32-bit unsigned integer"; 0 is not a user). The pattern bounds the digits, the CEL rule the value.
 UID_PATTERN = r"^[1-9][0-9]{0,9}$"
-UID_RANGE_RULE = {"rule": "int(self) <= 4294967295", "message": "a uid must be in 1..4294967295"}
+UID_RANGE_RULE: dict[str, Any] = {
+    "rule": "int(self) <= 4294967295",
+    "message": "a uid must be in 1..4294967295",
+}
 
 #: Agora UID lists: uids (as above) or `#allstream#` (https://docs.agora.io/en/cloud-recording/rest-api/start).
 UidEntry = Annotated[
@@ -160,18 +163,21 @@ class TranscodingConfig(LayoutFields):
     )
 
 
+_EXCLUSIVE_LIST_RULES: list[Any] = [
+    {
+        "rule": f"!(has(self.subscribe{k}Uids) && has(self.unsubscribe{k}Uids))",
+        "message": f"subscribe{k}Uids and unsubscribe{k}Uids are mutually exclusive",
+    }
+    for k in ("Audio", "Video")
+]
+
+
 class RecordingConfig(Model):
     """Which streams are recorded and how (individual and mix modes, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     model_config = {
         "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": f"!(has(self.subscribe{k}Uids) && has(self.unsubscribe{k}Uids))",
-                    "message": f"subscribe{k}Uids and unsubscribe{k}Uids are mutually exclusive",
-                }
-                for k in ("Audio", "Video")
-            ]
+            "x-kubernetes-validations": _EXCLUSIVE_LIST_RULES
             + [
                 {
                     "rule": "!has(self.streamMode) || self.streamMode != 'original' || "
