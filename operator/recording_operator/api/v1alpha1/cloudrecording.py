@@ -177,8 +177,8 @@ class RecordingConfig(Model):
 
     model_config = {
         "json_schema_extra": {
-            "x-kubernetes-validations": _EXCLUSIVE_LIST_RULES
-            + [
+            "x-kubernetes-validations": [
+                *_EXCLUSIVE_LIST_RULES,
                 {
                     "rule": "!has(self.streamMode) || self.streamMode != 'original' || "
                     "(has(self.streamTypes) && self.streamTypes == 0)",
