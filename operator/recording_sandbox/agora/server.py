@@ -15,7 +15,9 @@ last second for one App ID → 429 ``{"message": "API rate limit exceeded"}`` (h
 Control and introspection (no auth, JSON), under ``/_emulator/``:
 
 - ``GET tasks`` → ``{"tasks": [{sid, resourceId, appId, cname, uid, mode, status, stopped,
-  stopReason, startedAt (Unix ms), files}]}`` (ended tasks from a bounded history first).
+  stopReason, startedAt (Unix ms), files, storage (storageConfig without credentials),
+  storageUpdates, decryptionMode, channelKeys (which of secret/salt were sent)}]}`` (ended tasks
+  from a bounded history first).
 - ``GET requests?limit=N`` → ``{"requests": [{time (Unix ms), method, endpoint, path, httpStatus,
   code}]}`` (newest last); ``DELETE requests`` clears the log and the stats.
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.

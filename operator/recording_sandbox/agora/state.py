@@ -180,6 +180,8 @@ class Task:
     former_uids: set[str] = field(default_factory=set)
     #: Started while its App ID had ``start_stalls``: ``serverResponse.status`` stays at most 3.
     stalled: bool = False
+    #: ``update`` calls that replaced the storageConfig (e.g. rotated STS credentials).
+    storage_updates: int = 0
 
     @property
     def recording_config(self) -> Mapping[str, Any]:
@@ -215,6 +217,11 @@ class Task:
         storage = self.client_request.get("storageConfig") or {}
         parts = storage.get("fileNamePrefix") or []
         return "".join(f"{p}/" for p in parts)
+
+
+def _storage_view(storage: Mapping[str, Any]) -> dict[str, Any]:
+    """A storageConfig without its credentials (``accessKey``, ``secretKey``, ``stsToken``)."""
+    return {k: v for k, v in storage.items() if k not in ("accessKey", "secretKey", "stsToken")}
 
 
 def _utc_stamp(t: float) -> str:
@@ -588,6 +595,7 @@ class AgoraState:
             if prefix is not None:
                 storage["fileNamePrefix"] = prefix
             task.client_request["storageConfig"] = storage
+            task.storage_updates += 1
         return 200, self._envelope(task, None)
 
     def update_layout(
@@ -794,6 +802,10 @@ class AgoraState:
             "stopReason": task.stop_reason,
             "startedAt": _ms(task.started_at),
             "files": [f["fileName"] for f in self.files(task, now)],
+            "storage": _storage_view(task.client_request.get("storageConfig") or {}),
+            "storageUpdates": task.storage_updates,
+            "decryptionMode": task.recording_config.get("decryptionMode", 0),
+            "channelKeys": sorted(k for k in ("secret", "salt") if task.recording_config.get(k)),
         }
 
     def tasks_snapshot(self) -> list[dict[str, Any]]:

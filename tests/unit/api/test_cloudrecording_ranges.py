@@ -142,3 +142,47 @@ def test_snapshots_need_video_and_paired_lists() -> None:
         agora__recordingConfig__subscribeVideoUids=["7"],
     )
     assert _problems(paired) == []
+
+
+KEY = {"name": "channel-keys", "key": "secret"}
+SALT = {"name": "channel-keys", "key": "salt"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"agora__recordingConfig__decryptionMode": 5},
+            "decryptionMode other than 0 needs encryption.secretRef",
+        ),
+        ({"agora__encryption": {"secretRef": KEY}}, "encryption needs a decryptionMode other than 0"),
+        (
+            {"agora__recordingConfig__decryptionMode": 7, "agora__encryption": {"secretRef": KEY}},
+            "decryptionMode 7 and 8 (GCM2) need encryption.saltRef",
+        ),
+        (
+            {"storage__sse": "kms", "storage__vendor": "aliyun", "storage__region": "cn-hangzhou"},
+            "storage.sse",
+        ),
+        ({"storage__tag": "t", "storage__vendor": "gcs", "storage__region": None}, "storage.tag"),
+    ],
+)
+def test_encryption_and_extension_params_rules(changes: dict[str, Any], message: str) -> None:
+    found = _problems(changed(MIX, **changes))
+    assert any(message in p for p in found), found
+
+
+def test_encryption_and_extension_params_accepted() -> None:
+    assert (
+        _problems(
+            changed(MIX, agora__recordingConfig__decryptionMode=5, agora__encryption={"secretRef": KEY})
+        )
+        == []
+    )
+    gcm2 = {"secretRef": KEY, "saltRef": SALT}
+    assert _problems(changed(MIX, agora__recordingConfig__decryptionMode=8, agora__encryption=gcm2)) == []
+    assert _problems(changed(MIX, storage__sse="aes256", storage__tag="team=a")) == []
+    aliyun = changed(
+        MIX, storage__tag="t", storage__vendor="aliyun", storage__region="cn-hangzhou", agora__region="CN"
+    )
+    assert _problems(aliyun) == []

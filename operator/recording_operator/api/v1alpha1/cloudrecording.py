@@ -199,6 +199,12 @@ class RecordingConfig(Model):
     }
 
     channelType: Literal[0, 1] = Field(default=0, description="0 communication, 1 live broadcast.")
+    decryptionMode: Literal[0, 1, 2, 3, 4, 5, 6, 7, 8] | None = Field(
+        default=None,
+        description="The channel's encryption, as set in the RTC SDK: 0 none (default), 1 AES_128_XTS, "
+        "2 AES_128_ECB, 3 AES_256_XTS, 4 SM4_128_ECB, 5 AES_128_GCM, 6 AES_256_GCM, 7 AES_128_GCM2, "
+        "8 AES_256_GCM2. Not 0 needs spec.agora.encryption.secretRef; 7 and 8 also saltRef.",
+    )
     maxIdleTime: int | None = Field(
         default=None,
         ge=5,
@@ -354,6 +360,17 @@ class RtcToken(Model):
     )
 
 
+class ChannelEncryption(Model):
+    """The key (and salt) of an encrypted channel, from Secrets: sent as `recordingConfig.secret` and
+    `recordingConfig.salt` (https://docs.agora.io/en/cloud-recording/rest-api/start); never stored nor logged."""
+
+    secretRef: SecretKeySelector = Field(description="Secret key holding the encryption key (`secret`).")
+    saltRef: SecretKeySelector | None = Field(
+        default=None,
+        description="Secret key holding the salt: base64 of 32 bytes; needed by decryptionMode 7 and 8.",
+    )
+
+
 class AgoraRecordingSpec(Model):
     """Agora Cloud Recording parameters (Agora `acquire` and `start`: https://docs.agora.io/en/cloud-recording/rest-api/acquire,
     https://docs.agora.io/en/cloud-recording/rest-api/start)."""
@@ -388,6 +405,18 @@ class AgoraRecordingSpec(Model):
                     "message": "recordingConfig is not used in web mode",
                 },
                 {"rule": "int(self.uid) <= 4294967295", "message": "uid must be at most 4294967295"},
+                {
+                    "rule": "(has(self.recordingConfig) && has(self.recordingConfig.decryptionMode) && "
+                    "self.recordingConfig.decryptionMode != 0) == has(self.encryption)",
+                    "message": "recordingConfig.decryptionMode other than 0 needs encryption.secretRef, and "
+                    "encryption needs a decryptionMode other than 0",
+                },
+                {
+                    "rule": "!has(self.recordingConfig) || !has(self.recordingConfig.decryptionMode) || "
+                    "self.recordingConfig.decryptionMode < 7 || "
+                    "(has(self.encryption) && has(self.encryption.saltRef))",
+                    "message": "decryptionMode 7 and 8 (GCM2) need encryption.saltRef",
+                },
                 {
                     "rule": "self.mode != 'individual' || !has(self.recordingFileConfig) || "
                     "!has(self.recordingFileConfig.avFileType) || !('mp4' in self.recordingFileConfig.avFileType)",
@@ -439,6 +468,9 @@ class AgoraRecordingSpec(Model):
         description="Hours after start during which the session can be queried/stopped.",
     )
     token: RtcToken | None = Field(default=None, description="RTC token (individual and mix modes).")
+    encryption: ChannelEncryption | None = Field(
+        default=None, description="Key and salt of an encrypted channel (recordingConfig.decryptionMode)."
+    )
     recordingConfig: RecordingConfig | None = None
     recordingFileConfig: RecordingFileConfig | None = None
     snapshotConfig: SnapshotConfig | None = None
@@ -541,6 +573,24 @@ class RealtimeKitRecordingSpec(Model):
     track: RealtimeKitTrack | None = None
 
 
+class RecordingStorageSpec(StorageSpec):
+    """`spec.storage` of a CloudRecording: the common storage fields plus Agora's upload options
+    (`storageConfig.extensionParams`, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
+
+    sse: Literal["kms", "aes256"] | None = Field(
+        default=None,
+        description="Agora: server-side encryption of the uploaded files (`storageConfig.extensionParams.sse`, "
+        "Amazon S3 only): buckets whose policy requires KMS or AES256 reject uploads without it.",
+    )
+    tag: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Agora: tag content applied to the uploaded files (`storageConfig.extensionParams.tag`, "
+        "Amazon S3 and Alibaba Cloud only).",
+    )
+
+
 class FileRetention(Model):
     """Automatic deletion of recorded files."""
 
@@ -577,6 +627,15 @@ class CloudRecordingSpec(Model):
                 {
                     "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
                     "message": "s3-compatible storage needs endpoint",
+                },
+                {
+                    "rule": "!has(self.storage.sse) || (self.provider == 'agora' && self.storage.vendor == 's3')",
+                    "message": "storage.sse is Agora's extensionParams.sse, for Amazon S3 (vendor s3) only",
+                },
+                {
+                    "rule": "!has(self.storage.tag) || "
+                    "(self.provider == 'agora' && self.storage.vendor in ['s3', 'aliyun'])",
+                    "message": "storage.tag is Agora's extensionParams.tag, for Amazon S3 and Alibaba Cloud only",
                 },
                 {
                     "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
@@ -631,7 +690,7 @@ class CloudRecordingSpec(Model):
         description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
         "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
     )
-    storage: StorageSpec
+    storage: RecordingStorageSpec
     retention: FileRetention | None = Field(
         default=None,
         description="Automatic deletion of the recorded files (each RecordedFile's expiresAt); absent: keep.",

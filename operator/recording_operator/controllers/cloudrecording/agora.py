@@ -37,6 +37,7 @@ from recording_operator.controllers.cloudrecording.decide import (
     Update,
     acquire_request,
     applied_config,
+    channel_encryption,
     mark_unknown,
     not_found_delay,
     start_request,
@@ -268,6 +269,24 @@ class AgoraSessions:
         except TokenError as exc:
             raise SpecError("InvalidSpec", f"cannot mint the RTC token: {exc}") from None
 
+    async def _encryption(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> dict[str, str] | None:
+        """The encrypted channel's `secret` (and `salt`) from `spec.agora.encryption`'s Secrets, or None.
+
+        Raises:
+            SecretNotFound: a Secret or key is missing. SpecError: InvalidSpec (empty secret, bad salt).
+        """
+        agora = spec.agora
+        assert agora is not None
+        if agora.encryption is None or agora.mode == "web":
+            return None
+        mode = agora.recordingConfig.decryptionMode if agora.recordingConfig else None
+        ref = agora.encryption.secretRef
+        secret = await ctx.runtime.kube.read_secret_key(ctx.namespace, ref.name, ref.key)
+        salt = None
+        if (salt_ref := agora.encryption.saltRef) is not None:
+            salt = await ctx.runtime.kube.read_secret_key(ctx.namespace, salt_ref.name, salt_ref.key)
+        return channel_encryption(mode, secret, salt)
+
     # --- steps -------------------------------------------------------------------------------------
 
     async def _start(
@@ -279,7 +298,9 @@ class AgoraSessions:
         storage, storage_digest = await self._storage(ctx, spec)
         token = await self._token(ctx, spec)
         onhold = spec.state == "Paused"
-        request = start_request(spec, storage, token, onhold=onhold)
+        request = start_request(
+            spec, storage, token, onhold=onhold, encryption=await self._encryption(ctx, spec)
+        )
         pending: Mapping[str, Any] = obs.pending or {}
         if resource_id is None:
             resource_id, pending = await self._acquire(ctx, spec, client)
@@ -499,6 +520,37 @@ class AgoraSessions:
             return result
         return None
 
+    async def _rotate_storage(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, client: CloudRecordingClient
+    ) -> None:
+        """Send the storage Secret's new credentials (e.g. rotated STS `stsToken`/`stsExpiration`) with
+        `update` `storageConfig` while the session runs, without a spec change: Agora asks to
+        re-apply STS credentials every 60 minutes and `update` the storageConfig
+        (https://docs.agora.io/en/cloud-recording/rest-api/start, storageConfig.stsToken;
+        https://docs.agora.io/en/cloud-recording/rest-api/update). The Secret's resourceVersion is
+        part of the applied storage digest, so any edit of the Secret is sent once.
+        """
+        agora = spec.agora
+        assert agora is not None and obs.resource_id and obs.sid
+        storage, storage_digest = await self._storage(ctx, spec)
+        if not obs.applied or obs.applied.get("storage") == storage_digest:
+            return
+        await client.update(
+            agora.appId,
+            obs.resource_id,
+            obs.sid,
+            agora.mode,
+            agora.channel,
+            agora.uid,
+            {"storageConfig": storage},
+        )
+        ctx.status.set(applied={**obs.applied, "storage": storage_digest})
+        ctx.event(
+            "Normal",
+            "StorageCredentialsUpdated",
+            f"session {obs.sid}: the storage Secret changed; its credentials were sent with update",
+        )
+
     async def _query(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora
         assert agora is not None and obs.resource_id and obs.sid
@@ -547,6 +599,8 @@ class AgoraSessions:
             ctx.condition("Recording", "False", "ProviderFailed", "status 20: exited abnormally")
         elif obs.phase == "Starting":
             ctx.status.set(phase="Recording")
+        if result.status is not None and result.status < 6:
+            await self._rotate_storage(ctx, spec, obs, client)
         synced = get_condition(ctx.status.get("conditions"), "Synced")
         if synced and synced.get("status") == "False" and synced.get("reason") == "ProviderUnavailable":
             ctx.condition("Synced", "True", "ReconcileSuccess", "the provider answers again")

@@ -6,6 +6,8 @@ Provider rules cite Agora's public REST reference (https://docs.agora.io/en/clou
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,8 +65,8 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
     """Agora `clientRequest.storageConfig` from `spec.storage` and its Secret's keys (https://docs.agora.io/en/cloud-recording/rest-api/start).
 
     Secret keys: `accessKey`, `secretKey`; optional `stsToken` and `stsExpiration` (S3, Alibaba,
-    Tencent only). `prefix` becomes `fileNamePrefix` (joined length ≤128). s3-compatible puts the
-    endpoint in `extensionParams.endpoint`.
+    Tencent only). `prefix` becomes `fileNamePrefix` (joined length ≤128). `extensionParams` carries
+    s3-compatible's `endpoint`, `sse` (S3: kms | aes256) and `tag` (S3, Alibaba).
 
     Raises:
         SpecError: unknown vendor/region (InvalidSpec), prefix too long (InvalidSpec), or a missing
@@ -98,8 +100,14 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
                 "storage.prefix is longer than 128 characters in all (https://docs.agora.io/en/cloud-recording/rest-api/start)",
             )
         config["fileNamePrefix"] = list(storage.prefix)
+    extension: dict[str, Any] = {}
     if vendor == 11:
-        config["extensionParams"] = {"endpoint": storage.endpoint}
+        extension["endpoint"] = storage.endpoint
+    for key in ("sse", "tag"):  # RecordingStorageSpec (CloudRecording) only
+        if value := getattr(storage, key, None):
+            extension[key] = value
+    if extension:
+        config["extensionParams"] = extension
     return config
 
 
@@ -122,11 +130,18 @@ def effective_recording_config(agora: AgoraRecordingSpec) -> RecordingConfig | N
 
 
 def start_request(
-    spec: CloudRecordingSpec, storage: Mapping[str, Any], token: str | None, *, onhold: bool
+    spec: CloudRecordingSpec,
+    storage: Mapping[str, Any],
+    token: str | None,
+    *,
+    onhold: bool,
+    encryption: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Agora `start` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/start) from the spec, the storage config and the RTC token.
 
-    `onhold` sets the web recorder's `serviceParam.onhold` (state Paused).
+    `onhold` sets the web recorder's `serviceParam.onhold` (state Paused). `encryption` holds the
+    encrypted channel's `secret` (and `salt`), read from Secrets (`channel_encryption`); they go
+    into `recordingConfig` next to `decryptionMode`.
     """
     agora = spec.agora
     assert agora is not None
@@ -136,6 +151,8 @@ def start_request(
     recording = effective_recording_config(agora)
     if recording is not None:
         request["recordingConfig"] = dump(recording)
+        if encryption:
+            request["recordingConfig"].update(encryption)
     if agora.recordingFileConfig and agora.recordingFileConfig.avFileType:
         request["recordingFileConfig"] = dump(agora.recordingFileConfig)
     if agora.snapshotConfig:
@@ -147,6 +164,33 @@ def start_request(
                 service["serviceParam"]["onhold"] = onhold
         request["extensionServiceConfig"] = esc
     return request
+
+
+def channel_encryption(decryption_mode: int | None, secret: str, salt: str | None) -> dict[str, str]:
+    """`recordingConfig.secret`/`salt` for an encrypted channel (https://docs.agora.io/en/cloud-recording/rest-api/start):
+    `secret` required when `decryptionMode` is not 0; `salt`, base64 of 32 bytes, for modes 7 and 8.
+
+    Raises:
+        SpecError: InvalidSpec when the secret is empty or the salt is not base64 of 32 bytes (the
+            message names the rule, never the value).
+    """
+    if not secret:
+        raise SpecError("InvalidSpec", "the encryption secret (encryption.secretRef) is empty")
+    result = {"secret": secret}
+    if decryption_mode in (7, 8):
+        try:
+            size = len(base64.b64decode(salt or "", validate=True))
+        except (binascii.Error, ValueError):
+            size = -1
+        if size != 32:
+            raise SpecError(
+                "InvalidSpec",
+                "the salt (encryption.saltRef) must be base64 of 32 bytes for decryptionMode 7 and 8 "
+                "(https://docs.agora.io/en/cloud-recording/rest-api/start, recordingConfig.salt)",
+            )
+        assert salt is not None
+        result["salt"] = salt
+    return result
 
 
 def stream_subscribe(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
