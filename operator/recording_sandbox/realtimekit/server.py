@@ -4,7 +4,8 @@ Serves the REST paths of https://developers.cloudflare.com/api/resources/realtim
 `<url>/client/v4`), with Bearer auth, the `{success, data}` envelope and Cloudflare's error
 envelope. Control and introspection under `/_emulator/` (no auth, JSON):
 
-- `GET /_emulator/recordings` → `{"recordings": [...]}` (id, meetingId, type, status, stopReason);
+- `GET /_emulator/recordings` → `{"recordings": [...]}` (id, meetingId, type, status, stopReason, active,
+  maxSeconds, layers, storage: `storage_config` | `realtimekit_bucket`);
 - `GET|DELETE /_emulator/requests` → bounded request log (`endpoint`, `method`, `path`, `httpStatus`);
 - `GET|PUT /_emulator/meetings/{meeting_id}/participants` with `{"participants": ["user-1", ...]}`;
 - `POST /_emulator/faults` `{"endpoint": "start"|"*", "count": N, "status": 503, "message": "", "latencyMs": 0,
@@ -294,6 +295,9 @@ class RealtimeKitEmulator:
                         "status": r.status,
                         "stopReason": r.stop_reason,
                         "active": r.active,
+                        "maxSeconds": r.max_seconds,
+                        "layers": r.config.get("layers"),
+                        "storage": "storage_config" if r.config.get("storage_config") else "realtimekit_bucket",
                     }
                     for r in self.state.recordings.values()
                 ]

@@ -524,7 +524,12 @@ class RealtimeKitComposite(Model):
 class RealtimeKitTrackLayer(Model):
     """A track-recording layer (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_track_recording/): audio only today."""
 
-    file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
+    file_name_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_]+$",
+        max_length=128,
+        description="Prefix of this layer's files: letters, digits and _.",
+    )
     media_kind: Literal["audio"] | None = None
 
 
@@ -536,6 +541,13 @@ class RealtimeKitTrack(Model):
     )
     user_ids: list[Annotated[str, Field(max_length=256)]] | None = Field(
         default=None, max_length=100, description="Record only these participants (current and future)."
+    )
+    max_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=86400,
+        description="Auto-stop after this many seconds (beta in RealtimeKit's start-track reference; "
+        "default and maximum 86400).",
     )
 
 
@@ -600,64 +612,82 @@ class FileRetention(Model):
     )
 
 
+def _guard_storage(rules: list[Any]) -> list[Any]:
+    """CloudRecordingSpec rules with `spec.storage` optional (RealtimeKit defaults it): each rule that
+    reads `self.storage` holds when it is absent, and Agora must set it."""
+    guarded: list[Any] = [
+        {
+            "rule": "self.provider != 'agora' || has(self.storage)",
+            "message": "provider agora needs spec.storage",
+        }
+    ]
+    for rule in rules:
+        if "self.storage" in rule["rule"]:
+            rule = {**rule, "rule": f"!has(self.storage) || ({rule['rule']})"}
+        guarded.append(rule)
+    return guarded
+
+
 class CloudRecordingSpec(Model):
     """Desired state of a CloudRecording."""
 
     model_config = {
         "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.provider != 'agora' || has(self.agora)",
-                    "message": "provider agora needs spec.agora",
-                },
-                {
-                    "rule": "self.state != 'Paused' || self.provider != 'agora' || self.agora.mode == 'web'",
-                    "message": "state Paused is supported in Agora web mode only (onhold)",
-                },
-                {
-                    "rule": "self.provider != 'agora' || self.storage.vendor in "
-                    "['s3', 's3-compatible', 'aliyun', 'tencent', 'azure', 'gcs', 'huawei', 'baidu']",
-                    "message": "Agora stores to s3, s3-compatible, aliyun, tencent, azure, gcs, huawei or baidu",
-                },
-                {
-                    "rule": "self.provider != 'agora' || (has(self.storage.bucket) && "
-                    "has(self.storage.credentialsSecretRef))",
-                    "message": "Agora storage needs bucket and credentialsSecretRef",
-                },
-                {
-                    "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
-                    "message": "s3-compatible storage needs endpoint",
-                },
-                {
-                    "rule": "!has(self.storage.sse) || (self.provider == 'agora' && self.storage.vendor == 's3')",
-                    "message": "storage.sse is Agora's extensionParams.sse, for Amazon S3 (vendor s3) only",
-                },
-                {
-                    "rule": "!has(self.storage.tag) || "
-                    "(self.provider == 'agora' && self.storage.vendor in ['s3', 'aliyun'])",
-                    "message": "storage.tag is Agora's extensionParams.tag, for Amazon S3 and Alibaba Cloud only",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
-                    "message": "provider realtimekit needs spec.realtimeKit",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
-                    "['realtimekit-bucket', 's3', 'azure', 'digitalocean', 'gcs', 'sftp']",
-                    "message": "RealtimeKit stores to realtimekit-bucket, s3, azure, digitalocean, gcs or sftp",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || self.realtimeKit.type != 'track' || "
-                    "self.storage.vendor == 'realtimekit-bucket'",
-                    "message": "RealtimeKit track recordings are written to the realtimekit-bucket only",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || self.storage.vendor == 'realtimekit-bucket' || "
-                    "has(self.storage.credentialsSecretRef)",
-                    "message": "RealtimeKit external storage needs credentialsSecretRef",
-                },
-                *_region_rules(),
-            ]
+            "x-kubernetes-validations": _guard_storage(
+                [
+                    {
+                        "rule": "self.provider != 'agora' || has(self.agora)",
+                        "message": "provider agora needs spec.agora",
+                    },
+                    {
+                        "rule": "self.state != 'Paused' || self.provider != 'agora' || self.agora.mode == 'web'",
+                        "message": "state Paused is supported in Agora web mode only (onhold)",
+                    },
+                    {
+                        "rule": "self.provider != 'agora' || self.storage.vendor in "
+                        "['s3', 's3-compatible', 'aliyun', 'tencent', 'azure', 'gcs', 'huawei', 'baidu']",
+                        "message": "Agora stores to s3, s3-compatible, aliyun, tencent, azure, gcs, huawei or baidu",
+                    },
+                    {
+                        "rule": "self.provider != 'agora' || (has(self.storage.bucket) && "
+                        "has(self.storage.credentialsSecretRef))",
+                        "message": "Agora storage needs bucket and credentialsSecretRef",
+                    },
+                    {
+                        "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
+                        "message": "s3-compatible storage needs endpoint",
+                    },
+                    {
+                        "rule": "!has(self.storage.sse) || (self.provider == 'agora' && self.storage.vendor == 's3')",
+                        "message": "storage.sse is Agora's extensionParams.sse, for Amazon S3 (vendor s3) only",
+                    },
+                    {
+                        "rule": "!has(self.storage.tag) || "
+                        "(self.provider == 'agora' && self.storage.vendor in ['s3', 'aliyun'])",
+                        "message": "storage.tag is Agora's extensionParams.tag, for Amazon S3 and Alibaba Cloud only",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
+                        "message": "provider realtimekit needs spec.realtimeKit",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
+                        "['realtimekit-bucket', 's3', 'azure', 'digitalocean', 'gcs', 'sftp']",
+                        "message": "RealtimeKit stores to realtimekit-bucket, s3, azure, digitalocean, gcs or sftp",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || self.realtimeKit.type != 'track' || "
+                        "self.storage.vendor == 'realtimekit-bucket'",
+                        "message": "RealtimeKit track recordings are written to the realtimekit-bucket only",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || self.storage.vendor == 'realtimekit-bucket' || "
+                        "has(self.storage.credentialsSecretRef)",
+                        "message": "RealtimeKit external storage needs credentialsSecretRef",
+                    },
+                    *_region_rules(),
+                ]
+            )
         }
     }
 
@@ -690,7 +720,11 @@ class CloudRecordingSpec(Model):
         description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
         "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
     )
-    storage: RecordingStorageSpec
+    storage: RecordingStorageSpec = Field(
+        default_factory=lambda: RecordingStorageSpec(vendor="realtimekit-bucket"),
+        description="Where the files land. Required for Agora; RealtimeKit defaults to its own bucket "
+        "(vendor realtimekit-bucket, as the API does when no storage_config is given).",
+    )
     retention: FileRetention | None = Field(
         default=None,
         description="Automatic deletion of the recorded files (each RecordedFile's expiresAt); absent: keep.",

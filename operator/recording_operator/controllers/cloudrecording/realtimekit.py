@@ -171,6 +171,7 @@ class RealtimeKitSessions:
                         rtk.meetingId,
                         layers=layers,
                         user_ids=track.user_ids if track else None,
+                        max_seconds=track.max_seconds if track else None,
                     )
                 else:
                     state = await client.start_composite(
