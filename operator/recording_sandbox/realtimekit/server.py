@@ -297,7 +297,9 @@ class RealtimeKitEmulator:
                         "active": r.active,
                         "maxSeconds": r.max_seconds,
                         "layers": r.config.get("layers"),
-                        "storage": "storage_config" if r.config.get("storage_config") else "realtimekit_bucket",
+                        "storage": "storage_config"
+                        if r.config.get("storage_config")
+                        else "realtimekit_bucket",
                     }
                     for r in self.state.recordings.values()
                 ]
