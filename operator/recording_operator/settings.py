@@ -36,6 +36,7 @@
 | `CALLBACKS_PUBLIC_URL` | (none) | the receiver's base URL as the providers reach it (Ingress/HTTPRoute); needed for webhook registration |
 | `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
 | `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
+| `CALLBACKS_STOP_UNKNOWN_SESSIONS` | `false` | `true`: an Agora notice naming a session no CloudRecording owns also stops it, when the operator knows its resourceId (a start given up on by a deleted recording); Agora's notices carry no resourceId and `stop` needs one |
 | `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
 | `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
 | `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
@@ -118,6 +119,7 @@ class Settings:
     callbacks_rate: float = 100.0
     callbacks_burst: float = 200.0
     callbacks_query_stretch: float = 5.0
+    callbacks_stop_unknown_sessions: bool = False
     callbacks_public_url: str | None = None
     realtimekit_webhook_account_id: str | None = None
     realtimekit_webhook_app_id: str | None = None
@@ -172,6 +174,10 @@ class Settings:
             callbacks_rate=_float("CALLBACKS_RATE", cls.callbacks_rate),
             callbacks_burst=_float("CALLBACKS_BURST", cls.callbacks_burst),
             callbacks_query_stretch=max(1.0, _float("CALLBACKS_QUERY_STRETCH", cls.callbacks_query_stretch)),
+            callbacks_stop_unknown_sessions=os.environ.get("CALLBACKS_STOP_UNKNOWN_SESSIONS", "")
+            .strip()
+            .lower()
+            in ("1", "true", "yes"),
             callbacks_public_url=(_text("CALLBACKS_PUBLIC_URL") or "").rstrip("/") or None,
             realtimekit_webhook_account_id=_text("REALTIMEKIT_WEBHOOK_ACCOUNT_ID"),
             realtimekit_webhook_app_id=_text("REALTIMEKIT_WEBHOOK_APP_ID"),

@@ -51,7 +51,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_ended,
     mark_started,
 )
-from recording_operator.controllers.cloudrecording.notices import adopted_meanwhile
+from recording_operator.controllers.cloudrecording.notices import ORPHANS, Orphan, adopted_meanwhile
 from recording_operator.controllers.recordedfile.publication import agora_files
 from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
@@ -199,6 +199,18 @@ class AgoraSessions:
         """The finalizer gives up waiting for the adoption: a Warning names what may still run."""
         agora = spec.agora
         assert agora is not None
+        if obs.pending_resource_id:
+            ORPHANS.remember(
+                agora.channel,
+                agora.uid,
+                Orphan(
+                    agora.appId,
+                    obs.pending_resource_id,
+                    agora.mode,
+                    ctx.namespace,
+                    spec.credentialsSecretRef.name,
+                ),
+            )
         ctx.event(
             "Warning",
             "SessionMayBeRunning",
