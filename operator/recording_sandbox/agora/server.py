@@ -47,7 +47,9 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   ``GET callbacks/log`` → ``{"deliveries": [...]}``. Cloud Recording notices sent: 40
   ``recorder_started`` and 30 ``uploader_started`` on start; on exit 41 ``recorder_leave``
   (leaveCode 16 stop, 4 idle, 0 otherwise), 31 ``uploaded`` with the file list (or 71
-  ``web_recorder_stopped`` in web mode), then 11 ``session_exit``.
+  ``web_recorder_stopped`` in web mode), then 11 ``session_exit``. Web mode with a CDN output: 100
+  ``rtmp_publish_status`` ``connecting`` then ``publishing`` (``onhold`` while on hold) on start,
+  after an ``update`` of ``rtmpPublishConfig`` or ``onhold``, and ``disconnected`` on exit.
 - ``POST tasks/{sid}/failover``: a high-availability switch: 12 ``session_failover`` with a
   random ``newUid`` (later notices carry it as ``uid``) → ``{"newUid"}``.
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
@@ -69,7 +71,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -376,6 +378,7 @@ class AgoraEmulator:
             "stop": lambda: self.state.stop(app_id, match["rid"], match["sid"], match["mode"], payload),
         }
         task = self.state.tasks.get(match.get("sid") or "")
+        outputs_before = [dict(o) for o in (task.rtmp_outputs or [])] if task is not None else []
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
@@ -388,6 +391,8 @@ class AgoraEmulator:
                     body = self._backed_up(task, body)
             if endpoint == "start" and status == 200:
                 self._notify_start(self.state.tasks[body["sid"]])
+            if endpoint == "update" and status == 200 and task is not None and task.mode == "web":
+                self._notify_update(task, payload.get("clientRequest") or {}, outputs_before)
         if fault is not None:
             await fault.after()
             if fault.answer_late and fault.status is not None:
@@ -415,6 +420,8 @@ class AgoraEmulator:
         if task.mode == "web":
             details = {"msgName": "web_recorder_started", "recorderStartTime": round(task.started_at * 1000)}
             self.ncs.emit(70, self._payload(task, 6, details), session=task.sid)
+            self._notify_rtmp(task, "connecting")
+            self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
             return
         details = {"msgName": "recorder_started", "status": 0}
         self.ncs.emit(40, self._payload(task, 1, details), session=task.sid)
@@ -422,11 +429,37 @@ class AgoraEmulator:
             30, self._payload(task, 2, {"msgName": "uploader_started", "status": 0}), session=task.sid
         )
 
+    def _notify_rtmp(self, task: Task, status: str) -> None:
+        """100 rtmp_publish_status for each CDN output of a web task (``connecting``, ``publishing``,
+        ``onhold``, ``disconnected``; https://docs.agora.io/en/cloud-recording/develop/receive-notifications)."""
+        for output in task.rtmp_outputs or []:
+            details = {"msgName": "rtmp_publish_status", "rtmpUrl": output.get("rtmpUrl"), "status": status}
+            self.ncs.emit(100, self._payload(task, 6, details), session=task.sid)
+
+    def _notify_update(
+        self, task: Task, client_request: Mapping[str, Any], before: list[dict[str, Any]]
+    ) -> None:
+        """100 after an ``update``: a replaced CDN output disconnects and the new one publishes; web
+        ``onhold`` holds (or resumes) the push."""
+        if client_request.get("rtmpPublishConfig") is not None:
+            for output in before:
+                if output not in (task.rtmp_outputs or []):
+                    details = {
+                        "msgName": "rtmp_publish_status",
+                        "rtmpUrl": output.get("rtmpUrl"),
+                        "status": "disconnected",
+                    }
+                    self.ncs.emit(100, self._payload(task, 6, details), session=task.sid)
+            self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
+        elif client_request.get("webRecordingConfig") is not None:
+            self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
+
     def _notify_exit(self, task: Task) -> None:
-        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped in web mode), 11 session_exit."""
+        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
         at = task.exit_at if task.exit_at is not None else self.state.now()
         files = self.state.files(task, at)
         if task.mode == "web":
+            self._notify_rtmp(task, "disconnected")
             web_files = [{"fileName": f["fileName"], "sliceStartTime": f["sliceStartTime"]} for f in files]
             details = {"msgName": "web_recorder_stopped", "code": 0, "message": "ok", "fileList": web_files}
             self.ncs.emit(71, self._payload(task, 6, details), session=task.sid)

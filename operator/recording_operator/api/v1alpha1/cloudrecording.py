@@ -788,6 +788,11 @@ class CloudRecordingStatus(Model):
         le=10000,
         description="Agora: uploaded/recorded × 10000 as last notified (NCS `uploading_progress`).",
     )
+    rtmpPublishStatus: Literal["connecting", "publishing", "onhold", "disconnected"] | None = Field(
+        default=None,
+        description="Agora web mode CDN push (rtmp_publish_service / rtmpPublishConfig): the status of the "
+        "output as last notified (NCS rtmp_publish_status, event 100); condition CdnPublishing says the same.",
+    )
     lastNoticeAt: str | None = Field(
         default=None, description="When the provider last sent a callback that changed this status."
     )

@@ -95,6 +95,7 @@ def mark_started(
         providerStatus=None,
         recordingStatus=None,
         uploadingStatus=None,
+        rtmpPublishStatus=None,
         files={"count": 0},
         applied=applied,
         **session,

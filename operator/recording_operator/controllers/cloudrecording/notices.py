@@ -13,8 +13,9 @@ The callback receiver hands every verified, not yet applied notice to `apply_ago
    Recording; `recorder_leave` (41, unless it left because we called stop) and `session_exit` (11)
    move only an active phase to Stopped (ProviderEnded); files (31 uploaded, 32 backuped, 45
    snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once; a failover's
-   `newUid` (12) and `uploading_progress` (33) are taken only from a notice newer (by
-   `sequence`, `sendts`) than the last one applied for that session.
+   `newUid` (12), `uploading_progress` (33) and the CDN push's `rtmp_publish_status` (100:
+   `status.rtmpPublishStatus` and condition `CdnPublishing`) are taken only from a notice newer
+   (by `sequence`, `sendts`) than the last one applied for that session.
 3. Adoption: a notice naming a sid for an adoptable CloudRecording writes `status.sid` and
    `status.resourceId` (the reconcile and the finalizer then follow that session: updates, stop on
    delete), then clears the start-pending annotation.
@@ -240,11 +241,12 @@ class Effect:
     fields: dict[str, Any] = field(default_factory=dict)
     files: list[RecordingFile] = field(default_factory=list)
     event: tuple[str, str, str] | None = None
+    condition: tuple[str, str, str, str] | None = None
 
     @property
     def empty(self) -> bool:
         """Nothing to change."""
-        return not (self.started or self.ended or self.fields or self.files or self.event)
+        return not (self.started or self.ended or self.fields or self.files or self.event or self.condition)
 
 
 def notice_files(notice: ncs.Notice) -> list[RecordingFile]:
@@ -278,6 +280,15 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
         )
     elif kind == ncs.EVENT_UPLOADING_PROGRESS and newer and isinstance(details.get("progress"), int):
         effect.fields["uploadProgress"] = max(0, min(10000, details["progress"]))
+    elif kind == ncs.EVENT_RTMP_PUBLISH_STATUS and newer and details.get("status") in RTMP_STATUSES:
+        status = str(details["status"])
+        effect.fields["rtmpPublishStatus"] = status
+        effect.condition = (
+            "CdnPublishing",
+            "True" if status == "publishing" else "False",
+            status.capitalize(),
+            f"Agora reports the CDN push of session {notice.sid} as {status} (rtmp_publish_status)",
+        )
     elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES:
         code = details.get("leaveCode")
         if not (isinstance(code, int) and code & LEAVE_CODE_STOPPED):
@@ -290,6 +301,11 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
         how = "abnormally" if status == 1 else "normally"
         effect.ended = ("ProviderEnded", f"Agora ended the session {how} (session_exit, exitStatus {status})")
     return effect
+
+
+#: `rtmp_publish_status` (event 100) `status` values: documented as a Number, sent as these strings
+#: (https://docs.agora.io/en/cloud-recording/develop/receive-notifications).
+RTMP_STATUSES = frozenset({"connecting", "publishing", "onhold", "disconnected"})
 
 
 # --- applying ------------------------------------------------------------------------------------
@@ -531,6 +547,8 @@ def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, eff
         mark_ended(ctx, *effect.ended)
     if effect.event:
         ctx.event(*effect.event)
+    if effect.condition:
+        ctx.condition(*effect.condition)
 
 
 async def _adopt(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:

@@ -1,0 +1,63 @@
+"""NCS `rtmp_publish_status` (event 100) → `status.rtmpPublishStatus` and condition `CdnPublishing` of a
+web-mode CloudRecording pushing to a CDN (real operator, Agora emulator sending signed notices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.callbacks.test_agora_callbacks import Ncs, ncs
+from tests.support.harness import Agora, Cluster, recording
+from tests.support.waiting import wait_for
+
+__all__ = ["ncs"]  # the module fixture, shared
+
+
+def web_recording(rtmp_url: str) -> dict[str, Any]:
+    body = recording()
+    agora = body["spec"]["agora"]
+    agora["mode"] = "web"
+    agora.pop("recordingConfig", None)
+    agora["extensionServiceConfig"] = {
+        "extensionServices": [
+            {
+                "serviceName": "web_recorder_service",
+                "serviceParam": {
+                    "url": "https://example.com/board",
+                    "audioProfile": 0,
+                    "videoWidth": 1280,
+                    "videoHeight": 720,
+                    "maxRecordingHour": 2,
+                },
+            },
+            {"serviceName": "rtmp_publish_service", "serviceParam": {"outputs": [{"rtmpUrl": rtmp_url}]}},
+        ]
+    }
+    return body
+
+
+def cdn(cluster: Cluster, name: str) -> tuple[str | None, dict[str, Any]]:
+    status = (cluster.get(name) or {}).get("status") or {}
+    condition = next((c for c in status.get("conditions") or [] if c["type"] == "CdnPublishing"), {})
+    return status.get("rtmpPublishStatus"), condition
+
+
+def test_cdn_push_status_follows_the_notices(cluster: Cluster, agora: Agora, ncs: Ncs) -> None:
+    body = web_recording("rtmp://cdn.example.com/live/first")
+    name = body["metadata"]["name"]
+    assert cluster.create(body).status_code == 201
+    _, condition = wait_for(lambda: (c := cdn(cluster, name))[0] == "publishing" and c, what="publishing")
+    assert condition["status"] == "True" and condition["reason"] == "Publishing"
+    sid = cluster.get(name)["status"]["sid"]  # type: ignore[index]
+    assert any(d.get("eventType") == 100 for d in ncs.deliveries(sid))
+    # Paused (web onhold) holds the push.
+    cluster.patch(name, {"spec": {"state": "Paused"}})
+    _, condition = wait_for(lambda: (c := cdn(cluster, name))[0] == "onhold" and c, what="onhold")
+    assert condition["status"] == "False" and condition["reason"] == "Onhold"
+    cluster.patch(name, {"spec": {"state": "Recording"}})
+    wait_for(lambda: cdn(cluster, name)[0] == "publishing", what="publishing again")
+    # Stopped: the push disconnects.
+    cluster.patch(name, {"spec": {"state": "Stopped"}})
+    _, condition = wait_for(lambda: (c := cdn(cluster, name))[0] == "disconnected" and c, what="disconnected")
+    assert condition["status"] == "False" and condition["reason"] == "Disconnected"
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what="deleted")
