@@ -16,8 +16,9 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
 
 - ``GET tasks`` → ``{"tasks": [{sid, resourceId, appId, cname, uid, mode, status, stopped,
   stopReason, startedAt (Unix ms), files, storage (storageConfig without credentials),
-  storageUpdates, decryptionMode, channelKeys (which of secret/salt were sent)}]}`` (ended tasks
-  from a bounded history first).
+  storageUpdates, decryptionMode, channelKeys (which of secret/salt were sent), excludeResourceIds
+  (of the acquire), requestPaths (dotted paths of the start clientRequest, no values)}]}`` (ended
+  tasks from a bounded history first).
 - ``GET requests?limit=N`` → ``{"requests": [{time (Unix ms), method, endpoint, path, httpStatus,
   code}]}`` (newest last); ``DELETE requests`` clears the log and the stats.
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
@@ -50,6 +51,8 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   ``web_recorder_stopped`` in web mode), then 11 ``session_exit``. Web mode with a CDN output: 100
   ``rtmp_publish_status`` ``connecting`` then ``publishing`` (``onhold`` while on hold) on start,
   after an ``update`` of ``rtmpPublishConfig`` or ``onhold``, and ``disconnected`` on exit.
+  Individual mode with ``snapshotConfig``: 45 ``recorder_snapshot_file`` per screenshot (the
+  ticker, after writing the jpg).
 - ``POST tasks/{sid}/failover``: a high-availability switch: 12 ``session_failover`` with a
   random ``newUid`` (later notices carry it as ``uid``) → ``{"newUid"}``.
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
@@ -213,6 +216,8 @@ class AgoraEmulator:
         self.ncs = NcsSender()
         #: Recorder UID per sid after a failover (what later notices report as `uid`).
         self._failover_uids: dict[str, str] = {}
+        #: Screenshots already announced with event 45, per sid.
+        self._snapshots_sent: dict[str, set[str]] = {}
         self.state.exit_listeners.append(self._notify_exit)
         self.app = self._build_app()
 
@@ -252,6 +257,25 @@ class AgoraEmulator:
             await asyncio.sleep(self.tick_s)
             self.state.advance()
             self.transcoder.state.advance()
+            await self._notify_snapshots()
+
+    async def _notify_snapshots(self) -> None:
+        """45 ``recorder_snapshot_file`` once per screenshot a running task has taken (its ``fileName``
+        with the fileNamePrefix path, https://docs.agora.io/en/cloud-recording/develop/receive-notifications),
+        the jpg written to storage first: query does not list screenshots, the notices do."""
+        for task in list(self.state.tasks.values()):
+            if not task.screenshots or task.exit_at is not None:
+                continue
+            sent = self._snapshots_sent.setdefault(task.sid, set())
+            new = [f["fileName"] for f in self.state.files(task) if f["fileName"] not in sent]
+            if not new:
+                continue
+            if task.cname not in self.backups:
+                await self._upload(task)
+            for name in new:
+                sent.add(name)
+                details = {"msgName": "recorder_snapshot_file", "fileName": name}
+                self.ncs.emit(45, self._payload(task, 1, details), session=task.sid)
 
     def reset(self) -> None:
         """Forget tasks, resources, channels, faults, the request log and the stats."""
@@ -458,6 +482,7 @@ class AgoraEmulator:
         """41 recorder_leave, 31 uploaded (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
         at = task.exit_at if task.exit_at is not None else self.state.now()
         files = self.state.files(task, at)
+        self._snapshots_sent.pop(task.sid, None)
         if task.mode == "web":
             self._notify_rtmp(task, "disconnected")
             web_files = [{"fileName": f["fileName"], "sliceStartTime": f["sliceStartTime"]} for f in files]

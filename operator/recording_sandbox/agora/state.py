@@ -134,6 +134,8 @@ class Resource:
     resource_expired_hour: int
     start_parameter: Mapping[str, Any] | None
     used: bool = False
+    #: acquire ``excludeResourceIds``: sessions whose region this one avoids (one region here).
+    exclude_resource_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -182,6 +184,8 @@ class Task:
     stalled: bool = False
     #: ``update`` calls that replaced the storageConfig (e.g. rotated STS credentials).
     storage_updates: int = 0
+    #: The acquire's ``excludeResourceIds``.
+    exclude_resource_ids: list[str] = field(default_factory=list)
 
     @property
     def recording_config(self) -> Mapping[str, Any]:
@@ -217,6 +221,18 @@ class Task:
         storage = self.client_request.get("storageConfig") or {}
         parts = storage.get("fileNamePrefix") or []
         return "".join(f"{p}/" for p in parts)
+
+
+def _paths(obj: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of an object's leaves (no values), sorted: what a request carried."""
+    found: list[str] = []
+    for key, value in obj.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            found.extend(_paths(value, path + "."))
+        else:
+            found.append(path)
+    return sorted(found)
 
 
 def _storage_view(storage: Mapping[str, Any]) -> dict[str, Any]:
@@ -420,6 +436,7 @@ class AgoraState:
             acquired_at=self.now(),
             resource_expired_hour=int(cr.get("resourceExpiredHour", DEFAULT_RESOURCE_EXPIRED_HOUR)),
             start_parameter=start_parameter if isinstance(start_parameter, Mapping) else None,
+            exclude_resource_ids=list(cr.get("excludeResourceIds") or []),
         )
         return 200, {"cname": cname, "uid": uid, "resourceId": resource_id}
 
@@ -486,6 +503,7 @@ class AgoraState:
             layout=dict(rc.get("transcodingConfig") or {}),
             seen_uids=set(channel.users) if channel else set(),
             stalled=self.app(app_id).start_stalls,
+            exclude_resource_ids=list(resource.exclude_resource_ids),
         )
         if mode == "web":
             params = task.web_params
@@ -806,6 +824,8 @@ class AgoraState:
             "storageUpdates": task.storage_updates,
             "decryptionMode": task.recording_config.get("decryptionMode", 0),
             "channelKeys": sorted(k for k in ("secret", "salt") if task.recording_config.get(k)),
+            "excludeResourceIds": list(task.exclude_resource_ids),
+            "requestPaths": _paths(task.client_request),
         }
 
     def tasks_snapshot(self) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from recording_operator.api.v1alpha1.common import (
     Condition,
@@ -371,6 +371,12 @@ class ChannelEncryption(Model):
     )
 
 
+#: A free-form object in the CRD (`x-kubernetes-preserve-unknown-fields`), any JSON object in the model.
+Schemaless = Annotated[
+    dict[str, Any], WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+]
+
+
 class AgoraRecordingSpec(Model):
     """Agora Cloud Recording parameters (Agora `acquire` and `start`: https://docs.agora.io/en/cloud-recording/rest-api/acquire,
     https://docs.agora.io/en/cloud-recording/rest-api/start)."""
@@ -475,6 +481,18 @@ class AgoraRecordingSpec(Model):
     recordingFileConfig: RecordingFileConfig | None = None
     snapshotConfig: SnapshotConfig | None = None
     extensionServiceConfig: ExtensionServiceConfig | None = None
+    excludeResourceIds: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        default=None,
+        max_length=16,
+        description="acquire `clientRequest.excludeResourceIds`: resourceIds of other sessions whose region this "
+        "one should avoid (redundant recordings of one channel, https://docs.agora.io/en/cloud-recording/rest-api/acquire).",
+    )
+    extraClientRequest: Schemaless | None = Field(
+        default=None,
+        description="Start `clientRequest` fields this CRD does not model yet, merged last (objects merged key by "
+        "key, anything else replaced); each start posts a Warning Event naming the keys. Not checked by the "
+        "schema: Agora's answer tells.",
+    )
 
 
 class RealtimeKitAudioConfig(Model):

@@ -38,6 +38,7 @@ from recording_operator.controllers.cloudrecording.decide import (
     acquire_request,
     applied_config,
     channel_encryption,
+    extra_keys,
     mark_unknown,
     not_found_delay,
     start_request,
@@ -314,6 +315,13 @@ class AgoraSessions:
             spec, storage, token, onhold=onhold, encryption=await self._encryption(ctx, spec)
         )
         pending: Mapping[str, Any] = obs.pending or {}
+        if agora.extraClientRequest:
+            ctx.event(
+                "Warning",
+                "ExtraClientRequest",
+                "start sends fields the CRD does not check (spec.agora.extraClientRequest): "
+                + ", ".join(extra_keys(agora.extraClientRequest)),
+            )
         if resource_id is None:
             resource_id, pending = await self._acquire(ctx, spec, client)
         try:

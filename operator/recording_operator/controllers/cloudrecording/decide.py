@@ -112,13 +112,15 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
 
 
 def acquire_request(agora: AgoraRecordingSpec) -> dict[str, Any]:
-    """Agora `acquire` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/acquire): scene 1 for web mode, resourceExpiredHour, region."""
+    """Agora `acquire` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/acquire): scene 1 for web mode, resourceExpiredHour, region, excludeResourceIds."""
     request: dict[str, Any] = {
         "scene": 1 if agora.mode == "web" else 0,
         "resourceExpiredHour": agora.resourceExpiredHour,
     }
     if agora.region:
         request["region"] = agora.region
+    if agora.excludeResourceIds:
+        request["excludeResourceIds"] = list(agora.excludeResourceIds)
     return request
 
 
@@ -163,7 +165,35 @@ def start_request(
             if service["serviceName"] == "web_recorder_service":
                 service["serviceParam"]["onhold"] = onhold
         request["extensionServiceConfig"] = esc
+    if agora.extraClientRequest:
+        request = merge_extra(request, agora.extraClientRequest)
     return request
+
+
+def merge_extra(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` merged over it: objects merged key by key (recursively), any other value
+    (lists included) replaced. Neither argument is changed."""
+    merged = dict(base)
+    for key, value in extra.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_extra(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def extra_keys(extra: Mapping[str, Any] | None, prefix: str = "") -> list[str]:
+    """The dotted paths of `extraClientRequest`'s leaves (`recordingConfig.audioProfile`), for the
+    Warning Event that names what bypassed the schema; sorted."""
+    keys: list[str] = []
+    for key, value in (extra or {}).items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            keys.extend(extra_keys(value, path + "."))
+        else:
+            keys.append(path)
+    return sorted(keys)
 
 
 def channel_encryption(decryption_mode: int | None, secret: str, salt: str | None) -> dict[str, str]:
