@@ -12,7 +12,7 @@ from tests.integration.cloudrecording.test_cloudrecording_realtimekit import (
     rtk,
     status,
 )
-from tests.support.harness import Cluster
+from tests.support.harness import Cluster, Files, s3_keys
 from tests.support.waiting import wait_for
 
 __all__ = ["rtk"]  # the module fixture, shared
@@ -78,3 +78,60 @@ def test_track_schema_rules(cluster: Cluster) -> None:
     assert cluster.create(too_short).status_code == 422
     bad_prefix = track(layers={"voices": {"file_name_prefix": "has-dash"}})
     assert cluster.create(bad_prefix).status_code == 422
+
+
+def test_archive_copies_uploaded_files_and_the_recorded_file_points_at_the_copy(
+    cluster: Cluster, rtk: RealtimeKit, s3: Any, files: Files
+) -> None:
+    body = realtimekit_recording()
+    del body["spec"]["storage"]  # the RealtimeKit bucket
+    name, meeting = body["metadata"]["name"], body["spec"]["realtimeKit"]["meetingId"]
+    prefix = ["archive", name.replace("-", "")]
+    body["spec"]["realtimeKit"]["archive"] = {
+        "storage": {
+            "vendor": "s3",
+            "bucket": "recordings",
+            "region": "us-east-1",
+            "prefix": prefix,
+            "credentialsSecretRef": {"name": "recordings-s3"},
+        }
+    }
+    rtk.participants(meeting, ["alice"])
+    assert cluster.create(body).status_code == 201
+    st = wait_for(lambda: (s := status(cluster, name)).get("phase") == "Recording" and s, what="Recording")
+    rtk.advance(30)
+    cluster.patch(name, {"spec": {"state": "Stopped"}})
+    wait_for(lambda: status(cluster, name).get("recordingStatus") == "UPLOADED", what="UPLOADED")
+    [recorded] = wait_for(lambda: files.of_recording(name), what="a RecordedFile")
+    location = recorded["spec"]["location"]
+    key_prefix = "/".join(prefix) + f"/{st['recordingId']}/"
+    assert location["vendor"] == "s3" and location["bucket"] == "recordings" and "url" not in location
+    assert location["key"].startswith(key_prefix)
+    obj = s3.get_object(Bucket="recordings", Key=location["key"])
+    assert obj["Body"].read().decode().startswith(f"realtimekit {st['recordingId']} ")
+    assert "Archived" in {e["reason"] for e in cluster.events(name)}
+    cleanup(cluster, name)
+    assert s3_keys(s3, "recordings", key_prefix) == set()  # the copy goes with its RecordedFile
+
+
+def test_archive_needs_the_realtimekit_bucket(cluster: Cluster) -> None:
+    body = realtimekit_recording()
+    body["spec"]["realtimeKit"]["archive"] = {
+        "storage": {
+            "vendor": "s3",
+            "bucket": "b",
+            "region": "us-east-1",
+            "credentialsSecretRef": {"name": "x"},
+        }
+    }
+    body["spec"]["storage"] = {
+        "vendor": "s3",
+        "bucket": "recordings",
+        "region": "us-east-1",
+        "credentialsSecretRef": {"name": "recordings-s3"},
+    }
+    response = cluster.create(body)
+    assert (
+        response.status_code == 422
+        and "realtimeKit.archive copies out of the RealtimeKit bucket" in response.text
+    )

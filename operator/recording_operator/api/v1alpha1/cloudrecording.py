@@ -569,6 +569,31 @@ class RealtimeKitTrack(Model):
     )
 
 
+class RealtimeKitArchive(Model):
+    """Copies of the RealtimeKit-bucket files in object storage of your own: RealtimeKit's download URLs
+    expire 7 days after the upload (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/),
+    so each UPLOADED file is copied at once and its RecordedFile points at the copy."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.storage.vendor in ['s3', 's3-compatible', 'gcs', 'azure']",
+                    "message": "archive.storage is object storage: s3, s3-compatible, gcs or azure",
+                },
+                {
+                    "rule": "has(self.storage.bucket) && has(self.storage.credentialsSecretRef)",
+                    "message": "archive.storage needs bucket and credentialsSecretRef",
+                },
+            ]
+        }
+    }
+
+    storage: StorageSpec = Field(
+        description="Where the copies go: `<prefix>/<recordingId>/<file name>` in the bucket."
+    )
+
+
 class RealtimeKitRecordingSpec(Model):
     """Cloudflare RealtimeKit recording parameters (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/)."""
 
@@ -601,6 +626,10 @@ class RealtimeKitRecordingSpec(Model):
     )
     composite: RealtimeKitComposite | None = None
     track: RealtimeKitTrack | None = None
+    archive: RealtimeKitArchive | None = Field(
+        default=None,
+        description="Copy each uploaded file out of the RealtimeKit bucket before its link dies.",
+    )
 
 
 class RecordingStorageSpec(StorageSpec):
@@ -687,6 +716,12 @@ class CloudRecordingSpec(Model):
                     {
                         "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
                         "message": "provider realtimekit needs spec.realtimeKit",
+                    },
+                    {
+                        "rule": "!has(self.realtimeKit) || !has(self.realtimeKit.archive) || "
+                        "self.storage.vendor == 'realtimekit-bucket'",
+                        "message": "realtimeKit.archive copies out of the RealtimeKit bucket: it needs storage "
+                        "realtimekit-bucket (the default)",
                     },
                     {
                         "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
