@@ -41,23 +41,29 @@ def cdn(cluster: Cluster, name: str) -> tuple[str | None, dict[str, Any]]:
     return status.get("rtmpPublishStatus"), condition
 
 
+def reached(cluster: Cluster, name: str, rtmp_status: str) -> dict[str, Any] | None:
+    """The CdnPublishing condition once the field and the condition both say `rtmp_status`."""
+    field, condition = cdn(cluster, name)
+    return condition if field == rtmp_status and condition.get("reason") == rtmp_status.capitalize() else None
+
+
 def test_cdn_push_status_follows_the_notices(cluster: Cluster, agora: Agora, ncs: Ncs) -> None:
     body = web_recording("rtmp://cdn.example.com/live/first")
     name = body["metadata"]["name"]
     assert cluster.create(body).status_code == 201
-    _, condition = wait_for(lambda: (c := cdn(cluster, name))[0] == "publishing" and c, what="publishing")
+    condition = wait_for(lambda: reached(cluster, name, "publishing"), what="publishing")
     assert condition["status"] == "True" and condition["reason"] == "Publishing"
     sid = cluster.get(name)["status"]["sid"]  # type: ignore[index]
     assert any(d.get("eventType") == 100 for d in ncs.deliveries(sid))
     # Paused (web onhold) holds the push.
     cluster.patch(name, {"spec": {"state": "Paused"}})
-    _, condition = wait_for(lambda: (c := cdn(cluster, name))[0] == "onhold" and c, what="onhold")
+    condition = wait_for(lambda: reached(cluster, name, "onhold"), what="onhold")
     assert condition["status"] == "False" and condition["reason"] == "Onhold"
     cluster.patch(name, {"spec": {"state": "Recording"}})
-    wait_for(lambda: cdn(cluster, name)[0] == "publishing", what="publishing again")
+    wait_for(lambda: reached(cluster, name, "publishing"), what="publishing again")
     # Stopped: the push disconnects.
     cluster.patch(name, {"spec": {"state": "Stopped"}})
-    _, condition = wait_for(lambda: (c := cdn(cluster, name))[0] == "disconnected" and c, what="disconnected")
+    condition = wait_for(lambda: reached(cluster, name, "disconnected"), what="disconnected")
     assert condition["status"] == "False" and condition["reason"] == "Disconnected"
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, what="deleted")

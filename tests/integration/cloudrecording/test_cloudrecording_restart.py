@@ -37,12 +37,14 @@ def cleanup(cluster: Cluster, name: str) -> None:
 
 
 def test_idle_exit_is_followed_by_a_new_session(cluster: Cluster, agora: Agora) -> None:
-    body = recording(restartPolicy="OnExit", agora__recordingConfig__maxIdleTime=5)
+    body = recording(restartPolicy="OnExit", agora__recordingConfig__maxIdleTime=30)
     name = body["metadata"]["name"]
     cluster.create(body)
     first = wait_for(lambda: (s := status(cluster, name)).get("phase") == "Recording" and s, what="Recording")
     first_sid = first["sid"]
-    # Nobody joins: Agora ends the task after maxIdleTime, the operator starts another.
+    # Nobody joins: Agora ends the task after maxIdleTime (the emulator's clock jumps past it; the
+    # next session then has 30 real seconds), the operator starts another.
+    agora.advance(31)
     after = wait_for(
         lambda: (s := status(cluster, name)).get("sid") not in (None, first_sid) and s,
         timeout=60,
@@ -51,12 +53,17 @@ def test_idle_exit_is_followed_by_a_new_session(cluster: Cluster, agora: Agora) 
     assert after["restartCount"] == 1
     ended = after["sessions"][-1]
     assert ended["sid"] == first_sid and ended["stopReason"] == "ProviderEnded"
-    wait_for(lambda: status(cluster, name).get("phase") == "Recording", what="Recording again")
-    assert condition(cluster, name, "Recording")["status"] == "True"
+    agora.set_users(body["spec"]["agora"]["appId"], name, ["1001"])  # the new session stays
+    wait_for(
+        lambda: (
+            status(cluster, name).get("phase") == "Recording"
+            and condition(cluster, name, "Recording").get("status") == "True"
+        ),
+        what="Recording again",
+    )
     assert "Restarted" in {e["reason"] for e in cluster.events(name) if e["type"] == "Normal"}
     assert [t["sid"] for t in running(agora, name)] == [after["sid"]]
-    # A user keeps the new session alive; state Stopped ends it for good (no restart).
-    agora.set_users(body["spec"]["agora"]["appId"], name, ["1001"])
+    # state Stopped ends it for good (no restart).
     cluster.patch(name, {"spec": {"state": "Stopped"}})
     stopped = wait_for(lambda: (s := status(cluster, name)).get("phase") == "Stopped" and s, what="Stopped")
     assert stopped["stopReason"] == "Requested"
@@ -65,10 +72,11 @@ def test_idle_exit_is_followed_by_a_new_session(cluster: Cluster, agora: Agora) 
 
 
 def test_never_leaves_a_provider_ended_session_stopped(cluster: Cluster, agora: Agora) -> None:
-    body = recording(agora__recordingConfig__maxIdleTime=5)
+    body = recording(agora__recordingConfig__maxIdleTime=30)
     name = body["metadata"]["name"]
     cluster.create(body)
     first = wait_for(lambda: (s := status(cluster, name)).get("phase") == "Recording" and s, what="Recording")
+    agora.advance(31)
     wait_for(
         lambda: status(cluster, name).get("stopReason") == "ProviderEnded", timeout=60, what="ProviderEnded"
     )

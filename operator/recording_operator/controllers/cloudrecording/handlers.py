@@ -45,7 +45,11 @@ from recording_operator.controllers.cloudrecording.decide import (
     restart_due,
     restart_resumable,
 )
-from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
+from recording_operator.controllers.cloudrecording.driver import (
+    RecordingContext,
+    SessionDriver,
+    sync_cdn_condition,
+)
 from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.decide import collection_path
@@ -172,6 +176,9 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     the next interval.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
+    if sync_cdn_condition(ctx):
+        ctx.flush()  # a handler's write had replaced the condition a notice set; the tick does no more
+        return
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
     restarting = bool(ctx.status.get("restartCount"))
     if (not obs.session_id and not restarting) or ctx.meta.get("deletionTimestamp"):

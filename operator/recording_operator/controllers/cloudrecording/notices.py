@@ -56,7 +56,12 @@ from recording_operator.controllers.cloudrecording.decide import (
     applied_config,
     observe,
 )
-from recording_operator.controllers.cloudrecording.driver import RecordingContext, mark_ended, mark_started
+from recording_operator.controllers.cloudrecording.driver import (
+    RecordingContext,
+    cdn_condition,
+    mark_ended,
+    mark_started,
+)
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.publication import agora_files, publish_files
 from recording_operator.providers.agora import AgoraError, RecordingFile, ncs, parse_file_list
@@ -283,12 +288,7 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
     elif kind == ncs.EVENT_RTMP_PUBLISH_STATUS and newer and details.get("status") in RTMP_STATUSES:
         status = str(details["status"])
         effect.fields["rtmpPublishStatus"] = status
-        effect.condition = (
-            "CdnPublishing",
-            "True" if status == "publishing" else "False",
-            status.capitalize(),
-            f"Agora reports the CDN push of session {notice.sid} as {status} (rtmp_publish_status)",
-        )
+        effect.condition = cdn_condition(status, notice.sid)
     elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES:
         code = details.get("leaveCode")
         if not (isinstance(code, int) and code & LEAVE_CODE_STOPPED):
