@@ -11,6 +11,7 @@
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
 | `RECORDING_NOT_FOUND_WINDOW` | `90` | seconds Agora may answer 404 for a live session during its HA migration (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): a 404 is confirmed with backoff (5, 10, 15 s …) until this long before the session counts as ended |
+| `AGORA_START_CHECK` | `90` | seconds after `start` within which an Agora session must reach `serverResponse.status` 4 or 5; past it the session is stopped with reason `StartTimedOut` (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
 | `RECORDING_ADOPT_WAIT` | `120` | seconds a deleted CloudRecording whose start result is unknown waits for its session to be adopted (its sid from a callback) before the finalizer lets go with a Warning |
 | `RECORDING_BACKUP_WAIT` | `300` | seconds a deleted CloudRecording (`deletionPolicy: Delete`) whose files Agora backed up (`uploadingStatus: backuped`) waits for their late upload before letting go with a Warning |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
@@ -36,6 +37,7 @@
 | `CALLBACKS_PUBLIC_URL` | (none) | the receiver's base URL as the providers reach it (Ingress/HTTPRoute); needed for webhook registration |
 | `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
 | `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
+| `CALLBACKS_STOP_UNKNOWN_SESSIONS` | `false` | `true`: an Agora notice naming a session no CloudRecording owns also stops it, when the operator knows its resourceId (a start given up on by a deleted recording); Agora's notices carry no resourceId and `stop` needs one |
 | `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
 | `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
 | `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
@@ -157,6 +159,7 @@ class Settings:
     tick_s: float = 10.0
     not_found_confirm_s: float = 5.0
     not_found_window_s: float = 90.0
+    start_check_s: float = 90.0
     adopt_wait_s: float = 120.0
     backup_wait_s: float = 300.0
     backoff_base_s: float = 5.0
@@ -183,6 +186,7 @@ class Settings:
     callbacks_rate: float = 100.0
     callbacks_burst: float = 200.0
     callbacks_query_stretch: float = 5.0
+    callbacks_stop_unknown_sessions: bool = False
     callbacks_public_url: str | None = None
     realtimekit_webhook_account_id: str | None = None
     realtimekit_webhook_app_id: str | None = None
@@ -210,6 +214,7 @@ class Settings:
             tick_s=max(0.2, _float("CLOUDRECORDING_TICK", cls.tick_s)),
             not_found_confirm_s=_float("RECORDING_NOT_FOUND_CONFIRM", cls.not_found_confirm_s),
             not_found_window_s=_float("RECORDING_NOT_FOUND_WINDOW", cls.not_found_window_s),
+            start_check_s=_float("AGORA_START_CHECK", cls.start_check_s),
             adopt_wait_s=_float("RECORDING_ADOPT_WAIT", cls.adopt_wait_s),
             backup_wait_s=_float("RECORDING_BACKUP_WAIT", cls.backup_wait_s),
             backoff_base_s=_float("RECORDING_BACKOFF_BASE", cls.backoff_base_s),
@@ -242,6 +247,10 @@ class Settings:
             callbacks_rate=_float("CALLBACKS_RATE", cls.callbacks_rate),
             callbacks_burst=_float("CALLBACKS_BURST", cls.callbacks_burst),
             callbacks_query_stretch=max(1.0, _float("CALLBACKS_QUERY_STRETCH", cls.callbacks_query_stretch)),
+            callbacks_stop_unknown_sessions=os.environ.get("CALLBACKS_STOP_UNKNOWN_SESSIONS", "")
+            .strip()
+            .lower()
+            in ("1", "true", "yes"),
             callbacks_public_url=(_text("CALLBACKS_PUBLIC_URL") or "").rstrip("/") or None,
             realtimekit_webhook_account_id=_text("REALTIMEKIT_WEBHOOK_ACCOUNT_ID"),
             realtimekit_webhook_app_id=_text("REALTIMEKIT_WEBHOOK_APP_ID"),

@@ -209,9 +209,14 @@ class RealtimeKitClient:
         *,
         layers: Mapping[str, Mapping[str, Any]] | None = None,
         user_ids: list[str] | None = None,
+        max_seconds: int | None = None,
     ) -> RecordingState:
         """POST recordings/track ([start track], current shape): audio-only WebM per peer into the
         RealtimeKit bucket; needs an active meeting session. Never retried.
+
+        `max_seconds` (s, "maximum seconds this recording should be active for (beta)") is in the
+        start-track body of the SDK reference but not in the installed SDK's typed parameters: it is
+        sent as an extra body field.
 
         Raises:
             RealtimeKitError: as `start_composite`.
@@ -221,10 +226,11 @@ class RealtimeKitClient:
             kwargs["layers"] = {k: dict(v) for k, v in layers.items()}
         if user_ids is not None:
             kwargs["user_ids"] = user_ids
+        extra = {"max_seconds": max_seconds} if max_seconds is not None else None
         response = await self._call(
             "startTrack",
             self._starts.realtime_kit.recordings.with_raw_response.start_track_recording(
-                app_id, account_id=account_id, meeting_id=meeting_id, **kwargs
+                app_id, account_id=account_id, meeting_id=meeting_id, extra_body=extra, **kwargs
             ),
         )
         data = response["data"]

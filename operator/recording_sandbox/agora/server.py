@@ -15,11 +15,18 @@ last second for one App ID → 429 ``{"message": "API rate limit exceeded"}`` (h
 Control and introspection (no auth, JSON), under ``/_emulator/``:
 
 - ``GET tasks`` → ``{"tasks": [{sid, resourceId, appId, cname, uid, mode, status, stopped,
-  stopReason, startedAt (Unix ms), files}]}`` (ended tasks from a bounded history first).
+  stopReason, startedAt (Unix ms), files, storage (storageConfig without credentials),
+  storageUpdates, decryptionMode, channelKeys (which of secret/salt were sent), excludeResourceIds
+  (of the acquire), requestPaths (dotted paths of the start clientRequest, no values)}]}`` (ended
+  tasks from a bounded history first).
 - ``GET requests?limit=N`` → ``{"requests": [{time (Unix ms), method, endpoint, path, httpStatus,
   code}]}`` (newest last); ``DELETE requests`` clears the log and the stats.
 - ``GET stats`` → ``{"total", "endpoints": {name: n}, "httpStatus": {"200": n}}``.
 - ``GET|PUT channels/{appId}/{cname}/users`` with ``{"users": ["1001", ...]}``.
+- ``GET|PUT apps/{appId}`` ``{"cloudRecording": true, "startNeedsUsers": false, "startStalls": false}``:
+  the App ID's switches (``state.AppSettings``): Cloud Recording disabled → every Cloud Recording
+  call answers 403; ``startNeedsUsers`` → a start in a channel without users answers 206/435;
+  ``startStalls`` → tasks started then never pass status 3.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
   "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false, "cname": null}``; the
   next ``count`` matching calls (of that channel only when ``cname`` is set: the recording's
@@ -41,7 +48,11 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   ``GET callbacks/log`` → ``{"deliveries": [...]}``. Cloud Recording notices sent: 40
   ``recorder_started`` and 30 ``uploader_started`` on start; on exit 41 ``recorder_leave``
   (leaveCode 16 stop, 4 idle, 0 otherwise), 31 ``uploaded`` with the file list (or 71
-  ``web_recorder_stopped`` in web mode), then 11 ``session_exit``.
+  ``web_recorder_stopped`` in web mode), then 11 ``session_exit``. Web mode with a CDN output: 100
+  ``rtmp_publish_status`` ``connecting`` then ``publishing`` (``onhold`` while on hold) on start,
+  after an ``update`` of ``rtmpPublishConfig`` or ``onhold``, and ``disconnected`` on exit.
+  Individual mode with ``snapshotConfig``: 45 ``recorder_snapshot_file`` per screenshot (the
+  ticker, after writing the jpg).
 - ``POST tasks/{sid}/failover``: a high-availability switch: 12 ``session_failover`` with a
   random ``newUid`` (later notices carry it as ``uid``) → ``{"newUid"}``.
 - ``GET clock`` → ``{"now" (s), "nowMs"}``; ``POST clock`` ``{"advanceSeconds": 301}``.
@@ -63,7 +74,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,6 +216,8 @@ class AgoraEmulator:
         self.ncs = NcsSender()
         #: Recorder UID per sid after a failover (what later notices report as `uid`).
         self._failover_uids: dict[str, str] = {}
+        #: Screenshots already announced with event 45, per sid.
+        self._snapshots_sent: dict[str, set[str]] = {}
         self.state.exit_listeners.append(self._notify_exit)
         self.app = self._build_app()
 
@@ -244,6 +257,25 @@ class AgoraEmulator:
             await asyncio.sleep(self.tick_s)
             self.state.advance()
             self.transcoder.state.advance()
+            await self._notify_snapshots()
+
+    async def _notify_snapshots(self) -> None:
+        """45 ``recorder_snapshot_file`` once per screenshot a running task has taken (its ``fileName``
+        with the fileNamePrefix path, https://docs.agora.io/en/cloud-recording/develop/receive-notifications),
+        the jpg written to storage first: query does not list screenshots, the notices do."""
+        for task in list(self.state.tasks.values()):
+            if not task.screenshots or task.exit_at is not None:
+                continue
+            sent = self._snapshots_sent.setdefault(task.sid, set())
+            new = [f["fileName"] for f in self.state.files(task) if f["fileName"] not in sent]
+            if not new:
+                continue
+            if task.cname not in self.backups:
+                await self._upload(task)
+            for name in new:
+                sent.add(name)
+                details = {"msgName": "recorder_snapshot_file", "fileName": name}
+                self.ncs.emit(45, self._payload(task, 1, details), session=task.sid)
 
     def reset(self) -> None:
         """Forget tasks, resources, channels, faults, the request log and the stats."""
@@ -291,6 +323,8 @@ class AgoraEmulator:
         r.add_get("/_emulator/stats", self._h_stats)
         r.add_get("/_emulator/channels/{app}/{cname}/users", self._h_channel_get)
         r.add_put("/_emulator/channels/{app}/{cname}/users", self._h_channel_put)
+        r.add_get("/_emulator/apps/{app}", self._h_app_get)
+        r.add_put("/_emulator/apps/{app}", self._h_app_put)
         r.add_get("/_emulator/faults", self._h_faults_get)
         r.add_post("/_emulator/faults", self._h_faults_post)
         r.add_delete("/_emulator/faults", self._h_faults_clear)
@@ -331,6 +365,10 @@ class AgoraEmulator:
                 )
             payload = decoded
         request[_CNAME] = str(payload.get("cname") or self._cname_of(match.get("sid")) or "")
+        if not self.state.app(app_id).cloud_recording:
+            return self._log(
+                request, endpoint, 403, {"message": "Cloud Recording is not enabled for this App ID"}
+            )
         fault = self._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             await fault.before()
@@ -364,6 +402,7 @@ class AgoraEmulator:
             "stop": lambda: self.state.stop(app_id, match["rid"], match["sid"], match["mode"], payload),
         }
         task = self.state.tasks.get(match.get("sid") or "")
+        outputs_before = [dict(o) for o in (task.rtmp_outputs or [])] if task is not None else []
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
@@ -376,6 +415,8 @@ class AgoraEmulator:
                     body = self._backed_up(task, body)
             if endpoint == "start" and status == 200:
                 self._notify_start(self.state.tasks[body["sid"]])
+            if endpoint == "update" and status == 200 and task is not None and task.mode == "web":
+                self._notify_update(task, payload.get("clientRequest") or {}, outputs_before)
         if fault is not None:
             await fault.after()
             if fault.answer_late and fault.status is not None:
@@ -403,6 +444,8 @@ class AgoraEmulator:
         if task.mode == "web":
             details = {"msgName": "web_recorder_started", "recorderStartTime": round(task.started_at * 1000)}
             self.ncs.emit(70, self._payload(task, 6, details), session=task.sid)
+            self._notify_rtmp(task, "connecting")
+            self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
             return
         details = {"msgName": "recorder_started", "status": 0}
         self.ncs.emit(40, self._payload(task, 1, details), session=task.sid)
@@ -410,11 +453,38 @@ class AgoraEmulator:
             30, self._payload(task, 2, {"msgName": "uploader_started", "status": 0}), session=task.sid
         )
 
+    def _notify_rtmp(self, task: Task, status: str) -> None:
+        """100 rtmp_publish_status for each CDN output of a web task (``connecting``, ``publishing``,
+        ``onhold``, ``disconnected``; https://docs.agora.io/en/cloud-recording/develop/receive-notifications)."""
+        for output in task.rtmp_outputs or []:
+            details = {"msgName": "rtmp_publish_status", "rtmpUrl": output.get("rtmpUrl"), "status": status}
+            self.ncs.emit(100, self._payload(task, 6, details), session=task.sid)
+
+    def _notify_update(
+        self, task: Task, client_request: Mapping[str, Any], before: list[dict[str, Any]]
+    ) -> None:
+        """100 after an ``update``: a replaced CDN output disconnects and the new one publishes; web
+        ``onhold`` holds (or resumes) the push."""
+        if client_request.get("rtmpPublishConfig") is not None:
+            for output in before:
+                if output not in (task.rtmp_outputs or []):
+                    details = {
+                        "msgName": "rtmp_publish_status",
+                        "rtmpUrl": output.get("rtmpUrl"),
+                        "status": "disconnected",
+                    }
+                    self.ncs.emit(100, self._payload(task, 6, details), session=task.sid)
+            self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
+        elif client_request.get("webRecordingConfig") is not None:
+            self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
+
     def _notify_exit(self, task: Task) -> None:
-        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped in web mode), 11 session_exit."""
+        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
         at = task.exit_at if task.exit_at is not None else self.state.now()
         files = self.state.files(task, at)
+        self._snapshots_sent.pop(task.sid, None)
         if task.mode == "web":
+            self._notify_rtmp(task, "disconnected")
             web_files = [{"fileName": f["fileName"], "sliceStartTime": f["sliceStartTime"]} for f in files]
             details = {"msgName": "web_recorder_stopped", "code": 0, "message": "ok", "fileList": web_files}
             self.ncs.emit(71, self._payload(task, 6, details), session=task.sid)
@@ -601,6 +671,21 @@ class AgoraEmulator:
             request.match_info["app"], request.match_info["cname"], [str(u) for u in users]
         )
         return _json(200, {"users": result})
+
+    async def _h_app_get(self, request: web.Request) -> web.Response:
+        return _json(200, self.state.app(request.match_info["app"]).to_json())
+
+    async def _h_app_put(self, request: web.Request) -> web.Response:
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            return _json(400, {"message": "body must be a JSON object"})
+        settings = self.state.set_app(
+            request.match_info["app"],
+            cloud_recording=bool(body.get("cloudRecording", True)),
+            start_needs_users=bool(body.get("startNeedsUsers", False)),
+            start_stalls=bool(body.get("startStalls", False)),
+        )
+        return _json(200, settings.to_json())
 
     async def _h_faults_get(self, request: web.Request) -> web.Response:
         return _json(200, {"faults": [f.to_json() for f in self.faults]})

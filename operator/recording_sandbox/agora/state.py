@@ -19,6 +19,8 @@ Modelled rules (each with the Agora page that states it):
 - ``resourceExpiredHour`` (default 72) counted from the sid's issue; afterwards 404: https://docs.agora.io/en/cloud-recording/rest-api/acquire.
 - query/update/updateLayout/stop on an unknown or ended sid → 404 "failed to find worker": https://docs.agora.io/en/cloud-recording/rest-api/query.
 - stop while exiting → 400/49; stop when no user was ever in the channel → 206/435: https://docs.agora.io/en/cloud-recording/rest-api/stop.
+- per App ID (:class:`AppSettings`): Cloud Recording not enabled → every call 403; optionally a
+  start in a channel without users → 206/435 (Agora's Cloud Recording quick reference).
 - file names per https://docs.agora.io/en/cloud-recording/develop/manage-files, ``fileListMode`` and ``serverResponse`` shapes per https://docs.agora.io/en/cloud-recording/rest-api/query and https://docs.agora.io/en/cloud-recording/rest-api/stop.
 
 Emulator choices where the sources are silent (UNCONFIRMED upstream): ``update``/``updateLayout``
@@ -62,6 +64,37 @@ MIX_MP4_SEGMENT_S = 2 * 3600.0
 MAX_LISTED_SNAPSHOTS = 100
 
 
+@dataclass
+class AppSettings:
+    """Per-App-ID switches of the emulated Agora project (set through the control API).
+
+    Attributes:
+        cloud_recording: Cloud Recording is enabled in Agora Console for the App ID. When off, every
+            Cloud Recording call answers HTTP 403 (Agora's Cloud Recording quick reference: "403:
+            Cloud Recording not enabled in Console").
+        start_needs_users: ``start`` in a channel without users answers 206/435 (the quick
+            reference's "435: no users in channel; ensure the RTC channel has active participants
+            before starting"). Off by default: the REST reference lets such a start succeed and
+            end after ``maxIdleTime`` (https://docs.agora.io/en/cloud-recording/rest-api/start).
+        start_stalls: tasks started from now on never get past ``serverResponse.status`` 3 (some
+            components ready) until they exit: the failed start Agora asks callers to detect
+            (status 4/5 not reached within 90 s,
+            https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
+    """
+
+    cloud_recording: bool = True
+    start_needs_users: bool = False
+    start_stalls: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The control API's view: ``{"cloudRecording", "startNeedsUsers", "startStalls"}``."""
+        return {
+            "cloudRecording": self.cloud_recording,
+            "startNeedsUsers": self.start_needs_users,
+            "startStalls": self.start_stalls,
+        }
+
+
 class ServiceError(Exception):
     """An Agora service-level failure: HTTP ``http_status`` with body ``{"code", "reason", ...extra}`` (https://docs.agora.io/en/cloud-recording/rest-api/status-codes)."""
 
@@ -101,6 +134,8 @@ class Resource:
     resource_expired_hour: int
     start_parameter: Mapping[str, Any] | None
     used: bool = False
+    #: acquire ``excludeResourceIds``: sessions whose region this one avoids (one region here).
+    exclude_resource_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -145,6 +180,12 @@ class Task:
     migrated_uid: str | None = None
     #: Uids the task had before migrations; calls naming them are still accepted.
     former_uids: set[str] = field(default_factory=set)
+    #: Started while its App ID had ``start_stalls``: ``serverResponse.status`` stays at most 3.
+    stalled: bool = False
+    #: ``update`` calls that replaced the storageConfig (e.g. rotated STS credentials).
+    storage_updates: int = 0
+    #: The acquire's ``excludeResourceIds``.
+    exclude_resource_ids: list[str] = field(default_factory=list)
 
     @property
     def recording_config(self) -> Mapping[str, Any]:
@@ -180,6 +221,23 @@ class Task:
         storage = self.client_request.get("storageConfig") or {}
         parts = storage.get("fileNamePrefix") or []
         return "".join(f"{p}/" for p in parts)
+
+
+def _paths(obj: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of an object's leaves (no values), sorted: what a request carried."""
+    found: list[str] = []
+    for key, value in obj.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            found.extend(_paths(value, path + "."))
+        else:
+            found.append(path)
+    return sorted(found)
+
+
+def _storage_view(storage: Mapping[str, Any]) -> dict[str, Any]:
+    """A storageConfig without its credentials (``accessKey``, ``secretKey``, ``stsToken``)."""
+    return {k: v for k, v in storage.items() if k not in ("accessKey", "secretKey", "stsToken")}
 
 
 def _utc_stamp(t: float) -> str:
@@ -223,6 +281,7 @@ class AgoraState:
         self.tasks: dict[str, Task] = {}
         self.active: dict[tuple[str, str, str], str] = {}
         self.channels: dict[tuple[str, str], Channel] = {}
+        self.apps: dict[str, AppSettings] = {}
         self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=history_size)
         #: Called with a task the moment it starts exiting (stop, idle, maxRecordingHour, expiry): the NCS sender.
         self.exit_listeners: list[Callable[[Task], None]] = []
@@ -233,6 +292,7 @@ class AgoraState:
         self.tasks.clear()
         self.active.clear()
         self.channels.clear()
+        self.apps.clear()
         self.history.clear()
 
     # -- time ----------------------------------------------------------------------------------
@@ -295,11 +355,26 @@ class AgoraState:
         step = self.status_step_s
         if task.exit_at is not None and t >= task.exit_at:
             return 6 + min(2, int((t - task.exit_at) / step) if step > 0 else 2)
+        ceiling = 3 if task.stalled else 5
         if step <= 0:
-            return 5
-        return min(5, int((t - task.started_at) / step))
+            return ceiling
+        return min(ceiling, int((t - task.started_at) / step))
 
-    # -- channels ------------------------------------------------------------------------------
+    # -- apps and channels ---------------------------------------------------------------------
+
+    def app(self, app_id: str) -> AppSettings:
+        """The App ID's settings (defaults when never set)."""
+        return self.apps.get(app_id) or AppSettings()
+
+    def set_app(
+        self, app_id: str, *, cloud_recording: bool, start_needs_users: bool, start_stalls: bool = False
+    ) -> AppSettings:
+        """Replace the App ID's settings; returns them."""
+        settings = AppSettings(
+            cloud_recording=cloud_recording, start_needs_users=start_needs_users, start_stalls=start_stalls
+        )
+        self.apps[app_id] = settings
+        return settings
 
     def channel_users(self, app_id: str, cname: str) -> list[str]:
         """The users currently in the emulated channel, sorted."""
@@ -361,6 +436,7 @@ class AgoraState:
             acquired_at=self.now(),
             resource_expired_hour=int(cr.get("resourceExpiredHour", DEFAULT_RESOURCE_EXPIRED_HOUR)),
             start_parameter=start_parameter if isinstance(start_parameter, Mapping) else None,
+            exclude_resource_ids=list(cr.get("excludeResourceIds") or []),
         )
         return 200, {"cname": cname, "uid": uid, "resourceId": resource_id}
 
@@ -400,6 +476,8 @@ class AgoraState:
         if problems:
             raise _invalid(problems)
         assert isinstance(cname, str) and isinstance(uid, str) and isinstance(cr, Mapping)
+        if self.app(app_id).start_needs_users and not self.channel_users(app_id, cname):
+            raise ServiceError(206, 435, "no users in channel")
         resource.used = True
         sid = uuid.uuid4().hex
         request = dict(cr)
@@ -424,6 +502,8 @@ class AgoraState:
             subscriptions=subs,
             layout=dict(rc.get("transcodingConfig") or {}),
             seen_uids=set(channel.users) if channel else set(),
+            stalled=self.app(app_id).start_stalls,
+            exclude_resource_ids=list(resource.exclude_resource_ids),
         )
         if mode == "web":
             params = task.web_params
@@ -533,6 +613,7 @@ class AgoraState:
             if prefix is not None:
                 storage["fileNamePrefix"] = prefix
             task.client_request["storageConfig"] = storage
+            task.storage_updates += 1
         return 200, self._envelope(task, None)
 
     def update_layout(
@@ -739,6 +820,12 @@ class AgoraState:
             "stopReason": task.stop_reason,
             "startedAt": _ms(task.started_at),
             "files": [f["fileName"] for f in self.files(task, now)],
+            "storage": _storage_view(task.client_request.get("storageConfig") or {}),
+            "storageUpdates": task.storage_updates,
+            "decryptionMode": task.recording_config.get("decryptionMode", 0),
+            "channelKeys": sorted(k for k in ("secret", "salt") if task.recording_config.get(k)),
+            "excludeResourceIds": list(task.exclude_resource_ids),
+            "requestPaths": _paths(task.client_request),
         }
 
     def tasks_snapshot(self) -> list[dict[str, Any]]:

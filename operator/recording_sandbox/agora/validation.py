@@ -105,6 +105,11 @@ def validate_acquire(cname: Any, uid: Any, client_request: Any) -> list[str]:
     _one_of(problems, client_request, "region", "clientRequest", ("CN", "AP", "EU", "NA"))
     if "startParameter" in client_request and not isinstance(client_request["startParameter"], Mapping):
         problems.append("clientRequest.startParameter must be an object")
+    exclude = client_request.get("excludeResourceIds")
+    if exclude is not None and (
+        not isinstance(exclude, list) or not all(isinstance(r, str) and r for r in exclude)
+    ):
+        problems.append("clientRequest.excludeResourceIds must be an array of resourceId strings")
     return problems
 
 

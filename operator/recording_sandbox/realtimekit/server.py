@@ -4,7 +4,10 @@ Serves the REST paths of https://developers.cloudflare.com/api/resources/realtim
 `<url>/client/v4`), with Bearer auth, the `{success, data}` envelope and Cloudflare's error
 envelope. Control and introspection under `/_emulator/` (no auth, JSON):
 
-- `GET /_emulator/recordings` → `{"recordings": [...]}` (id, meetingId, type, status, stopReason);
+- `GET /_emulator/recordings` → `{"recordings": [...]}` (id, meetingId, type, status, stopReason, active,
+  maxSeconds, layers, storage: `storage_config` | `realtimekit_bucket`);
+- `GET /_files/{recording_id}/{name}`: a RealtimeKit-bucket file's `download_url` (placeholder bytes;
+  404 once `download_url_expiry` passed);
 - `GET|DELETE /_emulator/requests` → bounded request log (`endpoint`, `method`, `path`, `httpStatus`);
 - `GET|PUT /_emulator/meetings/{meeting_id}/participants` with `{"participants": ["user-1", ...]}`;
 - `POST /_emulator/faults` `{"endpoint": "start"|"*", "count": N, "status": 503, "message": "", "latencyMs": 0,
@@ -33,7 +36,7 @@ from aiohttp import web
 
 from recording_sandbox.agora.clock import Clock
 from recording_sandbox.agora.uploads import StorageWriter
-from recording_sandbox.realtimekit.state import RealtimeKitError, RealtimeKitState, Recording
+from recording_sandbox.realtimekit.state import DOWNLOAD_TTL_S, RealtimeKitError, RealtimeKitState, Recording
 from recording_sandbox.realtimekit.webhooks import WebhookSender
 
 API = r"/client/v4/accounts/(?P<account>[^/]{1,32})/realtime/kit/(?P<app>[^/]{1,32})/recordings"
@@ -122,6 +125,7 @@ class RealtimeKitEmulator:
         r.add_get("/_emulator/clock", self._h_clock)
         r.add_post("/_emulator/clock", self._h_clock_advance)
         r.add_post("/_emulator/reset", self._h_reset)
+        r.add_get("/_files/{rid}/{name}", self._h_file)
         self.webhooks.register(r, "/client/v4/accounts/{account}/realtime/kit/{app}")
         r.add_route("*", "/{tail:.*}", self._h_api)
         self._runner = web.AppRunner(app, access_log=None)
@@ -281,6 +285,23 @@ class RealtimeKitEmulator:
 
     # --- control API -------------------------------------------------------------------------------
 
+    async def _h_file(self, request: web.Request) -> web.Response:
+        """A RealtimeKit-bucket file behind its `download_url`: placeholder bytes naming it, while the
+        URL is valid (`download_url_expiry`, 7 days after upload); else 404 (expired, or unknown)."""
+        self.state.advance()
+        rid, name = request.match_info["rid"], request.match_info["name"]
+        recording = self.state.recordings.get(rid)
+        if recording is None or recording.status != "UPLOADED" or name not in self.state.files(recording):
+            return web.Response(status=404, text="no such file")
+        if (
+            recording.uploaded_at is not None
+            and self.state.clock.now() > recording.uploaded_at + DOWNLOAD_TTL_S
+        ):
+            return web.Response(status=404, text="download URL expired")
+        return web.Response(
+            body=f"realtimekit {rid} {name}\n".encode(), content_type="application/octet-stream"
+        )
+
     async def _h_recordings(self, request: web.Request) -> web.Response:
         self.state.advance()
         return _json(
@@ -294,6 +315,11 @@ class RealtimeKitEmulator:
                         "status": r.status,
                         "stopReason": r.stop_reason,
                         "active": r.active,
+                        "maxSeconds": r.max_seconds,
+                        "layers": r.config.get("layers"),
+                        "storage": "storage_config"
+                        if r.config.get("storage_config")
+                        else "realtimekit_bucket",
                     }
                     for r in self.state.recordings.values()
                 ]

@@ -159,9 +159,28 @@ class RealtimeKitState:
             user_ids = body.get("user_ids")
             if user_ids is not None and (not isinstance(user_ids, list) or len(user_ids) > 100):
                 raise RealtimeKitError(400, 1000, "user_ids must be a list of at most 100 user IDs")
+            layers = body.get("layers")
+            if layers is not None and not isinstance(layers, dict):
+                raise RealtimeKitError(400, 1000, "layers must be an object of layer name → layer")
+            for layer in (layers or {}).values():
+                prefix = (layer or {}).get("file_name_prefix") if isinstance(layer, dict) else None
+                if prefix is not None and (
+                    not isinstance(prefix, str) or not prefix.replace("_", "").isalnum()
+                ):
+                    raise RealtimeKitError(
+                        400, 1000, "layers.*.file_name_prefix allows letters, digits and _"
+                    )
+                kind = layer.get("media_kind") if isinstance(layer, dict) else None
+                if kind is not None and kind != "audio":
+                    raise RealtimeKitError(
+                        400, 1000, "layers.*.media_kind must be audio (video is in development)"
+                    )
+            # max_seconds (beta) of the track start's SDK schema: the same range as a composite's.
+            max_seconds = body.get("max_seconds", MAX_SECONDS)
+            if not isinstance(max_seconds, int) or not MIN_SECONDS <= max_seconds <= MAX_SECONDS:
+                raise RealtimeKitError(400, 1000, f"max_seconds must be {MIN_SECONDS}..{MAX_SECONDS}")
             if not self.participants.get(meeting_id):
                 raise RealtimeKitError(422, 1004, "track recording needs an active meeting session")
-            max_seconds = MAX_SECONDS
         else:
             max_seconds = body.get("max_seconds", MAX_SECONDS)
             if not isinstance(max_seconds, int) or not MIN_SECONDS <= max_seconds <= MAX_SECONDS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from recording_operator.api.v1alpha1.common import (
     DELETED_FILES_DESCRIPTION,
@@ -49,8 +49,29 @@ def _region_rules() -> list[Any]:
     return rules
 
 
-#: Agora UID lists: decimal uint32 strings or `#allstream#` (https://docs.agora.io/en/cloud-recording/rest-api/start; OBSERVED uint32 rule).
-UidEntry = Annotated[str, Field(pattern=r"^([0-9]{1,10}|#allstream#)$")]
+#: An Agora user ID as a string: a decimal in 1..2^32−1 (https://docs.agora.io/en/cloud-recording/rest-api/start:
+#: "uid … a 32-bit unsigned integer"; 0 is not a user). The pattern bounds the digits, the CEL rule the value.
+UID_PATTERN = r"^[1-9][0-9]{0,9}$"
+UID_RANGE_RULE: dict[str, Any] = {
+    "rule": "int(self) <= 4294967295",
+    "message": "a uid must be in 1..4294967295",
+}
+
+#: Agora UID lists: uids (as above) or `#allstream#` (https://docs.agora.io/en/cloud-recording/rest-api/start).
+UidEntry = Annotated[
+    str,
+    Field(
+        pattern=r"^([1-9][0-9]{0,9}|#allstream#)$",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self == '#allstream#' || int(self) <= 4294967295",
+                    "message": "a uid must be in 1..4294967295",
+                }
+            ]
+        },
+    ),
+]
 UidList = Annotated[list[UidEntry], Field(max_length=32)]
 
 
@@ -61,7 +82,12 @@ def _immutable(what: str) -> dict[str, Any]:
 class LayoutRegion(Model):
     """One window of a custom mix layout (`mixedVideoLayout: 3`); coordinates are fractions of the canvas."""
 
-    uid: str | None = Field(default=None, pattern=r"^[0-9]{1,10}$", description="User shown in this window.")
+    uid: str | None = Field(
+        default=None,
+        pattern=UID_PATTERN,
+        description="User shown in this window (1..4294967295).",
+        json_schema_extra={"x-kubernetes-validations": [UID_RANGE_RULE]},
+    )
     x_axis: float = Field(ge=0, le=1, description="Left edge, fraction of the canvas width.")
     y_axis: float = Field(ge=0, le=1, description="Top edge, fraction of the canvas height.")
     width: float = Field(ge=0, le=1, description="Width, fraction of the canvas width.")
@@ -73,7 +99,11 @@ class LayoutRegion(Model):
 class BackgroundConfig(Model):
     """Per-user background image shown while that user sends no video."""
 
-    uid: str = Field(pattern=r"^[0-9]{1,10}$", description="User ID.")
+    uid: str = Field(
+        pattern=UID_PATTERN,
+        description="User ID (1..4294967295).",
+        json_schema_extra={"x-kubernetes-validations": [UID_RANGE_RULE]},
+    )
     image_url: str = Field(
         pattern=r"^https://", max_length=2048, description="HTTPS URL of a JPG/BMP, ≤6 MB."
     )
@@ -84,7 +114,10 @@ class LayoutFields(Model):
     """The mix layout; sent whole by `updateLayout` (a full overwrite, https://docs.agora.io/en/cloud-recording/rest-api/update-layout)."""
 
     maxResolutionUid: str | None = Field(
-        default=None, pattern=r"^[0-9]{1,10}$", description="Large window's user (vertical layout)."
+        default=None,
+        pattern=UID_PATTERN,
+        description="Large window's user (vertical layout), 1..4294967295.",
+        json_schema_extra={"x-kubernetes-validations": [UID_RANGE_RULE]},
     )
     mixedVideoLayout: Literal[0, 1, 2, 3] | None = Field(
         default=None, description="0 floating, 1 adaptive, 2 vertical (needs maxResolutionUid), 3 custom."
@@ -133,22 +166,48 @@ class TranscodingConfig(LayoutFields):
     )
 
 
+_EXCLUSIVE_LIST_RULES: list[Any] = [
+    {
+        "rule": f"!(has(self.subscribe{k}Uids) && has(self.unsubscribe{k}Uids))",
+        "message": f"subscribe{k}Uids and unsubscribe{k}Uids are mutually exclusive",
+    }
+    for k in ("Audio", "Video")
+]
+
+
 class RecordingConfig(Model):
     """Which streams are recorded and how (individual and mix modes, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
 
     model_config = {
         "json_schema_extra": {
             "x-kubernetes-validations": [
+                *_EXCLUSIVE_LIST_RULES,
                 {
-                    "rule": f"!(has(self.subscribe{k}Uids) && has(self.unsubscribe{k}Uids))",
-                    "message": f"subscribe{k}Uids and unsubscribe{k}Uids are mutually exclusive",
-                }
-                for k in ("Audio", "Video")
+                    "rule": "!has(self.streamMode) || self.streamMode != 'original' || "
+                    "(has(self.streamTypes) && self.streamTypes == 0)",
+                    "message": "streamMode original (non-transcoded audio) needs streamTypes 0",
+                },
+                {
+                    "rule": "!(has(self.streamTypes) && self.streamTypes == 1) || "
+                    "!(has(self.subscribeAudioUids) || has(self.unsubscribeAudioUids))",
+                    "message": "audio subscription lists need streamTypes 0 or 2 (streamTypes 1 records video only)",
+                },
+                {
+                    "rule": "!(has(self.streamTypes) && self.streamTypes == 0) || "
+                    "!(has(self.subscribeVideoUids) || has(self.unsubscribeVideoUids))",
+                    "message": "video subscription lists need streamTypes 1 or 2 (streamTypes 0 records audio only)",
+                },
             ]
         }
     }
 
     channelType: Literal[0, 1] = Field(default=0, description="0 communication, 1 live broadcast.")
+    decryptionMode: Literal[0, 1, 2, 3, 4, 5, 6, 7, 8] | None = Field(
+        default=None,
+        description="The channel's encryption, as set in the RTC SDK: 0 none (default), 1 AES_128_XTS, "
+        "2 AES_128_ECB, 3 AES_256_XTS, 4 SM4_128_ECB, 5 AES_128_GCM, 6 AES_256_GCM, 7 AES_128_GCM2, "
+        "8 AES_256_GCM2. Not 0 needs spec.agora.encryption.secretRef; 7 and 8 also saltRef.",
+    )
     maxIdleTime: int | None = Field(
         default=None,
         ge=5,
@@ -171,7 +230,7 @@ class RecordingConfig(Model):
         default=None, description="Individual mode (required there): 0 = 1–2 UIDs, 1 = 3–7, … 5 = 33–49."
     )
     streamMode: Literal["default", "standard", "original"] | None = Field(
-        default=None, description="Individual mode output stream mode."
+        default=None, description="Individual mode output stream mode; original needs streamTypes 0."
     )
     audioProfile: Literal[0, 1, 2] | None = Field(default=None, description="Mix mode audio profile.")
     transcodingConfig: TranscodingConfig | None = Field(default=None, description="Mix mode only.")
@@ -189,7 +248,8 @@ class RecordingFileConfig(Model):
                 {
                     "rule": "'hls' in self",
                     "message": "avFileType must include hls; [mp4] alone is rejected by Agora",
-                }
+                },
+                {"rule": "self.size() < 2 || self[0] != self[1]", "message": "avFileType lists a type twice"},
             ]
         },
     )
@@ -212,6 +272,18 @@ class RtmpOutput(Model):
 
 class ServiceParam(Model):
     """`serviceParam` of an extension service: web page recording or CDN push (https://docs.agora.io/en/cloud-recording/rest-api/start)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.videoWidth) || !has(self.videoHeight) || "
+                    "self.videoWidth * self.videoHeight <= 1920 * 1080",
+                    "message": "videoWidth × videoHeight must not exceed 1920 × 1080",
+                }
+            ]
+        }
+    }
 
     url: str | None = Field(
         default=None, max_length=4096, description="web_recorder_service: page to record."
@@ -291,6 +363,23 @@ class RtcToken(Model):
     )
 
 
+class ChannelEncryption(Model):
+    """The key (and salt) of an encrypted channel, from Secrets: sent as `recordingConfig.secret` and
+    `recordingConfig.salt` (https://docs.agora.io/en/cloud-recording/rest-api/start); never stored nor logged."""
+
+    secretRef: SecretKeySelector = Field(description="Secret key holding the encryption key (`secret`).")
+    saltRef: SecretKeySelector | None = Field(
+        default=None,
+        description="Secret key holding the salt: base64 of 32 bytes; needed by decryptionMode 7 and 8.",
+    )
+
+
+#: A free-form object in the CRD (`x-kubernetes-preserve-unknown-fields`), any JSON object in the model.
+Schemaless = Annotated[
+    dict[str, Any], WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+]
+
+
 class AgoraRecordingSpec(Model):
     """Agora Cloud Recording parameters (Agora `acquire` and `start`: https://docs.agora.io/en/cloud-recording/rest-api/acquire,
     https://docs.agora.io/en/cloud-recording/rest-api/start)."""
@@ -325,6 +414,33 @@ class AgoraRecordingSpec(Model):
                     "message": "recordingConfig is not used in web mode",
                 },
                 {"rule": "int(self.uid) <= 4294967295", "message": "uid must be at most 4294967295"},
+                {
+                    "rule": "(has(self.recordingConfig) && has(self.recordingConfig.decryptionMode) && "
+                    "self.recordingConfig.decryptionMode != 0) == has(self.encryption)",
+                    "message": "recordingConfig.decryptionMode other than 0 needs encryption.secretRef, and "
+                    "encryption needs a decryptionMode other than 0",
+                },
+                {
+                    "rule": "!has(self.recordingConfig) || !has(self.recordingConfig.decryptionMode) || "
+                    "self.recordingConfig.decryptionMode < 7 || "
+                    "(has(self.encryption) && has(self.encryption.saltRef))",
+                    "message": "decryptionMode 7 and 8 (GCM2) need encryption.saltRef",
+                },
+                {
+                    "rule": "self.mode != 'individual' || !has(self.recordingFileConfig) || "
+                    "!has(self.recordingFileConfig.avFileType) || !('mp4' in self.recordingFileConfig.avFileType)",
+                    "message": "individual mode records avFileType [hls] only (Agora: use the default there)",
+                },
+                {
+                    "rule": "!has(self.snapshotConfig) || !has(self.recordingConfig) || "
+                    "!has(self.recordingConfig.streamTypes) || self.recordingConfig.streamTypes != 0",
+                    "message": "snapshotConfig needs recordingConfig.streamTypes 1 or 2",
+                },
+                {
+                    "rule": "!has(self.snapshotConfig) || !has(self.recordingConfig) || "
+                    "!has(self.recordingConfig.subscribeAudioUids) || has(self.recordingConfig.subscribeVideoUids)",
+                    "message": "with snapshotConfig, subscribeAudioUids needs subscribeVideoUids too",
+                },
                 {
                     "rule": "!has(self.token) || !has(self.token.appCertificateSecretRef) || "
                     "self.resourceExpiredHour <= 23",
@@ -361,10 +477,25 @@ class AgoraRecordingSpec(Model):
         description="Hours after start during which the session can be queried/stopped.",
     )
     token: RtcToken | None = Field(default=None, description="RTC token (individual and mix modes).")
+    encryption: ChannelEncryption | None = Field(
+        default=None, description="Key and salt of an encrypted channel (recordingConfig.decryptionMode)."
+    )
     recordingConfig: RecordingConfig | None = None
     recordingFileConfig: RecordingFileConfig | None = None
     snapshotConfig: SnapshotConfig | None = None
     extensionServiceConfig: ExtensionServiceConfig | None = None
+    excludeResourceIds: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        default=None,
+        max_length=16,
+        description="acquire `clientRequest.excludeResourceIds`: resourceIds of other sessions whose region this "
+        "one should avoid (redundant recordings of one channel, https://docs.agora.io/en/cloud-recording/rest-api/acquire).",
+    )
+    extraClientRequest: Schemaless | None = Field(
+        default=None,
+        description="Start `clientRequest` fields this CRD does not model yet, merged last (objects merged key by "
+        "key, anything else replaced); each start posts a Warning Event naming the keys. Not checked by the "
+        "schema: Agora's answer tells.",
+    )
 
 
 class RealtimeKitAudioConfig(Model):
@@ -414,7 +545,12 @@ class RealtimeKitComposite(Model):
 class RealtimeKitTrackLayer(Model):
     """A track-recording layer (https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/start_track_recording/): audio only today."""
 
-    file_name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=128)
+    file_name_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_]+$",
+        max_length=128,
+        description="Prefix of this layer's files: letters, digits and _.",
+    )
     media_kind: Literal["audio"] | None = None
 
 
@@ -426,6 +562,38 @@ class RealtimeKitTrack(Model):
     )
     user_ids: list[Annotated[str, Field(max_length=256)]] | None = Field(
         default=None, max_length=100, description="Record only these participants (current and future)."
+    )
+    max_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=86400,
+        description="Auto-stop after this many seconds (beta in RealtimeKit's start-track reference; "
+        "default and maximum 86400).",
+    )
+
+
+class RealtimeKitArchive(Model):
+    """Copies of the RealtimeKit-bucket files in object storage of your own: RealtimeKit's download URLs
+    expire 7 days after the upload (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/),
+    so each UPLOADED file is copied at once and its RecordedFile points at the copy."""
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.storage.vendor in ['s3', 's3-compatible', 'gcs', 'azure']",
+                    "message": "archive.storage is object storage: s3, s3-compatible, gcs or azure",
+                },
+                {
+                    "rule": "has(self.storage.bucket) && has(self.storage.credentialsSecretRef)",
+                    "message": "archive.storage needs bucket and credentialsSecretRef",
+                },
+            ]
+        }
+    }
+
+    storage: StorageSpec = Field(
+        description="Where the copies go: `<prefix>/<recordingId>/<file name>` in the bucket."
     )
 
 
@@ -461,6 +629,28 @@ class RealtimeKitRecordingSpec(Model):
     )
     composite: RealtimeKitComposite | None = None
     track: RealtimeKitTrack | None = None
+    archive: RealtimeKitArchive | None = Field(
+        default=None,
+        description="Copy each uploaded file out of the RealtimeKit bucket before its link dies.",
+    )
+
+
+class RecordingStorageSpec(StorageSpec):
+    """`spec.storage` of a CloudRecording: the common storage fields plus Agora's upload options
+    (`storageConfig.extensionParams`, https://docs.agora.io/en/cloud-recording/rest-api/start)."""
+
+    sse: Literal["kms", "aes256"] | None = Field(
+        default=None,
+        description="Agora: server-side encryption of the uploaded files (`storageConfig.extensionParams.sse`, "
+        "Amazon S3 only): buckets whose policy requires KMS or AES256 reject uploads without it.",
+    )
+    tag: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Agora: tag content applied to the uploaded files (`storageConfig.extensionParams.tag`, "
+        "Amazon S3 and Alibaba Cloud only).",
+    )
 
 
 class FileRetention(Model):
@@ -472,55 +662,88 @@ class FileRetention(Model):
     )
 
 
+def _guard_storage(rules: list[Any]) -> list[Any]:
+    """CloudRecordingSpec rules with `spec.storage` optional (RealtimeKit defaults it): each rule that
+    reads `self.storage` holds when it is absent, and Agora must set it."""
+    guarded: list[Any] = [
+        {
+            "rule": "self.provider != 'agora' || has(self.storage)",
+            "message": "provider agora needs spec.storage",
+        }
+    ]
+    for rule in rules:
+        if "self.storage" in rule["rule"]:
+            rule = {**rule, "rule": f"!has(self.storage) || ({rule['rule']})"}
+        guarded.append(rule)
+    return guarded
+
+
 class CloudRecordingSpec(Model):
     """Desired state of a CloudRecording."""
 
     model_config = {
         "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.provider != 'agora' || has(self.agora)",
-                    "message": "provider agora needs spec.agora",
-                },
-                {
-                    "rule": "self.state != 'Paused' || self.provider != 'agora' || self.agora.mode == 'web'",
-                    "message": "state Paused is supported in Agora web mode only (onhold)",
-                },
-                {
-                    "rule": "self.provider != 'agora' || self.storage.vendor in "
-                    "['s3', 's3-compatible', 'aliyun', 'tencent', 'azure', 'gcs', 'huawei', 'baidu']",
-                    "message": "Agora stores to s3, s3-compatible, aliyun, tencent, azure, gcs, huawei or baidu",
-                },
-                {
-                    "rule": "self.provider != 'agora' || (has(self.storage.bucket) && "
-                    "has(self.storage.credentialsSecretRef))",
-                    "message": "Agora storage needs bucket and credentialsSecretRef",
-                },
-                {
-                    "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
-                    "message": "s3-compatible storage needs endpoint",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
-                    "message": "provider realtimekit needs spec.realtimeKit",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
-                    "['realtimekit-bucket', 's3', 'azure', 'digitalocean', 'gcs', 'sftp']",
-                    "message": "RealtimeKit stores to realtimekit-bucket, s3, azure, digitalocean, gcs or sftp",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || self.realtimeKit.type != 'track' || "
-                    "self.storage.vendor == 'realtimekit-bucket'",
-                    "message": "RealtimeKit track recordings are written to the realtimekit-bucket only",
-                },
-                {
-                    "rule": "self.provider != 'realtimekit' || self.storage.vendor == 'realtimekit-bucket' || "
-                    "has(self.storage.credentialsSecretRef)",
-                    "message": "RealtimeKit external storage needs credentialsSecretRef",
-                },
-                *_region_rules(),
-            ]
+            "x-kubernetes-validations": _guard_storage(
+                [
+                    {
+                        "rule": "self.provider != 'agora' || has(self.agora)",
+                        "message": "provider agora needs spec.agora",
+                    },
+                    {
+                        "rule": "self.state != 'Paused' || self.provider != 'agora' || self.agora.mode == 'web'",
+                        "message": "state Paused is supported in Agora web mode only (onhold)",
+                    },
+                    {
+                        "rule": "self.provider != 'agora' || self.storage.vendor in "
+                        "['s3', 's3-compatible', 'aliyun', 'tencent', 'azure', 'gcs', 'huawei', 'baidu']",
+                        "message": "Agora stores to s3, s3-compatible, aliyun, tencent, azure, gcs, huawei or baidu",
+                    },
+                    {
+                        "rule": "self.provider != 'agora' || (has(self.storage.bucket) && "
+                        "has(self.storage.credentialsSecretRef))",
+                        "message": "Agora storage needs bucket and credentialsSecretRef",
+                    },
+                    {
+                        "rule": "self.storage.vendor != 's3-compatible' || has(self.storage.endpoint)",
+                        "message": "s3-compatible storage needs endpoint",
+                    },
+                    {
+                        "rule": "!has(self.storage.sse) || (self.provider == 'agora' && self.storage.vendor == 's3')",
+                        "message": "storage.sse is Agora's extensionParams.sse, for Amazon S3 (vendor s3) only",
+                    },
+                    {
+                        "rule": "!has(self.storage.tag) || "
+                        "(self.provider == 'agora' && self.storage.vendor in ['s3', 'aliyun'])",
+                        "message": "storage.tag is Agora's extensionParams.tag, for Amazon S3 and Alibaba Cloud only",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || has(self.realtimeKit)",
+                        "message": "provider realtimekit needs spec.realtimeKit",
+                    },
+                    {
+                        "rule": "!has(self.realtimeKit) || !has(self.realtimeKit.archive) || "
+                        "self.storage.vendor == 'realtimekit-bucket'",
+                        "message": "realtimeKit.archive copies out of the RealtimeKit bucket: it needs storage "
+                        "realtimekit-bucket (the default)",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || self.storage.vendor in "
+                        "['realtimekit-bucket', 's3', 'azure', 'digitalocean', 'gcs', 'sftp']",
+                        "message": "RealtimeKit stores to realtimekit-bucket, s3, azure, digitalocean, gcs or sftp",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || self.realtimeKit.type != 'track' || "
+                        "self.storage.vendor == 'realtimekit-bucket'",
+                        "message": "RealtimeKit track recordings are written to the realtimekit-bucket only",
+                    },
+                    {
+                        "rule": "self.provider != 'realtimekit' || self.storage.vendor == 'realtimekit-bucket' || "
+                        "has(self.storage.credentialsSecretRef)",
+                        "message": "RealtimeKit external storage needs credentialsSecretRef",
+                    },
+                    *_region_rules(),
+                ]
+            )
         }
     }
 
@@ -536,6 +759,14 @@ class CloudRecordingSpec(Model):
         default=None,
         description="Stop each session after this long (at most 720h, Agora's longest maxRecordingHour).",
     )
+    restartPolicy: Literal["Never", "OnExit"] = Field(
+        default="Never",
+        description="Never: a session the provider ended (Agora: idle past maxIdleTime, maxRecordingHour, "
+        "resourceExpiredHour; or a start that never reached status 4/5, StartTimedOut) stays Stopped until "
+        "the spec changes. OnExit: while state is Recording or Paused, such a session is followed by a new "
+        "one (new acquire and sid; the old one is kept in status.sessions), after a backoff that doubles "
+        "with each consecutive restart (status.restartCount).",
+    )
     deletionPolicy: DeletionPolicy = Field(
         default="Delete",
         description="Delete: deleting the resource stops the session and deletes its RecordedFiles (and their "
@@ -549,7 +780,11 @@ class CloudRecordingSpec(Model):
         description="Secret with the provider's REST credentials (Agora: `customerId`, `customerSecret`; "
         "RealtimeKit: `apiToken`, a Cloudflare API token with the Realtime permission)."
     )
-    storage: StorageSpec
+    storage: RecordingStorageSpec = Field(
+        default_factory=lambda: RecordingStorageSpec(vendor="realtimekit-bucket"),
+        description="Where the files land. Required for Agora; RealtimeKit defaults to its own bucket "
+        "(vendor realtimekit-bucket, as the API does when no storage_config is given).",
+    )
     retention: FileRetention | None = Field(
         default=None,
         description="Automatic deletion of the recorded files (each RecordedFile's expiresAt); absent: keep.",
@@ -613,6 +848,11 @@ class CloudRecordingStatus(Model):
         le=10000,
         description="Agora: uploaded/recorded × 10000 as last notified (NCS `uploading_progress`).",
     )
+    rtmpPublishStatus: Literal["connecting", "publishing", "onhold", "disconnected"] | None = Field(
+        default=None,
+        description="Agora web mode CDN push (rtmp_publish_service / rtmpPublishConfig): the status of the "
+        "output as last notified (NCS rtmp_publish_status, event 100); condition CdnPublishing says the same.",
+    )
     lastNoticeAt: str | None = Field(
         default=None, description="When the provider last sent a callback that changed this status."
     )
@@ -622,6 +862,12 @@ class CloudRecordingStatus(Model):
     )
     sessions: list[SessionRecord] | None = Field(
         default=None, max_length=10, description="Past sessions, ≤10."
+    )
+    restartCount: int | None = Field(
+        default=None,
+        ge=0,
+        description="restartPolicy OnExit: consecutive restarts after provider-ended sessions (reset when a "
+        "restarted session ran 10 minutes or the spec starts a session).",
     )
     applied: AppliedConfig | None = None
     conditions: list[Condition] | None = None

@@ -149,7 +149,12 @@ class Region(Model):
     )
     width: int = Field(ge=120, le=3840, description="Width, px.")
     height: int = Field(ge=120, le=3840, description="Height, px.")
-    zOrder: int = Field(ge=2, le=100, description="Layer, 2 (just above the placeholder) to 100.")
+    zOrder: int = Field(
+        ge=2,
+        le=100,
+        description="Layer, 2 (just above the placeholder) to 100. Older Agora pages gave [0, 100] with 0 the "
+        "lowest layer (and spelled the key zorder); the current create reference starts at 2.",
+    )
 
 
 class VideoInput(Model):
@@ -248,7 +253,10 @@ class VideoOption(Model):
         le=10000,
         description="kbps; absent: the server picks one (e.g. 1920×1080@30 → 6300).",
     )
-    codec: Literal["H264", "VP8"] | None = Field(default=None, description="H264 or VP8.")
+    codec: Literal["H264", "VP8"] | None = Field(
+        default=None,
+        description="H264 or VP8 (the current create reference; an older page listed H265 only).",
+    )
     mode: Literal["RAW"] | None = Field(
         default=None, description="RAW: pass the single video input through without transcoding."
     )
@@ -344,7 +352,8 @@ class CloudTranscoderSpec(Model):
         default=300,
         ge=1,
         le=86400,
-        description="Seconds after every input host has left before Agora destroys the task.",
+        description="Seconds after every input host has left before Agora destroys the task; default 300, "
+        "1..86400 (older Agora pages spelled the key idleTimeOut).",
     )
     streamProcessMode: Literal["heterogeneous-single", "single"] | None = Field(
         default=None,
@@ -406,6 +415,12 @@ class CloudTranscoderStatus(Model):
     )
     serviceStatus: str | None = Field(
         default=None, description="Agora `services.cloudTranscoder.status` as last seen (for Agora support)."
+    )
+    message: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Agora `services.cloudTranscoder.message` as last seen (e.g. OnSlaveServiceQueryUpdated; "
+        "https://docs.agora.io/en/cloud-transcoding/rest-api/query).",
     )
     instanceId: str | None = Field(default=None, description="The instanceId the task was created under.")
     taskId: str | None = Field(default=None, description="Agora task ID.")

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 #: Synced=False reasons after which nothing is retried until the spec changes (or, for
 #: CreationResultUnknown and StartResultUnknown, until the lost session is adopted).
-TERMINAL_REASONS = frozenset({"InvalidSpec", "AuthFailed", "CreationResultUnknown", "StartResultUnknown"})
+TERMINAL_REASONS = frozenset(
+    {
+        "InvalidSpec",
+        "AuthFailed",
+        "CreationResultUnknown",
+        "StartResultUnknown",
+        "RecordingNotEnabled",
+        "ResourceMismatch",
+    }
+)
 
 
 class SpecError(ValueError):

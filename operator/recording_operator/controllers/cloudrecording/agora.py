@@ -22,9 +22,10 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from recording_operator.api.timestamps import rfc3339
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
@@ -34,11 +35,15 @@ from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     START_UNKNOWN,
     Observed,
+    Update,
     acquire_request,
     applied_config,
+    channel_encryption,
+    extra_keys,
     mark_unknown,
     not_found_delay,
     start_request,
+    start_timed_out,
     storage_config,
     updates_needed,
 )
@@ -48,7 +53,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_ended,
     mark_started,
 )
-from recording_operator.controllers.cloudrecording.notices import adopted_meanwhile
+from recording_operator.controllers.cloudrecording.notices import ORPHANS, Orphan, adopted_meanwhile
 from recording_operator.controllers.recordedfile.publication import agora_files
 from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
@@ -61,18 +66,69 @@ from recording_operator.providers.agora.errors import (
 )
 from recording_operator.providers.agora.tokens import TokenError, mint_rtc_token, recording_token_lifetime_s
 
+#: `Synced`/`Recording` reason while Agora refuses to start in a channel without users (206/435).
+NO_USERS = "NoUsersInChannel"
+#: `Synced` reason when Cloud Recording is not enabled for the App ID (403 / invalid_appid).
+NOT_ENABLED = "RecordingNotEnabled"
+#: `Synced` reason when start answered 432 even with a fresh resourceId.
+RESOURCE_MISMATCH = "ResourceMismatch"
 
-def session_error(exc: AgoraError) -> ProviderFailure:
+
+def _seconds_since(timestamp: str | None) -> float:
+    """Seconds since an RFC 3339 time (0 when absent or unreadable)."""
+    at = parse_rfc3339(timestamp or "")
+    return 0.0 if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds())
+
+
+def session_error(exc: AgoraError, spec: CloudRecordingSpec | None = None) -> ProviderFailure:
     """An AgoraError in the controller's terms (https://docs.agora.io/en/cloud-recording/rest-api/status-codes).
 
-    Retryable (429, 5xx, 65, 62, transport) → ProviderUnavailable; 400/53 (another task holds
-    cname+uid, e.g. our own previous session still exiting, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) → TaskConflict, retried;
-    401 → AuthFailed; other 4xx → InvalidSpec.
+    | Agora answer | reason | retried |
+    |---|---|---|
+    | 429, 5xx, 65, 62, transport | ProviderUnavailable | yes |
+    | 400/53 (another task holds cname+uid, e.g. our own previous session still exiting, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) | TaskConflict | yes |
+    | 206/435 on start (no users in the channel) | NoUsersInChannel | yes, until users join |
+    | 403, gateway 400 "appid is invalid", acquire 400/400 `invalid_appid` | RecordingNotEnabled | no |
+    | 432 (after one re-acquire, see `AgoraSessions.start`) | ResourceMismatch | no |
+    | 401 | AuthFailed | no |
+    | other 4xx | InvalidSpec | no |
+
+    Each message says what the user can do about it, then Agora's own answer (`AgoraError.summary`).
     """
+    agora = spec.agora if spec is not None else None
+    where = f"channel {agora.channel} uid {agora.uid}" if agora is not None else "the channel"
     if exc.retryable:
         return ProviderFailure("ProviderUnavailable", exc.summary, retryable=True)
     if exc.code == CODE_TASK_CONFLICT:
         return ProviderFailure("TaskConflict", exc.summary, retryable=True)
+    if exc.endpoint == "start" and exc.is_no_recorded_data:
+        return ProviderFailure(
+            NO_USERS,
+            f"nobody is in {where}: Agora starts a recording only in a channel with active users "
+            "(Agora's Cloud Recording quick reference: 435 no users in channel); the start is tried "
+            f"again with backoff until users join. {exc.summary}",
+            retryable=True,
+        )
+    if exc.is_not_enabled:
+        app = f"App ID {agora.appId}" if agora is not None else "this App ID"
+        return ProviderFailure(
+            NOT_ENABLED,
+            f"Cloud Recording is not enabled for {app}: enable it in Agora Console (your project, "
+            f"All features, Cloud Recording), then change the spec (any edit) to try again. {exc.summary}",
+            retryable=False,
+            lost=True,
+        )
+    if exc.is_resource_mismatch:
+        return ProviderFailure(
+            RESOURCE_MISMATCH,
+            f"Agora answered 432 for {where} with a freshly acquired resourceId too: a recording is already "
+            "in progress for this channel and uid, or appid/cname/uid do not match the resourceId "
+            "(https://docs.agora.io/en/cloud-recording/rest-api/status-codes). Stop the other recorder "
+            f"using uid {agora.uid if agora is not None else ''} in this channel, or record with another "
+            f"uid (a new CloudRecording: uid is immutable), then change the spec to try again. {exc.summary}",
+            retryable=False,
+            lost=True,
+        )
     if exc.http_status == 401:
         return ProviderFailure("AuthFailed", exc.summary, retryable=False)
     return ProviderFailure("InvalidSpec", exc.summary, retryable=False)
@@ -95,14 +151,18 @@ class AgoraSessions:
         try:
             await self._start(ctx, spec, obs.pending_resource_id if not obs.session_id else None, obs)
         except AgoraError as exc:
-            raise session_error(exc) from exc
+            failure = session_error(exc, spec)
+            if failure.reason == NO_USERS:
+                ctx.status.set(phase="Starting")
+                ctx.condition("Recording", "False", NO_USERS, failure.message)
+            raise failure from exc
 
     async def update(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """Send the update/updateLayout calls the spec edits need, one at a time (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices, https://docs.agora.io/en/cloud-recording/rest-api/update, https://docs.agora.io/en/cloud-recording/rest-api/update-layout)."""
         try:
             await self._update(ctx, spec, obs)
         except AgoraError as exc:
-            raise session_error(exc) from exc
+            raise session_error(exc, spec) from exc
 
     async def observe(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """query: providerStatus and files. A 404 is confirmed with backoff for up to
@@ -113,7 +173,7 @@ class AgoraSessions:
         try:
             await self._query(ctx, spec, obs)
         except AgoraError as exc:
-            raise session_error(exc) from exc
+            raise session_error(exc, spec) from exc
 
     async def stop(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
@@ -125,7 +185,7 @@ class AgoraSessions:
         try:
             await self._stop(ctx, spec, obs, reason=reason, message=message)
         except AgoraError as exc:
-            raise session_error(exc) from exc
+            raise session_error(exc, spec) from exc
 
     async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """An adopted sid runs the spec's start request: record it as applied (no update is sent)."""
@@ -141,6 +201,18 @@ class AgoraSessions:
         """The finalizer gives up waiting for the adoption: a Warning names what may still run."""
         agora = spec.agora
         assert agora is not None
+        if obs.pending_resource_id:
+            ORPHANS.remember(
+                agora.channel,
+                agora.uid,
+                Orphan(
+                    agora.appId,
+                    obs.pending_resource_id,
+                    agora.mode,
+                    ctx.namespace,
+                    spec.credentialsSecretRef.name,
+                ),
+            )
         ctx.event(
             "Warning",
             "SessionMayBeRunning",
@@ -211,6 +283,24 @@ class AgoraSessions:
         except TokenError as exc:
             raise SpecError("InvalidSpec", f"cannot mint the RTC token: {exc}") from None
 
+    async def _encryption(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> dict[str, str] | None:
+        """The encrypted channel's `secret` (and `salt`) from `spec.agora.encryption`'s Secrets, or None.
+
+        Raises:
+            SecretNotFound: a Secret or key is missing. SpecError: InvalidSpec (empty secret, bad salt).
+        """
+        agora = spec.agora
+        assert agora is not None
+        if agora.encryption is None or agora.mode == "web":
+            return None
+        mode = agora.recordingConfig.decryptionMode if agora.recordingConfig else None
+        ref = agora.encryption.secretRef
+        secret = await ctx.runtime.kube.read_secret_key(ctx.namespace, ref.name, ref.key)
+        salt = None
+        if (salt_ref := agora.encryption.saltRef) is not None:
+            salt = await ctx.runtime.kube.read_secret_key(ctx.namespace, salt_ref.name, salt_ref.key)
+        return channel_encryption(mode, secret, salt)
+
     # --- steps -------------------------------------------------------------------------------------
 
     async def _start(
@@ -223,8 +313,17 @@ class AgoraSessions:
         storage, storage_digest = await self._storage(ctx, spec)
         token = await self._token(ctx, spec)
         onhold = spec.state == "Paused"
-        request = start_request(spec, storage, token, onhold=onhold)
+        request = start_request(
+            spec, storage, token, onhold=onhold, encryption=await self._encryption(ctx, spec)
+        )
         pending: Mapping[str, Any] = obs.pending or {}
+        if agora.extraClientRequest:
+            ctx.event(
+                "Warning",
+                "ExtraClientRequest",
+                "start sends fields the CRD does not check (spec.agora.extraClientRequest): "
+                + ", ".join(extra_keys(agora.extraClientRequest)),
+            )
         if resource_id is None:
             resource_id, pending = await self._acquire(ctx, spec, client)
         try:
@@ -232,8 +331,13 @@ class AgoraSessions:
                 agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
             )
         except AgoraError as exc:
-            if exc.code == CODE_RESOURCE_EXPIRED:
-                # 433: the resource expired before start (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): it never started a session; re-acquire once.
+            if exc.is_resource_mismatch and await adopted_meanwhile(ctx):
+                return  # 432 "already in progress": a notice named the session this resource started
+            if exc.code == CODE_RESOURCE_EXPIRED or exc.is_resource_mismatch:
+                # 433: the resource expired before start; 432: appid/cname/uid do not match it
+                # (https://docs.agora.io/en/cloud-recording/rest-api/status-codes). Neither started a
+                # session: re-acquire once for the spec's appid, channel and uid. A recording that is
+                # really in progress for them then answers 400/53 (TaskConflict, retried).
                 resource_id, pending = await self._acquire(ctx, spec, client)
                 try:
                     started = await client.start(
@@ -267,6 +371,8 @@ class AgoraSessions:
         """The error to raise for a failed start; the marker stays unless nothing can be running."""
         if exc.code == CODE_ALREADY_STARTED or exc.outcome_unknown:
             return self._unknown(ctx, spec, resource_id, pending)
+        if exc.endpoint == "start" and exc.is_no_recorded_data:
+            return exc  # 435: nothing started; the unused resourceId is tried again (433 → re-acquire)
         if not exc.retryable:
             ctx.remove_annotation(PENDING_ANNOTATION)
         return exc
@@ -322,14 +428,22 @@ class AgoraSessions:
         client = await self._client(ctx, spec)
         applied = dict(obs.applied)
         for update in updates:
-            if update.endpoint == "updateLayout":
-                await client.update_layout(
-                    agora.appId, obs.resource_id, obs.sid, agora.channel, agora.uid, update.body
-                )
-            else:
-                await client.update(
-                    agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid, update.body
-                )
+            try:
+                await self._send_update(client, spec, obs, update)
+            except AgoraError as exc:
+                if exc.http_status != 404 or exc.gateway:
+                    raise
+                # 404: the session ended (or is migrating, https://docs.agora.io/en/cloud-recording/rest-api/status-codes):
+                # confirmed like a query's; a session that answers again gets the update at the retry.
+                if await self._confirm_not_found(ctx, client, spec, obs) is None:
+                    mark_ended(ctx, "ProviderEnded", f"Agora no longer knows the session ({exc.summary})")
+                    return
+                raise ProviderFailure(
+                    "SessionMigrating",
+                    f"{update.endpoint} answered 404 while session {obs.sid} answers query (Agora moves "
+                    "sessions between servers for up to 90 s); the update is sent again. " + exc.summary,
+                    retryable=True,
+                ) from exc
             # Recorded per call, so a failure half-way does not resend what Agora already accepted.
             applied[update.applied_key] = update.applied_value
             ctx.status.set(applied=dict(applied))
@@ -339,6 +453,21 @@ class AgoraSessions:
             ctx.condition("Ready", "True", phase, f"session {obs.sid} is {phase.lower()}")
         changed = ", ".join(dict.fromkeys(u.applied_key for u in updates))
         ctx.event("Normal", "Updated", f"session {obs.sid}: updated {changed}")
+
+    @staticmethod
+    async def _send_update(
+        client: CloudRecordingClient, spec: CloudRecordingSpec, obs: Observed, update: Update
+    ) -> None:
+        agora = spec.agora
+        assert agora is not None and obs.resource_id and obs.sid
+        if update.endpoint == "updateLayout":
+            await client.update_layout(
+                agora.appId, obs.resource_id, obs.sid, agora.channel, agora.uid, update.body
+            )
+        else:
+            await client.update(
+                agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid, update.body
+            )
 
     async def _stop(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, *, reason: str, message: str
@@ -414,6 +543,37 @@ class AgoraSessions:
             return result
         return None
 
+    async def _rotate_storage(
+        self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, client: CloudRecordingClient
+    ) -> None:
+        """Send the storage Secret's new credentials (e.g. rotated STS `stsToken`/`stsExpiration`) with
+        `update` `storageConfig` while the session runs, without a spec change: Agora asks to
+        re-apply STS credentials every 60 minutes and `update` the storageConfig
+        (https://docs.agora.io/en/cloud-recording/rest-api/start, storageConfig.stsToken;
+        https://docs.agora.io/en/cloud-recording/rest-api/update). The Secret's resourceVersion is
+        part of the applied storage digest, so any edit of the Secret is sent once.
+        """
+        agora = spec.agora
+        assert agora is not None and obs.resource_id and obs.sid
+        storage, storage_digest = await self._storage(ctx, spec)
+        if not obs.applied or obs.applied.get("storage") == storage_digest:
+            return
+        await client.update(
+            agora.appId,
+            obs.resource_id,
+            obs.sid,
+            agora.mode,
+            agora.channel,
+            agora.uid,
+            {"storageConfig": storage},
+        )
+        ctx.status.set(applied={**obs.applied, "storage": storage_digest})
+        ctx.event(
+            "Normal",
+            "StorageCredentialsUpdated",
+            f"session {obs.sid}: the storage Secret changed; its credentials were sent with update",
+        )
+
     async def _query(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         agora = spec.agora
         assert agora is not None and obs.resource_id and obs.sid
@@ -434,6 +594,23 @@ class AgoraSessions:
                 return
             result = back
         ctx.status.set(providerStatus=result.status)
+        limit_s = ctx.runtime.settings.start_check_s
+        if start_timed_out(result.status, _seconds_since(ctx.status.get("startedAt")), limit_s=limit_s):
+            ctx.event(
+                "Warning",
+                "StartTimedOut",
+                f"session {obs.sid} is still at status {result.status} {limit_s:.0f}s after its start (Agora: "
+                "4 or 5 means running, https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices); "
+                "it is stopped",
+            )
+            await self._stop(
+                ctx,
+                spec,
+                obs,
+                reason="StartTimedOut",
+                message=f"the session did not reach status 4/5 within {limit_s:.0f}s of its start",
+            )
+            return
         if result.files:
             ctx.status.set(files=files_summary([f.file_name for f in result.files]))
             ctx.reported_files.extend(agora_files(spec.storage, result.files))
@@ -445,6 +622,8 @@ class AgoraSessions:
             ctx.condition("Recording", "False", "ProviderFailed", "status 20: exited abnormally")
         elif obs.phase == "Starting":
             ctx.status.set(phase="Recording")
+        if result.status is not None and result.status < 6:
+            await self._rotate_storage(ctx, spec, obs, client)
         synced = get_condition(ctx.status.get("conditions"), "Synced")
         if synced and synced.get("status") == "False" and synced.get("reason") == "ProviderUnavailable":
             ctx.condition("Synced", "True", "ReconcileSuccess", "the provider answers again")

@@ -6,12 +6,15 @@ Provider rules cite Agora's public REST reference (https://docs.agora.io/en/clou
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from recording_operator.api.timestamps import parse_rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import (
     AgoraRecordingSpec,
     CloudRecordingSpec,
@@ -41,6 +44,13 @@ ACTIVE_PHASES = frozenset({"Starting", "Recording", "Paused", "Stopping"})
 #: How many past sessions `status.sessions` keeps.
 MAX_SESSIONS = 10
 
+#: Stop reasons after which `restartPolicy: OnExit` starts a new session: the provider ended it,
+#: or it never came up (`StartTimedOut`).
+RESTARTABLE_REASONS = frozenset({"ProviderEnded", "StartTimedOut"})
+
+#: A restarted session that ran this long (s) resets the restart backoff.
+RESTART_RESET_S = 600.0
+
 
 def dump(model: Any) -> dict[str, Any]:
     """A model as Agora's JSON (wire names, unset fields left out)."""
@@ -55,8 +65,8 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
     """Agora `clientRequest.storageConfig` from `spec.storage` and its Secret's keys (https://docs.agora.io/en/cloud-recording/rest-api/start).
 
     Secret keys: `accessKey`, `secretKey`; optional `stsToken` and `stsExpiration` (S3, Alibaba,
-    Tencent only). `prefix` becomes `fileNamePrefix` (joined length ≤128). s3-compatible puts the
-    endpoint in `extensionParams.endpoint`.
+    Tencent only). `prefix` becomes `fileNamePrefix` (joined length ≤128). `extensionParams` carries
+    s3-compatible's `endpoint`, `sse` (S3: kms | aes256) and `tag` (S3, Alibaba).
 
     Raises:
         SpecError: unknown vendor/region (InvalidSpec), prefix too long (InvalidSpec), or a missing
@@ -90,19 +100,27 @@ def storage_config(storage: StorageSpec, credentials: Mapping[str, str]) -> dict
                 "storage.prefix is longer than 128 characters in all (https://docs.agora.io/en/cloud-recording/rest-api/start)",
             )
         config["fileNamePrefix"] = list(storage.prefix)
+    extension: dict[str, Any] = {}
     if vendor == 11:
-        config["extensionParams"] = {"endpoint": storage.endpoint}
+        extension["endpoint"] = storage.endpoint
+    for key in ("sse", "tag"):  # RecordingStorageSpec (CloudRecording) only
+        if value := getattr(storage, key, None):
+            extension[key] = value
+    if extension:
+        config["extensionParams"] = extension
     return config
 
 
 def acquire_request(agora: AgoraRecordingSpec) -> dict[str, Any]:
-    """Agora `acquire` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/acquire): scene 1 for web mode, resourceExpiredHour, region."""
+    """Agora `acquire` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/acquire): scene 1 for web mode, resourceExpiredHour, region, excludeResourceIds."""
     request: dict[str, Any] = {
         "scene": 1 if agora.mode == "web" else 0,
         "resourceExpiredHour": agora.resourceExpiredHour,
     }
     if agora.region:
         request["region"] = agora.region
+    if agora.excludeResourceIds:
+        request["excludeResourceIds"] = list(agora.excludeResourceIds)
     return request
 
 
@@ -114,11 +132,18 @@ def effective_recording_config(agora: AgoraRecordingSpec) -> RecordingConfig | N
 
 
 def start_request(
-    spec: CloudRecordingSpec, storage: Mapping[str, Any], token: str | None, *, onhold: bool
+    spec: CloudRecordingSpec,
+    storage: Mapping[str, Any],
+    token: str | None,
+    *,
+    onhold: bool,
+    encryption: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Agora `start` clientRequest (https://docs.agora.io/en/cloud-recording/rest-api/start) from the spec, the storage config and the RTC token.
 
-    `onhold` sets the web recorder's `serviceParam.onhold` (state Paused).
+    `onhold` sets the web recorder's `serviceParam.onhold` (state Paused). `encryption` holds the
+    encrypted channel's `secret` (and `salt`), read from Secrets (`channel_encryption`); they go
+    into `recordingConfig` next to `decryptionMode`.
     """
     agora = spec.agora
     assert agora is not None
@@ -128,6 +153,8 @@ def start_request(
     recording = effective_recording_config(agora)
     if recording is not None:
         request["recordingConfig"] = dump(recording)
+        if encryption:
+            request["recordingConfig"].update(encryption)
     if agora.recordingFileConfig and agora.recordingFileConfig.avFileType:
         request["recordingFileConfig"] = dump(agora.recordingFileConfig)
     if agora.snapshotConfig:
@@ -138,7 +165,62 @@ def start_request(
             if service["serviceName"] == "web_recorder_service":
                 service["serviceParam"]["onhold"] = onhold
         request["extensionServiceConfig"] = esc
+    if agora.extraClientRequest:
+        request = merge_extra(request, agora.extraClientRequest)
     return request
+
+
+def merge_extra(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` merged over it: objects merged key by key (recursively), any other value
+    (lists included) replaced. Neither argument is changed."""
+    merged = dict(base)
+    for key, value in extra.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_extra(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def extra_keys(extra: Mapping[str, Any] | None, prefix: str = "") -> list[str]:
+    """The dotted paths of `extraClientRequest`'s leaves (`recordingConfig.audioProfile`), for the
+    Warning Event that names what bypassed the schema; sorted."""
+    keys: list[str] = []
+    for key, value in (extra or {}).items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            keys.extend(extra_keys(value, path + "."))
+        else:
+            keys.append(path)
+    return sorted(keys)
+
+
+def channel_encryption(decryption_mode: int | None, secret: str, salt: str | None) -> dict[str, str]:
+    """`recordingConfig.secret`/`salt` for an encrypted channel (https://docs.agora.io/en/cloud-recording/rest-api/start):
+    `secret` required when `decryptionMode` is not 0; `salt`, base64 of 32 bytes, for modes 7 and 8.
+
+    Raises:
+        SpecError: InvalidSpec when the secret is empty or the salt is not base64 of 32 bytes (the
+            message names the rule, never the value).
+    """
+    if not secret:
+        raise SpecError("InvalidSpec", "the encryption secret (encryption.secretRef) is empty")
+    result = {"secret": secret}
+    if decryption_mode in (7, 8):
+        try:
+            size = len(base64.b64decode(salt or "", validate=True))
+        except (binascii.Error, ValueError):
+            size = -1
+        if size != 32:
+            raise SpecError(
+                "InvalidSpec",
+                "the salt (encryption.saltRef) must be base64 of 32 bytes for decryptionMode 7 and 8 "
+                "(https://docs.agora.io/en/cloud-recording/rest-api/start, recordingConfig.salt)",
+            )
+        assert salt is not None
+        result["salt"] = salt
+    return result
 
 
 def stream_subscribe(agora: AgoraRecordingSpec) -> dict[str, Any] | None:
@@ -474,3 +556,68 @@ def files_stored(status: Mapping[str, Any], provider: str) -> tuple[str, str, st
             "(uploadingStatus backuped)",
         )
     return "Unknown", "UploadStatusUnknown", f"Agora did not say whether the upload finished ({uploading})"
+
+
+# --- restarts and the start health check -----------------------------------------------------------
+
+
+def restart_due(
+    spec: CloudRecordingSpec,
+    status: Mapping[str, Any],
+    pending: bool,
+    *,
+    since_stop_s: float,
+    base_s: float,
+    max_s: float,
+) -> float | None:
+    """`restartPolicy: OnExit`: seconds left before the next session may start, or None (no restart).
+
+    A restart is wanted when `spec.state` is Recording or Paused, the phase is Stopped with a stop
+    reason in `RESTARTABLE_REASONS` and no start is pending. It waits `base_s × 2^n` seconds after
+    the stop (capped at `max_s`), n = `consecutive_restarts(status)`; 0.0 means now.
+    """
+    if spec.restartPolicy != "OnExit" or spec.state not in ("Recording", "Paused") or pending:
+        return None
+    if status.get("phase") != "Stopped" or status.get("stopReason") not in RESTARTABLE_REASONS:
+        return None
+    wait = min(max_s, base_s * (2 ** min(consecutive_restarts(status), 16)))
+    return max(0.0, wait - since_stop_s)
+
+
+def restart_resumable(spec: CloudRecordingSpec, obs: Observed, status: Mapping[str, Any]) -> bool:
+    """A restart's start failed (e.g. 400/53 while the ended session is still exiting, 435 no users,
+    5xx): `status.restartCount` is set, no session id is recorded, the answer was not lost
+    (`Observed.start_unknown`: then only an adoption settles it), and OnExit still wants a session.
+    It is tried again at the next tick: with the pending resourceId when its marker is there
+    (433 → re-acquire), else with a new acquire."""
+    return (
+        spec.restartPolicy == "OnExit"
+        and spec.state in ("Recording", "Paused")
+        and bool(status.get("restartCount"))
+        and not obs.session_id
+        and not obs.start_unknown
+    )
+
+
+def consecutive_restarts(status: Mapping[str, Any]) -> int:
+    """`status.restartCount`, or 0 when the session that just ended ran `RESTART_RESET_S` or more."""
+    sessions = status.get("sessions") or []
+    last = sessions[-1] if sessions else {}
+    ran = _seconds_between(last.get("startedAt"), last.get("stoppedAt"))
+    if ran is not None and ran >= RESTART_RESET_S:
+        return 0
+    count = status.get("restartCount")
+    return count if isinstance(count, int) and count > 0 else 0
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    a, b = parse_rfc3339(start or ""), parse_rfc3339(end or "")
+    return None if a is None or b is None else (b - a).total_seconds()
+
+
+def start_timed_out(provider_status: int | None, since_start_s: float, *, limit_s: float) -> bool:
+    """Agora's start check: `serverResponse.status` 4 (all components ready) or 5 (in progress)
+    means the session runs; still below 4 `limit_s` (90 by default) seconds after the sid was
+    issued means the start failed (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
+    Exiting statuses (6, 7, 8, 20) are not a start failure."""
+    return provider_status is not None and provider_status < 4 and since_start_s >= limit_s

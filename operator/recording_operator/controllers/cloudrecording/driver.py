@@ -109,6 +109,7 @@ def mark_started(
         providerStatus=None,
         recordingStatus=None,
         uploadingStatus=None,
+        rtmpPublishStatus=None,
         files={"count": 0},
         applied=applied,
         **session,
@@ -161,3 +162,30 @@ def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: s
     else:
         ctx.condition("Ready", "True", "Stopped", f"session {session_id} stopped: {message}")
     ctx.event("Normal", "Stopped", f"session {session_id} stopped ({reason}): {message}")
+
+
+def cdn_condition(rtmp_status: str | None, sid: str | None) -> tuple[str, str, str, str] | None:
+    """Condition `CdnPublishing` as `status.rtmpPublishStatus` says (NCS rtmp_publish_status, event 100):
+    True while `publishing`, False with the status as reason otherwise; None without a CDN status."""
+    if not rtmp_status:
+        return None
+    return (
+        "CdnPublishing",
+        "True" if rtmp_status == "publishing" else "False",
+        rtmp_status.capitalize(),
+        f"Agora reports the CDN push of session {sid} as {rtmp_status} (rtmp_publish_status)",
+    )
+
+
+def sync_cdn_condition(ctx: RecordingContext) -> bool:
+    """Bring `CdnPublishing` back to `status.rtmpPublishStatus` when a handler's status write (which
+    carries the whole conditions list) overwrote the one a notice set; True when it changed."""
+    wanted = cdn_condition(ctx.status.get("rtmpPublishStatus"), ctx.status.get("sid"))
+    if wanted is None:
+        return False
+    conditions: list[dict[str, Any]] = ctx.status.get("conditions") or []
+    current = next((c for c in conditions if c.get("type") == "CdnPublishing"), {})
+    if (current.get("status"), current.get("reason")) == wanted[1:3]:
+        return False
+    ctx.condition(*wanted)
+    return True

@@ -37,8 +37,20 @@ from recording_operator.controllers._kit.metrics import SESSIONS, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
-from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
-from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
+from recording_operator.controllers.cloudrecording.decide import (
+    Observed,
+    Plan,
+    consecutive_restarts,
+    observe,
+    plan,
+    restart_due,
+    restart_resumable,
+)
+from recording_operator.controllers.cloudrecording.driver import (
+    RecordingContext,
+    SessionDriver,
+    sync_cdn_condition,
+)
 from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.decide import collection_path
@@ -98,6 +110,10 @@ async def reconcile(
         if obs.adopted:
             await driver.adopt(ctx, spec, obs)
         if step in (Plan.START, Plan.RESUME_START):
+            if step is Plan.START and ctx.status.get("restartCount"):
+                ctx.status.set(
+                    restartCount=None
+                )  # a start the spec asked for: the restart backoff starts over
             await driver.start(ctx, spec, obs)
         elif step is Plan.UPDATE:
             await driver.update(ctx, spec, obs)
@@ -162,14 +178,20 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     the next interval.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
+    if sync_cdn_condition(ctx):
+        ctx.flush()  # a handler's write had replaced the condition a notice set; the tick does no more
+        return
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
-    if not obs.session_id or ctx.meta.get("deletionTimestamp"):
+    restarting = bool(ctx.status.get("restartCount"))
+    if (not obs.session_id and not restarting) or ctx.meta.get("deletionTimestamp"):
         return
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError:
         return
     driver = DRIVERS[spec.provider]
+    if await _restart(ctx, driver, spec, obs):
+        return
     if not driver.wants_observation(obs, ctx.status.current):
         return
     try:
@@ -193,6 +215,54 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         failure = report(ctx, exc)
         logger.warning(f"observing the session failed: {failure.message}")
     ctx.flush()
+
+
+async def _restart(
+    ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed
+) -> bool:
+    """`restartPolicy: OnExit`: start a new session once the backoff after a provider-ended one is over
+    (`decide.restart_due`). The ended session is already in `status.sessions`; `status.restartCount`
+    counts consecutive restarts. Failures are reported like the timer's others and tried again at
+    the next tick (the backoff still applies).
+
+    Returns:
+        True when a restart was due (started or failed): the tick does nothing else.
+    """
+    status = ctx.status.current
+    wait = restart_due(
+        spec,
+        status,
+        obs.pending is not None,
+        since_stop_s=_seconds_since(status.get("stoppedAt")),
+        base_s=ctx.runtime.settings.backoff_base_s,
+        max_s=ctx.runtime.settings.backoff_max_s,
+    )
+    resuming = restart_resumable(spec, obs, status)
+    if not resuming and (wait is None or wait > 0):
+        return False
+    count = consecutive_restarts(status) + (0 if resuming else 1)
+    previous = (status.get("sessions") or [{}])[-1].get("sid") if resuming else obs.session_id
+    try:
+        ctx.status.set(restartCount=count)
+        await driver.start(ctx, spec, obs)
+        await _publish(ctx, spec)
+        ctx.condition(
+            "Synced",
+            "True",
+            "Restarted",
+            f"restarted after {status.get('stopReason')} (restartPolicy OnExit)",
+        )
+        ctx.event(
+            "Normal",
+            "Restarted",
+            f"session {previous} ended ({status.get('stopReason')}); started session "
+            f"{ctx.status.get('sid') or ctx.status.get('recordingId')} (restart {count}, restartPolicy OnExit)",
+        )
+    except HANDLED as exc:
+        failure = report(ctx, exc)
+        ctx.logger.warning(f"restarting the session failed: {failure.message}")
+    ctx.flush()
+    return True
 
 
 def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -> bool:

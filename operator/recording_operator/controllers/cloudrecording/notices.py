@@ -13,13 +13,16 @@ The callback receiver hands every verified, not yet applied notice to `apply_ago
    Recording; `recorder_leave` (41, unless it left because we called stop) and `session_exit` (11)
    move only an active phase to Stopped (ProviderEnded); files (31 uploaded, 32 backuped, 45
    snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once; a failover's
-   `newUid` (12) and `uploading_progress` (33) are taken only from a notice newer (by
-   `sequence`, `sendts`) than the last one applied for that session.
+   `newUid` (12), `uploading_progress` (33) and the CDN push's `rtmp_publish_status` (100:
+   `status.rtmpPublishStatus` and condition `CdnPublishing`) are taken only from a notice newer
+   (by `sequence`, `sendts`) than the last one applied for that session.
 3. Adoption: a notice naming a sid for an adoptable CloudRecording writes `status.sid` and
    `status.resourceId` (the reconcile and the finalizer then follow that session: updates, stop on
    delete), then clears the start-pending annotation.
 4. A sid that belongs to no CloudRecording: a log line, the `unmatched` result (counted by the
    receiver) and a Warning Event `UnknownSession` on the recordings of that channel, once per sid.
+   With `CALLBACKS_STOP_UNKNOWN_SESSIONS` the session is also stopped when its resourceId is known
+   (`ORPHANS`, see `_stop_unknown` for the limit).
 
 Polling stays the fallback (Agora: core business logic should not depend on NCS): while notices
 arrive for a recording, `query_interval` stretches its query interval by
@@ -43,6 +46,7 @@ from pydantic import ValidationError
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
@@ -52,10 +56,15 @@ from recording_operator.controllers.cloudrecording.decide import (
     applied_config,
     observe,
 )
-from recording_operator.controllers.cloudrecording.driver import RecordingContext, mark_ended, mark_started
+from recording_operator.controllers.cloudrecording.driver import (
+    RecordingContext,
+    cdn_condition,
+    mark_ended,
+    mark_started,
+)
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.publication import agora_files, publish_files
-from recording_operator.providers.agora import RecordingFile, ncs, parse_file_list
+from recording_operator.providers.agora import AgoraError, RecordingFile, ncs, parse_file_list
 from recording_operator.providers.realtimekit import RecordingState
 from recording_operator.providers.realtimekit_webhooks import (
     RECORDING_STATUS_UPDATE,
@@ -237,11 +246,12 @@ class Effect:
     fields: dict[str, Any] = field(default_factory=dict)
     files: list[RecordingFile] = field(default_factory=list)
     event: tuple[str, str, str] | None = None
+    condition: tuple[str, str, str, str] | None = None
 
     @property
     def empty(self) -> bool:
         """Nothing to change."""
-        return not (self.started or self.ended or self.fields or self.files or self.event)
+        return not (self.started or self.ended or self.fields or self.files or self.event or self.condition)
 
 
 def notice_files(notice: ncs.Notice) -> list[RecordingFile]:
@@ -278,6 +288,10 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
         effect.fields["uploadingStatus"] = "uploaded"
     elif kind == ncs.EVENT_UPLOADING_PROGRESS and newer and isinstance(details.get("progress"), int):
         effect.fields["uploadProgress"] = max(0, min(10000, details["progress"]))
+    elif kind == ncs.EVENT_RTMP_PUBLISH_STATUS and newer and details.get("status") in RTMP_STATUSES:
+        status = str(details["status"])
+        effect.fields["rtmpPublishStatus"] = status
+        effect.condition = cdn_condition(status, notice.sid)
     elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES:
         code = details.get("leaveCode")
         if not (isinstance(code, int) and code & LEAVE_CODE_STOPPED):
@@ -290,6 +304,11 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
         how = "abnormally" if status == 1 else "normally"
         effect.ended = ("ProviderEnded", f"Agora ended the session {how} (session_exit, exitStatus {status})")
     return effect
+
+
+#: `rtmp_publish_status` (event 100) `status` values: documented as a Number, sent as these strings
+#: (https://docs.agora.io/en/cloud-recording/develop/receive-notifications).
+RTMP_STATUSES = frozenset({"connecting", "publishing", "onhold", "disconnected"})
 
 
 # --- applying ------------------------------------------------------------------------------------
@@ -334,7 +353,79 @@ async def _applied(ctx: NoticeContext, spec: CloudRecordingSpec) -> dict[str, An
     return applied_config(spec, storage_digest, onhold=spec.state == "Paused")
 
 
+@dataclass(frozen=True)
+class Orphan:
+    """A start this operator sent and gave up on (its CloudRecording was deleted before the sid was
+    known): what a `stop` of the session it may have created needs besides the sid."""
+
+    app_id: str
+    resource_id: str
+    mode: str
+    namespace: str
+    credentials_secret: str
+
+
+class Orphans:
+    """Orphaned starts by Agora (channel, recorder uid), newest kept, bounded; in memory only
+    (an operator restart forgets them: such sessions are then only reported, and end after
+    `maxIdleTime`)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._size = size
+        self._by_key: OrderedDict[tuple[str, str], Orphan] = OrderedDict()
+
+    def remember(self, cname: str, uid: str, orphan: Orphan) -> None:
+        """Keep `orphan` for the session a later notice may name."""
+        key = (cname, uid)
+        self._by_key.pop(key, None)
+        self._by_key[key] = orphan
+        while len(self._by_key) > self._size:
+            self._by_key.popitem(last=False)
+
+    def take(self, cname: str, uid: str) -> Orphan | None:
+        """The orphaned start of that recorder, forgotten once taken."""
+        return self._by_key.pop((cname, uid), None)
+
+
+ORPHANS = Orphans()
+
+
 _warned: OrderedDict[str, None] = OrderedDict()
+
+
+async def _stop_unknown(runtime: Runtime, notice: ncs.Notice) -> str:
+    """`CALLBACKS_STOP_UNKNOWN_SESSIONS`: stop a session no CloudRecording owns, when its resourceId is known.
+
+    Agora's `stop` needs appid, resourceId, sid, mode, cname and uid
+    (https://docs.agora.io/en/cloud-recording/rest-api/stop); a notice carries cname, uid and sid
+    but no resourceId (https://docs.agora.io/en/cloud-recording/develop/receive-notifications, the
+    payload fields). The resourceId is known only for a start this operator sent and gave up on
+    (`ORPHANS`: a recording deleted while its start's answer was lost); any other session cannot be
+    stopped and ends after `maxIdleTime`.
+
+    Returns:
+        One sentence for the Warning Event and the log, saying what was done.
+    """
+    cname, uid, sid = notice.cname, notice.uid, notice.sid
+    orphan = ORPHANS.take(cname, uid) if cname and uid and sid else None
+    if orphan is None:
+        return (
+            "it cannot be stopped from here: Agora's notices carry no resourceId, which stop needs; it is "
+            "billed until it ends (channel idle past maxIdleTime)"
+        )
+    assert cname and uid and sid
+    try:
+        credentials = await runtime.agora_credentials(orphan.namespace, orphan.credentials_secret)
+        client = runtime.agora(credentials)
+        await client.stop(orphan.app_id, orphan.resource_id, sid, orphan.mode, cname, uid)
+    except AgoraError as exc:
+        if exc.is_already_exiting or exc.is_not_found or exc.is_no_recorded_data:
+            return f"it was stopped (stopUnknownSessions; Agora: {exc.summary})"
+        ORPHANS.remember(cname, uid, orphan)  # the next notice tries again
+        return f"stopping it failed ({exc.summary}); the next notice tries again"
+    except (SecretNotFound, KubeApiError) as exc:
+        return f"stopping it failed: {exc}"
+    return f"it was stopped (stopUnknownSessions, resource {orphan.resource_id} of a start given up on)"
 
 
 async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
@@ -346,6 +437,10 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
         _warned[notice.sid] = None
         while len(_warned) > 10_000:
             _warned.popitem(last=False)
+        outcome = "it is billed until it ends (channel idle)"
+        if runtime.settings.callbacks_stop_unknown_sessions:
+            outcome = await _stop_unknown(runtime, notice)
+            log.warning(f"unknown Agora session {notice.sid} in channel {notice.cname!r}: {outcome}")
         for namespace, name in INDEX.of_channel(notice.cname):
             obj = await runtime.kube.get_object(_path(namespace, name))
             if obj is not None:
@@ -354,7 +449,7 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
                     "Warning",
                     "UnknownSession",
                     f"Agora reports session {notice.sid} (recorder uid {notice.uid}) in channel {notice.cname}, "
-                    "which no CloudRecording owns; it is billed until it ends (channel idle)",
+                    f"which no CloudRecording owns; {outcome}",
                 )
     return "unmatched"
 
@@ -455,6 +550,8 @@ def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, eff
         mark_ended(ctx, *effect.ended)
     if effect.event:
         ctx.event(*effect.event)
+    if effect.condition:
+        ctx.condition(*effect.condition)
 
 
 async def _adopt(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:

@@ -26,6 +26,7 @@ from recording_operator.controllers._kit.errors import ProviderFailure, SpecErro
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.policy import check_provider_storage
 from recording_operator.controllers._kit.status import files_summary
+from recording_operator.controllers.cloudrecording.archive import archive_files
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed
 from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
@@ -33,7 +34,11 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_ended,
     mark_started,
 )
-from recording_operator.controllers.recordedfile.publication import publish_files, realtimekit_files
+from recording_operator.controllers.recordedfile.publication import (
+    FileRecord,
+    publish_files,
+    realtimekit_files,
+)
 from recording_operator.providers.realtimekit import RealtimeKitClient, RealtimeKitError, RecordingState
 
 #: The kind whose RecordedFiles this driver publishes.
@@ -172,6 +177,7 @@ class RealtimeKitSessions:
                         rtk.meetingId,
                         layers=layers,
                         user_ids=track.user_ids if track else None,
+                        max_seconds=track.max_seconds if track else None,
                     )
                 else:
                     state = await client.start_composite(
@@ -236,13 +242,16 @@ class RealtimeKitSessions:
             KubeApiError: creating the uploaded files' RecordedFiles failed (status not advanced).
         """
         records = realtimekit_files(spec.storage, state)
+        archived = await self._archive(ctx, spec, state) if records else None
         if records:
-            # Before UPLOADED is written: it ends the observation, so a failed create (raised
-            # here) leaves the status UPLOADING and the next observation publishes again.
+            # Before UPLOADED is written: it ends the observation, so a failed create or copy
+            # (raised here) leaves the status UPLOADING and the next observation publishes again.
             delete_after = spec.retention.deleteAfter if spec.retention else None
-            await publish_files(ctx, RECORDING_KIND, spec.storage, records, delete_after)
+            storage, published = archived if archived is not None else (spec.storage, records)
+            await publish_files(ctx, RECORDING_KIND, storage, published, delete_after)
         ctx.status.set(recordingStatus=state.status)
-        ctx.reported_files.extend(records)
+        if archived is None:
+            ctx.reported_files.extend(records)
         if state.files:
             ctx.status.set(files=_files(state))
         if state.status in RUNNING_PHASES:
@@ -270,8 +279,36 @@ class RealtimeKitSessions:
                 raise session_error(exc) from exc
             mark_ended(ctx, reason, message + "; the recording had already ended at RealtimeKit")
             return
-        ctx.reported_files.extend(realtimekit_files(spec.storage, state))
+        archived = await self._archive(ctx, spec, state)
+        if archived is not None:
+            delete_after = spec.retention.deleteAfter if spec.retention else None
+            await publish_files(ctx, RECORDING_KIND, archived[0], archived[1], delete_after)
+        else:
+            ctx.reported_files.extend(realtimekit_files(spec.storage, state))
         self._ended(ctx, state, reason, message)
+
+    @staticmethod
+    async def _archive(
+        ctx: RecordingContext, spec: CloudRecordingSpec, state: RecordingState
+    ) -> tuple[StorageSpec, list[FileRecord]] | None:
+        """With `spec.realtimeKit.archive`: the UPLOADED files copied there (`archive.archive_files`)
+        and the storage their RecordedFiles point at; None without an archive.
+
+        Raises:
+            ProviderFailure: ArchiveFailed (retryable). SecretNotFound, KubeApiError: the archive's Secret.
+        """
+        rtk = spec.realtimeKit
+        if rtk is None or rtk.archive is None:
+            return None
+        records = await archive_files(ctx, rtk.archive.storage, state)
+        if records:
+            ctx.event(
+                "Normal",
+                "Archived",
+                f"recording {state.id}: {len(records)} files copied out of the RealtimeKit bucket "
+                f"(links expire 7 days after upload) to {rtk.archive.storage.bucket}",
+            )
+        return rtk.archive.storage, records
 
     async def adopt(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """A recordingId in status for a pending start: follow it (RealtimeKit has nothing applied)."""

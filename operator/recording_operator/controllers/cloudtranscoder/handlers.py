@@ -133,10 +133,17 @@ def _parse_spec(ctx: Context, body: kopf.Body, retry: int) -> CloudTranscoderSpe
 def _provider_failure(exc: AgoraError, spec: CloudTranscoderSpec, ctx: Context) -> ProviderFailure:
     """An Agora Cloud Transcoder error in the controller's terms.
 
-    Retryable errors (206, 429, 5xx, timeouts) → ProviderUnavailable; 409 (the instanceId is held by
+    202 without a taskId (accepted, not executed) → CreateAccepted, retried with the same
+    builderToken; retryable errors (206, 429, 5xx, timeouts) → ProviderUnavailable; 409 (the instanceId is held by
     another task) → TaskConflict, retried; 401/403 → AuthFailed; any other 4xx → InvalidSpec.
     Source: https://docs.agora.io/en/cloud-transcoding/reference/status-codes
     """
+    if exc.http_status == 202:
+        return ProviderFailure(
+            "CreateAccepted",
+            f"{exc.summary}; the create is sent again with the same builderToken until Agora answers with the task",
+            retryable=True,
+        )
     if exc.retryable:
         return ProviderFailure("ProviderUnavailable", exc.summary, retryable=True)
     if exc.http_status == 409:
@@ -226,10 +233,13 @@ async def _create(ctx: Context, desired: Desired, obs: Observed, *, resume: bool
         info = await client.create(spec.appId, acquired.token_name, desired.config)
     # The taskId reaches the API server at once: a crash before kopf's status patch loses nothing.
     await ctx.persist(taskId=info.task_id)
-    tasks = int(ctx.status.get("tasks") or 0) + (0 if info.already_running else 1)
+    # A task counts once: a resumed create answering with the task of a create whose answer was lost
+    # (or was a 202 without it) counts it now, since nothing counted it before.
+    tasks = int(ctx.status.get("tasks") or 0) + (0 if info.task_id == obs.task_id else 1)
     ctx.status.set(
         phase=phase_of(info.status),
         serviceStatus=info.service_status,
+        message=info.message,
         instanceId=instance_id,
         taskId=info.task_id,
         createTs=info.create_ts,
@@ -363,6 +373,31 @@ async def _restart_if_requested(ctx: Context, spec: CloudTranscoderSpec, obs: Ob
     return True
 
 
+async def _confirm_not_found(
+    ctx: Context, client: CloudTranscoderClient, spec: CloudTranscoderSpec, obs: Observed
+) -> TaskInfo | None:
+    """After a 404 for a task whose create succeeded, query again after `RECORDING_NOT_FOUND_CONFIRM`
+    × 1, 2, 3 s (5, 10, 15 s by default): Agora asks to confirm a 404 with backoff before concluding
+    the transcoder is gone (https://docs.agora.io/en/cloud-transcoding/reference/status-codes).
+
+    Returns:
+        The task's answer when it answers again, or None after three more 404s.
+
+    Raises:
+        AgoraError: a confirmation query failed otherwise.
+    """
+    assert obs.task_id and obs.builder_token
+    base_s = ctx.runtime.settings.not_found_confirm_s
+    for step in (1, 2, 3):
+        await asyncio.sleep(base_s * step)
+        try:
+            return await client.query(spec.appId, obs.task_id, obs.builder_token)
+        except AgoraError as exc:
+            if exc.http_status != 404:
+                raise
+    return None
+
+
 def _age_s(created_at: str | None) -> float:
     if not created_at:
         return 0.0
@@ -378,12 +413,8 @@ async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None
     except AgoraError as exc:
         if exc.http_status != 404:
             raise
-        await asyncio.sleep(ctx.runtime.settings.not_found_confirm_s)
-        try:
-            info = await client.query(spec.appId, obs.task_id, obs.builder_token)
-        except AgoraError as again:
-            if again.http_status != 404:
-                raise
+        found = await _confirm_not_found(ctx, client, spec, obs)
+        if found is None:
             mark_exited(
                 ctx,
                 "ProviderEnded",
@@ -391,7 +422,8 @@ async def _query(ctx: Context, spec: CloudTranscoderSpec, obs: Observed) -> None
                 "without input users, or deleted outside the operator)",
             )
             return
-    ctx.status.set(phase=phase_of(info.status), serviceStatus=info.service_status)
+        info = found
+    ctx.status.set(phase=phase_of(info.status), serviceStatus=info.service_status, message=info.message)
     status, reason, message = ready_condition(info.status, obs.task_id)
     if not info.started and status == "False" and _age_s(ctx.status.get("createdAt")) > START_DEADLINE_S:
         reason, message = (

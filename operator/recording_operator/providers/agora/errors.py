@@ -51,6 +51,9 @@ CODE_RESOURCE_UNPARSEABLE: Final = 1001
 """1001: the resourceId cannot be parsed [status codes]."""
 CODE_SID_MISMATCH: Final = 1003
 """1003: appid or sid does not match the resourceId [status codes]."""
+CODE_INVALID_APPID: Final = 400
+"""400/400 ``invalid_appid`` on ``acquire``: the App ID is invalid or Cloud Recording is not enabled
+for it [status codes]."""
 
 RETRYABLE_CODES: Final = frozenset({CODE_REQUEST_TIMEOUT, CODE_REQUEST_NOT_COMPLETED})
 
@@ -189,6 +192,25 @@ class AgoraError(Exception):
     def is_no_recorded_data(self) -> bool:
         """206/435 on ``stop``: nobody streamed, no files [stop]."""
         return self.code == CODE_NO_RECORDED_DATA
+
+    @property
+    def is_not_enabled(self) -> bool:
+        """Cloud Recording is not enabled for the App ID: HTTP 403 (Agora's Cloud Recording quick
+        reference lists "403: Cloud Recording not enabled in Console; enable it in Agora Console"),
+        the gateway's 400 ``"appid is invalid"`` ("enable the cloud recording service for this App
+        ID", [status codes]) or ``acquire`` answering 400/400 ``invalid_appid`` [status codes]."""
+        if self.http_status == 403:
+            return True
+        if self.http_status == 400 and self.gateway and "appid is invalid" in self.reason.lower():
+            return True
+        return self.endpoint == "acquire" and self.code == CODE_INVALID_APPID
+
+    @property
+    def is_resource_mismatch(self) -> bool:
+        """Code 432: appid/cname/uid do not match the resourceId [status codes]; Agora's Cloud
+        Recording quick reference reads it as "recording already in progress: query the existing
+        recording first"."""
+        return self.code == CODE_RESOURCE_MISMATCH
 
     @property
     def is_auth_failure(self) -> bool:

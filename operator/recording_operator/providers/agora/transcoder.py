@@ -125,9 +125,22 @@ def parse_task(body: Mapping[str, Any], *, endpoint: str, http_status: int = 200
     """Build a :class:`TaskInfo` from a task body [create].
 
     Raises:
-        AgoraError: the body has no ``taskId`` (not retryable).
+        AgoraError: a 202 (accepted, not executed) without ``taskId`` (retryable: create again with
+            the same builderToken); any other body without ``taskId`` (not retryable).
     """
     task_id = body.get("taskId")
+    if (not isinstance(task_id, str) or not task_id) and http_status == 202:
+        # 202 Accepted: "received, but the execution has not been completed; use GET to check"
+        # (https://docs.agora.io/en/cloud-transcoding/reference/status-codes). Without a taskId there
+        # is nothing to GET: the create is repeated with the same builderToken, which answers with
+        # the task once it exists.
+        raise AgoraError(
+            endpoint=endpoint,
+            http_status=202,
+            code=None,
+            reason="accepted (202) but not executed yet, and no taskId to query",
+            retryable=True,
+        )
     if not isinstance(task_id, str) or not task_id:
         raise AgoraError(
             endpoint=endpoint,

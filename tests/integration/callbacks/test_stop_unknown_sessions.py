@@ -1,0 +1,81 @@
+"""`CALLBACKS_STOP_UNKNOWN_SESSIONS`: a session no CloudRecording owns is stopped when the operator knows
+its resourceId (a start whose answer was lost, given up on when its recording was deleted). Agora's
+notices carry no resourceId, so any other unknown session is only reported."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from recording_sandbox.runner import Sandbox
+from tests.integration.callbacks.test_agora_callbacks import APP_ID, Ncs
+from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, recording
+from tests.support.waiting import wait_for
+
+
+@pytest.fixture(scope="module")
+def operator_env() -> dict[str, str]:
+    return {
+        **TEST_OPERATOR_ENV,
+        "CLOUDRECORDING_QUERY_INTERVAL": "3600",
+        "CALLBACKS_STOP_UNKNOWN_SESSIONS": "true",
+    }
+
+
+@pytest.fixture
+def ncs(sandbox: Sandbox) -> Iterator[Ncs]:
+    sender = Ncs(sandbox)
+    yield sender
+    sender.configure(delayMs=0)
+
+
+def running(agora: Agora, cname: str) -> list[dict[str, object]]:
+    return [t for t in agora.tasks(cname) if not t["stopped"]]
+
+
+def test_session_of_a_start_given_up_on_is_stopped_when_its_notice_arrives(
+    cluster: Cluster, agora: Agora, ncs: Ncs
+) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.set_users(APP_ID, name, ["1001"])
+    # Notices arrive late (after the finalizer gave up waiting for an adoption), and Agora's answer
+    # to the start is lost: the session runs, the operator never learns its sid.
+    ncs.configure(delayMs=12000)
+    agora.http.post(
+        "/_emulator/faults",
+        json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
+    ).raise_for_status()
+    assert cluster.create(body).status_code == 201
+    [task] = wait_for(lambda: running(agora, name), what="session at Agora")
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what="deleted (pending start released)")
+    assert [t["sid"] for t in running(agora, name)] == [task["sid"]]  # nothing could stop it without its sid
+    wait_for(lambda: running(agora, name) == [], timeout=40, what="the unknown session stopped")
+    wait_for(lambda: agora.calls("stop", str(task["sid"])) == 1, what="the stop in the request log")
+    assert str(task["resourceId"]) in next(
+        r["path"] for r in agora.requests() if r["endpoint"] == "stop" and str(task["sid"]) in r["path"]
+    )
+
+
+def test_other_unknown_sessions_are_reported_not_stopped(cluster: Cluster, agora: Agora, ncs: Ncs) -> None:
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.set_users(APP_ID, name, ["1001"])
+    cluster.create(body)
+    wait_for(
+        lambda: ((cluster.get(name) or {}).get("status") or {}).get("phase") == "Recording", what="Recording"
+    )
+    stranger = uuid.uuid4().hex
+    response = ncs.post(ncs.notice(40, stranger, name, "999", {"msgName": "recorder_started", "status": 0}))
+    assert response.status_code == 200 and response.json()["result"] == "unmatched"
+    event = wait_for(
+        lambda: next((e for e in cluster.events(name) if e["reason"] == "UnknownSession"), None),
+        what="UnknownSession Event",
+    )
+    assert "carry no resourceId" in event["message"]
+    assert agora.calls("stop", stranger) == 0
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what="deleted")
