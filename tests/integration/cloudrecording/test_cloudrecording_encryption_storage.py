@@ -21,7 +21,9 @@ def status(cluster: Cluster, name: str) -> dict[str, Any]:
 
 def secret(cluster: Cluster, data: dict[str, str]) -> str:
     name = f"s-{uuid.uuid4().hex[:8]}"
-    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+    # Labelled: the operator uses only Secrets that opt in (README "Security model").
+    metadata = {"name": name, "labels": {"recording.mediaops.io/use": "true"}}
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": data}
     response = cluster.http.post(f"/api/v1/namespaces/{cluster.namespace}/secrets", json=body)
     assert response.status_code == 201, response.text
     return name

@@ -50,7 +50,8 @@ def stored(
     s3 = boto3.client("s3", endpoint_url=sandbox.endpoints["s3"], region_name="us-east-1",
                       aws_access_key_id=keys["accessKey"], aws_secret_access_key=keys["secretKey"])  # fmt: skip
     s3.put_object(Bucket=BUCKET, Key="team/talk-00000.mp4", Body=data)
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dl-s3"},
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "dl-s3", "labels": {"recording.mediaops.io/use": "true"}},
               "data": {k: base64.b64encode(v.encode()).decode() for k, v in keys.items()}}  # fmt: skip
     assert cluster.http.post("/api/v1/namespaces/default/secrets", json=secret).status_code == 201
     location = {"vendor": "s3-compatible", "bucket": BUCKET, "key": "team/talk-00000.mp4",
