@@ -75,7 +75,7 @@ def test_no_users_at_start_waits_for_users_then_records(cluster: Cluster, agora:
     wait_for(lambda: status(cluster, name).get("phase") == "Recording", what="Recording once a user joined")
     assert len(agora.tasks(name)) == 1
     assert calls(agora, "acquire", name) == 1  # the unused resourceId was started at last
-    assert condition(cluster, name, "Recording")["status"] == "True"
+    wait_for(lambda: condition(cluster, name, "Recording").get("status") == "True", what="Recording=True")
     cleanup(cluster, name)
 
 

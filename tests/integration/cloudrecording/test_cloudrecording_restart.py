@@ -59,6 +59,7 @@ def test_idle_exit_is_followed_by_a_new_session(cluster: Cluster, agora: Agora) 
             status(cluster, name).get("phase") == "Recording"
             and condition(cluster, name, "Recording").get("status") == "True"
         ),
+        timeout=60,
         what="Recording again",
     )
     assert "Restarted" in {e["reason"] for e in cluster.events(name) if e["type"] == "Normal"}

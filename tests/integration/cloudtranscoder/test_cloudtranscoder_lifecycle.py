@@ -41,8 +41,9 @@ def test_create_update_delete(cluster: TranscoderCluster, agora: TranscoderAgora
     )
     assert st["serviceStatus"] == "serviceInProgress"
     assert st["sequenceId"] == 0 and st["instanceId"] == f"default-{name}"
-    assert cond(cluster, name, "Ready")["status"] == "True"
-    assert cond(cluster, name, "Synced")["status"] == "True"
+    # The phase and the conditions can reach the API in separate writes (notice, create): converge.
+    wait_for(lambda: cond(cluster, name, "Ready").get("status") == "True", what="Ready")
+    wait_for(lambda: cond(cluster, name, "Synced").get("status") == "True", what="Synced")
     [task] = agora.live_transcoder_tasks(name)
     assert task["taskId"] == st["taskId"]
     assert [v["rtc"]["rtcUid"] for v in task["config"]["videoInputs"]] == [1001, 1002]

@@ -96,10 +96,10 @@ def test_max_duration_stops_the_recording_by_itself(
     sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
 ) -> None:
     name = "max-duration"
-    body = recording(name, sandbox.endpoints["s3"], source.port, maxDuration="5s")
+    body = recording(name, sandbox.endpoints["s3"], source.port, maxDuration="10s")
     assert kube.post(LRECS, json=body).status_code == 201
 
-    # (On a loaded machine the Pod may spend most of the 5 s starting: Recording may never be seen.)
+    # (On a loaded machine the Pod may spend several of the 10 s starting: Recording may never be seen.)
     stopped = wait_for(lambda: (s := status(kube, name)).get("phase") == "Stopped" and s, timeout=90,
                        what="phase Stopped")  # fmt: skip
     assert stopped["stopReason"] == "MaxDurationReached"

@@ -53,6 +53,9 @@ def test_provider_ended_only_while_active_and_not_for_our_own_stop() -> None:
     exit_ = agora_effect(notice(11, {"msgName": "session_exit", "exitStatus": 1}), "Paused", newer=True)
     assert exit_.ended and "abnormally" in exit_.ended[1]
     assert agora_effect(notice(11, {"exitStatus": 0}), "Stopped", newer=True).empty
+    # Our own stop is under way: its answer, not the notices it causes, ends the session.
+    assert agora_effect(idle, "Stopping", newer=True).empty
+    assert agora_effect(notice(11, {"exitStatus": 0}), "Stopping", newer=True).empty
 
 
 def test_failover_and_progress_need_a_newer_notice() -> None:

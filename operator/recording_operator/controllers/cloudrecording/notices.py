@@ -268,7 +268,8 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
     """What `notice` changes for a recording in `phase` whose current session it concerns.
 
     `newer`: the notice is newer than the last applied one of its type for this session (only
-    order-dependent fields, failover uid and upload progress, need it).
+    order-dependent fields, failover uid and upload progress, need it). While `Stopping` (our own
+    `stop` is under way) `recorder_leave` and `session_exit` end nothing: the stop's answer does.
     """
     effect = Effect(files=notice_files(notice))
     details = notice.details
@@ -292,14 +293,14 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
         status = str(details["status"])
         effect.fields["rtmpPublishStatus"] = status
         effect.condition = cdn_condition(status, notice.sid)
-    elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES:
+    elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES and phase != "Stopping":
         code = details.get("leaveCode")
         if not (isinstance(code, int) and code & LEAVE_CODE_STOPPED):
             effect.ended = (
                 "ProviderEnded",
                 f"Agora's recorder left the channel (recorder_leave, leaveCode {code})",
             )
-    elif kind == ncs.EVENT_SESSION_EXIT and phase in ACTIVE_PHASES:
+    elif kind == ncs.EVENT_SESSION_EXIT and phase in ACTIVE_PHASES and phase != "Stopping":
         status = details.get("exitStatus", details.get("leaveStatus"))
         how = "abnormally" if status == 1 else "normally"
         effect.ended = ("ProviderEnded", f"Agora ended the session {how} (session_exit, exitStatus {status})")
@@ -536,6 +537,9 @@ def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, eff
         ctx.status.set(phase="Paused" if spec.state == "Paused" else "Recording")
         ctx.condition(
             "Ready", "True", "Recording", f"session {notice.sid}: Agora's recorder joined the channel"
+        )
+        ctx.condition(
+            "Recording", "True", "Started", f"Agora's recorder joined the channel (session {notice.sid})"
         )
     if effect.fields:
         ctx.status.set(**effect.fields)
