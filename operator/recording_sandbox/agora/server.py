@@ -500,14 +500,24 @@ class AgoraEmulator:
         )
 
     async def _upload(self, task: Task) -> None:
-        """Write the files this task reports into its storage, when that is reachable (uploads.py)."""
+        """Write the files this task reports into its storage, when that is reachable (uploads.py):
+        each HLS playlist's slices, then the playlist (its text, rewritten as slices are added)."""
         storage = task.client_request.get("storageConfig") or {}
+        playlists = self.state.playlists(task)
+        ended = task.exit_at is not None
+        # Slices before the playlists that name them, as a player reading the playlist expects.
+        keys = [name for slices in playlists.values() for name, _ in slices]
+        keys += [str(f["fileName"]) for f in self.state.files(task)]
+        contents = {
+            name: self.state.playlist_text(slices, ended=ended).encode() for name, slices in playlists.items()
+        }
         await self.uploads.write(
             self.uploads.agora_endpoint(storage),
             storage.get("bucket"),
             str(storage.get("accessKey") or ""),
             str(storage.get("secretKey") or ""),
-            [str(f["fileName"]) for f in self.state.files(task)],
+            keys,
+            contents,
         )
 
     def _backed_up(self, task: Task, body: dict[str, Any]) -> dict[str, Any]:
