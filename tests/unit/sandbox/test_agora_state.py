@@ -273,7 +273,7 @@ def test_history_is_bounded(clock: ManualClock) -> None:
 
 def test_hls_slices_are_named_like_agoras(state: AgoraState, clock: ManualClock) -> None:
     state.set_channel_users(APP, "room", ["1001"])
-    rid, sid = _start(state, mp4=False)
+    _, sid = _start(state, mp4=False)
     assert state.playlists(state.tasks[sid]) == {}  # no media yet
     clock.advance(5 + 25)  # ready after 5 status steps, then 25 s of media: 10 + 10 + 5
     task = state.tasks[sid]
@@ -290,9 +290,9 @@ def test_hls_slices_are_named_like_agoras(state: AgoraState, clock: ManualClock)
 
 
 def test_individual_hls_slices_per_track(state: AgoraState, clock: ManualClock) -> None:
-    rid, sid = _start(state, "individual")
+    _, sid = _start(state, "individual")
     state.set_channel_users(APP, "room", ["7"])
     clock.advance(10)
     playlists = state.playlists(state.tasks[sid])
     stem = f"rec/demo/{sid}_room__uid_s_7__uid_e_audio"
-    assert [n for n, _ in playlists[f"{stem}.m3u8"]][0].startswith(f"{stem}_")
+    assert next(n for n, _ in playlists[f"{stem}.m3u8"]).startswith(f"{stem}_")
