@@ -23,6 +23,9 @@ from recording_operator.storage.vendors import DEFAULT_CHUNK_BYTES, open_operato
 
 #: Bytes read from the local file per write call.
 READ_BYTES = 1024 * 1024
+#: What reading an open object raises: OpenDAL's errors, and OSError from its file reader (e.g. an
+#: object deleted after it was opened).
+_READ_ERRORS: tuple[type[Exception], ...] = (*OPENDAL_ERRORS, OSError)
 
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -176,7 +179,7 @@ class Store:
                     data += block
             finally:
                 await reader.close()
-        except (*OPENDAL_ERRORS, OSError) as exc:
+        except _READ_ERRORS as exc:
             raise wrap_opendal_error(exc, f"read {key}") from exc
         return bytes(data)
 
