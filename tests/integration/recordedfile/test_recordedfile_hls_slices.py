@@ -1,6 +1,6 @@
 """An Agora HLS session is deleted whole: the real operator, the Agora emulator uploading the
 playlist and its `<sid>_<cname>_<utc>.ts` slices into a real S3 server (moto), boto3 checking what
-is left. Objects of another session, or outside the playlist's directory, in the same prefix stay.
+is left, whether the recording is deleted (`Delete`), the playlist's RecordedFile, or it expires. Objects of another session, or outside the playlist's directory, in the same prefix stay.
 """
 
 from __future__ import annotations
@@ -94,6 +94,20 @@ def test_deleting_the_playlist_file_after_the_playlist_is_gone_lists_the_slices(
     assert s3_keys(s3, BUCKET, prefix) == others
     events = files.events(playlist_file["metadata"]["name"])
     assert any(e["reason"] == "SlicesDeleted" and f"deleted {len(slices)} " in e["message"] for e in events)
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
+
+
+def test_retention_deletes_the_whole_session(cluster: Cluster, agora: Agora, files: Files, s3: Any) -> None:
+    name, prefix, playlist = _stopped_hls_session(cluster, agora, files, s3)
+    assert len(_session_objects(s3, prefix, playlist)) >= 4
+    others = _others(s3, prefix, playlist)
+    [playlist_file] = files.of_recording(name)
+    # The file expires (as `retention.deleteAfter` would have set it): the schedule deletes it.
+    expired = files.patch(playlist_file["metadata"]["name"], {"spec": {"expiresAt": "2020-01-01T00:00:00Z"}})
+    assert expired.status_code == 200, expired.text
+    wait_for(lambda: files.get(playlist_file["metadata"]["name"]) is None, what="the expired file to go")
+    assert s3_keys(s3, BUCKET, prefix) == others
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, timeout=30, what="the recording to go")
 
