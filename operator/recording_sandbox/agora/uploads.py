@@ -6,6 +6,8 @@ and vendor 1 (Amazon S3) at `s3_endpoint`, the sandbox's stand-in for AWS (set b
 runner; unset: vendor 1 is not written). RealtimeKit writes `storage_config` of type `aws` (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/,
 which has no endpoint field) to `s3_endpoint` likewise. Other vendors are not written. A refused or
 unreachable write is counted in `failures` and tried again the next time the file is reported.
+Agora's HLS playlists are real media playlists naming their `.ts` slices, written after the slices
+and again whenever a slice is added (the Agora server: `AgoraState.playlists`).
 """
 
 from __future__ import annotations

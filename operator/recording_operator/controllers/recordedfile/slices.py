@@ -61,5 +61,9 @@ async def delete_session_slices(store: Store, playlist_key: str) -> int:
         async with limit:
             await store.delete(key)
 
-    await asyncio.gather(*(delete(key) for key in keys))
+    # Every delete ends before this returns or raises (none left running behind a retry).
+    results = await asyncio.gather(*(delete(key) for key in keys), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
     return len(keys)
