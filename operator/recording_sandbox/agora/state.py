@@ -769,15 +769,14 @@ class AgoraState:
         return out
 
     @staticmethod
-    def playlist_text(slices: list[tuple[str, float]], *, ended: bool) -> str:
+    def playlist_text(slices: list[tuple[str, float]]) -> str:
         """An HLS media playlist (RFC 8216) of ``slices`` (names relative to the playlist's
-        directory), with ``#EXT-X-ENDLIST`` once the session ``ended``."""
+        directory). Without ``#EXT-X-ENDLIST``: a stop then rewrites nothing that a query before it
+        wrote (emulator choice)."""
         target = max((round(d + 0.5) for _, d in slices), default=1)
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0"]
         for name, seconds in slices:
             lines += [f"#EXTINF:{seconds:.3f},", name.rsplit("/", 1)[-1]]
-        if ended:
-            lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"
 
     @staticmethod
