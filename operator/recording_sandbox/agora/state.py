@@ -744,7 +744,8 @@ class AgoraState:
         ``YYYYMMDDhhmmssSSS``, UTC+0, when the slice starts; composite and web:
         ``<sid>_<cname>_<utc>.ts``), in the playlist's directory
         (https://docs.agora.io/en/cloud-recording/develop/manage-files, "Naming conventions"); one
-        slice per HLS_SLICE_S of media, the last one shorter.
+        slice per HLS_SLICE_S of media begun, each listed as HLS_SLICE_S long (also the one being
+        recorded: a playlist then changes only when a slice begins, emulator choice).
         """
         t = self.now() if now is None else now
         start = self._data_from(task)
@@ -760,8 +761,7 @@ class AgoraState:
             slices: list[tuple[str, float]] = []
             at = start
             while True:
-                length = min(HLS_SLICE_S, end - at)
-                slices.append((f"{stem}_{_utc_stamp(at)}.ts", max(length, 0.001)))
+                slices.append((f"{stem}_{_utc_stamp(at)}.ts", HLS_SLICE_S))
                 at += HLS_SLICE_S
                 if at >= end:
                     break

@@ -280,7 +280,7 @@ def test_hls_slices_are_named_like_agoras(state: AgoraState, clock: ManualClock)
     [(playlist, slices)] = state.playlists(task).items()
     assert playlist == f"rec/demo/{sid}_room.m3u8"
     names = [name for name, _ in slices]
-    assert [seconds for _, seconds in slices] == [10.0, 10.0, 5.0]
+    assert [seconds for _, seconds in slices] == [10.0, 10.0, 10.0]
     assert all(re.fullmatch(rf"rec/demo/{sid}_room_\d{{17}}\.ts", n) for n in names), names
     assert names == sorted(names) and len(set(names)) == 3
     text = state.playlist_text(slices)
