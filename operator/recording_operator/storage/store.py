@@ -23,6 +23,9 @@ from recording_operator.storage.vendors import DEFAULT_CHUNK_BYTES, open_operato
 
 #: Bytes read from the local file per write call.
 READ_BYTES = 1024 * 1024
+#: What reading an open object raises: OpenDAL's errors, and OSError from its file reader (e.g. an
+#: object deleted after it was opened).
+_READ_ERRORS: tuple[type[Exception], ...] = (*OPENDAL_ERRORS, OSError)
 
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -153,6 +156,32 @@ class Store:
         except OPENDAL_ERRORS as exc:
             raise wrap_opendal_error(exc, f"stat {key}") from exc
         return ObjectInfo(key=key, size_bytes=meta.content_length, last_modified=meta.last_modified)
+
+    async def read_head(self, key: str, max_bytes: int) -> bytes | None:
+        """At most the first `max_bytes` bytes of `key` (READ_BYTES per request), None when it does
+        not exist (a `stat` first): a small object (a playlist) is read whole, a large one never
+        more than that.
+
+        Raises:
+            StorageError: any failure other than "not found" (also an object deleted between the
+                `stat` and the read: retryable).
+        """
+        if await self.stat(key) is None:
+            return None
+        data = bytearray()
+        try:
+            reader = await self._op.open(key, "rb")
+            try:
+                while len(data) < max_bytes:
+                    block = await reader.read(min(READ_BYTES, max_bytes - len(data)))
+                    if not block:
+                        break
+                    data += block
+            finally:
+                await reader.close()
+        except _READ_ERRORS as exc:
+            raise wrap_opendal_error(exc, f"read {key}") from exc
+        return bytes(data)
 
     async def delete(self, key: str) -> None:
         """Delete `key`; a missing object is not an error.

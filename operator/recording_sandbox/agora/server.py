@@ -403,6 +403,10 @@ class AgoraEmulator:
         }
         task = self.state.tasks.get(match.get("sid") or "")
         outputs_before = [dict(o) for o in (task.rtmp_outputs or [])] if task is not None else []
+        if endpoint == "stop" and task is not None and task.cname not in self.backups:
+            # What was recorded so far is in storage before the session ends and its exit notices go
+            # out, so a stop answers (nearly) as soon as they do, as before slices were uploaded.
+            await self._upload(task)
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
@@ -500,14 +504,21 @@ class AgoraEmulator:
         )
 
     async def _upload(self, task: Task) -> None:
-        """Write the files this task reports into its storage, when that is reachable (uploads.py)."""
+        """Write the files this task reports into its storage, when that is reachable (uploads.py):
+        each HLS playlist's slices, then the playlist (its text, rewritten as slices are added)."""
         storage = task.client_request.get("storageConfig") or {}
+        playlists = self.state.playlists(task)
+        # Slices before the playlists that name them, as a player reading the playlist expects.
+        keys = [name for slices in playlists.values() for name, _ in slices]
+        keys += [str(f["fileName"]) for f in self.state.files(task)]
+        contents = {name: self.state.playlist_text(slices).encode() for name, slices in playlists.items()}
         await self.uploads.write(
             self.uploads.agora_endpoint(storage),
             storage.get("bucket"),
             str(storage.get("accessKey") or ""),
             str(storage.get("secretKey") or ""),
-            [str(f["fileName"]) for f in self.state.files(task)],
+            keys,
+            contents,
         )
 
     def _backed_up(self, task: Task, body: dict[str, Any]) -> dict[str, Any]:

@@ -62,6 +62,8 @@ DEFAULT_RESOURCE_EXPIRED_HOUR = 72
 MIX_MP4_SEGMENT_S = 2 * 3600.0
 """https://docs.agora.io/en/cloud-recording/develop/manage-files: a new mix MP4 about every 2 h (REST page; the file-management page says 3 h)."""
 MAX_LISTED_SNAPSHOTS = 100
+HLS_SLICE_S = 10.0
+"""Seconds of media per emulated HLS slice (emulator choice: Agora documents no slice length)."""
 
 
 @dataclass
@@ -734,6 +736,48 @@ class AgoraState:
                     self._entry(f"{base}_{i}.mp4", "audio_and_video", "0", True, _ms(start + i * segment))
                 )
         return entries
+
+    def playlists(self, task: Task, now: float | None = None) -> dict[str, list[tuple[str, float]]]:
+        """Each ``.m3u8`` the task reports at ``now`` → its slices ``[(fileName, seconds)]``, in order.
+
+        Slices are named like the playlist with ``_<utc>.ts`` instead of ``.m3u8`` (``<utc>`` =
+        ``YYYYMMDDhhmmssSSS``, UTC+0, when the slice starts; composite and web:
+        ``<sid>_<cname>_<utc>.ts``), in the playlist's directory
+        (https://docs.agora.io/en/cloud-recording/develop/manage-files, "Naming conventions"); one
+        slice per HLS_SLICE_S of media begun, each listed as HLS_SLICE_S long (also the one being
+        recorded: a playlist then changes only when a slice begins, emulator choice).
+        """
+        t = self.now() if now is None else now
+        start = self._data_from(task)
+        end = t if task.exit_at is None else min(t, task.exit_at)
+        if start is None or end < start:
+            return {}
+        out: dict[str, list[tuple[str, float]]] = {}
+        for entry in self.files(task, t):
+            name = str(entry["fileName"])
+            if not name.endswith(".m3u8"):
+                continue
+            stem = name.removesuffix(".m3u8")
+            slices: list[tuple[str, float]] = []
+            at = start
+            while True:
+                slices.append((f"{stem}_{_utc_stamp(at)}.ts", HLS_SLICE_S))
+                at += HLS_SLICE_S
+                if at >= end:
+                    break
+            out[name] = slices
+        return out
+
+    @staticmethod
+    def playlist_text(slices: list[tuple[str, float]]) -> str:
+        """An HLS media playlist (RFC 8216) of ``slices`` (names relative to the playlist's
+        directory). Without ``#EXT-X-ENDLIST``: a stop then rewrites nothing that a query before it
+        wrote (emulator choice)."""
+        target = max((round(d + 0.5) for _, d in slices), default=1)
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0"]
+        for name, seconds in slices:
+            lines += [f"#EXTINF:{seconds:.3f},", name.rsplit("/", 1)[-1]]
+        return "\n".join(lines) + "\n"
 
     @staticmethod
     def _entry(name: str, track: str, uid: str, mixed: bool, slice_ms: int) -> dict[str, Any]:

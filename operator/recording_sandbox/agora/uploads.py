@@ -6,11 +6,15 @@ and vendor 1 (Amazon S3) at `s3_endpoint`, the sandbox's stand-in for AWS (set b
 runner; unset: vendor 1 is not written). RealtimeKit writes `storage_config` of type `aws` (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/,
 which has no endpoint field) to `s3_endpoint` likewise. Other vendors are not written. A refused or
 unreachable write is counted in `failures` and tried again the next time the file is reported.
+Agora's HLS playlists are real media playlists naming their `.ts` slices, written after the slices
+and again whenever a slice is added (the Agora server: `AgoraState.playlists`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Mapping
 
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
@@ -28,7 +32,8 @@ def placeholder(key: str) -> bytes:
 
 
 class StorageWriter:
-    """Writes placeholder objects once per (endpoint, bucket, key).
+    """Writes placeholder objects once per (endpoint, bucket, key), and objects with given contents
+    (HLS playlists) again whenever their contents change.
 
     Attributes:
         s3_endpoint: where "Amazon S3" objects go in the sandbox (None: not written).
@@ -39,15 +44,33 @@ class StorageWriter:
         self.s3_endpoint = s3_endpoint
         self.written = 0
         self.failures = 0
-        self._done: set[tuple[str, str, str]] = set()
+        #: (endpoint, bucket, key) → the sha256 of what was written there.
+        self._done: dict[tuple[str, str, str], str] = {}
 
     async def write(
-        self, endpoint: str | None, bucket: str | None, access_key: str, secret_key: str, keys: list[str]
+        self,
+        endpoint: str | None,
+        bucket: str | None,
+        access_key: str,
+        secret_key: str,
+        keys: list[str],
+        contents: Mapping[str, bytes] | None = None,
     ) -> None:
-        """Write a placeholder for each of `keys` not written before; skip when there is no endpoint."""
+        """Write each of `keys` (in order) whose bytes differ from what was written before: its
+        `contents` entry, else a placeholder; skip when there is no endpoint."""
         if not endpoint or not bucket:
             return
-        todo = [k for k in keys if k and (endpoint, bucket, k) not in self._done]
+        contents = contents or {}
+        todo: list[tuple[str, bytes, str]] = []
+        for key in dict.fromkeys(keys):
+            if not key:
+                continue
+            data = contents.get(key)
+            if data is None:
+                data = placeholder(key)
+            digest = hashlib.sha256(data).hexdigest()
+            if self._done.get((endpoint, bucket, key)) != digest:
+                todo.append((key, data, digest))
         if not todo:
             return
         try:
@@ -58,14 +81,14 @@ class StorageWriter:
         except UnsupportedStorage:
             self.failures += 1
             return
-        for key in todo:
+        for key, data, digest in todo:
             try:
-                await store.put_bytes(key, placeholder(key))
+                await store.put_bytes(key, data)
             except StorageError as exc:
                 self.failures += 1
                 logger.info(f"emulated upload of {key} to {endpoint}/{bucket} failed: {exc}")
                 continue
-            self._done.add((endpoint, bucket, key))
+            self._done[(endpoint, bucket, key)] = digest
             self.written += 1
 
     def agora_endpoint(self, storage_config: dict[str, object]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -268,3 +269,29 @@ def test_history_is_bounded(clock: ManualClock) -> None:
             state.stop(APP, rid, sid, "mix", {"cname": "room", "uid": str(100 + i)})
     clock.advance(1)
     assert len(state.tasks_snapshot()) == 3
+
+
+def test_hls_slices_are_named_like_agoras(state: AgoraState, clock: ManualClock) -> None:
+    state.set_channel_users(APP, "room", ["1001"])
+    _, sid = _start(state, mp4=False)
+    assert state.playlists(state.tasks[sid]) == {}  # no media yet
+    clock.advance(5 + 25)  # ready after 5 status steps, then 25 s of media: 10 + 10 + 5
+    task = state.tasks[sid]
+    [(playlist, slices)] = state.playlists(task).items()
+    assert playlist == f"rec/demo/{sid}_room.m3u8"
+    names = [name for name, _ in slices]
+    assert [seconds for _, seconds in slices] == [10.0, 10.0, 10.0]
+    assert all(re.fullmatch(rf"rec/demo/{sid}_room_\d{{17}}\.ts", n) for n in names), names
+    assert names == sorted(names) and len(set(names)) == 3
+    text = state.playlist_text(slices)
+    listed = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert listed == [n.rsplit("/", 1)[1] for n in names] and text.startswith("#EXTM3U\n")
+
+
+def test_individual_hls_slices_per_track(state: AgoraState, clock: ManualClock) -> None:
+    _, sid = _start(state, "individual")
+    state.set_channel_users(APP, "room", ["7"])
+    clock.advance(10)
+    playlists = state.playlists(state.tasks[sid])
+    stem = f"rec/demo/{sid}_room__uid_s_7__uid_e_audio"
+    assert next(n for n, _ in playlists[f"{stem}.m3u8"]).startswith(f"{stem}_")

@@ -7,6 +7,7 @@ Nothing here performs I/O, imports kopf or awaits: `probe` and the handlers do t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -212,6 +213,95 @@ def decide_deletion(raw_spec: Mapping[str, Any]) -> Deletion:
             return Deletion("refuse", spec, f"cannot delete the stored file: {exc}; it is left in place")
         return Deletion("volume", spec)
     return Deletion("object", spec)
+
+
+# --- HLS sessions of a provider --------------------------------------------------------------------
+
+#: Largest provider playlist read before deleting it (bytes; ~100,000 slices of Agora's names). A
+#: larger one is not parsed: its slices are found by listing (`slice_listing_prefix`).
+MAX_PLAYLIST_BYTES = 8 * 1024 * 1024
+#: Slice containers of an Agora HLS session: "Agora Cloud Recording generates M3U8, TS/WebM, and MP4
+#: files" (https://docs.agora.io/en/cloud-recording/develop/manage-files, introduction).
+SLICE_SUFFIXES = (".ts", ".webm")
+#: `<utc>` of a slice name: `YYYYMMDDhhmmssSSS` in UTC+0 (same page, "Naming conventions").
+_UTC_STAMP = r"\d{17}"
+
+
+def cascades_slices(spec: RecordedFileSpec) -> bool:
+    """Whether deleting this RecordedFile's stored object also deletes the HLS slices it lists.
+
+    Only a provider's playlist: a CloudRecording's `.m3u8` object. The provider uploads the `.ts`
+    slices beside it without reporting them (Agora reports the M3U8 file name only,
+    https://docs.agora.io/en/cloud-recording/rest-api/query, `fileList`), so no RecordedFile owns
+    them. A LocalRecording's playlist and segments are RecordedFiles each and are deleted one by one.
+    """
+    key = spec.location.key
+    return spec.recordingRef.kind == "CloudRecording" and key is not None and key.endswith(".m3u8")
+
+
+def playlist_stem(playlist_key: str) -> tuple[str, str]:
+    """(directory with its trailing `/` or `""`, file name without `.m3u8`) of a playlist key.
+
+    For Agora's composite and web page recording the stem is `<sid>_<cname>`, for individual
+    recording `<sid>_<cname>__uid_s_<uid>__uid_e_<type>`; the session's slices are named
+    `<stem>_<utc>.ts` (or `.webm`) in the same directory
+    (https://docs.agora.io/en/cloud-recording/develop/manage-files, "Naming conventions").
+
+    >>> playlist_stem("a/b/sid1_room.m3u8")
+    ('a/b/', 'sid1_room')
+    """
+    directory, _, name = playlist_key.rpartition("/")
+    return (f"{directory}/" if directory else ""), name.removesuffix(".m3u8")
+
+
+def is_session_slice(key: str, playlist_key: str, *, named: bool) -> bool:
+    """Whether `key` may be deleted as a slice of the playlist at `playlist_key`: in the same
+    directory, named `<stem>_…` and ending in `.ts` or `.webm` (never the playlist, an `.mp4`, or an
+    object of another directory). A key the playlist itself names (`named`) needs only that; a key
+    found by listing also needs the documented `<stem>_<utc>` name (17 digits), so the stem of one
+    session never matches another object that merely starts with it.
+
+    >>> is_session_slice("p/s_c_20250101000000000.ts", "p/s_c.m3u8", named=False)
+    True
+    >>> is_session_slice("p/s_c_0.mp4", "p/s_c.m3u8", named=True), is_session_slice("q/s_c_1.ts", "p/s_c.m3u8", named=True)
+    (False, False)
+    """
+    directory, stem = playlist_stem(playlist_key)
+    if not key.startswith(directory):
+        return False
+    name = key[len(directory) :]
+    if "/" in name or not name.startswith(f"{stem}_") or not name.endswith(SLICE_SUFFIXES):
+        return False
+    if named:
+        return True
+    suffixes = "|".join(re.escape(s) for s in SLICE_SUFFIXES)
+    return re.fullmatch(rf"{re.escape(stem)}_{_UTC_STAMP}(?:{suffixes})", name) is not None
+
+
+def playlist_slice_keys(playlist_key: str, text: str) -> list[str]:
+    """The object keys of the slices a media playlist names that `is_session_slice` allows, in
+    playlist order, each once.
+
+    A playlist line is a URI, blank, or starts with `#` (RFC 8216, section 4.1, "Definition of a
+    Playlist"); a URI is resolved against the playlist's directory. Only plain file names qualify:
+    absolute URLs, paths (`/`, `..`), queries and fragments are skipped, never deleted.
+    """
+    directory, _ = playlist_stem(playlist_key)
+    keys: dict[str, None] = {}
+    for raw in text.splitlines():
+        uri = raw.strip()
+        if not uri or uri.startswith("#") or any(c in uri for c in "/\\?#:"):
+            continue
+        key = directory + uri
+        if is_session_slice(key, playlist_key, named=True):
+            keys[key] = None
+    return list(keys)
+
+
+def slice_listing_prefix(playlist_key: str) -> str:
+    """The key prefix to list the session's slices by when the playlist is gone: `<dir>/<stem>_`."""
+    directory, stem = playlist_stem(playlist_key)
+    return f"{directory}{stem}_"
 
 
 JobOutcome = Literal["Complete", "Failed", "Running"]

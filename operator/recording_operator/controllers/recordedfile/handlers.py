@@ -4,7 +4,8 @@
   `Ready` and `Synced` conditions;
 - delete → `finalize` (finalizer `recording.mediaops.io/cleanup`): first the file's name goes into
   its recording's `status.deletedFiles` (`tombstones`: never created again); then `deletionPolicy: Delete` deletes
-  the stored object (an object already gone counts as done); `Retain` (or `Orphan`) only releases
+  the stored object (an object already gone counts as done), and a CloudRecording's HLS playlist
+  the session's slices with it (`slices`); `Retain` (or `Orphan`) only releases
   the finalizer; a `volume` file is deleted by a short-lived Job (`jobs`) that mounts the claim and
   runs `recording-operator delete-volume-file` from the recorder image (`RECORDER_IMAGE`); a
   provider `url` (RealtimeKit bucket, presigned, expires by itself after 7 days) cannot be deleted
@@ -41,6 +42,7 @@ from recording_operator.controllers.recordedfile.decide import (
     KIND,
     PLURAL,
     Probe,
+    cascades_slices,
     decide_deletion,
     job_failure_reason,
     job_outcome,
@@ -49,6 +51,7 @@ from recording_operator.controllers.recordedfile.decide import (
 )
 from recording_operator.controllers.recordedfile.jobs import deletion_job, deletion_job_name
 from recording_operator.controllers.recordedfile.probe import clock_now, file_store, probe
+from recording_operator.controllers.recordedfile.slices import delete_session_slices
 from recording_operator.controllers.recordedfile.tombstones import remember_deletion
 from recording_operator.storage import StorageError, UnsupportedStorage
 
@@ -167,6 +170,10 @@ async def finalize(
         assert key is not None
         if ctx.status.get("phase") != "Deleting":
             ctx.status.set(phase="Deleting")
+        if cascades_slices(spec):
+            # The slices first: a retry after a crash still finds them through the playlist.
+            count = await delete_session_slices(store, key)
+            ctx.event("Normal", "SlicesDeleted", f"deleted {count} HLS slices of {store.uri(key)}")
         await store.delete(key)
     except UnsupportedStorage as exc:
         ctx.event("Warning", "InvalidSpec", f"cannot delete the stored file: {exc}; it is left in place")
