@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
@@ -18,10 +19,12 @@ import kopf
 from recording_operator.api import FINALIZER, GROUP, VERSION
 from recording_operator.controllers._kit.events import COMPONENT, EventRecorder
 from recording_operator.controllers._kit.kube import KubeClient, SecretNotFound
-from recording_operator.controllers._kit.metrics import provider_observer, register_tracking
+from recording_operator.controllers._kit.metrics import REGISTRY, provider_observer, register_tracking
+from recording_operator.controllers._kit.pacing import QueryPlanner
 from recording_operator.controllers._kit.recovery import RECOVERABLE, RecoveryDiffBaseStorage
 from recording_operator.providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
+from recording_operator.providers.budget import Budget
 from recording_operator.providers.realtimekit import RealtimeKitClient
 from recording_operator.settings import Settings
 
@@ -76,11 +79,28 @@ class ClientCache(Generic[C]):
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
+#: The process's provider request budget, built once (its metrics live in the one registry).
+_BUDGET: Budget | None = None
+
+
+def process_budget(settings: Settings) -> Budget:
+    """The request budget every provider client of this process shares (`providers.budget`),
+    sized from `settings.budget_limits()`; built on first use."""
+    global _BUDGET
+    if _BUDGET is None:
+        _BUDGET = Budget(settings.budget_limits(), registry=REGISTRY)
+    return _BUDGET
+
+
 class Runtime:
-    """Settings plus lazily built, shared clients (Kubernetes API, providers per credentials)."""
+    """Settings plus lazily built, shared clients (Kubernetes API, providers per credentials) and
+    the provider request budget they all go through."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.budget = process_budget(settings)
+        #: When each live session is next queried (`pacing`), shared by every kind.
+        self.queries = QueryPlanner()
         self._kube: KubeClient | None = None
         self._events: EventRecorder | None = None
         self._agora: ClientCache[CloudRecordingClient] = ClientCache()
@@ -130,6 +150,7 @@ class Runtime:
                 stop_timeout_s=3 * self.settings.agora_timeout_s,
                 retry=RetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
+                budget=self.budget,
             ),
         )
 
@@ -157,6 +178,7 @@ class Runtime:
                 start_timeout_s=self.settings.agora_start_timeout_s,
                 retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
+                budget=self.budget,
             ),
         )
 
@@ -169,8 +191,40 @@ class Runtime:
                 base_url=self.settings.realtimekit_base_url,
                 timeout_s=3 * self.settings.agora_timeout_s,
                 start_timeout_s=self.settings.agora_start_timeout_s,
+                budget=self.budget,
             ),
         )
+
+    def query_due(
+        self, session: tuple[str, str, str], scope: str, key: str, base_s: float, *, per_key: bool = True
+    ) -> bool:
+        """Whether the live session `session` (kind, namespace, name) should be queried now
+        (`pacing.QueryPlanner.due`): its interval `base_s` spread and stretched to what `key`'s
+        budget in `scope` leaves after its starts, updates and stops (of the whole scope when
+        `per_key` is False: the key is then not the budget's own, e.g. a Secret for an account)."""
+        return self.queries.due(
+            (session[0], f"{session[1]}/{session[2]}"),
+            f"{scope}/{key}",
+            base_s,
+            self.budget.rate(scope),
+            self.budget.recent_rate(scope, key if per_key else None),
+            time.monotonic(),
+        )
+
+    def query_made(
+        self, session: tuple[str, str, str], scope: str, key: str, *, per_key: bool = True
+    ) -> float:
+        """Schedule the next query of `session` after one now; returns its interval in seconds."""
+        return self.queries.queried(
+            (session[0], f"{session[1]}/{session[2]}"),
+            self.budget.rate(scope),
+            self.budget.recent_rate(scope, key if per_key else None),
+            time.monotonic(),
+        )
+
+    def query_forget(self, session: tuple[str, str, str]) -> None:
+        """Stop pacing `session` (ended, or its object is gone)."""
+        self.queries.forget((session[0], f"{session[1]}/{session[2]}"))
 
     async def aclose(self) -> None:
         """Close every client."""

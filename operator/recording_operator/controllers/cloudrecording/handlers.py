@@ -17,7 +17,6 @@ status and kopf's diff-base annotation; nothing is written when nothing changed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +32,7 @@ from recording_operator.controllers._kit.context import retry_delay
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
-from recording_operator.controllers._kit.metrics import SESSIONS, instrumented
+from recording_operator.controllers._kit.metrics import SESSIONS, STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
@@ -162,14 +161,22 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
     if not obs.session_id or ctx.meta.get("deletionTimestamp"):
+        ctx.runtime.query_forget((KIND, ctx.namespace, ctx.name))
+        STATUS_AGES.forget(KIND, ctx.namespace, ctx.name)
         return
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError:
         return
     driver = DRIVERS[spec.provider]
+    session = (KIND, ctx.namespace, ctx.name)
     if not driver.wants_observation(obs, ctx.status.current):
+        ctx.runtime.query_forget(session)
+        STATUS_AGES.forget(*session)
         return
+    settings = ctx.runtime.settings
+    scope, key = budget_key(spec)
+    STATUS_AGES.tracking(*session)
     try:
         if obs.adopted:
             await driver.adopt(ctx, spec, obs)
@@ -181,16 +188,29 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
-        elif time.monotonic() - memo.get("last_query", 0.0) >= query_interval(
-            ctx.runtime.settings, ctx.namespace, ctx.name
-        ):
-            memo["last_query"] = time.monotonic()
-            await driver.observe(ctx, spec, obs)
+        elif ctx.runtime.query_due(session, scope, key, query_interval(settings, ctx.namespace, ctx.name)):
+            try:
+                await driver.observe(ctx, spec, obs)
+            finally:
+                ctx.runtime.query_made(session, scope, key)
+            STATUS_AGES.observed(*session)
         await _publish(ctx, spec)
     except HANDLED as exc:
         failure = report(ctx, exc)
         logger.warning(f"observing the session failed: {failure.message}")
     ctx.flush()
+
+
+def budget_key(spec: CloudRecordingSpec) -> tuple[str, str]:
+    """The request budget (scope, key) a recording's calls count against: its Agora App ID (10
+    requests/s, https://docs.agora.io/en/cloud-recording/rest-api/overview) or its RealtimeKit
+    account and app (1,000 Recordings API calls per 60 s,
+    https://developers.cloudflare.com/realtime/realtimekit/rate-limits/)."""
+    if spec.agora is not None:
+        return "agora_recording", spec.agora.appId
+    if spec.realtimeKit is not None:
+        return "realtimekit_recordings", f"{spec.realtimeKit.accountId}/{spec.realtimeKit.appId}"
+    return "", ""
 
 
 def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -> bool:
@@ -201,13 +221,17 @@ def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -
 
 
 @kopf.on.event(*RESOURCE)
-async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
+async def track_session(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Feed `recording_operator_active_sessions` with every phase the watch shows, and the index
     that finds the recording a provider notice concerns (`notices.INDEX`)."""
     meta = body.get("metadata", {})
     INDEX.observe(type, body)
     phase = None if type == "DELETED" else (body.get("status") or {}).get("phase", "")
     SESSIONS.observe(KIND, meta.get("namespace", ""), meta.get("name", ""), phase)
+    if type == "DELETED":
+        STATUS_AGES.forget(KIND, meta.get("namespace", ""), meta.get("name", ""))
+        if hasattr(memo, "runtime"):
+            runtime_of(memo).query_forget((KIND, meta.get("namespace", ""), meta.get("name", "")))
 
 
 # --- deletion ------------------------------------------------------------------------------------

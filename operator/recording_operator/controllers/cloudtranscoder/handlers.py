@@ -36,7 +36,7 @@ from recording_operator.controllers._kit.context import validation_message
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
-from recording_operator.controllers._kit.metrics import instrumented
+from recording_operator.controllers._kit.metrics import STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers.cloudtranscoder.decide import (
     Observed,
@@ -272,6 +272,10 @@ async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
 
 # --- observation ---------------------------------------------------------------------------------
 
+#: Budget scope of transcoder calls (10 requests/s per account,
+#: https://docs.agora.io/en/cloud-transcoding/overview/quota-limits).
+SCOPE = "agora_transcoder"
+
 #: kopf needs the timer interval when the module is imported.
 _TICK_S = Settings.from_env().transcoder_tick_s
 
@@ -289,12 +293,22 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
     """
     ctx = Context(body, patch, runtime_of(memo), logger)
     if ctx.meta.get("deletionTimestamp"):
+        ctx.runtime.query_forget((KIND, ctx.namespace, ctx.name))
+        STATUS_AGES.forget(KIND, ctx.namespace, ctx.name)
         return
     obs = observe(ctx.status.current)
     try:
         spec = CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError:
         return
+    session = (KIND, ctx.namespace, ctx.name)
+    # Cloud Transcoder's budget is per account; the Secret holding its credentials stands for it.
+    key = f"{ctx.namespace}/{spec.credentialsSecretRef.name}"
+    if obs.live:
+        STATUS_AGES.tracking(*session)
+    else:
+        ctx.runtime.query_forget(session)
+        STATUS_AGES.forget(*session)
     try:
         if obs.live:
             limit = max_lifetime_s(
@@ -303,12 +317,12 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
             if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
                 await _delete(ctx, spec, obs)
                 mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
-            elif (
-                time.monotonic() - memo.get("last_query", 0.0)
-                >= ctx.runtime.settings.transcoder_query_interval_s
-            ):
-                memo["last_query"] = time.monotonic()
-                await _query(ctx, spec, obs)
+            elif ctx.runtime.query_due(session, SCOPE, key, ctx.runtime.settings.transcoder_query_interval_s):
+                try:
+                    await _query(ctx, spec, obs)
+                finally:
+                    ctx.runtime.query_made(session, SCOPE, key, per_key=False)
+                STATUS_AGES.observed(*session)
         elif (
             obs.phase == "Exited"
             and spec.restartPolicy == "OnExit"
