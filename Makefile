@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 N ?= 200
+# CloudRecordings on one App ID with the Agora emulator enforcing 10 requests/s (Agora's limit).
+QPS_N ?= 1000
 FILES ?= 1000
 RETAINED ?= 10000
 LIFECYCLES ?= 20
@@ -112,11 +114,13 @@ e2e-kind: install
 
 bench: install
 	$(PY) bench/cloudrecording_bench.py --count $(N)
+	$(PY) bench/cloudrecording_bench.py --count $(QPS_N) --qps-limit 10 --steady 60
 	$(PY) bench/cloudtranscoder_bench.py --count $(N)
 	$(PY) bench/deletion_bench.py --count $(FILES)
 	$(PY) bench/retention_bench.py --count $(RETAINED)
 	$(PY) bench/recorder_bench.py
-	$(PY) bench/callbacks_bench.py --count $(N)
+	$(PY) bench/callbacks_bench.py --count $(QPS_N)
+	$(PY) bench/localrecording_api_bench.py --count 20 --window 60
 
 # The seeded fault campaign (bench/chaos.py): LIFECYCLES per kind, faults from SEED at FAULT_RATE per step;
 # its last output line is one JSON object of figures; it exits 1 when a promise is broken.

@@ -9,20 +9,23 @@ Providers limit request rates per credential and answer HTTP 429 past them:
 - Cloudflare RealtimeKit: 250 requests per 10 s for all RealtimeKit APIs and 1,000 per 60 s for the
   Recordings APIs ("Limits and Quotas", https://developers.cloudflare.com/realtime/realtimekit/rate-limits/).
 
-`Budget` keeps one token bucket per (scope, key), e.g. (`agora_recording`, App ID). A caller
-`acquire`s a token before each HTTP attempt; when none is left, callers wait in priority order
+`Budget` keeps one limiter per (scope, key), e.g. (`agora_recording`, App ID). A caller
+`acquire`s a slot before each HTTP attempt; when none is free, callers wait in priority order
 (`Priority`: stop before start before update before query, first come first served within one
 priority), so a stop never waits behind queued queries. A 429 received anyway (another client on
 the same credential, a provider limit lower than configured) is reported with `throttled`: the
-bucket pauses for the answer's `Retry-After` seconds when it names one, else for a full-jitter
+limiter pauses for the answer's `Retry-After` seconds when it names one, else for a full-jitter
 exponential backoff (a random delay in [0, min(cap, base × 2^n)] after the n-th 429 in a row,
 https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), and every caller of
 that credential waits it out.
 
-A bucket allows `burst` requests at once and `rate` per second after; for a documented limit of
-L requests per W seconds, `Limit.bucket` picks `burst` and `rate` so that any W-second window
-holds at most `headroom` × L requests (`burst - 1 + rate × W ≤ headroom × L`), leaving the rest
-for network jitter between this process and the provider's counter.
+A limiter counts the calls it let go in the last W seconds (a sliding window, the way the
+providers count) and lets another go while fewer than `headroom` × L went, for a documented limit
+of L requests per W seconds (`Limit.allowance`). It is a token bucket whose tokens come back W
+seconds after they were spent: a busy event loop that wakes late loses no capacity (a bucket
+refilling at a rate with a burst of one would), and no W-second window of send times holds more
+than the allowance; the rest of the limit absorbs network jitter between this process and the
+provider's counter.
 
 Metrics (registered on the `registry` given to `Budget`):
 
@@ -77,22 +80,21 @@ class Limit:
     window_s: float
     headroom: float = 0.95
 
-    def bucket(self) -> tuple[float, float]:
-        """`(rate per s, burst)` of a token bucket keeping any `window_s` window at or under
-        `headroom × requests` (`burst - 1 + rate × window_s ≤ headroom × requests`).
-
-        The burst is a tenth of the window's allowance (at least 1); e.g. 10 per 1 s → burst 1,
-        9.5/s; 250 per 10 s → burst 23, 21.5/s; 1,000 per 60 s → burst 95, 14.3/s.
+    def allowance(self) -> int:
+        """Calls let go per `window_s`: `headroom × requests`, rounded down, at least 1 (e.g. 10
+        per 1 s → 9; 250 per 10 s → 237; 1,000 per 60 s → 950).
 
         Raises:
             ValueError: a non-positive limit or window, or headroom outside (0, 1].
         """
         if self.requests <= 0 or self.window_s <= 0 or not 0 < self.headroom <= 1:
             raise ValueError(f"invalid limit {self}")
-        allowed = self.headroom * self.requests
-        burst = max(1.0, math.floor(allowed / 10))
-        rate = max(allowed - (burst - 1), 1.0) / self.window_s
-        return rate, burst
+        return max(1, math.floor(self.headroom * self.requests + 1e-9))
+
+    @property
+    def rate(self) -> float:
+        """The sustained rate the allowance gives, in calls per second."""
+        return self.allowance() / self.window_s
 
 
 @dataclass(order=True)
@@ -102,56 +104,63 @@ class _Waiter:
     future: asyncio.Future[None] = field(compare=False)
 
 
-class TokenBucket:
-    """Tokens refill at `rate` per second up to `burst`; waiters are served in priority order.
+class WindowLimiter:
+    """At most `allowance` grants in any `window_s` seconds, at least `min_gap_s` apart; waiters
+    are served in priority order.
 
     Args:
-        rate: tokens per second (> 0).
-        burst: bucket size in tokens (≥ 1); the bucket starts full.
+        allowance: grants per window (≥ 1).
+        window_s: window length in seconds (> 0).
         clock: monotonic seconds (tests may pass their own).
     """
 
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.burst = max(1.0, burst)
+    def __init__(self, allowance: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.allowance = max(1, allowance)
+        self.window_s = window_s
+        #: Calls are at least this far apart (half the mean gap): a full allowance is not sent in
+        #: one instant, whose spread on the way could crowd the provider's next window.
+        self.min_gap_s = window_s / self.allowance / 2
         self._clock = clock
-        self._tokens = self.burst
-        self._stamp = clock()
+        self._sent: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
         self._drainer: asyncio.Task[None] | None = None
-        #: HTTP 429 answers in a row (reset by a successful acquire after the pause).
+        #: HTTP 429 answers in a row (reset by a grant after the pause).
         self.throttled_in_row = 0
 
     @property
+    def paused_until(self) -> float:
+        """Clock time before which nothing is let go (after a 429)."""
+        return self._paused_until
+
+    @property
     def queued(self) -> int:
-        """Calls waiting for a token."""
+        """Calls waiting for a slot."""
         return sum(1 for w in self._waiters if not w.future.done())
 
-    def _refill(self) -> None:
+    def ready_in(self) -> float:
+        """Seconds until a call can go (0 when now)."""
         now = self._clock()
-        if now <= self._stamp:
-            return
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-
-    def _ready_in(self) -> float:
-        """Seconds until a token can be given (0 when now)."""
-        self._refill()
-        now = self._clock()
+        while self._sent and self._sent[0] <= now - self.window_s:
+            self._sent.popleft()
         pause = max(0.0, self._paused_until - now)
-        missing = max(0.0, (1.0 - self._tokens) / self.rate)
-        return max(pause, missing)
+        full = 0.0 if len(self._sent) < self.allowance else self._sent[0] + self.window_s - now
+        gap = self._sent[-1] + self.min_gap_s - now if self._sent else 0.0
+        return max(pause, full, gap, 0.0)
+
+    def take(self) -> None:
+        """Count one call as sent now (the caller checked `ready_in() == 0`)."""
+        self._sent.append(self._clock())
 
     async def acquire(self, priority: int) -> None:
-        """Wait for a token; waiters of a lower `priority` value are served first.
+        """Wait for a slot; waiters of a lower `priority` value are served first.
 
         Raises:
-            asyncio.CancelledError: cancelled while waiting (no token is taken).
+            asyncio.CancelledError: cancelled while waiting (no slot is taken).
         """
-        if not self._waiters and self._ready_in() == 0.0:
-            self._tokens -= 1.0
+        if not self._waiters and self.ready_in() == 0.0:
+            self.take()
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, _Waiter(int(priority), next(self._seq), future))
@@ -165,22 +174,19 @@ class TokenBucket:
                 heapq.heappop(self._waiters)  # cancelled while waiting
             if not self._waiters:
                 return
-            wait = self._ready_in()
+            wait = self.ready_in()
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
             waiter = heapq.heappop(self._waiters)
             if waiter.future.done():
                 continue
-            self._tokens -= 1.0
+            self.take()
             waiter.future.set_result(None)
 
     def pause(self, seconds: float) -> None:
-        """Give no token for `seconds` from now, and start empty afterwards."""
-        self._refill()
+        """Let nothing go for `seconds` from now."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
-        self._tokens = min(self._tokens, 0.0)
-        self._stamp = max(self._stamp, self._paused_until)
 
 
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
@@ -201,7 +207,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class Budget:
-    """Token buckets per (scope, key), shared by every client of the process.
+    """Limiters per (scope, key), shared by every client of the process.
 
     Args:
         limits: the limits per scope (one or more per scope, all of which must allow a call),
@@ -224,7 +230,7 @@ class Budget:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limits = limits
-        self._buckets: dict[tuple[str, str, int], TokenBucket] = {}
+        self._buckets: dict[tuple[str, str, int], WindowLimiter] = {}
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self._rng = rng or random.Random()
@@ -263,16 +269,17 @@ class Budget:
 
     def rate(self, scope: str) -> float | None:
         """Calls per second one key of `scope` may make (the smallest bucket rate), None if unlimited."""
-        rates = [limit.bucket()[0] for limit in self._limits.get(scope, ())]
+        rates = [limit.rate for limit in self._limits.get(scope, ())]
         return min(rates) if rates else None
 
-    def _buckets_of(self, scope: str, key: str) -> list[TokenBucket]:
+    def _buckets_of(self, scope: str, key: str) -> list[WindowLimiter]:
         buckets = []
         for i, limit in enumerate(self._limits.get(scope, ())):
             bucket = self._buckets.get((scope, key, i))
             if bucket is None:
-                rate, burst = limit.bucket()
-                bucket = self._buckets[(scope, key, i)] = TokenBucket(rate, burst, self._clock)
+                bucket = self._buckets[(scope, key, i)] = WindowLimiter(
+                    limit.allowance(), limit.window_s, self._clock
+                )
             buckets.append(bucket)
         return buckets
 
@@ -311,7 +318,8 @@ class Budget:
 
     def throttled(self, scopes: Iterable[str], key: str, retry_after_s: float | None) -> float:
         """Record a 429 for `key`: pause its buckets for `retry_after_s`, or for a full-jitter
-        backoff growing with the 429s received in a row.
+        backoff growing with the 429s received in a row (429s answering requests sent before a
+        running pause began extend nothing: a burst of them is one step).
 
         Returns:
             The pause applied, in seconds.
@@ -322,6 +330,10 @@ class Budget:
             if self._429 is not None:
                 self._429.labels(scope).inc()
             for bucket in self._buckets_of(scope, key):
+                if retry_after_s is None and bucket.paused_until > self._clock():
+                    # Answers to requests sent before the pause began: one backoff step per pause.
+                    pause = max(pause, bucket.paused_until - self._clock())
+                    continue
                 if retry_after_s is not None:
                     delay = retry_after_s
                 else:

@@ -12,7 +12,7 @@ from recording_operator.providers.budget import (
     Budget,
     Limit,
     Priority,
-    TokenBucket,
+    WindowLimiter,
     full_jitter,
     parse_retry_after,
 )
@@ -32,31 +32,38 @@ class FakeClock:
 def test_a_greedy_caller_never_exceeds_the_documented_window(
     requests: int, window: float, headroom: float
 ) -> None:
-    """Taking every token as soon as it exists, no window of the limit's length holds more than the limit."""
+    """Taking every slot as soon as it is free, even waking late, no window of the limit's length
+    holds more than the limit; and a late wake loses no capacity."""
     clock = FakeClock()
-    rate, burst = Limit(requests, window, headroom).bucket()
-    bucket = TokenBucket(rate, burst, clock)
+    limit = Limit(requests, window, headroom)
+    limiter = WindowLimiter(limit.allowance(), window, clock)
     sent: list[float] = []
-    for _ in range(min(3 * requests, 3000)):
-        clock.now += bucket._ready_in()
-        bucket._tokens -= 1.0
+    lateness = [0.0, 0.03, 0.0, 0.2, 0.01]
+    for i in range(min(3 * requests, 3000)):
+        clock.now += limiter.ready_in() + lateness[i % len(lateness)] * window / 10
+        assert limiter.ready_in() == 0.0
+        limiter.take()
         sent.append(clock.now)
     start = 0
     for end, t in enumerate(sent):
-        while sent[start] <= t - window:
+        while sent[start] <= t - window + 1e-9:
             start += 1
-        assert end - start + 1 <= requests
+        assert end - start + 1 <= limit.allowance() <= requests
+    # Sustained: the allowance per window, whatever the lateness.
+    span = sent[-1] - sent[0]
+    assert len(sent) - 1 <= limit.allowance() * (span / window + 1)
 
 
-def test_documented_limits_become_buckets() -> None:
-    assert Limit(10, 1.0).bucket() == pytest.approx((9.5, 1.0))
-    rate, burst = Limit(1000, 60.0).bucket()
-    assert burst - 1 + rate * 60 <= 950
+def test_documented_limits_become_allowances() -> None:
+    assert Limit(10, 1.0).allowance() == 9
+    assert Limit(250, 10.0).allowance() == 237
+    assert Limit(1000, 60.0).allowance() == 950
+    assert Limit(10, 1.0, headroom=1.0).rate == 10.0
 
 
 async def test_a_stop_is_served_before_queued_queries() -> None:
-    bucket = TokenBucket(rate=50.0, burst=1.0)
-    await bucket.acquire(Priority.QUERY)  # the bucket is empty now
+    bucket = WindowLimiter(allowance=1, window_s=0.02)
+    await bucket.acquire(Priority.QUERY)  # the window is full now
     order: list[str] = []
 
     async def call(name: str, priority: Priority) -> None:
@@ -73,14 +80,14 @@ async def test_a_stop_is_served_before_queued_queries() -> None:
 
 
 async def test_a_cancelled_waiter_takes_no_token() -> None:
-    bucket = TokenBucket(rate=20.0, burst=1.0)
+    bucket = WindowLimiter(allowance=1, window_s=0.05)
     await bucket.acquire(Priority.QUERY)
     waiter = asyncio.create_task(bucket.acquire(Priority.QUERY))
     await asyncio.sleep(0)
     waiter.cancel()
     await asyncio.gather(waiter, return_exceptions=True)
     assert bucket.queued == 0
-    await bucket.acquire(Priority.QUERY)  # the token the cancelled waiter left
+    await bucket.acquire(Priority.QUERY)  # the slot the cancelled waiter left
 
 
 async def test_retry_after_pauses_every_caller_of_that_key() -> None:
