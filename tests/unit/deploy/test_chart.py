@@ -428,3 +428,21 @@ def test_chart_icon_is_the_projects_own() -> None:
         and "kubernetes/kubernetes" not in chart["icon"]
     )
     assert (CHART / "icon.svg").read_text().startswith("<svg")
+
+
+def test_a_shard_release_filters_by_label_and_peers_under_its_own_name() -> None:
+    values = {
+        "replicaCount": 2,
+        "crds": {"install": False},
+        "shard": {"labelSelector": "recording.mediaops.io/shard=a", "peeringName": "shard-a"},
+    }
+    objs = objects(values)
+    container = _container(objs)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SHARD_LABEL_SELECTOR"] == "recording.mediaops.io/shard=a"
+    assert "--peering-name" in container["args"] and "shard-a" in container["args"]
+    (peering,) = by_kind(objs, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "shard-a"
+    assert by_kind(objs, "CustomResourceDefinition") == []
+    report = helm_python.lint(str(CHART), values, strict=True, namespace=NAMESPACE)
+    assert report["errors"] == [], report

@@ -308,12 +308,14 @@ def register_tracking(resources: Iterable[tuple[str, str, str, str]]) -> None:
     """Register a kopf watch handler per `(group, version, plural, kind)` that calls `track`."""
     import kopf
 
+    from recording_operator.controllers._kit.shard import SHARD_LABELS
+
     for group, version, plural, kind in resources:
 
         async def on_event(type: str | None, body: kopf.Body, _kind: str = kind, **_: Any) -> None:
             track(_kind, type, body)
 
-        kopf.on.event(group, version, plural, id=f"{plural}_metrics")(on_event)
+        kopf.on.event(group, version, plural, id=f"{plural}_metrics", labels=SHARD_LABELS)(on_event)
 
 
 def observe_provider_request(provider: str, endpoint: str, status: str, seconds: float) -> None:

@@ -34,6 +34,7 @@ from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import SESSIONS, STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import Observed, Plan, observe, plan
 from recording_operator.controllers.cloudrecording.driver import RecordingContext, SessionDriver
@@ -67,9 +68,9 @@ DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": Re
 # --- reconcile -----------------------------------------------------------------------------------
 
 
-@kopf.on.resume(*RESOURCE)
-@kopf.on.create(*RESOURCE)
-@kopf.on.update(*RESOURCE, field="spec")
+@kopf.on.resume(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.create(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.update(*RESOURCE, field="spec", labels=SHARD_LABELS)
 @instrumented(KIND, "reconcile")
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
@@ -149,7 +150,7 @@ def _mark_stopped_without_session(ctx: RecordingContext, driver: SessionDriver, 
 _TICK_S = Settings.from_env().tick_s
 
 
-@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S, labels=SHARD_LABELS)
 @instrumented(KIND, "observe_session")
 async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Keep provider status, files and phase current; enforce `maxDuration`.
@@ -220,7 +221,7 @@ def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -
     return datetime.now(UTC) - started >= parse_duration(spec.maxDuration)
 
 
-@kopf.on.event(*RESOURCE)
+@kopf.on.event(*RESOURCE, labels=SHARD_LABELS)
 async def track_session(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Feed `recording_operator_active_sessions` with every phase the watch shows, and the index
     that finds the recording a provider notice concerns (`notices.INDEX`)."""
@@ -341,7 +342,7 @@ async def _settle_pending(
     return obs
 
 
-@kopf.on.delete(*RESOURCE)
+@kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any

@@ -38,6 +38,7 @@ from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers.cloudtranscoder.decide import (
     Observed,
     Plan,
@@ -150,9 +151,9 @@ def _provider_failure(exc: AgoraError, spec: CloudTranscoderSpec, ctx: Context) 
 # --- reconcile -----------------------------------------------------------------------------------
 
 
-@kopf.on.resume(*RESOURCE)
-@kopf.on.create(*RESOURCE)
-@kopf.on.update(*RESOURCE, field="spec")
+@kopf.on.resume(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.create(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.update(*RESOURCE, field="spec", labels=SHARD_LABELS)
 @instrumented(KIND, "reconcile")
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
@@ -280,7 +281,7 @@ SCOPE = "agora_transcoder"
 _TICK_S = Settings.from_env().transcoder_tick_s
 
 
-@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S, labels=SHARD_LABELS)
 @instrumented(KIND, "observe_task")
 async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Keep `phase`, `serviceStatus` and Ready current; end tasks past their lifetime; restart on exit.
@@ -439,7 +440,7 @@ async def _adopt_for_delete(ctx: Context, spec_dict: dict[str, Any], obs: Observ
     return observe({**ctx.status.current, **ctx.status.fields})
 
 
-@kopf.on.delete(*RESOURCE)
+@kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
