@@ -33,9 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import cloudflare
 import httpx
-from cloudflare import AsyncCloudflare
 
 from recording_operator.providers.budget import Budget, Priority, full_jitter, parse_retry_after
 
@@ -180,6 +178,9 @@ class RealtimeKitClient:
         read_retries: int = 2,
         budget: Budget | None = None,
     ) -> None:
+        # Imported here: the SDK costs tens of MB of operator memory, paid only once RealtimeKit is used.
+        from cloudflare import AsyncCloudflare
+
         self._sdk = AsyncCloudflare(api_token=api_token, base_url=base_url, timeout=timeout_s, max_retries=0)
         self._writes = self._sdk
         self._starts = self._sdk.with_options(max_retries=0, timeout=start_timeout_s or timeout_s)
@@ -396,6 +397,8 @@ class RealtimeKitClient:
                 RECORDINGS_SCOPE,
             )
         )
+        import cloudflare
+
         key = f"{account_id}/{app_id}"
         rate_limited = retried = 0
         while True:

@@ -14,14 +14,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+import httpx
 import kopf
 
-from recording_operator.api import FINALIZER, GROUP, VERSION
+from recording_operator.api import GROUP, VERSION
 from recording_operator.controllers._kit.events import COMPONENT, EventRecorder
 from recording_operator.controllers._kit.kube import KubeClient, SecretNotFound
 from recording_operator.controllers._kit.metrics import REGISTRY, provider_observer, register_tracking
 from recording_operator.controllers._kit.pacing import QueryPlanner
 from recording_operator.controllers._kit.recovery import RECOVERABLE, RecoveryDiffBaseStorage
+from recording_operator.controllers._kit.shard import SHARD_FINALIZER
 from recording_operator.providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
 from recording_operator.providers.budget import Budget
@@ -101,11 +103,21 @@ class Runtime:
         self.budget = process_budget(settings)
         #: When each live session is next queried (`pacing`), shared by every kind.
         self.queries = QueryPlanner()
+        self._agent_http: httpx.AsyncClient | None = None
         self._kube: KubeClient | None = None
         self._events: EventRecorder | None = None
         self._agora: ClientCache[CloudRecordingClient] = ClientCache()
         self._realtimekit: ClientCache[RealtimeKitClient] = ClientCache()
         self._transcoder: ClientCache[CloudTranscoderClient] = ClientCache()
+
+    def agent_http(self) -> httpx.AsyncClient:
+        """One pooled HTTP client for every recorder agent poll (keep-alive connections per Pod);
+        callers pass their own per-request timeout."""
+        if self._agent_http is None:
+            self._agent_http = httpx.AsyncClient(
+                timeout=5.0, limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            )
+        return self._agent_http
 
     @property
     def kube(self) -> KubeClient:
@@ -228,6 +240,9 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close every client."""
+        if self._agent_http is not None:
+            await self._agent_http.aclose()
+            self._agent_http = None
         await self._agora.aclose()
         await self._realtimekit.aclose()
         await self._transcoder.aclose()
@@ -249,14 +264,14 @@ def runtime_of(memo: Any) -> Runtime:
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """kopf settings of this operator: our finalizer and annotation prefix, quiet Event posting.
 
-    - finalizer `recording.mediaops.io/cleanup`; progress and diff-base annotations under
+    - finalizer `recording.mediaops.io/cleanup` (one per shard with `SHARD_LABEL_SELECTOR`, `shard.py`); progress and diff-base annotations under
       `recording.mediaops.io/`;
     - Events come from `recording-operator` (`events.EventRecorder`, series-counted); kopf's own
       Events (only those a handler asks for; log lines are not posted) carry the same component;
     - the diff-base storage honours `recording.mediaops.io/reconcile-requested-at` (`recovery`);
     - watch streams are restarted every 10 minutes as a guard against silently dead connections.
     """
-    settings.persistence.finalizer = FINALIZER
+    settings.persistence.finalizer = SHARD_FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = RecoveryDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
