@@ -17,7 +17,8 @@ the same credential, a provider limit lower than configured) is reported with `t
 limiter pauses for the answer's `Retry-After` seconds when it names one, else for a full-jitter
 exponential backoff (a random delay in [0, min(cap, base × 2^n)] after the n-th 429 in a row,
 https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), and every caller of
-that credential waits it out.
+that credential waits it out; the limiter then lets one call fewer go per window, and one more
+again after each `RECOVER_S` seconds without a 429.
 
 A limiter counts the calls it let go in the last W seconds (a sliding window, the way the
 providers count) and lets another go while fewer than `headroom` × L went, for a documented limit
@@ -52,6 +53,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: Seconds without a 429 after which a narrowed limiter allows one more call per window.
+RECOVER_S = 20.0
 
 #: Seconds over which `Budget.recent_rate` counts non-query calls.
 RECENT_S = 30.0
@@ -116,6 +120,11 @@ class WindowLimiter:
 
     def __init__(self, allowance: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.allowance = max(1, allowance)
+        #: The allowance in force: one less after each 429 (down to 1), one more again after every
+        #: `RECOVER_S` seconds without one (additive decrease and increase: the provider's counter
+        #: sees calls bunched by the network, so a 429 says the margin was too thin).
+        self.current = self.allowance
+        self._last_429 = -math.inf
         self.window_s = window_s
         #: Calls are at least this far apart (half the mean gap): a full allowance is not sent in
         #: one instant, whose spread on the way could crowd the provider's next window.
@@ -142,10 +151,13 @@ class WindowLimiter:
     def ready_in(self) -> float:
         """Seconds until a call can go (0 when now)."""
         now = self._clock()
+        if self.current < self.allowance and now - self._last_429 >= RECOVER_S:
+            self.current += 1
+            self._last_429 = now
         while self._sent and self._sent[0] <= now - self.window_s:
             self._sent.popleft()
         pause = max(0.0, self._paused_until - now)
-        full = 0.0 if len(self._sent) < self.allowance else self._sent[0] + self.window_s - now
+        full = 0.0 if len(self._sent) < self.current else self._sent[-self.current] + self.window_s - now
         gap = self._sent[-1] + self.min_gap_s - now if self._sent else 0.0
         return max(pause, full, gap, 0.0)
 
@@ -187,6 +199,11 @@ class WindowLimiter:
     def pause(self, seconds: float) -> None:
         """Let nothing go for `seconds` from now."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def narrow(self) -> None:
+        """A 429 arrived: one call fewer per window from now on (at least 1), for `RECOVER_S` s."""
+        self.current = max(1, self.current - 1)
+        self._last_429 = self._clock()
 
 
 def full_jitter(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
@@ -330,6 +347,8 @@ class Budget:
             if self._429 is not None:
                 self._429.labels(scope).inc()
             for bucket in self._buckets_of(scope, key):
+                if bucket.paused_until <= self._clock():
+                    bucket.narrow()
                 if retry_after_s is None and bucket.paused_until > self._clock():
                     # Answers to requests sent before the pause began: one backoff step per pause.
                     pause = max(pause, bucket.paused_until - self._clock())

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from recording_operator.providers.budget import (
+    RECOVER_S,
     Budget,
     Limit,
     Priority,
@@ -134,3 +135,21 @@ def test_unlimited_scopes_are_free() -> None:
 )
 def test_retry_after_header(header: str | None, seconds: float | None) -> None:
     assert parse_retry_after(header) == seconds
+
+
+def test_a_429_narrows_the_window_until_the_provider_has_been_quiet() -> None:
+    clock = FakeClock()
+    budget = Budget({"s": [Limit(10, 1.0)]}, clock=clock, rng=random.Random(3))
+    (limiter,) = budget._buckets_of("s", "k")
+    assert limiter.current == 9
+    budget.throttled(("s",), "k", 0.0)
+    assert limiter.current == 8
+    clock.now += 0.5
+    budget.throttled(("s",), "k", 0.0)
+    assert limiter.current == 7
+    clock.now += RECOVER_S
+    limiter.ready_in()
+    assert limiter.current == 8
+    clock.now += RECOVER_S
+    limiter.ready_in()
+    assert limiter.current == 9
