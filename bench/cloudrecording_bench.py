@@ -129,7 +129,8 @@ async def run_one(
     steady_s: float = 0.0,
     image_like: bool = False,
 ) -> Result:
-    env = dict(OPERATOR_ENV)
+    # Without a provider limit the operator's budget is off too (the no-op kopf floor has none).
+    env = {**OPERATOR_ENV, "AGORA_RECORDING_QPS": "0"}
     if image_like:
         env["PYTHONPATH"] = str(_without_test_packages())
     if qps_limit is not None:
