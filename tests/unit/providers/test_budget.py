@@ -153,3 +153,15 @@ def test_a_429_narrows_the_window_until_the_provider_has_been_quiet() -> None:
     clock.now += RECOVER_S
     limiter.ready_in()
     assert limiter.current == 9
+
+
+def test_settings_default_to_the_documented_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recording_operator.settings import Settings
+
+    limits = Settings().budget_limits()
+    assert [(lim.requests, lim.window_s) for lim in limits["agora_recording"]] == [(10.0, 1.0)]
+    assert [(lim.requests, lim.window_s) for lim in limits["agora_transcoder"]] == [(10.0, 1.0)]
+    assert [(lim.requests, lim.window_s) for lim in limits["realtimekit"]] == [(250.0, 10.0)]
+    assert [(lim.requests, lim.window_s) for lim in limits["realtimekit_recordings"]] == [(1000.0, 60.0)]
+    monkeypatch.setenv("AGORA_RECORDING_QPS", "0")
+    assert "agora_recording" not in Settings.from_env().budget_limits()
