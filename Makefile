@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 N ?= 200
+# CloudRecordings on one App ID with the Agora emulator enforcing 10 requests/s (Agora's limit).
+QPS_N ?= 1000
 FILES ?= 1000
 RETAINED ?= 10000
 LIFECYCLES ?= 20
@@ -112,11 +114,13 @@ e2e-kind: install
 
 bench: install
 	$(PY) bench/cloudrecording_bench.py --count $(N)
+	$(PY) bench/cloudrecording_bench.py --count $(QPS_N) --qps-limit 10 --steady 60
 	$(PY) bench/cloudtranscoder_bench.py --count $(N)
 	$(PY) bench/deletion_bench.py --count $(FILES)
 	$(PY) bench/retention_bench.py --count $(RETAINED)
 	$(PY) bench/recorder_bench.py
-	$(PY) bench/callbacks_bench.py --count $(N)
+	$(PY) bench/callbacks_bench.py --count $(QPS_N)
+	$(PY) bench/localrecording_api_bench.py --count 20 --window 60
 
 # The krew package of `kubectl recording` (archive + manifest rendered for TAG) in dist/krew.
 TAG ?= v$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)

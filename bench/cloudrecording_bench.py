@@ -7,6 +7,23 @@ and prints: seconds until all are Recording, create→Recording p50/p99, Kuberne
 
     .venv/bin/python bench/cloudrecording_bench.py --count 200
     .venv/bin/python bench/cloudrecording_bench.py --count 1000 --skip-floor
+
+With `--qps-limit Q` the Agora emulator enforces Q requests/s per App ID (Agora's documented
+limit is 10, https://docs.agora.io/en/cloud-recording/rest-api/overview), the operator runs with
+its production timer (tick 10 s, query interval 60 s) and its budget set to Q, and the floor is the
+rate floor 2·N/Q (acquire + start per recording) instead of the no-op kopf operator. `--steady S`
+then keeps measuring for S seconds once all are Recording: provider queries/s, CloudRecording
+writes per minute and the operator's `recording_operator_status_age_seconds` p99.
+
+`--image-like` runs the operator without the test-only `kubernetes` client on its path, as in the
+operator image (images/operator/Dockerfile installs the wheel alone): kopf imports that client
+whenever it is installed, which costs the test venv's operator about 40 MB of RSS.
+
+The last line printed is one JSON object: count, qps_limit, all_recording_s, floor_s, ratio,
+http_429, rss_mb, and with `--steady` steady_s, steady_provider_qps, steady_kube_writes_per_min,
+status_age_p99_s.
+
+    .venv/bin/python bench/cloudrecording_bench.py --count 1000 --qps-limit 10 --steady 60
 """
 
 from __future__ import annotations
@@ -49,6 +66,8 @@ class Result:
     writes: dict[str, float]
     provider_calls: dict[str, float]
     rss_mb: float
+    http_429: int = 0
+    steady: dict[str, float] | None = None
 
 
 def _body(i: int) -> dict[str, Any]:
@@ -74,9 +93,53 @@ async def _watch_recording(url: str, expected: int, seen: dict[str, float], done
                         return
 
 
-async def run_one(label: str, count: int, command: list[str] | None, timeout_s: float) -> Result:
+def _without_test_packages() -> Path:
+    """A directory whose `kubernetes` package raises ImportError (put first on the operator's path)."""
+    stub = Path(tempfile.mkdtemp(prefix="image-like-")) / "kubernetes"
+    stub.mkdir()
+    (stub / "__init__.py").write_text('raise ImportError("not in the operator image")\n')
+    return stub.parent
+
+
+def _cr_writes(stats: Any) -> int:
+    """CloudRecording writes (create, update, patch, delete; status included) the kube emulator served."""
+    return sum(
+        stats.count(verb=verb, group="recording.mediaops.io", plural="cloudrecordings")
+        for verb in ("create", "update", "patch", "delete")
+    )
+
+
+async def _status_age_p99(metrics_url: str | None) -> float | None:
+    if not metrics_url:
+        return None
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(metrics_url)).text
+    for line in text.splitlines():
+        if line.startswith('recording_operator_status_age_seconds{kind="CloudRecording",quantile="0.99"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def run_one(
+    label: str,
+    count: int,
+    command: list[str] | None,
+    timeout_s: float,
+    qps_limit: float | None = None,
+    steady_s: float = 0.0,
+    image_like: bool = False,
+) -> Result:
+    # Without a provider limit the operator's budget is off too (the no-op kopf floor has none).
+    env = {**OPERATOR_ENV, "AGORA_RECORDING_QPS": "0"}
+    if image_like:
+        env["PYTHONPATH"] = str(_without_test_packages())
+    if qps_limit is not None:
+        env.update({"CLOUDRECORDING_TICK": "10", "AGORA_RECORDING_QPS": f"{qps_limit:g}"})
+    agora_options = {"qps_limit": qps_limit} if qps_limit is not None else {}
     with tempfile.TemporaryDirectory(prefix="recording-bench-") as tmp:
-        async with Sandbox(Path(tmp), crd_dir=ROOT / "crds", operator_env=OPERATOR_ENV) as sandbox:
+        async with Sandbox(
+            Path(tmp), crd_dir=ROOT / "crds", operator_env=env, agora_options=agora_options
+        ) as sandbox:
             async with httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=30) as kube:
                 for secret in SECRETS:
                     (await kube.post("/api/v1/namespaces/default/secrets", json=secret)).raise_for_status()
@@ -85,6 +148,7 @@ async def run_one(label: str, count: int, command: list[str] | None, timeout_s: 
                 await asyncio.sleep(2.0)  # operator start-up (imports, login, initial list) is not measured
                 sandbox.kube.stats.reset()
                 sandbox.agora.endpoint_counts.clear()
+                sandbox.agora.status_counts.clear()
                 seen: dict[str, float] = {}
                 done = asyncio.Event()
                 watcher = asyncio.create_task(
@@ -125,6 +189,29 @@ async def run_one(label: str, count: int, command: list[str] | None, timeout_s: 
                 }
                 writes["events"] = stats.count(verb="create", plural="events") / count
                 calls = {k: v / count for k, v in sandbox.agora.endpoint_counts.items()}
+                http_429 = sandbox.agora.status_counts.get(429, 0)
+                steady = None
+                if steady_s > 0:
+                    queries_before = sandbox.agora.endpoint_counts.get("query", 0)
+                    total_before = sum(sandbox.agora.endpoint_counts.values())
+                    writes_before = _cr_writes(stats)
+                    await asyncio.sleep(steady_s)
+                    peak_rss = max(peak_rss, process.memory_info().rss)
+                    writes_after = _cr_writes(stats)
+                    steady = {
+                        "steady_s": steady_s,
+                        "steady_provider_qps": (sum(sandbox.agora.endpoint_counts.values()) - total_before)
+                        / steady_s,
+                        "steady_queries_per_s": (
+                            sandbox.agora.endpoint_counts.get("query", 0) - queries_before
+                        )
+                        / steady_s,
+                        "steady_kube_writes_per_min": (writes_after - writes_before) * 60 / steady_s,
+                        "status_age_p99_s": await _status_age_p99(
+                            f"http://{sandbox.host}:{sandbox.operator_environment()['METRICS_PORT']}/metrics"
+                        ),
+                    }
+                    http_429 = sandbox.agora.status_counts.get(429, 0)
                 sandbox.stop_operator()
                 return Result(
                     label,
@@ -137,6 +224,8 @@ async def run_one(label: str, count: int, command: list[str] | None, timeout_s: 
                     writes,
                     calls,
                     peak_rss / 2**20,
+                    http_429,
+                    steady,
                 )
 
 
@@ -155,6 +244,7 @@ def _print(results: list[Result]) -> None:
             lambda r: ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.provider_calls.items())) or "none",
         ),
         ("operator peak RSS (MB)", lambda r: f"{r.rss_mb:.0f}"),
+        ("HTTP 429 received", lambda r: f"{r.http_429}"),
     ]
     for name, cell in rows:
         print(f"{name:26}" + "".join(f"{cell(r):>34}" for r in results))
@@ -171,8 +261,39 @@ async def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for all to be Recording"
     )
+    parser.add_argument(
+        "--qps-limit", type=float, default=None, help="requests/s per App ID the Agora emulator enforces"
+    )
+    parser.add_argument(
+        "--steady", type=float, default=0.0, help="seconds measured after all are Recording (steady state)"
+    )
+    parser.add_argument(
+        "--image-like",
+        action="store_true",
+        help="operator without the test-only kubernetes client (as shipped)",
+    )
     args = parser.parse_args()
     results = []
+    if args.qps_limit is not None:
+        floor = 2 * args.count / args.qps_limit
+        timeout = max(args.timeout, 3 * floor)
+        r = await run_one(
+            "recording-operator", args.count, None, timeout, args.qps_limit, args.steady, args.image_like
+        )
+        _print([r])
+        line = {
+            "count": r.count,
+            "qps_limit": args.qps_limit,
+            "image_like": args.image_like,
+            "all_recording_s": round(r.all_recording_s, 2),
+            "floor_s": round(floor, 2),
+            "ratio": round(r.all_recording_s / floor, 3),
+            "http_429": r.http_429,
+            "rss_mb": round(r.rss_mb, 1),
+            **({k: (round(v, 3) if isinstance(v, float) else v) for k, v in (r.steady or {}).items()}),
+        }
+        print(json.dumps(line))
+        return
     if not args.skip_floor:
         kopf = [
             sys.executable,
@@ -184,8 +305,24 @@ async def main() -> None:
             str(ROOT / "bench/noop_operator.py"),
         ]
         results.append(await run_one("no-op kopf floor", args.count, kopf, args.timeout))
-    results.append(await run_one("recording-operator", args.count, None, args.timeout))
+    results.append(
+        await run_one("recording-operator", args.count, None, args.timeout, image_like=args.image_like)
+    )
     _print(results)
+    ours, floor_result = results[-1], results[0] if len(results) > 1 else None
+    print(
+        json.dumps(
+            {
+                "count": ours.count,
+                "qps_limit": None,
+                "image_like": args.image_like,
+                "all_recording_s": round(ours.all_recording_s, 2),
+                "floor_s": round(floor_result.all_recording_s, 2) if floor_result else None,
+                "http_429": ours.http_429,
+                "rss_mb": round(ours.rss_mb, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

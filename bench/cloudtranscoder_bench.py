@@ -37,6 +37,8 @@ OPERATOR_ENV = {
     "CLOUDTRANSCODER_QUERY_INTERVAL": "120",
     "CLOUDTRANSCODER_TICK": "120",
     "AGORA_RETRY_SCALE": "1",
+    # The emulator enforces no limit here: the operator's request budget is off too.
+    "AGORA_TRANSCODER_QPS": "0",
 }
 
 

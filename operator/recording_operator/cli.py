@@ -28,6 +28,12 @@ def run(
     ] = None,
     peering: Annotated[bool, typer.Option(help="Coordinate replicas through kopf peering.")] = False,
     priority: Annotated[int, typer.Option(help="Peering priority; unique per replica.")] = 0,
+    peering_name: Annotated[
+        str,
+        typer.Option(
+            help="kopf peering object of this shard's replicas (one per shard, SHARD_LABEL_SELECTOR)."
+        ),
+    ] = "default",
     liveness: Annotated[
         str | None,
         typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8081/healthz (metrics: METRICS_PORT)."),
@@ -49,6 +55,7 @@ def run(
             namespaces=namespace or (),
             standalone=not peering,
             priority=priority,
+            peering_name=peering_name,
             liveness_endpoint=liveness,
             metrics_port=Settings.from_env().metrics_port,
         )

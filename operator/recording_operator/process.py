@@ -22,6 +22,7 @@ async def run_operator(
     namespaces: Sequence[str] = (),
     standalone: bool = True,
     priority: int = 0,
+    peering_name: str = "default",
     liveness_endpoint: str | None = None,
     metrics_port: int = 0,
     stop_flag: asyncio.Event | None = None,
@@ -32,6 +33,8 @@ async def run_operator(
     Args:
         namespaces: watch only these namespaces (globs allowed); empty = the whole cluster.
         standalone: no peering (one replica). With peering, replicas need unique `priority`.
+        peering_name: the kopf peering object the replicas share; one per shard when several
+            operator Deployments each own a shard (`controllers/_kit/shard.py`).
         liveness_endpoint: e.g. `http://0.0.0.0:8081/healthz`: serves `/healthz` (the event loop
             answers) and `/readyz` (`readiness`) on that address.
         metrics_port: serve Prometheus metrics on this port at `/metrics` (0: not served).
@@ -69,6 +72,8 @@ async def run_operator(
             namespaces=list(namespaces),
             standalone=standalone,
             priority=priority,
+            # kopf makes peering mandatory once a name is given: only with peering.
+            peering_name=None if standalone else peering_name,
             stop_flag=stop_flag,
             ready_flag=started,
             memo=kopf.Memo(runtime=runtime),

@@ -7,6 +7,11 @@
 | `AGORA_TIMEOUT` | `10` | seconds per Agora request (stop waits up to 3× this for uploads) |
 | `AGORA_START_TIMEOUT` | `30` | seconds the one attempt of Agora `start`, Cloud Transcoder `create` and RealtimeKit start waits; never repeated once it may have reached the provider |
 | `AGORA_RETRY_SCALE` | `1` | multiplier on Agora's documented in-call retry delays (tests use a small one) |
+| `AGORA_RECORDING_QPS` | `10` | Cloud Recording requests per second per App ID the operator allows itself (Agora's limit, https://docs.agora.io/en/cloud-recording/rest-api/overview); `0` = unpaced |
+| `AGORA_TRANSCODER_QPS` | `10` | Cloud Transcoder requests per second per account (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits); `0` = unpaced |
+| `REALTIMEKIT_REQUESTS_PER_10S` | `250` | RealtimeKit requests per 10 s per app, all APIs (https://developers.cloudflare.com/realtime/realtimekit/rate-limits/); `0` = unpaced |
+| `REALTIMEKIT_RECORDINGS_PER_60S` | `1000` | RealtimeKit Recordings API requests per 60 s per app (same page); `0` = unpaced |
+| `PROVIDER_BUDGET_HEADROOM` | `0.95` | fraction of each limit above the operator uses (the rest absorbs network jitter), in (0, 1] |
 | `CLOUDRECORDING_QUERY_INTERVAL` | `60` | seconds between `query` calls per active session |
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
@@ -59,6 +64,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from recording_operator.providers.budget import Limit
 
 #: The recorder Pod fields `RECORDER_POD_DEFAULTS` may set, with the JSON type each must have.
 RECORDER_POD_DEFAULT_FIELDS: Mapping[str, type] = {
@@ -155,6 +162,11 @@ class Settings:
     agora_timeout_s: float = 10.0
     agora_start_timeout_s: float = 30.0
     agora_retry_scale: float = 1.0
+    agora_recording_qps: float = 10.0
+    agora_transcoder_qps: float = 10.0
+    realtimekit_requests_per_10s: float = 250.0
+    realtimekit_recordings_per_60s: float = 1000.0
+    provider_budget_headroom: float = 0.95
     query_interval_s: float = 60.0
     tick_s: float = 10.0
     not_found_confirm_s: float = 5.0
@@ -197,6 +209,22 @@ class Settings:
     allow_private_destinations: bool = False
     storage_allowed_endpoints: tuple[str, ...] = ()
 
+    def budget_limits(self) -> dict[str, list[Limit]]:
+        """The provider request limits per budget scope (`providers.budget`); a `0` setting leaves
+        its scope out (unpaced)."""
+        h = self.provider_budget_headroom
+        limits = {
+            "agora_recording": [(self.agora_recording_qps, 1.0)],
+            "agora_transcoder": [(self.agora_transcoder_qps, 1.0)],
+            "realtimekit": [(self.realtimekit_requests_per_10s, 10.0)],
+            "realtimekit_recordings": [(self.realtimekit_recordings_per_60s, 60.0)],
+        }
+        return {
+            scope: [Limit(n, w, h) for n, w in pairs if n > 0]
+            for scope, pairs in limits.items()
+            if any(n > 0 for n, _ in pairs)
+        }
+
     @classmethod
     def from_env(cls) -> Settings:
         """Read the settings from the environment.
@@ -210,6 +238,17 @@ class Settings:
             agora_timeout_s=_float("AGORA_TIMEOUT", cls.agora_timeout_s),
             agora_start_timeout_s=_float("AGORA_START_TIMEOUT", cls.agora_start_timeout_s),
             agora_retry_scale=_float("AGORA_RETRY_SCALE", cls.agora_retry_scale),
+            agora_recording_qps=_float("AGORA_RECORDING_QPS", cls.agora_recording_qps),
+            agora_transcoder_qps=_float("AGORA_TRANSCODER_QPS", cls.agora_transcoder_qps),
+            realtimekit_requests_per_10s=_float(
+                "REALTIMEKIT_REQUESTS_PER_10S", cls.realtimekit_requests_per_10s
+            ),
+            realtimekit_recordings_per_60s=_float(
+                "REALTIMEKIT_RECORDINGS_PER_60S", cls.realtimekit_recordings_per_60s
+            ),
+            provider_budget_headroom=min(
+                1.0, _float("PROVIDER_BUDGET_HEADROOM", cls.provider_budget_headroom) or 1.0
+            ),
             query_interval_s=_float("CLOUDRECORDING_QUERY_INTERVAL", cls.query_interval_s),
             tick_s=max(0.2, _float("CLOUDRECORDING_TICK", cls.tick_s)),
             not_found_confirm_s=_float("RECORDING_NOT_FOUND_CONFIRM", cls.not_found_confirm_s),

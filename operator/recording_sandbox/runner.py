@@ -83,6 +83,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         operator_env: dict[str, str] | None = None,
         agora_options: dict[str, Any] | None = None,
+        realtimekit_options: dict[str, Any] | None = None,
         with_s3: bool = True,
         buckets: tuple[str, ...] = ("recordings",),
         callbacks: bool = True,
@@ -94,7 +95,7 @@ class Sandbox:
         self.operator_env = operator_env or {}
         self.kube = KubeEmulator(crd_paths=[crd_dir])
         self.agora = AgoraEmulator(**(agora_options or {}))
-        self.realtimekit = RealtimeKitEmulator()
+        self.realtimekit = RealtimeKitEmulator(**(realtimekit_options or {}))
         self.s3 = S3Server(state_dir / "s3.log", host) if with_s3 else None
         self.pods = PodRunner(self.kube, state_dir, host=host)
         self.jobs = JobController(self.kube)

@@ -2,11 +2,15 @@
 
 Knows nothing of Kubernetes.
 
-Retries: the SDK retries 408/409/429/≥500 by itself, twice, backing off from 0.5 s
-[cloudflare-python]. A start is never retried blindly
-(a retried start whose first attempt reached the server would start a second recording, and the
-SDK even retries 409), so starts and pause/resume/stop run with `max_retries=0` and the caller
-decides; reads keep `read_retries`.
+Retries: the SDK's own retries are off (they would bypass the request budget, and the SDK even
+retries 409); this client retries instead. Every attempt first takes a token of the app's budget
+(`providers.budget`: 250 requests per 10 s for all RealtimeKit APIs, 1,000 per 60 s for the
+Recordings APIs, [limits]); a 429 means the call was not served, so any call is retried through
+the budget (which pauses for the answer's `Retry-After`, else a full-jitter backoff). A start is
+never retried otherwise (a retried start whose first attempt reached the server would start a
+second recording), nor are pause/resume/stop and webhook writes; reads (get, active, webhooks
+list) are retried `read_retries` times on 408, ≥500 and transport failures with full-jitter
+backoff from 0.5 s, as the SDK would [cloudflare-python].
 
 Sources (Cloudflare API reference, RealtimeKit recordings; [name] in a docstring cites that page):
 [recordings] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/
@@ -17,17 +21,32 @@ Sources (Cloudflare API reference, RealtimeKit recordings; [name] in a docstring
 [action] https://developers.cloudflare.com/api/resources/realtime_kit/subresources/recordings/methods/pause_resume_stop_recording/
 [webhooks] https://developers.cloudflare.com/realtime/realtimekit/webhooks/
 [cloudflare-python] https://github.com/cloudflare/cloudflare-python (retries: README, section "Retries")
+[limits] https://developers.cloudflare.com/realtime/realtimekit/rate-limits/
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import cloudflare
 import httpx
-from cloudflare import AsyncCloudflare
+
+from recording_operator.providers.budget import Budget, Priority, full_jitter, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+#: Budget scope of every RealtimeKit call (250 requests per 10 s, [limits]).
+ALL_SCOPE = "realtimekit"
+#: Budget scope of the Recordings APIs (1,000 requests per 60 s, [limits]).
+RECORDINGS_SCOPE = "realtimekit_recordings"
+#: HTTP 429 answers one call waits out through the budget before its error is raised.
+MAX_RATE_LIMITED = 20
+#: Endpoints that only read (retried on 408/≥500/transport failures).
+READS = frozenset({"get", "active", "webhooks"})
 
 #: RealtimeKit recording statuses [recordings].
 ACTIVE_STATUSES = frozenset({"INVOKED", "RECORDING", "PAUSED"})
@@ -143,7 +162,10 @@ class RealtimeKitClient:
         timeout_s: per-request timeout in seconds.
         start_timeout_s: timeout in seconds of a start (composite or track), sent once: when its
             answer is lost the caller adopts the meeting's active recording (default: `timeout_s`).
-        read_retries: SDK retries for reads (get, active); writes never retry inside the SDK.
+        read_retries: retries of reads (get, active, webhooks list) on 408, ≥500 and transport
+            failures; writes are never retried on those.
+        budget: the process's request budget, keyed by `account_id/app_id`; none: no pacing (a
+            429 is then retried like a read failure, reads only).
     """
 
     def __init__(
@@ -154,12 +176,17 @@ class RealtimeKitClient:
         timeout_s: float = 30.0,
         start_timeout_s: float | None = None,
         read_retries: int = 2,
+        budget: Budget | None = None,
     ) -> None:
-        self._sdk = AsyncCloudflare(
-            api_token=api_token, base_url=base_url, timeout=timeout_s, max_retries=read_retries
-        )
-        self._writes = self._sdk.with_options(max_retries=0)
+        # Imported here: the SDK costs tens of MB of operator memory, paid only once RealtimeKit is used.
+        from cloudflare import AsyncCloudflare
+
+        self._sdk = AsyncCloudflare(api_token=api_token, base_url=base_url, timeout=timeout_s, max_retries=0)
+        self._writes = self._sdk
         self._starts = self._sdk.with_options(max_retries=0, timeout=start_timeout_s or timeout_s)
+        self._read_retries = read_retries
+        self._budget = budget
+        self._rng = random.Random()
 
     def __repr__(self) -> str:
         return f"RealtimeKitClient(base_url={str(self._sdk.base_url)!r})"
@@ -195,7 +222,10 @@ class RealtimeKitClient:
         extra = {k: v for k, v in params.items() if k not in known} or None
         response = await self._call(
             "start",
-            self._starts.realtime_kit.recordings.with_raw_response.start_recordings(
+            account_id,
+            app_id,
+            Priority.START,
+            lambda: self._starts.realtime_kit.recordings.with_raw_response.start_recordings(
                 app_id, account_id=account_id, meeting_id=meeting_id, extra_body=extra, **kwargs
             ),
         )
@@ -229,7 +259,10 @@ class RealtimeKitClient:
         extra = {"max_seconds": max_seconds} if max_seconds is not None else None
         response = await self._call(
             "startTrack",
-            self._starts.realtime_kit.recordings.with_raw_response.start_track_recording(
+            account_id,
+            app_id,
+            Priority.START,
+            lambda: self._starts.realtime_kit.recordings.with_raw_response.start_track_recording(
                 app_id, account_id=account_id, meeting_id=meeting_id, extra_body=extra, **kwargs
             ),
         )
@@ -244,7 +277,10 @@ class RealtimeKitClient:
         """
         response = await self._call(
             "get",
-            self._sdk.realtime_kit.recordings.with_raw_response.get_one_recording(
+            account_id,
+            app_id,
+            Priority.QUERY,
+            lambda: self._sdk.realtime_kit.recordings.with_raw_response.get_one_recording(
                 recording_id, account_id=account_id, app_id=app_id
             ),
         )
@@ -255,7 +291,10 @@ class RealtimeKitClient:
         try:
             response = await self._call(
                 "active",
-                self._sdk.realtime_kit.recordings.with_raw_response.get_active_recordings(
+                account_id,
+                app_id,
+                Priority.QUERY,
+                lambda: self._sdk.realtime_kit.recordings.with_raw_response.get_active_recordings(
                     meeting_id, account_id=account_id, app_id=app_id
                 ),
             )
@@ -276,7 +315,10 @@ class RealtimeKitClient:
         """
         response = await self._call(
             "action",
-            self._writes.realtime_kit.recordings.with_raw_response.pause_resume_stop_recording(
+            account_id,
+            app_id,
+            Priority.STOP if action == "stop" else Priority.UPDATE,
+            lambda: self._writes.realtime_kit.recordings.with_raw_response.pause_resume_stop_recording(
                 recording_id, account_id=account_id, app_id=app_id, action=action
             ),
         )
@@ -290,7 +332,12 @@ class RealtimeKitClient:
         """
         response = await self._call(
             "webhooks",
-            self._sdk.realtime_kit.webhooks.with_raw_response.get_webhooks(app_id, account_id=account_id),
+            account_id,
+            app_id,
+            Priority.UPDATE,
+            lambda: self._sdk.realtime_kit.webhooks.with_raw_response.get_webhooks(
+                app_id, account_id=account_id
+            ),
         )
         data = response.get("data")
         return [w for w in data if isinstance(w, dict)] if isinstance(data, list) else []
@@ -305,7 +352,10 @@ class RealtimeKitClient:
         """
         response = await self._call(
             "createWebhook",
-            self._writes.realtime_kit.webhooks.with_raw_response.create_webhook(
+            account_id,
+            app_id,
+            Priority.UPDATE,
+            lambda: self._writes.realtime_kit.webhooks.with_raw_response.create_webhook(
                 app_id, account_id=account_id, name=name, url=url, events=events, enabled=True
             ),
         )
@@ -322,25 +372,68 @@ class RealtimeKitClient:
         """
         response = await self._call(
             "editWebhook",
-            self._writes.realtime_kit.webhooks.with_raw_response.edit_webhook(
+            account_id,
+            app_id,
+            Priority.UPDATE,
+            lambda: self._writes.realtime_kit.webhooks.with_raw_response.edit_webhook(
                 webhook_id, account_id=account_id, app_id=app_id, url=url, events=events, enabled=True
             ),
         )
         data: dict[str, Any] = response.get("data") or {}
         return data
 
-    async def _call(self, endpoint: str, awaitable: Any) -> dict[str, Any]:
-        try:
-            response = await awaitable
-        except cloudflare.APIStatusError as exc:
-            raise RealtimeKitError(
-                endpoint,
-                exc.status_code,
-                _error_message(exc.body, exc.message),
-                retryable=exc.status_code in (408, 429) or exc.status_code >= 500,
-            ) from None
-        except (cloudflare.APIConnectionError, httpx.HTTPError) as exc:
-            raise RealtimeKitError(endpoint, None, type(exc).__name__, retryable=True) from None
+    async def _call(
+        self,
+        endpoint: str,
+        account_id: str,
+        app_id: str,
+        priority: Priority,
+        send: Callable[[], Awaitable[Any]],
+    ) -> dict[str, Any]:
+        """One logical call: budget token, attempt, retries (module docstring).
+
+        Raises:
+            RealtimeKitError: the last attempt's error once retries are spent or not allowed.
+        """
+        scopes = (
+            (ALL_SCOPE,)
+            if endpoint in ("webhooks", "createWebhook", "editWebhook")
+            else (
+                ALL_SCOPE,
+                RECORDINGS_SCOPE,
+            )
+        )
+        import cloudflare
+
+        key = f"{account_id}/{app_id}"
+        rate_limited = retried = 0
+        while True:
+            if self._budget is not None:
+                await self._budget.acquire(scopes, key, priority)
+            try:
+                response = await send()
+                break
+            except cloudflare.APIStatusError as exc:
+                error = RealtimeKitError(
+                    endpoint,
+                    exc.status_code,
+                    _error_message(exc.body, exc.message),
+                    retryable=exc.status_code in (408, 429) or exc.status_code >= 500,
+                )
+                if exc.status_code == 429 and self._budget is not None:
+                    if rate_limited >= MAX_RATE_LIMITED:
+                        raise error from None
+                    rate_limited += 1
+                    retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+                    self._budget.throttled(scopes, key, retry_after)
+                    log.info("realtimekit %s: HTTP 429; retried when the budget allows", endpoint)
+                    continue
+            except (cloudflare.APIConnectionError, httpx.HTTPError) as exc:
+                error = RealtimeKitError(endpoint, None, type(exc).__name__, retryable=True)
+            if endpoint not in READS or not error.retryable or retried >= self._read_retries:
+                raise error from None
+            await asyncio.sleep(full_jitter(retried, 0.5, 8.0, self._rng))
+            retried += 1
         # The raw JSON, not the SDK's model: its `download_url: str` cannot hold the list that
         # track recordings return [recordings].
         result: dict[str, Any] = await response.json()

@@ -170,6 +170,9 @@ class AgoraEmulator:
         customer_id: expected Basic-auth user (https://docs.agora.io/en/cloud-recording/rest-api/overview).
         customer_secret: expected Basic-auth password (https://docs.agora.io/en/cloud-recording/rest-api/overview).
         qps_limit: requests per second per App ID before 429 (https://docs.agora.io/en/cloud-recording/rest-api/overview: 10 upstream); ``None`` = no limit.
+        transcoder_qps_limit: Cloud Transcoder requests per second per account (the Basic-auth
+            Customer ID) before 429, counted apart from Cloud Recording
+            (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits: 10 upstream); ``None`` = no limit.
         clock: time source of the state machine (default :class:`SystemClock`).
         status_step_s: seconds per status step (0→5, 6→8).
         tick_s: period of the background task applying due transitions (idle, expiry).
@@ -186,6 +189,7 @@ class AgoraEmulator:
         customer_id: str = "sandbox-id",
         customer_secret: str = "sandbox-secret",
         qps_limit: float | None = None,
+        transcoder_qps_limit: float | None = None,
         clock: Clock | None = None,
         status_step_s: float = 0.5,
         tick_s: float = 0.2,
@@ -194,6 +198,7 @@ class AgoraEmulator:
         self._customer_id = customer_id
         self._customer_secret = customer_secret
         self.qps_limit = qps_limit
+        self.transcoder_qps_limit = transcoder_qps_limit
         self.clock: Clock = clock or SystemClock()
         self.state = AgoraState(clock=self.clock, status_step_s=status_step_s)
         #: Cloud Transcoder (https://docs.agora.io/en/cloud-transcoding/rest-api/create), same auth, faults, log, clock and channels (sandbox/agora/transcoder.py).
@@ -349,7 +354,7 @@ class AgoraEmulator:
         if auth is not None:
             return self._log(request, endpoint, 401, {"message": auth})
         app_id = match["app"]
-        if self._rate_limited(app_id):
+        if self._rate_limited(f"recording/{app_id}", self.qps_limit):
             return self._log(request, endpoint, 429, {"message": "API rate limit exceeded"})
         payload: dict[str, Any] = {}
         if request.method == "POST":
@@ -584,15 +589,18 @@ class AgoraEmulator:
         )
         return None if ok else "Invalid authentication credentials"
 
-    def _rate_limited(self, app_id: str) -> bool:
-        """Sliding 1 s window per App ID, in real (monotonic) time (https://docs.agora.io/en/cloud-recording/rest-api/overview: 10 QPS upstream)."""
-        if self.qps_limit is None:
+    def _rate_limited(self, key: str, limit: float | None) -> bool:
+        """Sliding 1 s window per key (`recording/<App ID>`, `transcoder/<Customer ID>`), in real
+        (monotonic) time (https://docs.agora.io/en/cloud-recording/rest-api/overview: 10 QPS per
+        App ID; https://docs.agora.io/en/cloud-transcoding/overview/quota-limits: 10 per account).
+        A refused request is not counted."""
+        if limit is None:
             return False
         now = time.monotonic()
-        window = self._windows.setdefault(app_id, collections.deque())
+        window = self._windows.setdefault(key, collections.deque())
         while window and window[0] <= now - 1.0:
             window.popleft()
-        if len(window) >= self.qps_limit:
+        if len(window) >= limit:
             return True
         window.append(now)
         return False

@@ -41,6 +41,7 @@ Emulator choices where Agora's Cloud Transcoder documentation is silent (not con
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import secrets
@@ -480,7 +481,7 @@ class TranscoderApi:
         if auth is not None:
             return emu._log(request, endpoint, 401, {"message": auth})
         app_id = request.match_info["app"]
-        if emu._rate_limited(app_id):
+        if emu._rate_limited(f"transcoder/{_customer_id(request)}", emu.transcoder_qps_limit):
             return emu._log(request, endpoint, 429, {"message": "API rate limit exceeded"})
         payload: dict[str, Any] = {}
         if request.method in ("POST", "PATCH"):
@@ -537,3 +538,13 @@ def _input_channel(payload: Mapping[str, Any]) -> str | None:
             if isinstance(rtc, Mapping) and isinstance(rtc.get("rtcChannel"), str):
                 return str(rtc["rtcChannel"])
     return None
+
+
+def _customer_id(request: web.Request) -> str:
+    """The Customer ID of the request's (already checked) Basic auth: the account Cloud Transcoder's
+    rate limit counts (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits)."""
+    try:
+        decoded = base64.b64decode(request.headers.get("Authorization", "")[6:]).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]

@@ -78,7 +78,16 @@ class RealtimeKitEmulator:
         clock: time source; `state` options (`start_delay_s`, …) pass through `state_options`.
         tick_s: how often time-driven transitions (auto-stop, upload) are applied in the background.
         request_log_size: bound of the request log.
+        rate_limits: enforce RealtimeKit's documented limits per account and app, as sliding windows
+            in real (monotonic) time: 250 requests per 10 s for all calls, 1,000 per 60 s for the
+            Recordings APIs ("Limits and Quotas", https://developers.cloudflare.com/realtime/realtimekit/rate-limits/);
+            past either, HTTP 429 with Cloudflare's error envelope. A refused request is not counted.
+            Every route served here is a Recordings API.
     """
+
+    #: (requests, window seconds) of the two documented limits.
+    ALL_LIMIT = (250, 10.0)
+    RECORDINGS_LIMIT = (1000, 60.0)
 
     def __init__(
         self,
@@ -87,9 +96,12 @@ class RealtimeKitEmulator:
         clock: Clock | None = None,
         tick_s: float = 0.2,
         request_log_size: int = 10_000,
+        rate_limits: bool = False,
         **state_options: Any,
     ) -> None:
         self.api_token = api_token
+        self.rate_limits = rate_limits
+        self._windows: dict[tuple[str, str, float], collections.deque[float]] = {}
         self.state = RealtimeKitState(clock=clock, **state_options)
         self.tick_s = tick_s
         #: Writes stopped recordings' files into `storage_config` type aws at `uploads.s3_endpoint`
@@ -193,6 +205,8 @@ class RealtimeKitEmulator:
             return self._log(request, endpoint, 404, _error(404, 7003, "No route for that URI"))
         if request.headers.get("Authorization") != f"Bearer {self.api_token}":
             return self._log(request, endpoint, 401, _error(401, 10000, "Authentication error"))
+        if self._rate_limited(match["account"], match["app"]):
+            return self._log(request, endpoint, 429, _error(429, 10429, "Rate limit exceeded"))
         # The body is read first, so a latency fault delays the processing of a request whose
         # client may already have given up (the provider acts, the answer is lost).
         body: dict[str, Any] = {}
@@ -217,6 +231,23 @@ class RealtimeKitEmulator:
         if fault is not None and fault.answer_late and fault.latency_ms:
             await asyncio.sleep(fault.latency_ms / 1000)
         return response
+
+    def _rate_limited(self, account: str, app: str) -> bool:
+        """Whether this request exceeds a documented window of `account/app` (counted when not)."""
+        if not self.rate_limits:
+            return False
+        now = time.monotonic()
+        windows = []
+        for limit, seconds in (self.ALL_LIMIT, self.RECORDINGS_LIMIT):
+            window = self._windows.setdefault((account, app, seconds), collections.deque())
+            while window and window[0] <= now - seconds:
+                window.popleft()
+            if len(window) >= limit:
+                return True
+            windows.append(window)
+        for window in windows:
+            window.append(now)
+        return False
 
     async def _serve(
         self, request: web.Request, endpoint: str, match: dict[str, str], body: dict[str, Any]

@@ -100,8 +100,10 @@ def test_restart_during_start_never_starts_a_second_session(
         ),
         what="start-pending annotation",
     )
+    # The start has reached the emulator (its latency fault is taken) and is being held there.
+    wait_for(lambda: agora.http.get("/_emulator/faults").json()["faults"] == [], what="start received")
     sandbox.stop_operator(kill=True)
-    time.sleep(2)  # the delayed start reaches the emulator and starts a task; its sid never reached us
+    time.sleep(2)  # the delayed start starts a task; its sid never reached us
     sandbox.start_operator()
     # The resumed start (same resourceId) answers 201/7: the session runs, its sid is unknown.
     wait_for(

@@ -521,3 +521,21 @@ def test_private_destinations_are_refused_at_admission_unless_allowed() -> None:
     for needle in ("ip(h).isLoopback()", "ip(h).isLinkLocalUnicast()", "'10.0.0.0/8'", "'fc00::/7'", ".svc"):
         assert needle in rule["expression"], needle
     assert by_kind(objects({"policy": {"allowPrivateDestinations": True}}), "ValidatingAdmissionPolicy") == []
+
+
+def test_a_shard_release_filters_by_label_and_peers_under_its_own_name() -> None:
+    values = {
+        "replicaCount": 2,
+        "crds": {"install": False},
+        "shard": {"labelSelector": "recording.mediaops.io/shard=a", "peeringName": "shard-a"},
+    }
+    objs = objects(values)
+    container = _container(objs)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SHARD_LABEL_SELECTOR"] == "recording.mediaops.io/shard=a"
+    assert "--peering-name" in container["args"] and "shard-a" in container["args"]
+    (peering,) = by_kind(objs, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "shard-a"
+    assert by_kind(objs, "CustomResourceDefinition") == []
+    report = helm_python.lint(str(CHART), values, strict=True, namespace=NAMESPACE)
+    assert report["errors"] == [], report

@@ -18,6 +18,10 @@ is exactly what is listed here (plus `process_*` of the operator process):
 | `recording_operator_recorder_last_update_timestamp_seconds` | gauge | namespace, name | Unix time (s) of the last recorder stats update |
 | `recording_operator_callbacks_total` | counter | provider, result | provider callbacks (registered by `callbacks/receiver.py`): `applied`, `unchanged`, `duplicate`, `unmatched`, `unsigned`, `forged`, `malformed`, `oversized`, `replayed`, `rate_limited`, `error` |
 | `recording_operator_callback_duration_seconds` | histogram | provider | time from receiving a callback to answering it (s) |
+| `recording_operator_status_age_seconds` | gauge | kind, quantile | age (s) of the provider status of live sessions (time since each was last observed: query or callback), at quantiles 0.5, 0.99 and 1 (the oldest) over a kind's sessions |
+| `recording_operator_provider_budget_queued_calls` | gauge | scope, priority | provider calls waiting for a token of their credential's budget (`providers/budget.py`) |
+| `recording_operator_provider_budget_wait_seconds` | histogram | scope, priority | seconds a provider call waited for its token |
+| `recording_operator_provider_rate_limited_total` | counter | scope | HTTP 429 answers received from a provider |
 
 The resource gauges are fed by `track` for every kind from kopf's watch (`register_tracking`).
 The recorder gauges are set by the LocalRecording controller with `set_recorder_stats` each time
@@ -201,6 +205,70 @@ SESSIONS = SessionTracker()
 REGISTRY.register(SESSIONS)
 
 
+class StatusAges(Collector):
+    """When each live session's provider status was last observed (a query answer, a callback),
+    exported as `recording_operator_status_age_seconds{kind, quantile}` at scrape time.
+
+    Thread-safe like `SessionTracker`. Memory: one float per live session.
+    """
+
+    QUANTILES = (0.5, 0.99, 1.0)
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._seen: dict[tuple[str, str, str], float] = {}
+
+    def observed(self, kind: str, namespace: str, name: str) -> None:
+        """The provider status of `kind` `namespace/name` was just observed."""
+        with self._lock:
+            self._seen[(kind, namespace, name)] = self._clock()
+
+    def tracking(self, kind: str, namespace: str, name: str) -> None:
+        """Count this live session from now on (its age grows from now) if it is not counted yet."""
+        with self._lock:
+            self._seen.setdefault((kind, namespace, name), self._clock())
+
+    def forget(self, kind: str, namespace: str, name: str) -> None:
+        """The session ended or its object is gone."""
+        with self._lock:
+            self._seen.pop((kind, namespace, name), None)
+
+    def ages(self, kind: str) -> list[float]:
+        """Current ages (s) of `kind`'s sessions, ascending."""
+        now = self._clock()
+        with self._lock:
+            return sorted(now - t for (k, _, _), t in self._seen.items() if k == kind)
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[Metric]:
+        family = self._family()
+        with self._lock:
+            kinds = sorted({k for k, _, _ in self._seen})
+        for kind in kinds:
+            ages = self.ages(kind)
+            if not ages:
+                continue
+            for q in self.QUANTILES:
+                family.add_metric([kind, str(q)], ages[min(len(ages) - 1, round(q * (len(ages) - 1)))])
+        return [family]
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            f"{PREFIX}_status_age_seconds",
+            "Seconds since the provider status of live sessions was last observed, by kind, at quantiles "
+            "0.5, 0.99 and 1 (the oldest).",
+            labels=["kind", "quantile"],
+        )
+
+
+STATUS_AGES = StatusAges()
+REGISTRY.register(STATUS_AGES)
+
+
 def _version(distribution: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -240,12 +308,14 @@ def register_tracking(resources: Iterable[tuple[str, str, str, str]]) -> None:
     """Register a kopf watch handler per `(group, version, plural, kind)` that calls `track`."""
     import kopf
 
+    from recording_operator.controllers._kit.shard import SHARD_LABELS
+
     for group, version, plural, kind in resources:
 
         async def on_event(type: str | None, body: kopf.Body, _kind: str = kind, **_: Any) -> None:
             track(_kind, type, body)
 
-        kopf.on.event(group, version, plural, id=f"{plural}_metrics")(on_event)
+        kopf.on.event(group, version, plural, id=f"{plural}_metrics", labels=SHARD_LABELS)(on_event)
 
 
 def observe_provider_request(provider: str, endpoint: str, status: str, seconds: float) -> None:

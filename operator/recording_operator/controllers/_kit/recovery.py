@@ -36,6 +36,7 @@ from recording_operator.api import GROUP, VERSION
 from recording_operator.controllers._kit.conditions import get_condition, set_condition
 from recording_operator.controllers._kit.errors import TERMINAL_REASONS
 from recording_operator.controllers._kit.kube import KubeApiError
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +169,10 @@ async def reconcile_requested(
 
 
 for _plural, _kind in RECOVERABLE:
-    kopf.index(GROUP, VERSION, _plural, id=f"{_plural}_secret_users")(_users(_plural))
-    kopf.on.event(GROUP, VERSION, _plural, id=f"{_plural}_reconcile_requested", when=_requested)(
-        reconcile_requested
-    )
+    kopf.index(GROUP, VERSION, _plural, id=f"{_plural}_secret_users", labels=SHARD_LABELS)(_users(_plural))
+    kopf.on.event(
+        GROUP, VERSION, _plural, id=f"{_plural}_reconcile_requested", when=_requested, labels=SHARD_LABELS
+    )(reconcile_requested)
 
 
 def _users_of(namespace: str, name: str, indexes: Mapping[str, Any]) -> list[tuple[str, str]]:

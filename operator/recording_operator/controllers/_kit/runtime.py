@@ -9,19 +9,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+import httpx
 import kopf
 
-from recording_operator.api import FINALIZER, GROUP, VERSION
+from recording_operator.api import GROUP, VERSION
 from recording_operator.controllers._kit.events import COMPONENT, EventRecorder
 from recording_operator.controllers._kit.kube import KubeClient, SecretNotFound
-from recording_operator.controllers._kit.metrics import provider_observer, register_tracking
+from recording_operator.controllers._kit.metrics import REGISTRY, provider_observer, register_tracking
+from recording_operator.controllers._kit.pacing import QueryPlanner
 from recording_operator.controllers._kit.recovery import RECOVERABLE, RecoveryDiffBaseStorage
+from recording_operator.controllers._kit.shard import SHARD_FINALIZER
 from recording_operator.providers.agora import AgoraCredentials, CloudRecordingClient, RetryPolicy
 from recording_operator.providers.agora.transcoder import CloudTranscoderClient, TranscoderRetryPolicy
+from recording_operator.providers.budget import Budget
 from recording_operator.providers.realtimekit import RealtimeKitClient
 from recording_operator.settings import Settings
 
@@ -76,16 +81,43 @@ class ClientCache(Generic[C]):
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
+#: The process's provider request budget, built once (its metrics live in the one registry).
+_BUDGET: Budget | None = None
+
+
+def process_budget(settings: Settings) -> Budget:
+    """The request budget every provider client of this process shares (`providers.budget`),
+    sized from `settings.budget_limits()`; built on first use."""
+    global _BUDGET
+    if _BUDGET is None:
+        _BUDGET = Budget(settings.budget_limits(), registry=REGISTRY)
+    return _BUDGET
+
+
 class Runtime:
-    """Settings plus lazily built, shared clients (Kubernetes API, providers per credentials)."""
+    """Settings plus lazily built, shared clients (Kubernetes API, providers per credentials) and
+    the provider request budget they all go through."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.budget = process_budget(settings)
+        #: When each live session is next queried (`pacing`), shared by every kind.
+        self.queries = QueryPlanner()
+        self._agent_http: httpx.AsyncClient | None = None
         self._kube: KubeClient | None = None
         self._events: EventRecorder | None = None
         self._agora: ClientCache[CloudRecordingClient] = ClientCache()
         self._realtimekit: ClientCache[RealtimeKitClient] = ClientCache()
         self._transcoder: ClientCache[CloudTranscoderClient] = ClientCache()
+
+    def agent_http(self) -> httpx.AsyncClient:
+        """One pooled HTTP client for every recorder agent poll (keep-alive connections per Pod);
+        callers pass their own per-request timeout."""
+        if self._agent_http is None:
+            self._agent_http = httpx.AsyncClient(
+                timeout=5.0, limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            )
+        return self._agent_http
 
     @property
     def kube(self) -> KubeClient:
@@ -135,6 +167,7 @@ class Runtime:
                 stop_timeout_s=3 * self.settings.agora_timeout_s,
                 retry=RetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
+                budget=self.budget,
             ),
         )
 
@@ -162,6 +195,7 @@ class Runtime:
                 start_timeout_s=self.settings.agora_start_timeout_s,
                 retry=TranscoderRetryPolicy(scale=self.settings.agora_retry_scale),
                 on_response=provider_observer("agora"),
+                budget=self.budget,
             ),
         )
 
@@ -174,11 +208,46 @@ class Runtime:
                 base_url=self.settings.realtimekit_base_url,
                 timeout_s=3 * self.settings.agora_timeout_s,
                 start_timeout_s=self.settings.agora_start_timeout_s,
+                budget=self.budget,
             ),
         )
 
+    def query_due(
+        self, session: tuple[str, str, str], scope: str, key: str, base_s: float, *, per_key: bool = True
+    ) -> bool:
+        """Whether the live session `session` (kind, namespace, name) should be queried now
+        (`pacing.QueryPlanner.due`): its interval `base_s` spread and stretched to what `key`'s
+        budget in `scope` leaves after its starts, updates and stops (of the whole scope when
+        `per_key` is False: the key is then not the budget's own, e.g. a Secret for an account)."""
+        return self.queries.due(
+            (session[0], f"{session[1]}/{session[2]}"),
+            f"{scope}/{key}",
+            base_s,
+            self.budget.rate(scope),
+            self.budget.recent_rate(scope, key if per_key else None),
+            time.monotonic(),
+        )
+
+    def query_made(
+        self, session: tuple[str, str, str], scope: str, key: str, *, per_key: bool = True
+    ) -> float:
+        """Schedule the next query of `session` after one now; returns its interval in seconds."""
+        return self.queries.queried(
+            (session[0], f"{session[1]}/{session[2]}"),
+            self.budget.rate(scope),
+            self.budget.recent_rate(scope, key if per_key else None),
+            time.monotonic(),
+        )
+
+    def query_forget(self, session: tuple[str, str, str]) -> None:
+        """Stop pacing `session` (ended, or its object is gone)."""
+        self.queries.forget((session[0], f"{session[1]}/{session[2]}"))
+
     async def aclose(self) -> None:
         """Close every client."""
+        if self._agent_http is not None:
+            await self._agent_http.aclose()
+            self._agent_http = None
         await self._agora.aclose()
         await self._realtimekit.aclose()
         await self._transcoder.aclose()
@@ -200,14 +269,14 @@ def runtime_of(memo: Any) -> Runtime:
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """kopf settings of this operator: our finalizer and annotation prefix, quiet Event posting.
 
-    - finalizer `recording.mediaops.io/cleanup`; progress and diff-base annotations under
+    - finalizer `recording.mediaops.io/cleanup` (one per shard with `SHARD_LABEL_SELECTOR`, `shard.py`); progress and diff-base annotations under
       `recording.mediaops.io/`;
     - Events come from `recording-operator` (`events.EventRecorder`, series-counted); kopf's own
       Events (only those a handler asks for; log lines are not posted) carry the same component;
     - the diff-base storage honours `recording.mediaops.io/reconcile-requested-at` (`recovery`);
     - watch streams are restarted every 10 minutes as a guard against silently dead connections.
     """
-    settings.persistence.finalizer = FINALIZER
+    settings.persistence.finalizer = SHARD_FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = RecoveryDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"

@@ -17,7 +17,6 @@ status and kopf's diff-base annotation; nothing is written when nothing changed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +32,9 @@ from recording_operator.controllers._kit.context import retry_delay
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
-from recording_operator.controllers._kit.metrics import SESSIONS, instrumented
+from recording_operator.controllers._kit.metrics import SESSIONS, STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import (
@@ -81,9 +81,9 @@ DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": Re
 # --- reconcile -----------------------------------------------------------------------------------
 
 
-@kopf.on.resume(*RESOURCE)
-@kopf.on.create(*RESOURCE)
-@kopf.on.update(*RESOURCE, field="spec")
+@kopf.on.resume(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.create(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.update(*RESOURCE, field="spec", labels=SHARD_LABELS)
 @instrumented(KIND, "reconcile")
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
@@ -167,7 +167,7 @@ def _mark_stopped_without_session(ctx: RecordingContext, driver: SessionDriver, 
 _TICK_S = Settings.from_env().tick_s
 
 
-@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S, labels=SHARD_LABELS)
 @instrumented(KIND, "observe_session")
 @writes_own_patch
 async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
@@ -184,6 +184,8 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
     restarting = bool(ctx.status.get("restartCount"))
     if (not obs.session_id and not restarting) or ctx.meta.get("deletionTimestamp"):
+        ctx.runtime.query_forget((KIND, ctx.namespace, ctx.name))
+        STATUS_AGES.forget(KIND, ctx.namespace, ctx.name)
         return
     try:
         spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
@@ -192,8 +194,14 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     driver = DRIVERS[spec.provider]
     if await _restart(ctx, driver, spec, obs):
         return
+    session = (KIND, ctx.namespace, ctx.name)
     if not driver.wants_observation(obs, ctx.status.current):
+        ctx.runtime.query_forget(session)
+        STATUS_AGES.forget(*session)
         return
+    settings = ctx.runtime.settings
+    scope, key = budget_key(spec)
+    STATUS_AGES.tracking(*session)
     try:
         if obs.adopted:
             await driver.adopt(ctx, spec, obs)
@@ -205,11 +213,12 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
-        elif time.monotonic() - memo.get("last_query", 0.0) >= query_interval(
-            ctx.runtime.settings, ctx.namespace, ctx.name
-        ):
-            memo["last_query"] = time.monotonic()
-            await driver.observe(ctx, spec, obs)
+        elif ctx.runtime.query_due(session, scope, key, query_interval(settings, ctx.namespace, ctx.name)):
+            try:
+                await driver.observe(ctx, spec, obs)
+            finally:
+                ctx.runtime.query_made(session, scope, key)
+            STATUS_AGES.observed(*session)
         await _publish(ctx, spec)
     except HANDLED as exc:
         failure = report(ctx, exc)
@@ -265,6 +274,18 @@ async def _restart(
     return True
 
 
+def budget_key(spec: CloudRecordingSpec) -> tuple[str, str]:
+    """The request budget (scope, key) a recording's calls count against: its Agora App ID (10
+    requests/s, https://docs.agora.io/en/cloud-recording/rest-api/overview) or its RealtimeKit
+    account and app (1,000 Recordings API calls per 60 s,
+    https://developers.cloudflare.com/realtime/realtimekit/rate-limits/)."""
+    if spec.agora is not None:
+        return "agora_recording", spec.agora.appId
+    if spec.realtimeKit is not None:
+        return "realtimekit_recordings", f"{spec.realtimeKit.accountId}/{spec.realtimeKit.appId}"
+    return "", ""
+
+
 def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -> bool:
     if not spec.maxDuration or not status.get("startedAt"):
         return False
@@ -272,14 +293,18 @@ def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -
     return datetime.now(UTC) - started >= parse_duration(spec.maxDuration)
 
 
-@kopf.on.event(*RESOURCE)
-async def track_session(type: str | None, body: kopf.Body, **_: Any) -> None:
+@kopf.on.event(*RESOURCE, labels=SHARD_LABELS)
+async def track_session(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Feed `recording_operator_active_sessions` with every phase the watch shows, and the index
     that finds the recording a provider notice concerns (`notices.INDEX`)."""
     meta = body.get("metadata", {})
     INDEX.observe(type, body)
     phase = None if type == "DELETED" else (body.get("status") or {}).get("phase", "")
     SESSIONS.observe(KIND, meta.get("namespace", ""), meta.get("name", ""), phase)
+    if type == "DELETED":
+        STATUS_AGES.forget(KIND, meta.get("namespace", ""), meta.get("name", ""))
+        if hasattr(memo, "runtime"):
+            runtime_of(memo).query_forget((KIND, meta.get("namespace", ""), meta.get("name", "")))
 
 
 # --- deletion ------------------------------------------------------------------------------------
@@ -389,7 +414,7 @@ async def _settle_pending(
     return obs
 
 
-@kopf.on.delete(*RESOURCE)
+@kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any

@@ -36,9 +36,10 @@ from recording_operator.controllers._kit.context import validation_message
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
-from recording_operator.controllers._kit.metrics import instrumented
+from recording_operator.controllers._kit.metrics import STATUS_AGES, instrumented
 from recording_operator.controllers._kit.recovery import RESTART_HANDLED_AT, pending_restart
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudtranscoder.decide import (
     Observed,
@@ -159,9 +160,9 @@ def _provider_failure(exc: AgoraError, spec: CloudTranscoderSpec, ctx: Context) 
 # --- reconcile -----------------------------------------------------------------------------------
 
 
-@kopf.on.resume(*RESOURCE)
-@kopf.on.create(*RESOURCE)
-@kopf.on.update(*RESOURCE, field="spec")
+@kopf.on.resume(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.create(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.update(*RESOURCE, field="spec", labels=SHARD_LABELS)
 @instrumented(KIND, "reconcile")
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
@@ -284,11 +285,15 @@ async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
 
 # --- observation ---------------------------------------------------------------------------------
 
+#: Budget scope of transcoder calls (10 requests/s per account,
+#: https://docs.agora.io/en/cloud-transcoding/overview/quota-limits).
+SCOPE = "agora_transcoder"
+
 #: kopf needs the timer interval when the module is imported.
 _TICK_S = Settings.from_env().transcoder_tick_s
 
 
-@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S)
+@kopf.timer(*RESOURCE, interval=_TICK_S, initial_delay=_TICK_S, labels=SHARD_LABELS)
 @instrumented(KIND, "observe_task")
 @writes_own_patch
 async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
@@ -302,12 +307,22 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
     """
     ctx = Context(body, patch, runtime_of(memo), logger)
     if ctx.meta.get("deletionTimestamp"):
+        ctx.runtime.query_forget((KIND, ctx.namespace, ctx.name))
+        STATUS_AGES.forget(KIND, ctx.namespace, ctx.name)
         return
     obs = observe(ctx.status.current)
     try:
         spec = CloudTranscoderSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError:
         return
+    session = (KIND, ctx.namespace, ctx.name)
+    # Cloud Transcoder's budget is per account; the Secret holding its credentials stands for it.
+    key = f"{ctx.namespace}/{spec.credentialsSecretRef.name}"
+    if obs.live:
+        STATUS_AGES.tracking(*session)
+    else:
+        ctx.runtime.query_forget(session)
+        STATUS_AGES.forget(*session)
     try:
         if await _restart_if_requested(ctx, spec, obs):
             ctx.flush()
@@ -319,12 +334,12 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
             if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
                 await _delete(ctx, spec, obs)
                 mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
-            elif (
-                time.monotonic() - memo.get("last_query", 0.0)
-                >= ctx.runtime.settings.transcoder_query_interval_s
-            ):
-                memo["last_query"] = time.monotonic()
-                await _query(ctx, spec, obs)
+            elif ctx.runtime.query_due(session, SCOPE, key, ctx.runtime.settings.transcoder_query_interval_s):
+                try:
+                    await _query(ctx, spec, obs)
+                finally:
+                    ctx.runtime.query_made(session, SCOPE, key, per_key=False)
+                STATUS_AGES.observed(*session)
         elif (
             obs.phase == "Exited"
             and spec.restartPolicy == "OnExit"
@@ -497,7 +512,7 @@ async def _adopt_for_delete(ctx: Context, spec_dict: dict[str, Any], obs: Observ
     return observe({**ctx.status.current, **ctx.status.fields})
 
 
-@kopf.on.delete(*RESOURCE)
+@kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any

@@ -2,10 +2,16 @@
 Kubernetes API (ConfigMap, Service, recorder Pods, RecordedFiles, Events) and the agent's
 `GET /status`, and collects what a terminated recorder stored.
 
-What it keeps between invocations (`RecorderMemory`: which files have RecordedFiles, the next index,
-files the agent reported but not yet uploaded, the followers of stopping Pods) lives in kopf's memo;
-it is rebuilt from the recording's RecordedFiles after an operator restart. Restart counting is in
-the status (`decide.Restarts`), never here.
+What it keeps between invocations (`RecorderMemory`: which files have RecordedFiles and their
+summary fields, the next index, files the agent reported but not yet uploaded, the followers of
+stopping Pods, Pods created or released by this process) lives in kopf's memo; it is rebuilt from
+the recording's RecordedFiles after an operator restart. Restart counting is in the status
+(`decide.Restarts`), never here.
+
+API cost per poll is O(1) per recording: the recorder Pods come from a kopf index fed by the Pod
+watch (`POD_INDEX`, no LIST per poll), `status.files` from the files this process recorded (no
+RecordedFile LIST per new file; one LIST per recording after an operator restart), and agent
+polls share one pooled HTTP client (`Runtime.agent_http`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -153,27 +159,59 @@ class RecorderMemory:
     followers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     #: The agent's bearer token (its Secret's, `agent_token_secret_manifest`); None until read or created.
     token: str | None = None
+    #: RecordedFile bodies by file index (what `status.files` is summarised from).
+    files: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    #: Pods this process created, by name, with when (monotonic s), until the Pod index shows them
+    #: (at most `CREATED_TTL_S`: a Pod created and gone between two syncs is not kept as a ghost).
+    created: dict[str, tuple[float, Mapping[str, Any]]] = field(default_factory=dict)
+    #: uids of Pods this process collected and released, while the Pod index may still show them.
+    released: set[str] = field(default_factory=set)
 
 
-async def follow_stop(url: str, memory: RecorderMemory, *, token: str, limit_s: float) -> None:
+#: kopf index of recorder Pods by (namespace, recording name), fed by the Pod watch (`handlers`).
+POD_INDEX = "localrecording_pods"
+#: Seconds a created Pod the index does not show yet still counts.
+CREATED_TTL_S = 30.0
+
+
+def indexed_pods(memory: RecorderMemory, indexed: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The recording's recorder Pods as this process knows them: the index's (the watch), without
+    the Pods it already released, plus those it created that the watch has not shown yet."""
+    names = {str(p.get("metadata", {}).get("name", "")) for p in indexed}
+    uids = {str(p.get("metadata", {}).get("uid", "")) for p in indexed}
+    now = time.monotonic()
+    for name in [n for n, (at, _) in memory.created.items() if n in names or now - at > CREATED_TTL_S]:
+        del memory.created[name]
+    memory.released &= uids
+    pods = [p for p in indexed if str(p.get("metadata", {}).get("uid", "")) not in memory.released]
+    return pods + [body for _, body in memory.created.values()]
+
+
+async def follow_stop(
+    client: httpx.AsyncClient, url: str, memory: RecorderMemory, *, token: str, limit_s: float
+) -> None:
     """Poll a stopping agent's `/status` every 25 ms until it exits (or `limit_s` passed), noting
     every closed file in `memory.pending`: the last file is closed and uploaded in the moments
     before the agent exits, usually between two regular polls. `token`: the agent's bearer token.
     """
     end = time.monotonic() + limit_s
-    async with httpx.AsyncClient(timeout=1.0, headers=authorization_header(token)) as client:
-        while time.monotonic() < end:
-            try:
-                response = await client.get(f"{url}{STATUS_PATH}", params={"sinceIndex": memory.next_index})
-                agent = RecorderStatus.model_validate_json(response.content)
-            except httpx.ConnectError:
-                return
-            except (httpx.HTTPError, ValidationError):
-                agent = None
-            for closed in agent.files if agent else ():
-                if closed.index not in memory.recorded:
-                    memory.pending[closed.index] = StoredFile.from_agent(closed)
-            await asyncio.sleep(0.025)
+    while time.monotonic() < end:
+        try:
+            response = await client.get(
+                f"{url}{STATUS_PATH}",
+                params={"sinceIndex": memory.next_index},
+                headers=authorization_header(token),
+                timeout=1.0,
+            )
+            agent = RecorderStatus.model_validate_json(response.content)
+        except httpx.ConnectError:
+            return
+        except (httpx.HTTPError, ValidationError):
+            agent = None
+        for closed in agent.files if agent else ():
+            if closed.index not in memory.recorded:
+                memory.pending[closed.index] = StoredFile.from_agent(closed)
+        await asyncio.sleep(0.025)
 
 
 def pods_path(namespace: str) -> str:
@@ -185,8 +223,16 @@ class RecorderPods:
     """One sync of one LocalRecording's recorder Pods (the handlers create one per invocation); the
     decisions are in `decide`, this class carries them out."""
 
-    def __init__(self, ctx: LocalRecordingContext, spec: LocalRecordingSpec, memory: RecorderMemory) -> None:
+    def __init__(
+        self,
+        ctx: LocalRecordingContext,
+        spec: LocalRecordingSpec,
+        memory: RecorderMemory,
+        pods: list[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """`pods`: the recording's recorder Pods from the Pod index (`POD_INDEX`); None: LIST them."""
         self.ctx = ctx
+        self.indexed = pods
         self.spec = spec
         self.mem = memory
         self.kube = ctx.runtime.kube
@@ -219,7 +265,13 @@ class RecorderPods:
             finalizing=finalizing,
             now=datetime.now(UTC),
         )
-        listed = await self.kube.list_objects(pods_path(ctx.namespace), label_selector=pod_selector(ctx.name))
+        listed: Sequence[Mapping[str, Any]]
+        if self.indexed is not None:
+            listed = indexed_pods(self.mem, self.indexed)
+        else:
+            listed = await self.kube.list_objects(
+                pods_path(ctx.namespace), label_selector=pod_selector(ctx.name)
+            )
         pods = owned_pods(listed, self.uid)
         steps = classify_pods(
             [view_pod(pod) for pod in pods],
@@ -305,6 +357,7 @@ class RecorderPods:
             index = file_index(obj)
             if index is not None:
                 mem.recorded.add(index)
+                mem.files[index] = obj
         mem.next_index = max(mem.next_index, max(mem.recorded, default=-1) + 1)
         mem.loaded = True
 
@@ -361,6 +414,8 @@ class RecorderPods:
             defaults=self.settings.recorder_pod_defaults,
         )
         created = await self.kube.create_object(pods_path(ctx.namespace), pod)
+        if created is not None:
+            mem.created[plan.pod_name] = (time.monotonic(), created)
         mem.next_index = first_index
         mem.pending.clear()
         self.restarts = Restarts(failures=self.restarts.failures)
@@ -486,7 +541,13 @@ class RecorderPods:
         if view.agent_url and self.mem.token and view.name not in followers:
             limit = float(termination_grace_s(self.spec, AgentTuning().stopGraceS))
             followers[view.name] = asyncio.create_task(
-                follow_stop(view.agent_url, self.mem, token=self.mem.token, limit_s=limit)
+                follow_stop(
+                    self.ctx.runtime.agent_http(),
+                    view.agent_url,
+                    self.mem,
+                    token=self.mem.token,
+                    limit_s=limit,
+                )
             )
 
     async def collect(self, pod: Mapping[str, Any], view: PodView) -> bool:
@@ -536,6 +597,8 @@ class RecorderPods:
             await self.kube.merge_patch(path, {"metadata": {"finalizers": pod_without_finalizer(pod)}})
         if not view.deleting:
             await self.kube.delete_object(path)
+        mem.released.add(str(pod.get("metadata", {}).get("uid", "")))
+        mem.created.pop(view.name, None)
         return True
 
     async def list_stored(self, min_index: int) -> list[StoredFile]:
@@ -582,10 +645,12 @@ class RecorderPods:
             return None
         since = min(mem.pending, default=mem.next_index)
         try:
-            async with httpx.AsyncClient(
-                timeout=AGENT_TIMEOUT_S, headers=authorization_header(token)
-            ) as client:
-                response = await client.get(f"{view.agent_url}{STATUS_PATH}", params={"sinceIndex": since})
+            response = await self.ctx.runtime.agent_http().get(
+                f"{view.agent_url}{STATUS_PATH}",
+                params={"sinceIndex": since},
+                headers=authorization_header(token),
+                timeout=AGENT_TIMEOUT_S,
+            )
             response.raise_for_status()
             agent = RecorderStatus.model_validate_json(response.content)
         except (httpx.HTTPError, ValidationError) as exc:
@@ -677,16 +742,15 @@ class RecorderPods:
         body = recorded_file_manifest(self.ctx.body, self.spec, file, now=datetime.now(UTC))
         created = await self.kube.create_object(FILES_PATH.format(namespace=self.ctx.namespace), body)
         mem.recorded.add(file.index)
+        mem.files[file.index] = created if created is not None else body
         mem.next_index = max(mem.next_index, file.index + 1)
         self.files_changed = self.files_changed or created is not None
 
     async def refresh_files_summary(self) -> None:
-        """`status.files` from the recording's RecordedFiles."""
-        files = await self.kube.list_objects(
-            FILES_PATH.format(namespace=self.ctx.namespace),
-            label_selector=f"{RECORDING_LABEL}={self.ctx.name}",
-        )
-        self.ctx.status.set(files=files_summary(files))
+        """`status.files` from the recording's RecordedFiles this process listed (once, `load_recorded`)
+        or created since: no LIST per new file."""
+        await self.load_recorded()
+        self.ctx.status.set(files=files_summary(list(self.mem.files.values())))
 
     def mark_failed(self) -> None:
         """Too many recorder failures in a row: `Failed` (until the spec changes), one Warning Event."""

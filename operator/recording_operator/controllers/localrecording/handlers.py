@@ -29,6 +29,7 @@ objects stay).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -37,6 +38,7 @@ from pydantic import ValidationError
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.destinations import destination_problem
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import report_failure, validation_message
 from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound, SecretNotOptedIn
@@ -48,10 +50,12 @@ from recording_operator.controllers._kit.policy import (
     storage_endpoint_problem,
 )
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.localrecording.decide import check_input
 from recording_operator.controllers.localrecording.driver import (
     PLURAL,
+    POD_INDEX,
     ConfigMapKeyNotFound,
     LocalRecordingContext,
     RecorderMemory,
@@ -59,7 +63,7 @@ from recording_operator.controllers.localrecording.driver import (
     pods_path,
     recorder_destinations,
 )
-from recording_operator.controllers.localrecording.manifests import KIND, pod_selector
+from recording_operator.controllers.localrecording.manifests import COMPONENT_LABEL, KIND, pod_selector
 from recording_operator.controllers.localrecording.observe import pod_without_finalizer, view_pod
 from recording_operator.controllers.recordedfile.publication import release_files
 from recording_operator.settings import Settings
@@ -108,7 +112,32 @@ def _parse(ctx: LocalRecordingContext) -> LocalRecordingSpec:
     return spec
 
 
-async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing: bool) -> bool:
+@kopf.index(
+    "", "v1", "pods", id=POD_INDEX, labels={COMPONENT_LABEL: "recorder", RECORDING_LABEL: kopf.PRESENT}
+)
+async def localrecording_pods(
+    namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Recorder Pods by (namespace, recording), from the Pod watch: a poll reads its recording's
+    Pods here instead of listing them (`driver.POD_INDEX`)."""
+    return {(namespace or "", labels[RECORDING_LABEL]): dict(body)}
+
+
+def _pods_of(ctx: LocalRecordingContext, indexes: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The recording's Pods from the index (None when kopf passed no index: LIST instead)."""
+    index = indexes.get(POD_INDEX)
+    if index is None:
+        return None
+    return list(index.get((ctx.namespace, ctx.name), ()))
+
+
+async def _run(
+    ctx: LocalRecordingContext,
+    memory: RecorderMemory,
+    *,
+    finalizing: bool,
+    pods: list[Mapping[str, Any]] | None = None,
+) -> bool:
     """One sync with failure reporting; True when no recorder Pod is left."""
     try:
         spec = _parse(ctx)
@@ -120,7 +149,7 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
         ctx.status.set(observedGeneration=ctx.generation)
         return True
     try:
-        return await RecorderPods(ctx, spec, memory).sync(finalizing=finalizing)
+        return await RecorderPods(ctx, spec, memory, pods).sync(finalizing=finalizing)
     except SpecError as exc:
         # A destination that resolves to a private address (checked before each new Pod).
         ctx.status.set(phase="Failed", lastError=str(exc))
@@ -141,11 +170,11 @@ async def _run(ctx: LocalRecordingContext, memory: RecorderMemory, *, finalizing
     return False
 
 
-@kopf.on.resume(*RESOURCE)
-@kopf.on.create(*RESOURCE)
-@kopf.on.update(*RESOURCE, field="spec")
+@kopf.on.resume(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.create(*RESOURCE, labels=SHARD_LABELS)
+@kopf.on.update(*RESOURCE, field="spec", labels=SHARD_LABELS)
 @instrumented(KIND, "reconcile")
-async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **kwargs: Any) -> None:
     """Bring the recorder Pod to the spec at once (the timer carries on from there).
 
     Failures (missing Secret or CA ConfigMap key, Kubernetes API errors) set `Synced=False` and are
@@ -154,7 +183,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger:
     ctx = LocalRecordingContext(body, patch, runtime_of(memo), logger)
     memory = _memory(memo)
     async with memory.lock:
-        await _run(ctx, memory, finalizing=False)
+        await _run(ctx, memory, finalizing=False, pods=_pods_of(ctx, kwargs))
     ctx.flush()
 
 
@@ -162,10 +191,10 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger:
 _POLL_S = Settings.from_env().localrecording_poll_interval_s
 
 
-@kopf.timer(*RESOURCE, interval=_POLL_S, initial_delay=_POLL_S)
+@kopf.timer(*RESOURCE, interval=_POLL_S, initial_delay=_POLL_S, labels=SHARD_LABELS)
 @instrumented(KIND, "poll")
 @writes_own_patch
-async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **kwargs: Any) -> None:
     """Every `LOCALRECORDING_POLL_INTERVAL` s: poll the agent, write what changed, carry on stops,
     replacements and restarts. Skipped while another sync of the resource runs."""
     if body.get("metadata", {}).get("deletionTimestamp"):
@@ -175,13 +204,13 @@ async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any,
         return
     ctx = LocalRecordingContext(body, patch, runtime_of(memo), logger)
     async with memory.lock:
-        await _run(ctx, memory, finalizing=False)
+        await _run(ctx, memory, finalizing=False, pods=_pods_of(ctx, kwargs))
     ctx.flush()
 
 
-@kopf.on.delete(*RESOURCE)
+@kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
-async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **kwargs: Any) -> None:
     """Stop the recorder, wait until its last file is stored and recorded, then delete the
     recording's RecordedFiles and wait for their finalizers (which delete the stored data) before
     this finalizer is released (`deletionPolicy: Delete`).
@@ -211,7 +240,7 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: 
         forget_recorder(ctx.namespace, ctx.name)
         return
     async with memory.lock:
-        done = await _run(ctx, memory, finalizing=True)
+        done = await _run(ctx, memory, finalizing=True, pods=_pods_of(ctx, kwargs))
     ctx.flush()
     if not done:
         raise kopf.TemporaryError("waiting for the recorder to store its last file", delay=_POLL_S)

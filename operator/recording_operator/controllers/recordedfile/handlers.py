@@ -37,6 +37,7 @@ from recording_operator.controllers._kit.context import (
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.metrics import instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers.recordedfile.decide import (
     DELETION_EVENTS,
     KIND,
@@ -91,7 +92,7 @@ def storage_failure(ctx: FileContext, exc: Exception, retry: int) -> kopf.Tempor
 # --- create --------------------------------------------------------------------------------------
 
 
-@kopf.on.create(*RESOURCE)
+@kopf.on.create(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "register")
 async def register(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
@@ -129,7 +130,7 @@ def _terminal(ctx: FileContext, reason: str, message: str) -> kopf.PermanentErro
 # --- delete --------------------------------------------------------------------------------------
 
 
-@kopf.on.delete(*RESOURCE)
+@kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
 async def finalize(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any

@@ -39,11 +39,12 @@ from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from typing import Any
 
-from recording_operator.api import FINALIZER, GROUP, VERSION, parse_duration
+from recording_operator.api import GROUP, VERSION, parse_duration
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
+from recording_operator.controllers._kit.shard import SHARD_FINALIZER, shard_labels_of
 from recording_operator.controllers.recordedfile.decide import (
     KIND,
     collection_path,
@@ -199,8 +200,9 @@ def recorded_file_body(
         "kind": KIND,
         "metadata": {
             "name": file_object_name(name, record),
-            "labels": {RECORDING_LABEL: name},
-            "finalizers": [FINALIZER],
+            # The recording's shard labels keep its files in the same operator shard (`_kit/shard.py`).
+            "labels": {**shard_labels_of(recording.get("labels")), RECORDING_LABEL: name},
+            "finalizers": [SHARD_FINALIZER],
             "ownerReferences": [
                 {
                     "apiVersion": f"{GROUP}/{VERSION}",

@@ -36,6 +36,7 @@ from recording_operator.api.v1alpha1.recordedfile import RecordedFileSpec
 from recording_operator.controllers._kit.conditions import set_condition
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import Runtime, runtime_of
+from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers.recordedfile.decide import PLURAL, epoch_of
 from recording_operator.controllers.recordedfile.probe import clock_now, probe
 from recording_operator.storage import StorageError, UnsupportedStorage
@@ -219,7 +220,7 @@ def _entry(catalog: kopf.Index[Key, CatalogEntry], key: Key) -> CatalogEntry | N
 SCHEDULE = RetentionSchedule()
 
 
-@kopf.index(*RESOURCE, id=CATALOG)
+@kopf.index(*RESOURCE, id=CATALOG, labels=SHARD_LABELS)
 async def recordedfile_catalog(
     namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any
 ) -> dict[Key, CatalogEntry]:

@@ -13,6 +13,7 @@ services' error bodies differ).
 from __future__ import annotations
 
 import collections
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, TypedDict
@@ -21,6 +22,48 @@ import httpx
 
 from recording_operator.providers.agora.errors import AgoraError
 from recording_operator.providers.agora.transport import AgoraTransport, RetryPlan
+from recording_operator.providers.budget import Budget, Priority
+
+#: Budget scope of Cloud Recording calls: 10 requests/s per App ID
+#: (https://docs.agora.io/en/cloud-recording/rest-api/overview).
+RECORDING_SCOPE = "agora_recording"
+#: Budget scope of Cloud Transcoder calls: 10 requests/s per account
+#: (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits).
+TRANSCODER_SCOPE = "agora_transcoder"
+
+#: Budget priority of each endpoint: ending a paid session first, then starting one, then
+#: changing one, then looking at one.
+ENDPOINT_PRIORITY: dict[str, Priority] = {
+    "stop": Priority.STOP,
+    "deleteTask": Priority.STOP,
+    "acquire": Priority.START,
+    "start": Priority.START,
+    "builderTokens": Priority.START,
+    "createTask": Priority.START,
+    "update": Priority.UPDATE,
+    "updateLayout": Priority.UPDATE,
+    "updateTask": Priority.UPDATE,
+    "query": Priority.QUERY,
+    "queryTask": Priority.QUERY,
+}
+
+
+def budget_route(customer_id: str) -> Callable[[str, str], tuple[tuple[str, ...], str, Priority]]:
+    """The budget route of an Agora client: Cloud Recording paths (``/v1/apps/{appid}/...``) are
+    keyed by App ID, Cloud Transcoder paths (``/v1/projects/{appId}/rtsc/...``) by the account
+    (a digest of the Customer ID, never the ID itself); priority from `ENDPOINT_PRIORITY`
+    (unknown endpoints: query)."""
+    account = hashlib.sha256(customer_id.encode()).hexdigest()[:16]
+
+    def route(endpoint: str, path: str) -> tuple[tuple[str, ...], str, Priority]:
+        priority = ENDPOINT_PRIORITY.get(endpoint, Priority.QUERY)
+        parts = path.split("/")
+        if len(parts) > 3 and parts[1:3] == ["v1", "apps"]:
+            return (RECORDING_SCOPE,), parts[3], priority
+        return (TRANSCODER_SCOPE,), account, priority
+
+    return route
+
 
 DEFAULT_BASE_URLS: tuple[str, ...] = ("https://api.agora.io", "https://api.sd-rtn.com")
 """Primary domains in Agora's retry order; outside mainland China ``api.agora.io`` first
@@ -59,6 +102,7 @@ class ClientOptions(TypedDict, total=False):
     retry: RetryPlan | None
     transport: httpx.AsyncBaseTransport | None
     on_response: Callable[[str, str, float], None] | None
+    budget: Budget | None
 
 
 class AgoraClient:
@@ -80,6 +124,9 @@ class AgoraClient:
             ``status`` the HTTP status as text (``"200"``) or ``"timeout"`` / ``"transport_error"``,
             ``seconds`` the attempt's wall time. It must not block; an exception it raises is
             logged and ignored.
+        budget: the process's request budget (`providers.budget`): every attempt waits for a
+            token of its App ID (Cloud Recording) or account (Cloud Transcoder), stops first; a
+            429 pauses that credential and is retried through the budget.
 
     Attributes:
         calls: HTTP attempts per endpoint name, including attempts that failed at the transport
@@ -101,6 +148,7 @@ class AgoraClient:
         retry: RetryPlan | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_response: Callable[[str, str, float], None] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._credentials = credentials
         self._timeout_s = timeout_s
@@ -112,6 +160,8 @@ class AgoraClient:
             retry=retry if retry is not None else self.default_retry,
             transport=transport,
             on_response=on_response,
+            budget=budget,
+            route=budget_route(credentials.customer_id),
         )
 
     @property

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from recording_operator.providers.agora.errors import AgoraError
+from recording_operator.providers.budget import Budget, Priority, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,12 @@ T = TypeVar("T")
 
 #: `interpret(endpoint, response, attempt)` → the result, or raises AgoraError.
 Interpreter = Callable[[str, httpx.Response, int], T]
+
+#: `route(endpoint, path)` → (budget scopes, budget key, priority) of one call.
+BudgetRoute = Callable[[str, str], tuple[tuple[str, ...], str, Priority]]
+
+#: HTTP 429 answers one call waits out through the budget before its error is raised.
+MAX_RATE_LIMITED = 20
 
 
 class RetryPlan(Protocol):
@@ -69,6 +76,12 @@ class AgoraTransport:
         retry: the in-call retry policy.
         transport: an httpx transport instead of the network (tests).
         on_response: observer `(endpoint, http status | "timeout" | "transport_error", seconds)`.
+        budget: the process's request budget: every attempt first takes a token of the call's
+            credential (`route`), and a 429 pauses that credential (its `Retry-After`, else
+            full-jitter backoff) and is retried through the budget up to `MAX_RATE_LIMITED` times
+            instead of the policy's `rate_limited` schedule (a 429 means the provider did not act,
+            so this holds for non-idempotent calls too).
+        route: names a call's budget scopes, key and priority (required with `budget`).
 
     Attributes:
         calls: HTTP attempts per endpoint name, including transport failures.
@@ -83,9 +96,15 @@ class AgoraTransport:
         retry: RetryPlan,
         transport: httpx.AsyncBaseTransport | None = None,
         on_response: Callable[[str, str, float], None] | None = None,
+        budget: Budget | None = None,
+        route: BudgetRoute | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("base_urls must name at least one URL")
+        if budget is not None and route is None:
+            raise ValueError("a budget needs a route")
+        self._budget = budget
+        self._route = route
         self.base_urls = tuple(u.rstrip("/") for u in base_urls)
         self.timeout_s = timeout_s
         self._auth = auth
@@ -129,14 +148,22 @@ class AgoraTransport:
         """
         attempt = 0
         used: collections.Counter[str] = collections.Counter()
+        route = self._route(endpoint, path) if self._route is not None else None
+        rate_limited = 0
         while True:
-            base = self.base_urls[failover_index(attempt, len(self.base_urls))]
+            base = self.base_urls[failover_index(attempt - rate_limited, len(self.base_urls))]
             attempt += 1
+            if self._budget is not None and route is not None:
+                await self._budget.acquire(route[0], route[1], route[2])
             try:
                 return await self._attempt(
-                    endpoint, method, base + path, interpret, params, body, timeout_s, attempt
+                    endpoint, method, base + path, interpret, params, body, timeout_s, attempt, route
                 )
             except AgoraError as error:
+                if error.http_status == 429 and self._budget is not None and rate_limited < MAX_RATE_LIMITED:
+                    rate_limited += 1
+                    log.info("agora %s: HTTP 429; retried when the budget allows", endpoint)
+                    continue
                 if not idempotent and error.outcome_unknown:
                     log.info(
                         "agora %s: %s; not repeated (the provider may have acted)", endpoint, error.reason
@@ -165,6 +192,7 @@ class AgoraTransport:
         body: dict[str, Any] | None,
         timeout_s: float | None,
         attempt: int,
+        route: tuple[tuple[str, ...], str, Priority] | None = None,
     ) -> T:
         self.calls[endpoint] += 1
         started = time.monotonic()
@@ -189,6 +217,8 @@ class AgoraTransport:
                 maybe_delivered=not never_sent(exc),
             ) from None
         self._observe(endpoint, str(response.status_code), started)
+        if response.status_code == 429 and self._budget is not None and route is not None:
+            self._budget.throttled(route[0], route[1], parse_retry_after(response.headers.get("Retry-After")))
         return interpret(endpoint, response, attempt)
 
     def _observe(self, endpoint: str, status: str, started: float) -> None:
