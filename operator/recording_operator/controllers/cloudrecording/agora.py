@@ -476,10 +476,6 @@ class AgoraSessions:
         assert agora is not None and obs.resource_id and obs.sid
         client = await self._client(ctx, spec)
         uploading = None
-        if ctx.status.get("phase") != "Stopping":
-            # Before the call: the recorder_leave / session_exit notices our own stop causes must not
-            # read as the provider ending the session (notices.agora_effect ignores them while Stopping).
-            await ctx.persist(phase="Stopping")
         while True:
             try:
                 result = await client.stop(

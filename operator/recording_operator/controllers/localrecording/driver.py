@@ -175,8 +175,8 @@ CREATED_TTL_S = 30.0
 
 
 def indexed_pods(memory: RecorderMemory, indexed: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The recording's recorder Pods as this process knows them: the index's (the watch), without
-    the Pods it already released, plus those it created that the watch has not shown yet."""
+    """The recording's recorder Pods as this process knows them, in name order: the index's (the
+    watch), without the Pods it already released, plus those it created that the watch has not shown yet."""
     names = {str(p.get("metadata", {}).get("name", "")) for p in indexed}
     uids = {str(p.get("metadata", {}).get("uid", "")) for p in indexed}
     now = time.monotonic()
@@ -184,7 +184,10 @@ def indexed_pods(memory: RecorderMemory, indexed: list[Mapping[str, Any]]) -> li
         del memory.created[name]
     memory.released &= uids
     pods = [p for p in indexed if str(p.get("metadata", {}).get("uid", "")) not in memory.released]
-    return pods + [body for _, body in memory.created.values()]
+    # In name order, as a LIST answers (kube-apiserver lists by key): which running Pod is current
+    # must not depend on the order the watch delivered them.
+    pods += [body for _, body in memory.created.values()]
+    return sorted(pods, key=lambda p: str(p.get("metadata", {}).get("name", "")))
 
 
 async def follow_stop(
