@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.localrecordings import (
     BUCKET,
     LRECS,
     NS,
-    OPERATOR_ENV,
     PODS,
     SrtSource,
     files_of,
@@ -39,11 +37,6 @@ from tests.support.waiting import wait_for
 LOST_PER_KILL_MAX_S = 10.0
 #: Agent kill -9, Pod killed and deleted without grace, FFmpeg kill -9.
 KILLS = 3
-
-
-@pytest.fixture(scope="module")
-def operator_env() -> dict[str, str]:
-    return OPERATOR_ENV
 
 
 def recording_since(kube: httpx.Client, name: str, pod: str | None) -> dict[str, Any]:

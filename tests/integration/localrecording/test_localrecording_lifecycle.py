@@ -17,7 +17,6 @@ from tests.support.kubectl import kubectl
 from tests.support.localrecordings import (
     LRECS,
     NS,
-    OPERATOR_ENV,
     PODS,
     SrtSource,
     events,
@@ -33,11 +32,6 @@ from tests.support.localrecordings import (
 from tests.support.waiting import wait_for
 
 RESTART = "recording.mediaops.io/restart-requested-at"
-
-
-@pytest.fixture(scope="module")
-def operator_env() -> dict[str, str]:
-    return OPERATOR_ENV
 
 
 def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from recording_sandbox.runner import Sandbox
 from tests.support.localrecordings import (
     LRECS,
-    OPERATOR_ENV,
     SrtSource,
     events,
     files_of,
@@ -28,11 +26,6 @@ from tests.support.localrecordings import (
     status,
 )
 from tests.support.waiting import wait_for
-
-
-@pytest.fixture(scope="module")
-def operator_env() -> dict[str, str]:
-    return OPERATOR_ENV
 
 
 def condition(kube: httpx.Client, name: str, type_: str) -> dict[str, Any]:

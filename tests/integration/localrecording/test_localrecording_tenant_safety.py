@@ -23,7 +23,6 @@ from tests.support.localrecordings import (
     BUCKET,
     LRECS,
     NS,
-    OPERATOR_ENV,
     PODS,
     SrtSource,
     events,
@@ -36,11 +35,6 @@ from tests.support.localrecordings import (
 from tests.support.waiting import wait_for
 
 FOREIGN_PREFIX = "teamB/"
-
-
-@pytest.fixture(scope="module")
-def operator_env() -> dict[str, str]:
-    return OPERATOR_ENV
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from recording_sandbox.runner import Sandbox
 from tests.support.localrecordings import (
     LRECS,
     NS,
-    OPERATOR_ENV,
     events,
     files_of,
     objects,
@@ -32,11 +31,6 @@ from tests.support.recorder import H264, SOURCE, CertAuthority, ca_signed_cert, 
 from tests.support.waiting import wait_for
 
 CONFIG_MAPS = f"/api/v1/namespaces/{NS}/configmaps"
-
-
-@pytest.fixture(scope="module")
-def operator_env() -> dict[str, str]:
-    return OPERATOR_ENV
 
 
 @pytest.fixture(scope="module")
