@@ -385,8 +385,10 @@ def test_watches_cut_over_http_end_the_stream(emulator: KubeEmulator) -> None:
         with client.stream(
             "GET", "/api/v1/namespaces/default/configmaps", params={"watch": "true", "timeoutSeconds": "600"}
         ) as stream:
-            threading.Thread(target=cut_when_watched, daemon=True).start()
+            cutter = threading.Thread(target=cut_when_watched, daemon=True)
+            cutter.start()
             lines = list(stream.iter_lines())
+    cutter.join(timeout=30)  # the stream can end before the DELETE's answer is read
     assert cut[-1] == 1 and lines == []
 
 

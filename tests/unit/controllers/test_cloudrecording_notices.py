@@ -55,6 +55,8 @@ def test_provider_ended_only_while_active_and_not_for_our_own_stop() -> None:
     assert agora_effect(notice(11, {"exitStatus": 0}), "Stopped", newer=True).empty
     # Our own stop is under way: its answer, not the notices it causes, ends the session.
     assert agora_effect(idle, "Stopping", newer=True).empty
+    assert agora_effect(idle, "Recording", newer=True, own_stop=True).empty
+    assert agora_effect(notice(11, {"exitStatus": 0}), "Recording", newer=True, own_stop=True).empty
     assert agora_effect(notice(11, {"exitStatus": 0}), "Stopping", newer=True).empty
 
 

@@ -53,7 +53,12 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_ended,
     mark_started,
 )
-from recording_operator.controllers.cloudrecording.notices import ORPHANS, Orphan, adopted_meanwhile
+from recording_operator.controllers.cloudrecording.notices import (
+    ORPHANS,
+    OWN_STOPS,
+    Orphan,
+    adopted_meanwhile,
+)
 from recording_operator.controllers.recordedfile.publication import agora_files
 from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
@@ -476,6 +481,7 @@ class AgoraSessions:
         assert agora is not None and obs.resource_id and obs.sid
         client = await self._client(ctx, spec)
         uploading = None
+        OWN_STOPS.add(obs.sid)  # the notices this stop causes are not the provider ending it
         while True:
             try:
                 result = await client.stop(

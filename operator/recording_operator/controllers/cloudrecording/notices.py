@@ -264,12 +264,38 @@ def notice_files(notice: ncs.Notice) -> list[RecordingFile]:
     return []
 
 
-def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effect:
+class OwnStops:
+    """Sessions this process has sent `stop` for (the newest `limit` sids): the `recorder_leave` and
+    `session_exit` notices that stop causes can arrive before its answer is in status, and must not
+    read as the provider ending the session (`stopReason` stays what the stop was for)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        """`limit`: how many sids are remembered (oldest forgotten first)."""
+        self._limit = limit
+        self._sids: dict[str, None] = {}
+
+    def add(self, sid: str) -> None:
+        """Remember that `sid` is being stopped by this process."""
+        self._sids.pop(sid, None)
+        self._sids[sid] = None
+        while len(self._sids) > self._limit:
+            del self._sids[next(iter(self._sids))]
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._sids
+
+
+#: The sessions this process is stopping or has stopped (see OwnStops).
+OWN_STOPS = OwnStops()
+
+
+def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool, own_stop: bool = False) -> Effect:
     """What `notice` changes for a recording in `phase` whose current session it concerns.
 
     `newer`: the notice is newer than the last applied one of its type for this session (only
-    order-dependent fields, failover uid and upload progress, need it). While `Stopping` (our own
-    `stop` is under way) `recorder_leave` and `session_exit` end nothing: the stop's answer does.
+    order-dependent fields, failover uid and upload progress, need it). `own_stop`: this process sent
+    `stop` for the session — then, as while `Stopping`, `recorder_leave` and `session_exit` end
+    nothing: the stop's answer does.
     """
     effect = Effect(files=notice_files(notice))
     details = notice.details
@@ -293,14 +319,14 @@ def agora_effect(notice: ncs.Notice, phase: str | None, *, newer: bool) -> Effec
         status = str(details["status"])
         effect.fields["rtmpPublishStatus"] = status
         effect.condition = cdn_condition(status, notice.sid)
-    elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES and phase != "Stopping":
+    elif kind == ncs.EVENT_RECORDER_LEAVE and phase in ACTIVE_PHASES and phase != "Stopping" and not own_stop:
         code = details.get("leaveCode")
         if not (isinstance(code, int) and code & LEAVE_CODE_STOPPED):
             effect.ended = (
                 "ProviderEnded",
                 f"Agora's recorder left the channel (recorder_leave, leaveCode {code})",
             )
-    elif kind == ncs.EVENT_SESSION_EXIT and phase in ACTIVE_PHASES and phase != "Stopping":
+    elif kind == ncs.EVENT_SESSION_EXIT and phase in ACTIVE_PHASES and phase != "Stopping" and not own_stop:
         status = details.get("exitStatus", details.get("leaveStatus"))
         how = "abnormally" if status == 1 else "normally"
         effect.ended = ("ProviderEnded", f"Agora ended the session {how} (session_exit, exitStatus {status})")
@@ -509,7 +535,7 @@ async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice
     assert notice.sid
     ACTIVITY.touch((ctx.namespace, ctx.name))  # notices arrive: polling can wait longer
     newer = ACTIVITY.newer(notice.sid, notice.event_type, notice.order)
-    effect = agora_effect(notice, ctx.status.get("phase"), newer=newer)
+    effect = agora_effect(notice, ctx.status.get("phase"), newer=newer, own_stop=notice.sid in OWN_STOPS)
     if effect.empty:
         return "unchanged"
     try:
