@@ -219,7 +219,8 @@ def test_lost_start_answer_is_adopted_from_its_notice_and_stopped_on_delete(
     [task] = wait_for(lambda: [t for t in agora.tasks(name) if not t["stopped"]], what="session at Agora")
     st = wait_for(lambda: (s := status(cluster, name)).get("sid") == task["sid"] and s, what="sid adopted")
     assert st["phase"] == "Recording" and st["resourceId"] == task["resourceId"]
-    assert "Adopted" in reasons(cluster, name)
+    # Events are posted after the status write that adopted the session.
+    wait_for(lambda: "Adopted" in reasons(cluster, name), what="the Adopted Event")
     # The repeated start (answered "already started") does not undo the adoption.
     wait_for(lambda: agora.calls("start", task["resourceId"]) >= 2, what="the start's retry")
     time.sleep(1.0)
