@@ -28,7 +28,11 @@ from recording_sandbox.ports import free_port
 from recording_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support: the LocalRecording body
+from tests.support.localrecordings import S3_KEYS, recording  # noqa: E402
+
 NS = "default"
+OUTPUT = {"format": "mp4", "segmentDuration": "10s", "fileNameTemplate": "{recording}-{index}"}
 LRECS = f"/apis/recording.mediaops.io/v1alpha1/namespaces/{NS}/localrecordings"
 SOURCE = [
     "-re",
@@ -75,25 +79,6 @@ class Publisher:
             self.proc.wait()
 
 
-def body(name: str, port: int, s3: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "recording.mediaops.io/v1alpha1",
-        "kind": "LocalRecording",
-        "metadata": {"name": name},
-        "spec": {
-            "input": {"url": f"srt://127.0.0.1:{port}"},
-            "output": {"format": "mp4", "segmentDuration": "10s", "fileNameTemplate": "{recording}-{index}"},
-            "storage": {
-                "vendor": "s3-compatible",
-                "bucket": "recordings",
-                "endpoint": s3,
-                "prefix": ["bench", name.replace("-", "")],
-                "credentialsSecretRef": {"name": "s3"},
-            },
-        },
-    }
-
-
 async def run(count: int, window_s: float, timeout_s: float) -> dict[str, Any]:
     publishers = [Publisher(free_port()) for _ in range(count)]
     env = {"LOCALRECORDING_POLL_INTERVAL": "5", "METRICS_PORT": "0"}
@@ -106,8 +91,8 @@ async def run(count: int, window_s: float, timeout_s: float) -> dict[str, Any]:
                     secret = {
                         "apiVersion": "v1",
                         "kind": "Secret",
-                        "metadata": {"name": "s3"},
-                        "stringData": {"accessKey": "AKIDSANDBOX", "secretKey": "sandbox-secret-key"},
+                        "metadata": {"name": "s3", "labels": {"recording.mediaops.io/use": "true"}},
+                        "stringData": S3_KEYS,
                     }
                     await kube.post(f"/api/v1/namespaces/{NS}/secrets", json=secret)
                     for p in publishers:
@@ -115,7 +100,9 @@ async def run(count: int, window_s: float, timeout_s: float) -> dict[str, Any]:
                     names = [f"bench-{i:03d}" for i in range(count)]
                     for name, p in zip(names, publishers, strict=True):
                         (
-                            await kube.post(LRECS, json=body(name, p.port, sandbox.endpoints["s3"]))
+                            await kube.post(
+                                LRECS, json=recording(name, sandbox.endpoints["s3"], p.port, output=OUTPUT)
+                            )
                         ).raise_for_status()
                     deadline = time.monotonic() + timeout_s
                     while True:

@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.unit.api.schema_rules import ROOT, changed, spec_schema, violations
+from tests.support.samples import sample_spec
+from tests.unit.api.schema_rules import changed, spec_schema, violations
 
 SPEC_SCHEMA = spec_schema("cloudrecordings")
-SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text())["spec"]
+SAMPLE = sample_spec("cloudrecording-mix")
 
 
 def _spec(**changes: Any) -> dict[str, Any]:

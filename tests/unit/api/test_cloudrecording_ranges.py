@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.unit.api.schema_rules import ROOT, changed, spec_schema, violations
+from tests.support.samples import sample_spec
+from tests.unit.api.schema_rules import changed, spec_schema, violations
 
 SPEC_SCHEMA = spec_schema("cloudrecordings")
-MIX = yaml.safe_load((ROOT / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text())["spec"]
+MIX = sample_spec("cloudrecording-mix")
 TRANSCODING = "agora__recordingConfig__transcodingConfig__"
 INDIVIDUAL = {
     "agora__mode": "individual",

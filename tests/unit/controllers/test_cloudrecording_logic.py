@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.api.v1alpha1.common import StorageSpec
@@ -28,17 +26,11 @@ from recording_operator.controllers.cloudrecording.decide import (
     storage_config,
     updates_needed,
 )
+from tests.support.samples import cloudrecording_spec, sample_spec
 
-SAMPLE = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text()
-)["spec"]
+SAMPLE = sample_spec("cloudrecording-mix")
 CREDS = {"accessKey": "AK", "secretKey": "SK"}
-
-
-def spec(**overrides: Any) -> CloudRecordingSpec:
-    data = copy.deepcopy(SAMPLE)
-    data.update(overrides)
-    return CloudRecordingSpec.model_validate(data)
+spec = cloudrecording_spec
 
 
 def condition(type_: str, status: str, reason: str, gen: int) -> dict[str, Any]:

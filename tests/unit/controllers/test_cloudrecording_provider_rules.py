@@ -4,15 +4,11 @@ check, encrypted channels, extraClientRequest and NCS event 100 (no kopf, Kubern
 from __future__ import annotations
 
 import base64
-import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers.cloudrecording.agora import session_error
 from recording_operator.controllers.cloudrecording.decide import (
@@ -28,17 +24,11 @@ from recording_operator.controllers.cloudrecording.decide import (
 )
 from recording_operator.controllers.cloudrecording.notices import agora_effect
 from recording_operator.providers.agora import AgoraError, ncs
+from tests.support.samples import cloudrecording_spec, sample_spec
 
-SAMPLE = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "manifests" / "samples" / "cloudrecording-mix.yaml").read_text()
-)["spec"]
+SAMPLE = sample_spec("cloudrecording-mix")
 CREDS = {"accessKey": "AK", "secretKey": "SK"}
-
-
-def spec(**overrides: Any) -> CloudRecordingSpec:
-    data = copy.deepcopy(SAMPLE)
-    data.update(overrides)
-    return CloudRecordingSpec.model_validate(data)
+spec = cloudrecording_spec
 
 
 def error(
