@@ -17,8 +17,10 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
   container's `exitCode` (128 + signal when killed) and, as kubelet does, the first 4096 bytes of
   the file at the container's `terminationMessagePath` (default `/dev/termination-log`, a workspace
   file locally: an environment value naming that path is rewritten to it) as `terminated.message`;
-- deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL after
-  `terminationGracePeriodSeconds`;
+- deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL at the
+  `deletionTimestamp` (the API server sets it to the delete's time plus its grace period: DeleteOptions
+  `gracePeriodSeconds`, else `terminationGracePeriodSeconds`); a later delete that shortens the grace
+  moves the SIGKILL earlier, as the kubelet does;
 - the container ends with its main process: every process it started (marked by POD_MARKER_ENV in
   its environment) is killed then, as the container runtime does; `kill()` SIGKILLs them all at
   once (a Pod deleted without grace, a lost node).
@@ -40,12 +42,13 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recording_operator.api.agent import HTTP_PORT, TERMINATION_MESSAGE_MAX_BYTES
-from recording_operator.api.timestamps import rfc3339
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_sandbox.kube.emulator import KubeEmulator
 from recording_sandbox.kube.errors import ApiError
 from recording_sandbox.kube.logs import pod_log_path
@@ -109,8 +112,16 @@ class LocalPod:
     grace_s: float
     workspace: Path
     terminating: bool = False
+    #: Wall-clock time (Unix s) of the SIGKILL once terminating (the Pod's `deletionTimestamp`).
+    kill_at: float = 0.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     termination_log: Path | None = None
+
+
+def _deletion_deadline(meta: dict[str, Any], grace_s: float) -> float:
+    """Unix time of the SIGKILL of a deleted Pod: its `deletionTimestamp`, else now + `grace_s`."""
+    parsed = parse_rfc3339(meta.get("deletionTimestamp"))
+    return parsed.timestamp() if parsed is not None else time.time() + grace_s
 
 
 class PodRunner:
@@ -201,8 +212,13 @@ class PodRunner:
         local = self._pods.get(uid)
         phase = (pod.get("status") or {}).get("phase")
         if event_type == "DELETED" or meta.get("deletionTimestamp"):
-            if local is not None and not local.terminating:
-                self._terminate(local)
+            if local is not None:
+                deadline = _deletion_deadline(meta, local.grace_s)
+                if not local.terminating:
+                    self._terminate(local, deadline)
+                elif deadline < local.kill_at:
+                    log.info("Pod %s/%s: grace period shortened", local.namespace, local.name)
+                    local.kill_at = deadline
             elif local is None and event_type != "DELETED" and phase in (None, "", "Pending"):
                 # Deleted before it ran: report it finished so finalizers can be released.
                 self._set_status(
@@ -402,18 +418,29 @@ class PodRunner:
         )
         shutil.rmtree(local.workspace, ignore_errors=True)
 
-    def _terminate(self, local: LocalPod) -> None:
+    def _terminate(self, local: LocalPod, kill_at: float) -> None:
         local.terminating = True
+        local.kill_at = kill_at
+        log.info(
+            "Pod %s/%s terminating: SIGTERM, SIGKILL in %.0f s",
+            local.namespace,
+            local.name,
+            max(0.0, kill_at - time.time()),
+        )
         with contextlib.suppress(ProcessLookupError):
             local.process.send_signal(signal.SIGTERM)
 
         async def kill_after_grace() -> None:
-            try:
-                await asyncio.wait_for(local.process.wait(), local.grace_s)
-            except TimeoutError:
-                log.warning("Pod %s/%s outlived its grace period: SIGKILL", local.namespace, local.name)
-                with contextlib.suppress(ProcessLookupError):
-                    local.process.kill()
+            # `kill_at` may move earlier while waiting (a delete with a shorter grace period).
+            while local.process.returncode is None:
+                left = local.kill_at - time.time()
+                if left <= 0:
+                    log.warning("Pod %s/%s outlived its grace period: SIGKILL", local.namespace, local.name)
+                    with contextlib.suppress(ProcessLookupError):
+                        local.process.kill()
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(local.process.wait(), min(left, 0.25))
 
         task = asyncio.create_task(kill_after_grace())
         local.tasks.add(task)

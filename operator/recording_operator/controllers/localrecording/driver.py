@@ -37,7 +37,11 @@ from recording_operator.api.agent import (
 )
 from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
-from recording_operator.api.v1alpha1.localrecording import INPUT_CREDENTIAL_KEYS, LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import (
+    DEFAULT_UPLOAD_RATE_MBPS,
+    INPUT_CREDENTIAL_KEYS,
+    LocalRecordingSpec,
+)
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition
@@ -95,6 +99,7 @@ from recording_operator.controllers.localrecording.manifests import (
     restart_requested_at,
     service_manifest,
     service_name,
+    stop_grace_s,
     storage_secret_keys,
     termination_grace_s,
     work_claim_manifest,
@@ -522,13 +527,32 @@ class RecorderPods:
             )
 
     async def stop_pod(self, view: PodView, reason: str) -> None:
-        """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period)."""
+        """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period).
+
+        The grace period is sized from what the agent reports still to store (`stop_grace_s`:
+        `uploadPendingBytes` at `pod.uploadRateMbps` plus FFmpeg's finalize) and sent as DeleteOptions
+        `gracePeriodSeconds`, with a Normal `StoppingRecorder` Event naming it; an agent that does not
+        answer keeps the Pod's own `terminationGracePeriodSeconds` (sized from the spec's bitrate).
+        """
         path = f"{pods_path(self.ctx.namespace)}/{view.name}"
         await self.kube.merge_patch(path, {"metadata": {"annotations": {STOP_REASON_ANNOTATION: reason}}})
-        await self.kube.delete_object(path)
+        agent = await self.poll(view)
+        grace: int | None = None
+        if agent is not None:
+            grace = stop_grace_s(self.spec, AgentTuning().stopGraceS, agent.uploadPendingBytes)
+        await self.kube.delete_object(path, grace_period_s=grace)
         await self.ensure_agent_token(create=False)
-        self.follow(view)
-        self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
+        self.follow(view, grace)
+        if grace is None:
+            self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
+        else:
+            rate = self.spec.pod.uploadRateMbps if self.spec.pod else DEFAULT_UPLOAD_RATE_MBPS
+            message = (
+                f"stopping recorder Pod {view.name} ({reason}) with a {grace} s grace period: "
+                f"{agent.uploadPendingBytes if agent else 0} bytes still to store at {rate} Mbit/s"
+            )
+            self.ctx.logger.info(message)
+            self.ctx.event("Normal", "StoppingRecorder", message)
         if reason == RESTART_REQUESTED:
             self.ctx.event(
                 "Normal",
@@ -536,13 +560,16 @@ class RecorderPods:
                 "replacing the recorder Pod as requested (restart-requested-at); files continue the numbering",
             )
 
-    def follow(self, view: PodView) -> None:
-        """Watch a stopping Pod's agent closely until it exits (`follow_stop`), once per Pod."""
+    def follow(self, view: PodView, grace_s: int | None = None) -> None:
+        """Watch a stopping Pod's agent closely until it exits (`follow_stop`), once per Pod, for at
+        most `grace_s` (s; default the grace its manifest was sized with)."""
         followers = self.mem.followers
         for name in [n for n, task in followers.items() if task.done()]:
             del followers[name]
         if view.agent_url and self.mem.token and view.name not in followers:
-            limit = float(termination_grace_s(self.spec, AgentTuning().stopGraceS))
+            limit = float(
+                grace_s if grace_s is not None else termination_grace_s(self.spec, AgentTuning().stopGraceS)
+            )
             followers[view.name] = asyncio.create_task(
                 follow_stop(
                     self.ctx.runtime.agent_http(),
