@@ -60,9 +60,11 @@ from recording_operator.controllers.localrecording.decide import (
     RESTART_REQUESTED,
     SESSION_PHASES,
     STORAGE_UNAVAILABLE,
+    ClaimState,
     PodStep,
     Restarts,
     account_exit,
+    claim_to_replace,
     classify_pods,
     decide_intent,
     decide_next,
@@ -74,6 +76,7 @@ from recording_operator.controllers.localrecording.decide import (
     stop_message,
     storage_cause,
     storage_message,
+    unschedulable_report,
     upload_failure,
 )
 from recording_operator.controllers.localrecording.files import (
@@ -413,7 +416,7 @@ class RecorderPods:
         claim = work_claim_manifest(ctx.body, self.spec)
         if claim is not None:
             # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
-            await self.kube.create_object(f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims", claim)
+            await self.ensure_work_claim(claim)
         pod = pod_manifest(
             ctx.body,
             self.spec,
@@ -711,14 +714,66 @@ class RecorderPods:
         report_failure(ctx, STORAGE_UNAVAILABLE, message)
         self.problem = True
 
+    async def ensure_work_claim(self, claim: dict[str, Any]) -> None:
+        """Create the work claim; one of another storage class that never bound (`claim_to_replace`)
+        is deleted and created again with the spec's.
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        collection = f"/api/v1/namespaces/{self.ctx.namespace}/persistentvolumeclaims"
+        if await self.kube.create_object(collection, claim) is not None:
+            return
+        path = f"{collection}/{claim['metadata']['name']}"
+        existing = await self.kube.get_object(path)
+        if existing is None or not claim_to_replace(existing, claim):
+            return
+        self.ctx.logger.info(
+            f"replacing the unbound work claim {claim['metadata']['name']} with the spec's storage class"
+        )
+        await self.kube.delete_object(path)
+        await self.kube.create_object(collection, claim)
+
+    async def report_unschedulable(self, view: PodView) -> None:
+        """A Pod the scheduler cannot place: `Synced=False` `WorkVolumePending` (a claim not Bound,
+        named with its storage class) or `PodUnschedulable` (any other cause), with one Warning Event
+        and one log line per distinct message (`unschedulable_report`).
+
+        Raises:
+            KubeApiError: a claim cannot be read.
+        """
+        ctx = self.ctx
+        claims = []
+        for name in view.claims:
+            claim = await self.kube.get_object(
+                f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims/{name}"
+            )
+            if claim is not None:
+                claims.append(
+                    ClaimState(
+                        name=name,
+                        storage_class=(claim.get("spec") or {}).get("storageClassName"),
+                        phase=str((claim.get("status") or {}).get("phase") or "Pending"),
+                    )
+                )
+        reason, message = unschedulable_report(view.name, view.unschedulable or "", claims)
+        synced = get_condition(ctx.status.get("conditions"), "Synced") or {}
+        if (synced.get("reason"), synced.get("message")) != (reason, message):
+            ctx.logger.warning(f"{reason} {ctx.namespace}/{ctx.name}: {message}")
+            report_failure(ctx, reason, message)
+        self.problem = True
+
     async def observe_live(self, view: PodView) -> None:
-        """Status from the running Pod's agent (or Starting while it does not answer yet)."""
+        """Status from the running Pod's agent (or Starting while it does not answer yet, with the
+        reason when the Pod cannot be scheduled: `report_unschedulable`)."""
         ctx = self.ctx
         agent = await self.poll(view)
         ctx.status.set(podName=view.name)
         if agent is None:
             if ctx.status.get("phase") not in ("Recording", "Reconnecting"):
                 ctx.status.set(phase="Starting")
+            if view.unschedulable is not None and not view.deleting:
+                await self.report_unschedulable(view)
             return
         result = agent_view(agent)
         if result.phase == "Recording":
