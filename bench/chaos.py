@@ -315,11 +315,14 @@ def _agora_late(endpoint: str) -> Callable[[Campaign, Lifecycle], Awaitable[None
     return _agora(endpoint, latency_ms=int((AGORA_TIMEOUT_S + 1.5) * 1000))
 
 
-def _rtk(endpoint: str, *, status: int | None = None, latency_ms: int = 0, count: int = 1) -> Any:
+def _rtk(
+    endpoint: str, *, status: int | None = None, latency_ms: int = 0, count: int = 1, drop: str | None = None
+) -> Any:
     from recording_sandbox.realtimekit.server import Fault as RtkFault
 
     async def inject(c: Campaign, lc: Lifecycle) -> None:
-        c.sandbox.realtimekit.faults.append(RtkFault(endpoint, count, status, "injected fault", latency_ms))
+        fault = RtkFault(endpoint, count, status, "injected fault", latency_ms, drop=drop)
+        c.sandbox.realtimekit.faults.append(fault)
 
     return inject
 
@@ -448,6 +451,33 @@ CATALOGUE: tuple[FaultSpec, ...] = (
     FaultSpec("agora start 500 code 65", _AGORA, _agora("start", status=500, code=65), _STARTS),
     FaultSpec("agora query 404 x3 (HA migration)", _AGORA, _agora("query", status=404, code=404, count=3)),
     FaultSpec("agora stop 404 (HA migration)", _AGORA, _agora("stop", status=404, code=404), _STOPS),
+    # dropped connections: reset without an answer, after the provider acted or before
+    FaultSpec("agora start dropped after acting", _AGORA, _agora("start", drop="after"), _STARTS),
+    FaultSpec("agora stop dropped after acting", _AGORA, _agora("stop", drop="after"), _STOPS),
+    FaultSpec("agora stop dropped before acting", _AGORA, _agora("stop", drop="before"), _STOPS),
+    FaultSpec("agora acquire dropped", _AGORA, _agora("acquire", drop="before"), _STARTS),
+    FaultSpec("agora query dropped", _AGORA, _agora("query", drop="after")),
+    FaultSpec(
+        "agora update dropped after acting", _AGORA, _agora("update", drop="after"), frozenset({"edit"})
+    ),
+    FaultSpec(
+        "transcoder create dropped after acting", _TRANSCODER, _agora("createTask", drop="after"), _STARTS
+    ),
+    FaultSpec(
+        "transcoder create dropped before acting", _TRANSCODER, _agora("createTask", drop="before"), _STARTS
+    ),
+    FaultSpec(
+        "transcoder update dropped after acting",
+        _TRANSCODER,
+        _agora("updateTask", drop="after"),
+        frozenset({"edit"}),
+    ),
+    FaultSpec(
+        "transcoder delete dropped after acting", _TRANSCODER, _agora("deleteTask", drop="after"), _STOPS
+    ),
+    FaultSpec("realtimekit start dropped after acting", _RTK, _rtk("start", drop="after"), _STARTS),
+    FaultSpec("realtimekit action dropped after acting", _RTK, _rtk("action", drop="after")),
+    FaultSpec("realtimekit action dropped before acting", _RTK, _rtk("action", drop="before")),
     FaultSpec(
         "transcoder create answer lost (late)", _TRANSCODER, _agora_late("createTask"), frozenset({"create"})
     ),

@@ -6,6 +6,14 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
 - volumes: a `configMap` volume's keys (or its `items`, each at its `path`; a missing key fails the
   Pod) are written to a directory, an `emptyDir` is a fresh directory, a `persistentVolumeClaim` is
   `state_dir/volumes/<namespace>/<claim>[/<subPath>]`;
+- scheduling and binding (the scheduler's and the volume provisioner's part): a claim the API holds
+  is bound (`status.phase: Bound`) when its `storageClassName` names a StorageClass the API holds,
+  or is unset while one is marked default (`storageclass.kubernetes.io/is-default-class`); an
+  unbindable claim stays `Pending` and its Pod is not started: it stays `Pending` with
+  `PodScheduled=False` `Unschedulable` and the scheduler's message (retried every second, as the
+  scheduler does when a claim or class appears; https://kubernetes.io/docs/concepts/storage/persistent-volumes/).
+  A claim the API does not hold is a plain directory (sandbox leniency: tests mount shared claims
+  without creating them);
   arguments and environment values under a `mountPath` are rewritten to those directories;
 - environment: `value`, `secretKeyRef` and `configMapKeyRef` (read from the emulator; a missing
   required key fails the Pod like kubelet's CreateContainerConfigError); nothing else of the host's
@@ -17,8 +25,10 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
   container's `exitCode` (128 + signal when killed) and, as kubelet does, the first 4096 bytes of
   the file at the container's `terminationMessagePath` (default `/dev/termination-log`, a workspace
   file locally: an environment value naming that path is rewritten to it) as `terminated.message`;
-- deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL after
-  `terminationGracePeriodSeconds`;
+- deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL at the
+  `deletionTimestamp` (the API server sets it to the delete's time plus its grace period: DeleteOptions
+  `gracePeriodSeconds`, else `terminationGracePeriodSeconds`); a later delete that shortens the grace
+  moves the SIGKILL earlier, as the kubelet does;
 - the container ends with its main process: every process it started (marked by POD_MARKER_ENV in
   its environment) is killed then, as the container runtime does; `kill()` SIGKILLs them all at
   once (a Pod deleted without grace, a lost node).
@@ -40,12 +50,13 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recording_operator.api.agent import HTTP_PORT, TERMINATION_MESSAGE_MAX_BYTES
-from recording_operator.api.timestamps import rfc3339
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_sandbox.kube.emulator import KubeEmulator
 from recording_sandbox.kube.errors import ApiError
 from recording_sandbox.kube.logs import pod_log_path
@@ -57,6 +68,14 @@ log = logging.getLogger("recording_sandbox.pods")
 #: Host environment variables a local Pod inherits (everything else comes from the Pod spec).
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
 DEFAULT_GRACE_S = 30.0
+#: kube-scheduler's message for a Pod whose claim cannot be bound (one node).
+UNBOUND_MESSAGE = (
+    "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes "
+    "are available: 1 Preemption is not helpful for scheduling."
+)
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+#: Seconds between two scheduling attempts of an unschedulable Pod.
+SCHEDULE_RETRY_S = 1.0
 #: Kubernetes' default `terminationMessagePath`.
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 #: Environment variable that marks a local Pod's processes (its value is the Pod's uid).
@@ -109,8 +128,16 @@ class LocalPod:
     grace_s: float
     workspace: Path
     terminating: bool = False
+    #: Wall-clock time (Unix s) of the SIGKILL once terminating (the Pod's `deletionTimestamp`).
+    kill_at: float = 0.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     termination_log: Path | None = None
+
+
+def _deletion_deadline(meta: dict[str, Any], grace_s: float) -> float:
+    """Unix time of the SIGKILL of a deleted Pod: its `deletionTimestamp`, else now + `grace_s`."""
+    parsed = parse_rfc3339(meta.get("deletionTimestamp"))
+    return parsed.timestamp() if parsed is not None else time.time() + grace_s
 
 
 class PodRunner:
@@ -129,9 +156,15 @@ class PodRunner:
         pod_type = kube.registry.get(("", "pods"))
         assert pod_type is not None
         self._pod_type = pod_type
+        claim_type = kube.registry.get(("", "persistentvolumeclaims"))
+        assert claim_type is not None
+        self._claim_type = claim_type
         self._pods: dict[str, LocalPod] = {}
         self._watcher: Watcher | None = None
         self._task: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
+        #: Pods left Pending because a claim cannot be bound: uid → (namespace, name).
+        self._unschedulable: dict[str, tuple[str, str]] = {}
         kube.serve_pod_logs(state_dir / "pods")
 
     async def start(self) -> None:
@@ -139,16 +172,18 @@ class PodRunner:
         self._watcher = Watcher(key=self._pod_type.key, namespace=None, api_version="v1", kind="Pod")
         self.kube.store.watch(self._pod_type, self._watcher, None)
         self._task = asyncio.create_task(self._loop(self._watcher), name="sandbox-pod-runner")
+        self._retry = asyncio.create_task(self._schedule_again(), name="sandbox-pod-scheduler")
 
     async def stop(self) -> None:
         """Stop watching; SIGTERM every local Pod and SIGKILL what is left after 10 s."""
         if self._watcher is not None:
             self.kube.store.unwatch(self._watcher)
             self._watcher.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         pods = list(self._pods.values())
         for pod in pods:
             with contextlib.suppress(ProcessLookupError):
@@ -201,8 +236,13 @@ class PodRunner:
         local = self._pods.get(uid)
         phase = (pod.get("status") or {}).get("phase")
         if event_type == "DELETED" or meta.get("deletionTimestamp"):
-            if local is not None and not local.terminating:
-                self._terminate(local)
+            if local is not None:
+                deadline = _deletion_deadline(meta, local.grace_s)
+                if not local.terminating:
+                    self._terminate(local, deadline)
+                elif deadline < local.kill_at:
+                    log.info("Pod %s/%s: grace period shortened", local.namespace, local.name)
+                    local.kill_at = deadline
             elif local is None and event_type != "DELETED" and phase in (None, "", "Pending"):
                 # Deleted before it ran: report it finished so finalizers can be released.
                 self._set_status(
@@ -214,11 +254,96 @@ class PodRunner:
         if local is None and event_type in ("ADDED", "MODIFIED") and phase in (None, "", "Pending"):
             await self._start(pod)
 
+    # --- scheduling ------------------------------------------------------------------------------
+
+    async def _schedule_again(self) -> None:
+        """Try the unschedulable Pods again every SCHEDULE_RETRY_S (a claim or class may have appeared)."""
+        while True:
+            await asyncio.sleep(SCHEDULE_RETRY_S)
+            for uid, (namespace, name) in list(self._unschedulable.items()):
+                pod = self._get("pods", namespace, name)
+                if (
+                    pod is None
+                    or pod["metadata"].get("uid") != uid
+                    or pod["metadata"].get("deletionTimestamp")
+                ):
+                    self._unschedulable.pop(uid, None)
+                    continue
+                try:
+                    await self._handle("MODIFIED", pod)
+                except Exception:
+                    log.exception("scheduling Pod %s/%s failed", namespace, name)
+
+    def _unbound_claims(self, namespace: str, spec: dict[str, Any]) -> list[str]:
+        """Bind the Pod's claims that can be bound; the names of those that cannot."""
+        classes = self.kube.list_objects("storage.k8s.io", "v1", "storageclasses")
+        names = {c["metadata"]["name"] for c in classes}
+        default = next(
+            (
+                c["metadata"]["name"]
+                for c in classes
+                if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"
+            ),
+            None,
+        )
+        unbound = []
+        for volume in spec.get("volumes") or []:
+            claim_name = str((volume.get("persistentVolumeClaim") or {}).get("claimName") or "")
+            claim = self._get("persistentvolumeclaims", namespace, claim_name) if claim_name else None
+            if claim is None or (claim.get("status") or {}).get("phase") == "Bound":
+                continue
+            wanted = (claim.get("spec") or {}).get("storageClassName")
+            if (wanted if wanted is not None else default) not in names:
+                unbound.append(claim_name)
+                continue
+            requests = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+            status = {
+                "phase": "Bound",
+                "accessModes": (claim.get("spec") or {}).get("accessModes") or ["ReadWriteOnce"],
+                "capacity": {"storage": requests.get("storage", "1Gi")},
+            }
+            try:
+                self.kube.store.patch(
+                    self._claim_type, namespace, claim_name, MERGE_PATCH, {"status": status}, "status"
+                )
+            except ApiError as exc:
+                log.warning("binding claim %s/%s failed: %s", namespace, claim_name, exc)
+        return unbound
+
+    def _unschedulable_status(self, pod: dict[str, Any]) -> dict[str, Any] | None:
+        """The Pending status of a Pod whose claims cannot be bound, or None when it is already set."""
+        current = [
+            c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"
+        ]
+        if current and current[0].get("status") == "False" and current[0].get("message") == UNBOUND_MESSAGE:
+            return None
+        return {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": UNBOUND_MESSAGE,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": rfc3339(),
+                }
+            ],
+        }
+
     # --- starting --------------------------------------------------------------------------------
 
     async def _start(self, pod: dict[str, Any]) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         namespace, name, uid = meta.get("namespace", "default"), meta["name"], meta["uid"]
+        if self._unbound_claims(namespace, spec):
+            self._unschedulable[uid] = (namespace, name)
+            pending = self._unschedulable_status(pod)
+            if pending is not None:
+                log.info("Pod %s/%s unschedulable: unbound PersistentVolumeClaims", namespace, name)
+                self._set_status(namespace, name, pending)
+            return
+        self._unschedulable.pop(uid, None)
         workspace = self.state_dir / "pods" / f"{namespace}_{name}_{uid[:8]}"
         workspace.mkdir(parents=True, exist_ok=True)
         try:
@@ -402,18 +527,29 @@ class PodRunner:
         )
         shutil.rmtree(local.workspace, ignore_errors=True)
 
-    def _terminate(self, local: LocalPod) -> None:
+    def _terminate(self, local: LocalPod, kill_at: float) -> None:
         local.terminating = True
+        local.kill_at = kill_at
+        log.info(
+            "Pod %s/%s terminating: SIGTERM, SIGKILL in %.0f s",
+            local.namespace,
+            local.name,
+            max(0.0, kill_at - time.time()),
+        )
         with contextlib.suppress(ProcessLookupError):
             local.process.send_signal(signal.SIGTERM)
 
         async def kill_after_grace() -> None:
-            try:
-                await asyncio.wait_for(local.process.wait(), local.grace_s)
-            except TimeoutError:
-                log.warning("Pod %s/%s outlived its grace period: SIGKILL", local.namespace, local.name)
-                with contextlib.suppress(ProcessLookupError):
-                    local.process.kill()
+            # `kill_at` may move earlier while waiting (a delete with a shorter grace period).
+            while local.process.returncode is None:
+                left = local.kill_at - time.time()
+                if left <= 0:
+                    log.warning("Pod %s/%s outlived its grace period: SIGKILL", local.namespace, local.name)
+                    with contextlib.suppress(ProcessLookupError):
+                        local.process.kill()
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(local.process.wait(), min(left, 0.25))
 
         task = asyncio.create_task(kill_after_grace())
         local.tasks.add(task)

@@ -113,6 +113,7 @@ class Sandbox:
     async def __aenter__(self) -> Sandbox:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         kube_url = await self.kube.start(self.host, 0)
+        self._default_storage_class()
         await self.pods.start()
         await self.jobs.start()
         agora_url = await self.agora.start(self.host, 0)
@@ -134,6 +135,27 @@ class Sandbox:
                 self.endpoints["metrics"] = f"http://{self.host}:{port}/metrics"
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
         return self
+
+    def _default_storage_class(self) -> None:
+        """The cluster's default StorageClass `standard` (what an unset `storageClassName` binds to)."""
+        storage_class = self.kube.registry.get(("storage.k8s.io", "storageclasses"))
+        assert storage_class is not None
+        if self.kube.store.find(storage_class, None, "standard") is None:
+            self.kube.store.create(
+                storage_class,
+                None,
+                {
+                    "apiVersion": "storage.k8s.io/v1",
+                    "kind": "StorageClass",
+                    "metadata": {
+                        "name": "standard",
+                        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                    },
+                    "provisioner": "sandbox.local/hostpath",
+                    "reclaimPolicy": "Delete",
+                    "volumeBindingMode": "Immediate",
+                },
+            )
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -194,6 +194,14 @@ class RecorderStatus(Model):
     filesClosed: int = Field(default=0, ge=0, description="Count of all closed files.")
     totalBytes: int = Field(default=0, ge=0, description="Sum of closed file sizes (bytes).")
     uploadPending: int = Field(default=0, ge=0, description="Closed files not yet stored.")
+    uploadPendingBytes: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Bytes a stop still has to store (bytes): the closed files not yet stored plus what FFmpeg "
+            "still writes (as of the agent's last poll, every 0.5 s)."
+        ),
+    )
     nextIndex: int = Field(default=0, ge=0, description="`{index}` of the next file.")
     reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts.")
     sessions: int = Field(default=0, ge=0, description="FFmpeg runs started.")

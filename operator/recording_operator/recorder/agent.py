@@ -185,7 +185,10 @@ class Recorder:
         self._stop = asyncio.Event()
         self.stop_reason: str | None = None
         self._queue: asyncio.Queue[_Closed] = asyncio.Queue()
-        self._pending: set[int] = set()
+        #: Closed files not yet stored: index → size (bytes).
+        self._pending: dict[int, int] = {}
+        #: Bytes of the parts FFmpeg still writes (not yet closed files), from the last poll.
+        self._live_bytes = 0
         self._handled: set[int] = set()
         self._join_parts: list[_Closed] = []
         self._hls_names: dict[str, str] = {}
@@ -627,6 +630,8 @@ class Recorder:
                 if ff.parse_part_name(path.name.removesuffix(".tmp")) is not None:
                     live += path.stat().st_size
         total = self.status.totalBytes + live
+        self._live_bytes = live
+        self._sync_pending()
         self.status.stats.totalSizeBytes = total
         self.metrics.total_size_bytes.set(total)
 
@@ -756,12 +761,13 @@ class Recorder:
         self.status.totalBytes += item.info.sizeBytes
         if item.path.parent == self.parts_dir:
             self._published_parts.add(item.path.name)
-        self._pending.add(item.info.index)
+        self._pending[item.info.index] = item.info.sizeBytes
         self._sync_pending()
         self._queue.put_nowait(item)
 
     def _sync_pending(self) -> None:
         self.status.uploadPending = len(self._pending)
+        self.status.uploadPendingBytes = sum(self._pending.values()) + self._live_bytes
         self.metrics.upload_pending.set(len(self._pending))
 
     async def _join_and_enqueue(self) -> None:
@@ -822,7 +828,7 @@ class Recorder:
         item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
         self.metrics.upload_bytes.inc(sent)
         self.metrics.uploads.inc()
-        self._pending.discard(item.info.index)
+        self._pending.pop(item.info.index, None)
         self._sync_pending()
         log.info("stored %s (%d bytes)", item.info.location, sent)
         return True

@@ -28,14 +28,17 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   call answers 403; ``startNeedsUsers`` → a start in a channel without users answers 206/435;
   ``startStalls`` → tasks started then never pass status 3.
 - ``GET|POST|DELETE faults``: POST ``{"endpoint": "start"|"*", "count": 2, "status": 503,
-  "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false, "cname": null}``; the
+  "code": 65|null, "message": "...", "latencyMs": 0, "answerLate": false, "drop": null, "cname": null}``; the
   next ``count`` matching calls (of that channel only when ``cname`` is set: the recording's
   channel, the transcoder's first RTC input channel) are delayed by ``latencyMs`` and, when ``status`` is set, answered with it (body
   ``{"code", "reason"}`` when ``code`` is set, else ``{"message"}``). With ``answerLate`` the call
   is processed at once (a start starts its task) and only its answer waits ``latencyMs``: a
   provider that accepted the request but answers after the client's timeout (or, with a long
   latency, not at all); with ``status`` too, the late answer is that error (the provider acted,
-  the caller never learns it: a lost answer).
+  the caller never learns it: a lost answer). With ``"drop": "before"`` the TCP connection is reset
+  without an answer and the call is not processed; with ``"drop": "after"`` it is processed (a
+  start starts its task) and then reset without an answer (``recording_sandbox.drops``). The log
+  shows a dropped call with ``httpStatus: null`` and ``dropped: "before"|"after"``.
 - ``POST backups`` ``{"cname": "…", "delaySeconds": 5}``: tasks of that channel upload nothing
   while they record, their ``stop`` answers ``uploadingStatus: "backuped"`` (the files went to
   Agora's backup storage, https://docs.agora.io/en/cloud-recording/rest-api/stop) and the files
@@ -86,6 +89,7 @@ from recording_sandbox.agora.state import AgoraState, ServiceError, Task
 from recording_sandbox.agora.transcoder import ENDPOINTS as TRANSCODER_ENDPOINTS
 from recording_sandbox.agora.transcoder import TranscoderApi
 from recording_sandbox.agora.uploads import StorageWriter
+from recording_sandbox.drops import drop_connection, drop_point
 
 _BASE = r"^/v1/apps/(?P<app>[^/]+)/cloud_recording"
 #: The channel a provider request concerns, kept for the request log.
@@ -134,6 +138,9 @@ class Fault:
     latency_ms: int
     answer_late: bool = False
     cname: str | None = None
+    #: ``"before"``/``"after"``: the connection is reset without an answer, before or after the
+    #: call is processed (``recording_sandbox.drops``).
+    drop: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fault in its POST body form."""
@@ -146,6 +153,7 @@ class Fault:
             "latencyMs": self.latency_ms,
             "answerLate": self.answer_late,
             "cname": self.cname,
+            "drop": self.drop,
         }
 
     async def before(self) -> None:
@@ -304,12 +312,25 @@ class AgoraEmulator:
         latency_ms: int = 0,
         answer_late: bool = False,
         cname: str | None = None,
+        drop: str | None = None,
     ) -> Fault:
-        """Inject a fault (see the module docstring); returns it."""
+        """Inject a fault (see the module docstring); returns it.
+
+        Raises:
+            ValueError: an unknown endpoint or drop point.
+        """
         if endpoint != "*" and endpoint not in ENDPOINTS + TRANSCODER_ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
         fault = Fault(
-            endpoint, count, status, code, message or "injected fault", latency_ms, answer_late, cname
+            endpoint,
+            count,
+            status,
+            code,
+            message or "injected fault",
+            latency_ms,
+            answer_late,
+            cname,
+            drop_point(drop),
         )
         self.faults.append(fault)
         return fault
@@ -377,6 +398,8 @@ class AgoraEmulator:
         fault = self._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             await fault.before()
+            if fault.drop == "before":
+                return self.dropped(request, endpoint, "before")
             if fault.status is not None and not fault.answer_late:
                 body: dict[str, Any] = (
                     {"message": fault.message}
@@ -428,6 +451,8 @@ class AgoraEmulator:
                 self._notify_update(task, payload.get("clientRequest") or {}, outputs_before)
         if fault is not None:
             await fault.after()
+            if fault.drop == "after":
+                return self.dropped(request, endpoint, "after")
             if fault.answer_late and fault.status is not None:
                 lost: dict[str, Any] = (
                     {"message": fault.message}
@@ -631,6 +656,23 @@ class AgoraEmulator:
         self.status_counts[status] += 1
         return _json(status, body)
 
+    def dropped(self, request: web.Request, endpoint: str, when: str) -> web.Response:
+        """Log the call as dropped ``when`` (``before``/``after`` processing) and reset its connection."""
+        self.request_log.append(
+            {
+                "time": round(self.clock.now() * 1000),
+                "method": request.method,
+                "endpoint": endpoint,
+                "path": request.path,
+                "httpStatus": None,
+                "code": None,
+                "cname": request.get(_CNAME) or None,
+                "dropped": when,
+            }
+        )
+        self.endpoint_counts[endpoint] += 1
+        return drop_connection(request)
+
     # -- control API ---------------------------------------------------------------------------
 
     async def _h_migrate(self, request: web.Request) -> web.Response:
@@ -723,6 +765,7 @@ class AgoraEmulator:
                 latency_ms=int(body.get("latencyMs", 0)),
                 answer_late=bool(body.get("answerLate", False)),
                 cname=None if body.get("cname") is None else str(body["cname"]),
+                drop=body.get("drop"),
             )
         except (TypeError, ValueError) as error:
             return _json(400, {"message": str(error)})

@@ -497,6 +497,8 @@ class TranscoderApi:
         fault = emu._take_fault(endpoint, request[_CNAME])
         if fault is not None:
             await fault.before()
+            if fault.drop == "before":
+                return emu.dropped(request, endpoint, "before")
             if fault.status is not None and not fault.answer_late:
                 return emu._log(request, endpoint, fault.status, {"message": fault.message})
         handlers: dict[str, Callable[[], tuple[int, dict[str, Any] | None]]] = {
@@ -514,6 +516,8 @@ class TranscoderApi:
             self._notify(endpoint, task_id, status, body)
         if fault is not None:
             await fault.after()
+            if fault.drop == "after":
+                return emu.dropped(request, endpoint, "after")
             if fault.answer_late and fault.status is not None:
                 # The call was processed; its answer is the fault's (e.g. 202 Accepted without the
                 # task, or a lost answer).

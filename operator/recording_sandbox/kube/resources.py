@@ -32,6 +32,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("v1", "pods"),
     ("v1", "services"),
     ("v1", "persistentvolumeclaims"),
+    ("storage.k8s.io/v1", "storageclasses"),
     ("v1", "serviceaccounts"),
     ("batch/v1", "jobs"),
     ("events.k8s.io/v1", "events"),

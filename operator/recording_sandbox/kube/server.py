@@ -508,6 +508,11 @@ class ApiServer:
         if not isinstance(options, dict):
             raise bad_request("DeleteOptions must be a JSON object")
         propagation = request.query.get("propagationPolicy") or options.get("propagationPolicy")
+        grace_text = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+        try:
+            grace = None if grace_text in (None, "") else int(grace_text)
+        except (TypeError, ValueError):
+            raise bad_request(f"gracePeriodSeconds must be an integer, not {grace_text!r}") from None
         for value in options.get("dryRun") or []:
             if value != "All":
                 raise invalid(
@@ -540,6 +545,7 @@ class ApiServer:
             target.name,
             preconditions=options.get("preconditions"),
             propagation=propagation,
+            grace_period_s=grace,
         )
         if removed and rt.builtin:
             return _json(

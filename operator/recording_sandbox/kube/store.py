@@ -54,6 +54,24 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _iso_in(seconds: float, since: str | None = None) -> str:
+    """RFC 3339 (seconds precision, rounded up) of ``since`` (default: now) plus ``seconds``."""
+    start = (
+        datetime.datetime.now(datetime.UTC)
+        if since is None
+        else datetime.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    )
+    moment = start + datetime.timedelta(seconds=seconds)
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + datetime.timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: Kubernetes' default ``terminationGracePeriodSeconds``.
+DEFAULT_POD_GRACE_S = 30
+_PODS: ResKey = ("", "pods")
+
+
 def _spec_part(resource_type: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     skipped = ("metadata", "status") if resource_type.status_subresource else ("metadata",)
     return {key: value for key, value in obj.items() if key not in skipped}
@@ -288,12 +306,23 @@ class Store:
         *,
         preconditions: dict[str, Any] | None = None,
         propagation: str | None = None,
+        grace_period_s: int | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Delete an object; return ``(object, removed)``.
 
         With finalizers the object only gets ``deletionTimestamp`` (``removed`` is False);
         it disappears when its last finalizer is removed. Raises 404, and 409 on failed
         ``preconditions`` (``uid``, ``resourceVersion``).
+
+        Pods are deleted gracefully as in Kubernetes
+        (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination):
+        ``grace_period_s`` (DeleteOptions ``gracePeriodSeconds``, default the Pod's
+        ``terminationGracePeriodSeconds``, 30; 0 for a Pod already Succeeded/Failed) sets
+        ``deletionGracePeriodSeconds`` and ``deletionTimestamp`` = now + grace, the moment the
+        kubelet (the sandbox's Pod runner) kills what still runs. A delete of a Pod already
+        terminating may only shorten its grace (``deletionTimestamp`` moves earlier); a longer one
+        changes nothing. Simplification: a Pod without finalizers leaves the store at once (no
+        kubelet confirms), its DELETED event carrying those two fields.
         """
         current = self.get(resource_type, namespace, name)
         metadata = current["metadata"]
@@ -302,7 +331,53 @@ class Store:
             if expected and str(expected) != str(metadata.get(field)):
                 why = f"Precondition failed: {field} in precondition: {expected}, {field} in object meta: {metadata.get(field)}"
                 raise conflict(resource_type.group, resource_type.plural, name, why)
+        if resource_type.key == _PODS:
+            return self._delete_pod(resource_type, current, grace_period_s, orphan=propagation == "Orphan")
         return self._delete_object(resource_type, current, orphan=propagation == "Orphan")
+
+    def _delete_pod(
+        self,
+        resource_type: ResourceType,
+        current: dict[str, Any],
+        grace_period_s: int | None,
+        *,
+        orphan: bool,
+    ) -> tuple[dict[str, Any], bool]:
+        """Graceful deletion of a Pod (see :meth:`delete`)."""
+        metadata = current["metadata"]
+        namespace, name = metadata.get("namespace", ""), metadata["name"]
+        if grace_period_s is not None and grace_period_s < 0:
+            grace_period_s = 1  # the API server turns a negative grace period into 1 s
+        terminal = (current.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        spec_grace = (current.get("spec") or {}).get("terminationGracePeriodSeconds")
+        grace = 0 if terminal else grace_period_s
+        if grace is None:
+            grace = int(spec_grace) if spec_grace is not None else DEFAULT_POD_GRACE_S
+        if metadata.get("deletionTimestamp"):
+            old_grace = metadata.get("deletionGracePeriodSeconds")
+            if grace_period_s is None or old_grace is None or grace >= int(old_grace):
+                return current, False
+            started = _iso_in(-int(old_grace), metadata["deletionTimestamp"])
+            obj = {
+                **current,
+                "metadata": {
+                    **metadata,
+                    "deletionTimestamp": _iso_in(grace, started),
+                    "deletionGracePeriodSeconds": grace,
+                },
+            }
+            self._store(resource_type, namespace, name, obj, current, MODIFIED)
+            return obj, False
+        if orphan:
+            self._orphan_dependents(metadata["uid"])
+        deleting = {**metadata, "deletionTimestamp": _iso_in(grace), "deletionGracePeriodSeconds": grace}
+        if metadata.get("finalizers"):
+            obj = {**current, "metadata": deleting}
+            self._store(resource_type, namespace, name, obj, current, MODIFIED)
+            return obj, False
+        obj = {**current, "metadata": deleting}
+        self._remove(resource_type, namespace, name, obj, current)
+        return obj, True
 
     def delete_collection(
         self,

@@ -11,9 +11,12 @@ envelope. Control and introspection under `/_emulator/` (no auth, JSON):
 - `GET|DELETE /_emulator/requests` → bounded request log (`endpoint`, `method`, `path`, `httpStatus`);
 - `GET|PUT /_emulator/meetings/{meeting_id}/participants` with `{"participants": ["user-1", ...]}`;
 - `POST /_emulator/faults` `{"endpoint": "start"|"*", "count": N, "status": 503, "message": "", "latencyMs": 0,
-  "answerLate": false}`, `DELETE /_emulator/faults`; with `answerLate` the call is processed at once
+  "answerLate": false, "drop": null}`, `DELETE /_emulator/faults`; with `answerLate` the call is processed at once
   (a start starts its recording) and only its answer waits `latencyMs` (a start accepted but
-  answered after the client's timeout);
+  answered after the client's timeout); with `"drop": "before"` the TCP connection is reset without
+  an answer and the call is not processed, with `"drop": "after"` it is processed (a start starts
+  its recording) and then reset without an answer (`recording_sandbox.drops`; logged with
+  `httpStatus: null` and `dropped`);
 - `GET|POST /_emulator/clock` (`{"advanceSeconds": 61}`); `POST /_emulator/reset`.
 
 Endpoint names: `start`, `startTrack`, `get`, `active`, `list`, `action`.
@@ -36,6 +39,7 @@ from aiohttp import web
 
 from recording_sandbox.agora.clock import Clock
 from recording_sandbox.agora.uploads import StorageWriter
+from recording_sandbox.drops import drop_connection, drop_point
 from recording_sandbox.realtimekit.state import DOWNLOAD_TTL_S, RealtimeKitError, RealtimeKitState, Recording
 from recording_sandbox.realtimekit.webhooks import WebhookSender
 
@@ -60,6 +64,9 @@ class Fault:
     message: str
     latency_ms: int
     answer_late: bool = False
+    #: `"before"`/`"after"`: the connection is reset without an answer, before or after the call is
+    #: processed (`recording_sandbox.drops`).
+    drop: str | None = None
 
 
 def _json(status: int, body: Any) -> web.Response:
@@ -225,11 +232,15 @@ class RealtimeKitEmulator:
                 self.faults.remove(fault)
             if fault.latency_ms and not fault.answer_late:
                 await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.drop == "before":
+                return self._dropped(request, endpoint, "before")
             if fault.status is not None:
                 return self._log(request, endpoint, fault.status, _error(fault.status, 9000, fault.message))
         response = await self._serve(request, endpoint, match, body)
         if fault is not None and fault.answer_late and fault.latency_ms:
             await asyncio.sleep(fault.latency_ms / 1000)
+        if fault is not None and fault.drop == "after":
+            return self._dropped(request, endpoint, "after")
         return response
 
     def _rate_limited(self, account: str, app: str) -> bool:
@@ -314,6 +325,28 @@ class RealtimeKitEmulator:
         self.endpoint_counts[endpoint] += 1
         return _json(status, body)
 
+    def _dropped(self, request: web.Request, endpoint: str, when: str) -> web.Response:
+        """Log the call as dropped `when` (`before`/`after` processing) and reset its connection.
+
+        After processing, the entry `_serve` logged for this request (the last one, no await in
+        between) is rewritten instead of adding a second one."""
+        last = self.request_log[-1] if self.request_log else None
+        if when == "after" and last is not None and last["path"] == request.path:
+            last.update(httpStatus=None, dropped=when)
+            return drop_connection(request)
+        self.request_log.append(
+            {
+                "time": round(time.time() * 1000),
+                "method": request.method,
+                "endpoint": endpoint,
+                "path": request.path,
+                "httpStatus": None,
+                "dropped": when,
+            }
+        )
+        self.endpoint_counts[endpoint] += 1
+        return drop_connection(request)
+
     # --- control API -------------------------------------------------------------------------------
 
     async def _h_file(self, request: web.Request) -> web.Response:
@@ -375,6 +408,10 @@ class RealtimeKitEmulator:
 
     async def _h_fault(self, request: web.Request) -> web.Response:
         b = await request.json()
+        try:
+            drop = drop_point(b.get("drop"))
+        except ValueError as error:
+            return _json(400, {"message": str(error)})
         fault = Fault(
             str(b.get("endpoint", "*")),
             int(b.get("count", 1)),
@@ -382,6 +419,7 @@ class RealtimeKitEmulator:
             str(b.get("message", "injected fault")),
             int(b.get("latencyMs", 0)),
             bool(b.get("answerLate", False)),
+            drop,
         )
         self.faults.append(fault)
         return _json(200, {"faults": len(self.faults)})

@@ -342,3 +342,31 @@ async def test_real_time_status_walk_and_no_secret_in_logs(caplog: pytest.LogCap
         await emu.stop()
     assert "sandbox-secret" not in caplog.text
     assert "c2FuZGJveC1pZDpzYW5kYm94LXNlY3JldA" not in caplog.text  # base64("sandbox-id:sandbox-secret")
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_dropped_start_is_not_repeated_and_says_it_may_have_acted(
+    when: str, client: CloudRecordingClient, control: httpx.AsyncClient
+) -> None:
+    acquired = await client.acquire(APP, "room", "1", {})
+    await control.post("/faults", json={"endpoint": "start", "count": 1, "drop": when})
+    with pytest.raises(AgoraError) as info:
+        await client.start(APP, acquired.resource_id, "mix", "room", "1", sample_start_request("mix"))
+    err = info.value
+    assert (err.http_status, err.outcome_unknown, client.calls["start"]) == (None, True, 1)
+    tasks = (await control.get("/tasks")).json()["tasks"]
+    assert len(tasks) == (1 if when == "after" else 0)  # the client cannot tell which
+    log = (await control.get("/requests")).json()["requests"]
+    assert [(e["endpoint"], e["httpStatus"], e.get("dropped")) for e in log][-1] == ("start", None, when)
+
+
+async def test_dropped_query_is_retried(client: CloudRecordingClient, control: httpx.AsyncClient) -> None:
+    rid, sid = await _acquire_start(client, "mix")
+    await control.post("/faults", json={"endpoint": "query", "count": 2, "drop": "after"})
+    state = await client.query(APP, rid, sid, "mix")
+    assert state.status is not None and client.calls["query"] == 3
+
+
+async def test_a_drop_point_must_be_known(control: httpx.AsyncClient) -> None:
+    response = await control.post("/faults", json={"endpoint": "start", "drop": "sometimes"})
+    assert response.status_code == 400 and "drop must be one of" in response.json()["message"]

@@ -410,3 +410,42 @@ def test_request_stats_and_direct_access(
     assert obj is not None and obj["status"] == {"phase": "X"}
     assert [o["metadata"]["name"] for o in emulator.list_objects(GROUP, VERSION, PLURAL)] == ["st"]
     assert emulator.get_object(GROUP, VERSION, PLURAL, "default", "nope") is None
+
+
+def _pod(name: str, grace: int | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
+    if grace is not None:
+        spec["terminationGracePeriodSeconds"] = grace
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "finalizers": ["x.io/keep"]},
+        "spec": spec,
+    }
+
+
+def _left(pod: Any) -> float:
+    """Seconds from now to the Pod's deletionTimestamp."""
+    import datetime
+
+    stamp = pod.metadata.deletion_timestamp
+    return float((stamp - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def test_a_pod_delete_takes_its_grace_from_delete_options_and_may_only_shorten_it(
+    core: kubernetes.client.CoreV1Api,
+) -> None:
+    core.create_namespaced_pod("default", _pod("g", grace=600))
+    core.delete_namespaced_pod("g", "default", grace_period_seconds=120)
+    pod = core.read_namespaced_pod("g", "default")
+    assert pod.metadata.deletion_grace_period_seconds == 120 and 115 < _left(pod) <= 121
+    core.delete_namespaced_pod("g", "default", grace_period_seconds=300)  # longer: ignored
+    pod = core.read_namespaced_pod("g", "default")
+    assert pod.metadata.deletion_grace_period_seconds == 120 and 115 < _left(pod) <= 121
+    core.delete_namespaced_pod("g", "default", grace_period_seconds=10)  # shorter: deadline moves earlier
+    pod = core.read_namespaced_pod("g", "default")
+    assert pod.metadata.deletion_grace_period_seconds == 10 and 5 < _left(pod) <= 11
+
+    core.create_namespaced_pod("default", _pod("d", grace=45))
+    core.delete_namespaced_pod("d", "default")  # no DeleteOptions: the Pod's terminationGracePeriodSeconds
+    assert core.read_namespaced_pod("d", "default").metadata.deletion_grace_period_seconds == 45

@@ -773,8 +773,9 @@ class RecorderPod(Model):
         ge=1,
         le=100000,
         description=(
-            "Upload rate the stop grace period is sized with (Mbit/s): terminationGracePeriodSeconds is "
-            "FFmpeg's finalize time plus the bytes still to store at this rate."
+            "Upload rate the stop grace period is sized with (Mbit/s): a stopped recorder Pod gets FFmpeg's "
+            "finalize time plus the bytes its recorder reports still to store at this rate (its "
+            "terminationGracePeriodSeconds, set when it is created, assumes the spec's bitrate)."
         ),
     )
 

@@ -228,11 +228,20 @@ class KubeClient:
         result: dict[str, Any] = response.json()
         return result
 
-    async def delete_object(self, path: str) -> bool:
+    async def delete_object(self, path: str, *, grace_period_s: int | None = None) -> bool:
         """Delete the object at `path` (graceful for Pods); False when it was already gone.
+
+        `grace_period_s` (s) is sent as DeleteOptions `gracePeriodSeconds`: for a Pod it replaces its
+        `terminationGracePeriodSeconds`, and for a Pod already terminating it can only shorten the
+        grace (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination).
 
         Raises:
             KubeApiError: any answer but 200, 202 and 404.
         """
-        response = await self._request("DELETE", path, "deleting", ok=(200, 202, 404))
+        options = (
+            None
+            if grace_period_s is None
+            else {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_period_s}
+        )
+        response = await self._request("DELETE", path, "deleting", ok=(200, 202, 404), json=options)
         return response.status_code != 404

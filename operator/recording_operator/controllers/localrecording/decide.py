@@ -365,6 +365,51 @@ def account_exit(
     return ExitAccount(after, last_error=message, warning=warning)
 
 
+# --- scheduling ----------------------------------------------------------------------------------
+
+#: `Synced` reason (and Warning Event) while the recorder Pod cannot be scheduled.
+POD_UNSCHEDULABLE = "PodUnschedulable"
+#: `Synced` reason (and Warning Event) while a claim the recorder Pod mounts is not bound.
+WORK_VOLUME_PENDING = "WorkVolumePending"
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    """A PersistentVolumeClaim as the scheduling report needs it."""
+
+    name: str
+    storage_class: str | None
+    phase: str
+
+
+def unschedulable_report(pod: str, scheduler_message: str, claims: Sequence[ClaimState]) -> tuple[str, str]:
+    """`(reason, message)` of a recorder Pod that cannot be scheduled: WORK_VOLUME_PENDING naming the
+    first claim that is not Bound and its storage class (a class no provisioner serves leaves the
+    claim Pending for ever, https://kubernetes.io/docs/concepts/storage/persistent-volumes/), else
+    POD_UNSCHEDULABLE with the scheduler's message (any cause: resources, node selector, taints)."""
+    for claim in claims:
+        if claim.phase != "Bound":
+            storage_class = (
+                f"storageClassName {claim.storage_class}"
+                if claim.storage_class
+                else "the default StorageClass"
+            )
+            return WORK_VOLUME_PENDING, (
+                f"PersistentVolumeClaim {claim.name} ({storage_class}) is {claim.phase or 'Pending'}: the "
+                f"recorder Pod {pod} cannot be scheduled ({scheduler_message}); check "
+                "spec.pod.workVolume.storageClassName"
+            )
+    return POD_UNSCHEDULABLE, f"the recorder Pod {pod} cannot be scheduled: {scheduler_message}"
+
+
+def claim_to_replace(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether the work claim `existing` must be deleted and created again as `wanted`: its storage
+    class differs from the spec's (a claim's spec is immutable) and it is not Bound, so it holds no media."""
+    have = (existing.get("spec") or {}).get("storageClassName")
+    want = (wanted.get("spec") or {}).get("storageClassName")
+    return have != want and (existing.get("status") or {}).get("phase") != "Bound"
+
+
 # --- storage failures ----------------------------------------------------------------------------
 
 #: `Synced` reason (and Warning Event) while files cannot be stored.

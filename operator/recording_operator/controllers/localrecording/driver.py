@@ -37,7 +37,11 @@ from recording_operator.api.agent import (
 )
 from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
-from recording_operator.api.v1alpha1.localrecording import INPUT_CREDENTIAL_KEYS, LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import (
+    DEFAULT_UPLOAD_RATE_MBPS,
+    INPUT_CREDENTIAL_KEYS,
+    LocalRecordingSpec,
+)
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.backoff import backoff_delay
 from recording_operator.controllers._kit.conditions import get_condition
@@ -56,9 +60,11 @@ from recording_operator.controllers.localrecording.decide import (
     RESTART_REQUESTED,
     SESSION_PHASES,
     STORAGE_UNAVAILABLE,
+    ClaimState,
     PodStep,
     Restarts,
     account_exit,
+    claim_to_replace,
     classify_pods,
     decide_intent,
     decide_next,
@@ -70,6 +76,7 @@ from recording_operator.controllers.localrecording.decide import (
     stop_message,
     storage_cause,
     storage_message,
+    unschedulable_report,
     upload_failure,
 )
 from recording_operator.controllers.localrecording.files import (
@@ -95,6 +102,7 @@ from recording_operator.controllers.localrecording.manifests import (
     restart_requested_at,
     service_manifest,
     service_name,
+    stop_grace_s,
     storage_secret_keys,
     termination_grace_s,
     work_claim_manifest,
@@ -408,7 +416,7 @@ class RecorderPods:
         claim = work_claim_manifest(ctx.body, self.spec)
         if claim is not None:
             # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
-            await self.kube.create_object(f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims", claim)
+            await self.ensure_work_claim(claim)
         pod = pod_manifest(
             ctx.body,
             self.spec,
@@ -522,13 +530,32 @@ class RecorderPods:
             )
 
     async def stop_pod(self, view: PodView, reason: str) -> None:
-        """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period)."""
+        """Graceful stop: note why, then delete (the agent finalizes and uploads within the grace period).
+
+        The grace period is sized from what the agent reports still to store (`stop_grace_s`:
+        `uploadPendingBytes` at `pod.uploadRateMbps` plus FFmpeg's finalize) and sent as DeleteOptions
+        `gracePeriodSeconds`, with a Normal `StoppingRecorder` Event naming it; an agent that does not
+        answer keeps the Pod's own `terminationGracePeriodSeconds` (sized from the spec's bitrate).
+        """
         path = f"{pods_path(self.ctx.namespace)}/{view.name}"
         await self.kube.merge_patch(path, {"metadata": {"annotations": {STOP_REASON_ANNOTATION: reason}}})
-        await self.kube.delete_object(path)
+        agent = await self.poll(view)
+        grace: int | None = None
+        if agent is not None:
+            grace = stop_grace_s(self.spec, AgentTuning().stopGraceS, agent.uploadPendingBytes)
+        await self.kube.delete_object(path, grace_period_s=grace)
         await self.ensure_agent_token(create=False)
-        self.follow(view)
-        self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
+        self.follow(view, grace)
+        if grace is None:
+            self.ctx.logger.info(f"stopping recorder Pod {view.name}: {reason}")
+        else:
+            rate = self.spec.pod.uploadRateMbps if self.spec.pod else DEFAULT_UPLOAD_RATE_MBPS
+            message = (
+                f"stopping recorder Pod {view.name} ({reason}) with a {grace} s grace period: "
+                f"{agent.uploadPendingBytes if agent else 0} bytes still to store at {rate} Mbit/s"
+            )
+            self.ctx.logger.info(message)
+            self.ctx.event("Normal", "StoppingRecorder", message)
         if reason == RESTART_REQUESTED:
             self.ctx.event(
                 "Normal",
@@ -536,13 +563,16 @@ class RecorderPods:
                 "replacing the recorder Pod as requested (restart-requested-at); files continue the numbering",
             )
 
-    def follow(self, view: PodView) -> None:
-        """Watch a stopping Pod's agent closely until it exits (`follow_stop`), once per Pod."""
+    def follow(self, view: PodView, grace_s: int | None = None) -> None:
+        """Watch a stopping Pod's agent closely until it exits (`follow_stop`), once per Pod, for at
+        most `grace_s` (s; default the grace its manifest was sized with)."""
         followers = self.mem.followers
         for name in [n for n, task in followers.items() if task.done()]:
             del followers[name]
         if view.agent_url and self.mem.token and view.name not in followers:
-            limit = float(termination_grace_s(self.spec, AgentTuning().stopGraceS))
+            limit = float(
+                grace_s if grace_s is not None else termination_grace_s(self.spec, AgentTuning().stopGraceS)
+            )
             followers[view.name] = asyncio.create_task(
                 follow_stop(
                     self.ctx.runtime.agent_http(),
@@ -684,14 +714,66 @@ class RecorderPods:
         report_failure(ctx, STORAGE_UNAVAILABLE, message)
         self.problem = True
 
+    async def ensure_work_claim(self, claim: dict[str, Any]) -> None:
+        """Create the work claim; one of another storage class that never bound (`claim_to_replace`)
+        is deleted and created again with the spec's.
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        collection = f"/api/v1/namespaces/{self.ctx.namespace}/persistentvolumeclaims"
+        if await self.kube.create_object(collection, claim) is not None:
+            return
+        path = f"{collection}/{claim['metadata']['name']}"
+        existing = await self.kube.get_object(path)
+        if existing is None or not claim_to_replace(existing, claim):
+            return
+        self.ctx.logger.info(
+            f"replacing the unbound work claim {claim['metadata']['name']} with the spec's storage class"
+        )
+        await self.kube.delete_object(path)
+        await self.kube.create_object(collection, claim)
+
+    async def report_unschedulable(self, view: PodView) -> None:
+        """A Pod the scheduler cannot place: `Synced=False` `WorkVolumePending` (a claim not Bound,
+        named with its storage class) or `PodUnschedulable` (any other cause), with one Warning Event
+        and one log line per distinct message (`unschedulable_report`).
+
+        Raises:
+            KubeApiError: a claim cannot be read.
+        """
+        ctx = self.ctx
+        claims = []
+        for name in view.claims:
+            claim = await self.kube.get_object(
+                f"/api/v1/namespaces/{ctx.namespace}/persistentvolumeclaims/{name}"
+            )
+            if claim is not None:
+                claims.append(
+                    ClaimState(
+                        name=name,
+                        storage_class=(claim.get("spec") or {}).get("storageClassName"),
+                        phase=str((claim.get("status") or {}).get("phase") or "Pending"),
+                    )
+                )
+        reason, message = unschedulable_report(view.name, view.unschedulable or "", claims)
+        synced = get_condition(ctx.status.get("conditions"), "Synced") or {}
+        if (synced.get("reason"), synced.get("message")) != (reason, message):
+            ctx.logger.warning(f"{reason} {ctx.namespace}/{ctx.name}: {message}")
+            report_failure(ctx, reason, message)
+        self.problem = True
+
     async def observe_live(self, view: PodView) -> None:
-        """Status from the running Pod's agent (or Starting while it does not answer yet)."""
+        """Status from the running Pod's agent (or Starting while it does not answer yet, with the
+        reason when the Pod cannot be scheduled: `report_unschedulable`)."""
         ctx = self.ctx
         agent = await self.poll(view)
         ctx.status.set(podName=view.name)
         if agent is None:
             if ctx.status.get("phase") not in ("Recording", "Reconnecting"):
                 ctx.status.set(phase="Starting")
+            if view.unschedulable is not None and not view.deleting:
+                await self.report_unschedulable(view)
             return
         result = agent_view(agent)
         if result.phase == "Recording":

@@ -146,6 +146,18 @@ def termination_grace_s(
     return math.ceil(stop_grace_s) + upload_s + UPLOAD_MARGIN_S
 
 
+#: Longest grace period a stop gives a recorder Pod (s): the bytes still to store never hold a Pod longer.
+STOP_GRACE_MAX_S = 6 * 3600
+
+
+def stop_grace_s(spec: LocalRecordingSpec, stop_grace_s: float, pending_bytes: int) -> int:
+    """DeleteOptions `gracePeriodSeconds` (s) of a recorder Pod being stopped: FFmpeg's finalize
+    (`stop_grace_s`), plus the `pending_bytes` (bytes) its agent reports still to store at
+    `pod.uploadRateMbps`, plus UPLOAD_MARGIN_S; at most STOP_GRACE_MAX_S. E.g. 20 s finalize and
+    30 MB at 2 Mbit/s → 20 + 120 + 10 = 150 s."""
+    return min(STOP_GRACE_MAX_S, termination_grace_s(spec, stop_grace_s, max(0, pending_bytes)))
+
+
 #: Files a work emptyDir holds at most while storage fails (then kubelet evicts the Pod), and its floor (MiB).
 WORK_LIMIT_FILES = 8
 WORK_LIMIT_MIN_MIB = 1024

@@ -42,6 +42,10 @@ class PodView:
     restart_requested_at: str | None = None
     #: The agent's last error from its termination message (why it failed, when it says).
     exit_error: str | None = None
+    #: The scheduler's message while the Pod cannot be scheduled (`PodScheduled=False`), else None.
+    unschedulable: str | None = None
+    #: Names of the PersistentVolumeClaims the Pod mounts.
+    claims: tuple[str, ...] = ()
 
     @property
     def terminated(self) -> bool:
@@ -82,6 +86,19 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
         stored_on_exit=stored_on_exit,
         restart_requested_at=annotations.get(RESTART_REQUESTED_AT),
         exit_error=exit_error,
+        unschedulable=next(
+            (
+                str(c.get("message") or c.get("reason") or "unschedulable")
+                for c in status.get("conditions") or ()
+                if c.get("type") == "PodScheduled" and c.get("status") == "False"
+            ),
+            None,
+        ),
+        claims=tuple(
+            str(v["persistentVolumeClaim"].get("claimName", ""))
+            for v in (pod.get("spec") or {}).get("volumes") or ()
+            if isinstance(v.get("persistentVolumeClaim"), Mapping)
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
 from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
     SPEC_HASH_ANNOTATION,
+    STOP_GRACE_MAX_S,
     agent_token_secret_manifest,
     agent_token_secret_name,
     pending_bytes_at_stop,
@@ -18,6 +19,7 @@ from recording_operator.controllers.localrecording.manifests import (
     pod_manifest,
     pod_spec_hash,
     service_manifest,
+    stop_grace_s,
     termination_grace_s,
     work_claim_manifest,
     work_size_limit,
@@ -85,6 +87,14 @@ def test_the_grace_period_grows_with_the_bytes_left_to_store() -> None:
         body(output={"format": "mp4", "continuous": True}, maxDuration="2h")["spec"]
     )
     assert pending_bytes_at_stop(continuous) == 2 * 7200 * 8128 * 1000 // 8
+
+
+def test_a_stop_grace_is_sized_from_the_bytes_the_agent_reports_and_bounded() -> None:
+    slow = LocalRecordingSpec.model_validate(body(pod={"uploadRateMbps": 2})["spec"])
+    # 30 MB at 2 Mbit/s: 120 s of upload, plus FFmpeg's finalize and the margin.
+    assert stop_grace_s(slow, 20, 30_000_000) == 150
+    assert stop_grace_s(slow, 20, 0) == 30
+    assert stop_grace_s(slow, 20, 10**13) == STOP_GRACE_MAX_S
 
 
 def test_credentials_only_through_secret_key_refs() -> None:
