@@ -25,10 +25,15 @@ they run with the sandbox's Python); any other Pod is reported `Failed`. For eac
   container's `exitCode` (128 + signal when killed) and, as kubelet does, the first 4096 bytes of
   the file at the container's `terminationMessagePath` (default `/dev/termination-log`, a workspace
   file locally: an environment value naming that path is rewritten to it) as `terminated.message`;
+- binding: a Pod it starts gets `spec.nodeName` (:data:`NODE_NAME`), as the scheduler's binding
+  sets it; from then on the API server deletes it gracefully (it stays, terminating, until the
+  kubelet confirms);
 - deletion (a `deletionTimestamp`, or the object gone): SIGTERM, then SIGKILL at the
   `deletionTimestamp` (the API server sets it to the delete's time plus its grace period: DeleteOptions
   `gracePeriodSeconds`, else `terminationGracePeriodSeconds`); a later delete that shortens the grace
-  moves the SIGKILL earlier, as the kubelet does;
+  moves the SIGKILL earlier, as the kubelet does; once the container has stopped and its status is
+  written, the runner deletes the Pod with `gracePeriodSeconds: 0`, which removes it, as the kubelet
+  does (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination);
 - the container ends with its main process: every process it started (marked by POD_MARKER_ENV in
   its environment) is killed then, as the container runtime does; `kill()` SIGKILLs them all at
   once (a Pod deleted without grace, a lost node).
@@ -76,6 +81,8 @@ UNBOUND_MESSAGE = (
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 #: Seconds between two scheduling attempts of an unschedulable Pod.
 SCHEDULE_RETRY_S = 1.0
+#: `spec.nodeName` of the Pods this runner binds (the sandbox's one node).
+NODE_NAME = "sandbox"
 #: Kubernetes' default `terminationMessagePath`.
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 #: Environment variable that marks a local Pod's processes (its value is the Pod's uid).
@@ -250,6 +257,7 @@ class PodRunner:
                     meta["name"],
                     self._failed_status("deleted before it started", "Deleted"),
                 )
+                self._confirm_deletion(meta.get("namespace", ""), meta["name"])
             return
         if local is None and event_type in ("ADDED", "MODIFIED") and phase in (None, "", "Pending"):
             await self._start(pod)
@@ -344,6 +352,8 @@ class PodRunner:
                 self._set_status(namespace, name, pending)
             return
         self._unschedulable.pop(uid, None)
+        # the scheduler's binding: from here on a delete is graceful and the kubelet confirms it
+        self._patch(namespace, name, {"spec": {"nodeName": NODE_NAME}})
         workspace = self.state_dir / "pods" / f"{namespace}_{name}_{uid[:8]}"
         workspace.mkdir(parents=True, exist_ok=True)
         try:
@@ -526,6 +536,9 @@ class PodRunner:
             },
         )
         shutil.rmtree(local.workspace, ignore_errors=True)
+        pod = self._get("pods", local.namespace, local.name)
+        if pod is not None and pod["metadata"].get("deletionTimestamp"):
+            self._confirm_deletion(local.namespace, local.name)
 
     def _terminate(self, local: LocalPod, kill_at: float) -> None:
         local.terminating = True
@@ -563,6 +576,15 @@ class PodRunner:
     def _patch(self, namespace: str, name: str, body: dict[str, Any], subresource: str | None = None) -> None:
         try:
             self.kube.store.patch(self._pod_type, namespace, name, MERGE_PATCH, body, subresource)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+
+    def _confirm_deletion(self, namespace: str, name: str) -> None:
+        """The kubelet's last word on a deleted Pod whose containers have stopped: a delete with
+        `gracePeriodSeconds: 0`, which removes it from the API (once it has no finalizers left)."""
+        try:
+            self.kube.store.delete(self._pod_type, namespace, name, grace_period_s=0)
         except ApiError as exc:
             if exc.code != 404:
                 raise

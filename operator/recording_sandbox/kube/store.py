@@ -321,8 +321,10 @@ class Store:
         ``deletionGracePeriodSeconds`` and ``deletionTimestamp`` = now + grace, the moment the
         kubelet (the sandbox's Pod runner) kills what still runs. A delete of a Pod already
         terminating may only shorten its grace (``deletionTimestamp`` moves earlier); a longer one
-        changes nothing. Simplification: a Pod without finalizers leaves the store at once (no
-        kubelet confirms), its DELETED event carrying those two fields.
+        changes nothing. A Pod bound to a node (``spec.nodeName``) with a grace above 0 stays,
+        terminating, until the kubelet (the Pod runner) confirms with a delete of grace 0; an
+        unbound Pod, a finished one or a delete of grace 0 removes it at once (once it has no
+        finalizers), as the API server's graceful-deletion strategy for Pods does.
         """
         current = self.get(resource_type, namespace, name)
         metadata = current["metadata"]
@@ -366,12 +368,16 @@ class Store:
                     "deletionGracePeriodSeconds": grace,
                 },
             }
+            if grace == 0 and not metadata.get("finalizers"):
+                self._remove(resource_type, namespace, name, obj, current)
+                return obj, True
             self._store(resource_type, namespace, name, obj, current, MODIFIED)
             return obj, False
         if orphan:
             self._orphan_dependents(metadata["uid"])
         deleting = {**metadata, "deletionTimestamp": _iso_in(grace), "deletionGracePeriodSeconds": grace}
-        if metadata.get("finalizers"):
+        bound = bool((current.get("spec") or {}).get("nodeName"))
+        if metadata.get("finalizers") or (bound and grace > 0):
             obj = {**current, "metadata": deleting}
             self._store(resource_type, namespace, name, obj, current, MODIFIED)
             return obj, False
@@ -457,7 +463,11 @@ class Store:
         ):
             metadata["generation"] = int(old_meta.get("generation") or 0) + 1
         namespace = old_meta.get("namespace", "")
-        if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
+        if (
+            metadata.get("deletionTimestamp")
+            and not metadata.get("finalizers")
+            and not _awaits_kubelet(resource_type, obj)
+        ):
             metadata.pop("finalizers", None)
             self._remove(resource_type, namespace, name, obj, current)
         else:
@@ -690,3 +700,13 @@ class Store:
 
 
 __all__ = ["Store", "now_iso"]
+
+
+def _awaits_kubelet(resource_type: ResourceType, obj: dict[str, Any]) -> bool:
+    """A terminating Pod bound to a node whose kubelet has not yet confirmed the deletion (its
+    ``deletionGracePeriodSeconds`` is still above 0): it stays after its last finalizer goes."""
+    if resource_type.key != _PODS:
+        return False
+    metadata = obj.get("metadata") or {}
+    bound = bool((obj.get("spec") or {}).get("nodeName"))
+    return bound and int(metadata.get("deletionGracePeriodSeconds") or 0) > 0

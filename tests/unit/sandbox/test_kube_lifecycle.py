@@ -88,3 +88,60 @@ async def test_error_shapes(kube_http: aiohttp.ClientSession) -> None:
         assert (await response.json())["details"]["causes"][0]["field"] == "metadata.name"
     async with kube_http.post("/apis/test.sandbox.io/v1/widgets", json=widget("nons")) as response:
         assert response.status == 404
+
+
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def pod(name: str, *, node: str | None = None, finalizers: list[str] | None = None) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "containers": [{"name": "c", "image": "i"}],
+        "terminationGracePeriodSeconds": 20,
+    }
+    if node is not None:
+        spec["nodeName"] = node
+    return {"metadata": {"name": name, "finalizers": finalizers or []}, "spec": spec}
+
+
+async def test_a_bound_pod_stays_terminating_until_the_kubelet_confirms(
+    kube_http: aiohttp.ClientSession, kube: KubeEmulator
+) -> None:
+    """kube-apiserver's graceful deletion of Pods: a Pod on a node keeps existing, with
+    deletionTimestamp and deletionGracePeriodSeconds, until a delete with gracePeriodSeconds 0 (the
+    kubelet's, once the containers stopped); an unscheduled Pod goes at once."""
+    for body in (pod("bound", node="sandbox"), pod("unscheduled")):
+        async with kube_http.post(PODS, json=body) as response:
+            assert response.status == 201
+    async with kube_http.delete(f"{PODS}/unscheduled") as response:
+        assert response.status == 200
+    assert kube.get_object("", "v1", "pods", "default", "unscheduled") is None
+
+    async with kube_http.delete(f"{PODS}/bound", json={"gracePeriodSeconds": 15}) as response:
+        assert response.status == 200  # kube-apiserver answers 200 to a deletion still in progress
+    terminating = kube.get_object("", "v1", "pods", "default", "bound")
+    assert terminating is not None
+    assert terminating["metadata"]["deletionGracePeriodSeconds"] == 15
+    async with kube_http.delete(f"{PODS}/bound", json={"gracePeriodSeconds": 60}) as response:
+        assert response.status == 200  # a longer grace does not lengthen the termination
+    still = kube.get_object("", "v1", "pods", "default", "bound")
+    assert still is not None and still["metadata"]["deletionGracePeriodSeconds"] == 15
+    async with kube_http.delete(f"{PODS}/bound", json={"gracePeriodSeconds": 0}) as response:
+        assert response.status == 200
+    assert kube.get_object("", "v1", "pods", "default", "bound") is None
+
+
+async def test_a_terminating_pod_outlives_its_last_finalizer_until_the_kubelet_confirms(
+    kube_http: aiohttp.ClientSession, kube: KubeEmulator
+) -> None:
+    async with kube_http.post(PODS, json=pod("held", node="sandbox", finalizers=["example.io/keep"])):
+        pass
+    async with kube_http.delete(f"{PODS}/held") as response:
+        assert response.status == 200  # kube-apiserver answers 200 to a deletion still in progress
+    patch = {"metadata": {"finalizers": None}}
+    headers = {"Content-Type": "application/merge-patch+json"}
+    async with kube_http.patch(f"{PODS}/held", json=patch, headers=headers) as response:
+        assert response.status == 200
+    assert kube.get_object("", "v1", "pods", "default", "held") is not None  # its containers may still run
+    async with kube_http.delete(f"{PODS}/held", json={"gracePeriodSeconds": 0}) as response:
+        assert response.status == 200
+    assert kube.get_object("", "v1", "pods", "default", "held") is None
