@@ -28,6 +28,7 @@ def test_recorded_file_from_an_agent_entry() -> None:
     assert manifest["metadata"]["labels"] == {
         "recording.mediaops.io/recording": "standup",
         "recording.mediaops.io/file-index": "00003",
+        "recording.mediaops.io/output": "main",
     }
     assert manifest["spec"]["location"] == {
         "vendor": "s3", "bucket": "rec", "key": "teama/standup-00003.mp4", "region": "us-east-1",
@@ -118,3 +119,49 @@ def test_new_files_take_the_recordings_file_deletion_policy() -> None:
     file = StoredFile(index=0, key="k.mp4", size_bytes=1, format="mp4")
     manifest = recorded_file_manifest(b, spec, file, now=datetime(2030, 1, 1, tzinfo=UTC))
     assert manifest["spec"]["deletionPolicy"] == "Retain"
+
+
+OUTPUTS = [
+    {"name": "live", "format": "hls", "segmentDuration": "2s"},
+    {"name": "thumbs", "format": "jpg", "fileNameTemplate": "{recording}-{output}-{index}"},
+]
+
+
+def test_each_output_s_files_are_told_apart_by_name_and_labelled() -> None:
+    spec = LocalRecordingSpec.model_validate(
+        body(output={"format": "mp4", "fileNameTemplate": "{recording}-{index}"}, additionalOutputs=OUTPUTS)[
+            "spec"
+        ]
+    )
+    objects = [
+        ("teama/standup-00004.mp4", 10, None),
+        ("teama/standup-live-20261121-120000-00005.ts", 20, None),
+        ("teama/standup-thumbs-00006.jpg", 30, None),
+        ("teama/standup-live-00004.m3u8", 1, None),  # a playlist is no RecordedFile
+        ("teama/standup-thumbs-00007.mp4", 1, None),  # not the extension of its output
+    ]
+    found = stored_files_from_listing(
+        spec, recording="standup", namespace="team-a", prefix="teama/", objects=objects, min_index=0
+    )
+    assert [(f.index, f.output, f.format) for f in found] == [
+        (4, "main", "mp4"),
+        (5, "live", "ts"),
+        (6, "thumbs", "jpg"),
+    ]
+    labels = recorded_file_manifest(body(), spec, found[2], now=NOW)["metadata"]["labels"]
+    assert (
+        labels["recording.mediaops.io/output"] == "thumbs"
+        and labels["recording.mediaops.io/file-index"] == "00006"
+    )
+
+    def problem(file: StoredFile) -> str | None:
+        return reported_key_problem(spec, recording="standup", namespace="team-a", file=file, first_index=0)
+
+    thumb = StoredFile(
+        index=6, key="teama/standup-thumbs-00006.jpg", size_bytes=1, format="jpg", output="thumbs"
+    )
+    assert problem(thumb) is None
+    assert "does not match" in str(problem(StoredFile(6, thumb.key, 1, "jpg", output="main")))
+    assert "not one of the recording's outputs" in str(
+        problem(StoredFile(6, thumb.key, 1, "jpg", output="x"))
+    )
