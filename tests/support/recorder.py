@@ -75,6 +75,26 @@ def probe(path: Path) -> dict[str, Any]:
     }
 
 
+def probe_live(playlist: Path, *, seconds: float) -> dict[str, Any]:
+    """What a player gets from an HLS playlist that has no EXT-X-ENDLIST yet (still recording): its
+    streams (ffprobe) and the decode-error lines of its first `seconds` media seconds, read from the
+    first segment (`-live_start_index 0`; without `-t` FFmpeg would follow the playlist until it ends).
+    """
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(playlist)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    errors = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-live_start_index", "0", "-i", str(playlist), "-t", str(seconds),
+         "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return {
+        "streams": sorted(s["codec_type"] for s in json.loads(out.stdout)["streams"]),
+        "decode_errors": len([ln for ln in errors.stderr.splitlines() if ln.strip()]),
+    }
+
+
 def non_monotonic_dts(path: Path) -> int:
     """Count of video packets whose DTS does not increase (0 for a correct recording; a naive TS `cat` fails it)."""
     out = subprocess.run(

@@ -18,7 +18,7 @@ from typing import Any
 
 from recording_operator.api.agent import ClosedFile
 from recording_sandbox.ports import free_port
-from tests.support.recorder import probe, publisher, run_agent, volume_spec
+from tests.support.recorder import probe, probe_live, publisher, run_agent, volume_spec
 
 OUTPUTS = [
     {"name": "live", "format": "hls", "segmentDuration": "1s"},
@@ -80,8 +80,7 @@ def test_one_capture_gives_an_archive_a_followable_playlist_and_thumbnails(tmp_p
         following = playlist.read_text()
         assert "#EXT-X-ENDLIST" not in following and "#EXT-X-PLAYLIST-TYPE:EVENT" in following
         assert all((volume / n).exists() for n in playlist_segments(playlist))
-        while_recording = probe(playlist)
-        assert while_recording["streams"] == ["audio", "video"] and while_recording["decode_errors"] == 0
+        assert probe_live(playlist, seconds=2) == {"streams": ["audio", "video"], "decode_errors": 0}
         agent.wait_for(lambda s: len(by_output(s.files).get("main", [])) >= 2)
         assert agent.stop() == 0, agent.log()
         pub.kill()
