@@ -42,8 +42,9 @@ on local disk (`vendor: volume`: the agent's "upload" is a local copy, no networ
 4. Three-output cost (`--outputs-seconds`, 0 skips it; `--outputs-only` runs only this): bare FFmpeg
    with `build_argv` for one capture of the same SRT source into three outputs of one process: the
    10 s fMP4 archive (stream copy), an HLS event playlist of 6 s segments (stream copy) and a 320 px
-   jpg thumbnail every 10 s (decode, `fps`, `scale`, mjpeg): CPU seconds per media second and speed,
-   measured like 3, next to the one-output stream copy of 1 (bare FFmpeg).
+   jpg thumbnail every 10 s (`fps`, `scale`, mjpeg; the source's keyframes only are decoded, as
+   nothing else decodes: `-skip_frame nokey`): CPU seconds per media second and speed, measured
+   like 3, next to the one-output stream copy of 1 (bare FFmpeg) when that ran.
 
 Targets (the recorder's performance budget): the agent adds ≤ 5 % CPU, input available → first progress ≤ 2 s, agent RSS
 ≤ 60 MB. A missed target is reported (MISS) and does not fail the bench; the exit code is 1 only

@@ -94,7 +94,8 @@ def test_one_capture_gives_an_archive_a_followable_playlist_and_thumbnails(tmp_p
     for name in archive:
         info = probe(volume / name)
         assert info["format"].startswith("mov,mp4") and info["streams"] == ["audio", "video"], (name, info)
-        assert info["decode_errors"] <= 0 and info["duration"] >= 0.5, (name, info)
+        assert info["decode_errors"] == 0 and info["duration"] > 0, (name, info)  # the last one may be short
+    assert probe(volume / archive[0])["duration"] >= 1.5
     # After the stop: the playlist is final and lists every stored segment.
     final = playlist.read_text()
     assert final.rstrip().endswith("#EXT-X-ENDLIST")
