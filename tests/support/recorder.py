@@ -95,6 +95,28 @@ def probe_live(playlist: Path, *, seconds: float) -> dict[str, Any]:
     }
 
 
+def picture(path: Path) -> dict[str, Any]:
+    """ffprobe's codec name, width and height of an image file."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream: dict[str, Any] = json.loads(out.stdout)["streams"][0]
+    return stream
+
+
+def ffmpeg_child_of(pid: int) -> int:
+    """PID of the ffmpeg child of process `pid` (from /proc).
+
+    Raises:
+        AssertionError: it has none.
+    """
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        if Path(f"/proc/{child}/comm").read_text().strip() == "ffmpeg":
+            return int(child)
+    raise AssertionError("no ffmpeg child")
+
+
 def non_monotonic_dts(path: Path) -> int:
     """Count of video packets whose DTS does not increase (0 for a correct recording; a naive TS `cat` fails it)."""
     out = subprocess.run(

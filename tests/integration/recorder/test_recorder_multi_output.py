@@ -8,17 +8,23 @@ agent with Debian's FFmpeg; storage is a volume directory; every check is ffprob
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from recording_operator.api.agent import ClosedFile
 from recording_sandbox.ports import free_port
-from tests.support.recorder import probe, probe_live, publisher, run_agent, volume_spec
+from tests.support.recorder import (
+    ffmpeg_child_of,
+    picture,
+    probe,
+    probe_live,
+    publisher,
+    run_agent,
+    volume_spec,
+)
 
 OUTPUTS = [
     {"name": "live", "format": "hls", "segmentDuration": "1s"},
@@ -46,25 +52,8 @@ def by_output(files: list[ClosedFile]) -> dict[str, list[ClosedFile]]:
     return found
 
 
-def picture(path: Path) -> dict[str, Any]:
-    """ffprobe's codec and size of an image."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    stream: dict[str, Any] = json.loads(out.stdout)["streams"][0]
-    return stream
-
-
 def playlist_segments(playlist: Path) -> list[str]:
     return [ln for ln in playlist.read_text().splitlines() if ln and not ln.startswith("#")]
-
-
-def ffmpeg_child(pid: int) -> int:
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        if Path(f"/proc/{child}/comm").read_text().strip() == "ffmpeg":
-            return int(child)
-    raise AssertionError("no ffmpeg child")
 
 
 def test_one_capture_gives_an_archive_a_followable_playlist_and_thumbnails(tmp_path: Path) -> None:
@@ -124,7 +113,7 @@ def test_the_next_agent_resumes_every_output_after_a_kill(tmp_path: Path) -> Non
                     and (s.stats.outTimeMs or 0) >= 3000
                 )
             )
-            os.kill(ffmpeg_child(first.proc.pid), signal.SIGKILL)
+            os.kill(ffmpeg_child_of(first.proc.pid), signal.SIGKILL)
             first.proc.kill()
             first.proc.wait()
         before = {p.name for p in volume.iterdir()}
