@@ -104,6 +104,8 @@ def test_an_archive_a_live_playlist_and_thumbnails_from_one_capture(
 
     outputs = per_output(kube, name)
     assert set(outputs) == {"main", "live", "thumbs"}
+    summary = {o["name"]: o["count"] for o in status(kube, name)["outputs"]}
+    assert summary == {n: len(fs) for n, fs in outputs.items()}, summary
     stored = objects(s3, name)
     media = sorted(k for k in stored if not k.endswith(".m3u8"))
     assert sorted(f["spec"]["location"]["key"] for fs in outputs.values() for f in fs) == media

@@ -1080,6 +1080,15 @@ class RecordingStats(Model):
     )
 
 
+class OutputFilesSummary(Model):
+    """The stored files of one output (`status.outputs`)."""
+
+    name: str = Field(description=f"`{PRIMARY_OUTPUT_NAME}` (spec.output) or an additionalOutputs name.")
+    count: int = Field(default=0, ge=0, description="Files with a RecordedFile.")
+    totalBytes: int | None = Field(default=None, ge=0, description="Sum of their sizes in bytes.")
+    latest: str | None = Field(default=None, description="The newest file (key with its prefix path).")
+
+
 class LocalRecordingStatus(Model):
     """Observed state of a LocalRecording."""
 
@@ -1111,6 +1120,11 @@ class LocalRecordingStatus(Model):
     )
     stats: RecordingStats | None = None
     files: FilesSummary | None = None
+    outputs: list[OutputFilesSummary] | None = Field(
+        default=None,
+        max_length=MAX_ADDITIONAL_OUTPUTS + 1,
+        description="With additionalOutputs: `status.files` per output (`main` first).",
+    )
     deletedFiles: list[str] | None = Field(
         default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
     )

@@ -53,6 +53,21 @@ def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return status_files_summary(keys, totalBytes=total)
 
 
+def outputs_summary(files: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`status.outputs` from the recording's RecordedFile objects: per output (their OUTPUT_LABEL,
+    `main` when absent; `main` first, then by name) the `count`, `totalBytes` and `latest` of
+    `files_summary`."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for f in files:
+        name = str((f.get("metadata", {}).get("labels") or {}).get(OUTPUT_LABEL) or PRIMARY_OUTPUT_NAME)
+        groups.setdefault(name, []).append(f)
+    found = []
+    for name in sorted(groups, key=lambda n: (n != PRIMARY_OUTPUT_NAME, n)):
+        summary = files_summary(groups[name])
+        found.append({"name": name, **{k: summary[k] for k in ("count", "totalBytes", "latest")}})
+    return found
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """One stored file of the recording: from the agent's `/status`, or found in the bucket."""

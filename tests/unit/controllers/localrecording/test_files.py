@@ -9,6 +9,7 @@ from recording_operator.controllers.localrecording.files import (
     StoredFile,
     file_name_pattern,
     files_summary,
+    outputs_summary,
     recorded_file_manifest,
     reported_key_problem,
     storage_key_prefix,
@@ -165,3 +166,19 @@ def test_each_output_s_files_are_told_apart_by_name_and_labelled() -> None:
     assert "not one of the recording's outputs" in str(
         problem(StoredFile(6, thumb.key, 1, "jpg", output="x"))
     )
+
+
+def test_status_outputs_summarise_each_output_s_files() -> None:
+    def rf(index: int, key: str, size: int, output: str | None) -> dict[str, object]:
+        labels = {"recording.mediaops.io/file-index": f"{index:05d}"}
+        if output:
+            labels["recording.mediaops.io/output"] = output
+        return {"metadata": {"labels": labels}, "spec": {"location": {"key": key}, "sizeBytes": size}}
+
+    files = [rf(2, "p/t-2.jpg", 5, "thumbs"), rf(0, "p/a-0.mp4", 100, None), rf(1, "p/l-1.ts", 20, "live"),
+             rf(3, "p/a-3.mp4", 50, "main"), rf(4, "p/t-4.jpg", 6, "thumbs")]  # fmt: skip
+    assert outputs_summary(files) == [
+        {"name": "main", "count": 2, "totalBytes": 150, "latest": "p/a-3.mp4"},
+        {"name": "live", "count": 1, "totalBytes": 20, "latest": "p/l-1.ts"},
+        {"name": "thumbs", "count": 2, "totalBytes": 11, "latest": "p/t-4.jpg"},
+    ]
