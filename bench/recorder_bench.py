@@ -37,8 +37,14 @@ on local disk (`vendor: volume`: the agent's "upload" is a local copy, no networ
    with `build_argv` for a 1080p30 libx264 `veryfast` re-encode of the same SRT source with two text
    overlays (a boxed UTC clock and a static title, drawtext), audio copied: CPU seconds per media
    second over the window (after `--warmup`), and the speed it kept (media s per wall s; below 1
-   the machine cannot transcode it in real time). The three-output case (archive + HLS + thumbnails)
-   is not measured: LocalRecording has one output per recorder.
+   the machine cannot transcode it in real time).
+
+4. Three-output cost (`--outputs-seconds`, 0 skips it; `--outputs-only` runs only this): bare FFmpeg
+   with `build_argv` for one capture of the same SRT source into three outputs of one process: the
+   10 s fMP4 archive (stream copy), an HLS event playlist of 6 s segments (stream copy) and a 320 px
+   jpg thumbnail every 10 s (`fps`, `scale`, mjpeg; the source's keyframes only are decoded, as
+   nothing else decodes: `-skip_frame nokey`): CPU seconds per media second and speed, measured
+   like 3, next to the one-output stream copy of 1 (bare FFmpeg) when that ran.
 
 Targets (the recorder's performance budget): the agent adds ≤ 5 % CPU, input available → first progress ≤ 2 s, agent RSS
 ≤ 60 MB. A missed target is reported (MISS) and does not fail the bench; the exit code is 1 only
@@ -63,6 +69,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -644,10 +651,31 @@ class TranscodeCost:
     argv: list[str]
 
 
+def outputs_spec(port: int) -> dict[str, Any]:
+    """The LocalRecording spec of the three-output cost: archive + HLS playlist + thumbnails."""
+    return {
+        "input": {"url": f"srt://127.0.0.1:{port}", "latency": SRT_LATENCY},
+        "output": {"format": "mp4", "segmentDuration": SEGMENT},
+        "additionalOutputs": [
+            {"name": "live", "format": "hls", "segmentDuration": "6s"},
+            {"name": "thumbs", "format": "jpg", "segmentDuration": "10s", "width": 320},
+        ],
+        "storage": {"vendor": "volume", "volume": {"claimName": "bench"}, "prefix": ["bench"]},
+    }
+
+
 def transcode_cost(
-    procs: Processes, tmp: Path, clip: Path, *, seconds: float, warmup_s: float
+    procs: Processes,
+    tmp: Path,
+    clip: Path,
+    *,
+    seconds: float,
+    warmup_s: float,
+    spec_of: Callable[[int], dict[str, Any]] = transcode_spec,
+    name: str = "transcode",
 ) -> TranscodeCost:
-    """Bare FFmpeg transcoding `transcode_spec` for `seconds` media s after `warmup_s` (see module doc).
+    """Bare FFmpeg recording `spec_of(port)` (default: `transcode_spec`) for `seconds` media s after
+    `warmup_s` (see module doc), in `tmp/name`.
 
     Raises:
         BenchError: FFmpeg exited or made no progress.
@@ -657,10 +685,14 @@ def transcode_cost(
     port = free_port(socket.SOCK_DGRAM)
     pub = publish(procs, clip, port)
     wait_bound(port, pub)
-    spec = LocalRecordingSpec.model_validate(transcode_spec(port))
-    work = tmp / "transcode"
+    spec = LocalRecordingSpec.model_validate(spec_of(port))
+    work = tmp / name
     parts = work / "parts"
     parts.mkdir(parents=True, exist_ok=True)
+    extra_parts = []
+    for extra in spec.additionalOutputs or []:
+        (work / extra.name).mkdir()
+        extra_parts.append((work / extra.name, 0))
     text_files: list[Path | None] = []
     for i, overlay in enumerate(spec.textOverlays or []):
         content = ff.text_file_content(overlay)
@@ -670,19 +702,26 @@ def transcode_cost(
         path = work / f"text-{i}.txt"
         path.write_text(content, encoding="utf-8")
         text_files.append(path)
-    argv = ff.build_argv(spec, parts_dir=parts, start_index=0, text_files=text_files, stats_period_s=1.0)
+    argv = ff.build_argv(
+        spec,
+        parts_dir=parts,
+        start_index=0,
+        text_files=text_files,
+        extra_parts=extra_parts,
+        stats_period_s=1.0,
+    )
     bare = start_bare(procs, argv)
     ps = psutil.Process(bare.proc.pid)
 
     def media_now() -> float:
         if bare.proc.poll() is not None:
-            raise BenchError(f"transcoding ffmpeg exited {bare.proc.returncode}: {list(bare.stderr)[-3:]}")
+            raise BenchError(f"{name} ffmpeg exited {bare.proc.returncode}: {list(bare.stderr)[-3:]}")
         return bare.media_s(time.time())
 
     deadline = time.monotonic() + warmup_s * 4 + 30
     while media_now() < warmup_s:
         if time.monotonic() > deadline:
-            raise BenchError("transcoding ffmpeg made no progress")
+            raise BenchError(f"{name} ffmpeg made no progress")
         time.sleep(0.2)
     cpu0, media0, wall0 = _cpu_s(ps), media_now(), time.monotonic()
     deadline = wall0 + seconds * 4 + 30
@@ -693,7 +732,7 @@ def transcode_cost(
     _stop(pub, 5)
     media = media1 - media0
     if media <= 0:
-        raise BenchError("transcoding ffmpeg wrote no media in the window")
+        raise BenchError(f"{name} ffmpeg wrote no media in the window")
     return TranscodeCost((cpu1 - cpu0) / media, media / (wall1 - wall0), media, argv)
 
 
@@ -707,6 +746,19 @@ def report_transcode(cost: TranscodeCost) -> None:
     print(
         f"  CPU s per media s: {cost.cpu_per_media_s:.3f}   speed: {cost.speed:.2f}x"
         f"   media s: {cost.media_s:.1f}"
+    )
+
+
+def report_outputs(cost: TranscodeCost, single: SideBySide | None) -> None:
+    """Print the three-output cost (and the one-output stream copy's, when measured)."""
+    print(
+        "\nthree-output cost: SRT 1080p30 H.264 6 Mb/s → one FFmpeg: 10 s fMP4 archive (copy) + HLS event"
+        " playlist, 6 s segments (copy) + 320 px jpg thumbnail every 10 s"
+    )
+    print("  " + " ".join(cost.argv))
+    print(
+        f"  CPU s per media s: {cost.cpu_per_media_s:.3f}   speed: {cost.speed:.2f}x   media s: {cost.media_s:.1f}"
+        + (f"   (one output, stream copy: {single.per_media_bare:.3f})" if single is not None else "")
     )
 
 
@@ -808,6 +860,10 @@ def main(argv: list[str] | None = None) -> int:
         "--transcode-seconds", type=float, default=30.0, help="media seconds of the transcode cost (0: skip)"
     )
     parser.add_argument("--transcode-only", action="store_true", help="measure only the transcode cost")
+    parser.add_argument(
+        "--outputs-seconds", type=float, default=30.0, help="media seconds of the three-output cost (0: skip)"
+    )
+    parser.add_argument("--outputs-only", action="store_true", help="measure only the three-output cost")
     args = parser.parse_args(argv)
 
     def interrupted(signum: int, frame: object) -> None:
@@ -823,15 +879,25 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"encoding the {args.clip_seconds} s source clip ...", file=sys.stderr, flush=True)
                 encode_clip(clip, args.clip_seconds)
                 sbs = lat = None
-                if not args.transcode_only:
+                if not (args.transcode_only or args.outputs_only):
                     print(f"side by side for {args.seconds:g} media s ...", file=sys.stderr, flush=True)
                     sbs = side_by_side(
                         procs, tmp, clip, seconds=args.seconds, warmup_s=args.warmup, poll_s=args.status_poll
                     )
                     print(f"{args.latency_runs} latency runs ...", file=sys.stderr, flush=True)
                     lat = latency_runs(procs, tmp, clip, args.latency_runs, args.absent)
-                cost = None
-                if args.transcode_seconds > 0:
+                cost = outputs = None
+                if args.outputs_seconds > 0 and not args.transcode_only:
+                    print(
+                        f"three-output cost for {args.outputs_seconds:g} media s ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    outputs = transcode_cost(
+                        procs, tmp, clip, seconds=args.outputs_seconds, warmup_s=args.warmup,
+                        spec_of=outputs_spec, name="outputs",
+                    )  # fmt: skip
+                if args.transcode_seconds > 0 and not args.outputs_only:
                     print(
                         f"transcode cost for {args.transcode_seconds:g} media s ...",
                         file=sys.stderr,
@@ -859,6 +925,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if cost is not None:
         report_transcode(cost)
+    if outputs is not None:
+        report_outputs(outputs, sbs)
     return 0
 
 

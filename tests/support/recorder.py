@@ -75,6 +75,48 @@ def probe(path: Path) -> dict[str, Any]:
     }
 
 
+def probe_live(playlist: Path, *, seconds: float) -> dict[str, Any]:
+    """What a player gets from an HLS playlist that has no EXT-X-ENDLIST yet (still recording): its
+    streams (ffprobe) and the decode-error lines of its first `seconds` media seconds, read from the
+    first segment (`-live_start_index 0`; without `-t` FFmpeg would follow the playlist until it ends).
+    """
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(playlist)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    errors = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-live_start_index", "0", "-i", str(playlist), "-t", str(seconds),
+         "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return {
+        "streams": sorted(s["codec_type"] for s in json.loads(out.stdout)["streams"]),
+        "decode_errors": len([ln for ln in errors.stderr.splitlines() if ln.strip()]),
+    }
+
+
+def picture(path: Path) -> dict[str, Any]:
+    """ffprobe's codec name, width and height of an image file."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream: dict[str, Any] = json.loads(out.stdout)["streams"][0]
+    return stream
+
+
+def ffmpeg_child_of(pid: int) -> int:
+    """PID of the ffmpeg child of process `pid` (from /proc).
+
+    Raises:
+        AssertionError: it has none.
+    """
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        if Path(f"/proc/{child}/comm").read_text().strip() == "ffmpeg":
+            return int(child)
+    raise AssertionError("no ffmpeg child")
+
+
 def non_monotonic_dts(path: Path) -> int:
     """Count of video packets whose DTS does not increase (0 for a correct recording; a naive TS `cat` fails it)."""
     out = subprocess.run(

@@ -39,7 +39,11 @@ from pydantic import Field, ValidationError
 
 from recording_operator.api.destinations import DestinationPolicy
 from recording_operator.api.v1alpha1.common import Model
-from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec, RecordingStats
+from recording_operator.api.v1alpha1.localrecording import (
+    PRIMARY_OUTPUT_NAME,
+    LocalRecordingSpec,
+    RecordingStats,
+)
 
 CONFIG_API_VERSION = "recorder.recording.mediaops.io/v1"
 #: Where the controller mounts the config file (ConfigMap key `config.json`).
@@ -159,7 +163,11 @@ class ClosedFile(Model):
     location: str = Field(
         description="`s3://bucket/key`, `gs://…`, `azblob://account/container/…` or `volume://claim/…`."
     )
-    format: str = Field(description="Output format (spec.output.format).")
+    format: str = Field(description="Output format (spec.output.format, or the additional output's).")
+    output: str = Field(
+        default=PRIMARY_OUTPUT_NAME,
+        description=f"The output that wrote it: `{PRIMARY_OUTPUT_NAME}` (spec.output) or an additionalOutputs name.",
+    )
     sizeBytes: int = Field(ge=0, description="File size in bytes (filesystem).")
     durationMs: int | None = Field(default=None, ge=0, description="Media duration, ms.")
     startedAt: str = Field(description="Wall-clock start of the file's media (RFC 3339, UTC).")
@@ -206,6 +214,10 @@ class RecorderStatus(Model):
     reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts.")
     sessions: int = Field(default=0, ge=0, description="FFmpeg runs started.")
     playlist: str | None = Field(default=None, description="hls: location of the uploaded playlist.")
+    playlists: dict[str, str] | None = Field(
+        default=None,
+        description="Location of each additional hls output's uploaded playlist, by output name.",
+    )
     lastError: str | None = Field(default=None, description="Last FFmpeg/upload error (secrets redacted).")
     lastErrorAt: str | None = None
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -49,7 +50,12 @@ from recording_operator.api.agent import (
 from recording_operator.api.destinations import resolved_problem
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import parse_duration
-from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, InputStats, unverifiable_tls
+from recording_operator.api.v1alpha1.localrecording import (
+    EXTENSIONS,
+    PRIMARY_OUTPUT_NAME,
+    InputStats,
+    unverifiable_tls,
+)
 from recording_operator.recorder import ffmpeg as ff
 from recording_operator.recorder.env import tls_ca_file_from_env
 from recording_operator.recorder.metrics import RecorderMetrics
@@ -61,7 +67,7 @@ from recording_operator.recorder.progress import (
     ProgressParser,
     split_level,
 )
-from recording_operator.recorder.segments import read_playlist, read_segment_list, renamed_playlist
+from recording_operator.recorder.segments import read_playlist, read_segment_list, stored_playlist
 from recording_operator.storage import StorageError, Store
 
 log = logging.getLogger("recording_operator.recorder")
@@ -96,11 +102,45 @@ def _moving_order(path: Path) -> int:
 
 
 @dataclass
+class _Output:
+    """One output of the FFmpeg process (`spec.output` or one of `spec.additionalOutputs`) and the
+    agent's state of it: FFmpeg writes its parts into `parts_dir` (`seg_<part number>.<ext>`).
+
+    `own_numbering` (the recording has `output` alone): FFmpeg's part number is the file's `{index}`,
+    as before additional outputs existed. Otherwise each output's parts are numbered by FFmpeg on
+    their own and every closed file takes the next `{index}` of the recording (`status.nextIndex`),
+    so indices never repeat across outputs.
+    """
+
+    name: str
+    fmt: str
+    template: str
+    parts_dir: Path
+    recovered_dir: Path
+    #: False for one continuous file per session (the primary output only).
+    segmented: bool
+    own_numbering: bool
+    #: jpg: seconds between two thumbnails.
+    interval_s: float = 0.0
+    #: Part numbers of this Pod already closed (not those of recovered files).
+    handled: set[int] = dataclasses.field(default_factory=set)
+    #: FFmpeg's number of this output's next part; the first of the current session.
+    next_part: int = 0
+    session_start: int = 0
+    #: hls: part file name → stored name, for closed parts, and the part names already stored.
+    hls_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    hls_stored: set[str] = dataclasses.field(default_factory=set)
+    #: hls: the `{index}` in the stored playlist's name (the first index of this Pod).
+    hls_first_index: int = 0
+
+
+@dataclass
 class _Closed:
     """A closed local file waiting for upload."""
 
     path: Path
     info: ClosedFile
+    output: _Output | None = None
     attempts: int = 0
 
 
@@ -182,6 +222,32 @@ class Recorder:
         self._fmt = self.spec.output.format
         self._segmented = ff.segment_seconds(self.spec) is not None
         self._join = self.spec.seamless and not self._segmented
+        extras = self.spec.additionalOutputs or []
+        self._primary = _Output(
+            PRIMARY_OUTPUT_NAME,
+            self._fmt,
+            self.spec.output.fileNameTemplate,
+            self.parts_dir,
+            work_dir / "recovered",
+            self._segmented,
+            own_numbering=not extras,
+        )
+        self._outputs = [self._primary]
+        for extra in extras:
+            where = work_dir / "outputs" / extra.name
+            (where / "parts").mkdir(parents=True, exist_ok=True)
+            self._outputs.append(
+                _Output(
+                    extra.name,
+                    extra.format,
+                    extra.fileNameTemplate,
+                    where / "parts",
+                    where / "recovered",
+                    True,
+                    own_numbering=False,
+                    interval_s=ff.thumbnail_interval_s(extra) if extra.format == "jpg" else 0.0,
+                )
+            )
         self._stop = asyncio.Event()
         self.stop_reason: str | None = None
         self._queue: asyncio.Queue[_Closed] = asyncio.Queue()
@@ -189,10 +255,7 @@ class Recorder:
         self._pending: dict[int, int] = {}
         #: Bytes of the parts FFmpeg still writes (not yet closed files), from the last poll.
         self._live_bytes = 0
-        self._handled: set[int] = set()
         self._join_parts: list[_Closed] = []
-        self._hls_names: dict[str, str] = {}
-        self._hls_first_index = config.numbering.nextIndex
         self._session: _Session | None = None
         self._stderr: deque[str] = deque(maxlen=20)
         self._upload_gave_up = False
@@ -258,9 +321,10 @@ class Recorder:
             self.metrics.recording.set(0)
             if self._join:
                 await self._join_and_enqueue()
-            if self._fmt == "hls":
-                await self._upload_playlist()
             await self._drain_uploads()
+            for out in self._outputs:
+                if out.fmt == "hls":
+                    await self._upload_playlist(out)
             if not failed:
                 self.status.phase = "Stopped"
             self.status.stoppedAt = rfc3339(ff.now_utc(), microseconds=True)
@@ -375,6 +439,34 @@ class Recorder:
                 raise ValueError(f"{field}: {problem}")
 
     async def _recover(self) -> None:
+        """Store what a previous container left in each output's parts directory (`_recover_output`)."""
+        for out in self._outputs:
+            if out.fmt == "hls" and out.own_numbering:
+                await self._recover_hls(out)
+            else:
+                await self._recover_output(out)
+        for out in self._outputs:
+            out.next_part = self.status.nextIndex if out.own_numbering else 0
+            out.hls_first_index = self.status.nextIndex
+
+    def _completed_parts(self, out: _Output) -> Mapping[str, int | None]:
+        """Parts a previous container's FFmpeg closed in `out.parts_dir`, with their duration (ms;
+        None: unknown). Segments: the csv list; hls: the playlist (which a renumbering output then
+        drops: its next playlist starts afresh); jpg: every picture (atomic writes: a `.tmp` one is
+        unfinished and deleted)."""
+        if out.fmt == "jpg":
+            for path in out.parts_dir.glob("*.tmp"):
+                path.unlink(missing_ok=True)
+            return {p.name: None for p in out.parts_dir.iterdir() if ff.parse_part_name(p.name) is not None}
+        if out.fmt == "hls":
+            found = {name: round(duration * 1000) for _, name, duration, _ in read_playlist(out.parts_dir)}
+            (out.parts_dir / ff.HLS_PLAYLIST).unlink(missing_ok=True)
+            return found
+        found = {name: round((end - start) * 1000) for name, start, end in read_segment_list(out.parts_dir)}
+        (out.parts_dir / ff.SEGMENT_LIST).unlink(missing_ok=True)
+        return found
+
+    async def _recover_output(self, out: _Output) -> None:
         """Store what a previous container of this recording left in the work dir.
 
         With a work volume that outlives the Pod, that is everything not yet stored when an agent was
@@ -388,12 +480,9 @@ class Recorder:
         on; their old numbers may be taken or skipped) and moved to `recovered/` under their new part
         names before they are queued; FFmpeg then numbers after them.
         """
-        if self._fmt == "hls":
-            await self._recover_hls()
-            return
-        recovered_dir = self.work_dir / "recovered"
+        recovered_dir = out.recovered_dir
         recovered_dir.mkdir(exist_ok=True)
-        listed = {name: (start, end) for name, start, end in read_segment_list(self.parts_dir)}
+        listed = self._completed_parts(out)
         # (path, known duration ms or None, partial): earlier recoveries first, then the parts.
         found: list[tuple[Path, int | None, bool]] = []
         earlier = sorted(
@@ -403,13 +492,12 @@ class Recorder:
         found += [(p, None, False) for p in sorted(recovered_dir.glob("moving-*"), key=_moving_order)]
         leftovers = sorted(
             (idx, p)
-            for p in self.parts_dir.iterdir()
+            for p in out.parts_dir.iterdir()
             if (idx := ff.parse_part_name(p.name.removesuffix(".tmp"))) is not None
         )
         for _, path in leftovers:
-            span = listed.get(path.name.removesuffix(".tmp"))
-            found.append((path, None if span is None else round((span[1] - span[0]) * 1000), span is None))
-        (self.parts_dir / ff.SEGMENT_LIST).unlink(missing_ok=True)
+            name = path.name.removesuffix(".tmp")
+            found.append((path, listed.get(name), name not in listed))
         # Two renames, so that no new name overwrites a file still waiting under its old one.
         moving = []
         pass_id = time.time_ns()
@@ -420,27 +508,32 @@ class Recorder:
         first = self.status.nextIndex
         for n, (path, duration_ms, partial) in enumerate(moving):
             index = first + n
-            target = recovered_dir / ff.part_name(index, self._fmt)
+            target = recovered_dir / ff.part_name(index, out.fmt)
             path.rename(target)
-            probed = duration_ms if duration_ms is not None else await self._probe_duration_ms(target)
+            probed = duration_ms
+            if probed is None and out.fmt != "jpg":
+                probed = await self._probe_duration_ms(target)
             end = datetime.fromtimestamp(target.stat().st_mtime).astimezone()
             start = end - timedelta(milliseconds=probed or 0)
-            log.info("recovered %s as part %d%s", path.name, index, " (partial)" if partial else "")
-            await self._close_file(target, index, start, duration_ms, partial=partial)
+            log.info("recovered %s of output %s as part %d%s", path.name, out.name, index,
+                     " (partial)" if partial else "")  # fmt: skip
+            await self._close_file(out, target, None, index, start, duration_ms, partial=partial)
         self.status.nextIndex = max(self.status.nextIndex, first + len(moving))
-        self._hls_first_index = self.status.nextIndex
 
-    async def _recover_hls(self) -> None:
-        """hls: store the segments a previous container left (numbering continues after them)."""
-        listed = {name: (start, end) for name, start, end in read_segment_list(self.parts_dir)}
+    async def _recover_hls(self, out: _Output) -> None:
+        """hls alone: store the segments a previous container left (numbering continues after them,
+        in the same event playlist)."""
+        listed = {name: (start, end) for name, start, end in read_segment_list(out.parts_dir)}
         highest = self.config.numbering.nextIndex - 1
-        for index, name, _, _ in read_playlist(self.parts_dir):
+        for index, name, _, _ in read_playlist(out.parts_dir):
             highest = max(highest, index)
-            self._handled.add(index)
-            self._hls_names.setdefault(f"{ff.PART_PREFIX}{index:06d}.ts", name)
+            out.handled.add(index)
+            part = f"{ff.PART_PREFIX}{index:06d}.ts"
+            out.hls_names.setdefault(part, name)
+            out.hls_stored.add(part)
         leftovers = sorted(
             (idx, p)
-            for p in self.parts_dir.iterdir()
+            for p in out.parts_dir.iterdir()
             if (idx := ff.parse_part_name(p.name.removesuffix(".tmp"))) is not None
         )
         for index, path in leftovers:
@@ -450,24 +543,30 @@ class Recorder:
             span = listed.get(path.name)
             start = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
             await self._close_file(
+                out,
                 path,
+                index,
                 index,
                 start,
                 None if span is None else round((span[1] - span[0]) * 1000),
                 partial=span is None,
             )
         self.status.nextIndex = highest + 1
-        self._hls_first_index = self.status.nextIndex
 
     # --------------------------------------------------------------- sessions
 
     async def _run_session(self) -> bool:
         """One FFmpeg run; returns True when it produced at least one progress block."""
-        start_index = self.status.nextIndex
+        for out in self._outputs:
+            if out.own_numbering:
+                out.next_part = self.status.nextIndex
+            out.session_start = out.next_part
+        start_index = self._primary.session_start
         argv = ff.build_argv(
             self._run_spec,
             parts_dir=self.parts_dir,
             start_index=start_index,
+            extra_parts=[(out.parts_dir, out.session_start) for out in self._outputs[1:]],
             passphrase=self._passphrase,
             sdp_path=self._sdp_path,
             overlay_path=self._overlay_path,
@@ -623,12 +722,13 @@ class Recorder:
         """`stats.totalSizeBytes`: bytes of the published files (`status.totalBytes`) plus the parts
         FFmpeg still writes (a published part waiting for its upload is counted once)."""
         live = 0
-        for path in self.parts_dir.iterdir():
-            with contextlib.suppress(OSError):
-                if path.name in self._published_parts:
-                    continue
-                if ff.parse_part_name(path.name.removesuffix(".tmp")) is not None:
-                    live += path.stat().st_size
+        for out in self._outputs:
+            for path in out.parts_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if str(path) in self._published_parts:
+                        continue
+                    if ff.parse_part_name(path.name.removesuffix(".tmp")) is not None:
+                        live += path.stat().st_size
         total = self.status.totalBytes + live
         self._live_bytes = live
         self._sync_pending()
@@ -638,47 +738,78 @@ class Recorder:
     # ---------------------------------------------------------- closed files
 
     async def _collect_closed(self, session: _Session) -> None:
-        """Close files the muxer reported closed (csv list / HLS playlist)."""
+        """Close the files each output's muxer reported closed (csv list, HLS playlist, jpg written)."""
         anchor = session.anchor or session.launched_wall
-        if self._fmt == "hls":
-            fresh = False
-            for index, name, duration, pdt in read_playlist(self.parts_dir):
-                if index in self._handled:
+        for out in self._outputs:
+            await self._collect_output(out, anchor)
+
+    async def _collect_output(self, out: _Output, anchor: datetime) -> None:
+        if out.fmt == "hls":
+            for part, name, duration, pdt in read_playlist(out.parts_dir):
+                if part in out.handled:
                     continue
-                path = self.parts_dir / name
+                path = out.parts_dir / name
                 if not path.exists():
                     continue
-                fresh = True
-                await self._close_file(path, index, pdt or anchor, round(duration * 1000), partial=False)
-            if fresh:
-                await self._upload_playlist()
+                index = self._index_for(out, part)
+                await self._close_file(
+                    out, path, part, index, pdt or anchor, round(duration * 1000), partial=False
+                )
             return
-        if not self._segmented:
+        if out.fmt == "jpg":
+            pictures = sorted(
+                (number, p)
+                for p in out.parts_dir.iterdir()
+                if (number := ff.parse_part_name(p.name)) is not None and number not in out.handled
+            )
+            for number, path in pictures:
+                # `fps=1/N` emits the picture of media time (number - first) * N.
+                start = anchor + timedelta(seconds=(number - out.session_start) * out.interval_s)
+                await self._close_file(
+                    out, path, number, self._index_for(out, number), start, None, partial=False
+                )
             return
-        for name, start, end in read_segment_list(self.parts_dir):
-            seg_index = ff.parse_part_name(name)
-            if seg_index is None or seg_index in self._handled or seg_index < session.start_index:
+        if not out.segmented:
+            return
+        for name, start_s, end_s in read_segment_list(out.parts_dir):
+            seg = ff.parse_part_name(name)
+            if seg is None or seg in out.handled or seg < out.session_start:
                 continue
-            path = self.parts_dir / name
+            path = out.parts_dir / name
             if not path.exists():
                 continue
-            begin = anchor + timedelta(seconds=start)
-            await self._close_file(path, seg_index, begin, round((end - start) * 1000), partial=False)
+            begin = anchor + timedelta(seconds=start_s)
+            duration_ms = round((end_s - start_s) * 1000)
+            await self._close_file(
+                out, path, seg, self._index_for(out, seg), begin, duration_ms, partial=False
+            )
+
+    def _index_for(self, out: _Output, part: int) -> int:
+        """The `{index}` of `out`'s closed part `part`: the part number when the output numbers its
+        own files, else the recording's next index."""
+        return part if out.own_numbering else self.status.nextIndex
 
     async def _close_leftovers(self, session: _Session, *, crashed: bool) -> None:
         """After FFmpeg exited: close its in-flight file(s) (continuous file, or a crash's partial)."""
         anchor = session.anchor or session.launched_wall
-        for path in sorted(self.parts_dir.iterdir()):
-            index = ff.parse_part_name(path.name.removesuffix(".tmp"))
-            if index is None or index < session.start_index or index in self._handled:
+        for out in self._outputs:
+            if out.fmt == "jpg":
+                for path in out.parts_dir.glob("*.tmp"):
+                    path.unlink(missing_ok=True)  # a picture FFmpeg did not finish
                 continue
-            if path.suffix == ".tmp":
-                path = path.rename(path.with_suffix(""))
-            partial = self._segmented or crashed
-            start = (
-                anchor if not self._segmented else datetime.fromtimestamp(path.stat().st_ctime).astimezone()
-            )
-            await self._close_file(path, index, start, None, partial=partial)
+            for path in sorted(out.parts_dir.iterdir()):
+                part = ff.parse_part_name(path.name.removesuffix(".tmp"))
+                if part is None or part < out.session_start or part in out.handled:
+                    continue
+                if path.suffix == ".tmp":
+                    path = path.rename(path.with_suffix(""))
+                partial = out.segmented or crashed
+                start = (
+                    anchor if not out.segmented else datetime.fromtimestamp(path.stat().st_ctime).astimezone()
+                )
+                await self._close_file(
+                    out, path, part, self._index_for(out, part), start, None, partial=partial
+                )
 
     async def _probe_duration_ms(self, path: Path) -> int | None:
         """Media duration by ffprobe (ms), None when ffprobe cannot open the file."""
@@ -698,26 +829,43 @@ class Recorder:
             return 0
 
     async def _close_file(
-        self, path: Path, index: int, start: datetime, duration_ms: int | None, *, partial: bool
+        self,
+        out: _Output,
+        path: Path,
+        part: int | None,
+        index: int,
+        start: datetime,
+        duration_ms: int | None,
+        *,
+        partial: bool,
     ) -> None:
-        """Name, record and queue one closed file (discarding empty/unplayable ones)."""
-        self._handled.add(index)
+        """Name, record and queue one closed file of `out` (discarding empty/unplayable ones): FFmpeg's
+        part `part` (None: a recovered file), stored as `{index}` `index`. jpg pictures have no duration."""
+        if part is not None:
+            out.handled.add(part)
+            out.next_part = max(out.next_part, part + 1)
         self.status.nextIndex = max(self.status.nextIndex, index + 1)
         size = _size(path)
-        probed = await self._probe_duration_ms(path) if (duration_ms is None or partial) else duration_ms
+        if out.fmt == "jpg":
+            probed: int | None = 0
+        elif duration_ms is None or partial:
+            probed = await self._probe_duration_ms(path)
+        else:
+            probed = duration_ms
         if size == 0 or probed is None:
             self._error(f"discarded unplayable file {path.name} ({size} bytes)")
             _remove(path)
             return
-        if duration_ms is None:
+        if duration_ms is None and out.fmt != "jpg":
             duration_ms = probed
         name = ff.render_file_name(
-            self.spec.output.fileNameTemplate,
+            out.template,
             recording=self.config.recording.name,
             namespace=self.config.recording.namespace,
             index=index,
             start=start,
-            extension=EXTENSIONS[self._fmt],
+            extension=EXTENSIONS[out.fmt],
+            output=out.name,
         )
         key = self.store.key_for(name)
         info = ClosedFile(
@@ -725,25 +873,27 @@ class Recorder:
             name=name,
             key=key,
             location=self.store.uri(key),
-            format=self._fmt,
+            format=out.fmt,
+            output=out.name,
             sizeBytes=size,
             durationMs=duration_ms,
             startedAt=rfc3339(start.astimezone(ff.now_utc().tzinfo), microseconds=True),
             partial=partial,
         )
         log.info(
-            "closed %s → %s (%d bytes, %s ms%s)",
+            "closed %s of %s → %s (%d bytes, %s ms%s)",
             path.name,
+            out.name,
             name,
             size,
             duration_ms,
             ", partial" if partial else "",
         )
         self.metrics.files_closed.inc()
-        item = _Closed(path, info)
-        if self._fmt == "hls":
-            self._hls_names[path.name] = name
-        if self._join:
+        item = _Closed(path, info, out)
+        if out.fmt == "hls" and part is not None:
+            out.hls_names[path.name] = name
+        if self._join and out is self._primary:
             self._join_parts.append(item)
             return
         self._publish(item)
@@ -759,8 +909,8 @@ class Recorder:
             drop = {id(f) for f in stored[: len(self.status.files) - STATUS_FILES_MAX]}
             self.status.files = [f for f in self.status.files if id(f) not in drop]
         self.status.totalBytes += item.info.sizeBytes
-        if item.path.parent == self.parts_dir:
-            self._published_parts.add(item.path.name)
+        if any(item.path.parent == out.parts_dir for out in self._outputs):
+            self._published_parts.add(str(item.path))
         self._pending[item.info.index] = item.info.sizeBytes
         self._sync_pending()
         self._queue.put_nowait(item)
@@ -823,7 +973,7 @@ class Recorder:
         if (self.status.lastError or "").startswith("upload of"):
             self.status.lastError = None  # storing works again
         item.path.unlink(missing_ok=True)
-        self._published_parts.discard(item.path.name)
+        self._published_parts.discard(str(item.path))
         item.info.uploaded = True
         item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
         self.metrics.upload_bytes.inc(sent)
@@ -831,6 +981,10 @@ class Recorder:
         self._pending.pop(item.info.index, None)
         self._sync_pending()
         log.info("stored %s (%d bytes)", item.info.location, sent)
+        out = item.output
+        if out is not None and out.fmt == "hls" and item.path.name in out.hls_names:
+            out.hls_stored.add(item.path.name)
+            await self._upload_playlist(out)
         return True
 
     async def _uploader(self) -> None:
@@ -856,22 +1010,31 @@ class Recorder:
     async def _drain_uploads(self) -> None:
         await self._queue.join()
 
-    async def _upload_playlist(self) -> None:
-        """Upload the HLS playlist with segment URIs rewritten to the stored names (overwrites)."""
-        source = self.parts_dir / ff.HLS_PLAYLIST
+    async def _upload_playlist(self, out: _Output) -> None:
+        """Upload `out`'s HLS playlist (overwriting it) as far as its segments are stored, their URIs
+        rewritten to the stored names (`stored_playlist`): a player following it never meets a
+        segment not yet in storage, and EXT-X-ENDLIST appears once FFmpeg ended the playlist and its
+        last segment is stored. Key: `<recording>-<first index>.m3u8` for `output`,
+        `<recording>-<output name>-<first index>.m3u8` for an additional output."""
+        source = out.parts_dir / ff.HLS_PLAYLIST
         if not source.exists():
             return
-        out = self.joined_dir / "playlist.m3u8"
-        out.write_text(
-            renamed_playlist(source.read_text(encoding="utf-8"), self._hls_names), encoding="utf-8"
-        )
-        key = self.store.key_for(f"{self.config.recording.name}-{self._hls_first_index:05d}.m3u8")
+        stored = {part: name for part, name in out.hls_names.items() if part in out.hls_stored}
+        target = self.joined_dir / f"playlist-{out.name}.m3u8"
+        target.write_text(stored_playlist(source.read_text(encoding="utf-8"), stored), encoding="utf-8")
+        recording = self.config.recording.name
+        stem = recording if out is self._primary else f"{recording}-{out.name}"
+        key = self.store.key_for(f"{stem}-{out.hls_first_index:05d}.m3u8")
         try:
-            await self.store.upload_file(out, key)
-            self.status.playlist = self.store.uri(key)
+            await self.store.upload_file(target, key)
         except (StorageError, OSError) as exc:
             self.metrics.upload_failures.inc()
             self._error(f"playlist upload failed: {exc}")
+            return
+        if out is self._primary:
+            self.status.playlist = self.store.uri(key)
+        else:
+            self.status.playlists = {**(self.status.playlists or {}), out.name: self.store.uri(key)}
 
     # ------------------------------------------------------------------ misc
 

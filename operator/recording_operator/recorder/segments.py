@@ -63,12 +63,22 @@ def read_playlist(parts_dir: Path) -> list[tuple[int, str, float, datetime | Non
     return out
 
 
-def renamed_playlist(text: str, names: Mapping[str, str]) -> str:
-    """The playlist `text` with each segment URI replaced by its stored name from `names` (part
-    file name → stored name; unknown parts keep their file name), tags unchanged."""
-    lines = []
+def stored_playlist(text: str, stored: Mapping[str, str]) -> str:
+    """The playlist `text` as far as its segments are stored: each segment URI replaced by its
+    stored name from `stored` (part file name → stored name), and everything from the first segment
+    not in `stored` on left out, with the tags that belong to it (`#EXTINF`, ...): segments are
+    stored in playlist order, so what is missing is the playlist's end. `#EXT-X-ENDLIST` is kept only
+    when every segment before it is stored. (RFC 8216 §4.3.3.4: a client follows a playlist without
+    EXT-X-ENDLIST and reloads it.)"""
+    lines: list[str] = []
+    pending: list[str] = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            line = names.get(Path(line).name, Path(line).name)
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+            name = stored.get(Path(line).name)
+            if name is None:
+                return "\n".join(lines) + "\n"
+            lines += [*pending, name]
+            pending = []
+        else:
+            pending.append(line)
+    return "\n".join(lines + pending) + "\n"

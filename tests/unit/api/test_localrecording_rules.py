@@ -208,3 +208,41 @@ def test_public_listeners_must_authenticate_publishers(protocol: str) -> None:
     assert violations(SPEC_SCHEMA, with_changes(input=anonymous, pod={"serviceType": "NodePort"})) == []
     srt = {"listen": {"protocol": "srt", "port": 9000}, "passphraseSecretRef": {"name": "srt", "key": "p"}}
     assert violations(SPEC_SCHEMA, with_changes(input=srt, pod={"serviceType": "LoadBalancer"})) == []
+
+
+HLS = {"name": "live", "format": "hls"}
+THUMBS = {"name": "thumbs", "format": "jpg", "segmentDuration": "5s", "width": 320}
+
+
+def test_additional_outputs_pass() -> None:
+    assert violations(SPEC_SCHEMA, with_changes(additionalOutputs=[HLS, THUMBS])) == []
+    live = {**HLS, "hlsPlaylistType": "live", "hlsListSize": 5}
+    assert (
+        violations(SPEC_SCHEMA, with_changes(additionalOutputs=[live, {"name": "ts", "format": "mpegts"}]))
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ([HLS, {**THUMBS, "name": "live"}], "additionalOutputs names must be unique"),
+        ([{**HLS, "name": "main"}], "additionalOutputs name main is output's own"),
+        ([{**HLS, "width": 320}], "width is for jpg thumbnails only"),
+        ([{**THUMBS, "hlsPlaylistType": "event"}], "hlsPlaylistType and hlsListSize are for hls outputs only"),
+        ([{**HLS, "hlsListSize": 5}], "hlsListSize is the sliding window of hlsPlaylistType live"),
+        ([{**HLS, "segmentAtClockTime": True}], "segmentAtClockTime is a segment muxer option"),
+        ([{**THUMBS, "fileNameTemplate": "{recording}-{index}"}], "must contain {index} and {output}"),
+        ([{"name": "Live", "format": "hls"}], "spec.additionalOutputs[0].name"),
+    ],
+)  # fmt: skip
+def test_impossible_additional_outputs_rejected(outputs: list[dict[str, Any]], message: str) -> None:
+    found = violations(SPEC_SCHEMA, with_changes(additionalOutputs=outputs))
+    assert any(message in v for v in found), found
+
+
+def test_thumbnails_need_video() -> None:
+    audio_only = with_changes(output={"format": "mp3", "fileNameTemplate": "{index}"}, transcoding=None)
+    assert violations(SPEC_SCHEMA, {**audio_only, "additionalOutputs": [HLS]}) == []
+    found = violations(SPEC_SCHEMA, {**audio_only, "additionalOutputs": [THUMBS]})
+    assert any("jpg thumbnails need video: output.format mp3 records audio only" in v for v in found), found

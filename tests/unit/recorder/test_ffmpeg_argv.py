@@ -319,3 +319,88 @@ def test_unsafe_templates_rejected(template: str) -> None:
 def test_part_names_roundtrip() -> None:
     assert ff.part_name(7, "mpegts") == "seg_000007.ts"
     assert ff.parse_part_name("seg_000007.ts") == 7 and ff.parse_part_name("segments.csv") is None
+
+
+THREE_OUTPUTS = [
+    {"name": "live", "format": "hls", "segmentDuration": "2s", "hlsPlaylistType": "live", "hlsListSize": 5},
+    {"name": "thumbs", "format": "jpg", "segmentDuration": "5s", "width": 320},
+]
+
+
+def outputs_of(args: list[str]) -> list[list[str]]:
+    """The argv after the last input, one list per output (each ends with the output's path)."""
+    rest = args[len(args) - args[::-1].index("-i") + 1 :]
+    found, current = [], []
+    for k, arg in enumerate(rest):
+        current.append(arg)
+        if arg.startswith("/w/") and (k + 1 == len(rest) or rest[k + 1] in ("-map", "-filter_complex")):
+            found.append(current)
+            current = []
+    return found
+
+
+def test_one_process_writes_each_additional_output_with_its_own_muxer_and_numbering() -> None:
+    s = spec(output={"format": "mp4", "segmentDuration": "10s"}, additionalOutputs=THREE_OUTPUTS)
+    args = argv(s, extra_parts=[(Path("/w/live"), 0), (Path("/w/thumbs"), 7)])
+    # Nothing else decodes: the thumbnails are decoded from keyframes only.
+    assert opt(before_input(args), "-skip_frame") == "nokey"
+    main, live, thumbs = outputs_of(args)
+    assert (
+        opt(main, "-f") == "segment" and main[-1] == "/w/parts/seg_%06d.mp4" and opt(main, "-c:v") == "copy"
+    )
+    # hls live: a sliding window, no event type; its own parts directory and numbering.
+    assert (
+        opt(live, "-f") == "hls" and opt(live, "-hls_list_size") == "5" and "-hls_playlist_type" not in live
+    )
+    assert (
+        opt(live, "-hls_time") == "2"
+        and opt(live, "-start_number") == "0"
+        and live[-1] == "/w/live/index.m3u8"
+    )
+    assert ["-map", "0:v:0?", "-map", "0:a:0?"] == live[:4]
+    # Thumbnails decode: one picture every 5 s, 320 px wide, written atomically by image2.
+    assert opt(thumbs, "-map") == "0:v:0" and opt(thumbs, "-vf") == "fps=1/5,scale=320:-2"
+    assert (
+        opt(thumbs, "-c:v") == "mjpeg"
+        and opt(thumbs, "-f") == "image2"
+        and opt(thumbs, "-atomic_writing") == "1"
+    )
+    assert opt(thumbs, "-start_number") == "7" and thumbs[-1] == "/w/thumbs/seg_%06d.jpg"
+    with pytest.raises(ValueError, match="as many parts directories"):
+        argv(s)
+
+
+def test_an_event_playlist_output_and_default_intervals() -> None:
+    s = spec(additionalOutputs=[{"name": "hls", "format": "hls"}, {"name": "jpg", "format": "jpg"}])
+    _, live, thumbs = outputs_of(argv(s, extra_parts=[(Path("/w/a"), 0), (Path("/w/b"), 0)]))
+    assert opt(live, "-hls_playlist_type") == "event" and opt(live, "-hls_list_size") == "0"
+    assert opt(live, "-hls_time") == "6" and opt(thumbs, "-vf") == "fps=1/10"
+
+
+def test_each_media_output_is_encoded_and_an_overlay_graph_is_split_between_them() -> None:
+    s = spec(
+        output={"format": "mp4", "segmentDuration": "10s"},
+        transcoding={"video": {"codec": "h264"}},
+        overlay={"imageUrl": "https://img.example/logo.png"},
+        additionalOutputs=[{"name": "live", "format": "hls", "segmentDuration": "2s"}, THREE_OUTPUTS[1]],
+    )
+    args = argv(
+        s, overlay_path=Path("/w/logo.png"), extra_parts=[(Path("/w/live"), 0), (Path("/w/thumbs"), 0)]
+    )
+    assert args.count("-filter_complex") == 1 and "-skip_frame" not in args  # the encoder needs every frame
+    assert opt(args, "-filter_complex").endswith(",split=2[vout0][vout1]")
+    main, live, thumbs = outputs_of(args)
+    assert (
+        opt(main, "-map") == "[vout0]" and opt(live, "-map") == "[vout1]" and opt(thumbs, "-map") == "0:v:0"
+    )
+    # Each output's keyframes follow its own segment length.
+    assert opt(main, "-force_key_frames") == "expr:gte(t,n_forced*10)"
+    assert opt(live, "-force_key_frames") == "expr:gte(t,n_forced*2)"
+
+
+def test_file_names_take_the_output_name() -> None:
+    name = ff.render_file_name(
+        "{recording}-{output}-{index}", recording="rec", namespace="ns", index=4,
+        start=datetime(2026, 1, 1, tzinfo=UTC), extension="jpg", output="thumbs",
+    )  # fmt: skip
+    assert name == "rec-thumbs-00004.jpg"

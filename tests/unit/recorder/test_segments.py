@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recording_operator.recorder.segments import read_playlist, read_segment_list, renamed_playlist
+from recording_operator.recorder.segments import read_playlist, read_segment_list, stored_playlist
 
 
 def test_segment_list_rows_in_order_and_bad_rows_skipped(tmp_path: Path) -> None:
@@ -32,7 +32,12 @@ def test_playlist_parts_with_duration_and_program_date_time(tmp_path: Path) -> N
     ]
 
 
-def test_playlist_renamed_to_stored_names() -> None:
+def test_the_stored_playlist_ends_at_the_first_segment_not_stored() -> None:
     text = "#EXTM3U\n#EXTINF:6,\nseg_000007.ts\n#EXTINF:6,\nseg_000008.ts\n#EXT-X-ENDLIST"
-    out = renamed_playlist(text, {"seg_000007.ts": "rec-00007.ts"})
-    assert out == "#EXTM3U\n#EXTINF:6,\nrec-00007.ts\n#EXTINF:6,\nseg_000008.ts\n#EXT-X-ENDLIST\n"
+    out = stored_playlist(text, {"seg_000007.ts": "rec-00007.ts"})
+    assert out == "#EXTM3U\n#EXTINF:6,\nrec-00007.ts\n"
+    both = {"seg_000007.ts": "rec-00007.ts", "seg_000008.ts": "rec-00009.ts"}
+    assert (
+        stored_playlist(text, both)
+        == "#EXTM3U\n#EXTINF:6,\nrec-00007.ts\n#EXTINF:6,\nrec-00009.ts\n#EXT-X-ENDLIST\n"
+    )

@@ -9,7 +9,7 @@ https://ffmpeg.org/ffmpeg-protocols.html).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
@@ -44,12 +44,12 @@ _HTTPS_MANIFEST = "self.url.matches('(?i)^https://[^?#]*\\\\.(m3u8|mpd)([?#]|$)'
 _INSECURE = "has(self.tls) && has(self.tls.insecureSkipVerify) && self.tls.insecureSkipVerify"
 
 #: `output.fileNameTemplate`: letters, digits, `.`, `_`, `-` and the placeholders `{recording}`,
-#: `{namespace}`, `{index}`, `{start}` / `{start:<strftime>}` (codes %Y %m %d %H %M %S %j only).
+#: `{namespace}`, `{output}`, `{index}`, `{start}` / `{start:<strftime>}` (codes %Y %m %d %H %M %S %j only).
 #: No path separators, no spaces, no leading dot (the path-traversal guard of LiveKit Egress's `clean()`,
 #: https://github.com/livekit/egress `pkg/config/output_file.go`).
 FILE_NAME_TEMPLATE_PATTERN = (
-    r"^([A-Za-z0-9_-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})"
-    r"([A-Za-z0-9_.-]|\{(recording|namespace|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})*$"
+    r"^([A-Za-z0-9_-]|\{(recording|namespace|output|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})"
+    r"([A-Za-z0-9_.-]|\{(recording|namespace|output|index)\}|\{start(:([A-Za-z0-9_.-]|%[YmdHMSj])+)?\})*$"
 )
 #: The recorder agent's HTTP port (`api.agent.HTTP_PORT`; this module cannot import it): a listen input
 #: on it would collide with the agent.
@@ -59,6 +59,14 @@ INPUT_CREDENTIAL_KEYS = ("username", "password", "streamKey")
 #: Schemes whose URL takes `input.credentialsSecretRef`.
 CREDENTIAL_SCHEMES = ("rtmp", "rtmps", "rtsp", "rtsps", "http", "https")
 DEFAULT_FILE_NAME_TEMPLATE = "{recording}-{start:%Y%m%d-%H%M%S}-{index}"
+#: `additionalOutputs[].fileNameTemplate` when absent.
+DEFAULT_ADDITIONAL_FILE_NAME_TEMPLATE = "{recording}-{output}-{start:%Y%m%d-%H%M%S}-{index}"
+#: The output name of `spec.output` (its files' `recording.mediaops.io/output` label, `{output}`).
+PRIMARY_OUTPUT_NAME = "main"
+#: `additionalOutputs` at most: four outputs of one capture in all.
+MAX_ADDITIONAL_OUTPUTS = 3
+#: `additionalOutputs[].segmentDuration` of jpg thumbnails when absent: one picture every 10 s.
+DEFAULT_THUMBNAIL_INTERVAL = "10s"
 #: `output.segmentDuration` when absent (not hls): one stored file per minute, so a recorder killed with its
 #: work volume lost risks at most one minute, and one whose work volume survives (the default) none
 #: of what was flushed to disk.
@@ -69,6 +77,8 @@ DEFAULT_WORK_VOLUME_SIZE = "10Gi"
 DEFAULT_UPLOAD_RATE_MBPS = 20
 
 OutputFormat = Literal["mp4", "mkv", "flv", "mpegts", "hls", "mp3", "avi"]
+#: Formats of `additionalOutputs[]`: segmented archives, an HLS live playlist, jpg thumbnails.
+AdditionalOutputFormat = Literal["mp4", "mkv", "mpegts", "hls", "jpg"]
 #: `h264`/`hevc` are the software encoders libx264/libx265; the others are FFmpeg's hardware encoders,
 #: used only when the recorder image's FFmpeg lists them (`ffmpeg -encoders`) and the node has the device.
 VideoCodec = Literal[
@@ -373,6 +383,120 @@ class RecordingOutput(Model):
             ]
         },
     )
+
+
+_NOT_HLS_OR_JPG = "self.format != 'hls' && self.format != 'jpg'"
+
+
+class AdditionalOutput(Model):
+    """One more output of the same capture, written by the same FFmpeg process (one `-map` set and
+    muxer per output, https://ffmpeg.org/ffmpeg.html#Stream-selection): a segmented archive (mp4,
+    mkv, mpegts), an `hls` playlist players follow while recording, or `jpg` thumbnails.
+
+    Media outputs (all but jpg) carry the same streams, transcoding, filters and overlays as
+    `output`; each is encoded on its own, so a transcoded recording pays the encode once per media
+    output. jpg thumbnails are the input picture (before filters and overlays), one every
+    `segmentDuration` (FFmpeg's `fps=1/N` filter, `scale` to `width`, the image2 muxer).
+
+    Numbering: every output takes its `{index}` from the recording's one file index, so a file's
+    index is unique across outputs and Pods (RecordedFile `<recording>-<index>`, one
+    `numbering.nextIndex` for the recorder); each output's files are in increasing `{index}`, with
+    gaps where other outputs' files took numbers, and numbering continues after a recorder restart.
+    """
+
+    model_config = {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.name != '{PRIMARY_OUTPUT_NAME}'",
+                    "message": f"additionalOutputs name {PRIMARY_OUTPUT_NAME} is output's own: choose another",
+                },
+                {
+                    "rule": "!has(self.width) || self.format == 'jpg'",
+                    "message": "width is for jpg thumbnails only (media outputs take transcoding.video.width)",
+                },
+                {
+                    "rule": "(!has(self.hlsPlaylistType) && !has(self.hlsListSize)) || self.format == 'hls'",
+                    "message": "hlsPlaylistType and hlsListSize are for hls outputs only",
+                },
+                {
+                    "rule": "!has(self.hlsListSize) || (has(self.hlsPlaylistType) && self.hlsPlaylistType == 'live')",
+                    "message": "hlsListSize is the sliding window of hlsPlaylistType live (an event playlist keeps "
+                    "every segment)",
+                },
+                {
+                    "rule": f"!has(self.segmentAtClockTime) || !self.segmentAtClockTime || ({_NOT_HLS_OR_JPG})",
+                    "message": "segmentAtClockTime is a segment muxer option: not for hls or jpg outputs",
+                },
+            ]
+        }
+    }
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description=f"The output's name (a DNS label, unique, not `{PRIMARY_OUTPUT_NAME}`, which is `output`'s): "
+        "`{output}` in its file names and the `recording.mediaops.io/output` label of its RecordedFiles.",
+    )
+    format: AdditionalOutputFormat = Field(
+        description=(
+            "mp4 (fragmented), mkv or mpegts segments; hls (MPEG-TS segments and a playlist stored "
+            "as `<recording>-<name>-<first index>.m3u8`, rewritten as segments are stored, with "
+            "EXT-X-ENDLIST after the stop); jpg (thumbnails)."
+        )
+    )
+    segmentDuration: Annotated[str, duration_bounds("24h", minimum="1s")] | None = Field(
+        default=None,
+        description="Segment length (`-segment_time`, hls `-hls_time`), jpg: one thumbnail every this long. "
+        "Absent: 60s, hls 6s, jpg 10s.",
+    )
+    segmentAtClockTime: bool = Field(
+        default=False, description="Cut at wall-clock multiples of segmentDuration (mp4, mkv, mpegts)."
+    )
+    hlsPlaylistType: Literal["event", "live"] | None = Field(
+        default=None,
+        description="hls: `event` (default; the playlist lists every segment, `-hls_playlist_type event`) or "
+        "`live` (a sliding window of hlsListSize segments; every segment is still stored).",
+    )
+    hlsListSize: int | None = Field(
+        default=None,
+        ge=3,
+        le=100,
+        description="hls live: segments in the playlist (`-hls_list_size`; default 6).",
+    )
+    width: int | None = Field(
+        default=None,
+        ge=16,
+        le=7680,
+        multiple_of=2,
+        description="jpg: thumbnail width in pixels, height keeping the aspect ratio; absent: the input's.",
+    )
+    fileNameTemplate: str = Field(
+        default=DEFAULT_ADDITIONAL_FILE_NAME_TEMPLATE,
+        max_length=200,
+        pattern=FILE_NAME_TEMPLATE_PATTERN,
+        description="As output.fileNameTemplate, and it must contain `{output}` (names of different "
+        "outputs never collide, and a stored file is told apart by its name).",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.contains('{index}') && self.contains('{output}')",
+                    "message": "an additional output's fileNameTemplate must contain {index} and {output}",
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _combinations(self) -> AdditionalOutput:
+        if self.name == PRIMARY_OUTPUT_NAME:
+            raise ValueError(f"additionalOutputs name {PRIMARY_OUTPUT_NAME!r} is output's own")
+        if self.width is not None and self.format != "jpg":
+            raise ValueError("width is for jpg thumbnails only")
+        if (self.hlsPlaylistType or self.hlsListSize) and self.format != "hls":
+            raise ValueError("hlsPlaylistType and hlsListSize are for hls outputs only")
+        return self
 
 
 class RateControl(Model):
@@ -819,6 +943,16 @@ class LocalRecordingSpec(Model):
                     "message": "flv carries h264 video and aac/mp3 audio only",
                 },
                 {
+                    "rule": "!has(self.additionalOutputs) || self.additionalOutputs.all(o, "
+                    "self.additionalOutputs.exists_one(p, p.name == o.name))",
+                    "message": "additionalOutputs names must be unique",
+                },
+                {
+                    "rule": f"{_MP3} || !has(self.additionalOutputs) || "
+                    "self.additionalOutputs.all(o, o.format != 'jpg')",
+                    "message": "jpg thumbnails need video: output.format mp3 records audio only",
+                },
+                {
                     "rule": "self.storage.vendor in ['s3', 's3-compatible', 'gcs', 'azure', 'volume']",
                     "message": "LocalRecording stores to s3, s3-compatible, gcs, azure or volume",
                 },
@@ -850,6 +984,16 @@ class LocalRecordingSpec(Model):
     active: bool = Field(default=True, description="Run the recorder; false stops it and keeps the resource.")
     input: RecordingInput
     output: RecordingOutput = Field(default_factory=RecordingOutput)
+    additionalOutputs: list[AdditionalOutput] | None = Field(
+        default=None,
+        max_length=MAX_ADDITIONAL_OUTPUTS,
+        description=(
+            "More outputs of the same capture in the same recorder Pod, each with its name, format, "
+            "segment duration and file names, e.g. an hls playlist and jpg thumbnails beside an mp4 "
+            f"archive. A list beside `output` (its name is `{PRIMARY_OUTPUT_NAME}`) rather than a list "
+            "replacing it, so recordings with `output` alone keep their schema, file names and numbering."
+        ),
+    )
     transcoding: Transcoding | None = Field(default=None, description="Absent: stream copy.")
     audio: AudioSelection | None = Field(default=None, description="Audio track and channel selection.")
     overlay: Overlay | None = None
@@ -937,6 +1081,15 @@ class RecordingStats(Model):
     )
 
 
+class OutputFilesSummary(Model):
+    """The stored files of one output (`status.outputs`)."""
+
+    name: str = Field(description=f"`{PRIMARY_OUTPUT_NAME}` (spec.output) or an additionalOutputs name.")
+    count: int = Field(default=0, ge=0, description="Files with a RecordedFile.")
+    totalBytes: int | None = Field(default=None, ge=0, description="Sum of their sizes in bytes.")
+    latest: str | None = Field(default=None, description="The newest file (key with its prefix path).")
+
+
 class LocalRecordingStatus(Model):
     """Observed state of a LocalRecording."""
 
@@ -968,6 +1121,11 @@ class LocalRecordingStatus(Model):
     )
     stats: RecordingStats | None = None
     files: FilesSummary | None = None
+    outputs: list[OutputFilesSummary] | None = Field(
+        default=None,
+        max_length=MAX_ADDITIONAL_OUTPUTS + 1,
+        description="With additionalOutputs: `status.files` per output (`main` first).",
+    )
     deletedFiles: list[str] | None = Field(
         default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
     )
@@ -986,6 +1144,7 @@ EXTENSIONS = {
     "hls": "ts",
     "mp3": "mp3",
     "avi": "avi",
+    "jpg": "jpg",
 }
 #: Input kinds: a pull URL's scheme (http(s) split into hls / dash / http, rtp with `sdp` = rtp-sdp) or a
 #: listen protocol.
@@ -1050,6 +1209,22 @@ def unverifiable_tls(inp: RecordingInput) -> str | None:
             "options): set tls.insecureSkipVerify: true to record it unverified"
         )
     return None
+
+
+class NamedOutput(NamedTuple):
+    """One output of a recording as both the controller and the recorder see it."""
+
+    name: str
+    format: str
+    fileNameTemplate: str
+
+
+def named_outputs(spec: LocalRecordingSpec) -> list[NamedOutput]:
+    """`output` (named PRIMARY_OUTPUT_NAME) and then `additionalOutputs`, in spec order."""
+    found = [NamedOutput(PRIMARY_OUTPUT_NAME, spec.output.format, spec.output.fileNameTemplate)]
+    for extra in spec.additionalOutputs or []:
+        found.append(NamedOutput(extra.name, extra.format, extra.fileNameTemplate))
+    return found
 
 
 def is_continuous(spec: LocalRecordingSpec) -> bool:

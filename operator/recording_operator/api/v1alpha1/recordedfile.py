@@ -12,6 +12,8 @@ from recording_operator.api.v1alpha1.common import Condition, LocalObjectReferen
 
 #: Label on every RecordedFile naming its recording (`recording.mediaops.io/recording=<name>`).
 RECORDING_LABEL = "recording.mediaops.io/recording"
+#: The LocalRecording output that wrote the file (`main` for `spec.output`, else an additionalOutputs name).
+OUTPUT_LABEL = "recording.mediaops.io/output"
 
 #: What deleting a RecordedFile does to the stored file: `Delete` deletes it; `Retain` keeps it
 #: (only the object goes, like a PersistentVolume's reclaim policy); `Orphan` is a synonym of Retain,

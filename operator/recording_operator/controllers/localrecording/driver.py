@@ -83,6 +83,7 @@ from recording_operator.controllers.localrecording.files import (
     StoredFile,
     file_index,
     files_summary,
+    outputs_summary,
     recorded_file_manifest,
     recorded_file_name,
     reported_key_problem,
@@ -832,10 +833,13 @@ class RecorderPods:
         self.files_changed = self.files_changed or created is not None
 
     async def refresh_files_summary(self) -> None:
-        """`status.files` from the recording's RecordedFiles this process listed (once, `load_recorded`)
-        or created since: no LIST per new file."""
+        """`status.files` (with additional outputs also `status.outputs`) from the recording's
+        RecordedFiles this process listed (once, `load_recorded`) or created since: no LIST per new file."""
         await self.load_recorded()
-        self.ctx.status.set(files=files_summary(list(self.mem.files.values())))
+        files = list(self.mem.files.values())
+        self.ctx.status.set(files=files_summary(files))
+        if self.spec.additionalOutputs:
+            self.ctx.status.set(outputs=outputs_summary(files))
 
     def mark_failed(self) -> None:
         """Too many recorder failures in a row: `Failed` (until the spec changes), one Warning Event."""

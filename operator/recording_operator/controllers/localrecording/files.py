@@ -18,8 +18,14 @@ from typing import Any
 from recording_operator.api.agent import ClosedFile
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.common import API_VERSION, GROUP, parse_duration
-from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, LocalRecordingSpec
-from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
+from recording_operator.api.v1alpha1.localrecording import (
+    EXTENSIONS,
+    PRIMARY_OUTPUT_NAME,
+    LocalRecordingSpec,
+    NamedOutput,
+    named_outputs,
+)
+from recording_operator.api.v1alpha1.recordedfile import OUTPUT_LABEL, RECORDING_LABEL
 from recording_operator.controllers._kit.status import files_summary as status_files_summary
 from recording_operator.controllers.localrecording.manifests import KIND, dns_name, owner_reference
 
@@ -47,6 +53,21 @@ def files_summary(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return status_files_summary(keys, totalBytes=total)
 
 
+def outputs_summary(files: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`status.outputs` from the recording's RecordedFile objects: per output (their OUTPUT_LABEL,
+    `main` when absent; `main` first, then by name) the `count`, `totalBytes` and `latest` of
+    `files_summary`."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for f in files:
+        name = str((f.get("metadata", {}).get("labels") or {}).get(OUTPUT_LABEL) or PRIMARY_OUTPUT_NAME)
+        groups.setdefault(name, []).append(f)
+    found = []
+    for name in sorted(groups, key=lambda n: (n != PRIMARY_OUTPUT_NAME, n)):
+        summary = files_summary(groups[name])
+        found.append({"name": name, **{k: summary[k] for k in ("count", "totalBytes", "latest")}})
+    return found
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """One stored file of the recording: from the agent's `/status`, or found in the bucket."""
@@ -58,6 +79,8 @@ class StoredFile:
     duration_ms: int | None = None
     started_at: str | None = None
     closed_at: datetime | None = None
+    #: The output that wrote it (PRIMARY_OUTPUT_NAME: `spec.output`).
+    output: str = PRIMARY_OUTPUT_NAME
 
     @classmethod
     def from_agent(cls, file: ClosedFile) -> StoredFile:
@@ -73,14 +96,15 @@ class StoredFile:
             duration_ms=file.durationMs,
             started_at=file.startedAt,
             closed_at=closed,
+            output=file.output,
         )
 
 
 def recorded_file_manifest(
     body: Mapping[str, Any], spec: LocalRecordingSpec, file: StoredFile, *, now: datetime
 ) -> dict[str, Any]:
-    """The RecordedFile of one stored file: name `<recording>-<index>`, labelled with the recording
-    and the index, owned by the LocalRecording, `deletionPolicy` from the recording's
+    """The RecordedFile of one stored file: name `<recording>-<index>`, labelled with the recording,
+    the index and the output that wrote it (OUTPUT_LABEL), owned by the LocalRecording, `deletionPolicy` from the recording's
     `files.deletionPolicy` (default Delete; the recording's own `deletionPolicy` is not the file's) and
     `expiresAt` from the recording (`retention.deleteAfter` after the file was closed).
     """
@@ -117,7 +141,11 @@ def recorded_file_manifest(
         "metadata": {
             "name": recorded_file_name(meta["name"], file.index),
             "namespace": meta["namespace"],
-            "labels": {RECORDING_LABEL: meta["name"], FILE_INDEX_LABEL: f"{file.index:05d}"},
+            "labels": {
+                RECORDING_LABEL: meta["name"],
+                FILE_INDEX_LABEL: f"{file.index:05d}",
+                OUTPUT_LABEL: file.output,
+            },
             "ownerReferences": [owner_reference(body)],
         },
         "spec": file_spec,
@@ -126,7 +154,7 @@ def recorded_file_manifest(
 
 # --- files found in the bucket -------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"\{(recording|namespace|index|start)(?::([^}]*))?\}")
+_PLACEHOLDER = re.compile(r"\{(recording|namespace|output|index|start)(?::([^}]*))?\}")
 _STRFTIME_DIGITS = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2, "j": 3}
 
 
@@ -142,8 +170,11 @@ def _strftime_pattern(fmt: str) -> str:
     return "".join(out)
 
 
-def file_name_pattern(template: str, *, recording: str, namespace: str, extension: str) -> re.Pattern[str]:
-    """A regex matching the names `render_file_name` gives this recording's files; group `index`."""
+def file_name_pattern(
+    template: str, *, recording: str, namespace: str, extension: str, output: str = PRIMARY_OUTPUT_NAME
+) -> re.Pattern[str]:
+    """A regex matching the names `render_file_name` gives this recording's files of `output`; group
+    `index`."""
     parts, pos, seen_index = [], 0, False
     for match in _PLACEHOLDER.finditer(template):
         parts.append(re.escape(template[pos : match.start()]))
@@ -152,6 +183,8 @@ def file_name_pattern(template: str, *, recording: str, namespace: str, extensio
             parts.append(re.escape(recording))
         elif key == "namespace":
             parts.append(re.escape(namespace))
+        elif key == "output":
+            parts.append(re.escape(output))
         elif key == "index":
             parts.append(r"(?P<index>\d{5,})" if not seen_index else r"\d{5,}")
             seen_index = True
@@ -160,6 +193,17 @@ def file_name_pattern(template: str, *, recording: str, namespace: str, extensio
         pos = match.end()
     parts.append(re.escape(template[pos:]))
     return re.compile("".join(parts) + re.escape(f".{extension}"))
+
+
+def output_pattern(spec_output: NamedOutput, *, recording: str, namespace: str) -> re.Pattern[str]:
+    """`file_name_pattern` of one of the recording's outputs (`named_outputs`)."""
+    return file_name_pattern(
+        spec_output.fileNameTemplate,
+        recording=recording,
+        namespace=namespace,
+        extension=EXTENSIONS[spec_output.format],
+        output=spec_output.name,
+    )
 
 
 def storage_key_prefix(spec: LocalRecordingSpec) -> str:
@@ -178,22 +222,21 @@ def reported_key_problem(
     The agent runs in the recording's Pod and is not trusted: a RecordedFile gets the recording's
     `deletionPolicy` and `expiresAt`, so a forged key would let the operator delete any object the
     storage credentials reach. A key is accepted only when it is `storage_key_prefix(spec)` + a name
-    of `output.fileNameTemplate` (this recording and namespace, the output's extension) whose
-    `{index}` is the reported index, and that index is at least `first_index` (the Pod's first file).
-    The message names the key (it is the agent's own report, not a secret).
+    of the reported output's `fileNameTemplate` (this recording, namespace and output, the output's
+    extension) whose `{index}` is the reported index, and that index is at least `first_index` (the
+    Pod's first file). The message names the key (it is the agent's own report, not a secret).
     """
     prefix = storage_key_prefix(spec)
     if not file.key.startswith(prefix):
         return f"key {file.key!r} is outside the recording's prefix {prefix!r}"
-    pattern = file_name_pattern(
-        spec.output.fileNameTemplate,
-        recording=recording,
-        namespace=namespace,
-        extension=EXTENSIONS[spec.output.format],
+    output = next((o for o in named_outputs(spec) if o.name == file.output), None)
+    if output is None:
+        return f"output {file.output!r} of key {file.key!r} is not one of the recording's outputs"
+    match = output_pattern(output, recording=recording, namespace=namespace).fullmatch(
+        file.key[len(prefix) :]
     )
-    match = pattern.fullmatch(file.key[len(prefix) :])
     if match is None:
-        return f"key {file.key!r} does not match output.fileNameTemplate"
+        return f"key {file.key!r} does not match the fileNameTemplate of output {file.output}"
     if int(match.group("index")) != file.index:
         return f"key {file.key!r} does not carry the reported index {file.index}"
     if file.index < first_index:
@@ -211,24 +254,31 @@ def stored_files_from_listing(
     min_index: int,
 ) -> list[StoredFile]:
     """The recording's files among bucket objects `(key, size, last modified)` under `prefix`, with
-    `{index}` ≥ `min_index` (files of the Pod being collected), by index. Durations are unknown.
+    `{index}` ≥ `min_index` (files of the Pod being collected), by index, each with the first of
+    `named_outputs` whose names match it. Durations are unknown.
     """
-    extension = EXTENSIONS[spec.output.format]
-    pattern = file_name_pattern(
-        spec.output.fileNameTemplate, recording=recording, namespace=namespace, extension=extension
-    )
+    patterns = [
+        (out, output_pattern(out, recording=recording, namespace=namespace)) for out in named_outputs(spec)
+    ]
     found: dict[int, StoredFile] = {}
     for key, size, modified in objects:
         if not key.startswith(prefix):
             continue
-        match = pattern.fullmatch(key[len(prefix) :])
-        if match is None:
-            continue
-        index = int(match.group("index"))
-        if index >= min_index and index not in found:
-            found[index] = StoredFile(
-                index=index, key=key, size_bytes=size, format=extension, closed_at=modified
-            )
+        for out, pattern in patterns:
+            match = pattern.fullmatch(key[len(prefix) :])
+            if match is None:
+                continue
+            index = int(match.group("index"))
+            if index >= min_index and index not in found:
+                found[index] = StoredFile(
+                    index=index,
+                    key=key,
+                    size_bytes=size,
+                    format=EXTENSIONS[out.format],
+                    closed_at=modified,
+                    output=out.name,
+                )
+            break
     return [found[i] for i in sorted(found)]
 
 

@@ -113,9 +113,18 @@ def media_kbps(spec: LocalRecordingSpec) -> int:
 
 def pending_bytes_at_stop(spec: LocalRecordingSpec) -> int:
     """Bytes the agent may still have to store when it is stopped: two files (the open one and the
-    one before it, still uploading) of `segment_s` seconds at `media_kbps`; a continuous file holds
+    one before it, still uploading) of `segment_s` seconds at `media_kbps`, per media output (each
+    additional one at its own segment length; jpg thumbnails are negligible); a continuous file holds
     up to `maxDuration` (ASSUMED_CONTINUOUS_S when unset)."""
     seconds = file_seconds(spec)
+    for extra in spec.additionalOutputs or []:
+        if extra.format != "jpg":
+            default = (
+                6.0 if extra.format == "hls" else parse_duration(DEFAULT_SEGMENT_DURATION).total_seconds()
+            )
+            seconds += (
+                parse_duration(extra.segmentDuration).total_seconds() if extra.segmentDuration else default
+            )
     return int(2 * seconds * media_kbps(spec) * 1000 / 8)
 
 

@@ -43,7 +43,8 @@ def default_resources(spec: LocalRecordingSpec) -> dict[str, dict[str, str]]:
     """Requests and limits sized from the transcoding settings.
 
     Stream copy: 50m CPU, 128Mi (limits 500m, 256Mi). Video encoding: 0.98 CPU per 1080p30 x264
-    `veryfast` rendition scaled by pixel rate and preset cost (hevc ×2.5), ×1.5 headroom; an unset size
+    `veryfast` rendition scaled by pixel rate and preset cost (hevc ×2.5), once per media output
+    (`output` and each additional output but jpg), ×1.5 headroom; an unset size
     counts as 1080p30. Memory 160Mi + 240Mi per 1080p of pixels (hevc ×1.5). Limits: 2× requests
     (CPU at least 500m).
     """
@@ -57,7 +58,11 @@ def default_resources(spec: LocalRecordingSpec) -> dict[str, dict[str, str]]:
         preset = video.preset if video else "veryfast"
         hevc = bool(video and video.codec == "hevc")
         scale = width * height * fps / (FULL_HD * 30.0)
-        cpu += CPU_X264_VERYFAST_1080P30 * scale * PRESET_COST[preset] * (HEVC_FACTOR if hevc else 1.0)
+        # Each media output (`output` and every additional one but jpg) is encoded on its own.
+        encodes = 1 + sum(1 for extra in spec.additionalOutputs or [] if extra.format != "jpg")
+        cpu += (
+            encodes * CPU_X264_VERYFAST_1080P30 * scale * PRESET_COST[preset] * (HEVC_FACTOR if hevc else 1.0)
+        )
         memory_mi = 160.0 + 240.0 * (width * height / FULL_HD) * (1.5 if hevc else 1.0)
     if _audio_encoded(spec):
         cpu += CPU_AUDIO

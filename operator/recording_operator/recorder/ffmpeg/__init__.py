@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.api.v1alpha1.common import parse_duration
+from recording_operator.api.v1alpha1.localrecording import (
+    DEFAULT_THUMBNAIL_INTERVAL,
+    AdditionalOutput,
+    LocalRecordingSpec,
+    RecordingOutput,
+)
 from recording_operator.recorder.ffmpeg.codecs import (
     DEFAULT_HLS_TIME_S,
     codec_args,
@@ -39,7 +45,47 @@ from recording_operator.recorder.ffmpeg.outputs import (
     parse_part_name,
     part_name,
     render_file_name,
+    thumbnail_args,
 )
+
+#: `-hls_list_size` of an hls output with `hlsPlaylistType: live` and no `hlsListSize`.
+DEFAULT_HLS_LIVE_LIST_SIZE = 6
+
+
+def media_output_spec(spec: LocalRecordingSpec, extra: AdditionalOutput) -> LocalRecordingSpec:
+    """`spec` as if `extra` (a media output: not jpg) were its `output`: the same streams,
+    transcoding, filters and overlays, `extra`'s container, segment length and names (never
+    continuous or seamless: an additional output is always segmented)."""
+    output = RecordingOutput(
+        format=extra.format,  # not jpg: the caller's check
+        segmentDuration=extra.segmentDuration,
+        segmentAtClockTime=extra.segmentAtClockTime,
+        fileNameTemplate=extra.fileNameTemplate,
+    )
+    return spec.model_copy(update={"output": output, "seamless": False})
+
+
+def hls_list_size(extra: AdditionalOutput) -> int:
+    """`-hls_list_size` of an hls output: 0 (every segment) for an event playlist, else the window."""
+    if extra.hlsPlaylistType != "live":
+        return 0
+    return extra.hlsListSize or DEFAULT_HLS_LIVE_LIST_SIZE
+
+
+def keyframe_thumbnails(spec: LocalRecordingSpec) -> bool:
+    """True when the recording has jpg thumbnails and nothing else decodes: every other output is a
+    stream copy. The input's decoders then get `-skip_frame nokey` (https://ffmpeg.org/ffmpeg-codecs.html,
+    `skip_frame`): only keyframes are decoded, and each thumbnail is the keyframe nearest its time
+    (at most one GOP away). Measured with Debian's FFmpeg 5.1 (bench/recorder_bench.py, 1080p30
+    H.264 with a 2 s GOP): decoding every frame for the thumbnails costs about 0.19 CPU s per media s.
+    """
+    has_thumbnails = any(extra.format == "jpg" for extra in spec.additionalOutputs or [])
+    return has_thumbnails and not needs_video_encode(spec) and not needs_audio_encode(spec)
+
+
+def thumbnail_interval_s(extra: AdditionalOutput) -> float:
+    """Seconds between two jpg thumbnails (`segmentDuration`, default DEFAULT_THUMBNAIL_INTERVAL)."""
+    return parse_duration(extra.segmentDuration or DEFAULT_THUMBNAIL_INTERVAL).total_seconds()
 
 
 def build_argv(
@@ -52,10 +98,11 @@ def build_argv(
     overlay_path: Path | None = None,
     ca_file: Path | None = None,
     text_files: Sequence[Path | None] = (),
+    extra_parts: Sequence[tuple[Path, int]] = (),
     stats_period_s: float = 1.0,
     ffmpeg: str = "ffmpeg",
 ) -> list[str]:
-    """The whole FFmpeg argv of one recording session.
+    """The whole FFmpeg argv of one recording session: `output`, then each of `additionalOutputs`.
 
     Args:
         spec: the LocalRecording spec.
@@ -67,25 +114,51 @@ def build_argv(
         ca_file: the mounted CA bundle of `input.tls.caConfigMapRef` (`tls_args`).
         text_files: per `spec.textOverlays` entry, the file the agent wrote with
             `filters.text_file_content` (None for a timecode).
+        extra_parts: per `spec.additionalOutputs` entry, its parts directory (exists) and the number
+            FFmpeg gives its first file in this session.
         stats_period_s: `-stats_period` in seconds.
         ffmpeg: the executable.
 
     Raises:
         ValueError: input not allowed, a required local file path is missing, or TLS verification asked
-            for an input FFmpeg 5.1 cannot verify, or a text overlay without its file.
+            for an input FFmpeg 5.1 cannot verify, a text overlay without its file, or extra_parts not
+            one per additional output.
     """
     if spec.overlay and overlay_path is None:
         raise ValueError("overlay needs the downloaded image path")
+    extras = spec.additionalOutputs or []
+    if len(extra_parts) != len(extras):
+        raise ValueError(f"{len(extras)} additional outputs need as many parts directories")
     # `level+info`: every stderr line carries its level; the agent keeps warnings and errors as error
     # detail and reads the info-level description of the input (`recorder.progress.split_level`).
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
     argv += ["-progress", "pipe:1", "-stats_period", fmt_num(stats_period_s)]
-    argv += input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
+    source = input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
+    if keyframe_thumbnails(spec):
+        source[-2:-2] = ["-skip_frame", "nokey"]
+    argv += source
     if spec.overlay and overlay_path is not None:
         # The image is a local file the agent downloaded over http(s): only `file` for this input.
         argv += ["-protocol_whitelist", "file", "-i", str(overlay_path)]
-    argv += codec_args(spec, has_overlay_input=spec.overlay is not None, text_files=text_files)
-    argv += output_args(spec, parts_dir=parts_dir, start_index=start_index)
+    media = [(spec, parts_dir, start_index, 0)]
+    media += [
+        (media_output_spec(spec, extra), where, first, hls_list_size(extra))
+        for extra, (where, first) in zip(extras, extra_parts, strict=True)
+        if extra.format != "jpg"
+    ]
+    for k, (out_spec, where, first, list_size) in enumerate(media):
+        argv += codec_args(
+            out_spec,
+            has_overlay_input=spec.overlay is not None,
+            text_files=text_files,
+            overlay_split=(k, len(media)) if len(media) > 1 else None,
+        )
+        argv += output_args(out_spec, parts_dir=where, start_index=first, hls_list_size=list_size)
+    for extra, (where, first) in zip(extras, extra_parts, strict=True):
+        if extra.format == "jpg":
+            argv += thumbnail_args(
+                thumbnail_interval_s(extra), extra.width, parts_dir=where, start_index=first
+            )
     return argv
 
 
@@ -109,6 +182,7 @@ def redact_argv(argv: list[str], secrets: list[str | None]) -> list[str]:
 
 __all__ = [
     "CONTINUOUS_SEGMENT_S",
+    "DEFAULT_HLS_LIVE_LIST_SIZE",
     "DEFAULT_HLS_TIME_S",
     "FRAGMENTED_MP4",
     "HLS_PLAYLIST",
@@ -121,7 +195,10 @@ __all__ = [
     "build_argv",
     "codec_args",
     "concat_argv",
+    "hls_list_size",
     "input_args",
+    "keyframe_thumbnails",
+    "media_output_spec",
     "needs_audio_encode",
     "needs_video_encode",
     "now_utc",
@@ -133,6 +210,8 @@ __all__ = [
     "render_file_name",
     "segment_seconds",
     "text_file_content",
+    "thumbnail_args",
+    "thumbnail_interval_s",
     "tls_args",
     "video_encoder",
 ]

@@ -129,11 +129,18 @@ def _keyframe_step_s(spec: LocalRecordingSpec) -> float | None:
 
 
 def codec_args(
-    spec: LocalRecordingSpec, *, has_overlay_input: bool, text_files: Sequence[Path | None] = ()
+    spec: LocalRecordingSpec,
+    *,
+    has_overlay_input: bool,
+    text_files: Sequence[Path | None] = (),
+    overlay_split: tuple[int, int] | None = None,
 ) -> list[str]:
     """`-map`, filters and codec options (stream copy where nothing is re-encoded).
 
     `text_files[i]` is the file the agent wrote for `spec.textOverlays[i]` (`filters.text_file_content`).
+    `overlay_split` `(k, n)`: this is media output k of n (n ≥ 2) of one FFmpeg process. A
+    `-filter_complex` output feeds one output only, so the overlay graph (given once, with output 0)
+    ends in `split=n` and output k maps its `[vout<k>]`.
 
     Raises:
         ValueError: a text overlay without its file (`filters.drawtext`).
@@ -151,8 +158,15 @@ def codec_args(
             pre = ",".join(chain) if chain else "null"
             pos = spec.overlay.position
             post = "".join(f",{t}" for t in texts)
-            graph = f"[0:v:0]{pre}[base];[base][1:v:0]overlay={pos.x}:{pos.y}:eof_action=repeat{post}[vout]"
-            args += ["-filter_complex", graph, "-map", "[vout]"]
+            graph = f"[0:v:0]{pre}[base];[base][1:v:0]overlay={pos.x}:{pos.y}:eof_action=repeat{post}"
+            if overlay_split is None:
+                args += ["-filter_complex", f"{graph}[vout]", "-map", "[vout]"]
+            else:
+                k, n = overlay_split
+                if k == 0:
+                    labels = "".join(f"[vout{i}]" for i in range(n))
+                    args += ["-filter_complex", f"{graph},split={n}{labels}"]
+                args += ["-map", f"[vout{k}]"]
         else:
             args += ["-map", "0:v:0?"]
             if chain or texts:

@@ -24,7 +24,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, LocalRecordingSpec
+from recording_operator.api.v1alpha1.localrecording import EXTENSIONS, PRIMARY_OUTPUT_NAME, LocalRecordingSpec
 from recording_operator.recorder.ffmpeg.codecs import DEFAULT_HLS_TIME_S, fmt_num, segment_seconds
 
 #: FFmpeg muxer per output format (hls handled separately).
@@ -39,7 +39,7 @@ HLS_PLAYLIST = "index.m3u8"
 SEGMENT_LIST = "segments.csv"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-_PLACEHOLDER = re.compile(r"\{(recording|namespace|index|start)(?::([^}]*))?\}")
+_PLACEHOLDER = re.compile(r"\{(recording|namespace|output|index|start)(?::([^}]*))?\}")
 _STRFTIME_OK = re.compile(r"^([A-Za-z0-9_.-]|%[YmdHMSj])*$")
 
 
@@ -58,7 +58,9 @@ def parse_part_name(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def output_args(spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int) -> list[str]:
+def output_args(
+    spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int, hls_list_size: int = 0
+) -> list[str]:
     """Muxer options and output path (https://ffmpeg.org/ffmpeg-formats.html#segment, #hls).
 
     Segmented: the segment muxer numbering from `start_index` with the csv list
@@ -69,7 +71,8 @@ def output_args(spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int) 
     break mp3/opus sources. hls: an event playlist `parts_dir/index.m3u8` with `append_list`
     (numbering continues across restarts). `output.segmentAtClockTime` adds `-segment_atclocktime 1`
     (cuts at wall-clock multiples of `segment_time`; measured on 5.1.9: a run started at 11:12:54
-    with 10 s segments cut at :13:00 and every 10 s after).
+    with 10 s segments cut at :13:00 and every 10 s after). `hls_list_size` > 0: a live playlist, a
+    sliding window of that many segments (no `hls_playlist_type`), instead of the event playlist.
     """
     fmt = spec.output.format
     seconds = segment_seconds(spec)
@@ -79,8 +82,8 @@ def output_args(spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int) 
             *flush,
             "-f", "hls",
             "-hls_time", fmt_num(seconds or DEFAULT_HLS_TIME_S),
-            "-hls_list_size", "0",
-            "-hls_playlist_type", "event",
+            "-hls_list_size", str(hls_list_size),
+            *(["-hls_playlist_type", "event"] if hls_list_size == 0 else []),
             "-hls_flags", "+append_list+program_date_time+independent_segments+temp_file",
             "-hls_segment_type", "mpegts",
             "-start_number", str(start_index),
@@ -107,6 +110,29 @@ def output_args(spec: LocalRecordingSpec, *, parts_dir: Path, start_index: int) 
     return [*args, str(parts_dir / f"{PART_PREFIX}%06d.{EXTENSIONS[fmt]}")]
 
 
+def thumbnail_args(interval_s: float, width: int | None, *, parts_dir: Path, start_index: int) -> list[str]:
+    """A jpg thumbnail of the input picture every `interval_s` seconds, `width` pixels wide (height
+    keeping the aspect ratio, even), as `parts_dir/seg_<n>.jpg` from `start_index`.
+
+    The image2 muxer (https://ffmpeg.org/ffmpeg-formats.html#image2-1) with `atomic_writing`: a file
+    appears under its name only when complete (written as `<name>.tmp`, then renamed), so a listed
+    jpg is closed. Thumbnails need decoding: `fps=1/N` keeps one frame per interval (the first at the
+    start), `scale` resizes it, mjpeg encodes it (`yuvj420p`: FFmpeg 5.1's mjpeg encoder refuses
+    limited-range yuv420p).
+    """
+    chain = f"fps=1/{fmt_num(interval_s)}"
+    if width is not None:
+        chain += f",scale={width}:-2"
+    return [
+        "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-vf", chain,
+        "-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p",
+        "-f", "image2", "-atomic_writing", "1",
+        "-start_number", str(start_index),
+        str(parts_dir / f"{PART_PREFIX}%06d.jpg"),
+    ]  # fmt: skip
+
+
 def concat_argv(list_path: Path, output: Path, fmt: str, *, ffmpeg: str = "ffmpeg") -> list[str]:
     """Join parts listed in an agent-written ffconcat file (https://ffmpeg.org/ffmpeg-formats.html#concat-1;
     `-safe 0` only for our own list)."""
@@ -119,9 +145,16 @@ def concat_argv(list_path: Path, output: Path, fmt: str, *, ffmpeg: str = "ffmpe
 
 
 def render_file_name(
-    template: str, *, recording: str, namespace: str, index: int, start: datetime, extension: str
+    template: str,
+    *,
+    recording: str,
+    namespace: str,
+    index: int,
+    start: datetime,
+    extension: str,
+    output: str = PRIMARY_OUTPUT_NAME,
 ) -> str:
-    """Render `fileNameTemplate` to a safe file name with `extension`.
+    """Render `fileNameTemplate` to a safe file name with `extension` (`{output}`: `output`).
 
     `{index}` is zero-padded to 5 digits; `{start}` defaults to `%Y%m%dT%H%M%SZ` (UTC).
 
@@ -140,7 +173,9 @@ def render_file_name(
             return start_utc.strftime(fmt)
         if fmt is not None:
             raise TemplateError(f"{{{key}}} takes no format")
-        return {"recording": recording, "namespace": namespace, "index": f"{index:05d}"}[key]
+        return {"recording": recording, "namespace": namespace, "output": output, "index": f"{index:05d}"}[
+            key
+        ]
 
     rendered = _PLACEHOLDER.sub(sub, template)
     name = f"{rendered}.{extension}"

@@ -9,6 +9,7 @@ from recording_operator.controllers.localrecording.files import (
     StoredFile,
     file_name_pattern,
     files_summary,
+    outputs_summary,
     recorded_file_manifest,
     reported_key_problem,
     storage_key_prefix,
@@ -28,6 +29,7 @@ def test_recorded_file_from_an_agent_entry() -> None:
     assert manifest["metadata"]["labels"] == {
         "recording.mediaops.io/recording": "standup",
         "recording.mediaops.io/file-index": "00003",
+        "recording.mediaops.io/output": "main",
     }
     assert manifest["spec"]["location"] == {
         "vendor": "s3", "bucket": "rec", "key": "teama/standup-00003.mp4", "region": "us-east-1",
@@ -118,3 +120,65 @@ def test_new_files_take_the_recordings_file_deletion_policy() -> None:
     file = StoredFile(index=0, key="k.mp4", size_bytes=1, format="mp4")
     manifest = recorded_file_manifest(b, spec, file, now=datetime(2030, 1, 1, tzinfo=UTC))
     assert manifest["spec"]["deletionPolicy"] == "Retain"
+
+
+OUTPUTS = [
+    {"name": "live", "format": "hls", "segmentDuration": "2s"},
+    {"name": "thumbs", "format": "jpg", "fileNameTemplate": "{recording}-{output}-{index}"},
+]
+
+
+def test_each_output_s_files_are_told_apart_by_name_and_labelled() -> None:
+    spec = LocalRecordingSpec.model_validate(
+        body(output={"format": "mp4", "fileNameTemplate": "{recording}-{index}"}, additionalOutputs=OUTPUTS)[
+            "spec"
+        ]
+    )
+    objects = [
+        ("teama/standup-00004.mp4", 10, None),
+        ("teama/standup-live-20261121-120000-00005.ts", 20, None),
+        ("teama/standup-thumbs-00006.jpg", 30, None),
+        ("teama/standup-live-00004.m3u8", 1, None),  # a playlist is no RecordedFile
+        ("teama/standup-thumbs-00007.mp4", 1, None),  # not the extension of its output
+    ]
+    found = stored_files_from_listing(
+        spec, recording="standup", namespace="team-a", prefix="teama/", objects=objects, min_index=0
+    )
+    assert [(f.index, f.output, f.format) for f in found] == [
+        (4, "main", "mp4"),
+        (5, "live", "ts"),
+        (6, "thumbs", "jpg"),
+    ]
+    labels = recorded_file_manifest(body(), spec, found[2], now=NOW)["metadata"]["labels"]
+    assert (
+        labels["recording.mediaops.io/output"] == "thumbs"
+        and labels["recording.mediaops.io/file-index"] == "00006"
+    )
+
+    def problem(file: StoredFile) -> str | None:
+        return reported_key_problem(spec, recording="standup", namespace="team-a", file=file, first_index=0)
+
+    thumb = StoredFile(
+        index=6, key="teama/standup-thumbs-00006.jpg", size_bytes=1, format="jpg", output="thumbs"
+    )
+    assert problem(thumb) is None
+    assert "does not match" in str(problem(StoredFile(6, thumb.key, 1, "jpg", output="main")))
+    assert "not one of the recording's outputs" in str(
+        problem(StoredFile(6, thumb.key, 1, "jpg", output="x"))
+    )
+
+
+def test_status_outputs_summarise_each_output_s_files() -> None:
+    def rf(index: int, key: str, size: int, output: str | None) -> dict[str, object]:
+        labels = {"recording.mediaops.io/file-index": f"{index:05d}"}
+        if output:
+            labels["recording.mediaops.io/output"] = output
+        return {"metadata": {"labels": labels}, "spec": {"location": {"key": key}, "sizeBytes": size}}
+
+    files = [rf(2, "p/t-2.jpg", 5, "thumbs"), rf(0, "p/a-0.mp4", 100, None), rf(1, "p/l-1.ts", 20, "live"),
+             rf(3, "p/a-3.mp4", 50, "main"), rf(4, "p/t-4.jpg", 6, "thumbs")]  # fmt: skip
+    assert outputs_summary(files) == [
+        {"name": "main", "count": 2, "totalBytes": 150, "latest": "p/a-3.mp4"},
+        {"name": "live", "count": 1, "totalBytes": 20, "latest": "p/l-1.ts"},
+        {"name": "thumbs", "count": 2, "totalBytes": 11, "latest": "p/t-4.jpg"},
+    ]

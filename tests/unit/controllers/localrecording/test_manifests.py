@@ -87,6 +87,13 @@ def test_the_grace_period_grows_with_the_bytes_left_to_store() -> None:
         body(output={"format": "mp4", "continuous": True}, maxDuration="2h")["spec"]
     )
     assert pending_bytes_at_stop(continuous) == 2 * 7200 * 8128 * 1000 // 8
+    # Each additional media output has its own open and uploading files; thumbnails count for nothing.
+    extras = [{"name": "live", "format": "hls"}, {"name": "ts", "format": "mpegts", "segmentDuration": "30s"},
+              {"name": "thumbs", "format": "jpg"}]  # fmt: skip
+    several = LocalRecordingSpec.model_validate(
+        body(output={"format": "mp4", "segmentDuration": "10s"}, additionalOutputs=extras)["spec"]
+    )
+    assert pending_bytes_at_stop(several) == 2 * (10 + 6 + 30) * 8128 * 1000 // 8
 
 
 def test_a_stop_grace_is_sized_from_the_bytes_the_agent_reports_and_bounded() -> None:

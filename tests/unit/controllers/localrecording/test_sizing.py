@@ -26,6 +26,16 @@ def test_resources_are_sized_from_transcoding() -> None:
     assert cpu_m(default_resources(small)) < cpu_m(default_resources(hd))
     assert cpu_m(default_resources(hevc)) > 2 * cpu_m(default_resources(hd))
     assert 50 < cpu_m(default_resources(audio)) < 200
+    # An hls output beside the archive is a second encode; thumbnails are not.
+    extras = [{"name": "live", "format": "hls"}, {"name": "thumbs", "format": "jpg"}]
+    two = LocalRecordingSpec.model_validate(
+        body(transcoding={"video": {"width": 1920, "height": 1080}}, additionalOutputs=extras)["spec"]
+    )
+    assert (
+        1.9 * cpu_m(default_resources(hd))
+        <= cpu_m(default_resources(two))
+        <= 2.1 * cpu_m(default_resources(hd))
+    )
 
 
 def test_user_resources_override_the_defaults_key_by_key() -> None:
