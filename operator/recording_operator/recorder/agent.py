@@ -5,8 +5,9 @@ Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
 1. Recover: part files left in the work dir by a previous container (the work volume outlives the
    Pod by default) are closed (csv-listed ones as complete, others as `partial`), renumbered from
    the configured next index and uploaded; FFmpeg numbers after them.
-2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every 0.5 s
-   pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist).
+2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every POLL_S
+   pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist;
+   the list is read again only when its size, mtime or inode changed).
    A stall watchdog restarts FFmpeg when no progress block arrived within `stallTimeout` (FFmpeg
    prints none while its input is stalled). Whatever ends a session (input gone → exit 0,
    error, stall), the agent restarts FFmpeg with exponential backoff, continuing the numbering,
@@ -66,7 +67,9 @@ from recording_operator.storage import StorageError, Store
 
 log = logging.getLogger("recording_operator.recorder")
 
-POLL_S = 0.5
+#: Period of the session loop (s): closed files, live sizes, the stall watchdog. A stop or FFmpeg's
+#: exit wakes it at once; the period only bounds how late a closed file is picked up.
+POLL_S = 1.0
 #: Files `/status` lists at most (the newest; `filesClosed` and `totalBytes` still count all).
 STATUS_FILES_MAX = 1000
 #: Largest overlay image the agent downloads (bytes).
@@ -85,6 +88,16 @@ def _size(path: Path) -> int:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime ns) of `path`, None when it does not exist: a changed value means the
+    file was rewritten or appended to."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _moving_order(path: Path) -> int:
@@ -191,6 +204,8 @@ class Recorder:
         self._hls_names: dict[str, str] = {}
         self._hls_first_index = config.numbering.nextIndex
         self._session: _Session | None = None
+        #: `_signature` of the closed-file list at the last complete pass of `_collect_closed`.
+        self._list_seen: tuple[int, int, int] | None = None
         self._stderr: deque[str] = deque(maxlen=20)
         self._upload_gave_up = False
         #: The cause of the last failed upload (None after a success), to log each cause once.
@@ -633,7 +648,18 @@ class Recorder:
     # ---------------------------------------------------------- closed files
 
     async def _collect_closed(self, session: _Session) -> None:
-        """Close files the muxer reported closed (csv list / HLS playlist)."""
+        """Close files the muxer reported closed (csv list / HLS playlist).
+
+        The list is parsed only when its `_signature` changed since the last pass that left no
+        listed file behind (a listed file not on disk yet is looked for again at the next pass).
+        """
+        if self._fmt != "hls" and not self._segmented:
+            return
+        listing = self.parts_dir / (ff.HLS_PLAYLIST if self._fmt == "hls" else ff.SEGMENT_LIST)
+        seen = _signature(listing)
+        if seen is not None and seen == self._list_seen:
+            return
+        complete = True
         anchor = session.anchor or session.launched_wall
         if self._fmt == "hls":
             fresh = False
@@ -642,23 +668,24 @@ class Recorder:
                     continue
                 path = self.parts_dir / name
                 if not path.exists():
+                    complete = False
                     continue
                 fresh = True
                 await self._close_file(path, index, pdt or anchor, round(duration * 1000), partial=False)
             if fresh:
                 await self._upload_playlist()
-            return
-        if not self._segmented:
-            return
-        for name, start, end in read_segment_list(self.parts_dir):
-            seg_index = ff.parse_part_name(name)
-            if seg_index is None or seg_index in self._handled or seg_index < session.start_index:
-                continue
-            path = self.parts_dir / name
-            if not path.exists():
-                continue
-            begin = anchor + timedelta(seconds=start)
-            await self._close_file(path, seg_index, begin, round((end - start) * 1000), partial=False)
+        else:
+            for name, start, end in read_segment_list(self.parts_dir):
+                seg_index = ff.parse_part_name(name)
+                if seg_index is None or seg_index in self._handled or seg_index < session.start_index:
+                    continue
+                path = self.parts_dir / name
+                if not path.exists():
+                    complete = False
+                    continue
+                begin = anchor + timedelta(seconds=start)
+                await self._close_file(path, seg_index, begin, round((end - start) * 1000), partial=False)
+        self._list_seen = seen if complete else None
 
     async def _close_leftovers(self, session: _Session, *, crashed: bool) -> None:
         """After FFmpeg exited: close its in-flight file(s) (continuous file, or a crash's partial)."""
