@@ -93,6 +93,23 @@ async def _watch_recording(url: str, expected: int, seen: dict[str, float], done
                         return
 
 
+async def _create(kube: httpx.AsyncClient, body: dict[str, Any], attempts: int = 5) -> None:
+    """POST `body`; a connection the emulator dropped or did not accept in time (a loaded machine) is
+    tried again, and 409 then means an earlier attempt created it."""
+    for attempt in range(attempts):
+        try:
+            response = await kube.post(CRS, json=body)
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(1.0 + attempt)
+            continue
+        if response.status_code == 409 and attempt > 0:
+            return
+        response.raise_for_status()
+        return
+
+
 def _without_test_packages() -> Path:
     """A directory whose `kubernetes` package raises ImportError (put first on the operator's path)."""
     stub = Path(tempfile.mkdtemp(prefix="image-like-")) / "kubernetes"
@@ -162,7 +179,7 @@ async def run_one(
                     async with limit:
                         body = _body(i)
                         created[body["metadata"]["name"]] = time.monotonic()
-                        (await kube.post(CRS, json=body)).raise_for_status()
+                        await _create(kube, body)
 
                 start = time.monotonic()
                 await asyncio.gather(*(create(i) for i in range(count)))

@@ -5,8 +5,9 @@ Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
 1. Recover: part files left in the work dir by a previous container (the work volume outlives the
    Pod by default) are closed (csv-listed ones as complete, others as `partial`), renumbered from
    the configured next index and uploaded; FFmpeg numbers after them.
-2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every 0.5 s
-   pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist).
+2. Sessions: run FFmpeg (argv from `ffmpeg.build_argv`), parse `-progress` blocks, and every POLL_S
+   pick up closed files (new lines of the segment muxer's csv list, new entries of the HLS playlist;
+   the list is read again only when its size, mtime or inode changed).
    A stall watchdog restarts FFmpeg when no progress block arrived within `stallTimeout` (FFmpeg
    prints none while its input is stalled). Whatever ends a session (input gone → exit 0,
    error, stall), the agent restarts FFmpeg with exponential backoff, continuing the numbering,
@@ -72,7 +73,9 @@ from recording_operator.storage import StorageError, Store
 
 log = logging.getLogger("recording_operator.recorder")
 
-POLL_S = 0.5
+#: Period of the session loop (s): closed files, live sizes, the stall watchdog. A stop or FFmpeg's
+#: exit wakes it at once; the period only bounds how late a closed file is picked up.
+POLL_S = 1.0
 #: Files `/status` lists at most (the newest; `filesClosed` and `totalBytes` still count all).
 STATUS_FILES_MAX = 1000
 #: Largest overlay image the agent downloads (bytes).
@@ -91,6 +94,16 @@ def _size(path: Path) -> int:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime ns) of `path`, None when it does not exist: a changed value means the
+    file was rewritten or appended to."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _moving_order(path: Path) -> int:
@@ -124,6 +137,8 @@ class _Output:
     interval_s: float = 0.0
     #: Part numbers of this Pod already closed (not those of recovered files).
     handled: set[int] = dataclasses.field(default_factory=set)
+    #: `_signature` of the output's closed-file list at the last complete pass of `_collect_output`.
+    list_seen: tuple[int, int, int] | None = None
     #: FFmpeg's number of this output's next part; the first of the current session.
     next_part: int = 0
     session_start: int = 0
@@ -738,23 +753,22 @@ class Recorder:
     # ---------------------------------------------------------- closed files
 
     async def _collect_closed(self, session: _Session) -> None:
-        """Close the files each output's muxer reported closed (csv list, HLS playlist, jpg written)."""
+        """Close the files each output's muxer reported closed (csv list, HLS playlist, jpg written).
+
+        An output's list is parsed only when its `_signature` changed since the last pass that left
+        no listed file behind (a listed file not on disk yet is looked for again at the next pass).
+        """
         anchor = session.anchor or session.launched_wall
         for out in self._outputs:
             await self._collect_output(out, anchor)
 
     async def _collect_output(self, out: _Output, anchor: datetime) -> None:
-        if out.fmt == "hls":
-            for part, name, duration, pdt in read_playlist(out.parts_dir):
-                if part in out.handled:
-                    continue
-                path = out.parts_dir / name
-                if not path.exists():
-                    continue
-                index = self._index_for(out, part)
-                await self._close_file(
-                    out, path, part, index, pdt or anchor, round(duration * 1000), partial=False
-                )
+        if out.fmt == "hls" or out.segmented:
+            listing = out.parts_dir / (ff.HLS_PLAYLIST if out.fmt == "hls" else ff.SEGMENT_LIST)
+            seen = _signature(listing)
+            if seen is not None and seen == out.list_seen:
+                return
+            out.list_seen = seen if await self._collect_listed(out, anchor) else None
             return
         if out.fmt == "jpg":
             pictures = sorted(
@@ -768,21 +782,38 @@ class Recorder:
                 await self._close_file(
                     out, path, number, self._index_for(out, number), start, None, partial=False
                 )
-            return
-        if not out.segmented:
-            return
+
+    async def _collect_listed(self, out: _Output, anchor: datetime) -> bool:
+        """Close the files `out`'s HLS playlist or segment list names; False when a listed file is
+        not on disk yet (the next pass looks again)."""
+        complete = True
+        if out.fmt == "hls":
+            for part, name, duration, pdt in read_playlist(out.parts_dir):
+                if part in out.handled:
+                    continue
+                path = out.parts_dir / name
+                if not path.exists():
+                    complete = False
+                    continue
+                index = self._index_for(out, part)
+                await self._close_file(
+                    out, path, part, index, pdt or anchor, round(duration * 1000), partial=False
+                )
+            return complete
         for name, start_s, end_s in read_segment_list(out.parts_dir):
             seg = ff.parse_part_name(name)
             if seg is None or seg in out.handled or seg < out.session_start:
                 continue
             path = out.parts_dir / name
             if not path.exists():
+                complete = False
                 continue
             begin = anchor + timedelta(seconds=start_s)
             duration_ms = round((end_s - start_s) * 1000)
             await self._close_file(
                 out, path, seg, self._index_for(out, seg), begin, duration_ms, partial=False
             )
+        return complete
 
     def _index_for(self, out: _Output, part: int) -> int:
         """The `{index}` of `out`'s closed part `part`: the part number when the output numbers its

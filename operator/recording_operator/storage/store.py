@@ -8,6 +8,8 @@ about one chunk whatever the file size (measured: a 30 MB upload to moto raised 
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +20,14 @@ import opendal.exceptions
 
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.storage.credentials import StorageCredentials
-from recording_operator.storage.errors import OPENDAL_ERRORS, UnsupportedStorage, wrap_opendal_error
+from recording_operator.storage.errors import (
+    OPENDAL_ERRORS,
+    StorageError,
+    UnsupportedStorage,
+    wrap_opendal_error,
+)
 from recording_operator.storage.vendors import DEFAULT_CHUNK_BYTES, open_operator
+from recording_operator.storage.volume import UnsafePath, path_parts
 
 #: Bytes read from the local file per write call.
 READ_BYTES = 1024 * 1024
@@ -57,13 +65,16 @@ class Store:
         prefix: str,
         uri_base: str,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        local_root: Path | None = None,
     ) -> None:
         """Use `from_spec` instead; `prefix` is `""` or ends with `/`, `uri_base` e.g. `s3://bucket/`,
-        `chunk_bytes` the default upload part size (bytes)."""
+        `chunk_bytes` the default upload part size (bytes), `local_root` the directory `operator` is
+        rooted at when it is a filesystem (`volume`) store."""
         self._op = operator
         self.prefix = prefix
         self.uri_base = uri_base
         self.chunk_bytes = chunk_bytes
+        self._local_root = local_root
 
     @classmethod
     def from_spec(
@@ -93,7 +104,11 @@ class Store:
                 f"invalid {spec.vendor} storage configuration: {type(exc).__name__}"
             ) from exc
         return cls(
-            built.operator, prefix=built.prefix, uri_base=built.uri_base, chunk_bytes=built.chunk_bytes
+            built.operator,
+            prefix=built.prefix,
+            uri_base=built.uri_base,
+            chunk_bytes=built.chunk_bytes,
+            local_root=built.local_root,
         )
 
     def key_for(self, name: str) -> str:
@@ -108,12 +123,15 @@ class Store:
         """Stream `local` to `key` (overwriting), reading READ_BYTES at a time; returns bytes sent.
 
         Memory stays bounded by about `chunk_bytes` (one multipart part in flight; default: the
-        store's, DEFAULT_CHUNK_BYTES or LOCAL_CHUNK_BYTES for a volume).
+        store's, DEFAULT_CHUNK_BYTES). A `volume` store copies in the kernel instead (`_copy_local`,
+        in a worker thread; `chunk_bytes` does not apply).
 
         Raises:
             FileNotFoundError: `local` does not exist.
             StorageError: the store refused or failed the write.
         """
+        if self._local_root is not None:
+            return await asyncio.to_thread(self._copy_local, self._local_root, local, key)
         content_type = CONTENT_TYPES.get(local.suffix, "application/octet-stream")
         sent = 0
         with local.open("rb") as source:
@@ -130,6 +148,36 @@ class Store:
             except OPENDAL_ERRORS as exc:
                 raise wrap_opendal_error(exc, f"upload {key}") from exc
         return sent
+
+    @staticmethod
+    def _copy_local(root: Path, local: Path, key: str) -> int:
+        """Copy `local` to `root/key` (parent directories created, an existing file overwritten, as
+        OpenDAL's fs service writes) with `shutil.copyfile`, which copies in the kernel on Linux
+        (`os.sendfile`); returns the bytes copied.
+
+        Measured on a 7.5 MB segment (10 s of 6 Mb/s): about 2 ms of CPU against about 16 ms through
+        OpenDAL's streaming writer (1 MiB blocks through Python).
+
+        Raises:
+            FileNotFoundError: `local` does not exist.
+            StorageError: `key` is not a plain relative path, or the target cannot be written.
+        """
+        try:
+            target = root.joinpath(*path_parts(key))
+        except UnsafePath as exc:
+            raise StorageError(f"upload {key}: {exc}", retryable=False) from exc
+        if not local.exists():
+            raise FileNotFoundError(str(local))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, target)
+        except FileNotFoundError:
+            if not local.exists():
+                raise
+            raise StorageError(f"upload {key}: the target directory vanished", retryable=True) from None
+        except OSError as exc:
+            raise StorageError(f"upload {key}: {exc.strerror or exc}", retryable=True) from exc
+        return target.stat().st_size
 
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Write `data` to `key` in one request (small objects; the sandbox's emulators use it).

@@ -41,12 +41,14 @@ LOCAL_CHUNK_BYTES = 1024 * 1024
 
 class VendorOperator(NamedTuple):
     """What `open_operator` builds: the operator, the key prefix (`""` or ending in `/`), the base of
-    display URIs (e.g. `s3://bucket/`) and the write buffer in bytes."""
+    display URIs (e.g. `s3://bucket/`), the write buffer in bytes, and for `volume` the directory
+    the operator is rooted at (None for object stores)."""
 
     operator: opendal.AsyncOperator
     prefix: str
     uri_base: str
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    local_root: Path | None = None
 
 
 SUPPORTED_VENDORS = ("s3", "s3-compatible", "aliyun", "tencent", "huawei", "baidu", "gcs", "azure", "volume")
@@ -113,10 +115,11 @@ def open_operator(
         if volume_root is None:
             raise UnsupportedStorage("vendor volume needs the directory where the claim is mounted")
         volume_root.mkdir(parents=True, exist_ok=True)
-        op = opendal.AsyncOperator("fs", root=str(volume_root.resolve()))
+        root = volume_root.resolve()
+        op = opendal.AsyncOperator("fs", root=str(root))
         claim = spec.volume.claimName if spec.volume else "volume"
         sub = f"{spec.volume.subPath.strip('/')}/" if spec.volume and spec.volume.subPath else ""
-        return VendorOperator(op, prefix, f"volume://{claim}/{sub}", LOCAL_CHUNK_BYTES)
+        return VendorOperator(op, prefix, f"volume://{claim}/{sub}", LOCAL_CHUNK_BYTES, root)
     if not spec.bucket:
         raise UnsupportedStorage(f"vendor {spec.vendor} needs storage.bucket")
     if spec.vendor in ("s3", "s3-compatible", *S3_COMPATIBLE_ENDPOINTS):

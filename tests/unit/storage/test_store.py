@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recording_operator.api.v1alpha1.common import StorageSpec
-from recording_operator.storage import StorageCredentials, Store, UnsupportedStorage
+from recording_operator.storage import StorageCredentials, StorageError, Store, UnsupportedStorage
 
 CREDS = StorageCredentials(access_key="acct", secret_key="azNZeQ==", credential='{"type": "service_account"}')
 
@@ -26,6 +26,23 @@ async def test_volume_store_roundtrip(tmp_path: Path) -> None:
     assert [o.key for o in await store.list("cam/")] == ["cam/a.mkv"]
     await store.delete(key)
     assert await store.stat(key) is None and await store.list("cam/") == []
+
+
+async def test_volume_upload_overwrites_and_stays_under_the_root(tmp_path: Path) -> None:
+    spec = StorageSpec(vendor="volume", volume={"claimName": "rec"}, prefix=["cam", "day"])
+    store = Store.from_spec(spec, StorageCredentials(), volume_root=tmp_path / "mnt")
+    local = tmp_path / "a.ts"
+    local.write_bytes(b"old" * 1000)
+    key = store.key_for("a.ts")
+    await store.upload_file(local, key)
+    local.write_bytes(b"new")
+    assert await store.upload_file(local, key) == 3
+    assert (tmp_path / "mnt" / "cam" / "day" / "a.ts").read_bytes() == b"new"
+    with pytest.raises(StorageError) as refused:
+        await store.upload_file(local, "../outside.ts")
+    assert not refused.value.retryable and not (tmp_path / "outside.ts").exists()
+    with pytest.raises(FileNotFoundError):
+        await store.upload_file(tmp_path / "missing.ts", key)
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL, Record
 from recording_operator.controllers._kit.context import retry_delay
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
-from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound, shed_managed_fields
 from recording_operator.controllers._kit.metrics import SESSIONS, STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
@@ -294,9 +294,13 @@ def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -
 
 
 @kopf.on.event(*RESOURCE, labels=SHARD_LABELS)
-async def track_session(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def track_session(
+    type: str | None, event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
     """Feed `recording_operator_active_sessions` with every phase the watch shows, and the index
-    that finds the recording a provider notice concerns (`notices.INDEX`)."""
+    that finds the recording a provider notice concerns (`notices.INDEX`); drop the object's
+    `managedFields` from the copy kopf keeps in memory (`shed_managed_fields`)."""
+    shed_managed_fields(event)
     meta = body.get("metadata", {})
     INDEX.observe(type, body)
     phase = None if type == "DELETED" else (body.get("status") or {}).get("phase", "")
