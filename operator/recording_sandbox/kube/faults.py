@@ -3,8 +3,9 @@
 Controlled over HTTP at ``/_emulator/faults`` on the emulator's own port:
 
 - ``POST`` ``{"method": "POST", "resource": "recordedfiles", "code": 503, "count": 2}``: the next
-  ``count`` matching requests (HTTP ``method`` or ``"*"``; resource plural or ``"*"``) are answered
-  with a ``Status`` error of that ``code`` instead of being served;
+  ``count`` matching requests (HTTP ``method`` or ``"*"``; resource plural, ``"*"``, or
+  ``"<plural>/<subresource>"`` such as ``"cloudrecordings/status"`` for that subresource only) are
+  answered with a ``Status`` error of that ``code`` instead of being served;
 - ``GET``: the faults still armed; ``DELETE``: disarm all.
 
 ``DELETE /_emulator/watches`` ends every watch stream open over HTTP (the operator's, kubectl's) as an
@@ -77,11 +78,13 @@ class Faults:
         """The faults still armed, as JSON objects."""
         return [asdict(f) for f in self._armed]
 
-    def take(self, method: str, resource: str) -> ApiError | None:
-        """The error to answer a `method` request on `resource` with, consuming one count; None
-        when no fault matches (the request is served)."""
+    def take(self, method: str, resource: str, subresource: str | None = None) -> ApiError | None:
+        """The error to answer a `method` request on `resource` (and `subresource`, e.g. `status`)
+        with, consuming one count; None when no fault matches (the request is served). A fault on
+        a plain plural matches its subresources too; one on `plural/subresource` only those."""
+        names = ("*", resource, f"{resource}/{subresource}") if subresource else ("*", resource)
         for fault in self._armed:
-            if fault.method in ("*", method) and fault.resource in ("*", resource):
+            if fault.method in ("*", method) and fault.resource in names:
                 fault.count -= 1
                 if fault.count <= 0:
                     self._armed.remove(fault)

@@ -221,7 +221,7 @@ class ApiServer:
     async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
         method = request.method
         rt = target.resource_type
-        injected = self.faults.take(method, rt.plural)
+        injected = self.faults.take(method, rt.plural, target.subresource)
         if injected is not None:
             raise injected
         query = request.query

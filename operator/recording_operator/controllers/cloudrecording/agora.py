@@ -19,7 +19,6 @@ second session, and a 201/7 answer turns it into the unknown case.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -51,6 +50,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
     mark_adopted,
     mark_ended,
+    mark_start_pending,
     mark_started,
 )
 from recording_operator.controllers.cloudrecording.notices import (
@@ -415,9 +415,7 @@ class AgoraSessions:
         assert agora is not None
         acquired = await client.acquire(agora.appId, agora.channel, agora.uid, acquire_request(agora))
         pending = {"resourceId": acquired.resource_id, "acquiredAt": rfc3339()}
-        await ctx.runtime.kube.merge_patch(
-            ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: json.dumps(pending)}}}
-        )
+        await mark_start_pending(ctx, pending, "sid", "resourceId")
         # The previous session (if any) is already in status.sessions; this one has no sid yet.
         ctx.status.set(phase="Starting", resourceId=acquired.resource_id, sid=None)
         return acquired.resource_id, pending

@@ -8,6 +8,7 @@ the normalised terms below, so neither provider's details leak into the other's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -94,6 +95,25 @@ class SessionDriver(Protocol):
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Whether the timer should still observe this session (running, or finishing an upload)."""
+
+
+async def mark_start_pending(ctx: RecordingContext, pending: Mapping[str, Any], *identity: str) -> None:
+    """Write the start-pending annotation (`pending`, as JSON) before a start is sent, after clearing
+    the previous session's `identity` fields (`sid`, `resourceId` / `recordingId`) from status.
+
+    Both writes are direct, in this order: a marker next to an ended session's id would read as
+    that session adopted for the new start (`Observed.adopted`), so after a crash, or a lost status
+    write, before the new id is recorded, the new session could never be adopted or stopped. The
+    ended session is already in `status.sessions`.
+
+    Raises:
+        KubeApiError: a write failed; nothing has been sent to the provider yet.
+    """
+    if any(ctx.status.current.get(field) for field in identity):
+        await ctx.persist(phase="Starting", **dict.fromkeys(identity))
+    await ctx.runtime.kube.merge_patch(
+        ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: json.dumps(dict(pending))}}}
+    )
 
 
 def mark_started(

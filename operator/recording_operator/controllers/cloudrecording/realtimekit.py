@@ -14,7 +14,6 @@ is recorded, because that ends the observation: a failed create is retried by th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
@@ -32,6 +31,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     RecordingContext,
     mark_adopted,
     mark_ended,
+    mark_start_pending,
     mark_started,
 )
 from recording_operator.controllers.recordedfile.publication import (
@@ -158,10 +158,7 @@ class RealtimeKitSessions:
             # A start already pending keeps its mark time: a recording it began counts as ours.
             since = str((obs.pending or {}).get("at") or "") if not obs.session_id else ""
             marked_at = since or rfc3339()
-            pending = json.dumps({"meetingId": rtk.meetingId, "at": marked_at})
-            await ctx.runtime.kube.merge_patch(
-                ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: pending}}}
-            )
+            await mark_start_pending(ctx, {"meetingId": rtk.meetingId, "at": marked_at}, "recordingId")
             ctx.status.set(phase="Starting", recordingId=None)
             try:
                 if rtk.type == "track":
