@@ -45,7 +45,7 @@ from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
-from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.api.v1alpha1.cloudrecording import MAX_UNPUBLISHED_FILES, CloudRecordingSpec
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
@@ -63,7 +63,13 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_started,
 )
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
-from recording_operator.controllers.recordedfile.publication import agora_files, publish_files
+from recording_operator.controllers.recordedfile.publication import (
+    FileRecord,
+    agora_files,
+    file_object_name,
+    publish_files,
+    remembered,
+)
 from recording_operator.providers.agora import AgoraError, RecordingFile, ncs, parse_file_list
 from recording_operator.providers.realtimekit import RecordingState
 from recording_operator.providers.realtimekit_webhooks import (
@@ -543,19 +549,53 @@ async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice
     except ValidationError:
         return "unchanged"
     _draft(ctx, spec, notice, effect)
-    if ctx.reported_files:
-        await publish_files(
-            ctx,
-            KIND,
-            spec.storage,
-            ctx.reported_files,
-            spec.retention.deleteAfter if spec.retention else None,
-        )
+    pending = _unpublished(ctx, spec, effect.files)
+    if pending:
+        current = ctx.status.get("unpublishedFiles") or []
+        ctx.status.set(unpublishedFiles=list(dict.fromkeys([*current, *pending]))[:MAX_UNPUBLISHED_FILES])
     changed = bool(ctx.status.delta()) or bool(ctx.events)
     if changed:
         ctx.status.set(lastNoticeAt=rfc3339())
+    # Status first: the phase change does not wait for the creates; the names to publish are in it.
     await _write(ctx, obj)
+    if pending:
+        await _publish_noticed(ctx, spec)
     return "applied" if changed else "unchanged"
+
+
+def _unpublished(ctx: NoticeContext, spec: CloudRecordingSpec, files: list[RecordingFile]) -> list[str]:
+    """The names of `files` whose RecordedFile this process does not know to exist (no API call)."""
+    known = remembered(ctx) or set()
+    return [
+        f.file_name
+        for f in files
+        if f.file_name and file_object_name(ctx.name, agora_files(spec.storage, [f])[0]) not in known
+    ]
+
+
+def unpublished_records(spec: CloudRecordingSpec, names: list[str]) -> list[FileRecord]:
+    """Records of the Agora file names in `status.unpublishedFiles` (key = storage prefix + fileName)."""
+    if spec.provider != "agora":
+        return []
+    return agora_files(spec.storage, [RecordingFile(file_name=str(n)) for n in names])
+
+
+async def _publish_noticed(ctx: NoticeContext, spec: CloudRecordingSpec) -> None:
+    """Create the RecordedFiles `status.unpublishedFiles` names (the status write just made lists
+    them), then clear the list. A failure only logs: the names stay in status and the next timer
+    tick (`handlers.observe_session`) creates what is missing."""
+    names = list(ctx.status.get("unpublishedFiles") or [])
+    records = [*unpublished_records(spec, names), *ctx.reported_files]
+    try:
+        await publish_files(
+            ctx, KIND, spec.storage, records, spec.retention.deleteAfter if spec.retention else None
+        )
+        await ctx.runtime.kube.merge_patch(ctx.path + "/status", {"status": {"unpublishedFiles": None}})
+    except KubeApiError as exc:
+        log.warning(
+            f"CloudRecording {ctx.namespace}/{ctx.name}: creating the RecordedFiles of {len(names)} noticed "
+            f"file(s) failed ({exc}); status.unpublishedFiles keeps them for the next tick"
+        )
 
 
 def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, effect: Effect) -> None:
