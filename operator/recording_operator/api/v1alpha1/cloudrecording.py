@@ -866,8 +866,8 @@ class CloudRecordingStatus(Model):
         default=None,
         max_length=MAX_UNPUBLISHED_FILES,
         description="Agora file names (fileName, with the fileNamePrefix path) a provider notice reported whose "
-        "RecordedFile is not created yet: the notice's status write names them before the creates, and the "
-        "next reconcile or timer tick creates what is still missing, then clears the list.",
+        "RecordedFile could not be created yet (the notice's status is written anyway): the next reconcile "
+        "or timer tick creates them, then clears the list.",
     )
     deletedFiles: list[str] | None = Field(
         default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION

@@ -12,7 +12,9 @@ The callback receiver hands every verified, not yet applied notice to `apply_ago
    reordered deliveries change nothing twice: `recorder_started` (40) moves only Starting →
    Recording; `recorder_leave` (41, unless it left because we called stop) and `session_exit` (11)
    move only an active phase to Stopped (ProviderEnded); files (31 uploaded, 32 backuped, 45
-   snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once; a failover's
+   snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once (a create that
+   fails does not hold the status write back: `status.unpublishedFiles` names the file and the
+   timer creates it); a failover's
    `newUid` (12), `uploading_progress` (33) and the CDN push's `rtmp_publish_status` (100:
    `status.rtmpPublishStatus` and condition `CdnPublishing`) are taken only from a notice newer
    (by `sequence`, `sendts`) than the last one applied for that session.
@@ -549,17 +551,21 @@ async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice
     except ValidationError:
         return "unchanged"
     _draft(ctx, spec, notice, effect)
+    # Only 31/32/45/71 carry files, and they change nothing but files and the upload's status: the
+    # notices that move the phase (40, 41, 11) carry none, so they never wait for a create. The
+    # creates go first, then one status write: a death in between answers no 200 and Agora resends
+    # the notice; a failed create does not hold the write back, its names go into
+    # `status.unpublishedFiles` and the next timer tick (`handlers.observe_session`) creates them.
     pending = _unpublished(ctx, spec, effect.files)
+    if pending and await _create(ctx, spec, ctx.reported_files):
+        pending = []
     if pending:
         current = ctx.status.get("unpublishedFiles") or []
         ctx.status.set(unpublishedFiles=list(dict.fromkeys([*current, *pending]))[:MAX_UNPUBLISHED_FILES])
     changed = bool(ctx.status.delta()) or bool(ctx.events)
     if changed:
         ctx.status.set(lastNoticeAt=rfc3339())
-    # Status first: the phase change does not wait for the creates; the names to publish are in it.
     await _write(ctx, obj)
-    if pending:
-        await _publish_noticed(ctx, spec)
     return "applied" if changed else "unchanged"
 
 
@@ -580,22 +586,21 @@ def unpublished_records(spec: CloudRecordingSpec, names: list[str]) -> list[File
     return agora_files(spec.storage, [RecordingFile(file_name=str(n)) for n in names])
 
 
-async def _publish_noticed(ctx: NoticeContext, spec: CloudRecordingSpec) -> None:
-    """Create the RecordedFiles `status.unpublishedFiles` names (the status write just made lists
-    them), then clear the list. A failure only logs: the names stay in status and the next timer
-    tick (`handlers.observe_session`) creates what is missing."""
-    names = list(ctx.status.get("unpublishedFiles") or [])
-    records = [*unpublished_records(spec, names), *ctx.reported_files]
+async def _create(ctx: NoticeContext, spec: CloudRecordingSpec, records: list[FileRecord]) -> bool:
+    """Create the RecordedFiles of `records` not created yet; False (logged) when a create failed:
+    `status.unpublishedFiles` then keeps the names and the next timer tick
+    (`handlers.observe_session`) creates what is missing."""
     try:
         await publish_files(
             ctx, KIND, spec.storage, records, spec.retention.deleteAfter if spec.retention else None
         )
-        await ctx.runtime.kube.merge_patch(ctx.path + "/status", {"status": {"unpublishedFiles": None}})
     except KubeApiError as exc:
         log.warning(
-            f"CloudRecording {ctx.namespace}/{ctx.name}: creating the RecordedFiles of {len(names)} noticed "
-            f"file(s) failed ({exc}); status.unpublishedFiles keeps them for the next tick"
+            f"CloudRecording {ctx.namespace}/{ctx.name}: creating the RecordedFiles of noticed files failed "
+            f"({exc}); status.unpublishedFiles keeps them for the next tick"
         )
+        return False
+    return True
 
 
 def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, effect: Effect) -> None:
