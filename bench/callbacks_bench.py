@@ -109,7 +109,13 @@ async def run(count: int, callbacks: bool, timeout_s: float, profile: str | None
                 for i in range(count):
                     name = f"bench-{i:05d}"
                     await agora.put(f"/_emulator/channels/{APP_ID}/{name}/users", json={"users": ["1001"]})
-                await asyncio.gather(*(kube.post(CRS, json=recording(i)) for i in range(count)))
+                limit = asyncio.Semaphore(32)  # 1,000 at once exhaust the client's pool on a busy machine
+
+                async def create(i: int) -> None:
+                    async with limit:
+                        (await kube.post(CRS, json=recording(i))).raise_for_status()
+
+                await asyncio.gather(*(create(i) for i in range(count)))
                 deadline = time.monotonic() + timeout_s
                 while sum(p == "Recording" for p in (await phases(kube)).values()) < count:
                     if time.monotonic() > deadline:
