@@ -24,6 +24,10 @@ operator's pacing did not cause).
 operator image (images/operator/Dockerfile installs the wheel alone): kopf imports that client
 whenever it is installed, which costs the test venv's operator about 40 MB of RSS.
 
+`--restart` then SIGKILLs the operator and starts it again: seconds until every session was queried
+again (the emulator's request log), the peak Agora requests in any 1 s meanwhile (≤ the limit),
+and the 429s answered (`restart_*` in the JSON line).
+
 The last line printed is one JSON object: count, qps_limit, all_recording_s, floor_s, ratio,
 http_429, rss_mb, and with `--steady` steady_s, steady_provider_qps, steady_kube_writes_per_min,
 status_age_p99_s.
@@ -134,6 +138,7 @@ async def run_one(
     steady_s: float = 0.0,
     image_like: bool = False,
     agora_in_process: bool = False,
+    restart: bool = False,
 ) -> Result:
     # Without a provider limit the operator's budget is off too (the no-op kopf floor has none).
     env = {**OPERATOR_ENV, "AGORA_RECORDING_QPS": "0"}
@@ -227,6 +232,8 @@ async def run_one(
                         ),
                     }
                     http_429 = statuses.get(429, 0)
+                if restart:
+                    steady = {**(steady or {}), **await _restart(sandbox, agora, count, timeout_s)}
                 sandbox.stop_operator()
                 return Result(
                     label,
@@ -242,6 +249,46 @@ async def run_one(
                     http_429,
                     steady,
                 )
+
+
+def _peak_per_second(times_ms: list[int]) -> int:
+    """The most requests in any 1 s span (sliding) of these instants."""
+    times_ms = sorted(times_ms)
+    peak = start = 0
+    for end, t in enumerate(times_ms):
+        while times_ms[start] <= t - 1000:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+async def _restart(
+    sandbox: Sandbox, agora: httpx.AsyncClient, count: int, timeout_s: float
+) -> dict[str, float | None]:
+    """SIGKILL the operator and start it again: seconds until every session was queried again
+    (from the emulator's request log), the peak requests in any 1 s to Agora meanwhile, and the
+    429s answered."""
+    await agora.delete("/_emulator/requests")
+    killed_ms = time.time() * 1000
+    started = time.monotonic()
+    sandbox.stop_operator(kill=True)
+    sandbox.start_operator(log_name="operator-restarted.log")
+    requests: list[dict[str, Any]] = []
+    observed: set[str] = set()
+    while len(observed) < count and time.monotonic() - started < timeout_s:
+        await asyncio.sleep(1.0)
+        requests = (await agora.get("/_emulator/requests", params={"limit": 100_000})).json()["requests"]
+        observed = {
+            r["cname"] for r in requests if r["endpoint"] == "query" and r["httpStatus"] == 200 and r["cname"]
+        }
+    elapsed = time.monotonic() - started
+    after = [r for r in requests if r["time"] >= killed_ms]
+    return {
+        "restart_all_observed_s": elapsed if len(observed) >= count else None,
+        "restart_observed": float(len(observed)),
+        "restart_peak_provider_qps": float(_peak_per_second([r["time"] for r in after])),
+        "restart_http_429": float(sum(1 for r in after if r["httpStatus"] == 429)),
+    }
 
 
 def _print(results: list[Result]) -> None:
@@ -288,6 +335,11 @@ async def main() -> None:
         help="operator without the test-only kubernetes client (as shipped)",
     )
     parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="with --qps-limit: then SIGKILL and restart the operator; time until every session is queried again",
+    )
+    parser.add_argument(
         "--agora-in-process",
         action="store_true",
         help="with --qps-limit: the Agora emulator in the bench's event loop, not in its own process",
@@ -306,6 +358,7 @@ async def main() -> None:
             args.steady,
             args.image_like,
             args.agora_in_process,
+            args.restart,
         )
         _print([r])
         line = {
