@@ -15,9 +15,18 @@ rate floor 2·N/Q (acquire + start per recording) instead of the no-op kopf oper
 then keeps measuring for S seconds once all are Recording: provider queries/s, CloudRecording
 writes per minute and the operator's `recording_operator_status_age_seconds` p99.
 
+With `--qps-limit` the Agora emulator runs in a process of its own (`--agora-in-process` puts it
+back in the bench's event loop, beside the Kubernetes emulator: a stall of that loop then stamps
+requests that arrived over a second within one instant, and the emulator answers 429s the
+operator's pacing did not cause).
+
 `--image-like` runs the operator without the test-only `kubernetes` client on its path, as in the
 operator image (images/operator/Dockerfile installs the wheel alone): kopf imports that client
 whenever it is installed, which costs the test venv's operator about 40 MB of RSS.
+
+`--restart` then SIGKILLs the operator and starts it again: seconds until every session was queried
+again (the emulator's request log), the peak Agora requests in any 1 s meanwhile (≤ the limit),
+and the 429s answered (`restart_*` in the JSON line).
 
 The last line printed is one JSON object: count, qps_limit, all_recording_s, floor_s, ratio,
 http_429, rss_mb, and with `--steady` steady_s, steady_provider_qps, steady_kube_writes_per_min,
@@ -67,7 +76,7 @@ class Result:
     provider_calls: dict[str, float]
     rss_mb: float
     http_429: int = 0
-    steady: dict[str, float] | None = None
+    steady: dict[str, float | None] | None = None
 
 
 def _body(i: int) -> dict[str, Any]:
@@ -145,6 +154,8 @@ async def run_one(
     qps_limit: float | None = None,
     steady_s: float = 0.0,
     image_like: bool = False,
+    agora_in_process: bool = False,
+    restart: bool = False,
 ) -> Result:
     # Without a provider limit the operator's budget is off too (the no-op kopf floor has none).
     env = {**OPERATOR_ENV, "AGORA_RECORDING_QPS": "0"}
@@ -155,17 +166,28 @@ async def run_one(
     agora_options = {"qps_limit": qps_limit} if qps_limit is not None else {}
     with tempfile.TemporaryDirectory(prefix="recording-bench-") as tmp:
         async with Sandbox(
-            Path(tmp), crd_dir=ROOT / "crds", operator_env=env, agora_options=agora_options
+            Path(tmp),
+            crd_dir=ROOT / "crds",
+            operator_env=env,
+            agora_options=agora_options,
+            agora_process=qps_limit is not None and not agora_in_process,
         ) as sandbox:
-            async with httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=30) as kube:
+            async with (
+                httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=30) as kube,
+                httpx.AsyncClient(base_url=sandbox.endpoints["agora"], timeout=30) as agora,
+            ):
+
+                async def agora_stats() -> tuple[dict[str, int], dict[int, int]]:
+                    stats = (await agora.get("/_emulator/stats")).json()
+                    return stats["endpoints"], {int(k): v for k, v in stats["httpStatus"].items()}
+
                 for secret in SECRETS:
                     (await kube.post("/api/v1/namespaces/default/secrets", json=secret)).raise_for_status()
                 operator = sandbox.start_operator(command=command)
                 process = psutil.Process(operator.pid)
                 await asyncio.sleep(2.0)  # operator start-up (imports, login, initial list) is not measured
                 sandbox.kube.stats.reset()
-                sandbox.agora.endpoint_counts.clear()
-                sandbox.agora.status_counts.clear()
+                await agora.delete("/_emulator/requests")  # the log and the stats
                 seen: dict[str, float] = {}
                 done = asyncio.Event()
                 watcher = asyncio.create_task(
@@ -205,30 +227,30 @@ async def run_one(
                     for verb in ("patch", "update")
                 }
                 writes["events"] = stats.count(verb="create", plural="events") / count
-                calls = {k: v / count for k, v in sandbox.agora.endpoint_counts.items()}
-                http_429 = sandbox.agora.status_counts.get(429, 0)
+                endpoints, statuses = await agora_stats()
+                calls = {k: v / count for k, v in endpoints.items()}
+                http_429 = statuses.get(429, 0)
                 steady = None
                 if steady_s > 0:
-                    queries_before = sandbox.agora.endpoint_counts.get("query", 0)
-                    total_before = sum(sandbox.agora.endpoint_counts.values())
+                    queries_before = endpoints.get("query", 0)
+                    total_before = sum(endpoints.values())
                     writes_before = _cr_writes(stats)
                     await asyncio.sleep(steady_s)
                     peak_rss = max(peak_rss, process.memory_info().rss)
                     writes_after = _cr_writes(stats)
+                    endpoints, statuses = await agora_stats()
                     steady = {
                         "steady_s": steady_s,
-                        "steady_provider_qps": (sum(sandbox.agora.endpoint_counts.values()) - total_before)
-                        / steady_s,
-                        "steady_queries_per_s": (
-                            sandbox.agora.endpoint_counts.get("query", 0) - queries_before
-                        )
-                        / steady_s,
+                        "steady_provider_qps": (sum(endpoints.values()) - total_before) / steady_s,
+                        "steady_queries_per_s": (endpoints.get("query", 0) - queries_before) / steady_s,
                         "steady_kube_writes_per_min": (writes_after - writes_before) * 60 / steady_s,
                         "status_age_p99_s": await _status_age_p99(
                             f"http://{sandbox.host}:{sandbox.operator_environment()['METRICS_PORT']}/metrics"
                         ),
                     }
-                    http_429 = sandbox.agora.status_counts.get(429, 0)
+                    http_429 = statuses.get(429, 0)
+                if restart:
+                    steady = {**(steady or {}), **await _restart(sandbox, agora, count, timeout_s)}
                 sandbox.stop_operator()
                 return Result(
                     label,
@@ -244,6 +266,46 @@ async def run_one(
                     http_429,
                     steady,
                 )
+
+
+def _peak_per_second(times_ms: list[int]) -> int:
+    """The most requests in any 1 s span (sliding) of these instants."""
+    times_ms = sorted(times_ms)
+    peak = start = 0
+    for end, t in enumerate(times_ms):
+        while times_ms[start] <= t - 1000:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+async def _restart(
+    sandbox: Sandbox, agora: httpx.AsyncClient, count: int, timeout_s: float
+) -> dict[str, float | None]:
+    """SIGKILL the operator and start it again: seconds until every session was queried again
+    (from the emulator's request log), the peak requests in any 1 s to Agora meanwhile, and the
+    429s answered."""
+    await agora.delete("/_emulator/requests")
+    killed_ms = time.time() * 1000
+    started = time.monotonic()
+    sandbox.stop_operator(kill=True)
+    sandbox.start_operator(log_name="operator-restarted.log")
+    requests: list[dict[str, Any]] = []
+    observed: set[str] = set()
+    while len(observed) < count and time.monotonic() - started < timeout_s:
+        await asyncio.sleep(1.0)
+        requests = (await agora.get("/_emulator/requests", params={"limit": 100_000})).json()["requests"]
+        observed = {
+            r["cname"] for r in requests if r["endpoint"] == "query" and r["httpStatus"] == 200 and r["cname"]
+        }
+    elapsed = time.monotonic() - started
+    after = [r for r in requests if r["time"] >= killed_ms]
+    return {
+        "restart_all_observed_s": elapsed if len(observed) >= count else None,
+        "restart_observed": float(len(observed)),
+        "restart_peak_provider_qps": float(_peak_per_second([r["time"] for r in after])),
+        "restart_http_429": float(sum(1 for r in after if r["httpStatus"] == 429)),
+    }
 
 
 def _print(results: list[Result]) -> None:
@@ -289,19 +351,38 @@ async def main() -> None:
         action="store_true",
         help="operator without the test-only kubernetes client (as shipped)",
     )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="with --qps-limit: then SIGKILL and restart the operator; time until every session is queried again",
+    )
+    parser.add_argument(
+        "--agora-in-process",
+        action="store_true",
+        help="with --qps-limit: the Agora emulator in the bench's event loop, not in its own process",
+    )
     args = parser.parse_args()
     results = []
     if args.qps_limit is not None:
         floor = 2 * args.count / args.qps_limit
         timeout = max(args.timeout, 3 * floor)
         r = await run_one(
-            "recording-operator", args.count, None, timeout, args.qps_limit, args.steady, args.image_like
+            "recording-operator",
+            args.count,
+            None,
+            timeout,
+            args.qps_limit,
+            args.steady,
+            args.image_like,
+            args.agora_in_process,
+            args.restart,
         )
         _print([r])
         line = {
             "count": r.count,
             "qps_limit": args.qps_limit,
             "image_like": args.image_like,
+            "agora_process": not args.agora_in_process,
             "all_recording_s": round(r.all_recording_s, 2),
             "floor_s": round(floor, 2),
             "ratio": round(r.all_recording_s / floor, 3),

@@ -8,6 +8,14 @@ the operator's peak RSS. The query timer is put after the measured window (produ
 so the figures are those of the creation path alone.
 
     .venv/bin/python bench/cloudtranscoder_bench.py --count 200
+
+With `--qps-limit Q` the Agora emulator, in a process of its own, enforces Q Cloud Transcoder
+requests/s per account (Agora's documented limit is 10,
+https://docs.agora.io/en/cloud-transcoding/overview/quota-limits), the operator's budget is set to
+Q, and the run is compared with the rate floor: the provider calls made (builderTokens + create
+per transcoder) at Q per second. The 429s answered are printed too.
+
+    .venv/bin/python bench/cloudtranscoder_bench.py --count 1000 --qps-limit 10 --timeout 900
 """
 
 from __future__ import annotations
@@ -66,17 +74,29 @@ async def _watch(url: str, expected: int, seen: dict[str, float], done: asyncio.
                         return
 
 
-async def run(count: int, timeout_s: float) -> dict[str, Any]:
+async def run(count: int, timeout_s: float, qps_limit: float | None = None) -> dict[str, Any]:
+    env = dict(OPERATOR_ENV)
+    if qps_limit is not None:
+        env["AGORA_TRANSCODER_QPS"] = f"{qps_limit:g}"
     with tempfile.TemporaryDirectory(prefix="transcoder-bench-") as tmp:
-        async with Sandbox(Path(tmp), crd_dir=ROOT / "crds", operator_env=OPERATOR_ENV) as sandbox:
-            async with httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=30) as kube:
+        async with Sandbox(
+            Path(tmp),
+            crd_dir=ROOT / "crds",
+            operator_env=env,
+            agora_options={"transcoder_qps_limit": qps_limit} if qps_limit is not None else None,
+            agora_process=qps_limit is not None,
+        ) as sandbox:
+            async with (
+                httpx.AsyncClient(base_url=sandbox.endpoints["kubernetes"], timeout=30) as kube,
+                httpx.AsyncClient(base_url=sandbox.endpoints["agora"], timeout=30) as agora,
+            ):
                 for secret in SECRETS:
                     (await kube.post("/api/v1/namespaces/default/secrets", json=secret)).raise_for_status()
                 operator = sandbox.start_operator()
                 process = psutil.Process(operator.pid)
                 await asyncio.sleep(2.0)  # start-up is not measured
                 sandbox.kube.stats.reset()
-                sandbox.agora.endpoint_counts.clear()
+                await agora.delete("/_emulator/requests")  # the log and the stats
                 seen: dict[str, float] = {}
                 done = asyncio.Event()
                 watcher = asyncio.create_task(_watch(sandbox.endpoints["kubernetes"], count, seen, done))
@@ -104,7 +124,9 @@ async def run(count: int, timeout_s: float) -> dict[str, Any]:
                     print(f"only {len(seen)}/{count} got a task within {timeout_s} s", file=sys.stderr)
                 latencies = sorted(seen[n] - created[n] for n in seen)
                 stats = sandbox.kube.stats
-                live = [t for t in sandbox.agora.transcoder.state.snapshot() if not t["stopped"]]
+                tasks = (await agora.get("/_emulator/transcoder/tasks")).json()["tasks"]
+                live = [t for t in tasks if not t["stopped"]]
+                agora_stats = (await agora.get("/_emulator/stats")).json()
                 result = {
                     "count": count,
                     "all_s": elapsed,
@@ -118,7 +140,9 @@ async def run(count: int, timeout_s: float) -> dict[str, Any]:
                     )
                     / count,
                     "events": stats.count(verb="create", plural="events") / count,
-                    "calls": {k: v / count for k, v in sandbox.agora.endpoint_counts.items()},
+                    "calls": {k: v / count for k, v in agora_stats["endpoints"].items()},
+                    "http_429": agora_stats["httpStatus"].get("429", 0),
+                    "floor_s": sum(agora_stats["endpoints"].values()) / qps_limit if qps_limit else None,
                     "tasks": len(live),
                     "rss_mb": peak / 2**20,
                 }
@@ -134,8 +158,14 @@ async def main() -> None:
         "--count", type=int, default=200, help="CloudTranscoders to create at once (default 200)"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every task")
+    parser.add_argument(
+        "--qps-limit",
+        type=float,
+        default=None,
+        help="Cloud Transcoder requests/s per account the emulator enforces",
+    )
     args = parser.parse_args()
-    r = await run(args.count, args.timeout)
+    r = await run(args.count, args.timeout, args.qps_limit)
     print("\nCloudTranscoder creation throughput (recording-operator against the sandbox)")
     rows = [
         ("CRs", f"{r['count']}"),
@@ -148,9 +178,13 @@ async def main() -> None:
         ("provider calls per CR", ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["calls"].items())) or "none"),
         ("tasks live at Agora", f"{r['tasks']}"),
         ("operator peak RSS (MB)", f"{r['rss_mb']:.0f}"),
+        ("HTTP 429 received", f"{r['http_429']}"),
     ]
+    if r["floor_s"]:
+        rows.append(("rate floor (s), ratio", f"{r['floor_s']:.1f}, {r['all_s'] / r['floor_s']:.3f}"))
     for name, cell in rows:
         print(f"{name:26}{cell:>40}")
+    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
 | `AGORA_TRANSCODER_QPS` | `10` | Cloud Transcoder requests per second per account (https://docs.agora.io/en/cloud-transcoding/overview/quota-limits); `0` = unpaced |
 | `REALTIMEKIT_REQUESTS_PER_10S` | `250` | RealtimeKit requests per 10 s per app, all APIs (https://developers.cloudflare.com/realtime/realtimekit/rate-limits/); `0` = unpaced |
 | `REALTIMEKIT_RECORDINGS_PER_60S` | `1000` | RealtimeKit Recordings API requests per 60 s per app (same page); `0` = unpaced |
-| `PROVIDER_BUDGET_HEADROOM` | `0.95` | fraction of each limit above the operator uses (the rest absorbs network jitter), in (0, 1] |
+| `PROVIDER_BUDGET_HEADROOM` | `1.0` | fraction of each limit above the operator uses, in (0, 1]: a call holds its slot from its send until a window after its answer, so the provider's count stays within the limit whatever the network's jitter; lower it when other clients share the credential |
 | `CLOUDRECORDING_QUERY_INTERVAL` | `60` | seconds between `query` calls per active session |
 | `CLOUDRECORDING_TICK` | `10` | seconds between timer ticks (query when due, `maxDuration` checks) |
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
@@ -166,7 +166,7 @@ class Settings:
     agora_transcoder_qps: float = 10.0
     realtimekit_requests_per_10s: float = 250.0
     realtimekit_recordings_per_60s: float = 1000.0
-    provider_budget_headroom: float = 0.95
+    provider_budget_headroom: float = 1.0
     query_interval_s: float = 60.0
     tick_s: float = 10.0
     not_found_confirm_s: float = 5.0

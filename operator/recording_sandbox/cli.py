@@ -40,6 +40,17 @@ def sandbox(
     )
 
 
+@app.command(hidden=True)
+def agora() -> None:
+    """The Agora emulator alone, configured by one JSON object on stdin (`agora/process.py`)."""
+    import json
+    import sys
+
+    from recording_sandbox.agora.process import serve
+
+    asyncio.run(serve(json.loads(sys.stdin.readline())))
+
+
 @app.command()
 def demo(
     state_dir: Annotated[

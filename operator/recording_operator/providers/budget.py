@@ -10,7 +10,7 @@ Providers limit request rates per credential and answer HTTP 429 past them:
   Recordings APIs ("Limits and Quotas", https://developers.cloudflare.com/realtime/realtimekit/rate-limits/).
 
 `Budget` keeps one limiter per (scope, key), e.g. (`agora_recording`, App ID). A caller
-`acquire`s a slot before each HTTP attempt; when none is free, callers wait in priority order
+`acquire`s a slot before each HTTP attempt and `release`s it once answered (or failed); when none is free, callers wait in priority order
 (`Priority`: stop before start before update before query, first come first served within one
 priority), so a stop never waits behind queued queries. A 429 received anyway (another client on
 the same credential, a provider limit lower than configured) is reported with `throttled`: the
@@ -20,13 +20,16 @@ https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), and 
 that credential waits it out; the limiter then lets one call fewer go per window, and one more
 again after each `RECOVER_S` seconds without a 429.
 
-A limiter counts the calls it let go in the last W seconds (a sliding window, the way the
-providers count) and lets another go while fewer than `headroom` × L went, for a documented limit
-of L requests per W seconds (`Limit.allowance`). It is a token bucket whose tokens come back W
-seconds after they were spent: a busy event loop that wakes late loses no capacity (a bucket
-refilling at a rate with a burst of one would), and no W-second window of send times holds more
-than the allowance; the rest of the limit absorbs network jitter between this process and the
-provider's counter.
+A limiter lets a call go while fewer than `headroom` × L calls (`Limit.allowance`, for a
+documented limit of L requests per W seconds) are in flight or were answered in the last W
+seconds (a sliding window, the way the providers count). A call holds its slot from the moment it
+is let go until W seconds after its answer (`release`): the provider counts it at some instant
+between the two, which this process cannot see, so counting it over the whole span keeps every
+W-second window of the provider's instants within the allowance, however late this process's
+event loop sends a request or the provider's gateway gets to it (a loaded machine bunches both).
+It is a token bucket whose tokens come back W seconds after the answer: a busy event loop that
+wakes late loses no capacity (a bucket refilling at a rate with a burst of one would). What it
+costs is the answer's latency per call: at most `allowance` / (W + latency) calls per second.
 
 Metrics (registered on the `registry` given to `Budget`):
 
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import heapq
 import itertools
 import math
@@ -130,7 +134,12 @@ class WindowLimiter:
         #: one instant, whose spread on the way could crowd the provider's next window.
         self.min_gap_s = window_s / self.allowance / 2
         self._clock = clock
+        #: Answer times of the calls of the last window (ascending: appended when answered).
         self._sent: collections.deque[float] = collections.deque()
+        #: Calls let go and not answered yet.
+        self.in_flight = 0
+        self._last_grant = -math.inf
+        self._released = asyncio.Event()
         self._paused_until = 0.0
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
@@ -157,22 +166,41 @@ class WindowLimiter:
         while self._sent and self._sent[0] <= now - self.window_s:
             self._sent.popleft()
         pause = max(0.0, self._paused_until - now)
-        full = 0.0 if len(self._sent) < self.current else self._sent[-self.current] + self.window_s - now
-        gap = self._sent[-1] + self.min_gap_s - now if self._sent else 0.0
+        # Slots still to come back before one is free; an in-flight call comes back only when answered.
+        over = len(self._sent) + self.in_flight - self.current
+        if over < 0:
+            full = 0.0
+        elif over < len(self._sent):
+            full = self._sent[over] + self.window_s - now
+        else:
+            full = math.inf
+        gap = self._last_grant + self.min_gap_s - now
         return max(pause, full, gap, 0.0)
 
     def take(self) -> None:
-        """Count one call as sent now (the caller checked `ready_in() == 0`)."""
+        """Count one call as sent and answered now (the caller checked `ready_in() == 0`)."""
+        self._last_grant = self._clock()
+        self._sent.append(self._last_grant)
+
+    def begin(self) -> None:
+        """Count one call as let go now, in flight until `release` (the caller checked `ready_in() == 0`)."""
+        self._last_grant = self._clock()
+        self.in_flight += 1
+
+    def release(self) -> None:
+        """The call let go by `begin` was answered (or failed) now: its slot comes back `window_s` later."""
+        self.in_flight = max(0, self.in_flight - 1)
         self._sent.append(self._clock())
+        self._released.set()
 
     async def acquire(self, priority: int) -> None:
-        """Wait for a slot; waiters of a lower `priority` value are served first.
+        """Wait for a slot, held until `release`; waiters of a lower `priority` value are served first.
 
         Raises:
             asyncio.CancelledError: cancelled while waiting (no slot is taken).
         """
         if not self._waiters and self.ready_in() == 0.0:
-            self.take()
+            self.begin()
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, _Waiter(int(priority), next(self._seq), future))
@@ -188,12 +216,15 @@ class WindowLimiter:
                 return
             wait = self.ready_in()
             if wait > 0:
-                await asyncio.sleep(wait)
+                # Until a slot comes back by the clock, or sooner when an in-flight call is answered.
+                self._released.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), None if math.isinf(wait) else wait)
                 continue
             waiter = heapq.heappop(self._waiters)
             if waiter.future.done():
                 continue
-            self.take()
+            self.begin()
             waiter.future.set_result(None)
 
     def pause(self, seconds: float) -> None:
@@ -301,26 +332,38 @@ class Budget:
         return buckets
 
     async def acquire(self, scopes: Iterable[str], key: str, priority: Priority) -> float:
-        """Wait until every bucket of `key` in each of `scopes` gives a token.
+        """Wait until every bucket of `key` in each of `scopes` gives a slot; the caller must
+        `release` them (same scopes and key) once the call is answered or failed.
 
         Returns:
             Seconds waited.
+
+        Raises:
+            asyncio.CancelledError: cancelled while waiting (the slots already given are released).
         """
         started = self._clock()
-        for scope in scopes:
-            buckets = self._buckets_of(scope, key)
-            if not buckets:
-                continue
-            if self._queued is not None:
-                self._queued.labels(scope, priority.name.lower()).inc()
-            try:
-                for bucket in buckets:
-                    await bucket.acquire(priority)
-            finally:
+        scopes = list(scopes)
+        granted: list[WindowLimiter] = []
+        try:
+            for scope in scopes:
+                buckets = self._buckets_of(scope, key)
+                if not buckets:
+                    continue
                 if self._queued is not None:
-                    self._queued.labels(scope, priority.name.lower()).dec()
-            for bucket in buckets:
-                bucket.throttled_in_row = 0
+                    self._queued.labels(scope, priority.name.lower()).inc()
+                try:
+                    for bucket in buckets:
+                        await bucket.acquire(priority)
+                        granted.append(bucket)
+                finally:
+                    if self._queued is not None:
+                        self._queued.labels(scope, priority.name.lower()).dec()
+                for bucket in buckets:
+                    bucket.throttled_in_row = 0
+        except BaseException:
+            for bucket in granted:
+                bucket.release()
+            raise
         waited = self._clock() - started
         if priority is not Priority.QUERY:
             for scope in scopes:
@@ -332,6 +375,12 @@ class Budget:
                 if self._limits.get(scope):
                     self._wait.labels(scope, priority.name.lower()).observe(waited)
         return waited
+
+    def release(self, scopes: Iterable[str], key: str) -> None:
+        """The call `acquire` let go for `key` in `scopes` was answered (or failed) now."""
+        for scope in scopes:
+            for bucket in self._buckets_of(scope, key):
+                bucket.release()
 
     def throttled(self, scopes: Iterable[str], key: str, retry_after_s: float | None) -> float:
         """Record a 429 for `key`: pause its buckets for `retry_after_s`, or for a full-jitter

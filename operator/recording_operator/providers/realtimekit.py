@@ -411,7 +411,11 @@ class RealtimeKitClient:
             if self._budget is not None:
                 await self._budget.acquire(scopes, key, priority)
             try:
-                response = await send()
+                try:
+                    response = await send()
+                finally:
+                    if self._budget is not None:
+                        self._budget.release(scopes, key)
                 break
             except cloudflare.APIStatusError as exc:
                 error = RealtimeKitError(

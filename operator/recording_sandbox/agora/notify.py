@@ -38,6 +38,10 @@ import httpx
 PRODUCT_CLOUD_RECORDING = 3
 
 
+#: Notices being POSTed at once, per sender.
+MAX_IN_FLIGHT = 64
+
+
 class NcsSender:
     """Queues notices and POSTs them, signed, to `url` (nothing is sent while `url` is empty).
 
@@ -58,6 +62,9 @@ class NcsSender:
         self.drop = 0
         self.retries = 3
         self.retry_interval_ms = 100
+        #: POSTs in flight at once: below the client's pool (100), whose queue costs quadratic CPU
+        #: once thousands of notices wait in it (1,000 sessions ending together).
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.log: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.stats: Counter[str] = Counter()
         self._sequences: dict[str, int] = {}
@@ -188,7 +195,8 @@ class NcsSender:
             }
             try:
                 assert self._http is not None
-                response = await self._http.post(self.url, content=body, headers=headers)
+                async with self._slots:
+                    response = await self._http.post(self.url, content=body, headers=headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 status = type(exc).__name__

@@ -135,6 +135,45 @@ def test_idle_exit_and_upload_come_from_notices(
     assert reasons(cluster, name).count("Stopped") == 1
 
 
+def test_the_exit_notice_moves_the_phase_while_recordedfile_creates_fail_and_the_files_follow(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora, files: Files, ncs: Ncs
+) -> None:
+    name, sid, _ = recording_session(cluster, agora)
+    kube = httpx.Client(base_url=sandbox.endpoints["kubernetes"], timeout=10)
+    # The API server refuses every RecordedFile create until the faults are disarmed.
+    outage = {"method": "POST", "resource": "recordedfiles", "code": 503, "count": 100_000}
+    kube.post("/_emulator/faults", json=outage).raise_for_status()
+    try:
+        agora.set_users(APP_ID, name, [])
+        agora.advance(301)
+        [task] = [t for t in agora.tasks(name) if t["sid"] == sid]
+        reported = set(task["files"])
+        assert reported
+        # The phase moved, and the status names the files still without a RecordedFile.
+        st = wait_for(
+            lambda: (
+                (s := status(cluster, name)).get("phase") == "Stopped"
+                and set(s.get("unpublishedFiles") or []) == reported
+                and s
+            ),
+            what="Stopped, with the uploaded files to publish",
+        )
+        assert st["stopReason"] == "ProviderEnded"
+        assert files.of_recording(name) == []
+        assert all(d["httpStatus"] == 200 for d in ncs.deliveries(sid))  # no notice had to be resent
+    finally:
+        kube.delete("/_emulator/faults").raise_for_status()
+    # A later pass (the operator's timer: no notice comes again) creates them and clears the list.
+    recorded = wait_for(
+        lambda: len(files.of_recording(name)) == len(reported) and files.of_recording(name),
+        what="the RecordedFiles once the API accepts them",
+    )
+    assert {f["spec"]["location"]["key"].rsplit("/", 1)[-1] for f in recorded} == {
+        n.rsplit("/", 1)[-1] for n in reported
+    }
+    wait_for(lambda: "unpublishedFiles" not in status(cluster, name), what="the list cleared")
+
+
 def test_failover_updates_the_recorder_uid(cluster: Cluster, agora: Agora, ncs: Ncs) -> None:
     name, sid, uid = recording_session(cluster, agora)
     new_uid = ncs.failover(sid)

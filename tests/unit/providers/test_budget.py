@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 
 import pytest
@@ -70,11 +71,13 @@ async def test_a_stop_is_served_before_queued_queries() -> None:
     async def call(name: str, priority: Priority) -> None:
         await bucket.acquire(priority)
         order.append(name)
+        bucket.release()
 
     queries = [asyncio.create_task(call(f"query{i}", Priority.QUERY)) for i in range(5)]
     await asyncio.sleep(0)
     stop = asyncio.create_task(call("stop", Priority.STOP))
     start = asyncio.create_task(call("start", Priority.START))
+    bucket.release()  # the first call is answered
     await asyncio.gather(*queries, stop, start)
     assert order[:2] == ["stop", "start"]
     assert order[2:] == [f"query{i}" for i in range(5)]
@@ -88,7 +91,61 @@ async def test_a_cancelled_waiter_takes_no_token() -> None:
     waiter.cancel()
     await asyncio.gather(waiter, return_exceptions=True)
     assert bucket.queued == 0
+    bucket.release()
     await bucket.acquire(Priority.QUERY)  # the slot the cancelled waiter left
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_provider_never_counts_more_than_the_allowance_however_slow_the_answers(seed: int) -> None:
+    """The provider counts a call at some instant between its send and its answer (a late event
+    loop on either side moves it anywhere in there): a call holds its slot over that whole span,
+    so no 1 s window of the provider's instants holds more than the allowance."""
+    clock = FakeClock()
+    rng = random.Random(seed)
+    limiter = WindowLimiter(10, 1.0, clock)
+    began = clock.now
+    answers: list[float] = []  # answer times of the calls in flight (a heap)
+    counted: list[float] = []  # when the provider counted each call
+    while len(counted) < 600:
+        wait = limiter.ready_in()
+        if answers and answers[0] <= clock.now + wait:
+            clock.now = max(clock.now, heapq.heappop(answers))
+            limiter.release()
+            continue
+        clock.now += wait
+        limiter.begin()
+        answer = clock.now + rng.choice([0.005, 0.02, 0.3, 0.9, 1.7])
+        counted.append(rng.uniform(clock.now, answer))
+        heapq.heappush(answers, answer)
+    counted.sort()
+    start = 0
+    for end, t in enumerate(counted):
+        while counted[start] <= t - 1.0:
+            start += 1
+        assert end - start + 1 <= 10
+    # And it still sends: about 10 per (1 s + the mean latency).
+    assert len(counted) / (clock.now - began) > 3
+
+
+async def test_a_slot_freed_by_an_answer_wakes_the_next_waiter() -> None:
+    bucket = WindowLimiter(allowance=1, window_s=0.01)
+    await bucket.acquire(Priority.QUERY)
+    waiter = asyncio.create_task(bucket.acquire(Priority.QUERY))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # in flight: the slot is held past the window
+    bucket.release()
+    await asyncio.wait_for(waiter, 1.0)
+
+
+async def test_a_call_cancelled_while_waiting_for_its_second_bucket_gives_back_the_first() -> None:
+    budget = Budget({"a": [Limit(1, 60.0, 1.0)], "b": [Limit(1, 60.0, 1.0)]})
+    await budget.acquire(("b",), "k", Priority.QUERY)  # b is busy
+    call = asyncio.create_task(budget.acquire(("a", "b"), "k", Priority.QUERY))
+    await asyncio.sleep(0.01)
+    call.cancel()
+    await asyncio.gather(call, return_exceptions=True)
+    (a,) = budget._buckets_of("a", "k")
+    assert a.in_flight == 0
 
 
 async def test_retry_after_pauses_every_caller_of_that_key() -> None:

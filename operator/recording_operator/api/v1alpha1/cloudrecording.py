@@ -814,6 +814,11 @@ class AppliedConfig(Model):
     onhold: bool | None = Field(default=None, description="Web mode onhold as last sent.")
 
 
+#: Bound of `status.unpublishedFiles` (a notice lists a few files; creates failing for many notices in a
+#: row would grow it).
+MAX_UNPUBLISHED_FILES = 256
+
+
 class CloudRecordingStatus(Model):
     """Observed state of a CloudRecording."""
 
@@ -857,6 +862,13 @@ class CloudRecordingStatus(Model):
         default=None, description="When the provider last sent a callback that changed this status."
     )
     files: FilesSummary | None = None
+    unpublishedFiles: list[str] | None = Field(
+        default=None,
+        max_length=MAX_UNPUBLISHED_FILES,
+        description="Agora file names (fileName, with the fileNamePrefix path) a provider notice reported whose "
+        "RecordedFile could not be created yet (the notice's status is written anyway): the next reconcile "
+        "or timer tick creates them, then clears the list.",
+    )
     deletedFiles: list[str] | None = Field(
         default=None, max_length=MAX_DELETED_FILES, description=DELETED_FILES_DESCRIPTION
     )

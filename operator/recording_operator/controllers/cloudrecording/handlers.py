@@ -51,7 +51,7 @@ from recording_operator.controllers.cloudrecording.driver import (
     SessionDriver,
     sync_cdn_condition,
 )
-from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval
+from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval, unpublished_records
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.decide import collection_path
 from recording_operator.controllers.recordedfile.probe import clock_now, probe
@@ -132,14 +132,16 @@ async def reconcile(
 
 async def _publish(ctx: RecordingContext, spec: CloudRecordingSpec) -> None:
     """Create RecordedFiles for the files reported during this invocation and those an earlier
-    invocation could not create (`UNPUBLISHED_ANNOTATION`).
+    invocation could not create (`UNPUBLISHED_ANNOTATION`, and `status.unpublishedFiles`: files a
+    notice reported, named by its status write before their creates).
 
     Raises:
         KubeApiError: a create failed; the records are kept in the annotation (written with the
             same patch as the status) for the next invocation.
     """
     carried = carried_records(ctx.meta.get("annotations"))
-    records = [*carried, *ctx.reported_files]
+    noticed = ctx.status.get("unpublishedFiles") or []
+    records = [*carried, *unpublished_records(spec, noticed), *ctx.reported_files]
     if not records:
         return
     delete_after = spec.retention.deleteAfter if spec.retention else None
@@ -150,6 +152,26 @@ async def _publish(ctx: RecordingContext, spec: CloudRecordingSpec) -> None:
         raise
     if carried:
         ctx.remove_annotation(UNPUBLISHED_ANNOTATION)
+    if noticed:
+        ctx.status.set(unpublishedFiles=None)
+
+
+async def _publish_noticed(ctx: RecordingContext) -> None:
+    """The timer's pass over `status.unpublishedFiles` (files a notice reported whose creates failed
+    or were cut short), whatever the phase: a stopped recording is not observed any more.
+    A failure is logged (the recording itself is fine: no condition changes); the names stay for
+    the next tick."""
+    if not ctx.status.get("unpublishedFiles") or ctx.meta.get("deletionTimestamp"):
+        return
+    try:
+        spec = CloudRecordingSpec.model_validate(dict(ctx.body.get("spec") or {}))
+    except ValidationError:
+        return
+    try:
+        await _publish(ctx, spec)
+    except KubeApiError as exc:
+        ctx.logger.warning(f"creating the RecordedFiles of files a notice reported failed: {exc}")
+    ctx.flush()  # the tick may return early (a stopped recording is not observed)
 
 
 def _mark_stopped_without_session(ctx: RecordingContext, driver: SessionDriver, obs: Observed) -> None:
@@ -181,6 +203,7 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     if sync_cdn_condition(ctx):
         ctx.flush()  # a handler's write had replaced the condition a notice set; the tick does no more
         return
+    await _publish_noticed(ctx)
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
     restarting = bool(ctx.status.get("restartCount"))
     if (not obs.session_id and not restarting) or ctx.meta.get("deletionTimestamp"):

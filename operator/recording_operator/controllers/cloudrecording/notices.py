@@ -12,7 +12,9 @@ The callback receiver hands every verified, not yet applied notice to `apply_ago
    reordered deliveries change nothing twice: `recorder_started` (40) moves only Starting →
    Recording; `recorder_leave` (41, unless it left because we called stop) and `session_exit` (11)
    move only an active phase to Stopped (ProviderEnded); files (31 uploaded, 32 backuped, 45
-   snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once; a failover's
+   snapshot, 71 web recorder stopped) are a union, published as RecordedFiles once (a create that
+   fails does not hold the status write back: `status.unpublishedFiles` names the file and the
+   timer creates it); a failover's
    `newUid` (12), `uploading_progress` (33) and the CDN push's `rtmp_publish_status` (100:
    `status.rtmpPublishStatus` and condition `CdnPublishing`) are taken only from a notice newer
    (by `sequence`, `sendts`) than the last one applied for that session.
@@ -45,7 +47,7 @@ from pydantic import ValidationError
 
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
-from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
+from recording_operator.api.v1alpha1.cloudrecording import MAX_UNPUBLISHED_FILES, CloudRecordingSpec
 from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
@@ -63,7 +65,13 @@ from recording_operator.controllers.cloudrecording.driver import (
     mark_started,
 )
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
-from recording_operator.controllers.recordedfile.publication import agora_files, publish_files
+from recording_operator.controllers.recordedfile.publication import (
+    FileRecord,
+    agora_files,
+    file_object_name,
+    publish_files,
+    remembered,
+)
 from recording_operator.providers.agora import AgoraError, RecordingFile, ncs, parse_file_list
 from recording_operator.providers.realtimekit import RecordingState
 from recording_operator.providers.realtimekit_webhooks import (
@@ -543,19 +551,56 @@ async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice
     except ValidationError:
         return "unchanged"
     _draft(ctx, spec, notice, effect)
-    if ctx.reported_files:
-        await publish_files(
-            ctx,
-            KIND,
-            spec.storage,
-            ctx.reported_files,
-            spec.retention.deleteAfter if spec.retention else None,
-        )
+    # Only 31/32/45/71 carry files, and they change nothing but files and the upload's status: the
+    # notices that move the phase (40, 41, 11) carry none, so they never wait for a create. The
+    # creates go first, then one status write: a death in between answers no 200 and Agora resends
+    # the notice; a failed create does not hold the write back, its names go into
+    # `status.unpublishedFiles` and the next timer tick (`handlers.observe_session`) creates them.
+    pending = _unpublished(ctx, spec, effect.files)
+    if pending and await _create(ctx, spec, ctx.reported_files):
+        pending = []
+    if pending:
+        current = ctx.status.get("unpublishedFiles") or []
+        ctx.status.set(unpublishedFiles=list(dict.fromkeys([*current, *pending]))[:MAX_UNPUBLISHED_FILES])
     changed = bool(ctx.status.delta()) or bool(ctx.events)
     if changed:
         ctx.status.set(lastNoticeAt=rfc3339())
     await _write(ctx, obj)
     return "applied" if changed else "unchanged"
+
+
+def _unpublished(ctx: NoticeContext, spec: CloudRecordingSpec, files: list[RecordingFile]) -> list[str]:
+    """The names of `files` whose RecordedFile this process does not know to exist (no API call)."""
+    known = remembered(ctx) or set()
+    return [
+        f.file_name
+        for f in files
+        if f.file_name and file_object_name(ctx.name, agora_files(spec.storage, [f])[0]) not in known
+    ]
+
+
+def unpublished_records(spec: CloudRecordingSpec, names: list[str]) -> list[FileRecord]:
+    """Records of the Agora file names in `status.unpublishedFiles` (key = storage prefix + fileName)."""
+    if spec.provider != "agora":
+        return []
+    return agora_files(spec.storage, [RecordingFile(file_name=str(n)) for n in names])
+
+
+async def _create(ctx: NoticeContext, spec: CloudRecordingSpec, records: list[FileRecord]) -> bool:
+    """Create the RecordedFiles of `records` not created yet; False (logged) when a create failed:
+    `status.unpublishedFiles` then keeps the names and the next timer tick
+    (`handlers.observe_session`) creates what is missing."""
+    try:
+        await publish_files(
+            ctx, KIND, spec.storage, records, spec.retention.deleteAfter if spec.retention else None
+        )
+    except KubeApiError as exc:
+        log.warning(
+            f"CloudRecording {ctx.namespace}/{ctx.name}: creating the RecordedFiles of noticed files failed "
+            f"({exc}); status.unpublishedFiles keeps them for the next tick"
+        )
+        return False
+    return True
 
 
 def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, effect: Effect) -> None:

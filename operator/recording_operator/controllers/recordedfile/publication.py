@@ -31,6 +31,7 @@ with the recording.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections import OrderedDict
@@ -57,6 +58,8 @@ from recording_operator.providers.realtimekit import RecordingState
 
 #: Recordings whose published file names are remembered (least recently used beyond this).
 MAX_TRACKED_RECORDINGS = 4096
+#: RecordedFile creates in flight at once for one publication.
+MAX_CONCURRENT_CREATES = 8
 #: Annotation on a recording with the reported files still without a RecordedFile (JSON list).
 UNPUBLISHED_ANNOTATION = f"{GROUP}/unpublished-files"
 #: Bound of that annotation's value in bytes (Kubernetes allows 256 KiB for all annotations together).
@@ -241,6 +244,12 @@ async def _published(ctx: Context) -> set[str]:
     return names
 
 
+def remembered(ctx: Context) -> set[str] | None:
+    """The names of the recording's RecordedFiles this process knows exist, or None when it has not
+    listed them yet (no API call)."""
+    return _PUBLISHED.get(str(ctx.meta.get("uid", "")))
+
+
 async def publish_files(
     ctx: Context, kind: str, storage: StorageSpec, records: Iterable[FileRecord], delete_after: str | None
 ) -> int:
@@ -253,7 +262,8 @@ async def publish_files(
     RecordedFile gets the recording's `spec.files.deletionPolicy` (default Delete).
 
     Raises:
-        KubeApiError: the listing or a create failed (the rest are tried on the next report).
+        KubeApiError: the listing or a create failed (the creates run concurrently, at most
+            MAX_CONCURRENT_CREATES at once, and all are tried; the failed ones on the next report).
     """
     records = list(records)
     if not records:
@@ -261,16 +271,16 @@ async def publish_files(
     done = await _published(ctx)
     deleted = deleted_names(ctx.status.current)
     policy = file_deletion_policy(ctx.body.get("spec"))
-    created = 0
     retention = parse_duration(delete_after) if delete_after else None
+    bodies: dict[str, dict[str, Any]] = {}
     for record in records:
         name = file_object_name(ctx.name, record)
-        if name in done or name in deleted:
+        if name in done or name in deleted or name in bodies:
             continue
         expires = (
             rfc3339(clock_now(ctx.runtime.settings) + retention / timedelta(seconds=1)) if retention else None
         )
-        body = recorded_file_body(
+        bodies[name] = recorded_file_body(
             kind=kind,
             recording=ctx.meta,
             storage=storage,
@@ -278,10 +288,20 @@ async def publish_files(
             expires_at=expires,
             deletion_policy=policy,
         )
-        if await ctx.runtime.kube.create_object(collection_path(ctx.namespace), body) is not None:
-            created += 1
+    limit = asyncio.Semaphore(MAX_CONCURRENT_CREATES)
+
+    async def create(name: str, body: dict[str, Any]) -> bool:
+        async with limit:
+            new = await ctx.runtime.kube.create_object(collection_path(ctx.namespace), body) is not None
         done.add(name)
-    return created
+        return new
+
+    # Pipelined: a notice or a stop answer listing many files costs one round trip, not one each.
+    outcomes = await asyncio.gather(*(create(n, b) for n, b in bodies.items()), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return sum(1 for outcome in outcomes if outcome is True)
 
 
 def carry_records(records: Iterable[FileRecord]) -> str:

@@ -156,9 +156,13 @@ class AgoraTransport:
             if self._budget is not None and route is not None:
                 await self._budget.acquire(route[0], route[1], route[2])
             try:
-                return await self._attempt(
-                    endpoint, method, base + path, interpret, params, body, timeout_s, attempt, route
-                )
+                try:
+                    return await self._attempt(
+                        endpoint, method, base + path, interpret, params, body, timeout_s, attempt, route
+                    )
+                finally:
+                    if self._budget is not None and route is not None:
+                        self._budget.release(route[0], route[1])
             except AgoraError as error:
                 if error.http_status == 429 and self._budget is not None and rate_limited < MAX_RATE_LIMITED:
                     rate_limited += 1
