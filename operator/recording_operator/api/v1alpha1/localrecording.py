@@ -77,31 +77,30 @@ DEFAULT_WORK_VOLUME_SIZE = "10Gi"
 #: `pod.uploadRateMbps`: the upload rate assumed when sizing the stop grace period.
 DEFAULT_UPLOAD_RATE_MBPS = 20
 
-#: `output.maxSize`: a Kubernetes quantity with a binary or decimal suffix (no exponent, no fraction).
-MAX_SIZE_PATTERN = r"^[1-9][0-9]{0,12}(Ki|Mi|Gi|Ti|k|M|G|T)$"
+#: A size as a Kubernetes quantity with a binary or decimal suffix, M or more (no exponent, no fraction).
+QUANTITY_PATTERN = r"^[1-9][0-9]{0,12}(Mi|Gi|Ti|M|G|T)$"
 MAX_SIZE_MIN = "1Mi"
 MAX_SIZE_MAX = "1Ti"
-_QUANTITY_FACTORS = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-}
+#: `output.maxSize`: a QUANTITY_PATTERN size from MAX_SIZE_MIN to MAX_SIZE_MAX, bounded by the pattern
+#: itself (1..1048576Mi, 2..1099511M, 1..1024Gi, 1..1099G, 1Ti, 1T), so the API server needs no
+#: `quantity()` CEL library.
+MAX_SIZE_PATTERN = (
+    r"^(([1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-6])Mi"
+    r"|([2-9]|[1-9][0-9]{1,5}|10[0-8][0-9]{4}|109[0-8][0-9]{3}|1099[0-4][0-9]{2}|109950[0-9]|109951[01])M"
+    r"|([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])Gi|([1-9][0-9]{0,2}|10[0-9]{2})G|1Ti|1T)$"
+)
+_QUANTITY_FACTORS = {"Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
 def quantity_bytes(value: str) -> int:
-    """Bytes of a MAX_SIZE_PATTERN quantity (`500Mi` → 524288000, `2G` → 2000000000).
+    """Bytes of a QUANTITY_PATTERN size (`500Mi` → 524288000, `2G` → 2000000000).
 
     Raises:
-        ValueError: `value` does not match MAX_SIZE_PATTERN.
+        ValueError: `value` does not match QUANTITY_PATTERN.
     """
-    if not re.fullmatch(MAX_SIZE_PATTERN, value):
+    if not re.fullmatch(QUANTITY_PATTERN, value):
         raise ValueError(f"invalid size {value!r}: use e.g. 500Mi or 2G")
-    digits = value.rstrip("KkMGTi")
+    digits = value.rstrip("MGTi")
     return int(digits) * _QUANTITY_FACTORS[value[len(digits) :]]
 
 
@@ -426,15 +425,6 @@ class RecordingOutput(Model):
             "volume (room for about twice maxSize is needed while joining); a killed recorder's next Pod "
             "stores them as separate files."
         ),
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": f"quantity(self).compareTo(quantity('{MAX_SIZE_MIN}')) >= 0 && "
-                    f"quantity(self).compareTo(quantity('{MAX_SIZE_MAX}')) <= 0",
-                    "message": f"maxSize must be {MAX_SIZE_MIN} to {MAX_SIZE_MAX}",
-                }
-            ]
-        },
     )
     fileNameTemplate: str = Field(
         default=DEFAULT_FILE_NAME_TEMPLATE,
@@ -450,14 +440,6 @@ class RecordingOutput(Model):
             ]
         },
     )
-
-    @model_validator(mode="after")
-    def _max_size_bounds(self) -> RecordingOutput:
-        if self.maxSize is not None and not (
-            quantity_bytes(MAX_SIZE_MIN) <= quantity_bytes(self.maxSize) <= quantity_bytes(MAX_SIZE_MAX)
-        ):
-            raise ValueError(f"maxSize must be {MAX_SIZE_MIN} to {MAX_SIZE_MAX}")
-        return self
 
 
 _NOT_HLS_OR_JPG = "self.format != 'hls' && self.format != 'jpg'"
