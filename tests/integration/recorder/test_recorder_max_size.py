@@ -7,6 +7,8 @@ pass the limit).
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from pathlib import Path
 
@@ -14,7 +16,14 @@ import pytest
 
 from recording_operator.api.v1alpha1.localrecording import quantity_bytes
 from recording_sandbox.ports import free_port
-from tests.support.recorder import non_monotonic_dts, probe, publisher, run_agent, volume_spec
+from tests.support.recorder import (
+    ffmpeg_child_of,
+    non_monotonic_dts,
+    probe,
+    publisher,
+    run_agent,
+    volume_spec,
+)
 
 SECONDS = 20
 MAX_SIZE = "2Mi"
@@ -86,3 +95,27 @@ def test_a_part_larger_than_max_size_is_stored_alone(tmp_path: Path) -> None:
     durations = [probe(p)["duration"] for p in stored]
     assert all(d <= 2.6 for d in durations), durations
     assert sum(durations) >= 8.5, durations
+
+
+def test_parts_waiting_for_their_file_survive_a_killed_agent(tmp_path: Path) -> None:
+    """Agent and FFmpeg killed at once while parts wait for their file (maxSize far away): the next
+    agent on the same work dir stores every one of them as a file of its own, nothing lost."""
+    port = free_port(socket.SOCK_DGRAM)
+    big = spec(port, "mpegts", "100Mi")
+    pub = publisher(f"udp://127.0.0.1:{port}?pkt_size=1316", seconds=30, extra=cbr(3))
+    try:
+        with run_agent(tmp_path, big) as first:
+            killed = first.wait_for(lambda s: (s.stats.outTimeMs or 0) >= 7000)
+            os.kill(ffmpeg_child_of(first.proc.pid), signal.SIGKILL)
+            first.proc.kill()
+            first.proc.wait()
+        assert killed.files == []  # the parts were all waiting for their file
+        with run_agent(tmp_path, big, next_index=killed.nextIndex) as second:
+            recovered = second.wait_for(lambda s: len(s.files) >= 3 and s.uploadPending == 0)
+            assert second.stop() == 0, second.log()
+    finally:
+        pub.kill()
+    left = sorted(recovered.files, key=lambda f: f.index)
+    durations = [probe(tmp_path / "volume" / f.key)["duration"] for f in left]
+    assert sum(durations) >= killed.stats.outTimeMs / 1000 - 1.5, (durations, killed.stats)
+    assert [f.index for f in left] == list(range(killed.nextIndex, killed.nextIndex + len(left)))
