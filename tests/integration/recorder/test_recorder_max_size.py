@@ -35,10 +35,10 @@ def cbr(mbps: int) -> list[str]:
     return ["-b:v", rate, "-minrate", rate, "-maxrate", rate, "-bufsize", "1M", "-x264-params", "nal-hrd=cbr"]
 
 
-def spec(port: int, fmt: str, max_size: str = MAX_SIZE) -> dict[str, object]:
+def spec(port: int, fmt: str, max_size: str = MAX_SIZE, **output: str) -> dict[str, object]:
     return {
         "input": {"url": f"udp://127.0.0.1:{port}", "readTimeout": "2s", "stallTimeout": "4s"},
-        "output": {"format": fmt, "maxSize": max_size},
+        "output": {"format": fmt, "maxSize": max_size, **output},
         "storage": volume_spec(),
     }
 
@@ -119,3 +119,20 @@ def test_parts_waiting_for_their_file_survive_a_killed_agent(tmp_path: Path) -> 
     durations = [probe(tmp_path / "volume" / f.key)["duration"] for f in left]
     assert sum(durations) >= killed.stats.outTimeMs / 1000 - 1.5, (durations, killed.stats)
     assert [f.index for f in left] == list(range(killed.nextIndex, killed.nextIndex + len(left)))
+
+
+def test_with_segment_duration_a_file_closes_at_whichever_comes_first(tmp_path: Path) -> None:
+    """maxSize far away and segmentDuration 5s: files close where 5 s segments would (GOP 1 s: at
+    the first keyframe at or after each multiple of 5 s), joined from parts of 1.67 s."""
+    port = free_port(socket.SOCK_DGRAM)
+    timed = spec(port, "mpegts", "100Mi", segmentDuration="5s")
+    with run_agent(tmp_path, timed) as agent:
+        agent.wait_for(lambda s: s.sessions >= 1)
+        pub = publisher(f"udp://127.0.0.1:{port}?pkt_size=1316", seconds=14, extra=cbr(1))
+        status = agent.wait_for(lambda s: len([f for f in s.files if f.uploaded]) >= 2, timeout=60)
+        pub.kill()
+        assert agent.stop() == 0, agent.log()
+    first, second = sorted(status.files, key=lambda f: f.index)[:2]
+    for f in (first, second):
+        assert f.durationMs is not None and 4800 <= f.durationMs <= 6100, f
+        assert probe(tmp_path / "volume" / f.key)["decode_errors"] == 0
