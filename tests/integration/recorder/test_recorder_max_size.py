@@ -61,7 +61,7 @@ def index_of(path: Path) -> int:
     return int(path.stem.rsplit("-", 1)[1])
 
 
-@pytest.mark.parametrize("fmt", ["mpegts", "mp4"])
+@pytest.mark.parametrize("fmt", ["mpegts", "mp4", "mkv"])
 def test_files_stay_within_max_size_without_gap(tmp_path: Path, fmt: str) -> None:
     """Several files, each at most maxSize and playable, numbered without gaps, whose durations add
     up to what was recorded (the joins lose nothing)."""
