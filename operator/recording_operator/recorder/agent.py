@@ -18,7 +18,13 @@ Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
 3. When FFmpeg dies without finalizing, its in-flight file is closed as `partial` if ffprobe opens it
    (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL; a plain MP4 does not),
    else discarded.
-4. Stop (SIGTERM, or `maxDuration`): FFmpeg gets SIGTERM (it finalizes, exit 255) and SIGKILL after
+4. `output.maxSize`: FFmpeg cuts short parts (`ffmpeg.max_size_chunk_seconds`); the agent keeps
+   consecutive closed parts in an open group until the next part would not fit (`grouping.fits`), a
+   part reaches segmentDuration (`grouping.ends_file`) or the FFmpeg session ends, then joins the group
+   with the concat demuxer (stream copy) into one stored file, numbered when it is joined (so indices
+   stay in order and without gaps). The parts stay in the work dir until the joined file is stored:
+   a killed Pod's successor stores them as separate files (step 1).
+5. Stop (SIGTERM, or `maxDuration`): FFmpeg gets SIGTERM (it finalizes, exit 255) and SIGKILL after
    `stopGraceS`; with `seamless` a continuous recording's parts are joined by the concat demuxer;
    every closed file is uploaded (bounded retries) and deleted locally; the agent exits 0, or 1 when
    a file could not be stored.
@@ -55,10 +61,12 @@ from recording_operator.api.v1alpha1.localrecording import (
     EXTENSIONS,
     PRIMARY_OUTPUT_NAME,
     InputStats,
+    quantity_bytes,
     unverifiable_tls,
 )
 from recording_operator.recorder import ffmpeg as ff
 from recording_operator.recorder.env import tls_ca_file_from_env
+from recording_operator.recorder.grouping import ends_file, fits
 from recording_operator.recorder.metrics import RecorderMetrics
 from recording_operator.recorder.progress import (
     CHATTER,
@@ -151,12 +159,26 @@ class _Output:
 
 @dataclass
 class _Closed:
-    """A closed local file waiting for upload."""
+    """A closed local file waiting for upload; `absorbed`: the parts joined into it, deleted once it
+    is stored (until then a killed Pod's successor stores them instead)."""
 
     path: Path
     info: ClosedFile
     output: _Output | None = None
     attempts: int = 0
+    absorbed: list[Path] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class _Part:
+    """A closed part of a recording with `output.maxSize` waiting in the open group: its path, start,
+    duration (ms), size (bytes) and span in the session's media time (s, from the segment list)."""
+
+    path: Path
+    start: datetime
+    duration_ms: int
+    size: int
+    span_s: tuple[float, float]
 
 
 @dataclass
@@ -237,6 +259,12 @@ class Recorder:
         self._fmt = self.spec.output.format
         self._segmented = ff.segment_seconds(self.spec) is not None
         self._join = self.spec.seamless and not self._segmented
+        #: `output.maxSize` (bytes) of a segmented recording: parts are grouped into files.
+        self._max_bytes = (
+            quantity_bytes(self.spec.output.maxSize) if self.spec.output.maxSize and self._segmented else None
+        )
+        self._file_s = ff.file_seconds(self.spec)
+        self._group: list[_Part] = []
         extras = self.spec.additionalOutputs or []
         self._primary = _Output(
             PRIMARY_OUTPUT_NAME,
@@ -245,7 +273,7 @@ class Recorder:
             self.parts_dir,
             work_dir / "recovered",
             self._segmented,
-            own_numbering=not extras,
+            own_numbering=not extras and self._max_bytes is None,
         )
         self._outputs = [self._primary]
         for extra in extras:
@@ -645,6 +673,7 @@ class Recorder:
         elif returncode == 0 and not self._stop.is_set() and self._stderr:
             self._error(f"input ended: {self._stderr[-1]}")
         await self._collect_closed(session)
+        await self._flush_group()
         await self._close_leftovers(session, crashed=returncode not in (0, 255))
         self._session = None
         return session.blocks > 0
@@ -810,6 +839,13 @@ class Recorder:
                 continue
             begin = anchor + timedelta(seconds=start_s)
             duration_ms = round((end_s - start_s) * 1000)
+            if self._max_bytes is not None and out is self._primary:
+                out.handled.add(seg)
+                out.next_part = max(out.next_part, seg + 1)
+                self.metrics.files_closed.inc()
+                log.debug("part %s of %s closed (%.3f-%.3f s)", name, out.name, start_s, end_s)
+                await self._group_add(_Part(path, begin, duration_ms, _size(path), (start_s, end_s)))
+                continue
             await self._close_file(
                 out, path, seg, self._index_for(out, seg), begin, duration_ms, partial=False
             )
@@ -889,6 +925,27 @@ class Recorder:
             return
         if duration_ms is None and out.fmt != "jpg":
             duration_ms = probed
+        self.metrics.files_closed.inc()
+        item = self._closed_item(out, path, index, start, size, duration_ms, partial=partial)
+        if out.fmt == "hls" and part is not None:
+            out.hls_names[path.name] = item.info.name
+        if self._join and out is self._primary:
+            self._join_parts.append(item)
+            return
+        self._publish(item)
+
+    def _closed_item(
+        self,
+        out: _Output,
+        path: Path,
+        index: int,
+        start: datetime,
+        size: int,
+        duration_ms: int | None,
+        *,
+        partial: bool,
+    ) -> _Closed:
+        """The stored name and ClosedFile of `out`'s local file `path` as `{index}` `index`."""
         name = ff.render_file_name(
             out.template,
             recording=self.config.recording.name,
@@ -920,14 +977,7 @@ class Recorder:
             duration_ms,
             ", partial" if partial else "",
         )
-        self.metrics.files_closed.inc()
-        item = _Closed(path, info, out)
-        if out.fmt == "hls" and part is not None:
-            out.hls_names[path.name] = name
-        if self._join and out is self._primary:
-            self._join_parts.append(item)
-            return
-        self._publish(item)
+        return _Closed(path, info, out)
 
     def _publish(self, item: _Closed) -> None:
         self.status.files.append(item.info)
@@ -940,8 +990,9 @@ class Recorder:
             drop = {id(f) for f in stored[: len(self.status.files) - STATUS_FILES_MAX]}
             self.status.files = [f for f in self.status.files if id(f) not in drop]
         self.status.totalBytes += item.info.sizeBytes
-        if any(item.path.parent == out.parts_dir for out in self._outputs):
-            self._published_parts.add(str(item.path))
+        for path in [item.path, *item.absorbed]:
+            if any(path.parent == out.parts_dir for out in self._outputs):
+                self._published_parts.add(str(path))
         self._pending[item.info.index] = item.info.sizeBytes
         self._sync_pending()
         self._queue.put_nowait(item)
@@ -952,18 +1003,34 @@ class Recorder:
         self.metrics.upload_pending.set(len(self._pending))
 
     async def _join_and_enqueue(self) -> None:
-        """seamless + continuous: join the session parts into one file with the concat demuxer
-        (https://ffmpeg.org/ffmpeg-formats.html#concat-1)."""
+        """seamless + continuous: join the session parts into one file with the concat demuxer."""
         parts, self._join_parts = self._join_parts, []
         if len(parts) <= 1:
             for item in parts:
                 self._publish(item)
             return
         first = parts[0]
+        joined = await self._concat([p.path for p in parts])
+        if joined is None:
+            for item in parts:
+                self._publish(item)
+            return
+        path, duration = joined
+        info = first.info.model_copy(
+            update={"sizeBytes": _size(path), "durationMs": duration, "partial": False}
+        )
+        log.info("joined %d parts into %s (%d ms)", len(parts), info.name, duration)
+        self._publish(_Closed(path, info, first.output, absorbed=[p.path for p in parts]))
+
+    async def _concat(self, paths: list[Path]) -> tuple[Path, int] | None:
+        """Join the parts `paths` (in order) into `joined/<first part's name>` with the concat demuxer
+        (https://ffmpeg.org/ffmpeg-formats.html#concat-1, stream copy); returns its path and probed
+        duration (ms), or None (error recorded) when FFmpeg failed or the result does not play. The
+        parts are left in place."""
         listing = self.joined_dir / "parts.ffconcat"
-        lines = ["ffconcat version 1.0"] + [f"file '{p.path.resolve()}'" for p in parts]
+        lines = ["ffconcat version 1.0"] + [f"file '{p.resolve()}'" for p in paths]
         listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        joined = self.joined_dir / first.path.name
+        joined = self.joined_dir / paths[0].name
         argv = ff.concat_argv(listing, joined, self._fmt, ffmpeg=self._ffmpeg)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
@@ -971,18 +1038,60 @@ class Recorder:
         _, err = await proc.communicate()
         duration = await self._probe_duration_ms(joined) if proc.returncode == 0 else None
         if proc.returncode != 0 or duration is None:
-            self._error(f"concat join failed, storing {len(parts)} parts separately: {err.decode()[-300:]}")
+            self._error(f"concat join failed, storing {len(paths)} parts separately: {err.decode()[-300:]}")
             joined.unlink(missing_ok=True)
-            for item in parts:
-                self._publish(item)
-            return
-        for item in parts:
-            item.path.unlink(missing_ok=True)
-        info = first.info.model_copy(
-            update={"sizeBytes": joined.stat().st_size, "durationMs": duration, "partial": False}
-        )
-        log.info("joined %d parts into %s (%d ms)", len(parts), info.name, duration)
-        self._publish(_Closed(joined, info))
+            return None
+        return joined, duration
+
+    async def _group_add(self, part: _Part) -> None:
+        """`output.maxSize`: add a closed part to the open group; store the group first when the part
+        does not fit in it, and with it when the part ends a file by time (segmentDuration)."""
+        assert self._max_bytes is not None
+        if not fits(sum(p.size for p in self._group), part.size, self._max_bytes):
+            await self._flush_group()
+        self._group.append(part)
+        if ends_file(self._group[0].span_s[0], part.span_s[1], self._file_s):
+            await self._flush_group()
+
+    async def _flush_group(self) -> None:
+        """Store the open group of parts as one file (`{index}`: the recording's next), joined with the
+        concat demuxer. A joined file larger than maxSize (container overhead) is joined again without
+        its last part, which goes to the next file; a single part is stored as it is (even when larger
+        than maxSize); a failed join stores each part as its own file."""
+        parts, self._group = self._group, []
+        while parts:
+            take = len(parts)
+            joined: tuple[Path, int] | None = None
+            while take > 1:
+                joined = await self._concat([p.path for p in parts[:take]])
+                if joined is None or _size(joined[0]) <= (self._max_bytes or 0):
+                    break
+                joined[0].unlink(missing_ok=True)
+                joined = None
+                take -= 1
+            if take > 1 and joined is None:
+                take = 1  # the join failed: store the parts one by one
+            chosen, parts = parts[:take], parts[take:]
+            first = chosen[0]
+            index = self.status.nextIndex
+            self.status.nextIndex += 1
+            if joined is None:
+                item = self._closed_item(
+                    self._primary,
+                    first.path,
+                    index,
+                    first.start,
+                    first.size,
+                    first.duration_ms,
+                    partial=False,
+                )
+            else:
+                path, duration = joined
+                item = self._closed_item(
+                    self._primary, path, index, first.start, _size(path), duration, partial=False
+                )
+                item.absorbed = [p.path for p in chosen]
+            self._publish(item)
 
     # ---------------------------------------------------------------- uploads
 
@@ -1003,8 +1112,9 @@ class Recorder:
         self._upload_cause = None
         if (self.status.lastError or "").startswith("upload of"):
             self.status.lastError = None  # storing works again
-        item.path.unlink(missing_ok=True)
-        self._published_parts.discard(str(item.path))
+        for path in [item.path, *item.absorbed]:
+            path.unlink(missing_ok=True)
+            self._published_parts.discard(str(path))
         item.info.uploaded = True
         item.info.uploadedAt = rfc3339(ff.now_utc(), microseconds=True)
         self.metrics.upload_bytes.inc(sent)

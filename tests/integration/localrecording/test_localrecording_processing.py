@@ -62,6 +62,8 @@ AUDIO = {"transcoding": {"audio": {"codec": "aac"}}}
          "segmentAtClockTime cuts segments: not with continuous or hls"),
         ({"output": {"continuous": True, "segmentAtClockTime": True, "fileNameTemplate": "{index}"}},
          "segmentAtClockTime cuts segments: not with continuous or hls"),
+        ({"output": {"continuous": True, "maxSize": "500Mi", "fileNameTemplate": "{index}"}},
+         "maxSize splits the recording into files: not with continuous"),
     ],
 )  # fmt: skip
 def test_the_api_rejects_what_ffmpeg_cannot_do(

@@ -126,6 +126,12 @@ def test_tls_rules_reject(inp: dict[str, Any], message: str) -> None:
         ({"storage": {"vendor": "s3-compatible", "bucket": "b"}}, "needs storage.endpoint"),
         ({"storage": {"vendor": "volume"}}, "vendor volume needs storage.volume"),
         ({"storage": {"vendor": "gcs"}}, "needs storage.bucket"),
+        ({"output__maxSize": "500Mi", "output__continuous": True}, "maxSize splits the recording into files"),
+        ({"output__maxSize": "500Mi", "output__format": "flv"}, "for mp4, mkv and mpegts only"),
+        ({"output__maxSize": "500Mi", "output__segmentAtClockTime": True}, "not with segmentAtClockTime"),
+        ({"output": {"maxSize": "500Mi"}, "seamless": True}, "seamless without output.segmentDuration"),
+        ({"output__maxSize": "500MB"}, "maxSize"),
+        ({"output__maxSize": "1.5Gi"}, "maxSize"),
     ],
 )  # fmt: skip
 def test_rules_reject(changes: dict[str, Any], message: str) -> None:
@@ -246,3 +252,9 @@ def test_thumbnails_need_video() -> None:
     assert violations(SPEC_SCHEMA, {**audio_only, "additionalOutputs": [HLS]}) == []
     found = violations(SPEC_SCHEMA, {**audio_only, "additionalOutputs": [THUMBS]})
     assert any("jpg thumbnails need video: output.format mp3 records audio only" in v for v in found), found
+
+
+@pytest.mark.parametrize("size", ["1Mi", "500Mi", "2G", "1Ti"])
+def test_max_size_accepted(size: str) -> None:
+    assert violations(SPEC_SCHEMA, with_changes(output__maxSize=size)) == []
+    assert violations(SPEC_SCHEMA, with_changes(output__maxSize=size, seamless=True)) == []

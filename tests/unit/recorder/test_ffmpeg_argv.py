@@ -404,3 +404,17 @@ def test_file_names_take_the_output_name() -> None:
         start=datetime(2026, 1, 1, tzinfo=UTC), extension="jpg", output="thumbs",
     )  # fmt: skip
     assert name == "rec-thumbs-00004.jpg"
+
+
+def test_max_size_cuts_short_parts() -> None:
+    """maxSize: the segment muxer cuts parts of 2 s (a whole fraction of segmentDuration) that the agent
+    joins; forced keyframes (transcoding) follow the parts."""
+    args = argv(spec(output={"format": "mkv", "maxSize": "500Mi"}))
+    assert opt(args, "-f") == "segment" and opt(args, "-segment_time") == "2"
+    assert "-segment_atclocktime" not in args
+    s = spec(output={"format": "mp4", "segmentDuration": "5s", "maxSize": "1Gi"}, transcoding={"video": {}})
+    args = argv(s)
+    assert opt(args, "-segment_time") == "1.66667"
+    assert opt(args, "-force_key_frames") == "expr:gte(t,n_forced*1.667)"
+    assert ff.file_seconds(s) == 5.0 and ff.file_seconds(spec(output={"maxSize": "1Gi"})) is None
+    assert ff.file_seconds(spec(output={"segmentDuration": "10s"})) == 10.0

@@ -9,6 +9,7 @@ https://ffmpeg.org/ffmpeg-protocols.html).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -75,6 +76,33 @@ DEFAULT_SEGMENT_DURATION = "60s"
 DEFAULT_WORK_VOLUME_SIZE = "10Gi"
 #: `pod.uploadRateMbps`: the upload rate assumed when sizing the stop grace period.
 DEFAULT_UPLOAD_RATE_MBPS = 20
+
+#: A size as a Kubernetes quantity with a binary or decimal suffix, M or more (no exponent, no fraction).
+QUANTITY_PATTERN = r"^[1-9][0-9]{0,12}(Mi|Gi|Ti|M|G|T)$"
+MAX_SIZE_MIN = "1Mi"
+MAX_SIZE_MAX = "1Ti"
+#: `output.maxSize`: a QUANTITY_PATTERN size from MAX_SIZE_MIN to MAX_SIZE_MAX, bounded by the pattern
+#: itself (1..1048576Mi, 2..1099511M, 1..1024Gi, 1..1099G, 1Ti, 1T), so the API server needs no
+#: `quantity()` CEL library.
+MAX_SIZE_PATTERN = (
+    r"^(([1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-6])Mi"
+    r"|([2-9]|[1-9][0-9]{1,5}|10[0-8][0-9]{4}|109[0-8][0-9]{3}|1099[0-4][0-9]{2}|109950[0-9]|109951[01])M"
+    r"|([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])Gi|([1-9][0-9]{0,2}|10[0-9]{2})G|1Ti|1T)$"
+)
+_QUANTITY_FACTORS = {"Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def quantity_bytes(value: str) -> int:
+    """Bytes of a QUANTITY_PATTERN size (`500Mi` → 524288000, `2G` → 2000000000).
+
+    Raises:
+        ValueError: `value` does not match QUANTITY_PATTERN.
+    """
+    if not re.fullmatch(QUANTITY_PATTERN, value):
+        raise ValueError(f"invalid size {value!r}: use e.g. 500Mi or 2G")
+    digits = value.rstrip("MGTi")
+    return int(digits) * _QUANTITY_FACTORS[value[len(digits) :]]
+
 
 OutputFormat = Literal["mp4", "mkv", "flv", "mpegts", "hls", "mp3", "avi"]
 #: Formats of `additionalOutputs[]`: segmented archives, an HLS live playlist, jpg thumbnails.
@@ -333,7 +361,21 @@ class RecordingOutput(Model):
                     "rule": "!has(self.segmentAtClockTime) || !self.segmentAtClockTime || "
                     "(self.format != 'hls' && !(has(self.continuous) && self.continuous))",
                     "message": "segmentAtClockTime cuts segments: not with continuous or hls",
-                }
+                },
+                {
+                    "rule": "!has(self.maxSize) || self.format in ['mp4', 'mkv', 'mpegts']",
+                    "message": "maxSize joins short segments with the concat demuxer: for mp4, mkv and "
+                    "mpegts only",
+                },
+                {
+                    "rule": "!has(self.maxSize) || !has(self.continuous) || !self.continuous",
+                    "message": "maxSize splits the recording into files: not with continuous",
+                },
+                {
+                    "rule": "!has(self.maxSize) || !has(self.segmentAtClockTime) || !self.segmentAtClockTime",
+                    "message": "maxSize closes files at part boundaries, not at wall-clock times: not with "
+                    "segmentAtClockTime",
+                },
             ]
         }
     }
@@ -367,6 +409,21 @@ class RecordingOutput(Model):
             "One continuous file per recorder session instead of segments (segmentDuration is ignored; "
             "not for hls). It is stored only when it closes: a recorder killed without a work volume "
             "that outlives its Pod loses up to the whole file."
+        ),
+    )
+    maxSize: str | None = Field(
+        default=None,
+        pattern=MAX_SIZE_PATTERN,
+        description=(
+            "Split by size: each stored file is at most this size (a quantity, `500Mi`, `2G`; 1Mi to "
+            "1Ti), mp4, mkv and mpegts only. FFmpeg cuts parts of about 2 s at keyframes and the "
+            "recorder joins consecutive parts with the concat demuxer (stream copy, no gap) into one file, "
+            "closed at the last part boundary before the limit; with segmentDuration a file also closes "
+            "where a segment would (whichever comes first), without it only by size (and when the "
+            "recorder stops or FFmpeg restarts). A single part larger than maxSize (a bitrate above "
+            "maxSize per 2 s, or a long GOP) is stored alone. The parts of the open file wait on the work "
+            "volume (room for about twice maxSize is needed while joining); a killed recorder's next Pod "
+            "stores them as separate files."
         ),
     )
     fileNameTemplate: str = Field(
@@ -941,6 +998,12 @@ class LocalRecordingSpec(Model):
                     "((!has(self.transcoding.video) || self.transcoding.video.codec.startsWith('h264')) && "
                     "(!has(self.transcoding.audio) || self.transcoding.audio.codec != 'opus'))",
                     "message": "flv carries h264 video and aac/mp3 audio only",
+                },
+                {
+                    "rule": "!has(self.output.maxSize) || !has(self.seamless) || !self.seamless || "
+                    "has(self.output.segmentDuration)",
+                    "message": "seamless without output.segmentDuration records one continuous file: "
+                    "set segmentDuration to split it by maxSize",
                 },
                 {
                     "rule": "!has(self.additionalOutputs) || self.additionalOutputs.all(o, "

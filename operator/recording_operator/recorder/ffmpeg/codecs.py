@@ -29,12 +29,16 @@ from recording_operator.recorder.ffmpeg.filters import (
 
 #: HLS segment length when `segmentDuration` is absent (seconds).
 DEFAULT_HLS_TIME_S = 6.0
+#: Longest part FFmpeg cuts for a recording with `output.maxSize` (s): a stored file ends at most
+#: this much media (with stream copy: one GOP) before its size limit.
+MAX_SIZE_CHUNK_S = 2.0
 
 
 def segment_seconds(spec: LocalRecordingSpec) -> float | None:
-    """Segment length in seconds, or None for one continuous file (`is_continuous`).
+    """Segment length in seconds FFmpeg cuts at, or None for one continuous file (`is_continuous`).
 
     Absent `segmentDuration`: DEFAULT_HLS_TIME_S for hls, else DEFAULT_SEGMENT_DURATION (60 s).
+    With `output.maxSize`: the short part `max_size_chunk_seconds` the agent groups into files.
     """
     if spec.output.format == "hls":
         if spec.output.segmentDuration:
@@ -42,7 +46,28 @@ def segment_seconds(spec: LocalRecordingSpec) -> float | None:
         return DEFAULT_HLS_TIME_S
     if is_continuous(spec):
         return None
+    if spec.output.maxSize:
+        return max_size_chunk_seconds(file_seconds(spec))
     return parse_duration(spec.output.segmentDuration or DEFAULT_SEGMENT_DURATION).total_seconds()
+
+
+def file_seconds(spec: LocalRecordingSpec) -> float | None:
+    """With `output.maxSize`: the `segmentDuration` a stored file also closes at (s), None when absent
+    (files close by size only). Without maxSize: `segment_seconds`."""
+    if not spec.output.maxSize:
+        return segment_seconds(spec)
+    if not spec.output.segmentDuration:
+        return None
+    return parse_duration(spec.output.segmentDuration).total_seconds()
+
+
+def max_size_chunk_seconds(file_s: float | None) -> float:
+    """`-segment_time` of a recording with `output.maxSize` (s): at most MAX_SIZE_CHUNK_S, and a whole
+    fraction of `file_s` (the segmentDuration; None: MAX_SIZE_CHUNK_S), so that a file closed by time
+    ends where the segment muxer would have cut it: 5 s → 1.666667 s, 1 s → 1 s, 60 s → 2 s."""
+    if file_s is None:
+        return MAX_SIZE_CHUNK_S
+    return round(file_s / math.ceil(file_s / MAX_SIZE_CHUNK_S - 1e-9), 6)
 
 
 def needs_video_encode(spec: LocalRecordingSpec) -> bool:
