@@ -792,7 +792,7 @@ class Recorder:
             await self._collect_output(out, anchor)
 
     async def _collect_output(self, out: _Output, anchor: datetime) -> None:
-        if out.fmt == "hls" or out.segmented:
+        if out.fmt != "jpg" and (out.fmt == "hls" or out.segmented):
             listing = out.parts_dir / (ff.HLS_PLAYLIST if out.fmt == "hls" else ff.SEGMENT_LIST)
             seen = _signature(listing)
             if seen is not None and seen == out.list_seen:
