@@ -154,6 +154,42 @@ def test_restart_during_a_second_start_loses_neither_session(
     assert [t["sid"] for t in agora.tasks(name) if not t["stopped"]] == []
 
 
+def test_a_resumed_start_whose_resource_expired_adopts_with_the_resource_that_started_it(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora
+) -> None:
+    """The operator dies while its start is at Agora, and comes back after the resourceId expired:
+    the resumed start answers 433, the re-acquired resource answers 53 (the first start's session
+    is in progress). The session is then awaited with the resourceId that started it, so once its
+    notification names it, it is queried and stopped with that pair (not with the new resourceId,
+    which Agora answers 1003 for)."""
+    body = recording()
+    name = body["metadata"]["name"]
+    app = body["spec"]["agora"]["appId"]
+    agora.http.put(f"/_emulator/channels/{app}/{name}/users", json={"users": ["7"]}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json={"retries": 6, "retryIntervalMs": 1000}).raise_for_status()
+    agora.http.post(
+        "/_emulator/faults", json={"endpoint": "start", "count": 1, "latencyMs": 1500}
+    ).raise_for_status()
+    cluster.create(body)
+    wait_for(lambda: agora.http.get("/_emulator/faults").json()["faults"] == [], what="start received")
+    sandbox.stop_operator(kill=True)
+    time.sleep(2)  # the held start starts the session; its answer never reaches the operator
+    first = agora.tasks(name)
+    assert len(first) == 1
+    agora.http.post("/_emulator/clock", json={"advanceSeconds": 301}).raise_for_status()  # resource TTL
+    sandbox.start_operator()
+    wait_for(
+        lambda: (cluster.get(name) or {}).get("status", {}).get("sid") == first[0]["sid"],
+        timeout=30,
+        what="the session adopted",
+    )
+    wait_for(lambda: phase(cluster, name) == "Recording", timeout=30, what="Recording")
+    assert (cluster.get(name) or {})["status"]["resourceId"] == first[0]["resourceId"]
+    cleanup(cluster, name)
+    agora.http.post("/_emulator/callbacks", json={"retries": 3, "retryIntervalMs": 100}).raise_for_status()
+    assert [t["sid"] for t in agora.tasks(name) if not t["stopped"]] == []
+
+
 def test_restart_while_recording_keeps_tracking_the_same_session(
     sandbox: Sandbox, cluster: Cluster, agora: Agora
 ) -> None:

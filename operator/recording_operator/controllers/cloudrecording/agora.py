@@ -343,12 +343,19 @@ class AgoraSessions:
                 # (https://docs.agora.io/en/cloud-recording/rest-api/status-codes). Neither started a
                 # session: re-acquire once for the spec's appid, channel and uid. A recording that is
                 # really in progress for them then answers 400/53 (TaskConflict, retried).
+                resumed = (resource_id, pending) if obs.pending_resource_id == resource_id else None
                 resource_id, pending = await self._acquire(ctx, spec, client)
                 try:
                     started = await client.start(
                         agora.appId, resource_id, agora.mode, agora.channel, agora.uid, request
                     )
                 except AgoraError as again:
+                    if again.code == CODE_TASK_CONFLICT and resumed is not None:
+                        # The start being resumed may have started the session now in progress (a
+                        # 433 does not say it did not): wait for its sid with the resourceId it
+                        # was started with, so the adopted session is queried and stopped with it.
+                        await mark_start_pending(ctx, resumed[1], "sid", "resourceId")
+                        raise self._unknown(ctx, spec, *resumed) from again
                     raise self._start_failed(ctx, spec, resource_id, pending, again) from again
             else:
                 if exc.code == CODE_ALREADY_STARTED and await adopted_meanwhile(ctx):
