@@ -427,16 +427,7 @@ class RecorderPods:
         if claim is not None:
             # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
             await self.ensure_work_claim(claim)
-        pod = pod_manifest(
-            ctx.body,
-            self.spec,
-            plan,
-            image=self.settings.recorder_image,
-            defaults=self.settings.recorder_pod_defaults,
-        )
-        created = await self.kube.create_object(pods_path(ctx.namespace), pod)
-        if created is not None:
-            mem.created[plan.pod_name] = (time.monotonic(), created)
+        created = await self.create_pod(plan)
         mem.next_index = first_index
         mem.pending.clear()
         self.restarts = Restarts(failures=self.restarts.failures)
@@ -467,6 +458,25 @@ class RecorderPods:
         if await self.kube.create_object(cm_path, config_map) is None:
             await self.kube.merge_patch(f"{cm_path}/{plan.config_map_name}", {"data": config_map["data"]})
 
+    async def create_pod(self, plan: RecorderPlan) -> Mapping[str, Any] | None:
+        """Create the recorder Pod of `plan` (remembered until the Pod index shows it); None when a Pod
+        of that name exists already.
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        pod = pod_manifest(
+            self.ctx.body,
+            self.spec,
+            plan,
+            image=self.settings.recorder_image,
+            defaults=self.settings.recorder_pod_defaults,
+        )
+        created = await self.kube.create_object(pods_path(self.ctx.namespace), pod)
+        if created is not None:
+            self.mem.created[plan.pod_name] = (time.monotonic(), created)
+        return created
+
     async def start_store_only(self) -> None:
         """Create a store-only recorder Pod (`RecorderConfig.storeOnly`) for the files a killed recorder
         left on the work claim: it numbers them from the recording's next index, as a new recorder Pod
@@ -490,16 +500,7 @@ class RecorderPods:
             store_only=True,
         )
         await self.write_config(plan)
-        pod = pod_manifest(
-            ctx.body,
-            self.spec,
-            plan,
-            image=self.settings.recorder_image,
-            defaults=self.settings.recorder_pod_defaults,
-        )
-        created = await self.kube.create_object(pods_path(ctx.namespace), pod)
-        if created is not None:
-            mem.created[plan.pod_name] = (time.monotonic(), created)
+        if await self.create_pod(plan) is not None:
             ctx.event(
                 "Normal",
                 "StoringWorkVolume",
