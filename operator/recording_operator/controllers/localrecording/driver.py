@@ -481,15 +481,23 @@ class RecorderPods:
         """Create a store-only recorder Pod (`RecorderConfig.storeOnly`) for the files a killed recorder
         left on the work claim: it numbers them from the recording's next index, as a new recorder Pod
         would, uploads them and exits. Counts the attempt in `status.storeOnlyAttempts` (`decide_next`
-        bounds it).
+        bounds it). A storage Secret or key the Pod would map that is missing counts as an attempt
+        (`Synced=False` `CredentialsNotFound`), no Pod is created.
 
         Raises:
             KubeApiError: a Kubernetes request failed.
-            SecretNotFound: a storage Secret or key the Pod maps is missing.
         """
         ctx, mem = self.ctx, self.mem
         attempts = int(ctx.status.get("storeOnlyAttempts") or 0)
-        await self.check_secrets()
+        try:
+            await self.check_secrets()
+        except SecretNotFound as exc:
+            # Counted as an attempt: a recording that stops or goes is not held for ever by a Secret
+            # deleted meanwhile (the files stay on the claim, `store_gave_up`).
+            report_failure(ctx, "CredentialsNotFound", str(exc))
+            self.problem = True
+            ctx.status.set(storeOnlyAttempts=attempts + 1)
+            return
         await self.ensure_agent_token(create=True)
         plan = plan_recorder(
             ctx.body,
