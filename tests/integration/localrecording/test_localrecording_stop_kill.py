@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from tests.support.localrecordings import (
     files_of,
     get,
     objects,
+    patch_spec,
     recording,
     status,
 )
@@ -54,10 +56,14 @@ def media_seconds(s3: Any, keys: list[str], tmp_path: Path) -> float:
     return total
 
 
-def kill_while_stopping(sandbox: Sandbox, kube: httpx.Client, pod: str, pid: int) -> None:
-    """As soon as the controller marks the recorder Pod `pod` as being stopped (its stop-reason
-    annotation, written just before its graceful delete), `kill -9` its agent `pid` (FFmpeg goes with
-    the container)."""
+def stop_and_kill(sandbox: Sandbox, kube: httpx.Client, pod: str, stop: Callable[[], None]) -> float:
+    """Run `stop` (a stop or a delete of the recording), then, as soon as the controller marks the
+    recorder Pod `pod` as being stopped (its stop-reason annotation, written just before its graceful
+    delete), `kill -9` its agent (FFmpeg goes with the container). Returns when `stop` was called."""
+    pid = sandbox.pods.pid_of(NS, pod)
+    assert pid is not None
+    stopped_at = time.time()
+    stop()
     wait_for(
         lambda: (
             STOP_REASON in ((kube.get(f"{PODS}/{pod}").json().get("metadata") or {}).get("annotations") or {})
@@ -67,6 +73,12 @@ def kill_while_stopping(sandbox: Sandbox, kube: httpx.Client, pod: str, pid: int
         what="the recorder Pod being stopped",
     )
     os.kill(pid, signal.SIGKILL)
+    return stopped_at
+
+
+def delete(kube: httpx.Client, name: str) -> None:
+    """Delete the recording (its finalizer decides when it goes)."""
+    assert kube.delete(f"{LRECS}/{name}").status_code == 200
 
 
 def start(kube: httpx.Client, body: dict[str, Any]) -> tuple[str, float]:
@@ -87,16 +99,7 @@ def test_agent_killed_while_stopping_loses_at_most_ten_media_seconds(
     pod, started = start(kube, body)
     time.sleep(RECORD_S)
 
-    pid = sandbox.pods.pid_of(NS, pod)
-    assert pid is not None
-    stop_requested = time.time()
-    response = kube.patch(
-        f"{LRECS}/{name}",
-        json={"spec": {"active": False}},
-        headers={"Content-Type": "application/merge-patch+json"},
-    )
-    response.raise_for_status()
-    kill_while_stopping(sandbox, kube, pod, pid)
+    stop_requested = stop_and_kill(sandbox, kube, pod, lambda: patch_spec(kube, name, {"active": False}))
     wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=120, what="phase Stopped")
 
     reasons = [e.get("reason") for e in events(kube, name)]
@@ -123,11 +126,7 @@ def test_agent_killed_while_deleted_is_stored_before_the_finalizer_goes(
     pod, started = start(kube, body)
     time.sleep(RECORD_S)
 
-    pid = sandbox.pods.pid_of(NS, pod)
-    assert pid is not None
-    delete_requested = time.time()
-    assert kube.delete(f"{LRECS}/{name}").status_code == 200
-    kill_while_stopping(sandbox, kube, pod, pid)
+    delete_requested = stop_and_kill(sandbox, kube, pod, lambda: delete(kube, name))
     wait_for(lambda: get(kube, name) is None, timeout=120, what="the recording gone")
 
     reasons = [e.get("reason") for e in events(kube, name)]
@@ -157,15 +156,7 @@ def test_store_only_pods_give_up_and_name_the_claim_when_nothing_can_be_stored(
 
     # The storage Secret goes: what the killed recorder leaves cannot be stored by anyone.
     assert kube.delete(f"/api/v1/namespaces/{NS}/secrets/s3-gone").status_code == 200
-    pid = sandbox.pods.pid_of(NS, pod)
-    assert pid is not None
-    response = kube.patch(
-        f"{LRECS}/{name}",
-        json={"spec": {"active": False}},
-        headers={"Content-Type": "application/merge-patch+json"},
-    )
-    response.raise_for_status()
-    kill_while_stopping(sandbox, kube, pod, pid)
+    stop_and_kill(sandbox, kube, pod, lambda: patch_spec(kube, name, {"active": False}))
     final = wait_for(
         lambda: (s := status(kube, name)).get("phase") == "Stopped" and s, timeout=60, what="phase Stopped"
     )
