@@ -28,7 +28,6 @@ from tests.support.localrecordings import (
     LRECS,
     NS,
     PODS,
-    S3_KEYS,
     SrtSource,
     events,
     files_of,
@@ -136,32 +135,3 @@ def test_agent_killed_while_deleted_is_stored_before_the_finalizer_goes(
     media_s = media_seconds(s3, stored, tmp_path)
     print(f"FIGURES delete+kill source_s={source_s:.1f} stored_media_s={media_s:.1f} files={len(stored)}")
     assert source_s - media_s <= LOST_PER_KILL_MAX_S, (source_s, media_s, stored)
-
-
-def test_store_only_pods_give_up_and_name_the_claim_when_nothing_can_be_stored(
-    sandbox: Sandbox, kube: httpx.Client, source: SrtSource
-) -> None:
-    name = "stop-kill-nostore"
-    body = recording(name, sandbox.endpoints["s3"], source.port)
-    body["spec"]["storage"]["credentialsSecretRef"] = {"name": "s3-gone"}
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "s3-gone", "labels": {"recording.mediaops.io/use": "true"}},
-        "stringData": S3_KEYS,
-    }
-    assert kube.post(f"/api/v1/namespaces/{NS}/secrets", json=secret).status_code == 201
-    pod, _ = start(kube, body)
-    time.sleep(5)
-
-    # The storage Secret goes: what the killed recorder leaves cannot be stored by anyone.
-    assert kube.delete(f"/api/v1/namespaces/{NS}/secrets/s3-gone").status_code == 200
-    stop_and_kill(sandbox, kube, pod, lambda: patch_spec(kube, name, {"active": False}))
-    final = wait_for(
-        lambda: (s := status(kube, name)).get("phase") == "Stopped" and s, timeout=60, what="phase Stopped"
-    )
-    assert final.get("storeOnlyAttempts") == 3, final
-    synced = next(c for c in final["conditions"] if c["type"] == "Synced")
-    assert (synced["status"], synced["reason"]) == ("False", "WorkVolumeNotStored"), synced
-    assert f"{name}-work" in synced["message"], synced
-    assert "WorkVolumeNotStored" in [e.get("reason") for e in events(kube, name)]

@@ -327,6 +327,7 @@ def decide_next(
     pods_left: int,
     store_attempts: int | None = None,
     max_store_attempts: int = MAX_STORE_ATTEMPTS,
+    storage_unavailable: bool = False,
 ) -> NextStep:
     """The rest of the sync after the Pods were handled.
 
@@ -335,7 +336,9 @@ def decide_next(
     phase as drafted so far; `pods_left` counts the recorder Pods not yet gone. `store_attempts`
     (`status.storeOnlyAttempts`): files a killed recorder left wait on the work claim (None: none),
     with the store-only Pods run for them so far; a recording that runs no recorder any more (stopped,
-    or being deleted) runs one more (`store`) before it is `stopped`, at most `max_store_attempts`.
+    or being deleted) runs one more (`store`) before it is `stopped`, at most `max_store_attempts`;
+    none while the storage is known to fail (`storage_unavailable`: the last Pod could not store, a
+    store-only Pod would fail the same way; the files wait on the claim, as `StorageUnavailable` says).
     """
     wanted, failed, mark_failed = intent.wanted, intent.failed, False
     if gave_up:
@@ -349,6 +352,8 @@ def decide_next(
     if wanted:
         return NextStep("start", failed, mark_failed)
     if not failed:
+        if storage_unavailable:
+            return NextStep("stopped", failed, mark_failed, intent.stop_reason)
         if store_attempts is not None and store_attempts < max_store_attempts:
             return NextStep("store", failed, mark_failed)
         return NextStep(

@@ -310,6 +310,8 @@ class RecorderPods:
             has_current=current is not None,
             pods_left=remaining,
             store_attempts=status.get("storeOnlyAttempts"),
+            storage_unavailable=(get_condition(status.get("conditions"), "Synced") or {}).get("reason")
+            == STORAGE_UNAVAILABLE,
         )
         if after.mark_failed:
             self.mark_failed()

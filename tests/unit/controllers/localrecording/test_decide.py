@@ -270,6 +270,17 @@ def test_a_stopping_recording_stores_the_work_claim_before_it_is_stopped(finaliz
     assert step(2).action == "store"
     gave_up = step(3)
     assert (gave_up.action, gave_up.store_gave_up) == ("stopped", True)
+    # Storage known to fail: a store-only Pod would fail the same way; the files wait on the claim.
+    waiting = decide_next(
+        stopping,
+        gave_up=False,
+        phase="Stopping",
+        has_current=False,
+        pods_left=0,
+        store_attempts=0,
+        storage_unavailable=True,
+    )
+    assert (waiting.action, waiting.store_gave_up) == ("stopped", False)
     # A recording that runs again stores them in its new recorder Pod.
     assert (
         decide_next(
