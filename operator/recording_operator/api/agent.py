@@ -138,6 +138,13 @@ class RecorderConfig(Model):
         default_factory=DestinationPolicy,
         description="Destinations the agent may connect to (checked again after DNS resolution).",
     )
+    storeOnly: bool = Field(
+        default=False,
+        description=(
+            "Store what the work dir holds (files a killed recorder left) and exit (0: all stored, 1: "
+            "not): no input is read and FFmpeg does not run. The files number from numbering.nextIndex."
+        ),
+    )
 
     def to_json(self) -> str:
         """Serialize as the controller writes it (unset optional fields omitted)."""

@@ -28,6 +28,8 @@ Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
    `stopGraceS`; with `seamless` a continuous recording's parts are joined by the concat demuxer;
    every closed file is uploaded (bounded retries) and deleted locally; the agent exits 0, or 1 when
    a file could not be stored.
+6. Store-only (`RecorderConfig.storeOnly`, the controller's last Pod of a recording that stops after
+   its recorder was killed): step 1 and the uploads of step 5, no FFmpeg; exit 0 once all is stored.
 """
 
 from __future__ import annotations
@@ -333,13 +335,17 @@ class Recorder:
         timer: asyncio.Task[None] | None = None
         try:
             try:
-                await self._prepare_inputs()
+                if not self.config.storeOnly:
+                    await self._prepare_inputs()
                 await self._recover()
             except (OSError, ValueError, aiohttp.ClientError) as exc:
                 self._error(f"cannot start: {exc}")
                 self.status.phase = "Failed"
                 self._stop.set()
-            if self.spec.maxDuration:
+            if self.config.storeOnly:
+                # Store what the work dir holds (recovered above, being uploaded), record nothing.
+                self.request_stop("store-only")
+            if self.spec.maxDuration and not self.config.storeOnly:
                 timer = asyncio.create_task(self._max_duration_timer(), name="recorder-max-duration")
             backoff_ms = self.config.agent.backoffInitialMs
             while not self._stop.is_set():

@@ -1182,6 +1182,15 @@ class LocalRecordingStatus(Model):
         default=None,
         description="When the controller starts the next recorder Pod after a failure (RFC 3339; phase Reconnecting).",
     )
+    storeOnlyAttempts: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Set when a recorder Pod ended without storing everything while files stay on the work "
+            "claim: the store-only recorder Pods run for them so far (one is run before the recording "
+            "reports Stopped or its finalizer is released). Absent: nothing left to store."
+        ),
+    )
     stats: RecordingStats | None = None
     files: FilesSummary | None = None
     outputs: list[OutputFilesSummary] | None = Field(

@@ -225,9 +225,10 @@ def gave_up_message(last_error: str | None, failures: int) -> str:
 #: `released`: terminated and collected (finalizer gone), not gone yet: wait for it (delete it if no
 #: delete was asked yet), never count it twice; `terminated`: exited, still holding the finalizer:
 #: collect its files and count a failure; `deleting`: being deleted and still running: poll its agent
-#: closely while it stores its last files; `current`: the one Pod that matches the spec and is wanted:
-#: observe it; `stale`: any other running Pod: stop it gracefully with `PodStep.stop_reason`.
-PodKind = Literal["released", "terminated", "deleting", "current", "stale"]
+#: closely while it stores its last files; `storing`: a running store-only Pod
+#: (`RecorderConfig.storeOnly`): poll it while it stores what a killed recorder left, never stop it;
+#: `current`: the one Pod that matches the spec and is wanted: observe it; `stale`: any other running Pod: stop it gracefully with `PodStep.stop_reason`.
+PodKind = Literal["released", "terminated", "deleting", "storing", "current", "stale"]
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def classify_pods(
     pod_stop_reason: str,
     restart_requested_at: str | None = None,
 ) -> list[PodStep]:
-    """One `PodStep` per Pod, in order. At most one Pod is `current`: the first running one, not
+    """One `PodStep` per Pod, in order (a running store-only Pod is `storing`). At most one Pod is `current`: the first running one, not
     being deleted, whose spec hash is `spec_hash`, and only while a recorder is `wanted`. Another
     running Pod is `stale`, stopped while a recorder is wanted with `RestartRequested` when it was
     created before the recording's current `restart_requested_at` value, else with `SpecChanged`;
@@ -267,6 +268,8 @@ def classify_pods(
             steps.append(PodStep(view, "terminated"))
         elif view.deleting:
             steps.append(PodStep(view, "deleting"))
+        elif view.store_only:
+            steps.append(PodStep(view, "storing"))
         elif wanted and view.spec_hash == spec_hash and not have_current:
             have_current = True
             steps.append(PodStep(view, "current"))
@@ -283,29 +286,59 @@ def classify_pods(
 
 #: What the sync does once every Pod is handled: `observe` the current Pod's agent; report
 #: `stopping` while Pods are still storing their last files; `start` a new recorder (when the backoff
-#: allows); mark the recording `stopped`; or nothing more (`none`: it is Failed).
-NextAction = Literal["observe", "stopping", "start", "stopped", "none"]
+#: allows); `store`: start a store-only recorder Pod for what a killed recorder left on the work
+#: claim; mark the recording `stopped`; or nothing more (`none`: it is Failed).
+NextAction = Literal["observe", "stopping", "start", "store", "stopped", "none"]
+
+#: Store-only recorder Pods run at most this many times for what a killed recorder left on the work claim.
+MAX_STORE_ATTEMPTS = 3
+#: `Synced` reason (and Warning Event) once the store-only Pods gave up: files stay on the work claim.
+WORK_VOLUME_NOT_STORED = "WorkVolumeNotStored"
+
+
+def leaves_files(view: PodView, *, claim: bool) -> bool:
+    """Whether the terminated recorder Pod `view` may have left files nobody stores on the work
+    volume: it is a recording Pod (not store-only) that did not exit 0 (killed: 137 or unknown;
+    1: a file could not be stored), and the work volume is a claim (`claim`; an emptyDir goes with
+    the Pod, there is nothing to store later). A recorder Pod started after it stores them at its
+    start; when none starts, a store-only Pod does (`decide_next`)."""
+    return claim and not view.store_only and view.exit_code != 0
 
 
 @dataclass(frozen=True)
 class NextStep:
     """The rest of a sync: `action`, whether the recording is (now) failed, whether it must be marked
-    `Failed` in this sync (`mark_failed`), and the `status.stopReason` for `stopped`."""
+    `Failed` in this sync (`mark_failed`), the `status.stopReason` for `stopped`, and for `stopped`
+    whether files stay on the work claim after MAX_STORE_ATTEMPTS store-only Pods (`store_gave_up`)."""
 
     action: NextAction
     failed: bool
     mark_failed: bool = False
     stop_reason: str | None = None
+    store_gave_up: bool = False
 
 
 def decide_next(
-    intent: Intent, *, gave_up: bool, phase: str | None, has_current: bool, pods_left: int
+    intent: Intent,
+    *,
+    gave_up: bool,
+    phase: str | None,
+    has_current: bool,
+    pods_left: int,
+    store_attempts: int | None = None,
+    max_store_attempts: int = MAX_STORE_ATTEMPTS,
+    storage_unavailable: bool = False,
 ) -> NextStep:
     """The rest of the sync after the Pods were handled.
 
     `gave_up`: the restarts, counted after the Pods were collected, exceed the budget: no recorder is
     wanted any more, and the recording is marked `Failed` unless it already is. `phase` is the status
-    phase as drafted so far; `pods_left` counts the recorder Pods not yet gone.
+    phase as drafted so far; `pods_left` counts the recorder Pods not yet gone. `store_attempts`
+    (`status.storeOnlyAttempts`): files a killed recorder left wait on the work claim (None: none),
+    with the store-only Pods run for them so far; a recording that runs no recorder any more (stopped,
+    or being deleted) runs one more (`store`) before it is `stopped`, at most `max_store_attempts`;
+    none while the storage is known to fail (`storage_unavailable`: the last Pod could not store, a
+    store-only Pod would fail the same way; the files wait on the claim, as `StorageUnavailable` says).
     """
     wanted, failed, mark_failed = intent.wanted, intent.failed, False
     if gave_up:
@@ -319,7 +352,13 @@ def decide_next(
     if wanted:
         return NextStep("start", failed, mark_failed)
     if not failed:
-        return NextStep("stopped", failed, mark_failed, intent.stop_reason)
+        if storage_unavailable:
+            return NextStep("stopped", failed, mark_failed, intent.stop_reason)
+        if store_attempts is not None and store_attempts < max_store_attempts:
+            return NextStep("store", failed, mark_failed)
+        return NextStep(
+            "stopped", failed, mark_failed, intent.stop_reason, store_gave_up=store_attempts is not None
+        )
     return NextStep("none", failed, mark_failed)
 
 

@@ -56,10 +56,12 @@ from recording_operator.controllers._kit.policy import (
 )
 from recording_operator.controllers.localrecording.decide import (
     FILES_STORED,
+    MAX_STORE_ATTEMPTS,
     RECORDER_FAILED,
     RESTART_REQUESTED,
     SESSION_PHASES,
     STORAGE_UNAVAILABLE,
+    WORK_VOLUME_NOT_STORED,
     ClaimState,
     PodStep,
     Restarts,
@@ -70,6 +72,7 @@ from recording_operator.controllers.localrecording.decide import (
     decide_next,
     files_stored,
     gave_up_message,
+    leaves_files,
     owned_pods,
     restart_delay_s,
     restarts_from_status,
@@ -93,6 +96,7 @@ from recording_operator.controllers.localrecording.files import (
 from recording_operator.controllers.localrecording.manifests import (
     KIND,
     STOP_REASON_ANNOTATION,
+    RecorderPlan,
     agent_token_secret_manifest,
     agent_token_secret_name,
     config_map_manifest,
@@ -107,6 +111,7 @@ from recording_operator.controllers.localrecording.manifests import (
     storage_secret_keys,
     termination_grace_s,
     work_claim_manifest,
+    work_claim_of,
 )
 from recording_operator.controllers.localrecording.observe import (
     PodView,
@@ -304,6 +309,9 @@ class RecorderPods:
             phase=status.get("phase"),
             has_current=current is not None,
             pods_left=remaining,
+            store_attempts=status.get("storeOnlyAttempts"),
+            storage_unavailable=(get_condition(status.get("conditions"), "Synced") or {}).get("reason")
+            == STORAGE_UNAVAILABLE,
         )
         if after.mark_failed:
             self.mark_failed()
@@ -314,9 +322,15 @@ class RecorderPods:
             self.mark_stopping()
         elif after.action == "start":
             await self.start_when_due()
+        elif after.action == "store":
+            await self.start_store_only()
+            self.mark_stopping()
+            remaining += 1
         elif after.action == "stopped":
             assert after.stop_reason is not None
             self.mark_stopped(after.stop_reason)
+            if after.store_gave_up:
+                self.store_gave_up()
         if self.files_changed:
             await self.refresh_files_summary()
         synced = get_condition(status.get("conditions"), "Synced") or {}
@@ -342,7 +356,7 @@ class RecorderPods:
             return False
         if step.kind == "terminated":
             return await self.collect(pod, view)
-        if step.kind == "deleting":
+        if step.kind in ("deleting", "storing"):
             await self.poll(view)
             self.follow(view)
         elif step.kind == "stale":
@@ -402,10 +416,7 @@ class RecorderPods:
             attempt=self.restarts.failures,
             policy=destination_policy(self.settings),
         )
-        config_map = config_map_manifest(ctx.body, plan)
-        cm_path = f"/api/v1/namespaces/{ctx.namespace}/configmaps"
-        if await self.kube.create_object(cm_path, config_map) is None:
-            await self.kube.merge_patch(f"{cm_path}/{plan.config_map_name}", {"data": config_map["data"]})
+        await self.write_config(plan)
         svc_path = f"/api/v1/namespaces/{ctx.namespace}/services"
         service = service_manifest(ctx.body, self.spec)
         if service is None:
@@ -418,21 +429,14 @@ class RecorderPods:
         if claim is not None:
             # Kept across Pods (what a killed recorder left is stored by the next); goes with the recording.
             await self.ensure_work_claim(claim)
-        pod = pod_manifest(
-            ctx.body,
-            self.spec,
-            plan,
-            image=self.settings.recorder_image,
-            defaults=self.settings.recorder_pod_defaults,
-        )
-        created = await self.kube.create_object(pods_path(ctx.namespace), pod)
-        if created is not None:
-            mem.created[plan.pod_name] = (time.monotonic(), created)
+        created = await self.create_pod(plan)
         mem.next_index = first_index
         mem.pending.clear()
         self.restarts = Restarts(failures=self.restarts.failures)
         if created is not None:
             ctx.event("Normal", "RecorderStarted", f"Pod {plan.pod_name}, files from index {first_index}")
+        # The new recorder stores at its start what a killed one left on the work claim.
+        ctx.status.set(storeOnlyAttempts=None)
         status = ctx.status
         if status.get("phase") not in SESSION_PHASES:
             status.set(startedAt=rfc3339(), stoppedAt=None, stopReason=None)
@@ -444,6 +448,77 @@ class RecorderPods:
         ctx.condition("Ready", "False", "Starting", "the recorder Pod is starting")
         ctx.condition("Recording", "False", "Starting", "the recorder Pod is starting")
         ctx.condition("InputHealthy", "Unknown", "Starting", "the recorder Pod is starting")
+
+    async def write_config(self, plan: RecorderPlan) -> None:
+        """Create (or rewrite) the recording's ConfigMap with the agent config of `plan`.
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        config_map = config_map_manifest(self.ctx.body, plan)
+        cm_path = f"/api/v1/namespaces/{self.ctx.namespace}/configmaps"
+        if await self.kube.create_object(cm_path, config_map) is None:
+            await self.kube.merge_patch(f"{cm_path}/{plan.config_map_name}", {"data": config_map["data"]})
+
+    async def create_pod(self, plan: RecorderPlan) -> Mapping[str, Any] | None:
+        """Create the recorder Pod of `plan` (remembered until the Pod index shows it); None when a Pod
+        of that name exists already.
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        pod = pod_manifest(
+            self.ctx.body,
+            self.spec,
+            plan,
+            image=self.settings.recorder_image,
+            defaults=self.settings.recorder_pod_defaults,
+        )
+        created = await self.kube.create_object(pods_path(self.ctx.namespace), pod)
+        if created is not None:
+            self.mem.created[plan.pod_name] = (time.monotonic(), created)
+        return created
+
+    async def start_store_only(self) -> None:
+        """Create a store-only recorder Pod (`RecorderConfig.storeOnly`) for the files a killed recorder
+        left on the work claim: it numbers them from the recording's next index, as a new recorder Pod
+        would, uploads them and exits. Counts the attempt in `status.storeOnlyAttempts` (`decide_next`
+        bounds it). A storage Secret or key the Pod would map that is missing counts as an attempt
+        (`Synced=False` `CredentialsNotFound`), no Pod is created.
+
+        Raises:
+            KubeApiError: a Kubernetes request failed.
+        """
+        ctx, mem = self.ctx, self.mem
+        attempts = int(ctx.status.get("storeOnlyAttempts") or 0)
+        try:
+            await self.check_secrets()
+        except SecretNotFound as exc:
+            # Counted as an attempt: a recording that stops or goes is not held for ever by a Secret
+            # deleted meanwhile (the files stay on the claim, `store_gave_up`).
+            report_failure(ctx, "CredentialsNotFound", str(exc))
+            self.problem = True
+            ctx.status.set(storeOnlyAttempts=attempts + 1)
+            return
+        await self.ensure_agent_token(create=True)
+        plan = plan_recorder(
+            ctx.body,
+            self.spec,
+            mem.next_index,
+            attempt=attempts,
+            policy=destination_policy(self.settings),
+            store_only=True,
+        )
+        await self.write_config(plan)
+        if await self.create_pod(plan) is not None:
+            ctx.event(
+                "Normal",
+                "StoringWorkVolume",
+                f"Pod {plan.pod_name} stores the files a killed recorder left on the work volume, "
+                f"from index {plan.first_index} (attempt {attempts + 1} of {MAX_STORE_ATTEMPTS})",
+            )
+        mem.pending.clear()
+        ctx.status.set(storeOnlyAttempts=attempts + 1, podName=plan.pod_name)
 
     async def check_secrets(self) -> None:
         """Every Secret key the Pod maps exists (names only are reported, never values).
@@ -607,7 +682,28 @@ class RecorderPods:
             # next Pod (with the storage the user fixed meanwhile) stores it.
             self.storage_unavailable(storage_cause(str(exc)))
         mem.pending.clear()
-        settings = self.settings
+        if view.store_only:
+            self.collected_store_only(view)
+        else:
+            self.account(view)
+        path = f"{pods_path(ctx.namespace)}/{view.name}"
+        if view.has_finalizer:
+            await self.kube.merge_patch(path, {"metadata": {"finalizers": pod_without_finalizer(pod)}})
+        if not view.deleting:
+            await self.kube.delete_object(path)
+        mem.released.add(str(pod.get("metadata", {}).get("uid", "")))
+        mem.created.pop(view.name, None)
+        return True
+
+    def account(self, view: PodView) -> None:
+        """Count the exit of the recording Pod `view` (`account_exit`), and note files it may have left
+        on the work claim (`leaves_files`: `status.storeOnlyAttempts`)."""
+        ctx, settings = self.ctx, self.settings
+        if (
+            leaves_files(view, claim=work_claim_of(ctx.name, self.spec) is not None)
+            and ctx.status.get("storeOnlyAttempts") is None
+        ):
+            ctx.status.set(storeOnlyAttempts=0)
         account = account_exit(
             view,
             self.restarts,
@@ -626,14 +722,33 @@ class RecorderPods:
             ctx.status.set(lastError=account.last_error, **self.restarts.status_fields())
         if account.warning is not None:
             ctx.event("Warning", "RecorderFailed", account.warning)
-        path = f"{pods_path(ctx.namespace)}/{view.name}"
-        if view.has_finalizer:
-            await self.kube.merge_patch(path, {"metadata": {"finalizers": pod_without_finalizer(pod)}})
-        if not view.deleting:
-            await self.kube.delete_object(path)
-        mem.released.add(str(pod.get("metadata", {}).get("uid", "")))
-        mem.created.pop(view.name, None)
-        return True
+
+    def collected_store_only(self, view: PodView) -> None:
+        """A store-only Pod exited: 0 stored everything (`status.storeOnlyAttempts` goes); any other exit
+        leaves the count for the next store-only Pod (`decide_next`), with a Warning Event."""
+        if view.exit_code == 0:
+            self.ctx.status.set(storeOnlyAttempts=None)
+            return
+        message = f"store-only recorder Pod {view.name} exited with code {view.exit_code}"
+        if view.exit_error:
+            message += f": {view.exit_error}"
+        self.ctx.event("Warning", "RecorderFailed", message)
+
+    def store_gave_up(self) -> None:
+        """MAX_STORE_ATTEMPTS store-only Pods did not store what the work claim holds: `Synced=False`
+        `WorkVolumeNotStored` naming the claim (one Warning Event per distinct message)."""
+        ctx = self.ctx
+        claim = work_claim_of(ctx.name, self.spec)
+        message = (
+            f"{MAX_STORE_ATTEMPTS} store-only recorder Pods could not store the files a killed recorder "
+            f"left on PersistentVolumeClaim {claim}: they stay there (the next recorder Pod stores them; "
+            "an operator-created claim goes with the recording)"
+        )
+        synced = get_condition(ctx.status.get("conditions"), "Synced") or {}
+        if (synced.get("reason"), synced.get("message")) != (WORK_VOLUME_NOT_STORED, message):
+            ctx.logger.warning(f"{WORK_VOLUME_NOT_STORED} {ctx.namespace}/{ctx.name}: {message}")
+            report_failure(ctx, WORK_VOLUME_NOT_STORED, message)
+        self.problem = True
 
     async def list_stored(self, min_index: int) -> list[StoredFile]:
         """The recording's files in object storage with index ≥ `min_index` ([] for `vendor: volume`).

@@ -17,6 +17,11 @@ create / resume / spec update and from a timer (`LOCALRECORDING_POLL_INTERVAL`):
   recording is `Failed` with one Warning Event. Storage that fails sets `Synced=False`
   `StorageUnavailable` (one Event per distinct cause) without blocking a stop or a spec change. The failure count and the next attempt live in the status
   (`consecutiveFailures`, `nextRetryAt`), so an operator restart neither resets nor skips them.
+- a recorder Pod that ends without storing everything (killed, exit ≠ 0) when no recorder runs after
+  it (the recording stops or is deleted) leaves its files on the work claim: a store-only recorder
+  Pod stores them (`status.storeOnlyAttempts`, at most 3, then `Synced=False` `WorkVolumeNotStored`)
+  before the recording is `Stopped` or its finalizer goes (not while the storage is known to fail:
+  `StorageUnavailable` already says the files wait on the work volume); an emptyDir goes with its Pod.
 
 What the operator keeps in memory (which files have RecordedFiles, the next index) is rebuilt from
 the recording's RecordedFiles after an operator restart; RecordedFile names are deterministic

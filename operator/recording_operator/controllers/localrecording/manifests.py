@@ -74,6 +74,8 @@ POD_FINALIZER = f"{GROUP}/recorder"
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
 FIRST_INDEX_ANNOTATION = f"{GROUP}/first-index"
 STOP_REASON_ANNOTATION = f"{GROUP}/stop-reason"
+#: Annotation (`"true"`) of a store-only recorder Pod (`RecorderConfig.storeOnly`).
+STORE_ONLY_ANNOTATION = f"{GROUP}/store-only"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 #: Labels of every recorder Pod (the recorder NetworkPolicies select the first two).
 POD_LABELS = {COMPONENT_LABEL: "recorder", "app.kubernetes.io/part-of": "recording-operator"}
@@ -190,6 +192,16 @@ def work_volume(body: Mapping[str, Any], spec: LocalRecordingSpec) -> tuple[dict
     return {"name": "work", "persistentVolumeClaim": {"claimName": claim}}, body["metadata"].get(
         "uid"
     ) or None
+
+
+def work_claim_of(name: str, spec: LocalRecordingSpec) -> str | None:
+    """The PersistentVolumeClaim recording `name`'s work volume is (it outlives the Pod):
+    `spec.pod.workVolume.claimName` or the operator's (`work_claim_name`); None for an emptyDir
+    (it goes with the Pod)."""
+    work = spec.pod.workVolume if spec.pod and spec.pod.workVolume else WorkVolume()
+    if work.emptyDir:
+        return None
+    return work.claimName or work_claim_name(name)
 
 
 def work_claim_manifest(body: Mapping[str, Any], spec: LocalRecordingSpec) -> dict[str, Any] | None:
@@ -326,9 +338,11 @@ def plan_recorder(
     *,
     attempt: int = 0,
     policy: DestinationPolicy | None = None,
+    store_only: bool = False,
 ) -> RecorderPlan:
     """The next recorder Pod of the LocalRecording `body`, numbering from `first_index`, after
-    `attempt` failed Pods in a row (`pod_name`).
+    `attempt` failed Pods in a row (`pod_name`); with `store_only` a Pod that only stores what the
+    work volume holds (`RecorderConfig.storeOnly`; `attempt` is then its store-only attempt).
 
     `policy`: the destination policy the agent applies again (default: no private destinations).
     `maxDuration` is left out of the agent's config: the controller enforces it across Pod
@@ -342,9 +356,11 @@ def plan_recorder(
         numbering=Numbering(nextIndex=first_index),
         agent=AgentTuning(),
         policy=policy or DestinationPolicy(),
+        storeOnly=store_only,
     )
+    name = pod_name(meta["name"], f"store-{spec_hash}" if store_only else spec_hash, first_index, attempt)
     return RecorderPlan(
-        pod_name=pod_name(meta["name"], spec_hash, first_index, attempt),
+        pod_name=name,
         config_map_name=config_map_name(meta["name"]),
         spec_hash=spec_hash,
         first_index=first_index,
@@ -564,6 +580,7 @@ def pod_manifest(
             "annotations": {
                 SPEC_HASH_ANNOTATION: plan.spec_hash,
                 FIRST_INDEX_ANNOTATION: str(plan.first_index),
+                **({STORE_ONLY_ANNOTATION: "true"} if plan.config.storeOnly else {}),
                 **({RESTART_REQUESTED_AT: restart} if (restart := restart_requested_at(body)) else {}),
             },
             "ownerReferences": [owner_reference(body)],

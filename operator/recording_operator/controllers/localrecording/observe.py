@@ -20,6 +20,7 @@ from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
     SPEC_HASH_ANNOTATION,
     STOP_REASON_ANNOTATION,
+    STORE_ONLY_ANNOTATION,
 )
 
 
@@ -46,6 +47,8 @@ class PodView:
     unschedulable: str | None = None
     #: Names of the PersistentVolumeClaims the Pod mounts.
     claims: tuple[str, ...] = ()
+    #: A store-only Pod (`RecorderConfig.storeOnly`): stores what the work volume holds, records nothing.
+    store_only: bool = False
 
     @property
     def terminated(self) -> bool:
@@ -94,6 +97,7 @@ def view_pod(pod: Mapping[str, Any]) -> PodView:
             ),
             None,
         ),
+        store_only=annotations.get(STORE_ONLY_ANNOTATION) == "true",
         claims=tuple(
             str(v["persistentVolumeClaim"].get("claimName", ""))
             for v in (pod.get("spec") or {}).get("volumes") or ()

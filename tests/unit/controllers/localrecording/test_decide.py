@@ -22,6 +22,7 @@ from recording_operator.controllers.localrecording.decide import (
     decide_intent,
     decide_next,
     gave_up_message,
+    leaves_files,
     owned_pods,
     restart_delay_s,
     restarts_from_status,
@@ -122,6 +123,7 @@ def pod_view(
     exit_code: int | None = None,
     stop_reason: str | None = None,
     has_finalizer: bool = True,
+    store_only: bool = False,
 ) -> PodView:
     return PodView(
         name=name,
@@ -133,6 +135,7 @@ def pod_view(
         ip="10.0.0.5",
         stop_reason=stop_reason,
         has_finalizer=has_finalizer,
+        store_only=store_only,
     )
 
 
@@ -234,6 +237,64 @@ def test_what_the_sync_does_once_the_pods_are_handled() -> None:
         intent(finalizing=True), gave_up=False, phase="Recording", has_current=False, pods_left=0
     )
     assert (stopped.action, stopped.stop_reason, stopped.failed) == ("stopped", "Deleted", False)
+
+
+def test_a_recorder_killed_while_stopping_leaves_files_for_a_store_only_pod() -> None:
+    killed = pod_view(phase="Failed", exit_code=137, stop_reason="Requested")
+    assert leaves_files(killed, claim=True)
+    assert leaves_files(pod_view(phase="Failed", exit_code=1, stop_reason="Requested"), claim=True)
+    assert leaves_files(pod_view(phase="Failed"), claim=True)  # vanished: no exit code to trust
+    # Stored everything; an emptyDir goes with its Pod; a store-only Pod leaves nothing of its own.
+    assert not leaves_files(pod_view(phase="Succeeded", exit_code=0, stop_reason="Requested"), claim=True)
+    assert not leaves_files(killed, claim=False)
+    assert not leaves_files(pod_view(phase="Failed", exit_code=1, store_only=True), claim=True)
+
+
+@pytest.mark.parametrize("finalizing", [False, True])
+def test_a_stopping_recording_stores_the_work_claim_before_it_is_stopped(finalizing: bool) -> None:
+    stopping = intent({"phase": "Stopping"}, spec=spec_of(active=False), finalizing=finalizing)
+
+    def step(attempts: int | None, pods_left: int = 0) -> NextStep:
+        return decide_next(
+            stopping,
+            gave_up=False,
+            phase="Stopping",
+            has_current=False,
+            pods_left=pods_left,
+            store_attempts=attempts,
+        )
+
+    assert step(None).action == "stopped"
+    assert step(0).action == "store"
+    assert step(0, pods_left=1).action == "stopping"  # the killed (or the store-only) Pod is collected first
+    assert step(2).action == "store"
+    gave_up = step(3)
+    assert (gave_up.action, gave_up.store_gave_up) == ("stopped", True)
+    # Storage known to fail: a store-only Pod would fail the same way; the files wait on the claim.
+    waiting = decide_next(
+        stopping,
+        gave_up=False,
+        phase="Stopping",
+        has_current=False,
+        pods_left=0,
+        store_attempts=0,
+        storage_unavailable=True,
+    )
+    assert (waiting.action, waiting.store_gave_up) == ("stopped", False)
+    # A recording that runs again stores them in its new recorder Pod.
+    assert (
+        decide_next(
+            intent(), gave_up=False, phase=None, has_current=False, pods_left=0, store_attempts=0
+        ).action
+        == "start"
+    )
+
+
+def test_a_running_store_only_pod_is_never_stopped() -> None:
+    store = pod_view("standup-rec-s", spec_hash="other", store_only=True)
+    for wanted in (False, True):
+        steps = classify_pods([store], wanted=wanted, spec_hash="h1", pod_stop_reason="Requested")
+        assert [s.kind for s in steps] == ["storing"]
 
 
 def test_giving_up_marks_the_recording_failed_once() -> None:

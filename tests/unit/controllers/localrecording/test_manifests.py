@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,10 @@ from recording_operator.controllers.localrecording.manifests import (
     POD_FINALIZER,
     SPEC_HASH_ANNOTATION,
     STOP_GRACE_MAX_S,
+    STORE_ONLY_ANNOTATION,
     agent_token_secret_manifest,
     agent_token_secret_name,
+    config_map_manifest,
     pending_bytes_at_stop,
     plan_recorder,
     pod_manifest,
@@ -22,6 +25,7 @@ from recording_operator.controllers.localrecording.manifests import (
     stop_grace_s,
     termination_grace_s,
     work_claim_manifest,
+    work_claim_of,
     work_size_limit,
 )
 from recording_operator.settings import recorder_pod_defaults
@@ -194,6 +198,32 @@ def test_numbering_continues_in_a_new_pod() -> None:
     pod7, config_map = manifests(body(), first_index=7)
     assert pod0["metadata"]["name"] != pod7["metadata"]["name"]
     assert json.loads(config_map["data"]["config.json"])["numbering"] == {"nextIndex": 7}
+
+
+def test_a_store_only_pod_numbers_from_the_next_index_and_says_so_to_the_agent() -> None:
+    b = body()
+    spec = LocalRecordingSpec.model_validate(b["spec"])
+    recorder = plan_recorder(b, spec, 7)
+    store = plan_recorder(b, spec, 7, store_only=True)
+    again = plan_recorder(b, spec, 7, attempt=1, store_only=True)
+    assert len({recorder.pod_name, store.pod_name, again.pod_name}) == 3
+    pod = pod_manifest(b, spec, store, image=IMAGE)
+    assert pod["metadata"]["annotations"][STORE_ONLY_ANNOTATION] == "true"
+    assert (
+        STORE_ONLY_ANNOTATION not in pod_manifest(b, spec, recorder, image=IMAGE)["metadata"]["annotations"]
+    )
+    config = json.loads(config_map_manifest(b, store)["data"]["config.json"])
+    assert (config["storeOnly"], config["numbering"]) == (True, {"nextIndex": 7})
+    assert RecorderConfig.model_validate(json.loads(recorder.config.to_json())).storeOnly is False
+
+
+def test_the_work_claim_is_the_operators_or_the_named_one_never_an_empty_dir() -> None:
+    def claim_of(b: dict[str, Any]) -> str | None:
+        return work_claim_of("standup", LocalRecordingSpec.model_validate(b["spec"]))
+
+    assert claim_of(body()) == "standup-work"
+    assert claim_of(body(pod={"workVolume": {"claimName": "shared"}})) == "shared"
+    assert claim_of(body(pod={"workVolume": {"emptyDir": True}})) is None
 
 
 def test_operator_pod_defaults_fill_what_the_recording_leaves_open() -> None:
