@@ -798,13 +798,6 @@ class Recorder:
             await self._collect_output(out, anchor)
 
     async def _collect_output(self, out: _Output, anchor: datetime) -> None:
-        if out.fmt != "jpg" and (out.fmt == "hls" or out.segmented):
-            listing = out.parts_dir / (ff.HLS_PLAYLIST if out.fmt == "hls" else ff.SEGMENT_LIST)
-            seen = _signature(listing)
-            if seen is not None and seen == out.list_seen:
-                return
-            out.list_seen = seen if await self._collect_listed(out, anchor) else None
-            return
         if out.fmt == "jpg":
             pictures = sorted(
                 (number, p)
@@ -817,6 +810,12 @@ class Recorder:
                 await self._close_file(
                     out, path, number, self._index_for(out, number), start, None, partial=False
                 )
+            return
+        if out.fmt == "hls" or out.segmented:
+            listing = out.parts_dir / (ff.HLS_PLAYLIST if out.fmt == "hls" else ff.SEGMENT_LIST)
+            seen = _signature(listing)
+            if seen is None or seen != out.list_seen:
+                out.list_seen = seen if await self._collect_listed(out, anchor) else None
 
     async def _collect_listed(self, out: _Output, anchor: datetime) -> bool:
         """Close the files `out`'s HLS playlist or segment list names; False when a listed file is

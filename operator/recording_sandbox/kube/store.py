@@ -376,8 +376,7 @@ class Store:
         if orphan:
             self._orphan_dependents(metadata["uid"])
         deleting = {**metadata, "deletionTimestamp": _iso_in(grace), "deletionGracePeriodSeconds": grace}
-        bound = bool((current.get("spec") or {}).get("nodeName"))
-        if metadata.get("finalizers") or (bound and grace > 0):
+        if metadata.get("finalizers") or (_bound(current) and grace > 0):
             obj = {**current, "metadata": deleting}
             self._store(resource_type, namespace, name, obj, current, MODIFIED)
             return obj, False
@@ -707,6 +706,10 @@ def _awaits_kubelet(resource_type: ResourceType, obj: dict[str, Any]) -> bool:
     ``deletionGracePeriodSeconds`` is still above 0): it stays after its last finalizer goes."""
     if resource_type.key != _PODS:
         return False
-    metadata = obj.get("metadata") or {}
-    bound = bool((obj.get("spec") or {}).get("nodeName"))
-    return bound and int(metadata.get("deletionGracePeriodSeconds") or 0) > 0
+    grace = int((obj.get("metadata") or {}).get("deletionGracePeriodSeconds") or 0)
+    return _bound(obj) and grace > 0
+
+
+def _bound(pod: dict[str, Any]) -> bool:
+    """A Pod the scheduler bound to a node (``spec.nodeName``): its deletion waits for the kubelet."""
+    return bool((pod.get("spec") or {}).get("nodeName"))
