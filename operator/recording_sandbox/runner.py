@@ -95,6 +95,9 @@ class Sandbox:
         callbacks: bool = True,
         agora_process: bool = False,
     ) -> None:
+        # Pods run in working directories of their own: every path they are given must be absolute
+        # (`make sandbox` passes `--state-dir .sandbox`).
+        state_dir = state_dir.resolve()
         self.state_dir = state_dir
         self.crd_dir = crd_dir
         self.with_operator = with_operator
