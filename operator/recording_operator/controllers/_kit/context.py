@@ -7,7 +7,7 @@ retryable failures back off with jitter).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import kopf
 from pydantic import ValidationError
@@ -134,6 +134,31 @@ class Context:
         """
         self.status.set(phase="Failed")
         self.condition("Ready", "False", reason, message)
+
+    async def server_body(self) -> kopf.Body | None:
+        """The resource as the API server holds it now (one GET): `self.body` itself when its
+        `resourceVersion` is still current, else the server's copy (without `managedFields`);
+        None when the resource is gone.
+
+        kopf hands a handler the body of the last watch event it processed. That body lags behind
+        the operator's own direct writes (the start-pending marker, a session id persisted before
+        kopf's patch) whenever a patch of kopf's was refused, a watch stream was cut or the API
+        server was unavailable. A decision that would start a new paid session, or let a finalizer
+        go because no session is recorded, is made on this body instead
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list:
+        a GET without `resourceVersion` is served from the most recent state).
+
+        Raises:
+            KubeApiError: the read failed.
+        """
+        current = await self.runtime.kube.get_object(self.path)
+        if current is None:
+            return None
+        version = (current.get("metadata") or {}).get("resourceVersion")
+        if version is not None and version == self.meta.get("resourceVersion"):
+            return self.body
+        current.get("metadata", {}).pop("managedFields", None)
+        return kopf.Body(cast(kopf.RawBody, current))
 
     def event(self, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event on the resource (never with secret values), from

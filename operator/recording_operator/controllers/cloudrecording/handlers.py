@@ -98,15 +98,19 @@ async def reconcile(
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     INDEX.observe("MODIFIED", body)  # notices of a session about to start find this recording
+    spec, obs, step = _planned(ctx, retry)
     try:
-        spec = CloudRecordingSpec.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as exc:
-        raise fail(ctx, exc, retry, lost=False) from exc
-    driver = DRIVERS[spec.provider]
-    obs = observe(ctx.status.current, ctx.meta.get("annotations"))
-    step = plan(spec, obs, ctx.generation)
-    logger.debug(f"plan: {step.value}")
-    try:
+        if step is Plan.START:
+            # The one step that can open a second paid session: planned again on what the API
+            # server holds when kopf's body is older (a marker or session id it has not seen).
+            current = await ctx.server_body()
+            if current is None:
+                return
+            if current is not ctx.body:
+                ctx = RecordingContext(current, patch, ctx.runtime, logger)
+                spec, obs, step = _planned(ctx, retry)
+        logger.debug(f"plan: {step.value}")
+        driver = DRIVERS[spec.provider]
         if obs.adopted:
             await driver.adopt(ctx, spec, obs)
         if step in (Plan.START, Plan.RESUME_START):
@@ -128,6 +132,20 @@ async def reconcile(
     except HANDLED as exc:
         raise fail(ctx, exc, retry, lost=not obs.active) from exc
     ctx.flush()
+
+
+def _planned(ctx: RecordingContext, retry: int) -> tuple[CloudRecordingSpec, Observed, Plan]:
+    """The spec, what is observed and the next step, from the handler's body.
+
+    Raises:
+        kopf.PermanentError: the spec does not validate (`Synced=False`, an Event).
+    """
+    try:
+        spec = CloudRecordingSpec.model_validate(dict(ctx.body.get("spec") or {}))
+    except ValidationError as exc:
+        raise fail(ctx, exc, retry, lost=False) from exc
+    obs = observe(ctx.status.current, ctx.meta.get("annotations"))
+    return spec, obs, plan(spec, obs, ctx.generation)
 
 
 async def _publish(ctx: RecordingContext, spec: CloudRecordingSpec) -> None:
@@ -258,7 +276,8 @@ async def _restart(
     the next tick (the backoff still applies).
 
     Returns:
-        True when a restart was due (started or failed): the tick does nothing else.
+        True when a restart was due (started, failed, or put off because kopf's body is older than
+        the API server's): the tick does nothing else.
     """
     status = ctx.status.current
     wait = restart_due(
@@ -272,6 +291,15 @@ async def _restart(
     resuming = restart_resumable(spec, obs, status)
     if not resuming and (wait is None or wait > 0):
         return False
+    if not resuming:
+        # A new session is planned on what the API server holds, not on kopf's older body (see
+        # `Context.server_body`); the next tick decides on the newer one.
+        try:
+            if await ctx.server_body() is not ctx.body:
+                return True
+        except KubeApiError as exc:
+            ctx.logger.warning(f"reading the recording before a restart failed: {exc}")
+            return True
     count = consecutive_restarts(status) + (0 if resuming else 1)
     previous = (status.get("sessions") or [{}])[-1].get("sid") if resuming else obs.session_id
     try:
@@ -450,8 +478,10 @@ async def finalize(
     `deletionPolicy: Orphan` (the session keeps running; RecordedFiles lose this owner and stay,
     with their stored data).
 
-    With Delete: a pending start with no session id is settled first (`_settle_pending`: adopted,
-    or waited for up to `RECORDING_ADOPT_WAIT` s, then released with a Warning); the session is
+    When kopf's body records no running session and no pending start, the decision is made on the
+    API server's copy instead (`Context.server_body`). With Delete: a pending start with no session
+    id is settled first (`_settle_pending`: adopted, or waited for up to `RECORDING_ADOPT_WAIT` s,
+    then released with a Warning); the session is
     stopped (its final file list becomes RecordedFiles; a 404 is confirmed through Agora's HA
     migration window first); files Agora backed up are waited for (`_wait_for_backup`); then every
     RecordedFile of this recording is deleted (their finalizers delete the stored objects) and this
@@ -460,12 +490,24 @@ async def finalize(
     Raises:
         kopf.TemporaryError: the stop could not be confirmed (provider unavailable, credentials
             missing), a pending start or backed-up files are still awaited, or RecordedFiles are
-            still being deleted: the finalizer stays and this is retried. Setting
-            `deletionPolicy: Orphan` releases it.
+            still being deleted, or the recording could not be read: the finalizer stays and this
+            is retried. Setting `deletionPolicy: Orphan` releases it.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
-    spec_dict = dict(body.get("spec") or {})
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
+    if not obs.active and not obs.pending:
+        # Nothing to stop in kopf's body: the finalizer lets go only if the API server agrees
+        # (a session id or start marker kopf has not seen yet would otherwise keep running).
+        try:
+            current = await ctx.server_body()
+        except KubeApiError as exc:
+            raise kopf.TemporaryError(f"reading the recording: {exc}", delay=retry_delay(ctx, retry)) from exc
+        if current is None:
+            return
+        if current is not ctx.body:
+            ctx = RecordingContext(current, patch, ctx.runtime, logger)
+            obs = observe(ctx.status.current, ctx.meta.get("annotations"))
+    spec_dict = dict(ctx.body.get("spec") or {})
     if spec_dict.get("deletionPolicy") == "Orphan":
         if obs.active:
             ctx.event(

@@ -181,6 +181,18 @@ async def reconcile(
     try:
         desired = await _desired(ctx, spec)
         step = plan(obs, ctx.generation, desired.digest)
+        if step is Plan.CREATE:
+            # A new task is planned on what the API server holds when kopf's body is older (a
+            # persisted builderToken or taskId it has not seen): see `Context.server_body`.
+            current = await ctx.server_body()
+            if current is None:
+                return
+            if current is not ctx.body:
+                ctx = Context(current, patch, ctx.runtime, logger)
+                spec = _parse_spec(ctx, current, retry)
+                obs = observe(ctx.status.current)
+                desired = await _desired(ctx, spec)
+                step = plan(obs, ctx.generation, desired.digest)
         logger.debug(f"plan: {step.value}")
         if step is Plan.CREATE:
             await _create(ctx, desired, obs, resume=False)
@@ -525,16 +537,27 @@ async def finalize(
             `deletionPolicy: Orphan` releases it.
     """
     ctx = Context(body, patch, runtime_of(memo), logger)
-    spec_dict = dict(body.get("spec") or {})
     obs = observe(ctx.status.current)
+    settings = ctx.runtime.settings
+    delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+    if not obs.live and not obs.creation_pending:
+        # Nothing to delete in kopf's body: the finalizer lets go only if the API server agrees.
+        try:
+            current = await ctx.server_body()
+        except KubeApiError as exc:
+            raise kopf.TemporaryError(f"reading the transcoder: {exc}", delay=delay) from exc
+        if current is None:
+            return
+        if current is not ctx.body:
+            ctx = Context(current, patch, ctx.runtime, logger)
+            obs = observe(ctx.status.current)
+    spec_dict = dict(ctx.body.get("spec") or {})
     if spec_dict.get("deletionPolicy") == "Orphan":
         if obs.live:
             ctx.event(
                 "Normal", "Orphaned", f"deletionPolicy Orphan: task {obs.task_id} is left running at Agora"
             )
         return
-    settings = ctx.runtime.settings
-    delay = backoff_delay(retry, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
     if obs.creation_pending:
         obs = await _adopt_for_delete(ctx, spec_dict, obs, delay)
     if not obs.live:

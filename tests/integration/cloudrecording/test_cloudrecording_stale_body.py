@@ -1,0 +1,131 @@
+"""A handler handed an old body by kopf never opens a second session nor lets a running one go.
+
+kopf gives a handler the body of the last watch event it processed; when kopf's own patch is
+refused (API server unavailable) its bookkeeping and that body stay behind the operator's direct
+writes (the start-pending marker and the session id persisted before kopf's patch), and kopf runs
+the handler again on them. These tests play that part of kopf exactly: they call the real handler
+coroutines with a body older than what the sandbox's API server holds, against the real Kubernetes
+API and Agora emulators over HTTP (no operator process, so nothing else touches the objects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+import pytest
+
+from recording_operator.controllers._kit.runtime import Runtime
+from recording_operator.controllers._kit.shard import SHARD_FINALIZER
+from recording_operator.controllers.cloudrecording import handlers
+from recording_operator.settings import Settings
+from recording_sandbox.runner import Sandbox
+from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread, recording
+
+LOGGER = logging.getLogger("test-stale-body")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The sandbox without an operator process: the tests run the handlers themselves."""
+    with SandboxThread(tmp_path_factory.mktemp("sandbox"), with_operator=False) as sb:
+        yield sb
+
+
+class Handlers:
+    """Handler invocations as kopf makes them, on one event loop with what the operator's startup
+    and login handlers put in kopf's memo (one `Runtime` logged in with the sandbox's kubeconfig)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.runtime = Runtime(Settings.from_env())
+        conn = kopf.login_with_kubeconfig(settings=kopf.OperatorSettings())
+        assert conn is not None
+        self.loop.run_until_complete(self.runtime.set_connection(conn))
+        self.memo = kopf.Memo()
+        self.memo.runtime = self.runtime
+
+    def run(self, handler: Any, body: dict[str, Any]) -> kopf.Patch:
+        """One invocation on `body`; the patch kopf would apply afterwards is returned, not
+        applied (as when kopf's patch is refused)."""
+        patch = kopf.Patch()
+        self.loop.run_until_complete(
+            handler(body=kopf.Body(copy.deepcopy(body)), patch=patch, memo=self.memo, retry=0, logger=LOGGER)
+        )
+        return patch
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.runtime.aclose())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def kopf_runs(sandbox: Sandbox) -> Iterator[Handlers]:
+    """One event loop for the module, as in the operator process (the request budget is the
+    process's), in the operator's environment in the sandbox (settings, kubeconfig, Agora)."""
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in {**sandbox.operator_environment(), **TEST_OPERATOR_ENV}.items():
+            env.setenv(key, value)
+        runs = Handlers()
+        yield runs
+        runs.close()
+
+
+def created(cluster: Cluster, agora: Agora) -> tuple[str, dict[str, Any]]:
+    body = recording()
+    body["metadata"]["finalizers"] = [SHARD_FINALIZER]  # kopf adds it before any handler runs
+    name = body["metadata"]["name"]
+    response = cluster.create(body)
+    assert response.status_code == 201, response.text
+    agora.set_users(body["spec"]["agora"]["appId"], name, ["1001"])
+    stale = cluster.get(name)
+    assert stale is not None
+    return name, stale
+
+
+def acquires(agora: Agora, cname: str) -> int:
+    return sum(1 for r in agora.requests() if r["endpoint"] == "acquire" and r.get("cname") == cname)
+
+
+def running(agora: Agora, cname: str) -> list[dict[str, Any]]:
+    return [t for t in agora.tasks(cname) if not t.get("stopped")]
+
+
+def test_a_create_handler_run_again_on_its_old_body_resumes_the_session_it_started(
+    cluster: Cluster, agora: Agora, kopf_runs: Handlers
+) -> None:
+    name, stale = created(cluster, agora)
+    kopf_runs.run(handlers.reconcile, stale)  # starts the session; kopf's patch is lost
+    server = cluster.get(name) or {}
+    sid = (server.get("status") or {}).get("sid")
+    assert sid, "the session id is persisted before kopf's patch"
+    assert len(running(agora, name)) == 1
+
+    # kopf runs the create handler again on the body it had: nothing in it says a session runs.
+    patch = kopf_runs.run(handlers.reconcile, stale)
+
+    assert acquires(agora, name) == 1, "a fresh acquire was planned on kopf's old body"
+    assert [t["sid"] for t in running(agora, name)] == [sid]
+    assert (patch.get("status") or {}).get("sid", sid) == sid
+
+
+def test_a_finalizer_on_an_old_body_stops_the_session_the_server_records(
+    cluster: Cluster, agora: Agora, kopf_runs: Handlers
+) -> None:
+    name, stale = created(cluster, agora)
+    kopf_runs.run(handlers.reconcile, stale)
+    sid = ((cluster.get(name) or {}).get("status") or {}).get("sid")
+    assert sid and len(running(agora, name)) == 1
+    assert cluster.delete(name).status_code == 200
+    deletion = (cluster.get(name) or {}).get("metadata", {}).get("deletionTimestamp")
+    assert deletion, "the finalizer holds the deleted object"
+    # kopf's body lags: it carries the deletion but not the session the server records.
+    stale_deleted = {**stale, "metadata": {**stale["metadata"], "deletionTimestamp": deletion}}
+
+    kopf_runs.run(handlers.finalize, stale_deleted)
+
+    assert running(agora, name) == [], f"session {sid} still runs after the finalizer returned"
