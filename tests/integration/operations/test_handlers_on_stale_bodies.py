@@ -1,4 +1,4 @@
-"""A handler handed an old body by kopf never opens a second session nor lets a running one go.
+"""A handler handed an old body by kopf never opens a second session (or task) nor lets a running one go.
 
 kopf gives a handler the body of the last watch event it processed; when kopf's own patch is
 refused (API server unavailable) its bookkeeping and that body stay behind the operator's direct
@@ -22,9 +22,19 @@ import pytest
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.shard import SHARD_FINALIZER
 from recording_operator.controllers.cloudrecording import handlers
+from recording_operator.controllers.cloudtranscoder import handlers as transcoder_handlers
 from recording_operator.settings import Settings
 from recording_sandbox.runner import Sandbox
-from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, SandboxThread, recording
+from tests.support.harness import (
+    TEST_OPERATOR_ENV,
+    Agora,
+    Cluster,
+    SandboxThread,
+    TranscoderAgora,
+    TranscoderCluster,
+    recording,
+    transcoder,
+)
 
 LOGGER = logging.getLogger("test-stale-body")
 
@@ -129,3 +139,31 @@ def test_a_finalizer_on_an_old_body_stops_the_session_the_server_records(
     kopf_runs.run(handlers.finalize, stale_deleted)
 
     assert running(agora, name) == [], f"session {sid} still runs after the finalizer returned"
+
+
+def test_a_transcoder_finalizer_on_an_old_body_deletes_the_task_the_server_records(
+    sandbox: Sandbox, kopf_runs: Handlers
+) -> None:
+    cluster = TranscoderCluster.of(sandbox)
+    agora = TranscoderAgora.of(sandbox)
+    body = transcoder()
+    body["metadata"]["finalizers"] = [SHARD_FINALIZER]
+    name = body["metadata"]["name"]
+    assert cluster.create(body).status_code == 201
+    stale = cluster.get(name) or {}
+    kopf_runs.run(transcoder_handlers.reconcile, stale)  # creates the task; kopf's patch is lost
+    task_id = ((cluster.get(name) or {}).get("status") or {}).get("taskId")
+    assert task_id and len(agora.live_transcoder_tasks(name)) == 1
+    # kopf runs the create handler again on its old body: no second acquire, the same task.
+    kopf_runs.run(transcoder_handlers.reconcile, stale)
+    assert agora.channel_calls("builderTokens", name) == 1, (
+        "a fresh builderToken was planned on kopf's old body"
+    )
+    assert [t["taskId"] for t in agora.live_transcoder_tasks(name)] == [task_id]
+    assert cluster.delete(name).status_code == 200
+    deletion = (cluster.get(name) or {}).get("metadata", {}).get("deletionTimestamp")
+    stale_deleted = {**stale, "metadata": {**stale["metadata"], "deletionTimestamp": deletion}}
+
+    kopf_runs.run(transcoder_handlers.finalize, stale_deleted)
+
+    assert agora.live_transcoder_tasks(name) == [], f"task {task_id} still runs after the finalizer returned"
