@@ -14,7 +14,7 @@ import asyncio
 import copy
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -64,7 +64,13 @@ class Handlers:
         applied (as when kopf's patch is refused)."""
         patch = kopf.Patch()
         self.loop.run_until_complete(
-            handler(body=kopf.Body(copy.deepcopy(body)), patch=patch, memo=self.memo, retry=0, logger=LOGGER)
+            handler(
+                body=kopf.Body(cast(kopf.RawBody, copy.deepcopy(body))),
+                patch=patch,
+                memo=self.memo,
+                retry=0,
+                logger=LOGGER,
+            )
         )
         return patch
 
