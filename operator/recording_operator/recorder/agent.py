@@ -911,8 +911,9 @@ class Recorder:
         *,
         partial: bool,
     ) -> None:
-        """Name, record and queue one closed file of `out` (discarding empty/unplayable ones): FFmpeg's
-        part `part` (None: a recovered file), stored as `{index}` `index`. jpg pictures have no duration."""
+        """Name, record and queue one closed file of `out` (discarding empty or unplayable ones, and
+        partials without a playable frame): FFmpeg's part `part` (None: a recovered file), stored as
+        `{index}` `index`. jpg pictures have no duration."""
         if part is not None:
             out.handled.add(part)
             out.next_part = max(out.next_part, part + 1)
@@ -924,7 +925,8 @@ class Recorder:
             probed = await self._probe_duration_ms(path)
         else:
             probed = duration_ms
-        if size == 0 or probed is None:
+        if size == 0 or probed is None or (partial and probed == 0):
+            # A partial of 0 ms is a header FFmpeg wrote just before it was killed, right after a cut.
             self._error(f"discarded unplayable file {path.name} ({size} bytes)")
             _remove(path)
             return
