@@ -4,9 +4,11 @@ N CloudRecordings on one App ID, the Agora emulator enforcing 10 requests/s per 
 documented limit, https://docs.agora.io/en/cloud-recording/rest-api/overview), production query
 timings (`CLOUDRECORDING_QUERY_INTERVAL` 60 s, tick 10 s). Once every recording is Recording, the
 provider-side change: every channel empties and the emulator's clock passes `maxIdleTime`, so Agora
-ends every session at the same instant. Printed per mode:
+ends every session at the same instant (a burst of 3 notices per session), or, with `--spread S`, in
+one batch a second over S seconds (sessions ending at a steady rate, e.g. 10/s with 1,000 over 100 s).
+Printed per mode:
 
-- freshness p50/p99/max: seconds from that instant until the recording's status says Stopped;
+- freshness p50/p99/max: seconds from a session's end until its recording's status says Stopped;
 - queries/s to Agora over the window, and HTTP 429 answers received;
 - with callbacks: notices delivered, and the operator process's CPU seconds per 1,000 notices
   (receiver and the status writes they cause): all of the window's CPU, and that CPU less what the
@@ -18,6 +20,7 @@ nor delays its notices.
 
     .venv/bin/python bench/callbacks_bench.py --count 100
     .venv/bin/python bench/callbacks_bench.py --count 1000 --modes on --py-spy /tmp/notices.svg
+    .venv/bin/python bench/callbacks_bench.py --count 1000 --spread 100
 
 `--py-spy OUT` records the operator with py-spy (`pip install py-spy`, not a project dependency)
 over the window, per mode, into OUT with the mode in its name.
@@ -60,6 +63,8 @@ OPERATOR_ENV = {
 
 #: Seconds over which the operator's CPU rate is measured before the provider-side change.
 BASELINE_S = 15.0
+#: The sample's `maxIdleTime` (s): a recorder leaves an empty channel after it.
+IDLE_S = SAMPLE["spec"]["agora"]["recordingConfig"]["maxIdleTime"]
 
 
 def recording(i: int) -> dict[str, Any]:
@@ -92,7 +97,9 @@ def _profiler(pid: int, out: str | None, mode: str) -> subprocess.Popen[bytes] |
     )
 
 
-async def run(count: int, callbacks: bool, timeout_s: float, profile: str | None = None) -> dict[str, Any]:
+async def run(
+    count: int, callbacks: bool, timeout_s: float, profile: str | None = None, spread_s: float = 0.0
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="callbacks-bench-") as tmp:
         async with Sandbox(
             Path(tmp),
@@ -133,25 +140,38 @@ async def run(count: int, callbacks: bool, timeout_s: float, profile: str | None
                 baseline_rate = (sum(operator.cpu_times()[:2]) - baseline_from[1]) / (
                     time.monotonic() - baseline_from[0]
                 )
-                # The provider-side change: everybody leaves, Agora's recorders leave after maxIdleTime.
-                for i in range(count):
-                    await agora.put(f"/_emulator/channels/{APP_ID}/bench-{i:05d}/users", json={"users": []})
                 await agora.delete("/_emulator/requests")
                 notices_before = len((await agora.get("/_emulator/callbacks/log")).json()["deliveries"])
                 spy = _profiler(operator.pid, profile, "on" if callbacks else "off")
                 cpu_before = sum(operator.cpu_times()[:2])
                 changed = time.monotonic()
-                await agora.post(
-                    "/_emulator/clock",
-                    json={"advanceSeconds": SAMPLE["spec"]["agora"]["recordingConfig"]["maxIdleTime"] + 1},
-                )
+                # The provider-side change: a channel empties, and Agora's recorder leaves it after
+                # maxIdleTime (the emulator's clock passes it). All at once, or in one batch a second.
+                batches = max(1, round(spread_s))
+                names = [f"bench-{i:05d}" for i in range(count)]
+                changed_at: dict[str, float] = {}
                 seen: dict[str, float] = {}
-                while len(seen) < count and time.monotonic() < changed + timeout_s:
+
+                async def change(batch: list[str]) -> None:
+                    for name in batch:
+                        await agora.put(f"/_emulator/channels/{APP_ID}/{name}/users", json={"users": []})
+                    await agora.post("/_emulator/clock", json={"advanceSeconds": IDLE_S + 1})
+                    now = time.monotonic()
+                    changed_at.update(dict.fromkeys(batch, now))
+
+                async def changes() -> None:
+                    for b in range(batches):
+                        await asyncio.sleep(max(0.0, changed + b * spread_s / batches - time.monotonic()))
+                        await change(names[b * count // batches : (b + 1) * count // batches])
+
+                changing = asyncio.create_task(changes())
+                while len(seen) < count and time.monotonic() < changed + spread_s + timeout_s:
                     now = time.monotonic()
                     for name, phase in (await phases(kube)).items():
-                        if phase == "Stopped" and name not in seen:
-                            seen[name] = now - changed
+                        if phase == "Stopped" and name not in seen and name in changed_at:
+                            seen[name] = now - changed_at[name]
                     await asyncio.sleep(0.5)
+                await changing
                 window = time.monotonic() - changed
                 cpu = sum(operator.cpu_times()[:2]) - cpu_before
                 if spy is not None:
@@ -188,10 +208,16 @@ def main() -> int:
         "--modes", choices=("both", "on", "off"), default="both", help="callbacks on, off or both"
     )
     parser.add_argument("--py-spy", dest="py_spy", default=None, help="record the operator over the window")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="seconds over which the sessions end (one batch a second; 0: all at the same instant)",
+    )
     args = parser.parse_args()
     modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.modes]
     for callbacks in modes:
-        r = asyncio.run(run(args.count, callbacks, args.timeout, args.py_spy))
+        r = asyncio.run(run(args.count, callbacks, args.timeout, args.py_spy, args.spread))
         cpu = f"{r['cpu_per_1000']:.2f} s CPU per 1,000 notices" if r["cpu_per_1000"] is not None else ""
         print(
             f"{r['mode']:>13}: {r['stopped']}/{args.count} Stopped; freshness p50 {r['p50']:.1f} s, "
