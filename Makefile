@@ -120,6 +120,7 @@ bench: install
 	$(PY) bench/retention_bench.py --count $(RETAINED)
 	$(PY) bench/recorder_bench.py
 	$(PY) bench/callbacks_bench.py --count $(QPS_N)
+	$(PY) bench/callbacks_bench.py --count $(QPS_N) --spread 100
 	$(PY) bench/localrecording_api_bench.py --count 20 --window 60
 
 # The krew package of `kubectl recording` (archive + manifest rendered for TAG) in dist/krew.
