@@ -1,0 +1,158 @@
+"""SRT link statistics in `/status` (`stats.srt`): the agent receives SRT with srt-live-transmit and
+reports its RTT, packet counters and rate; loss injected by a UDP proxy that drops data packets shows
+as lost and retransmitted packets; without srt-live-transmit (or with `srtStatistics: false`) FFmpeg
+receives SRT itself and `stats.srt.unavailableReason` says why. Sources: ffmpeg SRT listeners of a
+25 fps 320x240 H.264 + AAC test pattern."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from recording_sandbox.ports import free_port
+from tests.support.recorder import probe, publisher, run_agent, volume_spec
+
+pytestmark = pytest.mark.skipif(shutil.which("srt-live-transmit") is None, reason="srt-tools not installed")
+
+
+def srt_spec(port: int, **inp: object) -> dict[str, object]:
+    return {
+        "input": {"url": f"srt://127.0.0.1:{port}", "readTimeout": "3s", "stallTimeout": "4s", **inp},
+        "output": {"format": "mpegts", "segmentDuration": "1s"},
+        "storage": volume_spec(),
+    }
+
+
+@contextmanager
+def lossy_proxy(upstream_port: int, *, drop_every: int) -> Iterator[int]:
+    """A UDP proxy on loopback in front of `upstream_port` that drops every `drop_every`-th SRT data
+    packet (first bit 0, https://datatracker.ietf.org/doc/html/draft-sharabayko-srt-01 section 3.1)
+    going to the caller; control packets (handshakes, ACKs, NAKs) pass. Yields its port."""
+    front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    front.bind(("127.0.0.1", 0))
+    back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    back.connect(("127.0.0.1", upstream_port))
+    stop = threading.Event()
+
+    def run() -> None:
+        caller: tuple[str, int] | None = None
+        data = 0
+        while not stop.is_set():
+            ready, _, _ = select.select([front, back], [], [], 0.2)
+            for sock in ready:
+                try:
+                    packet, addr = sock.recvfrom(65536)
+                except OSError:
+                    continue  # the upstream listener is not up yet (ICMP port unreachable)
+                if sock is front:
+                    caller = addr
+                    back.send(packet)
+                elif caller is not None:
+                    if not packet[0] & 0x80:
+                        data += 1
+                        if data % drop_every == 0:
+                            continue
+                    front.sendto(packet, caller)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield front.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        front.close()
+        back.close()
+
+
+def test_srt_link_statistics_with_a_passphrase(tmp_path: Path) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    passphrase = "correct-horse-battery"
+    pub = publisher(f"srt://127.0.0.1:{port}?mode=listener", seconds=20, extra=["-passphrase", passphrase])
+    try:
+        spec = srt_spec(port, passphraseSecretRef={"name": "s", "key": "p"}, latency="200ms")
+        with run_agent(tmp_path, spec, env={"SRT_PASSPHRASE": passphrase}) as agent:
+            status = agent.wait_for(
+                lambda s: (
+                    s.stats.srt is not None
+                    and (s.stats.srt.packetsReceived or 0) >= 300
+                    and any(f.uploaded for f in s.files)
+                )
+            )
+            assert agent.stop() == 0, agent.log()
+            log = agent.log()
+    finally:
+        pub.kill()
+    srt = status.stats.srt
+    assert srt is not None and srt.unavailableReason is None
+    assert srt.rttMs is not None and srt.rttMs > 0, srt
+    assert (srt.bytesReceived or 0) > 300 * 1000 and (srt.receiveRateMbps or 0) > 0, srt
+    assert srt.latencyMs == 200, srt
+    assert srt.packetsLost == 0 and srt.packetsDropped == 0, srt
+    assert "starting SRT relay" in log and passphrase not in log
+    stored = tmp_path / "volume" / status.files[0].key
+    assert probe(stored)["streams"] == ["audio", "video"]
+
+
+def test_injected_loss_moves_the_loss_and_retransmit_counters(tmp_path: Path) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    pub = publisher(f"srt://127.0.0.1:{port}?mode=listener", seconds=20)
+    try:
+        with lossy_proxy(port, drop_every=20) as proxy_port:
+            with run_agent(tmp_path, srt_spec(proxy_port)) as agent:
+                status = agent.wait_for(
+                    lambda s: (
+                        s.stats.srt is not None
+                        and (s.stats.srt.packetsRetransmitted or 0) >= 5
+                        and any(f.uploaded for f in s.files)
+                    )
+                )
+                assert agent.stop() == 0, agent.log()
+    finally:
+        pub.kill()
+    srt = status.stats.srt
+    assert srt is not None
+    # One data packet in 20 dropped once: each is reported lost and arrives again, retransmitted.
+    assert (srt.packetsLost or 0) >= 5 and (srt.packetsReceived or 0) > 100, srt
+    stored = tmp_path / "volume" / status.files[0].key
+    assert probe(stored)["decode_errors"] == 0
+
+
+@pytest.mark.parametrize("case", ["missing", "disabled"])
+def test_ffmpeg_receives_srt_itself_without_the_relay(tmp_path: Path, case: str) -> None:
+    """`missing`: a PATH with ffmpeg and ffprobe only (an image without srt-tools)."""
+    port = free_port(socket.SOCK_DGRAM)
+    env: dict[str, str] = {}
+    extra: dict[str, object] = {}
+    if case == "missing":
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        for tool in ("ffmpeg", "ffprobe"):
+            found = shutil.which(tool)
+            assert found is not None
+            os.symlink(found, bin_dir / tool)
+        env["PATH"] = str(bin_dir)
+    else:
+        extra["srtStatistics"] = False
+    pub = publisher(f"srt://127.0.0.1:{port}?mode=listener", seconds=10)
+    try:
+        with run_agent(tmp_path, srt_spec(port, **extra), env=env) as agent:
+            status = agent.wait_for(lambda s: any(f.uploaded for f in s.files))
+            assert agent.stop() == 0, agent.log()
+            log = agent.log()
+    finally:
+        pub.kill()
+    srt = status.stats.srt
+    assert srt is not None and srt.packetsReceived is None and srt.rttMs is None
+    expected = "srt-live-transmit is not installed" if case == "missing" else "srtStatistics is false"
+    assert expected in (srt.unavailableReason or ""), srt
+    assert "starting SRT relay" not in log
+    assert status.reconnects == 0 and status.phase != "Failed"
