@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import select
 import shutil
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from recording_sandbox.ports import free_port
-from tests.support.recorder import probe, publisher, run_agent, volume_spec
+from tests.support.localrecordings import SrtSource
+from tests.support.recorder import ffmpeg_child_of, probe, publisher, run_agent, volume_spec
 
 pytestmark = pytest.mark.skipif(shutil.which("srt-live-transmit") is None, reason="srt-tools not installed")
 
@@ -124,6 +126,53 @@ def test_injected_loss_moves_the_loss_and_retransmit_counters(tmp_path: Path) ->
     assert (srt.packetsLost or 0) >= 5 and (srt.packetsReceived or 0) > 100, srt
     stored = tmp_path / "volume" / status.files[0].key
     assert probe(stored)["decode_errors"] == 0
+
+
+def relay_children(pid: int) -> list[int]:
+    """The srt-live-transmit children of process `pid` (from /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if Path(f"/proc/{c}/comm").read_text().startswith("srt-live-trans")]
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie waiting for its parent's wait() does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_ffmpeg_takes_its_relay_along_and_both_start_again(tmp_path: Path) -> None:
+    """kill -9 of FFmpeg mid-recording: its relay exits too (none left behind), the next session
+    starts a new pair, the link statistics start over and the recording goes on."""
+    port = free_port(socket.SOCK_DGRAM)
+    source = SrtSource(port)  # an ffmpeg listener exits with its caller: this one starts again
+    try:
+        with run_agent(tmp_path, srt_spec(port)) as agent:
+            agent.wait_for(lambda s: s.stats.srt is not None and (s.stats.srt.packetsReceived or 0) > 0)
+            first_relays = relay_children(agent.proc.pid)
+            assert len(first_relays) == 1, first_relays
+            os.kill(ffmpeg_child_of(agent.proc.pid), signal.SIGKILL)
+            status = agent.wait_for(
+                lambda s: (
+                    s.sessions >= 2
+                    and s.stats.srt is not None
+                    and (s.stats.srt.packetsReceived or 0) > 0
+                    and (s.stats.outTimeMs or 0) >= 2000
+                )
+            )
+            assert not alive(first_relays[0])
+            second_relays = relay_children(agent.proc.pid)
+            assert len(second_relays) == 1 and second_relays != first_relays, second_relays
+            assert agent.stop() == 0, agent.log()
+            assert not alive(second_relays[0])
+            log = agent.log()
+    finally:
+        source.close()
+    assert status.reconnects >= 1 and status.phase in ("Recording", "Reconnecting")
+    assert log.count("starting SRT relay") >= 2
+    stored = [f for f in status.files if f.uploaded]
+    assert stored and probe(tmp_path / "volume" / stored[-1].key)["decode_errors"] == 0
 
 
 @pytest.mark.parametrize("case", ["missing", "disabled"])
