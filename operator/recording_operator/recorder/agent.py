@@ -327,14 +327,14 @@ class Recorder:
         self._ca_file = tls_ca_file_from_env(self.spec)
         self._stats_period = config.agent.statsPeriodS
         self._relay_bin = shutil.which(relay_bin)
-        self._relay_problem: str | None = None
-        if self.spec.input.url or self.spec.input.listen:
-            if input_kind(self.spec.input) == "srt":
-                self._relay_problem = relay_problem(
-                    self.spec.input, passphrase=passphrase, binary=self._relay_bin
-                )
-                if self._relay_problem is not None:
-                    self._no_relay(self._relay_problem)
+        #: Why FFmpeg receives the input itself (None: an SRT input received by the relay).
+        self._relay_problem: str | None = "not an SRT input"
+        if (self.spec.input.url or self.spec.input.listen) and input_kind(self.spec.input) == "srt":
+            self._relay_problem = relay_problem(
+                self.spec.input, passphrase=passphrase, binary=self._relay_bin
+            )
+            if self._relay_problem is not None:
+                self._no_relay(self._relay_problem)
 
     # ----------------------------------------------------------------- public
 
@@ -634,11 +634,7 @@ class Recorder:
                 out.next_part = self.status.nextIndex
             out.session_start = out.next_part
         start_index = self._primary.session_start
-        relayed = (
-            self._relay_bin is not None
-            and self._relay_problem is None
-            and input_kind(self.spec.input) == "srt"
-        )
+        relayed = self._relay_problem is None
         argv = ff.build_argv(
             self._run_spec,
             parts_dir=self.parts_dir,
@@ -665,9 +661,8 @@ class Recorder:
                 start_new_session=True,
             )
         except OSError as exc:
-            for fd in (media_out, media_in):
-                if fd is not None:
-                    os.close(fd)
+            if media_in is not None:
+                os.close(media_in)
             self._error(f"cannot run ffmpeg: {exc}")
             return False
         finally:
