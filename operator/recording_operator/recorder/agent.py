@@ -15,6 +15,9 @@ Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
    FFmpeg exits 0; SIGINT/SIGTERM finalize and exit 255). The delay goes back to
    `backoffInitialMs` after a session with progress, or one that lasted WAITING_SESSION_S (it was
    waiting for its input, e.g. an SRT caller sending handshakes: not a crash loop).
+   An SRT input is received by libsrt's `srt-live-transmit` writing into FFmpeg's stdin
+   (`recorder.srt_relay`), which reports the link's statistics (`stats.srt`); the relay starts and
+   ends with each FFmpeg session, and FFmpeg receives SRT itself when the relay cannot be used.
 3. When FFmpeg dies without finalizing, its in-flight file is closed as `partial` if ffprobe opens it
    (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL; a plain MP4 does not),
    else discarded.
@@ -790,14 +793,35 @@ class Recorder:
         )
         try:
             totals = SrtStatsAccumulator()
+            previous = SrtStats()
             async for raw in reader:
                 stats = totals.feed(
                     raw.decode("utf-8", "replace"), now=rfc3339(ff.now_utc(), microseconds=True)
                 )
                 if stats is not None:
                     self.status.stats.srt = stats
+                    self._srt_metrics(previous, stats)
+                    previous = stats
         finally:
             transport.close()
+
+    def _srt_metrics(self, previous: SrtStats, stats: SrtStats) -> None:
+        """`/metrics` of one report: the gauges set, the counters advanced by what the session's
+        sums grew since `previous` (so they keep counting across sessions)."""
+        m = self.metrics
+        if stats.rttMs is not None:
+            m.srt_rtt_ms.set(stats.rttMs)
+        if stats.receiveRateMbps is not None:
+            m.srt_receive_rate_mbps.set(stats.receiveRateMbps)
+        for counter, now, before in (
+            (m.srt_packets_received, stats.packetsReceived, previous.packetsReceived),
+            (m.srt_packets_lost, stats.packetsLost, previous.packetsLost),
+            (m.srt_packets_retransmitted, stats.packetsRetransmitted, previous.packetsRetransmitted),
+            (m.srt_packets_dropped, stats.packetsDropped, previous.packetsDropped),
+        ):
+            grown = (now or 0) - (before or 0)
+            if grown > 0:
+                counter.inc(grown)
 
     async def _read_relay_stderr(self, relay: asyncio.subprocess.Process) -> None:
         """The relay's messages (connection, errors) join FFmpeg's as error detail, secrets redacted;

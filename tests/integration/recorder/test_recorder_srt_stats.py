@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from recording_sandbox.ports import free_port
@@ -117,11 +118,20 @@ def test_injected_loss_moves_the_loss_and_retransmit_counters(tmp_path: Path) ->
                         and any(f.uploaded for f in s.files)
                     )
                 )
+                metrics = {
+                    name: float(value)
+                    for name, _, value in (
+                        line.partition(" ") for line in httpx.get(f"{agent.base}/metrics").text.splitlines()
+                    )
+                    if name.startswith("recorder_srt_")
+                }
                 assert agent.stop() == 0, agent.log()
     finally:
         pub.kill()
     srt = status.stats.srt
     assert srt is not None
+    assert metrics["recorder_srt_packets_lost_total"] >= 5 and metrics["recorder_srt_rtt_ms"] > 0, metrics
+    assert metrics["recorder_srt_packets_retransmitted_total"] >= 5, metrics
     # One data packet in 20 dropped once: each is reported lost and arrives again, retransmitted.
     assert (srt.packetsLost or 0) >= 5 and (srt.packetsReceived or 0) > 100, srt
     stored = tmp_path / "volume" / status.files[0].key
