@@ -215,3 +215,25 @@ def test_ffmpeg_receives_srt_itself_without_the_relay(tmp_path: Path, case: str)
     assert expected in (srt.unavailableReason or ""), srt
     assert "starting SRT relay" not in log
     assert status.reconnects == 0 and status.phase != "Failed"
+
+
+def test_a_listening_recorder_reports_the_link_of_the_caller_that_pushes_to_it(tmp_path: Path) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    spec = {**srt_spec(port), "input": {"listen": {"protocol": "srt", "port": port}, "latency": "300ms"}}
+    with run_agent(tmp_path, spec) as agent:
+        agent.wait_for(lambda s: s.sessions >= 1)
+        pub = publisher(f"srt://127.0.0.1:{port}?mode=caller", seconds=10)
+        try:
+            status = agent.wait_for(
+                lambda s: (
+                    s.stats.srt is not None
+                    and (s.stats.srt.packetsReceived or 0) > 100
+                    and any(f.uploaded for f in s.files)
+                )
+            )
+            assert agent.stop() == 0, agent.log()
+        finally:
+            pub.kill()
+    srt = status.stats.srt
+    assert srt is not None and srt.rttMs is not None and srt.latencyMs == 300, srt
+    assert probe(tmp_path / "volume" / status.files[0].key)["streams"] == ["audio", "video"]
