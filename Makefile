@@ -27,10 +27,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the recorder and its tests need, installed in one apt-get call when one is missing and
-# we are root: ffmpeg (required), and GStreamer's RTSP server that tests/support/rtsp_server.py runs
+# we are root: ffmpeg (required), srt-tools (libsrt's srt-live-transmit: the recorder receives SRT with it
+# to report the link's statistics, else FFmpeg receives SRT itself; its tests skip without it), and GStreamer's RTSP server that tests/support/rtsp_server.py runs
 # with /usr/bin/python3 for the rtsp(s) pull tests, which skip without it: python3-gi + GstRtspServer
 # (which pulls -bad), x264enc (-ugly), rtph264pay/rtpopuspay (-good), opusenc (-base), GIO TLS (rtsps).
-SYSTEM_PACKAGES := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+SYSTEM_PACKAGES := ffmpeg srt-tools python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly glib-networking
 system-packages:
 	@missing=""; \
@@ -47,7 +48,7 @@ system-packages:
 	elif ! command -v ffmpeg >/dev/null 2>&1; then \
 	  echo "ffmpeg is missing: install it (e.g. 'sudo apt-get install ffmpeg') and run make again"; exit 1; \
 	else \
-	  echo "note: the RTSP pull tests will skip: missing$$missing ('sudo make system-packages' installs them)"; \
+	  echo "note: the SRT statistics and RTSP pull tests will skip: missing$$missing ('sudo make system-packages' installs them)"; \
 	fi
 ffmpeg: system-packages
 

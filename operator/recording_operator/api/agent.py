@@ -69,7 +69,9 @@ ENV_STORAGE_CREDENTIAL = "STORAGE_CREDENTIAL"
 #: SRT `passphrase` from `spec.input.passphraseSecretRef`. It reaches FFmpeg as `-passphrase` on its
 #: command line: FFmpeg 5.1's srt protocol takes the passphrase only as an AVOption (`-passphrase` or
 #: the URL query), from no file or environment variable, so it is readable in /proc/<pid>/cmdline by
-#: the processes of the recorder container (the Pod shares no process namespace), never logged.
+#: the processes of the recorder container (the Pod shares no process namespace), never logged. When
+#: srt-live-transmit receives the input (`status.stats.srt`), it gets it as `passphrase=` in its SRT URI
+#: instead (it reads it from no file or environment variable either): the same exposure.
 ENV_SRT_PASSPHRASE = "SRT_PASSPHRASE"
 #: `spec.input.credentialsSecretRef` keys `username`, `password`, `streamKey` (each optional).
 ENV_INPUT_USERNAME = "RECORDER_INPUT_USERNAME"

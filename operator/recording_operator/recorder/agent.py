@@ -15,6 +15,9 @@ Lifecycle (rules measured with Debian's FFmpeg 5.1.9):
    FFmpeg exits 0; SIGINT/SIGTERM finalize and exit 255). The delay goes back to
    `backoffInitialMs` after a session with progress, or one that lasted WAITING_SESSION_S (it was
    waiting for its input, e.g. an SRT caller sending handshakes: not a crash loop).
+   An SRT input is received by libsrt's `srt-live-transmit` writing into FFmpeg's stdin
+   (`recorder.srt_relay`), which reports the link's statistics (`stats.srt`); the relay starts and
+   ends with each FFmpeg session, and FFmpeg receives SRT itself when the relay cannot be used.
 3. When FFmpeg dies without finalizing, its in-flight file is closed as `partial` if ffprobe opens it
    (fMP4/TS/MKV/FLV with `-flush_packets 1` stay playable after SIGKILL; a plain MP4 does not),
    else discarded.
@@ -38,6 +41,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import shutil
 import signal
 import time
 from collections import deque
@@ -63,6 +68,8 @@ from recording_operator.api.v1alpha1.localrecording import (
     EXTENSIONS,
     PRIMARY_OUTPUT_NAME,
     InputStats,
+    SrtStats,
+    input_kind,
     quantity_bytes,
     unverifiable_tls,
 )
@@ -79,6 +86,7 @@ from recording_operator.recorder.progress import (
     split_level,
 )
 from recording_operator.recorder.segments import read_playlist, read_segment_list, stored_playlist
+from recording_operator.recorder.srt_relay import RELAY_BINARY, SrtStatsAccumulator, relay_argv, relay_problem
 from recording_operator.storage import StorageError, Store
 
 log = logging.getLogger("recording_operator.recorder")
@@ -96,6 +104,8 @@ PULL_FIRST_BLOCK_GRACE_S = 20.0
 #: sending handshakes for its `connect_timeout`, a pull the watchdog gave up on), not crash-looping:
 #: the next restart waits `backoffInitialMs` again instead of a doubled delay (s).
 WAITING_SESSION_S = 5.0
+#: SIGTERM → SIGKILL wait for the SRT relay after its FFmpeg exited (s).
+RELAY_GRACE_S = 2.0
 
 
 def _size(path: Path) -> int:
@@ -198,6 +208,8 @@ class _Session:
     killed_by_agent: bool = False
     #: FFmpeg's last `[tls @ ...]` error line of this run (certificate verification), if any.
     tls_error: str | None = None
+    #: The SRT relay feeding FFmpeg's stdin (`recorder.srt_relay`), None when FFmpeg reads the input.
+    relay: asyncio.subprocess.Process | None = None
 
 
 class Recorder:
@@ -213,8 +225,13 @@ class Recorder:
         credentials: Mapping[str, str] | None = None,
         ffmpeg_bin: str = "ffmpeg",
         ffprobe_bin: str = "ffprobe",
+        relay_bin: str = RELAY_BINARY,
     ) -> None:
         """Prepare the work dir (`parts/`, `joined/`); nothing runs until `run()`.
+
+        `relay_bin`: libsrt's `srt-live-transmit`, looked up on PATH; an SRT input is received by it
+        (`recorder.srt_relay`) unless it is missing or `relay_problem` gives another reason, which
+        `stats.srt.unavailableReason` then shows while FFmpeg receives SRT itself.
 
         `credentials`: `username`, `password`, `streamKey` of `input.credentialsSecretRef` (from the
         environment), added to the input URL only in FFmpeg's argv (`url_with_credentials`) and
@@ -312,6 +329,15 @@ class Recorder:
         # `input.tls.caConfigMapRef`: the mounted CA bundle (config.py), checked in _prepare_inputs.
         self._ca_file = tls_ca_file_from_env(self.spec)
         self._stats_period = config.agent.statsPeriodS
+        self._relay_bin = shutil.which(relay_bin)
+        #: Why FFmpeg receives the input itself (None: an SRT input received by the relay).
+        self._relay_problem: str | None = "not an SRT input"
+        if (self.spec.input.url or self.spec.input.listen) and input_kind(self.spec.input) == "srt":
+            self._relay_problem = relay_problem(
+                self.spec.input, passphrase=passphrase, binary=self._relay_bin
+            )
+            if self._relay_problem is not None:
+                self._no_relay(self._relay_problem)
 
     # ----------------------------------------------------------------- public
 
@@ -611,6 +637,7 @@ class Recorder:
                 out.next_part = self.status.nextIndex
             out.session_start = out.next_part
         start_index = self._primary.session_start
+        relayed = self._relay_problem is None
         argv = ff.build_argv(
             self._run_spec,
             parts_dir=self.parts_dir,
@@ -623,20 +650,27 @@ class Recorder:
             text_files=self._text_files,
             stats_period_s=self._stats_period,
             ffmpeg=self._ffmpeg,
+            relayed=relayed,
         )
         argv[0] = self._ffmpeg
         log.info("starting ffmpeg: %s", " ".join(ff.redact_argv(argv, self._secrets)))
+        media_out, media_in = os.pipe() if relayed else (None, None)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL if media_out is None else media_out,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
             )
         except OSError as exc:
+            if media_in is not None:
+                os.close(media_in)
             self._error(f"cannot run ffmpeg: {exc}")
             return False
+        finally:
+            if media_out is not None:
+                os.close(media_out)
         self.status.sessions += 1
         session = _Session(start_index, ff.now_utc(), time.monotonic(), proc)
         self._session = session
@@ -644,6 +678,8 @@ class Recorder:
             asyncio.create_task(self._read_progress(session)),
             asyncio.create_task(self._read_stderr(session)),
         ]
+        if media_in is not None:
+            readers += await self._start_relay(session, media_in)
         stop_wait = asyncio.create_task(self._stop.wait())
         exit_wait = asyncio.create_task(proc.wait())
         try:
@@ -665,11 +701,15 @@ class Recorder:
                     await self._terminate(session)
                     break
             returncode = await exit_wait
+            await self._end_relay(session)
             await asyncio.gather(*readers, return_exceptions=True)
         finally:
             stop_wait.cancel()
             for task in readers:
                 task.cancel()
+            if session.relay is not None and session.relay.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    session.relay.kill()
         log.info("ffmpeg exited with %s after %d progress blocks", returncode, session.blocks)
         if returncode not in (0, 255) and not session.killed_by_agent and self._stderr:
             detail = self._stderr[-1]
@@ -683,6 +723,115 @@ class Recorder:
         await self._close_leftovers(session, crashed=returncode not in (0, 255))
         self._session = None
         return session.blocks > 0
+
+    def _no_relay(self, reason: str) -> None:
+        """FFmpeg receives the SRT input itself from now on: `stats.srt` says why."""
+        self._relay_problem = reason
+        self.status.stats.srt = SrtStats(unavailableReason=reason)
+        log.warning("SRT link statistics unavailable: %s; FFmpeg receives SRT itself", reason)
+
+    async def _start_relay(self, session: _Session, media_in: int) -> list[asyncio.Task[None]]:
+        """Start the SRT relay writing into FFmpeg's stdin (`media_in`, the pipe's write end, closed
+        here), in its own session like FFmpeg (a terminal's SIGINT reaches neither; setpgid into
+        FFmpeg's group is refused across sessions). The pipe couples them: FFmpeg reads EOF when the
+        relay exits, the relay dies of EPIPE once FFmpeg is gone, and `_end_relay` ends a relay that
+        writes nothing. Returns the tasks reading its statistics and its stderr. A relay that cannot be started (its binary gone)
+        leaves FFmpeg an empty stdin (it ends at once) and later sessions without the relay.
+        """
+        assert self._relay_bin is not None
+        stats_out, stats_in = os.pipe()
+        argv = relay_argv(
+            self.spec.input, passphrase=self._passphrase, stats_fd=stats_in, binary=self._relay_bin
+        )
+        log.info("starting SRT relay: %s", " ".join(ff.redact_argv(argv, self._secrets)))
+        try:
+            relay = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=media_in,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(stats_in,),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(stats_out)
+            self._no_relay(f"{RELAY_BINARY} could not be started: {exc}")
+            return []
+        finally:
+            os.close(media_in)
+            os.close(stats_in)
+        session.relay = relay
+        self.status.stats.srt = None
+        return [
+            asyncio.create_task(self._read_relay_stats(stats_out)),
+            asyncio.create_task(self._read_relay_stderr(relay)),
+        ]
+
+    async def _end_relay(self, session: _Session) -> None:
+        """After FFmpeg exited: SIGTERM its relay (one waiting for a peer writes nothing, so it would
+        not notice), SIGKILL after RELAY_GRACE_S."""
+        relay = session.relay
+        if relay is None:
+            return
+        if relay.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                relay.terminate()
+            try:
+                await asyncio.wait_for(relay.wait(), RELAY_GRACE_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    relay.kill()
+                await relay.wait()
+        log.info("SRT relay exited with %s", relay.returncode)
+
+    async def _read_relay_stats(self, fd: int) -> None:
+        """srt-live-transmit's JSON reports (read end `fd` of its `-statsout` pipe) → `stats.srt`."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        try:
+            totals = SrtStatsAccumulator()
+            previous = SrtStats()
+            async for raw in reader:
+                stats = totals.feed(
+                    raw.decode("utf-8", "replace"), now=rfc3339(ff.now_utc(), microseconds=True)
+                )
+                if stats is not None:
+                    self.status.stats.srt = stats
+                    self._srt_metrics(previous, stats)
+                    previous = stats
+        finally:
+            transport.close()
+
+    def _srt_metrics(self, previous: SrtStats, stats: SrtStats) -> None:
+        """`/metrics` of one report: the gauges set, the counters advanced by what the session's
+        sums grew since `previous` (so they keep counting across sessions)."""
+        m = self.metrics
+        if stats.rttMs is not None:
+            m.srt_rtt_ms.set(stats.rttMs)
+        if stats.receiveRateMbps is not None:
+            m.srt_receive_rate_mbps.set(stats.receiveRateMbps)
+        for counter, now, before in (
+            (m.srt_packets_received, stats.packetsReceived, previous.packetsReceived),
+            (m.srt_packets_lost, stats.packetsLost, previous.packetsLost),
+            (m.srt_packets_retransmitted, stats.packetsRetransmitted, previous.packetsRetransmitted),
+            (m.srt_packets_dropped, stats.packetsDropped, previous.packetsDropped),
+        ):
+            grown = (now or 0) - (before or 0)
+            if grown > 0:
+                counter.inc(grown)
+
+    async def _read_relay_stderr(self, relay: asyncio.subprocess.Process) -> None:
+        """The relay's messages (connection, errors) join FFmpeg's as error detail, secrets redacted;
+        its "Media path" line (the whole URI) is dropped."""
+        assert relay.stderr is not None
+        async for raw in relay.stderr:
+            line = ff.redact(raw.decode("utf-8", "replace").strip(), self._secrets)
+            if line and not line.startswith("Media path:"):
+                log.debug("%s: %s", RELAY_BINARY, line)
+                self._stderr.append(f"{RELAY_BINARY}: {line}")
 
     def _stalled(self, session: _Session) -> bool:
         stall_s = parse_duration(self.spec.input.stallTimeout).total_seconds()

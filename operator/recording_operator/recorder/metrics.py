@@ -38,6 +38,27 @@ class RecorderMetrics:
         self.uploads = Counter("recorder_uploads", "Files stored.", registry=r)
         self.upload_failures = Counter("recorder_upload_failures", "Failed upload attempts.", registry=r)
         self.upload_pending = Gauge("recorder_upload_pending", "Closed files not yet stored.", registry=r)
+        # SRT inputs received by srt-live-transmit (`status.stats.srt`; libsrt's names in parentheses).
+        self.srt_rtt_ms = Gauge("recorder_srt_rtt_ms", "SRT round-trip time, ms (msRTT).", registry=r)
+        self.srt_receive_rate_mbps = Gauge(
+            "recorder_srt_receive_rate_mbps", "SRT receiving rate, Mbit/s (mbpsRecvRate).", registry=r
+        )
+        self.srt_packets_received = Counter(
+            "recorder_srt_packets_received", "SRT packets received (pktRecv).", registry=r
+        )
+        self.srt_packets_lost = Counter(
+            "recorder_srt_packets_lost", "SRT packets detected missing (pktRcvLoss).", registry=r
+        )
+        self.srt_packets_retransmitted = Counter(
+            "recorder_srt_packets_retransmitted",
+            "Retransmitted SRT packets received (pktRcvRetrans).",
+            registry=r,
+        )
+        self.srt_packets_dropped = Counter(
+            "recorder_srt_packets_dropped",
+            "SRT packets dropped as too late to play (pktRcvDrop).",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

@@ -5,6 +5,7 @@ agent, a real ffmpeg SRT publisher and moto's S3 server.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from typing import Any
 
@@ -55,6 +56,14 @@ def test_pull_srt_records_segments_replaces_the_pod_and_stops_gracefully(
     # Stats move while recording.
     out_time = wait_for(lambda: status(kube, name).get("stats", {}).get("outTimeMs"), what="stats")
     wait_for(lambda: status(kube, name)["stats"].get("outTimeMs", 0) > out_time, what="outTimeMs to grow")
+    # So do the SRT link's (the recorder receives SRT with srt-live-transmit when the image has it).
+    link = wait_for(lambda: status(kube, name)["stats"].get("srt"), what="stats.srt")
+    if shutil.which("srt-live-transmit"):
+        link = wait_for(lambda: (status(kube, name)["stats"].get("srt") or {}).get("packetsReceived") and
+                        status(kube, name)["stats"]["srt"], what="SRT packets received")  # fmt: skip
+        assert link["rttMs"] > 0 and link["bytesReceived"] > 0 and "unavailableReason" not in link, link
+    else:
+        assert "srt-live-transmit is not installed" in link["unavailableReason"], link
 
     # RecordedFiles appear for closed segments, with keys that are in the bucket.
     files = wait_for(lambda: len(files_of(kube, name)) >= 2 and files_of(kube, name), timeout=30,

@@ -272,6 +272,11 @@ class RecordingInput(Model):
                     "message": "latency is for SRT inputs only",
                 },
                 {
+                    "rule": "!has(self.srtStatistics) || (has(self.url) && self.url.startsWith('srt://'))"
+                    " || (has(self.listen) && self.listen.protocol == 'srt')",
+                    "message": "srtStatistics is for SRT inputs only",
+                },
+                {
                     "rule": "!has(self.sdp) || (has(self.url) && self.url.startsWith('rtp://'))",
                     "message": "sdp is for rtp:// inputs only",
                 },
@@ -326,6 +331,15 @@ class RecordingInput(Model):
     )
     latency: Annotated[str, duration_bounds("60s")] | None = Field(
         default=None, description="SRT `latency` (receiver buffer); FFmpeg default 120ms."
+    )
+    srtStatistics: bool | None = Field(
+        default=None,
+        description=(
+            "SRT inputs: receive the stream with libsrt's srt-live-transmit, which hands it to FFmpeg "
+            "through a pipe and reports the link statistics in `status.stats.srt` (RTT, loss, "
+            "retransmits, receive rate). Absent: true. false: FFmpeg receives SRT itself (no link "
+            "statistics). `status.stats.srt.unavailableReason` says why a recording without them has none."
+        ),
     )
     stallTimeout: Annotated[str, duration_bounds("1h")] = Field(
         default="10s",
@@ -1118,6 +1132,47 @@ class InputStats(Model):
     declaredBitrateKbps: int | None = Field(default=None, description="kbit/s, as the source declares it.")
 
 
+class SrtStats(Model):
+    """The SRT link of the current session, from srt-live-transmit's periodic JSON report
+    (https://github.com/Haivision/srt/blob/master/docs/apps/srt-live-transmit.md, options `-s`,
+    `-pf:json`, `-statsout`); libsrt's names for each value are in the descriptions
+    (https://github.com/Haivision/srt/blob/master/docs/API/statistics.md). srt-live-transmit 1.5.1
+    reports the counters of each interval (libsrt clears them at each report): the counters here are
+    their sums since the relay connected (the current session); rates, RTT and buffer are the last
+    report's. All None, and `unavailableReason` set, when the input is received by FFmpeg itself."""
+
+    rttMs: float | None = Field(default=None, description="Smoothed round-trip time, ms (`msRTT`).")
+    bandwidthMbps: float | None = Field(
+        default=None, description="Estimated link bandwidth, Mbit/s (`mbpsBandwidth`)."
+    )
+    receiveRateMbps: float | None = Field(
+        default=None, description="Receiving rate over the last report interval, Mbit/s (`mbpsRecvRate`)."
+    )
+    packetsReceived: int | None = Field(default=None, ge=0, description="Packets received (`pktRecv`).")
+    packetsLost: int | None = Field(
+        default=None, ge=0, description="Packets detected missing, later recovered or not (`pktRcvLoss`)."
+    )
+    packetsRetransmitted: int | None = Field(
+        default=None, ge=0, description="Retransmitted packets received (`pktRcvRetrans`)."
+    )
+    packetsDropped: int | None = Field(
+        default=None, ge=0, description="Packets dropped as too late to play (`pktRcvDrop`)."
+    )
+    bytesReceived: int | None = Field(default=None, ge=0, description="Payload bytes received (`byteRecv`).")
+    receiveBufferMs: int | None = Field(
+        default=None, ge=0, description="Media held in the receive buffer, ms (`msRcvBuf`)."
+    )
+    latencyMs: int | None = Field(
+        default=None, ge=0, description="Negotiated receiver latency, ms (`msRcvTsbPdDelay`)."
+    )
+    updatedAt: str | None = Field(default=None, description="When the last report arrived (RFC 3339).")
+    unavailableReason: str | None = Field(
+        default=None,
+        description="Why this SRT input has no link statistics (srtStatistics false, srt-live-transmit "
+        "missing, an option it cannot take); FFmpeg then receives SRT itself.",
+    )
+
+
 class RecordingStats(Model):
     """FFmpeg `-progress` values, as last reported (https://ffmpeg.org/ffmpeg.html#Advanced-options, `-progress`)."""
 
@@ -1136,6 +1191,9 @@ class RecordingStats(Model):
     input: InputStats | None = Field(
         default=None,
         description="The input's codecs, picture size, frame rate and audio format (current FFmpeg session).",
+    )
+    srt: SrtStats | None = Field(
+        default=None, description="SRT inputs: the link's statistics (RTT, loss, retransmits, rate)."
     )
     progress: Literal["continue", "end"] | None = None
     reconnects: int = Field(default=0, ge=0, description="FFmpeg restarts since the recorder started.")

@@ -104,6 +104,7 @@ def build_argv(
     extra_parts: Sequence[tuple[Path, int]] = (),
     stats_period_s: float = 1.0,
     ffmpeg: str = "ffmpeg",
+    relayed: bool = False,
 ) -> list[str]:
     """The whole FFmpeg argv of one recording session: `output`, then each of `additionalOutputs`.
 
@@ -121,6 +122,7 @@ def build_argv(
             FFmpeg gives its first file in this session.
         stats_period_s: `-stats_period` in seconds.
         ffmpeg: the executable.
+        relayed: the SRT input comes from the agent's relay on FFmpeg's stdin (`input_args`).
 
     Raises:
         ValueError: input not allowed, a required local file path is missing, or TLS verification asked
@@ -136,7 +138,9 @@ def build_argv(
     # detail and reads the info-level description of the input (`recorder.progress.split_level`).
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
     argv += ["-progress", "pipe:1", "-stats_period", fmt_num(stats_period_s)]
-    source = input_args(spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file)
+    source = input_args(
+        spec.input, passphrase=passphrase, sdp_path=sdp_path, ca_file=ca_file, relayed=relayed
+    )
     if keyframe_thumbnails(spec):
         source[-2:-2] = ["-skip_frame", "nokey"]
     argv += source

@@ -111,6 +111,7 @@ def input_args(
     passphrase: str | None = None,
     sdp_path: Path | None = None,
     ca_file: Path | None = None,
+    relayed: bool = False,
 ) -> list[str]:
     """Argv from `-protocol_whitelist` up to and including `-i <input>` (https://ffmpeg.org/ffmpeg-protocols.html, sections "srt", "rtmp", "rtsp", "http", "udp").
 
@@ -119,18 +120,24 @@ def input_args(
         passphrase: SRT passphrase (from ENV_SRT_PASSPHRASE), passed as `-passphrase`, never in the URL.
         sdp_path: where the agent wrote `inp.sdp` (required for rtp with sdp).
         ca_file: PEM CA bundle to trust instead of the system's (`input.tls.caConfigMapRef`, mounted).
+        relayed: an SRT input received by the agent's relay (`recorder.srt_relay`): FFmpeg reads its
+            stdin (`pipe:0`, only the `pipe` protocol whitelisted); the SRT options go to the relay.
 
     Raises:
-        ValueError: input kind not allowed, rtp+sdp without `sdp_path`, or TLS verification asked for
-            an input FFmpeg 5.1 cannot verify (`tls_args`).
+        ValueError: input kind not allowed, rtp+sdp without `sdp_path`, TLS verification asked for
+            an input FFmpeg 5.1 cannot verify (`tls_args`), or `relayed` for a non-SRT input.
     """
     kind = input_kind(inp)
     timeout_us = _us(inp.readTimeout)
-    args = ["-protocol_whitelist", PROTOCOL_WHITELISTS[kind]]
+    if relayed and kind != "srt":
+        raise ValueError(f"only SRT inputs are relayed, not {kind}")
+    args = ["-protocol_whitelist", "pipe" if relayed else PROTOCOL_WHITELISTS[kind]]
     args += tls_args(inp, ca_file=ca_file)
     # Low probing: progress starts within ~1 s instead of ~5 s (measured with FFmpeg 5.1.9).
     args += ["-analyzeduration", "1000000", "-probesize", "1000000", "-fflags", "+genpts+discardcorrupt"]
     url = inp.url or ""
+    if relayed:
+        return [*args, "-i", "pipe:0"]
     if kind == "srt":
         args += ["-mode", "listener" if inp.listen else "caller", "-timeout", timeout_us]
         if not inp.listen:
