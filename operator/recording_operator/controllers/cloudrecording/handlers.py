@@ -431,6 +431,46 @@ async def _wait_for_backup(ctx: RecordingContext) -> None:
     )
 
 
+async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry: int) -> None:
+    """Create RecordedFiles for the objects the sessions stored that no RecordedFile names yet
+    (`SessionDriver.stored_files`: a final file list lost with a stop answer or its notices), so
+    deleting the recording's RecordedFiles deletes them too; an Event names how many were found.
+
+    Storage that cannot be listed is tried again for up to `RECORDING_BACKUP_WAIT` seconds after the
+    deletion; past that the finalizer goes on with a Warning (what it could not list may stay).
+
+    Raises:
+        kopf.TemporaryError: the storage or its Secret could not be read yet (the drafted status,
+            e.g. the stop, is written first, so the retry does not stop the session again).
+        KubeApiError: a listing or create of RecordedFiles failed (the next attempt lists again).
+    """
+    try:
+        records = await DRIVERS[spec.provider].stored_files(ctx, spec)
+    except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
+        left = ctx.runtime.settings.backup_wait_s - _seconds_since(ctx.meta.get("deletionTimestamp"))
+        if left > 0 and not isinstance(exc, UnsupportedStorage):
+            ctx.flush()
+            raise kopf.TemporaryError(
+                f"listing the sessions' stored files: {exc}", delay=min(left, retry_delay(ctx, retry))
+            ) from exc
+        ctx.event(
+            "Warning",
+            "StoredFilesUnchecked",
+            f"the storage could not be listed for files the provider stored but did not report ({exc}); "
+            "any such file stays in the bucket",
+        )
+        return
+    delete_after = spec.retention.deleteAfter if spec.retention else None
+    new = await publish_files(ctx, KIND, spec.storage, records, delete_after)
+    if new:
+        ctx.event(
+            "Normal",
+            "UnreportedFilesFound",
+            f"{new} stored files of this recording's sessions had no RecordedFile (their file list never "
+            "arrived); they are deleted with the recording",
+        )
+
+
 async def _settle_pending(
     ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed, retry: int
 ) -> Observed:
@@ -483,15 +523,16 @@ async def finalize(
     id is settled first (`_settle_pending`: adopted, or waited for up to `RECORDING_ADOPT_WAIT` s,
     then released with a Warning); the session is
     stopped (its final file list becomes RecordedFiles; a 404 is confirmed through Agora's HA
-    migration window first); files Agora backed up are waited for (`_wait_for_backup`); then every
+    migration window first); files Agora backed up are waited for (`_wait_for_backup`); stored files
+    of its sessions that were never reported get RecordedFiles (`_publish_stored`); then every
     RecordedFile of this recording is deleted (their finalizers delete the stored objects) and this
     finalizer is released only once all of them are gone.
 
     Raises:
         kopf.TemporaryError: the stop could not be confirmed (provider unavailable, credentials
-            missing), a pending start or backed-up files are still awaited, or RecordedFiles are
-            still being deleted, or the recording could not be read: the finalizer stays and this
-            is retried. Setting `deletionPolicy: Orphan` releases it.
+            missing), a pending start or backed-up files are still awaited, the storage could not be
+            listed yet, or RecordedFiles are still being deleted, or the recording could not be read:
+            the finalizer stays and this is retried. Setting `deletionPolicy: Orphan` releases it.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
@@ -544,6 +585,7 @@ async def finalize(
             await _publish(ctx, spec)
             if ctx.status.get("uploadingStatus") == "backuped":
                 await _wait_for_backup(ctx)
+            await _publish_stored(ctx, spec, retry)
         remaining = await release_files(ctx, KIND, "Delete")
     except KubeApiError as exc:
         ctx.flush()
