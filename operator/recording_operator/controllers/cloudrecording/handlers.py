@@ -73,6 +73,10 @@ FILES_WAIT_S = 1.0
 ADOPT_POLL_S = 2.0
 #: Seconds between checks while a deleted recording waits for backed-up files to land.
 BACKUP_POLL_S = 2.0
+#: Seconds after the deletion during which a storage that cannot be listed (`_publish_stored`) is
+#: tried again: an outage of a few seconds does not leave unreported files behind, a dead storage
+#: does not hold the recording.
+STORED_LIST_WAIT_S = 30.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
@@ -436,19 +440,20 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
     (`SessionDriver.stored_files`: a final file list lost with a stop answer or its notices), so
     deleting the recording's RecordedFiles deletes them too; an Event names how many were found.
 
-    Storage that cannot be listed is tried again for up to `RECORDING_BACKUP_WAIT` seconds after the
-    deletion; past that the finalizer goes on with a Warning (what it could not list may stay).
+    A storage that does not answer (a retryable `StorageError`) is tried again for up to STORED_LIST_WAIT_S seconds after the
+    deletion; past that, or when its Secret is missing or it cannot be used at all, the finalizer
+    goes on with a Warning (what it could not list may stay).
 
     Raises:
-        kopf.TemporaryError: the storage or its Secret could not be read yet (the drafted status,
-            e.g. the stop, is written first, so the retry does not stop the session again).
+        kopf.TemporaryError: the storage could not be listed yet (the drafted status, e.g. the
+            stop, is written first, so the retry does not stop the session again).
         KubeApiError: a listing or create of RecordedFiles failed (the next attempt lists again).
     """
     try:
         records = await DRIVERS[spec.provider].stored_files(ctx, spec)
     except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-        left = ctx.runtime.settings.backup_wait_s - _seconds_since(ctx.meta.get("deletionTimestamp"))
-        if left > 0 and not isinstance(exc, UnsupportedStorage):
+        left = STORED_LIST_WAIT_S - _seconds_since(ctx.meta.get("deletionTimestamp"))
+        if left > 0 and isinstance(exc, StorageError) and exc.retryable:
             ctx.flush()
             raise kopf.TemporaryError(
                 f"listing the sessions' stored files: {exc}", delay=min(left, retry_delay(ctx, retry))
