@@ -229,6 +229,9 @@ class AgoraEmulator:
         #: Channels whose uploads are backed up (POST backups): cname → seconds until they land.
         self.backups: dict[str, float] = {}
         self._late_uploads: set[asyncio.Task[None]] = set()
+        #: Sessions whose files went to the backup storage: their exit notice is 32 backuped, and 31
+        #: uploaded follows once the files are stored.
+        self._backing_up: set[str] = set()
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
         self.endpoint_counts: collections.Counter[str] = collections.Counter()
         self.status_counts: collections.Counter[int] = collections.Counter()
@@ -306,6 +309,7 @@ class AgoraEmulator:
         self.transcoder.state.reset()
         self.faults.clear()
         self.backups.clear()
+        self._backing_up.clear()
         self.request_log.clear()
         self.endpoint_counts.clear()
         self.status_counts.clear()
@@ -446,6 +450,8 @@ class AgoraEmulator:
             # What was recorded so far is in storage before the session ends and its exit notices go
             # out, so a stop answers (nearly) as soon as they do, as before slices were uploaded.
             stored = await self._upload_within(task, STOP_UPLOAD_WAIT_S)
+        if endpoint == "stop" and task is not None and (not stored or task.cname in self.backups):
+            self._backing_up.add(task.sid)  # before the stop: its exit notices say backuped
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
@@ -527,7 +533,8 @@ class AgoraEmulator:
             self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
 
     def _notify_exit(self, task: Task) -> None:
-        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
+        """41 recorder_leave, 31 uploaded, or 32 backuped when the files went to the backup storage
+        (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
         at = task.exit_at if task.exit_at is not None else self.state.now()
         files = self.state.files(task, at)
         self._snapshots_sent.pop(task.sid, None)
@@ -540,7 +547,10 @@ class AgoraEmulator:
             code = {"stop": 16, "idle": 4}.get(task.stop_reason or "", 0)
             leave = {"msgName": "recorder_leave", "leaveCode": code}
             self.ncs.emit(41, self._payload(task, 1, leave), session=task.sid)
-            if files:
+            if files and task.sid in self._backing_up:
+                backuped = {"msgName": "backuped", "status": 0, "fileList": files}
+                self.ncs.emit(32, self._payload(task, 2, backuped), session=task.sid)
+            elif files:
                 uploaded = {"msgName": "uploaded", "status": 0, "fileList": files}
                 self.ncs.emit(31, self._payload(task, 2, uploaded), session=task.sid)
         self.ncs.emit(
@@ -586,10 +596,16 @@ class AgoraEmulator:
         return body
 
     async def _upload_later(self, task: Task, delay_s: float) -> None:
+        """Write the backed-up files; once all are stored, 31 uploaded (web mode: nothing more)."""
         await asyncio.sleep(delay_s)
         give_up = time.monotonic() + BACKUP_RETRY_FOR_S
         while time.monotonic() < give_up:
-            if await self._upload_within(task, BACKUP_RETRY_S * 5):
+            if await self._upload(task):  # not cut short: a write that went through is never repeated
+                self._backing_up.discard(task.sid)
+                files = self.state.files(task)
+                if files and task.mode != "web":
+                    uploaded = {"msgName": "uploaded", "status": 0, "fileList": files}
+                    self.ncs.emit(31, self._payload(task, 2, uploaded), session=task.sid)
                 return
             await asyncio.sleep(BACKUP_RETRY_S)
 

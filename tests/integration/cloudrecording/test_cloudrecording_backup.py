@@ -63,6 +63,7 @@ def test_storage_refusing_at_the_stop_backs_files_up_and_they_land_later(
     assert cluster.patch(name, {"spec": {"state": "Stopped"}}).status_code == 200
     status = wait_for(
         lambda: (s := (cluster.get(name) or {}).get("status") or {}).get("phase") == "Stopped" and s,
+        timeout=60,
         what="Stopped",
     )
     assert status.get("uploadingStatus") == "backuped"  # Agora kept the files it could not upload

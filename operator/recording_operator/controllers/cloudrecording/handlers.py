@@ -435,7 +435,7 @@ async def _wait_for_backup(ctx: RecordingContext) -> None:
     )
 
 
-async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry: int) -> None:
+async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry: int) -> int:
     """Create RecordedFiles for the objects the sessions stored that no RecordedFile names yet
     (`SessionDriver.stored_files`: a final file list lost with a stop answer or its notices), so
     deleting the recording's RecordedFiles deletes them too; an Event names how many were found.
@@ -443,6 +443,9 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
     A storage that does not answer (a retryable `StorageError`) is tried again for up to STORED_LIST_WAIT_S seconds after the
     deletion; past that, or when its Secret is missing or it cannot be used at all, the finalizer
     goes on with a Warning (what it could not list may stay).
+
+    Returns:
+        How many RecordedFiles were created.
 
     Raises:
         kopf.TemporaryError: the storage could not be listed yet (the drafted status, e.g. the
@@ -464,7 +467,7 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
             f"the storage could not be listed for files the provider stored but did not report ({exc}); "
             "any such file stays in the bucket",
         )
-        return
+        return 0
     delete_after = spec.retention.deleteAfter if spec.retention else None
     new = await publish_files(ctx, KIND, spec.storage, records, delete_after)
     if new:
@@ -474,6 +477,7 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
             f"{new} stored files of this recording's sessions had no RecordedFile (their file list never "
             "arrived); they are deleted with the recording",
         )
+    return new
 
 
 async def _settle_pending(
@@ -528,10 +532,11 @@ async def finalize(
     id is settled first (`_settle_pending`: adopted, or waited for up to `RECORDING_ADOPT_WAIT` s,
     then released with a Warning); the session is
     stopped (its final file list becomes RecordedFiles; a 404 is confirmed through Agora's HA
-    migration window first); files Agora backed up are waited for (`_wait_for_backup`); stored files
-    of its sessions that were never reported get RecordedFiles (`_publish_stored`); then every
-    RecordedFile of this recording is deleted (their finalizers delete the stored objects) and this
-    finalizer is released only once all of them are gone.
+    migration window first); files Agora backed up are waited for (`_wait_for_backup`); then every
+    RecordedFile of this recording is deleted (their finalizers delete the stored objects); once
+    none is left, stored files of its sessions that were never reported get RecordedFiles
+    (`_publish_stored`) and are deleted the same way; this finalizer is released only once all of
+    them are gone.
 
     Raises:
         kopf.TemporaryError: the stop could not be confirmed (provider unavailable, credentials
@@ -590,8 +595,11 @@ async def finalize(
             await _publish(ctx, spec)
             if ctx.status.get("uploadingStatus") == "backuped":
                 await _wait_for_backup(ctx)
-            await _publish_stored(ctx, spec, retry)
         remaining = await release_files(ctx, KIND, "Delete")
+        # Once the known files are gone (so one listing, not one per wait), the storage is searched
+        # for files never reported; those found are deleted like the others.
+        if not remaining and spec is not None and await _publish_stored(ctx, spec, retry):
+            remaining = await release_files(ctx, KIND, "Delete")
     except KubeApiError as exc:
         ctx.flush()
         raise kopf.TemporaryError(
