@@ -266,7 +266,11 @@ class AgoraEmulator:
         return self.url
 
     async def stop(self) -> None:
-        """Stop the ticker, the NCS sender and the server."""
+        """Stop the ticker, backed-up files still waiting to be written, the NCS sender and the server."""
+        late = list(self._late_uploads)
+        for upload in late:
+            upload.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         await self.ncs.stop()
         await self.transcoder.ncs.stop()
         if self._ticker is not None:
