@@ -15,6 +15,8 @@ KINDS ?= agora,realtimekit,transcoder,local
 FAULT_RATE ?= 0.2
 CONCURRENCY ?= 4
 MAX_WALL ?= 0
+# Lifecycle indices to replay alone (comma-separated; empty: all).
+ONLY ?=
 
 .PHONY: install system-packages ffmpeg demo test lint typecheck crds bench chaos sandbox clean images e2e-kind krew
 
@@ -133,7 +135,7 @@ krew: $(STAMP)
 # its last output line is one JSON object of figures; it exits 1 when a promise is broken.
 chaos: install
 	$(PY) bench/chaos.py --lifecycles $(LIFECYCLES) --seed $(SEED) --kinds $(KINDS) \
-	  --fault-rate $(FAULT_RATE) --concurrency $(CONCURRENCY) --max-wall $(MAX_WALL)
+	  --fault-rate $(FAULT_RATE) --concurrency $(CONCURRENCY) --max-wall $(MAX_WALL) --only "$(ONLY)"
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

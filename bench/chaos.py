@@ -15,7 +15,9 @@ Before every step, with probability FAULT_RATE, a seeded RNG picks one fault of 
 that applies to the kind (a new fault is one :class:`FaultSpec` entry there). Each lifecycle has its
 own RNG, seeded with ``f"{seed}/{kind}/{index}"``, so a failing lifecycle names the seed and its
 index and is replayed with the same ``SEED`` and ``LIFECYCLES``; timing is real, so a replay meets
-the same faults at the same steps, not necessarily at the same instant.
+the same faults at the same steps, not necessarily at the same instant. ``ONLY=82,105`` (``--only``)
+runs just those indices: each meets its own faults, not the shared ones (API down, watch cut,
+operator kill, S3 down) the other lifecycles would have injected meanwhile.
 
 Invariants, printed as a table and, on the last line, as one JSON object:
 ``leaked`` sessions/tasks still running at an emulator once their CR is gone (after a settle
@@ -894,6 +896,7 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise SystemExit(f"unknown kinds {sorted(unknown)}; choose from {', '.join(KINDS)}")
+    only = {int(i) for i in args.only.split(",") if i.strip()} if args.only else None
     secret_rng = random.Random(f"{args.seed}/secrets")
     agora_secret = _secret(secret_rng, "agora")
     rtk_token = _secret(secret_rng, "rtk")
@@ -933,7 +936,8 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
                 key = f"chaos{tag}" if kind != "realtimekit" else str(_uuid(rng))
                 lc = Lifecycle(kind, i, rng, f"chaos-{tag}", key, _secret(rng, "s3"))
                 c.secrets.append(lc.s3_secret)
-                c.lifecycles.append(lc)
+                if only is None or i in only:
+                    c.lifecycles.append(lc)
         sandbox.start_operator()
         sampler = asyncio.ensure_future(c.sample_forever())
         limit = asyncio.Semaphore(args.concurrency)
@@ -978,6 +982,8 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.monotonic() - started
     result = figures(c, wall, log, events_text, leaked_keys)
     replay = f"make chaos SEED={args.seed} LIFECYCLES={args.lifecycles} KINDS={','.join(kinds)} FAULT_RATE={args.fault_rate}"
+    if only is not None:
+        replay += f" ONLY={args.only}"
     report(c, result, leaked_keys, replay)
     console.print(f"operator log and sandbox state: {state}")
     return result
@@ -1010,6 +1016,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=float(os.environ.get("MAX_WALL", "0")),
         help="seconds after which no new lifecycle starts (0: none); the figures say how many ran",
+    )
+    parser.add_argument(
+        "--only",
+        default=os.environ.get("ONLY", ""),
+        help="comma-separated lifecycle indices to run alone (e.g. 82,105); each keeps its own faults, "
+        "but not the shared ones (API down, operator kill...) that other lifecycles inject",
     )
     parser.add_argument("--state-dir", default="", help="sandbox state directory (default: a temporary one)")
     args = parser.parse_args(argv)

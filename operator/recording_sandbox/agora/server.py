@@ -43,7 +43,11 @@ Control and introspection (no auth, JSON), under ``/_emulator/``:
   while they record, their ``stop`` answers ``uploadingStatus: "backuped"`` (the files went to
   Agora's backup storage, https://docs.agora.io/en/cloud-recording/rest-api/stop) and the files
   land in the bucket ``delaySeconds`` after the stop; ``GET backups`` → ``{"channels": {cname:
-  delay}, "pending": n}`` (uploads still to land).
+  delay}, "pending": n}`` (uploads still to land). Any stop whose files cannot be written within
+  ``STOP_UPLOAD_WAIT_S`` (storage refusing or not answering) answers ``backuped`` too, and its
+  files are written again every ``BACKUP_RETRY_S`` until they are stored (Agora: files that fail to
+  upload to the third-party storage go to its backup storage and are uploaded later,
+  https://docs.agora.io/en/cloud-recording/rest-api/stop, ``uploadingStatus``).
 - ``POST tasks/{sid}/migrate`` ``{"seconds": 30, "newUid": "…"|null}``: an HA migration; every
   call on the task answers 404 for ``seconds``, then it answers again under ``newUid``.
 - ``GET|POST callbacks``: the NCS sender's settings (``notify.py``: ``url``, ``secret``,
@@ -94,6 +98,12 @@ from recording_sandbox.drops import drop_connection, drop_point
 _BASE = r"^/v1/apps/(?P<app>[^/]+)/cloud_recording"
 #: The channel a provider request concerns, kept for the request log.
 _CNAME = web.RequestKey("cname", str)
+#: Seconds a stop waits for its files to be written before they count as backed up.
+STOP_UPLOAD_WAIT_S = 2.0
+#: Seconds between two writes of backed-up files that could not be stored yet.
+BACKUP_RETRY_S = 1.0
+#: Seconds after the stop during which backed-up files are written again (then given up).
+BACKUP_RETRY_FOR_S = 600.0
 
 _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("acquire", "POST", re.compile(_BASE + r"/acquire/?$")),
@@ -219,6 +229,9 @@ class AgoraEmulator:
         #: Channels whose uploads are backed up (POST backups): cname → seconds until they land.
         self.backups: dict[str, float] = {}
         self._late_uploads: set[asyncio.Task[None]] = set()
+        #: Sessions whose files went to the backup storage: their exit notice is 32 backuped, and 31
+        #: uploaded follows once the files are stored.
+        self._backing_up: set[str] = set()
         self.request_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=request_log_size)
         self.endpoint_counts: collections.Counter[str] = collections.Counter()
         self.status_counts: collections.Counter[int] = collections.Counter()
@@ -253,7 +266,11 @@ class AgoraEmulator:
         return self.url
 
     async def stop(self) -> None:
-        """Stop the ticker, the NCS sender and the server."""
+        """Stop the ticker, backed-up files still waiting to be written, the NCS sender and the server."""
+        late = list(self._late_uploads)
+        for upload in late:
+            upload.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         await self.ncs.stop()
         await self.transcoder.ncs.stop()
         if self._ticker is not None:
@@ -296,6 +313,7 @@ class AgoraEmulator:
         self.transcoder.state.reset()
         self.faults.clear()
         self.backups.clear()
+        self._backing_up.clear()
         self.request_log.clear()
         self.endpoint_counts.clear()
         self.status_counts.clear()
@@ -431,20 +449,26 @@ class AgoraEmulator:
         }
         task = self.state.tasks.get(match.get("sid") or "")
         outputs_before = [dict(o) for o in (task.rtmp_outputs or [])] if task is not None else []
+        stored = True
         if endpoint == "stop" and task is not None and task.cname not in self.backups:
             # What was recorded so far is in storage before the session ends and its exit notices go
             # out, so a stop answers (nearly) as soon as they do, as before slices were uploaded.
-            await self._upload(task)
+            stored = await self._upload_within(task, STOP_UPLOAD_WAIT_S)
+        if endpoint == "stop" and task is not None and (not stored or task.cname in self.backups):
+            self._backing_up.add(task.sid)  # before the stop: its exit notices say backuped
         try:
             status, body = handlers[endpoint]()
         except ServiceError as error:
             status, body = error.http_status, error.body
         else:
             if endpoint in ("query", "stop") and status == 200 and task is not None:
-                if task.cname not in self.backups:
+                if task.cname in self.backups:
+                    if endpoint == "stop":
+                        body = self._backed_up(task, body, self.backups[task.cname])
+                elif endpoint == "query":
                     await self._upload(task)
-                elif endpoint == "stop":
-                    body = self._backed_up(task, body)
+                elif not (stored and await self._upload_within(task, STOP_UPLOAD_WAIT_S)):
+                    body = self._backed_up(task, body, BACKUP_RETRY_S)
             if endpoint == "start" and status == 200:
                 self._notify_start(self.state.tasks[body["sid"]])
             if endpoint == "update" and status == 200 and task is not None and task.mode == "web":
@@ -513,7 +537,8 @@ class AgoraEmulator:
             self._notify_rtmp(task, "onhold" if task.onhold else "publishing")
 
     def _notify_exit(self, task: Task) -> None:
-        """41 recorder_leave, 31 uploaded (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
+        """41 recorder_leave, 31 uploaded, or 32 backuped when the files went to the backup storage
+        (71 web_recorder_stopped and 100 disconnected in web mode), 11 session_exit."""
         at = task.exit_at if task.exit_at is not None else self.state.now()
         files = self.state.files(task, at)
         self._snapshots_sent.pop(task.sid, None)
@@ -526,23 +551,27 @@ class AgoraEmulator:
             code = {"stop": 16, "idle": 4}.get(task.stop_reason or "", 0)
             leave = {"msgName": "recorder_leave", "leaveCode": code}
             self.ncs.emit(41, self._payload(task, 1, leave), session=task.sid)
-            if files:
+            if files and task.sid in self._backing_up:
+                backuped = {"msgName": "backuped", "status": 0, "fileList": files}
+                self.ncs.emit(32, self._payload(task, 2, backuped), session=task.sid)
+            elif files:
                 uploaded = {"msgName": "uploaded", "status": 0, "fileList": files}
                 self.ncs.emit(31, self._payload(task, 2, uploaded), session=task.sid)
         self.ncs.emit(
             11, self._payload(task, 0, {"msgName": "session_exit", "exitStatus": 0}), session=task.sid
         )
 
-    async def _upload(self, task: Task) -> None:
+    async def _upload(self, task: Task) -> bool:
         """Write the files this task reports into its storage, when that is reachable (uploads.py):
-        each HLS playlist's slices, then the playlist (its text, rewritten as slices are added)."""
+        each HLS playlist's slices, then the playlist (its text, rewritten as slices are added).
+        Returns whether every file is stored."""
         storage = task.client_request.get("storageConfig") or {}
         playlists = self.state.playlists(task)
         # Slices before the playlists that name them, as a player reading the playlist expects.
         keys = [name for slices in playlists.values() for name, _ in slices]
         keys += [str(f["fileName"]) for f in self.state.files(task)]
         contents = {name: self.state.playlist_text(slices).encode() for name, slices in playlists.items()}
-        await self.uploads.write(
+        failed = await self.uploads.write(
             self.uploads.agora_endpoint(storage),
             storage.get("bucket"),
             str(storage.get("accessKey") or ""),
@@ -550,21 +579,39 @@ class AgoraEmulator:
             keys,
             contents,
         )
+        return failed == 0
 
-    def _backed_up(self, task: Task, body: dict[str, Any]) -> dict[str, Any]:
-        """A stop of a backing-up channel: answer ``backuped`` and upload the files later."""
+    async def _upload_within(self, task: Task, seconds: float) -> bool:
+        """`_upload`, given up after `seconds` (a storage that does not answer); whether all is stored."""
+        try:
+            return await asyncio.wait_for(self._upload(task), seconds)
+        except TimeoutError:
+            return False
+
+    def _backed_up(self, task: Task, body: dict[str, Any], delay_s: float) -> dict[str, Any]:
+        """A stop whose files go to the backup storage: answer ``backuped`` and write the files
+        `delay_s` seconds later, then every BACKUP_RETRY_S until stored (at most BACKUP_RETRY_FOR_S)."""
         server_response = body.get("serverResponse")
         if isinstance(server_response, dict):
             body = {**body, "serverResponse": {**server_response, "uploadingStatus": "backuped"}}
-        delay = self.backups[task.cname]
-        upload = asyncio.get_running_loop().create_task(self._upload_later(task, delay))
+        upload = asyncio.get_running_loop().create_task(self._upload_later(task, delay_s))
         self._late_uploads.add(upload)
         upload.add_done_callback(self._late_uploads.discard)
         return body
 
     async def _upload_later(self, task: Task, delay_s: float) -> None:
+        """Write the backed-up files; once all are stored, 31 uploaded (web mode: nothing more)."""
         await asyncio.sleep(delay_s)
-        await self._upload(task)
+        give_up = time.monotonic() + BACKUP_RETRY_FOR_S
+        while time.monotonic() < give_up:
+            if await self._upload(task):  # not cut short: a write that went through is never repeated
+                self._backing_up.discard(task.sid)
+                files = self.state.files(task)
+                if files and task.mode != "web":
+                    uploaded = {"msgName": "uploaded", "status": 0, "fileList": files}
+                    self.ncs.emit(31, self._payload(task, 2, uploaded), session=task.sid)
+                return
+            await asyncio.sleep(BACKUP_RETRY_S)
 
     async def _h_backups_get(self, request: web.Request) -> web.Response:
         return _json(200, {"channels": dict(self.backups), "pending": len(self._late_uploads)})

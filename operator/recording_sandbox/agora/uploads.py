@@ -5,7 +5,9 @@ Agora writes to `storageConfig` (https://docs.agora.io/en/cloud-recording/rest-a
 and vendor 1 (Amazon S3) at `s3_endpoint`, the sandbox's stand-in for AWS (set by the sandbox
 runner; unset: vendor 1 is not written). RealtimeKit writes `storage_config` of type `aws` (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/custom-cloud-storage/,
 which has no endpoint field) to `s3_endpoint` likewise. Other vendors are not written. A refused or
-unreachable write is counted in `failures` and tried again the next time the file is reported.
+unreachable write is counted in `failures` and tried again the next time the file is reported
+(`write` returns how many failed, so a caller can retry them: an Agora stop then answers
+`backuped`, server.py).
 Agora's HLS playlists are real media playlists naming their `.ts` slices, written after the slices
 and again whenever a slice is added (the Agora server: `AgoraState.playlists`).
 """
@@ -55,11 +57,12 @@ class StorageWriter:
         secret_key: str,
         keys: list[str],
         contents: Mapping[str, bytes] | None = None,
-    ) -> None:
+    ) -> int:
         """Write each of `keys` (in order) whose bytes differ from what was written before: its
-        `contents` entry, else a placeholder; skip when there is no endpoint."""
+        `contents` entry, else a placeholder; skip when there is no endpoint. Returns how many
+        writes failed (0: every key is stored)."""
         if not endpoint or not bucket:
-            return
+            return 0
         contents = contents or {}
         todo: list[tuple[str, bytes, str]] = []
         for key in dict.fromkeys(keys):
@@ -72,7 +75,7 @@ class StorageWriter:
             if self._done.get((endpoint, bucket, key)) != digest:
                 todo.append((key, data, digest))
         if not todo:
-            return
+            return 0
         try:
             store = Store.from_spec(
                 StorageSpec(vendor="s3-compatible", bucket=bucket, endpoint=endpoint),
@@ -80,16 +83,19 @@ class StorageWriter:
             )
         except UnsupportedStorage:
             self.failures += 1
-            return
+            return len(todo)
+        failed = 0
         for key, data, digest in todo:
             try:
                 await store.put_bytes(key, data)
             except StorageError as exc:
                 self.failures += 1
+                failed += 1
                 logger.info(f"emulated upload of {key} to {endpoint}/{bucket} failed: {exc}")
                 continue
             self._done[(endpoint, bucket, key)] = digest
             self.written += 1
+        return failed
 
     def agora_endpoint(self, storage_config: dict[str, object]) -> str | None:
         """Where an Agora storageConfig's files go here: vendor 11 → its endpoint, 1 → s3_endpoint."""

@@ -1,8 +1,10 @@
-"""`uploadingStatus: backuped`: Agora uploads some files later. Deleting the recording (`Delete`)
-waits for them to land, so their objects are deleted with their RecordedFiles, not left behind."""
+"""`uploadingStatus: backuped`: Agora uploads some files later (also those its stop could not write
+to the storage). Deleting the recording (`Delete`) waits for them to land, so their objects are
+deleted with their RecordedFiles, not left behind."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -47,3 +49,28 @@ def test_delete_waits_for_backed_up_files_and_deletes_them(
     wait_for(lambda: backups(agora)["pending"] == 0, what="the backed-up files landed")
     assert not {k for k in s3_keys(s3, "recordings", prefix) if name in k}  # none left behind
     assert any(e["reason"] == "AwaitingBackupUpload" for e in cluster.events(name))
+
+
+def test_storage_refusing_at_the_stop_backs_files_up_and_they_land_later(
+    cluster: Cluster, agora: Agora, files: Files, s3: Any
+) -> None:
+    bucket = f"late-{uuid.uuid4().hex[:8]}"  # created only after the stop: every upload until then fails
+    body = recording(storage__bucket=bucket)
+    name = body["metadata"]["name"]
+    agora.set_users(body["spec"]["agora"]["appId"], name, ["1001"])
+    cluster.create(body)
+    wait_for(lambda: files.of_recording(name), timeout=60, what="RecordedFiles reported by query")
+    assert cluster.patch(name, {"spec": {"state": "Stopped"}}).status_code == 200
+    status = wait_for(
+        lambda: (s := (cluster.get(name) or {}).get("status") or {}).get("phase") == "Stopped" and s,
+        timeout=60,
+        what="Stopped",
+    )
+    assert status.get("uploadingStatus") == "backuped"  # Agora kept the files it could not upload
+
+    s3.create_bucket(Bucket=bucket)
+    keys = {f["spec"]["location"]["key"] for f in files.of_recording(name)}
+    wait_for(lambda: keys <= s3_keys(s3, bucket), timeout=60, what="the backed-up files landed")
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, timeout=60, what=f"{name} deleted")
+    assert not s3_keys(s3, bucket)

@@ -108,7 +108,8 @@ async def test_full_lifecycle(mode: str, client: CloudRecordingClient, control: 
             await client.update_layout(APP, rid, sid, "room", "527841", {"mixedVideoLayout": 1})
         assert (info.value.http_status, info.value.code) == (400, 2)  # path says mix, task is web
     stopped = await client.stop(APP, rid, sid, mode, "room", "527841")
-    assert stopped.uploading_status == "uploaded"
+    # Nothing listens at the sample storage endpoint: the files wait in Agora's backup storage.
+    assert stopped.uploading_status == "backuped"
     assert [f.file_name for f in stopped.files] == [f.file_name for f in q.files]
     with pytest.raises(AgoraError) as info:
         await client.query(APP, rid, sid, mode)

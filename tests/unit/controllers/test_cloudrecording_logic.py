@@ -22,6 +22,8 @@ from recording_operator.controllers.cloudrecording.decide import (
     not_found_delay,
     observe,
     plan,
+    session_file_keys,
+    session_file_stems,
     start_request,
     storage_config,
     updates_needed,
@@ -206,3 +208,33 @@ def test_files_stored_follows_what_the_provider_said_about_the_upload() -> None:
     assert verdict({"phase": "Stopped", "files": {"count": 0, "totalBytes": 0}}) == ("True", "NoFiles")
     assert verdict({**stopped, "recordingStatus": "UPLOADING"}, "realtimekit") == ("False", "Uploading")
     assert verdict({**stopped, "recordingStatus": "UPLOADED"}, "realtimekit") == ("True", "Uploaded")
+
+
+# --- stored files of a deleted recording's sessions ------------------------------------------------
+
+
+def test_session_file_stems_name_every_session_once_oldest_first() -> None:
+    status = {"sessions": [{"sid": "s1"}, {"sid": "s2"}, {"recordingId": "r"}], "sid": "s2"}
+    assert session_file_stems(status, "room") == ["s1_room", "s2_room"]
+    assert session_file_stems({}, "room") == []
+
+
+def test_session_file_keys_are_the_sessions_files_with_slices_left_to_their_playlist() -> None:
+    keys = [
+        "p/s_c.m3u8",
+        "p/s_c_neighbour.mp4",
+        "p/s_c_20250101000000000.ts",
+        "p/s_c_20250101000010000.ts",
+        "p/s_c_0.mp4",
+        "p/s_c__uid_s_7__uid_e_audio.m3u8",
+        "p/s_c__uid_s_7__uid_e_audio_20250101000000000.ts",
+    ]
+    assert session_file_keys("p/s_c", keys) == [
+        "p/s_c.m3u8",
+        "p/s_c_0.mp4",
+        "p/s_c__uid_s_7__uid_e_audio.m3u8",
+    ]
+    # a slice whose playlist is not (or no longer) stored is deleted as a file of its own
+    assert session_file_keys("p/s_c", ["p/s_c_20250101000000000.ts"]) == ["p/s_c_20250101000000000.ts"]
+    # only names of this session's form, under its own stem
+    assert session_file_keys("p/s_c", ["p/s_cx.mp4", "p/s_c_1.mp4.bak", "q/s_c.m3u8"]) == []

@@ -41,6 +41,8 @@ from recording_operator.controllers.cloudrecording.decide import (
     extra_keys,
     mark_unknown,
     not_found_delay,
+    session_file_keys,
+    session_file_stems,
     start_request,
     start_timed_out,
     storage_config,
@@ -59,7 +61,8 @@ from recording_operator.controllers.cloudrecording.notices import (
     Orphan,
     adopted_meanwhile,
 )
-from recording_operator.controllers.recordedfile.publication import agora_files
+from recording_operator.controllers.recordedfile.probe import storage_store
+from recording_operator.controllers.recordedfile.publication import FileRecord, agora_files
 from recording_operator.providers.agora import AgoraError, CloudRecordingClient, QueryResult
 from recording_operator.providers.agora.errors import (
     CODE_ALREADY_EXITING,
@@ -240,6 +243,28 @@ class AgoraSessions:
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Agora sessions are observed while they run; stop answers with the final file list."""
         return obs.active
+
+    async def stored_files(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> list[FileRecord]:
+        """The objects named like a file of one of this recording's sessions
+        (`decide.session_file_stems`, listed under the storage prefix; `decide.session_file_keys`),
+        HLS slices left to their playlist. Agora reports a session's final file list only in the stop
+        answer and the `uploaded` notice (https://docs.agora.io/en/cloud-recording/rest-api/stop):
+        when both are lost, the stored objects are the only record of those files."""
+        agora = spec.agora
+        assert agora is not None
+        stems = session_file_stems({**ctx.status.current, **ctx.status.fields}, agora.channel)
+        if not stems:
+            return []
+        ref = spec.storage.credentialsSecretRef
+        store = await storage_store(
+            ctx.runtime, ctx.namespace, spec.storage, ref.name if ref is not None else None
+        )
+        records: list[FileRecord] = []
+        for stem in stems:
+            listed = {o.key: o for o in await store.list(store.key_for(stem))}
+            for key in session_file_keys(store.key_for(stem), list(listed)):
+                records.append(FileRecord(key=key, size_bytes=listed[key].size_bytes))
+        return records
 
     # --- credentials -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -26,6 +27,7 @@ from recording_operator.api.v1alpha1.storage_regions import agora_storage_codes
 from recording_operator.controllers._kit.conditions import terminal_failure_generation
 from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.status import digest
+from recording_operator.controllers.recordedfile.decide import is_session_slice
 
 #: Written before `start` with the acquired resourceId; a resource with it and no `status.sid` may
 #: have a start in flight: a start is never repeated with a new resource, so no second paid session is started.
@@ -499,6 +501,41 @@ def closed_session(status: Mapping[str, Any], *, stopped_at: str, reason: str) -
     record = {k: v for k, v in record.items() if v is not None}
     sessions = [*list(status.get("sessions") or []), record]
     return sessions[-MAX_SESSIONS:]
+
+
+def session_file_stems(status: Mapping[str, Any], channel: str) -> list[str]:
+    """`<sid>_<cname>` of each Agora session of this recording that `status` still names
+    (`status.sessions`, newest last, and `status.sid`), each once: every file Agora uploads for a
+    session starts with it (composite and web: `<sid>_<cname>.m3u8`, `<sid>_<cname>_<utc>.ts`,
+    `<sid>_<cname>_0.mp4`; individual: `<sid>_<cname>__uid_s_<uid>__uid_e_<type>…`;
+    https://docs.agora.io/en/cloud-recording/develop/manage-files, "Naming conventions").
+
+    >>> session_file_stems({"sessions": [{"sid": "a"}, {"recordingId": "r"}], "sid": "b"}, "room")
+    ['a_room', 'b_room']
+    """
+    sids = [s.get("sid") for s in status.get("sessions") or []] + [status.get("sid")]
+    return [f"{sid}_{channel}" for sid in dict.fromkeys(s for s in sids if s)]
+
+
+#: What follows `<sid>_<cname>` in the name of a file Agora stores for a session: nothing (the
+#: playlist), a UTC stamp or index (`_<utc>.ts`, `_0.mp4`), or individual mode's
+#: `__uid_s_<uid>__uid_e_<type>` with those (https://docs.agora.io/en/cloud-recording/develop/manage-files,
+#: "Naming conventions"); an object that only starts with the stem is not the session's.
+_SESSION_FILE_REST = re.compile(r"(?:__uid_s_[^/]+?__uid_e_[a-z]+)?(?:_\d+)*\.(?:m3u8|ts|webm|mp4|jpg|aac)")
+
+
+def session_file_keys(stem_key: str, keys: list[str]) -> list[str]:
+    """Of `keys` (a listing under `stem_key`, a session's `<prefix><sid>_<cname>`), those named like a
+    file Agora stores for that session (`_SESSION_FILE_REST`) and standing for a file of their own:
+    HLS slices of a listed playlist are left to it (deleting the playlist's RecordedFile deletes
+    them, `recordedfile.decide.is_session_slice`); a slice whose playlist is not listed stands for itself.
+
+    >>> session_file_keys("p/s_c", ["p/s_c.m3u8", "p/s_c_20250101000000000.ts", "p/s_c_0.mp4", "p/s_c_x.mp4"])
+    ['p/s_c.m3u8', 'p/s_c_0.mp4']
+    """
+    named = [k for k in keys if k.startswith(stem_key) and _SESSION_FILE_REST.fullmatch(k[len(stem_key) :])]
+    playlists = [k for k in named if k.endswith(".m3u8")]
+    return [k for k in named if not any(is_session_slice(k, p, named=False) for p in playlists)]
 
 
 #: Condition type: every file of the last session is in the storage the spec names.

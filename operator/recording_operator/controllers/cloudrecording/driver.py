@@ -96,6 +96,16 @@ class SessionDriver(Protocol):
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Whether the timer should still observe this session (running, or finishing an upload)."""
 
+    async def stored_files(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> list[FileRecord]:
+        """The files this recording's sessions put in `spec.storage`, found there (not reported):
+        what a `Delete` finalizer deletes besides the reported files, for a file list that never
+        arrived (a stop answer lost, notices missed).
+
+        Raises:
+            StorageError, UnsupportedStorage: the storage could not be listed.
+            SecretNotFound, KubeApiError: its credentials could not be read.
+        """
+
 
 async def mark_start_pending(ctx: RecordingContext, pending: Mapping[str, Any], *identity: str) -> None:
     """Write the start-pending annotation (`pending`, as JSON) before a start is sent, after clearing

@@ -73,6 +73,10 @@ FILES_WAIT_S = 1.0
 ADOPT_POLL_S = 2.0
 #: Seconds between checks while a deleted recording waits for backed-up files to land.
 BACKUP_POLL_S = 2.0
+#: Seconds after the deletion during which a storage that cannot be listed (`_publish_stored`) is
+#: tried again: an outage of a few seconds does not leave unreported files behind, a dead storage
+#: does not hold the recording.
+STORED_LIST_WAIT_S = 30.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
@@ -431,6 +435,51 @@ async def _wait_for_backup(ctx: RecordingContext) -> None:
     )
 
 
+async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry: int) -> int:
+    """Create RecordedFiles for the objects the sessions stored that no RecordedFile names yet
+    (`SessionDriver.stored_files`: a final file list lost with a stop answer or its notices), so
+    deleting the recording's RecordedFiles deletes them too; an Event names how many were found.
+
+    A storage that does not answer (a retryable `StorageError`) is tried again for up to STORED_LIST_WAIT_S seconds after the
+    deletion; past that, or when its Secret is missing or it cannot be used at all, the finalizer
+    goes on with a Warning (what it could not list may stay).
+
+    Returns:
+        How many RecordedFiles were created.
+
+    Raises:
+        kopf.TemporaryError: the storage could not be listed yet (the drafted status, e.g. the
+            stop, is written first, so the retry does not stop the session again).
+        KubeApiError: a listing or create of RecordedFiles failed (the next attempt lists again).
+    """
+    try:
+        records = await DRIVERS[spec.provider].stored_files(ctx, spec)
+    except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
+        left = STORED_LIST_WAIT_S - _seconds_since(ctx.meta.get("deletionTimestamp"))
+        if left > 0 and isinstance(exc, StorageError) and exc.retryable:
+            ctx.flush()
+            raise kopf.TemporaryError(
+                f"listing the sessions' stored files: {exc}", delay=min(left, retry_delay(ctx, retry))
+            ) from exc
+        ctx.event(
+            "Warning",
+            "StoredFilesUnchecked",
+            f"the storage could not be listed for files the provider stored but did not report ({exc}); "
+            "any such file stays in the bucket",
+        )
+        return 0
+    delete_after = spec.retention.deleteAfter if spec.retention else None
+    new = await publish_files(ctx, KIND, spec.storage, records, delete_after)
+    if new:
+        ctx.event(
+            "Normal",
+            "UnreportedFilesFound",
+            f"{new} stored files of this recording's sessions had no RecordedFile (their file list never "
+            "arrived); they are deleted with the recording",
+        )
+    return new
+
+
 async def _settle_pending(
     ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed, retry: int
 ) -> Observed:
@@ -484,14 +533,16 @@ async def finalize(
     then released with a Warning); the session is
     stopped (its final file list becomes RecordedFiles; a 404 is confirmed through Agora's HA
     migration window first); files Agora backed up are waited for (`_wait_for_backup`); then every
-    RecordedFile of this recording is deleted (their finalizers delete the stored objects) and this
-    finalizer is released only once all of them are gone.
+    RecordedFile of this recording is deleted (their finalizers delete the stored objects); once
+    none is left, stored files of its sessions that were never reported get RecordedFiles
+    (`_publish_stored`) and are deleted the same way; this finalizer is released only once all of
+    them are gone.
 
     Raises:
         kopf.TemporaryError: the stop could not be confirmed (provider unavailable, credentials
-            missing), a pending start or backed-up files are still awaited, or RecordedFiles are
-            still being deleted, or the recording could not be read: the finalizer stays and this
-            is retried. Setting `deletionPolicy: Orphan` releases it.
+            missing), a pending start or backed-up files are still awaited, the storage could not be
+            listed yet, or RecordedFiles are still being deleted, or the recording could not be read:
+            the finalizer stays and this is retried. Setting `deletionPolicy: Orphan` releases it.
     """
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     obs = observe(ctx.status.current, ctx.meta.get("annotations"))
@@ -545,6 +596,10 @@ async def finalize(
             if ctx.status.get("uploadingStatus") == "backuped":
                 await _wait_for_backup(ctx)
         remaining = await release_files(ctx, KIND, "Delete")
+        # Once the known files are gone (so one listing, not one per wait), the storage is searched
+        # for files never reported; those found are deleted like the others.
+        if not remaining and spec is not None and await _publish_stored(ctx, spec, retry):
+            remaining = await release_files(ctx, KIND, "Delete")
     except KubeApiError as exc:
         ctx.flush()
         raise kopf.TemporaryError(

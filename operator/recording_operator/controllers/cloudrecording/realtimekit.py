@@ -345,6 +345,12 @@ class RealtimeKitSessions:
         """Running sessions, and ended ones still uploading (their files come with UPLOADED)."""
         return obs.active or (bool(obs.recording_id) and status.get("recordingStatus") == "UPLOADING")
 
+    async def stored_files(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> list[FileRecord]:
+        """None: RealtimeKit's files come with the recording's GET, which answers after it ended
+        (https://developers.cloudflare.com/realtime/realtimekit/recording-guide/monitor-status/),
+        so they are reported, not searched for."""
+        return []
+
     # --- helpers -----------------------------------------------------------------------------------
 
     async def _client(self, ctx: RecordingContext, spec: CloudRecordingSpec) -> RealtimeKitClient:

@@ -35,22 +35,33 @@ async def file_store(runtime: Runtime, namespace: str, spec: RecordedFileSpec) -
     loc = spec.location
     if loc.vendor is None or loc.bucket is None or loc.key is None:
         raise UnsupportedStorage("the location is not an object-storage key")
-    if loc.endpoint:
-        # A RecordedFile can be written by hand: its endpoint is where the operator sends its
-        # credentials and requests (stat, delete), so it passes the destination policy first.
-        endpoint = loc.endpoint if "://" in loc.endpoint else f"https://{loc.endpoint}"
-        problem = storage_endpoint_problem(loc.endpoint, runtime.settings) or await resolved_problem(
+    storage = StorageSpec(vendor=loc.vendor, bucket=loc.bucket, region=loc.region, endpoint=loc.endpoint)
+    secret = spec.credentialsSecretRef.name if spec.credentialsSecretRef is not None else None
+    return await storage_store(runtime, namespace, storage, secret)
+
+
+async def storage_store(runtime: Runtime, namespace: str, storage: StorageSpec, secret: str | None) -> Store:
+    """The Store of `storage` (vendor, bucket, region, endpoint; its prefix is the store's key
+    prefix), with credentials from the Secret named `secret` in `namespace` (None: none).
+
+    Raises:
+        SecretNotFound, KubeApiError, UnsupportedStorage: as `file_store`.
+    """
+    if storage.endpoint:
+        # The endpoint is where the operator sends its credentials and requests (stat, list,
+        # delete), so it passes the destination policy first (a RecordedFile can be written by hand).
+        endpoint = storage.endpoint if "://" in storage.endpoint else f"https://{storage.endpoint}"
+        problem = storage_endpoint_problem(storage.endpoint, runtime.settings) or await resolved_problem(
             endpoint, destination_policy(runtime.settings), storage=True
         )
         if problem is not None:
             raise UnsupportedStorage(problem)
     data: Mapping[str, str] | None = None
-    if spec.credentialsSecretRef is not None:
-        data = await runtime.kube.read_secret(namespace, spec.credentialsSecretRef.name)
-    storage = StorageSpec(vendor=loc.vendor, bucket=loc.bucket, region=loc.region, endpoint=loc.endpoint)
+    if secret is not None:
+        data = await runtime.kube.read_secret(namespace, secret)
     return Store.from_spec(
         storage,
-        StorageCredentials.from_secret(loc.vendor, data),
+        StorageCredentials.from_secret(storage.vendor, data),
         s3_endpoint=runtime.settings.storage_s3_endpoint,
     )
 
