@@ -440,9 +440,9 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
     (`SessionDriver.stored_files`: a final file list lost with a stop answer or its notices), so
     deleting the recording's RecordedFiles deletes them too; an Event names how many were found.
 
-    A storage that does not answer (a retryable `StorageError`) is tried again for up to STORED_LIST_WAIT_S seconds after the
-    deletion; past that, or when its Secret is missing or it cannot be used at all, the finalizer
-    goes on with a Warning (what it could not list may stay).
+    A storage that does not answer (a retryable `StorageError`) is tried again for up to
+    STORED_LIST_WAIT_S seconds after the deletion; past that, or when its Secret is missing or it
+    cannot be used at all, the finalizer goes on with a Warning (what it could not list may stay).
 
     Returns:
         How many RecordedFiles were created.
