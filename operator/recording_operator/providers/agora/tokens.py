@@ -52,8 +52,8 @@ def _token_builder() -> ModuleType:
 
     The token modules (`RtcTokenBuilder2`, `AccessToken2`, `Packer`) use the standard library only,
     but importing them as `agora_rest.utils…` first runs the package's `__init__`, which imports its
-    Conversational AI REST client and `requests`: 187 modules and about 10 MB of operator RSS
-    (measured with CPython 3.11) the operator never uses.
+    Conversational AI REST client and `requests`: 187 modules and 6 to 10 MB of operator RSS
+    (measured with CPython 3.11, depending on what else is loaded) the operator never uses.
 
     Raises:
         ImportError: agora-rest-client-python is not installed.
