@@ -20,9 +20,10 @@ back in the bench's event loop, beside the Kubernetes emulator: a stall of that 
 requests that arrived over a second within one instant, and the emulator answers 429s the
 operator's pacing did not cause).
 
-`--image-like` runs the operator without the test-only `kubernetes` client on its path, as in the
-operator image (images/operator/Dockerfile installs the wheel alone): kopf imports that client
-whenever it is installed, which costs the test venv's operator about 40 MB of RSS.
+`--image-like` runs the operator as in the operator image (images/operator/Dockerfile): without the
+test-only `kubernetes` client on its path (the image installs the wheel alone; kopf imports that
+client whenever it is installed, which costs the test venv's operator about 40 MB of RSS) and with
+the image's `MALLOC_ARENA_MAX` (`IMAGE_ENV`).
 
 `--restart` then SIGKILLs the operator and starts it again: seconds until every session was queried
 again (the emulator's request log), the peak Agora requests in any 1 s meanwhile (≤ the limit),
@@ -63,6 +64,8 @@ SECRETS = list(yaml.safe_load_all((ROOT / "manifests/samples/agora-credentials.y
 #: providerStatus/files when they changed) is put after the measured window, so the figures are
 #: those of the creation path alone.
 OPERATOR_ENV = {"CLOUDRECORDING_QUERY_INTERVAL": "60", "CLOUDRECORDING_TICK": "120", "AGORA_RETRY_SCALE": "1"}
+#: What images/operator/Dockerfile sets for the operator process besides its PATH (`--image-like`).
+IMAGE_ENV = {"MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass
@@ -160,7 +163,7 @@ async def run_one(
     # Without a provider limit the operator's budget is off too (the no-op kopf floor has none).
     env = {**OPERATOR_ENV, "AGORA_RECORDING_QPS": "0"}
     if image_like:
-        env["PYTHONPATH"] = str(_without_test_packages())
+        env.update({**IMAGE_ENV, "PYTHONPATH": str(_without_test_packages())})
     if qps_limit is not None:
         env.update({"CLOUDRECORDING_TICK": "10", "AGORA_RECORDING_QPS": f"{qps_limit:g}"})
     agora_options = {"qps_limit": qps_limit} if qps_limit is not None else {}

@@ -59,3 +59,14 @@ def test_image_build_contexts_leave_the_sandbox_out() -> None:
     for dockerfile in (ROOT / "images").glob("*/Dockerfile"):
         text = dockerfile.read_text()
         assert "pip wheel" in text and "recording_sandbox" not in text
+
+
+def test_the_image_like_bench_runs_the_operator_with_the_image_environment() -> None:
+    """`bench/cloudrecording_bench.py --image-like` measures the operator with what the operator
+    image sets besides PATH (e.g. MALLOC_ARENA_MAX, which changes its RSS)."""
+    from bench.cloudrecording_bench import IMAGE_ENV
+
+    text = (ROOT / "images/operator/Dockerfile").read_text()
+    (final,) = [line for line in text.splitlines() if line.startswith("ENV PATH=")]
+    image = dict(item.split("=", 1) for item in final.split()[1:])
+    assert {k: v for k, v in image.items() if k != "PATH"} == IMAGE_ENV

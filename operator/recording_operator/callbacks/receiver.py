@@ -31,9 +31,9 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import Counter, Histogram
 
 from recording_operator.callbacks.guard import RateLimiter, SeenSet
@@ -41,6 +41,9 @@ from recording_operator.callbacks.verify import SignatureError, verify_agora, ve
 from recording_operator.controllers._kit.metrics import PREFIX, REGISTRY
 from recording_operator.providers.agora.ncs import MalformedNotice, Notice, parse_notice
 from recording_operator.providers.realtimekit_webhooks import MalformedWebhook, Webhook, parse_webhook
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from agora_rest.utils.AccessToken2 import AccessToken
 
@@ -35,3 +38,16 @@ def test_refusals_never_echo_the_certificate(app: str, cert: str, uid: int, life
     with pytest.raises(TokenError) as refused:
         mint_rtc_token(app, cert, "c", uid, lifetime_s=lifetime, publisher=False)
     assert CERT not in str(refused.value)
+
+
+def test_minting_does_not_import_the_agora_rest_client() -> None:
+    """The token builder is loaded without `agora_rest`'s package (its REST client and `requests`
+    are megabytes of operator memory the operator never uses)."""
+    code = (
+        "import sys\n"
+        "from recording_operator.providers.agora.tokens import mint_rtc_token\n"
+        f"assert mint_rtc_token({APP!r}, {CERT!r}, 'studio', 1, lifetime_s=60, publisher=False)\n"
+        "print(sorted(m for m in ('agora_rest', 'requests') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
