@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -22,9 +23,15 @@ import pytest
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.shard import SHARD_FINALIZER
 from recording_operator.controllers.cloudrecording import handlers
+from recording_operator.controllers.cloudrecording.realtimekit import ADOPTION_SKEW
 from recording_operator.controllers.cloudtranscoder import handlers as transcoder_handlers
 from recording_operator.settings import Settings
 from recording_sandbox.runner import Sandbox
+from tests.integration.cloudrecording.test_cloudrecording_realtimekit import (
+    SECRET,
+    RealtimeKit,
+    realtimekit_recording,
+)
 from tests.support.harness import (
     TEST_OPERATOR_ENV,
     Agora,
@@ -173,3 +180,56 @@ def test_a_transcoder_finalizer_on_an_old_body_deletes_the_task_the_server_recor
     kopf_runs.run(transcoder_handlers.finalize, stale_deleted)
 
     assert agora.live_transcoder_tasks(name) == [], f"task {task_id} still runs after the finalizer returned"
+
+
+def test_a_start_whose_status_patch_was_lost_after_kopfs_body_patch_is_followed_not_started_again(
+    cluster: Cluster, agora: Agora, kopf_runs: Handlers
+) -> None:
+    """kopf sends its body patch (removing the start-pending marker) before its status patch; an
+    operator killed between the two leaves the session id without the phase kopf would have written.
+    The resumed operator must follow that session, not clear its id and start another."""
+    name, stale = created(cluster, agora)
+    patch = kopf_runs.run(handlers.reconcile, stale)
+    assert (
+        cluster.patch(name, {"metadata": dict(patch["metadata"])}).status_code == 200
+    )  # the body patch only
+    server = cluster.get(name) or {}
+    sid = (server.get("status") or {}).get("sid")
+    assert sid and len(running(agora, name)) == 1
+
+    kopf_runs.run(handlers.reconcile, server)  # kopf's resume handler after the restart, on a fresh LIST
+
+    assert acquires(agora, name) == 1, "the recording was started again"
+    assert [t["sid"] for t in running(agora, name)] == [sid]
+    assert ((cluster.get(name) or {}).get("status") or {}).get("sid") == sid
+
+
+def test_a_realtimekit_start_whose_status_patch_was_lost_after_kopfs_body_patch_is_followed(
+    sandbox: Sandbox, cluster: Cluster, kopf_runs: Handlers
+) -> None:
+    """The same crash point for RealtimeKit: the meeting's recording is followed, never a start
+    answered 409 (the meeting records already) retried while it runs."""
+    assert cluster.http.post(f"/api/v1/namespaces/{cluster.namespace}/secrets", json=SECRET).status_code in (
+        201,
+        409,
+    )
+    rtk = RealtimeKit(sandbox.endpoints["realtimekit"])
+    body = realtimekit_recording()
+    body["metadata"]["finalizers"] = [SHARD_FINALIZER]
+    name, meeting = body["metadata"]["name"], body["spec"]["realtimeKit"]["meetingId"]
+    rtk.participants(meeting, ["alice"])
+    assert cluster.create(body).status_code == 201
+    patch = kopf_runs.run(handlers.reconcile, cluster.get(name) or {})
+    assert (
+        cluster.patch(name, {"metadata": dict(patch["metadata"])}).status_code == 200
+    )  # the body patch only
+    server = cluster.get(name) or {}
+    recording_id = (server.get("status") or {}).get("recordingId")
+    assert recording_id
+    # The operator comes back later than the clock skew RealtimeKit adoption allows for.
+    time.sleep(ADOPTION_SKEW.total_seconds() + 1)
+
+    kopf_runs.run(handlers.reconcile, server)
+
+    assert [r["id"] for r in rtk.recordings(meeting)] == [recording_id]
+    assert ((cluster.get(name) or {}).get("status") or {}).get("recordingId") == recording_id

@@ -387,8 +387,11 @@ class AgoraSessions:
                     return  # a notice named this start's sid while its answer was lost (notices.py)
                 raise self._start_failed(ctx, spec, resource_id, pending, exc) from exc
         # The sid reaches the API server before kopf's patch removes the marker (kopf sends the
-        # body patch first): no crash point between the two loses it.
-        await ctx.persist(resourceId=started.resource_id, sid=started.sid)
+        # body patch first): no crash point between the two loses it. With an active phase, so
+        # that a crash between kopf's two patches (marker gone, phase not written) leaves a
+        # session to follow, not a recording that looks never started (a fresh start would clear
+        # this sid and meet 53 while the session runs).
+        await ctx.persist(resourceId=started.resource_id, sid=started.sid, phase="Starting")
         ctx.remove_annotation(PENDING_ANNOTATION)
         mark_started(
             ctx,

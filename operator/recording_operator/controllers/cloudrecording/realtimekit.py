@@ -192,8 +192,9 @@ class RealtimeKitSessions:
                 raise
         except RealtimeKitError as exc:
             raise session_error(exc) from exc
-        # The recordingId reaches the API server before kopf's patch removes the marker.
-        await ctx.persist(recordingId=state.id)
+        # The recordingId reaches the API server before kopf's patch removes the marker, with an
+        # active phase (see `AgoraSessions._start`: kopf's status patch may be lost after its body patch).
+        await ctx.persist(recordingId=state.id, phase="Starting")
         ctx.remove_annotation(PENDING_ANNOTATION)
         self.started(ctx, state)
 
@@ -381,7 +382,7 @@ class RealtimeKitSessions:
         invoked = parse_rfc3339(active.invoked_time) if active else None
         if active is None or marked is None or invoked is None or invoked < marked - ADOPTION_SKEW:
             return False
-        await ctx.persist(recordingId=active.id)
+        await ctx.persist(recordingId=active.id, phase="Starting")
         ctx.remove_annotation(PENDING_ANNOTATION)
         self.started(ctx, active)
         ctx.event(
