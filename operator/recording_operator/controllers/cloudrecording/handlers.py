@@ -53,7 +53,7 @@ from recording_operator.controllers.cloudrecording.driver import (
 )
 from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval, unpublished_records
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
-from recording_operator.controllers.recordedfile.decide import collection_path
+from recording_operator.controllers.recordedfile.decide import collection_path, file_deletion_policy
 from recording_operator.controllers.recordedfile.probe import clock_now, probe
 from recording_operator.controllers.recordedfile.publication import (
     UNPUBLISHED_ANNOTATION,
@@ -534,7 +534,8 @@ async def finalize(
     stopped (its final file list becomes RecordedFiles; a 404 is confirmed through Agora's HA
     migration window first); files Agora backed up are waited for (`_wait_for_backup`); then every
     RecordedFile of this recording is deleted (their finalizers delete the stored objects); once
-    none is left, stored files of its sessions that were never reported get RecordedFiles
+    none is left, with `files.deletionPolicy: Delete`, stored files of its sessions that were never
+    reported get RecordedFiles
     (`_publish_stored`) and are deleted the same way; this finalizer is released only once all of
     them are gone.
 
@@ -597,8 +598,14 @@ async def finalize(
                 await _wait_for_backup(ctx)
         remaining = await release_files(ctx, KIND, "Delete")
         # Once the known files are gone (so one listing, not one per wait), the storage is searched
-        # for files never reported; those found are deleted like the others.
-        if not remaining and spec is not None and await _publish_stored(ctx, spec, retry):
+        # for files never reported; those found are deleted like the others. Not when the files are
+        # Retain: their objects stay by design, and each would be found (and published) again.
+        if (
+            not remaining
+            and spec is not None
+            and file_deletion_policy(ctx.body.get("spec")) == "Delete"
+            and await _publish_stored(ctx, spec, retry)
+        ):
             remaining = await release_files(ctx, KIND, "Delete")
     except KubeApiError as exc:
         ctx.flush()
