@@ -82,7 +82,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: install lint typecheck
-	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --dist loadfile --reruns 1
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --dist loadfile --reruns 1 --rerun-show-tracebacks
 
 # Container images (needs Docker): the operator, and the recorder (Debian's ffmpeg + the agent).
 REGISTRY_HOST ?= ghcr.io

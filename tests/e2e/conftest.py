@@ -54,7 +54,7 @@ class AgoraThread:
         self._thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
     kubeconfig = os.environ.get("E2E_KUBECONFIG")
     if kubeconfig:
@@ -71,7 +71,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
         api.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def agora(e2e: Environment) -> Iterator[httpx.Client]:
     """The Agora emulator's control API (`/_emulator/...`)."""
     with httpx.Client(base_url=e2e.agora_url, timeout=10) as client:

@@ -22,9 +22,10 @@ import pytest
 
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.shard import SHARD_FINALIZER
-from recording_operator.controllers.cloudrecording import handlers
+from recording_operator.controllers.cloudrecording import handlers, notices
 from recording_operator.controllers.cloudrecording.realtimekit import ADOPTION_SKEW
 from recording_operator.controllers.cloudtranscoder import handlers as transcoder_handlers
+from recording_operator.providers.agora import ncs
 from recording_operator.settings import Settings
 from recording_sandbox.runner import Sandbox
 from tests.integration.cloudrecording.test_cloudrecording_realtimekit import (
@@ -233,3 +234,48 @@ def test_a_realtimekit_start_whose_status_patch_was_lost_after_kopfs_body_patch_
 
     assert [r["id"] for r in rtk.recordings(meeting)] == [recording_id]
     assert ((cluster.get(name) or {}).get("status") or {}).get("recordingId") == recording_id
+
+
+def test_a_notice_read_before_kopfs_status_patch_does_not_undo_it(
+    cluster: Cluster, agora: Agora, kopf_runs: Handlers
+) -> None:
+    """Agora's `recorder_started` (40) is applied by the callback receiver while the create handler's
+    patch is in flight: the receiver read the recording (session id persisted, no conditions yet), kopf's
+    status patch landed (`Synced=True`), then the receiver wrote its conditions list. A merge patch
+    replaces a list, so that write turned `Synced` back to `Unknown` (`Ready=True` beside it) until
+    something else wrote conditions — the e2e sample's failure. The write now carries the version it was
+    decided on; the 409 makes the receiver decide again on the fresh copy (where kopf's patch already
+    says Recording, so the notice has nothing left to change)."""
+    name, stale = created(cluster, agora)
+    kopf_patch = kopf_runs.run(handlers.reconcile, stale)  # started; kopf's patch not applied yet
+    read_by_receiver = cluster.get(name) or {}
+    sid = (read_by_receiver.get("status") or {}).get("sid")
+    assert sid
+    response = cluster.http.patch(
+        cluster._crs(name) + "/status",
+        json={"status": dict(kopf_patch["status"])},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+    synced_by_kopf = {c["type"]: c["status"] for c in (cluster.get(name) or {})["status"]["conditions"]}[
+        "Synced"
+    ]
+
+    notice = ncs.Notice(
+        app_id=stale["spec"]["agora"]["appId"],
+        notice_id=f"started-{name}",
+        notify_ms=int(time.time() * 1000),
+        event_type=40,
+        product_id=3,
+        payload={"sid": sid, "cname": name, "uid": stale["spec"]["agora"]["uid"], "sequence": 1, "sendts": 1,
+                 "details": {"msgName": "recorder_started", "status": 0}},
+    )  # fmt: skip
+    result = kopf_runs.loop.run_until_complete(
+        notices._apply_owned(kopf_runs.runtime, read_by_receiver, notice)
+    )
+
+    status = (cluster.get(name) or {})["status"]
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert result == "unchanged", "the fresh copy is Recording already: nothing left for the notice to do"
+    assert conditions["Synced"] == synced_by_kopf == "True", conditions
+    assert (status["phase"], conditions["Ready"], conditions["Recording"]) == ("Recording", "True", "True")

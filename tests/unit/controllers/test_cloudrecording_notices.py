@@ -91,8 +91,12 @@ def test_uploaded_after_the_stop_means_every_file_is_stored() -> None:
 def test_order_marks_per_session_and_event() -> None:
     activity = NoticeActivity()
     assert activity.newer("s1", 12, (3, 30))
+    assert activity.newer("s1", 12, (3, 30)), "not applied yet (its write failed): a resend is still newer"
+    activity.applied("s1", 12, (3, 30))
     assert not activity.newer("s1", 12, (2, 20))  # reordered: older than what was applied
-    assert not activity.newer("s1", 12, (3, 30))  # resent
+    assert not activity.newer("s1", 12, (3, 30))  # resent after it was applied
+    activity.applied("s1", 12, (2, 20))  # an older one applied late does not move the mark back
+    assert not activity.newer("s1", 12, (3, 30))
     assert activity.newer("s1", 33, (2, 20))  # another event type has its own mark
     assert activity.newer("s2", 12, (0, 0))
 

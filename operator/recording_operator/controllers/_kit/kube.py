@@ -13,8 +13,8 @@ import os
 import ssl
 import tempfile
 import time
-from collections.abc import Collection, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
+from typing import Any, TypeVar
 
 import httpx
 import kopf
@@ -53,6 +53,57 @@ class KubeApiError(RuntimeError):
     def __init__(self, message: str, status: int | None) -> None:
         super().__init__(message)
         self.status = status
+
+
+#: Attempts of a write that met a newer `resourceVersion` (each re-reads the object and decides again).
+CONFLICT_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+def resource_version_of(obj: Mapping[str, Any]) -> str | None:
+    """`metadata.resourceVersion` of an object read from the API (None when absent)."""
+    version = (obj.get("metadata") or {}).get("resourceVersion")
+    return None if version is None else str(version)
+
+
+async def retried_on_conflict(
+    kube: KubeClient,
+    path: str,
+    obj: dict[str, Any],
+    apply: Callable[[dict[str, Any]], Awaitable[T]],
+    *,
+    still_applies: Callable[[dict[str, Any]], bool],
+    otherwise: T,
+    attempts: int = CONFLICT_ATTEMPTS,
+) -> T:
+    """Run `apply(obj)`, whose writes carry `obj`'s `resourceVersion` (optimistic concurrency); when
+    the API server answers 409 Conflict (someone wrote the object since it was read), read the object
+    at `path` again and run `apply` on the new copy, at most `attempts` times in all.
+
+    A status written from a stale read would replace lists it does not own (a merge patch replaces
+    `status.conditions` as a whole): kube-apiserver rejects a write whose `metadata.resourceVersion`
+    is not the current one
+    (https://github.com/kubernetes/community/blob/master/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency).
+
+    Returns:
+        What `apply` returned; `otherwise` when the object is gone or `still_applies(new copy)` is
+        False (e.g. the session the write was about is no longer the object's).
+
+    Raises:
+        KubeApiError: any other failure, or a conflict on the last attempt.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await apply(obj)
+        except KubeApiError as exc:
+            if exc.status != 409 or attempt == attempts:
+                raise
+        fresh = await kube.get_object(path)
+        if fresh is None or not still_applies(fresh):
+            return otherwise
+        obj = fresh
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _as_text(data: str | bytes) -> str:
@@ -175,12 +226,24 @@ class KubeClient:
             raise SecretNotFound(f"Secret {namespace}/{name} has no key {key!r}")
         return data[key]
 
-    async def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
+    async def merge_patch(
+        self, path: str, patch: dict[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
         """Merge-patch (RFC 7386) the object at `path` (e.g. `/apis/g/v/namespaces/ns/plural/name`).
 
+        With `resource_version`, the patch carries it as `metadata.resourceVersion`: the API server
+        applies it only to that version of the object and answers 409 Conflict otherwise (see
+        `retried_on_conflict`).
+
         Raises:
-            KubeApiError: the API answered anything but 200, or the request failed.
+            KubeApiError: the API answered anything but 200 (409: `resource_version` is not current),
+                or the request failed.
         """
+        if resource_version is not None:
+            patch = {
+                **patch,
+                "metadata": {**(patch.get("metadata") or {}), "resourceVersion": resource_version},
+            }
         try:
             response = await self._http.patch(
                 path, json=patch, headers={"Content-Type": "application/merge-patch+json"}

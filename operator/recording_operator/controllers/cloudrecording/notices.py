@@ -48,7 +48,12 @@ from pydantic import ValidationError
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import MAX_UNPUBLISHED_FILES, CloudRecordingSpec
-from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound
+from recording_operator.controllers._kit.kube import (
+    KubeApiError,
+    SecretNotFound,
+    resource_version_of,
+    retried_on_conflict,
+)
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers._kit.status import StatusDraft, digest, files_summary
 from recording_operator.controllers.cloudrecording.decide import (
@@ -196,16 +201,18 @@ class NoticeActivity:
         return None if at is None else time.monotonic() - at
 
     def newer(self, sid: str, event_type: int, order: tuple[int, int]) -> bool:
-        """Whether `order` is newer than the last applied notice of this type for `sid` (and record it)."""
+        """Whether `order` is newer than the last applied notice of this type for `sid` (`applied`
+        records one once its status is written: a notice whose write failed is newer when resent)."""
+        last = self._order.get((sid, event_type))
+        return last is None or order > last
+
+    def applied(self, sid: str, event_type: int, order: tuple[int, int]) -> None:
+        """The notice of this type for `sid` at `order` is written (the mark only moves forward)."""
         mark = (sid, event_type)
-        last = self._order.get(mark)
-        if last is not None and order <= last:
-            return False
-        self._order.pop(mark, None)
-        self._order[mark] = order
+        last = self._order.pop(mark, None)
+        self._order[mark] = order if last is None else max(last, order)
         while len(self._order) > self.limit:
             self._order.popitem(last=False)
-        return True
 
 
 ACTIVITY = NoticeActivity()
@@ -366,11 +373,19 @@ def _path(namespace: str, name: str) -> str:
 
 
 async def _write(ctx: NoticeContext, obj: dict[str, Any]) -> None:
-    """Write the drafted status, then the annotations, then the Events."""
+    """Write the drafted status (only onto the version of the object it was drafted from: a 409
+    Conflict sends the caller round `retried_on_conflict`), then the annotations, then the Events.
+
+    The drafted `status.conditions` is the whole list (a merge patch replaces lists): written over a
+    newer version it would undo what kopf's handler wrote meanwhile (e.g. `Synced=True` after the
+    start, replaced by the notice's `Synced=Unknown`).
+    """
     ctx.flush()
     patch = cast(dict[str, Any], ctx.patch)
     if patch.get("status"):
-        await ctx.runtime.kube.merge_patch(ctx.path + "/status", {"status": patch["status"]})
+        await ctx.runtime.kube.merge_patch(
+            ctx.path + "/status", {"status": patch["status"]}, resource_version=resource_version_of(obj)
+        )
     if patch.get("metadata"):
         await ctx.runtime.kube.merge_patch(ctx.path, {"metadata": patch["metadata"]})
     for type_, reason, message in ctx.events:
@@ -539,10 +554,30 @@ async def apply_agora_notice(runtime: Runtime, notice: ncs.Notice) -> str:
 
 
 async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:
+    """Apply a notice of the recording's own session; re-decided on a fresh read when the status
+    write meets a newer version (`retried_on_conflict`)."""
+    sid = notice.sid
+    assert sid
+    meta = obj.get("metadata") or {}
+    ACTIVITY.touch(
+        (meta.get("namespace", ""), meta.get("name", ""))
+    )  # notices arrive: polling can wait longer
+    newer = ACTIVITY.newer(sid, notice.event_type, notice.order)
+    result = await retried_on_conflict(
+        runtime.kube,
+        _path(meta.get("namespace", ""), meta.get("name", "")),
+        obj,
+        lambda current: _apply_owned_once(runtime, current, notice, newer),
+        still_applies=lambda current: (current.get("status") or {}).get("sid") == sid,
+        otherwise="unchanged",
+    )
+    if newer:
+        ACTIVITY.applied(sid, notice.event_type, notice.order)
+    return result
+
+
+async def _apply_owned_once(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice, newer: bool) -> str:
     ctx = NoticeContext(obj, runtime)
-    assert notice.sid
-    ACTIVITY.touch((ctx.namespace, ctx.name))  # notices arrive: polling can wait longer
-    newer = ACTIVITY.newer(notice.sid, notice.event_type, notice.order)
     effect = agora_effect(notice, ctx.status.get("phase"), newer=newer, own_stop=notice.sid in OWN_STOPS)
     if effect.empty:
         return "unchanged"
@@ -630,14 +665,43 @@ def _draft(ctx: NoticeContext, spec: CloudRecordingSpec, notice: ncs.Notice, eff
 
 
 async def _adopt(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:
-    """Write the notice's sid into an adoptable recording's status, then apply the notice itself."""
+    """Write the notice's sid into an adoptable recording's status, then apply the notice itself.
+
+    A status write that meets a newer version (the start's own answer landed meanwhile) is decided
+    again on the fresh copy: adopted only if it is still adoptable, else applied as the recording's
+    own session's notice, else left alone.
+    """
+    meta = obj.get("metadata") or {}
+
+    def adoptable_now(current: dict[str, Any]) -> bool:
+        annotations = (current.get("metadata") or {}).get("annotations") or {}
+        return adoptable(current.get("status") or {}, annotations) is not None
+
+    adopted = await retried_on_conflict(
+        runtime.kube,
+        _path(meta.get("namespace", ""), meta.get("name", "")),
+        obj,
+        lambda current: _adopt_once(runtime, current, notice),
+        still_applies=adoptable_now,
+        otherwise=False,
+    )
+    fresh = await runtime.kube.get_object(_path(meta.get("namespace", ""), meta.get("name", "")))
+    if fresh is not None and (fresh.get("status") or {}).get("sid") == notice.sid:
+        # The notice itself (an exit, files) applies to the adopted session too.
+        await _apply_owned(runtime, fresh, notice)
+        return "applied"
+    return "applied" if adopted else "unchanged"
+
+
+async def _adopt_once(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> bool:
+    """The adoption's status and annotation writes; False when the spec cannot be read."""
     ctx = NoticeContext(obj, runtime)
     annotations = ctx.meta.get("annotations") or {}
     resource_id = adoptable(ctx.status.current, annotations) or ctx.status.get("resourceId")
     try:
         spec = CloudRecordingSpec.model_validate(dict(obj.get("spec") or {}))
     except ValidationError:
-        return "unchanged"
+        return False
     phase = "Paused" if spec.state == "Paused" else "Recording"
     mark_started(
         ctx,
@@ -666,11 +730,7 @@ async def _adopt(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> s
     await _write(ctx, obj)
     INDEX.observe("MODIFIED", {**obj, "status": {**(obj.get("status") or {}), "sid": notice.sid}})
     ACTIVITY.touch((ctx.namespace, ctx.name))
-    # The notice itself (an exit, files) applies to the adopted session too.
-    fresh = await runtime.kube.get_object(ctx.path)
-    if fresh is not None and (fresh.get("status") or {}).get("sid") == notice.sid:
-        await _apply_owned(runtime, fresh, notice)
-    return "applied"
+    return True
 
 
 # --- RealtimeKit webhooks ------------------------------------------------------------------------
@@ -708,7 +768,16 @@ async def apply_realtimekit_webhook(runtime: Runtime, hook: Webhook) -> str:
                 break
             status = obj.get("status") or {}
             if status.get("recordingId") == state.id:
-                return await _apply_webhook_state(runtime, obj, state)
+                return await retried_on_conflict(
+                    runtime.kube,
+                    _path(namespace, name),
+                    obj,
+                    lambda current: _apply_webhook_state(runtime, current, state),
+                    still_applies=lambda current: (
+                        (current.get("status") or {}).get("recordingId") == state.id
+                    ),
+                    otherwise="unchanged",
+                )
             if any(s.get("recordingId") == state.id for s in status.get("sessions") or []):
                 return "unchanged"
             if key is not None or status.get("recordingId"):
@@ -716,13 +785,17 @@ async def apply_realtimekit_webhook(runtime: Runtime, hook: Webhook) -> str:
             if time.monotonic() >= deadline:
                 annotations = (obj.get("metadata") or {}).get("annotations") or {}
                 if observe(status, annotations).pending is not None and state.active:
-                    ctx = NoticeContext(obj, runtime)
-                    RealtimeKitSessions().started(ctx, state)
-                    ctx.condition("Synced", "True", "Adopted", f"recording {state.id} adopted from a webhook")
-                    ctx.event("Normal", "Adopted", f"recording {state.id} adopted from RealtimeKit's webhook")
-                    ctx.remove_annotation(PENDING_ANNOTATION)
-                    await _write(ctx, obj)
-                    return "applied"
+                    adopted = await retried_on_conflict(
+                        runtime.kube,
+                        _path(namespace, name),
+                        obj,
+                        lambda current: _adopt_recording(runtime, current, state),
+                        still_applies=_adoptable_recording,
+                        otherwise=False,
+                    )
+                    if adopted:
+                        return "applied"
+                    continue  # the start's own answer landed meanwhile: read it and apply the webhook to it
                 break
             await asyncio.sleep(SETTLE_STEP_S)
     if INDEX.deleted(state.id):
@@ -732,6 +805,24 @@ async def apply_realtimekit_webhook(runtime: Runtime, hook: Webhook) -> str:
         "which no CloudRecording owns"
     )
     return "unmatched"
+
+
+def _adoptable_recording(obj: dict[str, Any]) -> bool:
+    """A start is pending and no recording id is recorded yet."""
+    status = obj.get("status") or {}
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return not status.get("recordingId") and observe(status, annotations).pending is not None
+
+
+async def _adopt_recording(runtime: Runtime, obj: dict[str, Any], state: RecordingState) -> bool:
+    """Write a webhook's active recording into a recording whose start answer was lost."""
+    ctx = NoticeContext(obj, runtime)
+    RealtimeKitSessions().started(ctx, state)
+    ctx.condition("Synced", "True", "Adopted", f"recording {state.id} adopted from a webhook")
+    ctx.event("Normal", "Adopted", f"recording {state.id} adopted from RealtimeKit's webhook")
+    ctx.remove_annotation(PENDING_ANNOTATION)
+    await _write(ctx, obj)
+    return True
 
 
 async def _apply_webhook_state(runtime: Runtime, obj: dict[str, Any], state: RecordingState) -> str:

@@ -28,6 +28,7 @@ import kopf
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.controllers._kit.context import Context
+from recording_operator.controllers._kit.kube import resource_version_of, retried_on_conflict
 from recording_operator.controllers._kit.runtime import Runtime
 from recording_operator.controllers.cloudtranscoder.decide import LIVE_PHASES, ready_condition
 from recording_operator.providers.agora import ncs
@@ -141,6 +142,21 @@ async def apply_transcoder_notice(runtime: Runtime, notice: ncs.Notice) -> str:
             f"{notice.task_id}, which no CloudTranscoder owns"
         )
         return "unmatched"
+    meta = obj.get("metadata") or {}
+    task_id = notice.task_id
+    return await retried_on_conflict(
+        runtime.kube,
+        f"/apis/{GROUP}/{VERSION}/namespaces/{meta.get('namespace', '')}/{PLURAL}/{meta.get('name', '')}",
+        obj,
+        lambda current: _apply(runtime, current, notice),
+        still_applies=lambda current: (current.get("status") or {}).get("taskId") == task_id,
+        otherwise="unchanged",
+    )
+
+
+async def _apply(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice) -> str:
+    """The notice's effect on this version of the transcoder (its status write carries the version:
+    the conditions list it writes replaces the whole list)."""
     ctx = _NoticeContext(obj, runtime)
     effect = transcoder_effect(notice, ctx.status.get("phase"))
     if effect.empty:
@@ -154,7 +170,9 @@ async def apply_transcoder_notice(runtime: Runtime, notice: ncs.Notice) -> str:
     delta = ctx.status.delta()
     if not delta and not ctx.events:
         return "unchanged"
-    await runtime.kube.merge_patch(ctx.path + "/status", {"status": delta})
+    await runtime.kube.merge_patch(
+        ctx.path + "/status", {"status": delta}, resource_version=resource_version_of(obj)
+    )
     for type_, reason, message in ctx.events:
         runtime.events.record(obj, type_, reason, message)
     return "applied"
