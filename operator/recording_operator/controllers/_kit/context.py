@@ -7,7 +7,7 @@ retryable failures back off with jitter).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Self, cast
 
 import kopf
 from pydantic import ValidationError
@@ -159,6 +159,21 @@ class Context:
             return self.body
         current.get("metadata", {}).pop("managedFields", None)
         return kopf.Body(cast(kopf.RawBody, current))
+
+    async def on_server_state(self) -> Self | None:
+        """This invocation on the API server's copy (`server_body`): `self` when kopf's body is
+        current, else a new context of the same kind on the server's copy (same patch, runtime and
+        logger; nothing drafted yet); None when the resource is gone.
+
+        Raises:
+            KubeApiError: the read failed.
+        """
+        current = await self.server_body()
+        if current is None:
+            return None
+        if current is self.body:
+            return self
+        return type(self)(current, self.patch, self.runtime, self.logger)
 
     def event(self, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event on the resource (never with secret values), from

@@ -107,11 +107,11 @@ async def reconcile(
         if step is Plan.START:
             # The one step that can open a second paid session: planned again on what the API
             # server holds when kopf's body is older (a marker or session id it has not seen).
-            current = await ctx.server_body()
-            if current is None:
+            fresh = await ctx.on_server_state()
+            if fresh is None:
                 return
-            if current is not ctx.body:
-                ctx = RecordingContext(current, patch, ctx.runtime, logger)
+            if fresh is not ctx:
+                ctx = fresh
                 spec, obs, step = _planned(ctx, retry)
         logger.debug(f"plan: {step.value}")
         driver = DRIVERS[spec.provider]
@@ -551,13 +551,13 @@ async def finalize(
         # Nothing to stop in kopf's body: the finalizer lets go only if the API server agrees
         # (a session id or start marker kopf has not seen yet would otherwise keep running).
         try:
-            current = await ctx.server_body()
+            fresh = await ctx.on_server_state()
         except KubeApiError as exc:
             raise kopf.TemporaryError(f"reading the recording: {exc}", delay=retry_delay(ctx, retry)) from exc
-        if current is None:
+        if fresh is None:
             return
-        if current is not ctx.body:
-            ctx = RecordingContext(current, patch, ctx.runtime, logger)
+        if fresh is not ctx:
+            ctx = fresh
             obs = observe(ctx.status.current, ctx.meta.get("annotations"))
     spec_dict = dict(ctx.body.get("spec") or {})
     if spec_dict.get("deletionPolicy") == "Orphan":

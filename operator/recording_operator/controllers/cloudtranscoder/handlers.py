@@ -184,12 +184,12 @@ async def reconcile(
         if step is Plan.CREATE:
             # A new task is planned on what the API server holds when kopf's body is older (a
             # persisted builderToken or taskId it has not seen): see `Context.server_body`.
-            current = await ctx.server_body()
-            if current is None:
+            fresh = await ctx.on_server_state()
+            if fresh is None:
                 return
-            if current is not ctx.body:
-                ctx = Context(current, patch, ctx.runtime, logger)
-                spec = _parse_spec(ctx, current, retry)
+            if fresh is not ctx:
+                ctx = fresh
+                spec = _parse_spec(ctx, ctx.body, retry)
                 obs = observe(ctx.status.current)
                 desired = await _desired(ctx, spec)
                 step = plan(obs, ctx.generation, desired.digest)
@@ -543,13 +543,13 @@ async def finalize(
     if not obs.live and not obs.creation_pending:
         # Nothing to delete in kopf's body: the finalizer lets go only if the API server agrees.
         try:
-            current = await ctx.server_body()
+            fresh = await ctx.on_server_state()
         except KubeApiError as exc:
             raise kopf.TemporaryError(f"reading the transcoder: {exc}", delay=delay) from exc
-        if current is None:
+        if fresh is None:
             return
-        if current is not ctx.body:
-            ctx = Context(current, patch, ctx.runtime, logger)
+        if fresh is not ctx:
+            ctx = fresh
             obs = observe(ctx.status.current)
     spec_dict = dict(ctx.body.get("spec") or {})
     if spec_dict.get("deletionPolicy") == "Orphan":
