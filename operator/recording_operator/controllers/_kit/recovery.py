@@ -35,7 +35,7 @@ import kopf
 from recording_operator.api import GROUP, VERSION
 from recording_operator.controllers._kit.conditions import get_condition, set_condition
 from recording_operator.controllers._kit.errors import TERMINAL_REASONS
-from recording_operator.controllers._kit.kube import KubeApiError
+from recording_operator.controllers._kit.kube import KubeApiError, resource_version_of, retried_on_conflict
 from recording_operator.controllers._kit.shard import SHARD_LABELS
 
 log = logging.getLogger(__name__)
@@ -213,10 +213,28 @@ async def secret_changed(
             ):
                 continue
             logger.info(f"Secret {name} changed: reconciling {plural} {namespace}/{user} again")
-            status = release_terminal(
-                obj.get("status"), obj.get("metadata", {}).get("generation"), f"Secret {name} changed"
+
+            async def release(current: dict[str, Any], path: str = path) -> bool:
+                # The conditions list replaces the whole list: written only onto the version it was made from.
+                status = release_terminal(
+                    current.get("status"),
+                    current.get("metadata", {}).get("generation"),
+                    f"Secret {name} changed",
+                )
+                await kube.merge_patch(
+                    path + "/status", {"status": status}, resource_version=resource_version_of(current)
+                )
+                return True
+
+            released = await retried_on_conflict(
+                kube,
+                path,
+                obj,
+                release,
+                still_applies=lambda current: _terminal(current.get("status")),
+                otherwise=False,
             )
-            await kube.merge_patch(path + "/status", {"status": status})
-            await kube.merge_patch(path, {"metadata": {"annotations": dict.fromkeys(keys)}})
+            if released:
+                await kube.merge_patch(path, {"metadata": {"annotations": dict.fromkeys(keys)}})
         except KubeApiError as exc:  # deleted meanwhile, or the API is unavailable: nothing to retry
             logger.warning(f"could not reconcile {plural} {namespace}/{user} again: {exc}")

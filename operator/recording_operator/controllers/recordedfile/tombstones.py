@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recording_operator.controllers._kit.context import Context
-from recording_operator.controllers._kit.kube import KubeApiError
+from recording_operator.controllers._kit.kube import resource_version_of, retried_on_conflict
 from recording_operator.controllers.recordedfile.decide import owned_by, recording_path, with_deleted
 
 #: Read-modify-write rounds before a run of 409 Conflicts is reported (the finalizer then retries).
@@ -30,28 +30,29 @@ async def remember_deletion(ctx: Context, raw_spec: Mapping[str, Any]) -> bool:
 
     Raises:
         KubeApiError: reading or patching the recording failed, or it changed MAX_CONFLICTS times
-            in a row between the read and the write (status 409).
+            in a row between the read and the write (status 409, `retried_on_conflict`).
     """
     path = recording_path(ctx.namespace, raw_spec)
     if path is None:
         return False
     kube = ctx.runtime.kube
-    for _ in range(MAX_CONFLICTS):
-        recording = await kube.get_object(path)
-        if recording is None or not owned_by(ctx.meta, recording):
+    recording = await kube.get_object(path)
+    if recording is None:
+        return False
+
+    async def remember(current: dict[str, Any]) -> bool:
+        if not owned_by(ctx.meta, current):
             return False
-        names = with_deleted((recording.get("status") or {}).get("deletedFiles"), ctx.name)
+        names = with_deleted((current.get("status") or {}).get("deletedFiles"), ctx.name)
         if names is None:
             return False
-        version = recording["metadata"].get("resourceVersion")
-        try:
-            await kube.merge_patch(
-                f"{path}/status",
-                {"metadata": {"resourceVersion": version}, "status": {"deletedFiles": names}},
-            )
-        except KubeApiError as exc:
-            if exc.status != 409:
-                raise
-            continue
+        await kube.merge_patch(
+            f"{path}/status",
+            {"status": {"deletedFiles": names}},
+            resource_version=resource_version_of(current),
+        )
         return True
-    raise KubeApiError(f"patching {path}/status: {MAX_CONFLICTS} conflicts in a row", 409)
+
+    return await retried_on_conflict(
+        kube, path, recording, remember, still_applies=lambda _: True, otherwise=False, attempts=MAX_CONFLICTS
+    )
