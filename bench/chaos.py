@@ -24,7 +24,9 @@ Invariants, printed as a table and, on the last line, as one JSON object:
 period), ``duplicate`` (the most sessions running at once for one CR minus 1, summed; sampled every
 0.2 s from the emulators' state), ``gone_while_running`` (CRs observed gone while their session still
 ran), ``lost_media_s_max``/``lost_media_s_median`` (LocalRecording: seconds the source sent minus
-seconds stored, per ffprobe of the objects listed as RecordedFiles), ``unpublished`` (objects left in
+seconds stored, per ffprobe of the objects listed as RecordedFiles; ``lost_to_stop_s_*`` count only what
+was sent before each stop request, leaving out what the source sent while a stop was carried out),
+``unpublished`` (objects left in
 S3 under a deleted recording's prefix), ``secrets`` (values of the Secrets created here found in the
 operator log, a status or an Event), ``tracebacks`` (in the operator log), ``stuck`` (steps whose
 expected phase was not reached in time: reported, not an invariant of the promise).
@@ -124,6 +126,9 @@ class Lifecycle:
     gone: bool = False
     gone_while_running: int = 0
     sent_s: float = 0.0
+    #: Media seconds sent while the recording was asked to record (up to each stop request); None
+    #: when the lifecycle did not reach its final stop.
+    sent_to_stop_s: float | None = None
     stored_s: float | None = None
     recorder_killed: bool = False
     unpublished: list[str] = field(default_factory=list)
@@ -666,6 +671,7 @@ class Source:
         self.workdir = workdir
         self.sent_s = 0.0
         self._runs = 0
+        self._counted = True  # the current run's seconds are in sent_s already
         self._stop = False
         self._proc: asyncio.subprocess.Process | None = None
         self._task = asyncio.ensure_future(self._loop())
@@ -673,6 +679,7 @@ class Source:
     async def _loop(self) -> None:
         while not self._stop:
             self._runs += 1
+            self._counted = False
             progress = self.workdir / f"source-{self._runs}.progress"
             argv = [
                 "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
@@ -687,7 +694,15 @@ class Source:
             )
             await self._proc.wait()
             self.sent_s += _progress_s(progress)
+            self._counted = True
             await asyncio.sleep(0.2)
+
+    def sent_now(self) -> float:
+        """Media seconds sent so far, the running ffmpeg's included (its `-progress` file, written about
+        every 0.5 s)."""
+        if self._counted:
+            return self.sent_s
+        return self.sent_s + _progress_s(self.workdir / f"source-{self._runs}.progress")
 
     async def close(self) -> float:
         self._stop = True
@@ -747,13 +762,16 @@ async def run_local(c: Campaign, lc: Lifecycle) -> None:
             await c.patch_spec(lc, {"retention": {"deleteAfter": "48h"}})
         await asyncio.sleep(4)
         async with step(c, lc, "stop"):
+            first_stop = source.sent_now()
             await c.patch_spec(lc, {"active": False})
         await c.wait_phase(lc, "stop", _is("Stopped"))
         async with step(c, lc, "resume"):
+            resumed = source.sent_now()
             await c.patch_spec(lc, {"active": True})
         await c.wait_phase(lc, "resume", _is("Recording"))
         await asyncio.sleep(6)
         async with step(c, lc, "final stop"):
+            lc.sent_to_stop_s = first_stop + source.sent_now() - resumed
             await c.patch_spec(lc, {"active": False})
         await c.wait_phase(lc, "final stop", _is("Stopped"))
         await asyncio.sleep(2)
@@ -800,6 +818,13 @@ async def run_lifecycle(c: Campaign, lc: Lifecycle) -> None:
 # --- figures ----------------------------------------------------------------------------------------
 
 
+def _lost_to_stop(lc: Lifecycle) -> float | None:
+    """Media seconds sent while recording was asked for (up to each stop request) and not stored."""
+    if lc.kind != "local" or lc.stored_s is None or lc.sent_to_stop_s is None:
+        return None
+    return max(0.0, lc.sent_to_stop_s - lc.stored_s)
+
+
 def figures(
     c: Campaign, wall_s: float, log: str, events_text: str, leaked_keys: dict[str, int]
 ) -> dict[str, Any]:
@@ -811,6 +836,8 @@ def figures(
         for lc in lcs
         if lc.kind == "local" and lc.stored_s is not None and lc.recorder_killed
     ]
+    lost_to_stop = [v for lc in lcs if (v := _lost_to_stop(lc)) is not None]
+    killed_to_stop = [v for lc in lcs if lc.recorder_killed and (v := _lost_to_stop(lc)) is not None]
     hits = set(c.secret_hits)
     hits.update((s, "operator log") for s in c.secrets if s in log)
     hits.update((s, "Events") for s in c.secrets if s in events_text)
@@ -824,6 +851,9 @@ def figures(
         "lost_media_s_max": round(max(lost), 2) if lost else 0.0,
         "lost_media_s_median": round(statistics.median(lost), 2) if lost else 0.0,
         "lost_media_s_max_after_recorder_kill": round(max(lost_killed), 2) if lost_killed else 0.0,
+        "lost_to_stop_s_max": round(max(lost_to_stop), 2) if lost_to_stop else 0.0,
+        "lost_to_stop_s_median": round(statistics.median(lost_to_stop), 2) if lost_to_stop else 0.0,
+        "lost_to_stop_s_max_after_recorder_kill": round(max(killed_to_stop), 2) if killed_to_stop else 0.0,
         "recorder_kills": len(lost_killed),
         "unpublished": sum(len(lc.unpublished) for lc in lcs),
         "secrets": secrets,
@@ -869,9 +899,13 @@ def report(c: Campaign, result: dict[str, Any], leaked_keys: dict[str, int], rep
             problems.append("gone while its session ran")
         if lc.unpublished:
             problems.append(f"{len(lc.unpublished)} object(s) left after Delete")
-        if lc.stored_s is not None and lc.sent_s - lc.stored_s > LOST_MEDIA_TARGET_S:
+        lost = _lost_to_stop(lc)
+        if lost is None and lc.stored_s is not None:
+            lost = lc.sent_s - lc.stored_s
+        if lost is not None and lost > LOST_MEDIA_TARGET_S:
             problems.append(
-                f"lost {lc.sent_s - lc.stored_s:.1f} media s (sent {lc.sent_s:.1f}, stored {lc.stored_s:.1f})"
+                f"lost {lost:.1f} media s (sent {lc.sent_s:.1f}, {lc.sent_to_stop_s or lc.sent_s:.1f} of them "
+                f"before the stop requests, stored {lc.stored_s:.1f})"
             )
         if lc.stuck:
             problems.append(f"stuck: {'; '.join(lc.stuck)}")
