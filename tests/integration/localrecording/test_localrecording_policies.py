@@ -312,3 +312,26 @@ def test_an_operator_restart_mid_recording_neither_duplicates_nor_loses_files(
     assert stopped["files"]["count"] == len(files)
     # The restarted operator rebuilt what it had recorded from the cluster: no create was repeated.
     assert sandbox.kube.stats.count(verb="create", plural="recordedfiles") - creates == len(files) - recorded
+
+
+def test_a_file_stored_after_its_pod_was_collected_is_deleted_with_the_recording(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource
+) -> None:
+    """The fault campaign's local#32: the recorder Pod was deleted without grace while its agent's last
+    PUT was in flight; the request had been sent whole, so the object landed at the storage just after
+    the operator listed the bucket for the Pod's files. No RecordedFile named it, and deleting the
+    recording left it in the bucket. Played here by storing such an object after the stop: the
+    finalizer now searches the storage for the recording's files once its RecordedFiles are gone."""
+    name = "late-upload"
+    assert kube.post(LRECS, json=recording(name, sandbox.endpoints["s3"], source.port)).status_code == 201
+    wait_for(lambda: len(files_of(kube, name)) >= 1, timeout=60, what="a RecordedFile")
+    patch_spec(kube, name, {"active": False})
+    wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=90, what="phase Stopped")
+    late = f"sandbox/{name.replace('-', '')}/{name}-00042.mp4"
+    s3.put_object(Bucket="recordings", Key=late, Body=b"the bytes of a segment the agent had sent whole")
+    assert late in objects(s3, name)
+
+    assert kube.delete(f"{LRECS}/{name}").status_code in (200, 202)
+    wait_for(lambda: get(kube, name) is None, timeout=90, what="the LocalRecording to go")
+    assert objects(s3, name) == {}, "objects left in the bucket after Delete"
+    assert count_events(kube, name, "UnreportedFilesFound") == 1

@@ -61,6 +61,8 @@ from recording_operator.controllers.recordedfile.publication import (
     carry_records,
     publish_files,
     release_files,
+    unreported_files_found,
+    unreported_listing_wait,
 )
 from recording_operator.settings import Settings
 from recording_operator.storage import StorageError, UnsupportedStorage
@@ -73,10 +75,6 @@ FILES_WAIT_S = 1.0
 ADOPT_POLL_S = 2.0
 #: Seconds between checks while a deleted recording waits for backed-up files to land.
 BACKUP_POLL_S = 2.0
-#: Seconds after the deletion during which a storage that cannot be listed (`_publish_stored`) is
-#: tried again: an outage of a few seconds does not leave unreported files behind, a dead storage
-#: does not hold the recording.
-STORED_LIST_WAIT_S = 30.0
 
 #: One driver per `spec.provider`.
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
@@ -441,7 +439,7 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
     deleting the recording's RecordedFiles deletes them too; an Event names how many were found.
 
     A storage that does not answer (a retryable `StorageError`) is tried again for up to
-    STORED_LIST_WAIT_S seconds after the deletion; past that, or when its Secret is missing or it
+    `publication.STORED_LIST_WAIT_S` seconds after the deletion; past that, or when its Secret is missing or it
     cannot be used at all, the finalizer goes on with a Warning (what it could not list may stay).
 
     Returns:
@@ -455,28 +453,17 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
     try:
         records = await DRIVERS[spec.provider].stored_files(ctx, spec)
     except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-        left = STORED_LIST_WAIT_S - _seconds_since(ctx.meta.get("deletionTimestamp"))
-        if left > 0 and isinstance(exc, StorageError) and exc.retryable:
+        left = unreported_listing_wait(ctx, exc, retryable=isinstance(exc, StorageError) and exc.retryable)
+        if left > 0:
             ctx.flush()
             raise kopf.TemporaryError(
                 f"listing the sessions' stored files: {exc}", delay=min(left, retry_delay(ctx, retry))
             ) from exc
-        ctx.event(
-            "Warning",
-            "StoredFilesUnchecked",
-            f"the storage could not be listed for files the provider stored but did not report ({exc}); "
-            "any such file stays in the bucket",
-        )
         return 0
     delete_after = spec.retention.deleteAfter if spec.retention else None
     new = await publish_files(ctx, KIND, spec.storage, records, delete_after)
     if new:
-        ctx.event(
-            "Normal",
-            "UnreportedFilesFound",
-            f"{new} stored files of this recording's sessions had no RecordedFile (their file list never "
-            "arrived); they are deleted with the recording",
-        )
+        unreported_files_found(ctx, new, "the sessions' file lists never arrived")
     return new
 
 

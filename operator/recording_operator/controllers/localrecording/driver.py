@@ -947,6 +947,26 @@ class RecorderPods:
         mem.next_index = max(mem.next_index, file.index + 1)
         self.files_changed = self.files_changed or created is not None
 
+    async def publish_unreported(self) -> int:
+        """Give each of the recording's objects in storage that no RecordedFile names a RecordedFile
+        (`record_file`), so that deleting the recording's RecordedFiles deletes it too: an upload the
+        agent had fully sent when its Pod was killed completes at the storage after the Pod was
+        collected (`collect` lists the bucket once, at that moment). Files named in
+        `status.deletedFiles` stay deleted; files this process recorded are left alone.
+
+        Returns:
+            How many RecordedFiles were created.
+
+        Raises:
+            SecretNotFound, UnsupportedStorage, StorageError: the storage could not be listed.
+            KubeApiError: listing or creating RecordedFiles failed.
+        """
+        await self.load_recorded()
+        before = len(self.mem.files)
+        for file in await self.list_stored(0):
+            await self.record_file(file, first_index=0)
+        return len(self.mem.files) - before
+
     async def refresh_files_summary(self) -> None:
         """`status.files` (with additional outputs also `status.outputs`) from the recording's
         RecordedFiles this process listed (once, `load_recorded`) or created since: no LIST per new file."""

@@ -70,8 +70,14 @@ from recording_operator.controllers.localrecording.driver import (
 )
 from recording_operator.controllers.localrecording.manifests import COMPONENT_LABEL, KIND, pod_selector
 from recording_operator.controllers.localrecording.observe import pod_without_finalizer, view_pod
-from recording_operator.controllers.recordedfile.publication import release_files
+from recording_operator.controllers.recordedfile.decide import file_deletion_policy
+from recording_operator.controllers.recordedfile.publication import (
+    release_files,
+    unreported_files_found,
+    unreported_listing_wait,
+)
 from recording_operator.settings import Settings
+from recording_operator.storage import StorageError, UnsupportedStorage
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 
@@ -213,6 +219,37 @@ async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any,
     ctx.flush()
 
 
+async def _publish_stored(ctx: LocalRecordingContext, memory: RecorderMemory) -> int:
+    """RecordedFiles for the recording's stored objects that none names (`RecorderPods.publish_unreported`),
+    with an Event `UnreportedFilesFound` naming how many. A storage that does not answer is tried again
+    for a while after the deletion, then the finalizer goes on with a Warning
+    (`publication.unreported_listing_wait`).
+
+    Returns:
+        How many RecordedFiles were created (0 when the spec cannot be read).
+
+    Raises:
+        kopf.TemporaryError: the storage could not be listed yet.
+        KubeApiError: listing or creating RecordedFiles failed.
+    """
+    try:
+        spec = _parse(ctx)
+    except SpecError:
+        return 0
+    try:
+        async with memory.lock:
+            new = await RecorderPods(ctx, spec, memory).publish_unreported()
+    except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
+        left = unreported_listing_wait(ctx, exc, retryable=isinstance(exc, StorageError) and exc.retryable)
+        if left > 0:
+            ctx.flush()
+            raise kopf.TemporaryError(f"listing the stored files: {exc}", delay=min(left, _POLL_S)) from exc
+        return 0
+    if new:
+        unreported_files_found(ctx, new, "stored after its recorder Pod was gone")
+    return new
+
+
 @kopf.on.delete(*RESOURCE, labels=SHARD_LABELS)
 @instrumented(KIND, "finalize")
 async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **kwargs: Any) -> None:
@@ -251,6 +288,15 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: 
         raise kopf.TemporaryError("waiting for the recorder to store its last file", delay=_POLL_S)
     try:
         remaining = await release_files(ctx, KIND, "Delete")
+        # Once the known files are gone, the storage is searched for the recording's files that
+        # landed after their Pod was collected; those found are deleted like the others. Not when the
+        # files are Retain: their objects stay by design, and each would be found again.
+        if (
+            not remaining
+            and file_deletion_policy(body.get("spec")) == "Delete"
+            and await _publish_stored(ctx, memory)
+        ):
+            remaining = await release_files(ctx, KIND, "Delete")
     except KubeApiError as exc:
         raise kopf.TemporaryError(f"deleting the RecordedFiles: {exc}", delay=_POLL_S) from exc
     if remaining:

@@ -37,11 +37,11 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recording_operator.api import GROUP, VERSION, parse_duration
-from recording_operator.api.timestamps import rfc3339
+from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL
 from recording_operator.controllers._kit.context import Context
@@ -371,3 +371,37 @@ async def release_files(ctx: Context, kind: str, policy: str) -> int:
     if not ours:
         _PUBLISHED.pop(uid, None)
     return len(ours)
+
+
+#: Seconds after a recording's deletion during which a storage that cannot be listed for files no
+#: RecordedFile names (`unreported_listing_wait`) is tried again before its finalizer goes on.
+STORED_LIST_WAIT_S = 30.0
+
+
+def unreported_listing_wait(ctx: Context, exc: Exception, *, retryable: bool) -> float:
+    """A finalizer could not list the storage for files no RecordedFile names: seconds to wait
+    before listing again (> 0), while `retryable` and within STORED_LIST_WAIT_S seconds of the
+    deletion; else 0, with a Warning Event `StoredFilesUnchecked` (any such file stays in the bucket).
+    """
+    deleted = parse_rfc3339(str(ctx.meta.get("deletionTimestamp") or ""))
+    since = 0.0 if deleted is None else max(0.0, (datetime.now(UTC) - deleted).total_seconds())
+    left = STORED_LIST_WAIT_S - since
+    if retryable and left > 0:
+        return left
+    ctx.event(
+        "Warning",
+        "StoredFilesUnchecked",
+        f"the storage could not be listed for files stored but never reported ({exc}); any such file stays "
+        "in the bucket",
+    )
+    return 0.0
+
+
+def unreported_files_found(ctx: Context, count: int, why: str) -> None:
+    """Event `UnreportedFilesFound`: `count` stored files had no RecordedFile (`why`); they go with the
+    recording."""
+    ctx.event(
+        "Normal",
+        "UnreportedFilesFound",
+        f"{count} stored files of this recording had no RecordedFile ({why}); they are deleted with the recording",
+    )
