@@ -559,9 +559,8 @@ async def _apply_owned(runtime: Runtime, obj: dict[str, Any], notice: ncs.Notice
     sid = notice.sid
     assert sid
     meta = obj.get("metadata") or {}
-    ACTIVITY.touch(
-        (meta.get("namespace", ""), meta.get("name", ""))
-    )  # notices arrive: polling can wait longer
+    # Notices arrive: polling can wait longer.
+    ACTIVITY.touch((meta.get("namespace", ""), meta.get("name", "")))
     newer = ACTIVITY.newer(sid, notice.event_type, notice.order)
     result = await retried_on_conflict(
         runtime.kube,
