@@ -26,6 +26,7 @@ from recording_operator.api.v1alpha1.localrecording import (
     named_outputs,
 )
 from recording_operator.api.v1alpha1.recordedfile import OUTPUT_LABEL, RECORDING_LABEL
+from recording_operator.controllers._kit.shard import SHARD_FINALIZER, shard_labels_of
 from recording_operator.controllers._kit.status import files_summary as status_files_summary
 from recording_operator.controllers.localrecording.manifests import KIND, dns_name, owner_reference
 
@@ -106,7 +107,8 @@ def recorded_file_manifest(
     """The RecordedFile of one stored file: name `<recording>-<index>`, labelled with the recording,
     the index and the output that wrote it (OUTPUT_LABEL), owned by the LocalRecording, `deletionPolicy` from the recording's
     `files.deletionPolicy` (default Delete; the recording's own `deletionPolicy` is not the file's) and
-    `expiresAt` from the recording (`retention.deleteAfter` after the file was closed).
+    `expiresAt` from the recording (`retention.deleteAfter` after the file was closed); created with the
+    shard's finalizer and the recording's shard labels, like a CloudRecording's files.
     """
     meta = body["metadata"]
     storage = spec.storage
@@ -141,11 +143,16 @@ def recorded_file_manifest(
         "metadata": {
             "name": recorded_file_name(meta["name"], file.index),
             "namespace": meta["namespace"],
+            # The recording's shard labels keep its files in the same operator shard (`_kit/shard.py`).
             "labels": {
+                **shard_labels_of(meta.get("labels")),
                 RECORDING_LABEL: meta["name"],
                 FILE_INDEX_LABEL: f"{file.index:05d}",
                 OUTPUT_LABEL: file.output,
             },
+            # Set at creation, not by kopf's first pass: a RecordedFile deleted before that pass (its
+            # recording deleted at once) would otherwise go without its finalizer deleting the object.
+            "finalizers": [SHARD_FINALIZER],
             "ownerReferences": [owner_reference(body)],
         },
         "spec": file_spec,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from recording_operator.api.v1alpha1.localrecording import LocalRecordingSpec
+from recording_operator.controllers._kit.shard import SHARD_FINALIZER
 from recording_operator.controllers.localrecording.files import (
     StoredFile,
     file_name_pattern,
@@ -31,6 +32,8 @@ def test_recorded_file_from_an_agent_entry() -> None:
         "recording.mediaops.io/file-index": "00003",
         "recording.mediaops.io/output": "main",
     }
+    # Created with its finalizer: deleted before kopf's first pass, it still deletes the stored object.
+    assert manifest["metadata"]["finalizers"] == [SHARD_FINALIZER]
     assert manifest["spec"]["location"] == {
         "vendor": "s3", "bucket": "rec", "key": "teama/standup-00003.mp4", "region": "us-east-1",
     }  # fmt: skip
