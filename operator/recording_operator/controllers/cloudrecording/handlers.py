@@ -453,7 +453,7 @@ async def _publish_stored(ctx: RecordingContext, spec: CloudRecordingSpec, retry
     try:
         records = await DRIVERS[spec.provider].stored_files(ctx, spec)
     except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-        left = unreported_listing_wait(ctx, exc, retryable=isinstance(exc, StorageError) and exc.retryable)
+        left = unreported_listing_wait(ctx, exc)
         if left > 0:
             ctx.flush()
             raise kopf.TemporaryError(

@@ -240,7 +240,7 @@ async def _publish_stored(ctx: LocalRecordingContext, memory: RecorderMemory) ->
         async with memory.lock:
             new = await RecorderPods(ctx, spec, memory).publish_unreported()
     except (StorageError, UnsupportedStorage, SecretNotFound) as exc:
-        left = unreported_listing_wait(ctx, exc, retryable=isinstance(exc, StorageError) and exc.retryable)
+        left = unreported_listing_wait(ctx, exc)
         if left > 0:
             ctx.flush()
             raise kopf.TemporaryError(f"listing the stored files: {exc}", delay=min(left, _POLL_S)) from exc

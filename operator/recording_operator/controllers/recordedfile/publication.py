@@ -55,6 +55,7 @@ from recording_operator.controllers.recordedfile.decide import (
 from recording_operator.controllers.recordedfile.probe import clock_now
 from recording_operator.providers.agora import RecordingFile as AgoraFile
 from recording_operator.providers.realtimekit import RecordingState
+from recording_operator.storage import StorageError
 
 #: Recordings whose published file names are remembered (least recently used beyond this).
 MAX_TRACKED_RECORDINGS = 4096
@@ -378,11 +379,13 @@ async def release_files(ctx: Context, kind: str, policy: str) -> int:
 STORED_LIST_WAIT_S = 30.0
 
 
-def unreported_listing_wait(ctx: Context, exc: Exception, *, retryable: bool) -> float:
+def unreported_listing_wait(ctx: Context, exc: Exception) -> float:
     """A finalizer could not list the storage for files no RecordedFile names: seconds to wait
-    before listing again (> 0), while `retryable` and within STORED_LIST_WAIT_S seconds of the
-    deletion; else 0, with a Warning Event `StoredFilesUnchecked` (any such file stays in the bucket).
+    before listing again (> 0), while `exc` is a retryable `StorageError` and within
+    STORED_LIST_WAIT_S seconds of the deletion; else 0, with a Warning Event `StoredFilesUnchecked`
+    (any such file stays in the bucket).
     """
+    retryable = isinstance(exc, StorageError) and exc.retryable
     deleted = parse_rfc3339(str(ctx.meta.get("deletionTimestamp") or ""))
     since = 0.0 if deleted is None else max(0.0, (datetime.now(UTC) - deleted).total_seconds())
     left = STORED_LIST_WAIT_S - since
