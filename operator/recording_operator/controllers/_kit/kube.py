@@ -2,21 +2,26 @@
 create / merge-patch / delete of the objects the controllers own (Pods, ConfigMaps, Services, Jobs,
 RecordedFiles, status subresources).
 
-Built on httpx from the `kopf.ConnectionInfo` kopf logged in with, so the operator needs no
-`kubernetes` client library (which alone is most of a kopf operator's memory).
+Built on aiohttp (kopf's own HTTP stack) from the `kopf.ConnectionInfo` kopf logged in with, so the
+operator needs no `kubernetes` client library (which alone is most of a kopf operator's memory).
+aiohttp rather than httpx because this client carries every notice's read and write: against one
+local API server with 10 KB objects and 32 requests in flight, httpx 0.28 spent 2.2 ms of CPU per
+request and aiohttp 3.14 0.19 ms (at 1 in flight, 1.3 vs 0.33 ms).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import ssl
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
+import aiohttp
 import kopf
 
 from recording_operator.controllers._kit.policy import secret_use_problem
@@ -137,17 +142,43 @@ def _ssl_context(conn: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
     return ctx
 
 
-def _client_from(conn: kopf.ConnectionInfo) -> httpx.AsyncClient:
+#: Seconds a request may take in all (connect, send, answer).
+REQUEST_TIMEOUT_S = 30.0
+
+
+def _session_from(conn: kopf.ConnectionInfo) -> aiohttp.ClientSession:
+    """An aiohttp session with kopf's credentials (bearer token or basic auth) and TLS settings.
+    Must be called with the event loop running."""
     headers: dict[str, str] = {"Accept": "application/json"}
-    auth: httpx.Auth | None = None
+    auth: aiohttp.BasicAuth | None = None
     if conn.token:
         headers["Authorization"] = f"{conn.scheme or 'Bearer'} {conn.token}"
     elif conn.username and conn.password:
-        auth = httpx.BasicAuth(conn.username, conn.password)
+        auth = aiohttp.BasicAuth(conn.username, conn.password)
     verify = _ssl_context(conn) if conn.server.startswith("https") else True
-    return httpx.AsyncClient(
-        base_url=conn.server.rstrip("/"), headers=headers, auth=auth, verify=verify, timeout=30.0
+    return aiohttp.ClientSession(
+        headers=headers,
+        auth=auth,
+        connector=aiohttp.TCPConnector(ssl=verify),
+        timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
     )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The API server's answer to one request: HTTP `status` and the raw `body` bytes."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        """The body as text (undecodable bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
 
 
 class KubeClient:
@@ -166,14 +197,15 @@ class KubeClient:
         secret_ttl_s: float = 10.0,
         secret_namespaces: Collection[str] = (),
     ) -> None:
-        self._http = _client_from(conn)
+        self._server = conn.server.rstrip("/")
+        self._http = _session_from(conn)
         self._ttl = secret_ttl_s
         self._secret_namespaces = frozenset(secret_namespaces)
         self._secrets: dict[tuple[str, str], tuple[float, dict[str, str], str]] = {}
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
-        await self._http.aclose()
+        await self._http.close()
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, str]:
         """All keys of a Secret, base64-decoded to text.
@@ -189,17 +221,13 @@ class KubeClient:
             return cached[1]
         for key in [k for k, v in self._secrets.items() if now - v[0] >= self._ttl]:
             del self._secrets[key]
-        try:
-            response = await self._http.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
-        except httpx.HTTPError as exc:
-            raise KubeApiError(f"reading Secret {namespace}/{name}: {type(exc).__name__}", None) from exc
-        if response.status_code == 404:
+        response = await self._send("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", "reading Secret")
+        if response.status == 404:
             self._secrets.pop((namespace, name), None)
             raise SecretNotFound(f"Secret {namespace}/{name} not found")
-        if response.status_code != 200:
-            raise KubeApiError(
-                f"reading Secret {namespace}/{name}: HTTP {response.status_code}", response.status_code
-            )
+        if response.status != 200:
+            # No body in the message: it could hold the Secret's data.
+            raise KubeApiError(f"reading Secret {namespace}/{name}: HTTP {response.status}", response.status)
         body = response.json()
         problem = secret_use_problem(body, namespace, self._secret_namespaces)
         if problem is not None:
@@ -244,31 +272,55 @@ class KubeClient:
                 **patch,
                 "metadata": {**(patch.get("metadata") or {}), "resourceVersion": resource_version},
             }
-        try:
-            response = await self._http.patch(
-                path, json=patch, headers={"Content-Type": "application/merge-patch+json"}
-            )
-        except httpx.HTTPError as exc:
-            raise KubeApiError(f"patching {path}: {type(exc).__name__}", None) from exc
-        if response.status_code != 200:
-            raise KubeApiError(
-                f"patching {path}: HTTP {response.status_code} {response.text[:200]}", response.status_code
-            )
+        response = await self._request(
+            "PATCH", path, "patching", ok=(200,), body=patch, content_type="application/merge-patch+json"
+        )
         result: dict[str, Any] = response.json()
         return result
 
     # --- generic objects (recorder Pods, their ConfigMaps and Services, RecordedFiles) ---------------
 
-    async def _request(
-        self, method: str, path: str, what: str, *, ok: tuple[int, ...], **kwargs: Any
-    ) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """One request to `path` on the API server, `body` sent as JSON; any HTTP status is returned.
+
+        Raises:
+            KubeApiError: the request failed or timed out (status None; the message names the error's
+                type only).
+        """
+        data = None if body is None else json.dumps(body).encode()
+        headers = None if body is None else {"Content-Type": content_type}
         try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+            async with self._http.request(
+                method, self._server + path, data=data, headers=headers, params=params
+            ) as response:
+                return Answer(response.status, await response.read())
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise KubeApiError(f"{what} {path}: {type(exc).__name__}", None) from exc
-        if response.status_code not in ok:
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        ok: tuple[int, ...],
+        body: Any = None,
+        content_type: str = "application/json",
+        params: Mapping[str, str] | None = None,
+    ) -> Answer:
+        response = await self._send(method, path, what, body=body, content_type=content_type, params=params)
+        if response.status not in ok:
             raise KubeApiError(
-                f"{what} {path}: HTTP {response.status_code} {response.text[:200]}", response.status_code
+                f"{what} {path}: HTTP {response.status} {response.text[:200]}", response.status
             )
         return response
 
@@ -279,7 +331,7 @@ class KubeClient:
             KubeApiError: any answer but 200 and 404, or a transport failure.
         """
         response = await self._request("GET", path, "reading", ok=(200, 404))
-        if response.status_code == 404:
+        if response.status == 404:
             return None
         result: dict[str, Any] = response.json()
         return result
@@ -290,7 +342,7 @@ class KubeClient:
         Raises:
             KubeApiError: the list failed.
         """
-        params = {"labelSelector": label_selector} if label_selector else {}
+        params = {"labelSelector": label_selector} if label_selector else None
         response = await self._request("GET", path, "listing", ok=(200,), params=params)
         items: list[dict[str, Any]] = response.json().get("items") or []
         return items
@@ -301,8 +353,8 @@ class KubeClient:
         Raises:
             KubeApiError: any other failure (a 422 carries the API server's validation message).
         """
-        response = await self._request("POST", collection, "creating in", ok=(200, 201, 202, 409), json=body)
-        if response.status_code == 409:
+        response = await self._request("POST", collection, "creating in", ok=(200, 201, 202, 409), body=body)
+        if response.status == 409:
             return None
         result: dict[str, Any] = response.json()
         return result
@@ -322,5 +374,5 @@ class KubeClient:
             if grace_period_s is None
             else {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_period_s}
         )
-        response = await self._request("DELETE", path, "deleting", ok=(200, 202, 404), json=options)
-        return response.status_code != 404
+        response = await self._request("DELETE", path, "deleting", ok=(200, 202, 404), body=options)
+        return response.status != 404

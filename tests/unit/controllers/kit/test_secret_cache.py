@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 
-import httpx
 import pytest
 
-from recording_operator.controllers._kit.kube import KubeClient, SecretNotOptedIn
+from recording_operator.controllers._kit.kube import Answer, KubeClient, SecretNotOptedIn
 
 
 def secret(name: str, *, labelled: bool) -> dict[str, object]:
@@ -21,12 +21,12 @@ def secret(name: str, *, labelled: bool) -> dict[str, object]:
 def client(ttl_s: float, namespaces: tuple[str, ...] = ()) -> KubeClient:
     """A KubeClient whose API server answers every Secret GET (labelled unless named `plain-*`)."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        name = request.url.path.rsplit("/", 1)[-1]
-        return httpx.Response(200, json=secret(name, labelled=not name.startswith("plain-")))
+    async def answer(method: str, path: str, what: str, **_: object) -> Answer:
+        name = path.rsplit("/", 1)[-1]
+        return Answer(200, json.dumps(secret(name, labelled=not name.startswith("plain-"))).encode())
 
     kube = KubeClient.__new__(KubeClient)
-    kube._http = httpx.AsyncClient(base_url="https://api.test", transport=httpx.MockTransport(answer))
+    kube._send = answer  # type: ignore[method-assign]
     kube._ttl = ttl_s
     kube._secret_namespaces = frozenset(namespaces)
     kube._secrets = {}
