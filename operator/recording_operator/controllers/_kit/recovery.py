@@ -140,7 +140,8 @@ def secret_names(spec: Any) -> Iterator[str]:
 
 
 def _users(plural: str) -> Any:
-    def index(
+    # A coroutine: kopf runs a plain function in its thread pool, a hop per watch event of the kind.
+    async def index(
         namespace: str | None, name: str, spec: kopf.Spec, **_: Any
     ) -> dict[tuple[str, str], tuple[str, str]]:
         """`{(namespace, secret): (plural, name)}` for one resource."""
