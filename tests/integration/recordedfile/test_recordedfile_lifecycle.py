@@ -120,6 +120,26 @@ def test_a_file_already_gone_counts_as_deleted_and_missing_is_reported(files: Fi
     wait_for(lambda: files.get(f"vanish-{tag}") is None, what="the file to go")
 
 
+def test_a_new_recordings_first_files_are_created_without_listing_recordedfiles(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora, files: Files
+) -> None:
+    # A recording whose status never showed a file cannot have RecordedFiles: its first report creates
+    # them without a LIST (a thousand sessions ending together would send a thousand LISTs).
+    body = recording()
+    name = body["metadata"]["name"]
+    body["spec"]["storage"]["prefix"] = ["teamA", name.replace("-", "")]
+    agora.set_users(APP, name, ["1001"])
+    lists = sandbox.kube.stats.count(verb="list", plural="recordedfiles")
+    assert cluster.create(body).status_code == 201
+    wait_for(
+        lambda: ((cluster.get(name) or {}).get("status", {}).get("files") or {}).get("count", 0) >= 2,
+        timeout=30,
+        what="files in the recording's status",
+    )
+    assert sandbox.kube.stats.count(verb="list", plural="recordedfiles") == lists
+    assert len(files.of_recording(name)) >= 2
+
+
 def test_an_operator_restart_neither_duplicates_nor_recreates_files(
     sandbox: Sandbox, cluster: Cluster, agora: Agora, files: Files, s3: Any
 ) -> None:

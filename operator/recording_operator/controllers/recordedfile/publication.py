@@ -226,8 +226,24 @@ def recorded_file_body(
 _PUBLISHED: OrderedDict[str, set[str]] = OrderedDict()
 
 
+def _never_published(status: Mapping[str, Any]) -> bool:
+    """Whether the API server's status of a recording shows that no RecordedFile can exist for it
+    yet: no file reported (`files.count` 0), none deleted, none awaiting creation, no past session."""
+    files = status.get("files") or {}
+    return not (
+        files.get("count")
+        or status.get("deletedFiles")
+        or status.get("unpublishedFiles")
+        or status.get("sessions")
+    )
+
+
 async def _published(ctx: Context) -> set[str]:
-    """The names of the recording's RecordedFiles known to exist: remembered, or listed once.
+    """The names of the recording's RecordedFiles known to exist: remembered, or listed once — not
+    even once for a recording whose status shows it never had a file (`_never_published`): a LIST
+    per new recording is what a thousand sessions ending together would cost the API server. A
+    RecordedFile created anyway (its creator died before writing the status) answers the create
+    with 409, which counts as published.
 
     Raises:
         KubeApiError: the listing failed (nothing is remembered; the next report lists again).
@@ -235,10 +251,14 @@ async def _published(ctx: Context) -> set[str]:
     uid = str(ctx.meta.get("uid", ""))
     names = _PUBLISHED.get(uid)
     if names is None:
-        items = await ctx.runtime.kube.list_objects(
-            collection_path(ctx.namespace), label_selector=f"{RECORDING_LABEL}={ctx.name}"
-        )
-        names = _PUBLISHED[uid] = {str(item["metadata"]["name"]) for item in items}
+        if _never_published(ctx.status.current):
+            names = set()
+        else:
+            items = await ctx.runtime.kube.list_objects(
+                collection_path(ctx.namespace), label_selector=f"{RECORDING_LABEL}={ctx.name}"
+            )
+            names = {str(item["metadata"]["name"]) for item in items}
+        _PUBLISHED[uid] = names
         while len(_PUBLISHED) > MAX_TRACKED_RECORDINGS:
             _PUBLISHED.popitem(last=False)
     _PUBLISHED.move_to_end(uid)
