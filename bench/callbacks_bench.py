@@ -89,6 +89,7 @@ class Phases:
         self.url = url
         self.phase: dict[str, str] = {}
         self.stopped_at: dict[str, float] = {}
+        self.sid: dict[str, str] = {}
         self.all_stopped = asyncio.Event()
         self._count = count
         self.task = asyncio.create_task(self._watch())
@@ -105,6 +106,8 @@ class Phases:
                 name = obj.get("metadata", {}).get("name", "")
                 phase = (obj.get("status") or {}).get("phase", "")
                 self.phase[name] = phase
+                if (obj.get("status") or {}).get("sid"):
+                    self.sid[name] = obj["status"]["sid"]
                 if phase == "Stopped":
                     self.stopped_at.setdefault(name, time.monotonic())
                     if len(self.stopped_at) >= self._count:
@@ -114,14 +117,37 @@ class Phases:
         return sum(p == phase for p in self.phase.values())
 
 
+def _stages(
+    log: list[dict[str, Any]], seen: dict[str, float], changed_wall: dict[str, float], sids: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """Where each session's freshness went, as (p50, p99) seconds per stage: `provider` (the
+    session's end until Agora's emulator queued the notice that ends it, 41 or 11), `delivery` (queued
+    until the operator answered it 200: the receiver's queue and the status write) and `watch`
+    (answered until the bench's watch saw Stopped)."""
+    ending: dict[str, dict[str, Any]] = {}
+    for d in log:
+        if d["eventType"] in (41, 11) and d["httpStatus"] == 200 and d.get("sendts"):
+            ending.setdefault(d["sid"], d)  # the first that ends it
+    stages: dict[str, list[float]] = {"provider": [], "delivery": [], "watch": []}
+    for name, fresh in seen.items():
+        d = ending.get(sids.get(name, ""))
+        if d is None:
+            continue
+        stages["provider"].append(d["sendts"] / 1000 - changed_wall[name])
+        stages["delivery"].append((d["answeredMs"] - d["sendts"]) / 1000)
+        stages["watch"].append(changed_wall[name] + fresh - d["answeredMs"] / 1000)
+    return {k: (statistics.median(v), percentile(v, 0.99)) for k, v in stages.items() if v}
+
+
 def _profiler(pid: int, out: str | None, mode: str) -> subprocess.Popen[bytes] | None:
     if not out:
         return None
     path = Path(out)
     target = path.with_name(f"{path.stem}-{mode}{path.suffix or '.svg'}")
     spy = Path(sys.executable).with_name("py-spy")
+    fmt = ["--format", "raw"] if path.suffix == ".txt" else []  # collapsed stacks, for grep and sort
     return subprocess.Popen(
-        [str(spy), "record", "--nonblocking", "-p", str(pid), "-o", str(target)],
+        [str(spy), "record", "--nonblocking", "-p", str(pid), "-o", str(target), *fmt],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -175,12 +201,14 @@ async def run(
                 notices_before = len((await agora.get("/_emulator/callbacks/log")).json()["deliveries"])
                 spy = _profiler(operator.pid, profile, "on" if callbacks else "off")
                 cpu_before = sum(operator.cpu_times()[:2])
+                sandbox.kube.stats.reset()
                 changed = time.monotonic()
                 # The provider-side change: a channel empties, and Agora's recorder leaves it after
                 # maxIdleTime (the emulator's clock passes it). All at once, or in one batch a second.
                 batches = max(1, round(spread_s))
                 names = [f"bench-{i:05d}" for i in range(count)]
                 changed_at: dict[str, float] = {}
+                changed_wall: dict[str, float] = {}
 
                 async def change(batch: list[str]) -> None:
                     for name in batch:
@@ -188,6 +216,7 @@ async def run(
                     await agora.post("/_emulator/clock", json={"advanceSeconds": IDLE_S + 1})
                     now = time.monotonic()
                     changed_at.update(dict.fromkeys(batch, now))
+                    changed_wall.update(dict.fromkeys(batch, time.time()))
 
                 async def changes() -> None:
                     for b in range(batches):
@@ -210,10 +239,19 @@ async def run(
                     spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                     spy.wait(timeout=60)
                 stats = (await agora.get("/_emulator/stats")).json()
+                kube_requests = {
+                    f"{verb} {plural}": round(n / count, 2)
+                    for plural in ("cloudrecordings", "recordedfiles", "events")
+                    for verb in ("get", "list", "create", "patch", "update", "delete")
+                    if (n := sandbox.kube.stats.count(verb=verb, plural=plural))
+                }
                 # Notices of the window only (recorder_leave, uploaded, session_exit per session).
                 log = (await agora.get("/_emulator/callbacks/log")).json()["deliveries"][notices_before:]
                 fresh = list(seen.values())
+                stages = _stages(log, seen, changed_wall, watched.sid) if callbacks else {}
                 return {
+                    "stages": stages,
+                    "kube_requests_per_session": kube_requests,
                     "mode": "callbacks on" if callbacks else "callbacks off",
                     "stopped": len(fresh),
                     "p50": statistics.median(fresh) if fresh else None,
@@ -223,6 +261,7 @@ async def run(
                     "http_429": stats["httpStatus"].get("429", 0),
                     "notices": len(log) if callbacks else 0,
                     "answers": dict(sorted(Counter(str(d["httpStatus"]) for d in log).items())),
+                    "attempts": dict(sorted(Counter(d["attempts"] for d in log).items())),
                     "cpu_per_1000": (cpu / len(log) * 1000) if callbacks and log else None,
                     "cpu_s": cpu,
                     "baseline_cpu_s": baseline_rate * window,
@@ -264,6 +303,9 @@ def main() -> int:
             ),
             flush=True,
         )
+        print(f"{'':>13}  Kubernetes requests per session over the window: {r['kube_requests_per_session']}")
+        for stage, (p50, p99) in r["stages"].items():
+            print(f"{'':>13}  {stage}: p50 {p50:.2f} s, p99 {p99:.2f} s", flush=True)
     return 0
 
 

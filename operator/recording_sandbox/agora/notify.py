@@ -217,5 +217,9 @@ class NcsSender:
                 "taskId": payload.get("taskId"),
                 "attempts": attempts,
                 "httpStatus": status,
+                # When the notice was queued (its `sendts`) and when its last attempt was answered
+                # (ms since the epoch): the delivery's share of a status change's delay.
+                "sendts": payload.get("sendts"),
+                "answeredMs": int(time.time() * 1000),
             }
         )
