@@ -227,15 +227,12 @@ _PUBLISHED: OrderedDict[str, set[str]] = OrderedDict()
 
 
 def _never_published(status: Mapping[str, Any]) -> bool:
-    """Whether the API server's status of a recording shows that no RecordedFile can exist for it
-    yet: no file reported (`files.count` 0), none deleted, none awaiting creation, no past session."""
+    """Whether the API server's status of a recording shows that none of its RecordedFiles can exist:
+    no file reported (`files.count` 0), none deleted, none awaiting creation. (A past session's
+    files, once `files` was reset for a new one, carry that session's id in their names: no file of
+    the new session can collide with them.)"""
     files = status.get("files") or {}
-    return not (
-        files.get("count")
-        or status.get("deletedFiles")
-        or status.get("unpublishedFiles")
-        or status.get("sessions")
-    )
+    return not (files.get("count") or status.get("deletedFiles") or status.get("unpublishedFiles"))
 
 
 async def _published(ctx: Context) -> set[str]:
