@@ -10,9 +10,15 @@ Printed per mode:
 
 - freshness p50/p99/max: seconds from a session's end until its recording's status says Stopped;
 - queries/s to Agora over the window, and HTTP 429 answers received;
-- with callbacks: notices delivered, and the operator process's CPU seconds per 1,000 notices
+- with callbacks: notices delivered (final answers, and attempts per notice: a resend means an
+  answer other than 200 or none in time), and the operator process's CPU seconds per 1,000 notices
   (receiver and the status writes they cause): all of the window's CPU, and that CPU less what the
-  operator spent at its rate of the 15 s before the change (timers and queries go on meanwhile).
+  operator spent at its rate of the 15 s before the change (timers and queries go on meanwhile);
+- with callbacks, where the freshness went, p50/p99 per stage: `provider` (the session's end until
+  the emulator queued the notice that ends it), `delivery` (queued until the operator answered 200:
+  the receiver's queue, its reads and its status write) and `watch` (answered until the bench's
+  watch saw Stopped);
+- Kubernetes requests per session over the window, by verb and resource.
 
 The Agora emulator runs in a process of its own (sandbox `agora_process`), so a busy bench loop
 (the Kubernetes emulator serializing 1,000 objects) neither bunches its requests into false 429s
