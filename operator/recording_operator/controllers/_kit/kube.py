@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import ssl
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -111,55 +108,20 @@ async def retried_on_conflict(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _as_text(data: str | bytes) -> str:
-    return data.decode("ascii") if isinstance(data, bytes) else data
-
-
-def _to_file(data: str | bytes, suffix: str) -> str:
-    """Write inline PEM data (kubeconfig `*-data`) to a private temp file; `ssl` only loads files."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data if isinstance(data, bytes) else data.encode("ascii"))
-    return path
-
-
-def _ssl_context(conn: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
-    if conn.insecure:
-        return False
-    ctx = ssl.create_default_context()
-    if conn.ca_path:
-        ctx.load_verify_locations(cafile=os.fsdecode(conn.ca_path))
-    if conn.ca_data:
-        ctx.load_verify_locations(cadata=_as_text(conn.ca_data))
-    cert = os.fsdecode(conn.certificate_path) if conn.certificate_path else None
-    key = os.fsdecode(conn.private_key_path) if conn.private_key_path else None
-    if conn.certificate_data:
-        cert = _to_file(conn.certificate_data, ".crt")
-    if conn.private_key_data:
-        key = _to_file(conn.private_key_data, ".key")
-    if cert:
-        ctx.load_cert_chain(cert, key)
-    return ctx
-
-
 #: Seconds a request may take in all (connect, send, answer).
 REQUEST_TIMEOUT_S = 30.0
 
 
 def _session_from(conn: kopf.ConnectionInfo) -> aiohttp.ClientSession:
-    """An aiohttp session with kopf's credentials (bearer token or basic auth) and TLS settings.
+    """An aiohttp session that reaches the API server exactly as kopf's own does: kopf's credentials
+    header (bearer token or basic auth), its TLS context (CA, client certificate, `insecure`), its
+    proxy and `trust_env` (https://github.com/nolar/kopf: `kopf/_cogs/clients/auth.py`, `APIContext`).
     Must be called with the event loop running."""
-    headers: dict[str, str] = {"Accept": "application/json"}
-    auth: aiohttp.BasicAuth | None = None
-    if conn.token:
-        headers["Authorization"] = f"{conn.scheme or 'Bearer'} {conn.token}"
-    elif conn.username and conn.password:
-        auth = aiohttp.BasicAuth(conn.username, conn.password)
-    verify = _ssl_context(conn) if conn.server.startswith("https") else True
     return aiohttp.ClientSession(
-        headers=headers,
-        auth=auth,
-        connector=aiohttp.TCPConnector(ssl=verify),
+        headers={"Accept": "application/json", **conn.as_http_headers()},
+        connector=aiohttp.TCPConnector(ssl=conn.as_ssl_context()),
+        proxy=conn.proxy_url,
+        trust_env=conn.trust_env,
         timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
     )
 
