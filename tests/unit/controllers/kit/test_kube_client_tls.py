@@ -4,8 +4,6 @@ kubeconfig, the bearer token, and a refused certificate is a transport error, no
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 import tempfile
 from collections.abc import AsyncIterator
@@ -14,39 +12,18 @@ from pathlib import Path
 import kopf
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from recording_operator.controllers._kit.kube import KubeApiError, KubeClient
+from tests.support.recorder import self_signed_cert
 
 TOKEN = "t0ken-for-tests"
 
 
 def self_signed() -> tuple[bytes, bytes]:
     """(certificate PEM, key PEM) for 127.0.0.1, its own CA."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = self_signed_cert(Path(tmp))
+        return cert.read_bytes(), key.read_bytes()
 
 
 async def _answer(request: web.Request) -> web.Response:
