@@ -95,8 +95,13 @@ def test_an_archive_a_live_playlist_and_thumbnails_from_one_capture(
         lambda: (s := status(kube, name)).get("podName") != pod and s.get("phase") == "Recording",
         timeout=60, what="the next recorder Pod recording",
     )  # fmt: skip
+    # Two live segments (2 s each) from the next Pod before the stop, so its final playlist holds more
+    # than one keyframe-cut segment (the stop follows within a poll: one segment may be 1.8 s).
     wait_for(
-        lambda: all(any(index_of(f) > before for f in files) for files in per_output(kube, name).values()),
+        lambda: all(
+            len([f for f in files if index_of(f) > before]) >= (2 if output_name == "live" else 1)
+            for output_name, files in per_output(kube, name).items()
+        ),
         timeout=60, what="files of every output from the next Pod",
     )  # fmt: skip
     patch_spec(kube, name, {"active": False})
