@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -44,6 +45,7 @@ def run(
 
     Prometheus metrics are served on `METRICS_PORT` (default 8080) at `/metrics`.
     """
+    _without_httpx_command_line()
     from recording_operator.process import configure_logging, run_operator
     from recording_operator.settings import Settings
 
@@ -60,6 +62,15 @@ def run(
             metrics_port=Settings.from_env().metrics_port,
         )
     )
+
+
+def _without_httpx_command_line() -> None:
+    """Keep `import httpx` from loading httpx's command-line client (`httpx._main`, with click, rich
+    and pygments: 4.2 MB of the operator's RSS, measured), which it imports whenever those packages
+    are installed — and they are, for typer and `kubectl recording`. The operator never runs it.
+    `None` in `sys.modules` makes that import raise ImportError, which httpx's `__init__` handles
+    (https://docs.python.org/3/reference/import.html#the-module-cache)."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 @app.command()

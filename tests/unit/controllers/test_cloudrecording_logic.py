@@ -18,6 +18,7 @@ from recording_operator.controllers.cloudrecording.decide import (
     adoptable,
     applied_config,
     closed_session,
+    first_start_route,
     mark_unknown,
     not_found_delay,
     observe,
@@ -238,3 +239,31 @@ def test_session_file_keys_are_the_sessions_files_with_slices_left_to_their_play
     assert session_file_keys("p/s_c", ["p/s_c_20250101000000000.ts"]) == ["p/s_c_20250101000000000.ts"]
     # only names of this session's form, under its own stem
     assert session_file_keys("p/s_c", ["p/s_cx.mp4", "p/s_c_1.mp4.bak", "q/s_c.m3u8"]) == []
+
+
+AGORA_SPEC = {"provider": "agora", "state": "Recording", "agora": {"appId": "app-1", "channel": "c"}}
+RTK_SPEC = {
+    "provider": "realtimekit",
+    "state": "Recording",
+    "realtimeKit": {"accountId": "acc", "appId": "rtk"},
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "route"),
+    [
+        ({"spec": AGORA_SPEC}, ("agora_recording", "app-1")),
+        ({"spec": RTK_SPEC}, ("realtimekit_recordings", "acc/rtk")),
+        ({"spec": {**AGORA_SPEC, "state": "Paused"}}, ("agora_recording", "app-1")),
+        # a recording the operator has written a status for: a retry, a resume, an update or a stop
+        ({"spec": AGORA_SPEC, "status": {"phase": "Starting"}}, None),
+        ({"spec": AGORA_SPEC, "status": {"conditions": []}}, None),
+        # nothing to start
+        ({"spec": {**AGORA_SPEC, "state": "Stopped"}}, None),
+        ({"spec": {"provider": "agora"}}, None),
+    ],
+)
+def test_only_a_new_recordings_first_start_waits_at_its_credentials_gate(
+    body: dict[str, Any], route: tuple[str, str] | None
+) -> None:
+    assert first_start_route(body) == route

@@ -11,8 +11,10 @@ import yaml
 from recording_operator.api.v1alpha1.cloudtranscoder import CloudTranscoderSpec
 from recording_operator.controllers.cloudtranscoder.decide import (
     Plan,
+    budget_route,
     config_digest,
     default_instance_id,
+    first_create_route,
     max_lifetime_s,
     next_sequence_id,
     observe,
@@ -96,3 +98,13 @@ def test_minted_tokens_bound_the_task_lifetime() -> None:
     minted = CloudTranscoderSpec.model_validate(data)
     assert max_lifetime_s(minted, None) == 84600
     assert max_lifetime_s(minted, 90000.0) == 84600
+
+
+def test_only_a_new_transcoders_first_create_waits_at_its_accounts_gate() -> None:
+    body = {
+        "metadata": {"namespace": "live", "name": "t"},
+        "spec": {"credentialsSecretRef": {"name": "agora-rest"}},
+    }
+    assert budget_route(body) == ("agora_transcoder", "live/agora-rest")
+    assert first_create_route(body) == ("agora_transcoder", "live/agora-rest")
+    assert first_create_route({**body, "status": {"phase": "CREATED"}}) is None

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from recording_operator.providers.budget import (
+    ADMISSION_S,
     RECOVER_S,
     Budget,
     Limit,
@@ -185,6 +186,43 @@ def test_unlimited_scopes_are_free() -> None:
     budget = Budget({})
     assert budget.rate("agora_recording") is None
     assert asyncio.run(budget.acquire(("agora_recording",), "app", Priority.QUERY)) < 0.1
+
+
+async def test_new_sessions_beyond_two_seconds_of_the_rate_wait_at_the_gate_in_arrival_order() -> None:
+    """1,000 CloudRecordings applied together on one App ID: 20 starts (2 s of 10 requests/s) work at
+    once; the others wait at the gate, each let in when one ends, first come first served."""
+    budget = Budget({"agora_recording": [Limit(10, 1.0, headroom=1.0)]})
+    admitted: list[int] = []
+    leave = asyncio.Event()
+
+    async def start(n: int) -> None:
+        async with budget.admission(("agora_recording", "app")):
+            admitted.append(n)
+            await leave.wait()
+
+    starts = [asyncio.create_task(start(n)) for n in range(50)]
+    await asyncio.sleep(0.01)
+    assert admitted == list(range(int(ADMISSION_S * 10)))
+    assert int(ADMISSION_S * 10) == 20
+    leave.set()
+    await asyncio.gather(*starts)
+    assert admitted == list(range(50))
+
+
+async def test_a_full_gate_holds_only_new_sessions_of_its_own_credential() -> None:
+    budget = Budget({"agora_recording": [Limit(1, 1.0, headroom=1.0)]})  # a gate of 2 starts
+    async with budget.admission(("agora_recording", "app-a")), budget.admission(("agora_recording", "app-a")):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(_enter(budget.admission(("agora_recording", "app-a"))), 0.05)
+        await asyncio.wait_for(_enter(budget.admission(("agora_recording", "app-b"))), 1)
+        await asyncio.wait_for(_enter(budget.admission(("agora_transcoder", "ns/creds"))), 1)  # unlimited
+        await asyncio.wait_for(_enter(budget.admission(None)), 1)
+    await asyncio.wait_for(_enter(budget.admission(("agora_recording", "app-a"))), 1)
+
+
+async def _enter(gate: object) -> None:
+    async with gate:  # type: ignore[attr-defined]
+        pass
 
 
 @pytest.mark.parametrize(

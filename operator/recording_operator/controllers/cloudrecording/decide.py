@@ -658,3 +658,27 @@ def start_timed_out(provider_status: int | None, since_start_s: float, *, limit_
     issued means the start failed (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices).
     Exiting statuses (6, 7, 8, 20) are not a start failure."""
     return provider_status is not None and provider_status < 4 and since_start_s >= limit_s
+
+
+def budget_key(spec: Mapping[str, Any]) -> tuple[str, str]:
+    """The request budget (scope, key) a recording's calls count against, from its `spec` as
+    stored: its Agora App ID (10 requests/s, https://docs.agora.io/en/cloud-recording/rest-api/overview)
+    or its RealtimeKit account and app (1,000 Recordings API calls per 60 s,
+    https://developers.cloudflare.com/realtime/realtimekit/rate-limits/); ("", "") without either."""
+    agora, realtimekit = spec.get("agora"), spec.get("realtimeKit")
+    if isinstance(agora, Mapping) and agora.get("appId"):
+        return "agora_recording", str(agora["appId"])
+    if isinstance(realtimekit, Mapping) and realtimekit.get("accountId") and realtimekit.get("appId"):
+        return "realtimekit_recordings", f"{realtimekit['accountId']}/{realtimekit['appId']}"
+    return "", ""
+
+
+def first_start_route(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The budget (scope, key) of a recording's first start — one the operator has not written a
+    status for and whose `spec.state` asks for a session — for `Budget.admission`; None otherwise
+    (a stop, an update, a restart or a resume never waits there)."""
+    spec = body.get("spec") or {}
+    if body.get("status") or spec.get("state") == "Stopped":
+        return None
+    scope, key = budget_key(spec)
+    return (scope, key) if scope else None

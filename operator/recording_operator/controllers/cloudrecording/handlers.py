@@ -40,7 +40,9 @@ from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.decide import (
     Observed,
     Plan,
+    budget_key,
     consecutive_restarts,
+    first_start_route,
     observe,
     plan,
     restart_due,
@@ -90,7 +92,8 @@ DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": Re
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
-    """Bring the provider session to `spec.state` and the spec's configuration.
+    """Bring the provider session to `spec.state` and the spec's configuration; a new recording's
+    first start waits its turn at its credential's budget first (`first_start_route`).
 
     Raises:
         kopf.TemporaryError: retryable failure (provider 429/5xx, timeouts, missing Secret, Agora
@@ -98,6 +101,11 @@ async def reconcile(
         kopf.PermanentError: terminal failure (invalid spec, auth, unknown start result):
             `Synced=False`, not retried until the spec changes.
     """
+    async with runtime_of(memo).budget.admission(first_start_route(body)):
+        await _reconcile(body, patch, memo, retry, logger)
+
+
+async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any) -> None:
     ctx = RecordingContext(body, patch, runtime_of(memo), logger)
     INDEX.observe("MODIFIED", body)  # notices of a session about to start find this recording
     spec, obs, step = _planned(ctx, retry)
@@ -243,7 +251,7 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         STATUS_AGES.forget(*session)
         return
     settings = ctx.runtime.settings
-    scope, key = budget_key(spec)
+    scope, key = budget_key(body.get("spec") or {})
     STATUS_AGES.tracking(*session)
     try:
         if obs.adopted:
@@ -325,18 +333,6 @@ async def _restart(
         ctx.logger.warning(f"restarting the session failed: {failure.message}")
     ctx.flush()
     return True
-
-
-def budget_key(spec: CloudRecordingSpec) -> tuple[str, str]:
-    """The request budget (scope, key) a recording's calls count against: its Agora App ID (10
-    requests/s, https://docs.agora.io/en/cloud-recording/rest-api/overview) or its RealtimeKit
-    account and app (1,000 Recordings API calls per 60 s,
-    https://developers.cloudflare.com/realtime/realtimekit/rate-limits/)."""
-    if spec.agora is not None:
-        return "agora_recording", spec.agora.appId
-    if spec.realtimeKit is not None:
-        return "realtimekit_recordings", f"{spec.realtimeKit.accountId}/{spec.realtimeKit.appId}"
-    return "", ""
 
 
 def _max_duration_reached(spec: CloudRecordingSpec, status: Mapping[str, Any]) -> bool:

@@ -238,3 +238,25 @@ def max_lifetime_s(spec: CloudTranscoderSpec, max_duration_s: float | None) -> f
     if uses_minted_tokens(spec):
         limits.append(float(TRANSCODER_MINTED_TASK_MAX_S))
     return min(limits) if limits else None
+
+
+#: Budget scope of transcoder calls (10 requests/s per account,
+#: https://docs.agora.io/en/cloud-transcoding/overview/quota-limits).
+SCOPE = "agora_transcoder"
+
+
+def budget_route(body: Mapping[str, Any]) -> tuple[str, str]:
+    """The request budget (scope, key) of a transcoder's calls: Cloud Transcoder's budget is per
+    account (10 requests/s, https://docs.agora.io/en/cloud-transcoding/overview/quota-limits), and
+    the Secret holding its credentials (`namespace/name`) stands for the account here — the query
+    planner's and the admission gate's key; the client's own budget keys by the account itself, so
+    two Secrets of one account share its rate but count apart here."""
+    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+    secret = (spec.get("credentialsSecretRef") or {}).get("name", "")
+    return SCOPE, f"{meta.get('namespace', '')}/{secret}"
+
+
+def first_create_route(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """`budget_route` of a transcoder the operator has not written a status for, whose first
+    create is ahead (for `Budget.admission`); None otherwise."""
+    return None if body.get("status") else budget_route(body)

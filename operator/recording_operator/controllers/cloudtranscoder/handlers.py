@@ -42,9 +42,12 @@ from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudtranscoder.decide import (
+    SCOPE,
     Observed,
     Plan,
+    budget_route,
     config_digest,
+    first_create_route,
     instance_id_of,
     max_lifetime_s,
     next_sequence_id,
@@ -167,7 +170,8 @@ def _provider_failure(exc: AgoraError, spec: CloudTranscoderSpec, ctx: Context) 
 async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any, **_: Any
 ) -> None:
-    """Create the task, or bring a running one to the spec with one update.
+    """Create the task, or bring a running one to the spec with one update; a new transcoder's
+    first create waits its turn at its account's budget first (`first_create_route`).
 
     Raises:
         kopf.TemporaryError: retryable failure (https://docs.agora.io/en/cloud-transcoding/reference/status-codes: 206, 429, 5xx, timeouts; a missing Secret;
@@ -175,6 +179,11 @@ async def reconcile(
         kopf.PermanentError: terminal failure (400 invalid config, 401/403): `Synced=False`, not
             retried until the spec changes.
     """
+    async with runtime_of(memo).budget.admission(first_create_route(body)):
+        await _reconcile(body, patch, memo, retry, logger)
+
+
+async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: Any) -> None:
     ctx = Context(body, patch, runtime_of(memo), logger)
     spec = _parse_spec(ctx, body, retry)
     obs = observe(ctx.status.current)
@@ -297,10 +306,6 @@ async def _update(ctx: Context, desired: Desired, obs: Observed) -> None:
 
 # --- observation ---------------------------------------------------------------------------------
 
-#: Budget scope of transcoder calls (10 requests/s per account,
-#: https://docs.agora.io/en/cloud-transcoding/overview/quota-limits).
-SCOPE = "agora_transcoder"
-
 #: kopf needs the timer interval when the module is imported.
 _TICK_S = Settings.from_env().transcoder_tick_s
 
@@ -328,8 +333,7 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
     except ValidationError:
         return
     session = (KIND, ctx.namespace, ctx.name)
-    # Cloud Transcoder's budget is per account; the Secret holding its credentials stands for it.
-    key = f"{ctx.namespace}/{spec.credentialsSecretRef.name}"
+    key = budget_route(body)[1]
     if obs.live:
         STATUS_AGES.tracking(*session)
     else:
