@@ -661,6 +661,10 @@ async def run_transcoder(c: Campaign, lc: Lifecycle) -> None:
     await _delete(c, lc)
 
 
+#: Seconds a test source gets to exit after SIGTERM before it is killed.
+CLOSE_GRACE_S = 5.0
+
+
 class Source:
     """A live ffmpeg test source (25 fps H.264 + AAC, real time) listening for the recorder's SRT
     caller, started again whenever its caller goes away. `sent_s` sums, over its runs, the media
@@ -705,9 +709,15 @@ class Source:
         return self.sent_s + _progress_s(self.workdir / f"source-{self._runs}.progress")
 
     async def close(self) -> float:
+        """Stop the source (SIGTERM, then SIGKILL after `CLOSE_GRACE_S`: an ffmpeg SRT listener still
+        waiting for a caller can ignore SIGTERM for good) and return the media seconds it sent."""
         self._stop = True
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._proc.wait()), CLOSE_GRACE_S)
+            except TimeoutError:
+                self._proc.kill()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         return self.sent_s
