@@ -42,7 +42,6 @@ from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudtranscoder.decide import (
-    SCOPE,
     Observed,
     Plan,
     budget_route,
@@ -333,7 +332,7 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
     except ValidationError:
         return
     session = (KIND, ctx.namespace, ctx.name)
-    key = budget_route(body)[1]
+    scope, key = budget_route(body)
     if obs.live:
         STATUS_AGES.tracking(*session)
     else:
@@ -350,11 +349,11 @@ async def observe_task(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logg
             if limit is not None and _age_s(ctx.status.get("createdAt")) >= limit:
                 await _delete(ctx, spec, obs)
                 mark_exited(ctx, "MaxDurationReached", f"task {obs.task_id} ended after {limit:.0f} s")
-            elif ctx.runtime.query_due(session, SCOPE, key, ctx.runtime.settings.transcoder_query_interval_s):
+            elif ctx.runtime.query_due(session, scope, key, ctx.runtime.settings.transcoder_query_interval_s):
                 try:
                     await _query(ctx, spec, obs)
                 finally:
-                    ctx.runtime.query_made(session, SCOPE, key, per_key=False)
+                    ctx.runtime.query_made(session, scope, key, per_key=False)
                 STATUS_AGES.observed(*session)
         elif (
             obs.phase == "Exited"
