@@ -15,8 +15,12 @@ the raw bytes (401 `unsigned`/`forged`) → parse (400 `malformed`) → replay c
 duplicate (`noticeId` / `rtk-uuid` already applied: 200, nothing changes) → the sink, serialised
 per session, within `answer_timeout_s` (Agora wants a 200 within 10 s,
 https://docs.agora.io/en/cloud-recording/develop/receive-notifications). A sink failure answers
-503 so the provider resends (Agora: resends when no 200 arrives; RealtimeKit: retries 5xx,
-https://developers.cloudflare.com/realtime/realtimekit/webhooks/).
+503 so the provider resends (Agora: resends when no 200 arrives, at growing intervals, and stops
+after three retries; RealtimeKit: retries 5xx,
+https://developers.cloudflare.com/realtime/realtimekit/webhooks/). The provider's few resends can
+all fall inside one Kubernetes API outage, so the receiver also applies a failed notice again
+itself (`redeliver_window_s`, backoff 2 s doubling to 30 s), until it is applied once, by a resend
+or by itself: the one notice naming a lost start's session must not be lost with the outage.
 
 Every outcome is counted in `recording_operator_callbacks_total{provider, result}`; log lines name
 the provider, the result and the source address, never the body, a signature or a secret.
@@ -51,7 +55,8 @@ CALLBACKS = Counter(
     f"{PREFIX}_callbacks",
     "Provider callbacks by provider (agora-recording, agora-transcoder, realtimekit) and result "
     "(applied, unchanged, duplicate, unmatched, unsigned, forged, malformed, oversized, replayed, "
-    "rate_limited, error).",
+    "rate_limited, error; a notice applied later by the receiver itself: redelivered_applied, "
+    "redelivered_unchanged, redelivered_unmatched, or redelivery_expired).",
     ["provider", "result"],
     registry=REGISTRY,
 )
@@ -81,6 +86,8 @@ class ReceiverConfig:
         replay_window_s: an Agora `notifyMs` further than this from now is a replay (s).
         rate, burst: callbacks per second per source address, and the burst allowed (0 = unlimited).
         answer_timeout_s: a sink slower than this answers 503 (s; below Agora's 10 s).
+        redeliver_window_s: how long a notice whose sink failed is applied again in the background (s).
+        redeliver_max: notices held for that at once (beyond it, only the provider's resends are left).
         tls_cert_file, tls_key_file: serve HTTPS with this certificate (PEM files), else HTTP.
     """
 
@@ -93,6 +100,8 @@ class ReceiverConfig:
     rate: float = 100.0
     burst: float = 200.0
     answer_timeout_s: float = 8.0
+    redeliver_window_s: float = 600.0
+    redeliver_max: int = 1000
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
 
@@ -144,6 +153,8 @@ class Receiver:
         self._applied = SeenSet(ttl_s=max(3600.0, 2 * window))
         self._limiter = RateLimiter(config.rate, config.burst)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        #: Background applications of notices whose sink failed, by delivery ID.
+        self._redeliveries: dict[str, asyncio.Task[None]] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -183,7 +194,9 @@ class Receiver:
         return self._runner is not None
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening, and stop applying failed notices again."""
+        for task in list(self._redeliveries.values()):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -220,7 +233,7 @@ class Receiver:
                 raise _Rejected(401, "replayed", "notifyMs is outside the accepted window")
             if not self._deliveries.add((notice.notice_id, notice.notify_ms)):
                 raise _Rejected(401, "replayed", "this noticeId and notifyMs were already received")
-            result = await self._apply(notice.session_key, notice.notice_id, lambda: sink(notice))
+            result = await self._apply(provider, notice.session_key, notice.notice_id, lambda: sink(notice))
             log.debug(f"{provider} notice {notice.notice_id} event {notice.event_type}: {result}")
             return self._done(provider, 200, result, started, {"ok": True, "result": result})
         except _Rejected as exc:
@@ -247,7 +260,7 @@ class Receiver:
             except MalformedWebhook as exc:
                 raise _Rejected(400, "malformed", str(exc)) from None
             key = hook.recording_id or hook.delivery_id
-            result = await self._apply(key, hook.delivery_id, lambda: sink(hook))
+            result = await self._apply(provider, key, hook.delivery_id, lambda: sink(hook))
             return self._done(provider, 200, result, started, {"ok": True, "result": result})
         except _Rejected as exc:
             return self._refuse(request, provider, exc, started)
@@ -267,8 +280,17 @@ class Receiver:
                 413, "oversized", f"body larger than {self.config.max_body_bytes} bytes"
             ) from None
 
-    async def _apply(self, session: str, delivery: str, run: Callable[[], Awaitable[str]]) -> str:
-        """Run the sink once per delivery ID, serialised per session; 503 on failure or timeout."""
+    async def _apply(
+        self,
+        provider: str,
+        session: str,
+        delivery: str,
+        run: Callable[[], Awaitable[str]],
+        *,
+        redeliver: bool = True,
+    ) -> str:
+        """Run the sink once per delivery ID, serialised per session; 503 on failure or timeout,
+        and (with `redeliver`) the notice is applied again in the background (`_redeliver`)."""
         lock, users = self._locks.get(session) or (asyncio.Lock(), 0)
         self._locks[session] = (lock, users + 1)
         try:
@@ -277,13 +299,16 @@ class Receiver:
                     return "duplicate"
                 try:
                     result = await asyncio.wait_for(run(), self.config.answer_timeout_s)
-                except TimeoutError:
-                    raise _Rejected(503, "error", "applying the notice took too long") from None
                 except (MalformedNotice, MalformedWebhook) as exc:
                     raise _Rejected(400, "malformed", str(exc)) from None
                 except Exception as exc:
-                    log.warning(f"applying a callback failed: {type(exc).__name__}: {exc}")
-                    raise _Rejected(503, "error", "applying the notice failed") from None
+                    slow = isinstance(exc, TimeoutError)
+                    if not slow:
+                        log.warning(f"applying a callback failed: {type(exc).__name__}: {exc}")
+                    if redeliver:
+                        self._redeliver_later(provider, session, delivery, run)
+                    message = "applying the notice took too long" if slow else "applying the notice failed"
+                    raise _Rejected(503, "error", message) from None
                 self._applied.add(delivery)
                 return result
         finally:
@@ -292,6 +317,42 @@ class Receiver:
                 del self._locks[session]
             else:
                 self._locks[session] = (lock, users - 1)
+
+    def _redeliver_later(
+        self, provider: str, session: str, delivery: str, run: Callable[[], Awaitable[str]]
+    ) -> None:
+        if delivery in self._redeliveries or len(self._redeliveries) >= self.config.redeliver_max:
+            return
+        task = asyncio.create_task(self._redeliver(provider, session, delivery, run))
+        self._redeliveries[delivery] = task
+        task.add_done_callback(lambda _: self._redeliveries.pop(delivery, None))
+
+    async def _redeliver(
+        self, provider: str, session: str, delivery: str, run: Callable[[], Awaitable[str]]
+    ) -> None:
+        """Apply a notice whose sink failed again, every 2 s doubling to 30 s, for up to
+        `redeliver_window_s` seconds or until it is applied (here or by a provider's resend).
+        Counted in `recording_operator_callbacks_total` with the result prefixed `redelivered_`."""
+        deadline = time.monotonic() + self.config.redeliver_window_s
+        delay = 2.0
+        while time.monotonic() + delay < deadline:
+            await asyncio.sleep(delay)
+            if delivery in self._applied:
+                return
+            try:
+                result = await self._apply(provider, session, delivery, run, redeliver=False)
+            except _Rejected as exc:
+                if exc.result == "malformed":
+                    return
+                delay = min(2 * delay, 30.0)
+                continue
+            CALLBACKS.labels(provider, f"redelivered_{result}").inc()
+            log.info(f"{provider} notice {delivery} applied on redelivery: {result}")
+            return
+        CALLBACKS.labels(provider, "redelivery_expired").inc()
+        log.warning(
+            f"{provider} notice {delivery} could not be applied within {self.config.redeliver_window_s:.0f}s"
+        )
 
     def _done(
         self, provider: str, status: int, result: str, started: float, body: Mapping[str, object]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -24,8 +25,19 @@ class Sink:
     def __init__(self) -> None:
         self.notices: list[Notice] = []
         self.failures = 0
+        self.calls = 0
+        self.called = asyncio.Event()
+
+    async def called_times(self, calls: int) -> None:
+        """Wait until the sink was called `calls` times (20 s at most)."""
+        async with asyncio.timeout(20):
+            while self.calls < calls:
+                self.called.clear()
+                await self.called.wait()
 
     async def __call__(self, notice: Notice) -> str:
+        self.calls += 1
+        self.called.set()
         if self.failures:
             self.failures -= 1
             raise RuntimeError("the API server is away")
@@ -150,6 +162,39 @@ async def test_failed_sink_answers_503_and_the_resend_applies(receiver: Receiver
     response = await post(receiver, resend)
     assert response.status_code == 200 and response.json()["result"] == "applied"
     assert len(sink.notices) == 1
+
+
+async def test_a_failed_notice_is_applied_later_without_a_resend(receiver: Receiver, sink: Sink) -> None:
+    """Agora resends a notice only three times: an API outage can outlast them all, so the receiver
+    applies the notice again itself, once."""
+    sink.failures = 1
+    before = count("redelivered_applied")
+    assert (await post(receiver, envelope("n-outage"))).status_code == 503
+    assert sink.notices == []
+    await sink.called_times(2)
+    await asyncio.sleep(0.1)  # the redelivery's bookkeeping after the sink returned
+    assert [n.notice_id for n in sink.notices] == ["n-outage"]
+    assert count("redelivered_applied") == before + 1
+    await asyncio.sleep(2.5)  # no second application after it succeeded
+    assert len(sink.notices) == 1
+
+
+async def test_redelivery_gives_up_after_its_window(sink: Sink) -> None:
+    config = ReceiverConfig(
+        host="127.0.0.1", port=0, agora_secrets={"a": SECRET}, rate=0, redeliver_window_s=3
+    )
+    rx = Receiver(config, agora_recording=sink)
+    await rx.start()
+    sink.failures = 100
+    before = count("redelivery_expired")
+    try:
+        assert (await post(rx, envelope("n-gone"))).status_code == 503
+        await sink.called_times(2)
+        await asyncio.sleep(0.1)  # the next try would fall outside the window: it gives up at once
+    finally:
+        await rx.stop()
+    assert count("redelivery_expired") == before + 1
+    assert sink.failures == 98  # the notice, then one redelivery inside 3 s (2 s, then 4 s would pass it)
 
 
 async def test_rate_limit_per_source(sink: Sink) -> None:
