@@ -17,6 +17,7 @@
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
 | `RECORDING_NOT_FOUND_WINDOW` | `90` | seconds Agora may answer 404 for a live session during its HA migration (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): a 404 is confirmed with backoff (5, 10, 15 s …) until this long before the session counts as ended |
 | `AGORA_START_CHECK` | `90` | seconds after `start` within which an Agora session must reach `serverResponse.status` 4 or 5; past it the session is stopped with reason `StartTimedOut` (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
+| `OPERATOR_STATE_DIR` | unset | a directory that outlives the operator process (the Pod's `emptyDir`, kept across container restarts): start answers not yet written to status are journalled there (`start-answers.jsonl`), so a restart during an API outage still finds the session's id; unset = kept in memory only |
 | `RECORDING_ADOPT_WAIT` | `120` | seconds a deleted CloudRecording whose start result is unknown waits for its session to be adopted (its sid from a callback) before the finalizer lets go with a Warning |
 | `RECORDING_BACKUP_WAIT` | `300` | seconds a deleted CloudRecording (`deletionPolicy: Delete`) whose files Agora backed up (`uploadingStatus: backuped`) waits for their late upload before letting go with a Warning |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
@@ -173,6 +174,7 @@ class Settings:
     not_found_window_s: float = 90.0
     start_check_s: float = 90.0
     adopt_wait_s: float = 120.0
+    state_dir: str | None = None
     backup_wait_s: float = 300.0
     backoff_base_s: float = 5.0
     backoff_max_s: float = 300.0
@@ -255,6 +257,7 @@ class Settings:
             not_found_window_s=_float("RECORDING_NOT_FOUND_WINDOW", cls.not_found_window_s),
             start_check_s=_float("AGORA_START_CHECK", cls.start_check_s),
             adopt_wait_s=_float("RECORDING_ADOPT_WAIT", cls.adopt_wait_s),
+            state_dir=os.environ.get("OPERATOR_STATE_DIR") or None,
             backup_wait_s=_float("RECORDING_BACKUP_WAIT", cls.backup_wait_s),
             backoff_base_s=_float("RECORDING_BACKOFF_BASE", cls.backoff_base_s),
             backoff_max_s=_float("RECORDING_BACKOFF_MAX", cls.backoff_max_s),

@@ -262,6 +262,8 @@ class Sandbox:
             env["METRICS_PORT"] = str(self._metrics_port)
         if "s3" in self.endpoints:
             env.setdefault("STORAGE_S3_ENDPOINT", self.endpoints["s3"])
+        # What the Pod's emptyDir is on a cluster: outlives an operator restart, not the sandbox.
+        env.setdefault("OPERATOR_STATE_DIR", str(self.state_dir / "operator-state"))
         if self.callbacks:
             env.update(self._callback_env)
         return env

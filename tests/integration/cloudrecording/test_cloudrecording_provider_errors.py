@@ -74,9 +74,31 @@ def test_no_users_at_start_waits_for_users_then_records(cluster: Cluster, agora:
     agora.set_users(app_id, name, ["1001"])
     wait_for(lambda: status(cluster, name).get("phase") == "Recording", what="Recording once a user joined")
     assert len(agora.tasks(name)) == 1
-    assert calls(agora, "acquire", name) == 1  # the unused resourceId was started at last
+    assert calls(agora, "acquire", name) == calls(agora, "start", name)  # each 435 released its resourceId
     wait_for(lambda: condition(cluster, name, "Recording").get("status") == "True", what="Recording=True")
     cleanup(cluster, name)
+
+
+def test_stopped_while_nobody_joined_leaves_no_start_pending(cluster: Cluster, agora: Agora) -> None:
+    """435 (nobody in the channel) is a definite answer: nothing started, so `state: Stopped` then
+    is a plain stop, without a start-result-unknown Warning or a deletion that waits for a session."""
+    app_id = uuid.uuid4().hex
+    set_app(agora, app_id, startNeedsUsers=True)
+    body = recording(agora__appId=app_id)
+    name = body["metadata"]["name"]
+    cluster.create(body)
+    wait_for(
+        lambda: condition(cluster, name, "Synced").get("reason") == "NoUsersInChannel",
+        what="Synced=False NoUsersInChannel",
+    )
+    cluster.patch(name, {"spec": {"state": "Stopped"}})
+    wait_for(lambda: status(cluster, name).get("phase") == "Stopped", what="Stopped")
+    annotations = (cluster.get(name) or {})["metadata"].get("annotations") or {}
+    assert "recording.mediaops.io/start-pending" not in annotations
+    cleanup(cluster, name)
+    reasons = {e["reason"] for e in cluster.events(name) if e["type"] == "Warning"}
+    assert not reasons & {"StartResultUnknown", "SessionMayBeRunning"}, reasons
+    assert agora.tasks(name) == []
 
 
 def test_432_is_reacquired_once(cluster: Cluster, agora: Agora) -> None:

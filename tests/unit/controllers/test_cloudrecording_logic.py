@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.api.v1alpha1.common import StorageSpec
 from recording_operator.controllers._kit.errors import SpecError
 from recording_operator.controllers._kit.status import files_summary
+from recording_operator.controllers.cloudrecording.answers import StartAnswers
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     Plan,
@@ -267,3 +269,53 @@ def test_only_a_new_recordings_first_start_waits_at_its_credentials_gate(
     body: dict[str, Any], route: tuple[str, str] | None
 ) -> None:
     assert first_start_route(body) == route
+
+
+def test_a_start_answer_is_recalled_only_for_the_start_it_answered() -> None:
+    answers = StartAnswers(size=2)
+    marker = {"resourceId": "r1", "acquiredAt": "2026-11-26T10:00:00Z"}
+    answers.remember("uid-1", marker, {"resourceId": "r1", "sid": "s1"})
+    # The same start, marked unknown since: still answered.
+    unknown = json.loads(mark_unknown(marker, "2026-11-26T10:00:05Z"))
+    assert answers.recall("uid-1", unknown) == {"resourceId": "r1", "sid": "s1"}
+    # A later start of the same recording (a new resourceId), or another recording: not this answer.
+    assert answers.recall("uid-1", {"resourceId": "r2", "acquiredAt": "2026-11-26T10:05:00Z"}) is None
+    assert answers.recall("uid-2", marker) is None
+    answers.remember("uid-2", marker, {"sid": "s2"})
+    answers.remember("uid-3", marker, {"sid": "s3"})  # bounded: the oldest goes
+    assert answers.recall("uid-1", marker) is None
+    answers.forget("uid-3")
+    assert answers.recall("uid-3", marker) is None and answers.recall("uid-2", marker) == {"sid": "s2"}
+
+
+def test_start_answers_journalled_outlive_the_process(tmp_path: Path) -> None:
+    journal = tmp_path / "start-answers.jsonl"
+    marker = {"resourceId": "r1", "acquiredAt": "2026-11-26T10:00:00Z"}
+    first = StartAnswers()
+    assert first.open(journal) == 0
+    first.remember("uid-1", marker, {"resourceId": "r1", "sid": "s1"})
+    first.remember("uid-2", marker, {"sid": "s2"})
+    first.forget("uid-2")
+    with journal.open("a") as f:
+        f.write("{not json\n")  # a line cut short by a crash mid-write
+    # The next process (after a kill: nothing was closed) finds what the first could not write.
+    second = StartAnswers()
+    assert second.open(journal) == 1
+    assert second.recall("uid-1", marker) == {"resourceId": "r1", "sid": "s1"}
+    assert second.recall("uid-2", marker) is None
+    assert len(journal.read_text().splitlines()) == 1  # rewritten with the live entry only
+    second.forget("uid-1")
+    assert StartAnswers().open(journal) == 0
+
+
+def test_the_start_answer_journal_is_compacted(tmp_path: Path) -> None:
+    journal = tmp_path / "answers.jsonl"
+    answers = StartAnswers()
+    answers.open(journal)
+    for i in range(3 * StartAnswers.COMPACT_AFTER):
+        answers.remember(f"uid-{i}", {"resourceId": f"r{i}"}, {"sid": f"s{i}"})
+        answers.forget(f"uid-{i}")
+    answers.remember("uid-last", {"resourceId": "rl"}, {"sid": "sl"})
+    assert len(journal.read_text().splitlines()) <= StartAnswers.COMPACT_AFTER
+    reopened = StartAnswers()
+    assert reopened.open(journal) == 1 and reopened.recall("uid-last", {"resourceId": "rl"}) == {"sid": "sl"}

@@ -30,9 +30,11 @@ from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.policy import check_provider_storage
 from recording_operator.controllers._kit.status import digest, files_summary
+from recording_operator.controllers.cloudrecording.answers import persist_started
 from recording_operator.controllers.cloudrecording.decide import (
     PENDING_ANNOTATION,
     START_UNKNOWN,
+    UNKNOWN_SINCE,
     Observed,
     Update,
     acquire_request,
@@ -155,7 +157,7 @@ class AgoraSessions:
                 may have reached Agora without its answer; the provider failures of `session_error`.
         """
         if obs.start_unknown:
-            raise self._unknown(ctx, spec, obs.pending_resource_id, obs.pending or {})
+            raise await self._unknown(ctx, spec, obs.pending_resource_id, obs.pending or {})
         try:
             await self._start(ctx, spec, obs.pending_resource_id if not obs.session_id else None, obs)
         except AgoraError as exc:
@@ -230,15 +232,30 @@ class AgoraSessions:
             "(https://docs.agora.io/en/cloud-recording/rest-api/start, recordingConfig.maxIdleTime)",
         )
 
-    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
+    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """`state: Stopped` with a pending start and no sid: nothing can be stopped without a sid.
 
-        The marker is kept when the start's answer was lost (the session may run: once adopted it
-        is stopped, `decide.observe`); a start that never left (no `unknownSince`) is cleared.
+        The marker is kept, marked unknown: a start whose own definite answer said it started
+        nothing has already cleared it (`_start_failed`), so a marker still here is a start whose
+        answer was never recorded (the operator stopped while it was at Agora, or could not write
+        the answer): its session, once a notice names it, is adopted and stopped
+        (`decide.observe`). One Warning Event names the channel, the uid and the resourceId.
+
+        Raises:
+            KubeApiError: `unknownSince` could not be written (tried again with the handler).
         """
         if obs.start_unknown:
             return
-        ctx.remove_annotation(PENDING_ANNOTATION)
+        agora = spec.agora
+        assert agora is not None
+        await self._mark_unknown(ctx, obs.pending or {})
+        ctx.event(
+            "Warning",
+            START_UNKNOWN,
+            f"spec.state is Stopped while the start of channel {agora.channel} uid {agora.uid} (resource "
+            f"{obs.pending_resource_id}) has no recorded answer: if it started a session, that session "
+            "is stopped once Agora's notification callback names it",
+        )
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Agora sessions are observed while they run; stop answers with the final file list."""
@@ -380,44 +397,50 @@ class AgoraSessions:
                         # 433 does not say it did not): wait for its sid with the resourceId it
                         # was started with, so the adopted session is queried and stopped with it.
                         await mark_start_pending(ctx, resumed[1], "sid", "resourceId")
-                        raise self._unknown(ctx, spec, *resumed) from again
-                    raise self._start_failed(ctx, spec, resource_id, pending, again) from again
+                        raise await self._unknown(ctx, spec, *resumed) from again
+                    raise await self._start_failed(
+                        ctx, spec, resource_id, pending, again, resumed=False
+                    ) from again
             else:
                 if exc.code == CODE_ALREADY_STARTED and await adopted_meanwhile(ctx):
                     return  # a notice named this start's sid while its answer was lost (notices.py)
-                raise self._start_failed(ctx, spec, resource_id, pending, exc) from exc
-        # The sid reaches the API server before kopf's patch removes the marker (kopf sends the
-        # body patch first): no crash point between the two loses it. With an active phase, so
-        # that a crash between kopf's two patches (marker gone, phase not written) leaves a
-        # session to follow, not a recording that looks never started (a fresh start would clear
-        # this sid and meet 53 while the session runs).
-        await ctx.persist(resourceId=started.resource_id, sid=started.sid, phase="Starting")
+                resumed_start = obs.pending_resource_id == resource_id
+                raise await self._start_failed(
+                    ctx, spec, resource_id, pending, exc, resumed=resumed_start
+                ) from exc
+        # The sid reaches the API server before kopf's patch removes the marker (a fresh start
+        # after a crash would clear it and meet 53 while the session runs).
+        session = {"resourceId": started.resource_id, "sid": started.sid}
+        applied = applied_config(spec, storage_digest, onhold=onhold)
+        await persist_started(ctx, pending, session, applied)
         ctx.remove_annotation(PENDING_ANNOTATION)
-        mark_started(
-            ctx,
-            phase="Paused" if onhold else "Recording",
-            session={"resourceId": started.resource_id, "sid": started.sid},
-            applied=applied_config(spec, storage_digest, onhold=onhold),
-        )
+        mark_started(ctx, phase="Paused" if onhold else "Recording", session=session, applied=applied)
 
-    def _start_failed(
+    async def _start_failed(
         self,
         ctx: RecordingContext,
         spec: CloudRecordingSpec,
         resource_id: str,
         pending: Mapping[str, Any],
         exc: AgoraError,
+        *,
+        resumed: bool,
     ) -> Exception:
-        """The error to raise for a failed start; the marker stays unless nothing can be running."""
+        """The error to raise for a failed start; the marker stays unless nothing can be running.
+
+        A definite answer (429, 5xx, 435, 53, 4xx) to a start this invocation sent first with its
+        resourceId started nothing: the marker is removed (the retry acquires afresh). A resumed
+        marker (`resumed`: an earlier send's answer was never recorded) stays unless the answer is
+        terminal: that earlier send may have started the session, and a repeat with the same
+        resourceId answers 201/7 if it did.
+        """
         if exc.code == CODE_ALREADY_STARTED or exc.outcome_unknown:
-            return self._unknown(ctx, spec, resource_id, pending)
-        if exc.endpoint == "start" and exc.is_no_recorded_data:
-            return exc  # 435: nothing started; the unused resourceId is tried again (433 → re-acquire)
-        if not exc.retryable:
+            return await self._unknown(ctx, spec, resource_id, pending)
+        if not exc.retryable or not resumed:
             ctx.remove_annotation(PENDING_ANNOTATION)
         return exc
 
-    def _unknown(
+    async def _unknown(
         self,
         ctx: RecordingContext,
         spec: CloudRecordingSpec,
@@ -426,12 +449,19 @@ class AgoraSessions:
     ) -> ProviderFailure:
         """Keep the marker (with `unknownSince`), stay Starting, and say what may be running.
 
+        `unknownSince` is written directly, not with kopf's patch (which kopf gives up on after
+        its retries, e.g. across an API outage): a marker without it reads as a start that never
+        left, which `state: Stopped` clears (`abandon_pending`), losing the session.
         Reported as `Synced=False` `StartResultUnknown` with one Warning Event (posted once per
         distinct message by the failure ladder) naming the channel, the uid and the resourceId.
+
+        Raises:
+            KubeApiError: the marker could not be written (the next attempt sends the start again
+                with the same resourceId, which answers 201/7 and comes back here).
         """
         agora = spec.agora
         assert agora is not None
-        ctx.annotate(PENDING_ANNOTATION, mark_unknown(pending, rfc3339()))
+        await self._mark_unknown(ctx, pending)
         ctx.status.set(phase="Starting", resourceId=resource_id, sid=None)
         return ProviderFailure(
             START_UNKNOWN,
@@ -441,6 +471,19 @@ class AgoraSessions:
             retryable=False,
             lost=False,
         )
+
+    @staticmethod
+    async def _mark_unknown(ctx: RecordingContext, pending: Mapping[str, Any]) -> None:
+        """Write `unknownSince` into the start-pending marker, directly (see `_unknown`).
+
+        Raises:
+            KubeApiError: the write failed.
+        """
+        if not pending.get(UNKNOWN_SINCE):
+            value = mark_unknown(pending, rfc3339())
+            await ctx.runtime.kube.merge_patch(
+                ctx.path, {"metadata": {"annotations": {PENDING_ANNOTATION: value}}}
+            )
 
     async def _acquire(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, client: CloudRecordingClient

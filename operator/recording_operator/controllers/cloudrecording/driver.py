@@ -90,8 +90,9 @@ class SessionDriver(Protocol):
     def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """The finalizer stops waiting for a pending start's session: say what may still run."""
 
-    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
-        """A pending start will not be finished (state Stopped): clear it and say what may be left."""
+    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+        """A pending start will not be finished (state Stopped): clear it, or keep it for the
+        session it may have started, and say what may be left."""
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Whether the timer should still observe this session (running, or finishing an upload)."""
@@ -163,7 +164,7 @@ def mark_adopted(ctx: RecordingContext, obs: Observed, applied: dict[str, Any] |
     ctx.condition("Ready", "True", phase, f"session {session_id} is {phase.lower()}")
     ctx.condition("Recording", "True", "Adopted", f"session {session_id} was adopted for the pending start")
     ctx.condition("Synced", "True", "Adopted", f"session {session_id} was adopted for the pending start")
-    ctx.event("Normal", "Adopted", f"session {session_id}, whose start answer was lost, is followed")
+    ctx.event("Normal", "Adopted", f"session {session_id} is followed for the pending start")
 
 
 def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: str | None = None) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -37,6 +38,7 @@ from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
+from recording_operator.controllers.cloudrecording.answers import ANSWERS, recover_answer
 from recording_operator.controllers.cloudrecording.decide import (
     Observed,
     Plan,
@@ -82,6 +84,28 @@ BACKUP_POLL_S = 2.0
 DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": RealtimeKitSessions()}
 
 
+# --- start answers --------------------------------------------------------------------------------
+
+
+@kopf.on.startup()
+async def load_start_answers(logger: Any, **_: Any) -> None:
+    """Journal the start answers not yet in status under `OPERATOR_STATE_DIR` (`driver.StartAnswers`),
+    loading those a previous process left; without the setting, or when the directory cannot be
+    used (logged), they are kept in memory only."""
+    state_dir = Settings.from_env().state_dir
+    if not state_dir:
+        return
+    journal = Path(state_dir) / "start-answers.jsonl"
+    try:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        loaded = ANSWERS.open(journal)
+    except OSError as exc:
+        logger.warning(f"start answers are kept in memory only: {journal} cannot be used: {exc}")
+        return
+    if loaded:
+        logger.info(f"{loaded} start answers not yet in status were loaded from {journal}")
+
+
 # --- reconcile -----------------------------------------------------------------------------------
 
 
@@ -119,6 +143,8 @@ async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry:
             if fresh is not ctx:
                 ctx = fresh
                 spec, obs, step = _planned(ctx, retry)
+        if await recover_answer(ctx, obs) is not obs:
+            spec, obs, step = _planned(ctx, retry)  # the answered start's session is now in status
         logger.debug(f"plan: {step.value}")
         driver = DRIVERS[spec.provider]
         if obs.adopted:
@@ -134,7 +160,7 @@ async def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry:
         elif step is Plan.STOP:
             await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
         elif step is Plan.MARK_STOPPED:
-            _mark_stopped_without_session(ctx, driver, obs)
+            await _mark_stopped_without_session(ctx, driver, spec, obs)
         await _publish(ctx, spec)
         if step is not Plan.NOTHING:
             ctx.condition("Synced", "True", "ReconcileSuccess", "the spec is in effect at the provider")
@@ -202,9 +228,11 @@ async def _publish_noticed(ctx: RecordingContext) -> None:
     ctx.flush()  # the tick may return early (a stopped recording is not observed)
 
 
-def _mark_stopped_without_session(ctx: RecordingContext, driver: SessionDriver, obs: Observed) -> None:
+async def _mark_stopped_without_session(
+    ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed
+) -> None:
     if obs.pending:
-        driver.abandon_pending(ctx, obs)
+        await driver.abandon_pending(ctx, spec, obs)
     ctx.status.set(phase="Stopped")
     ctx.condition("Recording", "False", "Requested", "spec.state is Stopped")
     ctx.condition("Ready", "True", "Stopped", "no session is running, as requested")
@@ -256,11 +284,11 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     try:
         if obs.adopted:
             await driver.adopt(ctx, spec, obs)
-            if spec.state == "Stopped":
-                await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
-                await _publish(ctx, spec)
-                ctx.flush()
-                return
+        if _stop_left_to_timer(spec, obs, ctx.generation):
+            await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
+            await _publish(ctx, spec)
+            ctx.flush()
+            return
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
             await driver.stop(ctx, spec, obs, reason="MaxDurationReached", message=message)
@@ -275,6 +303,15 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         failure = report(ctx, exc)
         logger.warning(f"observing the session failed: {failure.message}")
     ctx.flush()
+
+
+def _stop_left_to_timer(spec: CloudRecordingSpec, obs: Observed, generation: int | None) -> bool:
+    """A session runs while `spec.state` is Stopped and no reconcile will stop it: one adopted after
+    the reconcile of this generation was done (a notice naming the session of a start whose answer
+    was lost, `observedGeneration` already at `generation`), or adopted and still marked."""
+    if not obs.active or spec.state != "Stopped":
+        return False
+    return obs.adopted or obs.observed_generation == generation
 
 
 async def _restart(
@@ -559,6 +596,12 @@ async def finalize(
         spec = CloudRecordingSpec.model_validate(spec_dict)
     except ValidationError:
         spec = None
+    try:
+        obs = await recover_answer(ctx, obs)
+    except KubeApiError as exc:
+        raise kopf.TemporaryError(
+            f"recording the pending start's session: {exc}", delay=retry_delay(ctx, retry)
+        ) from exc
     if obs.pending and not obs.session_id and spec is not None:
         obs = await _settle_pending(ctx, DRIVERS[spec.provider], spec, obs, retry)
     if obs.active and spec is not None:

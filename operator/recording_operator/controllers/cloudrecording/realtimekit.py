@@ -25,6 +25,7 @@ from recording_operator.controllers._kit.errors import ProviderFailure, SpecErro
 from recording_operator.controllers._kit.kube import SecretNotFound
 from recording_operator.controllers._kit.policy import check_provider_storage
 from recording_operator.controllers._kit.status import files_summary
+from recording_operator.controllers.cloudrecording.answers import persist_started
 from recording_operator.controllers.cloudrecording.archive import archive_files
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, Observed
 from recording_operator.controllers.cloudrecording.driver import (
@@ -158,7 +159,8 @@ class RealtimeKitSessions:
             # A start already pending keeps its mark time: a recording it began counts as ours.
             since = str((obs.pending or {}).get("at") or "") if not obs.session_id else ""
             marked_at = since or rfc3339()
-            await mark_start_pending(ctx, {"meetingId": rtk.meetingId, "at": marked_at}, "recordingId")
+            pending = {"meetingId": rtk.meetingId, "at": marked_at}
+            await mark_start_pending(ctx, pending, "recordingId")
             ctx.status.set(phase="Starting", recordingId=None)
             try:
                 if rtk.type == "track":
@@ -183,18 +185,15 @@ class RealtimeKitSessions:
             except RealtimeKitError as exc:
                 # A lost answer (timeout, dropped connection) or 409 (the meeting already records):
                 # the recording may be ours; adopt the meeting's active one rather than start again.
-                if exc.http_status in (None, 409) and await self._adopt(
-                    ctx, client, spec, {"meetingId": rtk.meetingId, "at": marked_at}
-                ):
+                if exc.http_status in (None, 409) and await self._adopt(ctx, client, spec, pending):
                     return
                 if not exc.retryable and exc.http_status != 409:
                     ctx.remove_annotation(PENDING_ANNOTATION)
                 raise
         except RealtimeKitError as exc:
             raise session_error(exc) from exc
-        # The recordingId reaches the API server before kopf's patch removes the marker, with an
-        # active phase (see `AgoraSessions._start`: kopf's status patch may be lost after its body patch).
-        await ctx.persist(recordingId=state.id, phase="Starting")
+        # The recordingId reaches the API server before kopf's patch removes the marker.
+        await persist_started(ctx, pending, {"recordingId": state.id})
         ctx.remove_annotation(PENDING_ANNOTATION)
         self.started(ctx, state)
 
@@ -332,7 +331,7 @@ class RealtimeKitSessions:
         """No active recording of the meeting is ours: nothing runs for this pending start."""
         ctx.remove_annotation(PENDING_ANNOTATION)
 
-    def abandon_pending(self, ctx: RecordingContext, obs: Observed) -> None:
+    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """A pending start will not be finished: clear it and say what may be left."""
         ctx.remove_annotation(PENDING_ANNOTATION)
         ctx.event(
