@@ -29,7 +29,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 def start_shard(sandbox: Sandbox, shard: str) -> tuple[subprocess.Popen[bytes], Path]:
-    env = {**sandbox.operator_environment(), "SHARD_LABEL_SELECTOR": f"{SHARD}={shard}", "METRICS_PORT": "0"}
+    env = {
+        **sandbox.operator_environment(),
+        "SHARD_LABEL_SELECTOR": f"{SHARD}={shard}",
+        "METRICS_PORT": "0",
+        # Each replica has its own emptyDir on a cluster.
+        "OPERATOR_STATE_DIR": str(sandbox.state_dir / f"operator-{shard}-state"),
+    }
     log = sandbox.state_dir / f"operator-{shard}.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
