@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from recording_sandbox.runner import Sandbox
 from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, recording
 from tests.support.waiting import wait_for
 
@@ -88,3 +89,40 @@ def test_delete_during_migration_stops_the_session_once_it_is_back(cluster: Clus
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, timeout=40, what=f"{name} deleted")
     assert running(agora, name) == []  # not released on the first 404 while the session still ran
+
+
+def test_the_404_window_goes_on_across_an_operator_restart(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora
+) -> None:
+    """A session that ended at Agora answers 404; the window in which a migration could still bring
+    it back is counted from the first 404 (`status.notFoundSince`), not from each operator start:
+    an operator restarted more often than the window (Agora documents up to 90 s) would otherwise
+    confirm forever and never report the end, or a stop the user asked for (found by the fault
+    campaign: seed 1, agora#34 and seven others stuck in `stop` while the operator restarted every
+    10-40 s)."""
+    name, _ = recording_session(cluster, agora)
+    url = agora.http.get("/_emulator/callbacks").json()["url"]
+    agora.http.post("/_emulator/callbacks", json={"url": ""}).raise_for_status()  # no exit notice
+    try:
+        agora.advance(7200)  # past maxIdleTime: the idle session exits and is forgotten (404)
+        since = wait_for(
+            lambda: status_of(cluster, name).get("notFoundSince"), timeout=30, what="the first 404 recorded"
+        )
+        sandbox.stop_operator(kill=True)
+        sandbox.start_operator()
+    finally:
+        agora.http.post("/_emulator/callbacks", json={"url": url}).raise_for_status()
+    seen: set[str] = set()
+
+    def ended() -> bool:
+        status = status_of(cluster, name)
+        if status.get("notFoundSince"):
+            seen.add(status["notFoundSince"])
+        return status.get("phase") == "Stopped"
+
+    wait_for(ended, timeout=30, what="the end reported after the restart")
+    assert seen <= {since}  # the restarted operator went on with the same window
+    status = status_of(cluster, name)
+    assert status["stopReason"] == "ProviderEnded" and "notFoundSince" not in status
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what="deleted")

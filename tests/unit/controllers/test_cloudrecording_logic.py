@@ -191,6 +191,10 @@ def test_not_found_is_confirmed_with_backoff_until_the_window_passes() -> None:
         checks += 1
     assert delays[:4] == [5, 10, 15, 20]
     assert sum(delays) == 90
+    # A 404 met when the window since the first one (status.notFoundSince, written before an
+    # operator restart) has passed is still confirmed once before the session counts as ended.
+    assert not_found_delay(120, 0, base_s=5, window_s=90) == 5
+    assert not_found_delay(125, 1, base_s=5, window_s=90) is None
 
 
 def test_files_stored_follows_what_the_provider_said_about_the_upload() -> None:

@@ -861,6 +861,13 @@ class CloudRecordingStatus(Model):
     lastNoticeAt: str | None = Field(
         default=None, description="When the provider last sent a callback that changed this status."
     )
+    notFoundSince: str | None = Field(
+        default=None,
+        description="Agora: when the current session first answered 404 (query, update or stop). Agora answers "
+        "404 for up to 90 s while it migrates a live session (https://docs.agora.io/en/cloud-recording/"
+        "rest-api/status-codes); the session counts as ended once it has answered 404 for "
+        "RECORDING_NOT_FOUND_WINDOW since this time, across operator restarts. Cleared when it answers again.",
+    )
     files: FilesSummary | None = None
     unpublishedFiles: list[str] | None = Field(
         default=None,

@@ -28,6 +28,7 @@ from recording_operator.api.timestamps import parse_rfc3339, rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import CloudRecordingSpec
 from recording_operator.controllers._kit.conditions import get_condition
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
+from recording_operator.controllers._kit.kube import KubeApiError
 from recording_operator.controllers._kit.policy import check_provider_storage
 from recording_operator.controllers._kit.status import digest, files_summary
 from recording_operator.controllers.cloudrecording.answers import persist_started
@@ -601,7 +602,7 @@ class AgoraSessions:
         assert agora is not None and obs.resource_id and obs.sid
         settings = ctx.runtime.settings
         base_s = max(settings.not_found_confirm_s, 0.1)
-        first = time.monotonic()
+        first = time.monotonic() - await self._not_found_for(ctx)
         checks = 0
         while (
             delay := not_found_delay(
@@ -616,6 +617,10 @@ class AgoraSessions:
                 if exc.http_status != 404:
                     raise
                 continue
+            try:
+                await ctx.persist(notFoundSince=None)  # a later 404 is a new window
+            except KubeApiError:
+                ctx.status.set(notFoundSince=None)
             ctx.event(
                 "Normal",
                 "SessionBack",
@@ -624,6 +629,21 @@ class AgoraSessions:
             )
             return result
         return None
+
+    @staticmethod
+    async def _not_found_for(ctx: RecordingContext) -> float:
+        """Seconds the current session has answered 404 so far: since `status.notFoundSince`, which
+        the first 404 writes directly so that the confirmation window goes on across operator
+        restarts and handler retries instead of starting over (0 when it is the first; a failed
+        write is logged and the window starts now)."""
+        since = parse_rfc3339(ctx.status.get("notFoundSince") or "")
+        if since is not None:
+            return max(0.0, (datetime.now(UTC) - since).total_seconds())
+        try:
+            await ctx.persist(notFoundSince=rfc3339())
+        except KubeApiError as exc:
+            ctx.logger.warning(f"recording the first 404 failed (the window starts again if retried): {exc}")
+        return 0.0
 
     async def _rotate_storage(
         self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed, client: CloudRecordingClient

@@ -375,11 +375,13 @@ def not_found_delay(elapsed_s: float, checks: int, *, base_s: float, window_s: f
     90 s; the status codes page asks to retry a 404 after 5, 10, 15 s
     (https://docs.agora.io/en/cloud-recording/rest-api/status-codes). Confirmation `checks` (0-based)
     waits `base_s × (checks + 1)`, cut to what is left of `window_s` after `elapsed_s` (seconds since
-    the first 404); once `elapsed_s ≥ window_s` the 404 is final.
+    the first 404, which may be older than this confirmation: `status.notFoundSince`); once
+    `elapsed_s ≥ window_s` the 404 is final, after one confirmation at least (`base_s` after a 404
+    met when the window has already passed).
     """
     remaining = window_s - elapsed_s
     if remaining <= 0:
-        return None
+        return float(base_s) if checks == 0 else None
     return max(0.0, min(base_s * (checks + 1), remaining))
 
 

@@ -141,6 +141,7 @@ def mark_started(
         recordingStatus=None,
         uploadingStatus=None,
         rtmpPublishStatus=None,
+        notFoundSince=None,
         files={"count": 0},
         applied=applied,
         **session,
@@ -182,6 +183,7 @@ def mark_ended(ctx: RecordingContext, reason: str, message: str, *, uploading: s
         stoppedAt=now,
         stopReason=reason,
         uploadingStatus=uploading,
+        notFoundSince=None,
         sessions=closed_session(merged, stopped_at=now, reason=reason),
     )
     ctx.condition("Recording", "False", reason, message)
