@@ -42,6 +42,7 @@
 | `CALLBACKS_RATE` / `CALLBACKS_BURST` | `100` / `200` | callbacks per second per source address, and the burst allowed (429 beyond); `0` = unlimited |
 | `CALLBACKS_PUBLIC_URL` | (none) | the receiver's base URL as the providers reach it (Ingress/HTTPRoute); needed for webhook registration |
 | `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
+| `CALLBACKS_UNMATCHED_GRACE` | `60` | seconds after the operator starts in which a CloudRecording notice that names no known recording answers 503 (the provider resends it, the receiver applies it again) instead of being counted `unmatched`: the watch may not have listed every recording yet |
 | `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
 | `CALLBACKS_STOP_UNKNOWN_SESSIONS` | `false` | `true`: an Agora notice naming a session no CloudRecording owns also stops it, when the operator knows its resourceId (a start given up on by a deleted recording); Agora's notices carry no resourceId and `stop` needs one |
 | `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
@@ -200,6 +201,7 @@ class Settings:
     callbacks_rate: float = 100.0
     callbacks_burst: float = 200.0
     callbacks_query_stretch: float = 5.0
+    callbacks_unmatched_grace_s: float = 60.0
     callbacks_stop_unknown_sessions: bool = False
     callbacks_public_url: str | None = None
     realtimekit_webhook_account_id: str | None = None
@@ -289,6 +291,7 @@ class Settings:
             callbacks_rate=_float("CALLBACKS_RATE", cls.callbacks_rate),
             callbacks_burst=_float("CALLBACKS_BURST", cls.callbacks_burst),
             callbacks_query_stretch=max(1.0, _float("CALLBACKS_QUERY_STRETCH", cls.callbacks_query_stretch)),
+            callbacks_unmatched_grace_s=_float("CALLBACKS_UNMATCHED_GRACE", cls.callbacks_unmatched_grace_s),
             callbacks_stop_unknown_sessions=os.environ.get("CALLBACKS_STOP_UNKNOWN_SESSIONS", "")
             .strip()
             .lower()

@@ -16,4 +16,7 @@ def operator_env() -> dict[str, str]:
         "CLOUDRECORDING_QUERY_INTERVAL": "3600",
         "CLOUDTRANSCODER_QUERY_INTERVAL": "3600",
         "CLOUDTRANSCODER_TICK": "0.5",
+        # Notices for unknown sessions are counted unmatched at once (not refused while the
+        # operator has just started and may not have listed the recordings yet).
+        "CALLBACKS_UNMATCHED_GRACE": "0",
     }

@@ -21,6 +21,7 @@ def operator_env() -> dict[str, str]:
         **TEST_OPERATOR_ENV,
         "CLOUDRECORDING_QUERY_INTERVAL": "3600",
         "CALLBACKS_STOP_UNKNOWN_SESSIONS": "true",
+        "CALLBACKS_UNMATCHED_GRACE": "0",
     }
 
 

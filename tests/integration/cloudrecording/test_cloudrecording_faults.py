@@ -13,6 +13,12 @@ from recording_sandbox.runner import Sandbox
 from tests.support.harness import Agora, Cluster, recording
 from tests.support.waiting import wait_for
 
+#: Agora resends a notice that got no 200 (here: while the operator is down) at growing intervals;
+#: the emulator's (1 s, doubling: 63 s in all) outlast an operator restart on a loaded machine.
+RESENDS_ACROSS_A_RESTART = {"retries": 6, "retryIntervalMs": 1000}
+#: The harness's own setting, restored after a test that changed it.
+RESENDS_DEFAULT = {"retries": 3, "retryIntervalMs": 100}
+
 
 def phase(cluster: Cluster, name: str) -> str | None:
     return ((cluster.get(name) or {}).get("status") or {}).get("phase")
@@ -135,7 +141,7 @@ def test_restart_during_a_second_start_loses_neither_session(
     cluster.patch(name, {"spec": {"state": "Stopped"}})
     wait_for(lambda: phase(cluster, name) == "Stopped", what="first session Stopped")
     # Agora resends a notice that got no 200 (here: while the operator is down) on a longer schedule.
-    agora.http.post("/_emulator/callbacks", json={"retries": 6, "retryIntervalMs": 1000}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json=RESENDS_ACROSS_A_RESTART).raise_for_status()
     agora.http.post(
         "/_emulator/faults", json={"endpoint": "start", "count": 1, "latencyMs": 1500}
     ).raise_for_status()
@@ -152,7 +158,7 @@ def test_restart_during_a_second_start_loses_neither_session(
         what="the second session adopted",
     )
     cleanup(cluster, name)
-    agora.http.post("/_emulator/callbacks", json={"retries": 3, "retryIntervalMs": 100}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json=RESENDS_DEFAULT).raise_for_status()
     assert [t["sid"] for t in agora.tasks(name) if not t["stopped"]] == []
 
 
@@ -168,7 +174,7 @@ def test_a_resumed_start_whose_resource_expired_adopts_with_the_resource_that_st
     name = body["metadata"]["name"]
     app = body["spec"]["agora"]["appId"]
     agora.http.put(f"/_emulator/channels/{app}/{name}/users", json={"users": ["7"]}).raise_for_status()
-    agora.http.post("/_emulator/callbacks", json={"retries": 6, "retryIntervalMs": 1000}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json=RESENDS_ACROSS_A_RESTART).raise_for_status()
     agora.http.post(
         "/_emulator/faults", json={"endpoint": "start", "count": 1, "latencyMs": 1500}
     ).raise_for_status()
@@ -188,7 +194,7 @@ def test_a_resumed_start_whose_resource_expired_adopts_with_the_resource_that_st
     wait_for(lambda: phase(cluster, name) == "Recording", timeout=30, what="Recording")
     assert (cluster.get(name) or {})["status"]["resourceId"] == first[0]["resourceId"]
     cleanup(cluster, name)
-    agora.http.post("/_emulator/callbacks", json={"retries": 3, "retryIntervalMs": 100}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json=RESENDS_DEFAULT).raise_for_status()
     assert [t["sid"] for t in agora.tasks(name) if not t["stopped"]] == []
 
 
@@ -300,7 +306,7 @@ def test_stopped_while_the_operator_was_down_during_a_start_stops_what_it_starte
     body = recording()
     name = body["metadata"]["name"]
     # Agora resends a notice that got no 200 (here: while the operator is down) on a longer schedule.
-    agora.http.post("/_emulator/callbacks", json={"retries": 8, "retryIntervalMs": 1000}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json=RESENDS_ACROSS_A_RESTART).raise_for_status()
     create_with_start_held(cluster, agora, body)
     sandbox.stop_operator(kill=True)
     cluster.patch(name, {"spec": {"state": "Stopped"}})
@@ -316,7 +322,7 @@ def test_stopped_while_the_operator_was_down_during_a_start_stops_what_it_starte
     wait_for(lambda: phase(cluster, name) == "Stopped", timeout=30, what="Stopped")
     assert (cluster.get(name) or {})["status"]["sessions"][-1]["sid"] == started[0]["sid"]
     cleanup(cluster, name)
-    agora.http.post("/_emulator/callbacks", json={"retries": 3, "retryIntervalMs": 100}).raise_for_status()
+    agora.http.post("/_emulator/callbacks", json=RESENDS_DEFAULT).raise_for_status()
 
 
 def test_a_restart_during_an_api_outage_across_the_start_answer_loses_no_session(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTATION, adoptable
 from recording_operator.controllers.cloudrecording.notices import (
     NoticeActivity,
+    NotIndexedYet,
     SessionIndex,
     agora_effect,
+    apply_agora_notice,
     notice_files,
     query_interval,
 )
@@ -156,3 +161,15 @@ def test_parse_notice_envelope() -> None:
         except MalformedNotice:
             continue
         raise AssertionError(f"{bad!r} was accepted")
+
+
+async def test_a_notice_for_no_known_recording_is_refused_while_the_operator_has_just_started() -> None:
+    """Right after a restart the watch may not have listed the recording a notice concerns: the
+    notice is refused (the receiver answers 503: Agora resends it, the receiver applies it again)
+    instead of being counted unmatched and lost; once the grace is over it is unmatched."""
+    stranger = notice(40, {"msgName": "recorder_started", "status": 0}, cname="nobody-records-this")
+    young = SimpleNamespace(settings=Settings(callbacks_unmatched_grace_s=3600))
+    with pytest.raises(NotIndexedYet, match="nobody-records-this"):
+        await apply_agora_notice(young, stranger)  # type: ignore[arg-type]
+    settled = SimpleNamespace(settings=Settings(callbacks_unmatched_grace_s=0))
+    assert await apply_agora_notice(settled, stranger) == "unmatched"  # type: ignore[arg-type]

@@ -109,6 +109,7 @@ class SessionIndex:
     """
 
     def __init__(self) -> None:
+        self._born = time.monotonic()
         self._by_sid: dict[str, Key] = {}
         self._by_channel: dict[tuple[str, str, str], set[Key]] = {}
         self._of: dict[Key, tuple[str | None, tuple[str, str, str] | None]] = {}
@@ -149,6 +150,11 @@ class SessionIndex:
             self._by_sid[sid] = key
         self._of[key] = (sid, channel)
 
+    def age_s(self) -> float:
+        """Seconds since this index (the operator process) started: while it is young, the watch may
+        not have listed every recording yet."""
+        return time.monotonic() - self._born
+
     def by_meeting(self, meeting_id: str | None) -> list[Key]:
         """CloudRecordings recording RealtimeKit meeting `meeting_id`."""
         return sorted(self._by_meeting.get(meeting_id or "", set()))
@@ -177,6 +183,26 @@ class SessionIndex:
 
 
 INDEX = SessionIndex()
+
+
+class NotIndexedYet(Exception):
+    """A notice names no CloudRecording the index knows while the operator has just started
+    (`CALLBACKS_UNMATCHED_GRACE`): the receiver answers 503, so the provider resends it and the
+    receiver applies it again, once the watch has listed the recordings."""
+
+
+def _unmatched_too_early(runtime: Runtime, what: str) -> None:
+    """Raise `NotIndexedYet` for a notice about `what` that found no recording, while the index is young.
+
+    Raises:
+        NotIndexedYet: the operator started less than `callbacks_unmatched_grace_s` seconds ago.
+    """
+    grace_s = runtime.settings.callbacks_unmatched_grace_s
+    if INDEX.age_s() < grace_s:
+        raise NotIndexedYet(
+            f"no CloudRecording is known for {what} yet: the operator started {INDEX.age_s():.0f}s ago "
+            f"(under CALLBACKS_UNMATCHED_GRACE={grace_s:.0f}s) and may not have listed it"
+        )
 
 
 class NoticeActivity:
@@ -550,6 +576,7 @@ async def apply_agora_notice(runtime: Runtime, notice: ncs.Notice) -> str:
             await asyncio.sleep(SETTLE_STEP_S)
     if INDEX.deleted(notice.sid):
         return "unchanged"  # the session of a recording deleted since (stopped by its finalizer)
+    _unmatched_too_early(runtime, f"session {notice.sid} of channel {notice.cname!r} uid {notice.uid}")
     return await _unmatched(runtime, notice)
 
 
@@ -799,6 +826,7 @@ async def apply_realtimekit_webhook(runtime: Runtime, hook: Webhook) -> str:
             await asyncio.sleep(SETTLE_STEP_S)
     if INDEX.deleted(state.id):
         return "unchanged"
+    _unmatched_too_early(runtime, f"RealtimeKit recording {state.id} of meeting {hook.meeting_id}")
     log.warning(
         f"RealtimeKit webhook {hook.delivery_id} names recording {state.id} of meeting {hook.meeting_id}, "
         "which no CloudRecording owns"
