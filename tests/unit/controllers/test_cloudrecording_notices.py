@@ -12,6 +12,7 @@ from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTAT
 from recording_operator.controllers.cloudrecording.notices import (
     NoticeActivity,
     NotIndexedYet,
+    OwnStops,
     SessionIndex,
     agora_effect,
     apply_agora_notice,
@@ -173,3 +174,14 @@ async def test_a_notice_for_no_known_recording_is_refused_while_the_operator_has
         await apply_agora_notice(young, stranger)  # type: ignore[arg-type]
     settled = SimpleNamespace(settings=Settings(callbacks_unmatched_grace_s=0))
     assert await apply_agora_notice(settled, stranger) == "unmatched"  # type: ignore[arg-type]
+
+
+def test_a_stop_agora_answered_makes_a_later_404_the_end() -> None:
+    stops = OwnStops(limit=2)
+    stops.add("s1")
+    assert "s1" in stops and not stops.ended_here("s1")  # sent, not answered: a 404 may be a migration
+    stops.answered("s1")
+    assert stops.ended_here("s1") and not stops.ended_here(None)
+    stops.answered("s2")
+    stops.answered("s3")  # bounded: the oldest goes
+    assert not stops.ended_here("s1") and stops.ended_here("s3")

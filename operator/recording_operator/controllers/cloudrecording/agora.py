@@ -565,6 +565,8 @@ class AgoraSessions:
                     agora.appId, obs.resource_id, obs.sid, agora.mode, agora.channel, agora.uid
                 )
             except AgoraError as exc:
+                if exc.code in (CODE_NO_RECORDED_DATA, CODE_ALREADY_EXITING):
+                    OWN_STOPS.answered(obs.sid)
                 if exc.code == CODE_NO_RECORDED_DATA:
                     ctx.status.set(files={"count": 0, "totalBytes": 0})  # known: nothing to store
                     message += "; Agora recorded no data (nobody published)"
@@ -577,6 +579,7 @@ class AgoraSessions:
                 else:
                     raise
                 break
+            OWN_STOPS.answered(obs.sid)
             uploading = result.uploading_status
             if result.files:
                 ctx.status.set(files=files_summary([f.file_name for f in result.files]))
@@ -591,6 +594,9 @@ class AgoraSessions:
         until `RECORDING_NOT_FOUND_WINDOW` seconds passed: Agora answers 404 for up to 90 s while it
         migrates a live session (https://docs.agora.io/en/cloud-recording/rest-api/status-codes).
 
+        A session whose stop this process saw answered (`OWN_STOPS.ended_here`) is not confirmed:
+        the 404 is the end that stop asked for.
+
         Returns:
             The first answer once the session answers again (it is followed again), or None when
             it kept answering 404 for the whole window (it ended).
@@ -600,6 +606,8 @@ class AgoraSessions:
         """
         agora = spec.agora
         assert agora is not None and obs.resource_id and obs.sid
+        if OWN_STOPS.ended_here(obs.sid):
+            return None  # Agora answered this process's stop of it: the 404 is that end
         settings = ctx.runtime.settings
         base_s = max(settings.not_found_confirm_s, 0.1)
         first = time.monotonic() - await self._not_found_for(ctx)

@@ -314,13 +314,25 @@ class OwnStops:
         """`limit`: how many sids are remembered (oldest forgotten first)."""
         self._limit = limit
         self._sids: dict[str, None] = {}
+        self._answered: dict[str, None] = {}
+
+    def _remember(self, sids: dict[str, None], sid: str) -> None:
+        sids.pop(sid, None)
+        sids[sid] = None
+        while len(sids) > self._limit:
+            del sids[next(iter(sids))]
 
     def add(self, sid: str) -> None:
         """Remember that `sid` is being stopped by this process."""
-        self._sids.pop(sid, None)
-        self._sids[sid] = None
-        while len(self._sids) > self._limit:
-            del self._sids[next(iter(self._sids))]
+        self._remember(self._sids, sid)
+
+    def answered(self, sid: str) -> None:
+        """Remember that Agora answered this process's stop of `sid` (stopped, or already exiting)."""
+        self._remember(self._answered, sid)
+
+    def ended_here(self, sid: str | None) -> bool:
+        """Whether Agora answered this process's stop of `sid`: a 404 for it is that end, not a migration."""
+        return sid is not None and sid in self._answered
 
     def __contains__(self, sid: object) -> bool:
         return sid in self._sids
