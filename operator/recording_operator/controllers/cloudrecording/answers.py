@@ -81,11 +81,12 @@ class StartAnswers:
         Raises:
             OSError: the journal could not be written (the answer is still kept in memory).
         """
+        marker, kept = self._marker(pending), dict(fields)
         self._by_uid.pop(uid, None)
-        self._by_uid[uid] = (self._marker(pending), dict(fields))
+        self._by_uid[uid] = (marker, kept)
         while len(self._by_uid) > self._size:
             self._by_uid.popitem(last=False)
-        self._append({"uid": uid, "marker": self._marker(pending), "fields": dict(fields)})
+        self._append({"uid": uid, "marker": marker, "fields": kept})
 
     def recall(self, uid: str, pending: Mapping[str, Any]) -> dict[str, Any] | None:
         """The fields answered for the start sent under `pending`, or None."""
@@ -123,6 +124,11 @@ class StartAnswers:
 ANSWERS = StartAnswers()
 
 
+def _uid(ctx: RecordingContext) -> str:
+    """The key of `ANSWERS`: the resource's `metadata.uid`."""
+    return str(ctx.meta.get("uid") or "")
+
+
 async def persist_started(
     ctx: RecordingContext, pending: Mapping[str, Any], identity: Mapping[str, Any], applied: Any = None
 ) -> None:
@@ -135,9 +141,8 @@ async def persist_started(
     Raises:
         KubeApiError: the write failed (the answer stays in `ANSWERS`).
     """
-    uid = str(ctx.meta.get("uid") or "")
     try:
-        ANSWERS.remember(uid, pending, {**identity, "applied": applied})
+        ANSWERS.remember(_uid(ctx), pending, {**identity, "applied": applied})
     except OSError as exc:
         ctx.logger.warning(f"journalling the start's answer failed (kept in memory only): {exc}")
     await ctx.persist(phase="Starting", **identity)
@@ -148,7 +153,7 @@ def forget_answer(ctx: RecordingContext) -> None:
     """Drop the held answer of this resource (its id is in status); a journal that cannot be written
     is logged (the entry only answers for the marker it was sent under, which is gone by then)."""
     try:
-        ANSWERS.forget(str(ctx.meta.get("uid") or ""))
+        ANSWERS.forget(_uid(ctx))
     except OSError as exc:
         ctx.logger.warning(f"journalling a start's answer as recorded failed: {exc}")
 
@@ -164,10 +169,9 @@ async def recover_answer(ctx: RecordingContext, obs: Observed) -> Observed:
     Raises:
         KubeApiError: the write failed (the answer is still held).
     """
-    uid = str(ctx.meta.get("uid") or "")
     if obs.pending is None or obs.session_id:
         return obs
-    fields = ANSWERS.recall(uid, obs.pending)
+    fields = ANSWERS.recall(_uid(ctx), obs.pending)
     if fields is None:
         return obs
     applied = fields.pop("applied", None)

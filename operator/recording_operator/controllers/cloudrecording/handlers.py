@@ -89,7 +89,7 @@ DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": Re
 
 @kopf.on.startup()
 async def load_start_answers(logger: Any, **_: Any) -> None:
-    """Journal the start answers not yet in status under `OPERATOR_STATE_DIR` (`driver.StartAnswers`),
+    """Journal the start answers not yet in status under `OPERATOR_STATE_DIR` (`answers.StartAnswers`),
     loading those a previous process left; without the setting, or when the directory cannot be
     used (logged), they are kept in memory only."""
     state_dir = Settings.from_env().state_dir
