@@ -710,17 +710,28 @@ class Source:
 
     async def close(self) -> float:
         """Stop the source (SIGTERM, then SIGKILL after `CLOSE_GRACE_S`: an ffmpeg SRT listener still
-        waiting for a caller can ignore SIGTERM for good) and return the media seconds it sent."""
+        waiting for a caller can ignore SIGTERM for good) and return the media seconds it sent. The
+        loop may be starting a new run while this is called (its caller has just gone), so every run
+        started until the loop sees `_stop` is stopped too."""
         self._stop = True
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.terminate()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), CLOSE_GRACE_S)
-            except TimeoutError:
-                self._proc.kill()
+        while not self._task.done():
+            proc = self._proc
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), CLOSE_GRACE_S)
+                except TimeoutError:
+                    proc.kill()
+            await asyncio.wait({self._task}, timeout=0.5)
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         return self.sent_s
+
+    def kill(self) -> None:
+        """SIGKILL the running ffmpeg at once and end the loop (a lifecycle given up on)."""
+        self._stop = True
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
 
 
 def _progress_s(path: Path) -> float:
@@ -785,6 +796,9 @@ async def run_local(c: Campaign, lc: Lifecycle) -> None:
             await c.patch_spec(lc, {"active": False})
         await c.wait_phase(lc, "final stop", _is("Stopped"))
         await asyncio.sleep(2)
+    except asyncio.CancelledError:
+        source.kill()
+        raise
     finally:
         lc.sent_s = await source.close()
     lc.stored_s = await _stored_seconds(c, lc, workdir)
@@ -811,9 +825,17 @@ async def _check_unpublished(c: Campaign, lc: Lifecycle) -> None:
         await asyncio.sleep(1)
 
 
+#: Seconds one lifecycle may take before the campaign gives up on it and reports it stuck (its steps
+#: are bounded one by one; this bounds what they do not, so one hang cannot hold the whole campaign).
+LIFECYCLE_LIMIT_S = 900.0
+
+
 async def run_lifecycle(c: Campaign, lc: Lifecycle) -> None:
     try:
-        await RUNNERS[lc.kind](c, lc)
+        try:
+            await asyncio.wait_for(RUNNERS[lc.kind](c, lc), LIFECYCLE_LIMIT_S)
+        except TimeoutError:
+            lc.stuck.append(f"lifecycle (not ended after {LIFECYCLE_LIMIT_S:.0f} s, after steps {lc.steps})")
         if lc.kind in ("agora", "local") and lc.gone:
             await _check_unpublished(c, lc)
     except Exception as error:  # the campaign reports a broken lifecycle and goes on

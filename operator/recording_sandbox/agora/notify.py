@@ -17,7 +17,9 @@ Switches (`configure`, or `POST /_emulator/callbacks`):
 - `reorder`: notices are delivered pairwise swapped (the second of two before the first);
 - `delayMs`: each delivery waits this long first;
 - `drop`: the next N notices are never sent;
-- `retries` / `retryIntervalMs`: the resend schedule after no 200 (default 3 and 100 ms, doubling).
+- `retries` / `retryIntervalMs`: the resend schedule after no 200 (default 3 and 100 ms, doubling);
+- `progressIntervalMs`: how often a running recording sends 33 `uploading_progress` (default 60000:
+  Agora sends it "every minute" once the recording starts; 0 sends none).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class NcsSender:
         self.drop = 0
         self.retries = 3
         self.retry_interval_ms = 100
+        #: Milliseconds between two 33 `uploading_progress` notices of a running recording (Agora: every
+        #: minute, https://docs.agora.io/en/cloud-recording/develop/receive-notifications, event 33).
+        self.progress_interval_ms = 60_000
         #: POSTs in flight at once: below the client's pool (100), whose queue costs quadratic CPU
         #: once thousands of notices wait in it (1,000 sessions ending together).
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -78,7 +83,7 @@ class NcsSender:
 
     def configure(self, settings: dict[str, Any]) -> None:
         """Apply control-API settings (`url`, `secret`, `duplicate`, `reorder`, `delayMs`, `drop`,
-        `retries`, `retryIntervalMs`); unknown keys raise.
+        `retries`, `retryIntervalMs`, `progressIntervalMs`); unknown keys raise.
 
         Raises:
             ValueError: an unknown key or a value of the wrong type.
@@ -92,10 +97,14 @@ class NcsSender:
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")
                 setattr(self, key, value)
-            elif key in ("delayMs", "drop", "retries", "retryIntervalMs"):
+            elif key in ("delayMs", "drop", "retries", "retryIntervalMs", "progressIntervalMs"):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError(f"{key} must be a non-negative integer")
-                attr = {"delayMs": "delay_ms", "retryIntervalMs": "retry_interval_ms"}.get(key, key)
+                attr = {
+                    "delayMs": "delay_ms",
+                    "retryIntervalMs": "retry_interval_ms",
+                    "progressIntervalMs": "progress_interval_ms",
+                }.get(key, key)
                 setattr(self, attr, value)
             else:
                 raise ValueError(f"unknown callbacks setting {key!r}")
@@ -110,6 +119,7 @@ class NcsSender:
             "drop": self.drop,
             "retries": self.retries,
             "retryIntervalMs": self.retry_interval_ms,
+            "progressIntervalMs": self.progress_interval_ms,
             "stats": dict(self.stats),
         }
 

@@ -244,6 +244,8 @@ class AgoraEmulator:
         self._failover_uids: dict[str, str] = {}
         #: Screenshots already announced with event 45, per sid.
         self._snapshots_sent: dict[str, set[str]] = {}
+        #: When each running recording last sent 33 uploading_progress (clock seconds), per sid.
+        self._progress_sent: dict[str, float] = {}
         self.state.exit_listeners.append(self._notify_exit)
         self.app = self._build_app()
 
@@ -288,6 +290,7 @@ class AgoraEmulator:
             self.state.advance()
             self.transcoder.state.advance()
             await self._notify_snapshots()
+            self._notify_progress()
 
     async def _notify_snapshots(self) -> None:
         """45 ``recorder_snapshot_file`` once per screenshot a running task has taken (its ``fileName``
@@ -307,6 +310,29 @@ class AgoraEmulator:
                 details = {"msgName": "recorder_snapshot_file", "fileName": name}
                 self.ncs.emit(45, self._payload(task, 1, details), session=task.sid)
 
+    def _notify_progress(self) -> None:
+        """33 ``uploading_progress`` from every running recording each `ncs.progress_interval_ms`
+        after its start: Agora sends it "every minute once the recording starts", `progress` being
+        uploaded/recorded × 10000 (https://docs.agora.io/en/cloud-recording/develop/receive-notifications,
+        event 33). Here uploads keep up (10000) unless the channel's storage is backed up (0)."""
+        interval_s = self.ncs.progress_interval_ms / 1000
+        if interval_s <= 0:
+            return
+        now = self.state.now()
+        for sid in set(self._progress_sent) - set(self.state.tasks):
+            del self._progress_sent[sid]
+        for task in list(self.state.tasks.values()):
+            if task.exit_at is not None:
+                self._progress_sent.pop(task.sid, None)
+                continue
+            last = self._progress_sent.get(task.sid, task.started_at)
+            if now - last < interval_s:
+                continue
+            self._progress_sent[task.sid] = now
+            progress = 0 if task.cname in self.backups else 10_000
+            details = {"msgName": "uploading_progress", "progress": progress}
+            self.ncs.emit(33, self._payload(task, 2, details), session=task.sid)
+
     def reset(self) -> None:
         """Forget tasks, resources, channels, faults, the request log and the stats."""
         self.state.reset()
@@ -314,6 +340,7 @@ class AgoraEmulator:
         self.faults.clear()
         self.backups.clear()
         self._backing_up.clear()
+        self._progress_sent.clear()
         self.request_log.clear()
         self.endpoint_counts.clear()
         self.status_counts.clear()

@@ -275,6 +275,42 @@ def test_lost_start_answer_is_adopted_from_its_notice_and_stopped_on_delete(
     assert agora.calls("stop", task["sid"]) == 1
 
 
+def test_a_session_whose_start_answer_and_first_notices_were_lost_is_adopted_from_its_progress_notice(
+    cluster: Cluster, agora: Agora, ncs: Ncs
+) -> None:
+    """Agora resends a notice 3 times at most, so an operator down long enough misses the start's
+    answer and the session's first notices (40 recorder_started, 30 uploader_started) for good. The
+    running session still sends 33 uploading_progress every minute (Agora's NCS documentation, event
+    33; here every 2 s), which names its sid: the recording adopts the session from it, and deleting
+    the recording stops it (found by the fault campaign: most of the sessions seed 1's 500-lifecycle
+    run left running had lost every notice to an operator restart)."""
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.set_users(APP_ID, name, ["1001"])
+    ncs.configure(drop=2, progressIntervalMs=2000)
+    try:
+        agora.http.post(
+            "/_emulator/faults",
+            json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
+        ).raise_for_status()
+        assert cluster.create(body).status_code == 201
+        [task] = wait_for(lambda: [t for t in agora.tasks(name) if not t["stopped"]], what="session at Agora")
+        st = wait_for(
+            lambda: (s := status(cluster, name)).get("sid") == task["sid"] and s,
+            timeout=30,
+            what="sid adopted",
+        )
+        assert st["resourceId"] == task["resourceId"]
+        delivered = [d["eventType"] for d in ncs.deliveries(task["sid"]) if d["httpStatus"] == 200]
+        assert delivered and delivered[0] == 33  # 40 and 30 never reached the operator
+        cluster.delete(name)
+        wait_for(lambda: cluster.get(name) is None, what="deleted")
+    finally:
+        ncs.configure(drop=0, progressIntervalMs=60_000)
+    assert [t for t in agora.tasks(name) if not t["stopped"]] == []
+    assert agora.calls("stop", task["sid"]) == 1
+
+
 def test_a_session_nobody_owns_is_reported(cluster: Cluster, agora: Agora, ncs: Ncs) -> None:
     name, sid, _ = recording_session(cluster, agora)
     stranger = uuid.uuid4().hex

@@ -80,3 +80,34 @@ def test_other_unknown_sessions_are_reported_not_stopped(cluster: Cluster, agora
     assert agora.calls("stop", stranger) == 0
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, what="deleted")
+
+
+def test_a_failed_stop_of_a_start_given_up_on_is_tried_again_at_the_next_notice(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora, ncs: Ncs
+) -> None:
+    """The stop of such a session fails (Agora answers 503 to every try): the session is stopped at
+    one of its later notices (a running session sends 33 uploading_progress every minute; here every
+    2 s), not reported once and left running."""
+    body = recording()
+    name = body["metadata"]["name"]
+    agora.set_users(APP_ID, name, ["1001"])
+    ncs.configure(delayMs=12000, progressIntervalMs=2000)
+    try:
+        agora.http.post(
+            "/_emulator/faults",
+            json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
+        ).raise_for_status()
+        assert cluster.create(body).status_code == 201
+        [task] = wait_for(lambda: running(agora, name), what="session at Agora")
+        sid = str(task["sid"])
+        cluster.delete(name)
+        wait_for(lambda: cluster.get(name) is None, timeout=30, what="deleted (pending start released)")
+        agora.fault("stop", 1000, 503)
+        failed = f"unknown Agora session {sid} in channel {name!r}: stopping it failed"
+        log = sandbox.state_dir / "operator.log"
+        wait_for(lambda: failed in log.read_text(), timeout=40, what="a first stop, refused to the end")
+        assert running(agora, name) != []
+        agora.http.delete("/_emulator/faults").raise_for_status()
+        wait_for(lambda: running(agora, name) == [], timeout=40, what="the unknown session stopped")
+    finally:
+        ncs.configure(progressIntervalMs=60_000)

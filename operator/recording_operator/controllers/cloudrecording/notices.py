@@ -470,6 +470,10 @@ class Orphans:
         while len(self._by_key) > self._size:
             self._by_key.popitem(last=False)
 
+    def known(self, cname: str | None, uid: str | None) -> bool:
+        """Whether an orphaned start of that recorder is kept."""
+        return (cname or "", uid or "") in self._by_key
+
     def take(self, cname: str, uid: str) -> Orphan | None:
         """The orphaned start of that recorder, forgotten once taken."""
         return self._by_key.pop((cname, uid), None)
@@ -521,7 +525,13 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
         f"Agora notice {notice.notice_id} (event {notice.event_type}) names session {notice.sid} in channel "
         f"{notice.cname!r}, uid {notice.uid}, which no CloudRecording owns"
     )
-    if notice.sid and notice.sid not in _warned:
+    if not notice.sid:
+        return "unmatched"
+    first = notice.sid not in _warned
+    # A session already reported is stopped again at its next notice while its orphaned start is
+    # still known (a stop that failed); running sessions send 33 every minute.
+    retry = runtime.settings.callbacks_stop_unknown_sessions and ORPHANS.known(notice.cname, notice.uid)
+    if first or retry:
         _warned[notice.sid] = None
         while len(_warned) > 10_000:
             _warned.popitem(last=False)
@@ -529,6 +539,8 @@ async def _unmatched(runtime: Runtime, notice: ncs.Notice) -> str:
         if runtime.settings.callbacks_stop_unknown_sessions:
             outcome = await _stop_unknown(runtime, notice)
             log.warning(f"unknown Agora session {notice.sid} in channel {notice.cname!r}: {outcome}")
+        if not first:
+            return "unmatched"
         for namespace, name in INDEX.of_channel(notice.cname):
             obj = await runtime.kube.get_object(_path(namespace, name))
             if obj is not None:
