@@ -132,3 +132,24 @@ def test_delete_while_start_unknown_releases_with_a_warning_after_the_wait(
     assert task["resourceId"] in message and "maxIdleTime" in message
     # Not something this operator can stop without a sid: it is still running at the emulator.
     assert len(running(agora, name)) == 1
+
+
+def test_stopped_while_start_unknown_says_a_session_may_run_then_stops_the_adopted_one(
+    cluster: Cluster, agora: Agora
+) -> None:
+    """`state: Stopped` while the start's answer is unknown: Ready does not claim that no session
+    runs (one may), and the session, once adopted, is stopped."""
+    name, task = unknown_start(cluster, agora)
+    cluster.patch(name, {"spec": {"state": "Stopped"}})
+    ready = wait_for(
+        lambda: (c := condition(cluster, name, "Ready")).get("reason") == "Stopped" and c,
+        what="Ready Stopped",
+    )
+    assert (
+        "may have started a session" in ready["message"] and "no session is running" not in ready["message"]
+    )
+    assert PENDING in annotations(cluster, name)
+    adopt(cluster, name, task)
+    wait_for(lambda: running(agora, name) == [], timeout=30, what="the adopted session stopped")
+    cluster.delete(name)
+    wait_for(lambda: cluster.get(name) is None, what=f"{name} deleted")

@@ -233,7 +233,7 @@ class AgoraSessions:
             "(https://docs.agora.io/en/cloud-recording/rest-api/start, recordingConfig.maxIdleTime)",
         )
 
-    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
         """`state: Stopped` with a pending start and no sid: nothing can be stopped without a sid.
 
         The marker is kept, marked unknown: a start whose own definite answer said it started
@@ -242,11 +242,14 @@ class AgoraSessions:
         the answer): its session, once a notice names it, is adopted and stopped
         (`decide.observe`). One Warning Event names the channel, the uid and the resourceId.
 
+        Returns:
+            True: the marker is kept.
+
         Raises:
             KubeApiError: `unknownSince` could not be written (tried again with the handler).
         """
         if obs.start_unknown:
-            return
+            return True
         agora = spec.agora
         assert agora is not None
         await self._mark_unknown(ctx, obs.pending or {})
@@ -257,6 +260,7 @@ class AgoraSessions:
             f"{obs.pending_resource_id}) has no recorded answer: if it started a session, that session "
             "is stopped once Agora's notification callback names it",
         )
+        return True
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Agora sessions are observed while they run; stop answers with the final file list."""

@@ -90,9 +90,10 @@ class SessionDriver(Protocol):
     def release_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
         """The finalizer stops waiting for a pending start's session: say what may still run."""
 
-    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
+    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
         """A pending start will not be finished (state Stopped): clear it, or keep it for the
-        session it may have started, and say what may be left."""
+        session it may have started, and say what may be left. Returns whether it was kept (a
+        session may run until a notice names it)."""
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Whether the timer should still observe this session (running, or finishing an upload)."""

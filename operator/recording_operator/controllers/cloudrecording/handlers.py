@@ -38,7 +38,7 @@ from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
 from recording_operator.controllers._kit.timers import writes_own_patch
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
-from recording_operator.controllers.cloudrecording.answers import ANSWERS, recover_answer
+from recording_operator.controllers.cloudrecording.answers import ANSWERS, forget_answer, recover_answer
 from recording_operator.controllers.cloudrecording.decide import (
     Observed,
     Plan,
@@ -231,11 +231,19 @@ async def _publish_noticed(ctx: RecordingContext) -> None:
 async def _mark_stopped_without_session(
     ctx: RecordingContext, driver: SessionDriver, spec: CloudRecordingSpec, obs: Observed
 ) -> None:
-    if obs.pending:
-        await driver.abandon_pending(ctx, spec, obs)
+    kept = await driver.abandon_pending(ctx, spec, obs) if obs.pending else False
     ctx.status.set(phase="Stopped")
     ctx.condition("Recording", "False", "Requested", "spec.state is Stopped")
-    ctx.condition("Ready", "True", "Stopped", "no session is running, as requested")
+    if kept:
+        ctx.condition(
+            "Ready",
+            "True",
+            "Stopped",
+            "stopped as requested; a start with no recorded answer may have started a session, which is "
+            "stopped once the provider's notification names it",
+        )
+    else:
+        ctx.condition("Ready", "True", "Stopped", "no session is running, as requested")
 
 
 # --- observation ---------------------------------------------------------------------------------
@@ -642,4 +650,6 @@ async def finalize(
         # Written so a retry does not stop the session again; the object stays until the files are gone.
         ctx.flush()
         raise kopf.TemporaryError(f"waiting for {remaining} RecordedFiles to be deleted", delay=FILES_WAIT_S)
-    # The object is going away: the drafted status is not written, only the Events are posted.
+    # The object is going away: the drafted status is not written, only the Events are posted; an
+    # answer still journalled for it (its status write never succeeded) answers for nothing now.
+    forget_answer(ctx)

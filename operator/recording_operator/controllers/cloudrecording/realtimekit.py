@@ -331,8 +331,8 @@ class RealtimeKitSessions:
         """No active recording of the meeting is ours: nothing runs for this pending start."""
         ctx.remove_annotation(PENDING_ANNOTATION)
 
-    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> None:
-        """A pending start will not be finished: clear it and say what may be left."""
+    async def abandon_pending(self, ctx: RecordingContext, spec: CloudRecordingSpec, obs: Observed) -> bool:
+        """A pending start will not be finished: clear it and say what may be left (False: not kept)."""
         ctx.remove_annotation(PENDING_ANNOTATION)
         ctx.event(
             "Warning",
@@ -340,6 +340,7 @@ class RealtimeKitSessions:
             f"a start for meeting {(obs.pending or {}).get('meetingId')} may have reached RealtimeKit without "
             "its recording ID being recorded; it stops when the meeting is empty or max_seconds passes",
         )
+        return False
 
     def wants_observation(self, obs: Observed, status: Mapping[str, Any]) -> bool:
         """Running sessions, and ended ones still uploading (their files come with UPLOADED)."""
