@@ -243,19 +243,25 @@ def test_forged_unsigned_and_replayed_notices_change_nothing(
     wait_for(lambda: cluster.get(name) is None, what="deleted")
 
 
-def test_lost_start_answer_is_adopted_from_its_notice_and_stopped_on_delete(
-    cluster: Cluster, agora: Agora, ncs: Ncs
-) -> None:
+def create_with_its_start_answer_lost(cluster: Cluster, agora: Agora) -> tuple[str, dict[str, Any]]:
+    """Create a recording (people in its channel) whose start Agora carries out but whose answer is
+    lost (it arrives after 4 s as a 504): (name, the running session at the emulator)."""
     body = recording()
     name = body["metadata"]["name"]
     agora.set_users(APP_ID, name, ["1001"])
-    # Agora starts the session, but its answer is lost (it arrives after 4 s as a 504).
     agora.http.post(
         "/_emulator/faults",
         json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
     ).raise_for_status()
     assert cluster.create(body).status_code == 201
     [task] = wait_for(lambda: [t for t in agora.tasks(name) if not t["stopped"]], what="session at Agora")
+    return name, task
+
+
+def test_lost_start_answer_is_adopted_from_its_notice_and_stopped_on_delete(
+    cluster: Cluster, agora: Agora, ncs: Ncs
+) -> None:
+    name, task = create_with_its_start_answer_lost(cluster, agora)
     st = wait_for(lambda: (s := status(cluster, name)).get("sid") == task["sid"] and s, what="sid adopted")
     assert st["phase"] == "Recording" and st["resourceId"] == task["resourceId"]
     # Events are posted after the status write that adopted the session.
@@ -284,17 +290,9 @@ def test_a_session_whose_start_answer_and_first_notices_were_lost_is_adopted_fro
     33; here every 2 s), which names its sid: the recording adopts the session from it, and deleting
     the recording stops it (found by the fault campaign: most of the sessions seed 1's 500-lifecycle
     run left running had lost every notice to an operator restart)."""
-    body = recording()
-    name = body["metadata"]["name"]
-    agora.set_users(APP_ID, name, ["1001"])
     ncs.configure(drop=2, progressIntervalMs=2000)
     try:
-        agora.http.post(
-            "/_emulator/faults",
-            json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
-        ).raise_for_status()
-        assert cluster.create(body).status_code == 201
-        [task] = wait_for(lambda: [t for t in agora.tasks(name) if not t["stopped"]], what="session at Agora")
+        name, task = create_with_its_start_answer_lost(cluster, agora)
         st = wait_for(
             lambda: (s := status(cluster, name)).get("sid") == task["sid"] and s,
             timeout=30,

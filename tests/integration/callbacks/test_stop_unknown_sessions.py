@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from recording_sandbox.runner import Sandbox
-from tests.integration.callbacks.test_agora_callbacks import APP_ID, Ncs
+from tests.integration.callbacks.test_agora_callbacks import APP_ID, Ncs, create_with_its_start_answer_lost
 from tests.support.harness import TEST_OPERATOR_ENV, Agora, Cluster, recording
 from tests.support.waiting import wait_for
 
@@ -39,18 +39,10 @@ def running(agora: Agora, cname: str) -> list[dict[str, object]]:
 def test_session_of_a_start_given_up_on_is_stopped_when_its_notice_arrives(
     cluster: Cluster, agora: Agora, ncs: Ncs
 ) -> None:
-    body = recording()
-    name = body["metadata"]["name"]
-    agora.set_users(APP_ID, name, ["1001"])
     # Notices arrive late (after the finalizer gave up waiting for an adoption), and Agora's answer
     # to the start is lost: the session runs, the operator never learns its sid.
     ncs.configure(delayMs=12000)
-    agora.http.post(
-        "/_emulator/faults",
-        json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
-    ).raise_for_status()
-    assert cluster.create(body).status_code == 201
-    [task] = wait_for(lambda: running(agora, name), what="session at Agora")
+    name, task = create_with_its_start_answer_lost(cluster, agora)
     cluster.delete(name)
     wait_for(lambda: cluster.get(name) is None, timeout=30, what="deleted (pending start released)")
     assert [t["sid"] for t in running(agora, name)] == [task["sid"]]  # nothing could stop it without its sid
@@ -88,17 +80,9 @@ def test_a_failed_stop_of_a_start_given_up_on_is_tried_again_at_the_next_notice(
     """The stop of such a session fails (Agora answers 503 to every try): the session is stopped at
     one of its later notices (a running session sends 33 uploading_progress every minute; here every
     2 s), not reported once and left running."""
-    body = recording()
-    name = body["metadata"]["name"]
-    agora.set_users(APP_ID, name, ["1001"])
     ncs.configure(delayMs=12000, progressIntervalMs=2000)
     try:
-        agora.http.post(
-            "/_emulator/faults",
-            json={"endpoint": "start", "count": 1, "status": 504, "answerLate": True, "latencyMs": 4000},
-        ).raise_for_status()
-        assert cluster.create(body).status_code == 201
-        [task] = wait_for(lambda: running(agora, name), what="session at Agora")
+        name, task = create_with_its_start_answer_lost(cluster, agora)
         sid = str(task["sid"])
         cluster.delete(name)
         wait_for(lambda: cluster.get(name) is None, timeout=30, what="deleted (pending start released)")
