@@ -348,3 +348,44 @@ def test_a_restart_during_an_api_outage_across_the_start_answer_loses_no_session
     wait_for(lambda: phase(cluster, name) == "Recording", timeout=30, what="Recording")
     cleanup(cluster, name)
     assert [t["sid"] for t in agora.tasks(name) if not t["stopped"]] == []
+
+
+def test_a_query_answered_after_a_stop_and_a_new_start_does_not_end_the_new_session(
+    cluster: Cluster, agora: Agora
+) -> None:
+    """A tick's query of the first session is held 8 s at Agora; meanwhile the recording is stopped
+    and started again. The query then answers 404 (the first session is gone): that is not the end
+    of the second session, which the recording names by then. Written as its end, the finalizer
+    would find nothing to stop and the second session would run on (found by the fault campaign:
+    seed 1, agora#82)."""
+    body = recording()
+    name = body["metadata"]["name"]
+    cluster.create(body)
+    first = wait_for(
+        lambda: (s := (cluster.get(name) or {}).get("status") or {}).get("phase") == "Recording" and s["sid"],
+        what="Recording",
+    )
+    held_s = 8.0
+    agora.http.post(
+        "/_emulator/faults",
+        json={"endpoint": "query", "cname": name, "count": 1, "latencyMs": int(held_s * 1000)},
+    ).raise_for_status()
+    wait_for(lambda: agora.http.get("/_emulator/faults").json()["faults"] == [], what="a query held at Agora")
+    held_at = time.monotonic()
+    cluster.patch(name, {"spec": {"state": "Stopped"}})
+    wait_for(lambda: phase(cluster, name) == "Stopped", what="the first session stopped")
+    cluster.patch(name, {"spec": {"state": "Recording"}})
+    second = wait_for(
+        lambda: (
+            (s := (cluster.get(name) or {}).get("status") or {}).get("phase") == "Recording"
+            and s.get("sid") != first
+            and s["sid"]
+        ),
+        what="the second session Recording",
+    )
+    assert time.monotonic() < held_at + held_s, "the held query was answered before the second start"
+    time.sleep(held_at + held_s + 3 - time.monotonic())  # the 404 is answered and the tick is over
+    status = (cluster.get(name) or {})["status"]
+    assert (status["phase"], status["sid"]) == ("Recording", second)
+    cleanup(cluster, name)
+    assert [t["sid"] for t in agora.tasks(name) if not t["stopped"]] == []

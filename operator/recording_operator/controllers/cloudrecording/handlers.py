@@ -32,7 +32,12 @@ from recording_operator.api.v1alpha1.recordedfile import RECORDING_LABEL, Record
 from recording_operator.controllers._kit.context import retry_delay
 from recording_operator.controllers._kit.errors import ProviderFailure, SpecError
 from recording_operator.controllers._kit.failures import HANDLED, fail, report
-from recording_operator.controllers._kit.kube import KubeApiError, SecretNotFound, shed_managed_fields
+from recording_operator.controllers._kit.kube import (
+    KubeApiError,
+    SecretNotFound,
+    retried_on_conflict,
+    shed_managed_fields,
+)
 from recording_operator.controllers._kit.metrics import SESSIONS, STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
@@ -295,7 +300,7 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
         if _stop_left_to_timer(spec, obs, ctx.generation):
             await driver.stop(ctx, spec, obs, reason="Requested", message="spec.state is Stopped")
             await _publish(ctx, spec)
-            ctx.flush()
+            await _write_observed(ctx)
             return
         if obs.active and _max_duration_reached(spec, ctx.status.current):
             message = f"maxDuration {spec.maxDuration} reached"
@@ -310,7 +315,55 @@ async def observe_session(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, l
     except HANDLED as exc:
         failure = report(ctx, exc)
         logger.warning(f"observing the session failed: {failure.message}")
+    await _write_observed(ctx)
+
+
+def _session_identity(status: Mapping[str, Any]) -> tuple[Any, Any]:
+    return status.get("sid"), status.get("recordingId")
+
+
+async def _write_observed(ctx: RecordingContext) -> None:
+    """Write what a tick drafted about its session, only while that session is still the
+    recording's: a query can take seconds (timeouts, retries), and meanwhile a reconcile may have
+    stopped that session and started the next, writing the new `sid` (found by the fault campaign:
+    seed 1, agora#82, whose tick's 404 for the stopped session was written as the end of the new
+    one, so the finalizer found nothing to stop and the new session ran on). The status write
+    carries the tick's `resourceVersion`; on 409 the object is read again and the write is made on
+    the new copy if it still names the session (`sid` / `recordingId`) the tick ended with, else
+    dropped (the next tick decides from the new copy). kopf's `body` of a timer is a live view (the
+    newest copy its watch delivered), so the first check and `resourceVersion` are those of that
+    copy. A failed write is logged and dropped like any timer write (`timers.apply_patch`); the
+    annotations go with the timer's own patch."""
     ctx.flush()
+    drafted = ctx.patch.pop("status", None)
+    if not drafted:
+        return
+    identity = _session_identity({**ctx.status.current, **ctx.status.fields})
+    path = ctx.path + "/status"
+    kube = ctx.runtime.kube
+
+    def still_applies(obj: Mapping[str, Any]) -> bool:
+        return _session_identity(obj.get("status") or {}) == identity
+
+    async def write(obj: dict[str, Any]) -> bool:
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        await kube.merge_patch(path, {"status": drafted}, resource_version=version)
+        return True
+
+    newest = {"metadata": dict(ctx.body.get("metadata") or {}), "status": dict(ctx.body.get("status") or {})}
+    try:
+        written = still_applies(newest) and await retried_on_conflict(
+            kube, ctx.path, newest, write, still_applies=still_applies, otherwise=False
+        )
+    except KubeApiError as exc:
+        if exc.status != 404:
+            ctx.logger.warning(f"the timer's status write failed ({exc}); the next tick writes it again")
+        return
+    if not written:
+        ctx.logger.info(
+            f"the tick's status about session {identity[0] or identity[1]} is dropped: the recording "
+            "names another session now"
+        )
 
 
 def _stop_left_to_timer(spec: CloudRecordingSpec, obs: Observed, generation: int | None) -> bool:
