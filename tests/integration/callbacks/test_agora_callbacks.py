@@ -299,8 +299,12 @@ def test_a_session_whose_start_answer_and_first_notices_were_lost_is_adopted_fro
             what="sid adopted",
         )
         assert st["resourceId"] == task["resourceId"]
-        delivered = [d["eventType"] for d in ncs.deliveries(task["sid"]) if d["httpStatus"] == 200]
-        assert delivered and delivered[0] == 33  # 40 and 30 never reached the operator
+        # A delivery is logged once the operator has answered it, after the adoption's write.
+        delivered = wait_for(
+            lambda: [d["eventType"] for d in ncs.deliveries(task["sid"]) if d["httpStatus"] == 200],
+            what="the adopting notice in the delivery log",
+        )
+        assert delivered[0] == 33  # 40 and 30 never reached the operator
         cluster.delete(name)
         wait_for(lambda: cluster.get(name) is None, what="deleted")
     finally:

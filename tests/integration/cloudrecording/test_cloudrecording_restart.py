@@ -45,10 +45,14 @@ def test_idle_exit_is_followed_by_a_new_session(cluster: Cluster, agora: Agora) 
     # Nobody joins: Agora ends the task after maxIdleTime (the emulator's clock jumps past it; the
     # next session then has 30 real seconds), the operator starts another.
     agora.advance(31)
+    # The new sid is written as soon as Agora answers the start; the restart's own fields follow in
+    # the timer's write of that tick.
     after = wait_for(
-        lambda: (s := status(cluster, name)).get("sid") not in (None, first_sid) and s,
+        lambda: (
+            (s := status(cluster, name)).get("sid") not in (None, first_sid) and "restartCount" in s and s
+        ),
         timeout=60,
-        what="a new session after the idle exit",
+        what="a new session after the idle exit, and its restartCount",
     )
     assert after["restartCount"] == 1
     ended = after["sessions"][-1]
