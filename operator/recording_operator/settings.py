@@ -17,7 +17,7 @@
 | `RECORDING_NOT_FOUND_CONFIRM` | `5` | first delay (s) of the 404 confirmation backoff: re-queried after 1×, 2×, 3× … this until `RECORDING_NOT_FOUND_WINDOW` (Agora HA migration, https://docs.agora.io/en/cloud-recording/rest-api/status-codes) |
 | `RECORDING_NOT_FOUND_WINDOW` | `90` | seconds Agora may answer 404 for a live session during its HA migration (https://docs.agora.io/en/cloud-recording/rest-api/status-codes): a 404 is confirmed with backoff (5, 10, 15 s …) until this long before the session counts as ended |
 | `AGORA_START_CHECK` | `90` | seconds after `start` within which an Agora session must reach `serverResponse.status` 4 or 5; past it the session is stopped with reason `StartTimedOut` (https://docs.agora.io/en/cloud-recording/best-practices/integration-best-practices) |
-| `OPERATOR_STATE_DIR` | unset | a directory that outlives the operator process (the Pod's `emptyDir`, kept across container restarts): start answers not yet written to status are journalled there (`start-answers.jsonl`), so a restart during an API outage still finds the session's id; unset = kept in memory only |
+| `OPERATOR_STATE_DIR` | unset | a directory that outlives the operator process (the Pod's `emptyDir`, kept across container restarts): start answers not yet written to status are journalled there (`start-answers.jsonl`), so a restart during an API outage still finds the session's id, and starts given up on (`orphaned-starts.jsonl`), so their sessions are still stopped (`CALLBACKS_STOP_UNKNOWN_SESSIONS`); unset = kept in memory only |
 | `RECORDING_ADOPT_WAIT` | `120` | seconds a deleted CloudRecording whose start result is unknown waits for its session to be adopted (its sid from a callback) before the finalizer lets go with a Warning |
 | `RECORDING_BACKUP_WAIT` | `300` | seconds a deleted CloudRecording (`deletionPolicy: Delete`) whose files Agora backed up (`uploadingStatus: backuped`) waits for their late upload before letting go with a Warning |
 | `RECORDING_BACKOFF_BASE` / `RECORDING_BACKOFF_MAX` | `5` / `300` | retry delays (s) of retryable failures, doubled per attempt, ±20 % jitter |
@@ -44,7 +44,7 @@
 | `REALTIMEKIT_WEBHOOK_ACCOUNT_ID` / `REALTIMEKIT_WEBHOOK_APP_ID` / `REALTIMEKIT_WEBHOOK_TOKEN_FILE` | (none) | when all set with `CALLBACKS_PUBLIC_URL`: the RealtimeKit app whose webhook the operator creates and keeps, and a file holding the API token |
 | `CALLBACKS_UNMATCHED_GRACE` | `60` | seconds after the operator starts in which a CloudRecording notice that names no known recording answers 503 (the provider resends it, the receiver applies it again) instead of being counted `unmatched`: the watch may not have listed every recording yet |
 | `CALLBACKS_QUERY_STRETCH` | `5` | while callbacks arrive for a CloudRecording, its query interval is multiplied by this |
-| `CALLBACKS_STOP_UNKNOWN_SESSIONS` | `false` | `true`: an Agora notice naming a session no CloudRecording owns also stops it, when the operator knows its resourceId (a start given up on by a deleted recording); Agora's notices carry no resourceId and `stop` needs one |
+| `CALLBACKS_STOP_UNKNOWN_SESSIONS` | `true` | an Agora notice naming a session no CloudRecording owns also stops it when the operator knows its resourceId: a start this operator sent and gave up on when its recording was deleted (journalled under `OPERATOR_STATE_DIR`, `orphaned-starts.jsonl`); Agora's notices carry no resourceId and `stop` needs one, so other unknown sessions are only reported; `false` only reports |
 | `LOG_FORMAT` | `text` | `text` (one line per record) or `json` (one JSON object per line); both name the object a line is about (`controllers/_kit/logging.py`) |
 | `LOG_LEVEL` | `INFO` | DEBUG, INFO, WARNING or ERROR; routine handler/timer successes are DEBUG, expected waits INFO, retried failures WARNING |
 | `HOSTNAME` | (set by Kubernetes) | `reportingInstance` of the operator's Events |
@@ -202,7 +202,7 @@ class Settings:
     callbacks_burst: float = 200.0
     callbacks_query_stretch: float = 5.0
     callbacks_unmatched_grace_s: float = 60.0
-    callbacks_stop_unknown_sessions: bool = False
+    callbacks_stop_unknown_sessions: bool = True
     callbacks_public_url: str | None = None
     realtimekit_webhook_account_id: str | None = None
     realtimekit_webhook_app_id: str | None = None
@@ -292,7 +292,7 @@ class Settings:
             callbacks_burst=_float("CALLBACKS_BURST", cls.callbacks_burst),
             callbacks_query_stretch=max(1.0, _float("CALLBACKS_QUERY_STRETCH", cls.callbacks_query_stretch)),
             callbacks_unmatched_grace_s=_float("CALLBACKS_UNMATCHED_GRACE", cls.callbacks_unmatched_grace_s),
-            callbacks_stop_unknown_sessions=os.environ.get("CALLBACKS_STOP_UNKNOWN_SESSIONS", "")
+            callbacks_stop_unknown_sessions=os.environ.get("CALLBACKS_STOP_UNKNOWN_SESSIONS", "true")
             .strip()
             .lower()
             in ("1", "true", "yes"),

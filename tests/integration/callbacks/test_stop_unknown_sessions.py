@@ -95,3 +95,23 @@ def test_a_failed_stop_of_a_start_given_up_on_is_tried_again_at_the_next_notice(
         wait_for(lambda: running(agora, name) == [], timeout=40, what="the unknown session stopped")
     finally:
         ncs.configure(progressIntervalMs=60_000)
+
+
+def test_a_start_given_up_on_is_still_stopped_after_an_operator_restart(
+    sandbox: Sandbox, cluster: Cluster, agora: Agora, ncs: Ncs
+) -> None:
+    """The start given up on is journalled (`OPERATOR_STATE_DIR`, `orphaned-starts.jsonl`): the
+    operator killed between the recording's release and the session's first notice still stops the
+    session once the notice comes (found by the fault campaign: seed 1, agora#137, released after
+    its adoption wait while API outages and operator restarts lost every notice of its session)."""
+    ncs.configure(delayMs=20000)
+    try:
+        name, task = create_with_its_start_answer_lost(cluster, agora)
+        cluster.delete(name)
+        wait_for(lambda: cluster.get(name) is None, timeout=30, what="deleted (pending start released)")
+        sandbox.stop_operator(kill=True)
+        sandbox.start_operator()
+        assert [t["sid"] for t in running(agora, name)] == [task["sid"]]  # no notice has come yet
+        wait_for(lambda: running(agora, name) == [], timeout=40, what="the session stopped after the restart")
+    finally:
+        ncs.configure(delayMs=0)

@@ -8,13 +8,11 @@ by the next invocation for the same pending start (`recover_answer`), which then
 
 from __future__ import annotations
 
-import json
-import os
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from recording_operator.controllers._kit.journal import Journal
 from recording_operator.controllers.cloudrecording.decide import UNKNOWN_SINCE, Observed, observe
 from recording_operator.controllers.cloudrecording.driver import RecordingContext
 
@@ -37,13 +35,10 @@ class StartAnswers:
     """
 
     #: Journal lines written before the journal is rewritten with only the live entries.
-    COMPACT_AFTER = 1000
+    COMPACT_AFTER = Journal.COMPACT_AFTER
 
     def __init__(self, size: int = 10_000) -> None:
-        self._size = size
-        self._by_uid: OrderedDict[str, tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
-        self._journal: Path | None = None
-        self._lines = 0
+        self._entries = Journal(size)
 
     @staticmethod
     def _marker(pending: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +46,7 @@ class StartAnswers:
 
     def open(self, journal: Path) -> int:
         """Load the entries journalled in `journal` (JSON lines; unreadable lines are skipped), keep
-        journalling there, and rewrite it with the live entries only.
+        journalling there, and rewrite it with the live entries only (`_kit.journal.Journal`).
 
         Returns:
             How many answers were loaded (starts whose id a previous process could not write).
@@ -59,21 +54,7 @@ class StartAnswers:
         Raises:
             OSError: the journal cannot be read or written.
         """
-        entries: OrderedDict[str, tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
-        if journal.exists():
-            for line in journal.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                    uid = str(record["uid"])
-                    entries.pop(uid, None)
-                    if "fields" in record:
-                        entries[uid] = (dict(record["marker"]), dict(record["fields"]))
-                except (ValueError, KeyError, TypeError):
-                    continue
-        self._by_uid = entries
-        self._journal = journal
-        self._compact()
-        return len(entries)
+        return self._entries.open(journal)
 
     def remember(self, uid: str, pending: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
         """Keep `fields` (the session's identity and `applied`) for the start sent under `pending`.
@@ -81,44 +62,22 @@ class StartAnswers:
         Raises:
             OSError: the journal could not be written (the answer is still kept in memory).
         """
-        marker, kept = self._marker(pending), dict(fields)
-        self._by_uid.pop(uid, None)
-        self._by_uid[uid] = (marker, kept)
-        while len(self._by_uid) > self._size:
-            self._by_uid.popitem(last=False)
-        self._append({"uid": uid, "marker": marker, "fields": kept})
+        self._entries.set(uid, {"marker": self._marker(pending), "fields": dict(fields)})
 
     def recall(self, uid: str, pending: Mapping[str, Any]) -> dict[str, Any] | None:
         """The fields answered for the start sent under `pending`, or None."""
-        entry = self._by_uid.get(uid)
-        return dict(entry[1]) if entry is not None and entry[0] == self._marker(pending) else None
+        entry = self._entries.get(uid)
+        if not isinstance(entry, dict) or entry.get("marker") != self._marker(pending):
+            return None
+        return dict(entry.get("fields") or {})
 
     def forget(self, uid: str) -> None:
-        """Drop the entry of `uid` (its fields are in status)."""
-        if self._by_uid.pop(uid, None) is not None:
-            self._append({"uid": uid})
+        """Drop the entry of `uid` (its fields are in status).
 
-    def _append(self, record: Mapping[str, Any]) -> None:
-        if self._journal is None:
-            return
-        if self._lines >= self.COMPACT_AFTER:
-            self._compact()
-        with self._journal.open("a", encoding="utf-8") as journal:
-            journal.write(json.dumps(record) + "\n")
-            journal.flush()
-            os.fsync(journal.fileno())
-        self._lines += 1
-
-    def _compact(self) -> None:
-        assert self._journal is not None
-        temporary = self._journal.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as journal:
-            for uid, (marker, fields) in self._by_uid.items():
-                journal.write(json.dumps({"uid": uid, "marker": marker, "fields": fields}) + "\n")
-            journal.flush()
-            os.fsync(journal.fileno())
-        os.replace(temporary, self._journal)
-        self._lines = len(self._by_uid)
+        Raises:
+            OSError: the journal could not be written.
+        """
+        self._entries.pop(uid)
 
 
 ANSWERS = StartAnswers()

@@ -60,7 +60,12 @@ from recording_operator.controllers.cloudrecording.driver import (
     SessionDriver,
     sync_cdn_condition,
 )
-from recording_operator.controllers.cloudrecording.notices import INDEX, query_interval, unpublished_records
+from recording_operator.controllers.cloudrecording.notices import (
+    INDEX,
+    ORPHANS,
+    query_interval,
+    unpublished_records,
+)
 from recording_operator.controllers.cloudrecording.realtimekit import RealtimeKitSessions
 from recording_operator.controllers.recordedfile.decide import collection_path, file_deletion_policy
 from recording_operator.controllers.recordedfile.probe import clock_now, probe
@@ -93,22 +98,26 @@ DRIVERS: dict[str, SessionDriver] = {"agora": AgoraSessions(), "realtimekit": Re
 
 
 @kopf.on.startup()
-async def load_start_answers(logger: Any, **_: Any) -> None:
-    """Journal the start answers not yet in status under `OPERATOR_STATE_DIR` (`answers.StartAnswers`),
-    loading those a previous process left; without the setting, or when the directory cannot be
-    used (logged), they are kept in memory only."""
+async def load_journals(logger: Any, **_: Any) -> None:
+    """Journal under `OPERATOR_STATE_DIR` what only this process knows, loading what a previous
+    process left: start answers not yet in status (`answers.StartAnswers`, `start-answers.jsonl`)
+    and starts given up on whose sessions may still run (`notices.Orphans`, `orphaned-starts.jsonl`).
+    Without the setting, or when a file cannot be used (logged), they are kept in memory only."""
     state_dir = Settings.from_env().state_dir
     if not state_dir:
         return
-    journal = Path(state_dir) / "start-answers.jsonl"
-    try:
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        loaded = ANSWERS.open(journal)
-    except OSError as exc:
-        logger.warning(f"start answers are kept in memory only: {journal} cannot be used: {exc}")
-        return
-    if loaded:
-        logger.info(f"{loaded} start answers not yet in status were loaded from {journal}")
+    for journal, what, store in (
+        (Path(state_dir) / "start-answers.jsonl", "start answers not yet in status", ANSWERS),
+        (Path(state_dir) / "orphaned-starts.jsonl", "orphaned starts", ORPHANS),
+    ):
+        try:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            loaded = store.open(journal)
+        except OSError as exc:
+            logger.warning(f"{what} are kept in memory only: {journal} cannot be used: {exc}")
+            continue
+        if loaded:
+            logger.info(f"{loaded} {what} were loaded from {journal}")
 
 
 # --- reconcile -----------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import kopf
@@ -48,6 +49,7 @@ from pydantic import ValidationError
 from recording_operator.api import GROUP, VERSION
 from recording_operator.api.timestamps import rfc3339
 from recording_operator.api.v1alpha1.cloudrecording import MAX_UNPUBLISHED_FILES, CloudRecordingSpec
+from recording_operator.controllers._kit.journal import Journal
 from recording_operator.controllers._kit.kube import (
     KubeApiError,
     SecretNotFound,
@@ -454,29 +456,54 @@ class Orphan:
 
 
 class Orphans:
-    """Orphaned starts by Agora (channel, recorder uid), newest kept, bounded; in memory only
-    (an operator restart forgets them: such sessions are then only reported, and end after
-    `maxIdleTime`)."""
+    """Orphaned starts by Agora (channel, recorder uid), newest kept, bounded. With `open` (the
+    `OPERATOR_STATE_DIR` setting) they are journalled (`_kit.journal.Journal`), so an operator
+    restart between a recording's release and its session's next notice (33 comes every minute)
+    still stops that session; without it they are kept in memory only."""
 
     def __init__(self, size: int = 1000) -> None:
-        self._size = size
-        self._by_key: OrderedDict[tuple[str, str], Orphan] = OrderedDict()
+        self._entries = Journal(size)
+
+    @staticmethod
+    def _key(cname: str | None, uid: str | None) -> str:
+        return json.dumps([cname or "", uid or ""])
+
+    def open(self, path: Path) -> int:
+        """Load the orphans journalled in `path` and keep journalling there.
+
+        Returns:
+            How many were loaded.
+
+        Raises:
+            OSError: the journal cannot be read or written.
+        """
+        return self._entries.open(path)
 
     def remember(self, cname: str, uid: str, orphan: Orphan) -> None:
-        """Keep `orphan` for the session a later notice may name."""
-        key = (cname, uid)
-        self._by_key.pop(key, None)
-        self._by_key[key] = orphan
-        while len(self._by_key) > self._size:
-            self._by_key.popitem(last=False)
+        """Keep `orphan` for the session a later notice may name (a journal that cannot be written
+        is logged: the orphan is still kept in memory)."""
+        try:
+            self._entries.set(self._key(cname, uid), asdict(orphan))
+        except OSError as exc:
+            log.warning(f"journalling the orphaned start of channel {cname!r} uid {uid} failed: {exc}")
 
     def known(self, cname: str | None, uid: str | None) -> bool:
         """Whether an orphaned start of that recorder is kept."""
-        return (cname or "", uid or "") in self._by_key
+        return self._key(cname, uid) in self._entries
 
     def take(self, cname: str, uid: str) -> Orphan | None:
         """The orphaned start of that recorder, forgotten once taken."""
-        return self._by_key.pop((cname, uid), None)
+        try:
+            value = self._entries.pop(self._key(cname, uid))
+        except OSError as exc:
+            log.warning(
+                f"journalling that the orphaned start of channel {cname!r} uid {uid} was taken failed: {exc}"
+            )
+            return None
+        try:
+            return Orphan(**value) if isinstance(value, dict) else None
+        except TypeError:
+            return None
 
 
 ORPHANS = Orphans()
