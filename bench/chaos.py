@@ -1033,6 +1033,12 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             sandbox.s3._process.send_signal(signal.SIGCONT)
         # settle: the operator gets some seconds to stop what it still holds
         deadline = time.monotonic() + args.settle
+        # A CR that went after its delete step stopped waiting (a finalizer's bounded wait can outlast
+        # the step) is gone too: its sessions count as leaked like any other.
+        for lc in c.lifecycles:
+            if not lc.gone:
+                response = await c.request("GET", f"{GROUP}/{PLURALS[lc.kind]}/{lc.name}")
+                lc.gone = response is not None and response.status_code == 404
         gone = {lc.key for lc in c.lifecycles if lc.gone}
         while True:
             leaked_keys = {k: n for k, n in c.running().items() if k in gone}
