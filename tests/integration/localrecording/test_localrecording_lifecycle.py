@@ -144,7 +144,9 @@ def test_agent_crash_reconnects_then_deletion_waits_for_the_last_file(
         timeout=60,
         what="recovery with a new Pod",
     )
-    assert "137" in recovered["lastError"]
+    # `lastError` is the newest error: the crash, unless the new Pod met one of its own first (its
+    # input not readable yet while the test source listens again); the crash is in the Event above.
+    assert "137" in recovered["lastError"] or "cannot read the input" in recovered["lastError"]
     # Recording again: the failure streak is over.
     wait_for(lambda: "consecutiveFailures" not in status(kube, name), what="consecutiveFailures cleared")
     assert "nextRetryAt" not in status(kube, name)
