@@ -1,6 +1,7 @@
 """A recorder killed (`kill -9` of the agent) while its recording stops or is deleted loses at most 10
 media seconds: the controller runs a store-only recorder Pod for what the killed one left on the work
-claim before it reports Stopped (or releases the recording's finalizer).
+claim before it reports Stopped (or releases the recording's finalizer), also when the status write
+after the dead Pod's release is refused.
 
 Real operator, the sandbox's Pod runner (whose work volume claim outlives the Pods), real FFmpeg
 (SRT source and recorder), moto's S3; durations are ffprobe's of the stored objects.
@@ -135,3 +136,54 @@ def test_agent_killed_while_deleted_is_stored_before_the_finalizer_goes(
     media_s = media_seconds(s3, stored, tmp_path)
     print(f"FIGURES delete+kill source_s={source_s:.1f} stored_media_s={media_s:.1f} files={len(stored)}")
     assert source_s - media_s <= LOST_PER_KILL_MAX_S, (source_s, media_s, stored)
+
+
+def refused_status_writes(kube: httpx.Client) -> int:
+    """How many more status writes of LocalRecordings the armed fault refuses."""
+    armed = kube.get("/_emulator/faults").json()["faults"]
+    return sum(f["count"] for f in armed if f["resource"] == "localrecordings/status")
+
+
+def test_files_a_killed_recorder_left_are_stored_even_when_the_status_write_after_its_release_failed(
+    sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource, tmp_path: Path
+) -> None:
+    """Files left on the work claim are known only from the killed Pod: that knowledge reaches the API
+    before the Pod is released, or a status write refused after the release (API outage) would let the
+    recording say Stopped with its last file never stored (fault campaign seed 1, local#159)."""
+    name = "kill-refused"
+    body = recording(name, sandbox.endpoints["s3"], source.port)
+    body["spec"]["output"] = {"fileNameTemplate": "{recording}-{index}"}
+    pod, started = start(kube, body)
+    time.sleep(RECORD_S)
+
+    armed = 1_000_000
+    # Refused from the moment the stop was handled: status writes and Pod creations (the Pod
+    # reads and writes that release a dead Pod are served).
+    faults = [
+        {"method": "PATCH", "resource": "localrecordings/status", "code": 503, "count": armed},
+        {"method": "POST", "resource": "pods", "code": 503, "count": armed},
+    ]
+
+    def stop_then_refuse_status_writes() -> None:
+        patch_spec(kube, name, {"active": False})
+        for fault in faults:
+            assert kube.post("/_emulator/faults", json=fault).status_code == 201
+
+    try:
+        # The stop's reconcile annotates the Pod (then the faults are armed) and the agent is killed:
+        # the poll collects the dead Pod, cannot start a store-only Pod and its status write is refused.
+        stop_requested = stop_and_kill(sandbox, kube, pod, stop_then_refuse_status_writes)
+        wait_for(lambda: refused_status_writes(kube) <= armed - 8, timeout=60, what="refused status writes")
+    finally:
+        kube.delete("/_emulator/faults")
+    wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=120, what="phase Stopped")
+
+    reasons = [e.get("reason") for e in events(kube, name)]
+    assert "StoringWorkVolume" in reasons, reasons
+    files = files_of(kube, name)
+    stored = sorted(objects(s3, name))
+    assert sorted(f["spec"]["location"]["key"] for f in files) == stored, "every object has a RecordedFile"
+    source_s = stop_requested - started
+    media_s = media_seconds(s3, stored, tmp_path)
+    print(f"FIGURES kill+refused source_s={source_s:.1f} stored_media_s={media_s:.1f} files={len(stored)}")
+    assert source_s - media_s <= LOST_PER_KILL_MAX_S, (source_s, media_s, [f["spec"] for f in files])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +13,8 @@ from recording_operator.controllers.cloudrecording.decide import PENDING_ANNOTAT
 from recording_operator.controllers.cloudrecording.notices import (
     NoticeActivity,
     NotIndexedYet,
+    Orphan,
+    Orphans,
     OwnStops,
     SessionIndex,
     agora_effect,
@@ -185,3 +188,16 @@ def test_a_stop_agora_answered_makes_a_later_404_the_end() -> None:
     stops.answered("s2")
     stops.answered("s3")  # bounded: the oldest goes
     assert not stops.ended_here("s1") and stops.ended_here("s3")
+
+
+def test_an_orphaned_start_is_returned_even_when_journalling_its_taking_fails(tmp_path: Path) -> None:
+    journal = tmp_path / "orphaned-starts.jsonl"
+    orphans = Orphans()
+    orphans.open(journal)
+    orphan = Orphan(app_id="app", resource_id="rid", mode="mix", namespace="ns", credentials_secret="agora")
+    orphans.remember("ch", "42", orphan)
+    journal.unlink()
+    journal.mkdir()  # the next journal write fails (as on a full or lost volume)
+
+    assert orphans.take("ch", "42") == orphan
+    assert not orphans.known("ch", "42") and orphans.take("ch", "42") is None

@@ -492,14 +492,16 @@ class Orphans:
         return self._key(cname, uid) in self._entries
 
     def take(self, cname: str, uid: str) -> Orphan | None:
-        """The orphaned start of that recorder, forgotten once taken."""
+        """The orphaned start of that recorder, forgotten once taken (also when journalling that it
+        was taken fails: the start is still returned, so its session is stopped)."""
+        key = self._key(cname, uid)
+        value = self._entries.get(key)
         try:
-            value = self._entries.pop(self._key(cname, uid))
+            self._entries.pop(key)
         except OSError as exc:
             log.warning(
                 f"journalling that the orphaned start of channel {cname!r} uid {uid} was taken failed: {exc}"
             )
-            return None
         try:
             return Orphan(**value) if isinstance(value, dict) else None
         except TypeError:

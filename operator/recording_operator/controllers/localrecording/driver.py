@@ -129,6 +129,9 @@ FILES_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/recordedfiles"
 FOREIGN_FILE_KEY = "ForeignFileKey"
 #: Seconds one `/status` request may take.
 AGENT_TIMEOUT_S = 3.0
+#: Status fields a terminated Pod's exit sets (`RecorderPods.account`, `collected_store_only`), written
+#: before the Pod is released.
+EXIT_FIELDS = frozenset({"storeOnlyAttempts", "lastError", "consecutiveFailures", "nextRetryAt"})
 
 
 def recorder_destinations(spec: LocalRecordingSpec, *, with_storage: bool) -> list[tuple[str, str]]:
@@ -686,6 +689,12 @@ class RecorderPods:
             self.collected_store_only(view)
         else:
             self.account(view)
+        # What the exit taught (files left on the work claim, the failure count) reaches the API
+        # before the Pod, its only evidence, goes: a write lost after the release (an API outage, an
+        # operator killed) would let the recording say Stopped with those files never stored.
+        learned = {key: value for key, value in ctx.status.delta().items() if key in EXIT_FIELDS}
+        if learned:
+            await ctx.persist(**learned)
         path = f"{pods_path(ctx.namespace)}/{view.name}"
         if view.has_finalizer:
             await self.kube.merge_patch(path, {"metadata": {"finalizers": pod_without_finalizer(pod)}})
