@@ -56,3 +56,38 @@ def terminal_failure_generation(status: Mapping[str, Any] | None) -> int | None:
         generation = synced.get("observedGeneration")
         return generation if isinstance(generation, int) else None
     return None
+
+
+def rebase_status(
+    drafted: Mapping[str, Any], base: Mapping[str, Any], newest: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The status patch `drafted` (drafted from the snapshot `base`) made fit to write over `newest`, a
+    copy written meanwhile by someone else.
+
+    A merge patch replaces `status.conditions` as a whole, so a list drafted from `base` would undo
+    the conditions written since (a reconcile's `Synced=True` replaced by a timer tick's
+    `Synced=Unknown "the first reconcile is in progress"`). The drafted list is turned back into
+    the changes it makes to `base`, condition type by condition type, and only those changes are
+    applied to `newest`'s list, each only where `newest` still has `base`'s entry for that type (a
+    condition changed meanwhile was changed from newer facts; the next tick drafts from those).
+    Other fields are written as drafted.
+    """
+    result = dict(drafted)
+    if "conditions" not in drafted:
+        return result
+    mine = {c.get("type"): c for c in drafted.get("conditions") or []}
+    before = {c.get("type"): c for c in base.get("conditions") or []}
+    theirs = [dict(c) for c in newest.get("conditions") or []]
+    now = {c.get("type"): c for c in theirs}
+    untouched = {type_ for type_ in set(mine) | set(before) if now.get(type_) == before.get(type_)}
+    changed = {type_ for type_ in untouched if mine.get(type_) != before.get(type_)}
+    merged = []
+    for condition in theirs:
+        type_ = condition.get("type")
+        if type_ not in changed:
+            merged.append(condition)
+        elif type_ in mine:  # else the tick removed it
+            merged.append(dict(mine[type_]))
+    merged += [dict(mine[type_]) for type_ in mine if type_ in changed and type_ not in now]
+    result["conditions"] = merged
+    return result

@@ -35,13 +35,12 @@ from recording_operator.controllers._kit.failures import HANDLED, fail, report
 from recording_operator.controllers._kit.kube import (
     KubeApiError,
     SecretNotFound,
-    retried_on_conflict,
     shed_managed_fields,
 )
 from recording_operator.controllers._kit.metrics import SESSIONS, STATUS_AGES, instrumented
 from recording_operator.controllers._kit.runtime import runtime_of
 from recording_operator.controllers._kit.shard import SHARD_LABELS
-from recording_operator.controllers._kit.timers import writes_own_patch
+from recording_operator.controllers._kit.timers import write_drafted_status, writes_own_patch
 from recording_operator.controllers.cloudrecording.agora import AgoraSessions
 from recording_operator.controllers.cloudrecording.answers import ANSWERS, forget_answer, recover_answer
 from recording_operator.controllers.cloudrecording.decide import (
@@ -341,28 +340,26 @@ async def _write_observed(ctx: RecordingContext) -> None:
     the new copy if it still names the session (`sid` / `recordingId`) the tick ended with, else
     dropped (the next tick decides from the new copy). kopf's `body` of a timer is a live view (the
     newest copy its watch delivered), so the first check and `resourceVersion` are those of that
-    copy. A failed write is logged and dropped like any timer write (`timers.apply_patch`); the
+    copy; the drafted conditions are rebased on it (`timers.write_drafted_status`). A failed write is logged and dropped like any timer write (`timers.apply_patch`); the
     annotations go with the timer's own patch."""
     ctx.flush()
     drafted = ctx.patch.pop("status", None)
     if not drafted:
         return
     identity = _session_identity({**ctx.status.current, **ctx.status.fields})
-    path = ctx.path + "/status"
-    kube = ctx.runtime.kube
 
     def still_applies(obj: Mapping[str, Any]) -> bool:
         return _session_identity(obj.get("status") or {}) == identity
 
-    async def write(obj: dict[str, Any]) -> bool:
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        await kube.merge_patch(path, {"status": drafted}, resource_version=version)
-        return True
-
     newest = {"metadata": dict(ctx.body.get("metadata") or {}), "status": dict(ctx.body.get("status") or {})}
     try:
-        written = still_applies(newest) and await retried_on_conflict(
-            kube, ctx.path, newest, write, still_applies=still_applies, otherwise=False
+        written = still_applies(newest) and await write_drafted_status(
+            ctx.runtime.kube,
+            ctx.path,
+            drafted,
+            base=ctx.status.current,
+            newest=newest,
+            still_applies=still_applies,
         )
     except KubeApiError as exc:
         if exc.status != 404:

@@ -129,9 +129,10 @@ FILES_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/recordedfiles"
 FOREIGN_FILE_KEY = "ForeignFileKey"
 #: Seconds one `/status` request may take.
 AGENT_TIMEOUT_S = 3.0
-#: Status fields a terminated Pod's exit sets (`RecorderPods.account`, `collected_store_only`), written
-#: before the Pod is released.
-EXIT_FIELDS = frozenset({"storeOnlyAttempts", "lastError", "consecutiveFailures", "nextRetryAt"})
+#: Status fields a terminated Pod's exit sets that no later sync could learn again (files left on the
+#: work claim, the restart budget), written before the Pod is released (`lastError` goes with the
+#: conditions at the end of the sync, so both tell the same story).
+EXIT_FIELDS = frozenset({"storeOnlyAttempts", "consecutiveFailures", "nextRetryAt"})
 
 
 def recorder_destinations(spec: LocalRecordingSpec, *, with_storage: bool) -> list[tuple[str, str]]:
@@ -689,7 +690,7 @@ class RecorderPods:
             self.collected_store_only(view)
         else:
             self.account(view)
-        # What the exit taught (files left on the work claim, the failure count) reaches the API
+        # What the exit taught (files left on the work claim, the failure count: EXIT_FIELDS) reaches the API
         # before the Pod, its only evidence, goes: a write lost after the release (an API outage, an
         # operator killed) would let the recording say Stopped with those files never stored.
         learned = {key: value for key, value in ctx.status.delta().items() if key in EXIT_FIELDS}
