@@ -90,6 +90,21 @@ def start(kube: httpx.Client, body: dict[str, Any]) -> tuple[str, float]:
     return first["podName"], time.time() - first["stats"]["outTimeMs"] / 1000
 
 
+def assert_stored_with_files(
+    kube: httpx.Client, s3: Any, name: str, source_s: float, tmp_path: Path, what: str
+) -> None:
+    """A store-only Pod ran for what the killed recorder left, every stored object has a RecordedFile,
+    and at most LOST_PER_KILL_MAX_S of the `source_s` media seconds sent before the stop were lost."""
+    reasons = [e.get("reason") for e in events(kube, name)]
+    assert "StoringWorkVolume" in reasons, reasons
+    files = files_of(kube, name)
+    stored = sorted(objects(s3, name))
+    assert sorted(f["spec"]["location"]["key"] for f in files) == stored, "every object has a RecordedFile"
+    media_s = media_seconds(s3, stored, tmp_path)
+    print(f"FIGURES {what} source_s={source_s:.1f} stored_media_s={media_s:.1f} files={len(stored)}")
+    assert source_s - media_s <= LOST_PER_KILL_MAX_S, (source_s, media_s, [f["spec"] for f in files])
+
+
 def test_agent_killed_while_stopping_loses_at_most_ten_media_seconds(
     sandbox: Sandbox, kube: httpx.Client, s3: Any, source: SrtSource, tmp_path: Path
 ) -> None:
@@ -102,17 +117,9 @@ def test_agent_killed_while_stopping_loses_at_most_ten_media_seconds(
     stop_requested = stop_and_kill(sandbox, kube, pod, lambda: patch_spec(kube, name, {"active": False}))
     wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=120, what="phase Stopped")
 
-    reasons = [e.get("reason") for e in events(kube, name)]
-    assert "StoringWorkVolume" in reasons, reasons
     final = status(kube, name)
     assert final.get("storeOnlyAttempts") is None, final
-    files = files_of(kube, name)
-    stored = sorted(objects(s3, name))
-    assert sorted(f["spec"]["location"]["key"] for f in files) == stored, "every object has a RecordedFile"
-    source_s = stop_requested - started
-    media_s = media_seconds(s3, stored, tmp_path)
-    print(f"FIGURES stop+kill source_s={source_s:.1f} stored_media_s={media_s:.1f} files={len(stored)}")
-    assert source_s - media_s <= LOST_PER_KILL_MAX_S, (source_s, media_s, [f["spec"] for f in files])
+    assert_stored_with_files(kube, s3, name, stop_requested - started, tmp_path, "stop+kill")
 
 
 def test_agent_killed_while_deleted_is_stored_before_the_finalizer_goes(
@@ -178,12 +185,4 @@ def test_files_a_killed_recorder_left_are_stored_even_when_the_status_write_afte
         kube.delete("/_emulator/faults")
     wait_for(lambda: status(kube, name).get("phase") == "Stopped", timeout=120, what="phase Stopped")
 
-    reasons = [e.get("reason") for e in events(kube, name)]
-    assert "StoringWorkVolume" in reasons, reasons
-    files = files_of(kube, name)
-    stored = sorted(objects(s3, name))
-    assert sorted(f["spec"]["location"]["key"] for f in files) == stored, "every object has a RecordedFile"
-    source_s = stop_requested - started
-    media_s = media_seconds(s3, stored, tmp_path)
-    print(f"FIGURES kill+refused source_s={source_s:.1f} stored_media_s={media_s:.1f} files={len(stored)}")
-    assert source_s - media_s <= LOST_PER_KILL_MAX_S, (source_s, media_s, [f["spec"] for f in files])
+    assert_stored_with_files(kube, s3, name, stop_requested - started, tmp_path, "kill+refused")

@@ -13,7 +13,8 @@ then metadata. A failed write is logged at WARNING and dropped; the next tick dr
 again from what it observes, so nothing is lost but time, and the timer keeps running. A tick drafts
 from the copy it started with; the write is rebased on a copy written meanwhile (a reconcile's
 conditions stay), with kube-apiserver's optimistic concurrency (`resourceVersion`). A tick that ends
-on a resource deleted meanwhile says so with an annotation, so kopf releases it at once.
+on a resource deleted meanwhile writes no status (the finalizer's is newer) and says it ended with an
+annotation, so kopf looks again at once.
 """
 
 from __future__ import annotations
@@ -131,6 +132,10 @@ def writes_own_patch(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
                 resource: kopf.Resource = kwargs["resource"]  # type: ignore[assignment]
                 path = object_path(resource, meta.get("namespace"), meta["name"])
                 kube = runtime_of(kwargs["memo"]).kube
+                if deleted_meanwhile:
+                    # The finalizer owns the status from the deletion on: what it wrote (a session
+                    # stopped) is newer than what this tick saw, and kopf runs it again on the next event.
+                    patch.pop("status", None)
                 await apply_patch(path, patch, kube, kwargs["logger"], base=base, version=version)
                 if deleted_meanwhile:
                     await _tick_ended(path, kube, kwargs["logger"])

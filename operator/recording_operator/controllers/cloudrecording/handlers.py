@@ -340,11 +340,13 @@ async def _write_observed(ctx: RecordingContext) -> None:
     the new copy if it still names the session (`sid` / `recordingId`) the tick ended with, else
     dropped (the next tick decides from the new copy). kopf's `body` of a timer is a live view (the
     newest copy its watch delivered), so the first check and `resourceVersion` are those of that
-    copy; the drafted conditions are rebased on it (`timers.write_drafted_status`). A failed write is logged and dropped like any timer write (`timers.apply_patch`); the
+    copy; the drafted conditions are rebased on it (`timers.write_drafted_status`). Nothing is written
+    once the recording is being deleted (the finalizer's status is newer). A failed write is logged and dropped like any timer write (`timers.apply_patch`); the
     annotations go with the timer's own patch."""
     ctx.flush()
     drafted = ctx.patch.pop("status", None)
-    if not drafted:
+    if not drafted or (ctx.body.get("metadata") or {}).get("deletionTimestamp"):
+        # Deleted during the tick: the finalizer's status (a session it stopped) is the newer one.
         return
     identity = _session_identity({**ctx.status.current, **ctx.status.fields})
 
