@@ -17,6 +17,7 @@ status and kopf's diff-base annotation; nothing is written when nothing changed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -686,6 +687,11 @@ async def finalize(
         except ProviderFailure as exc:
             ctx.event("Warning", exc.reason, f"cannot stop session {obs.session_id}: {exc.message}")
             raise kopf.TemporaryError(exc.message, delay=retry_delay(ctx, retry)) from exc
+        # Written now: kopf keeps its finalizer while a timer tick of this recording still runs, and
+        # runs this handler again when it looks next; a status still naming the session as running
+        # would have it stop the session a second time. A failed write only costs that second stop.
+        with contextlib.suppress(KubeApiError):
+            await ctx.persist(**ctx.status.delta())
     try:
         if spec is not None:
             await _publish(ctx, spec)
