@@ -690,8 +690,9 @@ async def finalize(
         # Written now: kopf keeps its finalizer while a timer tick of this recording still runs, and
         # runs this handler again when it looks next; a status still naming the session as running
         # would have it stop the session a second time. A failed write only costs that second stop.
+        # The draft stays as it is (what this run learned, e.g. a backed-up upload, is still news).
         with contextlib.suppress(KubeApiError):
-            await ctx.persist(**ctx.status.delta())
+            await ctx.runtime.kube.merge_patch(ctx.path + "/status", {"status": ctx.status.delta()})
     try:
         if spec is not None:
             await _publish(ctx, spec)
